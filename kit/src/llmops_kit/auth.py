@@ -1,0 +1,130 @@
+"""API-key authentication and role-based permissions, as a FastAPI dependency.
+
+Keys are high-entropy random strings (``llmops_<43 url-safe chars>``), so a SHA-256 digest is a safe
+storage form: only digests are kept in the key file and in memory, and a key is never logged. Each key
+is bound to one tenant and one role; every route declares the permission it needs. A missing or unknown
+key is 401, a role without the permission 403. Until the governance service exists, keys come from a
+YAML file (``LLMOPS_API_KEYS_FILE``)::
+
+    keys:
+      - id: demo-writer
+        tenant_id: demo
+        role: writer
+        sha256: 5e88...   # llmops keys hash <key>
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ROLE_PERMISSIONS",
+    "ApiKeyRecord",
+    "ApiKeyStore",
+    "Permission",
+    "Principal",
+    "generate_key",
+    "hash_key",
+    "requires",
+]
+
+Permission = Literal["calls:write", "calls:read", "metrics:read", "admin"]
+Role = Literal["admin", "writer", "reader", "ingest"]
+
+ROLE_PERMISSIONS: Mapping[str, frozenset[str]] = {
+    "admin": frozenset({"calls:write", "calls:read", "metrics:read", "admin"}),
+    "writer": frozenset({"calls:write", "calls:read", "metrics:read"}),
+    "reader": frozenset({"calls:read", "metrics:read"}),
+    "ingest": frozenset({"calls:write"}),
+}
+
+
+def generate_key() -> str:
+    """A new random API key; show it once, store only :func:`hash_key` of it."""
+    return "llmops_" + secrets.token_urlsafe(32)
+
+
+def hash_key(key: str) -> str:
+    """The SHA-256 hex digest under which a key is stored."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiKeyRecord(BaseModel):
+    """One stored key: its public id, tenant, role and digest."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(min_length=1, max_length=128)
+    tenant_id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    role: Role
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class Principal(BaseModel):
+    """Who is calling: the key's id (never the key), tenant and role."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key_id: str
+    tenant_id: str
+    role: str
+
+    def can(self, permission: str) -> bool:
+        return permission in ROLE_PERMISSIONS.get(self.role, frozenset())
+
+
+class ApiKeyStore:
+    """Looks keys up by digest."""
+
+    def __init__(self, records: list[ApiKeyRecord]) -> None:
+        self._by_digest = {r.sha256: r for r in records}
+
+    @classmethod
+    def from_file(cls, path: Path) -> ApiKeyStore:
+        raw = yaml.safe_load(path.read_text()) or {}
+        return cls([ApiKeyRecord.model_validate(r) for r in raw.get("keys", [])])
+
+    def authenticate(self, key: str) -> Principal | None:
+        record = self._by_digest.get(hash_key(key))
+        if record is None:
+            return None
+        return Principal(key_id=record.id, tenant_id=record.tenant_id, role=record.role)
+
+
+_bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
+_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The API key, as an alternative header")
+
+
+def _store(request: Request) -> ApiKeyStore:
+    store = getattr(request.app.state, "api_keys", None)
+    if not isinstance(store, ApiKeyStore):
+        raise HTTPException(503, "authentication is not configured")
+    return store
+
+
+def requires(permission: Permission) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that authenticates the caller and checks ``permission``; returns the caller."""
+
+    async def dependency(
+        store: Annotated[ApiKeyStore, Depends(_store)],
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        header_key: Annotated[str | None, Depends(_header)],
+    ) -> Principal:
+        key = bearer.credentials if bearer else header_key
+        principal = store.authenticate(key) if key else None
+        if principal is None:
+            raise HTTPException(401, "missing or invalid API key", headers={"WWW-Authenticate": "Bearer"})
+        if not principal.can(permission):
+            raise HTTPException(403, f"role '{principal.role}' lacks permission '{permission}'")
+        return principal
+
+    return dependency

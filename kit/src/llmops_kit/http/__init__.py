@@ -1,0 +1,1 @@
+"""HTTP building blocks shared by every service: app factory, problem details, auth."""

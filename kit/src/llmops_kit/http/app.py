@@ -1,0 +1,131 @@
+"""The FastAPI app every service starts from: lifespan-managed clients, health, readiness, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import uvicorn
+from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from llmops_kit.http.problems import install_problem_handlers
+from llmops_kit.metrics import HTTP_REQUESTS
+
+__all__ = ["Component", "ReadinessCheck", "Runtime", "create_service_app", "serve"]
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+
+
+class Component(Protocol):
+    """Something with a lifetime: a Kafka client, a consumer loop, a database client."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+@dataclass
+class Runtime:
+    """What a service wires at start: components (started in order, stopped in reverse) and checks."""
+
+    components: list[Component] = field(default_factory=list)
+    checks: dict[str, ReadinessCheck] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+RuntimeFactory = Callable[[FastAPI], Awaitable[Runtime]]
+
+
+def create_service_app(
+    *, service: str, title: str, description: str, version: str, build_runtime: RuntimeFactory
+) -> FastAPI:
+    """An app whose clients are created and started in the lifespan, never at import time."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await build_runtime(app)
+        started: list[Component] = []
+        try:
+            for component in runtime.components:
+                await component.start()
+                started.append(component)
+            app.state.runtime = runtime
+            yield
+        finally:
+            for component in reversed(started):
+                await component.stop()
+
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    install_problem_handlers(app)
+    _add_probes(app)
+    app.add_middleware(_RequestMetrics, service=service)
+    return app
+
+
+def _add_probes(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["operations"], summary="Liveness: the process is serving")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], summary="Readiness: Kafka and the service's stores answer")
+    async def readyz() -> JSONResponse:
+        runtime: Runtime | None = getattr(app.state, "runtime", None)
+        checks = runtime.checks if runtime else {}
+        results = await asyncio.gather(*(_bounded(check) for check in checks.values()))
+        status = dict(zip(checks, results, strict=True))
+        ready = runtime is not None and all(results)
+        return JSONResponse({"ready": ready, "checks": status}, status_code=200 if ready else 503)
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=Response)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _bounded(check: ReadinessCheck, timeout_s: float = 3.0) -> bool:
+    try:
+        return await asyncio.wait_for(check(), timeout_s)
+    except Exception:
+        return False
+
+
+class _RequestMetrics:
+    """Records request latency by route template (not raw path, to bound label cardinality)."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_recording_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_recording_status)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", "unmatched")
+            HTTP_REQUESTS.labels(self.service, scope["method"], template, str(status)).observe(
+                time.perf_counter() - started
+            )
+
+
+def serve(app: FastAPI, host: str, port: int) -> None:
+    """Run ``app`` under uvicorn; SIGTERM/SIGINT drain requests and run the lifespan shutdown."""
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, timeout_graceful_shutdown=15)
+    uvicorn.Server(config).run()

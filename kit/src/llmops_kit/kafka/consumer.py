@@ -1,0 +1,264 @@
+"""The at-least-once consumer loop: decode, handle, dead-letter what cannot succeed, then commit.
+
+Offsets are committed only after the handler's side effect succeeded (or the message went to its
+dead-letter topic), so a crash at any point redelivers rather than loses; sinks deduplicate on the
+event id so redelivery never duplicates. Failures are classed:
+
+- the decoder raised, or the handler raised :class:`PermanentError`: the message goes to ``<topic>.dlq``;
+- the handler raised :class:`TransientError` (a dependency is down): after bounded retries the batch is
+  re-read later, nothing is dead-lettered or committed, and ``ready`` turns false until it recovers;
+- anything else: bounded retries of the batch, then each message alone, and the ones that still fail are
+  dead-lettered with their error while the rest flows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Generic, TypeVar
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError
+from llmops_kit.errors import PermanentError, TransientError
+from llmops_kit.kafka.producer import EventProducer
+from llmops_kit.kafka.topics import dlq_topic
+from llmops_kit.metrics import CONSUMER_LAG, EVENTS_FAILED, EVENTS_IN, HANDLER_LATENCY
+from tenacity import AsyncRetrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential_jitter
+
+__all__ = ["ConsumedMessage", "ConsumerLoop", "Delivery", "RetryPolicy"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumedMessage:
+    """A record as read from Kafka, before any decoding."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...]
+    timestamp_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery(Generic[T]):
+    """A decoded message together with where it came from."""
+
+    message: ConsumedMessage
+    item: T
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Bounded retries with exponential backoff and jitter."""
+
+    attempts: int = 4
+    initial_s: float = 0.1
+    max_s: float = 2.0
+    transient_pause_s: float = 1.0
+
+
+Decoder = Callable[[ConsumedMessage], T]
+BatchHandler = Callable[[Sequence[Delivery[T]]], Awaitable[None]]
+
+
+class ConsumerLoop(Generic[T]):
+    """Consumes ``topics`` in ``group_id``, in size- and time-bounded batches, at least once."""
+
+    def __init__(
+        self,
+        *,
+        bootstrap_servers: str,
+        group_id: str,
+        topics: Sequence[str],
+        decode: Decoder[T],
+        handle: BatchHandler[T],
+        dead_letters: EventProducer,
+        service: str,
+        max_batch: int = 500,
+        max_wait_ms: int = 200,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self._topics = list(topics)
+        self._group_id = group_id
+        self._decode = decode
+        self._handle = handle
+        self._dead_letters = dead_letters
+        self._service = service
+        self._max_batch = max_batch
+        self._max_wait_s = max_wait_ms / 1000
+        self._retry = retry or RetryPolicy()
+        self._consumer = AIOKafkaConsumer(
+            *self._topics,
+            bootstrap_servers=bootstrap_servers,
+            group_id=group_id,
+            client_id=f"llmops-{service}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=max_batch,
+        )
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._degraded = False
+
+    @property
+    def ready(self) -> bool:
+        """Running, and not waiting out a dependency failure."""
+        return self._task is not None and not self._task.done() and not self._degraded
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        self._task = asyncio.create_task(self._run(), name=f"consumer:{self._group_id}")
+
+    async def stop(self, timeout_s: float = 10.0) -> None:
+        """Finish the batch in hand (and commit it), then leave the group."""
+        self._stopping.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
+            except TimeoutError:
+                self._task.cancel()
+        await self._consumer.stop()
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            batch = await self._next_batch()
+            if not batch:
+                continue
+            try:
+                await self._process(batch)
+                self._degraded = False
+            except TransientError as exc:
+                self._degraded = True
+                log.warning("dependency unavailable, will re-read the batch: %s", exc)
+                self._rewind(batch)
+                await asyncio.sleep(self._retry.transient_pause_s)
+            await self._record_lag()
+
+    async def _next_batch(self) -> list[ConsumedMessage]:
+        """Read until ``max_batch`` messages or ``max_wait_ms`` have passed, whichever comes first."""
+        batch: list[ConsumedMessage] = []
+        deadline = time.monotonic() + self._max_wait_s
+        while len(batch) < self._max_batch and not self._stopping.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            records = await self._consumer.getmany(
+                timeout_ms=max(1, int(remaining * 1000)), max_records=self._max_batch - len(batch)
+            )
+            for tp_records in records.values():
+                batch.extend(_to_message(r) for r in tp_records)
+        return batch
+
+    async def _process(self, batch: list[ConsumedMessage]) -> None:
+        started = time.perf_counter()
+        deliveries: list[Delivery[T]] = []
+        for message in batch:
+            EVENTS_IN.labels(self._service, message.topic).inc()
+            try:
+                deliveries.append(Delivery(message, self._decode(message)))
+            except Exception as exc:
+                await self._dead_letter(message, exc, reason="invalid")
+        if deliveries:
+            await self._handle_isolating_poison(deliveries)
+        HANDLER_LATENCY.labels(self._service, batch[0].topic).observe(time.perf_counter() - started)
+        await self._commit(batch)
+
+    async def _handle_isolating_poison(self, deliveries: list[Delivery[T]]) -> None:
+        try:
+            await self._with_retries(deliveries)
+            return
+        except TransientError:
+            raise
+        except Exception as exc:
+            if len(deliveries) == 1:
+                await self._dead_letter(deliveries[0].message, exc, reason="handler")
+                return
+            log.warning("batch of %d failed (%s); retrying message by message", len(deliveries), exc)
+        for delivery in deliveries:
+            try:
+                await self._with_retries([delivery])
+            except TransientError:
+                raise
+            except Exception as exc:
+                await self._dead_letter(delivery.message, exc, reason="handler")
+
+    async def _with_retries(self, deliveries: Sequence[Delivery[T]]) -> None:
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._retry.attempts),
+            wait=wait_exponential_jitter(initial=self._retry.initial_s, max=self._retry.max_s),
+            retry=retry_if_not_exception_type(PermanentError),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                await self._handle(deliveries)
+
+    async def _dead_letter(self, message: ConsumedMessage, exc: BaseException, *, reason: str) -> None:
+        """Publish the original bytes with where they came from and why they failed; raises if Kafka does."""
+        headers = (
+            *message.headers,
+            ("dlq.error", _describe(exc).encode()),
+            ("dlq.error_type", type(exc).__name__.encode()),
+            ("dlq.source_topic", message.topic.encode()),
+            ("dlq.source_partition", str(message.partition).encode()),
+            ("dlq.source_offset", str(message.offset).encode()),
+            ("dlq.consumer_group", self._group_id.encode()),
+            ("dlq.failed_at", datetime.now(UTC).isoformat().encode()),
+        )
+        await self._dead_letters.send_many([(dlq_topic(message.topic), message.key, message.value, headers)])
+        EVENTS_FAILED.labels(self._service, message.topic, reason).inc()
+        log.warning("dead-lettered %s[%d]@%d: %s", message.topic, message.partition, message.offset, _describe(exc))
+
+    async def _commit(self, batch: Sequence[ConsumedMessage]) -> None:
+        offsets: dict[TopicPartition, int] = {}
+        for m in batch:
+            tp = TopicPartition(m.topic, m.partition)
+            offsets[tp] = max(offsets.get(tp, 0), m.offset + 1)
+        try:
+            await self._consumer.commit(offsets)
+        except CommitFailedError as exc:
+            # The partitions moved to another member, which re-reads from the last commit; sinks dedupe.
+            log.warning("commit failed after a rebalance: %s", exc)
+
+    def _rewind(self, batch: Sequence[ConsumedMessage]) -> None:
+        first: dict[TopicPartition, int] = {}
+        for m in batch:
+            tp = TopicPartition(m.topic, m.partition)
+            first[tp] = min(first.get(tp, m.offset), m.offset)
+        assigned = self._consumer.assignment()
+        for tp, offset in first.items():
+            if tp in assigned:
+                self._consumer.seek(tp, offset)
+
+    async def _record_lag(self) -> None:
+        for tp in self._consumer.assignment():
+            highwater = self._consumer.highwater(tp)
+            if highwater is None:
+                continue
+            position = await self._consumer.position(tp)
+            CONSUMER_LAG.labels(self._service, tp.topic, str(tp.partition)).set(max(0, highwater - position))
+
+
+def _to_message(record: ConsumerRecord[bytes, bytes]) -> ConsumedMessage:
+    return ConsumedMessage(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key,
+        value=record.value or b"",
+        headers=tuple((k, v) for k, v in record.headers),
+        timestamp_ms=record.timestamp,
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:4000]
