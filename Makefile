@@ -1,0 +1,56 @@
+# One entry point per tier. Every target installs what it needs first (`setup` is idempotent).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV_VERSION ?= 0.13.9
+UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+RUN := $(UV) run --frozen
+PYTEST := $(RUN) pytest
+
+.PHONY: help setup lint format schemas test test-unit test-integration test-e2e test-contract run bench-ingest clean
+
+help: ## List targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+setup: ## Install uv, the locked virtualenv, Kafka's jars and the helm binary (idempotent)
+	@command -v uv >/dev/null 2>&1 || test -x $(HOME)/.local/bin/uv || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+	$(UV) sync --frozen --all-packages
+	bash infra/kafka/fetch.sh
+	bash infra/tools/install-helm.sh
+
+lint: setup ## ruff, mypy (strict on schemas/ and the kit), and the committed JSON Schemas are current
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy schemas/src kit/src services/ingest/src services/warehouse/src cli/src
+	$(RUN) python -m llmops_schemas.jsonschema --check
+	$(RUN) python -m llmops_schemas.compat
+
+format: ## Apply ruff's fixes and formatting
+	$(RUN) ruff check --fix .
+	$(RUN) ruff format .
+
+schemas: ## Regenerate the committed JSON Schemas from the models
+	$(RUN) python -m llmops_schemas.jsonschema --write
+
+test: lint ## The whole suite: lint, unit, contract, integration (real Kafka + chDB), end to end
+	$(PYTEST) -p no:cacheprovider
+
+test-unit: setup ## Unit tests only (fakes, no broker)
+	$(PYTEST) -m "not integration and not e2e and not slow" tests/unit
+
+test-contract: setup ## Schema, OpenAPI (schemathesis), Helm and compose checks
+	$(PYTEST) tests/contract
+
+test-integration: setup ## Against a real Kafka broker and the real ClickHouse engine
+	$(PYTEST) -m integration
+
+test-e2e: setup ## Kafka, ingest and warehouse as separate processes
+	$(PYTEST) -m e2e
+
+run: setup ## Start Kafka, the services and ClickHouse, send a demo workload; Ctrl-C stops
+	$(RUN) llmops up
+
+bench-ingest: setup ## End-to-end ingest throughput and request-to-queryable latency (docs/benchmarks.md)
+	$(RUN) python benchmarks/bench_ingest.py --write docs/benchmarks.md
+
+clean: ## Remove local state (.data) but keep the caches
+	rm -rf .data
