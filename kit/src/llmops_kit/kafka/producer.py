@@ -6,8 +6,9 @@ import asyncio
 from collections.abc import Iterable, Sequence
 
 from aiokafka import AIOKafkaProducer
-from llmops_kit.metrics import EVENTS_OUT
 from llmops_schemas.envelope import CloudEvent, EventPayload
+
+from llmops_kit.metrics import EVENTS_OUT
 
 __all__ = ["MAX_RECORD_BYTES", "EventProducer", "OutgoingRecord"]
 

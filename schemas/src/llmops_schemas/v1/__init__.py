@@ -1,5 +1,7 @@
-"""Version 1 of the platform's event payloads."""
+"""Version 1 of the platform's event payloads, one module per domain."""
 
+from llmops_schemas.v1.alerts import AlertStateChanged
+from llmops_schemas.v1.audit import GENESIS_HASH, AuditActor, AuditRecorded, AuditResource
 from llmops_schemas.v1.calls import (
     CallError,
     CallParameters,
@@ -8,14 +10,83 @@ from llmops_schemas.v1.calls import (
     ExperimentRef,
     TokenUsage,
 )
-from llmops_schemas.v1.common import PromptRef
+from llmops_schemas.v1.common import CompactedPayload, PromptRef
+from llmops_schemas.v1.cost import (
+    BudgetConfigured,
+    BudgetScope,
+    BudgetStateChanged,
+    CostRecorded,
+    PricePublished,
+)
+from llmops_schemas.v1.drift import DriftReported, TimeWindow
+from llmops_schemas.v1.erasure import ErasureProcessed, ErasureRequested
+from llmops_schemas.v1.evaluation import EvaluationScored, EvaluatorRef
+from llmops_schemas.v1.experiments import ExperimentConfigured, ExperimentVariant
+from llmops_schemas.v1.feedback import FeedbackReceived
+from llmops_schemas.v1.governance import (
+    PiiPattern,
+    PiiRedactionSettings,
+    PolicyPublished,
+    RbacRoleSettings,
+    RetentionSettings,
+)
+from llmops_schemas.v1.prompts import PromptMessage, PromptVariable, PromptVersionPublished, PromptVersionRef
+
+PAYLOADS = (
+    CallRecorded,
+    EvaluationScored,
+    FeedbackReceived,
+    DriftReported,
+    CostRecorded,
+    BudgetConfigured,
+    BudgetStateChanged,
+    PricePublished,
+    AuditRecorded,
+    AlertStateChanged,
+    ErasureRequested,
+    ErasureProcessed,
+    PromptVersionPublished,
+    ExperimentConfigured,
+    PolicyPublished,
+)
+"""Every v1 payload class, one per event type."""
 
 __all__ = [
+    "GENESIS_HASH",
+    "PAYLOADS",
+    "AlertStateChanged",
+    "AuditActor",
+    "AuditRecorded",
+    "AuditResource",
+    "BudgetConfigured",
+    "BudgetScope",
+    "BudgetStateChanged",
     "CallError",
     "CallParameters",
     "CallRecorded",
     "ChatMessage",
+    "CompactedPayload",
+    "CostRecorded",
+    "DriftReported",
+    "ErasureProcessed",
+    "ErasureRequested",
+    "EvaluationScored",
+    "EvaluatorRef",
+    "ExperimentConfigured",
     "ExperimentRef",
+    "ExperimentVariant",
+    "FeedbackReceived",
+    "PiiPattern",
+    "PiiRedactionSettings",
+    "PolicyPublished",
+    "PricePublished",
+    "PromptMessage",
     "PromptRef",
+    "PromptVariable",
+    "PromptVersionPublished",
+    "PromptVersionRef",
+    "RbacRoleSettings",
+    "RetentionSettings",
+    "TimeWindow",
     "TokenUsage",
 ]
