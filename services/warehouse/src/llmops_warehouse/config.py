@@ -1,0 +1,32 @@
+"""Warehouse settings: ``WAREHOUSE_*`` plus the shared ``KAFKA_BOOTSTRAP_SERVERS`` and ``CLICKHOUSE_*``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from llmops_kit.settings import ServiceSettings
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+__all__ = ["WarehouseSettings"]
+
+
+class WarehouseSettings(ServiceSettings):
+    """How the warehouse reaches Kafka and ClickHouse, and how it batches inserts."""
+
+    model_config = SettingsConfigDict(env_prefix="WAREHOUSE_", extra="ignore", populate_by_name=True)
+
+    port: int = Field(default=8002, ge=0, le=65535)
+    clickhouse_url: str = Field(
+        default_factory=lambda: f"chdb://{Path('.data/clickhouse').resolve()}",
+        validation_alias=AliasChoices("CLICKHOUSE_URL", "clickhouse_url"),
+        description="chdb:///abs/path (embedded engine, one process per path) or http(s)://host:8123",
+    )
+    clickhouse_user: str = Field(default="default", validation_alias=AliasChoices("CLICKHOUSE_USER", "clickhouse_user"))
+    clickhouse_password: SecretStr = Field(
+        default=SecretStr(""), validation_alias=AliasChoices("CLICKHOUSE_PASSWORD", "clickhouse_password")
+    )
+    database: str = Field(default="llmops", pattern=r"^[a-z_][a-z0-9_]*$")
+    consumer_group: str = "warehouse"
+    batch_size: int = Field(default=5000, ge=1, le=100_000, description="Most events per insert")
+    batch_wait_ms: int = Field(default=250, ge=1, le=60_000, description="Longest wait to fill a batch")

@@ -1,0 +1,1 @@
+"""How the warehouse is driven: the HTTP query API and the Kafka consumer."""
