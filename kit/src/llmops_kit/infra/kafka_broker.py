@@ -222,7 +222,7 @@ class LocalKafkaBroker:
             time.sleep(0.25)
         raise KafkaBrokerError(
             f"Kafka broker on {self.bootstrap_servers} did not answer a metadata request within "
-            f"{self.startup_timeout:.0f}s (last error: {last_error!r}); log {self.log_path}:\n"
+            f"{self.startup_timeout:g}s (last error: {last_error!r}); log {self.log_path}:\n"
             f"{self.log_tail()}"
         )
 

@@ -1,0 +1,1 @@
+"""Kafka helpers: topic catalog and provisioning (topics), producer/consumer loop."""

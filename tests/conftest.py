@@ -1,0 +1,3 @@
+"""Suite-wide pytest setup. Shared fixtures live in plugin modules under tests/fixtures/."""
+
+pytest_plugins = ["tests.fixtures.kafka"]
