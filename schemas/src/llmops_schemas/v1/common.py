@@ -28,6 +28,7 @@ __all__ = [
     "Labels",
     "MediumText",
     "Name",
+    "NonNegativeScore",
     "PromptRef",
     "Score",
     "Sha256Hex",
@@ -49,7 +50,7 @@ Labels = Annotated[
 MediumText = Annotated[str, StringConstraints(max_length=16_384)]
 """A paragraph or a few: an explanation, a comment, a description (at most 16,384 characters)."""
 Slug = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
-"""A name that is also part of a key: letters, digits and ``_.-``, no ``/``, ``@`` or ``:``."""
+"""A name that is also part of a record key: letters, digits and ``_.-`` (no ``:``, ``/`` or ``@``)."""
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 """An ISO 4217 alphabetic currency code such as ``USD`` or ``EUR``."""
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
@@ -58,6 +59,8 @@ Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 """A share between 0 and 1 inclusive."""
 Score = Annotated[float, Field(ge=-1e12, le=1e12, allow_inf_nan=False)]
 """A finite measurement (JSON has no NaN or infinity, so neither may a payload)."""
+NonNegativeScore = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]
+"""A finite measurement that cannot be negative, such as a distance between distributions."""
 
 AMOUNT_PATTERN = r"^[0-9]{1,18}(\.[0-9]{1,12})?$"
 """Wire form of an :data:`Amount`: plain digits, an optional fraction of up to 12 digits, no exponent."""
@@ -84,7 +87,7 @@ def _format_amount(value: Decimal) -> str:
 Amount = Annotated[
     Decimal,
     BeforeValidator(_parse_amount),
-    Field(ge=0, max_digits=30, decimal_places=12),
+    Field(ge=0, lt=10**18, max_digits=30, decimal_places=12),
     PlainSerializer(_format_amount, return_type=str, when_used="json"),
     WithJsonSchema(
         {
@@ -109,7 +112,7 @@ class StrictModel(BaseModel):
 class CompactedPayload(EventPayload):
     """A payload published to a compacted topic: the latest record per key is the entity's state.
 
-    The record key is ``<tenant>/<entity_key()>`` (see ``llmops_schemas.registry.record_key``), so
+    The record key is ``<tenant>:<entity_key()>`` (see ``llmops_schemas.registry.record_key``), so
     compaction keeps one record per tenant and entity; a tombstone (a record with a null value) under
     that key deletes the entity.
     """

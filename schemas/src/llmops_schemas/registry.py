@@ -1,0 +1,316 @@
+"""Event type -> payload class, and the one way consumers turn Kafka record values into events.
+
+* :data:`EVENT_TYPES` / :func:`payload_class`: which class a CloudEvents ``type`` is validated with.
+* :func:`parse_event`: bytes -> :class:`~llmops_schemas.envelope.CloudEvent`, reading as a tolerant
+  consumer (unknown envelope extensions and unknown payload fields, nested ones included, are ignored);
+  anything wrong raises :class:`EventValidationError`.
+* :func:`upcast`: the hook where a breaking change's upcaster turns an event of an old version into the
+  new one (see docs/events.md, "Versioning"). There is none yet: every type is at v1.
+* :func:`record_key`: the Kafka record key an event is published under.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+from collections.abc import Callable, Mapping, Sequence
+from re import fullmatch
+from typing import Annotated, Any, Literal, Union, cast, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+
+from llmops_schemas.envelope import EVENT_TYPE_PATTERN, CloudEvent, EventPayload
+from llmops_schemas.v1 import PAYLOADS
+from llmops_schemas.v1.common import CompactedPayload
+
+__all__ = [
+    "EVENT_TYPES",
+    "UPCASTERS",
+    "EventValidationError",
+    "UnknownEventTypeError",
+    "Upcaster",
+    "UpcasterRegistry",
+    "parse_event",
+    "payload_class",
+    "record_key",
+    "register_upcaster",
+    "tolerant_validate",
+    "upcast",
+    "with_payload",
+]
+
+REQUIRED_ATTRIBUTES = ("specversion", "id", "source", "type", "tenantid", "data")
+"""Attributes an event read from Kafka must carry (the model would otherwise default ``id``)."""
+MAX_REPORTED_ERRORS = 10
+
+
+def _build_registry(payloads: Sequence[type[EventPayload]]) -> Mapping[str, type[EventPayload]]:
+    registry: dict[str, type[EventPayload]] = {}
+    for cls in payloads:
+        if not fullmatch(EVENT_TYPE_PATTERN, cls.event_type):
+            raise RuntimeError(f"{cls.__name__}.event_type {cls.event_type!r} does not match {EVENT_TYPE_PATTERN}")
+        if cls.event_type in registry:
+            raise RuntimeError(f"{cls.event_type} is claimed by {registry[cls.event_type].__name__} and {cls.__name__}")
+        registry[cls.event_type] = cls
+    return types.MappingProxyType(dict(sorted(registry.items())))
+
+
+EVENT_TYPES: Mapping[str, type[EventPayload]] = _build_registry(PAYLOADS)
+"""Every event type the platform knows, sorted, mapped to its payload class (read-only)."""
+
+
+class UnknownEventTypeError(KeyError):
+    """An event type that no payload class is registered for."""
+
+    def __init__(self, event_type: str) -> None:
+        super().__init__(event_type)
+        self.event_type = event_type
+
+    def __str__(self) -> str:
+        return f"unknown event type {self.event_type!r}; known types: {', '.join(EVENT_TYPES)}"
+
+
+def payload_class(event_type: str) -> type[EventPayload]:
+    """The payload class of ``event_type``; raises :class:`UnknownEventTypeError` (a ``KeyError``)."""
+    try:
+        return EVENT_TYPES[event_type]
+    except KeyError:
+        raise UnknownEventTypeError(event_type) from None
+
+
+class EventValidationError(ValueError):
+    """A record value that is not a valid platform event; the message says what is wrong and where.
+
+    ``event_type`` and ``event_id`` are set when they could be read, for logs and dead-letter headers.
+    """
+
+    def __init__(self, message: str, *, event_type: str | None = None, event_id: str | None = None) -> None:
+        super().__init__(message)
+        self.event_type = event_type
+        self.event_id = event_id
+
+
+# --- tolerant reading -------------------------------------------------------------------------------
+
+
+def _unwrap(tp: Any) -> Any:
+    while get_origin(tp) is Annotated:
+        tp = get_args(tp)[0]
+    return tp
+
+
+def _is_model(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, BaseModel)
+
+
+def _field_names(cls: type[BaseModel]) -> dict[str, str]:
+    """Input key -> field name, aliases included."""
+    names = {name: name for name in cls.model_fields}
+    names.update({f.alias: name for name, f in cls.model_fields.items() if f.alias})
+    return names
+
+
+def _choose_branch(models: list[type[BaseModel]], data: dict[str, Any]) -> type[BaseModel] | None:
+    """The union member whose ``Literal`` fields (the discriminators) all match ``data``."""
+    if len(models) == 1:
+        return models[0]
+    for model in models:
+        matched = False
+        for name, field in model.model_fields.items():
+            annotation = _unwrap(field.annotation)
+            if get_origin(annotation) is Literal and name in data:
+                if data[name] not in get_args(annotation):
+                    break
+                matched = True
+        else:
+            if matched:
+                return model
+    return None
+
+
+def _strip_unknown(tp: Any, data: Any) -> Any:
+    """``data`` without the keys that the models in ``tp`` do not declare, at any depth."""
+    tp = _unwrap(tp)
+    if _is_model(tp):
+        if not isinstance(data, dict):
+            return data
+        names = _field_names(tp)
+        return {
+            key: _strip_unknown(tp.model_fields[names[key]].annotation, value)
+            for key, value in data.items()
+            if key in names
+        }
+    origin, args = get_origin(tp), get_args(tp)
+    if origin in (list, set, frozenset, Sequence) and isinstance(data, list) and args:
+        return [_strip_unknown(args[0], item) for item in data]
+    if origin in (dict, Mapping) and isinstance(data, dict) and len(args) == 2:
+        return {key: _strip_unknown(args[1], value) for key, value in data.items()}
+    if origin in (Union, types.UnionType) and isinstance(data, dict):
+        models = [a for a in map(_unwrap, args) if _is_model(a)]
+        chosen = _choose_branch(models, data) if models else None
+        if chosen is not None:
+            return _strip_unknown(chosen, data)
+    return data
+
+
+def tolerant_validate(cls: type[EventPayload], data: Any) -> EventPayload:
+    """Validate ``data`` as a consumer: fields the class does not know are dropped at every depth.
+
+    ``EventPayload.tolerant`` drops unknown top-level fields only; this also drops them inside nested
+    objects (a newer producer may have added an optional field to, say, ``usage``).
+    """
+    return cls.model_validate(_strip_unknown(cls, data))
+
+
+# --- parsing ----------------------------------------------------------------------------------------
+
+
+def _describe(error: ValidationError, prefix: str = "") -> str:
+    problems = []
+    for item in error.errors(include_url=False)[:MAX_REPORTED_ERRORS]:
+        where = ".".join(str(part) for part in (prefix, *item["loc"]) if part != "") or "(root)"
+        problems.append(f"{where}: {item['msg']}")
+    more = error.error_count() - MAX_REPORTED_ERRORS
+    if more > 0:
+        problems.append(f"... and {more} more")
+    return "; ".join(problems)
+
+
+def parse_event(raw: bytes | str, *, upcast_to_latest: bool = True) -> CloudEvent[Any]:
+    """Parse a record value into a CloudEvent whose ``data`` is an instance of the type's payload class.
+
+    The envelope must be a CloudEvents 1.0 JSON object with the platform's required attributes;
+    unknown extension attributes and unknown payload fields are ignored (consumers are tolerant).
+    With ``upcast_to_latest`` the event then goes through :func:`upcast`. Every failure raises
+    :class:`EventValidationError`.
+    """
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes | bytearray) else raw
+    except UnicodeDecodeError as exc:
+        raise EventValidationError(f"event is not valid UTF-8: {exc}") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise EventValidationError(f"event is not valid JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise EventValidationError(f"event must be a JSON object, got {type(document).__name__}")
+
+    event_type = document.get("type")
+    event_id = document.get("id")
+    context = {
+        "event_type": event_type if isinstance(event_type, str) else None,
+        "event_id": event_id if isinstance(event_id, str) else None,
+    }
+    missing = [name for name in REQUIRED_ATTRIBUTES if document.get(name) is None]
+    if missing:
+        raise EventValidationError(f"event lacks required attributes: {', '.join(missing)}", **context)
+    if not isinstance(event_type, str):
+        raise EventValidationError("event attribute 'type' must be a string", **context)
+    try:
+        cls = payload_class(event_type)
+    except UnknownEventTypeError as exc:
+        raise EventValidationError(str(exc), **context) from None
+
+    try:
+        payload = tolerant_validate(cls, document["data"])
+    except ValidationError as exc:
+        raise EventValidationError(f"invalid {event_type} data: {_describe(exc, 'data')}", **context) from None
+
+    known = _field_names(CloudEvent)
+    attributes = {key: value for key, value in document.items() if key in known and key != "data"}
+    envelope = cast("type[CloudEvent[Any]]", CloudEvent[cls])  # type: ignore[valid-type]
+    try:
+        event = envelope.model_validate({**attributes, "data": payload})
+    except ValidationError as exc:
+        raise EventValidationError(f"invalid {event_type} envelope: {_describe(exc)}", **context) from None
+    return upcast(event) if upcast_to_latest else event
+
+
+# --- keys -------------------------------------------------------------------------------------------
+
+
+def record_key(event: CloudEvent[Any]) -> bytes:
+    """The Kafka record key of ``event``.
+
+    Stream topics are keyed by tenant (a tenant's events stay in order). Compacted topics are keyed
+    by ``<tenant>:<entity key>`` (as infra/kafka/topics.yaml documents), so that compaction keeps the
+    latest record of each entity of each tenant.
+    """
+    data = event.data
+    if isinstance(data, CompactedPayload):
+        return f"{event.tenant_id}:{data.entity_key()}".encode()
+    return event.tenant_id.encode()
+
+
+# --- upcasting --------------------------------------------------------------------------------------
+
+Upcaster = Callable[[CloudEvent[Any]], CloudEvent[Any]]
+"""Turns an event of one version into the next version of the same fact (see :func:`with_payload`)."""
+
+
+def with_payload(event: CloudEvent[Any], payload: EventPayload) -> CloudEvent[Any]:
+    """``event`` carrying ``payload`` instead: same id, source, time, subject, tenant and trace.
+
+    The type and ``dataschema`` follow the new payload. This is how an upcaster builds its result.
+    """
+    concrete = cast("type[CloudEvent[Any]]", CloudEvent[type(payload)])  # type: ignore[misc]
+    return concrete(
+        id=event.id,
+        source=event.source,
+        type=payload.event_type,
+        time=event.time,
+        subject=event.subject,
+        dataschema=payload.dataschema(),
+        tenant_id=event.tenant_id,
+        trace_id=event.trace_id,
+        data=payload,
+    )
+
+
+class UpcasterRegistry:
+    """Upcasters by the event type they read; :meth:`upcast` applies them until none is left."""
+
+    def __init__(self) -> None:
+        self._upcasters: dict[str, Upcaster] = {}
+
+    def register(self, from_type: str) -> Callable[[Upcaster], Upcaster]:
+        """Decorator: the function upcasts events of ``from_type`` (one upcaster per type)."""
+        if not fullmatch(EVENT_TYPE_PATTERN, from_type):
+            raise ValueError(f"{from_type!r} is not an event type")
+
+        def decorate(function: Upcaster) -> Upcaster:
+            if from_type in self._upcasters:
+                raise ValueError(f"an upcaster for {from_type} is already registered")
+            self._upcasters[from_type] = function
+            return function
+
+        return decorate
+
+    def types(self) -> list[str]:
+        """The event types that have an upcaster."""
+        return sorted(self._upcasters)
+
+    def upcast(self, event: CloudEvent[Any]) -> CloudEvent[Any]:
+        """``event`` brought to the newest version by the chain of registered upcasters."""
+        seen: set[str] = set()
+        while event.type in self._upcasters:
+            if event.type in seen:
+                raise RuntimeError(f"upcasters loop through {event.type}")
+            seen.add(event.type)
+            upcasted = self._upcasters[event.type](event)
+            if upcasted.type == event.type:
+                raise RuntimeError(f"the upcaster of {event.type} returned the same type")
+            event = upcasted
+        return event
+
+
+UPCASTERS = UpcasterRegistry()
+"""The platform's upcasters. Register one next to the new version's payload module, e.g. in v2/calls.py::
+
+    @register_upcaster("llmops.call.recorded.v1")
+    def _call_recorded_v1_to_v2(event: CloudEvent[Any]) -> CloudEvent[Any]:
+        old = event.data
+        return with_payload(event, CallRecorded(**old.model_dump(), new_field=...))
+"""
+register_upcaster = UPCASTERS.register
+upcast = UPCASTERS.upcast

@@ -1,0 +1,263 @@
+"""One valid payload per v1 event type, as it appears on the wire (JSON-compatible values).
+
+Used by the tests of every service, embedded as ``examples`` in the committed JSON Schemas, and shown
+in docs/events.md. Each example is a complete, realistic record; change them only compatibly.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, TypeVar
+
+from llmops_schemas.envelope import EventPayload
+from llmops_schemas.ids import deterministic_uuid7
+from llmops_schemas.v1.alerts import AlertStateChanged
+from llmops_schemas.v1.audit import GENESIS_HASH, AuditRecorded
+from llmops_schemas.v1.calls import CallRecorded
+from llmops_schemas.v1.cost import BudgetConfigured, BudgetStateChanged, CostRecorded, PricePublished
+from llmops_schemas.v1.drift import DriftReported
+from llmops_schemas.v1.erasure import ErasureProcessed, ErasureRequested
+from llmops_schemas.v1.evaluation import EvaluationScored
+from llmops_schemas.v1.experiments import ExperimentConfigured
+from llmops_schemas.v1.feedback import FeedbackReceived
+from llmops_schemas.v1.governance import PolicyPublished
+from llmops_schemas.v1.prompts import PromptVersionPublished
+
+__all__ = ["ENVELOPE_EXAMPLE", "EXAMPLES", "example", "example_data"]
+
+P = TypeVar("P", bound=EventPayload)
+
+_AT = "2025-03-14T09:26:53Z"
+_CALL = "call-01J9Z3Q4XK"
+
+_AUDIT_FIELDS: dict[str, Any] = {
+    "actor": {"type": "user", "id": "alice@example.com"},
+    "action": "prompt.publish",
+    "resource": {"type": "prompt", "id": "support-answer"},
+    "outcome": "success",
+    "request_id": "req-7f3a",
+    "ip": "203.0.113.7",
+    "details": {"version": 3, "labels": ["production"]},
+    "occurred_at": _AT,
+}
+
+EXAMPLES: dict[type[EventPayload], dict[str, Any]] = {
+    CallRecorded: {
+        "call_id": _CALL,
+        "app": "support-bot",
+        "model": "gpt-4o-mini",
+        "provider": "openai",
+        "user_id": "user-42",
+        "messages": [
+            {"role": "system", "content": "You answer questions about orders."},
+            {"role": "user", "content": "Where is my parcel?"},
+        ],
+        "output": "It left the warehouse this morning.",
+        "finish_reason": "stop",
+        "parameters": {"temperature": 0.2, "max_tokens": 256},
+        "usage": {"prompt_tokens": 24, "completion_tokens": 9, "total_tokens": 33},
+        "started_at": _AT,
+        "latency_ms": 812.5,
+        "prompt": {"name": "support-answer", "version": 3, "label": "production"},
+        "tags": ["checkout"],
+    },
+    EvaluationScored: {
+        "evaluation_id": "eval-relevance-1-call-01J9Z3Q4XK",
+        "call_id": _CALL,
+        "app": "support-bot",
+        "evaluator": {"name": "relevance", "version": "1", "kind": "llm_judge", "judge_model": "gpt-4o"},
+        "metric": "relevance",
+        "score": 0.85,
+        "score_min": 0,
+        "score_max": 1,
+        "label": "relevant",
+        "passed": True,
+        "explanation": "The answer addresses the parcel's whereabouts.",
+        "judged_at": _AT,
+    },
+    FeedbackReceived: {
+        "feedback_id": "fb-9a1c",
+        "call_id": _CALL,
+        "kind": "rating",
+        "value": 4,
+        "comment": "Helpful, a bit vague.",
+        "user_id": "user-42",
+        "source": "widget",
+        "given_at": _AT,
+    },
+    DriftReported: {
+        "report_id": "drift-support-bot-latency-2025-03-14",
+        "app": "support-bot",
+        "model": "gpt-4o-mini",
+        "feature": "latency_ms",
+        "statistic": "psi",
+        "value": 0.31,
+        "threshold": 0.2,
+        "drifted": True,
+        "window": {"start": "2025-03-13T00:00:00Z", "end": "2025-03-14T00:00:00Z"},
+        "baseline": {"start": "2025-03-01T00:00:00Z", "end": "2025-03-08T00:00:00Z"},
+        "sample_size": 12840,
+        "baseline_sample_size": 90211,
+        "computed_at": _AT,
+    },
+    CostRecorded: {
+        "call_id": _CALL,
+        "app": "support-bot",
+        "user_id": "user-42",
+        "model": "gpt-4o-mini",
+        "provider": "openai",
+        "prompt_tokens": 24,
+        "completion_tokens": 9,
+        "input_price_per_mtok": "0.15",
+        "output_price_per_mtok": "0.6",
+        "cost": "0.0000090",
+        "currency": "USD",
+        "price_effective_from": "2024-07-18T00:00:00Z",
+        "call_started_at": _AT,
+        "recorded_at": _AT,
+    },
+    BudgetConfigured: {
+        "budget_id": "budget-support-monthly",
+        "name": "Support bot, monthly",
+        "scope": {"kind": "app", "value": "support-bot"},
+        "period": "monthly",
+        "limit": "500.00",
+        "currency": "USD",
+        "thresholds": [0.5, 0.8, 1.0],
+        "action": "alert",
+        "version": 2,
+        "updated_by": "alice@example.com",
+        "updated_at": _AT,
+    },
+    BudgetStateChanged: {
+        "budget_id": "budget-support-monthly",
+        "scope": {"kind": "app", "value": "support-bot"},
+        "period": "monthly",
+        "period_start": "2025-03-01T00:00:00Z",
+        "kind": "threshold_crossed",
+        "threshold": 0.8,
+        "limit": "500.00",
+        "spent": "400.0172",
+        "currency": "USD",
+        "occurred_at": _AT,
+    },
+    PricePublished: {
+        "provider": "openai",
+        "model": "gpt-4o-mini",
+        "input_price_per_mtok": "0.15",
+        "output_price_per_mtok": "0.6",
+        "cached_input_price_per_mtok": "0.075",
+        "currency": "USD",
+        "effective_from": "2024-07-18T00:00:00Z",
+        "source": "https://openai.com/api/pricing/",
+        "published_by": "pricing-sync",
+        "published_at": _AT,
+    },
+    AuditRecorded: {
+        **_AUDIT_FIELDS,
+        "sequence": 0,
+        "prev_hash": GENESIS_HASH,
+        "hash": AuditRecorded.chained(None, **_AUDIT_FIELDS).hash,
+    },
+    AlertStateChanged: {
+        "alert_id": "budget-threshold-support-monthly",
+        "rule": "budget-threshold",
+        "severity": "warning",
+        "status": "firing",
+        "summary": "Budget 'Support bot, monthly' is 80% spent",
+        "value": 0.8,
+        "labels": {"app": "support-bot", "budget_id": "budget-support-monthly"},
+        "starts_at": _AT,
+    },
+    ErasureRequested: {
+        "request_id": "erasure-2025-0042",
+        "subject_type": "user_id",
+        "subject_value": "user-42",
+        "requested_by": "dpo@example.com",
+        "reason": "GDPR art. 17 request #0042",
+        "requested_at": _AT,
+    },
+    ErasureProcessed: {
+        "request_id": "erasure-2025-0042",
+        "service": "warehouse",
+        "status": "completed",
+        "rows_affected": 137,
+        "completed_at": _AT,
+    },
+    PromptVersionPublished: {
+        "name": "support-answer",
+        "version": 3,
+        "template": [
+            {"role": "system", "content": "You answer questions about orders for {{ shop }}."},
+            {"role": "user", "content": "{{question}}"},
+        ],
+        "variables": [
+            {"name": "shop", "description": "Shop name", "default": "Acme"},
+            {"name": "question"},
+        ],
+        "model": "gpt-4o-mini",
+        "provider": "openai",
+        "parameters": {"temperature": 0.2},
+        "labels": ["production"],
+        "description": "Mention the shop by name.",
+        "parent": {"name": "support-answer", "version": 2},
+        "created_by": "alice@example.com",
+        "created_at": _AT,
+    },
+    ExperimentConfigured: {
+        "experiment_id": "exp-mini-vs-4o",
+        "name": "gpt-4o-mini vs gpt-4o",
+        "app": "support-bot",
+        "kind": "ab",
+        "status": "running",
+        "control": "mini",
+        "variants": [
+            {"name": "mini", "weight": 0.9, "model": "gpt-4o-mini", "provider": "openai"},
+            {"name": "full", "weight": 0.1, "model": "gpt-4o", "provider": "openai"},
+        ],
+        "primary_metric": "relevance",
+        "version": 1,
+        "starts_at": _AT,
+        "updated_by": "alice@example.com",
+        "updated_at": _AT,
+    },
+    PolicyPublished: {
+        "policy_id": "pii-default",
+        "name": "Redact contact data",
+        "kind": "pii_redaction",
+        "version": 1,
+        "settings": {
+            "kind": "pii_redaction",
+            "entities": ["email", "phone", "credit_card"],
+            "action": "mask",
+        },
+        "updated_by": "alice@example.com",
+        "updated_at": _AT,
+    },
+}
+"""Wire-form data of one valid payload per payload class."""
+
+
+def example_data(cls: type[EventPayload]) -> dict[str, Any]:
+    """A fresh copy of the example data of ``cls`` (safe to modify)."""
+    return copy.deepcopy(EXAMPLES[cls])
+
+
+def example(cls: type[P]) -> P:
+    """The example of ``cls`` as a validated payload."""
+    return cls.model_validate(EXAMPLES[cls])
+
+
+ENVELOPE_EXAMPLE: dict[str, Any] = {
+    "specversion": "1.0",
+    "id": deterministic_uuid7(1_741_944_413_000, "acme", _CALL),  # started_at in ms, tenant, call id
+    "source": "/services/ingest",
+    "type": CallRecorded.event_type,
+    "time": "2025-03-14T09:26:54.120Z",
+    "dataschema": CallRecorded.dataschema(),
+    "datacontenttype": "application/json",
+    "tenantid": "acme",
+    "traceid": "4bf92f3577b34da6a3ce929d0e0e4736",
+    "data": EXAMPLES[CallRecorded],
+}
+"""A whole event on the wire: the CloudEvents envelope around the ``CallRecorded`` example."""

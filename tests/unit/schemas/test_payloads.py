@@ -1,0 +1,421 @@
+"""The v1 payload models: examples are valid, bad data is refused, producers strict, consumers tolerant."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from llmops_schemas.envelope import EVENT_TYPE_PATTERN, EventPayload
+from llmops_schemas.v1 import (
+    PAYLOADS,
+    AlertStateChanged,
+    AuditRecorded,
+    BudgetConfigured,
+    BudgetStateChanged,
+    CallRecorded,
+    CompactedPayload,
+    CostRecorded,
+    DriftReported,
+    ErasureProcessed,
+    ErasureRequested,
+    EvaluationScored,
+    ExperimentConfigured,
+    FeedbackReceived,
+    PolicyPublished,
+    PricePublished,
+    PromptVersionPublished,
+)
+from llmops_schemas.v1.audit import GENESIS_HASH
+from llmops_schemas.v1.examples import EXAMPLES, example, example_data
+from pydantic import BaseModel, ValidationError
+
+STREAM_TOPICS = {
+    "llmops.calls.raw",
+    "llmops.calls.recorded",
+    "llmops.evaluations.scored",
+    "llmops.feedback.received",
+    "llmops.drift.reports",
+    "llmops.costs.recorded",
+    "llmops.budgets.events",
+    "llmops.audit.records",
+    "llmops.alerts",
+    "llmops.erasure.requests",
+    "llmops.erasure.receipts",
+}
+COMPACTED_TOPICS = {
+    "llmops.prompts.versions",
+    "llmops.experiments",
+    "llmops.policies",
+    "llmops.prices",
+    "llmops.budgets.config",
+}
+
+ids = [cls.__name__ for cls in PAYLOADS]
+payloads = pytest.mark.parametrize("cls", PAYLOADS, ids=ids)
+
+
+def nested_models(cls: type[BaseModel]) -> set[type[BaseModel]]:
+    """``cls`` and every model reachable from its fields."""
+    found: set[type[BaseModel]] = set()
+
+    def visit(tp: Any) -> None:
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            if tp not in found:
+                found.add(tp)
+                for field in tp.model_fields.values():
+                    visit(field.annotation)
+            return
+        for arg in getattr(tp, "__args__", ()):
+            visit(arg)
+        if hasattr(tp, "__origin__"):
+            visit(tp.__origin__)
+
+    visit(cls)
+    return found
+
+
+# --- every payload ----------------------------------------------------------------------------------
+
+
+def test_every_payload_has_an_example() -> None:
+    assert set(EXAMPLES) == set(PAYLOADS)
+    assert len({cls.event_type for cls in PAYLOADS}) == len(PAYLOADS)
+
+
+@payloads
+def test_event_type_and_topic(cls: type[EventPayload]) -> None:
+    assert re.fullmatch(EVENT_TYPE_PATTERN, cls.event_type)
+    assert cls.event_type.endswith(".v1")
+    expected = COMPACTED_TOPICS if issubclass(cls, CompactedPayload) else STREAM_TOPICS
+    assert cls.topic in expected, f"{cls.__name__} publishes to {cls.topic}, not a {expected} topic"
+
+
+@payloads
+def test_every_model_is_documented_and_frozen(cls: type[EventPayload]) -> None:
+    for model in nested_models(cls):
+        assert model.__doc__ and model.__doc__.strip(), f"{model.__name__} has no docstring"
+        assert model.model_config.get("frozen") is True, f"{model.__name__} is not frozen"
+        assert model.model_config.get("extra") == "forbid", f"{model.__name__} is not strict"
+
+
+@payloads
+def test_example_is_valid_and_round_trips(cls: type[EventPayload]) -> None:
+    payload = example(cls)
+    assert cls.model_validate_json(payload.model_dump_json()) == payload
+    assert cls.model_validate(payload.model_dump(mode="json")) == payload
+
+
+@payloads
+def test_producer_rejects_unknown_field_consumer_ignores_it(cls: type[EventPayload]) -> None:
+    data = {**example_data(cls), "added_in_a_later_release": 1}
+    with pytest.raises(ValidationError, match="added_in_a_later_release"):
+        cls.model_validate(data)
+    assert cls.tolerant(data) == example(cls)
+
+
+@payloads
+def test_payload_is_frozen(cls: type[EventPayload]) -> None:
+    payload = example(cls)
+    name = next(iter(cls.model_fields))
+    with pytest.raises(ValidationError, match="frozen"):
+        setattr(payload, name, getattr(payload, name))
+
+
+@payloads
+def test_every_required_field_is_required(cls: type[EventPayload]) -> None:
+    required = [name for name, field in cls.model_fields.items() if field.is_required()]
+    assert required, f"{cls.__name__} requires nothing"
+    for name in required:
+        data = example_data(cls)
+        data.pop(name, None)
+        with pytest.raises(ValidationError, match=name):
+            cls.model_validate(data)
+
+
+def test_naive_timestamps_are_refused() -> None:
+    data = example_data(ErasureRequested)
+    data["requested_at"] = "2025-03-14T09:26:53"
+    with pytest.raises(ValidationError, match="timezone"):
+        ErasureRequested.model_validate(data)
+
+
+# --- invalid examples, model by model -------------------------------------------------------------
+
+INVALID: list[tuple[type[EventPayload], dict[str, Any], str]] = [
+    (CallRecorded, {"status": "error"}, "needs an 'error' object"),
+    (CallRecorded, {"messages": []}, "at least 1 item"),
+    (EvaluationScored, {"score": 1.5}, "above score_max"),
+    (EvaluationScored, {"score": float("nan"), "score_min": None, "score_max": None}, "finite number"),
+    (
+        EvaluationScored,
+        {"evaluator": {"name": "x", "version": "1", "kind": "heuristic", "judge_model": "m"}},
+        "llm_judge",
+    ),
+    (EvaluationScored, {"evaluator": {"name": "x", "version": "1", "kind": "robot"}}, "kind"),
+    (EvaluationScored, {"call_id": "has space"}, "pattern"),
+    (EvaluationScored, {"explanation": "x" * 16_385}, "at most 16384"),
+    (FeedbackReceived, {"kind": "thumbs", "value": 0.5}, "value 1 \\(up\\) or 0"),
+    (FeedbackReceived, {"kind": "rating", "value": 4.5}, "whole value"),
+    (FeedbackReceived, {"kind": "rating", "value": None}, "whole value"),
+    (FeedbackReceived, {"kind": "rating", "value": 6}, "less than or equal to 5"),
+    (FeedbackReceived, {"kind": "correction", "value": None}, "corrected output"),
+    (FeedbackReceived, {"kind": "comment", "value": None, "comment": "  "}, "non-empty"),
+    (FeedbackReceived, {"kind": "comment", "value": 1, "comment": "hi"}, "carries no value"),
+    (FeedbackReceived, {"correction": "better answer"}, "only correction"),
+    (DriftReported, {"window": {"start": "2025-03-14T00:00:00Z", "end": "2025-03-14T00:00:00Z"}}, "before its end"),
+    (DriftReported, {"value": -0.1}, "greater than or equal to 0"),
+    (DriftReported, {"p_value": 1.5}, "less than or equal to 1"),
+    (DriftReported, {"statistic": "vibes"}, "statistic"),
+    (DriftReported, {"sample_size": -1}, "greater than or equal to 0"),
+    (CostRecorded, {"cost": 0.5}, "never a number"),
+    (CostRecorded, {"cost": "-1"}, "string of digits"),
+    (CostRecorded, {"cost": "1e-3"}, "string of digits"),
+    (CostRecorded, {"cost": "0.0000000000001"}, "string of digits"),
+    (CostRecorded, {"currency": "usd"}, "pattern"),
+    (CostRecorded, {"currency": "DOLLAR"}, "pattern"),
+    (CostRecorded, {"cached_prompt_tokens": 25}, "cannot exceed prompt_tokens"),
+    (CostRecorded, {"prompt_tokens": -1}, "greater than or equal to 0"),
+    (BudgetConfigured, {"thresholds": [0.8, 0.5]}, "strictly ascending"),
+    (BudgetConfigured, {"thresholds": [0.5, 1.5]}, "less than or equal to 1"),
+    (BudgetConfigured, {"scope": {"kind": "tenant", "value": "x"}}, "tenant scope has no value"),
+    (BudgetConfigured, {"scope": {"kind": "app"}}, "every other scope needs one"),
+    (BudgetConfigured, {"version": 0}, "greater than or equal to 1"),
+    (BudgetStateChanged, {"kind": "exceeded", "threshold": None}, "spent >= limit"),
+    (BudgetStateChanged, {"threshold": None}, "threshold_crossed"),
+    (BudgetStateChanged, {"kind": "reset"}, "threshold_crossed"),
+    (PricePublished, {"provider": "open/ai"}, "pattern"),
+    (PricePublished, {"input_price_per_mtok": "1000000000000000000"}, "string of digits"),
+    (PricePublished, {"input_price_per_mtok": Decimal(10**18)}, "less than"),
+    (PricePublished, {"input_price_per_mtok": Decimal("0.0000000000001")}, "decimal places"),
+    (PricePublished, {"input_price_per_mtok": Decimal("NaN")}, "finite"),
+    (PricePublished, {"effective_from": "2024-07-18T00:00:00"}, "timezone"),
+    (AuditRecorded, {"hash": "AB" * 32}, "pattern"),
+    (AuditRecorded, {"prev_hash": "0" * 63}, "pattern"),
+    (AuditRecorded, {"ip": "not-an-ip"}, "IP"),
+    (AuditRecorded, {"sequence": -1}, "greater than or equal to 0"),
+    (AuditRecorded, {"actor": {"type": "robot", "id": "r2"}}, "type"),
+    (AuditRecorded, {"outcome": "maybe"}, "outcome"),
+    (AlertStateChanged, {"status": "resolved"}, "needs ends_at"),
+    (AlertStateChanged, {"ends_at": "2025-03-14T10:00:00Z"}, "firing alert has no ends_at"),
+    (AlertStateChanged, {"status": "resolved", "ends_at": "2025-03-14T08:00:00Z"}, "before starts_at"),
+    (AlertStateChanged, {"summary": ""}, "at least 1 character"),
+    (AlertStateChanged, {"severity": "apocalyptic"}, "severity"),
+    (ErasureRequested, {"subject_type": "email"}, "subject_type"),
+    (ErasureRequested, {"reason": ""}, "at least 1 character"),
+    (ErasureProcessed, {"status": "failed"}, "exactly when status is 'failed'"),
+    (ErasureProcessed, {"error": "disk full"}, "exactly when status is 'failed'"),
+    (ErasureProcessed, {"rows_affected": -3}, "greater than or equal to 0"),
+    (PromptVersionPublished, {"variables": [{"name": "shop"}]}, "undeclared variables: question"),
+    (PromptVersionPublished, {"variables": [{"name": "shop"}, {"name": "shop"}, {"name": "question"}]}, "unique"),
+    (PromptVersionPublished, {"variables": [{"name": "9lives"}, {"name": "shop"}, {"name": "question"}]}, "pattern"),
+    (PromptVersionPublished, {"version": 0}, "greater than or equal to 1"),
+    (PromptVersionPublished, {"parent": {"name": "support-answer", "version": 3}}, "must be older"),
+    (PromptVersionPublished, {"labels": ["production", "production"]}, "labels must be unique"),
+    (PromptVersionPublished, {"name": "support@answer"}, "pattern"),
+    (PromptVersionPublished, {"template": []}, "at least 1 item"),
+    (PromptVersionPublished, {"template": [{"role": "tool", "content": "x"}]}, "role"),
+    (
+        ExperimentConfigured,
+        {"variants": [{"name": "mini", "weight": 0.5}, {"name": "full", "weight": 0.4}]},
+        "sum to 1",
+    ),
+    (
+        ExperimentConfigured,
+        {"variants": [{"name": "a", "weight": 0.5}, {"name": "full", "weight": 0.5}]},
+        "control 'mini' is not one of the variants",
+    ),
+    (ExperimentConfigured, {"variants": [{"name": "mini", "weight": 0.5}, {"name": "mini", "weight": 0.5}]}, "unique"),
+    (ExperimentConfigured, {"variants": [{"name": "mini", "weight": 1.0}]}, "at least 2 items"),
+    (ExperimentConfigured, {"kind": "bandit"}, "kind"),
+    (ExperimentConfigured, {"ends_at": "2025-03-14T09:00:00Z"}, "after starts_at"),
+    (PolicyPublished, {"kind": "retention"}, "do not belong to a 'retention' policy"),
+    (PolicyPublished, {"settings": {"kind": "rate_limit"}}, "does not match any of the expected tags"),
+    (PolicyPublished, {"kind": "retention", "settings": {"kind": "retention", "dataset": "calls", "days": 0}}, "days"),
+    (
+        PolicyPublished,
+        {"kind": "rbac_role", "settings": {"kind": "rbac_role", "role": "x", "permissions": ["all"]}},
+        "pattern",
+    ),
+    (PolicyPublished, {"settings": {"kind": "pii_redaction", "entities": []}}, "at least 1 item"),
+]
+
+
+@pytest.mark.parametrize(
+    ("cls", "change", "message"),
+    INVALID,
+    ids=[f"{cls.__name__}-{i}" for i, (cls, _, _) in enumerate(INVALID)],
+)
+def test_invalid_data_is_refused(cls: type[EventPayload], change: dict[str, Any], message: str) -> None:
+    data = {**example_data(cls), **change}
+    with pytest.raises(ValidationError, match=message):
+        cls.model_validate(data)
+
+
+VALID_VARIANTS: list[tuple[type[EventPayload], dict[str, Any]]] = [
+    (FeedbackReceived, {"kind": "thumbs", "value": 0}),
+    (FeedbackReceived, {"kind": "correction", "value": None, "correction": "It ships tomorrow."}),
+    (FeedbackReceived, {"kind": "comment", "value": None, "comment": "Rude."}),
+    (EvaluationScored, {"evaluator": {"name": "len", "version": "2", "kind": "heuristic"}, "score_max": None}),
+    (BudgetStateChanged, {"kind": "exceeded", "threshold": None, "spent": "500.00"}),
+    (BudgetStateChanged, {"kind": "reset", "threshold": None, "spent": "0"}),
+    (BudgetConfigured, {"scope": {"kind": "tenant"}, "thresholds": []}),
+    (AlertStateChanged, {"status": "resolved", "ends_at": "2025-03-14T11:00:00+01:00"}),
+    (ErasureProcessed, {"status": "failed", "error": "ClickHouse unavailable", "rows_affected": 0}),
+    (
+        ExperimentConfigured,
+        {"kind": "shadow", "variants": [{"name": "mini", "weight": 0.7}, {"name": "b", "weight": 0.3}]},
+    ),
+    (PolicyPublished, {"kind": "retention", "settings": {"kind": "retention", "dataset": "calls", "days": 30}}),
+    (
+        PolicyPublished,
+        {
+            "kind": "rbac_role",
+            "settings": {"kind": "rbac_role", "role": "viewer", "permissions": ["calls:read", "*:*"]},
+        },
+    ),
+    (PromptVersionPublished, {"parent": {"name": "other-prompt", "version": 9}}),
+    (AuditRecorded, {"ip": "2001:db8::1"}),
+]
+
+
+@pytest.mark.parametrize(("cls", "change"), VALID_VARIANTS, ids=[c.__name__ for c, _ in VALID_VARIANTS])
+def test_valid_variants_are_accepted(cls: type[EventPayload], change: dict[str, Any]) -> None:
+    cls.model_validate({**example_data(cls), **change})
+
+
+# --- behaviour --------------------------------------------------------------------------------------
+
+
+def test_amounts_are_decimal_strings_on_the_wire() -> None:
+    cost = example(CostRecorded).model_copy(update={"cost": Decimal("1E-7")})
+    assert cost.model_dump(mode="json")["cost"] == "0.0000001"
+    assert cost.model_dump()["cost"] == Decimal("1E-7")
+    assert isinstance(example(CostRecorded).cost, Decimal)
+    # A JSON number would be rounded somewhere along the way: refused even where the value is exact.
+    data = {**example_data(CostRecorded), "prompt_tokens": 24, "cost": 1}
+    with pytest.raises(ValidationError, match="never a number"):
+        CostRecorded.model_validate(data)
+
+
+def test_amount_survives_json_round_trip_exactly() -> None:
+    for text in ("0", "0.000000000001", "999999999999999999.999999999999", "12.50"):
+        price = PricePublished.model_validate({**example_data(PricePublished), "input_price_per_mtok": text})
+        back = PricePublished.model_validate_json(price.model_dump_json())
+        assert back.input_price_per_mtok == Decimal(text)
+        assert price.model_dump(mode="json")["input_price_per_mtok"] == text
+
+
+def test_audit_chain_links_and_detects_tampering() -> None:
+    at = datetime(2025, 3, 14, tzinfo=UTC)
+    fields: dict[str, Any] = {
+        "actor": {"type": "service", "id": "gateway"},
+        "action": "policy.update",
+        "resource": {"type": "policy", "id": "pii-default"},
+    }
+    first = AuditRecorded.chained(None, **fields, outcome="success", occurred_at=at)
+    second = AuditRecorded.chained(first, **fields, outcome="success", occurred_at=at + timedelta(seconds=1))
+    third = AuditRecorded.chained(second, **fields, outcome="denied", occurred_at=at + timedelta(seconds=2))
+    assert (first.sequence, first.prev_hash) == (0, GENESIS_HASH)
+    assert (second.sequence, second.prev_hash) == (1, first.hash)
+    assert re.fullmatch("[0-9a-f]{64}", third.hash)
+    assert first.verify(None) and second.verify(first) and third.verify(second)
+
+    tampered = second.model_copy(update={"outcome": "failure"})
+    assert not tampered.verify(first)
+    assert not third.verify(first), "skipping an entry must break the chain"
+    assert not second.verify(third), "reordering must break the chain"
+    forged = tampered.model_copy(update={"hash": tampered.expected_hash()})
+    assert forged.verify(first) and not third.verify(forged), "a re-hashed forgery breaks the next link"
+
+    # The example's hash is what the chain gives, and survives the trip over the wire.
+    wire = AuditRecorded.model_validate_json(example(AuditRecorded).model_dump_json(exclude_none=True))
+    assert wire.verify(None)
+
+
+def test_audit_hash_ignores_fields_at_their_default() -> None:
+    entry = example(AuditRecorded)
+    without_optional = AuditRecorded.model_validate(
+        {k: v for k, v in example_data(AuditRecorded).items() if k not in ("request_id", "ip")}
+    )
+    assert without_optional.expected_hash() == without_optional.model_copy(update={"ip": None}).expected_hash()
+    assert without_optional.expected_hash() != entry.expected_hash()
+
+
+def test_prompt_render_and_placeholders() -> None:
+    prompt = example(PromptVersionPublished)
+    assert prompt.placeholders() == ["shop", "question"]
+    messages = prompt.render({"question": "Where is {{ shop }}?"})
+    assert [m.content for m in messages] == [
+        "You answer questions about orders for Acme.",
+        "Where is {{ shop }}?",
+    ]
+    assert prompt.render({"question": "q", "shop": "Globex"})[0].content.endswith("for Globex.")
+    with pytest.raises(KeyError, match="question"):
+        prompt.render({})
+    with pytest.raises(ValueError, match="undeclared variables: colour"):
+        prompt.render({"question": "q", "colour": "red"})
+    assert prompt.entity_key() == "support-answer:3"
+    assert prompt.ref().version == 3
+
+
+def test_entity_keys_of_compacted_payloads() -> None:
+    assert example(PolicyPublished).entity_key() == "pii-default"
+    assert example(ExperimentConfigured).entity_key() == "exp-mini-vs-4o"
+    assert example(BudgetConfigured).entity_key() == "budget-support-monthly"
+    assert example(PricePublished).entity_key() == "openai:gpt-4o-mini:2024-07-18T00:00:00Z"
+    moved = PricePublished.model_validate(
+        {**example_data(PricePublished), "effective_from": "2024-07-18T02:00:00+02:00"}
+    )
+    assert moved.entity_key() == example(PricePublished).entity_key()
+    compacted = {cls for cls in PAYLOADS if issubclass(cls, CompactedPayload)}
+    assert compacted == {
+        PolicyPublished,
+        ExperimentConfigured,
+        BudgetConfigured,
+        PricePublished,
+        PromptVersionPublished,
+    }
+
+
+def test_experiment_variant_lookup() -> None:
+    experiment = example(ExperimentConfigured)
+    assert experiment.variant("full").model == "gpt-4o"
+    with pytest.raises(KeyError, match="no variant 'nope'"):
+        experiment.variant("nope")
+
+
+BOUNDED_PATTERNS = {r"^[A-Z]{3}$", r"^[0-9a-f]{64}$", r"^[0-9]{1,18}(\.[0-9]{1,12})?$"}
+
+
+@payloads
+def test_strings_lists_and_maps_are_bounded(cls: type[EventPayload]) -> None:
+    """Every string, array and map of a payload has a size limit, so no event can grow without bound."""
+    unbounded: list[str] = []
+
+    def walk(schema: Any, path: str) -> None:
+        if isinstance(schema, dict):
+            kind = schema.get("type")
+            if kind == "string" and not (
+                "maxLength" in schema
+                or "enum" in schema
+                or "const" in schema
+                or schema.get("format") in ("date-time", "ipvanyaddress")
+                or schema.get("pattern") in BOUNDED_PATTERNS
+            ):
+                unbounded.append(f"{path} (string)")
+            if kind == "array" and "maxItems" not in schema:
+                unbounded.append(f"{path} (array)")
+            is_map = kind == "object" and isinstance(schema.get("additionalProperties"), dict)
+            if is_map and "maxProperties" not in schema:
+                unbounded.append(f"{path} (map)")
+            for key, value in schema.items():
+                walk(value, f"{path}/{key}")
+        elif isinstance(schema, list):
+            for i, item in enumerate(schema):
+                walk(item, f"{path}/{i}")
+
+    walk(cls.model_json_schema(), "#")
+    assert not unbounded, f"{cls.__name__} has unbounded values: {unbounded}"
