@@ -44,9 +44,10 @@ class EventPayload(BaseModel):
 
     @classmethod
     def tolerant(cls, data: Any) -> Any:
-        """Validate ``data`` as a consumer would: unknown fields are ignored, not rejected."""
-        known = {k: v for k, v in data.items() if k in cls.model_fields} if isinstance(data, dict) else data
-        return cls.model_validate(known)
+        """Validate ``data`` as a consumer would: unknown fields, at any depth, are ignored, not rejected."""
+        from llmops_schemas.registry import tolerant_validate  # the registry imports this module
+
+        return tolerant_validate(cls, data)
 
 
 DataT = TypeVar("DataT", bound=EventPayload)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
+from typing import TypeVar
 
 from aiokafka import AIOKafkaProducer
 from llmops_schemas.envelope import CloudEvent, EventPayload
+from llmops_schemas.registry import record_key
 
 from llmops_kit.metrics import EVENTS_OUT
 
@@ -14,6 +16,10 @@ __all__ = ["MAX_RECORD_BYTES", "EventProducer", "OutgoingRecord"]
 
 MAX_RECORD_BYTES = 1_000_000
 """Largest record the platform publishes; the broker's default ``max.message.bytes`` is about 1 MiB."""
+
+P = TypeVar("P", bound=EventPayload)
+"""The payload type: ``CloudEvent`` is invariant in it, so ``CloudEvent[EventPayload]`` would refuse a
+``CloudEvent[CallRecorded]``."""
 
 Header = tuple[str, bytes]
 OutgoingRecord = tuple[str, bytes | None, bytes, Sequence[Header]]
@@ -48,14 +54,18 @@ class EventProducer:
         except Exception:
             return False
 
-    async def publish(self, event: CloudEvent[EventPayload], *, topic: str | None = None) -> None:
+    async def publish(self, event: CloudEvent[P], *, topic: str | None = None) -> None:
         """Publish one event to its payload's topic, keyed by tenant."""
         await self.publish_many([event], topic=topic)
 
-    async def publish_many(self, events: Iterable[CloudEvent[EventPayload]], *, topic: str | None = None) -> None:
-        """Publish events concurrently and wait until all are acknowledged (or raise)."""
+    async def publish_many(self, events: Iterable[CloudEvent[P]], *, topic: str | None = None) -> None:
+        """Publish events concurrently and wait until all are acknowledged (or raise).
+
+        Keys come from the registry: the tenant on stream topics, the entity on compacted config topics
+        (so compaction keeps one record per entity, not one per tenant).
+        """
         await self.send_many(
-            (topic or e.data.topic, e.tenant_id.encode(), e.to_json_bytes(), (("ce_type", e.type.encode()),))
+            (topic or e.data.topic, record_key(e), e.to_json_bytes(), (("ce_type", e.type.encode()),))
             for e in events
         )
 
