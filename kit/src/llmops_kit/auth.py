@@ -24,7 +24,7 @@ from typing import Annotated, Literal
 import yaml
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 __all__ = [
     "ROLE_PERMISSIONS",
@@ -90,8 +90,28 @@ class ApiKeyStore:
 
     @classmethod
     def from_file(cls, path: Path) -> ApiKeyStore:
+        """Load a key file; a malformed one raises ``ValueError`` naming the file, the entry and the field.
+
+        The offending values are not echoed: a "bad digest" is most often a key pasted in by mistake.
+        """
         raw = yaml.safe_load(path.read_text()) or {}
-        return cls([ApiKeyRecord.model_validate(r) for r in raw.get("keys", [])])
+        entries = raw.get("keys", []) if isinstance(raw, dict) else None
+        if not isinstance(entries, list):
+            raise ValueError(f"{path}: expected a mapping with a 'keys' list of {{id, tenant_id, role, sha256}}")
+        records: list[ApiKeyRecord] = []
+        for index, entry in enumerate(entries):
+            try:
+                records.append(ApiKeyRecord.model_validate(entry))
+            except ValidationError as exc:
+                name = f"keys[{index}]"
+                if isinstance(entry, dict) and isinstance(entry.get("id"), str):
+                    name += f" (id {entry['id']!r})"
+                problems = "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc']) or 'entry'}: {e['msg']}"
+                    for e in exc.errors(include_input=False, include_url=False)
+                )
+                raise ValueError(f"{path}: {name}: {problems}") from None
+        return cls(records)
 
     def authenticate(self, key: str) -> Principal | None:
         record = self._by_digest.get(hash_key(key))

@@ -14,8 +14,13 @@ __all__ = ["SecretScrubber", "configure_logging"]
 _SECRET_PATTERNS = (
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
     re.compile(r"llmops_[A-Za-z0-9_-]{16,}"),
-    re.compile(r"(?i)((?:api[_-]?key|password|secret|token)\s*[=:]\s*)\S+"),
+    # ``password=x``, ``api_key: x`` and the quoted forms of dict reprs and JSON (``'password': 'x'``).
+    re.compile(r"""(?i)((?:api[_-]?key|password|secret|token)["']?\s*[=:]\s*["']?)[^\s"',;}]+"""),
 )
+
+# Attributes every LogRecord has; anything else on a record came from ``extra=`` and is logged as a field.
+_RECORD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+_TRACEBACKS = logging.Formatter()
 
 
 def scrub(text: str) -> str:
@@ -26,13 +31,31 @@ def scrub(text: str) -> str:
 
 
 class SecretScrubber(logging.Filter):
-    """Scrubs credentials from the message and its arguments: keys must never reach a log."""
+    """Scrubs credentials from the message, its arguments, its traceback and its extra fields.
+
+    The message is formatted first and the result scrubbed (then the arguments dropped): scrubbing the
+    format string and the arguments separately misses secrets inside non-string arguments and breaks
+    ``"password=%s"`` (the placeholder itself gets redacted, and logging's error report then prints the
+    arguments unscrubbed).
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = scrub(str(record.msg))
-        if record.args:
-            args = record.args if isinstance(record.args, tuple) else (record.args,)
-            record.args = tuple(scrub(a) if isinstance(a, str) else a for a in args)
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed logging call; still log what it had, scrubbed
+            message = f"{record.msg} {record.args!r}"
+        record.msg = scrub(message)
+        record.args = ()
+        if record.exc_info:
+            record.exc_text = scrub(_TRACEBACKS.formatException(record.exc_info))
+            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = scrub(record.exc_text)
+        if record.stack_info:
+            record.stack_info = scrub(record.stack_info)
+        for name, value in vars(record).items():
+            if name not in _RECORD_ATTRS and isinstance(value, str):
+                setattr(record, name, scrub(value))
         return True
 
 

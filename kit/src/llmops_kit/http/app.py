@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -21,6 +22,7 @@ from llmops_kit.metrics import HTTP_REQUESTS
 __all__ = ["Component", "ReadinessCheck", "Runtime", "create_service_app", "serve"]
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
+log = logging.getLogger(__name__)
 
 
 class Component(Protocol):
@@ -60,7 +62,10 @@ def create_service_app(
             yield
         finally:
             for component in reversed(started):
-                await component.stop()
+                try:
+                    await component.stop()
+                except Exception:  # keep stopping the others: each holds connections or uncommitted work
+                    log.exception("stopping %s failed", type(component).__name__)
 
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
     install_problem_handlers(app)

@@ -57,6 +57,12 @@ def install_problem_handlers(app: FastAPI) -> None:
         ]
         return problem_response(422, "Unprocessable Content", "the request is not valid", errors=errors)
 
+    async def on_unhandled(_: Request, exc: Exception) -> JSONResponse:
+        # Starlette re-raises after answering, so the server still logs the traceback; the client
+        # learns nothing about the internals (messages can carry connection strings or keys).
+        return problem_response(500, "Internal Server Error", "an unexpected error occurred")
+
     app.add_exception_handler(ProblemError, on_problem)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(Exception, on_unhandled)

@@ -8,7 +8,12 @@ event id so redelivery never duplicates. Failures are classed:
 - the handler raised :class:`TransientError` (a dependency is down): after bounded retries the batch is
   re-read later, nothing is dead-lettered or committed, and ``ready`` turns false until it recovers;
 - anything else: bounded retries of the batch, then each message alone, and the ones that still fail are
-  dead-lettered with their error while the rest flows.
+  dead-lettered with their error while the rest flows;
+- Kafka itself failed (a dead-letter publish, a fetch): as for a transient error, nothing is committed,
+  the batch is re-read after a pause and ``ready`` is false meanwhile; the loop never dies of it.
+
+``stop()`` finishes and commits the batch in hand; one that does not finish in time is cancelled
+uncommitted (so is a handler being retried), and the group's next member re-reads it.
 """
 
 from __future__ import annotations
@@ -22,8 +27,14 @@ from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.errors import CommitFailedError
-from tenacity import AsyncRetrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential_jitter
+from aiokafka.errors import CommitFailedError, IllegalStateError
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    retry_if_not_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
 
 from llmops_kit.errors import PermanentError, TransientError
 from llmops_kit.kafka.producer import EventProducer
@@ -109,6 +120,7 @@ class ConsumerLoop(Generic[T]):
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._degraded = False
+        self._rewound = False  # a failed batch awaits its re-read
 
     @property
     def ready(self) -> bool:
@@ -120,29 +132,50 @@ class ConsumerLoop(Generic[T]):
         self._task = asyncio.create_task(self._run(), name=f"consumer:{self._group_id}")
 
     async def stop(self, timeout_s: float = 10.0) -> None:
-        """Finish the batch in hand (and commit it), then leave the group."""
+        """Finish the batch in hand (and commit it), then leave the group.
+
+        A batch not finished within ``timeout_s`` is cancelled and left uncommitted: the group's next
+        member re-reads it.
+        """
         self._stopping.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
-            except TimeoutError:
-                self._task.cancel()
-        await self._consumer.stop()
+        try:
+            if self._task is not None:
+                done, _ = await asyncio.wait({self._task}, timeout=timeout_s)
+                if not done:
+                    log.warning("batch not finished within %.1fs; cancelling it uncommitted", timeout_s)
+                    self._task.cancel()
+                    await asyncio.wait({self._task}, timeout=timeout_s)
+                if self._task.done() and not self._task.cancelled() and self._task.exception() is not None:
+                    log.error("consumer loop had failed", exc_info=self._task.exception())
+        finally:
+            await self._consumer.stop()
 
     async def _run(self) -> None:
         while not self._stopping.is_set():
-            batch = await self._next_batch()
-            if not batch:
-                continue
+            batch: list[ConsumedMessage] = []
             try:
+                batch = await self._next_batch()
+                if not batch:
+                    # After a failed fetch Kafka answers again; after a failed batch, wait to re-read it.
+                    self._degraded = self._rewound
+                    continue
                 await self._process(batch)
-                self._degraded = False
+                self._degraded = self._rewound = False
             except TransientError as exc:
-                self._degraded = True
                 log.warning("dependency unavailable, will re-read the batch: %s", exc)
-                self._rewind(batch)
-                await asyncio.sleep(self._retry.transient_pause_s)
+                await self._back_off(batch)
+            except Exception:
+                # Kafka itself failed (fetching, dead-lettering): like a dependency outage, nothing of the
+                # batch was committed, so re-read it later rather than let the loop die holding partitions.
+                log.exception("consumer loop iteration failed, will re-read the batch")
+                await self._back_off(batch)
             await self._record_lag()
+
+    async def _back_off(self, batch: Sequence[ConsumedMessage]) -> None:
+        self._degraded = True
+        self._rewound = self._rewound or bool(batch)
+        self._rewind(batch)
+        await asyncio.sleep(self._retry.transient_pause_s)
 
     async def _next_batch(self) -> list[ConsumedMessage]:
         """Read until ``max_batch`` messages or ``max_wait_ms`` have passed, whichever comes first."""
@@ -196,7 +229,8 @@ class ConsumerLoop(Generic[T]):
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._retry.attempts),
             wait=wait_exponential_jitter(initial=self._retry.initial_s, max=self._retry.max_s),
-            retry=retry_if_not_exception_type(PermanentError),
+            # Exceptions only: a CancelledError (stop, shutdown) must end the batch, not be retried.
+            retry=retry_if_exception_type(Exception) & retry_if_not_exception_type(PermanentError),
             reraise=True,
         )
         async for attempt in retrying:
@@ -226,8 +260,9 @@ class ConsumerLoop(Generic[T]):
             offsets[tp] = max(offsets.get(tp, 0), m.offset + 1)
         try:
             await self._consumer.commit(offsets)
-        except CommitFailedError as exc:
-            # The partitions moved to another member, which re-reads from the last commit; sinks dedupe.
+        except (CommitFailedError, IllegalStateError) as exc:
+            # The partitions moved to another member (IllegalStateError: one is no longer assigned to this
+            # one), which re-reads from the last commit; sinks dedupe.
             log.warning("commit failed after a rebalance: %s", exc)
 
     def _rewind(self, batch: Sequence[ConsumedMessage]) -> None:
@@ -241,12 +276,15 @@ class ConsumerLoop(Generic[T]):
                 self._consumer.seek(tp, offset)
 
     async def _record_lag(self) -> None:
-        for tp in self._consumer.assignment():
-            highwater = self._consumer.highwater(tp)
-            if highwater is None:
-                continue
-            position = await self._consumer.position(tp)
-            CONSUMER_LAG.labels(self._service, tp.topic, str(tp.partition)).set(max(0, highwater - position))
+        try:
+            for tp in self._consumer.assignment():
+                highwater = self._consumer.highwater(tp)
+                if highwater is None:
+                    continue
+                position = await self._consumer.position(tp)
+                CONSUMER_LAG.labels(self._service, tp.topic, str(tp.partition)).set(max(0, highwater - position))
+        except IllegalStateError:  # a rebalance took the partition meanwhile; the next batch records it
+            pass
 
 
 def _to_message(record: ConsumerRecord[bytes, bytes]) -> ConsumedMessage:

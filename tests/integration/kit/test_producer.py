@@ -1,0 +1,165 @@
+"""The event producer against a real broker: CloudEvents keyed by tenant with their type header; ping."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import ClassVar
+
+import pytest
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from llmops_kit.infra.ports import free_port
+from llmops_kit.kafka.producer import EventProducer
+from llmops_schemas.envelope import CloudEvent, EventPayload
+from prometheus_client import REGISTRY
+
+pytestmark = pytest.mark.integration
+
+WAIT_S = 20.0
+
+
+class Pinged(EventPayload):
+    """A payload for these tests only."""
+
+    event_type: ClassVar[str] = "llmops.kittest.pinged.v1"
+    topic: ClassVar[str] = "llmops.kittest.pinged"
+
+    n: int
+
+
+@pytest.fixture
+async def new_topic(kafka_bootstrap: str) -> AsyncIterator[Callable[..., Awaitable[str]]]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    created: list[str] = []
+
+    async def make(partitions: int = 3) -> str:
+        name = f"test.kit.producer.{uuid.uuid4().hex[:12]}"
+        await admin.create_topics([NewTopic(name, partitions, 1)])
+        created.append(name)
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            (meta,) = await admin.describe_topics([name])
+            if meta["error_code"] == 0 and meta["partitions"] and all(p["leader"] >= 0 for p in meta["partitions"]):
+                return name
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{name} has no leaders after {WAIT_S}s")
+            await asyncio.sleep(0.1)
+
+    try:
+        yield make
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.delete_topics(created)
+        await admin.close()
+
+
+@pytest.fixture
+async def producer(kafka_bootstrap: str) -> AsyncIterator[EventProducer]:
+    p = EventProducer(kafka_bootstrap, service=f"kit-producer-{uuid.uuid4().hex[:8]}")
+    await asyncio.wait_for(p.start(), WAIT_S)
+    try:
+        yield p
+    finally:
+        await p.stop()
+
+
+async def read_all(bootstrap: str, topic: str, expect: int) -> list[ConsumerRecord[bytes, bytes]]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            (meta,) = await admin.describe_topics([topic])
+        finally:
+            await admin.close()
+        consumer.assign([TopicPartition(topic, p["partition"]) for p in meta["partitions"]])
+        records: list[ConsumerRecord[bytes, bytes]] = []
+        deadline = time.monotonic() + WAIT_S
+        while len(records) < expect and time.monotonic() < deadline:
+            for batch in (await consumer.getmany(timeout_ms=200)).values():
+                records.extend(batch)
+        assert len(records) == expect, f"read {len(records)} records of {topic}, expected {expect}"
+        return records
+    finally:
+        await consumer.stop()
+
+
+def events(tenants: list[str]) -> list[CloudEvent[Pinged]]:
+    return [CloudEvent.wrap(Pinged(n=i), source="/tests/kit", tenant_id=t) for i, t in enumerate(tenants)]
+
+
+async def test_publish_many_lands_keyed_by_tenant_with_the_type_header(
+    kafka_bootstrap: str, producer: EventProducer, new_topic: Callable[..., Awaitable[str]]
+) -> None:
+    topic = await new_topic(partitions=3)
+    tenants = ["acme", "globex", "initech", "acme", "globex", "acme", "umbrella", "initech"]
+    sent = events(tenants)
+
+    await asyncio.wait_for(producer.publish_many(sent, topic=topic), WAIT_S)
+
+    records = await read_all(kafka_bootstrap, topic, expect=len(sent))
+    by_id = {json.loads(r.value)["id"]: r for r in records}
+    assert set(by_id) == {e.id for e in sent}
+    partitions_of: dict[bytes, set[int]] = defaultdict(set)
+    for event in sent:
+        record = by_id[event.id]
+        assert record.key == event.tenant_id.encode()
+        assert dict(record.headers)["ce_type"] == b"llmops.kittest.pinged.v1"
+        body = json.loads(record.value)
+        assert body["type"] == "llmops.kittest.pinged.v1"
+        assert body["tenantid"] == event.tenant_id
+        assert body["data"] == {"n": event.data.n}
+        partitions_of[record.key].add(record.partition)
+    # Keyed by tenant: each tenant's events share one partition, so they stay ordered.
+    assert all(len(p) == 1 for p in partitions_of.values()), dict(partitions_of)
+    # Per tenant, the order published is the order stored.
+    for tenant in set(tenants):
+        stored = sorted((r for r in records if r.key == tenant.encode()), key=lambda r: r.offset)
+        assert [json.loads(r.value)["data"]["n"] for r in stored] == [e.data.n for e in sent if e.tenant_id == tenant]
+    counted = REGISTRY.get_sample_value("llmops_events_out_total", {"service": producer._service, "topic": topic})
+    assert counted == len(sent)
+
+
+async def test_publish_defaults_to_the_payloads_topic(
+    kafka_bootstrap: str,
+    producer: EventProducer,
+    new_topic: Callable[..., Awaitable[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    topic = await new_topic(partitions=1)
+    monkeypatch.setattr(Pinged, "topic", topic)
+    (event,) = events(["acme"])
+
+    await asyncio.wait_for(producer.publish(event), WAIT_S)
+
+    (record,) = await read_all(kafka_bootstrap, topic, expect=1)
+    assert json.loads(record.value)["id"] == event.id
+    assert record.key == b"acme"
+
+
+async def test_ping_is_true_against_the_broker(producer: EventProducer) -> None:
+    assert await asyncio.wait_for(producer.ping(), 5) is True
+
+
+async def test_ping_is_false_quickly_against_a_closed_port() -> None:
+    closed = EventProducer(f"127.0.0.1:{free_port()}", service="kit-producer-closed")
+    started = time.monotonic()
+    assert await asyncio.wait_for(closed.ping(within_s=0.5), 5) is False
+    assert time.monotonic() - started < 2
+    await closed.stop()
+
+
+async def test_start_against_a_closed_port_fails_rather_than_hangs() -> None:
+    closed = EventProducer(f"127.0.0.1:{free_port()}", service="kit-producer-closed")
+    with pytest.raises(Exception, match=r"(?i)connect|bootstrap"):
+        await asyncio.wait_for(closed.start(), 10)
+    assert await asyncio.wait_for(closed.ping(within_s=0.5), 5) is False
+    await closed.stop()

@@ -1,0 +1,274 @@
+"""API-key auth: digests stored, 401 for missing/unknown keys, 403 for missing permissions, keys never logged."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import pytest
+import yaml
+from fastapi import Depends, FastAPI, Request
+from fastapi.testclient import TestClient
+from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, Principal, generate_key, hash_key, requires
+from llmops_kit.http.app import Runtime, create_service_app
+from llmops_kit.http.problems import PROBLEM_JSON
+from llmops_kit.logging import configure_logging
+
+WRITER_KEY = generate_key()
+READER_KEY = generate_key()
+UNKNOWN_KEY = generate_key()
+
+
+def write_key_file(path: Path, entries: list[dict[str, Any]]) -> Path:
+    path.write_text(yaml.safe_dump({"keys": entries}))
+    return path
+
+
+@pytest.fixture
+def key_file(tmp_path: Path) -> Path:
+    return write_key_file(
+        tmp_path / "keys.yaml",
+        [
+            {"id": "demo-writer", "tenant_id": "demo", "role": "writer", "sha256": hash_key(WRITER_KEY)},
+            {"id": "acme-reader", "tenant_id": "acme", "role": "reader", "sha256": hash_key(READER_KEY)},
+        ],
+    )
+
+
+def build_app(store: ApiKeyStore | None) -> FastAPI:
+    async def build_runtime(app: FastAPI) -> Runtime:
+        if store is not None:
+            app.state.api_keys = store
+        return Runtime()
+
+    app = create_service_app(service="auth-test", title="t", description="d", version="0", build_runtime=build_runtime)
+    log = logging.getLogger("llmops.test.auth")
+
+    @app.post("/calls")
+    async def write(principal: Annotated[Principal, Depends(requires("calls:write"))]) -> dict[str, str]:
+        log.info("write by %s for tenant %s", principal.key_id, principal.tenant_id)
+        return {"key_id": principal.key_id, "tenant_id": principal.tenant_id, "role": principal.role}
+
+    @app.get("/calls")
+    async def read(principal: Annotated[Principal, Depends(requires("calls:read"))]) -> dict[str, str]:
+        return {"key_id": principal.key_id, "tenant_id": principal.tenant_id}
+
+    @app.get("/explode")
+    async def explode(request: Request, _: Annotated[Principal, Depends(requires("calls:read"))]) -> None:
+        # A careless error path: the failure carries the request's headers into the logs.
+        try:
+            raise RuntimeError(f"downstream rejected {request.headers.get('authorization')}")
+        except RuntimeError:
+            log.exception("handling failed; headers were %s", dict(request.headers))
+            raise
+
+    return app
+
+
+@pytest.fixture
+def client(key_file: Path) -> Iterator[TestClient]:
+    with TestClient(build_app(ApiKeyStore.from_file(key_file)), raise_server_exceptions=False) as c:
+        yield c
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+# --- storage -------------------------------------------------------------------------------------
+
+
+def test_generated_keys_are_random_and_prefixed() -> None:
+    a, b = generate_key(), generate_key()
+    assert a != b
+    assert a.startswith("llmops_")
+    assert len(a) >= 40
+
+
+def test_only_the_digest_is_stored(key_file: Path) -> None:
+    assert hash_key(WRITER_KEY) == hashlib.sha256(WRITER_KEY.encode()).hexdigest()
+    assert WRITER_KEY not in key_file.read_text()
+
+    store = ApiKeyStore.from_file(key_file)
+    principal = store.authenticate(WRITER_KEY)
+    assert principal == Principal(key_id="demo-writer", tenant_id="demo", role="writer")
+    # Nothing the store or the principal keeps is the key itself.
+    kept = repr(vars(store)) + repr(principal) + principal.model_dump_json()
+    assert WRITER_KEY not in kept
+    assert hash_key(WRITER_KEY) in repr(vars(store))
+
+
+def test_store_rejects_unknown_and_near_miss_keys(key_file: Path) -> None:
+    store = ApiKeyStore.from_file(key_file)
+    assert store.authenticate(UNKNOWN_KEY) is None
+    assert store.authenticate(WRITER_KEY + "x") is None
+    assert store.authenticate(WRITER_KEY.upper()) is None
+    assert store.authenticate(hash_key(WRITER_KEY)) is None  # the digest is not a credential
+    assert store.authenticate("") is None
+
+
+def test_empty_key_file_means_no_keys(tmp_path: Path) -> None:
+    path = tmp_path / "keys.yaml"
+    path.write_text("")
+    assert ApiKeyStore.from_file(path).authenticate(WRITER_KEY) is None
+
+
+# --- key file validation -------------------------------------------------------------------------
+
+
+def test_bad_digest_error_names_the_file_entry_and_field_without_echoing_it(tmp_path: Path) -> None:
+    # The likeliest bad digest: someone pasted the key itself instead of its hash.
+    path = write_key_file(
+        tmp_path / "keys.yaml",
+        [
+            {"id": "ok", "tenant_id": "demo", "role": "writer", "sha256": hash_key(READER_KEY)},
+            {"id": "pasted-key", "tenant_id": "demo", "role": "writer", "sha256": WRITER_KEY},
+        ],
+    )
+    with pytest.raises(ValueError) as caught:
+        ApiKeyStore.from_file(path)
+    message = str(caught.value)
+    assert str(path) in message
+    assert "pasted-key" in message
+    assert "sha256" in message
+    assert "64" in message  # says what a digest must look like
+    assert WRITER_KEY not in message
+
+
+def test_bad_role_error_names_the_entry_and_the_allowed_roles(tmp_path: Path) -> None:
+    path = write_key_file(
+        tmp_path / "keys.yaml",
+        [{"id": "root", "tenant_id": "demo", "role": "superuser", "sha256": hash_key(WRITER_KEY)}],
+    )
+    with pytest.raises(ValueError) as caught:
+        ApiKeyStore.from_file(path)
+    message = str(caught.value)
+    assert str(path) in message
+    assert "root" in message
+    assert "role" in message
+    for allowed in ("admin", "writer", "reader", "ingest"):
+        assert allowed in message
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "- id: x\n",  # a list, not a mapping
+        "keys: {id: x}\n",  # keys is not a list
+        "keys:\n  - just-a-string\n",
+    ],
+)
+def test_malformed_key_file_is_a_clear_value_error(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "keys.yaml"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=str(path).replace("\\", "\\\\")):
+        ApiKeyStore.from_file(path)
+
+
+def test_unknown_fields_in_a_key_entry_are_rejected() -> None:
+    with pytest.raises(ValueError, match="key"):
+        ApiKeyRecord.model_validate(
+            {"id": "x", "tenant_id": "demo", "role": "reader", "sha256": hash_key("a"), "key": "plaintext"}
+        )
+
+
+# --- HTTP ----------------------------------------------------------------------------------------
+
+
+def test_bearer_key_authenticates(client: TestClient) -> None:
+    response = client.post("/calls", headers=bearer(WRITER_KEY))
+    assert response.status_code == 200
+    assert response.json() == {"key_id": "demo-writer", "tenant_id": "demo", "role": "writer"}
+
+
+def test_x_api_key_header_authenticates(client: TestClient) -> None:
+    response = client.post("/calls", headers={"X-API-Key": WRITER_KEY})
+    assert response.status_code == 200
+    assert response.json()["key_id"] == "demo-writer"
+
+
+def assert_unauthorized(response: Any) -> None:
+    assert response.status_code == 401
+    assert response.headers["content-type"].startswith(PROBLEM_JSON)
+    assert response.headers["www-authenticate"] == "Bearer"
+    body = response.json()
+    assert body["status"] == 401
+    assert body["title"] == "Unauthorized"
+
+
+def test_missing_key_is_401_with_www_authenticate(client: TestClient) -> None:
+    assert_unauthorized(client.post("/calls"))
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        bearer(UNKNOWN_KEY),
+        {"X-API-Key": UNKNOWN_KEY},
+        bearer(""),
+        {"Authorization": f"Basic {WRITER_KEY}"},  # not a bearer credential
+        {"Authorization": WRITER_KEY},
+    ],
+)
+def test_unknown_or_malformed_key_is_401_with_www_authenticate(client: TestClient, headers: dict[str, str]) -> None:
+    response = client.post("/calls", headers=headers)
+    assert_unauthorized(response)
+    assert WRITER_KEY not in response.text
+    assert UNKNOWN_KEY not in response.text
+
+
+def test_role_without_the_permission_is_403(client: TestClient) -> None:
+    assert client.get("/calls", headers=bearer(READER_KEY)).status_code == 200
+    response = client.post("/calls", headers=bearer(READER_KEY))
+    assert response.status_code == 403
+    assert response.headers["content-type"].startswith(PROBLEM_JSON)
+    body = response.json()
+    assert body["title"] == "Forbidden"
+    assert "calls:write" in body["detail"]
+    assert READER_KEY not in response.text
+
+
+def test_unconfigured_store_is_503_not_open_access() -> None:
+    with TestClient(build_app(None)) as c:
+        response = c.post("/calls", headers=bearer(WRITER_KEY))
+    assert response.status_code == 503
+    assert response.headers["content-type"].startswith(PROBLEM_JSON)
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    named = [logging.getLogger(n) for n in ("uvicorn", "uvicorn.error", "uvicorn.access")]
+    saved_named = [(lg.handlers[:], lg.propagate) for lg in named]
+    yield
+    root.handlers[:], level = saved
+    root.setLevel(level)
+    for lg, (handlers, propagate) in zip(named, saved_named, strict=True):
+        lg.handlers[:] = handlers
+        lg.propagate = propagate
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_keys_never_reach_the_logs(key_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("auth-test", "DEBUG")  # here, not in a fixture: capsys swaps sys.stdout per phase
+    with TestClient(build_app(ApiKeyStore.from_file(key_file)), raise_server_exceptions=False) as c:
+        assert c.post("/calls", headers=bearer(WRITER_KEY)).status_code == 200
+        assert c.post("/calls", headers={"X-API-Key": WRITER_KEY}).status_code == 200
+        assert c.post("/calls", headers=bearer(UNKNOWN_KEY)).status_code == 401
+        assert c.post("/calls", headers=bearer(READER_KEY)).status_code == 403
+        assert c.get("/explode", headers=bearer(READER_KEY)).status_code == 500
+        assert c.get("/explode", headers={"X-API-Key": WRITER_KEY}).status_code == 500
+
+    captured = capsys.readouterr()
+    out = captured.out + captured.err
+    # The requests were logged (so this test would see a leak) ...
+    assert "write by demo-writer for tenant demo" in out
+    assert "handling failed; headers were" in out
+    assert "[REDACTED]" in out
+    # ... and no key made it into them.
+    for key in (WRITER_KEY, READER_KEY, UNKNOWN_KEY):
+        assert key not in out
