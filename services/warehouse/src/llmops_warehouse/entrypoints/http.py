@@ -55,10 +55,10 @@ class TimeseriesResponse(BaseModel):
     items: list[TimeseriesPoint]
 
 
-def _build(model: type[Q], **fields: Any) -> Q:
+def _build(query_type: type[Q], /, **fields: Any) -> Q:
     """Validate query parameters as a domain query; a bad combination is a 422 problem."""
     try:
-        return model.model_validate({k: v for k, v in fields.items() if v is not None})
+        return query_type.model_validate({k: v for k, v in fields.items() if v is not None})
     except ValidationError as exc:
         errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
         detail = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'query'}: {e['msg']}" for e in errors)

@@ -1,0 +1,126 @@
+"""End-to-end fixtures: ingest and warehouse as separate OS processes on the suite's real broker."""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from llmops_kit.auth import generate_key, hash_key
+from llmops_kit.infra import free_port
+from llmops_kit.infra.process import ManagedProcess
+
+
+@dataclass
+class E2EPlatform:
+    """A tenant of its own, a hashed key file, and helpers to start/kill/restart the services."""
+
+    bootstrap: str
+    workdir: Path
+    tenant: str = field(default_factory=lambda: f"e2e-{uuid.uuid4().hex[:8]}")
+    key: str = field(default_factory=generate_key)
+    processes: dict[str, ManagedProcess] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.keys_file = self.workdir / "api-keys.yaml"
+        record = {"id": "e2e", "tenant_id": self.tenant, "role": "writer", "sha256": hash_key(self.key)}
+        self.keys_file.write_text(yaml.safe_dump({"keys": [record]}))
+        self.group = f"warehouse-{self.tenant}"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def start(self, name: str, **env: str) -> ManagedProcess:
+        """Start ``llmops-<name>`` (reusing its port on a restart) and wait until it is ready."""
+        port = self.ports.setdefault(name, free_port())
+        prefix = name.upper()
+        process = ManagedProcess(
+            name,
+            [str(Path(sys.executable).with_name(f"llmops-{name}"))],
+            log_path=self.workdir / f"{name}.log",
+            env={
+                "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+                "LLMOPS_API_KEYS_FILE": str(self.keys_file),
+                f"{prefix}_PORT": str(port),
+                "LOG_LEVEL": "WARNING",
+                **env,
+            },
+            ready_url=f"http://127.0.0.1:{port}/readyz",
+        )
+        process.start()
+        self.processes[name] = process
+        process.wait_ready(timeout_s=120)
+        return process
+
+    def start_warehouse(self) -> ManagedProcess:
+        return self.start(
+            "warehouse",
+            CLICKHOUSE_URL=f"chdb://{self.workdir / 'clickhouse'}",
+            WAREHOUSE_CONSUMER_GROUP=self.group,
+        )
+
+    def stop_all(self) -> None:
+        for process in reversed(list(self.processes.values())):
+            process.stop()
+
+    def send(self, client: httpx.Client, calls: list[dict[str, Any]]) -> dict[str, Any]:
+        response = client.post(f"{self.url('ingest')}/v1/calls", json={"calls": calls}, headers=self.headers)
+        assert response.status_code == 202, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def total_calls(self, client: httpx.Client) -> int:
+        """Calls counted by the per-minute rollup (a duplicate insert would be counted twice there)."""
+        response = client.get(
+            f"{self.url('warehouse')}/v1/metrics/summary",
+            params={"start": "2000-01-01T00:00:00Z", "end": "2100-01-01T00:00:00Z"},
+            headers=self.headers,
+        )
+        if response.status_code != 200:
+            return -1
+        return sum(int(row["calls"]) for row in response.json()["items"])
+
+    def wait_for_total(self, client: httpx.Client, expected: int, timeout_s: float = 180) -> int:
+        deadline = time.monotonic() + timeout_s
+        total = -1
+        while time.monotonic() < deadline:
+            total = self.total_calls(client)
+            if total >= expected:
+                time.sleep(1.0)  # anything beyond the expected count would show up now
+                return self.total_calls(client)
+            time.sleep(0.5)
+        return total
+
+    def all_call_ids(self, client: httpx.Client) -> list[str]:
+        """Every stored call id, by walking the cursor pages of GET /v1/calls."""
+        ids: list[str] = []
+        params: dict[str, Any] = {"limit": 1000, "start": "2000-01-01T00:00:00Z"}
+        while True:
+            response = client.get(f"{self.url('warehouse')}/v1/calls", params=params, headers=self.headers)
+            assert response.status_code == 200, response.text
+            page = response.json()
+            ids.extend(item["call_id"] for item in page["items"])
+            if not page.get("next_cursor"):
+                return ids
+            params["cursor"] = page["next_cursor"]
+
+
+@pytest.fixture
+def e2e_platform(kafka_bootstrap: str, tmp_path: Path) -> Iterator[E2EPlatform]:
+    platform = E2EPlatform(bootstrap=kafka_bootstrap, workdir=tmp_path)
+    try:
+        yield platform
+    finally:
+        platform.stop_all()
