@@ -1,0 +1,111 @@
+{{/*
+Shared helpers. Every per-service helper takes the context dict the templates build while ranging
+over `.Values.services`:  (dict "root" $ "name" <service key> "svc" <service values>)
+Service values are read with `dig` and a default, so a new block in `.Values.services` only needs
+the keys it changes (`dig` also keeps an explicit `false`, which sprig's merge would not).
+*/}}
+
+{{/* Chart label value: name-version. */}}
+{{- define "llmops.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Object name of a service: <release>-<service>, DNS-1123 safe (63 chars max). */}}
+{{- define "llmops.fullname" -}}
+{{- printf "%s-%s" .root.Release.Name .name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Labels the selector matches on: stable across upgrades. */}}
+{{- define "llmops.selectorLabels" -}}
+app.kubernetes.io/name: {{ .name }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+{{- end -}}
+
+{{/* Labels on every object of a service. */}}
+{{- define "llmops.labels" -}}
+helm.sh/chart: {{ include "llmops.chart" .root }}
+{{ include "llmops.selectorLabels" . }}
+app.kubernetes.io/component: {{ .name }}
+app.kubernetes.io/part-of: llmops
+app.kubernetes.io/version: {{ include "llmops.imageTag" . | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+{{- with .root.Values.global.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* Image tag: service image.tag, else global.image.tag, else the chart's appVersion. */}}
+{{- define "llmops.imageTag" -}}
+{{- $tag := dig "image" "tag" "" .svc -}}
+{{- $tag = $tag | default .root.Values.global.image.tag | default .root.Chart.AppVersion -}}
+{{- $tag | toString -}}
+{{- end -}}
+
+{{/* Full image reference: [registry/]repository:tag. */}}
+{{- define "llmops.image" -}}
+{{- $repo := required (printf "services.%s.image.repository is required" .name) (dig "image" "repository" "" .svc) -}}
+{{- $registry := .root.Values.global.image.registry | default "" | trimSuffix "/" -}}
+{{- if $registry -}}
+{{- printf "%s/%s:%s" $registry $repo (include "llmops.imageTag" .) -}}
+{{- else -}}
+{{- printf "%s:%s" $repo (include "llmops.imageTag" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Prefix of the service's own env vars (<PREFIX>_HOST, <PREFIX>_PORT): envPrefix or NAME. */}}
+{{- define "llmops.envPrefix" -}}
+{{- .svc.envPrefix | default (.name | upper | replace "-" "_") -}}
+{{- end -}}
+
+{{- define "llmops.serviceAccountName" -}}
+{{- if dig "serviceAccount" "create" true .svc -}}
+{{- include "llmops.fullname" . -}}
+{{- else -}}
+{{- dig "serviceAccount" "name" "default" .svc -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Whether the API keys Secret is mounted into this service. */}}
+{{- define "llmops.mountApiKeys" -}}
+{{- if and (dig "apiKeys" true .svc) .root.Values.global.apiKeys.existingSecret -}}true{{- end -}}
+{{- end -}}
+
+{{/* Plain (non-secret) environment of a service: the ConfigMap's data. */}}
+{{- define "llmops.configData" -}}
+{{- $g := .root.Values.global -}}
+{{- $prefix := include "llmops.envPrefix" . -}}
+{{ $prefix }}_HOST: "0.0.0.0"
+{{ $prefix }}_PORT: {{ .svc.port | toString | quote }}
+KAFKA_BOOTSTRAP_SERVERS: {{ required "global.kafka.bootstrapServers is required" $g.kafka.bootstrapServers | quote }}
+LOG_LEVEL: {{ $g.logLevel | default "INFO" | quote }}
+{{- if dig "clickhouse" false .svc }}
+CLICKHOUSE_URL: {{ required "global.clickhouse.url is required" $g.clickhouse.url | quote }}
+{{- end }}
+{{- if include "llmops.mountApiKeys" . }}
+LLMOPS_API_KEYS_FILE: {{ printf "%s/%s" ($g.apiKeys.mountPath | trimSuffix "/") $g.apiKeys.key | quote }}
+{{- end }}
+{{- range $k, $v := (.svc.env | default dict) }}
+{{ $k }}: {{ $v | toString | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* Pod replicas floor used by the PDB sanity check: HPA minReplicas or replicas. */}}
+{{- define "llmops.minPods" -}}
+{{- if dig "autoscaling" "enabled" false .svc -}}
+{{- dig "autoscaling" "minReplicas" 1 .svc | int -}}
+{{- else -}}
+{{- dig "replicas" 1 .svc | int -}}
+{{- end -}}
+{{- end -}}
+
+{{/* An HTTP probe from a probes.<kind> block with defaults. */}}
+{{- define "llmops.httpProbe" -}}
+{{- $p := .probe | default dict -}}
+httpGet:
+  path: {{ dig "path" .defaultPath $p }}
+  port: {{ dig "port" "http" $p }}
+initialDelaySeconds: {{ dig "initialDelaySeconds" .defaultDelay $p }}
+periodSeconds: {{ dig "periodSeconds" 10 $p }}
+timeoutSeconds: {{ dig "timeoutSeconds" 3 $p }}
+failureThreshold: {{ dig "failureThreshold" 3 $p }}
+{{- end -}}

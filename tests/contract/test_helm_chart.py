@@ -1,0 +1,430 @@
+"""Contract tests of the umbrella Helm chart (helm/llmops) and its example value sets.
+
+Every value set (chart defaults + each file in helm/values-examples/) is rendered with the pinned
+helm binary (`helm template`), linted (`helm lint --strict`) and every rendered object is validated
+offline, in strict mode (unknown fields fail), against the Kubernetes API JSON schemas shipped by
+the `kubernetes-validate` package for KUBE_VERSION. The rest asserts what the platform relies on:
+the object set per enabled service, probes on /readyz and /healthz, the security context, the
+Prometheus annotations, the env wiring, and that values.schema.json rejects bad values.
+
+helm is built from the Go module proxy by infra/tools/install-helm.sh (session fixture) when
+.cache/bin/helm is missing: about 2.5 minutes cold on a 2-core machine, instant afterwards.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import subprocess
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHART = REPO_ROOT / "helm" / "llmops"
+EXAMPLES_DIR = REPO_ROOT / "helm" / "values-examples"
+INSTALL_HELM = REPO_ROOT / "infra" / "tools" / "install-helm.sh"
+HELM_BIN = REPO_ROOT / ".cache" / "bin" / "helm"
+
+# The Kubernetes version the manifests are rendered for (--kube-version) and validated against.
+KUBE_VERSION = "1.35.0"
+RELEASE = "llmops"
+NAMESPACE = "llmops"
+
+EXAMPLE_FILES = sorted(EXAMPLES_DIR.glob("*.yaml"))
+# None = the chart's own defaults.
+VALUE_SETS: list[Path | None] = [None, *EXAMPLE_FILES]
+VALUE_SET_IDS = ["defaults", *(p.stem for p in EXAMPLE_FILES)]
+
+# Room for the one-off helm build (session fixture) on top of the suite's 600 s default.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
+
+
+# --------------------------------------------------------------------------------------- helpers
+
+
+@pytest.fixture(scope="session")
+def helm() -> Path:
+    """The pinned helm binary, built by infra/tools/install-helm.sh when missing (never skipped)."""
+    override = os.environ.get("LLMOPS_HELM")
+    if override:
+        return Path(override)
+    # The script is idempotent: it returns at once when .cache/bin/helm is the pinned version.
+    proc = subprocess.run(["bash", str(INSTALL_HELM)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, f"install-helm.sh failed:\n{proc.stdout}\n{proc.stderr}"
+    assert HELM_BIN.is_file(), f"install-helm.sh did not produce {HELM_BIN}"
+    return HELM_BIN
+
+
+def run_helm(helm: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(helm), *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+
+
+def template(helm: Path, values: Sequence[Path] = (), sets: Sequence[str] = ()) -> subprocess.CompletedProcess[str]:
+    args = ["template", RELEASE, str(CHART), "--namespace", NAMESPACE, "--kube-version", KUBE_VERSION]
+    for v in values:
+        args += ["-f", str(v)]
+    for s in sets:
+        args += ["--set", s]
+    return run_helm(helm, *args)
+
+
+def render(helm: Path, values: Sequence[Path] = (), sets: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """The rendered objects (a fresh copy: callers may mutate it)."""
+    return copy.deepcopy(_render(helm, tuple(values), tuple(sets)))
+
+
+@cache
+def _render(helm: Path, values: tuple[Path, ...], sets: tuple[str, ...]) -> list[dict[str, Any]]:
+    proc = template(helm, values, sets)
+    assert proc.returncode == 0, f"helm template failed:\n{proc.stderr}"
+    docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
+    assert docs, "helm template rendered nothing"
+    return docs
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Helm's coalescing of a values file over the chart defaults (maps merge, the rest replaces)."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def effective_values(value_set: Path | None) -> dict[str, Any]:
+    values: dict[str, Any] = yaml.safe_load((CHART / "values.yaml").read_text())
+    if value_set is not None:
+        values = deep_merge(values, yaml.safe_load(value_set.read_text()) or {})
+    return values
+
+
+def enabled_services(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: svc for name, svc in values["services"].items() if svc.get("enabled")}
+
+
+def by_kind_name(docs: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    index = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+    assert len(index) == len(docs), "two rendered objects share a kind and name"
+    return index
+
+
+def fullname(service: str) -> str:
+    return f"{RELEASE}-{service}"
+
+
+def only_container(deployment: dict[str, Any]) -> dict[str, Any]:
+    containers: list[dict[str, Any]] = deployment["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1
+    return containers[0]
+
+
+def value_set_params() -> list[Any]:
+    return [pytest.param(v, id=i) for v, i in zip(VALUE_SETS, VALUE_SET_IDS, strict=True)]
+
+
+# ------------------------------------------------------------------------------------------ tests
+
+
+def test_there_are_at_least_three_example_value_sets() -> None:
+    assert len(EXAMPLE_FILES) >= 3, f"expected >= 3 value sets in {EXAMPLES_DIR}"
+    # At least one of them disables a service (the "disabled service renders nothing" case).
+    assert any(
+        not svc.get("enabled", True)
+        for p in EXAMPLE_FILES
+        for svc in (yaml.safe_load(p.read_text()) or {}).get("services", {}).values()
+    )
+
+
+@pytest.mark.parametrize("value_set", value_set_params())
+def test_helm_lint_strict(helm: Path, value_set: Path | None) -> None:
+    args = ["lint", "--strict", str(CHART), "--kube-version", KUBE_VERSION]
+    if value_set is not None:
+        args += ["-f", str(value_set)]
+    proc = run_helm(helm, *args)
+    assert proc.returncode == 0, f"helm lint --strict failed:\n{proc.stdout}\n{proc.stderr}"
+
+
+@pytest.mark.parametrize("value_set", value_set_params())
+def test_rendered_manifests_match_kubernetes_schemas(helm: Path, value_set: Path | None) -> None:
+    docs = render(helm, [value_set] if value_set else [])
+    errors = []
+    for doc in docs:
+        try:
+            kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as e:
+            path = "/".join(str(p) for p in e.path)
+            errors.append(f"{doc['kind']}/{doc['metadata']['name']}: {path}: {e.message}")
+        except kubernetes_validate.SchemaNotFoundError as e:
+            errors.append(e.message)
+    assert not errors, "\n".join(errors)
+
+
+def test_strict_validation_catches_a_broken_manifest(helm: Path) -> None:
+    """Guards the test above: the validator really is strict (unknown fields, wrong types)."""
+    deployment = by_kind_name(render(helm))[("Deployment", fullname("ingest"))]
+    kubernetes_validate.validate(deployment, KUBE_VERSION, strict=True)
+
+    unknown_field = copy.deepcopy(deployment)
+    only_container(unknown_field)["readinesProbe"] = {"httpGet": {"path": "/readyz", "port": "http"}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(unknown_field, KUBE_VERSION, strict=True)
+
+    wrong_type = copy.deepcopy(deployment)
+    wrong_type["spec"]["replicas"] = "three"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(wrong_type, KUBE_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("value_set", value_set_params())
+def test_each_enabled_service_gets_its_objects_and_nothing_else(helm: Path, value_set: Path | None) -> None:
+    values = effective_values(value_set)
+    index = by_kind_name(render(helm, [value_set] if value_set else []))
+
+    expected: set[tuple[str, str]] = set()
+    for name, svc in enabled_services(values).items():
+        expected |= {(kind, fullname(name)) for kind in ("Deployment", "Service", "ConfigMap")}
+        if svc.get("podDisruptionBudget", {}).get("enabled", True):
+            expected.add(("PodDisruptionBudget", fullname(name)))
+        if svc.get("serviceAccount", {}).get("create", True):
+            expected.add(("ServiceAccount", fullname(name)))
+        autoscaling = svc.get("autoscaling", {}).get("enabled", False)
+        if autoscaling:
+            expected.add(("HorizontalPodAutoscaler", fullname(name)))
+        replicas = index[("Deployment", fullname(name))]["spec"].get("replicas")
+        # With an HPA the Deployment must not pin replicas (every upgrade would reset the scale).
+        assert replicas == (None if autoscaling else svc["replicas"]), name
+    assert set(index) == expected
+
+
+@pytest.mark.parametrize("value_set", value_set_params())
+def test_probes_ports_and_selectors(helm: Path, value_set: Path | None) -> None:
+    values = effective_values(value_set)
+    index = by_kind_name(render(helm, [value_set] if value_set else []))
+    for name, svc in enabled_services(values).items():
+        deployment = index[("Deployment", fullname(name))]
+        container = only_container(deployment)
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert ports["http"] == svc["port"]
+
+        readiness, liveness = container["readinessProbe"], container["livenessProbe"]
+        assert readiness["httpGet"] == {"path": "/readyz", "port": "http"}
+        assert liveness["httpGet"] == {"path": "/healthz", "port": "http"}
+
+        selector = deployment["spec"]["selector"]["matchLabels"]
+        pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert selector.items() <= pod_labels.items()
+
+        service = index[("Service", fullname(name))]
+        assert service["spec"]["selector"] == selector
+        assert service["spec"]["ports"] == [
+            {"name": "http", "port": svc["port"], "targetPort": "http", "protocol": "TCP"}
+        ]
+
+        pdb = index.get(("PodDisruptionBudget", fullname(name)))
+        if pdb is not None:
+            assert pdb["spec"]["selector"]["matchLabels"] == selector
+            assert pdb["spec"]["minAvailable"] == svc["podDisruptionBudget"]["minAvailable"]
+
+        hpa = index.get(("HorizontalPodAutoscaler", fullname(name)))
+        if hpa is not None:
+            assert hpa["spec"]["scaleTargetRef"] == {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "name": fullname(name),
+            }
+            assert hpa["spec"]["minReplicas"] == svc["autoscaling"]["minReplicas"]
+            assert hpa["spec"]["maxReplicas"] == svc["autoscaling"]["maxReplicas"]
+
+
+@pytest.mark.parametrize("value_set", value_set_params())
+def test_security_context_and_scrape_annotations(helm: Path, value_set: Path | None) -> None:
+    values = effective_values(value_set)
+    index = by_kind_name(render(helm, [value_set] if value_set else []))
+    for name, svc in enabled_services(values).items():
+        deployment = index[("Deployment", fullname(name))]
+        pod = deployment["spec"]["template"]
+        container = only_container(deployment)
+
+        assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+        assert pod["spec"]["automountServiceAccountToken"] is False
+        security = container["securityContext"]
+        assert security["runAsNonRoot"] is True
+        assert security["readOnlyRootFilesystem"] is True
+        assert security["allowPrivilegeEscalation"] is False
+        assert security["capabilities"]["drop"] == ["ALL"]
+        # A read-only root needs a writable /tmp.
+        assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+
+        annotations = pod["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true"
+        assert annotations["prometheus.io/port"] == str(svc["port"])
+        assert annotations["prometheus.io/path"] == "/metrics"
+        assert annotations["checksum/config"]
+
+        assert pod["spec"]["serviceAccountName"] == fullname(name)
+        assert container["envFrom"] == [{"configMapRef": {"name": fullname(name)}}]
+
+
+@pytest.mark.parametrize("value_set", value_set_params())
+def test_environment_wiring(helm: Path, value_set: Path | None) -> None:
+    values = effective_values(value_set)
+    g = values["global"]
+    index = by_kind_name(render(helm, [value_set] if value_set else []))
+    for name, svc in enabled_services(values).items():
+        data = index[("ConfigMap", fullname(name))]["data"]
+        prefix = svc.get("envPrefix", name.upper().replace("-", "_"))
+        assert data[f"{prefix}_HOST"] == "0.0.0.0"
+        assert data[f"{prefix}_PORT"] == str(svc["port"])
+        assert data["KAFKA_BOOTSTRAP_SERVERS"] == g["kafka"]["bootstrapServers"]
+        assert data["LOG_LEVEL"] == g["logLevel"]
+        for key, value in (svc.get("env") or {}).items():
+            assert data[key] == str(value)
+
+        deployment = index[("Deployment", fullname(name))]
+        container = only_container(deployment)
+        env = {e["name"]: e for e in container.get("env", [])}
+        if svc.get("clickhouse"):
+            assert data["CLICKHOUSE_URL"] == g["clickhouse"]["url"]
+            if g["clickhouse"]["existingSecret"]:
+                for var, key in (("CLICKHOUSE_USER", "userKey"), ("CLICKHOUSE_PASSWORD", "passwordKey")):
+                    assert env[var]["valueFrom"]["secretKeyRef"] == {
+                        "name": g["clickhouse"]["existingSecret"],
+                        "key": g["clickhouse"][key],
+                    }
+            else:
+                assert "CLICKHOUSE_USER" not in env
+        else:
+            assert "CLICKHOUSE_URL" not in data
+            assert "CLICKHOUSE_USER" not in env
+
+        volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+        mounts = {m["name"]: m for m in container["volumeMounts"]}
+        keys = g["apiKeys"]
+        if keys["existingSecret"] and svc.get("apiKeys", True):
+            assert data["LLMOPS_API_KEYS_FILE"] == f"{keys['mountPath']}/{keys['key']}"
+            assert volumes["api-keys"]["secret"]["secretName"] == keys["existingSecret"]
+            assert mounts["api-keys"] == {"name": "api-keys", "mountPath": keys["mountPath"], "readOnly": True}
+        else:
+            assert "LLMOPS_API_KEYS_FILE" not in data
+            assert "api-keys" not in volumes
+
+
+@pytest.mark.parametrize("value_set", value_set_params())
+def test_image_references(helm: Path, value_set: Path | None) -> None:
+    values = effective_values(value_set)
+    index = by_kind_name(render(helm, [value_set] if value_set else []))
+    app_version = yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"]
+    for name, svc in enabled_services(values).items():
+        registry = values["global"]["image"]["registry"]
+        tag = svc["image"].get("tag") or values["global"]["image"]["tag"] or app_version
+        repo = f"{registry}/{svc['image']['repository']}" if registry else svc["image"]["repository"]
+        assert only_container(index[("Deployment", fullname(name))])["image"] == f"{repo}:{tag}"
+
+
+def test_a_disabled_service_renders_nothing(helm: Path) -> None:
+    for service in ("ingest", "warehouse"):
+        docs = render(helm, sets=[f"services.{service}.enabled=false"])
+        leftovers = [
+            f"{d['kind']}/{d['metadata']['name']}"
+            for d in docs
+            if service in d["metadata"]["name"]
+            or d["metadata"].get("labels", {}).get("app.kubernetes.io/component") == service
+        ]
+        assert not leftovers, f"{service} is disabled but rendered {leftovers}"
+        # ... and the other service is untouched.
+        other = "warehouse" if service == "ingest" else "ingest"
+        assert ("Deployment", fullname(other)) in by_kind_name(docs)
+
+
+def test_a_new_service_is_one_small_values_block(helm: Path, tmp_path: Path) -> None:
+    """The extension point for the coming services: a few keys yield a complete, valid object set."""
+    extra = tmp_path / "evaluation.yaml"
+    extra.write_text(
+        yaml.safe_dump(
+            {"services": {"drift-detection": {"enabled": True, "image": {"repository": "llmops/drift"}, "port": 8004}}}
+        )
+    )
+    docs = render(helm, [extra])
+    index = by_kind_name(docs)
+    name = fullname("drift-detection")
+    for kind in ("Deployment", "Service", "PodDisruptionBudget", "ServiceAccount", "ConfigMap"):
+        assert (kind, name) in index, kind
+    assert ("HorizontalPodAutoscaler", name) not in index
+    container = only_container(index[("Deployment", name)])
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert index[("ConfigMap", name)]["data"]["DRIFT_DETECTION_PORT"] == "8004"
+    for doc in docs:
+        kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+
+
+@pytest.mark.parametrize(
+    ("set_value", "complaint"),
+    [
+        pytest.param("services.ingest.replicas=three", "replicas", id="replicas-not-integer"),
+        pytest.param("services.ingest.port=70000", "port", id="port-out-of-range"),
+        pytest.param("services.ingest.replica=3", "replica", id="unknown-service-key"),
+        pytest.param("services.warehouse.enabled=maybe", "enabled", id="enabled-not-boolean"),
+        pytest.param("global.kafka.bootstrapServers=kafka", "bootstrapServers", id="bootstrap-without-port"),
+        pytest.param("global.clickhouse.url=clickhouse:8123", "url", id="clickhouse-url-without-scheme"),
+        pytest.param("services.ingest.autoscaling.enabled=yes", "enabled", id="autoscaling-not-boolean"),
+        pytest.param("global.logLevel=LOUD", "logLevel", id="unknown-log-level"),
+    ],
+)
+def test_values_schema_rejects_bad_values(helm: Path, set_value: str, complaint: str) -> None:
+    proc = template(helm, sets=[set_value])
+    assert proc.returncode != 0, f"helm template accepted --set {set_value}"
+    assert "schema" in proc.stderr
+    assert complaint in proc.stderr
+
+
+def test_pdb_that_would_block_node_drains_is_refused(helm: Path) -> None:
+    proc = template(helm, sets=["services.warehouse.replicas=1"])
+    assert proc.returncode != 0
+    assert "node drains" in proc.stderr
+    # A percentage, a disabled PDB or more replicas are fine.
+    for fix in (
+        "services.warehouse.podDisruptionBudget.minAvailable=50%",
+        "services.warehouse.podDisruptionBudget.enabled=false",
+        "services.warehouse.replicas=3",
+    ):
+        assert template(helm, sets=["services.warehouse.replicas=1", fix]).returncode == 0, fix
+
+
+def test_notes_list_each_service_and_warn_without_api_keys(helm: Path, tmp_path: Path) -> None:
+    """NOTES.txt is only rendered by `helm install`; render it through a wrapper in a chart copy."""
+    chart = tmp_path / "llmops"
+    shutil.copytree(CHART, chart)
+    notes = (chart / "templates" / "NOTES.txt").read_text()
+    (chart / "templates" / "NOTES.txt").unlink()
+    (chart / "templates" / "_notes.tpl").write_text('{{- define "test.notes" }}' + notes + "{{- end }}")
+    (chart / "templates" / "notes.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\n"
+        'data:\n  NOTES: {{ include "test.notes" . | toJson }}\n'
+    )
+
+    def rendered(values: Path | None) -> str:
+        args = ["template", "x", str(chart), "-n", "demo", "--show-only", "templates/notes.yaml"]
+        proc = run_helm(helm, *args, *(["-f", str(values)] if values else []))
+        assert proc.returncode == 0, proc.stderr
+        text: str = yaml.safe_load(proc.stdout)["data"]["NOTES"]
+        return text
+
+    defaults = rendered(None)
+    assert "ingest: http://x-ingest.demo.svc:8001" in defaults
+    assert "warehouse: http://x-warehouse.demo.svc:8002" in defaults
+    assert "WARNING: global.apiKeys.existingSecret is empty" in defaults
+
+    trimmed = rendered(EXAMPLES_DIR / "ingest-only-custom-endpoints.yaml")
+    assert "warehouse: disabled" in trimmed
+    assert "broker-a.events.internal:9094" in trimmed
+    assert "WARNING" not in trimmed
