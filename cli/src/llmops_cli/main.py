@@ -88,6 +88,18 @@ def send(
         raise typer.Exit(2)
 
 
+@app.command("demo-calls")
+def demo_calls_command(
+    count: Annotated[int, typer.Argument(min=1, max=1_000_000)] = 1000,
+    seed: int = 7,
+) -> None:
+    """Write realistic demo call records (started in the last 30 minutes) as JSON Lines to stdout."""
+    from llmops_cli.demo import demo_calls
+
+    for record in demo_calls(count, seed=seed):
+        typer.echo(json.dumps(record))
+
+
 @app.command()
 def calls(
     app_name: Annotated[str | None, typer.Option("--app")] = None,
