@@ -1,0 +1,41 @@
+"""One embedded chDB engine for the whole pytest session (chDB allows a single engine path per process).
+
+Tests isolate themselves by tenant id (the store contract) or by using a database of their own.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from llmops_warehouse.adapters.clickhouse_client import connect
+from llmops_warehouse.migrations import apply_migrations
+
+_CHDB: dict[str, Any] = {}
+
+
+@pytest.fixture(scope="session")
+def chdb_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A clickhouse-connect client on this session's chDB engine (the same path for every test)."""
+    if "client" not in _CHDB:
+        path = tmp_path_factory.mktemp("chdb") / "engine"
+        _CHDB["client"] = connect(f"chdb://{path}")
+    yield _CHDB["client"]
+
+
+@pytest.fixture(scope="session")
+def warehouse_database(chdb_client: Any) -> str:
+    """A database migrated to the current schema, shared by the session (isolate by tenant id)."""
+    database = "llmops_it"
+    apply_migrations(chdb_client, database=database)
+    return database
+
+
+@pytest.fixture
+def scratch_database(chdb_client: Any) -> Iterator[str]:
+    """A fresh, empty database name, dropped after the test."""
+    database = f"scratch_{uuid.uuid4().hex[:12]}"
+    yield database
+    chdb_client.command(f"DROP DATABASE IF EXISTS {database} SYNC")

@@ -1,0 +1,105 @@
+"""The CallStore contract on ClickHouse (embedded chDB), plus ClickHouse-specific behaviour."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from llmops_warehouse.adapters.clickhouse_store import _SEARCH_EXPRESSION, ClickHouseCallStore
+from llmops_warehouse.migrations import apply_migrations, default_migrations_dir, split_statements
+from llmops_warehouse.models import CallQuery, MetricsQuery
+
+from tests.unit.warehouse.call_store_contract import BASE, CallStoreContract, make_event, new_tenant
+
+pytestmark = pytest.mark.integration
+
+
+class TestClickHouseCallStore(CallStoreContract):
+    @pytest.fixture
+    def store(self, chdb_client: Any, warehouse_database: str) -> ClickHouseCallStore:
+        return ClickHouseCallStore(chdb_client, warehouse_database)
+
+
+@pytest.fixture
+def store(chdb_client: Any, warehouse_database: str) -> ClickHouseCallStore:
+    return ClickHouseCallStore(chdb_client, warehouse_database)
+
+
+def test_uuid_order_matches_the_fake(chdb_client: Any) -> None:
+    ids = ["00000000-0000-0003-0000-000000000005", "00000000-0000-0005-0000-000000000003"]
+    rows = chdb_client.query(
+        "SELECT toString(u) FROM (SELECT arrayJoin({ids:Array(UUID)}) AS u) ORDER BY u", parameters={"ids": ids}
+    ).result_rows
+    assert [r[0] for r in rows] == [ids[1], ids[0]]
+
+
+def test_replacing_merge_tree_collapses_a_duplicate_that_slipped_past_the_check(
+    store: ClickHouseCallStore, chdb_client: Any, warehouse_database: str
+) -> None:
+    # Two writers racing (no shared lock) could both insert an event; reads and merges keep one row.
+    tenant = new_tenant()
+    event = make_event(tenant)
+    other = ClickHouseCallStore(chdb_client, warehouse_database)
+    assert store.insert_calls([event]) == 1
+    chdb_client.command(
+        f"INSERT INTO {warehouse_database}.calls SELECT * EXCEPT ingested_at, now64(3) FROM {warehouse_database}.calls"
+        " WHERE tenant_id = {t:String}",
+        parameters={"t": tenant},
+    )
+    assert len(other.list_calls(CallQuery(tenant_id=tenant)).items) == 1
+    chdb_client.command(f"OPTIMIZE TABLE {warehouse_database}.calls FINAL")
+    count = chdb_client.command(
+        f"SELECT count() FROM {warehouse_database}.calls WHERE tenant_id = {{t:String}}", parameters={"t": tenant}
+    )
+    assert count == 1
+
+
+def test_optional_text_index_serves_the_search(chdb_client: Any, scratch_database: str) -> None:
+    apply_migrations(chdb_client, database=scratch_database)
+    optional = default_migrations_dir().parent / "optional" / "text_search_index.sql"
+    for statement in split_statements(optional.read_text().replace("${database}", scratch_database)):
+        chdb_client.command(statement)
+    store = ClickHouseCallStore(chdb_client, scratch_database)
+    tenant = new_tenant()
+    hit = make_event(tenant, content="a Needle in a haystack")
+    store.insert_calls([hit] + [make_event(tenant, content=f"hay {i}") for i in range(50)])
+    assert [r.event_id for r in store.list_calls(CallQuery(tenant_id=tenant, text="NEEDLE")).items] == [hit.id]
+    plan = chdb_client.query(
+        f"EXPLAIN indexes = 1 SELECT event_id FROM {scratch_database}.calls"
+        f" WHERE tenant_id = {{t:String}} AND {_SEARCH_EXPRESSION} LIKE {{p:String}}",
+        parameters={"t": tenant, "p": "%needle%"},
+    ).result_rows
+    assert "idx_text" in "\n".join(str(r[0]) for r in plan)
+
+
+def test_rollup_is_fed_by_the_materialized_view(
+    store: ClickHouseCallStore, chdb_client: Any, warehouse_database: str
+) -> None:
+    tenant = new_tenant()
+    store.insert_calls([make_event(tenant, started_at=BASE + timedelta(seconds=i)) for i in range(3)])
+    rows = chdb_client.query(
+        f"SELECT minute, countMerge(calls) FROM {warehouse_database}.calls_per_minute WHERE tenant_id = {{t:String}}"
+        " GROUP BY minute",
+        parameters={"t": tenant},
+    ).result_rows
+    assert [(r[0].replace(tzinfo=None), r[1]) for r in rows] == [(BASE.replace(tzinfo=None), 3)]
+    [summary] = store.summary(MetricsQuery(tenant_id=tenant, start=BASE, end=BASE + timedelta(minutes=1)))
+    assert summary.calls == 3
+
+
+def test_ping(store: ClickHouseCallStore) -> None:
+    assert store.ping() is True
+
+
+def test_ping_is_false_when_the_client_fails() -> None:
+    class Broken:
+        def command(self, *_: Any, **__: Any) -> Any:
+            raise ConnectionError("down")
+
+    assert ClickHouseCallStore(Broken()).ping() is False
+
+
+def test_invalid_database_name_is_refused(chdb_client: Any) -> None:
+    with pytest.raises(ValueError, match="invalid database name"):
+        ClickHouseCallStore(chdb_client, "x; DROP TABLE y")
