@@ -1,0 +1,172 @@
+"""``POST /v1/calls``: the HTTP way in.
+
+The body is read and parsed here rather than by FastAPI so that limits hold while streaming (a
+missing or lying Content-Length cannot make us buffer more than the limit) and so that every
+whole-request error is a precise ``application/problem+json``. Records then go through the shared
+handlers one by one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from aiokafka.errors import KafkaError
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from llmops_kit.auth import Principal, requires
+from llmops_kit.errors import TransientError
+from llmops_kit.http.problems import ProblemError, problem_response
+
+from llmops_ingest.entrypoints.openapi import CALLS_DESCRIPTION, BatchResult, calls_openapi_extra, calls_responses
+from llmops_ingest.handlers import BatchOutcome, IngestContext, RecordRules, prepare_batch, publish_accepted
+from llmops_ingest.metrics import count_records
+from llmops_ingest.ports import EventPublisher, Redactor
+from llmops_ingest.wire import BodyShapeError, WireError, decode_json, extract_calls, trace_id_from_traceparent
+
+__all__ = ["HttpDependencies", "build_router"]
+
+log = logging.getLogger(__name__)
+
+# What a publisher raises when the cluster does not acknowledge in time: the client should retry.
+UNAVAILABLE = (KafkaError, TransientError, TimeoutError, ConnectionError)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpDependencies:
+    """What the route needs, set on ``app.state.ingest`` by the bootstrap."""
+
+    publisher: EventPublisher
+    redactor: Redactor
+    clock: Callable[[], datetime]
+    source: str
+    rules: RecordRules
+    max_body_bytes: int
+    max_records: int
+    publish_timeout_s: float
+    retry_after_s: int
+
+
+def _dependencies(request: Request) -> HttpDependencies:
+    deps = getattr(request.app.state, "ingest", None)
+    if not isinstance(deps, HttpDependencies):
+        raise ProblemError(503, "Service Unavailable", "ingest is starting")
+    return deps
+
+
+def check_content_type(value: str | None) -> None:
+    """Only ``application/json``, and if a charset is named it must be UTF-8 (the only JSON encoding we read)."""
+    media_type, *params = (value or "").split(";")
+    if media_type.strip().lower() != "application/json":
+        raise ProblemError(415, "Unsupported Media Type", f"send Content-Type: application/json, not {value!r}")
+    for param in params:
+        name, _, charset = param.partition("=")
+        if name.strip().lower() == "charset" and charset.strip().strip('"').lower() not in {"utf-8", "utf8"}:
+            raise ProblemError(415, "Unsupported Media Type", "the body must be UTF-8 encoded")
+
+
+def _too_large(limit: int) -> ProblemError:
+    return ProblemError(413, "Content Too Large", f"the body exceeds {limit} bytes; split the batch", limit=limit)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refusing more than ``limit`` bytes: up front by Content-Length, then while streaming."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.strip().isdigit():
+            raise ProblemError(400, "Bad Request", "Content-Length is not a number")
+        if int(declared) > limit:
+            raise _too_large(limit)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise _too_large(limit)
+    return bytes(body)
+
+
+def parse_calls(body: bytes, max_records: int) -> list[Any]:
+    """The records of a batch body, or the problem that describes why there are none."""
+    try:
+        document = decode_json(body)
+    except WireError as exc:
+        raise ProblemError(400, "Bad Request", str(exc), position=exc.position) from None
+    try:
+        calls = extract_calls(document)
+    except BodyShapeError as exc:
+        raise ProblemError(422, "Unprocessable Content", str(exc), errors=exc.errors) from None
+    if len(calls) > max_records:
+        raise ProblemError(
+            413, "Content Too Large", f"{len(calls)} records; at most {max_records} per request", limit=max_records
+        )
+    return calls
+
+
+def _validate(body: bytes, max_records: int, context: IngestContext) -> BatchOutcome:
+    return prepare_batch(parse_calls(body, max_records), context)
+
+
+def _count(outcome: BatchOutcome) -> None:
+    count_records("http", "ok", len(outcome.accepted))
+    for rejected in outcome.rejected:
+        count_records("http", rejected.reason)
+
+
+def build_router(max_records: int) -> APIRouter:
+    """The calls router; ``max_records`` is what the OpenAPI document advertises as the batch limit."""
+    router = APIRouter(tags=["calls"])
+
+    @router.post(
+        "/v1/calls",
+        status_code=202,
+        summary="Record a batch of LLM calls",
+        description=CALLS_DESCRIPTION,
+        response_model=BatchResult,
+        responses=calls_responses(),
+        openapi_extra=calls_openapi_extra(max_records),
+    )
+    async def post_calls(
+        request: Request,
+        principal: Annotated[Principal, Depends(requires("calls:write"))],
+        deps: Annotated[HttpDependencies, Depends(_dependencies)],
+    ) -> JSONResponse:
+        """Validate each record, publish the valid ones, and say which were accepted (see the description)."""
+        check_content_type(request.headers.get("content-type"))
+        body = await read_body(request, deps.max_body_bytes)
+        context = IngestContext(
+            tenant_id=principal.tenant_id,
+            source=deps.source,
+            now=deps.clock(),
+            redactor=deps.redactor,
+            rules=deps.rules,
+            trace_id=trace_id_from_traceparent(request.headers.get("traceparent")),
+        )
+        # Parsing and validating 10 MiB is CPU work (~0.5 s): off the event loop, so probes, other requests
+        # and the raw consumer's heartbeats are not stalled behind it.
+        outcome = await run_in_threadpool(_validate, body, deps.max_records, context)
+        rejected = [r.summary() for r in outcome.rejected]
+        if not outcome.accepted:
+            _count(outcome)
+            raise ProblemError(
+                422, "Unprocessable Content", "every record was rejected", accepted=[], rejected=rejected
+            )
+        try:
+            await asyncio.wait_for(publish_accepted(deps.publisher, outcome.accepted), deps.publish_timeout_s)
+        except UNAVAILABLE as exc:
+            # Nothing is claimed as accepted: the client retries the whole batch (deduplicated by event id).
+            log.warning("publish of %d records failed: %s", len(outcome.accepted), type(exc).__name__)
+            return problem_response(
+                503,
+                "Service Unavailable",
+                "Kafka did not acknowledge the batch; nothing was accepted, retry it",
+                headers={"Retry-After": str(deps.retry_after_s)},
+            )
+        _count(outcome)
+        return JSONResponse({"accepted": [a.summary() for a in outcome.accepted], "rejected": rejected}, 202)
+
+    return router

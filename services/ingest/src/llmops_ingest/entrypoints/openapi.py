@@ -1,0 +1,162 @@
+"""The OpenAPI description of ``POST /v1/calls``.
+
+The route parses its body itself (for precise errors and streaming limits), so FastAPI cannot infer
+the request schema; it is spelled out here from the same pydantic models that validate records, so
+the documentation and schemathesis see exactly what ingest enforces.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from llmops_schemas.v1.calls import CallRecorded
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["CALLS_DESCRIPTION", "BatchResult", "calls_openapi_extra", "calls_responses", "install_openapi"]
+
+_REF = "#/components/schemas/{model}"
+
+
+class FieldErrorOut(BaseModel):
+    loc: list[str | int] = Field(description="Path inside the record (empty: the record as a whole)")
+    msg: str
+    type: str = Field(description="Machine-readable error type, e.g. `missing`, `timestamp_in_future`")
+
+
+class AcceptedRecord(BaseModel):
+    index: int = Field(ge=0, description="Position of the record in `calls`")
+    call_id: str = Field(description="The client's call id, or the one ingest generated")
+    event_id: str = Field(description="Id of the published CloudEvent (stable for a client-supplied call_id)")
+
+
+class RejectedRecord(BaseModel):
+    index: int = Field(ge=0, description="Position of the record in `calls`")
+    errors: list[FieldErrorOut]
+
+
+class BatchResult(BaseModel):
+    """Which records were published and which were refused, by position in the request."""
+
+    accepted: list[AcceptedRecord]
+    rejected: list[RejectedRecord]
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldErrorOut] | None = Field(default=None, description="Body-level errors (422)")
+    rejected: list[RejectedRecord] | None = Field(default=None, description="Per-record errors when all failed")
+    position: dict[str, int] | None = Field(default=None, description="Where malformed JSON broke (400)")
+
+
+CALLS_DESCRIPTION = """\
+Publish a batch of LLM call records as `llmops.call.recorded.v1` CloudEvents on `llmops.calls.recorded`.
+
+**Body**: `application/json` (UTF-8), an object `{"calls": [record, ...]}` with 1 to 1,000 records and at
+most 10 MiB. A bare JSON array is not accepted. Each record has the `llmops.call.recorded.v1` shape;
+`call_id` may be omitted (or null) and ingest generates a UUIDv7. The tenant comes from the API key,
+never from the body (a `tenant_id` field is an unknown field and rejected).
+
+**Per-record validation** (one record's errors never reject the others):
+the strict schema (unknown fields refused, `status: "error"` needs `error` and `status: "ok"` forbids it);
+`started_at` must carry a timezone, be at most 5 minutes in the future (clock skew) and not older than
+90 days (the calls retention: older rows would be deleted on arrival); the event, serialised, must be at
+most 1,000,000 bytes.
+
+**Idempotency**: the event id is derived from (tenant, `call_id`, `started_at`), so retrying a batch with
+client-supplied call ids publishes the same event ids and downstream sinks deduplicate. Records without a
+`call_id` get a new id on every attempt.
+
+**Responses**: `202` with `accepted` and `rejected` (by index) when at least one record was published;
+`422` problem (with `rejected`) when none was valid or the body is not `{"calls": [...]}`; `400` for
+malformed JSON (with its position) or invalid UTF-8; `413` for a body over 10 MiB or over 1,000 records
+(split the batch); `415` unless `Content-Type: application/json`; `401`/`403` for the key; `503` with
+`Retry-After` when Kafka does not acknowledge, in which case nothing of the batch counts as accepted
+(retry it: with call ids the retry is deduplicated). Errors are `application/problem+json`.
+"""
+
+
+def _record_schema() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The record schema as a client sends it (``call_id`` optional) and the definitions it refers to."""
+    schema = CallRecorded.model_json_schema(ref_template=_REF)
+    definitions = schema.pop("$defs", {})
+    schema["title"] = "CallRecordIn"
+    schema["required"] = [name for name in schema["required"] if name != "call_id"]
+    call_id = schema["properties"]["call_id"]
+    schema["properties"]["call_id"] = {
+        "anyOf": [{k: v for k, v in call_id.items() if k not in {"title", "description"}}, {"type": "null"}],
+        "description": "Optional: omitted or null, ingest generates a UUIDv7",
+    }
+    return schema, definitions
+
+
+def calls_openapi_extra(max_records: int) -> dict[str, Any]:
+    """``openapi_extra`` for the route: the request body schema."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["calls"],
+                        "properties": {
+                            "calls": {
+                                "type": "array",
+                                "minItems": 1,
+                                "maxItems": max_records,
+                                "items": {"$ref": _REF.format(model="CallRecordIn")},
+                            }
+                        },
+                    }
+                }
+            },
+        }
+    }
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/problem+json": {"schema": {"$ref": _REF.format(model="Problem")}}},
+    }
+
+
+def calls_responses() -> dict[int | str, dict[str, Any]]:
+    """Every answer ``POST /v1/calls`` can give besides 202."""
+    return {
+        400: _problem("Malformed JSON or invalid UTF-8"),
+        401: _problem("Missing or unknown API key"),
+        403: _problem("The key's role lacks `calls:write`"),
+        413: _problem("Body over the size limit or more records than allowed"),
+        415: _problem("Content-Type is not application/json (UTF-8)"),
+        422: _problem("The body is not {calls: [...]}, or every record was rejected"),
+        503: _problem("Kafka (or authentication) unavailable; retry after Retry-After seconds"),
+    }
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Add the record and problem schemas to the app's OpenAPI components (FastAPI builds the rest)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = build()
+            record, definitions = _record_schema()
+            problem = Problem.model_json_schema(ref_template=_REF)
+            extra = {**definitions, **problem.pop("$defs", {}), "CallRecordIn": record, "Problem": problem}
+            components = document.setdefault("components", {}).setdefault("schemas", {})
+            for name, schema in extra.items():
+                components.setdefault(name, schema)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

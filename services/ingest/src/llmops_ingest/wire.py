@@ -1,0 +1,95 @@
+"""Strict decoding of what arrives on the wire (an HTTP body, a raw Kafka record) into JSON values.
+
+Both entrypoints decode through here so that "what counts as JSON" is one rule: UTF-8 only (no BOM,
+no UTF-16 guessing), no ``NaN``/``Infinity`` (not JSON, and they would not survive the round trip to
+ClickHouse), and bounded nesting. Errors say where the problem is so a client can find it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+__all__ = ["BodyShapeError", "WireError", "decode_json", "extract_calls", "trace_id_from_traceparent"]
+
+# W3C Trace Context: version-traceid-parentid-flags; version ff and all-zero ids are invalid.
+_TRACEPARENT = re.compile(r"^(?!ff)[0-9a-f]{2}-(?!0{32})([0-9a-f]{32})-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}")
+
+
+class WireError(ValueError):
+    """The bytes are not acceptable JSON; ``position`` locates the problem when known."""
+
+    def __init__(self, message: str, *, position: dict[str, int] | None = None) -> None:
+        super().__init__(message)
+        self.position = position or {}
+
+
+class BodyShapeError(ValueError):
+    """The JSON is well-formed but is not ``{"calls": [...]}``; ``errors`` are in the per-record format."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__("; ".join(str(e["msg"]) for e in errors))
+        self.errors = errors
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON (use null or a finite number)")
+
+
+def decode_json(data: bytes) -> Any:
+    """Parse ``data`` as strict UTF-8 JSON, or raise :class:`WireError`."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise WireError(
+            f"the body is not valid UTF-8: {exc.reason} at byte {exc.start}", position={"byte": exc.start}
+        ) from None
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as exc:
+        raise WireError(
+            f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno} (character {exc.pos})",
+            position={"line": exc.lineno, "column": exc.colno, "char": exc.pos},
+        ) from None
+    except RecursionError:
+        raise WireError("malformed JSON: nested too deeply") from None
+    except ValueError as exc:  # NaN/Infinity, or an integer with more digits than Python converts
+        raise WireError(f"malformed JSON: {exc}") from None
+
+
+def _shape_error(loc: list[str | int], msg: str, type_: str) -> BodyShapeError:
+    return BodyShapeError([{"loc": loc, "msg": msg, "type": type_}])
+
+
+def extract_calls(document: Any) -> list[Any]:
+    """The ``calls`` array of a batch body; anything else at the top level is an error.
+
+    Only the object form is accepted (not a bare array) so the body can grow fields later without a
+    breaking change; unknown top-level keys are refused for the same strictness as the records.
+    """
+    if not isinstance(document, dict):
+        raise _shape_error([], 'the body must be a JSON object {"calls": [...]}', "model_type")
+    unknown = sorted(k for k in document if k != "calls")
+    if unknown:
+        extra = "Extra inputs are not permitted"
+        raise BodyShapeError([{"loc": [k], "msg": extra, "type": "extra_forbidden"} for k in unknown])
+    if "calls" not in document:
+        raise _shape_error(["calls"], "Field required", "missing")
+    calls = document["calls"]
+    if not isinstance(calls, list):
+        raise _shape_error(["calls"], "Input should be a valid list", "list_type")
+    if not calls:
+        raise _shape_error(["calls"], "the batch must hold at least one record", "too_short")
+    return calls
+
+
+def trace_id_from_traceparent(value: str | bytes | None) -> str | None:
+    """The trace id of a W3C ``traceparent`` (HTTP or Kafka header), or None if absent or malformed.
+
+    It becomes the event's ``traceid``: the trace of the request that caused the event.
+    """
+    if isinstance(value, bytes):
+        value = value.decode("ascii", errors="replace")
+    match = _TRACEPARENT.match(value.strip().lower()) if value else None
+    return match.group(1) if match else None

@@ -1,0 +1,208 @@
+"""The shared validation path: schema, timestamp rule, redaction hook, envelope, size limit, ids."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from llmops_ingest.adapters import InMemoryPublisher
+from llmops_ingest.handlers import (
+    Accepted,
+    IngestContext,
+    Rejected,
+    prepare_batch,
+    prepare_record,
+    publish_accepted,
+)
+from llmops_kit.kafka.producer import MAX_RECORD_BYTES
+from llmops_schemas.ids import deterministic_uuid7
+from llmops_schemas.v1.calls import CallRecorded
+
+MakeCall = Callable[..., dict[str, Any]]
+
+
+def accepted(outcome: Accepted | Rejected) -> Accepted:
+    assert isinstance(outcome, Accepted), getattr(outcome, "errors", None)
+    return outcome
+
+
+def rejected(outcome: Accepted | Rejected) -> Rejected:
+    assert isinstance(outcome, Rejected), "expected a rejection"
+    return outcome
+
+
+def error_types(outcome: Accepted | Rejected) -> set[str]:
+    return {e["type"] for e in rejected(outcome).errors}
+
+
+def test_valid_record_is_enveloped(make_call: MakeCall, context: IngestContext) -> None:
+    event = accepted(prepare_record(make_call(), 0, context)).event
+    assert event.type == "llmops.call.recorded.v1"
+    assert event.source == "/services/ingest"
+    assert event.tenant_id == "acme"
+    assert event.subject == "call-0001"
+    assert event.dataschema == "urn:llmops:schema:llmops.call.recorded.v1"
+    assert isinstance(event.data, CallRecorded)
+    assert event.data.call_id == "call-0001"
+
+
+def test_client_call_id_gives_deterministic_event_id(make_call: MakeCall, context: IngestContext) -> None:
+    first = accepted(prepare_record(make_call(), 0, context))
+    retry = accepted(prepare_record(make_call(), 5, context))
+    started_ms = int((context.now - timedelta(seconds=30)).timestamp() * 1000)
+    assert first.event.id == retry.event.id == deterministic_uuid7(started_ms, "acme", "call-0001")
+    other_tenant = dataclasses.replace(context, tenant_id="globex")
+    assert accepted(prepare_record(make_call(), 0, other_tenant)).event.id != first.event.id
+
+
+@pytest.mark.parametrize("absent", [{"drop": ("call_id",)}, {"call_id": None}])
+def test_missing_call_id_is_generated(make_call: MakeCall, context: IngestContext, absent: dict[str, Any]) -> None:
+    one = accepted(prepare_record(make_call(**absent), 0, context))
+    two = accepted(prepare_record(make_call(**absent), 0, context))
+    assert one.call_id != two.call_id
+    assert one.event.id != two.event.id
+    assert one.call_id.count("-") == 4 and one.call_id[14] == "7"  # a UUIDv7
+
+
+def test_fallback_call_id_is_stable(make_call: MakeCall, context: IngestContext) -> None:
+    one = accepted(prepare_record(make_call(drop=("call_id",)), 0, context, fallback_call_id="raw-1"))
+    two = accepted(prepare_record(make_call(drop=("call_id",)), 0, context, fallback_call_id="raw-1"))
+    assert one.call_id == "raw-1"
+    assert one.event.id == two.event.id
+
+
+@pytest.mark.parametrize(
+    ("overrides", "loc", "type_"),
+    [
+        ({"latency_ms": "fast"}, ["latency_ms"], "float_parsing"),
+        ({"messages": "hello"}, ["messages"], "list_type"),
+        ({"messages": []}, ["messages"], "too_short"),
+        ({"messages": [{"role": "robot", "content": "x"}]}, ["messages", 0, "role"], "literal_error"),
+        ({"drop": ("app",)}, ["app"], "missing"),
+        ({"drop": ("started_at",)}, ["started_at"], "missing"),
+        ({"tenant_id": "someone-else"}, ["tenant_id"], "extra_forbidden"),
+        ({"unexpected": 1}, ["unexpected"], "extra_forbidden"),
+        ({"call_id": "has space"}, ["call_id"], "string_pattern_mismatch"),
+        ({"call_id": 42}, ["call_id"], "string_type"),
+        ({"latency_ms": -1}, ["latency_ms"], "greater_than_equal"),
+        ({"app": "x" * 300}, ["app"], "string_too_long"),
+        ({"started_at": "2026-03-01T11:59:00"}, ["started_at"], "timezone_aware"),
+        ({"output": "\ud800"}, ["output"], "string_unicode"),
+    ],
+)
+def test_schema_errors(
+    make_call: MakeCall, context: IngestContext, overrides: dict[str, Any], loc: list[Any], type_: str
+) -> None:
+    outcome = rejected(prepare_record(make_call(**overrides), 3, context))
+    assert outcome.index == 3
+    assert outcome.reason == "schema"
+    assert {"loc": loc, "type": type_} in [{"loc": e["loc"], "type": e["type"]} for e in outcome.errors]
+    assert all(set(e) == {"loc", "msg", "type"} for e in outcome.errors)
+
+
+@pytest.mark.parametrize("record", [None, 7, "a call", ["a", "list"]])
+def test_non_object_record(record: Any, context: IngestContext) -> None:
+    assert error_types(prepare_record(record, 0, context)) == {"model_type"}
+
+
+def test_status_and_error_must_agree(make_call: MakeCall, context: IngestContext) -> None:
+    no_error = rejected(prepare_record(make_call(status="error"), 0, context))
+    assert "needs an 'error' object" in no_error.errors[0]["msg"]
+    error = {"type": "rate_limit", "message": "429"}
+    stray = rejected(prepare_record(make_call(status="ok", error=error), 0, context))
+    assert "must not carry" in stray.errors[0]["msg"]
+    accepted(prepare_record(make_call(status="error", error=error), 0, context))
+
+
+def test_errors_do_not_echo_the_input(make_call: MakeCall, context: IngestContext) -> None:
+    outcome = rejected(prepare_record(make_call(latency_ms="secret-password-123"), 0, context))
+    assert "secret-password-123" not in str(outcome.errors)
+
+
+def test_error_count_and_depth_are_bounded(make_call: MakeCall, context: IngestContext) -> None:
+    many = rejected(prepare_record(make_call(messages=[{"role": "x"}] * 500), 0, context))
+    assert len(many.errors) == 20
+    deep: dict[str, Any] = {}
+    cursor = deep
+    for _ in range(500):
+        cursor["x"] = {}
+        cursor = cursor["x"]
+    nested = rejected(prepare_record(make_call(parameters={"extra": deep}), 0, context))
+    assert all(len(e["loc"]) <= 16 for e in nested.errors)
+
+
+@pytest.mark.parametrize(
+    ("offset", "verdict"),
+    [
+        (timedelta(minutes=5), "ok"),
+        (timedelta(minutes=5, seconds=1), "timestamp_in_future"),
+        (timedelta(days=365), "timestamp_in_future"),
+        (-timedelta(days=90) + timedelta(seconds=1), "ok"),
+        (-timedelta(days=90, seconds=1), "timestamp_too_old"),
+        (-timedelta(days=3650), "timestamp_too_old"),
+    ],
+)
+def test_timestamp_rule(make_call: MakeCall, context: IngestContext, offset: timedelta, verdict: str) -> None:
+    outcome = prepare_record(make_call(started_at=(context.now + offset).isoformat()), 0, context)
+    if verdict == "ok":
+        accepted(outcome)
+    else:
+        assert rejected(outcome).reason == "timestamp"
+        assert rejected(outcome).errors[0]["loc"] == ["started_at"]
+        assert error_types(outcome) == {verdict}
+
+
+def test_timestamp_rule_compares_instants_not_wall_clocks(make_call: MakeCall, context: IngestContext) -> None:
+    # 16:00 at +04:00 is 12:00 UTC, i.e. exactly "now": fine, not four hours ahead.
+    accepted(prepare_record(make_call(started_at="2026-03-01T16:00:00+04:00"), 0, context))
+
+
+def test_record_over_the_size_limit(make_call: MakeCall, context: IngestContext) -> None:
+    huge = make_call(output="x" * 600_000, messages=[{"role": "user", "content": "y" * 500_000}])
+    outcome = rejected(prepare_record(huge, 0, context))
+    assert outcome.reason == "size"
+    [error] = outcome.errors
+    assert error["type"] == "record_too_large"
+    assert error["loc"] == []
+    size = int(error["msg"].split(" bytes")[0].rsplit(" ", 1)[-1])
+    assert size > MAX_RECORD_BYTES
+    assert str(MAX_RECORD_BYTES) in error["msg"]
+
+
+def test_string_longer_than_the_schema_allows(make_call: MakeCall, context: IngestContext) -> None:
+    assert error_types(prepare_record(make_call(output="x" * 1_000_001), 0, context)) == {"string_too_long"}
+
+
+def test_redaction_hook_runs_before_the_envelope(make_call: MakeCall, context: IngestContext) -> None:
+    seen: list[str] = []
+
+    class Masking:
+        def redact(self, call: CallRecorded, *, tenant_id: str) -> CallRecorded:
+            seen.append(tenant_id)
+            return call.model_copy(update={"output": "[redacted]"})
+
+    event = accepted(prepare_record(make_call(), 0, dataclasses.replace(context, redactor=Masking()))).event
+    assert seen == ["acme"]
+    assert isinstance(event.data, CallRecorded)
+    assert event.data.output == "[redacted]"
+    assert b"forgot password" not in event.to_json_bytes()
+
+
+async def test_batch_keeps_positions_and_publishes_only_valid(make_call: MakeCall, context: IngestContext) -> None:
+    records = [make_call(call_id="a"), {"nope": True}, make_call(call_id="c")]
+    outcome = prepare_batch(records, context)
+    assert [a.index for a in outcome.accepted] == [0, 2]
+    assert [r.index for r in outcome.rejected] == [1]
+    publisher = InMemoryPublisher()
+    await publish_accepted(publisher, outcome.accepted)
+    assert [e.subject for e in publisher.events] == ["a", "c"]
+    assert publisher.topics == ["llmops.calls.recorded"] * 2
+
+
+async def test_publishing_nothing_does_not_call_the_publisher() -> None:
+    publisher = InMemoryPublisher()
+    publisher.failure = RuntimeError("must not be called")
+    await publish_accepted(publisher, [])
