@@ -29,8 +29,14 @@ class PlatformClient:
         self._warehouse.close()
 
     def send_calls(self, calls: Sequence[dict[str, Any]]) -> dict[str, Any]:
-        """POST one batch to ingest; returns accepted and rejected records."""
-        return _json(self._ingest.post("/v1/calls", json={"calls": list(calls)}))
+        """POST one batch to ingest; returns accepted and rejected records.
+
+        Ingest answers 422 when every record of a batch was rejected; that is still a per-record answer.
+        """
+        response = self._ingest.post("/v1/calls", json={"calls": list(calls)})
+        if response.status_code == 422 and "rejected" in (body := response.json()):
+            return {"accepted": [], "rejected": body["rejected"]}
+        return _json(response)
 
     def list_calls(self, **params: Any) -> dict[str, Any]:
         return _json(self._warehouse.get("/v1/calls", params=_clean(params)))

@@ -65,8 +65,7 @@ class EventProducer:
         (so compaction keeps one record per entity, not one per tenant).
         """
         await self.send_many(
-            (topic or e.data.topic, record_key(e), e.to_json_bytes(), (("ce_type", e.type.encode()),))
-            for e in events
+            (topic or e.data.topic, record_key(e), e.to_json_bytes(), (("ce_type", e.type.encode()),)) for e in events
         )
 
     async def send_many(self, records: Iterable[OutgoingRecord]) -> None:

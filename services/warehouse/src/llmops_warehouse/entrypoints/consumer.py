@@ -13,6 +13,7 @@ from llmops_schemas.v1.calls import CallRecorded
 
 from llmops_warehouse.config import WarehouseSettings
 from llmops_warehouse.handlers import store_calls
+from llmops_warehouse.models import canonical_event_id
 from llmops_warehouse.threaded_store import ThreadedCallStore
 
 __all__ = ["build_consumer", "decode_call_recorded"]
@@ -23,7 +24,12 @@ def decode_call_recorded(message: ConsumedMessage) -> CloudEvent[CallRecorded]:
     event = parse_event(message.value)
     if not isinstance(event.data, CallRecorded):
         raise PermanentError(f"expected {CallRecorded.event_type} on {message.topic}, got {event.type}")
-    return event  # type: ignore[return-value]
+    try:
+        canonical_event_id(event.id)
+    except ValueError as exc:
+        # Rows are keyed by a UUID; catching this here dead-letters one record instead of failing a batch.
+        raise PermanentError(f"event id {event.id!r} is not a UUID") from exc
+    return event
 
 
 def build_consumer(
