@@ -40,6 +40,9 @@ def test_ten_thousand_calls_over_http_become_queryable_exactly_once(e2e_platform
         ids = e2e_platform.all_call_ids(client)
     assert len(ids) == TOTAL
     assert set(ids) == _expected_ids(batches)
+    # SIGTERM drains and exits cleanly (exit code 0), well before the SIGKILL fallback.
+    assert e2e_platform.processes["ingest"].stop(timeout_s=20) == 0
+    assert e2e_platform.processes["warehouse"].stop(timeout_s=20) == 0
 
 
 def test_warehouse_killed_mid_stream_and_restarted_stores_each_call_once(e2e_platform: E2EPlatform) -> None:
