@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,8 +48,9 @@ def ensure_dev_keys(data_dir: Path) -> tuple[Path, dict[str, str]]:
     ]
     data_dir.mkdir(parents=True, exist_ok=True)
     keys_file.write_text(yaml.safe_dump({"keys": records}, sort_keys=False))
-    creds_file.write_text(json.dumps(keys, indent=2))
-    creds_file.chmod(0o600)
+    creds_file.unlink(missing_ok=True)
+    with os.fdopen(os.open(creds_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+        out.write(json.dumps(keys, indent=2))
     return keys_file, keys
 
 
@@ -98,13 +100,36 @@ class LocalPlatform:
                 env={**common, **env},
                 ready_url=f"{self.url(name)}/readyz",
             )
+            self.services.append(process)  # listed before it starts: an interrupt in between still stops it
             process.start()
-            self.services.append(process)
         for process in self.services:
             process.wait_ready(timeout_s=120)
 
-    def dead_services(self) -> list[ManagedProcess]:
-        return [p for p in self.services if not p.alive()]
+    def busy_ports(self) -> list[str]:
+        """``--<name>-port N`` for each port this platform needs that something else already listens on."""
+        needed = {"ingest": self.ports.ingest, "warehouse": self.ports.warehouse}
+        if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+            needed |= {"kafka": self.ports.kafka, "kafka-controller": self.ports.kafka_controller}
+        return [f"--{name}-port {port}" for name, port in needed.items() if not _port_free(port)]
+
+    def dead_processes(self) -> list[str]:
+        """Names of the processes that exited on their own (the broker included)."""
+        dead = [p.name for p in self.services if not p.alive()]
+        if self.broker is not None and not self.broker.running:
+            dead.insert(0, "kafka")
+        return dead
+
+    def log_tail(self, name: str) -> str:
+        if name == "kafka":
+            return self.broker.log_tail(30) if self.broker else ""
+        return next((p.log_tail() for p in self.services if p.name == name), "")
+
+    def pids(self) -> dict[str, int]:
+        """Process (and process group) id of each child, for ``up.json``."""
+        pids = {p.name: p.pid for p in self.services if p.pid is not None}
+        if self.broker is not None and self.broker.pid is not None:
+            pids["kafka"] = self.broker.pid
+        return pids
 
     def stop(self) -> None:
         """Stop services first (they drain and commit), then the broker."""
@@ -114,3 +139,14 @@ class LocalPlatform:
         if self.broker is not None:
             self.broker.stop()
             self.broker = None
+
+
+def _port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Nothing listens on ``port`` (a bind succeeds; SO_REUSEADDR as servers set it, so TIME_WAIT is no obstacle)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True

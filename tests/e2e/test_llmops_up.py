@@ -1,0 +1,210 @@
+"""`llmops up` for real: Kafka, ingest and warehouse as processes, the demo, the CLI against them, Ctrl-C.
+
+Two runs on one data dir: the first sends 200 demo calls; after Ctrl-C nothing of it is left (no process in
+the children's process groups, no port answering); the second reuses the data dir (same keys, the first
+run's calls still there) and ends with 400 calls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from llmops_kit.infra import free_port
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+LLMOPS = str(Path(sys.executable).with_name("llmops"))
+READY_TIMEOUT_S = 150
+STOP_TIMEOUT_S = 60
+CLI_SETTINGS = {"LLMOPS_DATA_DIR", "LLMOPS_INGEST_URL", "LLMOPS_WAREHOUSE_URL", "LLMOPS_API_KEY"}
+
+
+@dataclass
+class UpProcess:
+    """A running ``llmops up``, its output collected line by line by a reader thread."""
+
+    proc: subprocess.Popen[str]
+    lines: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for(self, text: str, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while text not in self.output:
+            if self.proc.poll() is not None:
+                time.sleep(0.5)  # let the reader drain
+                pytest.fail(f"llmops up exited with {self.proc.returncode} before {text!r}:\n{self.output}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"no {text!r} from llmops up within {timeout_s}s:\n{self.output}")
+            time.sleep(0.2)
+
+
+@dataclass
+class Session:
+    data_dir: Path
+    ports: dict[str, int]
+    env: dict[str, str]
+    started: list[UpProcess] = field(default_factory=list)
+
+    def args(self) -> list[str]:
+        return [arg for name, port in self.ports.items() for arg in (f"--{name}-port", str(port))]
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def up(self, demo_calls: int) -> UpProcess:
+        proc = subprocess.Popen(
+            [LLMOPS, "up", "--demo-calls", str(demo_calls), *self.args()],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=self.env,
+            start_new_session=True,  # like a terminal: Ctrl-C is sent to llmops, the children have their own groups
+        )
+        self.started.append(UpProcess(proc))
+        return self.started[-1]
+
+    def cli(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [LLMOPS, *args], capture_output=True, text=True, env={**self.env, **env}, timeout=60, check=False
+        )
+
+    def state(self) -> dict[str, Any]:
+        state: dict[str, Any] = json.loads((self.data_dir / "up.json").read_text())
+        return state
+
+
+@pytest.fixture
+def session(tmp_path: Path) -> Iterator[Session]:
+    ports: dict[str, int] = {}
+    for name in ("kafka", "kafka-controller", "ingest", "warehouse"):
+        while (port := free_port()) in ports.values():
+            pass
+        ports[name] = port
+    # a broker of its own (not KAFKA_BOOTSTRAP_SERVERS), and none of the CLI's settings from outside
+    env = {k: v for k, v in os.environ.items() if k not in CLI_SETTINGS and not k.startswith("KAFKA_BOOTSTRAP")}
+    env |= {"LLMOPS_DATA_DIR": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+    session = Session(tmp_path / "data", ports, env)
+    try:
+        yield session
+    finally:
+        for up in session.started:  # a failed test must not leave a platform behind
+            children: dict[str, int] = {}
+            with contextlib.suppress(FileNotFoundError, ValueError):
+                children = session.state()["children"]
+            if up.proc.poll() is None:
+                up.proc.send_signal(signal.SIGINT)
+                try:
+                    up.proc.wait(STOP_TIMEOUT_S)
+                except subprocess.TimeoutExpired:
+                    up.proc.kill()
+            for pid in children.values():
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _total_calls(session: Session, key: str) -> int:
+    result = session.cli(
+        "metrics", "--group-by", "none", "--since", "2h", "--json", "--warehouse-url", session.url("warehouse"),
+        "--api-key", key,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return sum(row["calls"] for row in json.loads(result.stdout)["items"])
+
+
+def _ctrl_c(session: Session, up: UpProcess, *, twice: bool = False) -> None:
+    """SIGINT, as Ctrl-C sends it: exit 0 in bounded time, no child process group left, no port answering.
+
+    ``twice``: an impatient second Ctrl-C while it is stopping changes nothing.
+    """
+    children = session.state()["children"]
+    assert set(children) == {"kafka", "ingest", "warehouse"}
+    assert all(_group_alive(pid) for pid in children.values())
+    started = time.monotonic()
+    up.proc.send_signal(signal.SIGINT)
+    if twice:
+        time.sleep(0.5)
+        up.proc.send_signal(signal.SIGINT)
+    assert up.proc.wait(STOP_TIMEOUT_S) == 0, up.output
+    assert time.monotonic() - started < STOP_TIMEOUT_S
+    time.sleep(0.5)  # let the reader drain
+    assert "stopped." in up.output
+    assert {name: pid for name, pid in children.items() if _group_alive(pid)} == {}
+    assert [name for name, port in session.ports.items() if _answers(port)] == []
+    assert not (session.data_dir / "up.json").exists()
+
+
+def test_up_serves_the_cli_stops_on_ctrl_c_and_reuses_its_data_dir(session: Session) -> None:
+    first = session.up(demo_calls=200)
+    first.wait_for("press Ctrl-C to stop", READY_TIMEOUT_S)
+    assert "demo: 200 calls accepted, 0 rejected" in first.output
+    keys = json.loads((session.data_dir / "credentials.json").read_text())
+
+    # the CLI against the URLs and the writer key of credentials.json
+    metrics = session.cli(
+        "metrics", "--group-by", "none", "--warehouse-url", session.url("warehouse"), "--api-key", keys["writer"]
+    )
+    assert metrics.returncode == 0, metrics.stderr
+    row = next(line for line in metrics.stdout.splitlines() if "(all)" in line)
+    assert row.split("│")[2].strip() == "200"
+    assert _total_calls(session, keys["writer"]) == 200
+
+    # no flags at all: the URLs come from the running up's up.json, the key from credentials.json
+    table = session.cli("calls", "--limit", "5")
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.count("│ demo-") == 5
+    assert "more: repeat with --cursor " in table.stdout
+    first_page = json.loads(session.cli("calls", "--limit", "150", "--json").stdout)
+    cursor = first_page["next_cursor"]
+    second_page = json.loads(session.cli("calls", "--limit", "150", "--json", "--cursor", cursor).stdout)
+    ids = [c["call_id"] for c in first_page["items"] + second_page["items"]]
+    assert len(ids) == len(set(ids)) == 200
+    assert second_page["next_cursor"] is None
+
+    _ctrl_c(session, first)
+
+    second = session.up(demo_calls=200)
+    second.wait_for("press Ctrl-C to stop", READY_TIMEOUT_S)
+    assert json.loads((session.data_dir / "credentials.json").read_text()) == keys
+    assert _total_calls(session, keys["writer"]) == 400
+    assert "demo: 200 calls accepted" in second.output
+    _ctrl_c(session, second, twice=True)
