@@ -1,12 +1,19 @@
-"""Wiring: the ClickHouse store (migrated at start), the DLQ producer and the consumer loop."""
+"""Wiring: the ClickHouse store (migrated at start), the DLQ producer and the consumer loop.
+
+``build_runtime`` is production: ClickHouse, Kafka, the consumer. ``build_query_runtime`` serves the query
+API alone over injected :class:`WarehousePorts` (an in-memory store in tests) and creates no Kafka client,
+so HTTP tests and the OpenAPI contract test need no broker. Both install what the routes read on
+``app.state`` the same way (``store``, and ``api_keys`` for the kit's auth).
+"""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from fastapi import FastAPI
 from llmops_kit.auth import ApiKeyStore
-from llmops_kit.http.app import Runtime
+from llmops_kit.http.app import Component, ReadinessCheck, Runtime
 from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.topics import TopicCatalog, ensure_topics
 from llmops_schemas.v1.calls import CallRecorded
@@ -19,7 +26,9 @@ from llmops_warehouse.migrations import apply_migrations
 from llmops_warehouse.ports import CallStore
 from llmops_warehouse.threaded_store import ThreadedCallStore
 
-__all__ = ["StoreLifetime", "build_runtime", "open_clickhouse_store"]
+__all__ = ["StoreLifetime", "WarehousePorts", "build_query_runtime", "build_runtime", "open_clickhouse_store"]
+
+log = logging.getLogger(__name__)
 
 
 def open_clickhouse_store(settings: WarehouseSettings) -> CallStore:
@@ -27,6 +36,18 @@ def open_clickhouse_store(settings: WarehouseSettings) -> CallStore:
     client = connect(settings.clickhouse_url, settings.clickhouse_user, settings.clickhouse_password.get_secret_value())
     apply_migrations(client, database=settings.database)
     return ClickHouseCallStore(client, settings.database)
+
+
+@dataclass(frozen=True)
+class WarehousePorts:
+    """What a test (or an embedding) gives the warehouse instead of ClickHouse and Kafka.
+
+    With ports the app answers queries from ``store`` and starts nothing else: no producer, no consumer,
+    no topics, no migrations. ``api_keys`` None loads ``LLMOPS_API_KEYS_FILE`` as production does.
+    """
+
+    store: CallStore
+    api_keys: ApiKeyStore | None = None
 
 
 @dataclass
@@ -56,19 +77,40 @@ class TopicsReady:
         return None
 
 
+async def _never_ready() -> bool:
+    return False
+
+
+def _install(app: FastAPI, settings: WarehouseSettings, store: ThreadedCallStore, keys: ApiKeyStore | None) -> Runtime:
+    """Put the store and the keys where the routes read them; a runtime that owns the store's thread."""
+    app.state.store = store
+    checks: dict[str, ReadinessCheck] = {"clickhouse": store.ping}
+    if keys is None and settings.api_keys_file is not None:
+        keys = ApiKeyStore.from_file(settings.api_keys_file)
+    if keys is None:
+        log.warning("LLMOPS_API_KEYS_FILE is not set: every API request answers 503 until it is")
+        checks["api_keys"] = _never_ready
+    else:
+        app.state.api_keys = keys
+    return Runtime(components=[StoreLifetime(store)], checks=checks)
+
+
 async def build_runtime(app: FastAPI, settings: WarehouseSettings, store: CallStore | None = None) -> Runtime:
-    """Everything the warehouse runs, in start order; ``store`` lets tests inject a fake."""
-    threaded = ThreadedCallStore(store or open_clickhouse_store(settings))
+    """Everything the warehouse runs, in start order; ``store`` replaces ClickHouse (the consumer still runs)."""
+    # `is None`, not `or`: an empty store is falsy (InMemoryCallStore has __len__).
+    threaded = ThreadedCallStore(store if store is not None else open_clickhouse_store(settings))
     producer = EventProducer(settings.kafka_bootstrap_servers, service="warehouse")
     consumer = build_consumer(settings, threaded, producer)
-    if settings.api_keys_file is not None:
-        app.state.api_keys = ApiKeyStore.from_file(settings.api_keys_file)
-    app.state.store = threaded
+    runtime = _install(app, settings, threaded, None)
 
     async def consumer_ready() -> bool:
         return consumer.ready
 
-    return Runtime(
-        components=[StoreLifetime(threaded), TopicsReady(settings), producer, consumer],
-        checks={"kafka": producer.ping, "clickhouse": threaded.ping, "consumer": consumer_ready},
-    )
+    components: list[Component] = [*runtime.components, TopicsReady(settings), producer, consumer]
+    checks = {"kafka": producer.ping, **runtime.checks, "consumer": consumer_ready}
+    return Runtime(components=components, checks=checks)
+
+
+def build_query_runtime(app: FastAPI, settings: WarehouseSettings, ports: WarehousePorts) -> Runtime:
+    """The query API alone over ``ports``: the store on its worker thread and the keys; no Kafka at all."""
+    return _install(app, settings, ThreadedCallStore(ports.store), ports.api_keys)

@@ -1,21 +1,27 @@
-"""The warehouse's query API: calls and metrics, always scoped to the caller's tenant."""
+"""The warehouse's query API: calls and metrics, always scoped to the caller's tenant.
+
+Every error is an RFC 9457 ``application/problem+json`` document, and the OpenAPI document says so (the
+contract test holds the app to it).
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from llmops_kit.auth import Principal, requires
-from llmops_kit.http.app import create_service_app
-from llmops_kit.http.problems import ProblemError
-from pydantic import BaseModel, ValidationError
+from llmops_kit.http.app import Runtime, create_service_app
+from llmops_kit.http.problems import PROBLEM_JSON, ProblemError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from llmops_warehouse import __version__
-from llmops_warehouse.bootstrap import build_runtime
+from llmops_warehouse.bootstrap import WarehousePorts, build_query_runtime, build_runtime
 from llmops_warehouse.config import WarehouseSettings
 from llmops_warehouse.models import (
+    MIN_STEP_SECONDS,
     CallPage,
     CallQuery,
     CallRow,
@@ -34,8 +40,62 @@ Q = TypeVar("Q", bound=BaseModel)
 CanReadCalls = Annotated[Principal, Depends(requires("calls:read"))]
 CanReadMetrics = Annotated[Principal, Depends(requires("metrics:read"))]
 Text = Annotated[str | None, Query(max_length=256)]
-When = Annotated[datetime | None, Query(description="ISO 8601 with a timezone, e.g. 2026-11-28T10:00:00Z")]
+_ISO_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}")
+
+
+def _iso_8601(value: Any) -> Any:
+    """Refuse what pydantic would otherwise read as a time too: Unix timestamps ("1700000000"), bare dates."""
+    if isinstance(value, str) and not _ISO_DATE_TIME.match(value):
+        raise ValueError("expected an ISO 8601 date-time with a time zone, e.g. 2026-11-28T10:00:00Z")
+    return value
+
+
+When = Annotated[
+    datetime | None,
+    BeforeValidator(_iso_8601),
+    Query(description="ISO 8601 with a timezone, e.g. 2026-11-28T10:00:00Z; from 1900-01-01 to before 2299-12-31"),
+]
 GroupBy = Annotated[Literal["none", "app", "model"], Query(description="Group the metrics by")]
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2299, 12, 31, tzinfo=UTC)
+"""Times outside ``[EARLIEST, LATEST)`` are refused: ClickHouse's DateTime64 cannot hold them."""
+_PROBLEM_REF = "#/components/schemas/Problem"
+
+
+class FieldProblem(BaseModel):
+    """One invalid parameter: where (``["query", "start"]``), what, and a machine-readable type."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document (``application/problem+json``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldProblem] | None = Field(default=None, description="The invalid parameters (422)")
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": {"$ref": _PROBLEM_REF}}}}
+
+
+def _errors(permission: str, *extra: tuple[int, str]) -> dict[int | str, dict[str, Any]]:
+    """The problem answers of a route that needs ``permission``, plus its own."""
+    answers = {
+        401: "Missing or unknown API key",
+        403: f"The key's role lacks `{permission}`",
+        422: "Invalid query parameters; `errors` lists them",
+        503: "Authentication is not configured",
+        **dict(extra),
+    }
+    return {status: _problem(text) for status, text in sorted(answers.items())}
 
 
 class SummaryResponse(BaseModel):
@@ -55,14 +115,33 @@ class TimeseriesResponse(BaseModel):
     items: list[TimeseriesPoint]
 
 
+def _invalid(errors: list[dict[str, Any]]) -> ProblemError:
+    detail = "; ".join(f"{'.'.join(map(str, e['loc'][1:])) or 'query'}: {e['msg']}" for e in errors)
+    return ProblemError(422, "Unprocessable Content", detail, errors=errors)
+
+
 def _build(query_type: type[Q], /, **fields: Any) -> Q:
     """Validate query parameters as a domain query; a bad combination is a 422 problem."""
     try:
         return query_type.model_validate({k: v for k, v in fields.items() if v is not None})
     except ValidationError as exc:
-        errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
-        detail = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'query'}: {e['msg']}" for e in errors)
-        raise ProblemError(422, "Unprocessable Content", detail, errors=errors) from exc
+        errors = [
+            {"loc": ["query", *e["loc"]], "msg": e["msg"].removeprefix("Value error, "), "type": e["type"]}
+            for e in exc.errors()
+        ]
+        raise _invalid(errors) from exc
+
+
+def _check_range(**times: datetime | None) -> None:
+    """422 for an aware time ClickHouse cannot store (naive ones are refused by the query models)."""
+    errors = [
+        {"loc": ["query", name], "msg": f"must be from {EARLIEST:%Y-%m-%d} to before {LATEST:%Y-%m-%d}",
+         "type": "datetime_out_of_range"}
+        for name, value in times.items()
+        if value is not None and value.tzinfo is not None and not EARLIEST <= value < LATEST
+    ]  # fmt: skip
+    if errors:
+        raise _invalid(errors)
 
 
 def _store(request: Request) -> ThreadedCallStore:
@@ -71,15 +150,24 @@ def _store(request: Request) -> ThreadedCallStore:
 
 
 def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    """The metrics window: ``end`` defaults to now, ``start`` to an hour before ``end``."""
+    _check_range(start=start, end=end)
     end = end or datetime.now(UTC)
-    return start or end - timedelta(hours=1), end
+    start = start or end - timedelta(hours=1)
+    _check_range(start=start)
+    return start, end
 
 
 router = APIRouter(prefix="/v1", tags=["analytics"])
 Store = Annotated[ThreadedCallStore, Depends(_store)]
 
 
-@router.get("/calls", response_model=CallPage, summary="List calls, newest first, with filters and a cursor")
+@router.get(
+    "/calls",
+    response_model=CallPage,
+    summary="List calls, newest first, with filters and a cursor",
+    responses=_errors("calls:read", (400, "A cursor this API did not issue")),
+)
 async def list_calls(
     caller: CanReadCalls,
     store: Store,
@@ -97,6 +185,7 @@ async def list_calls(
     cursor: Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page")] = None,
 ) -> CallPage:
     """The caller's tenant's calls matching every given filter. Pass ``next_cursor`` back for the next page."""
+    _check_range(start=start, end=end)
     query = _build(CallQuery, tenant_id=caller.tenant_id, app=app, environment=environment, model=model,
                    status=status, user_id=user_id, session_id=session_id, trace_id=trace_id, start=start, end=end,
                    text=text, limit=limit, cursor=cursor)  # fmt: skip
@@ -106,7 +195,12 @@ async def list_calls(
         raise ProblemError(400, "Bad Request", str(exc)) from exc
 
 
-@router.get("/calls/{call_id}", response_model=CallRow, summary="One call by its call id")
+@router.get(
+    "/calls/{call_id:path}",  # call ids may contain "/"
+    response_model=CallRow,
+    summary="One call by its call id",
+    responses=_errors("calls:read", (404, "No call with this id in the caller's tenant")),
+)
 async def get_call(caller: CanReadCalls, store: Store, call_id: str) -> CallRow:
     """A call of the caller's tenant; another tenant's call is indistinguishable from a missing one (404)."""
     row = await store.get_call(caller.tenant_id, call_id)
@@ -115,7 +209,12 @@ async def get_call(caller: CanReadCalls, store: Store, call_id: str) -> CallRow:
     return row
 
 
-@router.get("/metrics/summary", response_model=SummaryResponse, summary="Calls, errors, tokens, latency quantiles")
+@router.get(
+    "/metrics/summary",
+    response_model=SummaryResponse,
+    summary="Calls, errors, tokens, latency quantiles",
+    responses=_errors("metrics:read"),
+)
 async def summary(
     caller: CanReadMetrics,
     store: Store,
@@ -133,13 +232,22 @@ async def summary(
     return SummaryResponse(start=query.start, end=query.end, items=await store.summary(query))
 
 
-@router.get("/metrics/timeseries", response_model=TimeseriesResponse, summary="Metrics per time bucket")
+@router.get(
+    "/metrics/timeseries",
+    response_model=TimeseriesResponse,
+    summary="Metrics per time bucket",
+    responses=_errors("metrics:read"),
+)
 async def timeseries(
     caller: CanReadMetrics,
     store: Store,
     start: When = None,
     end: When = None,
-    step_seconds: Annotated[int, Query(ge=60, le=400 * 86_400, description="Multiple of 60")] = 60,
+    step_seconds: Annotated[
+        int,
+        # multipleOf is documented, and checked by TimeseriesQuery (for a message that says why).
+        Query(ge=60, le=400 * 86_400, description="Multiple of 60", json_schema_extra={"multipleOf": MIN_STEP_SECONDS}),
+    ] = 60,
     group_by: GroupBy = "none",
     app: Text = None,
     environment: Text = None,
@@ -154,12 +262,24 @@ async def timeseries(
 
 
 def create_app(
-    settings: WarehouseSettings | None = None, store_factory: Callable[[], CallStore] | None = None
+    settings: WarehouseSettings | None = None,
+    store_factory: Callable[[], CallStore] | None = None,
+    *,
+    ports: WarehousePorts | None = None,
 ) -> FastAPI:
-    """The warehouse app; ``store_factory`` lets tests run it on the in-memory fake."""
-    settings = settings or WarehouseSettings()
+    """The warehouse app.
 
-    async def runtime(app: FastAPI) -> Any:
+    By default the production wiring: ClickHouse (``store_factory`` replaces it) plus the Kafka consumer.
+    With ``ports`` only the query API runs, over the injected store and keys; no Kafka client is created.
+    Either way the store and keys are wired in the lifespan (the store's worker thread lives with it).
+    """
+    settings = settings or WarehouseSettings()
+    if ports is not None and store_factory is not None:
+        raise ValueError("pass either ports or store_factory, not both")
+
+    async def runtime(app: FastAPI) -> Runtime:
+        if ports is not None:
+            return build_query_runtime(app, settings, ports)
         return await build_runtime(app, settings, store_factory() if store_factory else None)
 
     app = create_service_app(
@@ -170,4 +290,22 @@ def create_app(
         build_runtime=runtime,
     )
     app.include_router(router)
+    _document_problems(app)
     return app
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Add the ``Problem`` schema the routes' error answers refer to (FastAPI builds the rest)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = build()
+            problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            for name, schema in {**problem.pop("$defs", {}), "Problem": problem}.items():
+                schemas.setdefault(name, schema)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
