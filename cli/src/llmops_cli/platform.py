@@ -6,6 +6,7 @@ broker's storage, the ClickHouse data and the development API keys.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -17,6 +18,7 @@ import yaml
 from llmops_kit.auth import generate_key, hash_key
 from llmops_kit.infra import LocalKafkaBroker
 from llmops_kit.infra.process import ManagedProcess
+from llmops_kit.kafka.topics import TopicCatalog, ensure_topics
 
 __all__ = ["LocalPlatform", "PlatformPorts", "ensure_dev_keys"]
 
@@ -80,6 +82,10 @@ class LocalPlatform:
             return
         self.broker = LocalKafkaBroker(self.data_dir / "kafka", self.ports.kafka, self.ports.kafka_controller)
         self.broker.start()
+
+    def apply_topic_catalog(self) -> list[str]:
+        """Create every topic of infra/kafka/topics.yaml (and its DLQ) that is missing; idempotent."""
+        return asyncio.run(ensure_topics(self.bootstrap_servers, TopicCatalog.load()))
 
     def start_services(self, keys_file: Path) -> None:
         common = {

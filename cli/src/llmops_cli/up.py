@@ -90,7 +90,8 @@ def _run(platform: LocalPlatform, data_dir: Path, *, demo_calls: int, once: bool
     keys_file, keys = ensure_dev_keys(data_dir)
     with console.status("starting Apache Kafka (first run fetches it from Maven Central)..."):
         platform.start_kafka()
-    console.print(f"[green]✓[/green] Kafka at {platform.bootstrap_servers}")
+    created = platform.apply_topic_catalog()
+    console.print(f"[green]✓[/green] Kafka at {platform.bootstrap_servers} ({len(created)} topics created)")
     with console.status("starting ingest and warehouse..."):
         platform.start_services(keys_file)
     console.print(f"[green]✓[/green] ingest at {platform.url('ingest')}, warehouse at {platform.url('warehouse')}")
