@@ -2,16 +2,85 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-__all__ = ["PROBLEM_JSON", "ProblemError", "install_problem_handlers", "problem_response"]
+__all__ = [
+    "PROBLEM_JSON",
+    "FieldProblem",
+    "Problem",
+    "ProblemError",
+    "add_openapi_components",
+    "install_problem_handlers",
+    "model_components",
+    "problem_doc",
+    "problem_response",
+]
 
 PROBLEM_JSON = "application/problem+json"
+
+
+_REF = "#/components/schemas/{model}"
+
+
+class FieldProblem(BaseModel):
+    """One invalid input: where (``["query", "start"]``, a path inside a record), what, and a machine type."""
+
+    loc: list[str | int] = Field(description="Where the problem is (empty: the input as a whole)")
+    msg: str
+    type: str = Field(description="Machine-readable error type, e.g. `missing`, `timestamp_in_future`")
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document (``application/problem+json``); services may add members."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldProblem] | None = Field(default=None, description="The invalid inputs, when there are some")
+
+
+def problem_doc(description: str, model: str = "Problem") -> dict[str, Any]:
+    """An OpenAPI response object whose body is the ``model`` problem schema."""
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": {"$ref": _REF.format(model=model)}}}}
+
+
+def add_openapi_components(app: FastAPI, components: Callable[[], dict[str, Any]]) -> None:
+    """Add schemas FastAPI cannot infer (problem documents, hand-parsed bodies) to the app's OpenAPI.
+
+    ``components`` is called once, when the document is first built; use :func:`model_components`.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = build()
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            for name, schema in components().items():
+                schemas.setdefault(name, schema)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def model_components(**models: type[BaseModel]) -> dict[str, Any]:
+    """OpenAPI component schemas of pydantic models, by name, with the models they refer to."""
+    found: dict[str, Any] = {}
+    for name, model in models.items():
+        schema = model.model_json_schema(ref_template=_REF)
+        found |= schema.pop("$defs", {})
+        found[name] = schema
+    return found
 
 
 class ProblemError(Exception):

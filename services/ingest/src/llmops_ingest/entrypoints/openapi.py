@@ -10,18 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from llmops_kit.http.problems import FieldProblem, add_openapi_components, model_components, problem_doc
+from llmops_kit.http.problems import Problem as BaseProblem
 from llmops_schemas.v1.calls import CallRecorded
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 __all__ = ["CALLS_DESCRIPTION", "BatchResult", "calls_openapi_extra", "calls_responses", "install_openapi"]
 
 _REF = "#/components/schemas/{model}"
-
-
-class FieldErrorOut(BaseModel):
-    loc: list[str | int] = Field(description="Path inside the record (empty: the record as a whole)")
-    msg: str
-    type: str = Field(description="Machine-readable error type, e.g. `missing`, `timestamp_in_future`")
 
 
 class AcceptedRecord(BaseModel):
@@ -32,7 +28,7 @@ class AcceptedRecord(BaseModel):
 
 class RejectedRecord(BaseModel):
     index: int = Field(ge=0, description="Position of the record in `calls`")
-    errors: list[FieldErrorOut]
+    errors: list[FieldProblem]
 
 
 class BatchResult(BaseModel):
@@ -42,16 +38,9 @@ class BatchResult(BaseModel):
     rejected: list[RejectedRecord]
 
 
-class Problem(BaseModel):
-    """An RFC 9457 problem document."""
+class Problem(BaseProblem):
+    """An RFC 9457 problem document, with ingest's per-record and parse-position members."""
 
-    model_config = ConfigDict(extra="allow")
-
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str
-    errors: list[FieldErrorOut] | None = Field(default=None, description="Body-level errors (422)")
     rejected: list[RejectedRecord] | None = Field(default=None, description="Per-record errors when all failed")
     position: dict[str, int] | None = Field(default=None, description="Where malformed JSON broke (400)")
 
@@ -123,40 +112,24 @@ def calls_openapi_extra(max_records: int) -> dict[str, Any]:
     }
 
 
-def _problem(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/problem+json": {"schema": {"$ref": _REF.format(model="Problem")}}},
-    }
-
-
 def calls_responses() -> dict[int | str, dict[str, Any]]:
     """Every answer ``POST /v1/calls`` can give besides 202."""
     return {
-        400: _problem("Malformed JSON or invalid UTF-8"),
-        401: _problem("Missing or unknown API key"),
-        403: _problem("The key's role lacks `calls:write`"),
-        413: _problem("Body over the size limit or more records than allowed"),
-        415: _problem("Content-Type is not application/json (UTF-8)"),
-        422: _problem("The body is not {calls: [...]}, or every record was rejected"),
-        503: _problem("Kafka (or authentication) unavailable; retry after Retry-After seconds"),
+        400: problem_doc("Malformed JSON or invalid UTF-8"),
+        401: problem_doc("Missing or unknown API key"),
+        403: problem_doc("The key's role lacks `calls:write`"),
+        413: problem_doc("Body over the size limit or more records than allowed"),
+        415: problem_doc("Content-Type is not application/json (UTF-8)"),
+        422: problem_doc("The body is not {calls: [...]}, or every record was rejected"),
+        503: problem_doc("Kafka (or authentication) unavailable; retry after Retry-After seconds"),
     }
 
 
 def install_openapi(app: FastAPI) -> None:
     """Add the record and problem schemas to the app's OpenAPI components (FastAPI builds the rest)."""
-    build = app.openapi
 
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            document = build()
-            record, definitions = _record_schema()
-            problem = Problem.model_json_schema(ref_template=_REF)
-            extra = {**definitions, **problem.pop("$defs", {}), "CallRecordIn": record, "Problem": problem}
-            components = document.setdefault("components", {}).setdefault("schemas", {})
-            for name, schema in extra.items():
-                components.setdefault(name, schema)
-            app.openapi_schema = document
-        return app.openapi_schema
+    def components() -> dict[str, Any]:
+        record, definitions = _record_schema()
+        return {**definitions, **model_components(Problem=Problem), "CallRecordIn": record}
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    add_openapi_components(app, components)

@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal, TypeVar
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from llmops_kit.auth import Principal, requires
 from llmops_kit.http.app import Runtime, create_service_app
-from llmops_kit.http.problems import PROBLEM_JSON, ProblemError
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from llmops_kit.http.problems import Problem, ProblemError, add_openapi_components, model_components, problem_doc
+from pydantic import BaseModel, BeforeValidator, ValidationError
 
 from llmops_warehouse import __version__
 from llmops_warehouse.bootstrap import WarehousePorts, build_query_runtime, build_runtime
@@ -59,31 +59,6 @@ GroupBy = Annotated[Literal["none", "app", "model"], Query(description="Group th
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(2299, 12, 31, tzinfo=UTC)
 """Times outside ``[EARLIEST, LATEST)`` are refused: ClickHouse's DateTime64 cannot hold them."""
-_PROBLEM_REF = "#/components/schemas/Problem"
-
-
-class FieldProblem(BaseModel):
-    """One invalid parameter: where (``["query", "start"]``), what, and a machine-readable type."""
-
-    loc: list[str | int]
-    msg: str
-    type: str
-
-
-class Problem(BaseModel):
-    """An RFC 9457 problem document (``application/problem+json``)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str
-    errors: list[FieldProblem] | None = Field(default=None, description="The invalid parameters (422)")
-
-
-def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {PROBLEM_JSON: {"schema": {"$ref": _PROBLEM_REF}}}}
 
 
 def _errors(permission: str, *extra: tuple[int, str]) -> dict[int | str, dict[str, Any]]:
@@ -95,7 +70,7 @@ def _errors(permission: str, *extra: tuple[int, str]) -> dict[int | str, dict[st
         503: "Authentication is not configured",
         **dict(extra),
     }
-    return {status: _problem(text) for status, text in sorted(answers.items())}
+    return {status: problem_doc(text) for status, text in sorted(answers.items())}
 
 
 class SummaryResponse(BaseModel):
@@ -290,22 +265,5 @@ def create_app(
         build_runtime=runtime,
     )
     app.include_router(router)
-    _document_problems(app)
+    add_openapi_components(app, lambda: model_components(Problem=Problem))
     return app
-
-
-def _document_problems(app: FastAPI) -> None:
-    """Add the ``Problem`` schema the routes' error answers refer to (FastAPI builds the rest)."""
-    build = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            document = build()
-            problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-            schemas = document.setdefault("components", {}).setdefault("schemas", {})
-            for name, schema in {**problem.pop("$defs", {}), "Problem": problem}.items():
-                schemas.setdefault(name, schema)
-            app.openapi_schema = document
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
