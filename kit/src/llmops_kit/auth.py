@@ -37,12 +37,12 @@ __all__ = [
     "requires",
 ]
 
-Permission = Literal["calls:write", "calls:read", "metrics:read", "admin"]
+Permission = Literal["calls:write", "calls:read", "metrics:read", "inference:invoke", "admin"]
 Role = Literal["admin", "writer", "reader", "ingest"]
 
 ROLE_PERMISSIONS: Mapping[str, frozenset[str]] = {
-    "admin": frozenset({"calls:write", "calls:read", "metrics:read", "admin"}),
-    "writer": frozenset({"calls:write", "calls:read", "metrics:read"}),
+    "admin": frozenset({"calls:write", "calls:read", "metrics:read", "inference:invoke", "admin"}),
+    "writer": frozenset({"calls:write", "calls:read", "metrics:read", "inference:invoke"}),
     "reader": frozenset({"calls:read", "metrics:read"}),
     "ingest": frozenset({"calls:write"}),
 }

@@ -1,0 +1,80 @@
+"""The gateway's Kafka publisher: the kit's ``EventProducer``, started in the background.
+
+The gateway must serve without Kafka, so its start cannot wait for (or fail on) the broker: ``start``
+returns at once and a task keeps trying to create the topic and start the producer. Until it has,
+``publish_many`` raises :class:`~llmops_kit.errors.TransientError` and the recorder spools.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+
+from llmops_kit.errors import TransientError
+from llmops_kit.kafka.producer import EventProducer
+from llmops_kit.kafka.topics import TopicCatalog, ensure_topics
+from llmops_schemas.envelope import CloudEvent, EventPayload
+from llmops_schemas.v1.calls import CallRecorded
+
+__all__ = ["BackgroundProducer"]
+
+log = logging.getLogger(__name__)
+
+
+class BackgroundProducer:
+    """An :class:`~llmops_inference.ports.EventPublisher` that connects when Kafka is there."""
+
+    def __init__(
+        self, bootstrap_servers: str, *, service: str, ensure_topic: bool = True, retry_s: float = 5.0
+    ) -> None:
+        self._bootstrap = bootstrap_servers
+        self._service = service
+        self._ensure_topic = ensure_topic
+        self._retry_s = retry_s
+        self._producer: EventProducer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self._producer is not None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._connect())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+    async def publish_many(self, events: Iterable[CloudEvent[EventPayload]], *, topic: str | None = None) -> None:
+        if self._producer is None:
+            raise TransientError("the Kafka producer is not connected yet")
+        await self._producer.publish_many(events, topic=topic)
+
+    async def ping(self) -> bool:
+        return self._producer is not None and await self._producer.ping()
+
+    async def _connect(self) -> None:
+        while self._producer is None:
+            producer = EventProducer(self._bootstrap, service=self._service)
+            try:
+                if self._ensure_topic:
+                    await ensure_topics(self._bootstrap, TopicCatalog.load(), [CallRecorded.topic], timeout_s=10.0)
+                await producer.start()
+            except asyncio.CancelledError:
+                await producer.stop()
+                raise
+            except Exception as exc:
+                log.warning("Kafka not reachable yet (%s); retrying in %.0fs", type(exc).__name__, self._retry_s)
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+                await asyncio.sleep(self._retry_s)
+            else:
+                self._producer = producer
+                log.info("connected to Kafka")

@@ -1,0 +1,87 @@
+"""In-memory adapters for tests and local experiments: a scriptable backend and a publisher."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+
+from llmops_schemas.envelope import CloudEvent, EventPayload
+
+from llmops_inference.domain import Delta, Embeddings, Generation, GenerationRequest, UpstreamError, Usage
+from llmops_inference.routing_table import Target
+
+__all__ = ["FakeBackend", "InMemoryPublisher"]
+
+
+@dataclass
+class FakeBackend:
+    """A :class:`~llmops_inference.ports.Backend` that answers ``reply`` split into ``chunks`` pieces.
+
+    ``failures`` are raised, one per attempt, before answering; ``stream_failure`` is raised after the first
+    streamed piece. Every request is kept in ``requests`` with the target it was sent to.
+    """
+
+    name: str = "fake"
+    reply: str = "Hello from the fake backend."
+    chunks: int = 3
+    finish_reason: str = "stop"
+    usage: Usage | None = field(default_factory=lambda: Usage(5, 7))
+    failures: list[UpstreamError] = field(default_factory=list)
+    stream_failure: UpstreamError | None = None
+    healthy: bool = True
+    dimensions: int = 4
+    requests: list[tuple[GenerationRequest | list[str], Target]] = field(default_factory=list)
+    started: bool = False
+
+    async def start(self) -> None:
+        self.started = True
+
+    async def stop(self) -> None:
+        self.started = False
+
+    def _attempt(self, request: GenerationRequest | list[str], target: Target) -> None:
+        self.requests.append((request, target))
+        if self.failures:
+            raise self.failures.pop(0)
+
+    async def generate(self, request: GenerationRequest, target: Target) -> Generation:
+        self._attempt(request, target)
+        return Generation(text=self.reply, finish_reason=self.finish_reason, usage=self.usage)
+
+    async def stream(self, request: GenerationRequest, target: Target) -> AsyncIterator[Delta]:
+        self._attempt(request, target)
+        size = max(1, -(-len(self.reply) // self.chunks))
+        pieces = [self.reply[i : i + size] for i in range(0, len(self.reply), size)] or [""]
+        for index, piece in enumerate(pieces):
+            if index == 1 and self.stream_failure is not None:
+                raise self.stream_failure
+            yield Delta(text=piece)
+        yield Delta(finish_reason=self.finish_reason, usage=self.usage)
+
+    async def embed(self, texts: list[str], target: Target, dimensions: int | None) -> Embeddings:
+        self._attempt(list(texts), target)
+        size = dimensions or self.dimensions
+        vectors = [[float(len(text) % 7) / 7 + i / size for i in range(size)] for text in texts]
+        return Embeddings(vectors=vectors, prompt_tokens=sum(max(1, len(t) // 4) for t in texts))
+
+    async def probe(self) -> bool:
+        return self.healthy
+
+
+class InMemoryPublisher:
+    """Keeps published events in ``events``; set ``failure`` to make publishes raise it (Kafka down)."""
+
+    def __init__(self) -> None:
+        self.events: list[CloudEvent[EventPayload]] = []
+        self.failure: BaseException | None = None
+        self.attempts = 0
+
+    async def publish_many(self, events: Iterable[CloudEvent[EventPayload]], *, topic: str | None = None) -> None:
+        batch = list(events)
+        self.attempts += 1
+        if self.failure is not None:
+            raise self.failure
+        self.events.extend(batch)
+
+    async def ping(self) -> bool:
+        return self.failure is None

@@ -1,0 +1,37 @@
+"""Default adapters of the seams: no experiments, no prompt registry, no budgets.
+
+The experiments and prompt-registry packages replace the first two in ``bootstrap``; the cost service's
+budget check replaces the third.
+"""
+
+from __future__ import annotations
+
+from llmops_inference.api_models import ChatCompletionRequest
+from llmops_inference.domain import Usage
+from llmops_inference.ports import BudgetDecision, CallContext, ExperimentPlan, Resolved
+
+__all__ = ["NoBudgets", "NoExperiments", "NoPromptRegistry"]
+
+
+class NoExperiments:
+    """Every call goes where its request says, with no shadow copies."""
+
+    async def choose(self, request: ChatCompletionRequest, context: CallContext) -> ExperimentPlan:
+        return ExperimentPlan(request=request)
+
+
+class NoPromptRegistry:
+    """Requests are sent as they are; no call refers to a prompt version."""
+
+    async def resolve(self, request: ChatCompletionRequest, context: CallContext) -> Resolved:
+        return Resolved(request=request)
+
+
+class NoBudgets:
+    """Every call is within budget; usage goes nowhere."""
+
+    async def check(self, context: CallContext, model: str) -> BudgetDecision:
+        return BudgetDecision(allowed=True)
+
+    async def charge(self, context: CallContext, model: str, usage: Usage | None) -> None:
+        return None

@@ -1,0 +1,203 @@
+"""An OpenAI-compatible upstream (a hosted provider, vLLM, Ollama, ...) over one pooled ``httpx.AsyncClient``.
+
+The client is created in ``start`` (the app's lifespan) with the upstream's base URL and key from server
+configuration; requests carry only the path, so nothing a caller sends can point it elsewhere. Errors become
+:class:`~llmops_inference.domain.UpstreamError` with messages free of URLs and keys.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from llmops_inference.domain import Delta, Embeddings, Generation, GenerationRequest, UpstreamError, Usage
+from llmops_inference.routing_table import Target, Upstream
+
+__all__ = ["OpenAIUpstream"]
+
+MAX_ERROR_TEXT = 500
+
+
+class OpenAIUpstream:
+    """A :class:`~llmops_inference.ports.Backend` for an OpenAI-compatible HTTP API."""
+
+    def __init__(self, upstream: Upstream, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.name = upstream.name
+        self._upstream = upstream
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+
+    async def start(self) -> None:
+        key = self._upstream.api_key()
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        limits = httpx.Limits(max_connections=self._upstream.max_connections, max_keepalive_connections=20)
+        self._client = httpx.AsyncClient(
+            base_url=self._upstream.base_url.rstrip("/") + "/",
+            headers=headers,
+            limits=limits,
+            timeout=httpx.Timeout(60.0, connect=5.0),
+            transport=self._transport,
+            follow_redirects=False,
+        )
+
+    async def stop(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            raise UpstreamError("unavailable", f"upstream {self.name!r} is not started")
+        return self._client
+
+    async def generate(self, request: GenerationRequest, target: Target) -> Generation:
+        path, body = _request_body(request, target, stream=False)
+        data = await self._post(path, body, target)
+        choice = _first_choice(data, self.name)
+        text = choice.get("text") if request.kind == "completion" else (choice.get("message") or {}).get("content")
+        return Generation(text=text or "", finish_reason=choice.get("finish_reason"), usage=_usage(data.get("usage")))
+
+    async def stream(self, request: GenerationRequest, target: Target) -> AsyncIterator[Delta]:
+        path, body = _request_body(request, target, stream=True)
+        try:
+            async with self.client.stream("POST", path, json=body, timeout=_timeout(target)) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise _status_error(self.name, response)
+                async for line in response.aiter_lines():
+                    delta = _parse_event(line, request.kind, self.name)
+                    if delta is _DONE:
+                        return
+                    if delta is not None:
+                        yield delta
+        except httpx.HTTPError as exc:
+            raise _transport_error(self.name, exc) from None
+
+    async def embed(self, texts: list[str], target: Target, dimensions: int | None) -> Embeddings:
+        body: dict[str, Any] = {"model": target.model, "input": texts, "encoding_format": "float"}
+        if dimensions is not None:
+            body["dimensions"] = dimensions
+        data = await self._post("embeddings", body, target)
+        try:
+            rows = sorted(data["data"], key=lambda row: row["index"])
+            vectors = [[float(x) for x in row["embedding"]] for row in rows]
+        except (KeyError, TypeError, ValueError):
+            raise UpstreamError("protocol", f"upstream {self.name!r} answered an unexpected embeddings body") from None
+        usage = data.get("usage") or {}
+        return Embeddings(vectors=vectors, prompt_tokens=int(usage.get("prompt_tokens") or 0))
+
+    async def probe(self) -> bool:
+        if not self._upstream.health_path:
+            return True  # passive: the circuit breaker tells
+        try:
+            response = await self.client.get(self._upstream.health_path.lstrip("/"), timeout=3.0)
+        except (httpx.HTTPError, UpstreamError):
+            return False
+        return response.status_code < 500
+
+    async def _post(self, path: str, body: dict[str, Any], target: Target) -> dict[str, Any]:
+        try:
+            response = await self.client.post(path, json=body, timeout=_timeout(target))
+        except httpx.HTTPError as exc:
+            raise _transport_error(self.name, exc) from None
+        if response.status_code >= 400:
+            raise _status_error(self.name, response)
+        try:
+            data = response.json()
+        except ValueError:
+            raise UpstreamError("protocol", f"upstream {self.name!r} answered something that is not JSON") from None
+        if not isinstance(data, dict):
+            raise UpstreamError("protocol", f"upstream {self.name!r} answered an unexpected body")
+        return data
+
+
+_DONE = Delta(finish_reason="__done__")
+
+
+def _request_body(request: GenerationRequest, target: Target, *, stream: bool) -> tuple[str, dict[str, Any]]:
+    params = request.params
+    body: dict[str, Any] = {"model": target.model, **params.extra, "max_tokens": params.max_tokens}
+    optional = {"temperature": params.temperature, "top_p": params.top_p, "seed": params.seed}
+    body.update({k: v for k, v in optional.items() if v is not None})
+    if params.stop:
+        body["stop"] = list(params.stop)
+    if stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    if request.kind == "chat":
+        return "chat/completions", {**body, "messages": list(request.messages)}
+    return "completions", {**body, "prompt": request.prompt}
+
+
+def _timeout(target: Target) -> httpx.Timeout:
+    return httpx.Timeout(target.timeout_s, connect=min(5.0, target.timeout_s))
+
+
+def _parse_event(line: str, kind: str, name: str) -> Delta | None:
+    """One SSE line of the upstream as a delta; None for lines that carry nothing (comments, role-only chunks)."""
+    if not line.startswith("data:"):
+        return None
+    data = line[5:].strip()
+    if data == "[DONE]":
+        return _DONE
+    try:
+        event = json.loads(data)
+    except ValueError:
+        raise UpstreamError("protocol", f"upstream {name!r} streamed something that is not JSON") from None
+    if not isinstance(event, dict):
+        raise UpstreamError("protocol", f"upstream {name!r} streamed an unexpected event")
+    if event.get("error"):
+        raise UpstreamError("protocol", f"upstream {name!r} failed mid-stream: {_error_text(event)}")
+    choices = event.get("choices") or []
+    choice = choices[0] if choices and isinstance(choices[0], dict) else {}
+    text = choice.get("text") if kind == "completion" else (choice.get("delta") or {}).get("content")
+    delta = Delta(text=text or "", finish_reason=choice.get("finish_reason"), usage=_usage(event.get("usage")))
+    return delta if delta.text or delta.finish_reason or delta.usage else None
+
+
+def _first_choice(data: dict[str, Any], name: str) -> dict[str, Any]:
+    choices = data.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise UpstreamError("protocol", f"upstream {name!r} answered without choices")
+    return choices[0]
+
+
+def _usage(raw: Any) -> Usage | None:
+    if not isinstance(raw, dict):
+        return None
+    try:
+        return Usage(int(raw.get("prompt_tokens") or 0), int(raw.get("completion_tokens") or 0))
+    except (TypeError, ValueError):
+        return None
+
+
+def _error_text(data: Any) -> str:
+    error = data.get("error") if isinstance(data, dict) else None
+    message = error.get("message") if isinstance(error, dict) else error
+    return str(message or "no details")[:MAX_ERROR_TEXT]
+
+
+def _status_error(name: str, response: httpx.Response) -> UpstreamError:
+    try:
+        detail = _error_text(response.json())
+    except ValueError:
+        detail = "no details"
+    retry_after = response.headers.get("retry-after")
+    seconds = float(retry_after) if retry_after and retry_after.replace(".", "", 1).isdigit() else None
+    message = f"upstream {name!r} answered {response.status_code}: {detail}"
+    return UpstreamError("status", message, status=response.status_code, retry_after=seconds)
+
+
+def _transport_error(name: str, exc: httpx.HTTPError) -> UpstreamError:
+    """Only the exception's class goes into the message: its text can hold the URL."""
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        return UpstreamError("connect", f"cannot connect to upstream {name!r} ({type(exc).__name__})")
+    if isinstance(exc, httpx.PoolTimeout):
+        return UpstreamError("unavailable", f"upstream {name!r} has no free connection")
+    if isinstance(exc, httpx.TimeoutException):
+        return UpstreamError("timeout", f"upstream {name!r} timed out ({type(exc).__name__})")
+    return UpstreamError("protocol", f"upstream {name!r} connection failed ({type(exc).__name__})")

@@ -1,0 +1,200 @@
+"""Wiring: settings + ports -> the FastAPI app with its runtime (backends, recorder, health monitor).
+
+``create_app(settings)`` reads the keys and the routes file and builds one backend per upstream, a Kafka
+publisher that connects in the background, the spool and the recorder; ``create_app(settings,
+ports=InferencePorts(...))`` uses the given backends, publisher and seams instead (tests). Either way nothing
+connects before the lifespan starts the components: the backends (connection pools), the publisher, the
+recorder's tasks and the health monitor, in that order (stopped in reverse, so the recorder flushes last).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from llmops_kit.auth import ApiKeyStore
+from llmops_kit.http.app import Component, Runtime, create_service_app
+
+from llmops_inference import __version__
+from llmops_inference.adapters.kafka import BackgroundProducer
+from llmops_inference.adapters.noop import NoBudgets, NoExperiments, NoPromptRegistry
+from llmops_inference.adapters.openai_upstream import OpenAIUpstream
+from llmops_inference.adapters.triton import TritonBackend
+from llmops_inference.config import InferenceSettings
+from llmops_inference.entrypoints.http import HttpDependencies, build_router
+from llmops_inference.entrypoints.openapi import install_openapi
+from llmops_inference.errors import install_openai_error_handlers
+from llmops_inference.execution import CallRunner
+from llmops_inference.handlers import Gateway, Limits
+from llmops_inference.health import HealthMonitor
+from llmops_inference.limits import RateLimiter
+from llmops_inference.ports import Backend, BudgetGuard, EventPublisher, PromptResolver, VariantChooser
+from llmops_inference.recording.recorder import CallRecorder
+from llmops_inference.recording.spool import Spool
+from llmops_inference.resilience import CircuitBreaker
+from llmops_inference.router import Router
+from llmops_inference.routing_table import RoutingTable
+
+__all__ = ["SERVICE", "InferencePorts", "Wiring", "build_backends", "create_app", "wire"]
+
+SERVICE = "inference"
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class InferencePorts:
+    """What a test (or an embedding) gives the gateway instead of the configured upstreams and Kafka."""
+
+    api_keys: ApiKeyStore
+    table: RoutingTable
+    backends: Mapping[str, Backend]
+    publisher: EventPublisher
+    spool_dir: Path
+    chooser: VariantChooser = field(default_factory=NoExperiments)
+    resolver: PromptResolver = field(default_factory=NoPromptRegistry)
+    budget: BudgetGuard = field(default_factory=NoBudgets)
+    retry_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    clock: Callable[[], float] = time.monotonic
+    """Drives the circuit breakers and the rate limiter (tests move it instead of sleeping)."""
+
+
+@dataclass
+class Wiring:
+    """Everything built for one app; ``components`` in start order."""
+
+    gateway: Gateway
+    router: Router
+    recorder: CallRecorder
+    monitor: HealthMonitor
+    publisher: EventPublisher
+    components: list[Component]
+
+
+def build_backends(table: RoutingTable) -> dict[str, Backend]:
+    """One backend (one connection pool) per upstream of the routes file."""
+    backends: dict[str, Backend] = {}
+    for upstream in table.upstreams:
+        if table.backend_of(upstream.name) == "triton":
+            backends[upstream.name] = TritonBackend(upstream)
+        else:
+            backends[upstream.name] = OpenAIUpstream(upstream)
+    return backends
+
+
+def _production_ports(settings: InferenceSettings) -> InferencePorts:
+    if settings.api_keys_file is None:
+        raise ValueError("LLMOPS_API_KEYS_FILE is not set: the gateway needs API keys")
+    if settings.routes_file is None:
+        log.warning("INFERENCE_ROUTES_FILE is not set: the gateway serves no model")
+    table = RoutingTable.load(settings.routes_file) if settings.routes_file else RoutingTable()
+    return InferencePorts(
+        api_keys=ApiKeyStore.from_file(settings.api_keys_file),
+        table=table,
+        backends=build_backends(table),
+        publisher=BackgroundProducer(
+            settings.kafka_bootstrap_servers, service=SERVICE, ensure_topic=settings.ensure_topics
+        ),
+        spool_dir=settings.spool_dir,
+    )
+
+
+def wire(settings: InferenceSettings, ports: InferencePorts) -> Wiring:
+    """Build the gateway's objects (no I/O but creating the spool directory)."""
+    breakers = {
+        name: CircuitBreaker(
+            name, failure_threshold=settings.breaker_failures, cooldown_s=settings.breaker_cooldown_s, clock=ports.clock
+        )
+        for name in ports.backends
+    }
+    router = Router(
+        ports.table,
+        ports.backends,
+        breakers,
+        retries=settings.retries,
+        backoff_s=settings.retry_backoff_s,
+        sleep=ports.retry_sleep,
+    )
+    recorder = CallRecorder(
+        ports.publisher,
+        Spool(ports.spool_dir),
+        buffer_size=settings.record_buffer,
+        batch_size=settings.record_batch,
+        publish_timeout_s=settings.publish_timeout_s,
+        replay_interval_s=settings.replay_interval_s,
+    )
+    limiter = RateLimiter(settings.requests_per_minute, settings.tokens_per_minute, clock=ports.clock)
+    runner = CallRunner(router=router, recorder=recorder, limiter=limiter, budget=ports.budget)
+    limits = Limits(settings.max_prompt_chars, settings.max_tokens_limit, settings.default_max_tokens)
+    gateway = Gateway(runner, ports.chooser, ports.resolver, limits, settings.source, settings.environment)
+    monitor = HealthMonitor(ports.table, ports.backends, breakers, interval_s=settings.health_interval_s)
+    components: list[Component] = [*ports.backends.values()]
+    if isinstance(ports.publisher, BackgroundProducer):
+        components.append(ports.publisher)
+    components += [recorder, monitor, _Stops(gateway)]
+    return Wiring(gateway, router, recorder, monitor, ports.publisher, components)
+
+
+@dataclass
+class _Stops:
+    """Stops the gateway's shadow calls first (started last), so their events still reach the recorder."""
+
+    gateway: Gateway
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        await self.gateway.stop()
+
+
+def create_app(settings: InferenceSettings | None = None, *, ports: InferencePorts | None = None) -> FastAPI:
+    """The gateway app: production wiring from ``settings``, or the injected ``ports``."""
+    settings = settings or InferenceSettings()
+    ports = ports or _production_ports(settings)
+    wiring = wire(settings, ports)
+
+    async def build_runtime(app: FastAPI) -> Runtime:
+        return Runtime(components=list(wiring.components))
+
+    app = create_service_app(
+        service=SERVICE,
+        title="LLMOps inference gateway",
+        description="An OpenAI-compatible API over Triton and OpenAI-compatible upstreams; every call is recorded.",
+        version=__version__,
+        build_runtime=build_runtime,
+    )
+    install_openai_error_handlers(app)
+    app.include_router(build_router())
+    _replace_readyz(app, wiring)
+    install_openapi(app)
+    app.state.api_keys = ports.api_keys
+    app.state.inference = HttpDependencies(
+        wiring.gateway, settings.max_body_bytes, settings.default_app, int(time.time())
+    )
+    app.state.wiring = wiring
+    return app
+
+
+def _replace_readyz(app: FastAPI, wiring: Wiring) -> None:
+    """Readiness is "some model has a healthy upstream", not "Kafka answers": the gateway serves without Kafka."""
+    app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) != "/readyz"]
+
+    @app.get("/readyz", tags=["operations"], summary="Readiness: at least one model has a healthy upstream")
+    async def readyz() -> JSONResponse:
+        """`upstreams` has each upstream's probe and circuit state; `recording` whether events reach Kafka."""
+        started = getattr(app.state, "runtime", None) is not None
+        ready = started and wiring.monitor.ready()
+        recorder = wiring.recorder
+        body = {
+            "ready": ready,
+            "checks": {"started": started, "backends": wiring.monitor.ready()},
+            "upstreams": wiring.monitor.details(),
+            "recording": {"kafka": recorder.kafka_up, "spooled": recorder.spool.pending},
+        }
+        return JSONResponse(body, status_code=200 if ready else 503)

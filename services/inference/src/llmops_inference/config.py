@@ -1,0 +1,50 @@
+"""Settings of the inference gateway (``INFERENCE_*``; shared infrastructure settings keep their plain names)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from llmops_kit.settings import ServiceSettings
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+__all__ = ["InferenceSettings"]
+
+
+class InferenceSettings(ServiceSettings):
+    """What the gateway reads from the environment; every limit has a safe default.
+
+    Upstreams and per-model routes live in the routes file (``INFERENCE_ROUTES_FILE``), never in a request.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="INFERENCE_", extra="ignore", populate_by_name=True)
+
+    port: int = Field(default=8003, ge=0, le=65535)
+    source: str = Field(default="/services/inference", min_length=1, max_length=256, description="CloudEvents source")
+    environment: str = Field(default="production", min_length=1, max_length=256, description="Recorded environment")
+    default_app: str = Field(
+        default="default", min_length=1, max_length=256, description="App recorded when no X-LLMOps-App header is sent"
+    )
+    routes_file: Path | None = Field(default=None, description="YAML file of upstreams and per-model routes")
+
+    # Limits (per API key).
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="Largest request body (413 above)")
+    max_prompt_chars: int = Field(default=200_000, ge=1, description="Longest prompt, all messages together (413)")
+    max_tokens_limit: int = Field(default=4096, ge=1, le=1_000_000, description="Largest max_tokens accepted (400)")
+    default_max_tokens: int = Field(default=512, ge=1, description="max_tokens when a request names none")
+    requests_per_minute: int = Field(default=600, ge=0, description="Per key; 0 disables the limit")
+    tokens_per_minute: int = Field(default=200_000, ge=0, description="Per key, prompt + completion; 0 disables")
+
+    # Resilience.
+    retries: int = Field(default=2, ge=0, le=10, description="Retries per target of idempotent failures")
+    retry_backoff_s: float = Field(default=0.2, ge=0, description="First retry delay; doubles, with jitter")
+    breaker_failures: int = Field(default=5, ge=1, description="Consecutive failures that open an upstream's circuit")
+    breaker_cooldown_s: float = Field(default=30.0, gt=0, description="How long a circuit stays open before a trial")
+    health_interval_s: float = Field(default=10.0, gt=0, description="How often upstreams are probed")
+
+    # Recording.
+    spool_dir: Path = Field(default=Path(".data/inference/spool"), description="Where unpublished events wait")
+    record_buffer: int = Field(default=10_000, ge=1, description="Events held in memory before spilling to disk")
+    record_batch: int = Field(default=200, ge=1, le=10_000, description="Most events per publish")
+    publish_timeout_s: float = Field(default=10.0, gt=0, description="How long one publish may wait for acks")
+    replay_interval_s: float = Field(default=5.0, gt=0, description="How often the spool is retried")

@@ -1,0 +1,1 @@
+"""How the gateway is reached: the HTTP app and the ``llmops-inference`` command."""

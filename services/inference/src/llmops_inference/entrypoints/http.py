@@ -1,0 +1,166 @@
+"""The OpenAI-compatible routes: ``/v1/chat/completions``, ``/v1/completions``, ``/v1/embeddings``, ``/v1/models``.
+
+Each route authenticates the key (``inference:invoke``), reads the body under the size limit, validates it
+into the request model (400 in OpenAI's shape naming the parameter), builds the call context from the key
+and headers (never from the body: the tenant is the key's) and hands over to the
+:class:`~llmops_inference.handlers.Gateway`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated, Literal, TypeVar
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from llmops_kit.auth import Principal, requires
+from pydantic import BaseModel, ValidationError
+
+from llmops_inference.api_models import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
+from llmops_inference.entrypoints.openapi import ChatCompletion as ChatCompletionOut
+from llmops_inference.entrypoints.openapi import Completion, EmbeddingList, ModelList, body, responses
+from llmops_inference.errors import GatewayError, from_validation
+from llmops_inference.handlers import Answer, Gateway, new_call_id
+from llmops_inference.ports import CallContext
+from llmops_inference.recording.records import identifier_or_none
+
+__all__ = ["HttpDependencies", "build_router"]
+
+M = TypeVar("M", bound=BaseModel)
+APP_HEADER = "x-llmops-app"
+SESSION_HEADER = "x-llmops-session"
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+@dataclass(frozen=True, slots=True)
+class HttpDependencies:
+    """What the routes need, set on ``app.state.inference`` by the bootstrap."""
+
+    gateway: Gateway
+    max_body_bytes: int
+    default_app: str
+    created: int
+
+
+def _deps(request: Request) -> HttpDependencies:
+    deps = getattr(request.app.state, "inference", None)
+    if not isinstance(deps, HttpDependencies):
+        raise GatewayError(503, "the gateway is starting", type="server_error")
+    return deps
+
+
+Invoker = Annotated[Principal, Depends(requires("inference:invoke"))]
+Deps = Annotated[HttpDependencies, Depends(_deps)]
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refusing more than ``limit`` bytes: by Content-Length first, then while reading."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    data = bytearray()
+    async for piece in request.stream():
+        data += piece
+        if len(data) > limit:
+            raise _too_large(limit)
+    return bytes(data)
+
+
+def _too_large(limit: int) -> GatewayError:
+    return GatewayError(413, f"the request body exceeds {limit} bytes", code="request_too_large")
+
+
+def parse(model: type[M], data: bytes) -> M:
+    """Validate a JSON body; any problem is a 400 naming the parameter."""
+    if not data.strip():
+        raise GatewayError(400, "the request body is empty; send a JSON object", code="invalid_json")
+    try:
+        return model.model_validate_json(data)
+    except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise GatewayError(400, "the request body is not valid JSON", code="invalid_json") from None
+        raise from_validation(exc) from None
+
+
+def context(
+    request: Request,
+    principal: Principal,
+    endpoint: Literal["chat", "completion", "embedding"],
+    default_app: str,
+    user: str | None,
+) -> CallContext:
+    """Who is calling and for which app: the tenant from the key, the app and session from headers."""
+    app = (request.headers.get(APP_HEADER) or default_app).strip()[:256] or default_app
+    match = _TRACEPARENT.match(request.headers.get("traceparent", ""))
+    return CallContext(
+        tenant_id=principal.tenant_id,
+        key_id=principal.key_id,
+        app=app,
+        endpoint=endpoint,
+        call_id=new_call_id(endpoint),
+        trace_id=match.group(1) if match else None,
+        user_id=identifier_or_none(user),
+        session_id=identifier_or_none(request.headers.get(SESSION_HEADER)),
+    )
+
+
+def respond(answer: Answer) -> Response:
+    if isinstance(answer, dict):
+        return JSONResponse(answer)
+    return StreamingResponse(answer, media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["inference"])
+
+    @router.post(
+        "/chat/completions",
+        summary="Create a chat completion",
+        openapi_extra=body("ChatCompletionRequest"),
+        responses=responses(ChatCompletionOut, streams=True),
+    )
+    async def chat_completions(request: Request, principal: Invoker, deps: Deps) -> Response:
+        """OpenAI's chat completions: `stream: true` answers server-sent events ending in `data: [DONE]`
+        (with `stream_options.include_usage`, a last chunk carries the usage). The `id` is the recorded call id.
+        Send `X-LLMOps-App` to name the application (recorded; experiments route by it).
+        """
+        payload = parse(ChatCompletionRequest, await read_body(request, deps.max_body_bytes))
+        ctx = context(request, principal, "chat", deps.default_app, payload.user)
+        return respond(await deps.gateway.chat(payload, ctx))
+
+    @router.post(
+        "/completions",
+        summary="Create a text completion",
+        openapi_extra=body("CompletionRequest"),
+        responses=responses(Completion, streams=True),
+    )
+    async def completions(request: Request, principal: Invoker, deps: Deps) -> Response:
+        """OpenAI's legacy text completions, one prompt per request; `stream: true` as for chat."""
+        payload = parse(CompletionRequest, await read_body(request, deps.max_body_bytes))
+        ctx = context(request, principal, "completion", deps.default_app, payload.user)
+        return respond(await deps.gateway.completion(payload, ctx))
+
+    @router.post(
+        "/embeddings",
+        summary="Create embeddings",
+        openapi_extra=body("EmbeddingRequest"),
+        responses=responses(EmbeddingList, errors=(400, 401, 403, 404, 413, 429, 502, 503, 504)),
+    )
+    async def embeddings(request: Request, principal: Invoker, deps: Deps) -> Response:
+        """One vector per input string; `encoding_format: base64` packs little-endian float32."""
+        payload = parse(EmbeddingRequest, await read_body(request, deps.max_body_bytes))
+        ctx = context(request, principal, "embedding", deps.default_app, payload.user)
+        return JSONResponse(await deps.gateway.embeddings(payload, ctx))
+
+    @router.get(
+        "/models", summary="List the models this gateway serves", responses=responses(ModelList, errors=(401, 403))
+    )
+    async def models(principal: Invoker, deps: Deps) -> JSONResponse:
+        """The public model names of the routes file (what clients send as `model`)."""
+        names = deps.gateway.runner.router.models()
+        data = [{"id": name, "object": "model", "created": deps.created, "owned_by": "llmops"} for name in names]
+        return JSONResponse({"object": "list", "data": data})
+
+    return router

@@ -1,0 +1,22 @@
+"""``llmops-inference``: JSON logs, then serve the gateway until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+from llmops_kit.http.app import serve
+from llmops_kit.logging import configure_logging
+
+from llmops_inference.bootstrap import SERVICE, create_app
+from llmops_inference.config import InferenceSettings
+
+__all__ = ["main"]
+
+
+def main() -> None:
+    """Read settings from the environment and run the gateway."""
+    settings = InferenceSettings()
+    configure_logging(SERVICE, settings.log_level)
+    serve(create_app(settings), settings.host, settings.port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,212 @@
+"""Running one admitted call: limits, the router, the answer's body or stream, and exactly one recorded event.
+
+Whatever happens after a request was authenticated and validated (unknown model, rate limit, budget, upstream
+failure, success, a stream cut by the client) the call's :class:`~llmops_inference.recording.records.CallDraft`
+is turned into one event and handed to the recorder, which never blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from llmops_schemas.envelope import CloudEvent
+from llmops_schemas.v1.calls import CallRecorded
+
+from llmops_inference.domain import Delta, GenerationRequest, UpstreamError, Usage
+from llmops_inference.errors import GatewayError
+from llmops_inference.limits import RateLimiter
+from llmops_inference.metrics import CALLS
+from llmops_inference.ports import BudgetGuard
+from llmops_inference.recording.records import CallDraft
+from llmops_inference.router import OpenedStream, Routed, Router
+from llmops_inference.streaming import DONE, Shape, chunk, completion_body, sse, usage_chunk
+
+__all__ = ["CallRunner", "Recorder"]
+
+
+class Recorder(Protocol):
+    """Takes a finished call's event; must not block (the :class:`CallRecorder` buffers it)."""
+
+    def record(self, event: CloudEvent[CallRecorded]) -> None: ...
+
+
+@dataclass
+class CallRunner:
+    """The steps every generating or embedding call shares."""
+
+    router: Router
+    recorder: Recorder
+    limiter: RateLimiter
+    budget: BudgetGuard
+    clock: Callable[[], float] = time.time
+    _background: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    async def admit(self, draft: CallDraft, estimated_tokens: int) -> None:
+        """Known model, within budget, within rate limits; otherwise record the refusal and raise it."""
+        try:
+            self.router.targets(draft.model)
+            decision = await self.budget.check(draft.context, draft.model)
+            if not decision.allowed:
+                message = decision.message or "the budget for this key or app is exhausted"
+                raise GatewayError(
+                    429, message, type="insufficient_quota", code="budget_exceeded", retry_after=decision.retry_after_s
+                )
+            draft.reservation = self.limiter.admit(draft.context.key_id, estimated_tokens)
+        except GatewayError as error:
+            self.fail(draft, error)
+            raise
+
+    async def generate(self, draft: CallDraft, request: GenerationRequest, shape: Shape) -> dict[str, Any]:
+        """A whole answer as OpenAI's JSON body."""
+        try:
+            generation, routed = await self.router.generate(draft.model, request)
+        except GatewayError as error:
+            self.fail(draft, error)
+            raise
+        self.routed(draft, routed)
+        draft.output, draft.finish_reason, draft.usage = (
+            generation.text,
+            generation.finish_reason or "stop",
+            generation.usage,
+        )
+        draft.first_token()
+        self.finish(draft)
+        return completion_body(
+            shape,
+            draft.context.call_id,
+            int(self.clock()),
+            draft.model,
+            generation.text,
+            draft.finish_reason,
+            generation.usage,
+        )
+
+    async def open_stream(self, draft: CallDraft, request: GenerationRequest) -> OpenedStream:
+        """The upstream stream, once its first delta arrived (retries and fallbacks happen before)."""
+        try:
+            opened = await self.router.open_stream(draft.model, request)
+        except GatewayError as error:
+            self.fail(draft, error)
+            raise
+        self.routed(draft, opened.routed)
+        return opened
+
+    async def stream(
+        self, draft: CallDraft, opened: OpenedStream, shape: Shape, include_usage: bool
+    ) -> AsyncIterator[bytes]:
+        """The answer as server-sent events; records the call when the stream ends, however it ends."""
+        ids = (shape, draft.context.call_id, int(self.clock()), draft.model)
+        parts: list[str] = []
+        finished = False
+        try:
+            if shape == "chat":
+                yield sse(chunk(*ids, text="", role=True, include_usage=include_usage))
+            async for delta in _deltas(opened):
+                if delta.text:
+                    draft.first_token()
+                    parts.append(delta.text)
+                    yield sse(chunk(*ids, text=delta.text, include_usage=include_usage))
+                draft.finish_reason = delta.finish_reason or draft.finish_reason
+                draft.usage = delta.usage or draft.usage
+            draft.finish_reason = draft.finish_reason or "stop"
+            yield sse(
+                chunk(
+                    *ids,
+                    text=None if shape == "chat" else "",
+                    finish_reason=draft.finish_reason,
+                    include_usage=include_usage,
+                )
+            )
+            if include_usage:
+                yield sse(usage_chunk(*ids, draft.usage or Usage(0, 0)))
+            finished = True
+            yield DONE
+        except UpstreamError as error:
+            self.router.report_stream_failure(opened.routed.target, error)
+            draft.fail("upstream_error", error.message, error.kind)
+            finished = True
+            yield sse({"error": {"message": error.message, "type": "server_error", "param": None, "code": error.kind}})
+            yield DONE
+        except Exception as error:  # a bug, not the upstream: say so without internals
+            draft.fail("internal_error", type(error).__name__)
+            finished = True
+            yield sse(
+                {
+                    "error": {
+                        "message": "an unexpected error occurred",
+                        "type": "server_error",
+                        "param": None,
+                        "code": None,
+                    }
+                }
+            )
+            yield DONE
+        finally:
+            # No awaits here: a client that went away cancels this generator, and every await would re-raise.
+            draft.output = "".join(parts)
+            if not finished and draft.error is None:
+                draft.fail("client_closed", "the client closed the stream before it ended")
+            self._spawn(_close(opened.rest))
+            self.finish(draft)
+
+    def fail(self, draft: CallDraft, error: GatewayError) -> None:
+        draft.fail(error.type, error.message, error.code)
+        draft.metadata["http_status"] = str(error.status)
+        self.finish(draft)
+
+    def finish(self, draft: CallDraft) -> None:
+        """Record the call (once) and tell the limiter and the budget what it used."""
+        if draft.ended is not None:
+            return
+        event = draft.event()
+        self.recorder.record(event)
+        CALLS.labels(draft.context.endpoint, draft.model, event.data.status).inc()
+        reservation = draft.reservation
+        if reservation is not None:
+            reservation.settle(draft.usage.total_tokens if draft.usage else 0)
+        self._spawn(self.budget.charge(draft.context, draft.model, draft.usage))
+
+    def routed(self, draft: CallDraft, routed: Routed) -> None:
+        target = routed.target
+        draft.provider = target.upstream
+        draft.metadata.update(
+            {
+                "backend": target.backend,
+                "upstream": target.upstream,
+                "upstream_model": target.model,
+                "attempts": str(routed.attempts),
+            }
+        )
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+
+async def _deltas(opened: OpenedStream) -> AsyncIterator[Delta]:
+    """The first delta, then the rest, each within the target's timeout (an idle upstream is a failure)."""
+    yield opened.first
+    timeout = opened.routed.target.timeout_s
+    while True:
+        try:
+            async with asyncio.timeout(timeout):
+                delta = await anext(opened.rest)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise UpstreamError("timeout", f"the upstream sent nothing for {timeout:g}s") from None
+        yield delta
+
+
+async def _close(iterator: AsyncIterator[Delta]) -> None:
+    close = getattr(iterator, "aclose", None)
+    if close is not None:
+        try:
+            await close()
+        except Exception:  # the upstream's stream is being thrown away anyway
+            return

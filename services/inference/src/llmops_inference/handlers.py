@@ -1,0 +1,224 @@
+"""The gateway's use cases: a chat completion, a text completion, embeddings.
+
+Each takes a validated request and the caller's :class:`~llmops_inference.ports.CallContext` and returns
+OpenAI's JSON body or, for ``stream: true``, the server-sent events. HTTP lives in ``entrypoints/http.py``;
+upstream mechanics in the router; recording in :class:`~llmops_inference.execution.CallRunner`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import struct
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from llmops_schemas.ids import new_uuid7
+from llmops_schemas.v1.calls import CallParameters, ExperimentRef
+from llmops_schemas.v1.common import PromptRef
+
+from llmops_inference.api_models import ChatCompletionRequest, CompletionRequest, EmbeddingRequest, GenerationParams
+from llmops_inference.domain import GenerationRequest, Params, Usage
+from llmops_inference.errors import GatewayError
+from llmops_inference.execution import CallRunner
+from llmops_inference.limits import check_sizes, estimate_tokens
+from llmops_inference.metrics import CALLS
+from llmops_inference.ports import CallContext, PromptResolver, ShadowCall, VariantChooser
+from llmops_inference.recording.records import CallDraft, to_parameters, to_recorded_messages
+from llmops_inference.streaming import Shape
+
+__all__ = ["Answer", "Gateway", "Limits", "new_call_id"]
+
+log = logging.getLogger(__name__)
+Answer = dict[str, Any] | AsyncIterator[bytes]
+ID_PREFIX = {"chat": "chatcmpl-", "completion": "cmpl-", "embedding": "embd-"}
+FORWARDED = ("presence_penalty", "frequency_penalty")
+
+
+def new_call_id(endpoint: str) -> str:
+    """OpenAI-style response id (``chatcmpl-<uuid7 hex>``), also the recorded ``call_id``."""
+    return ID_PREFIX[endpoint] + new_uuid7().replace("-", "")
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_prompt_chars: int = 200_000
+    max_tokens_limit: int = 4096
+    default_max_tokens: int = 512
+    max_shadows_in_flight: int = 64
+
+
+@dataclass
+class Gateway:
+    """Everything the routes call; built once per app by the bootstrap."""
+
+    runner: CallRunner
+    chooser: VariantChooser
+    resolver: PromptResolver
+    limits: Limits
+    source: str
+    environment: str
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    _shadows: set[asyncio.Task[None]] = field(default_factory=set)
+
+    async def chat(self, request: ChatCompletionRequest, context: CallContext) -> Answer:
+        self._check(request.prompt_chars(), request.requested_max_tokens())
+        plan = await self.chooser.choose(request, context)
+        resolved = await self.resolver.resolve(plan.request, context)
+        if not resolved.request.messages:
+            raise GatewayError(
+                400, "messages: at least one message is required", param="messages", code="invalid_value"
+            )
+        self._check(resolved.request.prompt_chars(), resolved.request.requested_max_tokens())
+        for shadow in plan.shadows:
+            self._start_shadow(shadow, context)
+        draft = self._chat_draft(resolved.request, context, resolved.prompt, plan.experiment)
+        return await self._run(draft, resolved.request, self._chat_request(resolved.request), "chat")
+
+    async def completion(self, request: CompletionRequest, context: CallContext) -> Answer:
+        self._check(request.prompt_chars(), request.requested_max_tokens())
+        generation = GenerationRequest(
+            kind="completion",
+            params=self._params(request, request.requested_max_tokens()),
+            prompt=request.prompt_text(),
+        )
+        draft = self._draft(context, request, [("user", request.prompt_text(), None, None)], generation.params)
+        return await self._run(draft, request, generation, "completion")
+
+    async def embeddings(self, request: EmbeddingRequest, context: CallContext) -> dict[str, Any]:
+        check_sizes(
+            prompt_chars=request.prompt_chars(),
+            max_prompt_chars=self.limits.max_prompt_chars,
+            max_tokens=None,
+            max_tokens_limit=0,
+        )
+        texts = request.texts()
+        draft = self._draft(context, request, [("user", t, None, None) for t in texts], None)
+        draft.tags.append("embeddings")
+        await self.runner.admit(draft, estimate_tokens(request.prompt_chars(), 0))
+        try:
+            result, routed = await self.runner.router.embed(request.model, texts, request.dimensions)
+        except GatewayError as error:
+            self.runner.fail(draft, error)
+            raise
+        self.runner.routed(draft, routed)
+        draft.usage = Usage(result.prompt_tokens, 0)
+        draft.first_token()
+        self.runner.finish(draft)
+        return _embedding_body(request, result.vectors, result.prompt_tokens)
+
+    async def stop(self) -> None:
+        """Cancel shadow calls still running (their answers would be recorded as errors)."""
+        for task in list(self._shadows):
+            task.cancel()
+        await asyncio.gather(*self._shadows, return_exceptions=True)
+
+    # -- steps ------------------------------------------------------------------------------------
+
+    def _check(self, prompt_chars: int, max_tokens: int | None) -> None:
+        check_sizes(
+            prompt_chars=prompt_chars,
+            max_prompt_chars=self.limits.max_prompt_chars,
+            max_tokens=max_tokens,
+            max_tokens_limit=self.limits.max_tokens_limit,
+        )
+
+    async def _run(
+        self, draft: CallDraft, request: GenerationParams, generation: GenerationRequest, shape: Shape
+    ) -> Answer:
+        prompt_chars = len(generation.prompt) + sum(len(str(m.get("content") or "")) for m in generation.messages)
+        await self.runner.admit(draft, estimate_tokens(prompt_chars, generation.params.max_tokens))
+        if not request.stream:
+            return await self.runner.generate(draft, generation, shape)
+        opened = await self.runner.open_stream(draft, generation)
+        return self.runner.stream(draft, opened, shape, request.include_usage())
+
+    def _params(self, request: GenerationParams, max_tokens: int | None) -> Params:
+        extra = {name: getattr(request, name) for name in FORWARDED if getattr(request, name) is not None}
+        return Params(
+            max_tokens=max_tokens or self.limits.default_max_tokens,
+            temperature=request.temperature,
+            top_p=request.top_p,
+            stop=tuple(request.stop_list()),
+            seed=request.seed,
+            extra=extra,
+        )
+
+    def _chat_request(self, request: ChatCompletionRequest) -> GenerationRequest:
+        messages = tuple(m.model_dump(exclude_none=True) for m in request.messages)
+        return GenerationRequest(
+            kind="chat", params=self._params(request, request.requested_max_tokens()), messages=messages
+        )
+
+    def _chat_draft(
+        self,
+        request: ChatCompletionRequest,
+        context: CallContext,
+        prompt: PromptRef | None,
+        experiment: ExperimentRef | None,
+    ) -> CallDraft:
+        messages = [(m.role, m.text(), m.name, m.tool_call_id) for m in request.messages]
+        draft = self._draft(context, request, messages, self._chat_request(request).params)
+        draft.prompt, draft.experiment = prompt, experiment
+        return draft
+
+    def _draft(
+        self,
+        context: CallContext,
+        request: GenerationParams | EmbeddingRequest,
+        messages: Sequence[tuple[str, str, str | None, str | None]],
+        params: Params | None,
+    ) -> CallDraft:
+        metadata = dict(getattr(request, "metadata", None) or {})
+        metadata.update({"endpoint": context.endpoint, "key_id": context.key_id})
+        return CallDraft(
+            context=context,
+            model=request.model,
+            messages=to_recorded_messages(messages),
+            started_at=self.now(),
+            source=self.source,
+            environment=self.environment,
+            parameters=to_parameters(params) if params else CallParameters(),
+            metadata=metadata,
+        )
+
+    def _start_shadow(self, shadow: ShadowCall, context: CallContext) -> None:
+        if len(self._shadows) >= self.limits.max_shadows_in_flight:
+            CALLS.labels("chat", shadow.request.model, "shadow_skipped").inc()
+            log.warning("shadow call to %r skipped: %d already in flight", shadow.request.model, len(self._shadows))
+            return
+        task = asyncio.create_task(self._shadow(shadow, replace(context, call_id=new_call_id("chat"))))
+        self._shadows.add(task)
+        task.add_done_callback(self._shadows.discard)
+
+    async def _shadow(self, shadow: ShadowCall, context: CallContext) -> None:
+        """A copy sent to another arm: recorded (``experiment.shadow``), never returned, no rate limit."""
+        request = shadow.request.model_copy(update={"stream": False, "stream_options": None})
+        try:
+            resolved = await self.resolver.resolve(request, context)
+        except GatewayError as error:
+            log.warning("shadow call to %r not sent: %s", request.model, error.message)
+            return
+        experiment = shadow.experiment.model_copy(update={"shadow": True})
+        draft = self._chat_draft(resolved.request, context, resolved.prompt, experiment)
+        draft.tags.append("shadow")
+        try:
+            self.runner.router.targets(draft.model)
+            await self.runner.generate(draft, self._chat_request(resolved.request), "chat")
+        except GatewayError as error:
+            if draft.ended is None:
+                self.runner.fail(draft, error)
+
+
+def _embedding_body(request: EmbeddingRequest, vectors: list[list[float]], prompt_tokens: int) -> dict[str, Any]:
+    def encode(vector: list[float]) -> list[float] | str:
+        if request.encoding_format == "base64":
+            return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
+        return vector
+
+    data = [{"object": "embedding", "index": i, "embedding": encode(v)} for i, v in enumerate(vectors)]
+    usage = {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens}
+    return {"object": "list", "data": data, "model": request.model, "usage": usage}

@@ -1,0 +1,191 @@
+"""Publishing call events off the request path, never losing one silently.
+
+``record`` only puts the event in a bounded in-memory buffer (or, when that is full, hands it to a spill task
+that writes it to the spool): the caller's latency does not include Kafka. A background task drains the buffer
+in batches through the :class:`~llmops_inference.ports.EventPublisher`. When a publish fails or times out, the
+batch goes to the :class:`~llmops_inference.recording.spool.Spool` and the recorder marks Kafka as down: until a
+replay succeeds, new batches are spooled at once instead of each waiting out a timeout. A replay task retries
+the spool every ``replay_interval_s``, oldest segment first, and deletes each once Kafka acknowledged it.
+Event ids are fixed when the event is built, so a replay after a partial publish never makes a duplicate that
+consumers cannot recognise. What cannot even be spooled (a disk error) is logged and counted, never dropped
+silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Literal
+
+from llmops_schemas.envelope import CloudEvent, EventPayload
+from llmops_schemas.v1.calls import CallRecorded
+from pydantic import ValidationError
+
+from llmops_inference.metrics import EVENTS_LOST, EVENTS_SPOOLED, EVENTS_UNPUBLISHED, RECORD_BUFFER
+from llmops_inference.ports import EventPublisher
+from llmops_inference.recording.spool import Spool
+
+__all__ = ["CallRecorder"]
+
+log = logging.getLogger(__name__)
+Event = CloudEvent[CallRecorded]
+SpoolReason = Literal["kafka_unavailable", "buffer_full", "shutdown"]
+
+
+class CallRecorder:
+    """A component (start/stop in the lifespan) that owns the buffer, the drain task and the replay task."""
+
+    def __init__(
+        self,
+        publisher: EventPublisher,
+        spool: Spool,
+        *,
+        buffer_size: int = 10_000,
+        batch_size: int = 200,
+        publish_timeout_s: float = 10.0,
+        replay_interval_s: float = 5.0,
+    ) -> None:
+        self._publisher = publisher
+        self.spool = spool
+        self._queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=buffer_size)
+        self._batch_size = batch_size
+        self._timeout = publish_timeout_s
+        self._interval = replay_interval_s
+        self._overflow: list[Event] = []
+        self._in_flight: list[Event] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._spiller: asyncio.Task[None] | None = None
+        self.kafka_up = True
+
+    # -- request path -----------------------------------------------------------------------------
+
+    def record(self, event: Event) -> None:
+        """Queue one event; never blocks, never raises for a full buffer."""
+        try:
+            self._queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self._overflow.append(event)
+            if self._spiller is None or self._spiller.done():
+                self._spiller = asyncio.create_task(self._spill_overflow())
+        RECORD_BUFFER.set(self._queue.qsize())
+
+    # -- lifetime ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._drain_forever()), asyncio.create_task(self._replay_forever())]
+
+    async def stop(self) -> None:
+        """Stop the tasks, then publish (or spool) whatever is still in memory."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        if self._spiller is not None:
+            await self._spiller
+        leftover = self._in_flight + self._take(self._queue.qsize()) + self._overflow
+        self._in_flight, self._overflow = [], []
+        for start in range(0, len(leftover), self._batch_size):
+            await self._publish_or_spool(leftover[start : start + self._batch_size], "shutdown")
+
+    async def flush(self) -> None:
+        """Wait until every queued event is published or spooled (tests, and callers that must know)."""
+        await self._queue.join()
+        if self._spiller is not None:
+            await self._spiller
+
+    # -- background -------------------------------------------------------------------------------
+
+    async def _drain_forever(self) -> None:
+        while True:
+            first = await self._queue.get()
+            self._in_flight = [first, *self._take(self._batch_size - 1)]
+            RECORD_BUFFER.set(self._queue.qsize())
+            await self._publish_or_spool(self._in_flight, "kafka_unavailable")
+            for _ in self._in_flight:
+                self._queue.task_done()
+            self._in_flight = []
+
+    async def _replay_forever(self) -> None:
+        while True:
+            if self.spool.pending:
+                await self.replay()
+            elif not self.kafka_up:
+                self._mark_up("nothing left to replay; publishing directly again")
+            await asyncio.sleep(self._interval)
+
+    async def replay(self) -> bool:
+        """Publish the spool, oldest segment first; True when it is empty afterwards."""
+        for segment in await asyncio.to_thread(self.spool.segments):
+            lines = await asyncio.to_thread(self.spool.read, segment)
+            events = [event for event in map(_parse, lines) if event is not None]
+            try:
+                for start in range(0, len(events), self._batch_size):
+                    await self._publish(events[start : start + self._batch_size])
+            except Exception as exc:
+                self._mark_down(exc)
+                return False
+            await asyncio.to_thread(self.spool.remove, segment, len(lines))
+            self._mark_up(f"replayed {len(events)} spooled call events")
+        return True
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _take(self, most: int) -> list[Event]:
+        taken: list[Event] = []
+        while len(taken) < most and not self._queue.empty():
+            taken.append(self._queue.get_nowait())
+        return taken
+
+    async def _publish(self, events: list[Event]) -> None:
+        batch: list[CloudEvent[EventPayload]] = list(events)  # type: ignore[arg-type]
+        # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation that races completion.
+        async with asyncio.timeout(self._timeout):
+            await self._publisher.publish_many(batch)
+
+    async def _publish_or_spool(self, events: list[Event], reason: SpoolReason) -> None:
+        if self.kafka_up:
+            try:
+                await self._publish(events)
+            except Exception as exc:
+                EVENTS_UNPUBLISHED.inc(len(events))
+                self._mark_down(exc)
+            else:
+                return
+        await self._spool(events, reason)
+
+    async def _spool(self, events: list[Event], reason: SpoolReason) -> None:
+        try:
+            await asyncio.to_thread(self.spool.append, [e.to_json_bytes() for e in events])
+        except OSError as exc:
+            EVENTS_LOST.inc(len(events))
+            ids = ", ".join(e.id for e in events[:20])
+            log.error("could not spool %d call events (%s): %s", len(events), ids, exc)
+            return
+        EVENTS_SPOOLED.labels(reason).inc(len(events))
+
+    async def _spill_overflow(self) -> None:
+        while self._overflow:
+            batch, self._overflow = self._overflow, []
+            await self._spool(batch, "buffer_full")
+
+    def _mark_down(self, exc: BaseException) -> None:
+        if self.kafka_up:
+            log.warning("Kafka unavailable (%s): spooling call events to %s", type(exc).__name__, self.spool.directory)
+        self.kafka_up = False
+
+    def _mark_up(self, message: str) -> None:
+        if not self.kafka_up:
+            log.info("Kafka is back: %s", message)
+        self.kafka_up = True
+
+
+def _parse(line: bytes) -> Event | None:
+    try:
+        return CloudEvent[CallRecorded].model_validate_json(line)
+    except ValidationError:
+        EVENTS_LOST.inc()
+        log.error("skipping an unreadable spooled line (%d bytes): a write torn by a crash", len(line))
+        return None

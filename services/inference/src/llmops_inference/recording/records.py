@@ -1,0 +1,163 @@
+"""Building the ``llmops.call.recorded.v1`` event of one gateway call.
+
+A :class:`CallDraft` is opened when a request is accepted and filled in as the call proceeds (which upstream,
+the first token, the answer or the error); :meth:`CallDraft.event` turns it into the CloudEvent. Its id is
+derived from (tenant, call id, start time), so it is fixed before the first publish attempt and identical in
+every replay. Texts are cut (and ``metadata.truncated`` set) when the event would exceed the broker's record
+size, so a huge prompt can never make an event unpublishable.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from llmops_kit.kafka.producer import MAX_RECORD_BYTES
+from llmops_schemas.envelope import CloudEvent
+from llmops_schemas.ids import deterministic_uuid7
+from llmops_schemas.v1.calls import MAX_TEXT, CallError, CallParameters, CallRecorded, ChatMessage, ExperimentRef
+from llmops_schemas.v1.common import PromptRef
+
+from llmops_inference.domain import Params, Usage
+from llmops_inference.limits import Reservation
+from llmops_inference.ports import CallContext
+
+__all__ = ["CallDraft", "identifier_or_none", "to_parameters", "to_recorded_messages"]
+
+IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$")
+ENVELOPE_MARGIN = 16 * 1024
+ROLES = {"function": "tool"}
+
+
+def identifier_or_none(value: str | None) -> str | None:
+    """``value`` if it is a valid event identifier (user ids, tool call ids), else None."""
+    return value if value is not None and IDENTIFIER.match(value) else None
+
+
+def to_recorded_messages(messages: Sequence[tuple[str, str, str | None, str | None]]) -> list[ChatMessage]:
+    """``(role, text, name, tool_call_id)`` tuples as the event's messages (at most 1,024, texts capped)."""
+    return [
+        ChatMessage(
+            role=ROLES.get(role, role),
+            content=text[:MAX_TEXT],
+            name=name,
+            tool_call_id=identifier_or_none(tool_call_id),
+        )
+        for role, text, name, tool_call_id in messages[:1024]
+    ]
+
+
+def to_parameters(params: Params) -> CallParameters:
+    extra = {k: v for k, v in list(params.extra.items())[:64] if isinstance(v, str | int | float | bool)}
+    return CallParameters(
+        temperature=params.temperature,
+        top_p=params.top_p,
+        max_tokens=params.max_tokens,
+        stop=[s[:256] for s in params.stop[:16]] or None,
+        seed=params.seed,
+        extra=extra,
+    )
+
+
+@dataclass
+class CallDraft:
+    """One call as it happens; every field but the context is optional until the end."""
+
+    context: CallContext
+    model: str
+    messages: list[ChatMessage]
+    started_at: datetime
+    source: str
+    environment: str
+    parameters: CallParameters = field(default_factory=CallParameters)
+    started: float = field(default_factory=time.perf_counter)
+    provider: str = "gateway"
+    prompt: PromptRef | None = None
+    experiment: ExperimentRef | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    output: str | None = None
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    first_token_at: float | None = None
+    error: CallError | None = None
+    ended: float | None = None
+    reservation: Reservation | None = None
+    """The rate limiter's token reservation, settled with the real usage when the call is recorded."""
+
+    def first_token(self) -> None:
+        if self.first_token_at is None:
+            self.first_token_at = time.perf_counter()
+
+    def fail(self, type_: str, message: str, code: str | None = None) -> None:
+        self.error = CallError(type=type_[:256] or "error", message=message[:1024], code=code[:256] if code else None)
+
+    def end(self) -> None:
+        if self.ended is None:
+            self.ended = time.perf_counter()
+
+    def event(self) -> CloudEvent[CallRecorded]:
+        """The event to publish (``end()`` is implied)."""
+        self.end()
+        event = self._wrap(self._payload())
+        if len(event.to_json_bytes()) > MAX_RECORD_BYTES - ENVELOPE_MARGIN:
+            event = self._wrap(self._shrunk())
+        return event
+
+    def _payload(self, **overrides: Any) -> CallRecorded:
+        assert self.ended is not None
+        usage = self.usage
+        fields: dict[str, Any] = {
+            "call_id": self.context.call_id,
+            "trace_id": self.context.trace_id,
+            "app": self.context.app,
+            "environment": self.environment,
+            "user_id": self.context.user_id,
+            "session_id": self.context.session_id,
+            "model": self.model,
+            "provider": self.provider,
+            "messages": self.messages,
+            "output": self.output,
+            "finish_reason": self.finish_reason,
+            "parameters": self.parameters,
+            "usage": usage.as_dict() if usage else None,
+            "started_at": self.started_at,
+            "latency_ms": round((self.ended - self.started) * 1000, 3),
+            "time_to_first_token_ms": round((self.first_token_at - self.started) * 1000, 3)
+            if self.first_token_at
+            else None,
+            "status": "error" if self.error else "ok",
+            "error": self.error,
+            "prompt": self.prompt,
+            "experiment": self.experiment,
+            "tags": self.tags,
+            "metadata": dict(list(self.metadata.items())[:64]),
+        }
+        fields.update(overrides)
+        return CallRecorded(**fields)
+
+    def _shrunk(self) -> CallRecorded:
+        """The payload with every text cut to a common length that fits the record size."""
+        limit = MAX_TEXT
+        while True:
+            limit //= 2
+            messages = [m.model_copy(update={"content": m.content[:limit]}) for m in self.messages]
+            output = self.output[:limit] if self.output is not None else None
+            payload = self._payload(messages=messages, output=output, metadata={**self.metadata, "truncated": "true"})
+            if limit < 64 or len(payload.model_dump_json()) < MAX_RECORD_BYTES - 2 * ENVELOPE_MARGIN:
+                return payload
+
+    def _wrap(self, payload: CallRecorded) -> CloudEvent[CallRecorded]:
+        started_ms = int(self.started_at.timestamp() * 1000)
+        return CloudEvent.wrap(
+            payload,
+            source=self.source,
+            tenant_id=self.context.tenant_id,
+            event_id=deterministic_uuid7(started_ms, self.context.tenant_id, self.context.call_id),
+            subject=self.context.call_id,
+            trace_id=self.context.trace_id,
+        )

@@ -1,0 +1,208 @@
+"""Every error the gateway answers is OpenAI-shaped, with OpenAI's status codes; refused calls are recorded."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from llmops_inference.config import InferenceSettings
+from llmops_inference.domain import UpstreamError, Usage
+from llmops_inference.ports import BudgetDecision, CallContext
+
+from tests.unit.inference.support import Harness, assert_openai_error, chat
+
+
+async def test_a_chat_completion_answers_openai_json_and_is_recorded(gw: Harness, auth: dict[str, str]) -> None:
+    response = await gw.client.post("/v1/chat/completions", json=chat(), headers=auth)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["id"].startswith("chatcmpl-")
+    assert body["object"] == "chat.completion"
+    assert body["model"] == "gpt-test"
+    assert body["choices"][0]["message"] == {"role": "assistant", "content": "Hello from the fake backend.", "refusal": None}
+    assert body["usage"] == {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}
+    (event,) = await gw.events()
+    assert event.call_id == body["id"]
+    assert (event.status, event.model, event.provider, event.output) == ("ok", "gpt-test", "primary", body["choices"][0]["message"]["content"])  # fmt: skip
+    assert event.usage.total_tokens == 12
+    assert event.metadata["upstream_model"] == "gpt-up"
+    assert gw.publisher.events[0].tenant_id == "acme"
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "code"),
+    [
+        ({}, 401, "invalid_api_key"),
+        ({"Authorization": "Bearer llmops_not_a_key_at_all_000000000"}, 401, "invalid_api_key"),
+        ({"Authorization": "Basic dXNlcjpwdw=="}, 401, "invalid_api_key"),
+    ],
+)
+async def test_missing_or_unknown_keys_are_401(gw: Harness, headers: dict[str, str], status: int, code: str) -> None:
+    response = await gw.client.post("/v1/chat/completions", json=chat(), headers=headers)
+    error = assert_openai_error(response, status, code=code)
+    assert error["type"] == "authentication_error"
+    assert await gw.events() == []
+
+
+async def test_a_role_without_inference_invoke_is_403(gw: Harness, keys: dict[str, str]) -> None:
+    response = await gw.client.post("/v1/chat/completions", json=chat(), headers={"Authorization": f"Bearer {keys['reader']}"})  # fmt: skip
+    assert assert_openai_error(response, 403)["type"] == "permission_error"
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"messages": [{"role": "user", "content": "x"}]}, "model"),
+        (chat(temperature=2.5), "temperature"),
+        (chat(top_p=0), "top_p"),
+        (chat(max_tokens=0), "max_tokens"),
+        (chat(n=2), "n"),
+        (chat(stop=["a"] * 17), "stop"),
+        (chat(seed=2**63), "seed"),
+        ({"model": "gpt-test", "messages": [{"role": "robot", "content": "x"}]}, "messages.0.role"),
+        ({"model": "gpt-test", "messages": "hello"}, "messages"),
+        ({"model": "gpt-test", "messages": [{"role": "user", "content": [{"type": "image_url"}]}]}, "messages.0.content"),  # fmt: skip
+    ],
+)
+async def test_invalid_parameters_are_400_naming_the_parameter(gw: Harness, auth: dict[str, str], body: dict[str, Any], param: str) -> None:  # fmt: skip
+    response = await gw.client.post("/v1/chat/completions", json=body, headers=auth)
+    error = assert_openai_error(response, 400)
+    assert error["type"] == "invalid_request_error"
+    assert error["param"] == param
+
+
+async def test_no_messages_is_400(gw: Harness, auth: dict[str, str]) -> None:
+    response = await gw.client.post("/v1/chat/completions", json={"model": "gpt-test", "messages": []}, headers=auth)
+    assert assert_openai_error(response, 400)["param"] == "messages"
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"", b"[1, 2]", b'"just a string"'])
+async def test_a_body_that_is_not_a_json_object_is_400(gw: Harness, auth: dict[str, str], content: bytes) -> None:
+    response = await gw.client.post("/v1/chat/completions", content=content, headers={**auth, "content-type": "application/json"})  # fmt: skip
+    assert_openai_error(response, 400)
+
+
+async def test_unsupported_openai_features_are_refused_not_ignored(gw: Harness, auth: dict[str, str]) -> None:
+    tools = [{"type": "function", "function": {"name": "f"}}]
+    response = await gw.client.post("/v1/chat/completions", json=chat(tools=tools), headers=auth)
+    assert "tools" in assert_openai_error(response, 400)["message"]
+
+
+async def test_a_body_over_the_limit_is_413(make_harness: Callable[..., Any], auth: dict[str, str]) -> None:
+    async with make_harness(InferenceSettings(max_body_bytes=2048)) as gw:
+        response = await gw.client.post("/v1/chat/completions", json=chat(content="x" * 4000), headers=auth)
+        assert_openai_error(response, 413, code="request_too_large")
+
+
+async def test_a_prompt_over_the_limit_is_413(make_harness: Callable[..., Any], auth: dict[str, str]) -> None:
+    async with make_harness(InferenceSettings(max_prompt_chars=100)) as gw:
+        response = await gw.client.post("/v1/chat/completions", json=chat(content="y" * 101), headers=auth)
+        assert_openai_error(response, 413, code="prompt_too_large")
+        response = await gw.client.post("/v1/embeddings", json={"model": "gpt-test", "input": "z" * 101}, headers=auth)  # fmt: skip
+        assert_openai_error(response, 413, code="prompt_too_large")
+
+
+@pytest.mark.parametrize("field", ["max_tokens", "max_completion_tokens"])
+async def test_max_tokens_over_the_limit_is_400(make_harness: Callable[..., Any], auth: dict[str, str], field: str) -> None:  # fmt: skip
+    async with make_harness(InferenceSettings(max_tokens_limit=100)) as gw:
+        response = await gw.client.post("/v1/chat/completions", json=chat(**{field: 101}), headers=auth)
+        assert assert_openai_error(response, 400, code="max_tokens_exceeded")["param"] == "max_tokens"
+        ok = await gw.client.post("/v1/chat/completions", json=chat(**{field: 100}), headers=auth)
+        assert ok.status_code == 200
+        assert gw.backends["primary"].requests[-1][0].params.max_tokens == 100
+
+
+async def test_an_unknown_model_is_404_and_recorded(gw: Harness, auth: dict[str, str]) -> None:
+    response = await gw.client.post("/v1/chat/completions", json=chat(model="gpt-nope"), headers=auth)
+    error = assert_openai_error(response, 404, code="model_not_found")
+    assert error["param"] == "model"
+    (event,) = await gw.events()
+    assert (event.status, event.error.code, event.metadata["http_status"]) == ("error", "model_not_found", "404")
+
+
+@pytest.mark.parametrize(
+    ("failure", "status", "code"),
+    [
+        (UpstreamError("status", "boom", status=500), 502, "bad_gateway"),
+        (UpstreamError("status", "bad gateway", status=502), 502, "bad_gateway"),
+        (UpstreamError("timeout", "slow"), 504, "upstream_timeout"),
+        (UpstreamError("connect", "refused"), 503, "upstream_unavailable"),
+        (UpstreamError("protocol", "garbage"), 502, "bad_gateway"),
+    ],
+)
+async def test_upstream_failures_map_to_5xx_and_are_recorded(
+    gw: Harness, auth: dict[str, str], failure: UpstreamError, status: int, code: str
+) -> None:
+    gw.backends["primary"].failures = [failure] * 10
+    response = await gw.client.post("/v1/chat/completions", json=chat(model="solo"), headers=auth)
+    error = assert_openai_error(response, status, code=code)
+    assert error["type"] == "server_error"
+    (event,) = await gw.events()
+    assert event.status == "error" and event.error.code == code
+
+
+async def test_an_upstream_400_is_passed_on_without_fallback(gw: Harness, auth: dict[str, str]) -> None:
+    gw.backends["primary"].failures = [UpstreamError("status", "upstream says: bad stop", status=400)]
+    response = await gw.client.post("/v1/chat/completions", json=chat(), headers=auth)
+    assert "bad stop" in assert_openai_error(response, 400, code="upstream_rejected")["message"]
+    assert gw.backends["secondary"].requests == []
+
+
+async def test_an_upstream_429_is_429_with_retry_after(gw: Harness, auth: dict[str, str]) -> None:
+    gw.backends["primary"].failures = [UpstreamError("status", "slow down", status=429, retry_after=7)] * 5
+    response = await gw.client.post("/v1/chat/completions", json=chat(model="solo"), headers=auth)
+    assert_openai_error(response, 429, code="rate_limit_exceeded")
+    assert response.headers["retry-after"] == "7"
+
+
+async def test_requests_per_minute_are_limited_per_key_with_retry_after(make_harness: Callable[..., Any], auth: dict[str, str], keys: dict[str, str]) -> None:  # fmt: skip
+    async with make_harness(InferenceSettings(requests_per_minute=2)) as gw:
+        for _ in range(2):
+            assert (await gw.client.post("/v1/chat/completions", json=chat(), headers=auth)).status_code == 200
+        gw.clock.advance(15)
+        limited = await gw.client.post("/v1/chat/completions", json=chat(), headers=auth)
+        error = assert_openai_error(limited, 429, code="rate_limit_exceeded")
+        assert error["type"] == "requests"
+        assert limited.headers["retry-after"] == "45"
+        other = await gw.client.post("/v1/chat/completions", json=chat(), headers={"Authorization": f"Bearer {keys['other']}"})  # fmt: skip
+        assert other.status_code == 200  # another key has its own window
+        gw.clock.advance(46)
+        assert (await gw.client.post("/v1/chat/completions", json=chat(), headers=auth)).status_code == 200
+        events = await gw.events()
+        assert [e.status for e in events].count("error") == 1
+
+
+async def test_tokens_per_minute_are_limited_with_retry_after(make_harness: Callable[..., Any], auth: dict[str, str]) -> None:  # fmt: skip
+    async with make_harness(InferenceSettings(tokens_per_minute=1000)) as gw:
+        first = await gw.client.post("/v1/chat/completions", json=chat(max_tokens=900), headers=auth)
+        assert first.status_code == 200  # settled to its real usage: 12 tokens
+        second = await gw.client.post("/v1/chat/completions", json=chat(max_tokens=900), headers=auth)
+        assert second.status_code == 200
+        third = await gw.client.post("/v1/chat/completions", json=chat(max_tokens=990), headers=auth)
+        error = assert_openai_error(third, 429, code="rate_limit_exceeded")
+        assert error["type"] == "tokens"
+        assert int(third.headers["retry-after"]) >= 1
+
+
+class _Broke:
+    def __init__(self) -> None:
+        self.charged: list[Usage | None] = []
+
+    async def check(self, context: CallContext, model: str) -> BudgetDecision:
+        return BudgetDecision(allowed=model != "solo", message="monthly budget spent", retry_after_s=3600)
+
+    async def charge(self, context: CallContext, model: str, usage: Usage | None) -> None:
+        self.charged.append(usage)
+
+
+async def test_the_budget_guard_can_refuse_and_is_charged(make_harness: Callable[..., Any], auth: dict[str, str]) -> None:  # fmt: skip
+    budget = _Broke()
+    async with make_harness(budget=budget) as gw:
+        refused = await gw.client.post("/v1/chat/completions", json=chat(model="solo"), headers=auth)
+        error = assert_openai_error(refused, 429, code="budget_exceeded")
+        assert error["type"] == "insufficient_quota"
+        assert refused.headers["retry-after"] == "3600"
+        assert (await gw.client.post("/v1/chat/completions", json=chat(), headers=auth)).status_code == 200
+        await gw.events()
+        assert Usage(5, 7) in budget.charged
