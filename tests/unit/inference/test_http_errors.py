@@ -20,11 +20,20 @@ async def test_a_chat_completion_answers_openai_json_and_is_recorded(gw: Harness
     assert body["id"].startswith("chatcmpl-")
     assert body["object"] == "chat.completion"
     assert body["model"] == "gpt-test"
-    assert body["choices"][0]["message"] == {"role": "assistant", "content": "Hello from the fake backend.", "refusal": None}
+    assert body["choices"][0]["message"] == {
+        "role": "assistant",
+        "content": "Hello from the fake backend.",
+        "refusal": None,
+    }
     assert body["usage"] == {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}
     (event,) = await gw.events()
     assert event.call_id == body["id"]
-    assert (event.status, event.model, event.provider, event.output) == ("ok", "gpt-test", "primary", body["choices"][0]["message"]["content"])  # fmt: skip
+    assert (event.status, event.model, event.provider, event.output) == (
+        "ok",
+        "gpt-test",
+        "primary",
+        body["choices"][0]["message"]["content"],
+    )
     assert event.usage.total_tokens == 12
     assert event.metadata["upstream_model"] == "gpt-up"
     assert gw.publisher.events[0].tenant_id == "acme"
@@ -46,7 +55,9 @@ async def test_missing_or_unknown_keys_are_401(gw: Harness, headers: dict[str, s
 
 
 async def test_a_role_without_inference_invoke_is_403(gw: Harness, keys: dict[str, str]) -> None:
-    response = await gw.client.post("/v1/chat/completions", json=chat(), headers={"Authorization": f"Bearer {keys['reader']}"})  # fmt: skip
+    response = await gw.client.post(
+        "/v1/chat/completions", json=chat(), headers={"Authorization": f"Bearer {keys['reader']}"}
+    )
     assert assert_openai_error(response, 403)["type"] == "permission_error"
 
 
@@ -62,10 +73,15 @@ async def test_a_role_without_inference_invoke_is_403(gw: Harness, keys: dict[st
         (chat(seed=2**63), "seed"),
         ({"model": "gpt-test", "messages": [{"role": "robot", "content": "x"}]}, "messages.0.role"),
         ({"model": "gpt-test", "messages": "hello"}, "messages"),
-        ({"model": "gpt-test", "messages": [{"role": "user", "content": [{"type": "image_url"}]}]}, "messages.0.content"),  # fmt: skip
+        (
+            {"model": "gpt-test", "messages": [{"role": "user", "content": [{"type": "image_url"}]}]},
+            "messages.0.content",
+        ),
     ],
 )
-async def test_invalid_parameters_are_400_naming_the_parameter(gw: Harness, auth: dict[str, str], body: dict[str, Any], param: str) -> None:  # fmt: skip
+async def test_invalid_parameters_are_400_naming_the_parameter(
+    gw: Harness, auth: dict[str, str], body: dict[str, Any], param: str
+) -> None:
     response = await gw.client.post("/v1/chat/completions", json=body, headers=auth)
     error = assert_openai_error(response, 400)
     assert error["type"] == "invalid_request_error"
@@ -79,7 +95,9 @@ async def test_no_messages_is_400(gw: Harness, auth: dict[str, str]) -> None:
 
 @pytest.mark.parametrize("content", [b"{not json", b"", b"[1, 2]", b'"just a string"'])
 async def test_a_body_that_is_not_a_json_object_is_400(gw: Harness, auth: dict[str, str], content: bytes) -> None:
-    response = await gw.client.post("/v1/chat/completions", content=content, headers={**auth, "content-type": "application/json"})  # fmt: skip
+    response = await gw.client.post(
+        "/v1/chat/completions", content=content, headers={**auth, "content-type": "application/json"}
+    )
     assert_openai_error(response, 400)
 
 
@@ -99,12 +117,14 @@ async def test_a_prompt_over_the_limit_is_413(make_harness: Callable[..., Any], 
     async with make_harness(InferenceSettings(max_prompt_chars=100)) as gw:
         response = await gw.client.post("/v1/chat/completions", json=chat(content="y" * 101), headers=auth)
         assert_openai_error(response, 413, code="prompt_too_large")
-        response = await gw.client.post("/v1/embeddings", json={"model": "gpt-test", "input": "z" * 101}, headers=auth)  # fmt: skip
+        response = await gw.client.post("/v1/embeddings", json={"model": "gpt-test", "input": "z" * 101}, headers=auth)
         assert_openai_error(response, 413, code="prompt_too_large")
 
 
 @pytest.mark.parametrize("field", ["max_tokens", "max_completion_tokens"])
-async def test_max_tokens_over_the_limit_is_400(make_harness: Callable[..., Any], auth: dict[str, str], field: str) -> None:  # fmt: skip
+async def test_max_tokens_over_the_limit_is_400(
+    make_harness: Callable[..., Any], auth: dict[str, str], field: str
+) -> None:
     async with make_harness(InferenceSettings(max_tokens_limit=100)) as gw:
         response = await gw.client.post("/v1/chat/completions", json=chat(**{field: 101}), headers=auth)
         assert assert_openai_error(response, 400, code="max_tokens_exceeded")["param"] == "max_tokens"
@@ -156,7 +176,9 @@ async def test_an_upstream_429_is_429_with_retry_after(gw: Harness, auth: dict[s
     assert response.headers["retry-after"] == "7"
 
 
-async def test_requests_per_minute_are_limited_per_key_with_retry_after(make_harness: Callable[..., Any], auth: dict[str, str], keys: dict[str, str]) -> None:  # fmt: skip
+async def test_requests_per_minute_are_limited_per_key_with_retry_after(
+    make_harness: Callable[..., Any], auth: dict[str, str], keys: dict[str, str]
+) -> None:
     async with make_harness(InferenceSettings(requests_per_minute=2)) as gw:
         for _ in range(2):
             assert (await gw.client.post("/v1/chat/completions", json=chat(), headers=auth)).status_code == 200
@@ -165,7 +187,9 @@ async def test_requests_per_minute_are_limited_per_key_with_retry_after(make_har
         error = assert_openai_error(limited, 429, code="rate_limit_exceeded")
         assert error["type"] == "requests"
         assert limited.headers["retry-after"] == "45"
-        other = await gw.client.post("/v1/chat/completions", json=chat(), headers={"Authorization": f"Bearer {keys['other']}"})  # fmt: skip
+        other = await gw.client.post(
+            "/v1/chat/completions", json=chat(), headers={"Authorization": f"Bearer {keys['other']}"}
+        )
         assert other.status_code == 200  # another key has its own window
         gw.clock.advance(46)
         assert (await gw.client.post("/v1/chat/completions", json=chat(), headers=auth)).status_code == 200
@@ -173,7 +197,9 @@ async def test_requests_per_minute_are_limited_per_key_with_retry_after(make_har
         assert [e.status for e in events].count("error") == 1
 
 
-async def test_tokens_per_minute_are_limited_with_retry_after(make_harness: Callable[..., Any], auth: dict[str, str]) -> None:  # fmt: skip
+async def test_tokens_per_minute_are_limited_with_retry_after(
+    make_harness: Callable[..., Any], auth: dict[str, str]
+) -> None:
     async with make_harness(InferenceSettings(tokens_per_minute=1000)) as gw:
         first = await gw.client.post("/v1/chat/completions", json=chat(max_tokens=900), headers=auth)
         assert first.status_code == 200  # settled to its real usage: 12 tokens
@@ -196,7 +222,9 @@ class _Broke:
         self.charged.append(usage)
 
 
-async def test_the_budget_guard_can_refuse_and_is_charged(make_harness: Callable[..., Any], auth: dict[str, str]) -> None:  # fmt: skip
+async def test_the_budget_guard_can_refuse_and_is_charged(
+    make_harness: Callable[..., Any], auth: dict[str, str]
+) -> None:
     budget = _Broke()
     async with make_harness(budget=budget) as gw:
         refused = await gw.client.post("/v1/chat/completions", json=chat(model="solo"), headers=auth)

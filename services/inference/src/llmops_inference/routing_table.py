@@ -88,7 +88,7 @@ class RoutingTable(BaseModel):
                 if kinds.setdefault(target.upstream, target.backend) != target.backend:
                     raise ValueError(f"upstream {target.upstream!r} is used as both triton and openai")
         for upstream in self.upstreams:
-            _check_url(upstream, kinds.get(upstream.name, "openai"))
+            _check_url(upstream, kinds.get(upstream.name))
         return self
 
     def backend_of(self, upstream: str) -> BackendKind:
@@ -120,8 +120,11 @@ class RoutingTable(BaseModel):
             raise RoutingTableError(f"invalid routes file {path}: {details}") from None
 
 
-def _check_url(upstream: Upstream, kind: str) -> None:
+def _check_url(upstream: Upstream, kind: str | None) -> None:
+    """An openai upstream needs http(s)://host, a triton one host:port or grpc://host:port (unused: either)."""
     parts = urlsplit(upstream.base_url if "//" in upstream.base_url else "//" + upstream.base_url)
-    schemes = {"openai": {"http", "https"}, "triton": {"", "grpc"}}[kind]
+    schemes = {"openai": {"http", "https"}, "triton": {"", "grpc"}, None: {"http", "https", "", "grpc"}}[kind]
     if parts.scheme not in schemes or not parts.hostname:
-        raise ValueError(f"upstream {upstream.name!r}: base_url {upstream.base_url!r} is not a {kind} address")
+        raise ValueError(
+            f"upstream {upstream.name!r}: base_url {upstream.base_url!r} is not a {kind or 'valid'} address"
+        )

@@ -112,8 +112,6 @@ class CallRecorder:
         while True:
             if self.spool.pending:
                 await self.replay()
-            elif not self.kafka_up:
-                self._mark_up("nothing left to replay; publishing directly again")
             await asyncio.sleep(self._interval)
 
     async def replay(self) -> bool:
@@ -163,6 +161,7 @@ class CallRecorder:
             EVENTS_LOST.inc(len(events))
             ids = ", ".join(e.id for e in events[:20])
             log.error("could not spool %d call events (%s): %s", len(events), ids, exc)
+            self.kafka_up = True  # the spool does not work either: the next batch may as well try Kafka
             return
         EVENTS_SPOOLED.labels(reason).inc(len(events))
 

@@ -148,7 +148,7 @@ class CallDraft:
             messages = [m.model_copy(update={"content": m.content[:limit]}) for m in self.messages]
             output = self.output[:limit] if self.output is not None else None
             payload = self._payload(messages=messages, output=output, metadata={**self.metadata, "truncated": "true"})
-            if limit < 64 or len(payload.model_dump_json()) < MAX_RECORD_BYTES - 2 * ENVELOPE_MARGIN:
+            if limit < 64 or len(payload.model_dump_json().encode()) < MAX_RECORD_BYTES - 2 * ENVELOPE_MARGIN:
                 return payload
 
     def _wrap(self, payload: CallRecorded) -> CloudEvent[CallRecorded]:

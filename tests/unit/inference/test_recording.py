@@ -1,0 +1,169 @@
+"""Recording: off the request path, spooled when Kafka is down, replayed once it is back, never duplicated."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiokafka.errors import KafkaConnectionError
+from llmops_inference.adapters.memory import InMemoryPublisher
+from llmops_inference.ports import CallContext
+from llmops_inference.recording.recorder import CallRecorder
+from llmops_inference.recording.records import CallDraft, to_recorded_messages
+from llmops_inference.recording.spool import Spool
+from llmops_kit.kafka.producer import MAX_RECORD_BYTES
+from llmops_schemas.envelope import CloudEvent
+from llmops_schemas.v1.calls import CallRecorded
+
+from tests.unit.inference.support import Harness, chat
+
+
+def event(n: int, text: str = "hello") -> CloudEvent[CallRecorded]:
+    context = CallContext(tenant_id="acme", key_id="k", app="bot", endpoint="chat", call_id=f"chatcmpl-{n:06d}")
+    draft = CallDraft(
+        context=context,
+        model="m",
+        messages=to_recorded_messages([("user", text, None, None)]),
+        started_at=datetime(2026, 3, 1, 12, 0, n % 60, tzinfo=UTC),
+        source="/services/inference",
+        environment="test",
+    )
+    return draft.event()
+
+
+def recorder(publisher: InMemoryPublisher, spool_dir: Path, **options: Any) -> CallRecorder:
+    return CallRecorder(publisher, Spool(spool_dir), publish_timeout_s=0.5, replay_interval_s=0.02, **options)
+
+
+async def wait_until(condition: Any, timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+def test_event_ids_are_uuid7_and_stable_for_a_call() -> None:
+    first, again = event(1), event(1)
+    assert first.id == again.id and first.id[14] == "7"
+    assert event(2).id != first.id
+    assert first.data.call_id == "chatcmpl-000001" and first.subject == "chatcmpl-000001"
+
+
+def test_a_huge_call_is_truncated_to_fit_one_kafka_record() -> None:
+    big = event(3, text="é" * 900_000)
+    assert len(big.to_json_bytes()) < MAX_RECORD_BYTES
+    assert big.data.metadata["truncated"] == "true"
+    assert big.data.messages[0].content.startswith("ééé")
+
+
+async def test_recording_returns_at_once_and_publishes_in_the_background(tmp_path: Path) -> None:
+    publisher = InMemoryPublisher()
+    rec = recorder(publisher, tmp_path)
+    await rec.start()
+    for n in range(50):
+        rec.record(event(n))
+    await rec.flush()
+    assert [e.data.call_id for e in publisher.events] == [f"chatcmpl-{n:06d}" for n in range(50)]
+    await rec.stop()
+    assert rec.spool.pending == 0
+
+
+async def test_kafka_down_spools_then_replays_once_back_without_duplicates(tmp_path: Path) -> None:
+    publisher = InMemoryPublisher()
+    publisher.failure = KafkaConnectionError("broker down")
+    rec = recorder(publisher, tmp_path)
+    await rec.start()
+    for n in range(10):
+        rec.record(event(n))
+    await rec.flush()
+    assert publisher.events == [] and rec.kafka_up is False
+    assert rec.spool.pending == 10
+    assert list(tmp_path.glob("*.jsonl*"))  # on disk, fsync'd
+    attempts = publisher.attempts
+    for n in range(10, 15):  # while down, new events go straight to the spool (no publish attempt each)
+        rec.record(event(n))
+    await rec.flush()
+    assert rec.spool.pending == 15
+    publisher.failure = None
+    await wait_until(lambda: rec.spool.pending == 0)
+    ids = [e.id for e in publisher.events]
+    assert len(ids) == len(set(ids)) == 15
+    assert {e.data.call_id for e in publisher.events} == {f"chatcmpl-{n:06d}" for n in range(15)}
+    assert publisher.attempts > attempts
+    assert rec.kafka_up is True
+    assert list(tmp_path.glob("*.jsonl*")) == []
+    rec.record(event(99))
+    await rec.flush()
+    assert publisher.events[-1].data.call_id == "chatcmpl-000099"
+    await rec.stop()
+
+
+async def test_a_full_buffer_spills_to_the_spool_instead_of_dropping(tmp_path: Path) -> None:
+    publisher = InMemoryPublisher()
+    rec = recorder(publisher, tmp_path, buffer_size=5)  # not started: nothing drains the buffer
+    for n in range(12):
+        rec.record(event(n))
+    await wait_until(lambda: rec.spool.pending == 7)
+    await rec.start()
+    await wait_until(lambda: len(publisher.events) == 12)
+    assert len({e.id for e in publisher.events}) == 12
+    await rec.stop()
+
+
+async def test_the_spool_survives_a_restart_and_is_replayed_by_the_next_process(tmp_path: Path) -> None:
+    down = InMemoryPublisher()
+    down.failure = KafkaConnectionError("down")
+    first = recorder(down, tmp_path)
+    await first.start()
+    for n in range(4):
+        first.record(event(n))
+    await first.flush()
+    await first.stop()
+    assert Spool(tmp_path).pending == 4
+    up = InMemoryPublisher()
+    second = recorder(up, tmp_path)
+    await second.start()
+    await wait_until(lambda: len(up.events) == 4)
+    await second.stop()
+    assert Spool(tmp_path).pending == 0
+
+
+async def test_stop_spools_what_could_not_be_published(tmp_path: Path) -> None:
+    publisher = InMemoryPublisher()
+    rec = recorder(publisher, tmp_path)
+    publisher.failure = KafkaConnectionError("down")
+    await rec.start()
+    rec.record(event(1))
+    await rec.stop()
+    assert Spool(tmp_path).pending == 1
+
+
+async def test_a_torn_last_line_is_skipped_and_counted_not_fatal(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    spool.append([event(1).to_json_bytes(), event(2).to_json_bytes()])
+    (segment,) = spool.segments()
+    with segment.open("ab") as handle:
+        handle.write(b'{"specversion": "1.0", "id": "trunc')
+    publisher = InMemoryPublisher()
+    rec = CallRecorder(publisher, Spool(tmp_path))
+    assert await rec.replay() is True
+    assert [e.data.call_id for e in publisher.events] == ["chatcmpl-000001", "chatcmpl-000002"]
+
+
+async def test_the_gateway_keeps_serving_while_kafka_is_down(gw: Harness, auth: dict[str, str]) -> None:
+    gw.publisher.failure = KafkaConnectionError("broker down")
+    for _ in range(3):
+        response = await gw.client.post("/v1/chat/completions", json=chat(), headers=auth)
+        assert response.status_code == 200
+    await gw.wiring.recorder.flush()
+    ready = (await gw.client.get("/readyz")).json()
+    assert ready["ready"] is True
+    assert ready["recording"] == {"kafka": False, "spooled": 3}
+    metrics = (await gw.client.get("/metrics")).text
+    assert "llmops_inference_events_spooled_total" in metrics
+    assert "llmops_inference_events_unpublished_total" in metrics
+    gw.publisher.failure = None
+    await wait_until(lambda: gw.wiring.recorder.spool.pending == 0)
+    assert len(gw.publisher.events) == 3
+    assert (await gw.client.get("/readyz")).json()["recording"] == {"kafka": True, "spooled": 0}

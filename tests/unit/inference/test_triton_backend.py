@@ -1,0 +1,177 @@
+"""The Triton backend's tensor mapping, checked against a fake ``tritonclient.grpc.aio`` client."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+from llmops_inference.adapters.triton import TritonBackend, render_chat
+from llmops_inference.domain import GenerationRequest, Params, UpstreamError
+from llmops_inference.routing_table import Target, Upstream
+from tritonclient.utils import InferenceServerException, deserialize_bytes_tensor
+
+UPSTREAM = Upstream(name="triton", base_url="grpc://127.0.0.1:8001")
+LLM = Target(backend="triton", upstream="triton", model="llm", timeout_s=9)
+EMBEDDER = Target(backend="triton", upstream="triton", model="embedder")
+
+
+class FakeResult:
+    def __init__(self, outputs: dict[str, np.ndarray]) -> None:
+        self.outputs = outputs
+
+    def as_numpy(self, name: str) -> np.ndarray | None:
+        return self.outputs.get(name)
+
+
+class FakeTritonClient:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.calls: list[dict[str, Any]] = []
+        self.error: InferenceServerException | None = None
+        self.ready = True
+        self.closed = False
+
+    async def infer(
+        self, model_name: str, inputs: list[Any], outputs: list[Any] | None = None, client_timeout: float | None = None
+    ) -> Any:
+        self.calls.append(
+            {
+                "model": model_name,
+                "inputs": {i.name(): i for i in inputs},
+                "outputs": [o.name() for o in outputs or []],
+                "timeout": client_timeout,
+            }
+        )
+        if self.error is not None:
+            raise self.error
+        if model_name == "embedder":
+            return FakeResult({"embedding": np.full((1, 384), 0.5, dtype=np.float32)})
+        return FakeResult(
+            {
+                "text": np.array([[b"Light is a body."]], dtype=np.object_),
+                "prompt_tokens": np.array([[11]], dtype=np.int32),
+                "completion_tokens": np.array([[4]], dtype=np.int32),
+                "finish_reason": np.array([[b"length"]], dtype=np.object_),
+            }
+        )
+
+    async def is_server_ready(self, client_timeout: float | None = None) -> bool:
+        return self.ready
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+def value(tensor: Any) -> Any:
+    """The single value an InferInput carries (BYTES deserialised)."""
+    raw = tensor._get_content()
+    if tensor.datatype() == "BYTES":
+        return deserialize_bytes_tensor(raw)[0]
+    dtype = {"INT32": np.int32, "INT64": np.int64, "FP32": np.float32}[tensor.datatype()]
+    return np.frombuffer(raw, dtype=dtype)[0]
+
+
+async def backend() -> tuple[TritonBackend, FakeTritonClient]:
+    clients: list[FakeTritonClient] = []
+
+    def factory(url: str) -> FakeTritonClient:
+        clients.append(FakeTritonClient(url))
+        return clients[-1]
+
+    triton = TritonBackend(UPSTREAM, client_factory=factory)
+    await triton.start()
+    return triton, clients[0]
+
+
+async def test_a_chat_becomes_the_llm_tensors_and_the_outputs_an_answer() -> None:
+    triton, client = await backend()
+    assert client.url == "127.0.0.1:8001"
+    request = GenerationRequest(
+        kind="chat",
+        params=Params(max_tokens=32, temperature=0.7, top_p=0.9, stop=("\n\n", "END"), seed=42),
+        messages=({"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is light?"}),
+    )
+    generation = await triton.generate(request, LLM)
+    assert (generation.text, generation.finish_reason) == ("Light is a body.", "length")
+    assert (generation.usage.prompt_tokens, generation.usage.completion_tokens) == (11, 4)  # type: ignore[union-attr]
+    (call,) = client.calls
+    assert call["model"] == "llm" and call["timeout"] == 9
+    assert call["outputs"] == ["text", "prompt_tokens", "completion_tokens", "finish_reason"]
+    inputs = call["inputs"]
+    assert {n: (t.datatype(), t.shape()) for n, t in inputs.items()} == {
+        "prompt": ("BYTES", [1, 1]),
+        "max_tokens": ("INT32", [1, 1]),
+        "temperature": ("FP32", [1, 1]),
+        "top_p": ("FP32", [1, 1]),
+        "seed": ("INT64", [1, 1]),
+        "stop": ("BYTES", [1, 1]),
+    }
+    assert value(inputs["prompt"]) == b"System: Be brief.\nUser: What is light?\nAssistant:"
+    assert value(inputs["max_tokens"]) == 32 and value(inputs["seed"]) == 42
+    assert value(inputs["temperature"]) == pytest.approx(0.7) and value(inputs["top_p"]) == pytest.approx(0.9)
+    assert json.loads(value(inputs["stop"])) == ["\n\n", "END"]
+
+
+async def test_defaults_and_a_plain_prompt() -> None:
+    triton, client = await backend()
+    await triton.generate(GenerationRequest(kind="completion", params=Params(max_tokens=5), prompt="Once"), LLM)
+    inputs = client.calls[0]["inputs"]
+    assert value(inputs["prompt"]) == b"Once"
+    assert value(inputs["seed"]) == -1 and value(inputs["temperature"]) == 1.0
+    assert json.loads(value(inputs["stop"])) == []
+
+
+async def test_streaming_yields_the_whole_answer_as_one_delta() -> None:
+    triton, _ = await backend()
+    deltas = [
+        d
+        async for d in triton.stream(GenerationRequest(kind="completion", params=Params(max_tokens=5), prompt="x"), LLM)
+    ]
+    assert len(deltas) == 1 and deltas[0].text == "Light is a body." and deltas[0].usage is not None
+
+
+async def test_embeddings_send_one_request_per_text() -> None:
+    triton, client = await backend()
+    result = await triton.embed(["alpha", "beta gamma"], EMBEDDER, None)
+    assert len(result.vectors) == 2 and len(result.vectors[0]) == 384
+    assert [value(c["inputs"]["text"]) for c in client.calls] == [b"alpha", b"beta gamma"]
+    assert all(c["outputs"] == ["embedding"] for c in client.calls)
+    with pytest.raises(UpstreamError) as caught:
+        await triton.embed(["a"], EMBEDDER, 128)
+    assert caught.value.status == 400
+
+
+@pytest.mark.parametrize(
+    ("status", "kind", "http"),
+    [
+        ("StatusCode.UNAVAILABLE", "connect", None),
+        ("StatusCode.DEADLINE_EXCEEDED", "timeout", None),
+        ("StatusCode.INVALID_ARGUMENT", "status", 400),
+        ("StatusCode.NOT_FOUND", "status", 404),
+        ("StatusCode.INTERNAL", "status", 500),
+    ],
+)
+async def test_grpc_errors_map_to_upstream_errors(status: str, kind: str, http: int | None) -> None:
+    triton, client = await backend()
+    client.error = InferenceServerException("failed", status=status)
+    with pytest.raises(UpstreamError) as caught:
+        await triton.generate(GenerationRequest(kind="completion", params=Params(max_tokens=1), prompt="x"), LLM)
+    assert (caught.value.kind, caught.value.status) == (kind, http)
+
+
+async def test_probe_and_stop() -> None:
+    triton, client = await backend()
+    assert await triton.probe() is True
+    client.ready = False
+    assert await triton.probe() is False
+    await triton.stop()
+    assert client.closed and await triton.probe() is False
+
+
+def test_render_chat_joins_content_parts() -> None:
+    assert (
+        render_chat([{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}])
+        == "User: ab\nAssistant:"
+    )
