@@ -28,6 +28,8 @@ UNSUPPORTED = ("tools", "functions", "tool_choice", "function_call")
 ModelName = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 StopText = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Penalty = Annotated[float, Field(ge=-2, le=2)]
+MetadataKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Metadata = Annotated[dict[MetadataKey, Annotated[str, StringConstraints(max_length=512)]], Field(max_length=16)]
 
 
 class TextPart(BaseModel):
@@ -81,13 +83,7 @@ class GenerationParams(BaseModel):
     presence_penalty: Penalty | None = None
     frequency_penalty: Penalty | None = None
     user: Annotated[str, StringConstraints(max_length=256)] | None = None
-    metadata: (
-        Annotated[
-            dict[Annotated[str, StringConstraints(max_length=64)], Annotated[str, StringConstraints(max_length=512)]],
-            Field(max_length=16),
-        ]
-        | None
-    ) = None
+    metadata: Metadata | None = Field(default=None, description="Up to 16 string pairs, recorded with the call")
 
     @model_validator(mode="before")
     @classmethod

@@ -117,6 +117,14 @@ class ModelList(BaseModel):
     data: list[ModelOut]
 
 
+SSE_EVENT: dict[str, Any] = {
+    "type": "object",
+    "description": "One server-sent event (`stream: true`): a chunk as JSON, `[DONE]` last",
+    "required": ["data"],
+    "properties": {"data": {"type": "string"}},
+}
+"""How OpenAPI 3.1 describes an event stream: the schema of each event."""
+
 ERRORS: dict[int, str] = {
     400: "Malformed JSON, an invalid parameter, or max_tokens over the limit",
     401: "Missing or unknown API key",
@@ -143,7 +151,7 @@ def responses(
     """The route's answers: ``ok`` (and SSE when it streams) and the OpenAI-shaped errors it can give."""
     success: dict[str, Any] = {"model": ok, "description": "OK"}
     if streams:
-        success["content"] = {"text/event-stream": {"schema": {"type": "string"}}}
+        success["content"] = {"text/event-stream": {"schema": SSE_EVENT}}
     described: dict[int | str, dict[str, Any]] = {200: success}
     for status in errors:
         described[status] = {"model": ErrorResponse, "description": ERRORS[status]}

@@ -73,6 +73,12 @@ class CallRecorder:
     # -- lifetime ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        # A fresh queue bound to this event loop (an app's lifespan may run again on another loop, as test
+        # clients do), keeping anything recorded before the start.
+        fresh: asyncio.Queue[Event] = asyncio.Queue(maxsize=self._queue.maxsize)
+        while not self._queue.empty():
+            fresh.put_nowait(self._queue.get_nowait())
+        self._queue = fresh
         self._tasks = [asyncio.create_task(self._drain_forever()), asyncio.create_task(self._replay_forever())]
 
     async def stop(self) -> None:

@@ -9,9 +9,10 @@ size, so a huge prompt can never make an event unpublishable.
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Sequence
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,7 @@ from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.ids import deterministic_uuid7
 from llmops_schemas.v1.calls import MAX_TEXT, CallError, CallParameters, CallRecorded, ChatMessage, ExperimentRef
 from llmops_schemas.v1.common import PromptRef
+from pydantic import ValidationError
 
 from llmops_inference.domain import Params, Usage
 from llmops_inference.limits import Reservation
@@ -28,6 +30,7 @@ from llmops_inference.ports import CallContext
 
 __all__ = ["CallDraft", "identifier_or_none", "to_parameters", "to_recorded_messages"]
 
+log = logging.getLogger(__name__)
 IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$")
 ENVELOPE_MARGIN = 16 * 1024
 ROLES = {"function": "tool"}
@@ -103,7 +106,12 @@ class CallDraft:
     def event(self) -> CloudEvent[CallRecorded]:
         """The event to publish (``end()`` is implied)."""
         self.end()
-        event = self._wrap(self._payload())
+        try:
+            payload = self._payload()
+        except ValidationError as exc:  # never lose a call over a label: record it without the extras
+            log.error("call %s: metadata or tags not recordable (%s)", self.context.call_id, exc.errors()[0]["msg"])
+            payload = self._payload(metadata={"recording": "metadata dropped: not valid"}, tags=[])
+        event = self._wrap(payload)
         if len(event.to_json_bytes()) > MAX_RECORD_BYTES - ENVELOPE_MARGIN:
             event = self._wrap(self._shrunk())
         return event
