@@ -139,6 +139,9 @@ async def test_an_unknown_model_is_404_and_recorded(gw: Harness, auth: dict[str,
     assert error["param"] == "model"
     (event,) = await gw.events()
     assert (event.status, event.error.code, event.metadata["http_status"]) == ("error", "model_not_found", "404")
+    metrics = (await gw.client.get("/metrics")).text
+    assert 'model="gpt-nope"' not in metrics  # unknown names share one label value
+    assert 'llmops_inference_calls_total{endpoint="chat",model="unknown",status="error"}' in metrics
 
 
 @pytest.mark.parametrize(

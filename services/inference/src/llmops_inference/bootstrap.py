@@ -191,10 +191,14 @@ def _replace_readyz(app: FastAPI, wiring: Wiring) -> None:
         started = getattr(app.state, "runtime", None) is not None
         ready = started and wiring.monitor.ready()
         recorder = wiring.recorder
+
+        def connected() -> bool:
+            return bool(getattr(wiring.publisher, "connected", True))
+
         body = {
             "ready": ready,
             "checks": {"started": started, "backends": wiring.monitor.ready()},
             "upstreams": wiring.monitor.details(),
-            "recording": {"kafka": recorder.kafka_up, "spooled": recorder.spool.pending},
+            "recording": {"kafka": recorder.kafka_up and connected(), "spooled": recorder.spool.pending},
         }
         return JSONResponse(body, status_code=200 if ready else 503)

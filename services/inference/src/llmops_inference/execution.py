@@ -164,7 +164,8 @@ class CallRunner:
             return
         event = draft.event()
         self.recorder.record(event)
-        CALLS.labels(draft.context.endpoint, draft.model, event.data.status).inc()
+        served = draft.model in self.router.table.models  # a label per unknown name would be unbounded
+        CALLS.labels(draft.context.endpoint, draft.model if served else "unknown", event.data.status).inc()
         reservation = draft.reservation
         if reservation is not None:
             reservation.settle(draft.usage.total_tokens if draft.usage else 0)

@@ -187,7 +187,7 @@ class Gateway:
 
     def _start_shadow(self, shadow: ShadowCall, context: CallContext) -> None:
         if len(self._shadows) >= self.limits.max_shadows_in_flight:
-            CALLS.labels("chat", shadow.request.model, "shadow_skipped").inc()
+            CALLS.labels("chat", "shadow", "skipped").inc()
             log.warning("shadow call to %r skipped: %d already in flight", shadow.request.model, len(self._shadows))
             return
         task = asyncio.create_task(self._shadow(shadow, replace(context, call_id=new_call_id("chat"))))
