@@ -139,3 +139,18 @@ async def test_non_streamed_completions_have_the_text_completion_shape(gw: Harne
     assert body["choices"][0]["text"] == "Hello from the fake backend."
     sent, _ = gw.backends["primary"].requests[-1]
     assert sent.kind == "completion" and sent.prompt == "Say hi"
+
+
+async def test_a_stream_the_client_abandons_is_recorded_once_as_client_closed(gw: Harness) -> None:
+    from llmops_inference.api_models import ChatCompletionRequest
+    from llmops_inference.ports import CallContext
+
+    request = ChatCompletionRequest.model_validate({**chat(), "stream": True})
+    context = CallContext(tenant_id="acme", key_id="writer-key", app="a", endpoint="chat", call_id="chatcmpl-abandoned")
+    answer = await gw.wiring.gateway.chat(request, context)
+    assert not isinstance(answer, dict)
+    first = await anext(answer)
+    assert first.startswith(b"data: ")
+    await answer.aclose()  # what the server does when the client goes away
+    (event,) = await gw.events()
+    assert (event.call_id, event.status, event.error.type) == ("chatcmpl-abandoned", "error", "client_closed")
