@@ -26,6 +26,7 @@ from llmops_schemas.v1 import (
     FeedbackReceived,
     PolicyPublished,
     PricePublished,
+    PromptLabelMoved,
     PromptVersionPublished,
 )
 from llmops_schemas.v1.audit import GENESIS_HASH
@@ -377,6 +378,7 @@ def test_entity_keys_of_compacted_payloads() -> None:
         BudgetConfigured,
         PricePublished,
         PromptVersionPublished,
+        PromptLabelMoved,
     }
 
 

@@ -30,6 +30,7 @@ from llmops_schemas.v1.governance import (
     RbacRoleSettings,
     RetentionSettings,
 )
+from llmops_schemas.v1.prompt_labels import PromptLabelMoved
 from llmops_schemas.v1.prompts import PromptMessage, PromptVariable, PromptVersionPublished, PromptVersionRef
 
 PAYLOADS = (
@@ -46,6 +47,7 @@ PAYLOADS = (
     ErasureRequested,
     ErasureProcessed,
     PromptVersionPublished,
+    PromptLabelMoved,
     ExperimentConfigured,
     PolicyPublished,
 )
@@ -80,6 +82,7 @@ __all__ = [
     "PiiRedactionSettings",
     "PolicyPublished",
     "PricePublished",
+    "PromptLabelMoved",
     "PromptMessage",
     "PromptRef",
     "PromptVariable",

@@ -21,6 +21,7 @@ from llmops_schemas.v1.evaluation import EvaluationScored
 from llmops_schemas.v1.experiments import ExperimentConfigured
 from llmops_schemas.v1.feedback import FeedbackReceived
 from llmops_schemas.v1.governance import PolicyPublished
+from llmops_schemas.v1.prompt_labels import PromptLabelMoved
 from llmops_schemas.v1.prompts import PromptVersionPublished
 
 __all__ = ["ENVELOPE_EXAMPLE", "EXAMPLES", "example", "example_data"]
@@ -203,6 +204,16 @@ EXAMPLES: dict[type[EventPayload], dict[str, Any]] = {
         "parent": {"name": "support-answer", "version": 2},
         "created_by": "alice@example.com",
         "created_at": _AT,
+    },
+    PromptLabelMoved: {
+        "name": "support-answer",
+        "label": "production",
+        "version": 3,
+        "history": [1, 2],
+        "action": "move",
+        "reason": "v3 mentions the shop by name",
+        "moved_by": "alice@example.com",
+        "moved_at": _AT,
     },
     ExperimentConfigured: {
         "experiment_id": "exp-mini-vs-4o",

@@ -1,0 +1,179 @@
+"""Materialise a compacted topic into memory: read it from the beginning, then follow it.
+
+A plain :class:`aiokafka.AIOKafkaConsumer` without a consumer group is assigned every partition of the
+topic and starts at offset 0 on each, so every gateway replica rebuilds the full state by itself (a
+group would split the partitions between replicas, and each replica needs all of them). Nothing is
+committed. At start it notes each partition's high watermark; ``ready`` turns true once it has read up
+to those (the state it holds is then at least as new as the topic was when the replica started), and
+the view is told so through ``mark_caught_up()``. Afterwards it keeps applying new records as they come.
+Connecting is part of the background task and is retried, so a gateway starts (and serves what needs no
+configuration) while Kafka is unreachable.
+
+A record the view cannot apply is logged and skipped: compacted topics have no dead-letter topic (the
+registry's API validates before it publishes), and one bad record must not stop the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Protocol
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+__all__ = ["CompactedTopicMaterializer", "MaterializedView"]
+
+log = logging.getLogger(__name__)
+
+
+class MaterializedView(Protocol):
+    """What a materialiser feeds: raw records (``value`` ``None`` is a tombstone), then "caught up"."""
+
+    def apply_record(self, key: bytes | None, value: bytes | None) -> None: ...
+
+    def mark_caught_up(self) -> None: ...
+
+
+class CompactedTopicMaterializer:
+    """Keeps ``view`` equal to ``topic``: a lifespan component (``start``/``stop``) with a ``ready`` flag."""
+
+    def __init__(
+        self,
+        *,
+        bootstrap_servers: str,
+        topic: str,
+        view: MaterializedView,
+        client_id: str = "llmops-inference-materializer",
+        poll_timeout_ms: int = 500,
+        retry_pause_s: float = 1.0,
+    ) -> None:
+        self._bootstrap = bootstrap_servers
+        self._topic = topic
+        self._view = view
+        self._client_id = client_id
+        self._poll_timeout_ms = poll_timeout_ms
+        self._retry_pause_s = retry_pause_s
+        self._consumer: AIOKafkaConsumer | None = None
+        self._targets: dict[TopicPartition, int] = {}
+        self._caught_up = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.applied = 0
+        self.skipped = 0
+
+    @property
+    def topic(self) -> str:
+        return self._topic
+
+    @property
+    def ready(self) -> bool:
+        """Caught up with the topic as it was at start, and still following it."""
+        return self._caught_up.is_set() and self._task is not None and not self._task.done()
+
+    async def check(self) -> bool:
+        """``ready`` as a readiness check (``Runtime.checks``)."""
+        return self.ready
+
+    async def start(self) -> None:
+        """Start following in the background (connecting, with retries, is part of it); returns at once.
+
+        The gateway must start, and serve calls that need no prompt, while Kafka is unreachable: until the
+        materialiser has caught up, ``ready`` is false (prompt requests answer 503, experiments assign nothing).
+        """
+        self._task = asyncio.create_task(self._run(), name=f"materialize:{self._topic}")
+
+    async def wait_ready(self, timeout_s: float) -> bool:
+        """Wait until caught up (``True``) or ``timeout_s`` passed (``False``)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._caught_up.wait(), timeout_s)
+        return self._caught_up.is_set()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._disconnect()
+
+    async def _connect(self) -> None:
+        """Assign every partition from offset 0 and note where the topic ends now."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            group_id=None,
+            client_id=self._client_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        self._consumer = consumer
+        await consumer.start()
+        partitions = await self._partitions()
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        self._targets = {tp: offset for tp, offset in ends.items() if offset > 0}
+        await self._check_caught_up()
+
+    async def _disconnect(self) -> None:
+        if self._consumer is not None:
+            consumer, self._consumer = self._consumer, None
+            with contextlib.suppress(Exception):
+                await consumer.stop()
+
+    async def _partitions(self) -> list[TopicPartition]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, client_id=self._client_id)
+        await admin.start()
+        try:
+            (meta,) = await admin.describe_topics([self._topic])
+        finally:
+            await admin.close()
+        numbers = [p["partition"] for p in meta.get("partitions") or []]
+        if meta.get("error_code") or not numbers:
+            raise RuntimeError(f"topic {self._topic!r} does not exist (create the catalog's topics first)")
+        return [TopicPartition(self._topic, n) for n in sorted(numbers)]
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._connect()
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("cannot read %s yet (%s); retrying in %.0fs", self._topic, exc, self._retry_pause_s)
+                await self._disconnect()
+                await asyncio.sleep(self._retry_pause_s)
+        while True:
+            try:
+                await self._step()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("reading %s failed; retrying", self._topic)
+                await asyncio.sleep(self._retry_pause_s)
+
+    async def _step(self) -> None:
+        assert self._consumer is not None
+        batches = await self._consumer.getmany(timeout_ms=self._poll_timeout_ms)
+        for records in batches.values():
+            for record in records:
+                self._apply(record.key, record.value)
+        await self._check_caught_up()
+
+    def _apply(self, key: bytes | None, value: bytes | None) -> None:
+        try:
+            self._view.apply_record(key, value)
+            self.applied += 1
+        except Exception:
+            self.skipped += 1
+            log.exception("skipping a record of %s that could not be applied (key %r)", self._topic, key)
+
+    async def _check_caught_up(self) -> None:
+        if self._caught_up.is_set() or self._consumer is None:
+            return
+        positions = [await self._consumer.position(tp) for tp in self._targets]
+        if all(position >= end for position, end in zip(positions, self._targets.values(), strict=True)):
+            self._caught_up.set()
+            self._view.mark_caught_up()
+            log.info("%s materialised: %d records applied, %d skipped", self._topic, self.applied, self.skipped)
