@@ -25,9 +25,10 @@ from llmops_inference import __version__
 from llmops_inference.adapters.kafka import BackgroundProducer
 from llmops_inference.adapters.noop import NoBudgets, NoExperiments, NoPromptRegistry
 from llmops_inference.adapters.openai_upstream import OpenAIUpstream
+from llmops_inference.adapters.registries import Registries, install_registries
 from llmops_inference.adapters.triton import TritonBackend
 from llmops_inference.config import InferenceSettings
-from llmops_inference.entrypoints.http import HttpDependencies, build_router
+from llmops_inference.entrypoints.http import HttpDependencies, build_router, include_registry_routes
 from llmops_inference.entrypoints.openapi import install_openapi
 from llmops_inference.errors import install_openai_error_handlers
 from llmops_inference.execution import CallRunner
@@ -56,8 +57,10 @@ class InferencePorts:
     backends: Mapping[str, Backend]
     publisher: EventPublisher
     spool_dir: Path
-    chooser: VariantChooser = field(default_factory=NoExperiments)
-    resolver: PromptResolver = field(default_factory=NoPromptRegistry)
+    registries: Registries | None = None
+    """The prompt registry and experiments; their seams below default to them when given."""
+    chooser: VariantChooser | None = None
+    resolver: PromptResolver | None = None
     budget: BudgetGuard = field(default_factory=NoBudgets)
     retry_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     clock: Callable[[], float] = time.monotonic
@@ -74,6 +77,7 @@ class Wiring:
     monitor: HealthMonitor
     publisher: EventPublisher
     components: list[Component]
+    registries: Registries | None = None
 
 
 def build_backends(table: RoutingTable) -> dict[str, Backend]:
@@ -101,6 +105,7 @@ def _production_ports(settings: InferenceSettings) -> InferencePorts:
             settings.kafka_bootstrap_servers, service=SERVICE, ensure_topic=settings.ensure_topics
         ),
         spool_dir=settings.spool_dir,
+        registries=Registries.from_kafka(settings.kafka_bootstrap_servers),
     )
 
 
@@ -131,13 +136,18 @@ def wire(settings: InferenceSettings, ports: InferencePorts) -> Wiring:
     limiter = RateLimiter(settings.requests_per_minute, settings.tokens_per_minute, clock=ports.clock)
     runner = CallRunner(router=router, recorder=recorder, limiter=limiter, budget=ports.budget)
     limits = Limits(settings.max_prompt_chars, settings.max_tokens_limit, settings.default_max_tokens)
-    gateway = Gateway(runner, ports.chooser, ports.resolver, limits, settings.source, settings.environment)
+    registries = ports.registries
+    chooser = ports.chooser or (registries.chooser() if registries else NoExperiments())
+    resolver = ports.resolver or (registries.resolver() if registries else NoPromptRegistry())
+    gateway = Gateway(runner, chooser, resolver, limits, settings.source, settings.environment)
     monitor = HealthMonitor(ports.table, ports.backends, breakers, interval_s=settings.health_interval_s)
     components: list[Component] = [*ports.backends.values()]
     if isinstance(ports.publisher, BackgroundProducer):
         components.append(ports.publisher)
+    if registries is not None:
+        components += registries.materializers.values()
     components += [recorder, monitor, _Stops(gateway)]
-    return Wiring(gateway, router, recorder, monitor, ports.publisher, components)
+    return Wiring(gateway, router, recorder, monitor, ports.publisher, components, registries)
 
 
 @dataclass
@@ -171,6 +181,9 @@ def create_app(settings: InferenceSettings | None = None, *, ports: InferencePor
     )
     install_openai_error_handlers(app)
     app.include_router(build_router())
+    if wiring.registries is not None:
+        install_registries(app, wiring.registries, ports.publisher, source=settings.source)
+        include_registry_routes(app)
     _replace_readyz(app, wiring)
     install_openapi(app)
     app.state.api_keys = ports.api_keys
@@ -187,7 +200,9 @@ def _replace_readyz(app: FastAPI, wiring: Wiring) -> None:
 
     @app.get("/readyz", tags=["operations"], summary="Readiness: at least one model has a healthy upstream")
     async def readyz() -> JSONResponse:
-        """`upstreams` has each upstream's probe and circuit state; `recording` whether events reach Kafka."""
+        """`upstreams` has each upstream's probe and circuit state; `recording` whether events reach Kafka;
+        `checks.prompts`/`checks.experiments` whether the registries caught up (details, not readiness).
+        """
         started = getattr(app.state, "runtime", None) is not None
         ready = started and wiring.monitor.ready()
         recorder = wiring.recorder
@@ -195,9 +210,10 @@ def _replace_readyz(app: FastAPI, wiring: Wiring) -> None:
         def connected() -> bool:
             return bool(getattr(wiring.publisher, "connected", True))
 
+        registries = await wiring.registries.details() if wiring.registries else {}
         body = {
             "ready": ready,
-            "checks": {"started": started, "backends": wiring.monitor.ready()},
+            "checks": {"started": started, "backends": wiring.monitor.ready(), **registries},
             "upstreams": wiring.monitor.details(),
             "recording": {"kafka": recorder.kafka_up and connected(), "spooled": recorder.spool.pending},
         }

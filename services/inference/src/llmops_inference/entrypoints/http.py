@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from llmops_kit.auth import Principal, requires
 from pydantic import BaseModel, ValidationError
@@ -21,11 +21,13 @@ from llmops_inference.api_models import ChatCompletionRequest, CompletionRequest
 from llmops_inference.entrypoints.openapi import ChatCompletion as ChatCompletionOut
 from llmops_inference.entrypoints.openapi import Completion, EmbeddingList, ModelList, body, responses
 from llmops_inference.errors import GatewayError, from_validation
+from llmops_inference.experiments.router import router as experiments_router
 from llmops_inference.handlers import Answer, Gateway, new_call_id
 from llmops_inference.ports import CallContext
+from llmops_inference.prompts.router import router as prompts_router
 from llmops_inference.recording.records import identifier_or_none
 
-__all__ = ["HttpDependencies", "build_router"]
+__all__ = ["HttpDependencies", "build_router", "include_registry_routes"]
 
 M = TypeVar("M", bound=BaseModel)
 APP_HEADER = "x-llmops-app"
@@ -164,3 +166,9 @@ def build_router() -> APIRouter:
         return JSONResponse({"object": "list", "data": data})
 
     return router
+
+
+def include_registry_routes(app: FastAPI) -> None:
+    """The prompt registry's ``/v1/prompts`` and the experiments' ``/v1/experiments`` (problem+json errors)."""
+    app.include_router(prompts_router)
+    app.include_router(experiments_router)

@@ -1,0 +1,83 @@
+"""The prompt registry and experiments inside the gateway: stores, materialisers, registries and their routes.
+
+The stores are plain in-memory objects fed by one :class:`~llmops_inference.prompts.CompactedTopicMaterializer`
+per compacted topic (lifespan components, started after the producer). The registries publish through an
+:class:`~llmops_inference.prompts.AuditTrail` over the gateway's producer, so every change is audited; they
+sit on ``app.state`` where the routers find them. The routers answer RFC 9457 problem documents (as they
+document); the OpenAI-compatible routes keep OpenAI's error shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from llmops_kit.http.problems import ProblemError, problem_response
+
+from llmops_inference.adapters.experiment_chooser import ExperimentChooser
+from llmops_inference.adapters.registry_resolver import RegistryResolver
+from llmops_inference.experiments import (
+    ExperimentMaterializer,
+    ExperimentPublisher,
+    ExperimentRegistry,
+    ExperimentStore,
+)
+from llmops_inference.prompts import (
+    AuditTrail,
+    CompactedTopicMaterializer,
+    EventSink,
+    PromptMaterializer,
+    PromptPublisher,
+    PromptRegistry,
+    PromptStore,
+)
+
+__all__ = ["Registries", "install_registries"]
+
+
+@dataclass
+class Registries:
+    """The materialised registry state of one gateway replica; ``materializers`` by name (empty in tests)."""
+
+    prompts: PromptStore = field(default_factory=PromptStore)
+    experiments: ExperimentStore = field(default_factory=ExperimentStore)
+    materializers: Mapping[str, CompactedTopicMaterializer] = field(default_factory=dict)
+
+    @classmethod
+    def from_kafka(cls, bootstrap_servers: str) -> Registries:
+        prompts, experiments = PromptStore(), ExperimentStore()
+        materializers = {
+            "prompts": PromptMaterializer(bootstrap_servers, prompts),
+            "experiments": ExperimentMaterializer(bootstrap_servers, experiments),
+        }
+        return cls(prompts, experiments, materializers)
+
+    def resolver(self) -> RegistryResolver:
+        return RegistryResolver(self.prompts)
+
+    def chooser(self) -> ExperimentChooser:
+        return ExperimentChooser(self.experiments)
+
+    async def details(self) -> dict[str, bool]:
+        """Each materialiser's ``check`` (for readiness details; it does not decide readiness)."""
+        if not self.materializers:
+            return {"prompts": self.prompts.caught_up, "experiments": self.experiments.caught_up}
+        return {name: await materializer.check() for name, materializer in self.materializers.items()}
+
+
+def install_registries(app: FastAPI, registries: Registries, sink: EventSink, *, source: str) -> None:
+    """Put both registries on ``app.state`` and answer their routers' problem documents."""
+    audit = AuditTrail(sink, source=source)
+    app.state.prompt_registry = PromptRegistry(registries.prompts, PromptPublisher(audit))
+    app.state.experiment_registry = ExperimentRegistry(
+        registries.experiments, ExperimentPublisher(audit), prompts=registries.prompts
+    )
+    app.state.registries = registries
+
+    async def on_problem(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ProblemError)
+        return problem_response(exc.status, exc.title, exc.detail, **exc.extensions)
+
+    app.add_exception_handler(ProblemError, on_problem)
