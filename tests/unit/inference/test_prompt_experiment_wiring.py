@@ -169,3 +169,14 @@ async def test_a_shadow_variant_is_recorded_but_not_returned(wired: Harness) -> 
     assert all(c.experiment.variant == "main" and c.model == "gpt-test" for c in primary)
     assert shadows and all(c.experiment.variant == "copy" and c.model == "solo" for c in shadows)
     assert not {c.call_id for c in shadows} & ids
+
+
+async def test_registry_routes_answer_problems_and_the_openai_routes_keep_openai_errors(wired: Harness) -> None:
+    invalid = await wired.client.post("/v1/prompts/support/versions", json={"template": []}, headers=ADMIN)
+    assert invalid.status_code == 422
+    assert invalid.headers["content-type"].startswith("application/problem+json")
+    anonymous = await wired.client.get("/v1/experiments")
+    assert anonymous.status_code == 401
+    assert anonymous.headers["content-type"].startswith("application/problem+json")
+    assert_openai_error(await wired.client.get("/v1/models"), 401)
+    assert_openai_error(await wired.client.post("/v1/chat/completions", json={"model": 1}, headers=WRITER), 400)

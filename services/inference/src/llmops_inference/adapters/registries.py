@@ -9,12 +9,14 @@ document); the OpenAI-compatible routes keep OpenAI's error shape.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from llmops_kit.http.problems import ProblemError, problem_response
+from fastapi.exceptions import RequestValidationError
+from llmops_kit.http.problems import ProblemError, install_problem_handlers
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
 from llmops_inference.adapters.experiment_chooser import ExperimentChooser
 from llmops_inference.adapters.registry_resolver import RegistryResolver
@@ -34,7 +36,10 @@ from llmops_inference.prompts import (
     PromptStore,
 )
 
-__all__ = ["Registries", "install_registries"]
+__all__ = ["REGISTRY_PATHS", "Registries", "install_registries"]
+
+REGISTRY_PATHS = ("/v1/prompts", "/v1/experiments")
+Handler = Callable[[Request, Exception], Response | Awaitable[Response]]
 
 
 @dataclass
@@ -68,16 +73,27 @@ class Registries:
 
 
 def install_registries(app: FastAPI, registries: Registries, sink: EventSink, *, source: str) -> None:
-    """Put both registries on ``app.state`` and answer their routers' problem documents."""
+    """Put both registries on ``app.state``; their routes answer problem documents (call after the OpenAI
+    error handlers are installed: every other route keeps those)."""
     audit = AuditTrail(sink, source=source)
     app.state.prompt_registry = PromptRegistry(registries.prompts, PromptPublisher(audit))
     app.state.experiment_registry = ExperimentRegistry(
         registries.experiments, ExperimentPublisher(audit), prompts=registries.prompts
     )
     app.state.registries = registries
+    kit = FastAPI()
+    install_problem_handlers(kit)
+    app.add_exception_handler(ProblemError, kit.exception_handlers[ProblemError])
+    for kind in (StarletteHTTPException, RequestValidationError):
+        app.add_exception_handler(kind, _by_path(kit.exception_handlers[kind], app.exception_handlers[kind]))
 
-    async def on_problem(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, ProblemError)
-        return problem_response(exc.status, exc.title, exc.detail, **exc.extensions)
 
-    app.add_exception_handler(ProblemError, on_problem)
+def _by_path(registry: Handler, gateway: Handler) -> Handler:
+    """The registry routes' handler for their paths, the gateway's (OpenAI-shaped) for every other."""
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        chosen = registry if request.url.path.startswith(REGISTRY_PATHS) else gateway
+        response = chosen(request, exc)
+        return await response if isinstance(response, Awaitable) else response
+
+    return handle
