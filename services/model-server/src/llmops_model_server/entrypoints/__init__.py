@@ -1,0 +1,1 @@
+"""Process entry points of the model server."""
