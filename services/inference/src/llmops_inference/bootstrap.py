@@ -22,7 +22,7 @@ from llmops_kit.auth import ApiKeyStore
 from llmops_kit.http.app import Component, Runtime, create_service_app
 
 from llmops_inference import __version__
-from llmops_inference.adapters.kafka import BackgroundProducer
+from llmops_inference.adapters.kafka import GATEWAY_TOPICS, BackgroundProducer
 from llmops_inference.adapters.noop import NoBudgets, NoExperiments, NoPromptRegistry
 from llmops_inference.adapters.openai_upstream import OpenAIUpstream
 from llmops_inference.adapters.registries import Registries, install_registries
@@ -102,7 +102,10 @@ def _production_ports(settings: InferenceSettings) -> InferencePorts:
         table=table,
         backends=build_backends(table),
         publisher=BackgroundProducer(
-            settings.kafka_bootstrap_servers, service=SERVICE, ensure_topic=settings.ensure_topics
+            settings.kafka_bootstrap_servers,
+            service=SERVICE,
+            ensure_topic=settings.ensure_topics,
+            topics=GATEWAY_TOPICS,
         ),
         spool_dir=settings.spool_dir,
         registries=Registries.from_kafka(settings.kafka_bootstrap_servers),

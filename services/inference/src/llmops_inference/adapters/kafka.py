@@ -1,7 +1,7 @@
 """The gateway's Kafka publisher: the kit's ``EventProducer``, started in the background.
 
 The gateway must serve without Kafka, so its start cannot wait for (or fail on) the broker: ``start``
-returns at once and a task keeps trying to create the topic and start the producer. Until it has,
+returns at once and a task keeps trying to create the topics and start the producer. Until it has,
 ``publish_many`` raises :class:`~llmops_kit.errors.TransientError` and the recorder spools.
 """
 
@@ -10,15 +10,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from llmops_kit.errors import TransientError
 from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.topics import TopicCatalog, ensure_topics
 from llmops_schemas.envelope import CloudEvent, EventPayload
+from llmops_schemas.v1 import AuditRecorded, ExperimentConfigured, PromptVersionPublished
 from llmops_schemas.v1.calls import CallRecorded
 
-__all__ = ["BackgroundProducer"]
+__all__ = ["GATEWAY_TOPICS", "BackgroundProducer"]
+
+GATEWAY_TOPICS = (CallRecorded.topic, AuditRecorded.topic, PromptVersionPublished.topic, ExperimentConfigured.topic)
+"""What the gateway writes (calls, audit entries, registry changes) and materialises (the compacted two)."""
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +31,18 @@ class BackgroundProducer:
     """An :class:`~llmops_inference.ports.EventPublisher` that connects when Kafka is there."""
 
     def __init__(
-        self, bootstrap_servers: str, *, service: str, ensure_topic: bool = True, retry_s: float = 5.0
+        self,
+        bootstrap_servers: str,
+        *,
+        service: str,
+        ensure_topic: bool = True,
+        retry_s: float = 5.0,
+        topics: Sequence[str] = (CallRecorded.topic,),
     ) -> None:
         self._bootstrap = bootstrap_servers
         self._service = service
         self._ensure_topic = ensure_topic
+        self._topics = list(topics)
         self._retry_s = retry_s
         self._producer: EventProducer | None = None
         self._task: asyncio.Task[None] | None = None
@@ -65,7 +76,7 @@ class BackgroundProducer:
             producer = EventProducer(self._bootstrap, service=self._service)
             try:
                 if self._ensure_topic:
-                    await ensure_topics(self._bootstrap, TopicCatalog.load(), [CallRecorded.topic], timeout_s=10.0)
+                    await ensure_topics(self._bootstrap, TopicCatalog.load(), self._topics, timeout_s=10.0)
                 await producer.start()
             except asyncio.CancelledError:
                 await producer.stop()
