@@ -1,0 +1,251 @@
+"""Where the time of one call goes, stage by stage, in-process (the companion of ``bench_ingest.py``).
+
+``bench_ingest.py`` measures the platform as a user sees it; this script explains its figures. It runs the
+services' own code paths in one process, without HTTP and without competing processes, on ``--calls`` demo
+calls in batches of ``--batch`` (ingest) and ``--insert-batch`` (warehouse), and reports microseconds per call:
+
+ingest   decode the HTTP body (``wire.decode_json`` + ``extract_calls``), ``prepare_batch`` (pydantic
+         validation, envelope, serialisation for the size check), then ``publish_many`` to a real local broker
+         (serialises again, one ``AIOKafkaProducer.send`` per record, waits for ``acks=all``), and the response
+         body.
+warehouse  fetch the events back with a consumer (``getmany``), ``parse_event`` per record (json, tolerant
+         stripping, two pydantic validations), and ``ClickHouseCallStore.insert_calls`` into embedded chDB
+         (dedup query, pivot to columns, insert).
+
+A second table splits the two Python-heavy stages, ``prepare_record`` and ``parse_event``, into their parts.
+``--profile`` also prints the top functions of each CPU stage by cProfile's cumulative time.
+``--linger-ms`` and ``--max-batch-bytes`` try producer settings (the kit's producer uses linger 5 ms and
+aiokafka's default 16 KiB batches). Nothing is written anywhere but a temporary directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import json
+import math
+import pstats
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+from llmops_cli.demo import demo_calls
+from llmops_ingest.adapters.redaction import NoopRedactor
+from llmops_ingest.handlers import Accepted, IngestContext, RecordRules, check_started_at, prepare_batch, prepare_record
+from llmops_ingest.wire import decode_json, extract_calls
+from llmops_kit.infra import LocalKafkaBroker
+from llmops_kit.kafka.producer import EventProducer
+from llmops_kit.kafka.topics import TopicCatalog, ensure_topics
+from llmops_schemas.envelope import CloudEvent
+from llmops_schemas.ids import deterministic_uuid7
+from llmops_schemas.registry import _strip_unknown, parse_event
+from llmops_schemas.v1.calls import CallRecorded
+from llmops_warehouse.adapters.clickhouse_client import connect
+from llmops_warehouse.adapters.clickhouse_store import ClickHouseCallStore
+from llmops_warehouse.migrations import apply_migrations
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+
+@dataclass
+class Stages:
+    """Accumulated wall seconds per stage, and (with ``profile``) one cProfile per stage."""
+
+    profile: bool
+    seconds: dict[str, float] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)
+    profiles: dict[str, cProfile.Profile] = field(default_factory=dict)
+
+    @contextmanager
+    def timed(self, name: str) -> Iterator[None]:
+        profiler = self.profiles.setdefault(name, cProfile.Profile()) if self.profile else None
+        start, start_cpu = time.perf_counter(), time.process_time()
+        if profiler is not None:
+            profiler.enable()
+        try:
+            yield
+        finally:
+            if profiler is not None:
+                profiler.disable()
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+            self.cpu[name] = self.cpu.get(name, 0.0) + time.process_time() - start_cpu
+
+
+def bodies(calls: int, batch: int) -> list[bytes]:
+    records = list(demo_calls(calls, seed=3, prefix=f"stages-{time.time_ns()}"))
+    return [json.dumps({"calls": records[i : i + batch]}).encode() for i in range(0, calls, batch)]
+
+
+async def ingest_stages(stages: Stages, producer: EventProducer, payloads: list[bytes]) -> None:
+    for body in payloads:
+        with stages.timed("ingest: decode body"):
+            calls = extract_calls(decode_json(body))
+        context = IngestContext(
+            tenant_id="stages", source="/services/ingest", now=datetime.now(UTC), redactor=NoopRedactor()
+        )
+        with stages.timed("ingest: prepare_batch (validate+envelope)"):
+            outcome = prepare_batch(calls, context)
+        with stages.timed("ingest: publish_many, wall incl. acks"):
+            await publish(stages, producer, [a.event for a in outcome.accepted])
+        with stages.timed("ingest: response body"):
+            _response(outcome.accepted)
+
+
+async def publish(stages: Stages, producer: EventProducer, events: list[Any]) -> None:
+    """What ``EventProducer.publish_many`` does, with its CPU part (serialise + enqueue) timed apart."""
+    with stages.timed("ingest: publish_many, CPU part (serialise + send)"):
+        pending = [
+            await producer._producer.send(CallRecorded.topic, value=e.to_json_bytes(), key=b"stages") for e in events
+        ]
+    await asyncio.gather(*pending)
+
+
+def _response(accepted: list[Accepted]) -> bytes:
+    return json.dumps({"accepted": [a.summary() for a in accepted], "rejected": []}).encode()
+
+
+async def fetch_all(bootstrap: str, expected: int, stages: Stages) -> list[bytes]:
+    consumer = AIOKafkaConsumer(
+        CallRecorded.topic, bootstrap_servers=bootstrap, group_id="stages", auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    values: list[bytes] = []
+    try:
+        with stages.timed("warehouse: fetch (getmany)"):
+            while len(values) < expected:
+                for records in (await consumer.getmany(timeout_ms=1000, max_records=5000)).values():
+                    values.extend(r.value or b"" for r in records)
+    finally:
+        await consumer.stop()
+    return values
+
+
+def warehouse_stages(stages: Stages, values: list[bytes], workdir: Path, batch: int) -> None:
+    client = connect(f"chdb://{workdir / 'clickhouse'}")
+    apply_migrations(client)
+    store = ClickHouseCallStore(client)
+    for i in range(0, len(values), batch):
+        with stages.timed("warehouse: parse_event"):
+            events = [parse_event(v) for v in values[i : i + batch]]
+        with stages.timed("warehouse: insert_calls (dedup+columns+insert)"):
+            store.insert_calls(events)
+
+
+def report(stages: Stages, calls: int) -> None:
+    table = Table(title=f"{calls:,} calls: time per call by stage")
+    for column in ("stage", "wall s", "wall us/call", "cpu us/call", "calls/s per core (cpu)"):
+        table.add_column(column)
+    for name, seconds in stages.seconds.items():
+        cpu = stages.cpu[name] / calls
+        rate = f"{1 / cpu:,.0f}" if cpu > 0 else "-"
+        table.add_row(name, f"{seconds:.2f}", f"{seconds / calls * 1e6:,.0f}", f"{cpu * 1e6:,.0f}", rate)
+    console.print(table)
+    for name, profiler in stages.profiles.items():
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(18)
+        console.print(f"[bold]{name}[/]\n{out.getvalue()}")
+
+
+async def run(args: argparse.Namespace, workdir: Path, stages: Stages) -> list[bytes]:
+    broker = LocalKafkaBroker(workdir / "kafka").start()
+    try:
+        await ensure_topics(broker.bootstrap_servers, TopicCatalog.load(), [CallRecorded.topic])
+        producer = EventProducer(broker.bootstrap_servers, service="stages", linger_ms=args.linger_ms)
+        if args.max_batch_bytes:
+            producer._producer._message_accumulator._batch_size = args.max_batch_bytes
+        await producer.start()
+        try:
+            await ingest_stages(stages, producer, bodies(args.calls, args.batch))
+        finally:
+            await producer.stop()
+        return await fetch_all(broker.bootstrap_servers, args.calls, stages)
+    finally:
+        broker.stop()
+
+
+def _per_call_us(fn: Callable[[Any], Any], inputs: Sequence[Any], repeat: int = 3) -> tuple[float, list[Any]]:
+    """CPU microseconds per input of ``fn``, the best of ``repeat`` passes (as timeit does: the least disturbed)."""
+    best, outputs = math.inf, []
+    for _ in range(repeat):
+        start = time.process_time()
+        outputs = [fn(item) for item in inputs]
+        best = min(best, time.process_time() - start)
+    return best / len(inputs) * 1e6, outputs
+
+
+def micro_costs(count: int) -> list[tuple[str, float]]:
+    """CPU microseconds per call of each part of ingest's ``prepare_record`` and the warehouse's ``parse_event``."""
+    records = list(demo_calls(count, seed=5, prefix="micro"))
+    now = datetime.now(UTC)
+    context = IngestContext(tenant_id="micro", source="/services/ingest", now=now, redactor=NoopRedactor())
+    rows: list[tuple[str, float]] = []
+
+    def measure(name: str, fn: Callable[[Any], Any], inputs: Sequence[Any]) -> list[Any]:
+        us, outputs = _per_call_us(fn, inputs)
+        rows.append((name, us))
+        return outputs
+
+    measure("ingest: prepare_record, whole", lambda r: prepare_record(r, 0, context), records)
+    calls = measure("  CallRecorded.model_validate(record)", CallRecorded.model_validate, records)
+    measure("  check_started_at", lambda c: check_started_at(c.started_at, now, RecordRules()), calls)
+    measure(
+        "  deterministic_uuid7 (event id)",
+        lambda c: deterministic_uuid7(int(c.started_at.timestamp() * 1000), "micro", c.call_id),
+        calls,
+    )
+    measure("  CloudEvent[CallRecorded] (pydantic's generic lookup)", lambda _: CloudEvent[CallRecorded], calls)
+    events = measure(
+        "  CloudEvent.wrap (incl. that lookup)", lambda c: CloudEvent.wrap(c, source="/s", tenant_id="micro"), calls
+    )
+    values = measure("  event.to_json_bytes() (done twice per call)", lambda e: e.to_json_bytes(), events)
+    measure("warehouse: parse_event, whole", parse_event, values)
+    documents = measure("  json.loads", json.loads, values)
+    datas = [d["data"] for d in documents]
+    stripped = measure("  _strip_unknown (tolerant reading)", lambda d: _strip_unknown(CallRecorded, d), datas)
+    measure("  CallRecorded.model_validate(data)", CallRecorded.model_validate, stripped)
+    measure(
+        "  CloudEvent[CallRecorded].model_validate(document) (all at once)",
+        CloudEvent[CallRecorded].model_validate,
+        documents,
+    )
+    return rows
+
+
+def report_micro(rows: list[tuple[str, float]]) -> None:
+    table = Table(title="CPU per call of the parts (in-process, no profiler)")
+    table.add_column("part")
+    table.add_column("us/call", justify="right")
+    for name, us in rows:
+        table.add_row(name, f"{us:,.1f}")
+    console.print(table)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=1000, help="calls per HTTP request (ingest)")
+    parser.add_argument("--insert-batch", type=int, default=5000, help="events per insert (WAREHOUSE_BATCH_SIZE)")
+    parser.add_argument("--linger-ms", type=int, default=5)
+    parser.add_argument("--max-batch-bytes", type=int, default=0, help="aiokafka max_batch_size (0: its default)")
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    stages = Stages(profile=args.profile)
+    with tempfile.TemporaryDirectory(prefix="bench-stages-") as tmp:
+        values = asyncio.run(run(args, Path(tmp), stages))
+        warehouse_stages(stages, values, Path(tmp), args.insert_batch)
+    report(stages, args.calls)
+    report_micro(micro_costs(min(args.calls, 5000)))
+
+
+if __name__ == "__main__":
+    main()
