@@ -211,6 +211,20 @@ def parse_event(raw: bytes | str, *, upcast_to_latest: bool = True) -> CloudEven
     except UnknownEventTypeError as exc:
         raise EventValidationError(str(exc), **context) from None
 
+    envelope = cast("type[CloudEvent[Any]]", CloudEvent[cls])  # type: ignore[valid-type]
+    try:
+        # Fast path: an event exactly as the platform writes it validates as a whole (pydantic-core in one
+        # pass); only one that carries unknown attributes or fields (or is invalid) takes the tolerant path.
+        event = envelope.model_validate(document)
+    except ValidationError:
+        event = _tolerant_event(envelope, cls, document, context)
+    return upcast(event) if upcast_to_latest else event
+
+
+def _tolerant_event(
+    envelope: type[CloudEvent[Any]], cls: type[EventPayload], document: dict[str, Any], context: dict[str, Any]
+) -> CloudEvent[Any]:
+    event_type = document["type"]
     try:
         payload = tolerant_validate(cls, document["data"])
     except ValidationError as exc:
@@ -218,12 +232,10 @@ def parse_event(raw: bytes | str, *, upcast_to_latest: bool = True) -> CloudEven
 
     known = _field_names(CloudEvent)
     attributes = {key: value for key, value in document.items() if key in known and key != "data"}
-    envelope = cast("type[CloudEvent[Any]]", CloudEvent[cls])  # type: ignore[valid-type]
     try:
-        event = envelope.model_validate({**attributes, "data": payload})
+        return envelope.model_validate({**attributes, "data": payload})
     except ValidationError as exc:
         raise EventValidationError(f"invalid {event_type} envelope: {_describe(exc)}", **context) from None
-    return upcast(event) if upcast_to_latest else event
 
 
 # --- keys -------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any
 
 import httpx
@@ -310,7 +310,13 @@ async def test_publish_failure_is_503_with_retry_after_and_nothing_accepted(
 
 
 class HangingPublisher:
-    async def publish_many(self, events: Iterable[CloudEvent[EventPayload]], *, topic: str | None = None) -> None:
+    async def publish_many(
+        self,
+        events: Iterable[CloudEvent[EventPayload]],
+        *,
+        topic: str | None = None,
+        encoded: Sequence[bytes] | None = None,
+    ) -> None:
         await asyncio.sleep(3600)
 
 

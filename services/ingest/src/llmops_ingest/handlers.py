@@ -73,6 +73,8 @@ class Accepted:
 
     index: int
     event: CloudEvent[EventPayload]
+    value: bytes
+    """The event as published (serialised once, for the size check, and reused by the publish)."""
 
     @property
     def call_id(self) -> str:
@@ -173,7 +175,8 @@ def prepare_record(
         subject=call.call_id,
         trace_id=context.trace_id,
     )
-    size = len(event.to_json_bytes())
+    value = event.to_json_bytes()
+    size = len(value)
     if size > context.rules.max_record_bytes:
         return Rejected(
             index,
@@ -186,7 +189,7 @@ def prepare_record(
             ],
             "size",
         )
-    return Accepted(index, cast("CloudEvent[EventPayload]", event))
+    return Accepted(index, cast("CloudEvent[EventPayload]", event), value)
 
 
 def prepare_batch(records: Sequence[Any], context: IngestContext) -> BatchOutcome:
@@ -205,4 +208,4 @@ def prepare_batch(records: Sequence[Any], context: IngestContext) -> BatchOutcom
 async def publish_accepted(publisher: EventPublisher, accepted: Sequence[Accepted]) -> None:
     """Publish the events and wait for every acknowledgement (raises if any is missing)."""
     if accepted:
-        await publisher.publish_many([a.event for a in accepted])
+        await publisher.publish_many([a.event for a in accepted], encoded=[a.value for a in accepted])

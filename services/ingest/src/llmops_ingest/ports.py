@@ -6,7 +6,7 @@ the in-memory fakes in :mod:`llmops_ingest.adapters` and production wires the ki
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Protocol
 
 from llmops_schemas.envelope import CloudEvent, EventPayload
@@ -20,11 +20,18 @@ class EventPublisher(Protocol):
 
     ``publish_many`` returns only once every event is acknowledged by the broker and raises if any is
     not, so a caller may tell its client "accepted" exactly when the call returns. Events go to their
-    payload's topic (``CallRecorded.topic``) unless ``topic`` overrides it, keyed by tenant.
+    payload's topic (``CallRecorded.topic``) unless ``topic`` overrides it, keyed by tenant. ``encoded``, when
+    given, holds each event's ``to_json_bytes()`` already computed (ingest has them from its size check).
     ``llmops_kit.kafka.producer.EventProducer`` satisfies this protocol.
     """
 
-    async def publish_many(self, events: Iterable[CloudEvent[EventPayload]], *, topic: str | None = None) -> None: ...
+    async def publish_many(
+        self,
+        events: Sequence[CloudEvent[EventPayload]],
+        *,
+        topic: str | None = None,
+        encoded: Sequence[bytes] | None = None,
+    ) -> None: ...
 
 
 class Redactor(Protocol):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 from llmops_schemas.envelope import CloudEvent, EventPayload
 
@@ -22,7 +22,13 @@ class InMemoryPublisher:
         self.failure: BaseException | None = None
         self.healthy = True
 
-    async def publish_many(self, events: Iterable[CloudEvent[EventPayload]], *, topic: str | None = None) -> None:
+    async def publish_many(
+        self,
+        events: Sequence[CloudEvent[EventPayload]],
+        *,
+        topic: str | None = None,
+        encoded: Sequence[bytes] | None = None,
+    ) -> None:
         batch = list(events)
         if self.failure is not None:
             raise self.failure
