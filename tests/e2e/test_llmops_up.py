@@ -1,8 +1,11 @@
-"""`llmops up` for real: Kafka, ingest and warehouse as processes, the demo, the CLI against them, Ctrl-C.
+"""`llmops up` for real: Kafka, ingest, warehouse, model server and gateway as processes, the demo, the CLI
+against them, Ctrl-C.
 
-Two runs on one data dir: the first sends 200 demo calls; after Ctrl-C nothing of it is left (no process in
-the children's process groups, no port answering); the second reuses the data dir (same keys, the first
-run's calls still there) and ends with 400 calls.
+Two runs on one data dir: the first sends 200 demo calls to ingest and 20 chat completions through the gateway
+(a prompt version labelled production, an A/B experiment over the Triton model); after Ctrl-C nothing of it is
+left (no process in the children's process groups, no port answering); the second reuses the data dir (same
+keys, the first run's calls still there, a new prompt version, the first experiment stopped for a new one) and
+ends with 440 calls.
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ from llmops_kit.infra import free_port
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 LLMOPS = str(Path(sys.executable).with_name("llmops"))
-READY_TIMEOUT_S = 150
+READY_TIMEOUT_S = 300
+GATEWAY_CALLS = 20  # llmops_cli.up.GATEWAY_DEMO_CALLS
+CHILDREN = {"kafka", "ingest", "warehouse", "model-server", "inference"}
 STOP_TIMEOUT_S = 60
 CLI_SETTINGS = {"LLMOPS_DATA_DIR", "LLMOPS_INGEST_URL", "LLMOPS_WAREHOUSE_URL", "LLMOPS_API_KEY"}
 
@@ -100,10 +105,15 @@ class Session:
 @pytest.fixture
 def session(tmp_path: Path) -> Iterator[Session]:
     ports: dict[str, int] = {}
-    for name in ("kafka", "kafka-controller", "ingest", "warehouse"):
+    for name in ("kafka", "kafka-controller", "ingest", "warehouse", "inference"):
         while (port := free_port()) in ports.values():
             pass
         ports[name] = port
+    # the model server's gRPC and metrics ports follow its HTTP port: three free in a row
+    port = free_port()
+    while any(p in ports.values() or not _free(p) for p in range(port, port + 3)):
+        port = free_port()
+    ports["model-server"] = port
     # a broker of its own (not KAFKA_BOOTSTRAP_SERVERS), and none of the CLI's settings from outside
     env = {k: v for k, v in os.environ.items() if k not in CLI_SETTINGS and not k.startswith("KAFKA_BOOTSTRAP")}
     env |= {"LLMOPS_DATA_DIR": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
@@ -124,6 +134,15 @@ def session(tmp_path: Path) -> Iterator[Session]:
             for pid in children.values():
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(pid, signal.SIGKILL)
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def _answers(port: int) -> bool:
@@ -157,7 +176,7 @@ def _ctrl_c(session: Session, up: UpProcess, *, twice: bool = False) -> None:
     ``twice``: an impatient second Ctrl-C while it is stopping changes nothing.
     """
     children = session.state()["children"]
-    assert set(children) == {"kafka", "ingest", "warehouse"}
+    assert set(children) == CHILDREN
     assert all(_group_alive(pid) for pid in children.values())
     started = time.monotonic()
     up.proc.send_signal(signal.SIGINT)
@@ -169,7 +188,8 @@ def _ctrl_c(session: Session, up: UpProcess, *, twice: bool = False) -> None:
     time.sleep(0.5)  # let the reader drain
     assert "stopped." in up.output
     assert {name: pid for name, pid in children.items() if _group_alive(pid)} == {}
-    assert [name for name, port in session.ports.items() if _answers(port)] == []
+    ports = [*session.ports.values(), session.ports["model-server"] + 1, session.ports["model-server"] + 2]
+    assert [port for port in ports if _answers(port)] == []
     assert not (session.data_dir / "up.json").exists()
 
 
@@ -177,7 +197,20 @@ def test_up_serves_the_cli_stops_on_ctrl_c_and_reuses_its_data_dir(session: Sess
     first = session.up(demo_calls=200)
     first.wait_for("press Ctrl-C to stop", READY_TIMEOUT_S)
     assert "demo: 200 calls accepted, 0 rejected" in first.output
+    assert f"gateway: {GATEWAY_CALLS} chat completions answered, 0 failed" in first.output
+    assert " calls queryable" not in first.output  # every call queryable in time
+    assert "prompt demo-assistant v1 labelled production" in first.output
+    assert session.url("inference") + "/v1" in first.output and "from openai import OpenAI" in first.output
     keys = json.loads((session.data_dir / "credentials.json").read_text())
+    total = 200 + GATEWAY_CALLS
+
+    # the gateway's calls: their prompt and experiment variant recorded, the two variants both used
+    gateway = json.loads(session.cli("calls", "--app", "llmops-demo", "--limit", "100", "--json").stdout)["items"]
+    assert len(gateway) == GATEWAY_CALLS
+    assert {c["model"] for c in gateway} == {"opticks-gpt2"}
+    assert {c["prompt"]["name"] for c in gateway} == {"demo-assistant"}
+    assert {c["experiment"]["variant"] for c in gateway} == {"warm", "cool"}
+    assert all(c["usage"]["completion_tokens"] > 0 for c in gateway)
 
     # the CLI against the URLs and the writer key of credentials.json
     metrics = session.cli(
@@ -185,19 +218,19 @@ def test_up_serves_the_cli_stops_on_ctrl_c_and_reuses_its_data_dir(session: Sess
     )
     assert metrics.returncode == 0, metrics.stderr
     row = next(line for line in metrics.stdout.splitlines() if "(all)" in line)
-    assert row.split("│")[2].strip() == "200"
-    assert _total_calls(session, keys["writer"]) == 200
+    assert row.split("│")[2].strip() == str(total)
+    assert _total_calls(session, keys["writer"]) == total
 
     # no flags at all: the URLs come from the running up's up.json, the key from credentials.json
     table = session.cli("calls", "--limit", "5")
     assert table.returncode == 0, table.stderr
-    assert table.stdout.count("│ demo-") == 5
+    assert table.stdout.count("│ demo-") + table.stdout.count("│ chatcmpl-") == 5
     assert "more: repeat with --cursor " in table.stdout
     first_page = json.loads(session.cli("calls", "--limit", "150", "--json").stdout)
     cursor = first_page["next_cursor"]
     second_page = json.loads(session.cli("calls", "--limit", "150", "--json", "--cursor", cursor).stdout)
     ids = [c["call_id"] for c in first_page["items"] + second_page["items"]]
-    assert len(ids) == len(set(ids)) == 200
+    assert len(ids) == len(set(ids)) == total
     assert second_page["next_cursor"] is None
 
     _ctrl_c(session, first)
@@ -205,6 +238,8 @@ def test_up_serves_the_cli_stops_on_ctrl_c_and_reuses_its_data_dir(session: Sess
     second = session.up(demo_calls=200)
     second.wait_for("press Ctrl-C to stop", READY_TIMEOUT_S)
     assert json.loads((session.data_dir / "credentials.json").read_text()) == keys
-    assert _total_calls(session, keys["writer"]) == 400
+    assert _total_calls(session, keys["writer"]) == 2 * total
     assert "demo: 200 calls accepted" in second.output
+    assert "prompt demo-assistant v2 labelled production" in second.output
+    assert f"gateway: {GATEWAY_CALLS} chat completions answered, 0 failed" in second.output
     _ctrl_c(session, second, twice=True)

@@ -95,8 +95,16 @@ def up(
     kafka_controller_port: Annotated[int, typer.Option(envvar="LLMOPS_KAFKA_CONTROLLER_PORT", min=1, max=65535)] = 9093,
     ingest_port: Annotated[int, typer.Option(envvar="LLMOPS_INGEST_PORT", min=1, max=65535)] = 8001,
     warehouse_port: Annotated[int, typer.Option(envvar="LLMOPS_WAREHOUSE_PORT", min=1, max=65535)] = 8002,
+    model_server_port: Annotated[
+        int,
+        typer.Option(
+            envvar="LLMOPS_MODEL_SERVER_PORT", min=1, max=65533, help="Model server HTTP; gRPC and metrics use +1, +2"
+        ),
+    ] = 8100,
+    inference_port: Annotated[int, typer.Option(envvar="LLMOPS_INFERENCE_PORT", min=1, max=65535)] = 8003,
 ) -> None:
-    """Start Kafka, ingest and the warehouse (embedded ClickHouse), send a demo workload; Ctrl-C stops all.
+    """Start Kafka, ingest, the warehouse (embedded ClickHouse), the model server and the inference gateway,
+    send a demo workload (recorded calls, then chat completions through the gateway); Ctrl-C stops all.
 
     State (Kafka's log, ClickHouse's data, development keys) lives in LLMOPS_DATA_DIR (default ./.data)
     and is reused by the next `llmops up`.
@@ -109,7 +117,12 @@ def up(
     if detach:
         cli.err.print("note: --detach is now --once (it never left anything running)", highlight=False)
     ports = PlatformPorts(
-        kafka=kafka_port, kafka_controller=kafka_controller_port, ingest=ingest_port, warehouse=warehouse_port
+        kafka=kafka_port,
+        kafka_controller=kafka_controller_port,
+        ingest=ingest_port,
+        warehouse=warehouse_port,
+        model_server=model_server_port,
+        inference=inference_port,
     )
     raise typer.Exit(run_up(data_dir(), ports=ports, demo_calls=demo_calls, once=once or detach, console=cli.out))
 

@@ -1,5 +1,9 @@
 """The local platform `llmops up` runs: Kafka, then each service as its own process.
 
+The model server (PyTriton serving ``llm`` and ``embedder`` on the CPU) starts with ingest and the warehouse;
+the inference gateway starts once it is ready, with a routes file in the data dir that sends
+:data:`GATEWAY_MODEL` to its ``llm``.
+
 Everything lives under the data dir (``.data`` by default) so a second `llmops up` reuses the
 broker's storage, the ClickHouse data and the development API keys.
 """
@@ -20,10 +24,12 @@ from llmops_kit.infra import LocalKafkaBroker
 from llmops_kit.infra.process import ManagedProcess
 from llmops_kit.kafka.topics import TopicCatalog, ensure_topics
 
-__all__ = ["LocalPlatform", "PlatformPorts", "ensure_dev_keys"]
+__all__ = ["GATEWAY_MODEL", "LocalPlatform", "PlatformPorts", "ensure_dev_keys", "write_routes"]
 
 DEV_TENANT = "demo"
 DEV_ROLES = ("admin", "writer", "reader")
+GATEWAY_MODEL = "opticks-gpt2"  # the public name the gateway routes to the model server's `llm`
+MODEL_SERVER_READY_TIMEOUT_S = 180.0
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,34 @@ class PlatformPorts:
     kafka_controller: int = 9093
     ingest: int = 8001
     warehouse: int = 8002
+    model_server: int = 8100  # HTTP (KServe v2 + health); gRPC is the next port, Prometheus metrics the one after
+    inference: int = 8003
+
+    @property
+    def model_server_grpc(self) -> int:
+        return self.model_server + 1
+
+    @property
+    def model_server_metrics(self) -> int:
+        return self.model_server + 2
+
+    def all(self) -> list[int]:
+        """Every port the platform listens on (the model server's three included)."""
+        return [
+            self.kafka, self.kafka_controller, self.ingest, self.warehouse, self.model_server,
+            self.model_server_grpc, self.model_server_metrics, self.inference,
+        ]  # fmt: skip
+
+
+def write_routes(path: Path, grpc_port: int) -> Path:
+    """The gateway's routes file: :data:`GATEWAY_MODEL` to Triton's ``llm`` on ``grpc_port`` (rewritten every start)."""
+    routes = {
+        "upstreams": [{"name": "triton", "base_url": f"grpc://127.0.0.1:{grpc_port}"}],
+        "models": {GATEWAY_MODEL: [{"backend": "triton", "upstream": "triton", "model": "llm", "timeout_s": 60}]},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(routes, sort_keys=False))
+    return path
 
 
 def ensure_dev_keys(data_dir: Path) -> tuple[Path, dict[str, str]]:
@@ -74,7 +108,7 @@ class LocalPlatform:
         return self.broker.bootstrap_servers
 
     def url(self, service: str) -> str:
-        return f"http://127.0.0.1:{getattr(self.ports, service)}"
+        return f"http://127.0.0.1:{getattr(self.ports, service.replace('-', '_'))}"
 
     def start_kafka(self) -> None:
         """Start the local broker unless ``KAFKA_BOOTSTRAP_SERVERS`` points at an existing cluster."""
@@ -88,35 +122,64 @@ class LocalPlatform:
         return asyncio.run(ensure_topics(self.bootstrap_servers, TopicCatalog.load()))
 
     def start_services(self, keys_file: Path) -> None:
+        """Ingest, the warehouse and the model server together; the gateway once the model server is ready."""
         common = {
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "LLMOPS_API_KEYS_FILE": str(keys_file),
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         }
         clickhouse = os.environ.get("CLICKHOUSE_URL", f"chdb://{(self.data_dir / 'clickhouse').resolve()}")
-        specs = {
+        first = {
             "warehouse": {"WAREHOUSE_PORT": str(self.ports.warehouse), "CLICKHOUSE_URL": clickhouse},
             "ingest": {"INGEST_PORT": str(self.ports.ingest)},
+            "model-server": {
+                "MODEL_SERVER_HOST": "127.0.0.1",
+                "MODEL_SERVER_PORT": str(self.ports.model_server),
+                "MODEL_SERVER_GRPC_PORT": str(self.ports.model_server_grpc),
+                "MODEL_SERVER_METRICS_PORT": str(self.ports.model_server_metrics),
+            },
         }
-        for name, env in specs.items():
-            process = ManagedProcess(
-                name,
-                [str(Path(sys.executable).with_name(f"llmops-{name}"))],
-                log_path=self.data_dir / "logs" / f"{name}.log",
-                env={**common, **env},
-                ready_url=f"{self.url(name)}/readyz",
-            )
-            self.services.append(process)  # listed before it starts: an interrupt in between still stops it
-            process.start()
-        for process in self.services:
-            process.wait_ready(timeout_s=120)
+        started = [self._start(name, {**common, **env}) for name, env in first.items()]
+        for process in started:
+            ready_s = MODEL_SERVER_READY_TIMEOUT_S if process.name == "model-server" else 120
+            process.wait_ready(timeout_s=ready_s)
+        routes = write_routes(self.data_dir / "inference-routes.yaml", self.ports.model_server_grpc)
+        gateway = {
+            "INFERENCE_PORT": str(self.ports.inference),
+            "INFERENCE_ROUTES_FILE": str(routes.resolve()),
+            "INFERENCE_SPOOL_DIR": str((self.data_dir / "inference" / "spool").resolve()),
+            "INFERENCE_ENVIRONMENT": "development",
+        }
+        self._start("inference", {**common, **gateway}).wait_ready(timeout_s=120)
+
+    def _start(self, name: str, env: dict[str, str]) -> ManagedProcess:
+        ready_path = "/v2/health/ready" if name == "model-server" else "/readyz"
+        process = ManagedProcess(
+            name,
+            [str(Path(sys.executable).with_name(f"llmops-{name}"))],
+            log_path=self.data_dir / "logs" / f"{name}.log",
+            env=env,
+            ready_url=f"{self.url(name)}{ready_path}",
+        )
+        self.services.append(process)  # listed before it starts: an interrupt in between still stops it
+        process.start()
+        return process
 
     def busy_ports(self) -> list[str]:
         """``--<name>-port N`` for each port this platform needs that something else already listens on."""
-        needed = {"ingest": self.ports.ingest, "warehouse": self.ports.warehouse}
+        needed = {
+            "ingest": [self.ports.ingest],
+            "warehouse": [self.ports.warehouse],
+            "model-server": [self.ports.model_server, self.ports.model_server_grpc, self.ports.model_server_metrics],
+            "inference": [self.ports.inference],
+        }
         if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-            needed |= {"kafka": self.ports.kafka, "kafka-controller": self.ports.kafka_controller}
-        return [f"--{name}-port {port}" for name, port in needed.items() if not _port_free(port)]
+            needed |= {"kafka": [self.ports.kafka], "kafka-controller": [self.ports.kafka_controller]}
+        return [
+            f"--{name}-port {ports[0]}" + (f" (uses {ports[0]}-{ports[-1]})" if len(ports) > 1 else "")
+            for name, ports in needed.items()
+            if not all(_port_free(port) for port in ports)
+        ]
 
     def dead_processes(self) -> list[str]:
         """Names of the processes that exited on their own (the broker included)."""

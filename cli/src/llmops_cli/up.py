@@ -12,12 +12,14 @@ import json
 import os
 import signal
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import httpx
 from llmops_kit.infra import KafkaBrokerError
 from llmops_kit.infra.process import ProcessError
 from rich.console import Console
@@ -26,13 +28,22 @@ from rich.markup import escape
 from llmops_cli.client import ApiError, PlatformClient
 from llmops_cli.config import STATE_FILE, CliConfig, read_running_state
 from llmops_cli.demo import demo_calls
-from llmops_cli.platform import LocalPlatform, PlatformPorts, ensure_dev_keys
+from llmops_cli.platform import GATEWAY_MODEL, LocalPlatform, PlatformPorts, ensure_dev_keys
 from llmops_cli.render import table
 from llmops_cli.sending import SendError, send_records
 
 __all__ = ["run_up"]
 
 QUERYABLE_TIMEOUT_S = 60.0
+GATEWAY_DEMO_CALLS = 20
+DEMO_APP = "llmops-demo"
+DEMO_PROMPT = "demo-assistant"
+_GATEWAY_QUESTIONS = (
+    "How do I reset my password?",
+    "Which plan includes single sign-on?",
+    "Where is my parcel?",
+    "Can I change my delivery address?",
+)
 
 _Handler = Callable[[int, FrameType | None], Any] | int | None
 
@@ -63,6 +74,12 @@ def run_up(data_dir: Path, *, ports: PlatformPorts, demo_calls: int, once: bool,
     if len({ports.kafka, ports.kafka_controller, ports.ingest, ports.warehouse}) < 4:
         console.print(f"[red]error:[/red] the four ports must differ: {ports}")
         return 1
+    if len(set(ports.all())) < len(ports.all()):
+        console.print(
+            f"[red]error:[/red] the model server's ports ({ports.model_server}-{ports.model_server_metrics}: HTTP, "
+            f"gRPC, metrics) and the gateway's ({ports.inference}) must differ from each other and the rest: {ports}"
+        )
+        return 1
     platform = LocalPlatform(data_dir, ports)
     if busy := platform.busy_ports():
         console.print(
@@ -76,7 +93,7 @@ def run_up(data_dir: Path, *, ports: PlatformPorts, demo_calls: int, once: bool,
         except KeyboardInterrupt:
             console.print("\ninterrupted")
             return 0
-        except (KafkaBrokerError, ProcessError, ApiError) as exc:
+        except (KafkaBrokerError, ProcessError, ApiError, httpx.HTTPError) as exc:
             console.print(f"[red]error:[/red] {escape(str(exc))}")
             return 1
         finally:
@@ -92,14 +109,19 @@ def _run(platform: LocalPlatform, data_dir: Path, *, demo_calls: int, once: bool
         platform.start_kafka()
     created = platform.apply_topic_catalog()
     console.print(f"[green]✓[/green] Kafka at {platform.bootstrap_servers} ({len(created)} topics created)")
-    with console.status("starting ingest and warehouse..."):
+    with console.status("starting ingest, warehouse, model server (loads the models), then the gateway..."):
         platform.start_services(keys_file)
     console.print(f"[green]✓[/green] ingest at {platform.url('ingest')}, warehouse at {platform.url('warehouse')}")
+    console.print(
+        f"[green]✓[/green] model server at {platform.url('model-server')} (gRPC :{platform.ports.model_server_grpc}), "
+        f"gateway at {platform.url('inference')}/v1 (model {GATEWAY_MODEL})"
+    )
     _write_state(platform, data_dir)
     if demo_calls:
         config = CliConfig(platform.url("ingest"), platform.url("warehouse"), keys["writer"])
         with PlatformClient(config) as client:
             _run_demo(client, demo_calls, console)
+        _run_gateway_demo(platform, keys, console)
     _print_tour(platform, data_dir, console, once=once)
     if once:
         return 0
@@ -116,6 +138,8 @@ def _write_state(platform: LocalPlatform, data_dir: Path) -> None:
         "pid": os.getpid(),
         "ingest_url": platform.url("ingest"),
         "warehouse_url": platform.url("warehouse"),
+        "inference_url": platform.url("inference"),
+        "model_server_url": platform.url("model-server"),
         "kafka_bootstrap_servers": platform.bootstrap_servers,
         "children": platform.pids(),
     }
@@ -149,15 +173,139 @@ def _run_demo(client: PlatformClient, count: int, console: Console) -> None:
     console.print(table("stored calls by model", items, ("group", "calls", "errors", "total_tokens", "latency_p95_ms")))
 
 
+def _checked(response: httpx.Response, what: str) -> dict[str, Any]:
+    if response.status_code >= 400:
+        raise ApiError(f"{what}: HTTP {response.status_code}: {response.text[:500]}", response.status_code)
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _run_gateway_demo(platform: LocalPlatform, keys: dict[str, str], console: Console) -> None:
+    """A prompt version labelled production, an A/B test of two parameter sets, chat calls through the gateway.
+
+    Then it waits until the warehouse has every one of those calls and prints them by model and variant.
+    """
+    admin = {"Authorization": f"Bearer {keys['admin']}"}
+    writer = {"Authorization": f"Bearer {keys['writer']}", "X-LLMOps-App": DEMO_APP}
+    stamp = int(time.time())
+    with httpx.Client(base_url=platform.url("inference"), timeout=60) as gateway:
+        version = _checked(
+            gateway.post(
+                f"/v1/prompts/{DEMO_PROMPT}/versions",
+                headers=admin,
+                json={
+                    "template": [
+                        {"role": "system", "content": "You are the helpful support assistant of {{ shop }}."},
+                        {"role": "user", "content": "{{ question }}"},
+                    ],
+                    "variables": [{"name": "shop", "default": "Acme"}, {"name": "question"}],
+                    "model": GATEWAY_MODEL,
+                    "parameters": {"max_tokens": 16},
+                    "description": f"llmops up demo ({stamp})",
+                },
+            ),
+            "creating the demo prompt version",
+        )["version"]
+        _checked(
+            gateway.put(f"/v1/prompts/{DEMO_PROMPT}/labels/production", headers=admin, json={"version": version}),
+            "labelling it production",
+        )
+        running = _checked(gateway.get("/v1/experiments", params={"status": "running"}, headers=admin), "experiments")
+        for old in running.get("items", []):  # a previous run's: only one running experiment may take these calls
+            if old.get("app") == DEMO_APP:
+                _checked(gateway.post(f"/v1/experiments/{old['experiment_id']}/stop", headers=admin), "stopping")
+        experiment = _checked(
+            gateway.post(
+                "/v1/experiments",
+                headers=admin,
+                json={
+                    "experiment_id": f"demo-temperature-{stamp}",
+                    "name": "warm vs cool sampling",
+                    "app": DEMO_APP,
+                    "kind": "ab",
+                    "control": "warm",
+                    "variants": [
+                        {"name": "warm", "weight": 0.5, "model": GATEWAY_MODEL, "parameters": {"temperature": 0.9}},
+                        {"name": "cool", "weight": 0.5, "model": GATEWAY_MODEL, "parameters": {"temperature": 0.2}},
+                    ],
+                },
+            ),
+            "creating the demo experiment",
+        )
+        console.print(
+            f"[green]✓[/green] prompt {DEMO_PROMPT} v{version} labelled production, "
+            f"A/B experiment {experiment['experiment_id']} running"
+        )
+        call_ids, failed = [], 0
+        with console.status(f"sending {GATEWAY_DEMO_CALLS} chat completions through the gateway..."):
+            for i in range(GATEWAY_DEMO_CALLS):
+                question = _GATEWAY_QUESTIONS[i % len(_GATEWAY_QUESTIONS)]
+                response = gateway.post(
+                    "/v1/chat/completions",
+                    headers=writer,
+                    json={
+                        "model": GATEWAY_MODEL,
+                        "messages": [],
+                        "prompt": {"name": DEMO_PROMPT, "label": "production", "variables": {"question": question}},
+                        "user": f"demo-user-{stamp}-{i}",
+                        "max_tokens": 16,
+                        "seed": i,
+                    },
+                )
+                if response.status_code == 200:
+                    call_ids.append(response.json()["id"])
+                else:
+                    failed += 1
+    console.print(f"[green]✓[/green] gateway: {len(call_ids)} chat completions answered, {failed} failed")
+    _show_gateway_calls(platform, keys["reader"], set(call_ids), console)
+
+
+def _show_gateway_calls(platform: LocalPlatform, key: str, call_ids: set[str], console: Console) -> None:
+    found: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + QUERYABLE_TIMEOUT_S
+    headers = {"Authorization": f"Bearer {key}"}
+    with (
+        httpx.Client(base_url=platform.url("warehouse"), timeout=30) as warehouse,
+        console.status("waiting for the gateway's calls to become queryable in ClickHouse..."),
+    ):
+        while len(found) < len(call_ids) and time.monotonic() < deadline:
+            response = warehouse.get(
+                "/v1/calls", params={"app": DEMO_APP, "limit": 1000, "start": "1970-01-01T00:00:00Z"}, headers=headers
+            )
+            if response.status_code == 200:
+                found = {c["call_id"]: c for c in response.json().get("items", []) if c["call_id"] in call_ids}
+            if len(found) < len(call_ids):
+                time.sleep(0.5)
+    if len(found) < len(call_ids):
+        console.print(f"[yellow]only {len(found)} of {len(call_ids)} gateway calls queryable[/]")
+    groups: Counter[tuple[str, str, str]] = Counter()
+    tokens: Counter[tuple[str, str, str]] = Counter()
+    for call in found.values():
+        prompt = call.get("prompt") or {}
+        variant = (call.get("experiment") or {}).get("variant") or "-"
+        group = (call.get("model") or "-", variant, f"{prompt.get('name', '-')} v{prompt.get('version', '?')}")
+        groups[group] += 1
+        tokens[group] += int((call.get("usage") or {}).get("total_tokens") or 0)
+    rows = [
+        {"model": m, "variant": v, "prompt": p, "calls": n, "total_tokens": tokens[(m, v, p)]}
+        for (m, v, p), n in sorted(groups.items())
+    ]
+    columns = ("model", "variant", "prompt", "calls", "total_tokens")
+    console.print(table("gateway calls by model and variant", rows, columns))
+
+
 def _print_tour(platform: LocalPlatform, data_dir: Path, console: Console, *, once: bool) -> None:
     ingest, warehouse = platform.url("ingest"), platform.url("warehouse")
+    gateway, model_server = platform.url("inference"), platform.url("model-server")
     when = "after `llmops up` without --once (this run stops now)" if once else "in another terminal while it runs"
     console.print(
         f"""
 [bold]Where to look[/bold]
   ingest API     {ingest}/docs   (OpenAPI: {ingest}/openapi.json)
   warehouse API  {warehouse}/docs   (OpenAPI: {warehouse}/openapi.json)
-  metrics        {ingest}/metrics  {warehouse}/metrics
+  gateway        {gateway}/v1   (OpenAI-compatible; model {GATEWAY_MODEL}; {gateway}/docs)
+  model server   {model_server}/v2/health/ready   (Triton; gRPC :{platform.ports.model_server_grpc})
+  metrics        {ingest}/metrics  {warehouse}/metrics  {gateway}/metrics
   logs           {data_dir}/logs/ and {data_dir}/kafka/broker.log
   API keys       {data_dir}/credentials.json (tenant 'demo'; services see only hashes)
 
@@ -165,8 +313,18 @@ def _print_tour(platform: LocalPlatform, data_dir: Path, console: Console, *, on
   uv run llmops calls --limit 10
   uv run llmops metrics --group-by app
   uv run llmops metrics --timeseries --step 5m
+  uv run llmops calls --app {DEMO_APP} --limit 10
   curl -s -H "Authorization: Bearer $(jq -r .reader {data_dir}/credentials.json)" \\
        "{warehouse}/v1/metrics/summary?group_by=model&start=1970-01-01T00:00:00Z"
+
+[bold]The OpenAI SDK[/bold] (writer key from {data_dir}/credentials.json)
+  from openai import OpenAI
+  client = OpenAI(base_url="{gateway}/v1", api_key="<writer key>")
+  answer = client.chat.completions.create(
+      model="{GATEWAY_MODEL}", messages=[{{"role": "user", "content": "Where is my parcel?"}}], max_tokens=32,
+      extra_headers={{"X-LLMOps-App": "{DEMO_APP}"}},
+  )
+  print(answer.choices[0].message.content, answer.usage)
 """,
         highlight=False,
     )
