@@ -1,4 +1,5 @@
-"""End-to-end fixtures: ingest and warehouse as separate OS processes on the suite's real broker."""
+"""End-to-end fixtures: ingest, warehouse, model server and gateway as separate OS processes on the suite's real
+broker."""
 
 from __future__ import annotations
 
@@ -44,8 +45,14 @@ class E2EPlatform:
 
     def start(self, name: str, **env: str) -> ManagedProcess:
         """Start ``llmops-<name>`` (reusing its port on a restart) and wait until it is ready."""
+        return self.launch(name, env)
+
+    def launch(
+        self, name: str, env: dict[str, str], *, ready_path: str = "/readyz", timeout_s: float = 120
+    ) -> ManagedProcess:
+        """:meth:`start` with the ready endpoint and how long to wait for it."""
         port = self.ports.setdefault(name, free_port())
-        prefix = name.upper()
+        prefix = name.upper().replace("-", "_")
         process = ManagedProcess(
             name,
             [str(Path(sys.executable).with_name(f"llmops-{name}"))],
@@ -57,11 +64,11 @@ class E2EPlatform:
                 "LOG_LEVEL": "WARNING",
                 **env,
             },
-            ready_url=f"http://127.0.0.1:{port}/readyz",
+            ready_url=f"http://127.0.0.1:{port}{ready_path}",
         )
         process.start()
         self.processes[name] = process
-        process.wait_ready(timeout_s=120)
+        process.wait_ready(timeout_s=timeout_s)
         return process
 
     def start_warehouse(self) -> ManagedProcess:
@@ -69,6 +76,33 @@ class E2EPlatform:
             "warehouse",
             CLICKHOUSE_URL=f"chdb://{self.workdir / 'clickhouse'}",
             WAREHOUSE_CONSUMER_GROUP=self.group,
+        )
+
+    def start_model_server(self) -> ManagedProcess:
+        """PyTriton serving ``llm`` and ``embedder`` (models from the repo's cache, built there when missing)."""
+        grpc = self.ports.setdefault("model-server-grpc", free_port())
+        metrics = self.ports.setdefault("model-server-metrics", free_port())
+        env = {
+            "MODEL_SERVER_HOST": "127.0.0.1",
+            "MODEL_SERVER_GRPC_PORT": str(grpc),
+            "MODEL_SERVER_METRICS_PORT": str(metrics),
+        }
+        return self.launch("model-server", env, ready_path="/v2/health/ready", timeout_s=180)
+
+    def start_gateway(self, models: dict[str, list[dict[str, Any]]], **env: str) -> ManagedProcess:
+        """The inference gateway with a routes file of ``models`` over one ``triton`` upstream (the model server)."""
+        routes = {
+            "upstreams": [{"name": "triton", "base_url": f"grpc://127.0.0.1:{self.ports['model-server-grpc']}"}],
+            "models": models,
+        }
+        routes_file = self.workdir / "inference-routes.yaml"
+        routes_file.write_text(yaml.safe_dump(routes))
+        return self.start(
+            "inference",
+            INFERENCE_ROUTES_FILE=str(routes_file),
+            INFERENCE_SPOOL_DIR=str(self.workdir / "inference-spool"),
+            INFERENCE_DEFAULT_APP="e2e",
+            **env,
         )
 
     def stop_all(self) -> None:
