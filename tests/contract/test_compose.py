@@ -286,3 +286,48 @@ def test_dockerignore_lets_the_build_inputs_through(name: str) -> None:
             assert source.rstrip("/") in allowed, f"COPY {source} is excluded by .dockerignore"
     # Dev secrets and local state never reach the daemon.
     assert not any(a.startswith(("infra/dev", ".venv", ".cache", ".git")) for a in allowed)
+
+
+# ---------------------------------------------------------------------------------- model server
+
+GPU_OVERRIDE_FILE = REPO_ROOT / "docker-compose.gpu.yml"
+ROUTES_FILE = REPO_ROOT / "infra" / "dev" / "inference-routes.yaml"
+
+
+def test_model_server_service(compose: dict[str, Any]) -> None:
+    service = compose["services"]["model-server"]
+    assert service["build"] == {"context": ".", "dockerfile": "services/model-server/Dockerfile"}
+    assert (REPO_ROOT / service["build"]["dockerfile"]).is_file()
+    env = environment(service)
+    assert env["MODEL_SERVER_HOST"] == "0.0.0.0"
+    ports = [env[f"MODEL_SERVER_{name}PORT"] for name in ("", "GRPC_", "METRICS_")]
+    assert service["ports"] == [f"127.0.0.1:{port}:{port}" for port in ports] == [
+        "127.0.0.1:8100:8100", "127.0.0.1:8101:8101", "127.0.0.1:8102:8102",
+    ]  # fmt: skip
+    # PyTriton runs tritonserver from /tmp: with a read-only root that tmpfs must allow exec
+    assert any(t.startswith("/tmp:") and "exec" in t.split(":", 1)[1].split(",") for t in service["tmpfs"])
+    assert service["shm_size"] == "256m"
+    assert "127.0.0.1:8100/v2/health/ready" in healthcheck_command(service)
+    assert service["healthcheck"]["start_period"] == "60s"
+
+
+def test_the_gateway_routes_to_the_model_server_once_it_is_healthy(compose: dict[str, Any]) -> None:
+    gateway = compose["services"]["inference"]
+    assert gateway["depends_on"]["model-server"] == {"condition": "service_healthy"}
+    assert gateway["depends_on"]["kafka"] == {"condition": "service_healthy"}
+    routes = yaml.safe_load(ROUTES_FILE.read_text())
+    tritons = {u["name"]: u["base_url"] for u in routes["upstreams"] if u["base_url"].startswith("grpc://")}
+    assert set(tritons.values()) == {"grpc://model-server:8101"}
+    llm = [t for targets in routes["models"].values() for t in targets if t["backend"] == "triton"]
+    assert {(t["upstream"], t["model"]) for t in llm} >= {(next(iter(tritons)), "llm")}
+
+
+def test_gpu_override_reserves_one_nvidia_gpu_for_the_model_server(
+    compose: dict[str, Any], compose_schema: dict[str, Any]
+) -> None:
+    override = yaml.safe_load(GPU_OVERRIDE_FILE.read_text())
+    errors = schema_errors(compose_schema, override)
+    assert not errors, "\n".join(errors)
+    assert set(override["services"]) == {"model-server"} <= set(compose["services"])
+    devices = override["services"]["model-server"]["deploy"]["resources"]["reservations"]["devices"]
+    assert devices == [{"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}]

@@ -428,3 +428,44 @@ def test_notes_list_each_service_and_warn_without_api_keys(helm: Path, tmp_path:
     assert "warehouse: disabled" in trimmed
     assert "broker-a.events.internal:9094" in trimmed
     assert "WARNING" not in trimmed
+
+
+@pytest.mark.parametrize("gpu", [False, True], ids=["cpu", "gpu"])
+def test_the_model_server_block(helm: Path, tmp_path: Path, gpu: bool) -> None:
+    """Triton's probes and ports, a larger /tmp and a /dev/shm for PyTriton, an optional GPU on GPU nodes."""
+    values = tmp_path / "model-server.yaml"
+    node_selector = {"nvidia.com/gpu.present": "true"}
+    tolerations = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    block = {"enabled": True, "gpu": {"enabled": gpu}, "nodeSelector": node_selector, "tolerations": tolerations}
+    values.write_text(yaml.safe_dump({"services": {"model-server": block}}))
+    docs = render(helm, [values])
+    index = by_kind_name(docs)
+    name = fullname("model-server")
+    for kind in ("Deployment", "Service", "PodDisruptionBudget", "ServiceAccount", "ConfigMap"):
+        assert (kind, name) in index, kind
+    pod = index[("Deployment", name)]["spec"]["template"]
+    container = only_container(index[("Deployment", name)])
+    assert container["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": "http"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/v2/health/live", "port": "http"}
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"http": 8100, "grpc": 8101, "metrics": 8102}
+    service_ports = {p["name"]: (p["port"], p["targetPort"]) for p in index[("Service", name)]["spec"]["ports"]}
+    assert service_ports == {"http": (8100, "http"), "grpc": (8101, "grpc")}
+    assert pod["metadata"]["annotations"]["prometheus.io/port"] == "8102"
+    data = index[("ConfigMap", name)]["data"]
+    assert (data["MODEL_SERVER_HOST"], data["MODEL_SERVER_PORT"]) == ("0.0.0.0", "8100")
+    assert (data["MODEL_SERVER_GRPC_PORT"], data["MODEL_SERVER_METRICS_PORT"]) == ("8101", "8102")
+    assert "LLMOPS_API_KEYS_FILE" not in data
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    assert volumes["tmp"]["emptyDir"] == {"sizeLimit": "2Gi"}
+    assert volumes["shm"]["emptyDir"] == {"medium": "Memory", "sizeLimit": "256Mi"}
+    assert {"name": "shm", "mountPath": "/dev/shm"} in container["volumeMounts"]
+    limits = container["resources"]["limits"]
+    assert ("nvidia.com/gpu" in limits) is gpu
+    if gpu:
+        assert limits["nvidia.com/gpu"] == 1
+        assert limits["memory"] == "4Gi"  # the GPU joins the configured limits
+    assert pod["spec"]["nodeSelector"] == node_selector
+    assert pod["spec"]["tolerations"] == tolerations
+    for doc in docs:
+        kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
