@@ -22,7 +22,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
@@ -76,6 +76,26 @@ class RetryPolicy:
     initial_s: float = 0.1
     max_s: float = 2.0
     transient_pause_s: float = 1.0
+
+
+@dataclass(slots=True)
+class _Batch(Generic[T]):
+    """A read batch: every message in order, the decoded ones, and the ones that failed to decode."""
+
+    messages: list[ConsumedMessage] = field(default_factory=list)
+    deliveries: list[Delivery[T]] = field(default_factory=list)
+    invalid: list[tuple[ConsumedMessage, Exception]] = field(default_factory=list)
+
+
+async def _discard(prefetch: asyncio.Task[_Batch[T]] | None) -> list[ConsumedMessage]:
+    """Cancel a read-ahead; returns what it had already read (uncommitted, so to be re-read)."""
+    if prefetch is None:
+        return []
+    prefetch.cancel()
+    await asyncio.wait({prefetch})
+    if prefetch.cancelled() or prefetch.exception() is not None:
+        return []
+    return prefetch.result().messages
 
 
 Decoder = Callable[[ConsumedMessage], T]
@@ -151,25 +171,33 @@ class ConsumerLoop(Generic[T]):
             await self._consumer.stop()
 
     async def _run(self) -> None:
+        prefetch: asyncio.Task[_Batch[T]] | None = None
         while not self._stopping.is_set():
-            batch: list[ConsumedMessage] = []
+            batch: _Batch[T] = _Batch()
             try:
-                batch = await self._next_batch()
-                if not batch:
+                batch = await (prefetch or self._read_batch())
+                prefetch = None
+                if not batch.messages:
                     # After a failed fetch Kafka answers again; after a failed batch, wait to re-read it.
                     self._degraded = self._rewound
                     continue
+                # Read and decode the next batch while this one's side effect runs. Nothing of it is
+                # committed before it is handled itself, so delivery stays at least once.
+                prefetch = asyncio.create_task(self._read_batch())
                 await self._process(batch)
                 self._degraded = self._rewound = False
             except TransientError as exc:
                 log.warning("dependency unavailable, will re-read the batch: %s", exc)
-                await self._back_off(batch)
+                await self._back_off([*batch.messages, *await _discard(prefetch)])
+                prefetch = None
             except Exception:
                 # Kafka itself failed (fetching, dead-lettering): like a dependency outage, nothing of the
                 # batch was committed, so re-read it later rather than let the loop die holding partitions.
                 log.exception("consumer loop iteration failed, will re-read the batch")
-                await self._back_off(batch)
+                await self._back_off([*batch.messages, *await _discard(prefetch)])
+                prefetch = None
             await self._record_lag()
+        await _discard(prefetch)
 
     async def _back_off(self, batch: Sequence[ConsumedMessage]) -> None:
         self._degraded = True
@@ -192,19 +220,26 @@ class ConsumerLoop(Generic[T]):
                 batch.extend(_to_message(r) for r in tp_records)
         return batch
 
-    async def _process(self, batch: list[ConsumedMessage]) -> None:
-        started = time.perf_counter()
-        deliveries: list[Delivery[T]] = []
-        for message in batch:
+    async def _read_batch(self) -> _Batch[T]:
+        """The next batch, decoded (decoding is pure: dead-lettering waits for :meth:`_process`)."""
+        batch: _Batch[T] = _Batch()
+        for message in await self._next_batch():
+            batch.messages.append(message)
             EVENTS_IN.labels(self._service, message.topic).inc()
             try:
-                deliveries.append(Delivery(message, self._decode(message)))
+                batch.deliveries.append(Delivery(message, self._decode(message)))
             except Exception as exc:
-                await self._dead_letter(message, exc, reason="invalid")
-        if deliveries:
-            await self._handle_isolating_poison(deliveries)
-        HANDLER_LATENCY.labels(self._service, batch[0].topic).observe(time.perf_counter() - started)
-        await self._commit(batch)
+                batch.invalid.append((message, exc))
+        return batch
+
+    async def _process(self, batch: _Batch[T]) -> None:
+        started = time.perf_counter()
+        for message, exc in batch.invalid:
+            await self._dead_letter(message, exc, reason="invalid")
+        if batch.deliveries:
+            await self._handle_isolating_poison(batch.deliveries)
+        HANDLER_LATENCY.labels(self._service, batch.messages[0].topic).observe(time.perf_counter() - started)
+        await self._commit(batch.messages)
 
     async def _handle_isolating_poison(self, deliveries: list[Delivery[T]]) -> None:
         try:
