@@ -620,13 +620,20 @@ def throughput_rows(r: ThroughputResult) -> list[tuple[str, str]]:
     )
 
 
+def _count_verdict(stored: int, accepted: int) -> str:
+    """Stored vs accepted: more would mean duplicates, fewer lost or not yet queryable calls."""
+    if stored == accepted:
+        return "equal to the accepted count: nothing lost or duplicated"
+    return "MORE than accepted: duplicates" if stored > accepted else "FEWER than accepted: missing calls"
+
+
 def latency_rows(r: LatencyResult) -> list[tuple[str, str]]:
     failures = ", ".join(f"{k}: {v}" for k, v in r.failures.items()) or "none"
     ms = 1000
     return [
         ("schedule", f"{r.rate:,.0f} calls/s as {r.batch} every {r.tick_ms} ms for {r.duration_s:g} s"),
         ("batches / calls accepted", f"{r.batches:,} / {r.accepted:,} (failed requests: {failures})"),
-        ("stored count at the end", f"{r.final_count:,} (above the accepted count = duplicates)"),
+        ("stored count at the end", f"{r.final_count:,} ({_count_verdict(r.final_count, r.accepted)})"),
         (
             "request to queryable p50 / p95 / p99",
             " / ".join(_fmt(r.q(p) * ms, " ms") for p in (50, 95, 99)),
