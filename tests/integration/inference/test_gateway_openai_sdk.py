@@ -18,16 +18,15 @@ import httpx
 import openai
 import pytest
 import uvicorn
-from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 from llmops_inference.bootstrap import create_app
 from llmops_inference.config import InferenceSettings
 from llmops_kit.auth import hash_key
 from llmops_kit.infra.ports import free_port
-from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.v1.calls import CallRecorded
 
 from tests.fixtures.kafka import run_sync
+from tests.fixtures.recorded_calls import scan_recorded_calls
 from tests.integration.inference.upstream_stub import create_stub
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -155,18 +154,7 @@ class Recorded:
         return found[0]
 
     async def _scan(self, keep: Callable[[CallRecorded], bool], timeout_s: float = 30.0) -> None:
-        consumer = AIOKafkaConsumer(TOPIC, bootstrap_servers=self.bootstrap, auto_offset_reset="earliest")
-        await consumer.start()
-        try:
-            async with asyncio.timeout(timeout_s):
-                while True:
-                    for records in (await consumer.getmany(timeout_ms=500)).values():
-                        for record in records:
-                            event = CloudEvent[CallRecorded].model_validate_json(record.value)
-                            if event.tenant_id == TENANT and keep(event.data):
-                                return
-        finally:
-            await consumer.stop()
+        await scan_recorded_calls(self.bootstrap, TENANT, keep, timeout_s)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ recorded (``shadow=true``) but never returned. Prompt errors reach the SDK in Op
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,14 +15,13 @@ from collections.abc import Callable, Iterator
 import httpx
 import openai
 import pytest
-from aiokafka import AIOKafkaConsumer
 from llmops_inference.bootstrap import create_app
 from llmops_inference.config import InferenceSettings
 from llmops_kit.auth import hash_key
-from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.v1.calls import CallRecorded
 
 from tests.fixtures.kafka import run_sync
+from tests.fixtures.recorded_calls import scan_recorded_calls
 from tests.integration.inference.test_gateway_openai_sdk import ServerThread
 from tests.integration.inference.upstream_stub import create_stub
 
@@ -71,21 +69,7 @@ def _wait_until_loaded(url: str) -> None:
 
 
 def _scan(bootstrap: str, keep: Callable[[CallRecorded], bool], timeout_s: float = 30.0) -> None:
-    async def scan() -> None:
-        consumer = AIOKafkaConsumer("llmops.calls.recorded", bootstrap_servers=bootstrap, auto_offset_reset="earliest")
-        await consumer.start()
-        try:
-            async with asyncio.timeout(timeout_s):
-                while True:
-                    for records in (await consumer.getmany(timeout_ms=500)).values():
-                        for record in records:
-                            event = CloudEvent[CallRecorded].model_validate_json(record.value)
-                            if event.tenant_id == TENANT and keep(event.data):
-                                return
-        finally:
-            await consumer.stop()
-
-    run_sync(scan())
+    run_sync(scan_recorded_calls(bootstrap, TENANT, keep, timeout_s))
 
 
 def test_prompt_versions_and_experiments_through_the_sdk(gateway: str, kafka_bootstrap: str) -> None:
