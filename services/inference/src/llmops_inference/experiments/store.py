@@ -11,44 +11,24 @@ from datetime import datetime
 from typing import Any
 
 from llmops_schemas import CloudEvent
-from llmops_schemas.registry import EventValidationError, parse_event
 from llmops_schemas.v1 import ExperimentConfigured
 
 from llmops_inference.experiments.model import is_live, matches
-from llmops_inference.prompts.materializer import CompactedTopicMaterializer
+from llmops_inference.prompts.materializer import CompactedStore, CompactedTopicMaterializer
 
 __all__ = ["ExperimentMaterializer", "ExperimentStore"]
 
 log = logging.getLogger(__name__)
 
 
-class ExperimentStore:
+class ExperimentStore(CompactedStore):
     """Experiments per tenant; fed by :class:`ExperimentMaterializer` (and by local writes)."""
 
+    topic = "llmops.experiments"
+
     def __init__(self) -> None:
+        super().__init__()
         self._tenants: dict[str, dict[str, ExperimentConfigured]] = {}
-        self._caught_up = False
-
-    @property
-    def caught_up(self) -> bool:
-        """Whether the store holds the whole topic as it was when the gateway started."""
-        return self._caught_up
-
-    def mark_caught_up(self) -> None:
-        self._caught_up = True
-
-    def apply_record(self, key: bytes | None, value: bytes | None) -> None:
-        """Apply one raw record: a tombstone deletes ``key``, anything else is parsed and applied."""
-        if value is None:
-            if key is not None:
-                self.delete(key.decode())
-            return
-        try:
-            event = parse_event(value)
-        except EventValidationError as exc:
-            log.warning("ignoring an invalid record on llmops.experiments (key %r): %s", key, exc)
-            return
-        self.apply(event)
 
     def apply(self, event: CloudEvent[Any]) -> None:
         """Fold one event into the state (events of other types are ignored)."""

@@ -18,10 +18,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from llmops_schemas import CloudEvent
+from llmops_schemas.registry import EventValidationError, parse_event
 
 __all__ = ["CompactedTopicMaterializer", "MaterializedView"]
 
@@ -34,6 +36,45 @@ class MaterializedView(Protocol):
     def apply_record(self, key: bytes | None, value: bytes | None) -> None: ...
 
     def mark_caught_up(self) -> None: ...
+
+
+class CompactedStore:
+    """The in-memory view of one compacted topic: raw records in, typed events folded by :meth:`apply`.
+
+    Subclasses set ``topic`` and implement :meth:`apply` and :meth:`delete` (a tombstone for a key).
+    """
+
+    topic: str = ""
+
+    def __init__(self) -> None:
+        self._caught_up = False
+
+    @property
+    def caught_up(self) -> bool:
+        """Whether the store holds the whole topic as it was when the gateway started."""
+        return self._caught_up
+
+    def mark_caught_up(self) -> None:
+        self._caught_up = True
+
+    def apply_record(self, key: bytes | None, value: bytes | None) -> None:
+        """Apply one raw record: a tombstone deletes ``key``, anything else is parsed and applied."""
+        if value is None:
+            if key is not None:
+                self.delete(key.decode())
+            return
+        try:
+            event = parse_event(value)
+        except EventValidationError as exc:
+            log.warning("ignoring an invalid record on %s (key %r): %s", self.topic, key, exc)
+            return
+        self.apply(event)
+
+    def apply(self, event: CloudEvent[Any]) -> None:
+        raise NotImplementedError
+
+    def delete(self, key: str) -> None:
+        raise NotImplementedError
 
 
 class CompactedTopicMaterializer:

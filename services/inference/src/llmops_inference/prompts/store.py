@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llmops_schemas import CloudEvent
-from llmops_schemas.registry import EventValidationError, parse_event
 from llmops_schemas.v1 import PromptLabelMoved, PromptVersionPublished
 
-from llmops_inference.prompts.materializer import CompactedTopicMaterializer
+from llmops_inference.prompts.materializer import CompactedStore, CompactedTopicMaterializer
 from llmops_inference.prompts.model import LabelPosition, same_content
 
 __all__ = ["PromptMaterializer", "PromptStore"]
@@ -34,37 +33,18 @@ class _Prompt:
     labels: dict[str, PromptLabelMoved] = field(default_factory=dict)
 
 
-class PromptStore:
+class PromptStore(CompactedStore):
     """Prompt versions and label positions per tenant; fed by :class:`PromptMaterializer` (and by local writes)."""
 
+    topic = "llmops.prompts.versions"
+
     def __init__(self) -> None:
+        super().__init__()
         self._tenants: dict[str, dict[str, _Prompt]] = {}
-        self._caught_up = False
         self.conflicts = 0
         """Records that re-published an existing version with other content (two writers raced)."""
 
     # --- feeding -----------------------------------------------------------------------------------
-
-    @property
-    def caught_up(self) -> bool:
-        """Whether the store holds the whole topic as it was when the gateway started."""
-        return self._caught_up
-
-    def mark_caught_up(self) -> None:
-        self._caught_up = True
-
-    def apply_record(self, key: bytes | None, value: bytes | None) -> None:
-        """Apply one raw record of the topic: a tombstone deletes ``key``, anything else is parsed and applied."""
-        if value is None:
-            if key is not None:
-                self.delete(key.decode())
-            return
-        try:
-            event = parse_event(value)
-        except EventValidationError as exc:
-            log.warning("ignoring an invalid record on llmops.prompts.versions (key %r): %s", key, exc)
-            return
-        self.apply(event)
 
     def apply(self, event: CloudEvent[Any]) -> None:
         """Fold one event into the state (events of other types are ignored)."""
