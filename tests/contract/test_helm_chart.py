@@ -36,6 +36,9 @@ HELM_BIN = REPO_ROOT / ".cache" / "bin" / "helm"
 KUBE_VERSION = "1.35.0"
 RELEASE = "llmops"
 NAMESPACE = "llmops"
+# Where the gateway's routes file is mounted (INFERENCE_ROUTES_FILE = <ROUTES_DIR>/routes.yaml).
+ROUTES_DIR = "/etc/llmops/routes"
+COMPOSE_ROUTES_FILE = REPO_ROOT / "infra" / "dev" / "inference-routes.yaml"
 
 EXAMPLE_FILES = sorted(EXAMPLES_DIR.glob("*.yaml"))
 # None = the chart's own defaults.
@@ -192,6 +195,8 @@ def test_each_enabled_service_gets_its_objects_and_nothing_else(helm: Path, valu
     expected: set[tuple[str, str]] = set()
     for name, svc in enabled_services(values).items():
         expected |= {(kind, fullname(name)) for kind in ("Deployment", "Service", "ConfigMap")}
+        if svc.get("routes") and not svc.get("routesConfigMap"):
+            expected.add(("ConfigMap", fullname(f"{name}-routes")))
         if svc.get("podDisruptionBudget", {}).get("enabled", True):
             expected.add(("PodDisruptionBudget", fullname(name)))
         if svc.get("serviceAccount", {}).get("create", True):
@@ -214,10 +219,14 @@ def test_probes_ports_and_selectors(helm: Path, value_set: Path | None) -> None:
         container = only_container(deployment)
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
         assert ports["http"] == svc["port"]
+        extra_ports = {p["name"]: p["port"] for p in svc.get("extraPorts", [])}
+        assert extra_ports.items() <= ports.items()
 
+        # /readyz and /healthz unless the block names others (Triton's /v2/health/*).
+        probes = svc.get("probes", {})
         readiness, liveness = container["readinessProbe"], container["livenessProbe"]
-        assert readiness["httpGet"] == {"path": "/readyz", "port": "http"}
-        assert liveness["httpGet"] == {"path": "/healthz", "port": "http"}
+        assert readiness["httpGet"] == {"path": probes.get("readiness", {}).get("path", "/readyz"), "port": "http"}
+        assert liveness["httpGet"] == {"path": probes.get("liveness", {}).get("path", "/healthz"), "port": "http"}
 
         selector = deployment["spec"]["selector"]["matchLabels"]
         pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
@@ -226,7 +235,8 @@ def test_probes_ports_and_selectors(helm: Path, value_set: Path | None) -> None:
         service = index[("Service", fullname(name))]
         assert service["spec"]["selector"] == selector
         assert service["spec"]["ports"] == [
-            {"name": "http", "port": svc["port"], "targetPort": "http", "protocol": "TCP"}
+            {"name": port_name, "port": port, "targetPort": port_name, "protocol": "TCP"}
+            for port_name, port in {"http": svc["port"], **extra_ports}.items()
         ]
 
         pdb = index.get(("PodDisruptionBudget", fullname(name)))
@@ -266,7 +276,7 @@ def test_security_context_and_scrape_annotations(helm: Path, value_set: Path | N
 
         annotations = pod["metadata"]["annotations"]
         assert annotations["prometheus.io/scrape"] == "true"
-        assert annotations["prometheus.io/port"] == str(svc["port"])
+        assert annotations["prometheus.io/port"] == str(svc.get("metrics", {}).get("port", svc["port"]))
         assert annotations["prometheus.io/path"] == "/metrics"
         assert annotations["checksum/config"]
 
@@ -305,6 +315,9 @@ def test_environment_wiring(helm: Path, value_set: Path | None) -> None:
         else:
             assert "CLICKHOUSE_URL" not in data
             assert "CLICKHOUSE_USER" not in env
+        for var, ref in (svc.get("secretEnv") or {}).items():
+            assert env[var]["valueFrom"]["secretKeyRef"] == {"name": ref["secretName"], "key": ref["key"]}
+            assert var not in data  # a secret never lands in the ConfigMap
 
         volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
         mounts = {m["name"]: m for m in container["volumeMounts"]}
@@ -316,6 +329,20 @@ def test_environment_wiring(helm: Path, value_set: Path | None) -> None:
         else:
             assert "LLMOPS_API_KEYS_FILE" not in data
             assert "api-keys" not in volumes
+
+        # A service with routes (the gateway) reads them from a read-only ConfigMap mount.
+        routes_config_map = svc.get("routesConfigMap") or (fullname(f"{name}-routes") if svc.get("routes") else None)
+        if routes_config_map:
+            assert data[f"{prefix}_ROUTES_FILE"] == f"{ROUTES_DIR}/routes.yaml"
+            assert volumes["routes"]["configMap"] == {
+                "name": routes_config_map,
+                "items": [{"key": "routes.yaml", "path": "routes.yaml"}],
+            }
+            assert mounts["routes"] == {"name": "routes", "mountPath": ROUTES_DIR, "readOnly": True}
+            assert deployment["spec"]["template"]["metadata"]["annotations"]["checksum/routes"]
+        else:
+            assert f"{prefix}_ROUTES_FILE" not in data
+            assert "routes" not in volumes
 
 
 @pytest.mark.parametrize("value_set", value_set_params())
@@ -378,6 +405,12 @@ def test_a_new_service_is_one_small_values_block(helm: Path, tmp_path: Path) -> 
         pytest.param("global.clickhouse.url=clickhouse:8123", "url", id="clickhouse-url-without-scheme"),
         pytest.param("services.ingest.autoscaling.enabled=yes", "enabled", id="autoscaling-not-boolean"),
         pytest.param("global.logLevel=LOUD", "logLevel", id="unknown-log-level"),
+        pytest.param("services.inference.routesConfigMap=My_Routes", "routesConfigMap", id="routes-configmap-name"),
+        pytest.param("services.inference.routes.upstreams[0].url=x", "url", id="routes-upstream-unknown-key"),
+        pytest.param("services.inference.routes.models.m[0].backend=grpc", "backend", id="routes-unknown-backend"),
+        pytest.param("services.inference.routes.models.m[0].timeout=5", "timeout", id="routes-target-unknown-key"),
+        pytest.param("services.inference.routes.endpoints=x", "endpoints", id="routes-unknown-key"),
+        pytest.param("services.inference.secretEnv.OPENAI_API_KEY.name=x", "secretEnv", id="secret-env-without-ref"),
     ],
 )
 def test_values_schema_rejects_bad_values(helm: Path, set_value: str, complaint: str) -> None:
@@ -412,8 +445,9 @@ def test_notes_list_each_service_and_warn_without_api_keys(helm: Path, tmp_path:
         'data:\n  NOTES: {{ include "test.notes" . | toJson }}\n'
     )
 
-    def rendered(values: Path | None) -> str:
+    def rendered(values: Path | None, sets: Sequence[str] = ()) -> str:
         args = ["template", "x", str(chart), "-n", "demo", "--show-only", "templates/notes.yaml"]
+        args += [a for s in sets for a in ("--set", s)]
         proc = run_helm(helm, *args, *(["-f", str(values)] if values else []))
         assert proc.returncode == 0, proc.stderr
         text: str = yaml.safe_load(proc.stdout)["data"]["NOTES"]
@@ -423,6 +457,17 @@ def test_notes_list_each_service_and_warn_without_api_keys(helm: Path, tmp_path:
     assert "ingest: http://x-ingest.demo.svc:8001" in defaults
     assert "warehouse: http://x-warehouse.demo.svc:8002" in defaults
     assert "WARNING: global.apiKeys.existingSecret is empty" in defaults
+    assert "inference: http://x-inference.demo.svc:8003" in defaults
+    assert "model-server: http://x-model-server.demo.svc:8100" in defaults
+    assert "routes file: ConfigMap x-inference-routes, models: local-embedder, opticks-gpt2" in defaults
+    assert "x-model-server" in defaults and "is disabled" not in defaults
+
+    # The default routes without their model server: said, not silently unready.
+    orphaned = rendered(None, ["services.model-server.enabled=false"])
+    assert "services.inference.routes point at x-model-server, but services.model-server is disabled" in orphaned
+    own = rendered(None, ["services.model-server.enabled=false", "services.inference.routesConfigMap=mine"])
+    assert "routes file: ConfigMap mine (yours" in own
+    assert "is disabled" not in own
 
     trimmed = rendered(EXAMPLES_DIR / "ingest-only-custom-endpoints.yaml")
     assert "warehouse: disabled" in trimmed
@@ -467,5 +512,205 @@ def test_the_model_server_block(helm: Path, tmp_path: Path, gpu: bool) -> None:
         assert limits["memory"] == "4Gi"  # the GPU joins the configured limits
     assert pod["spec"]["nodeSelector"] == node_selector
     assert pod["spec"]["tolerations"] == tolerations
+    for doc in docs:
+        kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+
+
+# ------------------------------------------------------------- the gateway and the model server
+
+
+def routes_file(index: dict[tuple[str, str], dict[str, Any]], service: str = "inference") -> dict[str, Any]:
+    """The routes file the chart rendered for a service (parsed)."""
+    routes: dict[str, Any] = yaml.safe_load(index[("ConfigMap", fullname(f"{service}-routes"))]["data"]["routes.yaml"])
+    return routes
+
+
+@pytest.mark.parametrize("value_set", value_set_params())
+def test_rendered_routes_files_load_in_the_gateway(helm: Path, value_set: Path | None, tmp_path: Path) -> None:
+    """Every rendered routes file is one the gateway accepts, and its Triton upstreams are Services of the release."""
+    from llmops_inference.routing_table import RoutingTable
+
+    index = by_kind_name(render(helm, [value_set] if value_set else []))
+    routes_maps = [cm for (kind, name), cm in index.items() if kind == "ConfigMap" and name.endswith("-routes")]
+    for config_map in routes_maps:
+        path = tmp_path / f"{config_map['metadata']['name']}.yaml"
+        path.write_text(config_map["data"]["routes.yaml"])
+        table = RoutingTable.load(path)
+        for upstream in table.upstreams:
+            if table.backend_of(upstream.name) != "triton":
+                continue
+            host, _, port = upstream.base_url.removeprefix("grpc://").partition(":")
+            service_ports = {p["port"]: p["name"] for p in index[("Service", host)]["spec"]["ports"]}
+            assert service_ports.get(int(port)) == "grpc", upstream
+
+
+def test_a_default_install_runs_the_gateway_and_the_model_server(helm: Path) -> None:
+    """Both are on by default; the chart renders the gateway's routes, aimed at this release's model server."""
+    docs = render(helm)
+    index = by_kind_name(docs)
+    for service in ("inference", "model-server"):
+        for kind in ("Deployment", "Service", "ConfigMap", "PodDisruptionBudget", "ServiceAccount"):
+            assert (kind, fullname(service)) in index, (kind, service)
+    assert ("ConfigMap", fullname("inference-routes")) in index
+    assert ("ConfigMap", fullname("model-server-routes")) not in index  # only the block with routes gets one
+
+    gateway = index[("Deployment", fullname("inference"))]
+    pod = gateway["spec"]["template"]["spec"]
+    container = only_container(gateway)
+    assert index[("ConfigMap", fullname("inference"))]["data"]["INFERENCE_ROUTES_FILE"] == f"{ROUTES_DIR}/routes.yaml"
+    assert {"name": "routes", "mountPath": ROUTES_DIR, "readOnly": True} in container["volumeMounts"]
+    assert {
+        "name": "routes",
+        "configMap": {"name": fullname("inference-routes"), "items": [{"key": "routes.yaml", "path": "routes.yaml"}]},
+    } in pod["volumes"]
+    # The model server needs no routes file nor API keys.
+    model_server = only_container(index[("Deployment", fullname("model-server"))])
+    assert all(m["name"] != "routes" for m in model_server["volumeMounts"])
+
+    routes = routes_file(index)
+    assert routes["upstreams"] == [{"name": "triton", "base_url": f"grpc://{fullname('model-server')}:8101"}]
+    served = {
+        name: [(t["backend"], t["upstream"], t["model"]) for t in targets] for name, targets in routes["models"].items()
+    }
+    assert served == {
+        "opticks-gpt2": [("triton", "triton", "llm")],
+        "local-embedder": [("triton", "triton", "embedder")],
+    }
+    # The same public names as docker compose's routes to the model server (infra/dev/inference-routes.yaml).
+    compose = yaml.safe_load(COMPOSE_ROUTES_FILE.read_text())
+    compose_triton = {
+        name: [(t["backend"], t["upstream"], t["model"]) for t in targets]
+        for name, targets in compose["models"].items()
+        if all(t["backend"] == "triton" for t in targets)
+    }
+    assert served == compose_triton
+    for doc in docs:
+        kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+
+
+def test_the_routes_follow_the_release_name(helm: Path) -> None:
+    proc = run_helm(helm, "template", "prod", str(CHART), "--namespace", NAMESPACE, "--kube-version", KUBE_VERSION)
+    assert proc.returncode == 0, proc.stderr
+    index = by_kind_name([d for d in yaml.safe_load_all(proc.stdout) if d])
+    routes = yaml.safe_load(index[("ConfigMap", "prod-inference-routes")]["data"]["routes.yaml"])
+    assert routes["upstreams"][0]["base_url"] == "grpc://prod-model-server:8101"
+    assert ("Service", "prod-model-server") in index
+
+
+def test_changed_routes_roll_the_gateway_pods(helm: Path, tmp_path: Path) -> None:
+    """checksum/routes changes with the routes (and only then), so `helm upgrade` restarts the gateway."""
+
+    def annotations(values: Sequence[Path]) -> dict[str, str]:
+        index = by_kind_name(render(helm, values))
+        pod_annotations: dict[str, str] = index[("Deployment", fullname("inference"))]["spec"]["template"]["metadata"][
+            "annotations"
+        ]
+        return pod_annotations
+
+    more = tmp_path / "more-routes.yaml"
+    more.write_text(
+        yaml.safe_dump(
+            {
+                "services": {
+                    "inference": {
+                        "routes": {"models": {"tiny": [{"backend": "triton", "upstream": "triton", "model": "llm"}]}}
+                    }
+                }
+            }
+        )
+    )
+    before, after = annotations([]), annotations([more])
+    assert before["checksum/routes"] != after["checksum/routes"]
+    assert before["checksum/config"] == after["checksum/config"]
+    assert "tiny" in routes_file(by_kind_name(render(helm, [more])))["models"]
+
+
+def test_a_routes_config_map_of_your_own_replaces_the_rendered_one(helm: Path) -> None:
+    docs = render(helm, sets=["services.inference.routesConfigMap=my-routes"])
+    index = by_kind_name(docs)
+    assert ("ConfigMap", fullname("inference-routes")) not in index
+    gateway = index[("Deployment", fullname("inference"))]
+    volumes = {v["name"]: v for v in gateway["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["routes"]["configMap"] == {
+        "name": "my-routes",
+        "items": [{"key": "routes.yaml", "path": "routes.yaml"}],
+    }
+    assert {"name": "routes", "mountPath": ROUTES_DIR, "readOnly": True} in only_container(gateway)["volumeMounts"]
+    assert index[("ConfigMap", fullname("inference"))]["data"]["INFERENCE_ROUTES_FILE"] == f"{ROUTES_DIR}/routes.yaml"
+    assert gateway["spec"]["template"]["metadata"]["annotations"]["checksum/routes"]
+    for doc in docs:
+        kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+
+
+def test_without_routes_the_gateway_gets_no_routes_file(helm: Path, tmp_path: Path) -> None:
+    values = tmp_path / "no-routes.yaml"
+    values.write_text("services:\n  inference:\n    routes: null\n")
+    index = by_kind_name(render(helm, [values]))
+    assert ("ConfigMap", fullname("inference-routes")) not in index
+    assert "INFERENCE_ROUTES_FILE" not in index[("ConfigMap", fullname("inference"))]["data"]
+    gateway = index[("Deployment", fullname("inference"))]
+    assert all(v["name"] != "routes" for v in gateway["spec"]["template"]["spec"]["volumes"])
+    assert "checksum/routes" not in gateway["spec"]["template"]["metadata"]["annotations"]
+
+
+def test_a_hosted_provider_route_with_its_key_from_a_secret(helm: Path, tmp_path: Path) -> None:
+    """routes.upstreams replaces the default list, models merge (null drops one); secretEnv carries the key."""
+    values = tmp_path / "hosted.yaml"
+    values.write_text(
+        yaml.safe_dump(
+            {
+                "services": {
+                    "inference": {
+                        "secretEnv": {"OPENAI_API_KEY": {"secretName": "openai", "key": "api-key"}},
+                        "routes": {
+                            "upstreams": [
+                                {
+                                    "name": "openai",
+                                    "base_url": "https://api.openai.com/v1",
+                                    "api_key_env": "OPENAI_API_KEY",
+                                }
+                            ],
+                            "models": {
+                                "opticks-gpt2": None,
+                                "local-embedder": None,
+                                "gpt-4o-mini": [{"backend": "openai", "upstream": "openai", "model": "gpt-4o-mini"}],
+                            },
+                        },
+                    }
+                }
+            }
+        )
+    )
+    index = by_kind_name(render(helm, [values]))
+    routes = routes_file(index)
+    assert [u["name"] for u in routes["upstreams"]] == ["openai"]
+    assert list(routes["models"]) == ["gpt-4o-mini"]
+    container = only_container(index[("Deployment", fullname("inference"))])
+    assert {"name": "OPENAI_API_KEY", "valueFrom": {"secretKeyRef": {"name": "openai", "key": "api-key"}}} in container[
+        "env"
+    ]
+    assert "OPENAI_API_KEY" not in index[("ConfigMap", fullname("inference"))]["data"]
+
+
+def test_a_route_to_an_undeclared_upstream_fails_the_render(helm: Path) -> None:
+    # Replacing the upstream list drops `triton`, which the default models still use.
+    proc = template(
+        helm,
+        sets=[
+            "services.inference.routes.upstreams[0].name=vllm",
+            "services.inference.routes.upstreams[0].base_url=http://vllm:8000/v1",
+        ],
+    )
+    assert proc.returncode != 0
+    assert 'upstream "triton" is not in routes.upstreams (vllm)' in proc.stderr
+
+
+def test_gpu_enabled_requests_an_nvidia_gpu_for_the_model_server(helm: Path) -> None:
+    default = only_container(by_kind_name(render(helm))[("Deployment", fullname("model-server"))])
+    assert "nvidia.com/gpu" not in default["resources"]["limits"]
+    docs = render(helm, sets=["services.model-server.gpu.enabled=true", "services.model-server.gpu.count=2"])
+    limits = only_container(by_kind_name(docs)[("Deployment", fullname("model-server"))])["resources"]["limits"]
+    assert limits["nvidia.com/gpu"] == 2
+    assert limits["cpu"] == default["resources"]["limits"]["cpu"]  # the configured limits stay
     for doc in docs:
         kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)

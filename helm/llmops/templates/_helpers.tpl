@@ -84,9 +84,61 @@ CLICKHOUSE_URL: {{ required "global.clickhouse.url is required" $g.clickhouse.ur
 {{- if include "llmops.mountApiKeys" . }}
 LLMOPS_API_KEYS_FILE: {{ printf "%s/%s" ($g.apiKeys.mountPath | trimSuffix "/") $g.apiKeys.key | quote }}
 {{- end }}
-{{- range $k, $v := (.svc.env | default dict) }}
+{{- $env := .svc.env | default dict }}
+{{- if and (include "llmops.routesConfigMapName" .) (not (hasKey $env (printf "%s_ROUTES_FILE" $prefix))) }}
+{{ $prefix }}_ROUTES_FILE: {{ printf "%s/%s" (include "llmops.routesMountPath" .) (include "llmops.routesKey" .) | quote }}
+{{- end }}
+{{- range $k, $v := $env }}
 {{ $k }}: {{ $v | toString | quote }}
 {{- end }}
+{{- end -}}
+
+{{/*
+Routes file (the inference gateway's upstreams and per-model routes, docs/inference.md). A service gets
+one when it sets `routesConfigMap` (an existing ConfigMap, key routes.yaml) or `routes` (rendered by
+configmap.yaml into <release>-<service>-routes); it is mounted read-only at /etc/llmops/routes and
+named by <PREFIX>_ROUTES_FILE. The ConfigMap's name, or "" when the service has no routes file:
+*/}}
+{{- define "llmops.routesConfigMapName" -}}
+{{- if .svc.routesConfigMap -}}
+{{- .svc.routesConfigMap -}}
+{{- else if .svc.routes -}}
+{{- include "llmops.fullname" (dict "root" .root "name" (printf "%s-routes" .name)) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "llmops.routesMountPath" -}}/etc/llmops/routes{{- end -}}
+
+{{- define "llmops.routesKey" -}}routes.yaml{{- end -}}
+
+{{/*
+The routes file rendered from `routes`: each upstream's base_url goes through `tpl` (so a default can
+name a Service of this release through "llmops.fullname"), and every target must name a declared
+upstream (a render error here rather than a gateway that refuses to start).
+*/}}
+{{- define "llmops.routesFile" -}}
+{{- $routes := .svc.routes -}}
+{{- $names := list -}}
+{{- $upstreams := list -}}
+{{- range $u := ($routes.upstreams | default list) -}}
+{{- $u = deepCopy $u -}}
+{{- $_ := set $u "base_url" (tpl (toString $u.base_url) $.root) -}}
+{{- $names = append $names $u.name -}}
+{{- $upstreams = append $upstreams $u -}}
+{{- end -}}
+{{- $models := $routes.models | default dict -}}
+{{- range $model, $targets := $models -}}
+{{- range $targets -}}
+{{- if not (has .upstream $names) -}}
+{{- fail (printf "services.%s.routes.models.%s: upstream %q is not in routes.upstreams (%s); routes.upstreams is a list and replaces the default one whole, while routes.models merges with the default models (set a model to null to drop it)" $.name $model .upstream (join ", " $names)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+# Rendered by the llmops chart from services.{{ .name }}.routes (docs/inference.md).
+upstreams:
+{{- toYaml $upstreams | nindent 2 }}
+models:
+{{- toYaml $models | nindent 2 }}
 {{- end -}}
 
 {{/* Pod replicas floor used by the PDB sanity check: HPA minReplicas or replicas. */}}
