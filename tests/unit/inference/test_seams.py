@@ -37,6 +37,9 @@ class Experiment:
 class Registry:
     """Renders the `prompt` extension field into messages."""
 
+    def chain(self, request: ChatCompletionRequest, context: CallContext) -> None:
+        return None
+
     async def resolve(self, request: ChatCompletionRequest, context: CallContext) -> Resolved:
         selector = (request.model_extra or {}).get("prompt")
         if selector is None:

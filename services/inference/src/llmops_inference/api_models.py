@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 __all__ = [
+    "CHAIN_FIELD",
+    "PROMPT_FIELD",
     "ChatCompletionRequest",
     "ChatMessageIn",
     "CompletionRequest",
@@ -22,6 +24,10 @@ __all__ = [
 ]
 
 INT64_MAX = 2**63 - 1
+PROMPT_FIELD = "prompt"
+"""Chat extension field naming a registered prompt version to render (``{"name", "label" | "version", ...}``)."""
+CHAIN_FIELD = "chain"
+"""Chat extension field of a prompt chain (``{"steps": [{"output", "prompt"}, ...], "variables": {...}}``)."""
 UNSUPPORTED = ("tools", "functions", "tool_choice", "function_call")
 """Fields of OpenAI's API this gateway does not implement: refused (400) rather than silently ignored."""
 

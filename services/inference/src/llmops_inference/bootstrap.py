@@ -141,7 +141,9 @@ def wire(settings: InferenceSettings, ports: InferencePorts) -> Wiring:
     limits = Limits(settings.max_prompt_chars, settings.max_tokens_limit, settings.default_max_tokens)
     registries = ports.registries
     chooser = ports.chooser or (registries.chooser() if registries else NoExperiments())
-    resolver = ports.resolver or (registries.resolver() if registries else NoPromptRegistry())
+    resolver = ports.resolver or (
+        registries.resolver(max_chain_steps=settings.max_chain_steps) if registries else NoPromptRegistry()
+    )
     gateway = Gateway(runner, chooser, resolver, limits, settings.source, settings.environment)
     monitor = HealthMonitor(ports.table, ports.backends, breakers, interval_s=settings.health_interval_s)
     components: list[Component] = [*ports.backends.values()]

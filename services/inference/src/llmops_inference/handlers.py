@@ -1,4 +1,4 @@
-"""The gateway's use cases: a chat completion, a text completion, embeddings.
+"""The gateway's use cases: a chat completion (or a prompt chain of them), a text completion, embeddings.
 
 Each takes a validated request and the caller's :class:`~llmops_inference.ports.CallContext` and returns
 OpenAI's JSON body or, for ``stream: true``, the server-sent events. HTTP lives in ``entrypoints/http.py``;
@@ -20,13 +20,21 @@ from llmops_schemas.ids import new_uuid7
 from llmops_schemas.v1.calls import CallParameters, ExperimentRef
 from llmops_schemas.v1.common import PromptRef
 
-from llmops_inference.api_models import ChatCompletionRequest, CompletionRequest, EmbeddingRequest, GenerationParams
+from llmops_inference.api_models import (
+    CHAIN_FIELD,
+    ChatCompletionRequest,
+    CompletionRequest,
+    EmbeddingRequest,
+    GenerationParams,
+)
+from llmops_inference.chains import StepPosition, new_trace_id, step_request
 from llmops_inference.domain import GenerationRequest, Params, Usage
 from llmops_inference.errors import GatewayError
 from llmops_inference.execution import CallRunner
 from llmops_inference.limits import check_sizes, estimate_tokens
 from llmops_inference.metrics import CALLS
 from llmops_inference.ports import CallContext, PromptResolver, ShadowCall, VariantChooser
+from llmops_inference.prompts.resolve import PromptChain, PromptSelector, resolve_chain
 from llmops_inference.recording.records import CallDraft, to_parameters, to_recorded_messages
 from llmops_inference.streaming import Shape
 
@@ -66,19 +74,17 @@ class Gateway:
 
     async def chat(self, request: ChatCompletionRequest, context: CallContext) -> Answer:
         self._check(request.prompt_chars(), request.requested_max_tokens())
-        plan = await self.chooser.choose(request, context)
-        resolved = await self.resolver.resolve(plan.request, context)
-        if not resolved.request.messages:
-            raise GatewayError(
-                400, "messages: at least one message is required", param="messages", code="invalid_value"
-            )
-        self._check(resolved.request.prompt_chars(), resolved.request.requested_max_tokens())
-        for shadow in plan.shadows:
-            self._start_shadow(shadow, context)
-        draft = self._chat_draft(resolved.request, context, resolved.prompt, plan.experiment)
-        return await self._run(draft, resolved.request, self._chat_request(resolved.request), "chat")
+        chain = self.resolver.chain(request, context)
+        if chain is not None:
+            return await self._chain(chain, request, context)
+        draft, sent = await self._open_chat(request, context)
+        return await self._run(draft, sent, self._chat_request(sent), "chat")
 
     async def completion(self, request: CompletionRequest, context: CallContext) -> Answer:
+        if (request.model_extra or {}).get(CHAIN_FIELD) is not None:
+            raise GatewayError(
+                400, "'chain' is only supported on /v1/chat/completions", param=CHAIN_FIELD, code="unsupported"
+            )
         self._check(request.prompt_chars(), request.requested_max_tokens())
         generation = GenerationRequest(
             kind="completion",
@@ -117,6 +123,50 @@ class Gateway:
         await asyncio.gather(*self._shadows, return_exceptions=True)
 
     # -- steps ------------------------------------------------------------------------------------
+
+    async def _open_chat(
+        self, request: ChatCompletionRequest, context: CallContext
+    ) -> tuple[CallDraft, ChatCompletionRequest]:
+        """Choose the experiment arm, render the prompt, check sizes and start shadows: the call's draft and
+        the request to send."""
+        plan = await self.chooser.choose(request, context)
+        resolved = await self.resolver.resolve(plan.request, context)
+        if not resolved.request.messages:
+            raise GatewayError(
+                400, "messages: at least one message is required", param="messages", code="invalid_value"
+            )
+        self._check(resolved.request.prompt_chars(), resolved.request.requested_max_tokens())
+        for shadow in plan.shadows:
+            self._start_shadow(shadow, context)
+        return self._chat_draft(resolved.request, context, resolved.prompt, plan.experiment), resolved.request
+
+    async def _chain(self, chain: PromptChain, request: ChatCompletionRequest, context: CallContext) -> Answer:
+        """Each step before the last as a call of its own, its answer a variable of the later steps; then the
+        last step as this request's call (see :mod:`llmops_inference.chains`)."""
+        context = replace(context, trace_id=context.trace_id or new_trace_id())
+
+        async def complete(index: int, selector: PromptSelector) -> str:
+            position = StepPosition.of(chain, index, context.call_id)
+            step = replace(context, call_id=new_call_id("chat"))
+            draft, sent = await self._open_step(step_request(request, selector, last=False), step, position)
+            await self._run(draft, sent, self._chat_request(sent), "chat")
+            return draft.output or ""
+
+        selector = await resolve_chain(chain, complete)
+        position = StepPosition.of(chain, len(chain.steps) - 1, context.call_id)
+        draft, sent = await self._open_step(step_request(request, selector, last=True), context, position)
+        return await self._run(draft, sent, self._chat_request(sent), "chat")
+
+    async def _open_step(
+        self, request: ChatCompletionRequest, context: CallContext, position: StepPosition
+    ) -> tuple[CallDraft, ChatCompletionRequest]:
+        """:meth:`_open_chat` for a chain step: refusals name the step, the draft is labelled with it."""
+        try:
+            draft, sent = await self._open_chat(request, context)
+        except GatewayError as error:
+            raise position.error(error) from None
+        position.label(draft)
+        return draft, sent
 
     def _check(self, prompt_chars: int, max_tokens: int | None) -> None:
         check_sizes(

@@ -6,9 +6,10 @@
   :class:`VariantChooser` (experiments: A/B, canary, shadow), :class:`PromptResolver` (the prompt registry)
   and :class:`BudgetGuard` (budgets, owned by the cost service later).
 
-For a chat completion the gateway calls, in order: ``VariantChooser.choose`` (which arm, and which shadow
-copies), then ``PromptResolver.resolve`` on the chosen request and on each shadow request, then
-``BudgetGuard.check`` for the primary call; after the call, ``BudgetGuard.charge`` with its usage.
+For a chat completion the gateway calls, in order: ``PromptResolver.chain`` (a prompt chain runs each of
+its steps as the chat completion below), ``VariantChooser.choose`` (which arm, and which shadow copies), then
+``PromptResolver.resolve`` on the chosen request and on each shadow request, then ``BudgetGuard.check`` for
+the primary call; after the call, ``BudgetGuard.charge`` with its usage.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from llmops_schemas.v1.common import PromptRef
 
 from llmops_inference.api_models import ChatCompletionRequest
 from llmops_inference.domain import Delta, Embeddings, Generation, GenerationRequest, Usage
+from llmops_inference.prompts.resolve import PromptChain
 from llmops_inference.routing_table import Target
 
 __all__ = [
@@ -139,6 +141,12 @@ class PromptResolver(Protocol):
     A request that names no prompt comes back unchanged with ``prompt=None``. Raise
     :class:`~llmops_inference.errors.GatewayError` (404 unknown prompt, 422 a missing variable) to refuse it.
     """
+
+    def chain(self, request: ChatCompletionRequest, context: CallContext) -> PromptChain | None:
+        """The request's prompt chain (its ``chain`` extension field), or ``None``; raise
+        :class:`~llmops_inference.errors.GatewayError` to refuse a malformed one or one naming an unknown prompt.
+        """
+        ...
 
     async def resolve(self, request: ChatCompletionRequest, context: CallContext) -> Resolved: ...
 

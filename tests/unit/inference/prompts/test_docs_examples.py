@@ -1,7 +1,9 @@
-"""The YAML examples of docs/prompts-and-experiments.md are valid, and the prompt example renders as described."""
+"""The YAML examples of docs/prompts-and-experiments.md are valid, the prompt example renders as described, and
+the chain example passes the gateway's check against the doc's prompts."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -11,11 +13,12 @@ import pytest
 import yaml
 from llmops_inference.experiments.model import ExperimentDraft, validated
 from llmops_inference.prompts.model import PromptVersionDraft
+from llmops_inference.prompts.resolve import check_chain, parse_chain
 from llmops_inference.prompts.router import router
 from llmops_inference.prompts.service import PromptRegistry
 from llmops_inference.prompts.templating import template_problems
 
-from tests.unit.inference.prompts.fakes import app_with, auth, write_keys
+from tests.unit.inference.prompts.fakes import ACTOR, TENANT, app_with, auth, write_keys
 
 DOC = Path(__file__).resolve().parents[4] / "docs" / "prompts-and-experiments.md"
 
@@ -23,6 +26,11 @@ DOC = Path(__file__).resolve().parents[4] / "docs" / "prompts-and-experiments.md
 def yaml_blocks() -> list[dict[str, Any]]:
     blocks = re.findall(r"^```yaml\n(.*?)^```$", DOC.read_text(encoding="utf-8"), flags=re.S | re.M)
     return [yaml.safe_load(block) for block in blocks]
+
+
+def curl_bodies() -> list[dict[str, Any]]:
+    """The JSON bodies of the doc's ``curl -d '...'`` examples."""
+    return [json.loads(body) for body in re.findall(r"-d '(\{.*?\})'", DOC.read_text(encoding="utf-8"), flags=re.S)]
 
 
 PROMPTS = [b for b in yaml_blocks() if "template" in b]
@@ -62,3 +70,13 @@ async def test_the_prompt_example_publishes_and_renders(tmp_path: Path, registry
     system, user = rendered.json()["messages"]
     assert system["content"] == "You answer questions about orders for Acme.\n"
     assert user["content"] == "Where is my parcel?"
+
+
+async def test_the_chain_example_passes_the_check_against_the_docs_prompts(registry: PromptRegistry) -> None:
+    (answer,) = PROMPTS
+    summarise = next(b for b in curl_bodies() if "labels" in b and "template" in b)
+    (request,) = [b for b in curl_bodies() if "chain" in b]
+    fields = {k: v for k, v in answer.items() if k != "name"} | {"labels": ["production"]}
+    await registry.create_version(TENANT, answer["name"], PromptVersionDraft.model_validate(fields), ACTOR)
+    await registry.create_version(TENANT, "summarise-ticket", PromptVersionDraft.model_validate(summarise), ACTOR)
+    check_chain(registry.store, TENANT, parse_chain(request["chain"]))

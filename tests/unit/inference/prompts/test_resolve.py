@@ -1,4 +1,5 @@
-"""What the gateway calls: resolve_prompt (by label, version, default label), its typed errors, and chains."""
+"""What the gateway calls: resolve_prompt (by label, version, default label), its typed errors, and chains
+(parsed, checked before any step is sent, resolved step by step)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from llmops_inference.prompts.errors import (
     ChainError,
     InvalidSelector,
     MissingVariables,
+    PromptError,
     RegistryUnavailable,
     UnknownLabel,
     UnknownPrompt,
@@ -17,6 +19,7 @@ from llmops_inference.prompts.errors import (
 from llmops_inference.prompts.model import PromptVersionDraft
 from llmops_inference.prompts.resolve import (
     PromptSelector,
+    check_chain,
     parse_chain,
     parse_selector,
     resolve_chain,
@@ -111,14 +114,14 @@ def test_parse_selector_explains_what_is_wrong() -> None:
 
 
 class FakeModel:
-    """Answers each call with a tag and the last message, and remembers what it was asked."""
+    """Answers each step with its index and prompt name, and remembers the selectors it was given."""
 
     def __init__(self) -> None:
-        self.calls: list[tuple[list[str], str | None]] = []
+        self.calls: list[tuple[int, PromptSelector]] = []
 
-    async def __call__(self, messages: list[ChatMessage], model: str | None, params: CallParameters | None) -> str:
-        self.calls.append(([m.content for m in messages], model))
-        return f"<{messages[-1].content}>"
+    async def __call__(self, index: int, selector: PromptSelector) -> str:
+        self.calls.append((index, selector))
+        return f"<{index}:{selector.name}>"
 
 
 @pytest.fixture
@@ -128,7 +131,6 @@ async def chain_store(registry: PromptRegistry) -> PromptStore:
         "summarise",
         ("user", "Summarise: {{ ticket }}"),
         variables=[{"name": "ticket"}],
-        model="small",
         labels=["production"],
     )
     await create(
@@ -142,69 +144,108 @@ async def chain_store(registry: PromptRegistry) -> PromptStore:
     return registry.store
 
 
-async def test_a_chain_feeds_each_answer_to_the_later_steps(chain_store: PromptStore) -> None:
-    chain = parse_chain(
-        {
-            "variables": {"ticket": "parcel late"},
-            "steps": [
-                {"output": "summary", "prompt": {"name": "summarise"}},
-                {"output": "answer", "prompt": {"name": "reply", "variables": {"tone": "formal"}}},
-            ],
-        }
-    )
+THREE_STEPS: dict[str, Any] = {
+    "variables": {"ticket": "parcel late", "tone": "calm"},
+    "steps": [
+        {"output": "summary", "prompt": {"name": "summarise"}},
+        {"output": "draft", "prompt": {"name": "reply", "variables": {"tone": "formal"}}},
+        {"output": "answer", "prompt": {"name": "reply", "version": 1}},
+    ],
+}
+
+
+async def test_each_answer_is_a_variable_of_the_later_steps_and_the_last_is_left_to_the_caller() -> None:
     model = FakeModel()
 
-    result = await resolve_chain(chain_store, TENANT, chain, model)
+    last = await resolve_chain(parse_chain(THREE_STEPS), model)
 
-    assert model.calls == [
-        (["Summarise: parcel late"], "small"),
-        (["Tone: formal", "Reply to <Summarise: parcel late>"], None),
+    assert [(i, s.name, s.variables) for i, s in model.calls] == [
+        (0, "summarise", {"ticket": "parcel late", "tone": "calm"}),
+        (1, "reply", {"ticket": "parcel late", "tone": "formal", "summary": "<0:summarise>"}),
     ]
-    assert [s.output for s in result.steps] == ["summary", "answer"]
-    assert result.output == "<Reply to <Summarise: parcel late>>"
-    assert result.steps[1].rendered.ref.name == "reply"
+    assert (last.name, last.version) == ("reply", 1)
+    assert last.variables == {
+        "ticket": "parcel late",
+        "tone": "calm",
+        "summary": "<0:summarise>",
+        "draft": "<1:reply>",
+    }
 
 
-async def test_the_last_step_can_be_left_to_the_gateway(chain_store: PromptStore) -> None:
-    chain = parse_chain(
-        {
-            "variables": {"ticket": "t"},
-            "steps": [
-                {"output": "summary", "prompt": {"name": "summarise"}},
-                {"output": "answer", "prompt": {"name": "reply"}},
-            ],
-        }
-    )
+async def test_a_one_step_chain_sends_nothing_itself() -> None:
     model = FakeModel()
-    result = await resolve_chain(chain_store, TENANT, chain, model, complete_last=False)
-    assert len(model.calls) == 1
-    assert result.final is not None
-    assert [m.content for m in result.final.messages] == ["Tone: warm", "Reply to <Summarise: t>"]
+    last = await resolve_chain(parse_chain({"steps": [{"output": "a", "prompt": {"name": "reply"}}]}), model)
+    assert model.calls == [] and last.name == "reply"
 
 
-async def test_a_failing_step_says_which(chain_store: PromptStore) -> None:
-    chain = parse_chain({"steps": [{"output": "summary", "prompt": {"name": "summarise"}}]})
-    with pytest.raises(MissingVariables) as caught:
-        await resolve_chain(chain_store, TENANT, chain, FakeModel())
-    assert caught.value.detail == "chain step 0 ('summary'): prompt 'summarise' version 1 needs variables: ticket"
-    assert caught.value.extensions["step"] == 0
+def test_a_sound_chain_passes_its_check(chain_store: PromptStore) -> None:
+    check_chain(chain_store, TENANT, parse_chain(THREE_STEPS))  # step 2 reads `summary`, an earlier answer
 
 
 @pytest.mark.parametrize(
-    ("chain", "message"),
+    ("steps", "error", "detail"),
+    [
+        (
+            [{"output": "summary", "prompt": {"name": "summarise"}}, {"output": "x", "prompt": {"name": "nope"}}],
+            UnknownPrompt,
+            "chain step 1 ('x'): no prompt named 'nope'",
+        ),
+        (
+            [{"output": "x", "prompt": {"name": "reply", "label": "qa"}}],
+            UnknownLabel,
+            "chain step 0 ('x'): prompt 'reply' has no label 'qa' (its labels: production)",
+        ),
+        (
+            [{"output": "x", "prompt": {"name": "reply"}}, {"output": "summary", "prompt": {"name": "summarise"}}],
+            MissingVariables,
+            "chain step 0 ('x'): prompt 'reply' version 1 needs variables: summary",
+        ),
+    ],
+)
+def test_a_chain_is_refused_before_any_step_naming_the_step(
+    chain_store: PromptStore, steps: list[dict[str, Any]], error: type[PromptError], detail: str
+) -> None:
+    with pytest.raises(error) as caught:
+        check_chain(chain_store, TENANT, parse_chain({"variables": {"ticket": "t"}, "steps": steps}))
+    assert caught.value.detail == detail
+    index = int(detail.split()[2])
+    assert caught.value.extensions["step"] == index
+    assert caught.value.extensions["param"] == f"chain.steps.{index}.prompt"
+
+
+def test_a_chain_check_while_the_store_loads_is_a_plain_503() -> None:
+    with pytest.raises(RegistryUnavailable):
+        check_chain(PromptStore(), TENANT, parse_chain({"steps": [{"output": "a", "prompt": {"name": "x"}}]}))
+
+
+@pytest.mark.parametrize(
+    ("chain", "message", "param"),
     [
         (
             {"steps": [{"output": "a", "prompt": {"name": "x"}}, {"output": "a", "prompt": {"name": "y"}}]},
             "step outputs must be distinct: a",
+            "chain",
         ),
         (
             {"variables": {"a": 1}, "steps": [{"output": "a", "prompt": {"name": "x"}}]},
             "step outputs may not shadow chain variables: a",
+            "chain",
         ),
-        ({"steps": []}, "steps: List should have at least 1 item"),
+        ({"steps": []}, "steps: List should have at least 1 item", "chain.steps"),
+        (
+            {"steps": [{"output": "1a", "prompt": {"name": "x"}}]},
+            "steps.0.output: String should match",
+            "chain.steps.0.output",
+        ),
+        (
+            {"steps": [{"output": "a", "prompt": {"name": "x"}}] * 3},
+            "at most 2 steps are allowed, not 3",
+            "chain.steps",
+        ),
     ],
 )
-def test_malformed_chains_are_a_422(chain: dict[str, Any], message: str) -> None:
+def test_malformed_chains_are_a_422_saying_where(chain: dict[str, Any], message: str, param: str) -> None:
     with pytest.raises(ChainError, match=message) as caught:
-        parse_chain(chain)
+        parse_chain(chain, max_steps=2)
     assert caught.value.status == 422
+    assert caught.value.extensions["param"] == param

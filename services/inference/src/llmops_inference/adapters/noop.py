@@ -9,6 +9,7 @@ from __future__ import annotations
 from llmops_inference.api_models import ChatCompletionRequest
 from llmops_inference.domain import Usage
 from llmops_inference.ports import BudgetDecision, CallContext, ExperimentPlan, Resolved
+from llmops_inference.prompts.resolve import PromptChain
 
 __all__ = ["NoBudgets", "NoExperiments", "NoPromptRegistry"]
 
@@ -21,7 +22,10 @@ class NoExperiments:
 
 
 class NoPromptRegistry:
-    """Requests are sent as they are; no call refers to a prompt version."""
+    """Requests are sent as they are (``prompt`` and ``chain`` fields ignored); no call refers to a prompt version."""
+
+    def chain(self, request: ChatCompletionRequest, context: CallContext) -> PromptChain | None:
+        return None
 
     async def resolve(self, request: ChatCompletionRequest, context: CallContext) -> Resolved:
         return Resolved(request=request)

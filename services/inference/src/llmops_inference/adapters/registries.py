@@ -35,6 +35,7 @@ from llmops_inference.prompts import (
     PromptRegistry,
     PromptStore,
 )
+from llmops_inference.prompts.resolve import MAX_CHAIN_STEPS
 
 __all__ = ["REGISTRY_PATHS", "Registries", "install_registries"]
 
@@ -59,8 +60,8 @@ class Registries:
         }
         return cls(prompts, experiments, materializers)
 
-    def resolver(self) -> RegistryResolver:
-        return RegistryResolver(self.prompts)
+    def resolver(self, *, max_chain_steps: int = MAX_CHAIN_STEPS) -> RegistryResolver:
+        return RegistryResolver(self.prompts, max_chain_steps=max_chain_steps)
 
     def chooser(self) -> ExperimentChooser:
         return ExperimentChooser(self.experiments)

@@ -6,7 +6,9 @@ request leaves unset (the request's own values always win; ``model`` is required
 model is used). The registry's typed errors become OpenAI-shaped :class:`~llmops_inference.errors.GatewayError`
 (404 unknown prompt/label/version, 422 missing variables or a bad selector, 503 while the topic loads).
 
-A request with a ``chain`` field is refused (422): chains are resolved by the prompt API, not in the gateway yet.
+A request's ``chain`` field is parsed and checked by :meth:`RegistryResolver.chain` (every step's prompt exists
+and gets its variables) before the gateway sends any step; each step then comes back through
+:meth:`RegistryResolver.resolve` as a single-prompt request (see :mod:`llmops_inference.chains`).
 """
 
 from __future__ import annotations
@@ -15,39 +17,58 @@ from typing import Any
 
 from llmops_schemas.v1 import CallParameters
 
-from llmops_inference.api_models import ChatCompletionRequest, ChatMessageIn
+from llmops_inference.api_models import CHAIN_FIELD, PROMPT_FIELD, ChatCompletionRequest, ChatMessageIn
 from llmops_inference.errors import GatewayError
 from llmops_inference.ports import CallContext, Resolved
-from llmops_inference.prompts.errors import PromptError
-from llmops_inference.prompts.resolve import RenderedPrompt, parse_selector, resolve_prompt
+from llmops_inference.prompts.errors import ChainError, PromptError
+from llmops_inference.prompts.resolve import (
+    MAX_CHAIN_STEPS,
+    PromptChain,
+    RenderedPrompt,
+    check_chain,
+    parse_chain,
+    parse_selector,
+    resolve_prompt,
+)
 from llmops_inference.prompts.store import PromptStore
 
-__all__ = ["PROMPT_FIELD", "RegistryResolver", "gateway_error"]
+__all__ = ["RegistryResolver", "gateway_error"]
 
-PROMPT_FIELD = "prompt"
-CHAIN_FIELD = "chain"
 _PARAMETERS = ("temperature", "top_p", "max_tokens", "stop", "seed")
 
 
 def gateway_error(error: PromptError) -> GatewayError:
-    """A registry error in OpenAI's shape, keeping its status, message and code."""
+    """A registry error in OpenAI's shape, keeping its status, message, code and ``param`` (else ``prompt``)."""
     kind = "server_error" if error.status >= 500 else "invalid_request_error"
     code = error.extensions.get("code")
-    return GatewayError(error.status, error.detail, type=kind, param=PROMPT_FIELD, code=str(code) if code else None)
+    param = str(error.extensions.get("param") or PROMPT_FIELD)
+    return GatewayError(error.status, error.detail, type=kind, param=param, code=str(code) if code else None)
 
 
 class RegistryResolver:
     """A :class:`~llmops_inference.ports.PromptResolver` rendering registry prompts (no I/O per request)."""
 
-    def __init__(self, store: PromptStore) -> None:
+    def __init__(self, store: PromptStore, *, max_chain_steps: int = MAX_CHAIN_STEPS) -> None:
         self.store = store
+        self.max_chain_steps = max_chain_steps
+
+    def chain(self, request: ChatCompletionRequest, context: CallContext) -> PromptChain | None:
+        """The request's ``chain``, checked against the registry; ``None`` when it sends none."""
+        extra = request.model_extra or {}
+        data = extra.get(CHAIN_FIELD)
+        if data is None:
+            return None
+        try:
+            if extra.get(PROMPT_FIELD) is not None:
+                raise ChainError("give either 'prompt' or 'chain', not both", param=CHAIN_FIELD)
+            chain = parse_chain(data, max_steps=self.max_chain_steps)
+            check_chain(self.store, context.tenant_id, chain)
+        except PromptError as exc:
+            raise gateway_error(exc) from None
+        return chain
 
     async def resolve(self, request: ChatCompletionRequest, context: CallContext) -> Resolved:
         extra = request.model_extra or {}
-        if extra.get(CHAIN_FIELD) is not None:
-            raise GatewayError(
-                422, "prompt chains are not supported on chat completions", param=CHAIN_FIELD, code="unsupported"
-            )
         data = extra.get(PROMPT_FIELD)
         if data is None:
             return Resolved(request=request)

@@ -127,6 +127,13 @@ def build_router() -> APIRouter:
         """OpenAI's chat completions: `stream: true` answers server-sent events ending in `data: [DONE]`
         (with `stream_options.include_usage`, a last chunk carries the usage). The `id` is the recorded call id.
         Send `X-LLMOps-App` to name the application (recorded; experiments route by it).
+
+        Extension fields (`extra_body` in the OpenAI SDK): `prompt` renders a registered prompt version,
+        `{"name", "label" | "version", "variables"}`; `chain` runs several in order,
+        `{"steps": [{"output": "summary", "prompt": {...}}, ...], "variables": {...}}`: each step before the last
+        is a call of its own whose answer is the variable `output` of the later steps, and the last step is
+        this request's call (streamed with `stream: true`). Every step is recorded with the request's trace id
+        and `chain_*` metadata. Give `prompt` or `chain`, not both; at most `INFERENCE_MAX_CHAIN_STEPS` steps.
         """
         payload = parse(ChatCompletionRequest, await read_body(request, deps.max_body_bytes))
         ctx = context(request, principal, "chat", deps.default_app, payload.user)

@@ -23,12 +23,12 @@ from llmops_inference.prompts.errors import (
 from llmops_inference.prompts.materializer import CompactedTopicMaterializer
 from llmops_inference.prompts.publisher import Actor, EventSink, PromptPublisher
 from llmops_inference.prompts.resolve import (
-    ChainResult,
     ChainStep,
     Complete,
     PromptChain,
     PromptSelector,
     RenderedPrompt,
+    check_chain,
     parse_chain,
     parse_selector,
     resolve_chain,
@@ -41,7 +41,6 @@ __all__ = [
     "Actor",
     "AuditTrail",
     "ChainError",
-    "ChainResult",
     "ChainStep",
     "CompactedTopicMaterializer",
     "Complete",
@@ -64,6 +63,7 @@ __all__ = [
     "UnknownPrompt",
     "UnknownVersion",
     "VersionConflict",
+    "check_chain",
     "parse_chain",
     "parse_selector",
     "resolve_chain",

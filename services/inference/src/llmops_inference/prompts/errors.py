@@ -129,6 +129,7 @@ class LabelHasNoHistory(PromptError):
 
 
 class ChainError(PromptError):
-    """A chain is malformed (duplicate or shadowing step outputs), or one of its steps failed to render."""
+    """A request's ``chain`` is malformed: too many steps, duplicate or shadowing step outputs, a bad field, or
+    sent together with ``prompt``; ``param`` (an extension) says where, e.g. ``chain.steps.0.output``."""
 
     code = "invalid_chain"

@@ -2,8 +2,10 @@
 
 * :func:`resolve_prompt` -- ``{"name", "label" | "version", "variables"}`` to rendered messages, the
   version's default model and parameters, and the :class:`PromptRef` to record on the call;
-* :func:`resolve_chain` -- several prompts in order, each step's answer (from an injected ``complete``)
-  available as a variable to the steps after it.
+* :func:`parse_chain` and :func:`check_chain` -- a request's ``chain`` field, refused (naming the step)
+  before any step is sent when a step's prompt, label or version is unknown or a variable has no value;
+* :func:`resolve_chain` -- the steps before the last in order, each step's answer (from an injected
+  ``complete``) a variable of the steps after it; the last step's selector is the caller's to send.
 
 Everything raises a :class:`~llmops_inference.prompts.errors.PromptError` subclass with an HTTP status
 and a precise message; nothing here does I/O except through ``complete``. The tenant always comes from
@@ -34,30 +36,30 @@ from llmops_inference.prompts.templating import declared_values, render_messages
 
 __all__ = [
     "DEFAULT_LABEL",
-    "ChainResult",
+    "MAX_CHAIN_STEPS",
     "ChainStep",
-    "ChainStepResult",
     "Complete",
     "PromptChain",
     "PromptSelector",
     "RenderedPrompt",
+    "check_chain",
     "find_version",
     "parse_chain",
     "parse_selector",
     "render",
     "resolve_chain",
     "resolve_prompt",
+    "step_name",
+    "step_selector",
 ]
 
 DEFAULT_LABEL = "production"
 """The label a selector that names neither a label nor a version resolves."""
 MAX_CHAIN_STEPS = 16
+"""The most steps a chain may have (the gateway's ``INFERENCE_MAX_CHAIN_STEPS`` may allow fewer)."""
 
 Variables = Annotated[dict[str, JsonValue], Field(max_length=128)]
 VariableName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
-Complete = Callable[[list[ChatMessage], str | None, CallParameters | None], Awaitable[str]]
-"""``complete(messages, model, parameters) -> answer text``: how a chain step gets its answer (the gateway's
-own completion path; ``model`` is ``None`` when the step's version names none)."""
 
 
 class PromptSelector(BaseModel):
@@ -179,60 +181,53 @@ class PromptChain(BaseModel):
         return self
 
 
-class ChainStepResult(BaseModel):
-    """A completed step: what was sent and what came back."""
-
-    output: str
-    rendered: RenderedPrompt
-    text: str
+Complete = Callable[[int, PromptSelector], Awaitable[str]]
+"""``complete(index, selector) -> answer text``: how a chain step before the last gets its answer (the gateway
+sends the selector as a single-prompt call of its own)."""
 
 
-class ChainResult(BaseModel):
-    """The completed steps; with ``complete_last=False`` the last step is only rendered (``final``)."""
-
-    steps: list[ChainStepResult]
-    final: RenderedPrompt | None = None
-
-    @property
-    def output(self) -> str | None:
-        """The answer of the last completed step."""
-        return self.steps[-1].text if self.steps else None
+def step_name(index: int, output: str) -> str:
+    """How an error names a chain step: ``chain step 1 ('answer')``."""
+    return f"chain step {index} ({output!r})"
 
 
-async def resolve_chain(
-    store: PromptStore, tenant: str, chain: PromptChain, complete: Complete, *, complete_last: bool = True
-) -> ChainResult:
-    """Render and complete ``chain``'s steps in order, feeding each answer to the steps after it.
+def step_selector(chain: PromptChain, index: int, answers: Mapping[str, str]) -> PromptSelector:
+    """Step ``index``'s selector with every variable it may read: the chain's, the answers, then its own."""
+    step = chain.steps[index]
+    return step.prompt.model_copy(update={"variables": {**chain.variables, **answers, **step.prompt.variables}})
 
-    With ``complete_last=False`` the last step is rendered but not completed, so the gateway can send it
-    as the request's own call (streamed, recorded, subject to experiments) and return its answer.
-    A step that fails to resolve raises its ``PromptError`` with ``step`` (index) and ``output`` added.
+
+async def resolve_chain(chain: PromptChain, complete: Complete) -> PromptSelector:
+    """Complete the steps before the last in order, each answer a variable of the steps after it, and return
+    the last step's selector: the caller sends it as the request's own call (streamed, if asked).
     """
-    context: dict[str, Any] = dict(chain.variables)
-    done: list[ChainStepResult] = []
+    answers: dict[str, str] = {}
+    for index, step in enumerate(chain.steps[:-1]):
+        answers[step.output] = await complete(index, step_selector(chain, index, answers))
+    return step_selector(chain, len(chain.steps) - 1, answers)
+
+
+def check_chain(store: PromptStore, tenant: str, chain: PromptChain) -> None:
+    """Refuse a chain before any step is sent: each step's prompt, label or version exists, and each variable
+    it declares gets a value (a default, the chain's or the step's variables, or an earlier step's answer).
+
+    Templates are not rendered (the answers are not known yet). Raises the step's ``PromptError`` (404, 422)
+    with the step named in ``detail`` and ``step``, ``output`` and ``param`` added; ``RegistryUnavailable``
+    (503) as it is.
+    """
+    answers: dict[str, str] = {}
     for index, step in enumerate(chain.steps):
-        rendered = _render_step(store, tenant, index, step, context)
-        if index == len(chain.steps) - 1 and not complete_last:
-            return ChainResult(steps=done, final=rendered)
-        text = await complete(rendered.messages, rendered.model, rendered.parameters)
-        done.append(ChainStepResult(output=step.output, rendered=rendered, text=text))
-        context[step.output] = text
-    return ChainResult(steps=done)
-
-
-def _render_step(
-    store: PromptStore, tenant: str, index: int, step: ChainStep, context: Mapping[str, Any]
-) -> RenderedPrompt:
-    selector = step.prompt
-    try:
-        version, label = find_version(store, tenant, selector.name, label=selector.label, version=selector.version)
-        return render(version, {**context, **selector.variables}, label=label)
-    except RegistryUnavailable:
-        raise
-    except PromptError as exc:
-        exc.detail = f"chain step {index} ({step.output!r}): {exc.detail}"
-        exc.extensions.update(step=index, output=step.output)
-        raise
+        selector = step_selector(chain, index, answers)
+        try:
+            version, _ = find_version(store, tenant, selector.name, label=selector.label, version=selector.version)
+            declared_values(version, selector.variables)
+        except RegistryUnavailable:
+            raise
+        except PromptError as exc:
+            exc.detail = f"{step_name(index, step.output)}: {exc.detail}"
+            exc.extensions.update(step=index, output=step.output, param=f"chain.steps.{index}.prompt")
+            raise
+        answers[step.output] = ""
 
 
 def parse_selector(data: Any) -> PromptSelector:
@@ -243,12 +238,19 @@ def parse_selector(data: Any) -> PromptSelector:
         raise InvalidSelector(f"invalid 'prompt' field: {describe(exc)}") from None
 
 
-def parse_chain(data: Any) -> PromptChain:
-    """A request's chain definition; ``ChainError`` (422) says what is wrong."""
+def parse_chain(data: Any, *, max_steps: int = MAX_CHAIN_STEPS) -> PromptChain:
+    """A request's chain of at most ``max_steps`` steps; ``ChainError`` (422) says what is wrong and its
+    ``param`` where (``chain.steps.0.output``).
+    """
+    steps = data.get("steps") if isinstance(data, dict) else None
+    if isinstance(steps, list) and len(steps) > max_steps:
+        detail = f"invalid chain: steps: at most {max_steps} steps are allowed, not {len(steps)}"
+        raise ChainError(detail, param="chain.steps")
     try:
         return PromptChain.model_validate(data)
     except ValidationError as exc:
-        raise ChainError(f"invalid chain: {describe(exc)}") from None
+        where = exc.errors(include_url=False)[0]["loc"]
+        raise ChainError(f"invalid chain: {describe(exc)}", param=".".join(["chain", *map(str, where)])) from None
 
 
 def describe(error: ValidationError) -> str:

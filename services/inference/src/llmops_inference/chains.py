@@ -1,0 +1,82 @@
+"""Prompt chains on chat completions: each step is a chat call of its own, and the last one is the request's.
+
+A chat request with a ``chain`` extension field (``{"steps": [{"output", "prompt"}, ...], "variables": {...}}``)
+is checked by the :class:`~llmops_inference.ports.PromptResolver` (every step's prompt exists and gets its
+variables) before any step is sent. Then each step is sent as the single-prompt request the caller could
+have sent: the request with ``prompt`` set to the step's selector, whose variables are the chain's, the answers
+of the steps before it (under their ``output`` names) and the step's own. So an experiment chooses the step's
+arm exactly as it would for a request naming that prompt, the registry renders it, and routing, retries, rate
+limits, the budget and recording apply to it as to any call.
+
+Steps before the last are sent without streaming and without the caller's ``messages``; the last step is the
+request itself: its call id is the response's ``id``, it streams when the request asks to, and the caller's
+``messages`` follow its rendered ones. Every step is recorded as its own call; all of them carry the request's
+trace id (a new one when no ``traceparent`` came), the tag ``chain`` and the metadata ``chain_id`` (the
+request's call id), ``chain_step`` (from 0), ``chain_steps`` and ``chain_output``. A step that fails fails the
+request with its own OpenAI-shaped error and is recorded as failed; the steps after it are never sent.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from llmops_inference.api_models import CHAIN_FIELD, PROMPT_FIELD, ChatCompletionRequest
+from llmops_inference.errors import GatewayError
+from llmops_inference.prompts.resolve import PromptChain, PromptSelector, step_name
+from llmops_inference.recording.records import CallDraft
+
+__all__ = ["CHAIN_TAG", "StepPosition", "new_trace_id", "step_request"]
+
+CHAIN_TAG = "chain"
+
+
+def new_trace_id() -> str:
+    """A W3C trace id (32 hex digits) for a chain whose request sent no ``traceparent``."""
+    return secrets.token_hex(16)
+
+
+@dataclass(frozen=True, slots=True)
+class StepPosition:
+    """Where a step sits in its chain: what its recorded call is labelled with and its errors are prefixed by."""
+
+    chain_id: str
+    index: int
+    count: int
+    output: str
+
+    @classmethod
+    def of(cls, chain: PromptChain, index: int, chain_id: str) -> StepPosition:
+        return cls(chain_id, index, len(chain.steps), chain.steps[index].output)
+
+    def label(self, draft: CallDraft) -> None:
+        """Mark the step's recorded call as part of the chain."""
+        draft.tags.append(CHAIN_TAG)
+        draft.metadata.update(
+            chain_id=self.chain_id,
+            chain_step=str(self.index),
+            chain_steps=str(self.count),
+            chain_output=self.output,
+        )
+
+    def error(self, error: GatewayError) -> GatewayError:
+        """A refusal of the step before it was sent (its prompt, its size), naming the step."""
+        param = f"chain.steps.{self.index}.prompt" if error.param == PROMPT_FIELD else error.param
+        return GatewayError(
+            error.status,
+            f"{step_name(self.index, self.output)}: {error.message}",
+            type=error.type,
+            param=param,
+            code=error.code,
+            retry_after=error.retry_after,
+        )
+
+
+def step_request(request: ChatCompletionRequest, selector: PromptSelector, *, last: bool) -> ChatCompletionRequest:
+    """The single-prompt request a step is sent as; a step before the last has no messages and never streams."""
+    update = {} if last else {"messages": [], "stream": False, "stream_options": None}
+    copy = request.model_copy(update=update)
+    extra = {k: v for k, v in (request.model_extra or {}).items() if k != CHAIN_FIELD}
+    # A fresh extras dict: model_copy shares the original's, which must stay as the caller sent it.
+    copy.__pydantic_extra__ = {**extra, PROMPT_FIELD: selector.model_dump(exclude_none=True)}
+    return copy

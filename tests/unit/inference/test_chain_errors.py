@@ -1,0 +1,179 @@
+"""Prompt chains that fail: refused before any step is sent (malformed, unknown prompt, missing variable, too
+many steps, ``prompt`` and ``chain`` together), or failing at a step, which answers that step's own error and
+is recorded as failed while the steps after it are never sent. Rate limits and the budget apply to each step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from llmops_inference.config import InferenceSettings
+from llmops_inference.domain import UpstreamError, Usage
+from llmops_inference.ports import BudgetDecision, CallContext
+
+from tests.unit.inference.chain_support import (
+    WRITER,
+    calls,
+    chain_body,
+    chain_gateway,
+    echo_backend,
+    publish,
+    step,
+)
+from tests.unit.inference.support import Harness, assert_openai_error
+
+SUMMARY_STEP = step("summary", "summarise")
+
+
+@pytest.fixture
+async def gw(make_harness: Callable[..., Any]) -> AsyncIterator[Harness]:
+    async with chain_gateway(make_harness) as harness:
+        yield harness
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "param", "message"),
+    [
+        (
+            chain_body(step("1st", "summarise")),
+            422,
+            "invalid_chain",
+            "chain.steps.0.output",
+            "invalid chain: steps.0.output: String should match pattern",
+        ),
+        (
+            chain_body(SUMMARY_STEP, SUMMARY_STEP),
+            422,
+            "invalid_chain",
+            "chain",
+            "invalid chain: (root): step outputs must be distinct: summary",
+        ),
+        (
+            chain_body(*[step(f"s{n}", "summarise") for n in range(9)]),
+            422,
+            "invalid_chain",
+            "chain.steps",
+            "invalid chain: steps: at most 8 steps are allowed, not 9",
+        ),
+        (
+            {**chain_body(SUMMARY_STEP), "prompt": {"name": "summarise"}},
+            422,
+            "invalid_chain",
+            "chain",
+            "give either 'prompt' or 'chain', not both",
+        ),
+        (
+            chain_body(SUMMARY_STEP, step("answer", "nope")),
+            404,
+            "unknown_prompt",
+            "chain.steps.1.prompt",
+            "chain step 1 ('answer'): no prompt named 'nope'",
+        ),
+        (
+            chain_body(SUMMARY_STEP, step("answer", "reply", label="qa")),
+            404,
+            "unknown_label",
+            "chain.steps.1.prompt",
+            "chain step 1 ('answer'): prompt 'reply' has no label 'qa' (its labels: production)",
+        ),
+        (
+            chain_body(SUMMARY_STEP, step("answer", "reply", version=4)),
+            404,
+            "unknown_version",
+            "chain.steps.1.prompt",
+            "chain step 1 ('answer'): prompt 'reply' has no version 4 (versions are 1 to 1)",
+        ),
+        (
+            chain_body(SUMMARY_STEP, step("final", "polish", variables={"draft": "d"})),
+            422,
+            "missing_variables",
+            "chain.steps.1.prompt",
+            "chain step 1 ('final'): prompt 'polish' version 1 needs variables: customer",
+        ),
+    ],
+)
+async def test_a_chain_is_refused_before_any_step_is_sent(
+    gw: Harness, body: dict[str, Any], status: int, code: str, param: str, message: str
+) -> None:
+    response = await gw.client.post("/v1/chat/completions", json=body, headers=WRITER)
+
+    error = assert_openai_error(response, status, code=code)
+    assert error["param"] == param
+    assert error["message"].startswith(message), error["message"]
+    assert echo_backend(gw).requests == []
+    assert await calls(gw) == []
+
+
+async def test_a_step_that_cannot_be_rendered_is_named_and_the_steps_before_it_stay_recorded(gw: Harness) -> None:
+    picky = {"template": [{"role": "user", "content": "{{ summary.subject }}"}], "variables": [{"name": "summary"}]}
+    await publish(gw, "picky", {**picky, "labels": ["production"]})
+    body = chain_body(SUMMARY_STEP, step("answer", "picky"))
+    response = await gw.client.post("/v1/chat/completions", json=body, headers=WRITER)
+
+    error = assert_openai_error(response, 422, code="missing_variables")
+    assert error["param"] == "chain.steps.1.prompt"
+    assert error["message"].startswith("chain step 1 ('answer'): prompt 'picky' version 1, template[0]")
+    (first,) = await calls(gw)
+    assert first.status == "ok" and first.metadata["chain_step"] == "0"
+
+
+async def test_a_failing_step_fails_the_request_with_its_own_error_and_is_recorded(gw: Harness) -> None:
+    echo_backend(gw).failures.append(UpstreamError("status", "upstream exploded", status=500))
+    body = chain_body(SUMMARY_STEP, step("answer", "reply"))
+    response = await gw.client.post("/v1/chat/completions", json=body, headers=WRITER)
+
+    error = assert_openai_error(response, 502, code="bad_gateway")
+    assert error["message"] == "the upstream of 'solo' failed: upstream exploded"
+    assert len(echo_backend(gw).requests) == 1, "the step after the failing one is never sent"
+    (failed,) = await calls(gw)
+    assert failed.status == "error" and failed.error is not None and failed.error.code == "bad_gateway"
+    assert (failed.metadata["chain_step"], failed.prompt and failed.prompt.name) == ("0", "summarise")
+
+
+async def test_the_token_limit_applies_to_each_step(make_harness: Callable[..., Any]) -> None:
+    async with chain_gateway(make_harness, InferenceSettings(tokens_per_minute=100)) as gw:
+        body = chain_body(SUMMARY_STEP, step("answer", "reply"), max_tokens=95)
+        response = await gw.client.post("/v1/chat/completions", json=body, headers=WRITER)
+
+        error = assert_openai_error(response, 429, code="rate_limit_exceeded")
+        assert error["type"] == "tokens" and response.headers["Retry-After"]
+        first, refused = await calls(gw)
+        assert (first.status, refused.status) == ("ok", "error")
+        assert refused.metadata["chain_step"] == "1" and refused.metadata["http_status"] == "429"
+        assert len(echo_backend(gw).requests) == 1
+
+
+class _SecondCallOverBudget:
+    def __init__(self) -> None:
+        self.checks = 0
+        self.charged: list[Usage | None] = []
+
+    async def check(self, context: CallContext, model: str) -> BudgetDecision:
+        self.checks += 1
+        return BudgetDecision(allowed=self.checks < 2, message="monthly budget spent")
+
+    async def charge(self, context: CallContext, model: str, usage: Usage | None) -> None:
+        self.charged.append(usage)
+
+
+async def test_the_budget_is_checked_and_charged_for_each_step(make_harness: Callable[..., Any]) -> None:
+    budget = _SecondCallOverBudget()
+    async with chain_gateway(make_harness, budget=budget) as gw:
+        body = chain_body(SUMMARY_STEP, step("answer", "reply"))
+        response = await gw.client.post("/v1/chat/completions", json=body, headers=WRITER)
+
+        assert_openai_error(response, 429, code="budget_exceeded")
+        first, refused = await calls(gw)
+        assert (first.status, refused.error and refused.error.code) == ("ok", "budget_exceeded")
+    assert budget.checks == 2 and Usage(5, 7) in budget.charged
+
+
+async def test_a_chain_on_text_completions_is_refused(gw: Harness) -> None:
+    body = {"model": "solo", "prompt": "Hi", "chain": {"steps": [SUMMARY_STEP]}}
+    response = await gw.client.post("/v1/completions", json=body, headers=WRITER)
+
+    error = assert_openai_error(response, 400, code="unsupported")
+    assert error["param"] == "chain"
+    assert await calls(gw) == []
