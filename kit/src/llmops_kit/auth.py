@@ -124,7 +124,9 @@ _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API k
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The API key, as an alternative header")
 
 
-def _store(request: Request) -> ApiKeyStore:
+async def _store(request: Request) -> ApiKeyStore:
+    # async although it awaits nothing: FastAPI runs a plain ``def`` dependency on its thread pool, a thread hop
+    # per request for an attribute lookup.
     store = getattr(request.app.state, "api_keys", None)
     if not isinstance(store, ApiKeyStore):
         raise HTTPException(503, "authentication is not configured")
