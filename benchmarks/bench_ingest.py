@@ -36,14 +36,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import datetime as dt
-import importlib.metadata
 import json
 import math
 import os
-import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -53,8 +49,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import benchkit
 import httpx
 import yaml
+from benchkit import (
+    CpuWindow,
+    Snapshot,
+    fmt,
+    git_revision,
+    machine_facts,
+    md_table,
+    met,
+    package_version,
+    percentile,
+    replace_section,
+    rest_of_machine,
+)
 from llmops_cli.demo import demo_calls
 from llmops_kit.auth import generate_key, hash_key
 from llmops_kit.infra import LocalKafkaBroker, free_port
@@ -63,7 +73,6 @@ from llmops_kit.infra.process import ManagedProcess
 from rich.console import Console
 from rich.table import Table
 
-ROOT = Path(__file__).resolve().parents[1]
 SECTION_BEGIN = "<!-- bench-ingest:begin (written by benchmarks/bench_ingest.py --write; edits here are lost) -->"
 SECTION_END = "<!-- bench-ingest:end -->"
 HISTORY_BEGIN = "<!-- bench-ingest:history:begin -->"
@@ -75,7 +84,6 @@ ALL_TIME = {"start": "2000-01-01T00:00:00Z", "end": "2100-01-01T00:00:00Z"}
 TARGET_THROUGHPUT = 5_000.0
 TARGET_P95_S = 2.0
 CALIBRATION_S = 10.0
-MACHINE = "machine"  # the key of the whole machine's busy seconds in a CPU snapshot
 console = Console() if sys.stdout.isatty() else Console(width=160)
 
 
@@ -171,50 +179,8 @@ class Platform:
 # ------------------------------------------------------------------------------------------- measurements
 
 
-def cpu_seconds_by_group(pgids: dict[str, int]) -> dict[str, float]:
-    """utime+stime of every live process, summed per process group (``/proc/<pid>/stat``), plus this one."""
-    wanted = {pgid: name for name, pgid in pgids.items()}
-    totals = dict.fromkeys(pgids, 0.0)
-    ticks = os.sysconf("SC_CLK_TCK")
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = stat.read_text().rpartition(")")[2].split()
-            name = wanted.get(int(fields[2]))  # fields[0] is the state (field 3); pgrp is field 5
-            if name is not None:
-                totals[name] += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime: fields 14, 15
-    own = os.times()
-    totals["benchmark client"] = own.user + own.system
-    totals[MACHINE] = machine_busy_seconds()
-    return totals
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds the whole machine spent not idle since boot (first line of ``/proc/stat``), all users."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    idle, iowait = fields[3], fields[4]
-    return (sum(fields) - idle - iowait) / os.sysconf("SC_CLK_TCK")
-
-
-@dataclass
-class CpuWindow:
-    """CPU seconds each process group spent between two snapshots, and the wall time between them."""
-
-    wall_s: float
-    seconds: dict[str, float]
-
-    @classmethod
-    def between(cls, before: tuple[float, dict[str, float]], after: tuple[float, dict[str, float]]) -> CpuWindow:
-        return cls(after[0] - before[0], {k: after[1][k] - before[1].get(k, 0.0) for k in after[1]})
-
-
-def cpu_snapshot(platform_: Platform) -> tuple[float, dict[str, float]]:
-    return time.monotonic(), cpu_seconds_by_group(platform_.pgids())
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (``q`` in 0..100) of a non-empty sequence."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+def cpu_snapshot(platform_: Platform) -> Snapshot:
+    return benchkit.cpu_snapshot(platform_.pgids())
 
 
 def slope(samples: Sequence[tuple[float, int]]) -> float:
@@ -523,58 +489,19 @@ async def latency_phase(
 # ------------------------------------------------------------------------------------------- the machine
 
 
-def _first_line_value(path: str, key: str) -> str:
-    with contextlib.suppress(OSError):
-        for line in Path(path).read_text().splitlines():
-            if line.startswith(key):
-                return line.split(":", 1)[1].strip()
-    return "?"
-
-
-def _version(package: str) -> str:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return "?"
-
-
-def _git_revision() -> str:
-    def git(*argv: str) -> str:
-        return subprocess.run(["git", *argv], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
-
-    head = git("rev-parse", "--short", "HEAD") or "?"
-    return f"{head} + uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else head
-
-
 def machine() -> dict[str, str]:
-    mem_kb = _first_line_value("/proc/meminfo", "MemTotal").split()[0]
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return {
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "cpu": _first_line_value("/proc/cpuinfo", "model name"),
-        "cores": f"{os.cpu_count()} (usable here: {len(os.sched_getaffinity(0))})",
-        "memory": f"{int(mem_kb) / 1024**2:.1f} GiB" if mem_kb.isdigit() else "?",
-        "load average at start": load,
-        "os": f"{platform.system()} {platform.release()}",
-        "python": platform.python_version(),
+        **machine_facts(),
         "kafka": kafka_version(),
-        "chdb": _version("chdb"),
+        "chdb": package_version("chdb"),
         "aiokafka / pydantic / fastapi / uvicorn": " / ".join(
-            _version(p) for p in ("aiokafka", "pydantic", "fastapi", "uvicorn")
+            package_version(p) for p in ("aiokafka", "pydantic", "fastapi", "uvicorn")
         ),
-        "revision": _git_revision(),
+        "revision": git_revision(),
     }
 
 
 # ------------------------------------------------------------------------------------------- reporting
-
-
-def _fmt(value: float | None, unit: str = "", digits: int = 0) -> str:
-    return "n/a" if value is None or math.isnan(value) else f"{value:,.{digits}f}{unit}"
-
-
-def _met(ok: bool) -> str:
-    return "met" if ok else "NOT met"
 
 
 def cpu_per_call_us(window: CpuWindow, calls: int) -> dict[str, float]:
@@ -603,17 +530,17 @@ def throughput_rows(r: ThroughputResult) -> list[tuple[str, str]]:
     return [
         ("window", f"{r.duration_s:g} s, {r.concurrency} senders, {r.batch} calls per request"),
         ("requests / calls accepted", f"{r.requests:,} / {r.accepted:,} (failed requests: {failures})"),
-        ("accepted (HTTP)", _fmt(r.accepted_per_s, " calls/s")),
-        ("queryable during the window (slope)", _fmt(r.window_slope_per_s, " calls/s")),
-        ("end to end (queryable / first request to all queryable)", _fmt(r.end_to_end_per_s, " calls/s")),
-        ("first request to all queryable", _fmt(r.to_queryable_s, " s", 1)),
-        ("backlog drained after the last answer", _fmt(r.drain_s, " s", 1)),
-        ("request time p50 / p95", f"{_fmt(r.request_p50_s, ' s', 2)} / {_fmt(r.request_p95_s, ' s', 2)}"),
+        ("accepted (HTTP)", fmt(r.accepted_per_s, " calls/s")),
+        ("queryable during the window (slope)", fmt(r.window_slope_per_s, " calls/s")),
+        ("end to end (queryable / first request to all queryable)", fmt(r.end_to_end_per_s, " calls/s")),
+        ("first request to all queryable", fmt(r.to_queryable_s, " s", 1)),
+        ("backlog drained after the last answer", fmt(r.drain_s, " s", 1)),
+        ("request time p50 / p95", f"{fmt(r.request_p50_s, ' s', 2)} / {fmt(r.request_p95_s, ' s', 2)}"),
         ("stored count at the end", f"{r.queryable:,}"),
         *cpu_cost_rows(r.cpu, r.accepted),
         (
             f"target >= {TARGET_THROUGHPUT:,.0f} calls/s end to end",
-            _met((r.end_to_end_per_s or 0) >= TARGET_THROUGHPUT),
+            met((r.end_to_end_per_s or 0) >= TARGET_THROUGHPUT),
         ),
     ] + (
         [("note", "the pre-generated bodies ran out before the window ended (raise --max-rate)")] if r.exhausted else []
@@ -636,19 +563,19 @@ def latency_rows(r: LatencyResult) -> list[tuple[str, str]]:
         ("stored count at the end", f"{r.final_count:,} ({_count_verdict(r.final_count, r.accepted)})"),
         (
             "request to queryable p50 / p95 / p99",
-            " / ".join(_fmt(r.q(p) * ms, " ms") for p in (50, 95, 99)),
+            " / ".join(fmt(r.q(p) * ms, " ms") for p in (50, 95, 99)),
         ),
-        ("request to queryable max", _fmt(max(r.latencies_s, default=float("nan")) * ms, " ms")),
+        ("request to queryable max", fmt(max(r.latencies_s, default=float("nan")) * ms, " ms")),
         (
             "p50 by sixth of the run (rising: not keeping up)",
-            " / ".join(_fmt(x * ms) for x in r.p50_by_slice()) + " ms",
+            " / ".join(fmt(x * ms) for x in r.p50_by_slice()) + " ms",
         ),
         ("batches never seen queryable", str(r.unresolved)),
-        ("HTTP request p50 / p95", f"{_fmt(r.request_p50_s * ms, ' ms')} / {_fmt(r.request_p95_s * ms, ' ms')}"),
-        ("poll interval / poll round trip p50", f"{r.poll_ms} ms / {_fmt(r.poll_round_trip_p50_s * ms, ' ms', 1)}"),
-        ("largest lag behind the send schedule", _fmt(r.max_send_lag_s * ms, " ms")),
+        ("HTTP request p50 / p95", f"{fmt(r.request_p50_s * ms, ' ms')} / {fmt(r.request_p95_s * ms, ' ms')}"),
+        ("poll interval / poll round trip p50", f"{r.poll_ms} ms / {fmt(r.poll_round_trip_p50_s * ms, ' ms', 1)}"),
+        ("largest lag behind the send schedule", fmt(r.max_send_lag_s * ms, " ms")),
         *cpu_cost_rows(r.cpu, r.accepted, ceiling=False),  # a fixed rate, and the count polls weigh in
-        (f"target p95 < {TARGET_P95_S:g} s at {r.rate:,.0f} calls/s", _met(r.q(95) < TARGET_P95_S)),
+        (f"target p95 < {TARGET_P95_S:g} s at {r.rate:,.0f} calls/s", met(r.q(95) < TARGET_P95_S)),
     ]
 
 
@@ -670,12 +597,6 @@ def cpu_row(label: str, window: CpuWindow) -> tuple[str, ...]:
     return (label, f"{window.wall_s:,.1f}", *map(cell, groups), cell(ours), cell(rest_of_machine(window)))
 
 
-def rest_of_machine(window: CpuWindow) -> float:
-    """CPU seconds of everything on the machine but the platform's processes and the client in ``window``."""
-    ours = sum(v for k, v in window.seconds.items() if k != MACHINE)
-    return max(0.0, window.seconds.get(MACHINE, ours) - ours)
-
-
 def print_report(env: dict[str, str], results: dict[str, Any], knobs: dict[str, str]) -> None:
     for title, rows in (
         ("Machine", list(env.items()) + list(knobs.items())),
@@ -695,22 +616,17 @@ def print_report(env: dict[str, str], results: dict[str, Any], knobs: dict[str, 
     console.print(cpu)
 
 
-def _md_table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    return lines + ["| " + " | ".join(cell.replace("|", "/") for cell in row) + " |" for row in rows]
-
-
 def history_row(env: dict[str, str], results: dict[str, Any], knobs: dict[str, str]) -> str:
     a, b = results.get("a"), results.get("b")
     cells = [
         env["date"],
         env["revision"],
         knobs.get("knobs") or ", ".join(f"{k}={v}" for k, v in knobs.items()),
-        _fmt(a.accepted_per_s) if a else "-",
-        _fmt(a.end_to_end_per_s) if a else "-",
-        _fmt(a.window_slope_per_s) if a else "-",
-        _fmt(cpu_per_call_us(a.cpu, a.accepted)["all"]) if a and a.cpu and a.accepted else "-",
-        " / ".join(_fmt(b.q(p) * 1000) for p in (50, 95, 99)) if b else "-",
+        fmt(a.accepted_per_s) if a else "-",
+        fmt(a.end_to_end_per_s) if a else "-",
+        fmt(a.window_slope_per_s) if a else "-",
+        fmt(cpu_per_call_us(a.cpu, a.accepted)["all"]) if a and a.cpu and a.accepted else "-",
+        " / ".join(fmt(b.q(p) * 1000) for p in (50, 95, 99)) if b else "-",
         " / ".join(f"{rest_of_machine(r.cpu) / r.cpu.wall_s:.2f}" if r and r.cpu else "-" for r in (a, b)),
     ]
     return "| " + " | ".join(cells) + " |"
@@ -731,19 +647,19 @@ HISTORY_HEADER = (
 
 def render_section(env: dict[str, str], results: dict[str, Any], knobs: dict[str, str], history: list[str]) -> str:
     lines = [SECTION_BEGIN, "", f"## Latest run ({env['date']})", "", "### Machine", ""]
-    lines += _md_table(list(env.items()) + list(knobs.items()), ("", ""))
+    lines += md_table(list(env.items()) + list(knobs.items()), ("", ""))
     if "a" in results:
         lines += ["", "### Phase A: sustained throughput", ""]
-        lines += _md_table(throughput_rows(results["a"]), ("", ""))
+        lines += md_table(throughput_rows(results["a"]), ("", ""))
     if "b" in results:
         lines += ["", "### Phase B: request to queryable at a fixed rate", ""]
-        lines += _md_table(latency_rows(results["b"]), ("", ""))
+        lines += md_table(latency_rows(results["b"]), ("", ""))
     cpu = [cpu_row(label, window) for label, window in results["cpu"].items()]
     if cpu:
         lines += ["", "### CPU time by process (utime+stime from /proc per process group; cores = cpu-s / wall-s)", ""]
-        lines += _md_table(cpu, CPU_HEADER)
+        lines += md_table(cpu, CPU_HEADER)
     lines += ["", "## Run history (one row per `--write`, newest last)", "", HISTORY_BEGIN]
-    lines += _md_table([], HISTORY_HEADER) + history[-HISTORY_KEEP:] + [HISTORY_END, "", SECTION_END]
+    lines += md_table([], HISTORY_HEADER) + history[-HISTORY_KEEP:] + [HISTORY_END, "", SECTION_END]
     return "\n".join(lines) + "\n"
 
 
@@ -780,13 +696,7 @@ services under cProfile (every Python thread) and writes `DIR/<service>.prof` (r
 def write_doc(path: Path, section: str) -> None:
     """Replace the generated section of ``path`` (or append it; create the file with an intro if missing)."""
     text = path.read_text() if path.is_file() else INTRO
-    if SECTION_BEGIN in text and SECTION_END in text:
-        head, rest = text.split(SECTION_BEGIN, 1)
-        tail = rest.split(SECTION_END, 1)[1].lstrip("\n")
-        text = head + section + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
+    path.write_text(replace_section(text, section, SECTION_BEGIN, SECTION_END))
 
 
 def previous_history(path: Path) -> list[str]:
