@@ -76,6 +76,23 @@ def test_parse_event_round_trips_every_type(cls: type[EventPayload]) -> None:
     assert parsed.to_json_bytes() == original.to_json_bytes()
 
 
+@pytest.mark.parametrize("cls", PAYLOADS, ids=[c.__name__ for c in PAYLOADS])
+@pytest.mark.parametrize("expect", [CallRecorded, PolicyPublished], ids=["expect-calls", "expect-policies"])
+def test_expecting_a_type_never_changes_the_result(cls: type[EventPayload], expect: type[EventPayload]) -> None:
+    """The ``expect`` fast path (validate straight from bytes) and the general path agree on every type."""
+    raw = CloudEvent.wrap(example(cls), source="/tests", tenant_id="acme", trace_id="t-1").to_json_bytes()
+    fast, general = parse_event(raw, expect=expect), parse_event(raw)
+    assert type(fast.data) is cls
+    assert fast == general
+    assert fast.to_json_bytes() == general.to_json_bytes()
+
+
+def test_expecting_a_type_still_reads_tolerantly() -> None:
+    document = wire(CallRecorded, partitionkey="p-1")
+    document["data"]["sentiment"] = "positive"
+    assert parse_event(encode(document), expect=CallRecorded).data == example(CallRecorded)
+
+
 def test_parse_event_accepts_the_documented_example_and_text() -> None:
     event = parse_event(json.dumps(ENVELOPE_EXAMPLE))
     assert isinstance(event.data, CallRecorded)
@@ -117,6 +134,10 @@ BROKEN: list[tuple[bytes, str]] = [
     (encode({k: v for k, v in wire(CallRecorded).items() if k != "id"}), "lacks required attributes: id"),
     (encode({k: v for k, v in wire(CallRecorded).items() if k != "data"}), "lacks required attributes: data"),
     (encode({k: v for k, v in wire(CallRecorded).items() if k != "tenantid"}), "lacks required attributes: tenantid"),
+    (
+        encode({**{k: v for k, v in wire(CallRecorded).items() if k != "tenantid"}, "tenant_id": "acme"}),
+        "lacks required attributes: tenantid",
+    ),
     (encode(wire(CallRecorded, type=42)), "'type' must be a string"),
     (encode(wire(CallRecorded, type="llmops.call.deleted.v1")), "unknown event type 'llmops.call.deleted.v1'"),
     (encode(wire(CallRecorded, specversion="0.3")), "envelope: specversion"),
@@ -128,10 +149,13 @@ BROKEN: list[tuple[bytes, str]] = [
 ]
 
 
+@pytest.mark.parametrize("expect", [None, CallRecorded], ids=["general", "expecting-calls"])
 @pytest.mark.parametrize(("raw", "message"), BROKEN, ids=[m for _, m in BROKEN])
-def test_anything_wrong_is_an_event_validation_error(raw: bytes, message: str) -> None:
+def test_anything_wrong_is_an_event_validation_error(
+    raw: bytes, message: str, expect: type[EventPayload] | None
+) -> None:
     with pytest.raises(EventValidationError, match=message) as caught:
-        parse_event(raw)
+        parse_event(raw, expect=expect)
     assert isinstance(caught.value, ValueError)
     assert "\n" not in str(caught.value), "the message is one line, for logs and dead-letter headers"
 

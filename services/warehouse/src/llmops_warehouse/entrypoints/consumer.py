@@ -21,7 +21,7 @@ __all__ = ["build_consumer", "decode_call_recorded"]
 
 def decode_call_recorded(message: ConsumedMessage) -> CloudEvent[CallRecorded]:
     """Parse and validate one record; anything that is not a valid call.recorded event is poison."""
-    event = parse_event(message.value)
+    event = parse_event(message.value, expect=CallRecorded)
     if not isinstance(event.data, CallRecorded):
         raise PermanentError(f"expected {CallRecorded.event_type} on {message.topic}, got {event.type}")
     try:

@@ -1,0 +1,41 @@
+"""Event ids: the derived id of a client's call id must never change between releases (sinks dedupe on it)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from llmops_schemas.ids import deterministic_uuid7, new_uuid7
+
+
+@pytest.mark.parametrize(
+    ("timestamp_ms", "parts", "expected"),
+    [
+        # Golden values from the first release: a changed derivation would store retried calls twice.
+        (1795883777924, ("t", "c1"), "01a22303-bf84-779a-8d92-6e19ea2401ed"),
+        (0, ("tenant-a", "x"), "00000000-0000-7b67-bf02-7a0210b605d2"),
+        (2**48 + 5, ("a",), "00000000-0005-7a97-8112-ca1bbdcafac2"),  # the time field wraps at 48 bits
+    ],
+)
+def test_deterministic_ids_are_stable(timestamp_ms: int, parts: tuple[str, ...], expected: str) -> None:
+    assert deterministic_uuid7(timestamp_ms, *parts) == expected
+
+
+def test_deterministic_id_is_a_canonical_uuid7_carrying_the_time() -> None:
+    value = deterministic_uuid7(1795883777924, "tenant", "call-1")
+    parsed = uuid.UUID(value)
+    assert str(parsed) == value
+    assert parsed.version == 7
+    assert parsed.variant == uuid.RFC_4122
+    assert parsed.int >> 80 == 1795883777924
+
+
+def test_parts_change_the_id_and_separators_cannot_be_forged() -> None:
+    assert deterministic_uuid7(1, "t", "a") != deterministic_uuid7(1, "t", "b")
+    assert deterministic_uuid7(1, "ab", "c") != deterministic_uuid7(1, "a", "bc")
+
+
+def test_new_ids_are_distinct_uuid7s() -> None:
+    first, second = new_uuid7(), new_uuid7()
+    assert first != second
+    assert uuid.UUID(first).version == 7
