@@ -7,7 +7,9 @@ from typing import Any, Literal
 
 __all__ = ["Delta", "Embeddings", "Generation", "GenerationRequest", "Params", "UpstreamError", "Usage"]
 
-UpstreamFailure = Literal["connect", "timeout", "status", "protocol", "unavailable"]
+UpstreamFailure = Literal["connect", "timeout", "status", "protocol", "unavailable", "adapter"]
+"""``adapter``: the backend adapter raised something other than an :class:`UpstreamError` (a bug, or a client
+library's exception it did not translate); the router turns it into one (see ``router.adapter_failure``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +77,8 @@ class Embeddings:
 
 
 class UpstreamError(Exception):
-    """An upstream failed: unreachable, too slow, answered an error status, or answered nonsense.
+    """An upstream failed: unreachable, too slow, answered an error status, answered nonsense, or its adapter
+    raised unexpectedly (treated like an upstream 500: not retried, falls back, counts against the breaker).
 
     ``message`` is safe to show a client and to record: adapters never put URLs with credentials or keys in it.
     """

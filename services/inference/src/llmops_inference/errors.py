@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import traceback
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,6 +24,7 @@ __all__ = [
     "from_upstream",
     "from_validation",
     "install_openai_error_handlers",
+    "log_unexpected",
     "openai_error_response",
 ]
 
@@ -80,7 +82,7 @@ def from_validation(exc: ValidationError | RequestValidationError) -> GatewayErr
     return GatewayError(400, f"{param}: {message}" if param else message, param=param, code="invalid_value")
 
 
-_UPSTREAM_STATUS = {"connect": 503, "unavailable": 503, "timeout": 504, "protocol": 502}
+_UPSTREAM_STATUS = {"connect": 503, "unavailable": 503, "timeout": 504, "protocol": 502, "adapter": 502}
 
 
 def from_upstream(exc: UpstreamError, model: str) -> GatewayError:
@@ -104,6 +106,19 @@ def from_upstream(exc: UpstreamError, model: str) -> GatewayError:
     code = {503: "upstream_unavailable", 504: "upstream_timeout", 502: "bad_gateway"}[status]
     retry_after = exc.retry_after if status == 503 else None
     return GatewayError(status, f"{model!r}: {exc.message}", type="server_error", code=code, retry_after=retry_after)
+
+
+def log_unexpected(logger: logging.Logger, what: str, exc: BaseException) -> None:
+    """Log an exception nobody expected, once, with its traceback (the ``traceback`` field of the JSON line).
+
+    Only the exception's class is named, never its message: an adapter's or a client library's exception can
+    quote the request (prompts), the upstream's answer or its headers. The frames (files, lines, source lines,
+    no values) say where it came from.
+    """
+    name = f"{type(exc).__module__}.{type(exc).__qualname__}"
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    text = f"Traceback (most recent call last):\n{frames}{name}"
+    logger.error("%s: %s", what, name, extra={"traceback": text}, stacklevel=2)
 
 
 _HTTP_TYPES = {

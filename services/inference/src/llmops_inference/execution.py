@@ -8,6 +8,7 @@ is turned into one event and handed to the recorder, which never blocks.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -17,15 +18,17 @@ from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.v1.calls import CallRecorded
 
 from llmops_inference.domain import Delta, GenerationRequest, UpstreamError, Usage
-from llmops_inference.errors import GatewayError
+from llmops_inference.errors import GatewayError, log_unexpected
 from llmops_inference.limits import RateLimiter
 from llmops_inference.metrics import CALLS
 from llmops_inference.ports import BudgetGuard
 from llmops_inference.recording.records import CallDraft
-from llmops_inference.router import OpenedStream, Routed, Router
+from llmops_inference.router import OpenedStream, Routed, Router, adapter_failure
 from llmops_inference.streaming import DONE, Shape, chunk, completion_body, sse, usage_chunk
 
 __all__ = ["CallRunner", "Recorder"]
+
+log = logging.getLogger(__name__)
 
 
 class Recorder(Protocol):
@@ -131,7 +134,8 @@ class CallRunner:
             finished = True
             yield sse({"error": {"message": error.message, "type": "server_error", "param": None, "code": error.kind}})
             yield DONE
-        except Exception as error:  # a bug, not the upstream: say so without internals
+        except Exception as error:  # a bug of the gateway's, not the upstream: say so without internals
+            log_unexpected(log, f"call {draft.context.call_id}: the stream failed", error)
             draft.fail("internal_error", type(error).__name__)
             finished = True
             yield sse(
@@ -201,6 +205,10 @@ async def _deltas(opened: OpenedStream) -> AsyncIterator[Delta]:
             return
         except TimeoutError:
             raise UpstreamError("timeout", f"the upstream sent nothing for {timeout:g}s") from None
+        except UpstreamError:
+            raise
+        except Exception as exc:  # the adapter broke mid-stream: an upstream failure like any other (logged)
+            raise adapter_failure(opened.routed.target, exc) from exc
         yield delta
 
 

@@ -29,7 +29,7 @@ from llmops_inference.api_models import (
 )
 from llmops_inference.chains import StepPosition, new_trace_id, step_request
 from llmops_inference.domain import GenerationRequest, Params, Usage
-from llmops_inference.errors import GatewayError
+from llmops_inference.errors import GatewayError, log_unexpected
 from llmops_inference.execution import CallRunner
 from llmops_inference.limits import check_sizes, estimate_tokens
 from llmops_inference.metrics import CALLS
@@ -245,12 +245,19 @@ class Gateway:
         task.add_done_callback(self._shadows.discard)
 
     async def _shadow(self, shadow: ShadowCall, context: CallContext) -> None:
-        """A copy sent to another arm: recorded (``experiment.shadow``), never returned, no rate limit."""
+        """A copy sent to another arm: recorded (``experiment.shadow``), never returned, no rate limit.
+
+        Nothing but a cancellation (``stop``) leaves this task: an upstream adapter's unexpected exception is
+        already a 502 (the router's), and anything else is logged and, once the copy has a draft, recorded.
+        """
         request = shadow.request.model_copy(update={"stream": False, "stream_options": None})
         try:
             resolved = await self.resolver.resolve(request, context)
         except GatewayError as error:
             log.warning("shadow call to %r not sent: %s", request.model, error.message)
+            return
+        except Exception as exc:
+            log_unexpected(log, f"shadow call to {request.model!r} not sent", exc)
             return
         experiment = shadow.experiment.model_copy(update={"shadow": True})
         draft = self._chat_draft(resolved.request, context, resolved.prompt, experiment)
@@ -261,6 +268,10 @@ class Gateway:
         except GatewayError as error:
             if draft.ended is None:
                 self.runner.fail(draft, error)
+        except Exception as exc:  # a bug of the gateway's: what on_unhandled would answer a caller
+            log_unexpected(log, f"shadow call {context.call_id} failed", exc)
+            if draft.ended is None:
+                self.runner.fail(draft, GatewayError(500, "an unexpected error occurred", type="server_error"))
 
 
 def _embedding_body(request: EmbeddingRequest, vectors: list[list[float]], prompt_tokens: int) -> dict[str, Any]:

@@ -2,27 +2,31 @@
 
 For each target of the model, in order: skip it while its upstream's circuit is open; otherwise try it,
 retrying idempotent failures (connect errors, 502/503/504 before any byte was streamed) with backoff; on any
-other upstream failure move on to the next target. A request the upstream judged invalid (400/413/422) is
-answered at once: another upstream would judge it the same. When every target failed, the last failure
-decides the answer (503 unavailable, 504 timeout, 502 bad gateway, 429 upstream rate limit).
+other upstream failure (an unexpected exception of the adapter included, see :func:`adapter_failure`) move on
+to the next target. A request the upstream judged invalid (400/413/422) is answered at once: another upstream
+would judge it the same. When every target failed, the last failure decides the answer (503 unavailable, 504
+timeout, 502 bad gateway, 429 upstream rate limit).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
 from llmops_inference.domain import Delta, Embeddings, Generation, GenerationRequest, UpstreamError
-from llmops_inference.errors import GatewayError, from_upstream
+from llmops_inference.errors import GatewayError, from_upstream, log_unexpected
 from llmops_inference.metrics import UPSTREAM_ATTEMPTS, UPSTREAM_LATENCY
 from llmops_inference.ports import Backend
 from llmops_inference.resilience import CircuitBreaker, backoff_delay
 from llmops_inference.routing_table import RoutingTable, Target
 
-__all__ = ["OpenedStream", "Routed", "Router"]
+__all__ = ["OpenedStream", "Routed", "Router", "adapter_failure"]
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Attempt = Callable[[Backend, Target], Awaitable[T]]
@@ -154,7 +158,11 @@ class Router:
         except UpstreamError as error:
             self._failed(breaker, name, error)
             raise
-        except BaseException:  # cancelled (the client left) or a bug: says nothing about the upstream
+        except Exception as exc:
+            failure = adapter_failure(target, exc)
+            self._failed(breaker, name, failure)
+            raise failure from exc
+        except BaseException:  # cancelled (the client left, shutdown): says nothing about the upstream
             breaker.release()
             raise
         breaker.record_success()
@@ -169,6 +177,20 @@ class Router:
             breaker.record_failure()
         else:
             breaker.record_success()  # it answered: alive, even if it refused this request
+
+
+def adapter_failure(target: Target, exc: Exception) -> UpstreamError:
+    """An exception of the backend adapter that is not an :class:`UpstreamError` (a bug in it, or a client
+    library's exception it let through), logged once and turned into an ``adapter`` failure.
+
+    It is treated like an upstream's 500: the gateway cannot tell whether the upstream started on the request,
+    so it is not retried (not known to be idempotent); the request was not judged invalid, so the next target
+    is tried (it may be another adapter or another upstream); and it counts against the upstream's circuit
+    breaker, because calls through that adapter to that upstream are failing, so a persistent bug fails fast
+    to the fallbacks instead of on every call. The client sees 502 ``bad_gateway`` naming only the class.
+    """
+    log_unexpected(log, f"upstream {target.upstream!r} ({target.backend} adapter, model {target.model!r}) raised", exc)
+    return UpstreamError("adapter", f"upstream {target.upstream!r} failed unexpectedly ({type(exc).__name__})")
 
 
 async def _close(iterator: AsyncIterator[Delta]) -> None:

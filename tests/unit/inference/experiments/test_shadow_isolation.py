@@ -223,20 +223,18 @@ async def test_a_shadow_never_changes_the_callers_answer_nor_makes_it_wait(
 
         await eventually(copies_ended, SHADOW_DELAY_S + 15)
         assert (len(upstream.requests), upstream.ended) == (len(users), len(users))
-        # ... and each copy is recorded as a shadow, with the upstream's outcome (an adapter's bug that is not
-        # an UpstreamError leaves no record: see the xfail test below).
-        if mode != "raises":
+        # ... and each copy is recorded as a shadow, with the upstream's outcome (an adapter's bug too).
 
-            async def all_recorded() -> bool:
-                return len(await recorded(gw, shadow=True)) == len(users)
+        async def all_recorded() -> bool:
+            return len(await recorded(gw, shadow=True)) == len(users)
 
-            await eventually(all_recorded, 15)
-            copies = await recorded(gw, shadow=True)
-            assert len(copies) == len(users), f"{len(copies)} of {len(users)} shadow copies recorded"
-            for copy in copies:
-                assert copy.experiment is not None and copy.experiment.experiment_id == experiment_id
-                assert (copy.experiment.variant, copy.model, copy.tags) == ("copy", f"shadow-{mode}", ["shadow"])
-                assert copy.status == ("ok" if mode == "slow" else "error"), copy.error
+        await eventually(all_recorded, 15)
+        copies = await recorded(gw, shadow=True)
+        assert len(copies) == len(users), f"{len(copies)} of {len(users)} shadow copies recorded"
+        for copy in copies:
+            assert copy.experiment is not None and copy.experiment.experiment_id == experiment_id
+            assert (copy.experiment.variant, copy.model, copy.tags) == ("copy", f"shadow-{mode}", ["shadow"])
+            assert copy.status == ("ok" if mode == "slow" else "error"), copy.error
         # The callers' own calls are recorded as the control's, not as shadows.
         primaries = await recorded(gw, shadow=False)
         assert len(primaries) == len(users)
@@ -257,12 +255,9 @@ async def test_a_shadow_never_changes_the_callers_answer_nor_makes_it_wait(
     assert p90(shadowed.latencies) < P90_BOUND_S, timings
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Gateway._shadow catches GatewayError only: an exception of another kind from the copy's upstream "
-    "adapter ends the task unrecorded ('Task exception was never retrieved'); the caller is unaffected",
-)
 async def test_a_shadow_whose_upstream_adapter_raises_is_still_recorded(make_harness: Callable[..., Any]) -> None:
+    """An exception of another kind than UpstreamError from the copy's adapter is a 502 like any upstream
+    failure: the copy is recorded as such, its task ends cleanly, and the caller gets the control's answer."""
     upstreams = backends()
     upstreams["shadow-raises"] = ShadowUpstream(name="shadow-raises", mode="raises", delay_s=0)
     experiment_id = "shadow-raises"
@@ -272,12 +267,35 @@ async def test_a_shadow_whose_upstream_adapter_raises_is_still_recorded(make_har
             "/v1/experiments", json=shadow_experiment(experiment_id, "raises"), headers=ADMIN
         )
         assert created.status_code == 201, created.text
+        # What each shadow task ends with: None, or the exception that escaped it.
+        ends: list[BaseException | None] = []
+        send = gw.wiring.gateway._shadow
+
+        async def watched(*args: Any) -> None:
+            try:
+                await send(*args)
+            except BaseException as exc:
+                ends.append(exc)
+                raise
+            ends.append(None)
+
+        gw.wiring.gateway._shadow = watched
         body = {"model": "answer", "messages": [{"role": "user", "content": "Hi"}], "user": user}
-        assert (await gw.client.post("/v1/chat/completions", json=body, headers=WRITER)).status_code == 200
+        response = await gw.client.post("/v1/chat/completions", json=body, headers=WRITER)
+        assert response.status_code == 200, response.text
+        assert response.json()["choices"][0]["message"]["content"] == "Your parcel left the depot this morning."
 
         async def one_recorded() -> bool:
             return len(await recorded(gw, shadow=True)) == 1
 
         await eventually(one_recorded, 5)
         (copy,) = await recorded(gw, shadow=True)
-        assert copy.status == "error"
+        assert copy.experiment is not None and (copy.experiment.shadow, copy.experiment.variant) == (True, "copy")
+        assert (copy.status, copy.model, copy.tags, copy.provider) == ("error", "shadow-raises", ["shadow"], "gateway")
+        assert copy.error is not None
+        assert (copy.error.type, copy.error.code) == ("server_error", "bad_gateway")
+        assert copy.error.message == "'shadow-raises': upstream 'shadow-raises' failed unexpectedly (RuntimeError)"
+        assert copy.metadata["http_status"] == "502"
+        assert ends == [None]  # the copy's task ended without raising
+        (primary,) = await recorded(gw, shadow=False)
+        assert (primary.status, primary.output) == ("ok", "Your parcel left the depot this morning.")

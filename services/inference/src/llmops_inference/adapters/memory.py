@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from llmops_schemas.envelope import CloudEvent, EventPayload
 
-from llmops_inference.domain import Delta, Embeddings, Generation, GenerationRequest, UpstreamError, Usage
+from llmops_inference.domain import Delta, Embeddings, Generation, GenerationRequest, Usage
 from llmops_inference.routing_table import Target
 
 __all__ = ["FakeBackend", "InMemoryPublisher"]
@@ -18,7 +18,8 @@ class FakeBackend:
     """A :class:`~llmops_inference.ports.Backend` that answers ``reply`` split into ``chunks`` pieces.
 
     ``failures`` are raised, one per attempt, before answering; ``stream_failure`` is raised after the first
-    streamed piece. Every request is kept in ``requests`` with the target it was sent to.
+    streamed piece (an :class:`UpstreamError`, or any other exception to play a buggy adapter). Every request
+    is kept in ``requests`` with the target it was sent to.
     """
 
     name: str = "fake"
@@ -26,8 +27,8 @@ class FakeBackend:
     chunks: int = 3
     finish_reason: str = "stop"
     usage: Usage | None = field(default_factory=lambda: Usage(5, 7))
-    failures: list[UpstreamError] = field(default_factory=list)
-    stream_failure: UpstreamError | None = None
+    failures: list[BaseException] = field(default_factory=list)
+    stream_failure: BaseException | None = None
     healthy: bool = True
     dimensions: int = 4
     requests: list[tuple[GenerationRequest | list[str], Target]] = field(default_factory=list)
