@@ -243,7 +243,7 @@ def _validate_expected(raw: bytes | str, expect: type[EventPayload]) -> CloudEve
         return None
     # The model defaults ``specversion`` and ``id``; an event read from Kafka must carry them (the general
     # path then names what is missing).
-    exact = event.type == expect.event_type and _DEFAULTED_REQUIRED <= event.model_fields_set
+    exact = event.type == expect.event_type and event.model_fields_set >= _DEFAULTED_REQUIRED
     return event if exact else None
 
 
