@@ -8,7 +8,7 @@ UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest
 
-.PHONY: help setup lint format schemas test test-unit test-integration test-e2e test-contract run bench-ingest clean
+.PHONY: help setup lint format schemas test test-unit test-integration test-e2e test-contract run bench-ingest bench-gateway clean
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ run: setup ## Start Kafka, the services and ClickHouse, send a demo workload; Ct
 
 bench-ingest: setup ## End-to-end ingest throughput and request-to-queryable latency (docs/benchmarks.md)
 	$(RUN) python benchmarks/bench_ingest.py --write docs/benchmarks.md
+
+bench-gateway: setup ## Latency the gateway adds vs the LiteLLM proxy (own venv in .cache), c=1 and c=16 (docs/benchmarks.md)
+	$(RUN) python benchmarks/bench_gateway.py --write docs/benchmarks.md
 
 clean: ## Remove local state (.data) but keep the caches
 	rm -rf .data

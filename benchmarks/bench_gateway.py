@@ -1,0 +1,894 @@
+"""Gateway added latency: the inference gateway and the LiteLLM proxy in front of the same loopback upstream.
+
+Run with ``make bench-gateway`` (or ``uv run python benchmarks/bench_gateway.py --help``; ``--quick`` for a
+short run while developing). It is a benchmark, not a timed test: it measures and reports, it never fails on a
+figure.
+
+Set-up. In a temporary directory: a fresh Kafka broker, the loopback upstream (``loopback_upstream.py``: raw
+asyncio + httptools + uvloop, one fixed chat completion with usage), ``llmops-inference`` with call recording
+to that broker (the gateway as ``llmops up`` runs it: one uvicorn worker; per-key rate limits off, since they
+would refuse a benchmark's load) and the LiteLLM proxy (``litellm[proxy]`` pinned in
+``benchmarks/litellm-requirements.txt``, in its own virtualenv ``.cache/litellm-venv``; ``--num_workers 1``,
+master key, no database, no callbacks, telemetry off, the same model mapped to ``openai/<model>`` at the
+upstream). Each is its own OS process in its own process group.
+
+Targets. ``direct`` is the upstream itself, ``gateway`` and ``litellm`` the two proxies in front of it. Every
+target gets the same request (``REQUEST``: a two-message chat completion) with its own bearer key.
+
+Load. One client process (this one), closed loop: ``c`` senders each with one keep-alive connection send a
+request, wait for the whole answer, and send the next. The client is a minimal HTTP/1.1 client on uvloop (the
+request pre-encoded, the answer parsed by httptools; ``--client httpx`` swaps in an ``httpx.AsyncClient``), so
+it costs a few tens of microseconds of CPU per request and stays far from being the bottleneck at c=16 (its
+CPU is reported). An answer counts when it is 200 with choices; the first answer of every segment is parsed
+and must carry the upstream's text. Latency is ``time.perf_counter`` around one request on an open connection.
+
+Schedule. Per concurrency (``--concurrency``, 1 and 16) the ``--duration`` seconds each target gets are split
+into ``--rounds`` segments, and the rounds interleave the targets (rotating their order), so a change in the
+machine's load affects all three alike. Each segment starts with ``--warmup`` seconds that are not counted.
+Before the first round every target is primed (``--prime`` seconds at the highest concurrency).
+
+Figures. Per target and concurrency: p50/p90/p99/max latency and requests/s (answers counted / measured
+seconds). Added latency = the proxy's percentile minus the direct percentile at the same concurrency. CPU
+seconds of every process group (utime+stime from ``/proc``) over each measured window give CPU per request,
+steadier than latency on a shared machine; "rest of machine" is everything else that ran meanwhile. At the end
+the call events on ``llmops.calls.recorded`` are counted (the end offsets of a fresh broker) against the gateway
+calls made, so "recording on" is checked, not assumed. Verdicts (from the issue): the gateway's p50 added
+latency at c=1 at most half LiteLLM's, its p99 added latency at c=16 at most half LiteLLM's, and its requests/s
+at c=16 at least twice LiteLLM's. ``--write docs/benchmarks.md`` rewrites the marked section of that file (and
+appends to its run history).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import benchkit
+import httptools
+import httpx
+import uvloop
+import yaml
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from benchkit import (
+    CLIENT,
+    ROOT,
+    CpuWindow,
+    fmt,
+    git_revision,
+    machine_facts,
+    md_table,
+    met,
+    package_version,
+    percentile,
+    replace_section,
+    rest_of_machine,
+)
+from llmops_kit.auth import generate_key, hash_key
+from llmops_kit.infra import LocalKafkaBroker, free_port
+from llmops_kit.infra.kafka_broker import kafka_version
+from llmops_kit.infra.process import ManagedProcess
+from llmops_schemas.v1.calls import CallRecorded
+from rich.console import Console
+from rich.table import Table
+
+SECTION_BEGIN = "<!-- bench-gateway:begin (written by benchmarks/bench_gateway.py --write; edits here are lost) -->"
+SECTION_END = "<!-- bench-gateway:end -->"
+HISTORY_BEGIN = "<!-- bench-gateway:history:begin -->"
+HISTORY_END = "<!-- bench-gateway:history:end -->"
+HISTORY_KEEP = 30
+TARGETS = ("direct", "gateway", "litellm")
+PROXIES = ("gateway", "litellm")
+MODEL = "bench-model"
+UPSTREAM_TEXT = "Your parcel left the depot this morning."  # what loopback_upstream.py answers
+REQUEST: dict[str, Any] = {
+    "model": MODEL,
+    "messages": [
+        {"role": "system", "content": "You are the support assistant of a parcel delivery company. Be brief."},
+        {"role": "user", "content": "Where is my parcel? The tracking number is 1Z999AA10123456784."},
+    ],
+    "max_tokens": 32,
+    "temperature": 0.2,
+    "user": "bench-user",
+}
+REQUEST_TIMEOUT_S = 30.0
+LITELLM_VENV = ROOT / ".cache" / "litellm-venv"
+LITELLM_REQUIREMENTS = Path(__file__).with_name("litellm-requirements.txt")
+console = Console() if sys.stdout.isatty() else Console(width=180)
+
+
+# ------------------------------------------------------------------------------------------- the processes
+
+
+def _uv() -> list[str]:
+    """The uv that runs this script (``uv run`` sets ``UV``), else the one on PATH."""
+    found = os.environ.get("UV") or shutil.which("uv")
+    if not found:
+        raise RuntimeError("uv not found: run the benchmark with `uv run` (or `make bench-gateway`)")
+    return [found]
+
+
+def ensure_litellm_venv(venv: Path = LITELLM_VENV, requirements: Path = LITELLM_REQUIREMENTS) -> Path:
+    """The LiteLLM proxy's virtualenv, synced to the pinned requirements (once per change of the pins).
+
+    ``--compile-bytecode`` as pip does by default: LiteLLM imports a module on every request (its OpenTelemetry
+    logger, which fails without ``opentelemetry-sdk``), and without ``.pyc`` files (``PYTHONDONTWRITEBYTECODE``)
+    that would be a compile per request that no pip-installed proxy pays.
+    """
+    digest = hashlib.sha256(requirements.read_bytes()).hexdigest()
+    marker = venv / ".requirements.sha256"
+    python = venv / "bin" / "python"
+    if not (python.is_file() and marker.is_file() and marker.read_text().strip() == digest):
+        console.print(f"installing the LiteLLM proxy into {venv} (pinned in {requirements.name})")
+        if not python.is_file():
+            subprocess.run([*_uv(), "venv", "--quiet", "--python", "3.11", str(venv)], check=True)
+        sync = [*_uv(), "pip", "sync", "--quiet", "--compile-bytecode", "--python", str(python), str(requirements)]
+        subprocess.run(sync, check=True)
+        marker.write_text(digest + "\n")
+    return venv / "bin" / "litellm"
+
+
+def litellm_version(venv: Path = LITELLM_VENV) -> str:
+    found = list((venv / "lib").glob("python3*/site-packages/litellm-*.dist-info"))
+    return found[0].name.removeprefix("litellm-").removesuffix(".dist-info") if found else "?"
+
+
+@dataclass
+class Endpoint:
+    """Where a target answers and the request it gets, pre-encoded for the raw client."""
+
+    name: str
+    port: int
+    path: str
+    key: str
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{self.path}"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}", "Content-Type": "application/json"}
+
+    @property
+    def body(self) -> bytes:
+        return json.dumps(REQUEST, separators=(",", ":")).encode()
+
+    def raw_request(self) -> bytes:
+        head = [
+            f"POST {self.path} HTTP/1.1",
+            f"Host: 127.0.0.1:{self.port}",
+            *(f"{k}: {v}" for k, v in self.headers.items()),
+            f"Content-Length: {len(self.body)}",
+            "",
+            "",
+        ]
+        return "\r\n".join(head).encode() + self.body
+
+
+@dataclass
+class Stack:
+    """Broker, upstream, gateway and LiteLLM proxy in ``workdir``; ``endpoints`` by target name."""
+
+    workdir: Path
+    targets: Sequence[str]
+    profile_dir: Path | None = None
+    broker: LocalKafkaBroker | None = None
+    processes: dict[str, ManagedProcess] = field(default_factory=dict)
+    endpoints: dict[str, Endpoint] = field(default_factory=dict)
+
+    def start(self) -> None:
+        self.broker = LocalKafkaBroker(self.workdir / "kafka").start()
+        upstream = free_port()
+        script = str(Path(__file__).with_name("loopback_upstream.py"))
+        self._launch("upstream", [sys.executable, script, str(upstream)], upstream, {}, "/health")
+        self.processes["upstream"].wait_ready(30)
+        self.endpoints["direct"] = Endpoint("direct", upstream, "/v1/chat/completions", "sk-loopback")
+        if "litellm" in self.targets:  # the slowest to start: let it import while the gateway starts
+            self.endpoints["litellm"] = self._start_litellm(upstream)
+        if "gateway" in self.targets:
+            self.endpoints["gateway"] = self._start_gateway(upstream)
+        if "litellm" in self.targets:
+            self.processes["litellm"].wait_ready(180)
+
+    def _launch(self, name: str, argv: list[str], port: int, env: dict[str, str], ready_path: str) -> None:
+        process = ManagedProcess(
+            name, argv, log_path=self.workdir / f"{name}.log", env=env, ready_url=f"http://127.0.0.1:{port}{ready_path}"
+        )
+        process.start()
+        self.processes[name] = process
+
+    def _start_gateway(self, upstream: int) -> Endpoint:
+        assert self.broker is not None
+        key = generate_key()
+        keys_file = self.workdir / "api-keys.yaml"
+        record = {"id": "bench-gateway", "tenant_id": "bench", "role": "writer", "sha256": hash_key(key)}
+        keys_file.write_text(yaml.safe_dump({"keys": [record]}))
+        routes = {
+            "upstreams": [{"name": "loopback", "base_url": f"http://127.0.0.1:{upstream}/v1"}],
+            "models": {MODEL: [{"backend": "openai", "upstream": "loopback", "model": "loopback", "timeout_s": 30}]},
+        }
+        routes_file = self.workdir / "inference-routes.yaml"
+        routes_file.write_text(yaml.safe_dump(routes))
+        script = str(Path(sys.executable).with_name("llmops-inference"))
+        argv = [script]
+        if self.profile_dir is not None:
+            wrapper = str(Path(__file__).with_name("profile_child.py"))
+            argv = [sys.executable, wrapper, str(self.profile_dir / "gateway.prof"), script]
+        port = free_port()
+        env = {
+            "KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap_servers,
+            "LLMOPS_API_KEYS_FILE": str(keys_file),
+            "LOG_LEVEL": "WARNING",
+            "INFERENCE_PORT": str(port),
+            "INFERENCE_ROUTES_FILE": str(routes_file),
+            "INFERENCE_SPOOL_DIR": str(self.workdir / "inference-spool"),
+            "INFERENCE_DEFAULT_APP": "bench",
+            "INFERENCE_REQUESTS_PER_MINUTE": "0",  # per-key limits would refuse a benchmark's load
+            "INFERENCE_TOKENS_PER_MINUTE": "0",
+        }
+        self._launch("gateway", argv, port, env, "/readyz")
+        self.processes["gateway"].wait_ready(120)
+        wait_for_recording(f"http://127.0.0.1:{port}/readyz", 120)
+        return Endpoint("gateway", port, "/v1/chat/completions", key)
+
+    def _start_litellm(self, upstream: int) -> Endpoint:
+        executable = ensure_litellm_venv()
+        key = "sk-bench-" + generate_key().rpartition("_")[2]
+        config = {
+            "model_list": [
+                {
+                    "model_name": MODEL,
+                    "litellm_params": {
+                        "model": "openai/loopback",
+                        "api_base": f"http://127.0.0.1:{upstream}/v1",
+                        "api_key": "sk-loopback",
+                    },
+                }
+            ],
+            "general_settings": {"master_key": key},
+        }
+        config_file = self.workdir / "litellm-config.yaml"
+        config_file.write_text(yaml.safe_dump(config))
+        env = {
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # the bundled price map instead of fetching it (no network)
+            "LITELLM_TELEMETRY_DISABLED": "true",
+            "LITELLM_LOG": "ERROR",  # also uvicorn's level: no access log line per request (nor has the gateway)
+            "LITELLM_MODE": "PRODUCTION",  # no .env loading
+        }
+        port = free_port()
+        argv = [str(executable), "--config", str(config_file), "--host", "127.0.0.1", "--port", str(port)]
+        self._launch("litellm", [*argv, "--num_workers", "1"], port, env, "/health/liveliness")
+        return Endpoint("litellm", port, "/v1/chat/completions", key)
+
+    def pgids(self) -> dict[str, int]:
+        """Process-group ids (each process leads its own group) by name, the broker included."""
+        groups = {name: p.pid for name, p in self.processes.items() if p.pid is not None}
+        if self.broker is not None and self.broker.pid is not None:
+            groups["kafka"] = self.broker.pid
+        return groups
+
+    def stop(self) -> None:
+        for process in reversed(list(self.processes.values())):
+            process.stop()
+        if self.broker is not None:
+            self.broker.stop()
+
+
+def wait_for_recording(readyz: str, timeout_s: float) -> None:
+    """Until the gateway says its recorder publishes to Kafka (it serves, spooling, before that)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            if httpx.get(readyz, timeout=5).json().get("recording", {}).get("kafka"):
+                return
+        time.sleep(0.5)
+    raise RuntimeError(f"the gateway did not connect to Kafka within {timeout_s:.0f}s")
+
+
+async def recorded_events(bootstrap: str, topic: str = CallRecorded.topic) -> int:
+    """Records on ``topic`` (a fresh broker and an idempotent producer: the sum of the end offsets)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (meta,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    partitions = [TopicPartition(topic, p["partition"]) for p in meta["partitions"]]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        return sum((await consumer.end_offsets(partitions)).values())
+    finally:
+        await consumer.stop()
+
+
+# ------------------------------------------------------------------------------------------- the client
+
+
+class HttpError(Exception):
+    """The connection broke or the answer was not HTTP."""
+
+
+class RawConnection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection: write a pre-encoded request, await the parsed answer."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.body: list[bytes] = []
+        self.waiter: asyncio.Future[tuple[int, bytes, bool]] | None = None
+
+    @classmethod
+    async def open(cls, port: int) -> RawConnection:
+        _, protocol = await asyncio.get_running_loop().create_connection(cls, "127.0.0.1", port)
+        return protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not its subclasses
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        self._fail(HttpError("connection closed"))
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(HttpError(f"unparsable answer: {exc}"))
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        body, self.body = b"".join(self.body), []
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result((self.parser.get_status_code(), body, self.parser.should_keep_alive()))
+
+    def _fail(self, error: Exception) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(error)
+
+    async def request(self, data: bytes) -> tuple[int, bytes, bool]:
+        if self.transport is None:
+            raise HttpError("connection closed")
+        self.waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(data)
+        return await self.waiter
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+Send = Callable[[], Awaitable[tuple[int, bytes]]]
+
+
+class RawSession:
+    """A sender's own connection to an endpoint, reopened when the server closes it."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.port = endpoint.port
+        self.data = endpoint.raw_request()
+        self.connection: RawConnection | None = None
+
+    async def send(self) -> tuple[int, bytes]:
+        if self.connection is None:
+            self.connection = await RawConnection.open(self.port)
+        try:
+            status, body, keep_alive = await self.connection.request(self.data)
+        except BaseException:
+            self.close()
+            raise
+        if not keep_alive:
+            self.close()
+        return status, body
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+
+@dataclass
+class Sample:
+    """What one target answered at one concurrency over its measured windows."""
+
+    latencies_s: list[float] = field(default_factory=list)
+    failures: Counter[str] = field(default_factory=Counter)
+    measured_s: float = 0.0
+    cpu: CpuWindow | None = None
+
+    def merge(self, other: Sample) -> None:
+        self.latencies_s += other.latencies_s
+        self.failures.update(other.failures)
+        self.measured_s += other.measured_s
+        if other.cpu is not None:
+            self.cpu = other.cpu if self.cpu is None else self.cpu + other.cpu
+
+    @property
+    def requests(self) -> int:
+        return len(self.latencies_s)
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.measured_s if self.measured_s > 0 else float("nan")
+
+    def q(self, p: float) -> float:
+        return percentile(self.latencies_s, p) if self.latencies_s else float("nan")
+
+
+def answer_problem(status: int, body: bytes, *, full: bool) -> str | None:
+    """Why an answer does not count (None: it does); ``full`` parses it and checks the upstream's text."""
+    if status != 200:
+        return f"HTTP {status}"
+    if not full:
+        return None if b'"choices"' in body else "no choices"
+    try:
+        content = json.loads(body)["choices"][0]["message"]["content"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return "not a chat completion"
+    return None if content == UPSTREAM_TEXT else "not the upstream's answer"
+
+
+@dataclass
+class Segment:
+    """One target at one concurrency for ``warmup_s`` (not counted) then ``measure_s``."""
+
+    endpoint: Endpoint
+    concurrency: int
+    warmup_s: float
+    measure_s: float
+    client: str = "raw"
+    sent: int = 0  # every request, the warm-up's included
+
+    async def run(self, pids: dict[str, list[int]]) -> Sample:
+        sample = Sample()
+        start = time.perf_counter()
+        measure_from, end = start + self.warmup_s, start + self.warmup_s + self.measure_s
+        async with contextlib.AsyncExitStack() as stack:
+            sends = await self._senders(stack)
+            cpu = asyncio.create_task(self._cpu(pids, measure_from, end))
+            await asyncio.gather(*(self._sender(send, measure_from, end, sample) for send in sends))
+            sample.cpu = await cpu
+        sample.measured_s = self.measure_s
+        return sample
+
+    async def _senders(self, stack: contextlib.AsyncExitStack) -> list[Send]:
+        if self.client == "raw":
+            sessions = [RawSession(self.endpoint) for _ in range(self.concurrency)]
+            for session in sessions:
+                stack.callback(session.close)
+            return [session.send for session in sessions]
+        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
+        client = await stack.enter_async_context(httpx.AsyncClient(limits=limits, timeout=REQUEST_TIMEOUT_S))
+        url, body, headers = self.endpoint.url, self.endpoint.body, self.endpoint.headers
+
+        async def send() -> tuple[int, bytes]:
+            response = await client.post(url, content=body, headers=headers)
+            return response.status_code, response.content
+
+        return [send] * self.concurrency
+
+    async def _sender(self, send: Send, measure_from: float, end: float, sample: Sample) -> None:
+        checked = False
+        while (started := time.perf_counter()) < end:
+            self.sent += 1
+            try:
+                async with asyncio.timeout(REQUEST_TIMEOUT_S):
+                    status, body = await send()
+                problem = answer_problem(status, body, full=not checked)
+                checked = True
+            except (OSError, TimeoutError, HttpError, httpx.HTTPError) as exc:
+                problem = type(exc).__name__
+            answered = time.perf_counter()
+            if started >= measure_from:
+                if problem is None:
+                    sample.latencies_s.append(answered - started)
+                else:
+                    sample.failures[problem] += 1
+            if problem is not None:
+                await asyncio.sleep(0.01)  # a refusing target must not become a busy loop
+
+    @staticmethod
+    async def _cpu(pids: dict[str, list[int]], measure_from: float, end: float) -> CpuWindow:
+        await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
+        before = time.monotonic(), benchkit.cpu_seconds_of(pids)
+        await asyncio.sleep(max(0.0, end - time.perf_counter()))
+        return CpuWindow.between(before, (time.monotonic(), benchkit.cpu_seconds_of(pids)))
+
+
+# ------------------------------------------------------------------------------------------- the run
+
+
+@dataclass
+class Results:
+    samples: dict[tuple[str, int], Sample] = field(default_factory=dict)
+    sent: Counter[str] = field(default_factory=Counter)
+    recorded: int | None = None  # call events on Kafka at the end
+    spooled: int | None = None
+
+    def sample(self, target: str, concurrency: int) -> Sample:
+        return self.samples.setdefault((target, concurrency), Sample())
+
+    def added(self, target: str, concurrency: int, q: float) -> float:
+        """The target's ``q`` percentile minus the direct one at the same concurrency, in seconds."""
+        direct = self.samples.get(("direct", concurrency))
+        own = self.samples.get((target, concurrency))
+        return own.q(q) - direct.q(q) if own and direct else float("nan")
+
+
+async def run_all(stack: Stack, args: argparse.Namespace) -> Results:
+    results = Results()
+    pids = benchkit.pids_by_group(stack.pgids())
+    targets = [t for t in TARGETS if t in stack.endpoints]
+    top = max(args.concurrency)
+
+    async def segment(target: str, concurrency: int, warmup_s: float, measure_s: float) -> Sample:
+        run = Segment(stack.endpoints[target], concurrency, warmup_s, measure_s, args.client)
+        try:
+            return await run.run(pids)
+        finally:
+            results.sent[target] += run.sent
+
+    console.print(f"priming {', '.join(targets)}: {args.prime:g}s each at {top} concurrent")
+    for target in targets:
+        await segment(target, top, args.prime, 0.0)
+    per_round = args.duration / args.rounds
+    for concurrency in args.concurrency:
+        console.print(
+            f"[bold]concurrency {concurrency}[/]: {args.rounds} rounds of {per_round:g}s per target "
+            f"(+{args.warmup:g}s warm-up each)"
+        )
+        for round_ in range(args.rounds):
+            order = targets[round_ % len(targets) :] + targets[: round_ % len(targets)]
+            for target in order:
+                sample = await segment(target, concurrency, args.warmup, per_round)
+                results.sample(target, concurrency).merge(sample)
+                console.print(
+                    f"  round {round_ + 1} {target:8} p50 {sample.q(50) * 1e3:7.2f} ms  "
+                    f"p99 {sample.q(99) * 1e3:7.2f} ms  {sample.rps:8,.0f} req/s"
+                    + (f"  failures: {dict(sample.failures)}" if sample.failures else "")
+                )
+    if "gateway" in stack.endpoints and stack.broker is not None:
+        results.recorded, results.spooled = await check_recording(stack, results.sent["gateway"])
+    return results
+
+
+async def check_recording(stack: Stack, calls: int, timeout_s: float = 60.0) -> tuple[int, int | None]:
+    """The call events on Kafka once they stop growing or reach ``calls``, and the gateway's spool backlog."""
+    assert stack.broker is not None
+    deadline = time.monotonic() + timeout_s
+    count = await recorded_events(stack.broker.bootstrap_servers)
+    while count < calls and time.monotonic() < deadline:
+        await asyncio.sleep(1.0)
+        count = await recorded_events(stack.broker.bootstrap_servers)
+    spooled = None
+    with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
+        async with httpx.AsyncClient() as client:
+            readyz = await client.get(f"http://127.0.0.1:{stack.endpoints['gateway'].port}/readyz")
+            spooled = int(readyz.json()["recording"]["spooled"])
+    return count, spooled
+
+
+# ------------------------------------------------------------------------------------------- verdicts
+
+
+@dataclass(frozen=True)
+class Verdict:
+    target: str
+    gateway: float
+    litellm: float
+    ok: bool | None  # None: not decidable (a figure is missing, or a target failed requests)
+    unit: str
+
+    @property
+    def ratio(self) -> float:
+        return self.gateway / self.litellm if self.litellm else float("nan")
+
+
+def verdicts(results: Results) -> list[Verdict]:
+    """The issue's three targets, from the measured figures."""
+    out = []
+    checks = (
+        ("p50 added latency at c=1 <= 1/2 LiteLLM's", 1, 50, "ms"),
+        ("p99 added latency at c=16 <= 1/2 LiteLLM's", 16, 99, "ms"),
+        ("requests/s at c=16 >= 2x LiteLLM's", 16, None, "req/s"),
+    )
+    for label, concurrency, q, unit in checks:
+        samples = [results.samples.get((t, concurrency)) for t in ("direct", *PROXIES)]
+        failed = any(s is None or s.failures or not s.requests for s in samples)
+        if q is None:
+            gateway, litellm = (results.samples[(t, concurrency)].rps if not failed else float("nan") for t in PROXIES)
+            ok = None if failed else gateway >= 2 * litellm
+        else:
+            gateway, litellm = (results.added(t, concurrency, q) * 1e3 for t in PROXIES)
+            ok = None if failed else gateway <= litellm / 2
+        out.append(Verdict(label, gateway, litellm, ok, unit))
+    return out
+
+
+def verdict_text(ok: bool | None) -> str:
+    return "n/a (failed requests or a target missing)" if ok is None else met(ok)
+
+
+# ------------------------------------------------------------------------------------------- reporting
+
+
+def machine(args: argparse.Namespace) -> dict[str, str]:
+    return {
+        **machine_facts(),
+        "kafka": kafka_version(),
+        "litellm": litellm_version() if "litellm" in args.targets else "-",
+        "gateway: fastapi / pydantic / uvicorn / httpx": " / ".join(
+            package_version(p) for p in ("fastapi", "pydantic", "uvicorn", "httpx")
+        ),
+        "revision": git_revision(),
+    }
+
+
+LATENCY_HEADER = (
+    "c",
+    "target",
+    "requests",
+    "failed",
+    "req/s",
+    "p50 ms",
+    "p90 ms",
+    "p99 ms",
+    "max ms",
+    "added p50 ms",
+    "added p99 ms",
+)
+
+
+def latency_rows(results: Results) -> list[tuple[str, ...]]:
+    rows = []
+    for (target, concurrency), s in sorted(results.samples.items(), key=lambda kv: (kv[0][1], TARGETS.index(kv[0][0]))):
+        added = (
+            [fmt(results.added(target, concurrency, q) * 1e3, digits=2) for q in (50, 99)]
+            if target != "direct"
+            else ["-", "-"]
+        )
+        failed = ", ".join(f"{k}: {v}" for k, v in s.failures.items()) or "0"
+        rows.append(
+            (
+                str(concurrency),
+                target,
+                f"{s.requests:,}",
+                failed,
+                fmt(s.rps),
+                *(fmt(s.q(q) * 1e3, digits=2) for q in (50, 90, 99, 100)),
+                *added,
+            )
+        )
+    return rows
+
+
+VERDICT_HEADER = ("target (from the issue)", "gateway", "LiteLLM", "gateway / LiteLLM", "verdict")
+
+
+def verdict_rows(results: Results) -> list[tuple[str, ...]]:
+    digits = {"ms": 2, "req/s": 0}
+    return [
+        (
+            v.target,
+            fmt(v.gateway, f" {v.unit}", digits[v.unit]),
+            fmt(v.litellm, f" {v.unit}", digits[v.unit]),
+            fmt(v.ratio, digits=2),
+            verdict_text(v.ok),
+        )
+        for v in verdicts(results)
+    ]
+
+
+CPU_GROUPS = ("gateway", "litellm", "upstream", "kafka", CLIENT)
+CPU_HEADER = ("c", "target", "wall s", *(f"{g} us/req" for g in CPU_GROUPS), "rest of machine, cores")
+
+
+def cpu_rows(results: Results) -> list[tuple[str, ...]]:
+    """CPU per answered request by process group over the measured windows, and what else ran meanwhile."""
+    rows = []
+    for (target, concurrency), s in sorted(results.samples.items(), key=lambda kv: (kv[0][1], TARGETS.index(kv[0][0]))):
+        if s.cpu is None or not s.requests:
+            continue
+        per_request = [fmt(s.cpu.seconds[g] / s.requests * 1e6) if g in s.cpu.seconds else "-" for g in CPU_GROUPS]
+        rest = rest_of_machine(s.cpu) / s.cpu.wall_s if s.cpu.wall_s else float("nan")
+        rows.append((str(concurrency), target, fmt(s.cpu.wall_s, digits=1), *per_request, fmt(rest, digits=2)))
+    return rows
+
+
+def recording_rows(results: Results) -> list[tuple[str, str]]:
+    if results.recorded is None:
+        return []
+    calls = results.sent["gateway"]
+    state = "one per call" if results.recorded == calls else "MORE than calls" if results.recorded > calls else "FEWER"
+    return [
+        ("gateway calls made (warm-ups included)", f"{calls:,}"),
+        (f"call events on {CallRecorded.topic}", f"{results.recorded:,} ({state})"),
+        ("events in the gateway's spool at the end", str(results.spooled if results.spooled is not None else "?")),
+    ]
+
+
+def run_rows(args: argparse.Namespace) -> list[tuple[str, str]]:
+    per_round = args.duration / args.rounds
+    return [
+        (
+            "schedule",
+            f"per concurrency ({', '.join(map(str, args.concurrency))}): {args.duration:g}s per target as "
+            f"{args.rounds} interleaved rounds of {per_round:g}s, each after {args.warmup:g}s of warm-up",
+        ),
+        ("client", f"{args.client} (one process, closed loop, one keep-alive connection per sender)"),
+        ("workers", "1 uvicorn worker each (gateway: its `serve`; LiteLLM: `--num_workers 1`)"),
+        ("knobs", knobs_of(args)),
+    ]
+
+
+def print_report(env: dict[str, str], results: Results, args: argparse.Namespace) -> None:
+    def table(title: str, rows: Sequence[Sequence[str]], header: Sequence[str] | None = None) -> None:
+        out = Table(title=title, show_header=header is not None)
+        for column in header or ("", ""):
+            out.add_column(column)
+        for row in rows:
+            out.add_row(*row)
+        console.print(out)
+
+    table("Machine", list(env.items()) + run_rows(args))
+    table("Latency (one request on an open connection) and throughput", latency_rows(results), LATENCY_HEADER)
+    if all(("direct", c) in results.samples for c in (1, 16)):
+        table("Targets", verdict_rows(results), VERDICT_HEADER)
+    table("CPU per answered request (utime+stime per process group)", cpu_rows(results), CPU_HEADER)
+    if results.recorded is not None:
+        table("Call recording", recording_rows(results))
+
+
+def history_row(env: dict[str, str], results: Results, args: argparse.Namespace) -> str:
+    def pair(c: int, q: float) -> str:
+        return " / ".join(fmt(results.added(t, c, q) * 1e3, digits=2) for t in PROXIES)
+
+    def rps(c: int) -> str:
+        return " / ".join(fmt(results.samples[(t, c)].rps) if (t, c) in results.samples else "-" for t in PROXIES)
+
+    rest = [rest_of_machine(s.cpu) / s.cpu.wall_s for s in results.samples.values() if s.cpu and s.cpu.wall_s]
+    cells = [
+        env["date"],
+        env["revision"],
+        env["litellm"],
+        knobs_of(args),
+        pair(1, 50),
+        pair(16, 99),
+        rps(16),
+        " / ".join("-" if v.ok is None else ("met" if v.ok else "not met") for v in verdicts(results)),
+        f"{max(rest):.2f}" if rest else "-",
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+HISTORY_HEADER = (
+    "date",
+    "revision",
+    "litellm",
+    "knobs",
+    "added p50 ms at c=1 (gateway / LiteLLM)",
+    "added p99 ms at c=16 (gateway / LiteLLM)",
+    "req/s at c=16 (gateway / LiteLLM)",
+    "verdicts (p50, p99, req/s)",
+    "rest of machine, cores (max)",
+)
+
+
+def render_section(env: dict[str, str], results: Results, args: argparse.Namespace, history: list[str]) -> str:
+    lines = [SECTION_BEGIN, "", f"### Latest run ({env['date']})", "", "#### Machine and run", ""]
+    lines += md_table(list(env.items()) + run_rows(args), ("", ""))
+    lines += ["", "#### Targets", "", *md_table(verdict_rows(results), VERDICT_HEADER)]
+    lines += ["", "#### Latency and throughput", "", *md_table(latency_rows(results), LATENCY_HEADER)]
+    lines += ["", "#### CPU per answered request (utime+stime per process group)", ""]
+    lines += md_table(cpu_rows(results), CPU_HEADER)
+    if results.recorded is not None:
+        lines += ["", "#### Call recording", "", *md_table(recording_rows(results), ("", ""))]
+    lines += ["", "### Run history (one row per `--write`, newest last)", "", HISTORY_BEGIN]
+    lines += md_table([], HISTORY_HEADER) + history[-HISTORY_KEEP:] + [HISTORY_END, "", SECTION_END]
+    return "\n".join(lines) + "\n"
+
+
+def write_doc(path: Path, section: str) -> None:
+    """Replace the generated section of ``path`` (appended when the markers are missing); the rest is kept."""
+    text = path.read_text() if path.is_file() else "# Benchmarks\n"
+    path.write_text(replace_section(text, section, SECTION_BEGIN, SECTION_END))
+
+
+def previous_history(path: Path) -> list[str]:
+    if not path.is_file() or HISTORY_BEGIN not in (text := path.read_text()):
+        return []
+    block = text.split(HISTORY_BEGIN, 1)[1].split(HISTORY_END, 1)[0]
+    return [line for line in block.splitlines() if line.startswith("| ") and not line.startswith(("| date", "| ---"))]
+
+
+# ------------------------------------------------------------------------------------------- main
+
+
+def _concurrencies(text: str) -> list[int]:
+    return sorted({int(x) for x in text.split(",") if x.strip()})
+
+
+def _targets(text: str) -> list[str]:
+    names = [x.strip() for x in text.split(",") if x.strip()]
+    unknown = set(names) - set(TARGETS)
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown targets: {', '.join(sorted(unknown))}")
+    return ["direct", *(t for t in TARGETS if t in names and t != "direct")]
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add = parser.add_argument
+    add("--duration", type=float, default=24.0, help="measured seconds per target per concurrency")
+    add("--rounds", type=int, default=3, help="interleaved rounds the duration is split into")
+    add("--warmup", type=float, default=2.0, help="uncounted seconds before every measured segment")
+    add("--prime", type=float, default=5.0, help="uncounted seconds per target before the first round")
+    add("--concurrency", type=_concurrencies, default=[1, 16], help="comma-separated, e.g. 1,16")
+    add("--targets", type=_targets, default=list(TARGETS), help="comma-separated subset of direct,gateway,litellm")
+    add("--client", choices=("raw", "httpx"), default="raw", help="the load generator's HTTP client")
+    add("--quick", action="store_true", help="a short run while developing (6s per target, 2 rounds, 1s warm-up)")
+    add("--profile", type=Path, metavar="DIR", help="run the gateway under cProfile, writing DIR/gateway.prof")
+    add("--keep", action="store_true", help="keep the temporary directory (logs, configs)")
+    add("--write", type=Path, metavar="PATH", help="rewrite the generated section of this markdown file")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.duration, args.rounds, args.warmup, args.prime = 6.0, 2, 1.0, 2.0
+    return args
+
+
+def knobs_of(args: argparse.Namespace) -> str:
+    """The settings of this run that differ from the defaults."""
+    defaults = vars(parse_args([]))
+    ignored = {"write", "keep", "quick"}
+    knobs = [
+        f"{k.replace('_', '-')}={','.join(map(str, v)) if isinstance(v, list) else v}"
+        for k, v in vars(args).items()
+        if k not in ignored and v != defaults[k]
+    ]
+    return ", ".join(knobs) or "defaults"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if "litellm" in args.targets:
+        ensure_litellm_venv()  # before the machine facts and the clock start
+    env = machine(args)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    stack = Stack(workdir, args.targets, args.profile.resolve() if args.profile else None)
+    console.print(f"starting Kafka, the loopback upstream, {', '.join(args.targets[1:])} in {workdir}")
+    try:
+        stack.start()
+        results = uvloop.run(run_all(stack, args))
+    finally:
+        stack.stop()
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print_report(env, results, args)
+    if args.write is not None:
+        history = [*previous_history(args.write), history_row(env, results, args)]
+        write_doc(args.write, render_section(env, results, args, history))
+        console.print(f"wrote {args.write}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
