@@ -129,14 +129,15 @@ async def test_publish_many_lands_keyed_by_tenant_with_the_type_header(
     assert counted == len(sent)
 
 
+@pytest.mark.parametrize("per_key", [1, 40], ids=["few-per-partition-via-send", "many-per-partition-packed"])
 async def test_send_many_partitions_like_aiokafkas_own_send(
-    kafka_bootstrap: str, producer: EventProducer, new_topic: Callable[..., Awaitable[str]]
+    kafka_bootstrap: str, producer: EventProducer, new_topic: Callable[..., Awaitable[str]], per_key: int
 ) -> None:
-    """The producer fills batches itself; a key must still land where the Java client and aiokafka put it."""
+    """Both ways of queuing (aiokafka's ``send`` and packed batches) put a key where the Java client would."""
     mine, theirs = await new_topic(partitions=5), await new_topic(partitions=5)
     keys = [f"tenant-{i}".encode() for i in range(40)]
 
-    await asyncio.wait_for(producer.send_many([(mine, key, b"v", ()) for key in keys]), WAIT_S)
+    await asyncio.wait_for(producer.send_many([(mine, key, b"v", ()) for key in keys for _ in range(per_key)]), WAIT_S)
     reference = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
     await reference.start()
     try:
@@ -145,10 +146,12 @@ async def test_send_many_partitions_like_aiokafkas_own_send(
     finally:
         await reference.stop()
 
-    placed = {r.key: r.partition for r in await read_all(kafka_bootstrap, mine, expect=len(keys))}
-    expected = {r.key: r.partition for r in await read_all(kafka_bootstrap, theirs, expect=len(keys))}
+    placed: dict[bytes, set[int]] = defaultdict(set)
+    for record in await read_all(kafka_bootstrap, mine, expect=len(keys) * per_key):
+        placed[record.key].add(record.partition)
+    expected = {r.key: {r.partition} for r in await read_all(kafka_bootstrap, theirs, expect=len(keys))}
     assert placed == expected
-    assert len(set(placed.values())) > 1  # the keys really spread (or the comparison would be vacuous)
+    assert len({p for ps in placed.values() for p in ps}) > 1  # the keys really spread
 
 
 async def test_send_many_keeps_order_across_several_full_batches(
@@ -169,12 +172,19 @@ async def test_send_many_keeps_order_across_several_full_batches(
         assert [dict(r.headers)["n"] for r in mine] == [str(n).encode() for n in range(400)]
 
 
-async def test_send_many_refuses_a_record_larger_than_a_request(
-    producer: EventProducer, new_topic: Callable[..., Awaitable[str]]
+async def test_a_record_too_large_fails_the_call_before_anything_is_published(
+    kafka_bootstrap: str, producer: EventProducer, new_topic: Callable[..., Awaitable[str]]
 ) -> None:
     topic = await new_topic(partitions=1)
+    fine = [(topic, b"k", b"small", ()) for _ in range(50)]
+    # Headers count towards the limit too.
+    too_large = (topic, b"k", b"x" * (MAX_REQUEST_BYTES - 10), (("h", b"y" * 20),))
     with pytest.raises(MessageSizeTooLargeError):
-        await producer.send_many([(topic, b"k", b"x" * (MAX_REQUEST_BYTES + 1), ())])
+        await producer.send_many([*fine, too_large, *fine])
+
+    await asyncio.wait_for(producer.send_many([(topic, b"k", b"marker", ())]), WAIT_S)
+    (only,) = await read_all(kafka_bootstrap, topic, expect=1)
+    assert only.value == b"marker"
 
 
 async def test_publish_defaults_to_the_payloads_topic(

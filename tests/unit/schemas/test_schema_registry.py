@@ -87,6 +87,21 @@ def test_expecting_a_type_never_changes_the_result(cls: type[EventPayload], expe
     assert fast.to_json_bytes() == general.to_json_bytes()
 
 
+def test_an_expected_event_is_validated_straight_from_the_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path really runs: with ``json.loads`` unusable, only the general path would fail."""
+    import llmops_schemas.registry as registry
+
+    def unusable(*_: object, **__: object) -> None:
+        raise AssertionError("the general path ran")
+
+    monkeypatch.setattr(registry.json, "loads", unusable)
+    raw = CloudEvent.wrap(example(CallRecorded), source="/tests", tenant_id="acme").to_json_bytes()
+    assert parse_event(raw, expect=CallRecorded).data == example(CallRecorded)
+    other = CloudEvent.wrap(example(PolicyPublished), source="/tests", tenant_id="acme").to_json_bytes()
+    with pytest.raises(AssertionError, match="general path"):
+        parse_event(other, expect=CallRecorded)
+
+
 def test_expecting_a_type_still_reads_tolerantly() -> None:
     document = wire(CallRecorded, partitionkey="p-1")
     document["data"]["sentiment"] = "positive"

@@ -10,22 +10,23 @@ from typing import TypeVar
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
 from aiokafka.partitioner import murmur2
-from aiokafka.producer.message_accumulator import BatchBuilder
 from llmops_schemas.envelope import CloudEvent, EventPayload
 from llmops_schemas.registry import record_key
 
 from llmops_kit.metrics import EVENTS_OUT
 
-__all__ = ["MAX_RECORD_BYTES", "EventProducer", "OutgoingRecord"]
+__all__ = ["MAX_RECORD_BYTES", "MAX_REQUEST_BYTES", "EventProducer", "OutgoingRecord"]
 
 MAX_RECORD_BYTES = 1_000_000
 """Largest record the platform publishes; the broker's default ``max.message.bytes`` is about 1 MiB."""
 MAX_REQUEST_BYTES = MAX_RECORD_BYTES + 64 * 1024
-"""Largest produce request: one record of the largest size plus its key and headers."""
+"""Largest record with its key and headers (the producer's ``max_request_size``)."""
 MAX_BATCH_BYTES = 512 * 1024
 """Per-partition batch size, well under the broker's ~1 MiB ``message.max.bytes``. aiokafka's default (16 KiB)
 holds ~15 call events, so a 1,000-call request took ~65 produce round trips, one at a time per partition."""
 
+_PACK_FROM = 32
+"""Records for one partition in one call from which the producer packs batches itself (see ``_queue``)."""
 _PARTITION_CACHE_SIZE = 10_000
 """Keys whose partition is remembered (keys are tenants, or tenant:entity on compacted topics)."""
 
@@ -36,6 +37,7 @@ P = TypeVar("P", bound=EventPayload)
 Header = tuple[str, bytes]
 OutgoingRecord = tuple[str, bytes | None, bytes, Sequence[Header]]
 """``(topic, key, value, headers)``."""
+_Record = tuple[bytes | None, bytes, list[Header]]
 
 
 class EventProducer:
@@ -92,43 +94,81 @@ class EventProducer:
         """Send raw records and wait for every acknowledgement (or raise).
 
         Records go to their key's partition (Kafka's default murmur2 partitioner, as the Java client and
-        aiokafka's ``send`` choose it) in batches this method fills itself: aiokafka's per-record ``send``
-        costs several coroutine hops and a pure-Python hash per record, most of a producer's CPU at ingest's
-        rates. Order per partition is kept, and idempotence and ``acks=all`` apply to these batches alike.
+        aiokafka's ``send`` choose it), in order per partition; idempotence and ``acks=all`` apply throughout.
+        Every record is checked before any is queued, so a record that is too large fails the call with
+        nothing published. A failure while queuing or waiting (the broker, a timeout, a cancellation) can
+        leave part of the records published: delivery is at least once, and sinks deduplicate on event ids.
         """
-        open_batches: dict[tuple[str, int], BatchBuilder] = {}
-        partitions: dict[str, list[int]] = {}
-        pending: list[asyncio.Future[object]] = []
+        groups = await self._group_by_partition(records)
+        queued = await asyncio.gather(*(self._queue(tp, group) for tp, group in groups.items()))
+        await asyncio.gather(*(future for futures in queued for future in futures))
         per_topic: dict[str, int] = {}
-        for topic, key, value, headers in records:
-            if len(value) + len(key or b"") > MAX_REQUEST_BYTES:
-                raise MessageSizeTooLargeError(f"a record of {len(value)} bytes exceeds {MAX_REQUEST_BYTES} bytes")
-            if topic not in partitions:
-                partitions[topic] = sorted(await self._producer.partitions_for(topic))
-            partition = self._partition_for(key, partitions[topic])
-            builder = open_batches.get((topic, partition))
-            headers = list(headers)
-            if builder is None or builder.append(key=key, value=value, timestamp=None, headers=headers) is None:
-                if builder is not None:  # full: queue it and start the next one
-                    pending.append(await self._producer.send_batch(builder, topic, partition=partition))
-                builder = open_batches[(topic, partition)] = self._producer.create_batch()
-                # The first record of an empty batch always fits (the size check above bounds it).
-                builder.append(key=key, value=value, timestamp=None, headers=headers)
-            per_topic[topic] = per_topic.get(topic, 0) + 1
-        for (topic, partition), builder in open_batches.items():
-            pending.append(await self._producer.send_batch(builder, topic, partition=partition))
-        await asyncio.gather(*pending)
+        for (topic, _), group in groups.items():
+            per_topic[topic] = per_topic.get(topic, 0) + len(group)
         for topic, count in per_topic.items():
             EVENTS_OUT.labels(self._service, topic).inc(count)
 
-    def _partition_for(self, key: bytes | None, partitions: list[int]) -> int:
+    async def _group_by_partition(self, records: Iterable[OutgoingRecord]) -> dict[tuple[str, int], list[_Record]]:
+        """The records by (topic, partition), in order; raises before anything is sent if one is too large."""
+        groups: dict[tuple[str, int], list[_Record]] = {}
+        partitions: dict[str, tuple[list[int], list[int]]] = {}
+        for topic, key, value, headers in records:
+            headers = list(headers)
+            size = len(value) + len(key or b"") + sum(len(name) + len(data) for name, data in headers)
+            if size > MAX_REQUEST_BYTES:
+                raise MessageSizeTooLargeError(f"a record of {size} bytes exceeds the limit of {MAX_REQUEST_BYTES}")
+            if topic not in partitions:
+                every = sorted(await self._producer.partitions_for(topic))
+                available = sorted(self._producer.client.cluster.available_partitions_for_topic(topic) or every)
+                partitions[topic] = (every, available)
+            partition = self._partition_for(key, *partitions[topic])
+            groups.setdefault((topic, partition), []).append((key, value, headers))
+        return groups
+
+    async def _queue(self, tp: tuple[str, int], group: list[_Record]) -> list[asyncio.Future[object]]:
+        """Hand one partition's records to aiokafka, in order; the futures resolve on acknowledgement.
+
+        Many records are packed into batches here: aiokafka's per-record ``send`` costs several coroutine hops
+        and a pure-Python hash per record, most of a producer's CPU at ingest's rates. A few go through
+        ``send``, whose open batch concurrent callers share (a packed batch waits for the partition's previous
+        one to leave, so many small ones from concurrent callers would each cost a round trip).
+        """
+        topic, partition = tp
+        futures: list[asyncio.Future[object]] = []
+        try:
+            if len(group) < _PACK_FROM:
+                for key, value, headers in group:
+                    sent = await self._producer.send(topic, value, key=key, partition=partition, headers=headers)
+                    futures.append(sent)
+                return futures
+            builder = self._producer.create_batch()
+            for key, value, headers in group:
+                if builder.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                    futures.append(await self._producer.send_batch(builder, topic, partition=partition))
+                    builder = self._producer.create_batch()
+                    # aiokafka takes any record into an empty batch; _group_by_partition bounded its size.
+                    builder.append(key=key, value=value, timestamp=None, headers=headers)
+            futures.append(await self._producer.send_batch(builder, topic, partition=partition))
+            return futures
+        finally:
+            for future in futures:
+                # If this call ends early, nobody awaits these: read their outcome so asyncio logs no
+                # "exception was never retrieved" for a batch whose failure the caller already gets.
+                future.add_done_callback(_consume_outcome)
+
+    def _partition_for(self, key: bytes | None, every: list[int], available: list[int]) -> int:
         """The partition aiokafka's default partitioner gives ``key`` (hashes cached per key and count)."""
         if key is None:
-            return random.choice(partitions)  # spreads keyless records
-        cache_key = (key, len(partitions))
+            return random.choice(available)  # spreads keyless records over partitions with a leader
+        cache_key = (key, len(every))
         index = self._partition_cache.get(cache_key)
         if index is None:
             if len(self._partition_cache) >= _PARTITION_CACHE_SIZE:
                 self._partition_cache.clear()
-            index = self._partition_cache[cache_key] = (murmur2(key) & 0x7FFFFFFF) % len(partitions)
-        return partitions[index]
+            index = self._partition_cache[cache_key] = (murmur2(key) & 0x7FFFFFFF) % len(every)
+        return every[index]
+
+
+def _consume_outcome(future: asyncio.Future[object]) -> None:
+    if not future.cancelled():
+        future.exception()
