@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from tenacity import (
     AsyncRetrying,
@@ -37,6 +37,7 @@ from tenacity import (
 )
 
 from llmops_kit.errors import PermanentError, TransientError
+from llmops_kit.kafka.messages import ConsumedMessage, Delivery, RetryPolicy, to_message
 from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.topics import dlq_topic
 from llmops_kit.metrics import CONSUMER_LAG, EVENTS_FAILED, EVENTS_IN, HANDLER_LATENCY
@@ -45,37 +46,6 @@ __all__ = ["ConsumedMessage", "ConsumerLoop", "Delivery", "RetryPolicy"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class ConsumedMessage:
-    """A record as read from Kafka, before any decoding."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes
-    headers: tuple[tuple[str, bytes], ...]
-    timestamp_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery(Generic[T]):
-    """A decoded message together with where it came from."""
-
-    message: ConsumedMessage
-    item: T
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Bounded retries with exponential backoff and jitter."""
-
-    attempts: int = 4
-    initial_s: float = 0.1
-    max_s: float = 2.0
-    transient_pause_s: float = 1.0
 
 
 @dataclass(slots=True)
@@ -217,7 +187,7 @@ class ConsumerLoop(Generic[T]):
                 timeout_ms=max(1, int(remaining * 1000)), max_records=self._max_batch - len(batch)
             )
             for tp_records in records.values():
-                batch.extend(_to_message(r) for r in tp_records)
+                batch.extend(to_message(r) for r in tp_records)
         return batch
 
     async def _read_batch(self) -> _Batch[T]:
@@ -325,18 +295,6 @@ class ConsumerLoop(Generic[T]):
                 CONSUMER_LAG.labels(self._service, tp.topic, str(tp.partition)).set(max(0, highwater - position))
         except IllegalStateError:  # a rebalance took the partition meanwhile; the next batch records it
             pass
-
-
-def _to_message(record: ConsumerRecord[bytes, bytes]) -> ConsumedMessage:
-    return ConsumedMessage(
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        key=record.key,
-        value=record.value or b"",
-        headers=tuple((k, v) for k, v in record.headers),
-        timestamp_ms=record.timestamp,
-    )
 
 
 def _describe(exc: BaseException) -> str:
