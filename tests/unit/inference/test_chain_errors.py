@@ -12,8 +12,10 @@ import pytest
 from llmops_inference.config import InferenceSettings
 from llmops_inference.domain import UpstreamError, Usage
 from llmops_inference.ports import BudgetDecision, CallContext
+from llmops_schemas.v1.calls import CallRecorded
 
 from tests.unit.inference.chain_support import (
+    ADMIN,
     WRITER,
     calls,
     chain_body,
@@ -25,6 +27,17 @@ from tests.unit.inference.chain_support import (
 from tests.unit.inference.support import Harness, assert_openai_error
 
 SUMMARY_STEP = step("summary", "summarise")
+REPLY_V2_FOR_EVERYONE: dict[str, Any] = {
+    "experiment_id": "reply-v2",
+    "name": "reply v2 for everyone",
+    "app": "default",
+    "kind": "ab",
+    "control": "v1",
+    "variants": [
+        {"name": "v1", "weight": 0, "prompt": {"name": "reply", "version": 1}},
+        {"name": "v2", "weight": 1, "prompt": {"name": "reply", "version": 2}},
+    ],
+}
 
 
 @pytest.fixture
@@ -115,8 +128,62 @@ async def test_a_step_that_cannot_be_rendered_is_named_and_the_steps_before_it_s
     error = assert_openai_error(response, 422, code="missing_variables")
     assert error["param"] == "chain.steps.1.prompt"
     assert error["message"].startswith("chain step 1 ('answer'): prompt 'picky' version 1, template[0]")
-    (first,) = await calls(gw)
+    first, refused = await calls(gw)
     assert first.status == "ok" and first.metadata["chain_step"] == "0"
+    assert_refused_step(refused, first, response.json()["error"], index=1, output="answer", status=422)
+    assert len(echo_backend(gw).requests) == 1, "the refused step is never sent"
+
+
+def assert_refused_step(
+    refused: CallRecorded, first: CallRecorded, error: dict[str, Any], *, index: int, output: str, status: int
+) -> None:
+    """``refused`` is the chain's step ``index``, recorded as failed with the error the caller got."""
+    assert refused.status == "error" and refused.error is not None
+    assert (refused.error.type, refused.error.code) == (error["type"], error["code"])
+    assert refused.error.message == error["message"]
+    assert refused.metadata["http_status"] == str(status)
+    assert refused.tags == ["chain"] and refused.trace_id == first.trace_id
+    assert refused.metadata["chain_id"] == first.metadata["chain_id"] != first.call_id
+    assert (refused.metadata["chain_step"], refused.metadata["chain_steps"]) == (str(index), "2")
+    assert refused.metadata["chain_output"] == output
+    assert refused.output is None and refused.usage is None
+    assert [(m.role, m.content) for m in refused.messages] == [("user", "")], "nothing was rendered"
+
+
+async def test_a_step_over_the_prompt_size_limit_is_refused_and_recorded(make_harness: Callable[..., Any]) -> None:
+    # Step 0 renders 22 characters; step 1, with step 0's answer, 43.
+    async with chain_gateway(make_harness, InferenceSettings(max_prompt_chars=30)) as gw:
+        body = chain_body(SUMMARY_STEP, step("answer", "reply"))
+        response = await gw.client.post("/v1/chat/completions", json=body, headers=WRITER)
+
+        error = assert_openai_error(response, 413, code="prompt_too_large")
+        assert error["message"].startswith("chain step 1 ('answer'): the prompt has 43 characters")
+        first, refused = await calls(gw)
+        assert_refused_step(refused, first, error, index=1, output="answer", status=413)
+        assert len(echo_backend(gw).requests) == 1
+
+
+async def test_a_step_whose_experiment_arm_lacks_a_variable_is_refused_and_recorded_with_the_arm(
+    gw: Harness,
+) -> None:
+    # The chain is checked against 'reply' version 1 (the label); the arm swaps in version 2, which needs more.
+    v2 = {
+        "template": [{"role": "user", "content": "{{ summary }} in {{ language }}"}],
+        "variables": [{"name": "summary"}, {"name": "language"}],
+    }
+    await publish(gw, "reply", v2)
+    created = await gw.client.post("/v1/experiments", json=REPLY_V2_FOR_EVERYONE, headers=ADMIN)
+    assert created.status_code == 201, created.text
+    body = chain_body(SUMMARY_STEP, step("answer", "reply"), user="u-1")
+    response = await gw.client.post("/v1/chat/completions", json=body, headers=WRITER)
+
+    error = assert_openai_error(response, 422, code="missing_variables")
+    assert error["message"] == "chain step 1 ('answer'): prompt 'reply' version 2 needs variables: language"
+    first, refused = await calls(gw)
+    assert_refused_step(refused, first, error, index=1, output="answer", status=422)
+    assert refused.experiment is not None
+    assert (refused.experiment.experiment_id, refused.experiment.variant) == ("reply-v2", "v2")
+    assert len(echo_backend(gw).requests) == 1
 
 
 async def test_a_failing_step_fails_the_request_with_its_own_error_and_is_recorded(gw: Harness) -> None:

@@ -13,7 +13,9 @@ request itself: its call id is the response's ``id``, it streams when the reques
 ``messages`` follow its rendered ones. Every step is recorded as its own call; all of them carry the request's
 trace id (a new one when no ``traceparent`` came), the tag ``chain`` and the metadata ``chain_id`` (the
 request's call id), ``chain_step`` (from 0), ``chain_steps`` and ``chain_output``. A step that fails fails the
-request with its own OpenAI-shaped error and is recorded as failed; the steps after it are never sent.
+request with its own OpenAI-shaped error and is recorded as failed; the steps after it are never sent. So is a
+step refused before it is sent (its prompt cannot be rendered with the earlier answers, is too large, or an
+experiment arm's version needs another variable): its error names the step (:meth:`StepPosition.error`).
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from llmops_inference.errors import GatewayError, log_unexpected
 from llmops_inference.execution import CallRunner
 from llmops_inference.limits import check_sizes, estimate_tokens
 from llmops_inference.metrics import CALLS
-from llmops_inference.ports import CallContext, PromptResolver, ShadowCall, VariantChooser
+from llmops_inference.ports import CallContext, PromptResolver, Resolved, ShadowCall, VariantChooser
 from llmops_inference.prompts.resolve import PromptChain, PromptSelector, resolve_chain
 from llmops_inference.recording.records import CallDraft, to_parameters, to_recorded_messages
 from llmops_inference.streaming import Shape
@@ -125,20 +125,42 @@ class Gateway:
     # -- steps ------------------------------------------------------------------------------------
 
     async def _open_chat(
-        self, request: ChatCompletionRequest, context: CallContext
+        self, request: ChatCompletionRequest, context: CallContext, position: StepPosition | None = None
     ) -> tuple[CallDraft, ChatCompletionRequest]:
         """Choose the experiment arm, render the prompt, check sizes and start shadows: the call's draft and
-        the request to send."""
+        the request to send.
+
+        For a chain step (``position``) the draft is labelled with the step and a refusal names it; a step
+        refused here is recorded as a failed call (the chain was accepted, and earlier steps may have been
+        paid for), while a plain request refused here is not a call yet (it never reached the runner).
+        """
         plan = await self.chooser.choose(request, context)
-        resolved = await self.resolver.resolve(plan.request, context)
+        try:
+            resolved = await self._resolve(plan.request, context)
+        except GatewayError as error:
+            if position is None:
+                raise
+            refused = position.error(error)
+            draft = self._chat_draft(plan.request, context, None, plan.experiment)
+            position.label(draft)
+            self.runner.fail(draft, refused)
+            raise refused from None
+        for shadow in plan.shadows:
+            self._start_shadow(shadow, context)
+        draft = self._chat_draft(resolved.request, context, resolved.prompt, plan.experiment)
+        if position is not None:
+            position.label(draft)
+        return draft, resolved.request
+
+    async def _resolve(self, request: ChatCompletionRequest, context: CallContext) -> Resolved:
+        """The request with its prompt rendered, refused when it has no messages or is over the size limits."""
+        resolved = await self.resolver.resolve(request, context)
         if not resolved.request.messages:
             raise GatewayError(
                 400, "messages: at least one message is required", param="messages", code="invalid_value"
             )
         self._check(resolved.request.prompt_chars(), resolved.request.requested_max_tokens())
-        for shadow in plan.shadows:
-            self._start_shadow(shadow, context)
-        return self._chat_draft(resolved.request, context, resolved.prompt, plan.experiment), resolved.request
+        return resolved
 
     async def _chain(self, chain: PromptChain, request: ChatCompletionRequest, context: CallContext) -> Answer:
         """Each step before the last as a call of its own, its answer a variable of the later steps; then the
@@ -148,25 +170,14 @@ class Gateway:
         async def complete(index: int, selector: PromptSelector) -> str:
             position = StepPosition.of(chain, index, context.call_id)
             step = replace(context, call_id=new_call_id("chat"))
-            draft, sent = await self._open_step(step_request(request, selector, last=False), step, position)
+            draft, sent = await self._open_chat(step_request(request, selector, last=False), step, position)
             await self._run(draft, sent, self._chat_request(sent), "chat")
             return draft.output or ""
 
         selector = await resolve_chain(chain, complete)
         position = StepPosition.of(chain, len(chain.steps) - 1, context.call_id)
-        draft, sent = await self._open_step(step_request(request, selector, last=True), context, position)
+        draft, sent = await self._open_chat(step_request(request, selector, last=True), context, position)
         return await self._run(draft, sent, self._chat_request(sent), "chat")
-
-    async def _open_step(
-        self, request: ChatCompletionRequest, context: CallContext, position: StepPosition
-    ) -> tuple[CallDraft, ChatCompletionRequest]:
-        """:meth:`_open_chat` for a chain step: refusals name the step, the draft is labelled with it."""
-        try:
-            draft, sent = await self._open_chat(request, context)
-        except GatewayError as error:
-            raise position.error(error) from None
-        position.label(draft)
-        return draft, sent
 
     def _check(self, prompt_chars: int, max_tokens: int | None) -> None:
         check_sizes(

@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$")
 ENVELOPE_MARGIN = 16 * 1024
 ROLES = {"function": "tool"}
+NOT_RENDERED = ChatMessage(role="user", content="")
+"""What an event holds as ``messages`` (it needs one) for a call refused before it had any: a chain step or a
+shadow copy whose prompt could not be rendered (its error says why)."""
 
 
 def identifier_or_none(value: str | None) -> str | None:
@@ -128,7 +131,7 @@ class CallDraft:
             "session_id": self.context.session_id,
             "model": self.model,
             "provider": self.provider,
-            "messages": self.messages,
+            "messages": self.messages or [NOT_RENDERED],
             "output": self.output,
             "finish_reason": self.finish_reason,
             "parameters": self.parameters,
