@@ -194,3 +194,29 @@ async def test_a_shadow_copy_that_hits_a_gateway_bug_is_recorded_and_its_task_do
     (record,) = adapter_logs(caplog)
     assert record.name == "llmops_inference.handlers" and "builtins.RuntimeError" in record.getMessage()
     assert SECRET not in record.getMessage() + record.traceback  # type: ignore[attr-defined]
+
+
+async def test_a_shadow_copy_whose_prompt_resolution_hits_a_gateway_bug_is_recorded_as_a_500(
+    gw: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(*_: Any) -> Any:
+        raise adapter_bug()
+
+    gateway = gw.wiring.gateway
+    monkeypatch.setattr(gateway.resolver, "resolve", broken)
+    shadow = ShadowCall(
+        request=ChatCompletionRequest.model_validate(chat(content=PROMPT)),
+        experiment=ExperimentRef(experiment_id="exp-1", variant="copy"),
+    )
+    context = CallContext(tenant_id="acme", key_id="writer-key", app="a", endpoint="chat", call_id="chatcmpl-shadow")
+    await gateway._shadow(shadow, context)  # returns: nothing escapes the task
+    (event,) = await gw.events()
+    assert event.experiment is not None and (event.experiment.shadow, event.tags) == (True, ["shadow"])
+    assert (event.call_id, event.status, event.metadata["http_status"]) == ("chatcmpl-shadow", "error", "500")
+    assert event.error is not None
+    assert (event.error.type, event.error.message) == ("server_error", "an unexpected error occurred")
+    assert [m.content for m in event.messages] == [PROMPT], "the copy as it was before resolving"
+    assert gw.backends["primary"].requests == []
+    (record,) = adapter_logs(caplog)
+    assert record.name == "llmops_inference.handlers" and "builtins.RuntimeError" in record.getMessage()
+    assert SECRET not in record.getMessage() + record.traceback  # type: ignore[attr-defined]

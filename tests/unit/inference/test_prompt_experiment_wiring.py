@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from llmops_inference.adapters.registries import Registries
 from llmops_inference.experiments import ExperimentRegistry
 from llmops_inference.prompts import PromptRegistry
+from prometheus_client import REGISTRY
 
 from tests.unit.inference.support import KEYS, Harness, assert_openai_error
 
@@ -169,6 +171,63 @@ async def test_a_shadow_variant_is_recorded_but_not_returned(wired: Harness) -> 
     assert all(c.experiment.variant == "main" and c.model == "gpt-test" for c in primary)
     assert shadows and all(c.experiment.variant == "copy" and c.model == "solo" for c in shadows)
     assert not {c.call_id for c in shadows} & ids
+
+
+async def test_a_shadow_copy_whose_prompt_cannot_be_rendered_is_recorded_and_the_caller_is_unaffected(
+    wired: Harness,
+) -> None:
+    await publish_prompt(wired)
+    # Version 2 needs a variable the callers below do not send: the copy cannot be rendered.
+    v2 = [{"role": "user", "content": "{{ q }} (answer in {{ lang }})"}]
+    await publish_prompt(wired, template=v2, variables=[{"name": "q"}, {"name": "lang"}], labels=[])
+    experiment = {
+        **SHADOW,
+        "experiment_id": "shadow-v2",
+        "variants": [
+            {"name": "main", "weight": 0.1, "prompt": {"name": "support", "version": 1}},
+            {"name": "copy", "weight": 0.9, "prompt": {"name": "support", "version": 2}},
+        ],
+    }
+    created = await wired.client.post("/v1/experiments", json=experiment, headers=ADMIN)
+    assert created.status_code == 201, created.text
+    for n in range(6):
+        body = {"model": "gpt-test", "messages": [], "prompt": SELECTOR, "user": f"u{n}"}
+        response = await wired.client.post("/v1/chat/completions", json=body, headers=WRITER)
+        assert response.status_code == 200, response.text
+    await asyncio.sleep(0.05)
+    await wired.app.state.wiring.gateway.stop()
+
+    recorded = await calls(wired)
+    primary = [c for c in recorded if not c.experiment.shadow]
+    shadows = [c for c in recorded if c.experiment.shadow]
+    assert len(primary) == 6 and all(c.status == "ok" and c.prompt.version == 1 for c in primary)
+    assert shadows, "most users get a copy"
+    for copy in shadows:
+        assert (copy.experiment.experiment_id, copy.experiment.variant) == ("shadow-v2", "copy")
+        assert (copy.status, copy.tags, copy.metadata["http_status"]) == ("error", ["shadow"], "422")
+        assert copy.error.code == "missing_variables"
+        assert copy.error.message == "prompt 'support' version 2 needs variables: lang"
+        assert [(m.role, m.content) for m in copy.messages] == [("user", "")], "nothing was rendered"
+    assert len(wired.backends["primary"].requests) == 6, "only the callers' calls were sent"
+
+
+async def test_a_shadow_copy_over_the_in_flight_bound_is_not_sent_nor_recorded_but_counted(wired: Harness) -> None:
+    gateway = wired.app.state.wiring.gateway
+    gateway.limits = replace(gateway.limits, max_shadows_in_flight=0)
+    created = await wired.client.post("/v1/experiments", json=SHADOW, headers=ADMIN)
+    assert created.status_code == 201, created.text
+    labels = {"endpoint": "chat", "model": "shadow", "status": "skipped"}
+    before = REGISTRY.get_sample_value("llmops_inference_calls_total", labels) or 0.0
+    for n in range(6):
+        body = {"model": "gpt-test", "messages": [{"role": "user", "content": "hi"}], "user": f"u{n}"}
+        assert (await wired.client.post("/v1/chat/completions", json=body, headers=WRITER)).status_code == 200
+    await gateway.stop()
+
+    recorded = await calls(wired)
+    assert len(recorded) == 6 and not any(c.experiment.shadow for c in recorded)
+    skipped = (REGISTRY.get_sample_value("llmops_inference_calls_total", labels) or 0.0) - before
+    assert skipped >= 1, "some of these users get a copy (half, by weight)"
+    assert len(wired.backends["primary"].requests) == 6
 
 
 async def test_registry_routes_answer_problems_and_the_openai_routes_keep_openai_errors(wired: Harness) -> None:

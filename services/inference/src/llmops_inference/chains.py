@@ -21,14 +21,19 @@ experiment arm's version needs another variable): its error names the step (:met
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Protocol, TypeVar
 
 from llmops_inference.api_models import CHAIN_FIELD, PROMPT_FIELD, ChatCompletionRequest
 from llmops_inference.errors import GatewayError
-from llmops_inference.prompts.resolve import PromptChain, PromptSelector, step_name
+from llmops_inference.ports import CallContext
+from llmops_inference.prompts.resolve import PromptChain, PromptSelector, resolve_chain, step_name
 from llmops_inference.recording.records import CallDraft
 
-__all__ = ["CHAIN_TAG", "StepPosition", "new_trace_id", "step_request"]
+__all__ = ["CHAIN_TAG", "StepPosition", "StepSender", "new_trace_id", "run_chain", "step_request"]
+
+AnswerT_co = TypeVar("AnswerT_co", covariant=True)
 
 CHAIN_TAG = "chain"
 
@@ -72,6 +77,45 @@ class StepPosition:
             code=error.code,
             retry_after=error.retry_after,
         )
+
+
+class StepSender(Protocol[AnswerT_co]):
+    """What sends a chain's steps: the :class:`~llmops_inference.handlers.Gateway`'s chat calls."""
+
+    async def open_chat(
+        self, request: ChatCompletionRequest, context: CallContext, position: StepPosition | None = None
+    ) -> tuple[CallDraft, ChatCompletionRequest]:
+        """The step's draft, labelled with ``position``, and the request to send; a refusal is recorded and
+        raised naming the step."""
+        ...
+
+    async def send_chat(self, draft: CallDraft, sent: ChatCompletionRequest) -> AnswerT_co:
+        """The step's answer: its body, or its stream (the last step, when the request streams)."""
+        ...
+
+
+async def run_chain(
+    sender: StepSender[AnswerT_co],
+    chain: PromptChain,
+    request: ChatCompletionRequest,
+    context: CallContext,
+    new_call_id: Callable[[], str],
+) -> AnswerT_co:
+    """Each step before the last as a call of its own (a new call id), its answer a variable of the later
+    steps; then the last step as this request's call, whose answer is returned."""
+    context = replace(context, trace_id=context.trace_id or new_trace_id())
+
+    async def complete(index: int, selector: PromptSelector) -> str:
+        position = StepPosition.of(chain, index, context.call_id)
+        step = replace(context, call_id=new_call_id())
+        draft, sent = await sender.open_chat(step_request(request, selector, last=False), step, position)
+        await sender.send_chat(draft, sent)
+        return draft.output or ""
+
+    selector = await resolve_chain(chain, complete)
+    position = StepPosition.of(chain, len(chain.steps) - 1, context.call_id)
+    draft, sent = await sender.open_chat(step_request(request, selector, last=True), context, position)
+    return await sender.send_chat(draft, sent)
 
 
 def step_request(request: ChatCompletionRequest, selector: PromptSelector, *, last: bool) -> ChatCompletionRequest:

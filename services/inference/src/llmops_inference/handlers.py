@@ -27,14 +27,13 @@ from llmops_inference.api_models import (
     EmbeddingRequest,
     GenerationParams,
 )
-from llmops_inference.chains import StepPosition, new_trace_id, step_request
+from llmops_inference.chains import StepPosition, run_chain
 from llmops_inference.domain import GenerationRequest, Params, Usage
 from llmops_inference.errors import GatewayError, log_unexpected
 from llmops_inference.execution import CallRunner
 from llmops_inference.limits import check_sizes, estimate_tokens
 from llmops_inference.metrics import CALLS
 from llmops_inference.ports import CallContext, PromptResolver, Resolved, ShadowCall, VariantChooser
-from llmops_inference.prompts.resolve import PromptChain, PromptSelector, resolve_chain
 from llmops_inference.recording.records import CallDraft, to_parameters, to_recorded_messages
 from llmops_inference.streaming import Shape
 
@@ -76,9 +75,9 @@ class Gateway:
         self._check(request.prompt_chars(), request.requested_max_tokens())
         chain = self.resolver.chain(request, context)
         if chain is not None:
-            return await self._chain(chain, request, context)
-        draft, sent = await self._open_chat(request, context)
-        return await self._run(draft, sent, self._chat_request(sent), "chat")
+            return await run_chain(self, chain, request, context, lambda: new_call_id("chat"))
+        draft, sent = await self.open_chat(request, context)
+        return await self.send_chat(draft, sent)
 
     async def completion(self, request: CompletionRequest, context: CallContext) -> Answer:
         if (request.model_extra or {}).get(CHAIN_FIELD) is not None:
@@ -124,7 +123,7 @@ class Gateway:
 
     # -- steps ------------------------------------------------------------------------------------
 
-    async def _open_chat(
+    async def open_chat(
         self, request: ChatCompletionRequest, context: CallContext, position: StepPosition | None = None
     ) -> tuple[CallDraft, ChatCompletionRequest]:
         """Choose the experiment arm, render the prompt, check sizes and start shadows: the call's draft and
@@ -162,21 +161,8 @@ class Gateway:
         self._check(resolved.request.prompt_chars(), resolved.request.requested_max_tokens())
         return resolved
 
-    async def _chain(self, chain: PromptChain, request: ChatCompletionRequest, context: CallContext) -> Answer:
-        """Each step before the last as a call of its own, its answer a variable of the later steps; then the
-        last step as this request's call (see :mod:`llmops_inference.chains`)."""
-        context = replace(context, trace_id=context.trace_id or new_trace_id())
-
-        async def complete(index: int, selector: PromptSelector) -> str:
-            position = StepPosition.of(chain, index, context.call_id)
-            step = replace(context, call_id=new_call_id("chat"))
-            draft, sent = await self._open_chat(step_request(request, selector, last=False), step, position)
-            await self._run(draft, sent, self._chat_request(sent), "chat")
-            return draft.output or ""
-
-        selector = await resolve_chain(chain, complete)
-        position = StepPosition.of(chain, len(chain.steps) - 1, context.call_id)
-        draft, sent = await self._open_chat(step_request(request, selector, last=True), context, position)
+    async def send_chat(self, draft: CallDraft, sent: ChatCompletionRequest) -> Answer:
+        """Send an opened chat call (:meth:`open_chat`): its body, or its stream when it asks for one."""
         return await self._run(draft, sent, self._chat_request(sent), "chat")
 
     def _check(self, prompt_chars: int, max_tokens: int | None) -> None:
@@ -247,6 +233,7 @@ class Gateway:
         )
 
     def _start_shadow(self, shadow: ShadowCall, context: CallContext) -> None:
+        """A copy over the in-flight bound is never sent, so not a call: counted and logged, not recorded."""
         if len(self._shadows) >= self.limits.max_shadows_in_flight:
             CALLS.labels("chat", "shadow", "skipped").inc()
             log.warning("shadow call to %r skipped: %d already in flight", shadow.request.model, len(self._shadows))
@@ -258,31 +245,42 @@ class Gateway:
     async def _shadow(self, shadow: ShadowCall, context: CallContext) -> None:
         """A copy sent to another arm: recorded (``experiment.shadow``), never returned, no rate limit.
 
-        Nothing but a cancellation (``stop``) leaves this task: an upstream adapter's unexpected exception is
-        already a 502 (the router's), and anything else is logged and, once the copy has a draft, recorded.
+        Every copy started is recorded once, sent or not: one its arm's prompt cannot be rendered for (a
+        variable the caller did not send) is recorded as failed with the resolver's error. Nothing but a
+        cancellation (``stop``) leaves this task: an upstream adapter's unexpected exception is already a 502
+        (the router's), and anything else is logged and recorded as a 500, as on_unhandled answers a caller.
         """
-        request = shadow.request.model_copy(update={"stream": False, "stream_options": None})
+        draft: CallDraft | None = None
         try:
-            resolved = await self.resolver.resolve(request, context)
-        except GatewayError as error:
-            log.warning("shadow call to %r not sent: %s", request.model, error.message)
-            return
-        except Exception as exc:
-            log_unexpected(log, f"shadow call to {request.model!r} not sent", exc)
-            return
-        experiment = shadow.experiment.model_copy(update={"shadow": True})
-        draft = self._chat_draft(resolved.request, context, resolved.prompt, experiment)
-        draft.tags.append("shadow")
-        try:
+            request = shadow.request.model_copy(update={"stream": False, "stream_options": None})
+            experiment = shadow.experiment.model_copy(update={"shadow": True})
+            draft = self._shadow_draft(request, context, None, experiment)
+            resolved = await self._resolve(request, context)
+            draft = self._shadow_draft(resolved.request, context, resolved.prompt, experiment, draft)
             self.runner.router.targets(draft.model)
             await self.runner.generate(draft, self._chat_request(resolved.request), "chat")
         except GatewayError as error:
-            if draft.ended is None:
+            if draft is not None and draft.ended is None:
                 self.runner.fail(draft, error)
         except Exception as exc:  # a bug of the gateway's: what on_unhandled would answer a caller
             log_unexpected(log, f"shadow call {context.call_id} failed", exc)
-            if draft.ended is None:
+            if draft is not None and draft.ended is None:
                 self.runner.fail(draft, GatewayError(500, "an unexpected error occurred", type="server_error"))
+
+    def _shadow_draft(
+        self,
+        request: ChatCompletionRequest,
+        context: CallContext,
+        prompt: PromptRef | None,
+        experiment: ExperimentRef,
+        opened: CallDraft | None = None,
+    ) -> CallDraft:
+        """A shadow copy's draft (before its prompt is rendered, then again after, keeping when it started)."""
+        draft = self._chat_draft(request, context, prompt, experiment)
+        draft.tags.append("shadow")
+        if opened is not None:
+            draft.started_at, draft.started = opened.started_at, opened.started
+        return draft
 
 
 def _embedding_body(request: EmbeddingRequest, vectors: list[list[float]], prompt_tokens: int) -> dict[str, Any]:
