@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
+from llmops_inference.api_models import ChatCompletionRequest
 from llmops_inference.config import InferenceSettings
 from llmops_inference.domain import UpstreamError, Usage
-from llmops_inference.ports import BudgetDecision, CallContext
+from llmops_inference.ports import BudgetDecision, CallContext, ExperimentPlan
 
 from tests.unit.inference.support import Harness, assert_openai_error, chat
 
@@ -237,3 +240,34 @@ async def test_the_budget_guard_can_refuse_and_is_charged(
         assert (await gw.client.post("/v1/chat/completions", json=chat(), headers=auth)).status_code == 200
         await gw.events()
         assert Usage(5, 7) in budget.charged
+
+
+class _BrokenChooser:
+    """A seam with a bug whose exception quotes the request, as a client library's often does."""
+
+    async def choose(self, request: ChatCompletionRequest, context: CallContext) -> ExperimentPlan:
+        raise RuntimeError(f"choose failed for {request.messages[0].text()!r} with {UNHANDLED_SECRET}")
+
+
+UNHANDLED_SECRET = "sk-live-0123456789abcdef"
+UNHANDLED_PROMPT = "my private question about parcel 42"
+
+
+async def test_an_unhandled_error_is_a_500_logged_without_its_message(
+    make_harness: Callable[..., Any], auth: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    async with make_harness(chooser=_BrokenChooser()) as gw:
+        transport = httpx.ASGITransport(app=gw.app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            with caplog.at_level(logging.ERROR):
+                response = await client.post("/v1/chat/completions", json=chat(content=UNHANDLED_PROMPT), headers=auth)
+
+    error = assert_openai_error(response, 500)
+    assert (error["type"], error["message"]) == ("server_error", "an unexpected error occurred")
+    (record,) = [r for r in caplog.records if r.name == "llmops_inference.errors"]
+    assert record.getMessage() == "unhandled error: builtins.RuntimeError"
+    assert record.exc_info is None, "the exception (and so its message) is not attached"
+    traceback = record.traceback  # type: ignore[attr-defined]
+    assert "test_http_errors.py" in traceback and traceback.endswith("builtins.RuntimeError")
+    for text in (record.getMessage(), traceback, caplog.text):
+        assert UNHANDLED_SECRET not in text and UNHANDLED_PROMPT not in text

@@ -152,8 +152,9 @@ def install_openai_error_handlers(app: FastAPI) -> None:
         return openai_error_response(from_validation(exc))
 
     async def on_unhandled(_: Request, exc: Exception) -> JSONResponse:
-        # No internals to the client (messages can carry connection strings); the server logs the traceback.
-        log.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
+        # No internals to the client (messages can carry connection strings), nor in the log: its class and
+        # frames, not its message (which can quote prompts or upstream data).
+        log_unexpected(log, "unhandled error", exc)
         return openai_error_response(GatewayError(500, "an unexpected error occurred", type="server_error"))
 
     app.add_exception_handler(GatewayError, on_gateway)
