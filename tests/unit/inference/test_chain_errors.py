@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from llmops_inference.adapters.registries import Registries
 from llmops_inference.config import InferenceSettings
 from llmops_inference.domain import UpstreamError, Usage
 from llmops_inference.ports import BudgetDecision, CallContext
@@ -158,6 +159,7 @@ async def test_a_step_over_the_prompt_size_limit_is_refused_and_recorded(make_ha
 
         error = assert_openai_error(response, 413, code="prompt_too_large")
         assert error["message"].startswith("chain step 1 ('answer'): the prompt has 43 characters")
+        assert error["param"] == "chain.steps.1.messages", "the step's messages, not the request's"
         first, refused = await calls(gw)
         assert_refused_step(refused, first, error, index=1, output="answer", status=413)
         assert len(echo_backend(gw).requests) == 1
@@ -179,6 +181,7 @@ async def test_a_step_whose_experiment_arm_lacks_a_variable_is_refused_and_recor
 
     error = assert_openai_error(response, 422, code="missing_variables")
     assert error["message"] == "chain step 1 ('answer'): prompt 'reply' version 2 needs variables: language"
+    assert error["param"] == "chain.steps.1.prompt"
     first, refused = await calls(gw)
     assert_refused_step(refused, first, error, index=1, output="answer", status=422)
     assert refused.experiment is not None
@@ -244,3 +247,15 @@ async def test_a_chain_on_text_completions_is_refused(gw: Harness) -> None:
     error = assert_openai_error(response, 400, code="unsupported")
     assert error["param"] == "chain"
     assert await calls(gw) == []
+
+
+async def test_a_chain_answers_503_with_retry_after_naming_the_chain_while_the_registry_loads(
+    make_harness: Callable[..., Any],
+) -> None:
+    async with make_harness(registries=Registries()) as gw:
+        response = await gw.client.post("/v1/chat/completions", json=chain_body(SUMMARY_STEP), headers=WRITER)
+
+        error = assert_openai_error(response, 503, code="registry_unavailable")
+        assert (error["type"], error["param"]) == ("server_error", "chain")
+        assert response.headers["Retry-After"] == "1"
+        assert await calls(gw) == []

@@ -105,7 +105,8 @@ async def test_prompt_requests_answer_503_while_the_registry_loads(make_harness:
         response = await gw.client.post(
             "/v1/chat/completions", json={"model": "gpt-test", "prompt": SELECTOR}, headers=WRITER
         )
-        assert_openai_error(response, 503, code="registry_unavailable")
+        error = assert_openai_error(response, 503, code="registry_unavailable")
+        assert (error["param"], response.headers["Retry-After"]) == ("prompt", "1")
         plain = await gw.client.post(
             "/v1/chat/completions",
             json={"model": "gpt-test", "messages": [{"role": "user", "content": "hi"}]},

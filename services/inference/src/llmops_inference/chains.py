@@ -67,8 +67,12 @@ class StepPosition:
         )
 
     def error(self, error: GatewayError) -> GatewayError:
-        """A refusal of the step before it was sent (its prompt, its size), naming the step."""
-        param = f"chain.steps.{self.index}.prompt" if error.param == PROMPT_FIELD else error.param
+        """A refusal of the step before it was sent (its prompt, its size), naming the step.
+
+        Its ``param`` is under the step's place in the request (``chain.steps.1.prompt``,
+        ``chain.steps.1.messages``): the step's own request, which another param would name, is not the caller's.
+        """
+        param = None if error.param is None else f"{CHAIN_FIELD}.steps.{self.index}.{error.param}"
         return GatewayError(
             error.status,
             f"{step_name(self.index, self.output)}: {error.message}",

@@ -35,14 +35,25 @@ from llmops_inference.prompts.store import PromptStore
 __all__ = ["RegistryResolver", "gateway_error"]
 
 _PARAMETERS = ("temperature", "top_p", "max_tokens", "stop", "seed")
+RETRY_AFTER_S = 1.0
+"""``Retry-After`` of a 503 while the registry reads its topic (it is up to date within seconds of a start)."""
 
 
-def gateway_error(error: PromptError) -> GatewayError:
-    """A registry error in OpenAI's shape, keeping its status, message, code and ``param`` (else ``prompt``)."""
+def gateway_error(error: PromptError, *, field: str = PROMPT_FIELD) -> GatewayError:
+    """A registry error in OpenAI's shape, keeping its status, message, code and ``param`` (else ``field``, the
+    request field that named the prompt); a 503 says when to retry."""
     kind = "server_error" if error.status >= 500 else "invalid_request_error"
     code = error.extensions.get("code")
-    param = str(error.extensions.get("param") or PROMPT_FIELD)
-    return GatewayError(error.status, error.detail, type=kind, param=param, code=str(code) if code else None)
+    param = str(error.extensions.get("param") or field)
+    retry_after = RETRY_AFTER_S if error.status == 503 else None
+    return GatewayError(
+        error.status,
+        error.detail,
+        type=kind,
+        param=param,
+        code=str(code) if code else None,
+        retry_after=retry_after,
+    )
 
 
 class RegistryResolver:
@@ -64,7 +75,7 @@ class RegistryResolver:
             chain = parse_chain(data, max_steps=self.max_chain_steps)
             check_chain(self.store, context.tenant_id, chain)
         except PromptError as exc:
-            raise gateway_error(exc) from None
+            raise gateway_error(exc, field=CHAIN_FIELD) from None
         return chain
 
     async def resolve(self, request: ChatCompletionRequest, context: CallContext) -> Resolved:
