@@ -5,6 +5,7 @@ experiments choose each step's arm as for a request naming that step's prompt.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator, Callable
@@ -141,3 +142,41 @@ async def test_an_experiment_chooses_the_arm_of_each_step_naming_its_prompt(gw: 
         "v2",
     )
     assert last.prompt is not None and last.prompt.version == 2
+
+
+async def test_a_steps_shadow_copy_carries_the_steps_chain_labels(gw: Harness) -> None:
+    v2 = {"template": [{"role": "user", "content": "v2 answers {{ summary }}"}], "variables": [{"name": "summary"}]}
+    await publish(gw, "reply", v2)
+    experiment = {
+        "experiment_id": "reply-v2-shadow",
+        "name": "reply v2 in the shadow",
+        "app": "default",
+        "kind": "shadow",
+        "control": "v1",
+        "variants": [
+            {"name": "v1", "weight": 0.1, "prompt": {"name": "reply", "version": 1}},
+            {"name": "v2", "weight": 0.9, "prompt": {"name": "reply", "version": 2}},
+        ],
+    }
+    created = await gw.client.post("/v1/experiments", json=experiment, headers=ADMIN)
+    assert created.status_code == 201, created.text
+
+    ids = []
+    for n in range(6):
+        body = chain_body(step("summary", "summarise"), step("answer", "reply"), user=f"u-{n}")
+        response = await gw.client.post("/v1/chat/completions", json=body, headers=WRITER)
+        assert response.json()["choices"][0]["message"]["content"] == REPLY, "the copy is never returned"
+        ids.append(response.json()["id"])
+    await asyncio.sleep(0.05)
+    await gw.wiring.gateway.stop()  # ends any copy still in flight (none after the pause)
+
+    recorded = await calls(gw)
+    shadows = [c for c in recorded if c.experiment is not None and c.experiment.shadow]
+    assert shadows, "most users get a copy"
+    for copy in shadows:
+        (last,) = [c for c in recorded if c.call_id == copy.metadata["chain_id"]]
+        assert copy.call_id not in ids and last.call_id in ids
+        assert copy.status == "ok" and copy.output == f"[v2 answers {SUMMARY}]"
+        assert copy.tags == ["shadow", "chain"] and copy.trace_id == last.trace_id
+        assert (copy.metadata["chain_step"], copy.metadata["chain_steps"]) == ("1", "2")
+        assert copy.metadata["chain_output"] == "answer"

@@ -145,7 +145,7 @@ class Gateway:
             self.runner.fail(draft, refused)
             raise refused from None
         for shadow in plan.shadows:
-            self._start_shadow(shadow, context)
+            self._start_shadow(shadow, context, position)
         draft = self._chat_draft(resolved.request, context, resolved.prompt, plan.experiment)
         if position is not None:
             position.label(draft)
@@ -232,18 +232,19 @@ class Gateway:
             metadata=metadata,
         )
 
-    def _start_shadow(self, shadow: ShadowCall, context: CallContext) -> None:
+    def _start_shadow(self, shadow: ShadowCall, context: CallContext, position: StepPosition | None) -> None:
         """A copy over the in-flight bound is never sent, so not a call: counted and logged, not recorded."""
         if len(self._shadows) >= self.limits.max_shadows_in_flight:
             CALLS.labels("chat", "shadow", "skipped").inc()
             log.warning("shadow call to %r skipped: %d already in flight", shadow.request.model, len(self._shadows))
             return
-        task = asyncio.create_task(self._shadow(shadow, replace(context, call_id=new_call_id("chat"))))
+        task = asyncio.create_task(self._shadow(shadow, replace(context, call_id=new_call_id("chat")), position))
         self._shadows.add(task)
         task.add_done_callback(self._shadows.discard)
 
-    async def _shadow(self, shadow: ShadowCall, context: CallContext) -> None:
-        """A copy sent to another arm: recorded (``experiment.shadow``), never returned, no rate limit.
+    async def _shadow(self, shadow: ShadowCall, context: CallContext, position: StepPosition | None = None) -> None:
+        """A copy sent to another arm: recorded (``experiment.shadow``, and a chain step's labels), never
+        returned, no rate limit.
 
         Every copy started is recorded once, sent or not: one its arm's prompt cannot be rendered for (a
         variable the caller did not send) is recorded as failed with the resolver's error. Nothing but a
@@ -254,9 +255,9 @@ class Gateway:
         try:
             request = shadow.request.model_copy(update={"stream": False, "stream_options": None})
             experiment = shadow.experiment.model_copy(update={"shadow": True})
-            draft = self._shadow_draft(request, context, None, experiment)
+            draft = self._shadow_draft(request, context, None, experiment, position)
             resolved = await self._resolve(request, context)
-            draft = self._shadow_draft(resolved.request, context, resolved.prompt, experiment, draft)
+            draft = self._shadow_draft(resolved.request, context, resolved.prompt, experiment, position, draft)
             self.runner.router.targets(draft.model)
             await self.runner.generate(draft, self._chat_request(resolved.request), "chat")
         except GatewayError as error:
@@ -273,11 +274,14 @@ class Gateway:
         context: CallContext,
         prompt: PromptRef | None,
         experiment: ExperimentRef,
+        position: StepPosition | None,
         opened: CallDraft | None = None,
     ) -> CallDraft:
         """A shadow copy's draft (before its prompt is rendered, then again after, keeping when it started)."""
         draft = self._chat_draft(request, context, prompt, experiment)
         draft.tags.append("shadow")
+        if position is not None:
+            position.label(draft)
         if opened is not None:
             draft.started_at, draft.started = opened.started_at, opened.started
         return draft
