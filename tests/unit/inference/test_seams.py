@@ -155,3 +155,12 @@ def test_a_token_reservation_is_settled_to_the_real_usage() -> None:
 def test_unknown_fields_stay_on_the_request_for_the_seams() -> None:
     request = ChatCompletionRequest.model_validate({**chat(), "prompt": {"name": "x"}, "base_url": "http://evil"})
     assert request.model_extra == {"prompt": {"name": "x"}, "base_url": "http://evil"}
+
+
+async def test_a_chain_without_a_prompt_registry_is_refused_not_ignored(gw: Harness, auth: dict[str, str]) -> None:
+    chain = {"steps": [{"output": "summary", "prompt": {"name": "summarise"}}]}
+    response = await gw.client.post("/v1/chat/completions", json=chat(model="solo", chain=chain), headers=auth)
+
+    error = assert_openai_error(response, 400, code="unsupported")
+    assert error["param"] == "chain"
+    assert gw.backends["primary"].requests == [] and await gw.events() == []

@@ -6,8 +6,9 @@ budget check replaces the third.
 
 from __future__ import annotations
 
-from llmops_inference.api_models import ChatCompletionRequest
+from llmops_inference.api_models import CHAIN_FIELD, ChatCompletionRequest
 from llmops_inference.domain import Usage
+from llmops_inference.errors import GatewayError
 from llmops_inference.ports import BudgetDecision, CallContext, ExperimentPlan, Resolved
 from llmops_inference.prompts.resolve import PromptChain
 
@@ -22,10 +23,21 @@ class NoExperiments:
 
 
 class NoPromptRegistry:
-    """Requests are sent as they are (``prompt`` and ``chain`` fields ignored); no call refers to a prompt version."""
+    """Requests are sent as they are (a ``prompt`` field ignored); no call refers to a prompt version.
+
+    A ``chain`` cannot be sent as it is (it has no messages to send), so it is refused, as ``/v1/completions``
+    refuses one, rather than answered as if it were not there.
+    """
 
     def chain(self, request: ChatCompletionRequest, context: CallContext) -> PromptChain | None:
-        return None
+        if (request.model_extra or {}).get(CHAIN_FIELD) is None:
+            return None
+        raise GatewayError(
+            400,
+            "'chain' needs the prompt registry, which this gateway does not run",
+            param=CHAIN_FIELD,
+            code="unsupported",
+        )
 
     async def resolve(self, request: ChatCompletionRequest, context: CallContext) -> Resolved:
         return Resolved(request=request)
