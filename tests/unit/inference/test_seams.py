@@ -8,7 +8,7 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
-from llmops_inference.api_models import ChatCompletionRequest, ChatMessageIn
+from llmops_inference.api_models import ChatCompletionRequest, ChatMessageIn, copy_with
 from llmops_inference.errors import GatewayError
 from llmops_inference.limits import RateLimiter
 from llmops_inference.ports import CallContext, ExperimentPlan, Resolved, ShadowCall
@@ -155,6 +155,18 @@ def test_a_token_reservation_is_settled_to_the_real_usage() -> None:
 def test_unknown_fields_stay_on_the_request_for_the_seams() -> None:
     request = ChatCompletionRequest.model_validate({**chat(), "prompt": {"name": "x"}, "base_url": "http://evil"})
     assert request.model_extra == {"prompt": {"name": "x"}, "base_url": "http://evil"}
+
+
+def test_a_copy_with_other_extensions_leaves_the_request_as_it_was_sent() -> None:
+    sent = {**chat(), "chain": {"steps": []}, "prompt": {"name": "x"}, "app_tag": "a"}
+    request = ChatCompletionRequest.model_validate(sent)
+    copy = copy_with(request, fields={"stream": True}, extensions={"prompt": {"name": "y"}}, drop=("chain",))
+
+    assert copy.model_extra == {"prompt": {"name": "y"}, "app_tag": "a"} and copy.stream
+    assert request.model_extra == {"chain": {"steps": []}, "prompt": {"name": "x"}, "app_tag": "a"}
+    assert not request.stream
+    assert copy_with(request).model_extra == request.model_extra
+    assert copy_with(request).model_extra is not request.model_extra
 
 
 async def test_a_chain_without_a_prompt_registry_is_refused_not_ignored(gw: Harness, auth: dict[str, str]) -> None:

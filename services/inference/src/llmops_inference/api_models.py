@@ -7,13 +7,15 @@ extensions, but they are never forwarded to an upstream: only the fields declare
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Collection, Mapping
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 __all__ = [
     "CHAIN_FIELD",
     "PROMPT_FIELD",
+    "SAMPLING_FIELDS",
     "ChatCompletionRequest",
     "ChatMessageIn",
     "CompletionRequest",
@@ -21,6 +23,7 @@ __all__ = [
     "GenerationParams",
     "StreamOptions",
     "TextPart",
+    "copy_with",
 ]
 
 INT64_MAX = 2**63 - 1
@@ -28,6 +31,8 @@ PROMPT_FIELD = "prompt"
 """Chat extension field naming a registered prompt version to render (``{"name", "label" | "version", ...}``)."""
 CHAIN_FIELD = "chain"
 """Chat extension field of a prompt chain (``{"steps": [{"output", "prompt"}, ...], "variables": {...}}``)."""
+SAMPLING_FIELDS = ("temperature", "top_p", "max_tokens", "stop", "seed")
+"""The request fields a prompt version's or an experiment variant's ``CallParameters`` may set."""
 UNSUPPORTED = ("tools", "functions", "tool_choice", "function_call")
 """Fields of OpenAI's API this gateway does not implement: refused (400) rather than silently ignored."""
 
@@ -157,3 +162,25 @@ class EmbeddingRequest(BaseModel):
 
     def prompt_chars(self) -> int:
         return sum(len(t) for t in self.texts())
+
+
+RequestT = TypeVar("RequestT", bound=BaseModel)
+
+
+def copy_with(
+    request: RequestT,
+    *,
+    fields: Mapping[str, Any] | None = None,
+    extensions: Mapping[str, Any] | None = None,
+    drop: Collection[str] = (),
+) -> RequestT:
+    """A copy of ``request`` with declared ``fields`` replaced and its extension fields (``model_extra``) the
+    request's, less ``drop``, with ``extensions`` over them.
+
+    The request stays as the caller sent it: the copy gets a dict of its own (pydantic's ``model_copy`` copies
+    the extras dict shallowly, so the values in it are shared, and none is changed here).
+    """
+    copy = request.model_copy(update=dict(fields or {}))
+    kept = {name: value for name, value in (request.model_extra or {}).items() if name not in drop}
+    copy.__pydantic_extra__ = {**kept, **(extensions or {})}
+    return copy

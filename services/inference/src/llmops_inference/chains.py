@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol, TypeVar
 
-from llmops_inference.api_models import CHAIN_FIELD, PROMPT_FIELD, ChatCompletionRequest
+from llmops_inference.api_models import CHAIN_FIELD, PROMPT_FIELD, ChatCompletionRequest, copy_with
 from llmops_inference.errors import GatewayError
 from llmops_inference.ports import CallContext
 from llmops_inference.prompts.resolve import PromptChain, PromptSelector, resolve_chain, step_name
@@ -124,9 +124,6 @@ async def run_chain(
 
 def step_request(request: ChatCompletionRequest, selector: PromptSelector, *, last: bool) -> ChatCompletionRequest:
     """The single-prompt request a step is sent as; a step before the last has no messages and never streams."""
-    update = {} if last else {"messages": [], "stream": False, "stream_options": None}
-    copy = request.model_copy(update=update)
-    extra = {k: v for k, v in (request.model_extra or {}).items() if k != CHAIN_FIELD}
-    # A fresh extras dict: model_copy shares the original's, which must stay as the caller sent it.
-    copy.__pydantic_extra__ = {**extra, PROMPT_FIELD: selector.model_dump(exclude_none=True)}
-    return copy
+    fields = {} if last else {"messages": [], "stream": False, "stream_options": None}
+    prompt = {PROMPT_FIELD: selector.model_dump(exclude_none=True)}
+    return copy_with(request, fields=fields, extensions=prompt, drop=(CHAIN_FIELD,))

@@ -11,16 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmops_inference.api_models import ChatCompletionRequest
+from llmops_inference.api_models import PROMPT_FIELD, SAMPLING_FIELDS, ChatCompletionRequest, copy_with
 from llmops_inference.experiments.model import AssignedVariant
 from llmops_inference.experiments.resolve import choose_variant
 from llmops_inference.experiments.store import ExperimentStore
 from llmops_inference.ports import CallContext, ExperimentPlan, ShadowCall
 
 __all__ = ["ExperimentChooser", "apply_variant"]
-
-PROMPT_FIELD = "prompt"
-_PARAMETERS = ("temperature", "top_p", "max_tokens", "stop", "seed")
 
 
 class ExperimentChooser:
@@ -63,17 +60,15 @@ def apply_variant(request: ChatCompletionRequest, variant: AssignedVariant) -> C
     if variant.model:
         update["model"] = variant.model
     if variant.parameters is not None:
-        for name in _PARAMETERS:
+        for name in SAMPLING_FIELDS:
             value = getattr(variant.parameters, name)
             if value is not None:
                 update[name] = value
         if "max_tokens" in update:
             update["max_completion_tokens"] = None
-    copy = request.model_copy(update=update)
-    if variant.prompt is not None:
-        data = (request.model_extra or {}).get(PROMPT_FIELD)
-        variables = data.get("variables", {}) if isinstance(data, dict) else {}
-        selector = {"name": variant.prompt.name, "version": variant.prompt.version, "variables": variables}
-        # A fresh extras dict: model_copy shares the original's, which must stay as the caller sent it.
-        copy.__pydantic_extra__ = {**(request.model_extra or {}), PROMPT_FIELD: selector}
-    return copy
+    if variant.prompt is None:
+        return copy_with(request, fields=update)
+    data = (request.model_extra or {}).get(PROMPT_FIELD)
+    variables = data.get("variables", {}) if isinstance(data, dict) else {}
+    selector = {"name": variant.prompt.name, "version": variant.prompt.version, "variables": variables}
+    return copy_with(request, fields=update, extensions={PROMPT_FIELD: selector})

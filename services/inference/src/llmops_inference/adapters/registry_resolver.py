@@ -17,7 +17,13 @@ from typing import Any
 
 from llmops_schemas.v1 import CallParameters
 
-from llmops_inference.api_models import CHAIN_FIELD, PROMPT_FIELD, ChatCompletionRequest, ChatMessageIn
+from llmops_inference.api_models import (
+    CHAIN_FIELD,
+    PROMPT_FIELD,
+    SAMPLING_FIELDS,
+    ChatCompletionRequest,
+    ChatMessageIn,
+)
 from llmops_inference.errors import GatewayError
 from llmops_inference.ports import CallContext, Resolved
 from llmops_inference.prompts.errors import ChainError, PromptError
@@ -34,7 +40,6 @@ from llmops_inference.prompts.store import PromptStore
 
 __all__ = ["RegistryResolver", "gateway_error"]
 
-_PARAMETERS = ("temperature", "top_p", "max_tokens", "stop", "seed")
 RETRY_AFTER_S = 1.0
 """``Retry-After`` of a 503 while the registry reads its topic (it is up to date within seconds of a start)."""
 
@@ -103,7 +108,7 @@ def missing_parameters(request: ChatCompletionRequest, parameters: CallParameter
     if parameters is None:
         return {}
     values: dict[str, Any] = {}
-    for name in _PARAMETERS:
+    for name in SAMPLING_FIELDS:
         value = getattr(parameters, name)
         if value is not None and getattr(request, name) is None:
             values[name] = value
