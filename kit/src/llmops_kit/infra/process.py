@@ -79,15 +79,35 @@ class ManagedProcess:
         """SIGTERM, wait for a graceful exit, SIGKILL after ``timeout_s``; returns the exit code."""
         if self._proc is None:
             return None
+        deadline = time.monotonic() + timeout_s
         self._signal(signal.SIGTERM)
         try:
             code = self._proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             self._signal(signal.SIGKILL)
             code = self._proc.wait(timeout=10)
+        self._wait_for_group(self._proc.pid, deadline)
         if self._log is not None:
             self._log.close()
         return code
+
+    @staticmethod
+    def _wait_for_group(pgid: int, deadline: float) -> None:
+        """Wait until the rest of the process group has exited too; SIGKILL what is left at ``deadline``.
+
+        The SIGTERM went to the whole group, but a service's own children (the model server's tritonserver
+        and its backend stubs) can outlive the leader by a moment; returning before they are gone would leave
+        ports bound and processes behind.
+        """
+        killed = False
+        while _group_alive(pgid):
+            if time.monotonic() >= deadline:
+                if killed:
+                    return
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pgid, signal.SIGKILL)
+                killed, deadline = True, time.monotonic() + 5
+            time.sleep(0.05)
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -99,6 +119,14 @@ class ManagedProcess:
         if self._proc is not None and self._proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self._proc.pid, sig)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _answers_200(url: str) -> bool:
