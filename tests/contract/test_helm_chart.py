@@ -530,8 +530,14 @@ def test_rendered_routes_files_load_in_the_gateway(helm: Path, value_set: Path |
     """Every rendered routes file is one the gateway accepts, and its Triton upstreams are Services of the release."""
     from llmops_inference.routing_table import RoutingTable
 
+    inference = effective_values(value_set)["services"]["inference"]
+    if not inference.get("enabled"):
+        pytest.skip("the gateway is disabled in this value set: no routes file is rendered")
     index = by_kind_name(render(helm, [value_set] if value_set else []))
     routes_maps = [cm for (kind, name), cm in index.items() if kind == "ConfigMap" and name.endswith("-routes")]
+    if not inference.get("routesConfigMap"):  # else the routes file is the operator's own ConfigMap
+        assert ("ConfigMap", fullname("inference-routes")) in index
+        assert routes_maps, "a value set with the gateway on renders at least its routes file"
     for config_map in routes_maps:
         path = tmp_path / f"{config_map['metadata']['name']}.yaml"
         path.write_text(config_map["data"]["routes.yaml"])
