@@ -16,15 +16,12 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from llmops_inference.bootstrap import create_app
-from llmops_inference.config import InferenceSettings
 from llmops_kit.auth import hash_key
 from llmops_schemas.v1.calls import CallRecorded
 
+from tests.fixtures.gateway import ServerThread, serve_gateway
 from tests.fixtures.kafka import run_sync
 from tests.fixtures.recorded_calls import scan_recorded_calls
-from tests.integration.inference.test_gateway_openai_sdk import ServerThread
-from tests.integration.inference.test_gateway_prompts_experiments import _wait_until_loaded
 from tests.integration.inference.upstream_stub import create_stub
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(180)]
@@ -49,24 +46,14 @@ CHAIN: dict[str, Any] = {
 
 @pytest.fixture(scope="module")
 def gateway(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("gateway-chains")
-    (folder / "keys.yaml").write_text(
-        f"keys:\n  - {{id: it-chain-admin, tenant_id: {TENANT}, role: admin, sha256: {hash_key(KEY)}}}\n"
-    )
+    keys = f"keys:\n  - {{id: it-chain-admin, tenant_id: {TENANT}, role: admin, sha256: {hash_key(KEY)}}}\n"
     with ServerThread(create_stub("stub")) as stub:
-        (folder / "routes.yaml").write_text(
+        routes = (
             f"upstreams:\n  - {{name: stub, base_url: '{stub.url}/v1'}}\n"
             "models:\n  model-a: [{backend: openai, upstream: stub, model: up-a, timeout_s: 5}]\n"
         )
-        settings = InferenceSettings(
-            kafka_bootstrap_servers=kafka_bootstrap,
-            api_keys_file=folder / "keys.yaml",
-            routes_file=folder / "routes.yaml",
-            spool_dir=folder / "spool",
-        )
-        with ServerThread(create_app(settings)) as server:
-            _wait_until_loaded(server.url)
-            yield server.url
+        with serve_gateway(kafka_bootstrap, tmp_path_factory.mktemp("gateway-chains"), keys=keys, routes=routes) as url:
+            yield url
 
 
 def test_a_chain_through_the_sdk_is_recorded_step_by_step(gateway: str, kafka_bootstrap: str) -> None:

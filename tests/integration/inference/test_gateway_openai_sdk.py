@@ -8,7 +8,6 @@ The gateway and the stubs each run under uvicorn in a thread on a free port. Eve
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,14 +16,12 @@ from typing import Any
 import httpx
 import openai
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from llmops_inference.bootstrap import create_app
 from llmops_inference.config import InferenceSettings
 from llmops_kit.auth import hash_key
-from llmops_kit.infra.ports import free_port
 from llmops_schemas.v1.calls import CallRecorded
 
+from tests.fixtures.gateway import ServerThread
 from tests.fixtures.kafka import run_sync
 from tests.fixtures.recorded_calls import scan_recorded_calls
 from tests.integration.inference.upstream_stub import create_stub
@@ -34,33 +31,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 TOPIC = "llmops.calls.recorded"
 KEY = "llmops_integration_inference_key_" + uuid.uuid4().hex
 TENANT = f"it-inf-{uuid.uuid4().hex[:8]}"
-
-
-class ServerThread:
-    """uvicorn serving ``app`` on a free port in a thread (its own event loop), stopped cleanly."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self.port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None, access_log=False)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> ServerThread:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("server did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(30)
 
 
 @pytest.fixture(scope="module")

@@ -8,21 +8,18 @@ recorded (``shadow=true``) but never returned. Prompt errors reach the SDK in Op
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 
 import httpx
 import openai
 import pytest
-from llmops_inference.bootstrap import create_app
-from llmops_inference.config import InferenceSettings
 from llmops_kit.auth import hash_key
 from llmops_schemas.v1.calls import CallRecorded
 
+from tests.fixtures.gateway import ServerThread, serve_gateway
 from tests.fixtures.kafka import run_sync
 from tests.fixtures.recorded_calls import scan_recorded_calls
-from tests.integration.inference.test_gateway_openai_sdk import ServerThread
 from tests.integration.inference.upstream_stub import create_stub
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(180)]
@@ -35,37 +32,16 @@ SELECTOR = {"name": "greeting", "label": "production", "variables": {"who": "Ada
 
 @pytest.fixture(scope="module")
 def gateway(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("gateway-pe")
-    (folder / "keys.yaml").write_text(
-        f"keys:\n  - {{id: it-admin, tenant_id: {TENANT}, role: admin, sha256: {hash_key(KEY)}}}\n"
-    )
+    keys = f"keys:\n  - {{id: it-admin, tenant_id: {TENANT}, role: admin, sha256: {hash_key(KEY)}}}\n"
     with ServerThread(create_stub("stub-a")) as a, ServerThread(create_stub("stub-b")) as b:
-        (folder / "routes.yaml").write_text(
+        routes = (
             f"upstreams:\n  - {{name: stub-a, base_url: '{a.url}/v1'}}\n  - {{name: stub-b, base_url: '{b.url}/v1'}}\n"
             "models:\n"
             "  model-a: [{backend: openai, upstream: stub-a, model: up-a, timeout_s: 5}]\n"
             "  model-b: [{backend: openai, upstream: stub-b, model: up-b, timeout_s: 5}]\n"
         )
-        settings = InferenceSettings(
-            kafka_bootstrap_servers=kafka_bootstrap,
-            api_keys_file=folder / "keys.yaml",
-            routes_file=folder / "routes.yaml",
-            spool_dir=folder / "spool",
-        )
-        with ServerThread(create_app(settings)) as server:
-            _wait_until_loaded(server.url)
-            yield server.url
-
-
-def _wait_until_loaded(url: str) -> None:
-    """Kafka connected and both compacted topics read up to date."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        body = httpx.get(f"{url}/readyz").json()
-        if body["recording"]["kafka"] and body["checks"].get("prompts") and body["checks"].get("experiments"):
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"the gateway did not load its registries: {body}")
+        with serve_gateway(kafka_bootstrap, tmp_path_factory.mktemp("gateway-pe"), keys=keys, routes=routes) as url:
+            yield url
 
 
 def _scan(bootstrap: str, keep: Callable[[CallRecorded], bool], timeout_s: float = 30.0) -> None:

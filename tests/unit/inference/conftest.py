@@ -14,6 +14,7 @@ from llmops_inference.bootstrap import InferencePorts, create_app
 from llmops_inference.config import InferenceSettings
 from llmops_inference.routing_table import RoutingTable
 
+from tests.unit.inference.chain_support import chain_gateway
 from tests.unit.inference.support import KEYS, ROUTES, FakeClock, Harness, key_store, no_sleep
 
 
@@ -62,4 +63,11 @@ def make_harness(tmp_path: Path) -> Callable[..., Any]:
 @pytest.fixture
 async def gw(make_harness: Callable[..., Any]) -> AsyncIterator[Harness]:
     async with make_harness() as harness:
+        yield harness
+
+
+@pytest.fixture
+async def chain_gw(make_harness: Callable[..., Any]) -> AsyncIterator[Harness]:
+    """A started gateway over echo backends with the chain prompts published (``chain_support``)."""
+    async with chain_gateway(make_harness) as harness:
         yield harness

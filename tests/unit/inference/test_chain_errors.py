@@ -5,7 +5,7 @@ is recorded as failed while the steps after it are never sent. Rate limits and t
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -39,12 +39,6 @@ REPLY_V2_FOR_EVERYONE: dict[str, Any] = {
         {"name": "v2", "weight": 1, "prompt": {"name": "reply", "version": 2}},
     ],
 }
-
-
-@pytest.fixture
-async def gw(make_harness: Callable[..., Any]) -> AsyncIterator[Harness]:
-    async with chain_gateway(make_harness) as harness:
-        yield harness
 
 
 @pytest.mark.parametrize(
@@ -109,30 +103,30 @@ async def gw(make_harness: Callable[..., Any]) -> AsyncIterator[Harness]:
     ],
 )
 async def test_a_chain_is_refused_before_any_step_is_sent(
-    gw: Harness, body: dict[str, Any], status: int, code: str, param: str, message: str
+    chain_gw: Harness, body: dict[str, Any], status: int, code: str, param: str, message: str
 ) -> None:
-    response = await gw.client.post("/v1/chat/completions", json=body, headers=WRITER)
+    response = await chain_gw.client.post("/v1/chat/completions", json=body, headers=WRITER)
 
     error = assert_openai_error(response, status, code=code)
     assert error["param"] == param
     assert error["message"].startswith(message), error["message"]
-    assert echo_backend(gw).requests == []
-    assert await calls(gw) == []
+    assert echo_backend(chain_gw).requests == []
+    assert await calls(chain_gw) == []
 
 
-async def test_a_step_that_cannot_be_rendered_is_named_and_the_steps_before_it_stay_recorded(gw: Harness) -> None:
+async def test_a_step_that_cannot_be_rendered_is_named_and_the_steps_before_it_stay_recorded(chain_gw: Harness) -> None:
     picky = {"template": [{"role": "user", "content": "{{ summary.subject }}"}], "variables": [{"name": "summary"}]}
-    await publish(gw, "picky", {**picky, "labels": ["production"]})
+    await publish(chain_gw, "picky", {**picky, "labels": ["production"]})
     body = chain_body(SUMMARY_STEP, step("answer", "picky"))
-    response = await gw.client.post("/v1/chat/completions", json=body, headers=WRITER)
+    response = await chain_gw.client.post("/v1/chat/completions", json=body, headers=WRITER)
 
     error = assert_openai_error(response, 422, code="missing_variables")
     assert error["param"] == "chain.steps.1.prompt"
     assert error["message"].startswith("chain step 1 ('answer'): prompt 'picky' version 1, template[0]")
-    first, refused = await calls(gw)
+    first, refused = await calls(chain_gw)
     assert first.status == "ok" and first.metadata["chain_step"] == "0"
     assert_refused_step(refused, first, response.json()["error"], index=1, output="answer", status=422)
-    assert len(echo_backend(gw).requests) == 1, "the refused step is never sent"
+    assert len(echo_backend(chain_gw).requests) == 1, "the refused step is never sent"
 
 
 def assert_refused_step(
@@ -153,66 +147,66 @@ def assert_refused_step(
 
 async def test_a_step_over_the_prompt_size_limit_is_refused_and_recorded(make_harness: Callable[..., Any]) -> None:
     # Step 0 renders 22 characters; step 1, with step 0's answer, 43.
-    async with chain_gateway(make_harness, InferenceSettings(max_prompt_chars=30)) as gw:
+    async with chain_gateway(make_harness, InferenceSettings(max_prompt_chars=30)) as chain_gw:
         body = chain_body(SUMMARY_STEP, step("answer", "reply"))
-        response = await gw.client.post("/v1/chat/completions", json=body, headers=WRITER)
+        response = await chain_gw.client.post("/v1/chat/completions", json=body, headers=WRITER)
 
         error = assert_openai_error(response, 413, code="prompt_too_large")
         assert error["message"].startswith("chain step 1 ('answer'): the prompt has 43 characters")
         assert error["param"] == "chain.steps.1.messages", "the step's messages, not the request's"
-        first, refused = await calls(gw)
+        first, refused = await calls(chain_gw)
         assert_refused_step(refused, first, error, index=1, output="answer", status=413)
-        assert len(echo_backend(gw).requests) == 1
+        assert len(echo_backend(chain_gw).requests) == 1
 
 
 async def test_a_step_whose_experiment_arm_lacks_a_variable_is_refused_and_recorded_with_the_arm(
-    gw: Harness,
+    chain_gw: Harness,
 ) -> None:
     # The chain is checked against 'reply' version 1 (the label); the arm swaps in version 2, which needs more.
     v2 = {
         "template": [{"role": "user", "content": "{{ summary }} in {{ language }}"}],
         "variables": [{"name": "summary"}, {"name": "language"}],
     }
-    await publish(gw, "reply", v2)
-    created = await gw.client.post("/v1/experiments", json=REPLY_V2_FOR_EVERYONE, headers=ADMIN)
+    await publish(chain_gw, "reply", v2)
+    created = await chain_gw.client.post("/v1/experiments", json=REPLY_V2_FOR_EVERYONE, headers=ADMIN)
     assert created.status_code == 201, created.text
     body = chain_body(SUMMARY_STEP, step("answer", "reply"), user="u-1")
-    response = await gw.client.post("/v1/chat/completions", json=body, headers=WRITER)
+    response = await chain_gw.client.post("/v1/chat/completions", json=body, headers=WRITER)
 
     error = assert_openai_error(response, 422, code="missing_variables")
     assert error["message"] == "chain step 1 ('answer'): prompt 'reply' version 2 needs variables: language"
     assert error["param"] == "chain.steps.1.prompt"
-    first, refused = await calls(gw)
+    first, refused = await calls(chain_gw)
     assert_refused_step(refused, first, error, index=1, output="answer", status=422)
     assert refused.experiment is not None
     assert (refused.experiment.experiment_id, refused.experiment.variant) == ("reply-v2", "v2")
-    assert len(echo_backend(gw).requests) == 1
+    assert len(echo_backend(chain_gw).requests) == 1
 
 
-async def test_a_failing_step_fails_the_request_with_its_own_error_and_is_recorded(gw: Harness) -> None:
-    echo_backend(gw).failures.append(UpstreamError("status", "upstream exploded", status=500))
+async def test_a_failing_step_fails_the_request_with_its_own_error_and_is_recorded(chain_gw: Harness) -> None:
+    echo_backend(chain_gw).failures.append(UpstreamError("status", "upstream exploded", status=500))
     body = chain_body(SUMMARY_STEP, step("answer", "reply"))
-    response = await gw.client.post("/v1/chat/completions", json=body, headers=WRITER)
+    response = await chain_gw.client.post("/v1/chat/completions", json=body, headers=WRITER)
 
     error = assert_openai_error(response, 502, code="bad_gateway")
     assert error["message"] == "the upstream of 'solo' failed: upstream exploded"
-    assert len(echo_backend(gw).requests) == 1, "the step after the failing one is never sent"
-    (failed,) = await calls(gw)
+    assert len(echo_backend(chain_gw).requests) == 1, "the step after the failing one is never sent"
+    (failed,) = await calls(chain_gw)
     assert failed.status == "error" and failed.error is not None and failed.error.code == "bad_gateway"
     assert (failed.metadata["chain_step"], failed.prompt and failed.prompt.name) == ("0", "summarise")
 
 
 async def test_the_token_limit_applies_to_each_step(make_harness: Callable[..., Any]) -> None:
-    async with chain_gateway(make_harness, InferenceSettings(tokens_per_minute=100)) as gw:
+    async with chain_gateway(make_harness, InferenceSettings(tokens_per_minute=100)) as chain_gw:
         body = chain_body(SUMMARY_STEP, step("answer", "reply"), max_tokens=95)
-        response = await gw.client.post("/v1/chat/completions", json=body, headers=WRITER)
+        response = await chain_gw.client.post("/v1/chat/completions", json=body, headers=WRITER)
 
         error = assert_openai_error(response, 429, code="rate_limit_exceeded")
         assert error["type"] == "tokens" and response.headers["Retry-After"]
-        first, refused = await calls(gw)
+        first, refused = await calls(chain_gw)
         assert (first.status, refused.status) == ("ok", "error")
         assert refused.metadata["chain_step"] == "1" and refused.metadata["http_status"] == "429"
-        assert len(echo_backend(gw).requests) == 1
+        assert len(echo_backend(chain_gw).requests) == 1
 
 
 class _SecondCallOverBudget:
@@ -230,32 +224,32 @@ class _SecondCallOverBudget:
 
 async def test_the_budget_is_checked_and_charged_for_each_step(make_harness: Callable[..., Any]) -> None:
     budget = _SecondCallOverBudget()
-    async with chain_gateway(make_harness, budget=budget) as gw:
+    async with chain_gateway(make_harness, budget=budget) as chain_gw:
         body = chain_body(SUMMARY_STEP, step("answer", "reply"))
-        response = await gw.client.post("/v1/chat/completions", json=body, headers=WRITER)
+        response = await chain_gw.client.post("/v1/chat/completions", json=body, headers=WRITER)
 
         assert_openai_error(response, 429, code="budget_exceeded")
-        first, refused = await calls(gw)
+        first, refused = await calls(chain_gw)
         assert (first.status, refused.error and refused.error.code) == ("ok", "budget_exceeded")
     assert budget.checks == 2 and Usage(5, 7) in budget.charged
 
 
-async def test_a_chain_on_text_completions_is_refused(gw: Harness) -> None:
+async def test_a_chain_on_text_completions_is_refused(chain_gw: Harness) -> None:
     body = {"model": "solo", "prompt": "Hi", "chain": {"steps": [SUMMARY_STEP]}}
-    response = await gw.client.post("/v1/completions", json=body, headers=WRITER)
+    response = await chain_gw.client.post("/v1/completions", json=body, headers=WRITER)
 
     error = assert_openai_error(response, 400, code="unsupported")
     assert error["param"] == "chain"
-    assert await calls(gw) == []
+    assert await calls(chain_gw) == []
 
 
 async def test_a_chain_answers_503_with_retry_after_naming_the_chain_while_the_registry_loads(
     make_harness: Callable[..., Any],
 ) -> None:
-    async with make_harness(registries=Registries()) as gw:
-        response = await gw.client.post("/v1/chat/completions", json=chain_body(SUMMARY_STEP), headers=WRITER)
+    async with make_harness(registries=Registries()) as chain_gw:
+        response = await chain_gw.client.post("/v1/chat/completions", json=chain_body(SUMMARY_STEP), headers=WRITER)
 
         error = assert_openai_error(response, 503, code="registry_unavailable")
         assert (error["type"], error["param"]) == ("server_error", "chain")
         assert response.headers["Retry-After"] == "1"
-        assert await calls(gw) == []
+        assert await calls(chain_gw) == []

@@ -38,6 +38,9 @@ from llmops_schemas.v1.calls import CallRecorded
 
 from tests.unit.inference.support import KEYS, Harness
 
+# Slow (each case waits out SHADOW_DELAY_S copies): `make test` runs it, `make test-unit` leaves it out.
+pytestmark = pytest.mark.slow
+
 ADMIN = {"Authorization": f"Bearer {KEYS['admin'][0]}"}
 WRITER = {"Authorization": f"Bearer {KEYS['writer'][0]}"}
 
