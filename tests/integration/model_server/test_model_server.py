@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import queue
+import time
 import urllib.request
 from typing import Any
 
@@ -177,8 +178,20 @@ def _counts(http: Any) -> tuple[int, int]:
     return int(model["inference_count"]), int(model["execution_count"])
 
 
+def _settled_counts(http: Any, timeout_s: float = 10.0) -> tuple[int, int]:
+    """``_counts`` once two reads 0.2 s apart agree: Triton updates its statistics after it has answered."""
+    deadline = time.monotonic() + timeout_s
+    previous = _counts(http)
+    while True:
+        time.sleep(0.2)
+        current = _counts(http)
+        if current == previous or time.monotonic() > deadline:
+            return current
+        previous = current
+
+
 def test_concurrent_requests_are_batched_together(model_server: ModelServer, http: Any) -> None:
-    before = _counts(http)
+    before = _settled_counts(http)
 
     async def burst() -> list[dict[str, Any]]:
         async with grpcaio.InferenceServerClient(model_server.grpc) as client:
@@ -189,7 +202,7 @@ def test_concurrent_requests_are_batched_together(model_server: ModelServer, htt
             return [outputs(r) for r in await asyncio.gather(*calls)]
 
     results = asyncio.run(burst())
-    after = _counts(http)
+    after = _settled_counts(http)
     inferences, executions = after[0] - before[0], after[1] - before[1]
     assert len(results) == 12 and all(r["completion_tokens"] > 0 for r in results)
     assert inferences == 12
