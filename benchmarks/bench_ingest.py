@@ -700,10 +700,7 @@ def write_doc(path: Path, section: str) -> None:
 
 
 def previous_history(path: Path) -> list[str]:
-    if not path.is_file() or HISTORY_BEGIN not in (text := path.read_text()):
-        return []
-    block = text.split(HISTORY_BEGIN, 1)[1].split(HISTORY_END, 1)[0]
-    return [line for line in block.splitlines() if line.startswith("| ") and not line.startswith(("| date", "| ---"))]
+    return benchkit.history_rows(path, HISTORY_BEGIN, HISTORY_END)
 
 
 # ------------------------------------------------------------------------------------------- main

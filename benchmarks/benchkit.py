@@ -30,6 +30,7 @@ __all__ = [
     "first_line_value",
     "fmt",
     "git_revision",
+    "history_rows",
     "machine_busy_seconds",
     "machine_facts",
     "md_table",
@@ -192,3 +193,11 @@ def replace_section(text: str, section: str, begin: str, end: str) -> str:
         tail = rest.split(end, 1)[1].lstrip("\n")
         return head + section + ("\n" + tail if tail else "")
     return text.rstrip("\n") + "\n\n" + section
+
+
+def history_rows(path: Path, begin: str, end: str) -> list[str]:
+    """The data rows of the run-history table between ``begin`` and ``end`` in ``path`` (none if absent)."""
+    if not path.is_file() or begin not in (text := path.read_text()):
+        return []
+    block = text.split(begin, 1)[1].split(end, 1)[0]
+    return [line for line in block.splitlines() if line.startswith("| ") and not line.startswith(("| date", "| ---"))]
