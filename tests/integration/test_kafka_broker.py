@@ -97,6 +97,7 @@ def _scratch_catalog() -> TopicCatalog:
                     "cleanup_policy": "delete",
                     "key": "tenant_id",
                     "dlq": True,
+                    "producers": ["ingest"],
                     "description": "scratch event topic",
                 },
                 {
@@ -105,6 +106,7 @@ def _scratch_catalog() -> TopicCatalog:
                     "cleanup_policy": "compact",
                     "key": "id",
                     "dlq": False,
+                    "producers": ["ingest"],
                     "description": "scratch config topic",
                     "configs": {"min.cleanable.dirty.ratio": "0.2"},
                 },

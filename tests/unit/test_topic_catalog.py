@@ -53,6 +53,7 @@ VALID_TOPIC = """
     cleanup_policy: delete
     key: tenant_id
     dlq: true
+    producers: [ingest]
     description: things that happened
 """
 
@@ -235,3 +236,25 @@ def test_env_overrides_catalog_path(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 async def test_ensure_topics_rejects_unknown_names_before_connecting(catalog: TopicCatalog) -> None:
     with pytest.raises(KeyError, match=r"llmops\.nope"):
         await ensure_topics("127.0.0.1:1", catalog, ["llmops.calls.recorded", "llmops.nope"])
+
+
+def test_every_topic_names_its_producers_and_services_that_exist(catalog: TopicCatalog) -> None:
+    services = {p.name for p in (Path(__file__).resolve().parents[2] / "services").iterdir() if p.is_dir()}
+    planned = {"evaluation", "drift-detection", "feedback", "governance-audit", "cost", "alerting"}
+    for topic in catalog.topics:
+        assert topic.producers, topic.name
+        unknown = set(topic.producers + topic.consumers) - services - planned - {"external"}
+        assert not unknown, f"{topic.name}: {unknown}"
+    assert "llmops.calls.recorded" in catalog.produced_by("inference")
+    assert catalog.consumed_by("warehouse") == [t.name for t in catalog.topics if "warehouse" in t.consumers]
+
+
+def test_a_service_listed_twice_is_refused() -> None:
+    doubled = VALID_TOPIC.replace("producers: [ingest]", "producers: [ingest, ingest]")
+    with pytest.raises(TopicCatalogError, match="lists a service twice"):
+        TopicCatalog.parse_yaml("version: 1\ntopics:" + doubled)
+
+
+def test_a_topic_without_producers_is_refused() -> None:
+    with pytest.raises(TopicCatalogError, match="producers"):
+        TopicCatalog.parse_yaml("version: 1\ntopics:" + VALID_TOPIC.replace("    producers: [ingest]\n", ""))

@@ -11,11 +11,17 @@ YAML file (``LLMOPS_API_KEYS_FILE``)::
         tenant_id: demo
         role: writer
         sha256: 5e88...   # llmops keys hash <key>
+
+A ``service`` key belongs to a platform service, not to a tenant (its ``tenant_id`` is ``"*"``): it is
+read-only, may invoke models, and names the tenant it acts for on every request in the ``X-LLMOps-Tenant``
+header, so each request stays scoped to one tenant. The gateway marks calls made with a service key as
+platform traffic (``origin: platform``), which online analytics exclude (docs/adr/0007).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
@@ -24,10 +30,13 @@ from typing import Annotated, Literal
 import yaml
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 __all__ = [
+    "ANY_TENANT",
     "ROLE_PERMISSIONS",
+    "SERVICE_ROLE",
+    "TENANT_HEADER",
     "ApiKeyRecord",
     "ApiKeyStore",
     "Permission",
@@ -38,13 +47,20 @@ __all__ = [
 ]
 
 Permission = Literal["calls:write", "calls:read", "metrics:read", "inference:invoke", "admin"]
-Role = Literal["admin", "writer", "reader", "ingest"]
+Role = Literal["admin", "writer", "reader", "ingest", "service"]
+
+SERVICE_ROLE = "service"
+ANY_TENANT = "*"
+"""The ``tenant_id`` of a service key: it names its tenant per request (:data:`TENANT_HEADER`)."""
+TENANT_HEADER = "X-LLMOps-Tenant"
+_TENANT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 ROLE_PERMISSIONS: Mapping[str, frozenset[str]] = {
     "admin": frozenset({"calls:write", "calls:read", "metrics:read", "inference:invoke", "admin"}),
     "writer": frozenset({"calls:write", "calls:read", "metrics:read", "inference:invoke"}),
     "reader": frozenset({"calls:read", "metrics:read"}),
     "ingest": frozenset({"calls:write"}),
+    SERVICE_ROLE: frozenset({"calls:read", "metrics:read", "inference:invoke"}),
 }
 
 
@@ -64,9 +80,15 @@ class ApiKeyRecord(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str = Field(min_length=1, max_length=128)
-    tenant_id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    tenant_id: str = Field(pattern=r"^([a-z0-9][a-z0-9_-]{0,62}|\*)$")
     role: Role
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+    @model_validator(mode="after")
+    def _service_keys_span_tenants(self) -> ApiKeyRecord:
+        if (self.role == SERVICE_ROLE) != (self.tenant_id == ANY_TENANT):
+            raise ValueError(f"tenant_id '{ANY_TENANT}' goes with role '{SERVICE_ROLE}', and only with it")
+        return self
 
 
 class Principal(BaseModel):
@@ -80,6 +102,11 @@ class Principal(BaseModel):
 
     def can(self, permission: str) -> bool:
         return permission in ROLE_PERMISSIONS.get(self.role, frozenset())
+
+    @property
+    def is_platform(self) -> bool:
+        """A platform service's key: what it does is platform traffic, not a tenant's application."""
+        return self.role == SERVICE_ROLE
 
 
 class ApiKeyStore:
@@ -122,6 +149,9 @@ class ApiKeyStore:
 
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The API key, as an alternative header")
+_tenant_header = APIKeyHeader(
+    name=TENANT_HEADER, auto_error=False, description="The tenant a service key acts for (service keys only)"
+)
 
 
 async def _store(request: Request) -> ApiKeyStore:
@@ -140,6 +170,7 @@ def requires(permission: Permission) -> Callable[..., Awaitable[Principal]]:
         store: Annotated[ApiKeyStore, Depends(_store)],
         bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
         header_key: Annotated[str | None, Depends(_header)],
+        tenant: Annotated[str | None, Depends(_tenant_header)],
     ) -> Principal:
         key = bearer.credentials if bearer else header_key
         principal = store.authenticate(key) if key else None
@@ -147,6 +178,19 @@ def requires(permission: Permission) -> Callable[..., Awaitable[Principal]]:
             raise HTTPException(401, "missing or invalid API key", headers={"WWW-Authenticate": "Bearer"})
         if not principal.can(permission):
             raise HTTPException(403, f"role '{principal.role}' lacks permission '{permission}'")
-        return principal
+        return _scoped(principal, tenant)
 
     return dependency
+
+
+def _scoped(principal: Principal, tenant: str | None) -> Principal:
+    """A service key acts for the one tenant its request names; any other key for its own tenant only."""
+    if not principal.is_platform:
+        if tenant is not None and tenant != principal.tenant_id:
+            raise HTTPException(403, f"this key is bound to its own tenant; {TENANT_HEADER} names another")
+        return principal
+    if tenant is None:
+        raise HTTPException(400, f"a service key must name the tenant it acts for in the {TENANT_HEADER} header")
+    if not _TENANT_RE.match(tenant):
+        raise HTTPException(400, f"{TENANT_HEADER} is not a tenant id (lower-case letters, digits, '_' and '-')")
+    return principal.model_copy(update={"tenant_id": tenant})

@@ -1,9 +1,10 @@
 """The CloudEvents 1.0 envelope every platform event travels in.
 
-Attributes follow the CloudEvents 1.0 JSON format. The platform adds two extension attributes,
-``tenantid`` and ``traceid``. CloudEvents requires extension names to be lower-case letters and digits
-only, so on the wire they carry no underscore; in Python they read ``tenant_id`` and ``trace_id``
-(see docs/adr/0003-event-envelope.md).
+Attributes follow the CloudEvents 1.0 JSON format. The platform adds three extension attributes: ``tenantid``,
+``traceid`` and ``keyid`` (the id of the API key under which the producing service accepted the event; never the
+key itself, never taken from a client's payload). CloudEvents requires extension names to be lower-case letters
+and digits only, so on the wire they carry no underscore; in Python they read ``tenant_id``, ``trace_id`` and
+``key_id`` (see docs/adr/0003-event-envelope.md).
 """
 
 from __future__ import annotations
@@ -69,6 +70,12 @@ class CloudEvent(BaseModel, Generic[DataT]):
     datacontenttype: Literal["application/json"] = "application/json"
     tenant_id: str = Field(alias="tenantid", pattern=TENANT_PATTERN)
     trace_id: str | None = Field(default=None, alias="traceid", max_length=64)
+    key_id: str | None = Field(
+        default=None,
+        alias="keyid",
+        max_length=128,
+        description="Id of the API key the producing service authenticated for this event (absent when none did)",
+    )
     data: DataT
 
     @classmethod
@@ -81,6 +88,7 @@ class CloudEvent(BaseModel, Generic[DataT]):
         event_id: str | None = None,
         subject: str | None = None,
         trace_id: str | None = None,
+        key_id: str | None = None,
     ) -> CloudEvent[DataT]:
         """Envelope ``payload`` with the attributes derived from its class."""
         extra: dict[str, Any] = {"id": event_id} if event_id else {}
@@ -93,6 +101,7 @@ class CloudEvent(BaseModel, Generic[DataT]):
             subject=subject,
             tenant_id=tenant_id,
             trace_id=trace_id,
+            key_id=key_id,
             data=payload,
             **extra,
         )

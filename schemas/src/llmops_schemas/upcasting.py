@@ -20,7 +20,7 @@ Upcaster = Callable[[CloudEvent[Any]], CloudEvent[Any]]
 
 
 def with_payload(event: CloudEvent[Any], payload: EventPayload) -> CloudEvent[Any]:
-    """``event`` carrying ``payload`` instead: same id, source, time, subject, tenant and trace.
+    """``event`` carrying ``payload`` instead: same id, source, time, subject, tenant, trace and key.
 
     The type and ``dataschema`` follow the new payload. This is how an upcaster builds its result.
     """
@@ -33,6 +33,7 @@ def with_payload(event: CloudEvent[Any], payload: EventPayload) -> CloudEvent[An
         dataschema=payload.dataschema(),
         tenant_id=event.tenant_id,
         trace_id=event.trace_id,
+        key_id=event.key_id,
         data=payload,
     )
 

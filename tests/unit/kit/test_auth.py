@@ -19,6 +19,7 @@ from llmops_kit.logging import configure_logging
 
 WRITER_KEY = generate_key()
 READER_KEY = generate_key()
+SERVICE_KEY = generate_key()
 UNKNOWN_KEY = generate_key()
 
 
@@ -34,6 +35,7 @@ def key_file(tmp_path: Path) -> Path:
         [
             {"id": "demo-writer", "tenant_id": "demo", "role": "writer", "sha256": hash_key(WRITER_KEY)},
             {"id": "acme-reader", "tenant_id": "acme", "role": "reader", "sha256": hash_key(READER_KEY)},
+            {"id": "svc-evaluation", "tenant_id": "*", "role": "service", "sha256": hash_key(SERVICE_KEY)},
         ],
     )
 
@@ -272,3 +274,41 @@ def test_keys_never_reach_the_logs(key_file: Path, capsys: pytest.CaptureFixture
     # ... and no key made it into them.
     for key in (WRITER_KEY, READER_KEY, UNKNOWN_KEY):
         assert key not in out
+
+
+# --- service keys: read-only, one tenant per request -----------------------------------------------
+
+
+def test_a_service_key_reads_for_the_tenant_its_request_names(client: TestClient) -> None:
+    for tenant in ("demo", "acme"):
+        r = client.get("/calls", headers={**bearer(SERVICE_KEY), "X-LLMOps-Tenant": tenant})
+        assert r.status_code == 200, r.text
+        assert r.json() == {"key_id": "svc-evaluation", "tenant_id": tenant}
+
+
+def test_a_service_key_without_a_tenant_or_with_a_bad_one_is_refused(client: TestClient) -> None:
+    r = client.get("/calls", headers=bearer(SERVICE_KEY))
+    assert r.status_code == 400
+    assert "X-LLMOps-Tenant" in r.json()["detail"]
+    r = client.get("/calls", headers={**bearer(SERVICE_KEY), "X-LLMOps-Tenant": "*"})
+    assert r.status_code == 400
+
+
+def test_a_service_key_is_read_only(client: TestClient) -> None:
+    r = client.post("/calls", headers={**bearer(SERVICE_KEY), "X-LLMOps-Tenant": "demo"})
+    assert r.status_code == 403
+
+
+def test_a_tenant_key_cannot_name_another_tenant(client: TestClient) -> None:
+    assert client.get("/calls", headers={**bearer(READER_KEY), "X-LLMOps-Tenant": "acme"}).status_code == 200
+    r = client.get("/calls", headers={**bearer(READER_KEY), "X-LLMOps-Tenant": "demo"})
+    assert r.status_code == 403
+
+
+def test_only_service_keys_span_tenants() -> None:
+    with pytest.raises(ValueError, match="goes with role 'service'"):
+        ApiKeyRecord(id="x", tenant_id="*", role="reader", sha256="0" * 64)
+    with pytest.raises(ValueError, match="goes with role 'service'"):
+        ApiKeyRecord(id="x", tenant_id="demo", role="service", sha256="0" * 64)
+    principal = ApiKeyStore([ApiKeyRecord(id="s", tenant_id="*", role="service", sha256=hash_key(SERVICE_KEY))])
+    assert principal.authenticate(SERVICE_KEY).is_platform  # type: ignore[union-attr]

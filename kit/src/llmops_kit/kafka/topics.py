@@ -28,7 +28,9 @@ from llmops_kit.infra.paths import kafka_infra_dir
 __all__ = [
     "DLQ_SUFFIX",
     "ENV_TOPICS_FILE",
+    "EXTERNAL",
     "CatalogDefaults",
+    "ServiceName",
     "TopicCatalog",
     "TopicCatalogError",
     "TopicProvisioningError",
@@ -47,6 +49,12 @@ _NAME_RE = re.compile(r"^llmops(\.[a-z][a-z0-9_]*){1,2}$")
 _DURATION_RE = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d|w)\s*$")
 _UNIT_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 _RESERVED_CONFIGS = frozenset({"cleanup.policy", "retention.ms"})
+
+EXTERNAL = "external"
+"""The producer/consumer name for applications outside the platform (kcat, SDK sidecars)."""
+
+ServiceName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")]
+"""A service's directory name under ``services/`` (``drift-detection``), or :data:`EXTERNAL`."""
 
 
 def dlq_topic(name: str) -> str:
@@ -93,6 +101,10 @@ class TopicSpec(BaseModel):
     configs: dict[str, str] = Field(default_factory=dict)
     dlq_retention: RetentionMs | None = None
     """Overrides ``defaults.dlq_retention`` for this topic's DLQ."""
+    producers: list[ServiceName] = Field(min_length=1)
+    """The services that publish to the topic: Kafka ACLs grant write to these principals only."""
+    consumers: list[ServiceName] = Field(default_factory=list)
+    """The services that consume it (each also writes the topic's DLQ): ACLs grant them read."""
 
     @model_validator(mode="after")
     def _check(self) -> TopicSpec:
@@ -112,6 +124,9 @@ class TopicSpec(BaseModel):
             raise ValueError(f"{self.name!r}: delete topics need a retention (e.g. 7d)")
         if not self.dlq and self.dlq_retention is not None:
             raise ValueError(f"{self.name!r}: dlq_retention given but dlq is false")
+        for role, names in (("producers", self.producers), ("consumers", self.consumers)):
+            if len(set(names)) != len(names):
+                raise ValueError(f"{self.name!r}: {role} lists a service twice")
         reserved = _RESERVED_CONFIGS & self.configs.keys()
         if reserved:
             raise ValueError(f"{self.name!r}: set {sorted(reserved)} through cleanup_policy/retention, not configs")
@@ -200,6 +215,14 @@ class TopicCatalog(BaseModel):
             if topic.dlq_name:
                 out.append(topic.dlq_name)
         return out
+
+    def produced_by(self, service: str) -> list[str]:
+        """The catalog topics ``service`` publishes to, in file order."""
+        return [t.name for t in self.topics if service in t.producers]
+
+    def consumed_by(self, service: str) -> list[str]:
+        """The catalog topics ``service`` consumes, in file order."""
+        return [t.name for t in self.topics if service in t.consumers]
 
     def dlq_configs(self, spec: TopicSpec) -> dict[str, str]:
         retention = spec.dlq_retention if spec.dlq_retention is not None else self.defaults.dlq_retention

@@ -95,6 +95,14 @@ class CallRecorded(EventPayload):
     experiment: ExperimentRef | None = None
     tags: Tags = Field(default_factory=list)
     metadata: Labels = Field(default_factory=dict)
+    origin: Literal["application", "platform"] = Field(
+        default="application",
+        description=(
+            "'platform' marks a call the platform made itself (judges, offline runs, scheduled re-scoring), set by "
+            "the gateway from the calling key's role and never by a client; online evaluation, drift, objectives "
+            "and experiment analytics exclude such calls by default, cost books them to the platform"
+        ),
+    )
 
     @model_validator(mode="after")
     def _error_matches_status(self) -> CallRecorded:
