@@ -28,13 +28,15 @@ from rich.markup import escape
 from llmops_cli.client import ApiError, PlatformClient
 from llmops_cli.config import STATE_FILE, CliConfig, read_running_state
 from llmops_cli.demo import demo_calls
-from llmops_cli.platform import GATEWAY_MODEL, LocalPlatform, PlatformPorts, ensure_dev_keys
+from llmops_cli.platform import EMBEDDING_MODEL, GATEWAY_MODEL, LocalPlatform, PlatformPorts, ensure_dev_keys
 from llmops_cli.render import table
 from llmops_cli.sending import SendError, send_records
+from llmops_cli.supervisor import Died, GaveUp, Restarted, Supervisor
 
 __all__ = ["run_up"]
 
 QUERYABLE_TIMEOUT_S = 60.0
+SUPERVISE_INTERVAL_S = 0.5
 GATEWAY_DEMO_CALLS = 20
 DEMO_APP = "llmops-demo"
 DEMO_PROMPT = "demo-assistant"
@@ -114,7 +116,7 @@ def _run(platform: LocalPlatform, data_dir: Path, *, demo_calls: int, once: bool
     console.print(f"[green]✓[/green] ingest at {platform.url('ingest')}, warehouse at {platform.url('warehouse')}")
     console.print(
         f"[green]✓[/green] model server at {platform.url('model-server')} (gRPC :{platform.ports.model_server_grpc}), "
-        f"gateway at {platform.url('inference')}/v1 (model {GATEWAY_MODEL})"
+        f"gateway at {platform.url('inference')}/v1 (models {GATEWAY_MODEL}, {EMBEDDING_MODEL})"
     )
     _write_state(platform, data_dir)
     if demo_calls:
@@ -126,11 +128,39 @@ def _run(platform: LocalPlatform, data_dir: Path, *, demo_calls: int, once: bool
     if once:
         return 0
     console.print(f"\n[bold]running[/bold] (pid {os.getpid()}) - press Ctrl-C to stop")
-    while not (dead := platform.dead_processes()):
-        time.sleep(1)
-    for name in dead:
-        console.print(f"[red]{name} exited[/red]; last log lines:\n{escape(platform.log_tail(name))}")
+    return _supervise(platform, data_dir, console)
+
+
+def _supervise(platform: LocalPlatform, data_dir: Path, console: Console) -> int:
+    """Restart a service that dies (see :mod:`llmops_cli.supervisor`); returns 1 once it gives up or Kafka dies."""
+    supervisor = Supervisor(platform.services, restart=platform.restart)
+    while not platform.broker_died():
+        try:
+            events = supervisor.poll()
+        except GaveUp as exc:
+            console.print(f"[red]error:[/red] {escape(str(exc))}\nstopping everything")
+            return 1
+        for event in events:
+            _report(event, console)
+            if isinstance(event, Restarted):
+                _write_state(platform, data_dir)
+        time.sleep(SUPERVISE_INTERVAL_S)
+    console.print(
+        "[red]error:[/red] Kafka exited; every service depends on it, so everything stops (its log and the "
+        "services' offsets are kept: the next `llmops up` resumes). Last log lines:\n"
+        + escape(platform.log_tail("kafka"))
+    )
     return 1
+
+
+def _report(event: Died | Restarted, console: Console) -> None:
+    if isinstance(event, Restarted):
+        console.print(f"[green]✓[/green] {event.name} restarted (pid {event.pid})")
+        return
+    console.print(
+        f"[red]{event.name} died[/red] ({event.reason}); last log lines:\n{escape(event.log_tail)}\n"
+        f"restarting {event.name} in {event.delay_s:.0f}s (restart {event.attempt} of at most {event.limit})"
+    )
 
 
 def _write_state(platform: LocalPlatform, data_dir: Path) -> None:
@@ -303,7 +333,7 @@ def _print_tour(platform: LocalPlatform, data_dir: Path, console: Console, *, on
 [bold]Where to look[/bold]
   ingest API     {ingest}/docs   (OpenAPI: {ingest}/openapi.json)
   warehouse API  {warehouse}/docs   (OpenAPI: {warehouse}/openapi.json)
-  gateway        {gateway}/v1   (OpenAI-compatible; model {GATEWAY_MODEL}; {gateway}/docs)
+  gateway        {gateway}/v1   (OpenAI-compatible; models {GATEWAY_MODEL}, {EMBEDDING_MODEL}; {gateway}/docs)
   model server   {model_server}/v2/health/ready   (Triton; gRPC :{platform.ports.model_server_grpc})
   metrics        {ingest}/metrics  {warehouse}/metrics  {gateway}/metrics
   logs           {data_dir}/logs/ and {data_dir}/kafka/broker.log
@@ -325,6 +355,7 @@ def _print_tour(platform: LocalPlatform, data_dir: Path, console: Console, *, on
       extra_headers={{"X-LLMOps-App": "{DEMO_APP}"}},
   )
   print(answer.choices[0].message.content, answer.usage)
+  vectors = client.embeddings.create(model="{EMBEDDING_MODEL}", input=["Where is my parcel?"])
 """,
         highlight=False,
     )
