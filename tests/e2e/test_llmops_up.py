@@ -276,7 +276,11 @@ class CallStream:
         headers = {"Authorization": f"Bearer {self.key}"}
         with httpx.Client(base_url=self.url, headers=headers, timeout=30) as client:
             for start in range(0, len(records), STREAM_BATCH):
-                response = client.post("/v1/calls", json={"calls": records[start : start + STREAM_BATCH]})
+                try:
+                    response = client.post("/v1/calls", json={"calls": records[start : start + STREAM_BATCH]})
+                except httpx.HTTPError as exc:
+                    self.failures.append(f"{type(exc).__name__}: {exc}")
+                    return
                 if response.status_code != 202:
                     self.failures.append(f"{response.status_code}: {response.text[:300]}")
                     return
