@@ -5,9 +5,10 @@ restart still inside ``window_s`` up to ``max_delay_s``; the restart that would 
 within ``window_s`` is not made: :class:`GaveUp` is raised and `llmops up` stops everything. A restart that
 never gets ready counts as another death. Nothing is lost meanwhile: ingest keeps accepting into Kafka and the
 restarted warehouse resumes from its committed offsets (it commits only after the insert, deduplicated on the
-event id). Kafka itself is not supervised here: `llmops up` treats its death as fatal.
+event id). Kafka is not restarted: its death ends :func:`supervise`, and `llmops up` stops everything.
 
-The supervisor never sleeps and reads time only through ``clock``, so the policy is unit-tested with fakes.
+:class:`Supervisor` never sleeps and reads time only through ``clock``, so the policy is unit-tested with fakes;
+:func:`supervise` is the loop around it that `llmops up` runs.
 """
 
 from __future__ import annotations
@@ -17,13 +18,19 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from llmops_kit.infra.process import ProcessError
+from rich.console import Console
+from rich.markup import escape
 
-__all__ = ["Died", "GaveUp", "RestartPolicy", "Restarted", "Supervised", "Supervisor", "describe_exit"]
+if TYPE_CHECKING:
+    from llmops_cli.platform import LocalPlatform
+
+__all__ = ["Died", "GaveUp", "RestartPolicy", "Restarted", "Supervised", "Supervisor", "describe_exit", "supervise"]
 
 LOG_TAIL_LINES = 15
+POLL_INTERVAL_S = 0.5
 
 
 class Supervised(Protocol):
@@ -145,3 +152,42 @@ class Supervisor(Generic[Child]):
         except ProcessError as exc:
             return self._died(child, f"restart failed: {exc}".splitlines()[0])
         return Restarted(child.name, child.pid)
+
+
+def supervise(
+    platform: LocalPlatform,
+    console: Console,
+    *,
+    on_restart: Callable[[], None],
+    policy: RestartPolicy = RestartPolicy(),
+) -> int:
+    """`llmops up`'s loop once everything runs: restart the services that die, report it; 1 once it gives up or
+    Kafka dies (the caller then stops everything). ``on_restart`` runs after each restart (``up.json``'s pids)."""
+    supervisor = Supervisor(platform.services, restart=platform.restart, policy=policy)
+    while not platform.broker_died():
+        try:
+            events = supervisor.poll()
+        except GaveUp as exc:
+            console.print(f"[red]error:[/red] {escape(str(exc))}\nstopping everything")
+            return 1
+        for event in events:
+            _report(event, console)
+            if isinstance(event, Restarted):
+                on_restart()
+        time.sleep(POLL_INTERVAL_S)
+    console.print(
+        "[red]error:[/red] Kafka exited; every service depends on it, so everything stops (its log and the "
+        "services' offsets are kept: the next `llmops up` resumes). Last log lines:\n"
+        + escape(platform.log_tail("kafka"))
+    )
+    return 1
+
+
+def _report(event: Died | Restarted, console: Console) -> None:
+    if isinstance(event, Restarted):
+        console.print(f"[green]✓[/green] {event.name} restarted (pid {event.pid})")
+        return
+    console.print(
+        f"[red]{event.name} died[/red] ({event.reason}); last log lines:\n{escape(event.log_tail)}\n"
+        f"restarting {event.name} in {event.delay_s:.0f}s (restart {event.attempt} of at most {event.limit})"
+    )

@@ -31,12 +31,11 @@ from llmops_cli.demo import demo_calls
 from llmops_cli.platform import EMBEDDING_MODEL, GATEWAY_MODEL, LocalPlatform, PlatformPorts, ensure_dev_keys
 from llmops_cli.render import table
 from llmops_cli.sending import SendError, send_records
-from llmops_cli.supervisor import Died, GaveUp, Restarted, Supervisor
+from llmops_cli.supervisor import supervise
 
 __all__ = ["run_up"]
 
 QUERYABLE_TIMEOUT_S = 60.0
-SUPERVISE_INTERVAL_S = 0.5
 GATEWAY_DEMO_CALLS = 20
 DEMO_APP = "llmops-demo"
 DEMO_PROMPT = "demo-assistant"
@@ -128,39 +127,7 @@ def _run(platform: LocalPlatform, data_dir: Path, *, demo_calls: int, once: bool
     if once:
         return 0
     console.print(f"\n[bold]running[/bold] (pid {os.getpid()}) - press Ctrl-C to stop")
-    return _supervise(platform, data_dir, console)
-
-
-def _supervise(platform: LocalPlatform, data_dir: Path, console: Console) -> int:
-    """Restart a service that dies (see :mod:`llmops_cli.supervisor`); returns 1 once it gives up or Kafka dies."""
-    supervisor = Supervisor(platform.services, restart=platform.restart)
-    while not platform.broker_died():
-        try:
-            events = supervisor.poll()
-        except GaveUp as exc:
-            console.print(f"[red]error:[/red] {escape(str(exc))}\nstopping everything")
-            return 1
-        for event in events:
-            _report(event, console)
-            if isinstance(event, Restarted):
-                _write_state(platform, data_dir)
-        time.sleep(SUPERVISE_INTERVAL_S)
-    console.print(
-        "[red]error:[/red] Kafka exited; every service depends on it, so everything stops (its log and the "
-        "services' offsets are kept: the next `llmops up` resumes). Last log lines:\n"
-        + escape(platform.log_tail("kafka"))
-    )
-    return 1
-
-
-def _report(event: Died | Restarted, console: Console) -> None:
-    if isinstance(event, Restarted):
-        console.print(f"[green]✓[/green] {event.name} restarted (pid {event.pid})")
-        return
-    console.print(
-        f"[red]{event.name} died[/red] ({event.reason}); last log lines:\n{escape(event.log_tail)}\n"
-        f"restarting {event.name} in {event.delay_s:.0f}s (restart {event.attempt} of at most {event.limit})"
-    )
+    return supervise(platform, console, on_restart=lambda: _write_state(platform, data_dir))
 
 
 def _write_state(platform: LocalPlatform, data_dir: Path) -> None:

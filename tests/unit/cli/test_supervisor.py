@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import pytest
-from llmops_cli.supervisor import Died, GaveUp, Restarted, RestartPolicy, Supervisor, describe_exit
+from llmops_cli.supervisor import Died, GaveUp, Restarted, RestartPolicy, Supervisor, describe_exit, supervise
 from llmops_kit.infra.process import ProcessError
+from rich.console import Console
 
 POLICY = RestartPolicy(first_delay_s=1, max_delay_s=8, max_restarts=4, window_s=100)
 
@@ -55,6 +58,11 @@ class Harness:
     def at(self, now: float) -> list[Died | Restarted]:
         self.clock.now = now
         return self.supervisor.poll()
+
+    def died_at(self, now: float) -> Died:
+        (event,) = self.at(now)
+        assert isinstance(event, Died)
+        return event
 
 
 def test_a_running_child_is_left_alone() -> None:
@@ -109,11 +117,10 @@ def test_restarts_older_than_the_window_are_forgotten_and_the_delay_starts_over(
     now = 0.0
     for _ in range(POLICY.max_restarts):  # dies right after each restart
         child.crash()
-        (died,) = harness.at(now)
-        now += died.delay_s
+        now += harness.died_at(now).delay_s
         harness.at(now)
     child.crash()
-    (died,) = harness.at(200)  # the four restarts are more than window_s old: not counted
+    died = harness.died_at(200)  # the four restarts are more than window_s old: not counted
 
     assert (died.delay_s, died.attempt) == (1, 1)
 
@@ -124,8 +131,7 @@ def test_a_restart_that_fails_counts_as_another_death() -> None:
     child.crash(-15)
     harness.at(0)
 
-    (failed,) = harness.at(1)
-    assert isinstance(failed, Died)
+    failed = harness.died_at(1)
     assert failed.reason == "restart failed: model-server exited early; last log lines:"
     assert (failed.delay_s, failed.attempt) == (2, 2)
     assert harness.at(3) == [Restarted("model-server", 101)]
@@ -140,7 +146,7 @@ def test_each_child_has_its_own_count() -> None:
     harness.at(1)
     ingest.crash()
 
-    (died,) = harness.at(2)
+    died = harness.died_at(2)
     assert (died.name, died.attempt, died.delay_s) == ("ingest", 1, 1)
 
 
@@ -150,3 +156,61 @@ def test_each_child_has_its_own_count() -> None:
 )
 def test_exit_descriptions(code: int | None, reason: str) -> None:
     assert describe_exit(code) == reason
+
+
+@dataclass
+class FakePlatform:
+    """What :func:`supervise` uses of LocalPlatform; ``restart`` fails ``failing`` times, Kafka dies after ``polls``."""
+
+    services: list[FakeChild]
+    polls: int = 100
+    failing: int = 0
+
+    def broker_died(self) -> bool:
+        self.polls -= 1
+        return self.polls < 0
+
+    def restart(self, child: FakeChild) -> None:
+        if self.failing:
+            self.failing -= 1
+            raise ProcessError(f"{child.name} exited early; last log lines:\nboom")
+        child.returncode, child.pid = None, (child.pid or 0) + 1
+
+    def log_tail(self, name: str) -> str:
+        return f"{name}: broker log"
+
+
+def _console() -> tuple[Console, io.StringIO]:
+    out = io.StringIO()
+    return Console(file=out, width=200, color_system=None), out
+
+
+def test_the_loop_reports_a_restart_and_rewrites_the_state_then_ends_when_kafka_dies() -> None:
+    warehouse = FakeChild("warehouse", returncode=-9)
+    platform, (console, out), restarts = FakePlatform([warehouse], polls=3), _console(), []
+    fast = RestartPolicy(first_delay_s=0)
+
+    code = supervise(cast(Any, platform), console, on_restart=lambda: restarts.append(warehouse.pid), policy=fast)
+
+    assert code == 1 and restarts == [101]
+    assert "warehouse died (killed by SIGKILL); last log lines:\nwarehouse: last line\nrestarting warehouse in 0s" in (
+        out.getvalue()
+    )
+    assert "✓ warehouse restarted (pid 101)" in out.getvalue()
+    assert "error: Kafka exited; every service depends on it" in out.getvalue()
+    assert "kafka: broker log" in out.getvalue()
+
+
+def test_the_loop_gives_up_with_a_clear_message() -> None:
+    platform = FakePlatform([FakeChild("ingest", returncode=3)], failing=10)
+    console, out = _console()
+
+    code = supervise(
+        cast(Any, platform), console, on_restart=lambda: None, policy=RestartPolicy(first_delay_s=0, max_restarts=1)
+    )
+
+    assert code == 1
+    assert (
+        "error: ingest died (restart failed: ingest exited early; last log lines:) after 1 restarts" in out.getvalue()
+    )
+    assert "giving up" in out.getvalue() and out.getvalue().rstrip().endswith("stopping everything")
