@@ -128,7 +128,8 @@ def session(tmp_path: Path) -> Iterator[Session]:
     ports["model-server"] = port
     # a broker of its own (not KAFKA_BOOTSTRAP_SERVERS), and none of the CLI's settings from outside
     env = {k: v for k, v in os.environ.items() if k not in CLI_SETTINGS and not k.startswith("KAFKA_BOOTSTRAP")}
-    env |= {"LLMOPS_DATA_DIR": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+    env = {k: v for k, v in env.items() if k != "COLUMNS"}  # output to a pipe must not wrap without it
+    env |= {"LLMOPS_DATA_DIR": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1"}
     session = Session(tmp_path / "data", ports, env)
     try:
         yield session
@@ -213,6 +214,8 @@ def test_up_serves_the_cli_stops_on_ctrl_c_and_reuses_its_data_dir(session: Sess
     assert " calls queryable" not in first.output  # every call queryable in time
     assert "prompt demo-assistant v1 labelled production" in first.output
     assert session.url("inference") + "/v1" in first.output and "from openai import OpenAI" in first.output
+    curl = f'curl -s -H "Authorization: Bearer $(jq -r .reader {session.data_dir}/credentials.json)" \\'
+    assert curl in [line.strip() for line in first.lines], first.output  # a pipe gets whole lines, not wrapped
     keys = json.loads((session.data_dir / "credentials.json").read_text())
     total = 200 + GATEWAY_CALLS
 
