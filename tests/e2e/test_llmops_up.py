@@ -6,6 +6,9 @@ Two runs on one data dir: the first sends 200 demo calls to ingest and 20 chat c
 left (no process in the children's process groups, no port answering); the second reuses the data dir (same
 keys, the first run's calls still there, a new prompt version, the first experiment stopped for a new one) and
 ends with 440 calls.
+
+Supervision: the warehouse killed with SIGKILL while calls stream in through ingest is named with its cause and
+restarted, the platform keeps running, and every accepted call is stored exactly once.
 """
 
 from __future__ import annotations
@@ -19,13 +22,19 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from llmops_cli.demo import demo_calls
 from llmops_kit.infra import free_port
+
+from tests.fixtures.kafka import run_sync
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -35,6 +44,9 @@ GATEWAY_CALLS = 20  # llmops_cli.up.GATEWAY_DEMO_CALLS
 CHILDREN = {"kafka", "ingest", "warehouse", "model-server", "inference"}
 STOP_TIMEOUT_S = 60
 CLI_SETTINGS = {"LLMOPS_DATA_DIR", "LLMOPS_INGEST_URL", "LLMOPS_WAREHOUSE_URL", "LLMOPS_API_KEY"}
+STREAM_BATCH = 50
+STREAM_PAUSE_S = 0.02
+STREAM_MAX_CALLS = 50_000
 
 
 @dataclass
@@ -116,7 +128,8 @@ def session(tmp_path: Path) -> Iterator[Session]:
     ports["model-server"] = port
     # a broker of its own (not KAFKA_BOOTSTRAP_SERVERS), and none of the CLI's settings from outside
     env = {k: v for k, v in os.environ.items() if k not in CLI_SETTINGS and not k.startswith("KAFKA_BOOTSTRAP")}
-    env |= {"LLMOPS_DATA_DIR": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+    env = {k: v for k, v in env.items() if k != "COLUMNS"}  # output to a pipe must not wrap without it
+    env |= {"LLMOPS_DATA_DIR": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1"}
     session = Session(tmp_path / "data", ports, env)
     try:
         yield session
@@ -201,6 +214,8 @@ def test_up_serves_the_cli_stops_on_ctrl_c_and_reuses_its_data_dir(session: Sess
     assert " calls queryable" not in first.output  # every call queryable in time
     assert "prompt demo-assistant v1 labelled production" in first.output
     assert session.url("inference") + "/v1" in first.output and "from openai import OpenAI" in first.output
+    curl = f'curl -s -H "Authorization: Bearer $(jq -r .reader {session.data_dir}/credentials.json)" \\'
+    assert curl in [line.strip() for line in first.lines], first.output  # a pipe gets whole lines, not wrapped
     keys = json.loads((session.data_dir / "credentials.json").read_text())
     total = 200 + GATEWAY_CALLS
 
@@ -243,3 +258,103 @@ def test_up_serves_the_cli_stops_on_ctrl_c_and_reuses_its_data_dir(session: Sess
     assert "prompt demo-assistant v2 labelled production" in second.output
     assert f"gateway: {GATEWAY_CALLS} chat completions answered, 0 failed" in second.output
     _ctrl_c(session, second, twice=True)
+
+
+@dataclass
+class CallStream:
+    """Batches of demo calls posted to ingest one after another from a thread, until stopped."""
+
+    url: str
+    key: str
+    accepted: int = 0
+    failures: list[str] = field(default_factory=list)
+    stopped: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        records = list(demo_calls(STREAM_MAX_CALLS, seed=int(time.time())))
+        headers = {"Authorization": f"Bearer {self.key}"}
+        with httpx.Client(base_url=self.url, headers=headers, timeout=30) as client:
+            for start in range(0, len(records), STREAM_BATCH):
+                try:
+                    response = client.post("/v1/calls", json={"calls": records[start : start + STREAM_BATCH]})
+                except httpx.HTTPError as exc:
+                    self.failures.append(f"{type(exc).__name__}: {exc}")
+                    return
+                if response.status_code != 202:
+                    self.failures.append(f"{response.status_code}: {response.text[:300]}")
+                    return
+                self.accepted += len(response.json()["accepted"])
+                if self.stopped.wait(STREAM_PAUSE_S):  # paced, so a loaded 2-core host keeps up
+                    return
+
+    def stop(self) -> int:
+        self.stopped.set()
+        self.thread.join(60)
+        assert self.failures == []
+        return self.accepted
+
+
+def _wait_until(condition: Callable[[], bool], what: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"not within {timeout_s}s: {what}")
+        time.sleep(0.2)
+
+
+async def _consumer_lag(bootstrap: str, group: str) -> int:
+    """Records of the group's partitions not yet committed (its side effect, the insert, comes first)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await admin.start()
+    await consumer.start()
+    try:
+        committed: dict[TopicPartition, Any] = await admin.list_consumer_group_offsets(group)
+        ends = await consumer.end_offsets(list(committed))
+        return sum(ends[tp] - meta.offset for tp, meta in committed.items())
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+def test_a_killed_warehouse_is_restarted_and_nothing_is_lost(session: Session) -> None:
+    up = session.up(demo_calls=0)
+    up.wait_for("press Ctrl-C to stop", READY_TIMEOUT_S)
+    keys = json.loads((session.data_dir / "credentials.json").read_text())
+    state = session.state()
+    stream = CallStream(session.url("ingest"), keys["writer"])
+    _wait_until(lambda: stream.accepted >= 500, "500 calls accepted", 60)
+
+    os.killpg(state["children"]["warehouse"], signal.SIGKILL)
+    up.wait_for("warehouse died (killed by SIGKILL); last log lines:", 30)
+    up.wait_for("restarting warehouse in 1s (restart 1 of at most 5)", 5)
+    up.wait_for("✓ warehouse restarted", READY_TIMEOUT_S)
+    after_restart = stream.accepted
+    _wait_until(lambda: stream.accepted >= after_restart + 500, "500 more calls accepted after the restart", 60)
+    accepted = stream.stop()
+
+    assert up.proc.poll() is None, up.output  # the platform kept running
+    assert session.state()["children"]["warehouse"] != state["children"]["warehouse"]  # up.json has the new pid
+    bootstrap = state["kafka_bootstrap_servers"]
+    _wait_until(
+        lambda: (
+            _total_calls(session, keys["reader"]) >= accepted and run_sync(_consumer_lag(bootstrap, "warehouse")) == 0
+        ),
+        f"{accepted} calls stored and every record committed",
+        120,
+    )
+    assert _total_calls(session, keys["reader"]) == accepted  # the rollup would count a duplicate twice
+
+    embedded = httpx.post(
+        session.url("inference") + "/v1/embeddings",
+        json={"model": "local-embedder", "input": ["Where is my parcel?"]},
+        headers={"Authorization": f"Bearer {keys['writer']}"},
+        timeout=60,
+    )
+    assert embedded.status_code == 200, embedded.text
+    assert len(embedded.json()["data"][0]["embedding"]) == 384
+    _ctrl_c(session, up)

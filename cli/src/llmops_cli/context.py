@@ -16,6 +16,7 @@ from rich.markup import escape
 
 from llmops_cli.client import PlatformClient
 from llmops_cli.config import load_config
+from llmops_cli.consoles import make_console
 
 __all__ = ["CliContext", "cli_context"]
 
@@ -25,8 +26,8 @@ class CliContext:
     """``out`` gets results (tables, JSON); ``err`` gets progress, status and errors."""
 
     transport: httpx.BaseTransport | None = None
-    out: Console = field(default_factory=Console)
-    err: Console = field(default_factory=lambda: Console(stderr=True))
+    out: Console = field(default_factory=make_console)
+    err: Console = field(default_factory=lambda: make_console(stderr=True))
 
     def client(self, ingest_url: str | None, warehouse_url: str | None, api_key: str | None) -> PlatformClient:
         return PlatformClient(load_config(ingest_url, warehouse_url, api_key), transport=self.transport)

@@ -2,7 +2,7 @@
 
 The model server (PyTriton serving ``llm`` and ``embedder`` on the CPU) starts with ingest and the warehouse;
 the inference gateway starts once it is ready, with a routes file in the data dir that sends
-:data:`GATEWAY_MODEL` to its ``llm``.
+:data:`GATEWAY_MODEL` to its ``llm`` and :data:`EMBEDDING_MODEL` to its ``embedder``.
 
 Everything lives under the data dir (``.data`` by default) so a second `llmops up` reuses the
 broker's storage, the ClickHouse data and the development API keys.
@@ -24,12 +24,14 @@ from llmops_kit.infra import LocalKafkaBroker
 from llmops_kit.infra.process import ManagedProcess
 from llmops_kit.kafka.topics import TopicCatalog, ensure_topics
 
-__all__ = ["GATEWAY_MODEL", "LocalPlatform", "PlatformPorts", "ensure_dev_keys", "write_routes"]
+__all__ = ["EMBEDDING_MODEL", "GATEWAY_MODEL", "LocalPlatform", "PlatformPorts", "ensure_dev_keys", "write_routes"]
 
 DEV_TENANT = "demo"
 DEV_ROLES = ("admin", "writer", "reader")
 GATEWAY_MODEL = "opticks-gpt2"  # the public name the gateway routes to the model server's `llm`
+EMBEDDING_MODEL = "local-embedder"  # and to its `embedder` (the name infra/dev and Helm use too)
 MODEL_SERVER_READY_TIMEOUT_S = 180.0
+READY_TIMEOUT_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -58,10 +60,14 @@ class PlatformPorts:
 
 
 def write_routes(path: Path, grpc_port: int) -> Path:
-    """The gateway's routes file: :data:`GATEWAY_MODEL` to Triton's ``llm`` on ``grpc_port`` (rewritten every start)."""
+    """The gateway's routes file: :data:`GATEWAY_MODEL` and :data:`EMBEDDING_MODEL` to Triton's ``llm`` and
+    ``embedder`` on ``grpc_port`` (rewritten every start)."""
     routes = {
         "upstreams": [{"name": "triton", "base_url": f"grpc://127.0.0.1:{grpc_port}"}],
-        "models": {GATEWAY_MODEL: [{"backend": "triton", "upstream": "triton", "model": "llm", "timeout_s": 60}]},
+        "models": {
+            GATEWAY_MODEL: [{"backend": "triton", "upstream": "triton", "model": "llm", "timeout_s": 60}],
+            EMBEDDING_MODEL: [{"backend": "triton", "upstream": "triton", "model": "embedder", "timeout_s": 10}],
+        },
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(routes, sort_keys=False))
@@ -141,8 +147,7 @@ class LocalPlatform:
         }
         started = [self._start(name, {**common, **env}) for name, env in first.items()]
         for process in started:
-            ready_s = MODEL_SERVER_READY_TIMEOUT_S if process.name == "model-server" else 120
-            process.wait_ready(timeout_s=ready_s)
+            process.wait_ready(timeout_s=_ready_timeout_s(process.name))
         routes = write_routes(self.data_dir / "inference-routes.yaml", self.ports.model_server_grpc)
         gateway = {
             "INFERENCE_PORT": str(self.ports.inference),
@@ -150,7 +155,7 @@ class LocalPlatform:
             "INFERENCE_SPOOL_DIR": str((self.data_dir / "inference" / "spool").resolve()),
             "INFERENCE_ENVIRONMENT": "development",
         }
-        self._start("inference", {**common, **gateway}).wait_ready(timeout_s=120)
+        self._start("inference", {**common, **gateway}).wait_ready(timeout_s=READY_TIMEOUT_S)
 
     def _start(self, name: str, env: dict[str, str]) -> ManagedProcess:
         ready_path = "/v2/health/ready" if name == "model-server" else "/readyz"
@@ -181,12 +186,15 @@ class LocalPlatform:
             if not all(_port_free(port) for port in ports)
         ]
 
-    def dead_processes(self) -> list[str]:
-        """Names of the processes that exited on their own (the broker included)."""
-        dead = [p.name for p in self.services if not p.alive()]
-        if self.broker is not None and not self.broker.running:
-            dead.insert(0, "kafka")
-        return dead
+    @staticmethod
+    def restart(process: ManagedProcess) -> None:
+        """Start a service that died again, same command and environment, and wait until it is ready."""
+        process.start()
+        process.wait_ready(timeout_s=_ready_timeout_s(process.name))
+
+    def broker_died(self) -> bool:
+        """The local broker exited on its own (never true for an external ``KAFKA_BOOTSTRAP_SERVERS``)."""
+        return self.broker is not None and not self.broker.running
 
     def log_tail(self, name: str) -> str:
         if name == "kafka":
@@ -208,6 +216,10 @@ class LocalPlatform:
         if self.broker is not None:
             self.broker.stop()
             self.broker = None
+
+
+def _ready_timeout_s(name: str) -> float:
+    return MODEL_SERVER_READY_TIMEOUT_S if name == "model-server" else READY_TIMEOUT_S
 
 
 def _port_free(port: int, host: str = "127.0.0.1") -> bool:

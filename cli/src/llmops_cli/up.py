@@ -28,9 +28,10 @@ from rich.markup import escape
 from llmops_cli.client import ApiError, PlatformClient
 from llmops_cli.config import STATE_FILE, CliConfig, read_running_state
 from llmops_cli.demo import demo_calls
-from llmops_cli.platform import GATEWAY_MODEL, LocalPlatform, PlatformPorts, ensure_dev_keys
+from llmops_cli.platform import EMBEDDING_MODEL, GATEWAY_MODEL, LocalPlatform, PlatformPorts, ensure_dev_keys
 from llmops_cli.render import table
 from llmops_cli.sending import SendError, send_records
+from llmops_cli.supervisor import supervise
 
 __all__ = ["run_up"]
 
@@ -114,7 +115,7 @@ def _run(platform: LocalPlatform, data_dir: Path, *, demo_calls: int, once: bool
     console.print(f"[green]✓[/green] ingest at {platform.url('ingest')}, warehouse at {platform.url('warehouse')}")
     console.print(
         f"[green]✓[/green] model server at {platform.url('model-server')} (gRPC :{platform.ports.model_server_grpc}), "
-        f"gateway at {platform.url('inference')}/v1 (model {GATEWAY_MODEL})"
+        f"gateway at {platform.url('inference')}/v1 (models {GATEWAY_MODEL}, {EMBEDDING_MODEL})"
     )
     _write_state(platform, data_dir)
     if demo_calls:
@@ -126,11 +127,7 @@ def _run(platform: LocalPlatform, data_dir: Path, *, demo_calls: int, once: bool
     if once:
         return 0
     console.print(f"\n[bold]running[/bold] (pid {os.getpid()}) - press Ctrl-C to stop")
-    while not (dead := platform.dead_processes()):
-        time.sleep(1)
-    for name in dead:
-        console.print(f"[red]{name} exited[/red]; last log lines:\n{escape(platform.log_tail(name))}")
-    return 1
+    return supervise(platform, console, on_restart=lambda: _write_state(platform, data_dir))
 
 
 def _write_state(platform: LocalPlatform, data_dir: Path) -> None:
@@ -303,7 +300,7 @@ def _print_tour(platform: LocalPlatform, data_dir: Path, console: Console, *, on
 [bold]Where to look[/bold]
   ingest API     {ingest}/docs   (OpenAPI: {ingest}/openapi.json)
   warehouse API  {warehouse}/docs   (OpenAPI: {warehouse}/openapi.json)
-  gateway        {gateway}/v1   (OpenAI-compatible; model {GATEWAY_MODEL}; {gateway}/docs)
+  gateway        {gateway}/v1   (OpenAI-compatible; models {GATEWAY_MODEL}, {EMBEDDING_MODEL}; {gateway}/docs)
   model server   {model_server}/v2/health/ready   (Triton; gRPC :{platform.ports.model_server_grpc})
   metrics        {ingest}/metrics  {warehouse}/metrics  {gateway}/metrics
   logs           {data_dir}/logs/ and {data_dir}/kafka/broker.log
@@ -325,6 +322,7 @@ def _print_tour(platform: LocalPlatform, data_dir: Path, console: Console, *, on
       extra_headers={{"X-LLMOps-App": "{DEMO_APP}"}},
   )
   print(answer.choices[0].message.content, answer.usage)
+  vectors = client.embeddings.create(model="{EMBEDDING_MODEL}", input=["Where is my parcel?"])
 """,
         highlight=False,
     )

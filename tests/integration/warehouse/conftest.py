@@ -1,4 +1,5 @@
-"""One embedded chDB engine for the whole pytest session (chDB allows a single engine path per process).
+"""One embedded chDB engine for the whole pytest session (chDB allows a single engine path per process), or a
+ClickHouse server in a container with ``LLMOPS_TEST_BACKEND=testcontainers`` (tests/fixtures/backends.py).
 
 Tests isolate themselves by tenant id (the store contract) or by using a database of their own.
 """
@@ -13,12 +14,18 @@ import pytest
 from llmops_warehouse.adapters.clickhouse_client import connect
 from llmops_warehouse.migrations import apply_migrations
 
+from tests.fixtures.backends import Backend, clickhouse_container, session_backend
+
 _CHDB: dict[str, Any] = {}
 
 
 @pytest.fixture(scope="session")
 def chdb_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A clickhouse-connect client on this session's chDB engine (the same path for every test)."""
+    """A clickhouse-connect client on this session's chDB engine (the same path for every test), or the container's."""
+    if session_backend() is Backend.TESTCONTAINERS:
+        with clickhouse_container() as url:
+            yield connect(url)
+        return
     if "client" not in _CHDB:
         path = tmp_path_factory.mktemp("chdb") / "engine"
         _CHDB["client"] = connect(f"chdb://{path}")

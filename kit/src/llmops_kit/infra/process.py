@@ -48,7 +48,18 @@ class ManagedProcess:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
 
+    @property
+    def returncode(self) -> int | None:
+        """The exit code once it has exited (``-N``: killed by signal ``N``); None while it runs or before start."""
+        return self._proc.poll() if self._proc else None
+
     def start(self) -> None:
+        """Start it; after an exit this starts it again, with what was left of the old process group killed first
+        (a backend stub that outlived its leader would hold its ports)."""
+        if self._proc is not None:
+            self._wait_for_group(self._proc.pid, time.monotonic())
+        if self._log is not None:
+            self._log.close()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
         self._proc = subprocess.Popen(  # noqa: S603 - argv is built by the platform, never from user input
