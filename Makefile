@@ -41,7 +41,7 @@ test: lint ## The whole suite: lint, unit, contract, integration (real Kafka + c
 test-unit: setup ## Unit tests only (fakes, no broker)
 	$(PYTEST) -m "not integration and not e2e and not slow" tests/unit
 
-test-contract: setup ## Schema, OpenAPI (schemathesis), Helm and compose checks
+test-contract: setup ## Schema, AsyncAPI, OpenAPI (schemathesis), Helm and compose checks
 	$(PYTEST) tests/contract
 
 test-integration: setup ## Against a real Kafka broker and the real ClickHouse engine
