@@ -24,14 +24,16 @@ lint: setup ## ruff, mypy (strict on schemas/ and the kit), and the committed JS
 	$(RUN) ruff format --check .
 	$(RUN) mypy schemas/src kit/src $(wildcard services/*/src) cli/src
 	$(RUN) python -m llmops_schemas.jsonschema --check
+	$(RUN) python -m llmops_kit.kafka.asyncapi --check
 	$(RUN) python -m llmops_schemas.compat
 
 format: ## Apply ruff's fixes and formatting
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
 
-schemas: ## Regenerate the committed JSON Schemas from the models
+schemas: ## Regenerate the committed JSON Schemas from the models, and docs/asyncapi.yaml from them and the topic catalog
 	$(RUN) python -m llmops_schemas.jsonschema --write
+	$(RUN) python -m llmops_kit.kafka.asyncapi --write
 
 test: lint ## The whole suite: lint, unit, contract, integration (real Kafka + chDB), end to end
 	$(PYTEST) -p no:cacheprovider
@@ -39,7 +41,7 @@ test: lint ## The whole suite: lint, unit, contract, integration (real Kafka + c
 test-unit: setup ## Unit tests only (fakes, no broker)
 	$(PYTEST) -m "not integration and not e2e and not slow" tests/unit
 
-test-contract: setup ## Schema, OpenAPI (schemathesis), Helm and compose checks
+test-contract: setup ## Schema, AsyncAPI, OpenAPI (schemathesis), Helm and compose checks
 	$(PYTEST) tests/contract
 
 test-integration: setup ## Against a real Kafka broker and the real ClickHouse engine

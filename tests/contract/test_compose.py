@@ -1,4 +1,4 @@
-"""Contract tests of docker-compose.yml, the service Dockerfiles and .dockerignore.
+"""Contract tests of docker-compose.yml, the services' Dockerfile and .dockerignore.
 
 No Docker engine (nor `docker compose`) is available here, so the file is checked offline, twice:
 
@@ -8,7 +8,8 @@ No Docker engine (nor `docker compose`) is available here, so the file is checke
    (`unevaluatedProperties: false`), so a misspelt key fails;
 2. structurally, for what the platform relies on and the schema cannot know: pinned images,
    healthchecks, start order on healthy dependencies, env wiring between services, localhost-only
-   ports, declared volumes, build contexts and Dockerfiles that exist and match the services.
+   ports, declared volumes, and one Dockerfile stage and compose block per directory under services/
+   (the service list is derived from the tree, so a new service cannot be forgotten).
 """
 
 from __future__ import annotations
@@ -28,10 +29,13 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
+DOCKERFILE = REPO_ROOT / "Dockerfile"
 DOCKERIGNORE = REPO_ROOT / ".dockerignore"
 
-# Platform services built from this repository: compose name -> (HTTP port, env prefix).
-PLATFORM_SERVICES = {"ingest": (8001, "INGEST"), "warehouse": (8002, "WAREHOUSE")}
+# Every platform service: the directories under services/ (each a workspace package llmops-<name>).
+SERVICES = sorted(p.name for p in (REPO_ROOT / "services").iterdir() if (p / "pyproject.toml").is_file())
+# Services that need neither Kafka nor API keys (the Triton model server); the others share the wiring below.
+STANDALONE = {"model-server"}
 INFRA_IMAGES = {"kafka": "apache/kafka:3.9.1", "clickhouse": "clickhouse/clickhouse-server:25.8"}
 API_KEYS_SOURCE = "./infra/dev/api-keys.yaml"
 
@@ -84,6 +88,27 @@ def host_port(address: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def dockerfile_stages() -> dict[str, str]:
+    """Stage name -> its instructions (line continuations joined), from the Dockerfile at the root."""
+    text = DOCKERFILE.read_text().replace("\\\n", " ")
+    parts = re.split(r"^FROM \S+ AS (\S+)$", text, flags=re.M)
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
+
+
+def stage_env(stage: str) -> dict[str, str]:
+    pairs = [token for line in re.findall(r"^ENV (.*)$", stage, re.M) for token in line.split()]
+    return dict(pair.split("=", 1) for pair in pairs)
+
+
+def service_port(name: str) -> int:
+    """The HTTP port of a service: <PREFIX>_PORT in its Dockerfile stage."""
+    return int(stage_env(dockerfile_stages()[name])[f"{env_prefix(name)}_PORT"])
+
+
+def env_prefix(name: str) -> str:
+    return name.upper().replace("-", "_")
+
+
 # ---------------------------------------------------------------------------- compose specification
 
 
@@ -119,7 +144,7 @@ def test_the_specification_check_rejects_broken_files(
 
 def test_expected_services_and_pinned_infrastructure_images(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert set(PLATFORM_SERVICES) | set(INFRA_IMAGES) <= set(services)
+    assert set(SERVICES) | set(INFRA_IMAGES) <= set(services)
     for name, image in INFRA_IMAGES.items():
         assert services[name]["image"] == image
 
@@ -164,9 +189,14 @@ def kafka_advertised(compose: dict[str, Any]) -> dict[str, tuple[str, int]]:
     return listeners
 
 
-@pytest.mark.parametrize("name", sorted(PLATFORM_SERVICES))
+def test_services_are_derived_from_the_tree() -> None:
+    assert {"ingest", "warehouse", "inference", "model-server"} <= set(SERVICES)
+    assert set(SERVICES) >= STANDALONE
+
+
+@pytest.mark.parametrize("name", sorted(set(SERVICES) - STANDALONE))
 def test_platform_service_wiring(compose: dict[str, Any], name: str) -> None:
-    port, prefix = PLATFORM_SERVICES[name]
+    port, prefix = service_port(name), env_prefix(name)
     services = compose["services"]
     service = services[name]
     env = environment(service)
@@ -239,40 +269,54 @@ def workspace_members() -> list[str]:
     return members
 
 
-@pytest.mark.parametrize("name", sorted(PLATFORM_SERVICES))
-def test_build_context_and_dockerfile(compose: dict[str, Any], name: str) -> None:
-    port, prefix = PLATFORM_SERVICES[name]
-    build = compose["services"][name]["build"]
-    context = (REPO_ROOT / build["context"]).resolve()
-    assert context == REPO_ROOT, "the build context is the repository root (uv workspace + lock)"
-    dockerfile = context / build["dockerfile"]
-    assert dockerfile == REPO_ROOT / "services" / name / "Dockerfile"
-    assert dockerfile.is_file()
+def test_one_dockerfile_builds_every_service() -> None:
+    """Shared stages: the locked venv of llmops-<SERVICE> on python:3.11-slim, as a non-root user."""
+    text = DOCKERFILE.read_text()
+    stages = dockerfile_stages()
+    assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11-slim$", text, re.M)
+    assert re.search(r"^FROM \$\{PYTHON_IMAGE\} AS builder$", text, re.M)
+    assert re.search(r"^FROM \$\{PYTHON_IMAGE\} AS runtime$", text, re.M)
+    assert re.search(r"^ARG SERVICE$", stages["builder"], re.M)
+    assert re.search(r'pip install --no-cache-dir "uv==', stages["builder"])
+    syncs = re.findall(r"uv sync (.*)$", text, re.M)
+    assert len(syncs) == 2 and all('--frozen --no-dev --package "llmops-${SERVICE}"' in s for s in syncs), syncs
+    users = re.findall(r"^USER (\S+)$", stages["runtime"], re.M)
+    assert users and users[-1].split(":")[0] not in ("root", "0")
+    for name, stage in stages.items():
+        for healthcheck in re.findall(r"^HEALTHCHECK .*$", stage, re.M):
+            assert "python -c" in healthcheck and "LLMOPS_HEALTH_URL" in healthcheck, name
+            assert "curl" not in healthcheck and "wget" not in healthcheck, name
 
-    text = dockerfile.read_text()
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_each_service_has_its_stage_and_compose_builds_it(compose: dict[str, Any], name: str) -> None:
+    stages = dockerfile_stages()
+    assert name in stages, f"the Dockerfile has no `FROM runtime AS {name}` stage"
+    assert re.search(rf"^FROM runtime AS {re.escape(name)}$", DOCKERFILE.read_text(), re.M)
+    stage, port, prefix = stages[name], service_port(name), env_prefix(name)
+    env = stage_env(stage)
+    assert env[f"{prefix}_HOST"] == "0.0.0.0"
+    assert re.findall(r"^EXPOSE (.*)$", stage, re.M)[0].split()[0] == str(port)
+    assert urlsplit(env["LLMOPS_HEALTH_URL"]).port == port
     package = f"llmops-{name}"
+    assert re.findall(r"^CMD \[(.*)\]$", stage, re.M) == [f'"{package}"']
     project = tomllib.loads((REPO_ROOT / "services" / name / "pyproject.toml").read_text())["project"]
     assert project["name"] == package
     assert package in project["scripts"], "the console script the image runs"
 
-    assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11-slim$", text, re.M)
-    assert re.search(r"^FROM \$\{PYTHON_IMAGE\} AS runtime$", text, re.M)
-    assert re.search(r'pip install --no-cache-dir "uv==', text)
-    syncs = re.findall(r"uv sync (.*)$", text, re.M)
-    assert syncs and all(f"--frozen --no-dev --package {package}" in s for s in syncs), syncs
-    users = re.findall(r"^USER (\S+)$", text, re.M)
-    assert users and users[-1].split(":")[0] not in ("root", "0")
-    assert re.findall(r"^EXPOSE (\d+)$", text, re.M) == [str(port)]
-    assert re.search(rf"^\s+{prefix}_PORT={port}", text, re.M)
-    assert re.search(rf"^\s+{prefix}_HOST=0\.0\.0\.0", text, re.M)
-    healthcheck = text[text.index("HEALTHCHECK") :]
-    assert "python -c" in healthcheck and "/healthz" in healthcheck and "curl" not in healthcheck
-    assert re.findall(r"^CMD \[(.*)\]$", text, re.M) == [f'"{package}"']
+    build = compose["services"][name]["build"]
+    assert (REPO_ROOT / build["context"]).resolve() == REPO_ROOT, "the build context is the repository root"
+    assert (REPO_ROOT / build.get("dockerfile", "Dockerfile")).resolve() == DOCKERFILE
+    assert build["target"] == build["args"]["SERVICE"] == name
+    assert compose["services"][name]["image"] == f"llmops/{name}:dev"
 
 
-@pytest.mark.parametrize("name", sorted(PLATFORM_SERVICES))
-def test_dockerignore_lets_the_build_inputs_through(name: str) -> None:
-    """.dockerignore is an allow-list: everything a Dockerfile reads must be re-included."""
+def test_there_are_no_per_service_dockerfiles() -> None:
+    assert not list((REPO_ROOT / "services").glob("*/Dockerfile")), "use a stage of the Dockerfile at the root"
+
+
+def test_dockerignore_lets_the_build_inputs_through() -> None:
+    """.dockerignore is an allow-list: everything the Dockerfile reads must be re-included."""
     lines = [ln.strip() for ln in DOCKERIGNORE.read_text().splitlines()]
     rules = [ln for ln in lines if ln and not ln.startswith("#")]
     assert rules[0] == "*", "allow-list: exclude everything first"
@@ -280,8 +324,7 @@ def test_dockerignore_lets_the_build_inputs_through(name: str) -> None:
     assert {"pyproject.toml", "uv.lock"} <= allowed
     for member in workspace_members():
         assert member.split("/*")[0] in allowed, f"workspace member {member} is not sent to the build"
-    text = (REPO_ROOT / "services" / name / "Dockerfile").read_text()
-    for source in re.findall(r"^COPY (?!--from)(\S+) ", text, re.M):
+    for source in re.findall(r"^COPY (?!--from)(\S+) ", DOCKERFILE.read_text(), re.M):
         if source != ".":
             assert source.rstrip("/") in allowed, f"COPY {source} is excluded by .dockerignore"
     # Dev secrets and local state never reach the daemon.
@@ -296,8 +339,8 @@ ROUTES_FILE = REPO_ROOT / "infra" / "dev" / "inference-routes.yaml"
 
 def test_model_server_service(compose: dict[str, Any]) -> None:
     service = compose["services"]["model-server"]
-    assert service["build"] == {"context": ".", "dockerfile": "services/model-server/Dockerfile"}
-    assert (REPO_ROOT / service["build"]["dockerfile"]).is_file()
+    assert service["build"] == {"context": ".", "target": "model-server", "args": {"SERVICE": "model-server"}}
+    assert "COPY --from=models /app/models /app/models" in dockerfile_stages()["model-server"]
     env = environment(service)
     assert env["MODEL_SERVER_HOST"] == "0.0.0.0"
     ports = [env[f"MODEL_SERVER_{name}PORT"] for name in ("", "GRPC_", "METRICS_")]

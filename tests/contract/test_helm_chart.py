@@ -13,8 +13,11 @@ helm is built from the Go module proxy by infra/tools/install-helm.sh (session f
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -39,6 +42,12 @@ NAMESPACE = "llmops"
 # Where the gateway's routes file is mounted (INFERENCE_ROUTES_FILE = <ROUTES_DIR>/routes.yaml).
 ROUTES_DIR = "/etc/llmops/routes"
 COMPOSE_ROUTES_FILE = REPO_ROOT / "infra" / "dev" / "inference-routes.yaml"
+
+# Every platform service: the directories under services/ (each a workspace package llmops-<name>).
+SERVICES = sorted(p.name for p in (REPO_ROOT / "services").iterdir() if (p / "pyproject.toml").is_file())
+# The development key README.md publishes for docker compose, and where its digest is.
+DEV_KEY = "llmops_dev_only_insecure_key_for_docker_compose"
+DEV_KEYS_FILE = REPO_ROOT / "infra" / "dev" / "api-keys.yaml"
 
 EXAMPLE_FILES = sorted(EXAMPLES_DIR.glob("*.yaml"))
 # None = the chart's own defaults.
@@ -193,6 +202,8 @@ def test_each_enabled_service_gets_its_objects_and_nothing_else(helm: Path, valu
     index = by_kind_name(render(helm, [value_set] if value_set else []))
 
     expected: set[tuple[str, str]] = set()
+    if values["global"]["apiKeys"].get("inline") and not values["global"]["apiKeys"]["existingSecret"]:
+        expected.add(("Secret", fullname("api-keys")))
     for name, svc in enabled_services(values).items():
         expected |= {(kind, fullname(name)) for kind in ("Deployment", "Service", "ConfigMap")}
         if svc.get("routes") and not svc.get("routesConfigMap"):
@@ -322,9 +333,10 @@ def test_environment_wiring(helm: Path, value_set: Path | None) -> None:
         volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
         mounts = {m["name"]: m for m in container["volumeMounts"]}
         keys = g["apiKeys"]
-        if keys["existingSecret"] and svc.get("apiKeys", True):
+        keys_secret = keys["existingSecret"] or (fullname("api-keys") if keys.get("inline") else "")
+        if keys_secret and svc.get("apiKeys", True):
             assert data["LLMOPS_API_KEYS_FILE"] == f"{keys['mountPath']}/{keys['key']}"
-            assert volumes["api-keys"]["secret"]["secretName"] == keys["existingSecret"]
+            assert volumes["api-keys"]["secret"]["secretName"] == keys_secret
             assert mounts["api-keys"] == {"name": "api-keys", "mountPath": keys["mountPath"], "readOnly": True}
         else:
             assert "LLMOPS_API_KEYS_FILE" not in data
@@ -357,19 +369,28 @@ def test_image_references(helm: Path, value_set: Path | None) -> None:
         assert only_container(index[("Deployment", fullname(name))])["image"] == f"{repo}:{tag}"
 
 
-def test_a_disabled_service_renders_nothing(helm: Path) -> None:
-    for service in ("ingest", "warehouse"):
-        docs = render(helm, sets=[f"services.{service}.enabled=false"])
-        leftovers = [
-            f"{d['kind']}/{d['metadata']['name']}"
-            for d in docs
-            if service in d["metadata"]["name"]
-            or d["metadata"].get("labels", {}).get("app.kubernetes.io/component") == service
-        ]
-        assert not leftovers, f"{service} is disabled but rendered {leftovers}"
-        # ... and the other service is untouched.
-        other = "warehouse" if service == "ingest" else "ingest"
-        assert ("Deployment", fullname(other)) in by_kind_name(docs)
+def test_every_service_of_the_tree_has_a_values_block() -> None:
+    """Each directory under services/ is deployable: a block in values.yaml naming its image, and no other."""
+    blocks = effective_values(None)["services"]
+    assert set(blocks) == set(SERVICES)
+    for name in SERVICES:
+        assert blocks[name]["image"]["repository"] == f"llmops/{name}", name
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_disabled_service_renders_nothing(helm: Path, service: str) -> None:
+    docs = render(helm, sets=[f"services.{service}.enabled=false"])
+    leftovers = [
+        f"{d['kind']}/{d['metadata']['name']}"
+        for d in docs
+        if service in d["metadata"]["name"]
+        or d["metadata"].get("labels", {}).get("app.kubernetes.io/component") == service
+    ]
+    assert not leftovers, f"{service} is disabled but rendered {leftovers}"
+    # ... and the other services are untouched.
+    index = by_kind_name(docs)
+    for other in set(SERVICES) - {service}:
+        assert ("Deployment", fullname(other)) in index, other
 
 
 def test_a_new_service_is_one_small_values_block(helm: Path, tmp_path: Path) -> None:
@@ -720,3 +741,70 @@ def test_gpu_enabled_requests_an_nvidia_gpu_for_the_model_server(helm: Path) -> 
     assert limits["cpu"] == default["resources"]["limits"]["cpu"]  # the configured limits stay
     for doc in docs:
         kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+
+
+# ------------------------------------------------------------------ the published development key
+
+
+def keys_values(tmp_path: Path, sha256: str, allow: bool | None = None) -> Path:
+    """A values file with one inline key entry (and allowInsecureDevKey when given)."""
+    api_keys: dict[str, Any] = {"inline": [{"id": "k1", "tenant_id": "demo", "role": "admin", "sha256": sha256}]}
+    if allow is not None:
+        api_keys["allowInsecureDevKey"] = allow
+    path = tmp_path / "keys.yaml"
+    path.write_text(yaml.safe_dump({"global": {"apiKeys": api_keys}}))
+    return path
+
+
+def test_the_chart_knows_the_published_development_key(helm: Path) -> None:
+    digest = hashlib.sha256(DEV_KEY.encode()).hexdigest()
+    assert DEV_KEY in (REPO_ROOT / "README.md").read_text()
+    assert [k["sha256"] for k in yaml.safe_load(DEV_KEYS_FILE.read_text())["keys"]] == [digest]
+    assert f'"llmops.devKeyDigest" -}}}}{digest}{{{{' in (CHART / "templates" / "_helpers.tpl").read_text()
+
+
+def test_the_development_key_is_refused(helm: Path, tmp_path: Path) -> None:
+    digest = hashlib.sha256(DEV_KEY.encode()).hexdigest()
+    for allow in (None, False):
+        proc = template(helm, [keys_values(tmp_path, digest, allow)])
+        assert proc.returncode != 0
+        assert 'global.apiKeys.inline: refusing key "k1": it is the development key published in README.md' in (
+            proc.stderr
+        )
+        assert "allowInsecureDevKey=true" in proc.stderr
+
+
+def test_the_development_key_renders_when_explicitly_allowed(helm: Path, tmp_path: Path) -> None:
+    digest = hashlib.sha256(DEV_KEY.encode()).hexdigest()
+    docs = render(helm, [keys_values(tmp_path, digest, allow=True)])
+    index = by_kind_name(docs)
+    secret = index[("Secret", fullname("api-keys"))]
+    assert digest in base64.b64decode(secret["data"]["api-keys.yaml"]).decode()
+    for doc in docs:
+        kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+
+
+def test_inline_keys_become_the_mounted_secret(helm: Path, tmp_path: Path) -> None:
+    digest = hashlib.sha256(b"a key of my own").hexdigest()
+    index = by_kind_name(render(helm, [keys_values(tmp_path, digest)]))
+    file = yaml.safe_load(base64.b64decode(index[("Secret", fullname("api-keys"))]["data"]["api-keys.yaml"]))
+    assert file == {"keys": [{"id": "k1", "tenant_id": "demo", "role": "admin", "sha256": digest}]}
+    volumes = index[("Deployment", fullname("ingest"))]["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "api-keys", "secret": {"secretName": fullname("api-keys"), "items": [
+        {"key": "api-keys.yaml", "path": "api-keys.yaml"}
+    ]}} in volumes  # fmt: skip
+
+
+@pytest.mark.parametrize("value_set", value_set_params())
+def test_no_example_deploys_the_development_key(helm: Path, value_set: Path | None) -> None:
+    """Defect 3.10: the minimal example told users to create its Secret from infra/dev/api-keys.yaml."""
+    digest = hashlib.sha256(DEV_KEY.encode()).hexdigest()
+    if value_set is not None:
+        text = value_set.read_text()
+        assert "--from-file=api-keys.yaml=infra/dev/api-keys.yaml" not in text
+        assert not re.search(r"--from-file=\S*infra/dev/", text)
+        assert digest not in text and DEV_KEY not in text
+        assert not (yaml.safe_load(text) or {}).get("global", {}).get("apiKeys", {}).get("allowInsecureDevKey")
+    rendered = template(helm, [value_set] if value_set else [])
+    assert rendered.returncode == 0, rendered.stderr
+    assert digest not in rendered.stdout

@@ -67,7 +67,43 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 
 {{/* Whether the API keys Secret is mounted into this service. */}}
 {{- define "llmops.mountApiKeys" -}}
-{{- if and (dig "apiKeys" true .svc) .root.Values.global.apiKeys.existingSecret -}}true{{- end -}}
+{{- if and (dig "apiKeys" true .svc) (include "llmops.apiKeysSecretName" .root) -}}true{{- end -}}
+{{- end -}}
+
+{{/* The API keys Secret: global.apiKeys.existingSecret, else <release>-api-keys rendered from inline, else "". */}}
+{{- define "llmops.apiKeysSecretName" -}}
+{{- if .Values.global.apiKeys.existingSecret -}}
+{{- .Values.global.apiKeys.existingSecret -}}
+{{- else if .Values.global.apiKeys.inline -}}
+{{- include "llmops.fullname" (dict "root" . "name" "api-keys") -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The development key published in README.md (llmops_dev_only_insecure_key_for_docker_compose, the one entry of
+infra/dev/api-keys.yaml) protects nothing: anyone can read it. The chart refuses a keys file holding its digest
+unless global.apiKeys.allowInsecureDevKey is true (a throwaway cluster). Checked on global.apiKeys.inline and,
+on `helm install/upgrade` against a cluster, in the existing Secret (`lookup` finds nothing under `helm template`).
+*/}}
+{{- define "llmops.devKeyDigest" -}}2cdf314fcb542923d072b583172e2d14ed498f2a774588dd5d8c0dc8ba179608{{- end -}}
+
+{{- define "llmops.refuseDevKey" -}}
+{{- $keys := .Values.global.apiKeys -}}
+{{- $digest := include "llmops.devKeyDigest" . -}}
+{{- $advice := "it is the development key published in README.md (infra/dev/api-keys.yaml), which protects nothing: create keys with `llmops keys create`, or set global.apiKeys.allowInsecureDevKey=true on a throwaway cluster" -}}
+{{- if not $keys.allowInsecureDevKey -}}
+{{- range $keys.inline -}}
+{{- if eq (lower (toString .sha256)) $digest -}}
+{{- fail (printf "global.apiKeys.inline: refusing key %q: %s" (toString .id) $advice) -}}
+{{- end -}}
+{{- end -}}
+{{- with $keys.existingSecret -}}
+{{- $secret := lookup "v1" "Secret" $.Release.Namespace . | default dict -}}
+{{- if contains $digest (dig "data" $keys.key "" $secret | b64dec) -}}
+{{- fail (printf "global.apiKeys.existingSecret %q: refusing its keys file: %s" . $advice) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 
 {{/* Plain (non-secret) environment of a service: the ConfigMap's data. */}}

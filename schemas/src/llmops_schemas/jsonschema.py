@@ -34,6 +34,7 @@ __all__ = [
     "ENVELOPE_FILE",
     "INDEX_FILE",
     "WRITE_COMMAND",
+    "describe_difference",
     "envelope_schema",
     "generate",
     "main",
@@ -113,6 +114,21 @@ def render(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+def describe_difference(current: str, expected: str, name: str) -> str | None:
+    """``differs:`` and the first lines of a unified diff from ``current`` to ``expected``; None when equal."""
+    if current == expected:
+        return None
+    diff = list(
+        difflib.unified_diff(
+            current.splitlines(), expected.splitlines(), f"committed/{name}", f"generated/{name}", lineterm=""
+        )
+    )
+    shown = "\n".join(diff[:MAX_DIFF_LINES])
+    if len(diff) > MAX_DIFF_LINES:
+        shown += f"\n... ({len(diff) - MAX_DIFF_LINES} more diff lines)"
+    return "differs:\n" + shown
+
+
 def stale_files(directory: Path = DEFAULT_DIR) -> dict[str, str]:
     """File name -> what is wrong with it, for every file that ``--write`` would change."""
     expected = {name: render(doc) for name, doc in generate().items()}
@@ -122,17 +138,9 @@ def stale_files(directory: Path = DEFAULT_DIR) -> dict[str, str]:
         if not path.exists():
             problems[name] = "missing"
             continue
-        current = path.read_text(encoding="utf-8")
-        if current != text:
-            diff = list(
-                difflib.unified_diff(
-                    current.splitlines(), text.splitlines(), f"committed/{name}", f"generated/{name}", lineterm=""
-                )
-            )
-            shown = "\n".join(diff[:MAX_DIFF_LINES])
-            if len(diff) > MAX_DIFF_LINES:
-                shown += f"\n... ({len(diff) - MAX_DIFF_LINES} more diff lines)"
-            problems[name] = "differs:\n" + shown
+        difference = describe_difference(path.read_text(encoding="utf-8"), text, name)
+        if difference is not None:
+            problems[name] = difference
     if directory.is_dir():
         for path in sorted(directory.glob("*.json")):
             if path.name not in expected:
