@@ -101,14 +101,37 @@ async def test_traceparent_becomes_the_event_traceid(
     assert [e.trace_id for e in publisher.events] == ["4bf92f3577b34da6a3ce929d0e0e4736", None]
 
 
-async def test_call_id_is_generated_when_absent(
+async def test_call_id_is_derived_from_the_content_when_absent(
     client: httpx.AsyncClient, auth: dict[str, str], make_call: MakeCall, publisher: InMemoryPublisher
 ) -> None:
-    response = await post(client, auth, {"calls": [make_call(drop=("call_id",)), make_call(call_id=None)]})
-    accepted = response.json()["accepted"]
+    calls = [make_call(drop=("call_id",)), make_call(call_id=None, output="Another answer.")]
+    accepted = (await post(client, auth, {"calls": calls})).json()["accepted"]
     assert len({a["call_id"] for a in accepted}) == 2
     assert all(len(a["call_id"]) == 36 for a in accepted)
     assert [e.subject for e in publisher.events] == [a["call_id"] for a in accepted]
+    retried = (await post(client, auth, {"calls": calls})).json()["accepted"]
+    assert retried == accepted  # same call ids and event ids: the warehouse stores each record once
+
+
+async def test_the_event_names_the_key_it_was_submitted_under(
+    client: httpx.AsyncClient, auth: dict[str, str], make_call: MakeCall, publisher: InMemoryPublisher
+) -> None:
+    await post(client, auth, {"calls": [make_call()]})
+    [event] = publisher.events
+    assert event.key_id == "writer-key"
+    assert b'"keyid":"writer-key"' in event.to_json_bytes()
+
+
+async def test_a_record_claiming_platform_origin_is_refused_alone(
+    client: httpx.AsyncClient, auth: dict[str, str], make_call: MakeCall, publisher: InMemoryPublisher
+) -> None:
+    calls = [make_call(call_id="c-1", origin="platform"), make_call(call_id="c-2", origin="application")]
+    response = await post(client, auth, {"calls": calls})
+    assert response.status_code == 202, response.text
+    [rejection] = response.json()["rejected"]
+    assert rejection["index"] == 0
+    assert [(e["loc"], e["type"]) for e in rejection["errors"]] == [(["origin"], "origin_not_allowed")]
+    assert [e.subject for e in publisher.events] == ["c-2"]
 
 
 async def test_all_rejected_is_a_422_problem_listing_each(
@@ -300,13 +323,71 @@ async def test_role_without_calls_write_is_403(
 async def test_publish_failure_is_503_with_retry_after_and_nothing_accepted(
     client: httpx.AsyncClient, auth: dict[str, str], make_call: MakeCall, publisher: InMemoryPublisher
 ) -> None:
-    before = records_counter("accepted", "ok")
+    before = records_counter("accepted", "ok"), records_counter("rejected", "unavailable")
     publisher.failure = KafkaConnectionError("broker down")
-    response = await post(client, auth, {"calls": [make_call()]})
+    response = await post(client, auth, {"calls": [make_call(), {"nope": 1}]})
     body = assert_problem(response, 503)
     assert response.headers["retry-after"] == "5"
-    assert "accepted" not in body
-    assert records_counter("accepted", "ok") == before
+    assert body["accepted"] == []
+    assert [(r["index"], r["call_id"]) for r in body["not_accepted"]] == [(0, "call-0001")]
+    assert [r["index"] for r in body["rejected"]] == [1]
+    assert records_counter("accepted", "ok") == before[0]
+    assert records_counter("rejected", "unavailable") == before[1] + 1
+
+
+BIG = "x" * 200_000
+"""An output that makes a record ~200 kB: two fit one publish chunk (see ``publishing.CHUNK_BYTES``)."""
+
+
+class PartlyFailingPublisher(InMemoryPublisher):
+    """Stores every chunk it is given; the ones holding a call id in ``failing`` then fail, as when Kafka
+    stored a batch but its acknowledgement never came back."""
+
+    def __init__(self, failing: set[str]) -> None:
+        super().__init__()
+        self.failing = failing
+
+    async def publish_many(
+        self,
+        events: Iterable[CloudEvent[EventPayload]],
+        *,
+        topic: str | None = None,
+        encoded: Sequence[bytes] | None = None,
+    ) -> None:
+        batch = list(events)
+        await super().publish_many(batch, topic=topic, encoded=encoded)
+        if any(getattr(e.data, "call_id", None) in self.failing for e in batch):
+            raise KafkaConnectionError("acknowledgement lost")
+
+
+async def test_a_partly_published_batch_says_which_records_were_accepted_and_a_retry_stores_each_once(
+    make_client: MakeClient, auth: dict[str, str], make_call: MakeCall
+) -> None:
+    calls = [
+        make_call(call_id="c-0", output=BIG),
+        make_call(drop=("call_id",), output=BIG),
+        make_call(call_id="c-2", output=BIG),
+        {"not": "a call"},
+        make_call(drop=("call_id",), output=BIG + "y"),
+    ]
+    publisher = PartlyFailingPublisher(failing={"c-2"})
+    async with make_client(publisher=publisher) as client:
+        response = await post(client, auth, {"calls": calls})
+        body = assert_problem(response, 503)
+        accepted, not_accepted = body["accepted"], body["not_accepted"]
+        assert [(r["index"], r["call_id"]) for r in accepted] == [(0, "c-0"), (1, accepted[1]["call_id"])]
+        assert [(r["index"], r["call_id"]) for r in not_accepted] == [(2, "c-2"), (4, not_accepted[1]["call_id"])]
+        assert [r["index"] for r in body["rejected"]] == [3]
+        assert "2 of the 4 valid records" in body["detail"]
+
+        publisher.failing.clear()
+        retry = await post(client, auth, {"calls": calls})
+    assert retry.status_code == 202, retry.text
+    first_ids = [r["event_id"] for r in body["accepted"] + body["not_accepted"]]
+    assert sorted(first_ids) == sorted(r["event_id"] for r in retry.json()["accepted"])
+    # Kafka now holds some records twice, each time under the same event id: stored once after dedup.
+    assert len(publisher.events) > 4
+    assert {e.id for e in publisher.events} == set(first_ids)
 
 
 class HangingPublisher:
@@ -324,8 +405,55 @@ async def test_publish_timeout_is_503(make_client: MakeClient, auth: dict[str, s
     settings = IngestSettings(publish_timeout_s=0.05, retry_after_s=7)
     async with make_client(settings, publisher=HangingPublisher()) as client:
         response = await post(client, auth, {"calls": [make_call()]})
-    assert_problem(response, 503)
+    body = assert_problem(response, 503)
     assert response.headers["retry-after"] == "7"
+    assert (body["accepted"], [r["call_id"] for r in body["not_accepted"]]) == ([], ["call-0001"])
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    """Yield to the app until ``condition`` holds; fail (not hang) after ``timeout_s``."""
+    async with asyncio.timeout(timeout_s):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+class GatedPublisher(InMemoryPublisher):
+    """Holds every publish until ``release`` is set; ``entered`` counts the publishes waiting."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.entered = 0
+
+    async def publish_many(
+        self,
+        events: Iterable[CloudEvent[EventPayload]],
+        *,
+        topic: str | None = None,
+        encoded: Sequence[bytes] | None = None,
+    ) -> None:
+        self.entered += 1
+        await self.release.wait()
+        await super().publish_many(events, topic=topic, encoded=encoded)
+
+
+async def test_a_key_over_its_in_flight_limit_gets_429_before_any_work(
+    make_client: MakeClient, auth: dict[str, str], keys: dict[str, str], make_call: MakeCall
+) -> None:
+    publisher = GatedPublisher()
+    async with make_client(IngestSettings(max_in_flight_per_key=1), publisher=publisher) as client:
+        held = asyncio.create_task(post(client, auth, {"calls": [make_call()]}))
+        await until(lambda: publisher.entered == 1)
+        over = await post(client, auth, {"calls": [make_call(call_id="c-2")]})
+        other_key = asyncio.create_task(post(client, {"X-API-Key": keys["ingest"]}, {"calls": [make_call()]}))
+        await until(lambda: publisher.entered == 2)
+        publisher.release.set()
+        assert (await held).status_code == 202
+        assert (await other_key).status_code == 202
+    body = assert_problem(over, 429)
+    assert over.headers["retry-after"] == "1"
+    assert "at most 1 batches" in body["detail"]
+    assert publisher.entered == 2  # the refused request never reached the publisher
 
 
 # --- probes and documentation ------------------------------------------------------------------------

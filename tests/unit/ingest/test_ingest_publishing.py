@@ -1,0 +1,67 @@
+"""Publishing in chunks of about one producer batch, and telling which chunks Kafka acknowledged."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from llmops_ingest.adapters import InMemoryPublisher
+from llmops_ingest.handlers import Accepted, IngestContext, prepare_record
+from llmops_ingest.publishing import chunks, publish_accepted
+from llmops_schemas.envelope import CloudEvent, EventPayload
+
+MakeCall = Callable[..., dict[str, Any]]
+
+
+def prepared(make_call: MakeCall, context: IngestContext, n: int) -> list[Accepted]:
+    records = [prepare_record(make_call(call_id=f"c-{i}"), i, context) for i in range(n)]
+    assert all(isinstance(r, Accepted) for r in records)
+    return [r for r in records if isinstance(r, Accepted)]
+
+
+def test_chunks_keep_the_order_and_stay_under_the_limit(make_call: MakeCall, context: IngestContext) -> None:
+    records = prepared(make_call, context, 7)
+    size = len(records[0].value)
+    runs = chunks(records, limit=3 * size)
+    assert [[r.index for r in run] for run in runs] == [[0, 1, 2], [3, 4, 5], [6]]
+    # A record larger than the limit goes alone rather than nowhere.
+    assert [[r.index for r in run] for run in chunks(records[:2], limit=1)] == [[0], [1]]
+
+
+class HangsOn(InMemoryPublisher):
+    """Acknowledges every chunk except those holding ``call_id``, which never get an answer."""
+
+    def __init__(self, call_id: str) -> None:
+        super().__init__()
+        self.call_id = call_id
+        self.cancelled = 0
+
+    async def publish_many(
+        self,
+        events: Iterable[CloudEvent[EventPayload]],
+        *,
+        topic: str | None = None,
+        encoded: Sequence[bytes] | None = None,
+    ) -> None:
+        batch = list(events)
+        if any(getattr(e.data, "call_id", None) == self.call_id for e in batch):
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                self.cancelled += 1
+                raise
+        await super().publish_many(batch, topic=topic, encoded=encoded)
+
+
+async def test_a_chunk_unacknowledged_at_the_deadline_is_cancelled_and_reported(
+    make_call: MakeCall, context: IngestContext
+) -> None:
+    records = prepared(make_call, context, 4)
+    publisher = HangsOn("c-3")
+    outcome = await publish_accepted(publisher, records, timeout_s=0.1, chunk_bytes=2 * len(records[0].value))
+    assert [r.index for r in outcome.acknowledged] == [0, 1]
+    assert [r.index for r in outcome.unacknowledged] == [2, 3]
+    assert isinstance(outcome.failure, TimeoutError)
+    assert publisher.cancelled == 1
+    assert [e.subject for e in publisher.events] == ["c-0", "c-1"]
