@@ -459,13 +459,16 @@ async def test_a_key_over_its_in_flight_limit_gets_429_before_any_work(
 # --- probes and documentation ------------------------------------------------------------------------
 
 
-async def test_readiness_follows_the_injected_check(publisher: InMemoryPublisher, key_store: Any) -> None:
+async def test_readiness_follows_the_injected_check(
+    publisher: InMemoryPublisher, key_store: Any, auth: dict[str, str]
+) -> None:
     app = create_app(IngestSettings(), ports=IngestPorts(publisher=publisher, api_keys=key_store, ready=publisher.ping))
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingest") as client,
     ):
-        assert (await client.get("/readyz")).json() == {"ready": True, "checks": {"publisher": True}}
+        assert (await client.get("/readyz", headers=auth)).json() == {"ready": True, "checks": {"publisher": True}}
+        assert (await client.get("/readyz")).json() == {"ready": True}  # details need a key
         publisher.healthy = False
         assert (await client.get("/readyz")).status_code == 503
 
