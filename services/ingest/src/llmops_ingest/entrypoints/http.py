@@ -123,19 +123,13 @@ def _count(outcome: BatchOutcome, published: PublishOutcome) -> None:
 
 def _partly_published(published: PublishOutcome, rejected: list[dict[str, Any]], retry_after_s: int) -> JSONResponse:
     """503 naming exactly which records Kafka acknowledged and which the client must send again."""
-    failure = published.failure
-    log.warning(
-        "publish of %d of %d records failed: %s",
-        len(published.unacknowledged),
-        len(published.acknowledged) + len(published.unacknowledged),
-        type(failure).__name__,
-    )
+    acknowledged, total = len(published.acknowledged), len(published.acknowledged) + len(published.unacknowledged)
+    log.warning("publish of %d of %d records failed: %s", total - acknowledged, total, type(published.failure).__name__)
     return problem_response(
         503,
         "Service Unavailable",
-        f"Kafka acknowledged {len(published.acknowledged)} of the "
-        f"{len(published.acknowledged) + len(published.unacknowledged)} valid records; send the ones under "
-        "`not_accepted` again after Retry-After (resending the whole batch is safe: ids are deterministic)",
+        f"Kafka acknowledged {acknowledged} of the {total} valid records; send the ones under `not_accepted` "
+        "again after Retry-After (resending the whole batch is safe: ids are deterministic)",
         headers={"Retry-After": str(retry_after_s)},
         accepted=[a.summary() for a in published.acknowledged],
         not_accepted=[a.summary() for a in published.unacknowledged],
