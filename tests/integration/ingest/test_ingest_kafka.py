@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,6 +28,8 @@ from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, generate_key, hash_key
 from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.topics import TopicCatalog
 from llmops_schemas.envelope import CloudEvent, EventPayload
+
+from tests.unit.ingest.fakes import Hook, HookedPublisher, call_ids
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -192,27 +194,17 @@ async def test_raw_topic_flows_and_poison_goes_to_the_dlq(kafka_bootstrap: str, 
     assert b"origin_not_allowed" in dict(by_value[platform].headers)["dlq.error"]
 
 
-class LosesAcknowledgements:
-    """The real producer, except that the first publish of a chunk holding a call id in ``lose`` raises after
-    Kafka stored it: the acknowledgement was lost on the way back, as in a timeout or a broken connection."""
+def lose_first_acknowledgement(of: set[str]) -> Hook:
+    """After the real producer stored a publish holding a call id in ``of``: fail it, once per call id, as when
+    Kafka stored the records but the acknowledgement was lost on the way back (a timeout, a broken connection)."""
 
-    def __init__(self, producer: EventProducer, lose: set[str]) -> None:
-        self.producer = producer
-        self.lose = lose
-
-    async def publish_many(
-        self,
-        events: Iterable[CloudEvent[EventPayload]],
-        *,
-        topic: str | None = None,
-        encoded: Sequence[bytes] | None = None,
-    ) -> None:
-        batch = list(events)
-        await self.producer.publish_many(batch, topic=topic, encoded=encoded)
-        lost = {e.subject for e in batch} & self.lose
+    async def after(batch: list[CloudEvent[EventPayload]]) -> None:
+        lost = call_ids(batch) & of
         if lost:
-            self.lose -= lost
+            of.difference_update(lost)
             raise KafkaTimeoutError("acknowledgement lost")
+
+    return after
 
 
 async def test_a_retry_of_a_partly_published_batch_publishes_each_record_under_one_event_id(
@@ -231,7 +223,7 @@ async def test_a_retry_of_a_partly_published_batch_publishes_each_record_under_o
     await producer.start()
     try:
         keys = ApiKeyStore([ApiKeyRecord(id="it-writer", tenant_id=tenant, role="writer", sha256=hash_key(key))])
-        publisher = LosesAcknowledgements(producer, lose={f"{marker}-2"})
+        publisher = HookedPublisher(producer, after=lose_first_acknowledgement({f"{marker}-2"}))
         app = create_app(IngestSettings(), ports=IngestPorts(publisher=publisher, api_keys=keys))
         headers = {"Authorization": f"Bearer {key}"}
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingest") as client:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -17,6 +17,8 @@ from llmops_ingest.config import IngestSettings
 from llmops_schemas.envelope import CloudEvent, EventPayload
 from llmops_schemas.v1.calls import CallRecorded
 from prometheus_client import REGISTRY
+
+from tests.unit.ingest.fakes import Hook, HookedPublisher, call_ids
 
 MakeCall = Callable[..., dict[str, Any]]
 MakeClient = Callable[..., httpx.AsyncClient]
@@ -339,29 +341,19 @@ BIG = "x" * 200_000
 """An output that makes a record ~200 kB: two fit one publish chunk (see ``publishing.CHUNK_BYTES``)."""
 
 
-class PartlyFailingPublisher(InMemoryPublisher):
-    """Stores every chunk it is given; the ones holding a call id in ``failing`` then fail, as when Kafka
-    stored a batch but its acknowledgement never came back."""
+def lose_acknowledgements(failing: set[str]) -> Hook:
+    """After a publish was stored: fail it if it holds one of ``failing``, as when Kafka stored a batch but its
+    acknowledgement never came back."""
 
-    def __init__(self, failing: set[str]) -> None:
-        super().__init__()
-        self.failing = failing
-
-    async def publish_many(
-        self,
-        events: Iterable[CloudEvent[EventPayload]],
-        *,
-        topic: str | None = None,
-        encoded: Sequence[bytes] | None = None,
-    ) -> None:
-        batch = list(events)
-        await super().publish_many(batch, topic=topic, encoded=encoded)
-        if any(getattr(e.data, "call_id", None) in self.failing for e in batch):
+    async def after(batch: list[CloudEvent[EventPayload]]) -> None:
+        if call_ids(batch) & failing:
             raise KafkaConnectionError("acknowledgement lost")
+
+    return after
 
 
 async def test_a_partly_published_batch_says_which_records_were_accepted_and_a_retry_stores_each_once(
-    make_client: MakeClient, auth: dict[str, str], make_call: MakeCall
+    make_client: MakeClient, auth: dict[str, str], make_call: MakeCall, publisher: InMemoryPublisher
 ) -> None:
     calls = [
         make_call(call_id="c-0", output=BIG),
@@ -370,8 +362,8 @@ async def test_a_partly_published_batch_says_which_records_were_accepted_and_a_r
         {"not": "a call"},
         make_call(drop=("call_id",), output=BIG + "y"),
     ]
-    publisher = PartlyFailingPublisher(failing={"c-2"})
-    async with make_client(publisher=publisher) as client:
+    failing = {"c-2"}
+    async with make_client(publisher=HookedPublisher(publisher, after=lose_acknowledgements(failing))) as client:
         response = await post(client, auth, {"calls": calls})
         body = assert_problem(response, 503)
         accepted, not_accepted = body["accepted"], body["not_accepted"]
@@ -380,7 +372,7 @@ async def test_a_partly_published_batch_says_which_records_were_accepted_and_a_r
         assert [r["index"] for r in body["rejected"]] == [3]
         assert "2 of the 4 valid records" in body["detail"]
 
-        publisher.failing.clear()
+        failing.clear()
         retry = await post(client, auth, {"calls": calls})
     assert retry.status_code == 202, retry.text
     first_ids = [r["event_id"] for r in body["accepted"] + body["not_accepted"]]
@@ -390,20 +382,15 @@ async def test_a_partly_published_batch_says_which_records_were_accepted_and_a_r
     assert {e.id for e in publisher.events} == set(first_ids)
 
 
-class HangingPublisher:
-    async def publish_many(
-        self,
-        events: Iterable[CloudEvent[EventPayload]],
-        *,
-        topic: str | None = None,
-        encoded: Sequence[bytes] | None = None,
-    ) -> None:
-        await asyncio.sleep(3600)
+async def hang(_: list[CloudEvent[EventPayload]]) -> None:
+    await asyncio.Event().wait()
 
 
-async def test_publish_timeout_is_503(make_client: MakeClient, auth: dict[str, str], make_call: MakeCall) -> None:
+async def test_publish_timeout_is_503(
+    make_client: MakeClient, auth: dict[str, str], make_call: MakeCall, publisher: InMemoryPublisher
+) -> None:
     settings = IngestSettings(publish_timeout_s=0.05, retry_after_s=7)
-    async with make_client(settings, publisher=HangingPublisher()) as client:
+    async with make_client(settings, publisher=HookedPublisher(publisher, before=hang)) as client:
         response = await post(client, auth, {"calls": [make_call()]})
     body = assert_problem(response, 503)
     assert response.headers["retry-after"] == "7"
@@ -417,43 +404,33 @@ async def until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
             await asyncio.sleep(0.01)
 
 
-class GatedPublisher(InMemoryPublisher):
-    """Holds every publish until ``release`` is set; ``entered`` counts the publishes waiting."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.release = asyncio.Event()
-        self.entered = 0
-
-    async def publish_many(
-        self,
-        events: Iterable[CloudEvent[EventPayload]],
-        *,
-        topic: str | None = None,
-        encoded: Sequence[bytes] | None = None,
-    ) -> None:
-        self.entered += 1
-        await self.release.wait()
-        await super().publish_many(events, topic=topic, encoded=encoded)
-
-
 async def test_a_key_over_its_in_flight_limit_gets_429_before_any_work(
-    make_client: MakeClient, auth: dict[str, str], keys: dict[str, str], make_call: MakeCall
+    make_client: MakeClient,
+    auth: dict[str, str],
+    keys: dict[str, str],
+    make_call: MakeCall,
+    publisher: InMemoryPublisher,
 ) -> None:
-    publisher = GatedPublisher()
-    async with make_client(IngestSettings(max_in_flight_per_key=1), publisher=publisher) as client:
+    release, entered = asyncio.Event(), []
+
+    async def gate(batch: list[CloudEvent[EventPayload]]) -> None:
+        entered.append(batch)
+        await release.wait()
+
+    gated = HookedPublisher(publisher, before=gate)
+    async with make_client(IngestSettings(max_in_flight_per_key=1), publisher=gated) as client:
         held = asyncio.create_task(post(client, auth, {"calls": [make_call()]}))
-        await until(lambda: publisher.entered == 1)
+        await until(lambda: len(entered) == 1)
         over = await post(client, auth, {"calls": [make_call(call_id="c-2")]})
         other_key = asyncio.create_task(post(client, {"X-API-Key": keys["ingest"]}, {"calls": [make_call()]}))
-        await until(lambda: publisher.entered == 2)
-        publisher.release.set()
+        await until(lambda: len(entered) == 2)
+        release.set()
         assert (await held).status_code == 202
         assert (await other_key).status_code == 202
     body = assert_problem(over, 429)
     assert over.headers["retry-after"] == "1"
     assert "at most 1 batches" in body["detail"]
-    assert publisher.entered == 2  # the refused request never reached the publisher
+    assert len(entered) == 2  # the refused request never reached the publisher
 
 
 # --- probes and documentation ------------------------------------------------------------------------

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from llmops_ingest.adapters import InMemoryPublisher
 from llmops_ingest.handlers import Accepted, IngestContext, prepare_record
 from llmops_ingest.publishing import chunks, publish_accepted
 from llmops_schemas.envelope import CloudEvent, EventPayload
+
+from tests.unit.ingest.fakes import Hook, HookedPublisher, call_ids
 
 MakeCall = Callable[..., dict[str, Any]]
 
@@ -29,39 +31,30 @@ def test_chunks_keep_the_order_and_stay_under_the_limit(make_call: MakeCall, con
     assert [[r.index for r in run] for run in chunks(records[:2], limit=1)] == [[0], [1]]
 
 
-class HangsOn(InMemoryPublisher):
-    """Acknowledges every chunk except those holding ``call_id``, which never get an answer."""
+def hang_on(call_id: str, cancelled: list[str]) -> Hook:
+    """Before storing: never answer a publish that holds ``call_id``; note its cancellation."""
 
-    def __init__(self, call_id: str) -> None:
-        super().__init__()
-        self.call_id = call_id
-        self.cancelled = 0
-
-    async def publish_many(
-        self,
-        events: Iterable[CloudEvent[EventPayload]],
-        *,
-        topic: str | None = None,
-        encoded: Sequence[bytes] | None = None,
-    ) -> None:
-        batch = list(events)
-        if any(getattr(e.data, "call_id", None) == self.call_id for e in batch):
+    async def before(batch: list[CloudEvent[EventPayload]]) -> None:
+        if call_id in call_ids(batch):
             try:
                 await asyncio.Event().wait()
             except asyncio.CancelledError:
-                self.cancelled += 1
+                cancelled.append(call_id)
                 raise
-        await super().publish_many(batch, topic=topic, encoded=encoded)
+
+    return before
 
 
 async def test_a_chunk_unacknowledged_at_the_deadline_is_cancelled_and_reported(
     make_call: MakeCall, context: IngestContext
 ) -> None:
     records = prepared(make_call, context, 4)
-    publisher = HangsOn("c-3")
-    outcome = await publish_accepted(publisher, records, timeout_s=0.1, chunk_bytes=2 * len(records[0].value))
+    cancelled: list[str] = []
+    publisher = InMemoryPublisher()
+    hooked = HookedPublisher(publisher, before=hang_on("c-3", cancelled))
+    outcome = await publish_accepted(hooked, records, timeout_s=0.1, chunk_bytes=2 * len(records[0].value))
     assert [r.index for r in outcome.acknowledged] == [0, 1]
     assert [r.index for r in outcome.unacknowledged] == [2, 3]
     assert isinstance(outcome.failure, TimeoutError)
-    assert publisher.cancelled == 1
+    assert cancelled == ["c-3"]
     assert [e.subject for e in publisher.events] == ["c-0", "c-1"]
