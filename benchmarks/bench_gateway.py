@@ -580,7 +580,8 @@ async def check_recording(stack: Stack, calls: int, timeout_s: float = 60.0) -> 
     spooled = None
     with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
         async with httpx.AsyncClient() as client:
-            readyz = await client.get(f"http://127.0.0.1:{stack.endpoints['gateway'].port}/readyz")
+            gateway = stack.endpoints["gateway"]  # /readyz shows the spool only to a caller with a key
+            readyz = await client.get(f"http://127.0.0.1:{gateway.port}/readyz", headers=gateway.headers)
             spooled = int(readyz.json()["recording"]["spooled"])
     return count, spooled
 
