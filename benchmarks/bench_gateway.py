@@ -243,8 +243,9 @@ class Stack:
         }
         self._launch("gateway", argv, port, env, "/readyz")
         self.processes["gateway"].wait_ready(120)
-        wait_for_recording(f"http://127.0.0.1:{port}/readyz", 120)
-        return Endpoint("gateway", port, "/v1/chat/completions", key)
+        endpoint = Endpoint("gateway", port, "/v1/chat/completions", key)
+        wait_for_recording(f"http://127.0.0.1:{port}/readyz", endpoint.headers, 120)
+        return endpoint
 
     def _start_litellm(self, upstream: int) -> Endpoint:
         executable = ensure_litellm_venv()
@@ -289,12 +290,15 @@ class Stack:
             self.broker.stop()
 
 
-def wait_for_recording(readyz: str, timeout_s: float) -> None:
-    """Until the gateway says its recorder publishes to Kafka (it serves, spooling, before that)."""
+def wait_for_recording(readyz: str, headers: dict[str, str], timeout_s: float) -> None:
+    """Until the gateway says its recorder publishes to Kafka (it serves, spooling, before that).
+
+    ``headers`` carry a key: ``/readyz`` shows its details only to a caller with one.
+    """
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         with contextlib.suppress(httpx.HTTPError, ValueError):
-            if httpx.get(readyz, timeout=5).json().get("recording", {}).get("kafka"):
+            if httpx.get(readyz, headers=headers, timeout=5).json().get("recording", {}).get("kafka"):
                 return
         time.sleep(0.5)
     raise RuntimeError(f"the gateway did not connect to Kafka within {timeout_s:.0f}s")
@@ -580,7 +584,8 @@ async def check_recording(stack: Stack, calls: int, timeout_s: float = 60.0) -> 
     spooled = None
     with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
         async with httpx.AsyncClient() as client:
-            readyz = await client.get(f"http://127.0.0.1:{stack.endpoints['gateway'].port}/readyz")
+            gateway = stack.endpoints["gateway"]  # /readyz shows the spool only to a caller with a key
+            readyz = await client.get(f"http://127.0.0.1:{gateway.port}/readyz", headers=gateway.headers)
             spooled = int(readyz.json()["recording"]["spooled"])
     return count, spooled
 

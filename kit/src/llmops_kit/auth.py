@@ -41,6 +41,7 @@ __all__ = [
     "ApiKeyStore",
     "Permission",
     "Principal",
+    "caller",
     "generate_key",
     "hash_key",
     "requires",
@@ -195,3 +196,16 @@ def _scoped(principal: Principal, tenant: str | None) -> Principal:
     if not _TENANT_RE.match(tenant):
         raise HTTPException(400, f"{TENANT_HEADER} is not a tenant id (lower-case letters, digits, '_' and '-')")
     return principal.model_copy(update={"tenant_id": tenant})
+
+
+async def caller(request: Request) -> Principal | None:
+    """The caller when the request carries a valid API key (bearer or ``X-API-Key``), else None; never raises.
+
+    For routes that answer everyone and tell a key holder more (``/readyz`` and its per-check details).
+    """
+    store = getattr(request.app.state, "api_keys", None)
+    bearer = await _bearer(request)
+    key = bearer.credentials if bearer else await _header(request)
+    if not isinstance(store, ApiKeyStore) or not key:
+        return None
+    return store.authenticate(key)

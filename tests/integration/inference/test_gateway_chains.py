@@ -52,7 +52,9 @@ def gateway(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> I
             f"upstreams:\n  - {{name: stub, base_url: '{stub.url}/v1'}}\n"
             "models:\n  model-a: [{backend: openai, upstream: stub, model: up-a, timeout_s: 5}]\n"
         )
-        with serve_gateway(kafka_bootstrap, tmp_path_factory.mktemp("gateway-chains"), keys=keys, routes=routes) as url:
+        with serve_gateway(
+            kafka_bootstrap, tmp_path_factory.mktemp("gateway-chains"), keys=keys, key=KEY, routes=routes
+        ) as url:
             yield url
 
 

@@ -31,6 +31,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 TOPIC = "llmops.calls.recorded"
 KEY = "llmops_integration_inference_key_" + uuid.uuid4().hex
 TENANT = f"it-inf-{uuid.uuid4().hex[:8]}"
+AUTH = {"Authorization": f"Bearer {KEY}"}  # /readyz shows its details only to a caller with a valid key
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +77,7 @@ def gateway(
 def _wait_for_kafka(url: str) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if httpx.get(f"{url}/readyz").json()["recording"]["kafka"]:
+        if httpx.get(f"{url}/readyz", headers=AUTH).json()["recording"]["kafka"]:
             return
         time.sleep(0.2)
 
@@ -238,7 +239,7 @@ def test_failed_calls_are_recorded_too(gateway: str, healthy: dict[str, ServerTh
 
 
 def test_readyz_reports_upstreams_and_kafka(gateway: str) -> None:
-    body = httpx.get(f"{gateway}/readyz").json()
+    body = httpx.get(f"{gateway}/readyz", headers=AUTH).json()
     assert body["ready"] is True
     assert set(body["upstreams"]) == {"stub-a", "stub-b"}
     assert body["recording"]["kafka"] is True

@@ -40,7 +40,9 @@ def gateway(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> I
             "  model-a: [{backend: openai, upstream: stub-a, model: up-a, timeout_s: 5}]\n"
             "  model-b: [{backend: openai, upstream: stub-b, model: up-b, timeout_s: 5}]\n"
         )
-        with serve_gateway(kafka_bootstrap, tmp_path_factory.mktemp("gateway-pe"), keys=keys, routes=routes) as url:
+        with serve_gateway(
+            kafka_bootstrap, tmp_path_factory.mktemp("gateway-pe"), keys=keys, key=KEY, routes=routes
+        ) as url:
             yield url
 
 

@@ -20,11 +20,16 @@ from typing import Any, TypeAlias
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaTimeoutError
 from fastapi import FastAPI
-from llmops_ingest.bootstrap import create_app
+from llmops_ingest.bootstrap import IngestPorts, create_app
 from llmops_ingest.config import IngestSettings
-from llmops_kit.auth import generate_key, hash_key
+from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, generate_key, hash_key
+from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.topics import TopicCatalog
+from llmops_schemas.envelope import CloudEvent, EventPayload
+
+from tests.unit.ingest.fakes import Hook, HookedPublisher, call_ids
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -141,6 +146,7 @@ async def test_http_batch_lands_on_the_recorded_topic(kafka_bootstrap: str, tmp_
         assert event["subject"] == event["data"]["call_id"] == accepted[event["id"]]["call_id"]
         assert marker in event["data"]["messages"][0]["content"]
         assert dict(record.headers)["ce_type"] == b"llmops.call.recorded.v1"
+        assert event["keyid"] == "it-writer"  # the key it was submitted under, for provenance
 
 
 async def test_raw_topic_flows_and_poison_goes_to_the_dlq(kafka_bootstrap: str, tmp_path: Path) -> None:
@@ -152,6 +158,7 @@ async def test_raw_topic_flows_and_poison_goes_to_the_dlq(kafka_bootstrap: str, 
         poison = f'{{"not json at all {marker}'.encode()
         too_old = json.dumps(a_call(f"raw-{marker}-old", marker, started_at="2001-01-01T00:00:00Z")).encode()
         no_tenant = json.dumps(a_call(f"raw-{marker}-anon", marker)).encode()
+        platform = json.dumps(a_call(f"raw-{marker}-platform", marker, origin="platform")).encode()
         await produce_raw(
             kafka_bootstrap,
             [
@@ -160,19 +167,21 @@ async def test_raw_topic_flows_and_poison_goes_to_the_dlq(kafka_bootstrap: str, 
                 (tenant, good_by_key, []),
                 (None, too_old, [("tenant_id", tenant)]),
                 (None, no_tenant, []),
+                (None, platform, [("tenant_id", tenant)]),
             ],
         )
         recorded = await collect(kafka_bootstrap, RECORDED, lambda r: r.key == tenant, 2)
-        dead = await collect(kafka_bootstrap, RAW_DLQ, lambda r: marker.encode() in r.value, 3)
+        dead = await collect(kafka_bootstrap, RAW_DLQ, lambda r: marker.encode() in r.value, 4)
         assert (await ingest.client.get("/readyz")).status_code == 200
 
     events = [json.loads(r.value) for r in recorded]
     assert {e["tenantid"] for e in events} == {ingest.tenant}
     assert f"raw-{marker}-1" in {e["subject"] for e in events}
     assert all(marker in e["data"]["messages"][0]["content"] for e in events)
+    assert all("keyid" not in e for e in events)  # no API key on the raw topic
 
     by_value = {r.value: r for r in dead}
-    assert set(by_value) == {poison, too_old, no_tenant}  # the original bytes, untouched
+    assert set(by_value) == {poison, too_old, no_tenant, platform}  # the original bytes, untouched
     for record in dead:
         headers = dict(record.headers)
         assert headers["dlq.source_topic"] == RAW.encode()
@@ -182,3 +191,60 @@ async def test_raw_topic_flows_and_poison_goes_to_the_dlq(kafka_bootstrap: str, 
     assert b"malformed JSON" in dict(by_value[poison].headers)["dlq.error"]
     assert b"timestamp_too_old" in dict(by_value[too_old].headers)["dlq.error"]
     assert b"no tenant" in dict(by_value[no_tenant].headers)["dlq.error"]
+    assert b"origin_not_allowed" in dict(by_value[platform].headers)["dlq.error"]
+
+
+def lose_first_acknowledgement(of: set[str]) -> Hook:
+    """After the real producer stored a publish holding a call id in ``of``: fail it, once per call id, as when
+    Kafka stored the records but the acknowledgement was lost on the way back (a timeout, a broken connection)."""
+
+    async def after(batch: list[CloudEvent[EventPayload]]) -> None:
+        lost = call_ids(batch) & of
+        if lost:
+            of.difference_update(lost)
+            raise KafkaTimeoutError("acknowledgement lost")
+
+    return after
+
+
+async def test_a_retry_of_a_partly_published_batch_publishes_each_record_under_one_event_id(
+    kafka_bootstrap: str,
+) -> None:
+    marker, tenant, key = uuid.uuid4().hex, f"it-{uuid.uuid4().hex[:10]}", generate_key()
+    big = "x" * 200_000  # two records per publish chunk, so the four valid ones go out in two chunks
+    calls = [
+        a_call(f"{marker}-0", marker, output=big),
+        a_call(None, marker, output=big),
+        a_call(f"{marker}-2", marker, output=big),
+        {"not": "a call"},
+        a_call(None, marker, output=big + "y"),
+    ]
+    producer = EventProducer(kafka_bootstrap, service="ingest-it")
+    await producer.start()
+    try:
+        keys = ApiKeyStore([ApiKeyRecord(id="it-writer", tenant_id=tenant, role="writer", sha256=hash_key(key))])
+        publisher = HookedPublisher(producer, after=lose_first_acknowledgement({f"{marker}-2"}))
+        app = create_app(IngestSettings(), ports=IngestPorts(publisher=publisher, api_keys=keys))
+        headers = {"Authorization": f"Bearer {key}"}
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingest") as client:
+            first = await client.post("/v1/calls", json={"calls": calls}, headers=headers)
+            assert first.status_code == 503, first.text
+            body = first.json()
+            assert [r["index"] for r in body["accepted"]] == [0, 1]
+            assert [r["index"] for r in body["not_accepted"]] == [2, 4]
+            assert [r["index"] for r in body["rejected"]] == [3]
+            # As the 503 says: send the records not accepted again (here: the whole batch, which is also safe).
+            retry = await client.post("/v1/calls", json={"calls": calls}, headers=headers)
+            assert retry.status_code == 202, retry.text
+    finally:
+        await producer.stop()
+
+    reported = {r["event_id"]: r["call_id"] for r in body["accepted"] + body["not_accepted"]}
+    assert reported == {r["event_id"]: r["call_id"] for r in retry.json()["accepted"]}
+    # Records 2 and 4 were stored by the first attempt (their acknowledgement was lost) and again by the
+    # retry: Kafka holds 8 records, under the 4 event ids the 503 named, so a sink deduplicating on the
+    # event id stores each record once.
+    stored = await collect(kafka_bootstrap, RECORDED, lambda r: r.key == tenant.encode(), 8)
+    events = [json.loads(r.value) for r in stored]
+    assert len(events) == 8
+    assert {e["id"]: e["subject"] for e in events} == reported

@@ -18,6 +18,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError
+from aiokafka.partitioner import DefaultPartitioner
 from llmops_kit.errors import PermanentError, TransientError
 from llmops_kit.kafka.consumer import ConsumedMessage, ConsumerLoop, Delivery, RetryPolicy
 from llmops_kit.kafka.producer import EventProducer, OutgoingRecord
@@ -400,6 +401,49 @@ async def test_a_transient_error_dead_letters_and_commits_nothing_until_the_depe
     await wait_until(lambda: _eq(kit.committed(group, topic), {0: 3}), "offset 3 committed after recovery")
     assert sorted(handled) == ["a", "b", "c"]
     await wait_until(lambda: loop.ready, "ready again")
+    assert await kit.end_offsets(dlq_topic(topic)) == 0
+
+
+def key_for(partition: int, partitions: int = 2) -> bytes:
+    """A record key that Kafka's default partitioner sends to ``partition``."""
+    partitioner, all_partitions = DefaultPartitioner(), list(range(partitions))
+    return next(
+        key
+        for key in (f"key-{i}".encode() for i in range(1000))
+        if partitioner(key, all_partitions, all_partitions) == partition
+    )
+
+
+async def test_a_fast_failure_rewinds_what_the_cancelled_read_ahead_fetched_on_another_partition(
+    kit: Kit, new_topic: Callable[..., Awaitable[str]]
+) -> None:
+    topic, group = await new_topic(partitions=2), kit.group()
+    p1 = TopicPartition(topic, 1)
+    loop_box: list[ConsumerLoop[Any]] = []
+    calls: list[list[Any]] = []
+    handled: list[Any] = []
+
+    async def handle(batch: Sequence[Delivery[Any]]) -> None:
+        calls.append(items(batch))
+        if len(calls) > 1:
+            handled.extend(items(batch))
+            return
+        # While this batch (partition 0 only) is in hand, the read-ahead fetches partition 1 and keeps
+        # waiting for more (a batch of 3 or 10 s): it holds those records when this failure cancels it.
+        await kit.produce(topic, ["p1-a", "p1-b"], key=key_for(1))
+        await wait_until(lambda: _eq(loop_box[0]._consumer.position(p1), 2), "the read-ahead fetched partition 1")
+        raise TransientError("clickhouse: connection refused")
+
+    await kit.produce(topic, ["p0-a", "p0-b", "p0-c"], key=key_for(0))
+    once = RetryPolicy(attempts=1, initial_s=0.01, max_s=0.05, transient_pause_s=0.1)
+    loop_box.append(await kit.start_loop(topic, handle, group=group, retry=once, max_batch=3, max_wait_ms=10_000))
+
+    await wait_until(lambda: len(calls) > 1, "the batch re-read after the failure")
+    # Six records in all fill two batches of 3; a record skipped leaves one waiting out the 10 s instead.
+    await kit.produce(topic, ["p1-after"], key=key_for(1))
+    await wait_until(lambda: _eq(kit.committed(group, topic), {0: 3, 1: 3}), "both partitions committed")
+    assert calls[0] == ["p0-a", "p0-b", "p0-c"]
+    assert set(handled) == {"p0-a", "p0-b", "p0-c", "p1-a", "p1-b", "p1-after"}, "fetched records were skipped"
     assert await kit.end_offsets(dlq_topic(topic)) == 0
 
 

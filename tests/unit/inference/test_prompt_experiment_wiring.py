@@ -113,7 +113,7 @@ async def test_prompt_requests_answer_503_while_the_registry_loads(make_harness:
             headers=WRITER,
         )
         assert plain.status_code == 200
-        ready = await gw.client.get("/readyz")
+        ready = await gw.client.get("/readyz", headers=WRITER)
         assert ready.json()["checks"]["prompts"] is False
 
 

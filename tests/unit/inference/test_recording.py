@@ -157,7 +157,7 @@ async def test_the_gateway_keeps_serving_while_kafka_is_down(gw: Harness, auth: 
         response = await gw.client.post("/v1/chat/completions", json=chat(), headers=auth)
         assert response.status_code == 200
     await gw.wiring.recorder.flush()
-    ready = (await gw.client.get("/readyz")).json()
+    ready = (await gw.client.get("/readyz", headers=auth)).json()
     assert ready["ready"] is True
     assert ready["recording"] == {"kafka": False, "spooled": 3}
     metrics = (await gw.client.get("/metrics")).text
@@ -166,4 +166,4 @@ async def test_the_gateway_keeps_serving_while_kafka_is_down(gw: Harness, auth: 
     gw.publisher.failure = None
     await wait_until(lambda: gw.wiring.recorder.spool.pending == 0)
     assert len(gw.publisher.events) == 3
-    assert (await gw.client.get("/readyz")).json()["recording"] == {"kafka": True, "spooled": 0}
+    assert (await gw.client.get("/readyz", headers=auth)).json()["recording"] == {"kafka": True, "spooled": 0}

@@ -159,7 +159,7 @@ async def test_breaker_state_is_in_readyz_and_metrics(gw: Harness, auth: dict[st
     gw.backends["primary"].failures = [UpstreamError("status", "x", status=500)] * 20
     for _ in range(5):
         await gw.client.post("/v1/chat/completions", json=chat(), headers=auth)
-    ready = (await gw.client.get("/readyz")).json()
+    ready = (await gw.client.get("/readyz", headers=auth)).json()
     assert ready["upstreams"]["primary"]["circuit"] == "open"
     assert ready["upstreams"]["primary"]["healthy"] is False
     assert ready["ready"] is True  # secondary still serves gpt-test

@@ -1,4 +1,4 @@
-"""The shared validation path: schema, timestamp rule, redaction hook, envelope, size limit, ids."""
+"""The shared validation path: schema, origin and timestamp rules, redaction hook, envelope, size limit, ids."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from llmops_ingest.handlers import (
     Accepted,
     IngestContext,
     Rejected,
+    content_call_id,
     prepare_batch,
     prepare_record,
-    publish_accepted,
 )
+from llmops_ingest.publishing import PublishOutcome, publish_accepted
 from llmops_kit.kafka.producer import MAX_RECORD_BYTES
 from llmops_schemas.ids import deterministic_uuid7
 from llmops_schemas.v1.calls import CallRecorded
@@ -59,12 +60,39 @@ def test_client_call_id_gives_deterministic_event_id(make_call: MakeCall, contex
 
 
 @pytest.mark.parametrize("absent", [{"drop": ("call_id",)}, {"call_id": None}])
-def test_missing_call_id_is_generated(make_call: MakeCall, context: IngestContext, absent: dict[str, Any]) -> None:
+def test_a_missing_call_id_is_derived_from_the_content_so_a_retry_gets_the_same_ids(
+    make_call: MakeCall, context: IngestContext, absent: dict[str, Any]
+) -> None:
     one = accepted(prepare_record(make_call(**absent), 0, context))
-    two = accepted(prepare_record(make_call(**absent), 0, context))
-    assert one.call_id != two.call_id
-    assert one.event.id != two.event.id
-    assert one.call_id.count("-") == 4 and one.call_id[14] == "7"  # a UUIDv7
+    retry = accepted(prepare_record(make_call(**absent), 7, context))
+    assert (one.call_id, one.event.id) == (retry.call_id, retry.event.id)
+    assert one.call_id == content_call_id(make_call(drop=("call_id",)), "acme")
+    assert one.call_id.count("-") == 4 and one.call_id[14] == "5"  # a UUIDv5
+
+
+def test_the_content_derived_call_id_ignores_key_order_but_not_content_or_tenant(make_call: MakeCall) -> None:
+    record = make_call(drop=("call_id",))
+    reordered = dict(reversed(list(record.items())))
+    assert content_call_id(reordered, "acme") == content_call_id(record, "acme")
+    assert content_call_id({**record, "output": "Other answer."}, "acme") != content_call_id(record, "acme")
+    assert content_call_id(record, "globex") != content_call_id(record, "acme")
+
+
+def test_the_event_carries_the_submitting_key_id(make_call: MakeCall, context: IngestContext) -> None:
+    keyed = accepted(prepare_record(make_call(), 0, dataclasses.replace(context, key_id="writer-key"))).event
+    assert keyed.key_id == "writer-key"
+    assert b'"keyid":"writer-key"' in keyed.to_json_bytes()
+    assert accepted(prepare_record(make_call(), 0, context)).event.key_id is None
+
+
+def test_a_submitted_call_is_never_platform_traffic(make_call: MakeCall, context: IngestContext) -> None:
+    outcome = rejected(prepare_record(make_call(origin="platform"), 3, context))
+    assert (outcome.index, outcome.reason) == (3, "origin")
+    assert [(e["loc"], e["type"]) for e in outcome.errors] == [(["origin"], "origin_not_allowed")]
+    assert "gateway" in outcome.errors[0]["msg"]
+    explicit = accepted(prepare_record(make_call(origin="application"), 0, context)).event.data
+    assert isinstance(explicit, CallRecorded)
+    assert explicit.origin == "application"
 
 
 def test_fallback_call_id_is_stable(make_call: MakeCall, context: IngestContext) -> None:
@@ -197,7 +225,8 @@ async def test_batch_keeps_positions_and_publishes_only_valid(make_call: MakeCal
     assert [a.index for a in outcome.accepted] == [0, 2]
     assert [r.index for r in outcome.rejected] == [1]
     publisher = InMemoryPublisher()
-    await publish_accepted(publisher, outcome.accepted)
+    published = await publish_accepted(publisher, outcome.accepted, timeout_s=5)
+    assert (published.acknowledged, published.failure) == (outcome.accepted, None)
     assert [e.subject for e in publisher.events] == ["a", "c"]
     assert publisher.topics == ["llmops.calls.recorded"] * 2
 
@@ -205,4 +234,4 @@ async def test_batch_keeps_positions_and_publishes_only_valid(make_call: MakeCal
 async def test_publishing_nothing_does_not_call_the_publisher() -> None:
     publisher = InMemoryPublisher()
     publisher.failure = RuntimeError("must not be called")
-    await publish_accepted(publisher, [])
+    assert await publish_accepted(publisher, [], timeout_s=5) == PublishOutcome([], [])

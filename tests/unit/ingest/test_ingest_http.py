@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -17,6 +17,8 @@ from llmops_ingest.config import IngestSettings
 from llmops_schemas.envelope import CloudEvent, EventPayload
 from llmops_schemas.v1.calls import CallRecorded
 from prometheus_client import REGISTRY
+
+from tests.unit.ingest.fakes import Hook, HookedPublisher, call_ids
 
 MakeCall = Callable[..., dict[str, Any]]
 MakeClient = Callable[..., httpx.AsyncClient]
@@ -101,14 +103,37 @@ async def test_traceparent_becomes_the_event_traceid(
     assert [e.trace_id for e in publisher.events] == ["4bf92f3577b34da6a3ce929d0e0e4736", None]
 
 
-async def test_call_id_is_generated_when_absent(
+async def test_call_id_is_derived_from_the_content_when_absent(
     client: httpx.AsyncClient, auth: dict[str, str], make_call: MakeCall, publisher: InMemoryPublisher
 ) -> None:
-    response = await post(client, auth, {"calls": [make_call(drop=("call_id",)), make_call(call_id=None)]})
-    accepted = response.json()["accepted"]
+    calls = [make_call(drop=("call_id",)), make_call(call_id=None, output="Another answer.")]
+    accepted = (await post(client, auth, {"calls": calls})).json()["accepted"]
     assert len({a["call_id"] for a in accepted}) == 2
     assert all(len(a["call_id"]) == 36 for a in accepted)
     assert [e.subject for e in publisher.events] == [a["call_id"] for a in accepted]
+    retried = (await post(client, auth, {"calls": calls})).json()["accepted"]
+    assert retried == accepted  # same call ids and event ids: the warehouse stores each record once
+
+
+async def test_the_event_names_the_key_it_was_submitted_under(
+    client: httpx.AsyncClient, auth: dict[str, str], make_call: MakeCall, publisher: InMemoryPublisher
+) -> None:
+    await post(client, auth, {"calls": [make_call()]})
+    [event] = publisher.events
+    assert event.key_id == "writer-key"
+    assert b'"keyid":"writer-key"' in event.to_json_bytes()
+
+
+async def test_a_record_claiming_platform_origin_is_refused_alone(
+    client: httpx.AsyncClient, auth: dict[str, str], make_call: MakeCall, publisher: InMemoryPublisher
+) -> None:
+    calls = [make_call(call_id="c-1", origin="platform"), make_call(call_id="c-2", origin="application")]
+    response = await post(client, auth, {"calls": calls})
+    assert response.status_code == 202, response.text
+    [rejection] = response.json()["rejected"]
+    assert rejection["index"] == 0
+    assert [(e["loc"], e["type"]) for e in rejection["errors"]] == [(["origin"], "origin_not_allowed")]
+    assert [e.subject for e in publisher.events] == ["c-2"]
 
 
 async def test_all_rejected_is_a_422_problem_listing_each(
@@ -300,44 +325,127 @@ async def test_role_without_calls_write_is_403(
 async def test_publish_failure_is_503_with_retry_after_and_nothing_accepted(
     client: httpx.AsyncClient, auth: dict[str, str], make_call: MakeCall, publisher: InMemoryPublisher
 ) -> None:
-    before = records_counter("accepted", "ok")
+    before = records_counter("accepted", "ok"), records_counter("rejected", "unavailable")
     publisher.failure = KafkaConnectionError("broker down")
-    response = await post(client, auth, {"calls": [make_call()]})
+    response = await post(client, auth, {"calls": [make_call(), {"nope": 1}]})
     body = assert_problem(response, 503)
     assert response.headers["retry-after"] == "5"
-    assert "accepted" not in body
-    assert records_counter("accepted", "ok") == before
+    assert body["accepted"] == []
+    assert [(r["index"], r["call_id"]) for r in body["not_accepted"]] == [(0, "call-0001")]
+    assert [r["index"] for r in body["rejected"]] == [1]
+    assert records_counter("accepted", "ok") == before[0]
+    assert records_counter("rejected", "unavailable") == before[1] + 1
 
 
-class HangingPublisher:
-    async def publish_many(
-        self,
-        events: Iterable[CloudEvent[EventPayload]],
-        *,
-        topic: str | None = None,
-        encoded: Sequence[bytes] | None = None,
-    ) -> None:
-        await asyncio.sleep(3600)
+BIG = "x" * 200_000
+"""An output that makes a record ~200 kB: two fit one publish chunk (see ``publishing.CHUNK_BYTES``)."""
 
 
-async def test_publish_timeout_is_503(make_client: MakeClient, auth: dict[str, str], make_call: MakeCall) -> None:
+def lose_acknowledgements(failing: set[str]) -> Hook:
+    """After a publish was stored: fail it if it holds one of ``failing``, as when Kafka stored a batch but its
+    acknowledgement never came back."""
+
+    async def after(batch: list[CloudEvent[EventPayload]]) -> None:
+        if call_ids(batch) & failing:
+            raise KafkaConnectionError("acknowledgement lost")
+
+    return after
+
+
+async def test_a_partly_published_batch_says_which_records_were_accepted_and_a_retry_stores_each_once(
+    make_client: MakeClient, auth: dict[str, str], make_call: MakeCall, publisher: InMemoryPublisher
+) -> None:
+    calls = [
+        make_call(call_id="c-0", output=BIG),
+        make_call(drop=("call_id",), output=BIG),
+        make_call(call_id="c-2", output=BIG),
+        {"not": "a call"},
+        make_call(drop=("call_id",), output=BIG + "y"),
+    ]
+    failing = {"c-2"}
+    async with make_client(publisher=HookedPublisher(publisher, after=lose_acknowledgements(failing))) as client:
+        response = await post(client, auth, {"calls": calls})
+        body = assert_problem(response, 503)
+        accepted, not_accepted = body["accepted"], body["not_accepted"]
+        assert [(r["index"], r["call_id"]) for r in accepted] == [(0, "c-0"), (1, accepted[1]["call_id"])]
+        assert [(r["index"], r["call_id"]) for r in not_accepted] == [(2, "c-2"), (4, not_accepted[1]["call_id"])]
+        assert [r["index"] for r in body["rejected"]] == [3]
+        assert "2 of the 4 valid records" in body["detail"]
+
+        failing.clear()
+        retry = await post(client, auth, {"calls": calls})
+    assert retry.status_code == 202, retry.text
+    first_ids = [r["event_id"] for r in body["accepted"] + body["not_accepted"]]
+    assert sorted(first_ids) == sorted(r["event_id"] for r in retry.json()["accepted"])
+    # Kafka now holds some records twice, each time under the same event id: stored once after dedup.
+    assert len(publisher.events) > 4
+    assert {e.id for e in publisher.events} == set(first_ids)
+
+
+async def hang(_: list[CloudEvent[EventPayload]]) -> None:
+    await asyncio.Event().wait()
+
+
+async def test_publish_timeout_is_503(
+    make_client: MakeClient, auth: dict[str, str], make_call: MakeCall, publisher: InMemoryPublisher
+) -> None:
     settings = IngestSettings(publish_timeout_s=0.05, retry_after_s=7)
-    async with make_client(settings, publisher=HangingPublisher()) as client:
+    async with make_client(settings, publisher=HookedPublisher(publisher, before=hang)) as client:
         response = await post(client, auth, {"calls": [make_call()]})
-    assert_problem(response, 503)
+    body = assert_problem(response, 503)
     assert response.headers["retry-after"] == "7"
+    assert (body["accepted"], [r["call_id"] for r in body["not_accepted"]]) == ([], ["call-0001"])
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    """Yield to the app until ``condition`` holds; fail (not hang) after ``timeout_s``."""
+    async with asyncio.timeout(timeout_s):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+async def test_a_key_over_its_in_flight_limit_gets_429_before_any_work(
+    make_client: MakeClient,
+    auth: dict[str, str],
+    keys: dict[str, str],
+    make_call: MakeCall,
+    publisher: InMemoryPublisher,
+) -> None:
+    release, entered = asyncio.Event(), []
+
+    async def gate(batch: list[CloudEvent[EventPayload]]) -> None:
+        entered.append(batch)
+        await release.wait()
+
+    gated = HookedPublisher(publisher, before=gate)
+    async with make_client(IngestSettings(max_in_flight_per_key=1), publisher=gated) as client:
+        held = asyncio.create_task(post(client, auth, {"calls": [make_call()]}))
+        await until(lambda: len(entered) == 1)
+        over = await post(client, auth, {"calls": [make_call(call_id="c-2")]})
+        other_key = asyncio.create_task(post(client, {"X-API-Key": keys["ingest"]}, {"calls": [make_call()]}))
+        await until(lambda: len(entered) == 2)
+        release.set()
+        assert (await held).status_code == 202
+        assert (await other_key).status_code == 202
+    body = assert_problem(over, 429)
+    assert over.headers["retry-after"] == "1"
+    assert "at most 1 batches" in body["detail"]
+    assert len(entered) == 2  # the refused request never reached the publisher
 
 
 # --- probes and documentation ------------------------------------------------------------------------
 
 
-async def test_readiness_follows_the_injected_check(publisher: InMemoryPublisher, key_store: Any) -> None:
+async def test_readiness_follows_the_injected_check(
+    publisher: InMemoryPublisher, key_store: Any, auth: dict[str, str]
+) -> None:
     app = create_app(IngestSettings(), ports=IngestPorts(publisher=publisher, api_keys=key_store, ready=publisher.ping))
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingest") as client,
     ):
-        assert (await client.get("/readyz")).json() == {"ready": True, "checks": {"publisher": True}}
+        assert (await client.get("/readyz", headers=auth)).json() == {"ready": True, "checks": {"publisher": True}}
+        assert (await client.get("/readyz")).json() == {"ready": True}  # details need a key
         publisher.healthy = False
         assert (await client.get("/readyz")).status_code == 503
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, generate_key, hash_key
 from llmops_kit.http import app as app_module
 from llmops_kit.http.app import ReadinessCheck, Runtime, create_service_app
 from llmops_kit.http.problems import PROBLEM_JSON, ProblemError
@@ -36,6 +37,7 @@ def make_app(
         version="0.0.0",
         build_runtime=build_runtime,
     )
+    app.state.api_keys = KEYS
 
     @app.get("/items/{item_id}")
     async def get_item(item_id: int, verbose: bool = False) -> dict[str, Any]:
@@ -50,6 +52,17 @@ def make_app(
         raise RuntimeError("secret internals: password=hunter2")
 
     return app
+
+
+READER_KEY, OTHER_TENANT_KEY = generate_key(), generate_key()
+KEYS = ApiKeyStore(
+    [
+        ApiKeyRecord(id="reader", tenant_id="acme", role="reader", sha256=hash_key(READER_KEY)),
+        ApiKeyRecord(id="writer", tenant_id="globex", role="writer", sha256=hash_key(OTHER_TENANT_KEY)),
+    ]
+)
+KEYED = {"Authorization": f"Bearer {READER_KEY}"}
+"""Headers of a valid key: ``/readyz`` shows its per-check details only to a caller with one."""
 
 
 def check(result: bool) -> ReadinessCheck:
@@ -82,14 +95,14 @@ def test_healthz_is_200() -> None:
 
 def test_readyz_is_200_when_every_check_passes() -> None:
     with TestClient(make_app(checks={"kafka": check(True), "clickhouse": check(True)})) as client:
-        response = client.get("/readyz")
+        response = client.get("/readyz", headers=KEYED)
     assert response.status_code == 200
     assert response.json() == {"ready": True, "checks": {"kafka": True, "clickhouse": True}}
 
 
 def test_readyz_is_503_when_a_check_fails() -> None:
     with TestClient(make_app(checks={"kafka": check(True), "clickhouse": check(False)})) as client:
-        response = client.get("/readyz")
+        response = client.get("/readyz", headers=KEYED)
     assert response.status_code == 503
     assert response.json() == {"ready": False, "checks": {"kafka": True, "clickhouse": False}}
 
@@ -99,7 +112,7 @@ def test_readyz_is_503_when_a_check_raises() -> None:
         raise ConnectionError("refused")
 
     with TestClient(make_app(checks={"kafka": check(True), "db": broken})) as client:
-        response = client.get("/readyz")
+        response = client.get("/readyz", headers=KEYED)
     assert response.status_code == 503
     assert response.json()["checks"] == {"kafka": True, "db": False}
 
@@ -117,10 +130,27 @@ def test_readyz_is_503_when_a_check_times_out(monkeypatch: pytest.MonkeyPatch) -
         return True
 
     with TestClient(make_app(checks={"kafka": check(True), "db": hangs})) as client:
-        response = client.get("/readyz")
+        response = client.get("/readyz", headers=KEYED)
     assert response.status_code == 503
     assert response.json()["checks"] == {"kafka": True, "db": False}
     assert cancelled == [True]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer llmops_not_a_key"}, {"X-API-Key": "wrong"}, {"Authorization": "Basic abc"}],
+)
+def test_readyz_without_a_valid_key_says_only_whether_it_is_ready(headers: dict[str, str]) -> None:
+    with TestClient(make_app(checks={"kafka": check(True), "clickhouse": check(False)})) as client:
+        response = client.get("/readyz", headers=headers)
+    assert (response.status_code, response.json()) == (503, {"ready": False})
+
+
+@pytest.mark.parametrize("headers", [KEYED, {"X-API-Key": OTHER_TENANT_KEY}])
+def test_readyz_details_need_any_valid_key(headers: dict[str, str]) -> None:
+    with TestClient(make_app(checks={"kafka": check(True)})) as client:
+        response = client.get("/readyz", headers=headers)
+    assert (response.status_code, response.json()) == (200, {"ready": True, "checks": {"kafka": True}})
 
 
 def test_readyz_default_bound_is_a_few_seconds() -> None:

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import uvicorn
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from llmops_kit.auth import caller
 from llmops_kit.http.gc_tuning import tune_after_startup
 from llmops_kit.http.problems import install_problem_handlers
 from llmops_kit.metrics import HTTP_REQUESTS
@@ -82,18 +83,29 @@ def _add_probes(app: FastAPI) -> None:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"], summary="Readiness: Kafka and the service's stores answer")
-    async def readyz() -> JSONResponse:
+    @app.get(
+        "/readyz", tags=["operations"], summary="Readiness: Kafka and the service's stores answer (details with a key)"
+    )
+    async def readyz(request: Request) -> JSONResponse:
         runtime: Runtime | None = getattr(app.state, "runtime", None)
         checks = runtime.checks if runtime else {}
         results = await asyncio.gather(*(_bounded(check) for check in checks.values()))
         status = dict(zip(checks, results, strict=True))
         ready = runtime is not None and all(results)
-        return JSONResponse({"ready": ready, "checks": status}, status_code=200 if ready else 503)
+        body = await _shown_to(request, {"ready": ready, "checks": status})
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=Response)
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _shown_to(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    """All of ``body`` for a caller with a valid API key (any tenant, any role); only ``ready`` for anyone else.
+
+    Which dependency is down, and how the service is built, is no business of an anonymous prober.
+    """
+    return body if await caller(request) is not None else {"ready": body["ready"]}
 
 
 async def _bounded(check: ReadinessCheck, timeout_s: float = 3.0) -> bool:

@@ -12,6 +12,9 @@ event id so redelivery never duplicates. Failures are classed:
 - Kafka itself failed (a dead-letter publish, a fetch): as for a transient error, nothing is committed,
   the batch is re-read after a pause and ``ready`` is false meanwhile; the loop never dies of it.
 
+A batch is re-read by seeking every partition with fetched-but-uncommitted records back to the first of
+them, the read-ahead's included (see :mod:`llmops_kit.kafka.uncommitted`).
+
 ``stop()`` finishes and commits the batch in hand; one that does not finish in time is cancelled
 uncommitted (so is a handler being retried), and the group's next member re-reads it.
 """
@@ -40,6 +43,7 @@ from llmops_kit.errors import PermanentError, TransientError
 from llmops_kit.kafka.messages import ConsumedMessage, Delivery, RetryPolicy, to_message
 from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.topics import dlq_topic
+from llmops_kit.kafka.uncommitted import ForgetRevoked, Uncommitted
 from llmops_kit.metrics import CONSUMER_LAG, EVENTS_FAILED, EVENTS_IN, HANDLER_LATENCY
 
 __all__ = ["ConsumedMessage", "ConsumerLoop", "Delivery", "RetryPolicy"]
@@ -57,15 +61,12 @@ class _Batch(Generic[T]):
     invalid: list[tuple[ConsumedMessage, Exception]] = field(default_factory=list)
 
 
-async def _discard(prefetch: asyncio.Task[_Batch[T]] | None) -> list[ConsumedMessage]:
-    """Cancel a read-ahead; returns what it had already read (uncommitted, so to be re-read)."""
+async def _discard(prefetch: asyncio.Task[_Batch[T]] | None) -> None:
+    """Cancel a read-ahead and wait for it to end (what it fetched stays in :class:`Uncommitted`)."""
     if prefetch is None:
-        return []
+        return
     prefetch.cancel()
     await asyncio.wait({prefetch})
-    if prefetch.cancelled() or prefetch.exception() is not None:
-        return []
-    return prefetch.result().messages
 
 
 Decoder = Callable[[ConsumedMessage], T]
@@ -99,7 +100,6 @@ class ConsumerLoop(Generic[T]):
         self._max_wait_s = max_wait_ms / 1000
         self._retry = retry or RetryPolicy()
         self._consumer = AIOKafkaConsumer(
-            *self._topics,
             bootstrap_servers=bootstrap_servers,
             group_id=group_id,
             client_id=f"llmops-{service}",
@@ -107,6 +107,8 @@ class ConsumerLoop(Generic[T]):
             auto_offset_reset="earliest",
             max_poll_records=max_batch,
         )
+        self._uncommitted = Uncommitted()
+        self._consumer.subscribe(self._topics, listener=ForgetRevoked(self._uncommitted))
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._degraded = False
@@ -143,7 +145,6 @@ class ConsumerLoop(Generic[T]):
     async def _run(self) -> None:
         prefetch: asyncio.Task[_Batch[T]] | None = None
         while not self._stopping.is_set():
-            batch: _Batch[T] = _Batch()
             try:
                 batch = await (prefetch or self._read_batch())
                 prefetch = None
@@ -158,21 +159,22 @@ class ConsumerLoop(Generic[T]):
                 self._degraded = self._rewound = False
             except TransientError as exc:
                 log.warning("dependency unavailable, will re-read the batch: %s", exc)
-                await self._back_off([*batch.messages, *await _discard(prefetch)])
+                await self._back_off(prefetch)
                 prefetch = None
             except Exception:
                 # Kafka itself failed (fetching, dead-lettering): like a dependency outage, nothing of the
                 # batch was committed, so re-read it later rather than let the loop die holding partitions.
                 log.exception("consumer loop iteration failed, will re-read the batch")
-                await self._back_off([*batch.messages, *await _discard(prefetch)])
+                await self._back_off(prefetch)
                 prefetch = None
             await self._record_lag()
         await _discard(prefetch)
 
-    async def _back_off(self, batch: Sequence[ConsumedMessage]) -> None:
+    async def _back_off(self, prefetch: asyncio.Task[_Batch[T]] | None) -> None:
+        # The read-ahead ends first: it must not fetch past the rewind, and what it fetched is rewound too.
+        await _discard(prefetch)
         self._degraded = True
-        self._rewound = self._rewound or bool(batch)
-        self._rewind(batch)
+        self._rewound = self._rewind() or self._rewound
         await asyncio.sleep(self._retry.transient_pause_s)
 
     async def _next_batch(self) -> list[ConsumedMessage]:
@@ -186,8 +188,10 @@ class ConsumerLoop(Generic[T]):
             records = await self._consumer.getmany(
                 timeout_ms=max(1, int(remaining * 1000)), max_records=self._max_batch - len(batch)
             )
-            for tp_records in records.values():
-                batch.extend(to_message(r) for r in tp_records)
+            for tp, tp_records in records.items():
+                messages = [to_message(r) for r in tp_records]
+                self._uncommitted.fetched(tp, messages)
+                batch.extend(messages)
         return batch
 
     async def _read_batch(self) -> _Batch[T]:
@@ -270,20 +274,25 @@ class ConsumerLoop(Generic[T]):
             offsets[tp] = max(offsets.get(tp, 0), m.offset + 1)
         try:
             await self._consumer.commit(offsets)
+            self._uncommitted.committed(offsets)
         except (CommitFailedError, IllegalStateError) as exc:
             # The partitions moved to another member (IllegalStateError: one is no longer assigned to this
             # one), which re-reads from the last commit; sinks dedupe.
             log.warning("commit failed after a rebalance: %s", exc)
 
-    def _rewind(self, batch: Sequence[ConsumedMessage]) -> None:
-        first: dict[TopicPartition, int] = {}
-        for m in batch:
-            tp = TopicPartition(m.topic, m.partition)
-            first[tp] = min(first.get(tp, m.offset), m.offset)
+    def _rewind(self) -> bool:
+        """Seek every partition with fetched-but-uncommitted records back to the first of them.
+
+        That covers the failed batch and whatever a read-ahead fetched, on any partition, even when it was
+        cancelled holding them. Returns whether anything is to be re-read.
+        """
         assigned = self._consumer.assignment()
-        for tp, offset in first.items():
+        rewound = False
+        for tp, offset in self._uncommitted.take().items():
             if tp in assigned:
                 self._consumer.seek(tp, offset)
+                rewound = True
+        return rewound
 
     async def _record_lag(self) -> None:
         try:

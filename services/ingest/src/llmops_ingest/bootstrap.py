@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi import FastAPI
 from llmops_kit.auth import ApiKeyStore
 from llmops_kit.http.app import Component, ReadinessCheck, Runtime, create_service_app
+from llmops_kit.http.limits import InFlightLimiter
 from llmops_kit.kafka.consumer import ConsumerLoop
 from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.topics import TopicCatalog, ensure_topics
@@ -25,7 +26,7 @@ from llmops_ingest import __version__
 from llmops_ingest.adapters.redaction import NoopRedactor
 from llmops_ingest.config import IngestSettings
 from llmops_ingest.entrypoints.consumer import RawCallDecoder, make_raw_handler
-from llmops_ingest.entrypoints.http import HttpDependencies, build_router
+from llmops_ingest.entrypoints.http import LIMITER, HttpDependencies, build_router
 from llmops_ingest.entrypoints.openapi import install_openapi
 from llmops_ingest.handlers import RecordRules
 from llmops_ingest.ports import EventPublisher, Redactor
@@ -168,6 +169,7 @@ def create_app(settings: IngestSettings | None = None, *, ports: IngestPorts | N
     )
     app.include_router(build_router(settings.max_batch_records))
     install_openapi(app)
+    setattr(app.state, LIMITER, InFlightLimiter(settings.max_in_flight_per_key, what="batches"))
     if ports is not None:
         # Set now rather than in the lifespan, so a test client that skips the lifespan still works.
         _install(app, settings, ports)

@@ -30,6 +30,9 @@ class IngestSettings(ServiceSettings):
         default=15.0, gt=0, description="How long an HTTP request waits for Kafka acks before answering 503"
     )
     retry_after_s: int = Field(default=5, ge=1, description="Retry-After sent with a 503 when Kafka is unavailable")
+    max_in_flight_per_key: int = Field(
+        default=16, ge=1, description="Requests one API key may have in flight on POST /v1/calls; the next gets 429"
+    )
     consume_raw: bool = Field(default=True, description="Run the llmops.calls.raw consumer in this process")
     raw_topic: str = "llmops.calls.raw"
     raw_group: str = Field(default="ingest-raw", min_length=1)

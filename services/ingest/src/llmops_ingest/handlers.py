@@ -1,14 +1,15 @@
 """The one validation path every call record takes, whichever entrypoint it arrived by.
 
 ``prepare_record`` turns one decoded JSON value into either an event ready to publish or a list of
-errors: schema validation with the strict producer model, the contextual timestamp rule, the
-redaction hook, the envelope, and the per-record size limit, in that order. ``publish_accepted``
-hands the events to an :class:`~llmops_ingest.ports.EventPublisher`. Nothing here knows about HTTP
-or Kafka consumers.
+errors: schema validation with the strict producer model, the origin and timestamp rules, the
+redaction hook, the envelope, and the per-record size limit, in that order (publishing is
+:mod:`llmops_ingest.publishing`). Nothing here knows about HTTP or Kafka consumers.
 """
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -16,12 +17,12 @@ from typing import Any, cast
 
 from llmops_kit.kafka.producer import MAX_RECORD_BYTES
 from llmops_schemas.envelope import CloudEvent, EventPayload
-from llmops_schemas.ids import deterministic_uuid7, new_uuid7
+from llmops_schemas.ids import deterministic_uuid7
 from llmops_schemas.v1.calls import CallRecorded
 from pydantic import ValidationError
 
 from llmops_ingest.metrics import Reason
-from llmops_ingest.ports import EventPublisher, Redactor
+from llmops_ingest.ports import Redactor
 
 __all__ = [
     "Accepted",
@@ -30,10 +31,11 @@ __all__ = [
     "IngestContext",
     "RecordRules",
     "Rejected",
+    "check_origin",
     "check_started_at",
+    "content_call_id",
     "prepare_batch",
     "prepare_record",
-    "publish_accepted",
 ]
 
 FieldError = dict[str, Any]
@@ -43,6 +45,8 @@ FieldError = dict[str, Any]
 # response into megabytes of errors: the first few locate the problem well enough.
 MAX_ERRORS_PER_RECORD = 20
 MAX_LOC_DEPTH = 16
+_CALL_ID_NAMESPACE = uuid.UUID("5b3c1f0e-7a8d-5e2b-9c4f-6d1a2b3c4d5e")
+"""UUIDv5 namespace of the call ids ingest derives from a record's content."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +69,8 @@ class IngestContext:
     rules: RecordRules = field(default_factory=RecordRules)
     trace_id: str | None = None
     """W3C trace id of the request (HTTP ``traceparent``) or record that carried the call, if any."""
+    key_id: str | None = None
+    """Id of the API key the record was submitted under (HTTP); None on the raw topic, which has no key."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,11 +118,35 @@ def _validation_errors(exc: ValidationError) -> list[FieldError]:
     return [_error(e["loc"], e["msg"], e["type"]) for e in details[:MAX_ERRORS_PER_RECORD]]
 
 
-def _with_call_id(raw: Any, fallback_call_id: str | None) -> tuple[Any, bool]:
-    """Fill in a missing (absent or null) ``call_id``; also say whether the id is stable across retries."""
+def content_call_id(raw: dict[str, Any], tenant_id: str) -> str:
+    """A call id derived from the record's content and tenant, so a retried record gets the same one.
+
+    The record is hashed as canonical JSON (sorted keys, no spaces, ASCII escapes), ``call_id`` left out:
+    two submissions identical in every field are the same call.
+    """
+    canonical = json.dumps({k: v for k, v in raw.items() if k != "call_id"}, sort_keys=True, separators=(",", ":"))
+    return str(uuid.uuid5(_CALL_ID_NAMESPACE, f"{tenant_id}\x1f{canonical}"))
+
+
+def _with_call_id(raw: Any, tenant_id: str, fallback_call_id: str | None) -> Any:
+    """Fill in a missing (absent or null) ``call_id`` with a stable one: a retry must yield the same event."""
     if isinstance(raw, dict) and raw.get("call_id") is None:
-        return {**raw, "call_id": fallback_call_id or new_uuid7()}, fallback_call_id is not None
-    return raw, True
+        return {**raw, "call_id": fallback_call_id or content_call_id(raw, tenant_id)}
+    return raw
+
+
+def check_origin(call: CallRecorded) -> list[FieldError]:
+    """Only the gateway marks platform traffic (from the calling key's role); a submitted call never is."""
+    if call.origin == "application":
+        return []
+    return [
+        _error(
+            ["origin"],
+            "origin 'platform' is set by the gateway for calls the platform makes itself; a call submitted "
+            "to ingest is an application call (omit origin or send 'application')",
+            "origin_not_allowed",
+        )
+    ]
 
 
 def check_started_at(started_at: datetime, now: datetime, rules: RecordRules) -> list[FieldError]:
@@ -151,14 +181,17 @@ def prepare_record(
 ) -> Accepted | Rejected:
     """Validate one decoded record and envelope it, or explain why not.
 
-    ``fallback_call_id`` replaces a missing ``call_id`` with a stable one (the raw consumer derives it
-    from the Kafka position, so a redelivery yields the same event); without it a fresh UUIDv7 is used.
+    ``fallback_call_id`` replaces a missing ``call_id`` (the raw consumer derives it from the Kafka
+    position, so a redelivery yields the same event); without it the id is :func:`content_call_id`.
     """
-    record, stable_id = _with_call_id(raw, fallback_call_id)
+    record = _with_call_id(raw, context.tenant_id, fallback_call_id)
     try:
         call = CallRecorded.model_validate(record)
     except ValidationError as exc:
         return Rejected(index, _validation_errors(exc), "schema")
+    origin_errors = check_origin(call)
+    if origin_errors:
+        return Rejected(index, origin_errors, "origin")
     timestamp_errors = check_started_at(call.started_at, context.now, context.rules)
     if timestamp_errors:
         return Rejected(index, timestamp_errors, "timestamp")
@@ -166,14 +199,14 @@ def prepare_record(
     # Same tenant + call id + start time => same event id, so a retried submission is deduplicated
     # downstream instead of counted twice.
     started_ms = int(call.started_at.timestamp() * 1000)
-    event_id = deterministic_uuid7(started_ms, context.tenant_id, call.call_id) if stable_id else None
     event = CloudEvent.wrap(
         call,
         source=context.source,
         tenant_id=context.tenant_id,
-        event_id=event_id,
+        event_id=deterministic_uuid7(started_ms, context.tenant_id, call.call_id),
         subject=call.call_id,
         trace_id=context.trace_id,
+        key_id=context.key_id,
     )
     value = event.to_json_bytes()
     size = len(value)
@@ -203,9 +236,3 @@ def prepare_batch(records: Sequence[Any], context: IngestContext) -> BatchOutcom
         else:
             rejected.append(outcome)
     return BatchOutcome(accepted, rejected)
-
-
-async def publish_accepted(publisher: EventPublisher, accepted: Sequence[Accepted]) -> None:
-    """Publish the events and wait for every acknowledgement (raises if any is missing)."""
-    if accepted:
-        await publisher.publish_many([a.event for a in accepted], encoded=[a.value for a in accepted])

@@ -2,7 +2,8 @@
 
 No tenant label: tenants are unbounded and would multiply every series. ``reason`` is a small, fixed
 set (see :data:`REASONS`), so the counter stays a handful of series per process. ``json`` and ``tenant``
-occur only on the raw topic: over HTTP a body that is not JSON is one 400, not a count of records.
+occur only on the raw topic: over HTTP a body that is not JSON is one 400, not a count of records;
+``unavailable`` only over HTTP: valid records Kafka did not acknowledge in time (the 503 lists them).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from prometheus_client import Counter
 
 __all__ = ["REASONS", "RECORDS", "Reason", "count_records"]
 
-Reason = Literal["ok", "schema", "timestamp", "size", "json", "tenant"]
-REASONS: tuple[Reason, ...] = ("ok", "schema", "timestamp", "size", "json", "tenant")
+Reason = Literal["ok", "schema", "origin", "timestamp", "size", "json", "tenant", "unavailable"]
+REASONS: tuple[Reason, ...] = ("ok", "schema", "origin", "timestamp", "size", "json", "tenant", "unavailable")
 
 RECORDS = Counter(
     "llmops_ingest_records_total",

@@ -8,7 +8,6 @@ handlers one by one.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,22 +18,26 @@ from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from llmops_kit.auth import Principal, requires
+from llmops_kit.auth import Principal
 from llmops_kit.errors import TransientError
+from llmops_kit.http.limits import requires_within
 from llmops_kit.http.problems import ProblemError, problem_response
 
 from llmops_ingest.entrypoints.openapi import CALLS_DESCRIPTION, BatchResult, calls_openapi_extra, calls_responses
-from llmops_ingest.handlers import BatchOutcome, IngestContext, RecordRules, prepare_batch, publish_accepted
+from llmops_ingest.handlers import BatchOutcome, IngestContext, RecordRules, prepare_batch
 from llmops_ingest.metrics import count_records
 from llmops_ingest.ports import EventPublisher, Redactor
+from llmops_ingest.publishing import PublishOutcome, publish_accepted
 from llmops_ingest.wire import BodyShapeError, WireError, decode_json, extract_calls, trace_id_from_traceparent
 
-__all__ = ["HttpDependencies", "build_router"]
+__all__ = ["LIMITER", "HttpDependencies", "build_router"]
 
 log = logging.getLogger(__name__)
 
 # What a publisher raises when the cluster does not acknowledge in time: the client should retry.
 UNAVAILABLE = (KafkaError, TransientError, TimeoutError, ConnectionError)
+LIMITER = "ingest_limiter"
+"""``app.state`` attribute of the per-key in-flight limit of the write route."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,10 +114,27 @@ def _validate(body: bytes, max_records: int, context: IngestContext) -> BatchOut
     return prepare_batch(parse_calls(body, max_records), context)
 
 
-def _count(outcome: BatchOutcome) -> None:
-    count_records("http", "ok", len(outcome.accepted))
+def _count(outcome: BatchOutcome, published: PublishOutcome) -> None:
+    count_records("http", "ok", len(published.acknowledged))
+    count_records("http", "unavailable", len(published.unacknowledged))
     for rejected in outcome.rejected:
         count_records("http", rejected.reason)
+
+
+def _partly_published(published: PublishOutcome, rejected: list[dict[str, Any]], retry_after_s: int) -> JSONResponse:
+    """503 naming exactly which records Kafka acknowledged and which the client must send again."""
+    acknowledged, total = len(published.acknowledged), len(published.acknowledged) + len(published.unacknowledged)
+    log.warning("publish of %d of %d records failed: %s", total - acknowledged, total, type(published.failure).__name__)
+    return problem_response(
+        503,
+        "Service Unavailable",
+        f"Kafka acknowledged {acknowledged} of the {total} valid records; send the ones under `not_accepted` "
+        "again after Retry-After (resending the whole batch is safe: ids are deterministic)",
+        headers={"Retry-After": str(retry_after_s)},
+        accepted=[a.summary() for a in published.acknowledged],
+        not_accepted=[a.summary() for a in published.unacknowledged],
+        rejected=rejected,
+    )
 
 
 def build_router(max_records: int) -> APIRouter:
@@ -132,7 +152,7 @@ def build_router(max_records: int) -> APIRouter:
     )
     async def post_calls(
         request: Request,
-        principal: Annotated[Principal, Depends(requires("calls:write"))],
+        principal: Annotated[Principal, Depends(requires_within("calls:write", LIMITER))],
         deps: Annotated[HttpDependencies, Depends(_dependencies)],
     ) -> JSONResponse:
         """Validate each record, publish the valid ones, and say which were accepted (see the description)."""
@@ -145,28 +165,23 @@ def build_router(max_records: int) -> APIRouter:
             redactor=deps.redactor,
             rules=deps.rules,
             trace_id=trace_id_from_traceparent(request.headers.get("traceparent")),
+            key_id=principal.key_id,
         )
         # Parsing and validating 10 MiB is CPU work (~0.5 s): off the event loop, so probes, other requests
         # and the raw consumer's heartbeats are not stalled behind it.
         outcome = await run_in_threadpool(_validate, body, deps.max_records, context)
         rejected = [r.summary() for r in outcome.rejected]
         if not outcome.accepted:
-            _count(outcome)
+            _count(outcome, PublishOutcome([], []))
             raise ProblemError(
                 422, "Unprocessable Content", "every record was rejected", accepted=[], rejected=rejected
             )
-        try:
-            await asyncio.wait_for(publish_accepted(deps.publisher, outcome.accepted), deps.publish_timeout_s)
-        except UNAVAILABLE as exc:
-            # Nothing is claimed as accepted: the client retries the whole batch (deduplicated by event id).
-            log.warning("publish of %d records failed: %s", len(outcome.accepted), type(exc).__name__)
-            return problem_response(
-                503,
-                "Service Unavailable",
-                "Kafka did not acknowledge the batch; nothing was accepted, retry it",
-                headers={"Retry-After": str(deps.retry_after_s)},
-            )
-        _count(outcome)
-        return JSONResponse({"accepted": [a.summary() for a in outcome.accepted], "rejected": rejected}, 202)
+        published = await publish_accepted(deps.publisher, outcome.accepted, timeout_s=deps.publish_timeout_s)
+        if published.failure is not None and not isinstance(published.failure, UNAVAILABLE):
+            raise published.failure  # a defect, not an outage: the kit answers 500
+        _count(outcome, published)
+        if published.failure is not None:
+            return _partly_published(published, rejected, deps.retry_after_s)
+        return JSONResponse({"accepted": [a.summary() for a in published.acknowledged], "rejected": rejected}, 202)
 
     return router

@@ -22,8 +22,8 @@ _REF = "#/components/schemas/{model}"
 
 class AcceptedRecord(BaseModel):
     index: int = Field(ge=0, description="Position of the record in `calls`")
-    call_id: str = Field(description="The client's call id, or the one ingest generated")
-    event_id: str = Field(description="Id of the published CloudEvent (stable for a client-supplied call_id)")
+    call_id: str = Field(description="The client's call id, or the one ingest derived from the record's content")
+    event_id: str = Field(description="Id of the published CloudEvent (the same for a retry of the record)")
 
 
 class RejectedRecord(BaseModel):
@@ -41,7 +41,15 @@ class BatchResult(BaseModel):
 class Problem(BaseProblem):
     """An RFC 9457 problem document, with ingest's per-record and parse-position members."""
 
-    rejected: list[RejectedRecord] | None = Field(default=None, description="Per-record errors when all failed")
+    rejected: list[RejectedRecord] | None = Field(
+        default=None, description="Per-record errors (422: all records; 503: the invalid ones)"
+    )
+    accepted: list[AcceptedRecord] | None = Field(
+        default=None, description="503: the records Kafka acknowledged (do not send them again)"
+    )
+    not_accepted: list[AcceptedRecord] | None = Field(
+        default=None, description="503: valid records Kafka did not acknowledge; send them again after Retry-After"
+    )
     position: dict[str, int] | None = Field(default=None, description="Where malformed JSON broke (400)")
 
 
@@ -50,8 +58,10 @@ Publish a batch of LLM call records as `llmops.call.recorded.v1` CloudEvents on 
 
 **Body**: `application/json` (UTF-8), an object `{"calls": [record, ...]}` with 1 to 1,000 records and at
 most 10 MiB. A bare JSON array is not accepted. Each record has the `llmops.call.recorded.v1` shape;
-`call_id` may be omitted (or null) and ingest generates a UUIDv7. The tenant comes from the API key,
-never from the body (a `tenant_id` field is an unknown field and rejected).
+`call_id` may be omitted (or null) and ingest derives one from the record's content and tenant (a UUIDv5
+of its canonical JSON): records identical in every field are one call. The tenant comes from the API key,
+never from the body (a `tenant_id` field is an unknown field and rejected); the event carries the key's
+id (`keyid`). `origin` may only be `application` (the default): the gateway alone marks platform calls.
 
 **Per-record validation** (one record's errors never reject the others):
 the strict schema (unknown fields refused, `status: "error"` needs `error` and `status: "ok"` forbids it);
@@ -59,16 +69,18 @@ the strict schema (unknown fields refused, `status: "error"` needs `error` and `
 90 days (the calls retention: older rows would be deleted on arrival); the event, serialised, must be at
 most 1,000,000 bytes.
 
-**Idempotency**: the event id is derived from (tenant, `call_id`, `started_at`), so retrying a batch with
-client-supplied call ids publishes the same event ids and downstream sinks deduplicate. Records without a
-`call_id` get a new id on every attempt.
+**Idempotency**: the event id is derived from (tenant, `call_id`, `started_at`), and a missing `call_id`
+from the record's content, so retrying a batch publishes the same event ids and downstream sinks
+deduplicate: a retried record is stored once.
 
 **Responses**: `202` with `accepted` and `rejected` (by index) when at least one record was published;
 `422` problem (with `rejected`) when none was valid or the body is not `{"calls": [...]}`; `400` for
 malformed JSON (with its position) or invalid UTF-8; `413` for a body over 10 MiB or over 1,000 records
-(split the batch); `415` unless `Content-Type: application/json`; `401`/`403` for the key; `503` with
-`Retry-After` when Kafka does not acknowledge, in which case nothing of the batch counts as accepted
-(retry it: with call ids the retry is deduplicated). Errors are `application/problem+json`.
+(split the batch); `415` unless `Content-Type: application/json`; `401`/`403` for the key; `429` with
+`Retry-After` when the key already has 16 batches in flight; `503` with `Retry-After` when Kafka does not
+acknowledge every record: the problem lists by index and `call_id` the records that were `accepted`
+(acknowledged), the ones `not_accepted` (send them again; they may already be stored, the retry is
+deduplicated) and the `rejected` ones. Errors are `application/problem+json`.
 """
 
 
@@ -81,7 +93,7 @@ def _record_schema() -> tuple[dict[str, Any], dict[str, Any]]:
     call_id = schema["properties"]["call_id"]
     schema["properties"]["call_id"] = {
         "anyOf": [{k: v for k, v in call_id.items() if k not in {"title", "description"}}, {"type": "null"}],
-        "description": "Optional: omitted or null, ingest generates a UUIDv7",
+        "description": "Optional: omitted or null, ingest derives one from the record's content",
     }
     return schema, definitions
 
@@ -121,7 +133,10 @@ def calls_responses() -> dict[int | str, dict[str, Any]]:
         413: problem_doc("Body over the size limit or more records than allowed"),
         415: problem_doc("Content-Type is not application/json (UTF-8)"),
         422: problem_doc("The body is not {calls: [...]}, or every record was rejected"),
-        503: problem_doc("Kafka (or authentication) unavailable; retry after Retry-After seconds"),
+        429: problem_doc("The key has too many batches in flight; retry after Retry-After seconds"),
+        503: problem_doc(
+            "Kafka (or authentication) unavailable; `accepted`/`not_accepted` say which records Kafka acknowledged"
+        ),
     }
 
 
