@@ -39,8 +39,10 @@ from tenacity import (
 from llmops_kit.errors import PermanentError, TransientError
 from llmops_kit.kafka.messages import ConsumedMessage, Delivery, RetryPolicy, to_message
 from llmops_kit.kafka.producer import EventProducer
+from llmops_kit.kafka.security import client_kwargs
 from llmops_kit.kafka.topics import dlq_topic
 from llmops_kit.metrics import CONSUMER_LAG, EVENTS_FAILED, EVENTS_IN, HANDLER_LATENCY
+from llmops_kit.settings import KafkaSecurity
 
 __all__ = ["ConsumedMessage", "ConsumerLoop", "Delivery", "RetryPolicy"]
 
@@ -88,6 +90,7 @@ class ConsumerLoop(Generic[T]):
         max_batch: int = 500,
         max_wait_ms: int = 200,
         retry: RetryPolicy | None = None,
+        security: KafkaSecurity | None = None,
     ) -> None:
         self._topics = list(topics)
         self._group_id = group_id
@@ -101,6 +104,7 @@ class ConsumerLoop(Generic[T]):
         self._consumer = AIOKafkaConsumer(
             *self._topics,
             bootstrap_servers=bootstrap_servers,
+            **client_kwargs(security),
             group_id=group_id,
             client_id=f"llmops-{service}",
             enable_auto_commit=False,

@@ -24,6 +24,8 @@ from aiokafka.errors import TopicAlreadyExistsError, for_code
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from llmops_kit.infra.paths import kafka_infra_dir
+from llmops_kit.kafka.security import client_kwargs
+from llmops_kit.settings import KafkaSecurity
 
 __all__ = [
     "DLQ_SUFFIX",
@@ -263,6 +265,7 @@ async def ensure_topics(
     *,
     replication_factor: int | None = None,
     timeout_s: float = 30.0,
+    security: KafkaSecurity | None = None,
 ) -> list[str]:
     """Create the catalog topics (and their ``.dlq`` topics) that do not exist yet.
 
@@ -281,7 +284,9 @@ async def ensure_topics(
             raise KeyError(f"not in the topic catalog: {unknown}")
         specs = [catalog.get(n) for n in wanted]
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_s * 1000))
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_s * 1000), **client_kwargs(security)
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())
