@@ -720,3 +720,62 @@ def test_gpu_enabled_requests_an_nvidia_gpu_for_the_model_server(helm: Path) -> 
     assert limits["cpu"] == default["resources"]["limits"]["cpu"]  # the configured limits stay
     for doc in docs:
         kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+
+
+def test_each_kafka_client_connects_as_its_own_principal_from_a_secret(helm: Path, tmp_path: Path) -> None:
+    """SASL_SSL: each Kafka-using service reads its SCRAM user from its own Secret, the CA from another."""
+    values = tmp_path / "kafka-sasl.yaml"
+    secrets = {"ingest": "kafka-ingest", "warehouse": "kafka-warehouse", "inference": "kafka-inference"}
+    services: dict[str, Any] = {name: {"kafka": {"sasl": {"existingSecret": s}}} for name, s in secrets.items()}
+    services["warehouse"]["kafka"]["sasl"]["passwordKey"] = "scram-password"
+    global_kafka = {"securityProtocol": "SASL_SSL", "tls": {"caSecret": "kafka-ca"}}
+    values.write_text(yaml.safe_dump({"global": {"kafka": global_kafka}, "services": services}))
+    index = by_kind_name(render(helm, [values]))
+    for name, secret in secrets.items():
+        container = only_container(index[("Deployment", fullname(name))])
+        password_key = "scram-password" if name == "warehouse" else "password"
+        assert {"name": "KAFKA_SASL_USERNAME", "valueFrom": {"secretKeyRef": {"name": secret, "key": "username"}}} in (
+            container["env"]
+        )
+        assert {
+            "name": "KAFKA_SASL_PASSWORD",
+            "valueFrom": {"secretKeyRef": {"name": secret, "key": password_key}},
+        } in container["env"]
+        data = index[("ConfigMap", fullname(name))]["data"]
+        assert data["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+        assert data["KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+        assert data["KAFKA_SSL_CAFILE"] == "/etc/llmops/kafka-tls/ca.crt"
+        assert not {k for k in data if k in {"KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"}}
+        assert {"name": "kafka-tls", "mountPath": "/etc/llmops/kafka-tls", "readOnly": True} in container[
+            "volumeMounts"
+        ]
+    model_server = index[("ConfigMap", fullname("model-server"))]["data"]
+    assert "KAFKA_SECURITY_PROTOCOL" not in model_server  # it uses no Kafka: no principal needed
+
+
+def test_sasl_without_a_service_secret_fails_the_render(helm: Path) -> None:
+    proc = template(helm, sets=["global.kafka.securityProtocol=SASL_PLAINTEXT"])
+    assert proc.returncode != 0
+    assert "kafka.sasl.existingSecret is required" in proc.stderr
+
+
+def test_plaintext_adds_no_kafka_security_settings(helm: Path) -> None:
+    for doc in render(helm):
+        if doc["kind"] == "ConfigMap":
+            assert not [k for k in doc.get("data", {}) if k.startswith(("KAFKA_SASL", "KAFKA_SSL", "KAFKA_SECURITY"))]
+
+
+@pytest.mark.parametrize(
+    ("set_value", "complaint"),
+    [
+        pytest.param("global.kafka.securityProtocol=TLS", "securityProtocol", id="unknown-protocol"),
+        pytest.param("global.kafka.saslMechanism=PLAIN", "saslMechanism", id="plain-mechanism"),
+        pytest.param("services.ingest.kafka.sasl.secret=x", "sasl", id="sasl-unknown-key"),
+        pytest.param("global.kafka.tls.caSecret=Kafka_CA", "caSecret", id="ca-secret-name"),
+    ],
+)
+def test_values_schema_rejects_bad_kafka_security_values(helm: Path, set_value: str, complaint: str) -> None:
+    proc = template(helm, sets=[set_value])
+    assert proc.returncode != 0, f"helm template accepted --set {set_value}"
+    assert "schema" in proc.stderr
+    assert complaint in proc.stderr
