@@ -209,3 +209,10 @@ def test_the_cli_stores_a_credential_and_applies_the_catalog(cluster: SecureClus
 
     run_sync(publish_as_cost())
     assert password not in stored.output + applied.output
+
+
+async def test_a_service_ensures_its_topics_without_the_right_to_create_them(cluster: SecureCluster) -> None:
+    """Ingest names the calls topic at start: its DLQ belongs to the consumers, invisible to ingest's principal."""
+    assert (
+        await ensure_topics(cluster.bootstrap, TopicCatalog.load(), [CALLS], security=cluster.security("ingest")) == []
+    )
