@@ -31,12 +31,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
-from aiokafka.client import AIOKafkaClient
 from pydantic import SecretStr
 
 from llmops_kit.infra.paths import cache_dir, kafka_infra_dir
 from llmops_kit.infra.ports import free_port
-from llmops_kit.kafka.security import client_kwargs
+from llmops_kit.kafka.security import open_client
 from llmops_kit.settings import KafkaSecurity
 
 DEFAULT_KAFKA_VERSION = "3.9.1"
@@ -97,17 +96,10 @@ def _metadata_round_trip(bootstrap_servers: str, timeout: float, security: Kafka
     """
 
     async def probe() -> int:
-        client = AIOKafkaClient(
-            bootstrap_servers=bootstrap_servers,
-            request_timeout_ms=int(timeout * 1000),
-            retry_backoff_ms=100,
-            **client_kwargs(security),
-        )
-        try:
-            await client.bootstrap()
+        async with open_client(
+            bootstrap_servers, security, client_id="llmops-broker-probe", timeout_s=timeout, retry_backoff_ms=100
+        ) as client:
             return len(client.cluster.brokers())
-        finally:
-            await client.close()
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="kafka-probe") as pool:
         return pool.submit(asyncio.run, probe()).result(timeout=timeout + 5)

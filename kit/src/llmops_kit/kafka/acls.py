@@ -25,11 +25,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
-from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import for_code
 from aiokafka.protocol.admin import CreateAclsRequest
 
-from llmops_kit.kafka.security import client_kwargs
+from llmops_kit.kafka.security import open_client
 from llmops_kit.kafka.topics import TopicCatalog
 from llmops_kit.settings import KafkaSecurity
 
@@ -131,19 +130,10 @@ async def apply_acls(
 
     ``security`` must be a principal allowed to ALTER the cluster (a super user).
     """
-    client = AIOKafkaClient(
-        bootstrap_servers=bootstrap_servers,
-        client_id="llmops-acls",
-        request_timeout_ms=int(timeout_s * 1000),
-        **client_kwargs(security),
-    )
-    await client.bootstrap()
-    try:
+    bindings = list(bindings)
+    async with open_client(bootstrap_servers, security, client_id="llmops-acls", timeout_s=timeout_s) as client:
         node = client.get_random_node()
-        bindings = list(bindings)
         responses = await asyncio.gather(*(client.send(node, _request(binding)) for binding in bindings))
-    finally:
-        await client.close()
     failures = [
         f"{binding}: {message or for_code(code).__name__}"
         for binding, response in zip(bindings, responses, strict=True)

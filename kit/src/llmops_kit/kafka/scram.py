@@ -15,13 +15,12 @@ import secrets
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import for_code
 from aiokafka.protocol.api import Request, RequestStruct, Response
 from aiokafka.protocol.types import CompactArray, CompactBytes, CompactString, Int8, Int16, Int32, Schema, TaggedFields
 from pydantic import SecretStr
 
-from llmops_kit.kafka.security import client_kwargs
+from llmops_kit.kafka.security import open_client
 from llmops_kit.settings import KafkaSecurity
 
 __all__ = ["ScramError", "upsert_scram_users"]
@@ -101,18 +100,9 @@ async def upsert_scram_users(
     """Set the SCRAM-SHA-512 password of each user (created if new); ``security`` must be a super user."""
     if not users:
         return
-    client = AIOKafkaClient(
-        bootstrap_servers=bootstrap_servers,
-        client_id="llmops-scram",
-        request_timeout_ms=int(timeout_s * 1000),
-        **client_kwargs(security),
-    )
-    await client.bootstrap()
-    try:
-        request = _AlterScramRequest([_upsertion(user, password) for user, password in users.items()])
+    request = _AlterScramRequest([_upsertion(user, password) for user, password in users.items()])
+    async with open_client(bootstrap_servers, security, client_id="llmops-scram", timeout_s=timeout_s) as client:
         response = await client.send(client.get_random_node(), request)
-    finally:
-        await client.close()
     failures = [
         f"{user}: {message or for_code(code).__name__}" for user, code, message, _ in response.results if code != 0
     ]

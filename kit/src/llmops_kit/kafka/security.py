@@ -11,14 +11,17 @@ docs/kafka-security.md.
 
 from __future__ import annotations
 
+import contextlib
 import ssl
+from collections.abc import AsyncIterator
 from typing import Any
 
+from aiokafka.client import AIOKafkaClient
 from aiokafka.helpers import create_ssl_context
 
 from llmops_kit.settings import KafkaSecurity
 
-__all__ = ["client_kwargs", "ssl_context"]
+__all__ = ["client_kwargs", "open_client", "ssl_context"]
 
 
 def client_kwargs(security: KafkaSecurity | None) -> dict[str, Any]:
@@ -44,3 +47,22 @@ def ssl_context(security: KafkaSecurity) -> ssl.SSLContext:
     # Only for brokers reached by an address their certificate does not name (a port-forward); never the default.
     context.check_hostname = security.ssl_check_hostname
     return context
+
+
+@contextlib.asynccontextmanager
+async def open_client(
+    bootstrap_servers: str, security: KafkaSecurity | None, *, client_id: str, timeout_s: float, **options: Any
+) -> AsyncIterator[AIOKafkaClient]:
+    """A bootstrapped low-level client, for protocol requests aiokafka's admin client lacks (ACLs, SCRAM)."""
+    client = AIOKafkaClient(
+        bootstrap_servers=bootstrap_servers,
+        client_id=client_id,
+        request_timeout_ms=int(timeout_s * 1000),
+        **options,
+        **client_kwargs(security),
+    )
+    try:
+        await client.bootstrap()
+        yield client
+    finally:
+        await client.close()
