@@ -76,9 +76,10 @@ authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
 allow.everyone.if.no.acl.found=false
 super.users=User:$admin"
   format_args=(--add-scram "SCRAM-SHA-512=[name=$admin,password=$secret]")
+  umask 077  # server.properties holds the admin password (a file kept from a PLAINTEXT run keeps its mode)
+  touch "$props" && chmod 600 "$props"
 fi
 
-umask 077  # server.properties may hold the admin password
 cat >"$props" <<PROPS
 # Written by infra/kafka/start.sh on every start; edits here are overwritten.
 process.roles=broker,controller
