@@ -9,6 +9,10 @@
 #   CONTROLLER_PORT  LLMOPS_KAFKA_CONTROLLER_PORT  (default: 9093)  KRaft controller listener
 # Other env:
 #   LLMOPS_KAFKA_HOST     bind + advertised host (default: 127.0.0.1)
+#   LLMOPS_KAFKA_ADMIN_PASSWORD  set: the listener is SASL_PLAINTEXT with SCRAM-SHA-512 and the
+#                         StandardAuthorizer enforces ACLs; the super user LLMOPS_KAFKA_ADMIN_USER
+#                         (default: admin) gets this password at format time, and services need
+#                         credentials and ACLs (llmops kafka acls --apply). See docs/kafka-security.md.
 #   KAFKA_CLUSTER_ID      cluster id used when formatting a fresh data dir (default: random)
 #   KAFKA_HEAP_OPTS       default: -Xms256m -Xmx512m
 #   KAFKA_JVM_PERFORMANCE_OPTS  default: G1 flags as in Kafka's kafka-run-class.sh
@@ -51,17 +55,43 @@ data_dir="$(cd "$data_dir" && pwd)"
 log_dir="$data_dir/logs"
 props="$data_dir/server.properties"
 
+listener=PLAINTEXT
+security_props=""
+format_args=()
+if [[ -n "${LLMOPS_KAFKA_ADMIN_PASSWORD:-}" ]]; then
+  admin="${LLMOPS_KAFKA_ADMIN_USER:-admin}"
+  secret="$LLMOPS_KAFKA_ADMIN_PASSWORD"
+  [[ "$admin$secret" != *[\"\\\ \;\]\[,=]* ]] || { echo "start.sh: admin user/password must not contain quotes, backslashes, spaces, ; , = [ ]" >&2; exit 2; }
+  listener=SASL_PLAINTEXT
+  # Clients authenticate with SCRAM-SHA-512 (credentials live in the cluster metadata). The controller
+  # listener cannot use SCRAM (the controller reads those credentials from the metadata it serves), so
+  # the broker reaches its controller with SASL PLAIN and a static admin entry, on loopback.
+  security_props="sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"$admin\" password=\"$secret\";
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"$admin\" password=\"$secret\" user_$admin=\"$secret\";
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:$admin"
+  format_args=(--add-scram "SCRAM-SHA-512=[name=$admin,password=$secret]")
+  umask 077  # server.properties holds the admin password (a file kept from a PLAINTEXT run keeps its mode)
+  touch "$props" && chmod 600 "$props"
+fi
+
 cat >"$props" <<PROPS
 # Written by infra/kafka/start.sh on every start; edits here are overwritten.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$host:$controller_port
-listeners=PLAINTEXT://$host:$port,CONTROLLER://$host:$controller_port
-advertised.listeners=PLAINTEXT://$host:$port
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=$listener://$host:$port,CONTROLLER://$host:$controller_port
+advertised.listeners=$listener://$host:$port
+listener.security.protocol.map=$listener:$listener,CONTROLLER:$listener
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
+inter.broker.listener.name=$listener
 log.dirs=$log_dir
+$security_props
 
 # Single node: every replication factor is 1.
 default.replication.factor=1
@@ -106,7 +136,7 @@ if [[ ! -f "$log_dir/meta.properties" ]]; then
   fi
   echo "start.sh: formatting $log_dir (cluster id $cluster_id)"
   "$java_bin" -Xmx256m -XX:TieredStopAtLevel=1 -Dlog4j.configuration="file:$here/log4j.properties" \
-    -cp "$libs/*" kafka.tools.StorageTool format -t "$cluster_id" -c "$props"
+    -cp "$libs/*" kafka.tools.StorageTool format -t "$cluster_id" -c "$props" "${format_args[@]}"
 fi
 
 heap_opts="${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"

@@ -230,6 +230,16 @@ def test_only_the_warehouse_writes_clickhouse(compose: dict[str, Any]) -> None:
     assert users == {"warehouse"}
 
 
+def test_each_kafka_client_takes_its_own_credentials_from_a_git_ignored_env_file(compose: dict[str, Any]) -> None:
+    """One principal per service: credentials come from .secrets/kafka-<service>.env, never from the file."""
+    clients = {name: s for name, s in compose["services"].items() if "KAFKA_BOOTSTRAP_SERVERS" in environment(s)}
+    assert clients
+    for name, service in clients.items():
+        assert service.get("env_file") == [{"path": f"./.secrets/kafka-{name}.env", "required": False}], name
+        assert not {k for k in environment(service) if k.startswith(("KAFKA_SASL_", "KAFKA_SSL_"))}, name
+    assert ".secrets/" in (REPO_ROOT / ".gitignore").read_text().splitlines()
+
+
 def test_ports_are_published_on_localhost_only(compose: dict[str, Any]) -> None:
     for name, service in compose["services"].items():
         for mapping in service.get("ports", []):

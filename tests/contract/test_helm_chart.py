@@ -432,6 +432,10 @@ def test_a_new_service_is_one_small_values_block(helm: Path, tmp_path: Path) -> 
         pytest.param("services.inference.routes.models.m[0].timeout=5", "timeout", id="routes-target-unknown-key"),
         pytest.param("services.inference.routes.endpoints=x", "endpoints", id="routes-unknown-key"),
         pytest.param("services.inference.secretEnv.OPENAI_API_KEY.name=x", "secretEnv", id="secret-env-without-ref"),
+        pytest.param("global.kafka.securityProtocol=TLS", "securityProtocol", id="kafka-unknown-protocol"),
+        pytest.param("global.kafka.saslMechanism=PLAIN", "saslMechanism", id="kafka-plain-mechanism"),
+        pytest.param("services.ingest.kafka.sasl.secret=x", "sasl", id="kafka-sasl-unknown-key"),
+        pytest.param("global.kafka.tls.caSecret=Kafka_CA", "caSecret", id="kafka-ca-secret-name"),
     ],
 )
 def test_values_schema_rejects_bad_values(helm: Path, set_value: str, complaint: str) -> None:
@@ -808,3 +812,46 @@ def test_no_example_deploys_the_development_key(helm: Path, value_set: Path | No
     rendered = template(helm, [value_set] if value_set else [])
     assert rendered.returncode == 0, rendered.stderr
     assert digest not in rendered.stdout
+
+
+def test_each_kafka_client_connects_as_its_own_principal_from_a_secret(helm: Path, tmp_path: Path) -> None:
+    """SASL_SSL: each Kafka-using service reads its SCRAM user from its own Secret, the CA from another."""
+    values = tmp_path / "kafka-sasl.yaml"
+    secrets = {"ingest": "kafka-ingest", "warehouse": "kafka-warehouse", "inference": "kafka-inference"}
+    services: dict[str, Any] = {name: {"kafka": {"sasl": {"existingSecret": s}}} for name, s in secrets.items()}
+    services["warehouse"]["kafka"]["sasl"]["passwordKey"] = "scram-password"
+    global_kafka = {"securityProtocol": "SASL_SSL", "tls": {"caSecret": "kafka-ca"}}
+    values.write_text(yaml.safe_dump({"global": {"kafka": global_kafka}, "services": services}))
+    index = by_kind_name(render(helm, [values]))
+    for name, secret in secrets.items():
+        container = only_container(index[("Deployment", fullname(name))])
+        password_key = "scram-password" if name == "warehouse" else "password"
+        assert {"name": "KAFKA_SASL_USERNAME", "valueFrom": {"secretKeyRef": {"name": secret, "key": "username"}}} in (
+            container["env"]
+        )
+        assert {
+            "name": "KAFKA_SASL_PASSWORD",
+            "valueFrom": {"secretKeyRef": {"name": secret, "key": password_key}},
+        } in container["env"]
+        data = index[("ConfigMap", fullname(name))]["data"]
+        assert data["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+        assert data["KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+        assert data["KAFKA_SSL_CAFILE"] == "/etc/llmops/kafka-tls/ca.crt"
+        assert not {k for k in data if k in {"KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"}}
+        assert {"name": "kafka-tls", "mountPath": "/etc/llmops/kafka-tls", "readOnly": True} in container[
+            "volumeMounts"
+        ]
+    model_server = index[("ConfigMap", fullname("model-server"))]["data"]
+    assert "KAFKA_SECURITY_PROTOCOL" not in model_server  # it uses no Kafka: no principal needed
+
+
+def test_sasl_without_a_service_secret_fails_the_render(helm: Path) -> None:
+    proc = template(helm, sets=["global.kafka.securityProtocol=SASL_PLAINTEXT"])
+    assert proc.returncode != 0
+    assert "kafka.sasl.existingSecret is required" in proc.stderr
+
+
+def test_plaintext_adds_no_kafka_security_settings(helm: Path) -> None:
+    for doc in render(helm):
+        if doc["kind"] == "ConfigMap":
+            assert not [k for k in doc.get("data", {}) if k.startswith(("KAFKA_SASL", "KAFKA_SSL", "KAFKA_SECURITY"))]

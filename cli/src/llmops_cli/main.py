@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from llmops_cli.context import cli_context
 from llmops_cli.experiments_cmd import experiments_app
+from llmops_cli.kafka_cmd import kafka_app
 from llmops_cli.keys import keys_app
 from llmops_cli.options import ApiKey, IngestUrl
 from llmops_cli.prompts_cmd import prompts_app
@@ -26,6 +27,7 @@ app = typer.Typer(help="The LLMOps platform command line.", no_args_is_help=True
 app.add_typer(keys_app, name="keys")
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(experiments_app, name="experiments")
+app.add_typer(kafka_app, name="kafka")
 app.command()(calls)
 app.command()(metrics)
 

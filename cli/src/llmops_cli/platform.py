@@ -23,6 +23,7 @@ from llmops_kit.auth import generate_key, hash_key
 from llmops_kit.infra import LocalKafkaBroker
 from llmops_kit.infra.process import ManagedProcess
 from llmops_kit.kafka.topics import TopicCatalog, ensure_topics
+from llmops_kit.settings import KafkaSecurity
 
 __all__ = ["EMBEDDING_MODEL", "GATEWAY_MODEL", "LocalPlatform", "PlatformPorts", "ensure_dev_keys", "write_routes"]
 
@@ -125,7 +126,7 @@ class LocalPlatform:
 
     def apply_topic_catalog(self) -> list[str]:
         """Create every topic of infra/kafka/topics.yaml (and its DLQ) that is missing; idempotent."""
-        return asyncio.run(ensure_topics(self.bootstrap_servers, TopicCatalog.load()))
+        return asyncio.run(ensure_topics(self.bootstrap_servers, TopicCatalog.load(), security=KafkaSecurity()))
 
     def start_services(self, keys_file: Path) -> None:
         """Ingest, the warehouse and the model server together; the gateway once the model server is ready."""

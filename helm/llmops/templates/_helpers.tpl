@@ -106,6 +106,53 @@ on `helm install/upgrade` against a cluster, in the existing Secret (`lookup` fi
 {{- end -}}
 {{- end -}}
 
+{{/*
+Kafka security (docs/kafka-security.md). A service uses Kafka unless it sets kafka.enabled: false. With a
+SASL protocol each such service has its own principal: the Secret named by kafka.sasl.existingSecret
+(the render fails without it). With SSL/SASL_SSL and global.kafka.tls.caSecret, the CA is mounted at
+/etc/llmops/kafka-tls.
+*/}}
+{{- define "llmops.kafkaProtocol" -}}
+{{- .root.Values.global.kafka.securityProtocol | default "PLAINTEXT" -}}
+{{- end -}}
+
+{{- define "llmops.kafkaSaslSecret" -}}
+{{- $protocol := include "llmops.kafkaProtocol" . -}}
+{{- if and (hasPrefix "SASL_" $protocol) (dig "kafka" "enabled" true .svc) -}}
+{{- $secret := dig "kafka" "sasl" "existingSecret" "" .svc -}}
+{{- if not $secret -}}
+{{- fail (printf "services.%s.kafka.sasl.existingSecret is required: global.kafka.securityProtocol is %s and each service connects as its own principal" .name $protocol) -}}
+{{- end -}}
+{{- $secret -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "llmops.kafkaCaSecret" -}}
+{{- $tls := .root.Values.global.kafka.tls | default dict -}}
+{{- if and (hasSuffix "SSL" (include "llmops.kafkaProtocol" .)) (dig "kafka" "enabled" true .svc) $tls.caSecret -}}
+{{- $tls.caSecret -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "llmops.kafkaTlsMountPath" -}}/etc/llmops/kafka-tls{{- end -}}
+
+{{- define "llmops.kafkaSecurityEnv" -}}
+{{- $protocol := include "llmops.kafkaProtocol" . -}}
+{{- $k := .root.Values.global.kafka -}}
+{{- if and (ne $protocol "PLAINTEXT") (dig "kafka" "enabled" true .svc) }}
+KAFKA_SECURITY_PROTOCOL: {{ $protocol | quote }}
+{{- if hasPrefix "SASL_" $protocol }}
+KAFKA_SASL_MECHANISM: {{ $k.saslMechanism | default "SCRAM-SHA-512" | quote }}
+{{- end }}
+{{- if hasSuffix "SSL" $protocol }}
+KAFKA_SSL_CHECK_HOSTNAME: {{ dig "tls" "checkHostname" true $k | toString | quote }}
+{{- if include "llmops.kafkaCaSecret" . }}
+KAFKA_SSL_CAFILE: {{ printf "%s/%s" (include "llmops.kafkaTlsMountPath" .) (dig "tls" "caKey" "ca.crt" $k) | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
 {{/* Plain (non-secret) environment of a service: the ConfigMap's data. */}}
 {{- define "llmops.configData" -}}
 {{- $g := .root.Values.global -}}
@@ -114,6 +161,7 @@ on `helm install/upgrade` against a cluster, in the existing Secret (`lookup` fi
 {{ $prefix }}_PORT: {{ .svc.port | toString | quote }}
 KAFKA_BOOTSTRAP_SERVERS: {{ required "global.kafka.bootstrapServers is required" $g.kafka.bootstrapServers | quote }}
 LOG_LEVEL: {{ $g.logLevel | default "INFO" | quote }}
+{{- include "llmops.kafkaSecurityEnv" . }}
 {{- if dig "clickhouse" false .svc }}
 CLICKHOUSE_URL: {{ required "global.clickhouse.url is required" $g.clickhouse.url | quote }}
 {{- end }}

@@ -8,15 +8,57 @@ same cluster; a service's own settings carry its prefix (``INGEST_PORT``, ``WARE
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal, Self
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ServiceSettings"]
+__all__ = ["KafkaSecurity", "ServiceSettings"]
 
 
 def _env(name: str) -> AliasChoices:
     return AliasChoices(name, name.lower())
+
+
+class KafkaSecurity(BaseSettings):
+    """How every Kafka client of a process authenticates (``KAFKA_SECURITY_PROTOCOL``, ``KAFKA_SASL_*``,
+    ``KAFKA_SSL_*``); :func:`llmops_kit.kafka.security.client_kwargs` turns it into aiokafka arguments.
+
+    The default is PLAINTEXT, for a broker on loopback (``make run``). A deployment gives each service its
+    own SCRAM principal, named after the service, so the broker's ACLs decide what it may read and write.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore", frozen=True)
+
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    """Never logged: ``SecretStr`` prints as ``**********``; only the ssl/sasl kwargs builder reveals it."""
+    ssl_cafile: Path | None = None
+    """CA bundle to verify the brokers with; the system's trust store when unset."""
+    ssl_certfile: Path | None = None
+    """Client certificate (mutual TLS), with ``ssl_keyfile``."""
+    ssl_keyfile: Path | None = None
+    ssl_check_hostname: bool = True
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.security_protocol.startswith("SASL_")
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.security_protocol.endswith("SSL")
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.uses_sasl and (not self.sasl_username or self.sasl_password is None):
+            raise ValueError(f"{self.security_protocol} needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")
+        if self.security_protocol == "SASL_PLAINTEXT" and self.sasl_mechanism == "PLAIN":
+            raise ValueError("SASL PLAIN sends the password in clear text: use SASL_SSL or a SCRAM mechanism")
+        if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
+            raise ValueError("KAFKA_SSL_CERTFILE and KAFKA_SSL_KEYFILE go together (mutual TLS)")
+        return self
 
 
 class ServiceSettings(BaseSettings):
@@ -30,3 +72,5 @@ class ServiceSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     ensure_topics: bool = Field(default=True, description="Create missing catalog topics at start (idempotent).")
+    kafka_security: KafkaSecurity = Field(default_factory=KafkaSecurity)
+    """Read from the unprefixed ``KAFKA_SECURITY_PROTOCOL``/``KAFKA_SASL_*``/``KAFKA_SSL_*`` variables."""

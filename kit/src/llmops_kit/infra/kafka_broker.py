@@ -9,6 +9,9 @@ The jars come from Maven Central (``infra/kafka/fetch.sh``), the JVM is started 
 ``start()`` blocks until the broker answers a real metadata request (not just "the port is
 open"), so callers can create topics and produce right away. The broker runs in its own process
 group and logs to ``<data_dir>/broker.log``. See docs/adr/0002-kafka-from-maven-central.md.
+
+With ``admin_password`` the listener is SASL_PLAINTEXT (SCRAM-SHA-512) and the StandardAuthorizer
+enforces ACLs; ``broker.admin_security`` is the super user's client settings (docs/kafka-security.md).
 """
 
 from __future__ import annotations
@@ -28,10 +31,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
-from aiokafka.client import AIOKafkaClient
+from pydantic import SecretStr
 
 from llmops_kit.infra.paths import cache_dir, kafka_infra_dir
 from llmops_kit.infra.ports import free_port
+from llmops_kit.kafka.security import open_client
+from llmops_kit.settings import KafkaSecurity
 
 DEFAULT_KAFKA_VERSION = "3.9.1"
 
@@ -83,7 +88,7 @@ def _tail(text: str, lines: int) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def _metadata_round_trip(bootstrap_servers: str, timeout: float) -> int:
+def _metadata_round_trip(bootstrap_servers: str, timeout: float, security: KafkaSecurity | None = None) -> int:
     """Send a Kafka Metadata request and return how many brokers the cluster reports.
 
     Runs on a private event loop in a worker thread so it also works when the caller is
@@ -91,16 +96,10 @@ def _metadata_round_trip(bootstrap_servers: str, timeout: float) -> int:
     """
 
     async def probe() -> int:
-        client = AIOKafkaClient(
-            bootstrap_servers=bootstrap_servers,
-            request_timeout_ms=int(timeout * 1000),
-            retry_backoff_ms=100,
-        )
-        try:
-            await client.bootstrap()
+        async with open_client(
+            bootstrap_servers, security, client_id="llmops-broker-probe", timeout_s=timeout, retry_backoff_ms=100
+        ) as client:
             return len(client.cluster.brokers())
-        finally:
-            await client.close()
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="kafka-probe") as pool:
         return pool.submit(asyncio.run, probe()).result(timeout=timeout + 5)
@@ -132,6 +131,8 @@ class LocalKafkaBroker:
         startup_timeout: float = 120.0,
         fetch_timeout: float = 900.0,
         env: Mapping[str, str] | None = None,
+        admin_password: SecretStr | None = None,
+        admin_user: str = "admin",
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.host = host
@@ -142,6 +143,16 @@ class LocalKafkaBroker:
         self.startup_timeout = startup_timeout
         self.fetch_timeout = fetch_timeout
         self._extra_env = dict(env or {})
+        self.admin_security: KafkaSecurity | None = None
+        """The super user's client settings when the broker authenticates clients, else None."""
+        if admin_password is not None:
+            self.admin_security = KafkaSecurity(
+                security_protocol="SASL_PLAINTEXT", sasl_username=admin_user, sasl_password=admin_password
+            )
+            self._extra_env |= {
+                "LLMOPS_KAFKA_ADMIN_USER": admin_user,
+                "LLMOPS_KAFKA_ADMIN_PASSWORD": admin_password.get_secret_value(),
+            }
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -215,7 +226,7 @@ class LocalKafkaBroker:
             if _port_open(self.host, self.port):
                 try:
                     remaining = max(1.0, min(10.0, deadline - time.monotonic()))
-                    if _metadata_round_trip(self.bootstrap_servers, remaining) > 0:
+                    if _metadata_round_trip(self.bootstrap_servers, remaining, self.admin_security) > 0:
                         return
                 except Exception as exc:  # not ready yet; keep polling until the deadline
                     last_error = exc

@@ -42,9 +42,11 @@ from tenacity import (
 from llmops_kit.errors import PermanentError, TransientError
 from llmops_kit.kafka.messages import ConsumedMessage, Delivery, RetryPolicy, to_message
 from llmops_kit.kafka.producer import EventProducer
+from llmops_kit.kafka.security import client_kwargs
 from llmops_kit.kafka.topics import dlq_topic
 from llmops_kit.kafka.uncommitted import ForgetRevoked, Uncommitted
 from llmops_kit.metrics import CONSUMER_LAG, EVENTS_FAILED, EVENTS_IN, HANDLER_LATENCY
+from llmops_kit.settings import KafkaSecurity
 
 __all__ = ["ConsumedMessage", "ConsumerLoop", "Delivery", "RetryPolicy"]
 
@@ -89,6 +91,7 @@ class ConsumerLoop(Generic[T]):
         max_batch: int = 500,
         max_wait_ms: int = 200,
         retry: RetryPolicy | None = None,
+        security: KafkaSecurity | None = None,
     ) -> None:
         self._topics = list(topics)
         self._group_id = group_id
@@ -101,6 +104,7 @@ class ConsumerLoop(Generic[T]):
         self._retry = retry or RetryPolicy()
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
+            **client_kwargs(security),
             group_id=group_id,
             client_id=f"llmops-{service}",
             enable_auto_commit=False,

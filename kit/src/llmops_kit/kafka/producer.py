@@ -13,7 +13,9 @@ from aiokafka.partitioner import murmur2
 from llmops_schemas.envelope import CloudEvent, EventPayload
 from llmops_schemas.registry import record_key
 
+from llmops_kit.kafka.security import client_kwargs
 from llmops_kit.metrics import EVENTS_OUT
+from llmops_kit.settings import KafkaSecurity
 
 __all__ = ["MAX_RECORD_BYTES", "MAX_REQUEST_BYTES", "EventProducer", "OutgoingRecord"]
 
@@ -43,10 +45,13 @@ _Record = tuple[bytes | None, bytes, list[Header]]
 class EventProducer:
     """Publishes CloudEvents and raw records; a publish returns only once every replica has the record."""
 
-    def __init__(self, bootstrap_servers: str, *, service: str, linger_ms: int = 5) -> None:
+    def __init__(
+        self, bootstrap_servers: str, *, service: str, linger_ms: int = 5, security: KafkaSecurity | None = None
+    ) -> None:
         self._service = service
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap_servers,
+            **client_kwargs(security),
             client_id=f"llmops-{service}",
             enable_idempotence=True,
             acks="all",

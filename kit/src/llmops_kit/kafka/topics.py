@@ -20,10 +20,12 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError, for_code
+from aiokafka.errors import TopicAlreadyExistsError, TopicAuthorizationFailedError, for_code
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from llmops_kit.infra.paths import kafka_infra_dir
+from llmops_kit.kafka.security import client_kwargs
+from llmops_kit.settings import KafkaSecurity
 
 __all__ = [
     "DLQ_SUFFIX",
@@ -263,6 +265,7 @@ async def ensure_topics(
     *,
     replication_factor: int | None = None,
     timeout_s: float = 30.0,
+    security: KafkaSecurity | None = None,
 ) -> list[str]:
     """Create the catalog topics (and their ``.dlq`` topics) that do not exist yet.
 
@@ -270,7 +273,8 @@ async def ensure_topics(
     left alone, whatever their config; a concurrent creator winning the race is fine. Returns
     the names this call created, in catalog order, after the broker reports them with leaders.
     ``replication_factor`` defaults to ``catalog.defaults.replication_factor`` capped at the
-    number of brokers.
+    number of brokers. Under ACLs (docs/kafka-security.md) a DLQ this principal may not create is
+    left to the admin; a named topic it may not create fails the call.
     """
     if names is None:
         specs = list(catalog.topics)
@@ -281,7 +285,9 @@ async def ensure_topics(
             raise KeyError(f"not in the topic catalog: {unknown}")
         specs = [catalog.get(n) for n in wanted]
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_s * 1000))
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_s * 1000), **client_kwargs(security)
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -306,6 +312,7 @@ async def ensure_topics(
                 )
         if not new_topics:
             return []
+        dlqs = {spec.dlq_name for spec in specs if spec.dlq_name}
 
         response = await admin.create_topics(new_topics, timeout_ms=int(timeout_s * 1000))
         created: list[str] = []
@@ -314,8 +321,13 @@ async def ensure_topics(
             code = entry["error_code"]
             if code == 0:
                 created.append(entry["topic"])
+            elif code == TopicAuthorizationFailedError.errno and entry["topic"] in dlqs:
+                # Under ACLs only a topic's consumers see its DLQ (they write it); the admin creates topics.
+                continue
             elif code != TopicAlreadyExistsError.errno:
                 message = entry.get("error_message") or for_code(code).__name__
+                if code == TopicAuthorizationFailedError.errno:
+                    message += " (this principal may not create topics: `llmops kafka acls --apply` as the admin)"
                 failures.append(f"{entry['topic']}: {message}")
         if failures:
             raise TopicProvisioningError("could not create topics: " + "; ".join(failures))

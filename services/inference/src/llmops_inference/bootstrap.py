@@ -106,9 +106,10 @@ def _production_ports(settings: InferenceSettings) -> InferencePorts:
             service=SERVICE,
             ensure_topic=settings.ensure_topics,
             topics=GATEWAY_TOPICS,
+            security=settings.kafka_security,
         ),
         spool_dir=settings.spool_dir,
-        registries=Registries.from_kafka(settings.kafka_bootstrap_servers),
+        registries=Registries.from_kafka(settings.kafka_bootstrap_servers, settings.kafka_security),
     )
 
 

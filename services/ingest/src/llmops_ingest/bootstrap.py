@@ -19,6 +19,7 @@ from llmops_kit.http.limits import InFlightLimiter
 from llmops_kit.kafka.consumer import ConsumerLoop
 from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.topics import TopicCatalog, ensure_topics
+from llmops_kit.settings import KafkaSecurity
 from llmops_schemas.envelope import CloudEvent, EventPayload
 from llmops_schemas.v1.calls import CallRecorded
 
@@ -63,12 +64,15 @@ class IngestPorts:
 class _TopicProvisioner:
     """A start-only component: creates ingest's topics (and their DLQs) if they are missing."""
 
-    def __init__(self, bootstrap_servers: str, names: list[str]) -> None:
+    def __init__(self, bootstrap_servers: str, names: list[str], security: KafkaSecurity) -> None:
         self._bootstrap_servers = bootstrap_servers
         self._names = names
+        self._security = security
 
     async def start(self) -> None:
-        created = await ensure_topics(self._bootstrap_servers, TopicCatalog.load(), self._names)
+        created = await ensure_topics(
+            self._bootstrap_servers, TopicCatalog.load(), self._names, security=self._security
+        )
         if created:
             log.info("created topics %s", ", ".join(created))
 
@@ -113,10 +117,12 @@ def _load_keys(settings: IngestSettings) -> ApiKeyStore | None:
 
 async def _kafka_runtime(app: FastAPI, settings: IngestSettings) -> Runtime:
     bootstrap = settings.kafka_bootstrap_servers
-    producer = EventProducer(bootstrap, service=SERVICE)
+    producer = EventProducer(bootstrap, service=SERVICE, security=settings.kafka_security)
     components: list[Component] = []
     if settings.ensure_topics:
-        components.append(_TopicProvisioner(bootstrap, [CallRecorded.topic, settings.raw_topic]))
+        components.append(
+            _TopicProvisioner(bootstrap, [CallRecorded.topic, settings.raw_topic], settings.kafka_security)
+        )
     components.append(producer)
     redactor = default_redactor()
     checks: dict[str, ReadinessCheck] = {"kafka": producer.ping}
@@ -148,6 +154,7 @@ def _raw_consumer(
         handle=make_raw_handler(producer),
         dead_letters=producer,
         service=SERVICE,
+        security=settings.kafka_security,
     )
 
 

@@ -71,7 +71,12 @@ class TopicsReady:
 
     async def start(self) -> None:
         if self.settings.ensure_topics:
-            await ensure_topics(self.settings.kafka_bootstrap_servers, TopicCatalog.load(), [CallRecorded.topic])
+            await ensure_topics(
+                self.settings.kafka_bootstrap_servers,
+                TopicCatalog.load(),
+                [CallRecorded.topic],
+                security=self.settings.kafka_security,
+            )
 
     async def stop(self) -> None:
         return None
@@ -99,7 +104,7 @@ async def build_runtime(app: FastAPI, settings: WarehouseSettings, store: CallSt
     """Everything the warehouse runs, in start order; ``store`` replaces ClickHouse (the consumer still runs)."""
     # `is None`, not `or`: an empty store is falsy (InMemoryCallStore has __len__).
     threaded = ThreadedCallStore(store if store is not None else open_clickhouse_store(settings))
-    producer = EventProducer(settings.kafka_bootstrap_servers, service="warehouse")
+    producer = EventProducer(settings.kafka_bootstrap_servers, service="warehouse", security=settings.kafka_security)
     consumer = build_consumer(settings, threaded, producer)
     runtime = _install(app, settings, threaded, None)
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from llmops_kit.errors import TransientError
 from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.topics import TopicCatalog, ensure_topics
+from llmops_kit.settings import KafkaSecurity
 from llmops_schemas.envelope import CloudEvent, EventPayload
 from llmops_schemas.v1 import AuditRecorded, ExperimentConfigured, PromptVersionPublished
 from llmops_schemas.v1.calls import CallRecorded
@@ -38,8 +39,10 @@ class BackgroundProducer:
         ensure_topic: bool = True,
         retry_s: float = 5.0,
         topics: Sequence[str] = (CallRecorded.topic,),
+        security: KafkaSecurity | None = None,
     ) -> None:
         self._bootstrap = bootstrap_servers
+        self._security = security
         self._service = service
         self._ensure_topic = ensure_topic
         self._topics = list(topics)
@@ -73,10 +76,12 @@ class BackgroundProducer:
 
     async def _connect(self) -> None:
         while self._producer is None:
-            producer = EventProducer(self._bootstrap, service=self._service)
+            producer = EventProducer(self._bootstrap, service=self._service, security=self._security)
             try:
                 if self._ensure_topic:
-                    await ensure_topics(self._bootstrap, TopicCatalog.load(), self._topics, timeout_s=10.0)
+                    await ensure_topics(
+                        self._bootstrap, TopicCatalog.load(), self._topics, timeout_s=10.0, security=self._security
+                    )
                 await producer.start()
             except asyncio.CancelledError:
                 await producer.stop()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from llmops_kit.http.problems import ProblemError, install_problem_handlers
+from llmops_kit.settings import KafkaSecurity
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -52,11 +53,11 @@ class Registries:
     materializers: Mapping[str, CompactedTopicMaterializer] = field(default_factory=dict)
 
     @classmethod
-    def from_kafka(cls, bootstrap_servers: str) -> Registries:
+    def from_kafka(cls, bootstrap_servers: str, security: KafkaSecurity | None = None) -> Registries:
         prompts, experiments = PromptStore(), ExperimentStore()
         materializers = {
-            "prompts": PromptMaterializer(bootstrap_servers, prompts),
-            "experiments": ExperimentMaterializer(bootstrap_servers, experiments),
+            "prompts": PromptMaterializer(bootstrap_servers, prompts, security),
+            "experiments": ExperimentMaterializer(bootstrap_servers, experiments, security),
         }
         return cls(prompts, experiments, materializers)
 

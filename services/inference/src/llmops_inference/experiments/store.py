@@ -10,6 +10,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from llmops_kit.settings import KafkaSecurity
 from llmops_schemas import CloudEvent
 from llmops_schemas.v1 import ExperimentConfigured
 
@@ -67,11 +68,14 @@ class ExperimentStore(CompactedStore):
         return everything if tenant is None else everything.get(tenant, {})
 
 
-def ExperimentMaterializer(bootstrap_servers: str, store: ExperimentStore) -> CompactedTopicMaterializer:
+def ExperimentMaterializer(
+    bootstrap_servers: str, store: ExperimentStore, security: KafkaSecurity | None = None
+) -> CompactedTopicMaterializer:
     """The component that keeps ``store`` equal to ``llmops.experiments`` (start it in the lifespan)."""
     return CompactedTopicMaterializer(
         bootstrap_servers=bootstrap_servers,
         topic=ExperimentConfigured.topic,
         view=store,
         client_id="llmops-inference-experiments",
+        security=security,
     )

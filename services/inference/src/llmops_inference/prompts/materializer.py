@@ -22,6 +22,8 @@ from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from llmops_kit.kafka.security import client_kwargs
+from llmops_kit.settings import KafkaSecurity
 from llmops_schemas import CloudEvent
 from llmops_schemas.registry import EventValidationError, parse_event
 
@@ -89,8 +91,10 @@ class CompactedTopicMaterializer:
         client_id: str = "llmops-inference-materializer",
         poll_timeout_ms: int = 500,
         retry_pause_s: float = 1.0,
+        security: KafkaSecurity | None = None,
     ) -> None:
         self._bootstrap = bootstrap_servers
+        self._security = security
         self._topic = topic
         self._view = view
         self._client_id = client_id
@@ -142,6 +146,7 @@ class CompactedTopicMaterializer:
         """Assign every partition from offset 0 and note where the topic ends now."""
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,
+            **client_kwargs(self._security),
             group_id=None,
             client_id=self._client_id,
             enable_auto_commit=False,
@@ -163,7 +168,9 @@ class CompactedTopicMaterializer:
                 await consumer.stop()
 
     async def _partitions(self) -> list[TopicPartition]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, client_id=self._client_id)
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self._bootstrap, client_id=self._client_id, **client_kwargs(self._security)
+        )
         await admin.start()
         try:
             (meta,) = await admin.describe_topics([self._topic])

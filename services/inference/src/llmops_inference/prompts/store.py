@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from llmops_kit.settings import KafkaSecurity
 from llmops_schemas import CloudEvent
 from llmops_schemas.v1 import PromptLabelMoved, PromptVersionPublished
 
@@ -152,11 +153,14 @@ def _position(record: PromptLabelMoved) -> LabelPosition:
     )
 
 
-def PromptMaterializer(bootstrap_servers: str, store: PromptStore) -> CompactedTopicMaterializer:
+def PromptMaterializer(
+    bootstrap_servers: str, store: PromptStore, security: KafkaSecurity | None = None
+) -> CompactedTopicMaterializer:
     """The component that keeps ``store`` equal to ``llmops.prompts.versions`` (start it in the lifespan)."""
     return CompactedTopicMaterializer(
         bootstrap_servers=bootstrap_servers,
         topic=PromptVersionPublished.topic,
         view=store,
         client_id="llmops-inference-prompts",
+        security=security,
     )

@@ -50,4 +50,5 @@ def build_consumer(
         service="warehouse",
         max_batch=settings.batch_size,
         max_wait_ms=settings.batch_wait_ms,
+        security=settings.kafka_security,
     )
