@@ -194,3 +194,18 @@ async def test_redirects_are_answers_never_followed() -> None:
     async with loopback(redirect) as base, started(AiohttpTransport(max_connections=1)) as transport:
         answer = await transport.send(HttpRequest("POST", f"{base}/v1/x", {}, b"{}"), TIMEOUTS)
     assert (answer.status, answer.headers.get("location"), followed) == (307, "/elsewhere", [])
+
+
+async def test_cookies_an_upstream_sets_are_never_sent_back() -> None:
+    """The pool is shared by every tenant's calls: a cookie kept from one answer would ride on the next call."""
+    cookies: list[str | None] = []
+
+    async def set_cookie(request: web.Request) -> web.Response:
+        cookies.append(request.headers.get("Cookie"))
+        return web.Response(text="{}", headers={"Set-Cookie": "session=tenant-a; Path=/"})
+
+    async with loopback(set_cookie) as base, started(AiohttpTransport(max_connections=1)) as transport:
+        named = base.replace("127.0.0.1", "localhost")  # aiohttp's default jar ignores cookies of IP hosts
+        for _ in range(2):
+            await transport.send(HttpRequest("POST", f"{named}/v1/x", {}, b"{}"), TIMEOUTS)
+    assert cookies == [None, None]

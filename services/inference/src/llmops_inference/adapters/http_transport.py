@@ -33,6 +33,7 @@ __all__ = [
 
 MAX_LINE_BYTES = 1024 * 1024
 """Longest line of a streamed answer (httpx had no bound; one SSE event of an OpenAI stream is a few hundred)."""
+MAX_CACHED_TIMEOUTS = 256
 TransportFailure = Literal["connect", "timeout", "unavailable", "protocol"]
 
 
@@ -124,6 +125,7 @@ class AiohttpTransport:
         self._keepalive_s = keepalive_s
         self._session: aiohttp.ClientSession | None = None
         self._permits = asyncio.Semaphore(max_connections)
+        self._timeouts: dict[Timeouts, aiohttp.ClientTimeout] = {}
 
     async def start(self) -> None:
         self._permits = asyncio.Semaphore(self._max_connections)  # bound to the loop that runs the lifespan
@@ -131,6 +133,9 @@ class AiohttpTransport:
         self._session = aiohttp.ClientSession(
             connector=connector,
             timeout=aiohttp.ClientTimeout(total=None),
+            # No cookies kept: httpx's client kept them, so one tenant's call could carry a cookie an upstream set
+            # on another's; an API upstream has no use for them.
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
 
     async def stop(self) -> None:
@@ -139,14 +144,21 @@ class AiohttpTransport:
             self._session = None
 
     async def send(self, request: HttpRequest, timeouts: Timeouts) -> HttpAnswer:
-        async with self.stream(request, timeouts) as answer:
-            return HttpAnswer(answer.status, answer.headers, await answer.read())
+        # The stream's steps without its context manager: this is the path of every non-streamed call.
+        session = self._started_session()
+        await self._acquire(timeouts.read_s)
+        try:
+            response = await self._open(session, request, timeouts)
+            try:
+                return HttpAnswer(response.status, response.headers, await _AiohttpStream(response).read())
+            finally:
+                response.release()
+        finally:
+            self._permits.release()
 
     @asynccontextmanager
     async def stream(self, request: HttpRequest, timeouts: Timeouts) -> AsyncIterator[HttpStream]:
-        session = self._session
-        if session is None:
-            raise TransportError("unavailable", "NotStarted")
+        session = self._started_session()
         await self._acquire(timeouts.read_s)
         try:
             response = await self._open(session, request, timeouts)
@@ -156,6 +168,11 @@ class AiohttpTransport:
                 response.release()
         finally:
             self._permits.release()
+
+    def _started_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise TransportError("unavailable", "NotStarted")
+        return self._session
 
     async def _acquire(self, timeout_s: float) -> None:
         if not self._permits.locked():
@@ -167,21 +184,30 @@ class AiohttpTransport:
         except TimeoutError:
             raise TransportError("unavailable", "PoolTimeout") from None
 
-    @staticmethod
-    async def _open(session: aiohttp.ClientSession, request: HttpRequest, timeouts: Timeouts) -> aiohttp.ClientResponse:
-        # ``connect`` covers resolving and connecting (never a wait for the pool: the permit was taken).
-        timeout = aiohttp.ClientTimeout(total=None, connect=timeouts.connect_s, sock_read=timeouts.read_s)
+    async def _open(
+        self, session: aiohttp.ClientSession, request: HttpRequest, timeouts: Timeouts
+    ) -> aiohttp.ClientResponse:
         try:
             return await session.request(
                 request.method,
                 request.url,
                 data=request.content or None,
                 headers=request.headers,
-                timeout=timeout,
+                timeout=self._client_timeout(timeouts),
                 allow_redirects=False,
             )
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise transport_error(exc) from None
+
+    def _client_timeout(self, timeouts: Timeouts) -> aiohttp.ClientTimeout:
+        """aiohttp's form of ``timeouts``, built once per distinct value (one per route target)."""
+        timeout = self._timeouts.get(timeouts)
+        if timeout is None:
+            # ``connect`` covers resolving and connecting (never a wait for the pool: the permit was taken).
+            timeout = aiohttp.ClientTimeout(total=None, connect=timeouts.connect_s, sock_read=timeouts.read_s)
+            if len(self._timeouts) < MAX_CACHED_TIMEOUTS:
+                self._timeouts[timeouts] = timeout
+        return timeout
 
 
 class _AiohttpStream:
