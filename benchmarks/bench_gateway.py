@@ -708,8 +708,8 @@ def machine(args: argparse.Namespace) -> dict[str, str]:
         "kafka": kafka_version(),
         "litellm": litellm_version() if "litellm" in args.targets else "-",
         "portkey (node)": f"{portkey_version()} ({node_version()})" if "portkey" in args.targets else "-",
-        "gateway: fastapi / pydantic / uvicorn / httpx": " / ".join(
-            package_version(p) for p in ("fastapi", "pydantic", "uvicorn", "httpx")
+        "gateway: fastapi / pydantic / uvicorn / aiohttp": " / ".join(
+            package_version(p) for p in ("fastapi", "pydantic", "uvicorn", "aiohttp")
         ),
         "revision": git_revision(),
     }
