@@ -45,7 +45,7 @@ class OpenAIUpstream:
     async def start(self) -> None:
         key = self._upstream.api_key()
         auth = {"Authorization": f"Bearer {key}"} if key else {}
-        self._headers = {**auth, "Content-Type": "application/json", "Accept": "application/json"}
+        self._headers = {**auth, "Content-Type": "application/json"}
         await self._transport.start()
         self._started = True
 
