@@ -209,3 +209,23 @@ async def test_cookies_an_upstream_sets_are_never_sent_back() -> None:
         for _ in range(2):
             await transport.send(HttpRequest("POST", f"{named}/v1/x", {}, b"{}"), TIMEOUTS)
     assert cookies == [None, None]
+
+
+async def test_the_proxy_named_by_the_environment_is_used_unless_no_proxy_names_the_host(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As httpx did (``trust_env``): an upstream behind an egress proxy keeps working."""
+    hosts: list[str] = []
+
+    async def proxy(request: web.Request) -> web.Response:
+        hosts.append(request.host)
+        return web.Response(text="{}")
+
+    async with loopback(proxy) as proxy_url:
+        monkeypatch.setenv("HTTP_PROXY", proxy_url)
+        monkeypatch.setenv("NO_PROXY", "direct.test")
+        async with started(AiohttpTransport(max_connections=1)) as transport:
+            answer = await transport.send(HttpRequest("POST", "http://upstream.test/v1/x", {}, b"{}"), TIMEOUTS)
+            with pytest.raises(TransportError) as direct:
+                await transport.send(HttpRequest("POST", "http://direct.test/v1/x", {}, b"{}"), TIMEOUTS)
+    assert (answer.status, hosts, direct.value.kind) == (200, ["upstream.test"], "connect")

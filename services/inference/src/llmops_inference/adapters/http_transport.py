@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import aiohttp
+from aiohttp.helpers import get_env_proxy_for_url
 from aiohttp.http_exceptions import LineTooLong
+from yarl import URL
 
 __all__ = [
     "AiohttpTransport",
@@ -34,6 +36,7 @@ __all__ = [
 MAX_LINE_BYTES = 1024 * 1024
 """Longest line of a streamed answer (httpx had no bound; one SSE event of an OpenAI stream is a few hundred)."""
 MAX_CACHED_TIMEOUTS = 256
+"""Bound of the per-value caches (timeouts, proxies by origin): a routes file names a handful."""
 TransportFailure = Literal["connect", "timeout", "unavailable", "protocol"]
 
 
@@ -117,7 +120,8 @@ class AiohttpTransport:
     A semaphore of ``max_connections`` permits stands in front of the connector (whose limit is the same), so
     waiting for a free connection is bounded by ``Timeouts.read_s`` and reported as ``unavailable``, as httpx's
     pool timeout was; aiohttp itself cannot tell that wait from a slow connect. Idle connections are kept
-    ``keepalive_s`` (httpx: 5 s).
+    ``keepalive_s`` (httpx: 5 s). ``HTTP(S)_PROXY``/``NO_PROXY`` are honoured as httpx did, looked up once per
+    origin (aiohttp's ``trust_env`` would read the environment on every request).
     """
 
     def __init__(self, *, max_connections: int, keepalive_s: float = 5.0) -> None:
@@ -126,9 +130,11 @@ class AiohttpTransport:
         self._session: aiohttp.ClientSession | None = None
         self._permits = asyncio.Semaphore(max_connections)
         self._timeouts: dict[Timeouts, aiohttp.ClientTimeout] = {}
+        self._proxies: dict[str, tuple[URL | None, aiohttp.BasicAuth | None]] = {}
 
     async def start(self) -> None:
         self._permits = asyncio.Semaphore(self._max_connections)  # bound to the loop that runs the lifespan
+        self._proxies = {}  # the environment as of this start
         connector = aiohttp.TCPConnector(limit=self._max_connections, keepalive_timeout=self._keepalive_s)
         self._session = aiohttp.ClientSession(
             connector=connector,
@@ -187,6 +193,7 @@ class AiohttpTransport:
     async def _open(
         self, session: aiohttp.ClientSession, request: HttpRequest, timeouts: Timeouts
     ) -> aiohttp.ClientResponse:
+        proxy, proxy_auth = self._proxy(request.url)
         try:
             return await session.request(
                 request.method,
@@ -195,9 +202,25 @@ class AiohttpTransport:
                 headers=request.headers,
                 timeout=self._client_timeout(timeouts),
                 allow_redirects=False,
+                proxy=proxy,
+                proxy_auth=proxy_auth,
             )
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise transport_error(exc) from None
+
+    def _proxy(self, url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
+        """The environment's proxy for ``url``'s origin (``scheme://host[:port]``), if any."""
+        origin = url.split("/", 3)[:3]
+        key = "/".join(origin)
+        found = self._proxies.get(key)
+        if found is None:
+            try:
+                found = get_env_proxy_for_url(URL(key))
+            except LookupError:  # none for this scheme, or NO_PROXY names the host
+                found = (None, None)
+            if len(self._proxies) < MAX_CACHED_TIMEOUTS:
+                self._proxies[key] = found
+        return found
 
     def _client_timeout(self, timeouts: Timeouts) -> aiohttp.ClientTimeout:
         """aiohttp's form of ``timeouts``, built once per distinct value (one per route target)."""
