@@ -192,3 +192,30 @@ def test_parse_args_quick_shortens_the_run() -> None:
     assert (quick.duration, quick.rounds, quick.warmup, quick.prime) == (6.0, 2, 1.0, 2.0)
     assert isinstance(bench.parse_args([]), argparse.Namespace)
     assert bench.parse_args(["--concurrency", "16,1,16"]).concurrency == [1, 16]
+
+
+def test_portkey_is_installed_from_its_lock_once_per_change_of_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``npm ci`` runs in the target with the pinned files copied in, and again only when they change."""
+    lock, target = tmp_path / "lock", tmp_path / "cache" / "portkey"
+    lock.mkdir()
+    (lock / "package.json").write_text('{"dependencies": {"@portkey-ai/gateway": "1.15.2"}}')
+    (lock / "package-lock.json").write_text('{"lockfileVersion": 3}')
+    runs: list[tuple[list[str], Path]] = []
+
+    def npm_ci(argv: list[str], *, cwd: Path, check: bool) -> None:
+        runs.append((argv[1:3], cwd))
+        assert (cwd / "package-lock.json").read_text() == (lock / "package-lock.json").read_text()
+        (cwd / bench.PORTKEY_SERVER).parent.mkdir(parents=True, exist_ok=True)
+        (cwd / bench.PORTKEY_SERVER).write_text("// server")
+
+    monkeypatch.setattr(bench.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(bench.subprocess, "run", npm_ci)
+    server = bench.ensure_portkey(target, lock)
+    assert server == target / bench.PORTKEY_SERVER and runs == [(["ci", "--ignore-scripts"], target)]
+    bench.ensure_portkey(target, lock)
+    assert len(runs) == 1
+    (lock / "package-lock.json").write_text('{"lockfileVersion": 3, "packages": {}}')
+    bench.ensure_portkey(target, lock)
+    assert len(runs) == 2
