@@ -35,7 +35,7 @@ __all__ = [
 
 MAX_LINE_BYTES = 1024 * 1024
 """Longest line of a streamed answer (httpx had no bound; one SSE event of an OpenAI stream is a few hundred)."""
-MAX_CACHED_TIMEOUTS = 256
+MAX_CACHED_VALUES = 256
 """Bound of the per-value caches (timeouts, proxies by origin): a routes file names a handful."""
 TransportFailure = Literal["connect", "timeout", "unavailable", "protocol"]
 
@@ -218,7 +218,7 @@ class AiohttpTransport:
                 found = get_env_proxy_for_url(URL(key))
             except LookupError:  # none for this scheme, or NO_PROXY names the host
                 found = (None, None)
-            if len(self._proxies) < MAX_CACHED_TIMEOUTS:
+            if len(self._proxies) < MAX_CACHED_VALUES:
                 self._proxies[key] = found
         return found
 
@@ -228,7 +228,7 @@ class AiohttpTransport:
         if timeout is None:
             # ``connect`` covers resolving and connecting (never a wait for the pool: the permit was taken).
             timeout = aiohttp.ClientTimeout(total=None, connect=timeouts.connect_s, sock_read=timeouts.read_s)
-            if len(self._timeouts) < MAX_CACHED_TIMEOUTS:
+            if len(self._timeouts) < MAX_CACHED_VALUES:
                 self._timeouts[timeouts] = timeout
         return timeout
 
