@@ -1,4 +1,5 @@
-"""Gateway added latency: the inference gateway and the LiteLLM proxy in front of the same loopback upstream.
+"""Gateway added latency: the inference gateway, the LiteLLM proxy and the Portkey gateway in front of the same
+loopback upstream.
 
 Run with ``make bench-gateway`` (or ``uv run python benchmarks/bench_gateway.py --help``; ``--quick`` for a
 short run while developing). It is a benchmark, not a timed test: it measures and reports, it never fails on a
@@ -10,10 +11,13 @@ to that broker (the gateway as ``llmops up`` runs it: one uvicorn worker; per-ke
 would refuse a benchmark's load) and the LiteLLM proxy (``litellm[proxy]`` pinned in
 ``benchmarks/litellm-requirements.txt``, in its own virtualenv ``.cache/litellm-venv``; ``--num_workers 1``,
 master key, no database, no callbacks, telemetry off, the same model mapped to ``openai/<model>`` at the
-upstream). Each is its own OS process in its own process group.
+upstream) and the Portkey gateway (``@portkey-ai/gateway`` pinned in ``benchmarks/portkey/package-lock.json``,
+installed with ``npm ci`` into ``.cache/portkey``; Node.js is needed for this target only; one Node process,
+``--headless``, ``NODE_ENV=production``, each request naming provider ``openai`` and the upstream in
+``x-portkey-custom-host``). Each is its own OS process in its own process group.
 
-Targets. ``direct`` is the upstream itself, ``gateway`` and ``litellm`` the two proxies in front of it. Every
-target gets the same request (``REQUEST``: a two-message chat completion) with its own bearer key.
+Targets. ``direct`` is the upstream itself, ``gateway``, ``litellm`` and ``portkey`` the proxies in front of
+it. Every target gets the same request (``REQUEST``: a two-message chat completion) with its own bearer key.
 
 Load. One client process (this one), closed loop: ``c`` senders each with one keep-alive connection send a
 request, wait for the whole answer, and send the next. The client is a minimal HTTP/1.1 client on uvloop (the
@@ -32,10 +36,11 @@ seconds). Added latency = the proxy's percentile minus the direct percentile at 
 seconds of every process group (utime+stime from ``/proc``) over each measured window give CPU per request,
 steadier than latency on a shared machine; "rest of machine" is everything else that ran meanwhile. At the end
 the call events on ``llmops.calls.recorded`` are counted (the end offsets of a fresh broker) against the gateway
-calls made, so "recording on" is checked, not assumed. Verdicts (from the issue): the gateway's p50 added
-latency at c=1 at most half LiteLLM's, its p99 added latency at c=16 at most half LiteLLM's, and its requests/s
-at c=16 at least twice LiteLLM's. ``--write docs/benchmarks.md`` rewrites the marked section of that file (and
-appends to its run history).
+calls made, so "recording on" is checked, not assumed (Portkey and LiteLLM record nothing). Verdicts (from the
+issues): against Portkey, the gateway's p50 added latency at c=1 at most Portkey's, its p99 added latency at c=16
+at most Portkey's and its requests/s at c=16 at least Portkey's; against LiteLLM, at most half, at most half and
+at least twice. ``--write docs/benchmarks.md`` rewrites the marked section of that file (and appends to its run
+history).
 """
 
 from __future__ import annotations
@@ -91,8 +96,9 @@ SECTION_END = "<!-- bench-gateway:end -->"
 HISTORY_BEGIN = "<!-- bench-gateway:history:begin -->"
 HISTORY_END = "<!-- bench-gateway:history:end -->"
 HISTORY_KEEP = 30
-TARGETS = ("direct", "gateway", "litellm")
-PROXIES = ("gateway", "litellm")
+TARGETS = ("direct", "gateway", "litellm", "portkey")
+PROXIES = ("gateway", "litellm", "portkey")
+PEERS = ("litellm", "portkey")
 MODEL = "bench-model"
 UPSTREAM_TEXT = "Your parcel left the depot this morning."  # what loopback_upstream.py answers
 REQUEST: dict[str, Any] = {
@@ -108,6 +114,9 @@ REQUEST: dict[str, Any] = {
 REQUEST_TIMEOUT_S = 30.0
 LITELLM_VENV = ROOT / ".cache" / "litellm-venv"
 LITELLM_REQUIREMENTS = Path(__file__).with_name("litellm-requirements.txt")
+PORTKEY_DIR = ROOT / ".cache" / "portkey"
+PORTKEY_LOCK = Path(__file__).with_name("portkey")  # package.json + package-lock.json
+PORTKEY_SERVER = Path("node_modules", "@portkey-ai", "gateway", "build", "start-server.js")
 console = Console() if sys.stdout.isatty() else Console(width=180)
 
 
@@ -147,6 +156,42 @@ def litellm_version(venv: Path = LITELLM_VENV) -> str:
     return found[0].name.removeprefix("litellm-").removesuffix(".dist-info") if found else "?"
 
 
+def ensure_portkey(target: Path = PORTKEY_DIR, lock: Path = PORTKEY_LOCK) -> Path:
+    """The Portkey gateway's server script, installed from the npm lock with ``npm ci`` (once per change of it).
+
+    Install scripts are skipped (``--ignore-scripts``): the package's only one is ``patch-package``, which has no
+    patches to apply in the published package. npm runs in the resolved directory: ``.cache`` may be a symlink,
+    and npm treats a prefix reached through one as a linked package.
+    """
+    npm = shutil.which("npm")
+    if npm is None or shutil.which("node") is None:
+        raise RuntimeError("the portkey target needs Node.js 18+ with npm on PATH (or leave it out with --targets)")
+    files = ("package.json", "package-lock.json")
+    digest = hashlib.sha256(b"".join((lock / name).read_bytes() for name in files)).hexdigest()
+    target = target.resolve() if target.exists() else target
+    marker = target / ".lock.sha256"
+    if not ((target / PORTKEY_SERVER).is_file() and marker.is_file() and marker.read_text().strip() == digest):
+        console.print(f"installing the Portkey gateway into {target} (pinned in benchmarks/portkey)")
+        target.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            shutil.copyfile(lock / name, target / name)
+        install = [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"]
+        subprocess.run(install, cwd=target, check=True)
+        marker.write_text(digest + "\n")
+    return target / PORTKEY_SERVER
+
+
+def portkey_version(target: Path = PORTKEY_DIR) -> str:
+    manifest = target / "node_modules" / "@portkey-ai" / "gateway" / "package.json"
+    return str(json.loads(manifest.read_text())["version"]) if manifest.is_file() else "?"
+
+
+def node_version() -> str:
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        return subprocess.run(["node", "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
+    return "?"
+
+
 @dataclass
 class Endpoint:
     """Where a target answers and the request it gets, pre-encoded for the raw client."""
@@ -155,6 +200,7 @@ class Endpoint:
     port: int
     path: str
     key: str
+    extra_headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -162,7 +208,7 @@ class Endpoint:
 
     @property
     def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.key}", "Content-Type": "application/json"}
+        return {"Authorization": f"Bearer {self.key}", "Content-Type": "application/json", **self.extra_headers}
 
     @property
     def body(self) -> bytes:
@@ -200,8 +246,12 @@ class Stack:
         self.endpoints["direct"] = Endpoint("direct", upstream, "/v1/chat/completions", "sk-loopback")
         if "litellm" in self.targets:  # the slowest to start: let it import while the gateway starts
             self.endpoints["litellm"] = self._start_litellm(upstream)
+        if "portkey" in self.targets:
+            self.endpoints["portkey"] = self._start_portkey(upstream)
         if "gateway" in self.targets:
             self.endpoints["gateway"] = self._start_gateway(upstream)
+        if "portkey" in self.targets:
+            self.processes["portkey"].wait_ready(60)
         if "litellm" in self.targets:
             self.processes["litellm"].wait_ready(180)
 
@@ -275,6 +325,15 @@ class Stack:
         argv = [str(executable), "--config", str(config_file), "--host", "127.0.0.1", "--port", str(port)]
         self._launch("litellm", [*argv, "--num_workers", "1"], port, env, "/health/liveliness")
         return Endpoint("litellm", port, "/v1/chat/completions", key)
+
+    def _start_portkey(self, upstream: int) -> Endpoint:
+        """One Node process, no UI, production mode; every request names the provider and the upstream."""
+        script = ensure_portkey()
+        port = free_port()
+        argv = ["node", str(script), "--headless", f"--port={port}"]
+        self._launch("portkey", argv, port, {"NODE_ENV": "production"}, "/")
+        headers = {"x-portkey-provider": "openai", "x-portkey-custom-host": f"http://127.0.0.1:{upstream}/v1"}
+        return Endpoint("portkey", port, "/v1/chat/completions", "sk-loopback", headers)
 
     def pgids(self) -> dict[str, int]:
         """Process-group ids (each process leads its own group) by name, the broker included."""
@@ -596,34 +655,48 @@ async def check_recording(stack: Stack, calls: int, timeout_s: float = 60.0) -> 
 @dataclass(frozen=True)
 class Verdict:
     target: str
+    peer: str
     gateway: float
-    litellm: float
+    other: float
     ok: bool | None  # None: not decidable (a figure is missing, or a target failed requests)
     unit: str
 
     @property
     def ratio(self) -> float:
-        return self.gateway / self.litellm if self.litellm else float("nan")
+        return self.gateway / self.other if self.other else float("nan")
+
+
+PEER_NAMES = {"litellm": "LiteLLM", "portkey": "Portkey"}
+CHECKS: tuple[tuple[str, str, int, float | None, float], ...] = (
+    # (peer, label, concurrency, percentile (None: req/s), factor): the gateway's figure against factor x peer's
+    ("portkey", "p50 added latency at c=1 <= Portkey's", 1, 50, 1.0),
+    ("portkey", "p99 added latency at c=16 <= Portkey's", 16, 99, 1.0),
+    ("portkey", "requests/s at c=16 >= Portkey's", 16, None, 1.0),
+    ("litellm", "p50 added latency at c=1 <= 1/2 LiteLLM's", 1, 50, 0.5),
+    ("litellm", "p99 added latency at c=16 <= 1/2 LiteLLM's", 16, 99, 0.5),
+    ("litellm", "requests/s at c=16 >= 2x LiteLLM's", 16, None, 2.0),
+)
+"""The issues' targets: issue 7 against Portkey, the gateway's first issue against LiteLLM."""
 
 
 def verdicts(results: Results) -> list[Verdict]:
-    """The issue's three targets, from the measured figures."""
+    """The targets whose peer ran, from the measured figures."""
     out = []
-    checks = (
-        ("p50 added latency at c=1 <= 1/2 LiteLLM's", 1, 50, "ms"),
-        ("p99 added latency at c=16 <= 1/2 LiteLLM's", 16, 99, "ms"),
-        ("requests/s at c=16 >= 2x LiteLLM's", 16, None, "req/s"),
-    )
-    for label, concurrency, q, unit in checks:
-        samples = [results.samples.get((t, concurrency)) for t in ("direct", *PROXIES)]
+    ran = {target for target, _ in results.samples}
+    for peer, label, concurrency, q, factor in CHECKS:
+        if peer not in ran:
+            continue
+        samples = [results.samples.get((t, concurrency)) for t in ("direct", "gateway", peer)]
         failed = any(s is None or s.failures or not s.requests for s in samples)
         if q is None:
-            gateway, litellm = (results.samples[(t, concurrency)].rps if not failed else float("nan") for t in PROXIES)
-            ok = None if failed else gateway >= 2 * litellm
+            gateway, other = (
+                results.samples[(t, concurrency)].rps if not failed else float("nan") for t in ("gateway", peer)
+            )
+            ok = None if failed else gateway >= factor * other
         else:
-            gateway, litellm = (results.added(t, concurrency, q) * 1e3 for t in PROXIES)
-            ok = None if failed else gateway <= litellm / 2
-        out.append(Verdict(label, gateway, litellm, ok, unit))
+            gateway, other = (results.added(t, concurrency, q) * 1e3 for t in ("gateway", peer))
+            ok = None if failed else gateway <= factor * other
+        out.append(Verdict(label, PEER_NAMES[peer], gateway, other, ok, "ms" if q is not None else "req/s"))
     return out
 
 
@@ -639,8 +712,9 @@ def machine(args: argparse.Namespace) -> dict[str, str]:
         **machine_facts(),
         "kafka": kafka_version(),
         "litellm": litellm_version() if "litellm" in args.targets else "-",
-        "gateway: fastapi / pydantic / uvicorn / httpx": " / ".join(
-            package_version(p) for p in ("fastapi", "pydantic", "uvicorn", "httpx")
+        "portkey (node)": f"{portkey_version()} ({node_version()})" if "portkey" in args.targets else "-",
+        "gateway: fastapi / pydantic / uvicorn / aiohttp": " / ".join(
+            package_version(p) for p in ("fastapi", "pydantic", "uvicorn", "aiohttp")
         ),
         "revision": git_revision(),
     }
@@ -684,7 +758,7 @@ def latency_rows(results: Results) -> list[tuple[str, ...]]:
     return rows
 
 
-VERDICT_HEADER = ("target (from the issue)", "gateway", "LiteLLM", "gateway / LiteLLM", "verdict")
+VERDICT_HEADER = ("target (from the issues)", "gateway", "peer", "gateway / peer", "verdict")
 
 
 def verdict_rows(results: Results) -> list[tuple[str, ...]]:
@@ -693,7 +767,7 @@ def verdict_rows(results: Results) -> list[tuple[str, ...]]:
         (
             v.target,
             fmt(v.gateway, f" {v.unit}", digits[v.unit]),
-            fmt(v.litellm, f" {v.unit}", digits[v.unit]),
+            f"{v.peer}: {fmt(v.other, f' {v.unit}', digits[v.unit])}",
             fmt(v.ratio, digits=2),
             verdict_text(v.ok),
         )
@@ -701,7 +775,7 @@ def verdict_rows(results: Results) -> list[tuple[str, ...]]:
     ]
 
 
-CPU_GROUPS = ("gateway", "litellm", "upstream", "kafka", CLIENT)
+CPU_GROUPS = ("gateway", "litellm", "portkey", "upstream", "kafka", CLIENT)
 CPU_HEADER = ("c", "target", "wall s", *(f"{g} us/req" for g in CPU_GROUPS), "rest of machine, cores")
 
 
@@ -738,7 +812,10 @@ def run_rows(args: argparse.Namespace) -> list[tuple[str, str]]:
             f"{args.rounds} interleaved rounds of {per_round:g}s, each after {args.warmup:g}s of warm-up",
         ),
         ("client", f"{args.client} (one process, closed loop, one keep-alive connection per sender)"),
-        ("workers", "1 uvicorn worker each (gateway: its `serve`; LiteLLM: `--num_workers 1`)"),
+        (
+            "workers",
+            "1 each (gateway: its `serve`, one uvicorn worker; LiteLLM: `--num_workers 1`; Portkey: one Node process)",
+        ),
         ("knobs", knobs_of(args)),
     ]
 
@@ -763,7 +840,9 @@ def print_report(env: dict[str, str], results: Results, args: argparse.Namespace
 
 def history_row(env: dict[str, str], results: Results, args: argparse.Namespace) -> str:
     def pair(c: int, q: float) -> str:
-        return " / ".join(fmt(results.added(t, c, q) * 1e3, digits=2) for t in PROXIES)
+        return " / ".join(
+            fmt(results.added(t, c, q) * 1e3, digits=2) if (t, c) in results.samples else "-" for t in PROXIES
+        )
 
     def rps(c: int) -> str:
         return " / ".join(fmt(results.samples[(t, c)].rps) if (t, c) in results.samples else "-" for t in PROXIES)
@@ -772,12 +851,12 @@ def history_row(env: dict[str, str], results: Results, args: argparse.Namespace)
     cells = [
         env["date"],
         env["revision"],
-        env["litellm"],
+        f"{env['litellm']} / {env.get('portkey (node)', '-').partition(' ')[0]}",
         knobs_of(args),
         pair(1, 50),
         pair(16, 99),
         rps(16),
-        " / ".join("-" if v.ok is None else ("met" if v.ok else "not met") for v in verdicts(results)),
+        ", ".join(f"{v.peer} {'-' if v.ok is None else ('met' if v.ok else 'not met')}" for v in verdicts(results)),
         f"{max(rest):.2f}" if rest else "-",
     ]
     return "| " + " | ".join(cells) + " |"
@@ -786,12 +865,12 @@ def history_row(env: dict[str, str], results: Results, args: argparse.Namespace)
 HISTORY_HEADER = (
     "date",
     "revision",
-    "litellm",
+    "litellm / portkey",
     "knobs",
-    "added p50 ms at c=1 (gateway / LiteLLM)",
-    "added p99 ms at c=16 (gateway / LiteLLM)",
-    "req/s at c=16 (gateway / LiteLLM)",
-    "verdicts (p50, p99, req/s)",
+    "added p50 ms at c=1 (gateway / LiteLLM / Portkey)",
+    "added p99 ms at c=16 (gateway / LiteLLM / Portkey)",
+    "req/s at c=16 (gateway / LiteLLM / Portkey)",
+    "verdicts (p50, p99, req/s per peer)",
     "rest of machine, cores (max)",
 )
 
@@ -843,7 +922,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add("--warmup", type=float, default=2.0, help="uncounted seconds before every measured segment")
     add("--prime", type=float, default=5.0, help="uncounted seconds per target before the first round")
     add("--concurrency", type=_concurrencies, default=[1, 16], help="comma-separated, e.g. 1,16")
-    add("--targets", type=_targets, default=list(TARGETS), help="comma-separated subset of direct,gateway,litellm")
+    add("--targets", type=_targets, default=list(TARGETS), help="comma-separated subset of " + ",".join(TARGETS))
     add("--client", choices=("raw", "httpx"), default="raw", help="the load generator's HTTP client")
     add("--quick", action="store_true", help="a short run while developing (6s per target, 2 rounds, 1s warm-up)")
     add("--profile", type=Path, metavar="DIR", help="run the gateway under cProfile, writing DIR/gateway.prof")
@@ -871,6 +950,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if "litellm" in args.targets:
         ensure_litellm_venv()  # before the machine facts and the clock start
+    if "portkey" in args.targets:
+        ensure_portkey()
     env = machine(args)
     workdir = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
     if args.profile is not None:

@@ -29,13 +29,23 @@ def sample(latencies_ms: list[float], seconds: float = 10.0, failures: int = 0) 
 
 
 def results(
-    gateway_ms: float, litellm_ms: float, gateway_n: int = 400, litellm_n: int = 100, failures: int = 0
+    gateway_ms: float,
+    litellm_ms: float,
+    gateway_n: int = 400,
+    litellm_n: int = 100,
+    failures: int = 0,
+    portkey: tuple[float, int] | None = None,
 ) -> Results:
-    """100 latencies per target and concurrency: i/100 of the base value spread over 1..100 plus the base."""
+    """100 latencies per target and concurrency: i/100 of the base value spread over 1..100 plus the base.
+    ``portkey`` (added ms, answers) adds that target.
+    """
     out = Results()
+    targets = [("gateway", gateway_ms, gateway_n), ("litellm", litellm_ms, litellm_n)]
+    if portkey is not None:
+        targets.append(("portkey", *portkey))
     for concurrency in (1, 16):
         out.samples[("direct", concurrency)] = sample([1.0 + i / 100 for i in range(1, 101)])
-        for name, base, count in (("gateway", gateway_ms, gateway_n), ("litellm", litellm_ms, litellm_n)):
+        for name, base, count in targets:
             out.samples[(name, concurrency)] = sample(
                 [1.0 + base + i / 100 for i in range(1, 101)] * (count // 100),
                 failures=failures if name == "litellm" else 0,
@@ -62,7 +72,8 @@ def test_verdicts_are_met_when_the_gateway_adds_at_most_half_and_serves_twice_th
     checks = bench.verdicts(results(gateway_ms=2.0, litellm_ms=10.0, gateway_n=400, litellm_n=100))
     assert [v.ok for v in checks] == [True, True, True]
     assert [round(v.gateway, 2) for v in checks] == [2.0, 2.0, 40.0]
-    assert [round(v.litellm, 2) for v in checks] == [10.0, 10.0, 10.0]
+    assert [round(v.other, 2) for v in checks] == [10.0, 10.0, 10.0]
+    assert {v.peer for v in checks} == {"LiteLLM"}  # Portkey did not run: no verdict against it
     assert checks[2].ratio == pytest.approx(4.0)
 
 
@@ -71,6 +82,15 @@ def test_verdicts_are_not_met_just_past_the_thresholds() -> None:
     assert [v.ok for v in checks] == [False, False, False]
     just_inside = bench.verdicts(results(gateway_ms=4.9, litellm_ms=10.0, gateway_n=200, litellm_n=100))
     assert [v.ok for v in just_inside] == [True, True, True]  # twice the requests/s exactly: "at least twice"
+
+
+def test_against_portkey_the_gateway_must_be_at_least_as_fast_and_serve_as_many_requests() -> None:
+    even = bench.verdicts(results(gateway_ms=2.0, litellm_ms=10.0, gateway_n=300, portkey=(2.0, 300)))
+    assert [(v.peer, v.ok) for v in even[:3]] == [("Portkey", True)] * 3
+    assert [round(v.other, 2) for v in even[:3]] == [2.0, 2.0, 30.0]
+    behind = bench.verdicts(results(gateway_ms=2.1, litellm_ms=10.0, gateway_n=300, portkey=(2.0, 400)))
+    assert [v.ok for v in behind[:3]] == [False, False, False]
+    assert [v.peer for v in behind[3:]] == ["LiteLLM"] * 3
 
 
 def test_a_target_that_failed_requests_gets_no_verdict() -> None:
@@ -111,8 +131,8 @@ def test_write_keeps_the_ingest_section_and_appends_one_history_row_per_run(tmp_
     doc = tmp_path / "benchmarks.md"
     doc.write_text(f"# Benchmarks\n\n{INGEST_SECTION}\n## Gateway added latency\n\nhand-written method\n")
     args = bench.parse_args(["--quick"])
-    env = {"date": "2026-01-01 00:00 UTC", "revision": "abc1234", "litellm": "1.0.0"}
-    measured = results(gateway_ms=2.0, litellm_ms=10.0)
+    env = {"date": "2026-01-01 00:00 UTC", "revision": "abc1234", "litellm": "1.0.0", "portkey (node)": "1.15.2 (v20)"}
+    measured = results(gateway_ms=2.0, litellm_ms=10.0, portkey=(1.0, 400))
     for _ in range(2):
         history = [*bench.previous_history(doc), bench.history_row(env, measured, args)]
         bench.write_doc(doc, bench.render_section(env, measured, args, history))
@@ -120,8 +140,10 @@ def test_write_keeps_the_ingest_section_and_appends_one_history_row_per_run(tmp_
     assert text.startswith(f"# Benchmarks\n\n{INGEST_SECTION}\n## Gateway added latency\n\nhand-written method\n")
     assert text.count(bench.SECTION_BEGIN) == 1 and text.rstrip().endswith(bench.SECTION_END)
     assert len(bench.previous_history(doc)) == 2
-    assert "| p50 added latency at c=1 <= 1/2 LiteLLM's | 2.00 ms | 10.00 ms | 0.20 | met |" in text
-    assert "| 2026-01-01 00:00 UTC | abc1234 | 1.0.0 | duration=6.0, rounds=2, warmup=1.0, prime=2.0 |" in text
+    assert "| p50 added latency at c=1 <= 1/2 LiteLLM's | 2.00 ms | LiteLLM: 10.00 ms | 0.20 | met |" in text
+    assert "| p50 added latency at c=1 <= Portkey's | 2.00 ms | Portkey: 1.00 ms | 2.00 | NOT met |" in text
+    row = "| 2026-01-01 00:00 UTC | abc1234 | 1.0.0 / 1.15.2 | duration=6.0, rounds=2, warmup=1.0, prime=2.0 | 2.00 /"
+    assert row in text
 
 
 def test_knobs_name_only_what_differs_from_the_defaults() -> None:
@@ -170,3 +192,30 @@ def test_parse_args_quick_shortens_the_run() -> None:
     assert (quick.duration, quick.rounds, quick.warmup, quick.prime) == (6.0, 2, 1.0, 2.0)
     assert isinstance(bench.parse_args([]), argparse.Namespace)
     assert bench.parse_args(["--concurrency", "16,1,16"]).concurrency == [1, 16]
+
+
+def test_portkey_is_installed_from_its_lock_once_per_change_of_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``npm ci`` runs in the target with the pinned files copied in, and again only when they change."""
+    lock, target = tmp_path / "lock", tmp_path / "cache" / "portkey"
+    lock.mkdir()
+    (lock / "package.json").write_text('{"dependencies": {"@portkey-ai/gateway": "1.15.2"}}')
+    (lock / "package-lock.json").write_text('{"lockfileVersion": 3}')
+    runs: list[tuple[list[str], Path]] = []
+
+    def npm_ci(argv: list[str], *, cwd: Path, check: bool) -> None:
+        runs.append((argv[1:3], cwd))
+        assert (cwd / "package-lock.json").read_text() == (lock / "package-lock.json").read_text()
+        (cwd / bench.PORTKEY_SERVER).parent.mkdir(parents=True, exist_ok=True)
+        (cwd / bench.PORTKEY_SERVER).write_text("// server")
+
+    monkeypatch.setattr(bench.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(bench.subprocess, "run", npm_ci)
+    server = bench.ensure_portkey(target, lock)
+    assert server == target / bench.PORTKEY_SERVER and runs == [(["ci", "--ignore-scripts"], target)]
+    bench.ensure_portkey(target, lock)
+    assert len(runs) == 1
+    (lock / "package-lock.json").write_text('{"lockfileVersion": 3, "packages": {}}')
+    bench.ensure_portkey(target, lock)
+    assert len(runs) == 2

@@ -1,13 +1,18 @@
-"""The OpenAI-compatible upstream adapter against httpx's MockTransport, and SSRF: a request cannot move it."""
+"""The OpenAI-compatible upstream adapter over the in-memory transport, and SSRF: a request cannot move it.
+
+The aiohttp transport under it in production passes the same transport contract (``test_http_transport.py``).
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
 import pytest
+from llmops_inference.adapters.http_transport import HttpAnswer, HttpRequest, TransportError
+from llmops_inference.adapters.memory import MockTransport, mock_answer
 from llmops_inference.adapters.openai_upstream import OpenAIUpstream
 from llmops_inference.domain import GenerationRequest, Params, UpstreamError
 from llmops_inference.routing_table import RoutingTable, Target, Upstream
@@ -21,20 +26,15 @@ CHAT = GenerationRequest(
     params=Params(max_tokens=20, temperature=0.5, stop=("END",), seed=7, extra={"presence_penalty": 0.1}),
     messages=({"role": "user", "content": "hi"},),
 )
-Handler = Callable[[httpx.Request], httpx.Response]
+Handler = Callable[[HttpRequest], HttpAnswer]
 
 
-async def started(handler: Handler, monkeypatch: pytest.MonkeyPatch) -> tuple[OpenAIUpstream, list[httpx.Request]]:
+async def started(handler: Handler, monkeypatch: pytest.MonkeyPatch) -> tuple[OpenAIUpstream, list[HttpRequest]]:
     monkeypatch.setenv("PROV_TEST_KEY", "sk-upstream-secret-0123456789")
-    seen: list[httpx.Request] = []
-
-    def record(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return handler(request)
-
-    backend = OpenAIUpstream(UPSTREAM, transport=httpx.MockTransport(record))
+    transport = MockTransport(handler)
+    backend = OpenAIUpstream(UPSTREAM, transport=transport)
     await backend.start()
-    return backend, seen
+    return backend, transport.requests
 
 
 def completion(text: str = "hello") -> dict[str, Any]:
@@ -46,12 +46,12 @@ def completion(text: str = "hello") -> dict[str, Any]:
 
 
 async def test_a_chat_request_is_mapped_and_the_answer_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
-    backend, seen = await started(lambda r: httpx.Response(200, json=completion()), monkeypatch)
+    backend, seen = await started(lambda r: mock_answer(200, json_body=completion()), monkeypatch)
     generation = await backend.generate(CHAT, TARGET)
     assert (generation.text, generation.finish_reason, generation.usage.total_tokens) == ("hello", "length", 5)  # type: ignore[union-attr]
     (request,) = seen
-    assert str(request.url) == "https://llm.example.test/v1/chat/completions"
-    assert request.headers["authorization"] == "Bearer sk-upstream-secret-0123456789"
+    assert (request.method, request.url) == ("POST", "https://llm.example.test/v1/chat/completions")
+    assert request.headers["Authorization"] == "Bearer sk-upstream-secret-0123456789"
     body = json.loads(request.content)
     assert body == {
         "model": "up-model",
@@ -74,7 +74,7 @@ async def test_a_stream_is_parsed_skipping_role_only_chunks(monkeypatch: pytest.
     ]
     body = ": keep-alive\n\n" + "".join(f"data: {json.dumps(x)}\n\n" for x in lines) + "data: [DONE]\n\n"
     backend, seen = await started(
-        lambda r: httpx.Response(200, text=body, headers={"content-type": "text/event-stream"}), monkeypatch
+        lambda r: mock_answer(200, text=body, headers={"content-type": "text/event-stream"}), monkeypatch
     )
     deltas = [d async for d in backend.stream(CHAT, TARGET)]
     assert [d.text for d in deltas] == ["Hel", "lo", ""]
@@ -86,15 +86,15 @@ async def test_a_stream_is_parsed_skipping_role_only_chunks(monkeypatch: pytest.
 @pytest.mark.parametrize(
     ("response", "kind", "status"),
     [
-        (httpx.Response(500, json={"error": {"message": "internal"}}), "status", 500),
-        (httpx.Response(503, text="unavailable"), "status", 503),
-        (httpx.Response(429, json={"error": {"message": "slow"}}, headers={"retry-after": "3"}), "status", 429),
-        (httpx.Response(200, text="not json"), "protocol", None),
-        (httpx.Response(200, json={"choices": []}), "protocol", None),
+        (mock_answer(500, json_body={"error": {"message": "internal"}}), "status", 500),
+        (mock_answer(503, text="unavailable"), "status", 503),
+        (mock_answer(429, json_body={"error": {"message": "slow"}}, headers={"Retry-After": "3"}), "status", 429),
+        (mock_answer(200, text="not json"), "protocol", None),
+        (mock_answer(200, json_body={"choices": []}), "protocol", None),
     ],
 )
 async def test_error_answers_become_upstream_errors(
-    monkeypatch: pytest.MonkeyPatch, response: httpx.Response, kind: str, status: int | None
+    monkeypatch: pytest.MonkeyPatch, response: HttpAnswer, kind: str, status: int | None
 ) -> None:
     backend, _ = await started(lambda r: response, monkeypatch)
     with pytest.raises(UpstreamError) as caught:
@@ -107,13 +107,14 @@ async def test_error_answers_become_upstream_errors(
 @pytest.mark.parametrize(
     ("exc", "kind"),
     [
-        (httpx.ConnectError("refused"), "connect"),
-        (httpx.ReadTimeout("slow"), "timeout"),
-        (httpx.RemoteProtocolError("x"), "protocol"),
+        (TransportError("connect", "ClientConnectorError"), "connect"),
+        (TransportError("timeout", "SocketTimeoutError"), "timeout"),
+        (TransportError("unavailable", "PoolTimeout"), "unavailable"),
+        (TransportError("protocol", "ServerDisconnectedError"), "protocol"),
     ],
 )
 async def test_transport_errors_name_no_url_or_key(monkeypatch: pytest.MonkeyPatch, exc: Exception, kind: str) -> None:
-    def fail(request: httpx.Request) -> httpx.Response:
+    def fail(request: HttpRequest) -> HttpAnswer:
         raise exc
 
     backend, _ = await started(fail, monkeypatch)
@@ -128,7 +129,7 @@ async def test_embeddings_ask_for_floats_and_keep_the_order(monkeypatch: pytest.
         "data": [{"index": 1, "embedding": [0.0, 1.0]}, {"index": 0, "embedding": [2.0, 3.0]}],
         "usage": {"prompt_tokens": 4},
     }
-    backend, seen = await started(lambda r: httpx.Response(200, json=data), monkeypatch)
+    backend, seen = await started(lambda r: mock_answer(200, json_body=data), monkeypatch)
     result = await backend.embed(["a", "b"], TARGET, 2)
     assert result.vectors == [[2.0, 3.0], [0.0, 1.0]] and result.prompt_tokens == 4
     assert json.loads(seen[0].content) == {
@@ -146,12 +147,12 @@ async def test_base_url_in_a_request_body_has_no_effect(
     hosts: list[str] = []
     bodies: list[dict[str, Any]] = []
 
-    def answer(request: httpx.Request) -> httpx.Response:
-        hosts.append(request.url.host)
+    def answer(request: HttpRequest) -> HttpAnswer:
+        hosts.append(urlsplit(request.url).hostname or "")
         bodies.append(json.loads(request.content))
-        return httpx.Response(200, json=completion())
+        return mock_answer(200, json_body=completion())
 
-    upstream = OpenAIUpstream(UPSTREAM, transport=httpx.MockTransport(answer))
+    upstream = OpenAIUpstream(UPSTREAM, transport=MockTransport(answer))
     routes = {
         "upstreams": [UPSTREAM.model_dump()],
         "models": {"m": [TARGET.model_dump()]},

@@ -12,7 +12,16 @@ import pytest
 import yaml
 from fastapi import Depends, FastAPI, Request
 from fastapi.testclient import TestClient
-from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, Principal, generate_key, hash_key, requires
+from llmops_kit.auth import (
+    API_KEY_SECURITY,
+    ApiKeyRecord,
+    ApiKeyStore,
+    Principal,
+    authenticate,
+    generate_key,
+    hash_key,
+    requires,
+)
 from llmops_kit.http.app import Runtime, create_service_app
 from llmops_kit.http.problems import PROBLEM_JSON
 from llmops_kit.logging import configure_logging
@@ -312,3 +321,56 @@ def test_only_service_keys_span_tenants() -> None:
         ApiKeyRecord(id="x", tenant_id="demo", role="service", sha256="0" * 64)
     principal = ApiKeyStore([ApiKeyRecord(id="s", tenant_id="*", role="service", sha256=hash_key(SERVICE_KEY))])
     assert principal.authenticate(SERVICE_KEY).is_platform  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        bearer(WRITER_KEY),
+        bearer(READER_KEY),
+        bearer(UNKNOWN_KEY),
+        {"Authorization": f"bearer   {WRITER_KEY}  "},
+        {"Authorization": f"Token {WRITER_KEY}"},
+        {"Authorization": f"Basic {WRITER_KEY}", "X-API-Key": READER_KEY},
+        {"Authorization": f" {WRITER_KEY}"},
+        {"Authorization": "Bearer", "X-API-Key": WRITER_KEY},
+        {"Authorization": "Bearer ", "X-API-Key": READER_KEY},
+        {"X-API-Key": WRITER_KEY},
+        {"X-API-Key": ""},
+        {**bearer(READER_KEY), "X-LLMOps-Tenant": "demo"},
+        bearer(SERVICE_KEY),
+    ],
+)
+def test_authenticate_in_the_route_answers_as_the_dependency_does(key_file: Path, headers: dict[str, str]) -> None:
+    """``authenticate(request, ...)`` (hot routes) reads the same headers and refuses the same way."""
+    app = build_app(ApiKeyStore.from_file(key_file))
+
+    @app.post("/calls-inline", openapi_extra={"security": API_KEY_SECURITY})
+    async def write_inline(request: Request) -> dict[str, str]:
+        principal = authenticate(request, "calls:write")
+        return {"key_id": principal.key_id, "tenant_id": principal.tenant_id, "role": principal.role}
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        via_dependency, inline = c.post("/calls", headers=headers), c.post("/calls-inline", headers=headers)
+        document = c.get("/openapi.json").json()["paths"]
+    assert (inline.status_code, inline.json(), inline.headers.get("www-authenticate")) == (
+        via_dependency.status_code,
+        via_dependency.json(),
+        via_dependency.headers.get("www-authenticate"),
+    )
+    assert document["/calls-inline"]["post"]["security"] == document["/calls"]["post"]["security"]
+
+
+def test_authenticate_in_the_route_scopes_a_service_key_to_its_named_tenant(key_file: Path) -> None:
+    app = build_app(ApiKeyStore.from_file(key_file))
+
+    @app.get("/calls-inline", openapi_extra={"security": API_KEY_SECURITY})
+    async def read_inline(request: Request) -> dict[str, str]:
+        return {"tenant_id": authenticate(request, "calls:read").tenant_id}
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        named = c.get("/calls-inline", headers={**bearer(SERVICE_KEY), "X-LLMOps-Tenant": "acme"})
+        unnamed = c.get("/calls-inline", headers=bearer(SERVICE_KEY))
+    assert (named.status_code, named.json()) == (200, {"tenant_id": "acme"})
+    assert unnamed.status_code == 400

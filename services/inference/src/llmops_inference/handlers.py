@@ -208,7 +208,7 @@ class Gateway:
         experiment: ExperimentRef | None,
     ) -> CallDraft:
         messages = [(m.role, m.text(), m.name, m.tool_call_id) for m in request.messages]
-        draft = self._draft(context, request, messages, self._chat_request(request).params)
+        draft = self._draft(context, request, messages, self._params(request, request.requested_max_tokens()))
         draft.prompt, draft.experiment = prompt, experiment
         return draft
 

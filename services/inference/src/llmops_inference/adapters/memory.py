@@ -1,16 +1,20 @@
-"""In-memory adapters for tests and local experiments: a scriptable backend and a publisher."""
+"""In-memory adapters for tests and local experiments: a scriptable backend, a publisher and an HTTP transport."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+import json
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from llmops_schemas.envelope import CloudEvent, EventPayload
 
+from llmops_inference.adapters.http_transport import HttpAnswer, HttpRequest, HttpStream, Timeouts, TransportError
 from llmops_inference.domain import Delta, Embeddings, Generation, GenerationRequest, Usage
 from llmops_inference.routing_table import Target
 
-__all__ = ["FakeBackend", "InMemoryPublisher"]
+__all__ = ["FakeBackend", "InMemoryPublisher", "MockTransport", "mock_answer"]
 
 
 @dataclass
@@ -86,3 +90,53 @@ class InMemoryPublisher:
 
     async def ping(self) -> bool:
         return self.failure is None
+
+
+def mock_answer(
+    status: int, *, json_body: Any = None, text: str = "", headers: Mapping[str, str] | None = None
+) -> HttpAnswer:
+    """An answer for :class:`MockTransport`: ``json_body`` (encoded) or ``text``; header names lower-cased."""
+    content = json.dumps(json_body).encode() if json_body is not None else text.encode()
+    return HttpAnswer(status, {k.lower(): v for k, v in (headers or {}).items()}, content)
+
+
+class MockTransport:
+    """An :class:`~llmops_inference.adapters.http_transport.HttpTransport` whose answers come from
+    ``handler(request)``; the handler raises :class:`TransportError` to play a failed connection. A stream
+    hands the answer's body over line by line. ``requests`` keeps every request sent.
+    """
+
+    def __init__(self, handler: Callable[[HttpRequest], HttpAnswer]) -> None:
+        self._handler = handler
+        self.requests: list[HttpRequest] = []
+        self.started = False
+
+    async def start(self) -> None:
+        self.started = True
+
+    async def stop(self) -> None:
+        self.started = False
+
+    async def send(self, request: HttpRequest, timeouts: Timeouts) -> HttpAnswer:
+        if not self.started:
+            raise TransportError("unavailable", "NotStarted")
+        self.requests.append(request)
+        return self._handler(request)
+
+    @asynccontextmanager
+    async def stream(self, request: HttpRequest, timeouts: Timeouts) -> AsyncIterator[HttpStream]:
+        yield _MockStream(await self.send(request, timeouts))
+
+
+class _MockStream:
+    def __init__(self, answer: HttpAnswer) -> None:
+        self.status = answer.status
+        self.headers = answer.headers
+        self._content = answer.content
+
+    async def read(self) -> bytes:
+        return self._content
+
+    async def lines(self) -> AsyncIterator[str]:
+        for line in self._content.decode("utf-8", errors="replace").splitlines():
+            yield line

@@ -1,58 +1,58 @@
-"""An OpenAI-compatible upstream (a hosted provider, vLLM, Ollama, ...) over one pooled ``httpx.AsyncClient``.
+"""An OpenAI-compatible upstream (a hosted provider, vLLM, Ollama, ...) over one pooled HTTP transport.
 
-The client is created in ``start`` (the app's lifespan) with the upstream's base URL and key from server
-configuration; requests carry only the path, so nothing a caller sends can point it elsewhere. Errors become
-:class:`~llmops_inference.domain.UpstreamError` with messages free of URLs and keys.
+The transport (:class:`~llmops_inference.adapters.http_transport.AiohttpTransport` unless one is injected) is
+started in ``start`` (the app's lifespan). Its URLs are the upstream's base URL from server configuration joined
+with fixed paths, and its key a header fixed at start, so nothing a caller sends can point it elsewhere. Errors
+become :class:`~llmops_inference.domain.UpstreamError` with messages free of URLs and keys.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Literal
 
-import httpx
+from pydantic_core import to_json
 
+from llmops_inference.adapters.http_transport import (
+    AiohttpTransport,
+    HttpAnswer,
+    HttpRequest,
+    HttpTransport,
+    Timeouts,
+    TransportError,
+)
 from llmops_inference.domain import Delta, Embeddings, Generation, GenerationRequest, UpstreamError, Usage
 from llmops_inference.routing_table import Target, Upstream
 
 __all__ = ["OpenAIUpstream"]
 
 MAX_ERROR_TEXT = 500
+PROBE_TIMEOUTS = Timeouts(read_s=3.0, connect_s=3.0)
 
 
 class OpenAIUpstream:
     """A :class:`~llmops_inference.ports.Backend` for an OpenAI-compatible HTTP API."""
 
-    def __init__(self, upstream: Upstream, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, upstream: Upstream, *, transport: HttpTransport | None = None) -> None:
         self.name = upstream.name
         self._upstream = upstream
-        self._transport = transport
-        self._client: httpx.AsyncClient | None = None
+        self._transport = transport or AiohttpTransport(max_connections=upstream.max_connections)
+        self._base = upstream.base_url.rstrip("/") + "/"
+        self._headers: Mapping[str, str] = {}
+        self._started = False
 
     async def start(self) -> None:
         key = self._upstream.api_key()
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        limits = httpx.Limits(max_connections=self._upstream.max_connections, max_keepalive_connections=20)
-        self._client = httpx.AsyncClient(
-            base_url=self._upstream.base_url.rstrip("/") + "/",
-            headers=headers,
-            limits=limits,
-            timeout=httpx.Timeout(60.0, connect=5.0),
-            transport=self._transport,
-            follow_redirects=False,
-        )
+        auth = {"Authorization": f"Bearer {key}"} if key else {}
+        self._headers = {**auth, "Content-Type": "application/json"}
+        await self._transport.start()
+        self._started = True
 
     async def stop(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
-
-    @property
-    def client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            raise UpstreamError("unavailable", f"upstream {self.name!r} is not started")
-        return self._client
+        if self._started:
+            self._started = False
+            await self._transport.stop()
 
     async def generate(self, request: GenerationRequest, target: Target) -> Generation:
         path, body = _request_body(request, target, stream=False)
@@ -64,17 +64,16 @@ class OpenAIUpstream:
     async def stream(self, request: GenerationRequest, target: Target) -> AsyncIterator[Delta]:
         path, body = _request_body(request, target, stream=True)
         try:
-            async with self.client.stream("POST", path, json=body, timeout=_timeout(target)) as response:
-                if response.status_code >= 400:
-                    await response.aread()
-                    raise _status_error(self.name, response)
-                async for line in response.aiter_lines():
+            async with self._transport.stream(self._request("POST", path, body), _timeouts(target)) as response:
+                if response.status >= 400:
+                    raise _status_error(self.name, HttpAnswer(response.status, response.headers, await response.read()))
+                async for line in response.lines():
                     delta = _parse_event(line, request.kind, self.name)
                     if delta is _DONE:
                         return
                     if delta is not None:
                         yield delta
-        except httpx.HTTPError as exc:
+        except TransportError as exc:
             raise _transport_error(self.name, exc) from None
 
     async def embed(self, texts: list[str], target: Target, dimensions: int | None) -> Embeddings:
@@ -93,21 +92,31 @@ class OpenAIUpstream:
     async def probe(self) -> bool:
         if not self._upstream.health_path:
             return True  # passive: the circuit breaker tells
-        try:
-            response = await self.client.get(self._upstream.health_path.lstrip("/"), timeout=3.0)
-        except (httpx.HTTPError, UpstreamError):
+        if not self._started:
             return False
-        return response.status_code < 500
+        try:
+            answer = await self._transport.send(
+                self._request("GET", self._upstream.health_path.lstrip("/"), None), PROBE_TIMEOUTS
+            )
+        except TransportError:
+            return False
+        return answer.status < 500
+
+    def _request(self, method: Literal["GET", "POST"], path: str, body: dict[str, Any] | None) -> HttpRequest:
+        if not self._started:
+            raise UpstreamError("unavailable", f"upstream {self.name!r} is not started")
+        content = to_json(body) if body is not None else b""
+        return HttpRequest(method, self._base + path, self._headers, content)
 
     async def _post(self, path: str, body: dict[str, Any], target: Target) -> dict[str, Any]:
         try:
-            response = await self.client.post(path, json=body, timeout=_timeout(target))
-        except httpx.HTTPError as exc:
+            answer = await self._transport.send(self._request("POST", path, body), _timeouts(target))
+        except TransportError as exc:
             raise _transport_error(self.name, exc) from None
-        if response.status_code >= 400:
-            raise _status_error(self.name, response)
+        if answer.status >= 400:
+            raise _status_error(self.name, answer)
         try:
-            data = response.json()
+            data = json.loads(answer.content)
         except ValueError:
             raise UpstreamError("protocol", f"upstream {self.name!r} answered something that is not JSON") from None
         if not isinstance(data, dict):
@@ -133,8 +142,8 @@ def _request_body(request: GenerationRequest, target: Target, *, stream: bool) -
     return "completions", {**body, "prompt": request.prompt}
 
 
-def _timeout(target: Target) -> httpx.Timeout:
-    return httpx.Timeout(target.timeout_s, connect=min(5.0, target.timeout_s))
+def _timeouts(target: Target) -> Timeouts:
+    return Timeouts(read_s=target.timeout_s, connect_s=min(5.0, target.timeout_s))
 
 
 def _parse_event(line: str, kind: str, name: str) -> Delta | None:
@@ -181,23 +190,23 @@ def _error_text(data: Any) -> str:
     return str(message or "no details")[:MAX_ERROR_TEXT]
 
 
-def _status_error(name: str, response: httpx.Response) -> UpstreamError:
+def _status_error(name: str, answer: HttpAnswer) -> UpstreamError:
     try:
-        detail = _error_text(response.json())
+        detail = _error_text(json.loads(answer.content))
     except ValueError:
         detail = "no details"
-    retry_after = response.headers.get("retry-after")
+    retry_after = answer.headers.get("retry-after")
     seconds = float(retry_after) if retry_after and retry_after.replace(".", "", 1).isdigit() else None
-    message = f"upstream {name!r} answered {response.status_code}: {detail}"
-    return UpstreamError("status", message, status=response.status_code, retry_after=seconds)
+    message = f"upstream {name!r} answered {answer.status}: {detail}"
+    return UpstreamError("status", message, status=answer.status, retry_after=seconds)
 
 
-def _transport_error(name: str, exc: httpx.HTTPError) -> UpstreamError:
+def _transport_error(name: str, exc: TransportError) -> UpstreamError:
     """Only the exception's class goes into the message: its text can hold the URL."""
-    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
-        return UpstreamError("connect", f"cannot connect to upstream {name!r} ({type(exc).__name__})")
-    if isinstance(exc, httpx.PoolTimeout):
+    if exc.kind == "connect":
+        return UpstreamError("connect", f"cannot connect to upstream {name!r} ({exc.cause})")
+    if exc.kind == "unavailable":
         return UpstreamError("unavailable", f"upstream {name!r} has no free connection")
-    if isinstance(exc, httpx.TimeoutException):
-        return UpstreamError("timeout", f"upstream {name!r} timed out ({type(exc).__name__})")
-    return UpstreamError("protocol", f"upstream {name!r} connection failed ({type(exc).__name__})")
+    if exc.kind == "timeout":
+        return UpstreamError("timeout", f"upstream {name!r} timed out ({exc.cause})")
+    return UpstreamError("protocol", f"upstream {name!r} connection failed ({exc.cause})")

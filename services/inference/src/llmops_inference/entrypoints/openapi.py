@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from llmops_kit.auth import API_KEY_SECURITY
 from pydantic import BaseModel, ConfigDict, Field
 
 from llmops_inference.api_models import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
@@ -140,9 +141,12 @@ ERRORS: dict[int, str] = {
 
 
 def body(model_name: str) -> dict[str, Any]:
-    """``openapi_extra`` declaring the JSON request body of a route."""
+    """``openapi_extra`` declaring the JSON request body of a route and its API key (the route authenticates
+    by calling ``invoker``, which FastAPI cannot see).
+    """
     schema = {"$ref": _REF.format(model=model_name)}
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+    content = {"application/json": {"schema": schema}}
+    return {"requestBody": {"required": True, "content": content}, "security": API_KEY_SECURITY}
 
 
 def responses(
