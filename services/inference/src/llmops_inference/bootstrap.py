@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from llmops_kit.auth import ApiKeyStore
 from llmops_kit.http.app import Component, Runtime, create_service_app
+from llmops_kit.kafka.publisher import EventPublisher
 
 from llmops_inference import __version__
 from llmops_inference.adapters.kafka import GATEWAY_TOPICS, BackgroundProducer
@@ -35,7 +36,7 @@ from llmops_inference.execution import CallRunner
 from llmops_inference.handlers import Gateway, Limits
 from llmops_inference.health import HealthMonitor
 from llmops_inference.limits import RateLimiter
-from llmops_inference.ports import Backend, BudgetGuard, EventPublisher, PromptResolver, VariantChooser
+from llmops_inference.ports import Backend, BudgetGuard, PromptResolver, VariantChooser
 from llmops_inference.recording.recorder import CallRecorder
 from llmops_inference.recording.spool import Spool
 from llmops_inference.resilience import CircuitBreaker

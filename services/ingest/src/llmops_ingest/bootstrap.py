@@ -17,6 +17,7 @@ from llmops_kit.auth import ApiKeyStore
 from llmops_kit.http.app import Component, ReadinessCheck, Runtime, create_service_app
 from llmops_kit.kafka.consumer import ConsumerLoop
 from llmops_kit.kafka.producer import EventProducer
+from llmops_kit.kafka.publisher import EventPublisher
 from llmops_kit.kafka.topics import TopicCatalog, ensure_topics
 from llmops_schemas.envelope import CloudEvent, EventPayload
 from llmops_schemas.v1.calls import CallRecorded
@@ -28,7 +29,7 @@ from llmops_ingest.entrypoints.consumer import RawCallDecoder, make_raw_handler
 from llmops_ingest.entrypoints.http import HttpDependencies, build_router
 from llmops_ingest.entrypoints.openapi import install_openapi
 from llmops_ingest.handlers import RecordRules
-from llmops_ingest.ports import EventPublisher, Redactor
+from llmops_ingest.ports import Redactor
 
 __all__ = ["SERVICE", "IngestPorts", "create_app", "default_redactor", "record_rules"]
 

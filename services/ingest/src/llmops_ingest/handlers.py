@@ -3,7 +3,7 @@
 ``prepare_record`` turns one decoded JSON value into either an event ready to publish or a list of
 errors: schema validation with the strict producer model, the contextual timestamp rule, the
 redaction hook, the envelope, and the per-record size limit, in that order. ``publish_accepted``
-hands the events to an :class:`~llmops_ingest.ports.EventPublisher`. Nothing here knows about HTTP
+hands the events to an :class:`~llmops_kit.kafka.publisher.EventPublisher`. Nothing here knows about HTTP
 or Kafka consumers.
 """
 
@@ -15,13 +15,14 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from llmops_kit.kafka.producer import MAX_RECORD_BYTES
+from llmops_kit.kafka.publisher import EventPublisher
 from llmops_schemas.envelope import CloudEvent, EventPayload
 from llmops_schemas.ids import deterministic_uuid7, new_uuid7
 from llmops_schemas.v1.calls import CallRecorded
 from pydantic import ValidationError
 
 from llmops_ingest.metrics import Reason
-from llmops_ingest.ports import EventPublisher, Redactor
+from llmops_ingest.ports import Redactor
 
 __all__ = [
     "Accepted",

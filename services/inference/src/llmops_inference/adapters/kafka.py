@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable, Sequence
+from typing import TypeVar
 
 from llmops_kit.errors import TransientError
 from llmops_kit.kafka.producer import EventProducer
@@ -25,10 +26,11 @@ GATEWAY_TOPICS = (CallRecorded.topic, AuditRecorded.topic, PromptVersionPublishe
 """What the gateway writes (calls, audit entries, registry changes) and materialises (the compacted two)."""
 
 log = logging.getLogger(__name__)
+P = TypeVar("P", bound=EventPayload)
 
 
 class BackgroundProducer:
-    """An :class:`~llmops_inference.ports.EventPublisher` that connects when Kafka is there."""
+    """An :class:`~llmops_kit.kafka.publisher.EventPublisher` that connects when Kafka is there."""
 
     def __init__(
         self,
@@ -63,10 +65,12 @@ class BackgroundProducer:
             await self._producer.stop()
             self._producer = None
 
-    async def publish_many(self, events: Iterable[CloudEvent[EventPayload]], *, topic: str | None = None) -> None:
+    async def publish_many(
+        self, events: Iterable[CloudEvent[P]], *, topic: str | None = None, encoded: Sequence[bytes] | None = None
+    ) -> None:
         if self._producer is None:
             raise TransientError("the Kafka producer is not connected yet")
-        await self._producer.publish_many(events, topic=topic)
+        await self._producer.publish_many(events, topic=topic, encoded=encoded)
 
     async def ping(self) -> bool:
         return self._producer is not None and await self._producer.ping()

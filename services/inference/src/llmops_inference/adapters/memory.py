@@ -1,16 +1,14 @@
-"""In-memory adapters for tests and local experiments: a scriptable backend and a publisher."""
+"""In-memory adapters for tests and local experiments: a scriptable backend (the publisher fake is the kit's)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-
-from llmops_schemas.envelope import CloudEvent, EventPayload
 
 from llmops_inference.domain import Delta, Embeddings, Generation, GenerationRequest, Usage
 from llmops_inference.routing_table import Target
 
-__all__ = ["FakeBackend", "InMemoryPublisher"]
+__all__ = ["FakeBackend"]
 
 
 @dataclass
@@ -67,22 +65,3 @@ class FakeBackend:
 
     async def probe(self) -> bool:
         return self.healthy
-
-
-class InMemoryPublisher:
-    """Keeps published events in ``events``; set ``failure`` to make publishes raise it (Kafka down)."""
-
-    def __init__(self) -> None:
-        self.events: list[CloudEvent[EventPayload]] = []
-        self.failure: BaseException | None = None
-        self.attempts = 0
-
-    async def publish_many(self, events: Iterable[CloudEvent[EventPayload]], *, topic: str | None = None) -> None:
-        batch = list(events)
-        self.attempts += 1
-        if self.failure is not None:
-            raise self.failure
-        self.events.extend(batch)
-
-    async def ping(self) -> bool:
-        return self.failure is None

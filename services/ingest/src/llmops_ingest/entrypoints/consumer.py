@@ -20,12 +20,13 @@ from datetime import datetime
 from aiokafka.errors import KafkaError
 from llmops_kit.errors import PermanentError, TransientError
 from llmops_kit.kafka.consumer import BatchHandler, ConsumedMessage, Delivery
+from llmops_kit.kafka.publisher import EventPublisher
 from llmops_schemas.envelope import TENANT_PATTERN, CloudEvent, EventPayload
 from llmops_schemas.ids import deterministic_uuid7
 
 from llmops_ingest.handlers import Accepted, IngestContext, RecordRules, prepare_record
 from llmops_ingest.metrics import count_records
-from llmops_ingest.ports import EventPublisher, Redactor
+from llmops_ingest.ports import Redactor
 from llmops_ingest.wire import WireError, decode_json, trace_id_from_traceparent
 
 __all__ = ["TENANT_HEADER", "InvalidRawRecord", "RawCallDecoder", "make_raw_handler", "raw_call_id", "tenant_of"]

@@ -22,11 +22,12 @@ from fastapi.responses import JSONResponse
 from llmops_kit.auth import Principal, requires
 from llmops_kit.errors import TransientError
 from llmops_kit.http.problems import ProblemError, problem_response
+from llmops_kit.kafka.publisher import EventPublisher
 
 from llmops_ingest.entrypoints.openapi import CALLS_DESCRIPTION, BatchResult, calls_openapi_extra, calls_responses
 from llmops_ingest.handlers import BatchOutcome, IngestContext, RecordRules, prepare_batch, publish_accepted
 from llmops_ingest.metrics import count_records
-from llmops_ingest.ports import EventPublisher, Redactor
+from llmops_ingest.ports import Redactor
 from llmops_ingest.wire import BodyShapeError, WireError, decode_json, extract_calls, trace_id_from_traceparent
 
 __all__ = ["HttpDependencies", "build_router"]
