@@ -13,9 +13,9 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import TypeVar
 
+from llmops_kit.bootstrap import TopicProvisioner
 from llmops_kit.errors import TransientError
 from llmops_kit.kafka.producer import EventProducer
-from llmops_kit.kafka.topics import TopicCatalog, ensure_topics
 from llmops_schemas.envelope import CloudEvent, EventPayload
 from llmops_schemas.v1 import AuditRecorded, ExperimentConfigured, PromptVersionPublished
 from llmops_schemas.v1.calls import CallRecorded
@@ -80,7 +80,7 @@ class BackgroundProducer:
             producer = EventProducer(self._bootstrap, service=self._service)
             try:
                 if self._ensure_topic:
-                    await ensure_topics(self._bootstrap, TopicCatalog.load(), self._topics, timeout_s=10.0)
+                    await TopicProvisioner(self._bootstrap, self._topics, timeout_s=10.0).start()
                 await producer.start()
             except asyncio.CancelledError:
                 await producer.stop()
