@@ -20,14 +20,15 @@ __all__ = ["DEFAULT_MAX_BODY_BYTES", "BodyLimit", "Refusal", "problem_refusal"]
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 """A service's largest request body unless it declares its own (ingest's batches take 10 MiB)."""
 
-Refusal = Callable[[Scope, int, str], Response]
-"""Builds the answer to a refused body from the request's scope, the status (400 or 413) and a detail."""
+Refusal = Callable[[Scope, int, str, int], Response]
+"""Builds the answer to a refused body from the request's scope, the status (400 or 413), a detail and the limit."""
 
 
-def problem_refusal(scope: Scope, status: int, detail: str) -> Response:
+def problem_refusal(scope: Scope, status: int, detail: str, limit: int) -> Response:
     """The refusal as a problem document (what every service answers unless it has its own error shape)."""
-    title = "Content Too Large" if status == 413 else "Bad Request"
-    return problem_response(status, title, detail)
+    if status == 413:
+        return problem_response(status, "Content Too Large", detail, limit=limit)
+    return problem_response(status, "Bad Request", detail)
 
 
 class BodyLimit:
@@ -44,10 +45,10 @@ class BodyLimit:
             return
         declared = _content_length(scope)
         if declared is not None and not declared.isdigit():
-            await self.refusal(scope, 400, "Content-Length is not a number")(scope, receive, send)
+            await self.refusal(scope, 400, "Content-Length is not a number", self.max_bytes)(scope, receive, send)
             return
         if declared is not None and int(declared) > self.max_bytes:
-            await self.refusal(scope, 413, self._detail())(scope, receive, send)
+            await self.refusal(scope, 413, self._detail(), self.max_bytes)(scope, receive, send)
             return
         await _Counted(self, scope, receive, send).run()
 
@@ -81,7 +82,7 @@ class _Counted:
             if self.received > self.limit.max_bytes:
                 self.refused = True
                 if not self.started:
-                    refusal = self.limit.refusal(self.scope, 413, self.limit._detail())
+                    refusal = self.limit.refusal(self.scope, 413, self.limit._detail(), self.limit.max_bytes)
                     await refusal(self.scope, self.receive, self.send)
                 return {"type": "http.disconnect"}
         return message

@@ -205,10 +205,10 @@ def create_app(settings: InferenceSettings | None = None, *, ports: InferencePor
     return app
 
 
-def _refuse_body(scope: Scope, status: int, detail: str) -> Response:
+def _refuse_body(scope: Scope, status: int, detail: str, limit: int) -> Response:
     """A refused body in the shape of the route: problem+json on the registries, OpenAI's error elsewhere."""
     if str(scope.get("path", "")).startswith(REGISTRY_PATHS):
-        return problem_refusal(scope, status, detail)
+        return problem_refusal(scope, status, detail, limit)
     code = "request_too_large" if status == 413 else "invalid_request"
     return openai_error_response(GatewayError(status, detail, code=code))
 
