@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import ast
+import re
+import sys
+import tomllib
+from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import pytest
@@ -10,6 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "pyproject.toml").is_file())
 SHARED = {"schemas": ROOT / "schemas" / "src", "kit": ROOT / "kit" / "src"}
+PACKAGES = [ROOT / "schemas", ROOT / "kit", ROOT / "cli", *(ROOT / "services" / s for s in SERVICES)]
 
 
 def package_of(directory: str) -> str:
@@ -64,3 +69,23 @@ def test_the_check_catches_a_planted_import_of_the_model_server(tmp_path: Path) 
     others = {package_of(s) for s in SERVICES if s != "ingest"}
 
     assert forbidden_imports(tmp_path, others) == {"handlers.py": ["llmops_model_server"]}
+
+
+def _distribution(requirement: str) -> str:
+    name = re.split(r"[\s<>=!~;\[]", requirement.strip(), maxsplit=1)[0]
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@pytest.mark.parametrize("package", PACKAGES, ids=lambda p: p.name)
+def test_a_package_declares_every_library_it_imports(package: Path) -> None:
+    """A library reached only through another package's dependencies breaks when that package drops it."""
+    project = tomllib.loads((package / "pyproject.toml").read_text())["project"]
+    declared = {_distribution(r) for r in project["dependencies"]} | {_distribution(project["name"])}
+    owners = packages_distributions()
+    imported = set().union(*_imported_packages(package / "src").values()) - set(sys.stdlib_module_names)
+    needed = {
+        _distribution(module.replace("_", "-")) if module.startswith("llmops_") else _distribution(dist)
+        for module in imported - {"__future__"}
+        for dist in owners.get(module, [module])
+    }
+    assert sorted(needed - declared) == []
