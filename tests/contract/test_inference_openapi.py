@@ -15,10 +15,11 @@ from typing import Any
 
 import schemathesis
 from hypothesis import HealthCheck, settings
-from llmops_inference.adapters.memory import FakeBackend, InMemoryPublisher
+from llmops_inference.adapters.memory import FakeBackend
 from llmops_inference.bootstrap import InferencePorts, create_app
 from llmops_inference.config import InferenceSettings
 from llmops_inference.routing_table import RoutingTable
+from llmops_kit.kafka.publisher import InMemoryPublisher
 
 from tests.unit.inference.support import KEYS, ROUTES, key_store
 

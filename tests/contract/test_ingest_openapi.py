@@ -13,10 +13,10 @@ from typing import Any
 
 import schemathesis
 from hypothesis import HealthCheck, settings
-from llmops_ingest.adapters import InMemoryPublisher
 from llmops_ingest.bootstrap import IngestPorts, create_app
 from llmops_ingest.config import IngestSettings
 from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, hash_key
+from llmops_kit.kafka.publisher import InMemoryPublisher
 
 KEY = "llmops_contract_test_writer_key_0000000000"
 HEADERS = {"Authorization": f"Bearer {KEY}"}

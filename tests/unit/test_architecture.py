@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import ast
+import re
+import sys
+import tomllib
+from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import pytest
@@ -10,6 +14,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "pyproject.toml").is_file())
 SHARED = {"schemas": ROOT / "schemas" / "src", "kit": ROOT / "kit" / "src"}
+PACKAGES = [ROOT / "schemas", ROOT / "kit", ROOT / "cli", *(ROOT / "services" / s for s in SERVICES)]
+
+
+def package_of(directory: str) -> str:
+    """The import name of a service directory: ``model-server`` is imported as ``llmops_model_server``."""
+    return "llmops_" + directory.replace("-", "_")
 
 
 def _imported_packages(source_root: Path) -> dict[str, set[str]]:
@@ -23,33 +33,59 @@ def _imported_packages(source_root: Path) -> dict[str, set[str]]:
                 names.update(alias.name.split(".")[0] for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 names.add(node.module.split(".")[0])
-        found[str(path.relative_to(ROOT))] = names
+        found[str(path.relative_to(source_root))] = names
     return found
 
 
+def forbidden_imports(source_root: Path, forbidden: set[str]) -> dict[str, list[str]]:
+    """The files under ``source_root`` that import one of ``forbidden``, with what they import."""
+    return {
+        file: sorted(names & forbidden) for file, names in _imported_packages(source_root).items() if names & forbidden
+    }
+
+
 def test_there_are_services_to_check() -> None:
-    assert {"ingest", "warehouse"} <= set(SERVICES)
+    assert {"ingest", "inference", "model-server", "warehouse"} <= set(SERVICES)
 
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_a_service_imports_no_other_service(service: str) -> None:
-    others = {f"llmops_{s}" for s in SERVICES if s != service} | {"llmops_cli"}
-    offenders = {
-        file: sorted(names & others)
-        for file, names in _imported_packages(ROOT / "services" / service / "src").items()
-        if names & others
-    }
-    assert offenders == {}
+    others = {package_of(s) for s in SERVICES if s != service} | {"llmops_cli"}
+    assert forbidden_imports(ROOT / "services" / service / "src", others) == {}
 
 
 @pytest.mark.parametrize("library", sorted(SHARED))
 def test_shared_code_imports_no_service(library: str) -> None:
-    forbidden = {f"llmops_{s}" for s in SERVICES} | {"llmops_cli"}
+    forbidden = {package_of(s) for s in SERVICES} | {"llmops_cli"}
     if library == "schemas":
         forbidden.add("llmops_kit")  # contracts stand alone
-    offenders = {
-        file: sorted(names & forbidden)
-        for file, names in _imported_packages(SHARED[library]).items()
-        if names & forbidden
+    assert forbidden_imports(SHARED[library], forbidden) == {}
+
+
+def test_the_check_catches_a_planted_import_of_the_model_server(tmp_path: Path) -> None:
+    """A package name with a dash is checked under its import name (it was ``llmops_model-server``: never matched)."""
+    (tmp_path / "handlers.py").write_text("import os\nfrom llmops_model_server.models import gpt\n")
+    (tmp_path / "clean.py").write_text("from llmops_kit.kafka.publisher import EventPublisher\n")
+    others = {package_of(s) for s in SERVICES if s != "ingest"}
+
+    assert forbidden_imports(tmp_path, others) == {"handlers.py": ["llmops_model_server"]}
+
+
+def _distribution(requirement: str) -> str:
+    name = re.split(r"[\s<>=!~;\[]", requirement.strip(), maxsplit=1)[0]
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@pytest.mark.parametrize("package", PACKAGES, ids=lambda p: p.name)
+def test_a_package_declares_every_library_it_imports(package: Path) -> None:
+    """A library reached only through another package's dependencies breaks when that package drops it."""
+    project = tomllib.loads((package / "pyproject.toml").read_text())["project"]
+    declared = {_distribution(r) for r in project["dependencies"]} | {_distribution(project["name"])}
+    owners = packages_distributions()
+    imported = set().union(*_imported_packages(package / "src").values()) - set(sys.stdlib_module_names)
+    needed = {
+        _distribution(module.replace("_", "-")) if module.startswith("llmops_") else _distribution(dist)
+        for module in imported - {"__future__"}
+        for dist in owners.get(module, [module])
     }
-    assert offenders == {}
+    assert sorted(needed - declared) == []

@@ -1,15 +1,22 @@
-"""JSON logs on stdout, one object per line, with secrets scrubbed before they are written."""
+"""JSON logs on stdout, one object per line, with secrets scrubbed and exception messages left out.
+
+Exception messages never reach a log line: an adapter's or a client library's exception can quote the
+request (prompts), an upstream's answer or its headers. A traceback names each exception's class and its
+frames (files, lines, source lines; no values), for every logger, uvicorn's own included.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import sys
+import traceback
 from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
 
-__all__ = ["SecretScrubber", "configure_logging"]
+__all__ = ["SecretScrubber", "configure_logging", "format_exception", "log_unexpected"]
 
 _SECRET_PATTERNS = (
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
@@ -20,7 +27,30 @@ _SECRET_PATTERNS = (
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=`` and is logged as a field.
 _RECORD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
-_TRACEBACKS = logging.Formatter()
+_LOGGED = "_llmops_logged"
+"""Set on an exception :func:`log_unexpected` logged, so a server re-raising it does not log it again."""
+
+
+def format_exception(exc: BaseException) -> str:
+    """A traceback of ``exc`` and the exceptions it was raised from, naming classes only, never messages."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        name = f"{type(current).__module__}.{type(current).__qualname__}"
+        frames = "".join(traceback.format_tb(current.__traceback__))
+        parts.append(f"Traceback (most recent call last):\n{frames}{name}")
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    return "\n\nwhich was raised while handling:\n".join(parts)
+
+
+def log_unexpected(logger: logging.Logger, what: str, exc: BaseException) -> None:
+    """Log an exception nobody expected, once: its class and traceback (the ``traceback`` field), no message."""
+    name = f"{type(exc).__module__}.{type(exc).__qualname__}"
+    logger.error("%s: %s", what, name, extra={"traceback": format_exception(exc)}, stacklevel=2)
+    with contextlib.suppress(AttributeError):  # a type without a __dict__: at worst it is logged twice
+        setattr(exc, _LOGGED, True)
 
 
 def scrub(text: str) -> str:
@@ -31,7 +61,11 @@ def scrub(text: str) -> str:
 
 
 class SecretScrubber(logging.Filter):
-    """Scrubs credentials from the message, its arguments, its traceback and its extra fields.
+    """Scrubs credentials from the message, its arguments and its extra fields; drops exception messages.
+
+    A record carrying an exception gets :func:`format_exception`'s traceback instead of logging's (which
+    prints each message); a record of an exception :func:`log_unexpected` already logged is dropped (uvicorn
+    logs again what Starlette re-raises after the app's error handler answered).
 
     The message is formatted first and the result scrubbed (then the arguments dropped): scrubbing the
     format string and the arguments separately misses secrets inside non-string arguments and breaks
@@ -40,17 +74,19 @@ class SecretScrubber(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and getattr(record.exc_info[1], _LOGGED, False):
+            return False
         try:
             message = record.getMessage()
         except Exception:  # a malformed logging call; still log what it had, scrubbed
             message = f"{record.msg} {record.args!r}"
         record.msg = scrub(message)
         record.args = ()
-        if record.exc_info:
-            record.exc_text = scrub(_TRACEBACKS.formatException(record.exc_info))
-            record.exc_info = None
-        elif record.exc_text:
-            record.exc_text = scrub(record.exc_text)
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = scrub(format_exception(record.exc_info[1]))
+        else:  # formatted elsewhere, messages included: withheld rather than trusted
+            record.exc_text = None
+        record.exc_info = None
         if record.stack_info:
             record.stack_info = scrub(record.stack_info)
         for name, value in vars(record).items():

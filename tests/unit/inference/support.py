@@ -14,9 +14,10 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from llmops_inference.adapters.memory import FakeBackend, InMemoryPublisher
+from llmops_inference.adapters.memory import FakeBackend
 from llmops_inference.bootstrap import Wiring
 from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, hash_key
+from llmops_kit.kafka.publisher import InMemoryPublisher
 
 KEYS = {
     "writer": ("llmops_writer_key_for_tenant_acme_0001", "acme", "writer"),

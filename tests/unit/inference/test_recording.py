@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka.errors import KafkaConnectionError
-from llmops_inference.adapters.memory import InMemoryPublisher
 from llmops_inference.ports import CallContext
 from llmops_inference.recording.recorder import CallRecorder
 from llmops_inference.recording.records import CallDraft, to_recorded_messages
 from llmops_inference.recording.spool import Spool
 from llmops_kit.kafka.producer import MAX_RECORD_BYTES
+from llmops_kit.kafka.publisher import InMemoryPublisher
 from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.v1.calls import CallRecorded
 

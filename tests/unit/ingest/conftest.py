@@ -8,11 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
-from llmops_ingest.adapters import InMemoryPublisher, NoopRedactor
+from llmops_ingest.adapters import NoopRedactor
 from llmops_ingest.bootstrap import IngestPorts, create_app
 from llmops_ingest.config import IngestSettings
 from llmops_ingest.handlers import IngestContext, RecordRules
 from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, hash_key
+from llmops_kit.kafka.publisher import InMemoryPublisher
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 KEYS = {

@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from llmops_ingest.adapters import InMemoryPublisher
 from llmops_ingest.handlers import (
     Accepted,
     IngestContext,
@@ -19,6 +18,7 @@ from llmops_ingest.handlers import (
 )
 from llmops_ingest.publishing import PublishOutcome, publish_accepted
 from llmops_kit.kafka.producer import MAX_RECORD_BYTES
+from llmops_kit.kafka.publisher import InMemoryPublisher
 from llmops_schemas.ids import deterministic_uuid7
 from llmops_schemas.v1.calls import CallRecorded
 

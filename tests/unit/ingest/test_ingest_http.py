@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka.errors import KafkaConnectionError
-from llmops_ingest.adapters import InMemoryPublisher
 from llmops_ingest.bootstrap import IngestPorts, create_app
 from llmops_ingest.config import IngestSettings
+from llmops_kit.kafka.publisher import InMemoryPublisher
 from llmops_schemas.envelope import CloudEvent, EventPayload
 from llmops_schemas.v1.calls import CallRecorded
 from prometheus_client import REGISTRY
@@ -446,7 +446,7 @@ async def test_readiness_follows_the_injected_check(
     ):
         assert (await client.get("/readyz", headers=auth)).json() == {"ready": True, "checks": {"publisher": True}}
         assert (await client.get("/readyz")).json() == {"ready": True}  # details need a key
-        publisher.healthy = False
+        publisher.failure = KafkaConnectionError("broker down")
         assert (await client.get("/readyz")).status_code == 503
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from aiokafka.errors import KafkaTimeoutError
-from llmops_ingest.adapters import InMemoryPublisher, NoopRedactor
+from llmops_ingest.adapters import NoopRedactor
 from llmops_ingest.entrypoints.consumer import (
     InvalidRawRecord,
     RawCallDecoder,
@@ -20,6 +20,7 @@ from llmops_ingest.entrypoints.consumer import (
 from llmops_ingest.handlers import RecordRules
 from llmops_kit.errors import PermanentError, TransientError
 from llmops_kit.kafka.consumer import ConsumedMessage, Delivery
+from llmops_kit.kafka.publisher import InMemoryPublisher
 
 MakeCall = Callable[..., dict[str, Any]]
 

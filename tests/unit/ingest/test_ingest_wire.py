@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from llmops_ingest.wire import BodyShapeError, WireError, decode_json, extract_calls, trace_id_from_traceparent
+from llmops_ingest.wire import BodyShapeError, WireError, decode_json, extract_calls
 
 
 def test_decodes_utf8_json() -> None:
@@ -50,23 +50,3 @@ def test_extract_calls_refuses_other_shapes(document: Any, types: list[str]) -> 
     with pytest.raises(BodyShapeError) as caught:
         extract_calls(document)
     assert [e["type"] for e in caught.value.errors] == types
-
-
-TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
-
-
-@pytest.mark.parametrize(
-    ("header", "trace_id"),
-    [
-        (f"00-{TRACE}-00f067aa0ba902b7-01", TRACE),
-        (f"00-{TRACE.upper()}-00F067AA0BA902B7-01".encode(), TRACE),
-        (None, None),
-        ("", None),
-        ("garbage", None),
-        (f"ff-{TRACE}-00f067aa0ba902b7-01", None),
-        (f"00-{'0' * 32}-00f067aa0ba902b7-01", None),
-        (f"00-{TRACE}-{'0' * 16}-01", None),
-    ],
-)
-def test_trace_id_from_traceparent(header: str | bytes | None, trace_id: str | None) -> None:
-    assert trace_id_from_traceparent(header) == trace_id

@@ -100,6 +100,22 @@ def test_readyz_is_200_when_every_check_passes() -> None:
     assert response.json() == {"ready": True, "checks": {"kafka": True, "clickhouse": True}}
 
 
+@pytest.mark.parametrize("ready", [True, False])
+def test_a_runtime_readiness_overrides_the_checks_and_keeps_the_one_route(ready: bool) -> None:
+    async def readiness() -> tuple[bool, dict[str, Any]]:
+        return ready, {"ready": ready, "upstreams": {"a": ready}}
+
+    async def build_runtime(app: FastAPI) -> Runtime:
+        return Runtime(checks={"kafka": check(False)}, readiness=readiness)
+
+    app = create_service_app(service="svc", title="t", description="d", version="0", build_runtime=build_runtime)
+    with TestClient(app) as client:
+        response = client.get("/readyz")
+    assert response.status_code == (200 if ready else 503)
+    assert response.json() == {"ready": ready, "upstreams": {"a": ready}}
+    assert [getattr(r, "path", None) for r in app.router.routes].count("/readyz") == 1
+
+
 def test_readyz_is_503_when_a_check_fails() -> None:
     with TestClient(make_app(checks={"kafka": check(True), "clickhouse": check(False)})) as client:
         response = client.get("/readyz", headers=KEYED)

@@ -13,7 +13,7 @@ from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, hash_key
 from llmops_kit.kafka.consumer import ConsumerLoop
 from llmops_kit.kafka.producer import EventProducer
 from llmops_warehouse.adapters.memory_store import InMemoryCallStore
-from llmops_warehouse.bootstrap import StoreLifetime, TopicsReady, WarehousePorts, build_runtime
+from llmops_warehouse.bootstrap import StoreLifetime, WarehousePorts, build_runtime
 from llmops_warehouse.config import WarehouseSettings
 from llmops_warehouse.entrypoints.http import create_app
 
@@ -99,7 +99,7 @@ async def test_production_wiring_still_runs_the_consumer() -> None:
         # The injected store, even an empty one, is what the routes use (ClickHouse is never opened).
         store.healthy = False
         assert await app.state.store.ping() is False
-        assert [type(c) for c in runtime.components] == [StoreLifetime, TopicsReady, EventProducer, ConsumerLoop]
+        assert [type(c) for c in runtime.components] == [StoreLifetime, EventProducer, ConsumerLoop]
         assert list(runtime.checks) == ["kafka", "clickhouse", "api_keys", "consumer"]
     finally:
         for component in reversed(runtime.components):

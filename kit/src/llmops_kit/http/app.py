@@ -19,13 +19,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from llmops_kit.auth import caller
+from llmops_kit.http.body_limit import DEFAULT_MAX_BODY_BYTES, BodyLimit, Refusal, problem_refusal
 from llmops_kit.http.gc_tuning import tune_after_startup
 from llmops_kit.http.problems import install_problem_handlers
 from llmops_kit.metrics import HTTP_REQUESTS
 
-__all__ = ["Component", "ReadinessCheck", "Runtime", "create_service_app", "serve"]
+__all__ = ["Component", "Readiness", "ReadinessCheck", "Runtime", "create_service_app", "serve"]
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
+Readiness = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
+"""A service's own readiness: whether it is ready, and the body ``/readyz`` answers."""
 log = logging.getLogger(__name__)
 
 
@@ -39,20 +42,36 @@ class Component(Protocol):
 
 @dataclass
 class Runtime:
-    """What a service wires at start: components (started in order, stopped in reverse) and checks."""
+    """What a service wires at start: components (started in order, stopped in reverse) and checks.
+
+    ``/readyz`` is ready when every check passes; a service whose readiness is something else (the
+    gateway: "some model has a healthy upstream", Kafka reported but not deciding) gives ``readiness``.
+    """
 
     components: list[Component] = field(default_factory=list)
     checks: dict[str, ReadinessCheck] = field(default_factory=dict)
-    state: dict[str, Any] = field(default_factory=dict)
+    readiness: Readiness | None = None
 
 
 RuntimeFactory = Callable[[FastAPI], Awaitable[Runtime]]
 
 
 def create_service_app(
-    *, service: str, title: str, description: str, version: str, build_runtime: RuntimeFactory
+    *,
+    service: str,
+    title: str,
+    description: str,
+    version: str,
+    build_runtime: RuntimeFactory,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    body_refusal: Refusal = problem_refusal,
 ) -> FastAPI:
-    """An app whose clients are created and started in the lifespan, never at import time."""
+    """An app whose clients are created and started in the lifespan, never at import time.
+
+    Every route's request body is bounded by ``max_body_bytes`` before anything parses it (413, see
+    :mod:`llmops_kit.http.body_limit`); ``body_refusal`` shapes that answer for a service with its own
+    error format.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -74,7 +93,8 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
     install_problem_handlers(app)
     _add_probes(app)
-    app.add_middleware(_RequestMetrics, service=service)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes, refusal=body_refusal)
+    app.add_middleware(_RequestMetrics, service=service)  # outermost: it counts the refusals too
     return app
 
 
@@ -88,12 +108,13 @@ def _add_probes(app: FastAPI) -> None:
     )
     async def readyz(request: Request) -> JSONResponse:
         runtime: Runtime | None = getattr(app.state, "runtime", None)
-        checks = runtime.checks if runtime else {}
-        results = await asyncio.gather(*(_bounded(check) for check in checks.values()))
-        status = dict(zip(checks, results, strict=True))
-        ready = runtime is not None and all(results)
-        body = await _shown_to(request, {"ready": ready, "checks": status})
-        return JSONResponse(body, status_code=200 if ready else 503)
+        if runtime is None:
+            ready, body = False, {"ready": False, "checks": {"started": False}}
+        elif runtime.readiness is not None:
+            ready, body = await runtime.readiness()
+        else:
+            ready, body = await _run_checks(runtime.checks)
+        return JSONResponse(await _shown_to(request, body), status_code=200 if ready else 503)
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=Response)
     async def metrics() -> Response:
@@ -106,6 +127,12 @@ async def _shown_to(request: Request, body: dict[str, Any]) -> dict[str, Any]:
     Which dependency is down, and how the service is built, is no business of an anonymous prober.
     """
     return body if await caller(request) is not None else {"ready": body["ready"]}
+
+
+async def _run_checks(checks: dict[str, ReadinessCheck]) -> tuple[bool, dict[str, Any]]:
+    results = await asyncio.gather(*(_bounded(check) for check in checks.values()))
+    ready = all(results)
+    return ready, {"ready": ready, "checks": dict(zip(checks, results, strict=True))}
 
 
 async def _bounded(check: ReadinessCheck, timeout_s: float = 3.0) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from llmops_kit.logging import log_unexpected
 
 __all__ = [
     "PROBLEM_JSON",
@@ -24,6 +27,7 @@ __all__ = [
 ]
 
 PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger(__name__)
 
 
 _REF = "#/components/schemas/{model}"
@@ -127,8 +131,10 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(422, "Unprocessable Content", "the request is not valid", errors=errors)
 
     async def on_unhandled(_: Request, exc: Exception) -> JSONResponse:
-        # Starlette re-raises after answering, so the server still logs the traceback; the client
-        # learns nothing about the internals (messages can carry connection strings or keys).
+        # Neither the client nor the log learns the message (it can quote prompts, connection strings or
+        # keys): the log gets the class and the frames, once (the server's report of Starlette's re-raise
+        # is dropped by the kit's log filter).
+        log_unexpected(log, "unhandled error", exc)
         return problem_response(500, "Internal Server Error", "an unexpected error occurred")
 
     app.add_exception_handler(ProblemError, on_problem)

@@ -15,27 +15,32 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
 from llmops_kit.auth import ApiKeyStore
-from llmops_kit.http.app import Component, Runtime, create_service_app
+from llmops_kit.bootstrap import install_api_keys, load_api_keys
+from llmops_kit.http.app import Component, ReadinessCheck, Runtime, create_service_app
+from llmops_kit.http.body_limit import problem_refusal
+from llmops_kit.kafka.publisher import EventPublisher
+from starlette.responses import Response
+from starlette.types import Scope
 
 from llmops_inference import __version__
 from llmops_inference.adapters.kafka import GATEWAY_TOPICS, BackgroundProducer
 from llmops_inference.adapters.noop import NoBudgets, NoExperiments, NoPromptRegistry
 from llmops_inference.adapters.openai_upstream import OpenAIUpstream
-from llmops_inference.adapters.registries import Registries, install_registries
+from llmops_inference.adapters.registries import REGISTRY_PATHS, Registries, install_registries
 from llmops_inference.adapters.triton import TritonBackend
 from llmops_inference.config import InferenceSettings
 from llmops_inference.entrypoints.http import HttpDependencies, build_router, include_registry_routes
 from llmops_inference.entrypoints.openapi import install_openapi
-from llmops_inference.errors import install_openai_error_handlers
+from llmops_inference.errors import GatewayError, install_openai_error_handlers, openai_error_response
 from llmops_inference.execution import CallRunner
 from llmops_inference.handlers import Gateway, Limits
 from llmops_inference.health import HealthMonitor
 from llmops_inference.limits import RateLimiter
-from llmops_inference.ports import Backend, BudgetGuard, EventPublisher, PromptResolver, VariantChooser
+from llmops_inference.ports import Backend, BudgetGuard, PromptResolver, VariantChooser
 from llmops_inference.recording.recorder import CallRecorder
 from llmops_inference.recording.spool import Spool
 from llmops_inference.resilience import CircuitBreaker
@@ -52,7 +57,8 @@ log = logging.getLogger(__name__)
 class InferencePorts:
     """What a test (or an embedding) gives the gateway instead of the configured upstreams and Kafka."""
 
-    api_keys: ApiKeyStore
+    api_keys: ApiKeyStore | None
+    """None: authenticated routes answer 503 and the gateway is not ready (as without ``LLMOPS_API_KEYS_FILE``)."""
     table: RoutingTable
     backends: Mapping[str, Backend]
     publisher: EventPublisher
@@ -92,13 +98,11 @@ def build_backends(table: RoutingTable) -> dict[str, Backend]:
 
 
 def _production_ports(settings: InferenceSettings) -> InferencePorts:
-    if settings.api_keys_file is None:
-        raise ValueError("LLMOPS_API_KEYS_FILE is not set: the gateway needs API keys")
     if settings.routes_file is None:
         log.warning("INFERENCE_ROUTES_FILE is not set: the gateway serves no model")
     table = RoutingTable.load(settings.routes_file) if settings.routes_file else RoutingTable()
     return InferencePorts(
-        api_keys=ApiKeyStore.from_file(settings.api_keys_file),
+        api_keys=load_api_keys(settings.api_keys_file),
         table=table,
         backends=build_backends(table),
         publisher=BackgroundProducer(
@@ -174,9 +178,10 @@ def create_app(settings: InferenceSettings | None = None, *, ports: InferencePor
     settings = settings or InferenceSettings()
     ports = ports or _production_ports(settings)
     wiring = wire(settings, ports)
+    key_checks: dict[str, ReadinessCheck] = {}
 
     async def build_runtime(app: FastAPI) -> Runtime:
-        return Runtime(components=list(wiring.components))
+        return Runtime(components=list(wiring.components), readiness=lambda: _readiness(wiring, key_checks))
 
     app = create_service_app(
         service=SERVICE,
@@ -184,15 +189,16 @@ def create_app(settings: InferenceSettings | None = None, *, ports: InferencePor
         description="An OpenAI-compatible API over Triton and OpenAI-compatible upstreams; every call is recorded.",
         version=__version__,
         build_runtime=build_runtime,
+        max_body_bytes=settings.max_body_bytes,
+        body_refusal=_refuse_body,
     )
     install_openai_error_handlers(app)
     app.include_router(build_router())
     if wiring.registries is not None:
         install_registries(app, wiring.registries, ports.publisher, source=settings.source)
         include_registry_routes(app)
-    _replace_readyz(app, wiring)
     install_openapi(app)
-    app.state.api_keys = ports.api_keys
+    key_checks.update(install_api_keys(app, ports.api_keys))
     app.state.inference = HttpDependencies(
         wiring.gateway, settings.max_body_bytes, settings.default_app, int(time.time())
     )
@@ -200,27 +206,28 @@ def create_app(settings: InferenceSettings | None = None, *, ports: InferencePor
     return app
 
 
-def _replace_readyz(app: FastAPI, wiring: Wiring) -> None:
-    """Readiness is "some model has a healthy upstream", not "Kafka answers": the gateway serves without Kafka."""
-    app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) != "/readyz"]
+def _refuse_body(scope: Scope, status: int, detail: str, limit: int) -> Response:
+    """A refused body in the shape of the route: problem+json on the registries, OpenAI's error elsewhere."""
+    if str(scope.get("path", "")).startswith(REGISTRY_PATHS):
+        return problem_refusal(scope, status, detail, limit)
+    code = "request_too_large" if status == 413 else "invalid_request"
+    return openai_error_response(GatewayError(status, detail, code=code))
 
-    @app.get("/readyz", tags=["operations"], summary="Readiness: at least one model has a healthy upstream")
-    async def readyz() -> JSONResponse:
-        """`upstreams` has each upstream's probe and circuit state; `recording` whether events reach Kafka;
-        `checks.prompts`/`checks.experiments` whether the registries caught up (details, not readiness).
-        """
-        started = getattr(app.state, "runtime", None) is not None
-        ready = started and wiring.monitor.ready()
-        recorder = wiring.recorder
 
-        def connected() -> bool:
-            return bool(getattr(wiring.publisher, "connected", True))
-
-        registries = await wiring.registries.details() if wiring.registries else {}
-        body = {
-            "ready": ready,
-            "checks": {"started": started, "backends": wiring.monitor.ready(), **registries},
-            "upstreams": wiring.monitor.details(),
-            "recording": {"kafka": recorder.kafka_up and connected(), "spooled": recorder.spool.pending},
-        }
-        return JSONResponse(body, status_code=200 if ready else 503)
+async def _readiness(wiring: Wiring, key_checks: dict[str, ReadinessCheck]) -> tuple[bool, dict[str, Any]]:
+    """Readiness is "some model has a healthy upstream" (and keys are configured), not "Kafka answers": the
+    gateway serves without Kafka. `upstreams` has each upstream's probe and circuit state; `recording` whether
+    events reach Kafka; `checks.prompts`/`checks.experiments` whether the registries caught up (details only).
+    """
+    keys = {name: await check() for name, check in key_checks.items()}
+    ready = wiring.monitor.ready() and all(keys.values())
+    recorder = wiring.recorder
+    connected = bool(getattr(wiring.publisher, "connected", True))
+    registries = await wiring.registries.details() if wiring.registries else {}
+    body = {
+        "ready": ready,
+        "checks": {"started": True, "backends": wiring.monitor.ready(), **keys, **registries},
+        "upstreams": wiring.monitor.details(),
+        "recording": {"kafka": recorder.kafka_up and connected, "spooled": recorder.spool.pending},
+    }
+    return ready, body

@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 import math
 import re
-import traceback
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from llmops_kit.logging import log_unexpected
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -24,7 +24,6 @@ __all__ = [
     "from_upstream",
     "from_validation",
     "install_openai_error_handlers",
-    "log_unexpected",
     "openai_error_response",
 ]
 
@@ -106,19 +105,6 @@ def from_upstream(exc: UpstreamError, model: str) -> GatewayError:
     code = {503: "upstream_unavailable", 504: "upstream_timeout", 502: "bad_gateway"}[status]
     retry_after = exc.retry_after if status == 503 else None
     return GatewayError(status, f"{model!r}: {exc.message}", type="server_error", code=code, retry_after=retry_after)
-
-
-def log_unexpected(logger: logging.Logger, what: str, exc: BaseException) -> None:
-    """Log an exception nobody expected, once, with its traceback (the ``traceback`` field of the JSON line).
-
-    Only the exception's class is named, never its message: an adapter's or a client library's exception can
-    quote the request (prompts), the upstream's answer or its headers. The frames (files, lines, source lines,
-    no values) say where it came from.
-    """
-    name = f"{type(exc).__module__}.{type(exc).__qualname__}"
-    frames = "".join(traceback.format_tb(exc.__traceback__))
-    text = f"Traceback (most recent call last):\n{frames}{name}"
-    logger.error("%s: %s", what, name, extra={"traceback": text}, stacklevel=2)
 
 
 _HTTP_TYPES = {

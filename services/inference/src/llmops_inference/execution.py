@@ -14,11 +14,12 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from llmops_kit.logging import log_unexpected
 from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.v1.calls import CallRecorded
 
 from llmops_inference.domain import Delta, GenerationRequest, UpstreamError, Usage
-from llmops_inference.errors import GatewayError, log_unexpected
+from llmops_inference.errors import GatewayError
 from llmops_inference.limits import RateLimiter
 from llmops_inference.metrics import CALLS
 from llmops_inference.ports import BudgetGuard

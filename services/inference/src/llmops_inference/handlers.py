@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from llmops_kit.logging import log_unexpected
 from llmops_schemas.ids import new_uuid7
 from llmops_schemas.v1.calls import CallParameters, ExperimentRef
 from llmops_schemas.v1.common import PromptRef
@@ -29,7 +30,7 @@ from llmops_inference.api_models import (
 )
 from llmops_inference.chains import StepPosition, run_chain
 from llmops_inference.domain import GenerationRequest, Params, Usage
-from llmops_inference.errors import GatewayError, log_unexpected
+from llmops_inference.errors import GatewayError
 from llmops_inference.execution import CallRunner
 from llmops_inference.limits import check_sizes, estimate_tokens
 from llmops_inference.metrics import CALLS

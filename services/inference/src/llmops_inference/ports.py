@@ -1,7 +1,7 @@
 """What the gateway needs from the outside world, as small protocols.
 
 * :class:`Backend`: one upstream (a Triton server, an OpenAI-compatible API) that generates and embeds.
-* :class:`EventPublisher`: durable publishing of CloudEvents (the kit's ``EventProducer``).
+* Events go out through the kit's :class:`~llmops_kit.kafka.publisher.EventPublisher`.
 * Seams other parts of the gateway plug into, each with a no-op default in :mod:`llmops_inference.adapters.noop`:
   :class:`VariantChooser` (experiments: A/B, canary, shadow), :class:`PromptResolver` (the prompt registry)
   and :class:`BudgetGuard` (budgets, owned by the cost service later).
@@ -14,11 +14,10 @@ the primary call; after the call, ``BudgetGuard.charge`` with its usage.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from llmops_schemas.envelope import CloudEvent, EventPayload
 from llmops_schemas.v1.calls import ExperimentRef
 from llmops_schemas.v1.common import PromptRef
 
@@ -32,7 +31,6 @@ __all__ = [
     "BudgetDecision",
     "BudgetGuard",
     "CallContext",
-    "EventPublisher",
     "ExperimentPlan",
     "PromptResolver",
     "Resolved",
@@ -71,15 +69,6 @@ class Backend(Protocol):
     async def probe(self) -> bool:
         """Whether the upstream answers now (readiness); must not raise."""
         ...
-
-
-class EventPublisher(Protocol):
-    """Publishes CloudEvents; returns once the broker acknowledged every one, raises otherwise.
-
-    ``llmops_kit.kafka.producer.EventProducer`` satisfies it.
-    """
-
-    async def publish_many(self, events: Iterable[CloudEvent[EventPayload]], *, topic: str | None = None) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
+from llmops_kit.logging import log_unexpected
+
 from llmops_inference.domain import Delta, Embeddings, Generation, GenerationRequest, UpstreamError
-from llmops_inference.errors import GatewayError, from_upstream, log_unexpected
+from llmops_inference.errors import GatewayError, from_upstream
 from llmops_inference.metrics import UPSTREAM_ATTEMPTS, UPSTREAM_LATENCY
 from llmops_inference.ports import Backend
 from llmops_inference.resilience import CircuitBreaker, backoff_delay

@@ -7,19 +7,18 @@ starts nothing, which is how tests run the real routes against an in-memory publ
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 from llmops_kit.auth import ApiKeyStore
+from llmops_kit.bootstrap import TopicProvisioner, install_api_keys, load_api_keys
 from llmops_kit.http.app import Component, ReadinessCheck, Runtime, create_service_app
 from llmops_kit.http.limits import InFlightLimiter
 from llmops_kit.kafka.consumer import ConsumerLoop
 from llmops_kit.kafka.producer import EventProducer
-from llmops_kit.kafka.topics import TopicCatalog, ensure_topics
-from llmops_kit.settings import KafkaSecurity
+from llmops_kit.kafka.publisher import EventPublisher
 from llmops_schemas.envelope import CloudEvent, EventPayload
 from llmops_schemas.v1.calls import CallRecorded
 
@@ -30,12 +29,11 @@ from llmops_ingest.entrypoints.consumer import RawCallDecoder, make_raw_handler
 from llmops_ingest.entrypoints.http import LIMITER, HttpDependencies, build_router
 from llmops_ingest.entrypoints.openapi import install_openapi
 from llmops_ingest.handlers import RecordRules
-from llmops_ingest.ports import EventPublisher, Redactor
+from llmops_ingest.ports import Redactor
 
 __all__ = ["SERVICE", "IngestPorts", "create_app", "default_redactor", "record_rules"]
 
 SERVICE = "ingest"
-log = logging.getLogger(__name__)
 
 
 def _utcnow() -> datetime:
@@ -46,38 +44,16 @@ async def _always_ready() -> bool:
     return True
 
 
-async def _never_ready() -> bool:
-    return False
-
-
 @dataclass
 class IngestPorts:
     """The collaborators a test (or an embedding) can inject instead of the Kafka-backed ones."""
 
     publisher: EventPublisher
-    api_keys: ApiKeyStore
+    api_keys: ApiKeyStore | None
+    """None: authenticated routes answer 503 (as without ``LLMOPS_API_KEYS_FILE``)."""
     redactor: Redactor = field(default_factory=NoopRedactor)
     clock: Callable[[], datetime] = _utcnow
     ready: ReadinessCheck = _always_ready
-
-
-class _TopicProvisioner:
-    """A start-only component: creates ingest's topics (and their DLQs) if they are missing."""
-
-    def __init__(self, bootstrap_servers: str, names: list[str], security: KafkaSecurity) -> None:
-        self._bootstrap_servers = bootstrap_servers
-        self._names = names
-        self._security = security
-
-    async def start(self) -> None:
-        created = await ensure_topics(
-            self._bootstrap_servers, TopicCatalog.load(), self._names, security=self._security
-        )
-        if created:
-            log.info("created topics %s", ", ".join(created))
-
-    async def stop(self) -> None:
-        return None
 
 
 def default_redactor() -> Redactor:
@@ -92,9 +68,8 @@ def record_rules(settings: IngestSettings) -> RecordRules:
     )
 
 
-def _install(app: FastAPI, settings: IngestSettings, ports: IngestPorts) -> None:
-    """Put what the routes read on ``app.state`` (the kit's auth reads ``api_keys`` from there)."""
-    app.state.api_keys = ports.api_keys
+def _install(app: FastAPI, settings: IngestSettings, ports: IngestPorts) -> dict[str, ReadinessCheck]:
+    """Put what the routes read on ``app.state``; the readiness checks of the keys (see ``install_api_keys``)."""
     app.state.ingest = HttpDependencies(
         publisher=ports.publisher,
         redactor=ports.redactor,
@@ -106,13 +81,7 @@ def _install(app: FastAPI, settings: IngestSettings, ports: IngestPorts) -> None
         publish_timeout_s=settings.publish_timeout_s,
         retry_after_s=settings.retry_after_s,
     )
-
-
-def _load_keys(settings: IngestSettings) -> ApiKeyStore | None:
-    if settings.api_keys_file is None:
-        log.warning("LLMOPS_API_KEYS_FILE is not set: every API request answers 503 until it is")
-        return None
-    return ApiKeyStore.from_file(settings.api_keys_file)
+    return install_api_keys(app, ports.api_keys)
 
 
 async def _kafka_runtime(app: FastAPI, settings: IngestSettings) -> Runtime:
@@ -121,16 +90,12 @@ async def _kafka_runtime(app: FastAPI, settings: IngestSettings) -> Runtime:
     components: list[Component] = []
     if settings.ensure_topics:
         components.append(
-            _TopicProvisioner(bootstrap, [CallRecorded.topic, settings.raw_topic], settings.kafka_security)
+            TopicProvisioner(bootstrap, [CallRecorded.topic, settings.raw_topic], security=settings.kafka_security)
         )
     components.append(producer)
     redactor = default_redactor()
-    checks: dict[str, ReadinessCheck] = {"kafka": producer.ping}
-    keys = _load_keys(settings)
-    if keys is not None:
-        _install(app, settings, IngestPorts(publisher=producer, api_keys=keys, redactor=redactor))
-    else:
-        checks["api_keys"] = _never_ready
+    keys = load_api_keys(settings.api_keys_file)
+    checks = {"kafka": producer.ping, **_install(app, settings, IngestPorts(producer, keys, redactor=redactor))}
     if settings.consume_raw:
         loop = _raw_consumer(settings, producer, redactor)
         components.append(loop)
@@ -162,9 +127,11 @@ def create_app(settings: IngestSettings | None = None, *, ports: IngestPorts | N
     """The ingest app: production wiring from ``settings``, or the injected ``ports`` (nothing started)."""
     settings = settings or IngestSettings()
 
+    injected: dict[str, ReadinessCheck] = {}
+
     async def build_runtime(app: FastAPI) -> Runtime:
         if ports is not None:
-            return Runtime(checks={"publisher": ports.ready})
+            return Runtime(checks={"publisher": ports.ready, **injected})
         return await _kafka_runtime(app, settings)
 
     app = create_service_app(
@@ -173,11 +140,12 @@ def create_app(settings: IngestSettings | None = None, *, ports: IngestPorts | N
         description="Accepts LLM call records (HTTP batches and the raw Kafka topic) and publishes them as events.",
         version=__version__,
         build_runtime=build_runtime,
+        max_body_bytes=settings.max_body_bytes,
     )
     app.include_router(build_router(settings.max_batch_records))
     install_openapi(app)
     setattr(app.state, LIMITER, InFlightLimiter(settings.max_in_flight_per_key, what="batches"))
     if ports is not None:
         # Set now rather than in the lifespan, so a test client that skips the lifespan still works.
-        _install(app, settings, ports)
+        injected.update(_install(app, settings, ports))
     return app

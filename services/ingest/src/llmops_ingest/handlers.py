@@ -2,8 +2,9 @@
 
 ``prepare_record`` turns one decoded JSON value into either an event ready to publish or a list of
 errors: schema validation with the strict producer model, the origin and timestamp rules, the
-redaction hook, the envelope, and the per-record size limit, in that order (publishing is
-:mod:`llmops_ingest.publishing`). Nothing here knows about HTTP or Kafka consumers.
+redaction hook, the envelope, and the per-record size limit, in that order (publishing to an
+:class:`~llmops_kit.kafka.publisher.EventPublisher` is :mod:`llmops_ingest.publishing`). Nothing here knows
+about HTTP or Kafka consumers.
 """
 
 from __future__ import annotations

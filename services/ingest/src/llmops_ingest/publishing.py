@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from llmops_kit.kafka.producer import MAX_BATCH_BYTES
+from llmops_kit.kafka.publisher import EventPublisher
 
 from llmops_ingest.handlers import Accepted
-from llmops_ingest.ports import EventPublisher
 
 __all__ = ["CHUNK_BYTES", "PublishOutcome", "publish_accepted"]
 

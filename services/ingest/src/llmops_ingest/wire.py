@@ -8,13 +8,9 @@ ClickHouse), and bounded nesting. Errors say where the problem is so a client ca
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
-__all__ = ["BodyShapeError", "WireError", "decode_json", "extract_calls", "trace_id_from_traceparent"]
-
-# W3C Trace Context: version-traceid-parentid-flags; version ff and all-zero ids are invalid.
-_TRACEPARENT = re.compile(r"^(?!ff)[0-9a-f]{2}-(?!0{32})([0-9a-f]{32})-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}")
+__all__ = ["BodyShapeError", "WireError", "decode_json", "extract_calls"]
 
 
 class WireError(ValueError):
@@ -82,14 +78,3 @@ def extract_calls(document: Any) -> list[Any]:
     if not calls:
         raise _shape_error(["calls"], "the batch must hold at least one record", "too_short")
     return calls
-
-
-def trace_id_from_traceparent(value: str | bytes | None) -> str | None:
-    """The trace id of a W3C ``traceparent`` (HTTP or Kafka header), or None if absent or malformed.
-
-    It becomes the event's ``traceid``: the trace of the request that caused the event.
-    """
-    if isinstance(value, bytes):
-        value = value.decode("ascii", errors="replace")
-    match = _TRACEPARENT.match(value.strip().lower()) if value else None
-    return match.group(1) if match else None

@@ -8,14 +8,13 @@ so HTTP tests and the OpenAPI contract test need no broker. Both install what th
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 from fastapi import FastAPI
 from llmops_kit.auth import ApiKeyStore
+from llmops_kit.bootstrap import TopicProvisioner, install_api_keys, load_api_keys
 from llmops_kit.http.app import Component, ReadinessCheck, Runtime
 from llmops_kit.kafka.producer import EventProducer
-from llmops_kit.kafka.topics import TopicCatalog, ensure_topics
 from llmops_schemas.v1.calls import CallRecorded
 
 from llmops_warehouse.adapters.clickhouse_client import connect
@@ -27,8 +26,6 @@ from llmops_warehouse.ports import CallStore
 from llmops_warehouse.threaded_store import ThreadedCallStore
 
 __all__ = ["StoreLifetime", "WarehousePorts", "build_query_runtime", "build_runtime", "open_clickhouse_store"]
-
-log = logging.getLogger(__name__)
 
 
 def open_clickhouse_store(settings: WarehouseSettings) -> CallStore:
@@ -63,40 +60,11 @@ class StoreLifetime:
         self.store.close()
 
 
-@dataclass
-class TopicsReady:
-    """Creates the topics the warehouse reads (and their DLQs) if they are missing."""
-
-    settings: WarehouseSettings
-
-    async def start(self) -> None:
-        if self.settings.ensure_topics:
-            await ensure_topics(
-                self.settings.kafka_bootstrap_servers,
-                TopicCatalog.load(),
-                [CallRecorded.topic],
-                security=self.settings.kafka_security,
-            )
-
-    async def stop(self) -> None:
-        return None
-
-
-async def _never_ready() -> bool:
-    return False
-
-
 def _install(app: FastAPI, settings: WarehouseSettings, store: ThreadedCallStore, keys: ApiKeyStore | None) -> Runtime:
     """Put the store and the keys where the routes read them; a runtime that owns the store's thread."""
     app.state.store = store
-    checks: dict[str, ReadinessCheck] = {"clickhouse": store.ping}
-    if keys is None and settings.api_keys_file is not None:
-        keys = ApiKeyStore.from_file(settings.api_keys_file)
-    if keys is None:
-        log.warning("LLMOPS_API_KEYS_FILE is not set: every API request answers 503 until it is")
-        checks["api_keys"] = _never_ready
-    else:
-        app.state.api_keys = keys
+    keys = keys if keys is not None else load_api_keys(settings.api_keys_file)
+    checks: dict[str, ReadinessCheck] = {"clickhouse": store.ping, **install_api_keys(app, keys)}
     return Runtime(components=[StoreLifetime(store)], checks=checks)
 
 
@@ -111,7 +79,12 @@ async def build_runtime(app: FastAPI, settings: WarehouseSettings, store: CallSt
     async def consumer_ready() -> bool:
         return consumer.ready
 
-    components: list[Component] = [*runtime.components, TopicsReady(settings), producer, consumer]
+    topics = (
+        [TopicProvisioner(settings.kafka_bootstrap_servers, [CallRecorded.topic], security=settings.kafka_security)]
+        if settings.ensure_topics
+        else []
+    )
+    components: list[Component] = [*runtime.components, *topics, producer, consumer]
     checks = {"kafka": producer.ping, **runtime.checks, "consumer": consumer_ready}
     return Runtime(components=components, checks=checks)
 

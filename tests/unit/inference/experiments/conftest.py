@@ -10,16 +10,17 @@ from llmops_inference.experiments.service import ExperimentRegistry
 from llmops_inference.experiments.store import ExperimentStore
 from llmops_inference.prompts.audit import AuditTrail
 from llmops_inference.prompts.store import PromptStore
+from llmops_kit.kafka.publisher import InMemoryPublisher
 from llmops_schemas import CloudEvent
 from llmops_schemas.v1 import PromptVersionPublished
 from llmops_schemas.v1.examples import example_data
 
-from tests.unit.inference.prompts.fakes import TENANT, Clock, FakeSink
+from tests.unit.inference.prompts.fakes import TENANT, Clock
 
 
 @pytest.fixture
-def sink() -> FakeSink:
-    return FakeSink()
+def sink() -> InMemoryPublisher:
+    return InMemoryPublisher()
 
 
 @pytest.fixture
@@ -39,7 +40,7 @@ def prompts() -> PromptStore:
 
 
 @pytest.fixture
-def registry(sink: FakeSink, clock: Clock, prompts: PromptStore) -> ExperimentRegistry:
+def registry(sink: InMemoryPublisher, clock: Clock, prompts: PromptStore) -> ExperimentRegistry:
     store = ExperimentStore()
     store.mark_caught_up()
     return ExperimentRegistry(store, ExperimentPublisher(AuditTrail(sink, clock=clock)), prompts=prompts, clock=clock)

@@ -15,10 +15,11 @@ from llmops_inference.experiments.model import ExperimentChange, ExperimentDraft
 from llmops_inference.experiments.resolve import choose_variant
 from llmops_inference.experiments.service import ExperimentRegistry
 from llmops_inference.experiments.store import ExperimentStore
+from llmops_kit.kafka.publisher import InMemoryPublisher
 from llmops_schemas.v1 import AuditRecorded, ExperimentConfigured
 
 from tests.unit.inference.experiments.definitions import AB, CANARY, SHADOW
-from tests.unit.inference.prompts.fakes import ACTOR, TENANT, FakeSink
+from tests.unit.inference.prompts.fakes import ACTOR, TENANT
 
 
 def new(definition: dict[str, Any], **changes: Any) -> ExperimentDraft:
@@ -29,11 +30,11 @@ def change(**fields: Any) -> ExperimentChange:
     return ExperimentChange.model_validate(fields)
 
 
-def audit_actions(sink: FakeSink) -> list[str]:
+def audit_actions(sink: InMemoryPublisher) -> list[str]:
     return [entry.action for entry in sink.of(AuditRecorded)]
 
 
-async def test_creating_starts_it_and_audits_the_start(registry: ExperimentRegistry, sink: FakeSink) -> None:
+async def test_creating_starts_it_and_audits_the_start(registry: ExperimentRegistry, sink: InMemoryPublisher) -> None:
     experiment = await registry.create(TENANT, new(AB), ACTOR)
 
     assert (experiment.status, experiment.version, experiment.updated_by) == ("running", 1, "alice-admin")
@@ -55,7 +56,7 @@ async def test_creating_starts_it_and_audits_the_start(registry: ExperimentRegis
     assert registry.get(TENANT, "exp-mini-vs-4o") == experiment
 
 
-async def test_a_draft_is_created_not_started(registry: ExperimentRegistry, sink: FakeSink) -> None:
+async def test_a_draft_is_created_not_started(registry: ExperimentRegistry, sink: InMemoryPublisher) -> None:
     experiment = await registry.create(TENANT, new(AB, start=False), ACTOR)
     assert (experiment.status, experiment.starts_at) == ("draft", None)
     started = await registry.change(TENANT, "exp-mini-vs-4o", change(status="running"), ACTOR)
@@ -68,7 +69,9 @@ async def test_ids_are_generated_when_not_given(registry: ExperimentRegistry) ->
     assert experiment.experiment_id.startswith("exp-")
 
 
-async def test_changing_weights_bumps_the_version_and_is_audited(registry: ExperimentRegistry, sink: FakeSink) -> None:
+async def test_changing_weights_bumps_the_version_and_is_audited(
+    registry: ExperimentRegistry, sink: InMemoryPublisher
+) -> None:
     await registry.create(TENANT, new(AB), ACTOR)
     changed = await registry.change(TENANT, "exp-mini-vs-4o", change(weights={"full": 0.5, "local": 0.25}), ACTOR)
     assert {v.name: v.weight for v in changed.variants} == {"mini": 0.25, "full": 0.5, "local": 0.25}
@@ -77,7 +80,7 @@ async def test_changing_weights_bumps_the_version_and_is_audited(registry: Exper
     assert sink.of(AuditRecorded)[-1].details["weights"] == {"mini": 0.25, "full": 0.5, "local": 0.25}
 
 
-async def test_a_canary_is_raised_stepwise(registry: ExperimentRegistry, sink: FakeSink) -> None:
+async def test_a_canary_is_raised_stepwise(registry: ExperimentRegistry, sink: InMemoryPublisher) -> None:
     await registry.create(TENANT, new(CANARY), ACTOR)
     for step in (0.1, 0.25, 0.5):
         raised = await registry.change(TENANT, "canary-v3", change(canary_weight=step), ACTOR)
@@ -86,7 +89,7 @@ async def test_a_canary_is_raised_stepwise(registry: ExperimentRegistry, sink: F
     assert audit_actions(sink) == ["experiment.start", *["experiment.update"] * 3]
 
 
-async def test_pause_resume_and_stop(registry: ExperimentRegistry, sink: FakeSink) -> None:
+async def test_pause_resume_and_stop(registry: ExperimentRegistry, sink: InMemoryPublisher) -> None:
     await registry.create(TENANT, new(SHADOW), ACTOR)
     store = registry.store
     assert choose_variant(store, TENANT, "gpt-4o-mini", None, "u1", None) is not None
@@ -176,7 +179,7 @@ async def test_two_running_experiments_may_not_take_the_same_calls(registry: Exp
     ],
 )
 async def test_invalid_definitions_are_a_422(
-    registry: ExperimentRegistry, sink: FakeSink, definition: dict[str, Any], message: str
+    registry: ExperimentRegistry, sink: InMemoryPublisher, definition: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(InvalidExperiment) as caught:
         await registry.create(TENANT, new(definition), ACTOR)
@@ -216,8 +219,10 @@ async def test_unknown_experiments_are_404(registry: ExperimentRegistry) -> None
         registry.get("globex", "exp-mini-vs-4o")
 
 
-async def test_a_failed_publish_is_a_503_and_changes_nothing(registry: ExperimentRegistry, sink: FakeSink) -> None:
-    sink.fail = ConnectionError("broker down")
+async def test_a_failed_publish_is_a_503_and_changes_nothing(
+    registry: ExperimentRegistry, sink: InMemoryPublisher
+) -> None:
+    sink.failure = ConnectionError("broker down")
     with pytest.raises(ExperimentsUnavailable):
         await registry.create(TENANT, new(AB), ACTOR)
     assert registry.experiments(TENANT) == []
@@ -229,7 +234,9 @@ async def test_a_store_still_loading_is_a_503(registry: ExperimentRegistry) -> N
         await registry.create(TENANT, new(AB), ACTOR)
 
 
-async def test_the_store_rebuilt_from_the_records_is_the_same(registry: ExperimentRegistry, sink: FakeSink) -> None:
+async def test_the_store_rebuilt_from_the_records_is_the_same(
+    registry: ExperimentRegistry, sink: InMemoryPublisher
+) -> None:
     await registry.create(TENANT, new(AB), ACTOR)
     await registry.create(TENANT, new(CANARY), ACTOR)
     await registry.change(TENANT, "canary-v3", change(canary_weight=0.2), ACTOR)

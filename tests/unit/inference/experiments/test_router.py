@@ -10,10 +10,11 @@ import httpx
 import pytest
 from llmops_inference.experiments.router import router
 from llmops_inference.experiments.service import ExperimentRegistry
+from llmops_kit.kafka.publisher import InMemoryPublisher
 from llmops_schemas.v1 import AuditRecorded
 
 from tests.unit.inference.experiments.definitions import AB, CANARY
-from tests.unit.inference.prompts.fakes import FakeSink, app_with, auth, write_keys
+from tests.unit.inference.prompts.fakes import app_with, auth, write_keys
 
 
 @pytest.fixture
@@ -25,7 +26,7 @@ async def client(tmp_path: Path, registry: ExperimentRegistry) -> AsyncIterator[
         yield client
 
 
-async def test_create_list_get_patch_stop(client: httpx.AsyncClient, sink: FakeSink) -> None:
+async def test_create_list_get_patch_stop(client: httpx.AsyncClient, sink: InMemoryPublisher) -> None:
     admin = {**auth("admin"), "X-Request-ID": "req-1", "User-Agent": "pytest"}
     created = await client.post("/v1/experiments", json=CANARY, headers=admin)
     assert created.status_code == 201, created.text

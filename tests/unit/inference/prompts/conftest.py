@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 from llmops_inference.prompts.service import PromptRegistry
+from llmops_kit.kafka.publisher import InMemoryPublisher
 
-from tests.unit.inference.prompts.fakes import Clock, FakeSink, prompt_registry
+from tests.unit.inference.prompts.fakes import Clock, prompt_registry
 
 
 @pytest.fixture
-def sink() -> FakeSink:
-    return FakeSink()
+def sink() -> InMemoryPublisher:
+    return InMemoryPublisher()
 
 
 @pytest.fixture
@@ -19,5 +20,5 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def registry(sink: FakeSink, clock: Clock) -> PromptRegistry:
+def registry(sink: InMemoryPublisher, clock: Clock) -> PromptRegistry:
     return prompt_registry(sink, clock)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,8 +14,8 @@ from llmops_inference.prompts.service import PromptRegistry
 from llmops_inference.prompts.store import PromptStore
 from llmops_kit.auth import ApiKeyStore, hash_key
 from llmops_kit.http.problems import install_problem_handlers
-from llmops_schemas import CloudEvent, EventPayload
-from llmops_schemas.registry import record_key
+from llmops_kit.kafka.publisher import InMemoryPublisher
+from llmops_schemas import EventPayload
 
 P = TypeVar("P", bound=EventPayload)
 TENANT = "acme"
@@ -31,26 +30,6 @@ KEYS = {
 """key id -> (tenant, role); the key itself is ``key-<id>``."""
 
 
-class FakeSink:
-    """Keeps what is published, in order, as Kafka would (``records()`` gives key/value pairs)."""
-
-    def __init__(self) -> None:
-        self.events: list[CloudEvent[Any]] = []
-        self.fail: Exception | None = None
-
-    async def publish_many(self, events: Iterable[CloudEvent[Any]]) -> None:
-        batch = list(events)
-        if self.fail is not None:
-            raise self.fail
-        self.events.extend(batch)
-
-    def of(self, cls: type[P]) -> list[P]:
-        return [e.data for e in self.events if isinstance(e.data, cls)]
-
-    def records(self, topic: str) -> list[tuple[bytes, bytes]]:
-        return [(record_key(e), e.to_json_bytes()) for e in self.events if e.data.topic == topic]
-
-
 class Clock:
     """A clock that moves one second per reading, so every change has its own time."""
 
@@ -62,7 +41,7 @@ class Clock:
         return self.now
 
 
-def prompt_registry(sink: FakeSink, clock: Clock | None = None) -> PromptRegistry:
+def prompt_registry(sink: InMemoryPublisher, clock: Clock | None = None) -> PromptRegistry:
     store = PromptStore()
     store.mark_caught_up()
     return PromptRegistry(store, PromptPublisher(AuditTrail(sink)), clock=clock or Clock())

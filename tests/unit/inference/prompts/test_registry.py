@@ -17,9 +17,10 @@ from llmops_inference.prompts.errors import (
 from llmops_inference.prompts.model import PromptVersionDraft
 from llmops_inference.prompts.resolve import PromptSelector
 from llmops_inference.prompts.service import PromptRegistry
+from llmops_kit.kafka.publisher import InMemoryPublisher
 from llmops_schemas.v1 import AuditRecorded, PromptLabelMoved, PromptVersionPublished
 
-from tests.unit.inference.prompts.fakes import ACTOR, TENANT, FakeSink, draft, prompt_registry
+from tests.unit.inference.prompts.fakes import ACTOR, TENANT, draft, prompt_registry
 
 NAME = "support-answer"
 
@@ -46,7 +47,7 @@ async def test_versions_are_numbered_in_order_and_point_at_their_parent(registry
     assert registry.store.latest(TENANT, NAME) == second
 
 
-async def test_the_same_version_with_other_content_is_a_409(registry: PromptRegistry, sink: FakeSink) -> None:
+async def test_the_same_version_with_other_content_is_a_409(registry: PromptRegistry, sink: InMemoryPublisher) -> None:
     await registry.create_version(TENANT, NAME, v("Be brief.", version=1), ACTOR)
     published = len(sink.events)
 
@@ -63,7 +64,7 @@ async def test_the_same_version_with_other_content_is_a_409(registry: PromptRegi
 
 
 async def test_the_same_version_with_the_same_content_is_an_idempotent_retry(
-    registry: PromptRegistry, sink: FakeSink
+    registry: PromptRegistry, sink: InMemoryPublisher
 ) -> None:
     first, created = await registry.create_version(TENANT, NAME, v("Be brief.", version=1), ACTOR)
     published = len(sink.events)
@@ -106,7 +107,7 @@ async def test_invalid_templates_are_refused_with_a_422(registry: PromptRegistry
     assert problem in caught.value.detail
 
 
-async def test_writes_wait_until_the_topic_is_loaded(sink: FakeSink) -> None:
+async def test_writes_wait_until_the_topic_is_loaded(sink: InMemoryPublisher) -> None:
     registry = prompt_registry(sink)
     registry.store._caught_up = False
     with pytest.raises(RegistryUnavailable) as caught:
@@ -114,8 +115,8 @@ async def test_writes_wait_until_the_topic_is_loaded(sink: FakeSink) -> None:
     assert caught.value.status == 503
 
 
-async def test_a_failed_publish_is_a_503_and_changes_nothing(registry: PromptRegistry, sink: FakeSink) -> None:
-    sink.fail = ConnectionError("broker down")
+async def test_a_failed_publish_is_a_503_and_changes_nothing(registry: PromptRegistry, sink: InMemoryPublisher) -> None:
+    sink.failure = ConnectionError("broker down")
     with pytest.raises(RegistryUnavailable, match=r"could not publish the change \(ConnectionError\)"):
         await publish(registry, "Be brief.")
     assert not registry.store.exists(TENANT, NAME)
@@ -124,7 +125,7 @@ async def test_a_failed_publish_is_a_503_and_changes_nothing(registry: PromptReg
 # --- labels ------------------------------------------------------------------------------------------
 
 
-async def test_labels_move_with_their_history_and_roll_back(registry: PromptRegistry, sink: FakeSink) -> None:
+async def test_labels_move_with_their_history_and_roll_back(registry: PromptRegistry, sink: InMemoryPublisher) -> None:
     await publish(registry, "one", "two", "three")
 
     await registry.move_label(TENANT, NAME, "production", 1, ACTOR)
@@ -147,7 +148,7 @@ async def test_labels_move_with_their_history_and_roll_back(registry: PromptRegi
 
 
 async def test_moving_a_label_republishes_the_versions_it_leaves_and_reaches(
-    registry: PromptRegistry, sink: FakeSink
+    registry: PromptRegistry, sink: InMemoryPublisher
 ) -> None:
     await publish(registry, "one", "two")
     await registry.move_label(TENANT, NAME, "production", 1, ACTOR)
@@ -161,7 +162,7 @@ async def test_moving_a_label_republishes_the_versions_it_leaves_and_reaches(
     assert registry.get_version(TENANT, NAME, 1).labels == []
 
 
-async def test_labels_given_with_a_new_version_move_to_it(registry: PromptRegistry, sink: FakeSink) -> None:
+async def test_labels_given_with_a_new_version_move_to_it(registry: PromptRegistry, sink: InMemoryPublisher) -> None:
     await publish(registry, "one", labels=["staging"])
     second, _ = await registry.create_version(TENANT, NAME, v("two", labels=["staging", "canary"]), ACTOR)
     assert second.labels == ["canary", "staging"]
@@ -170,7 +171,9 @@ async def test_labels_given_with_a_new_version_move_to_it(registry: PromptRegist
     assert registry.get_version(TENANT, NAME, 1).labels == []
 
 
-async def test_moving_a_label_to_where_it_is_publishes_nothing(registry: PromptRegistry, sink: FakeSink) -> None:
+async def test_moving_a_label_to_where_it_is_publishes_nothing(
+    registry: PromptRegistry, sink: InMemoryPublisher
+) -> None:
     await publish(registry, "one")
     await registry.move_label(TENANT, NAME, "production", 1, ACTOR)
     published = len(sink.events)
@@ -250,7 +253,7 @@ async def test_render_is_a_dry_run_of_the_gateway_path(registry: PromptRegistry)
 # --- audit -------------------------------------------------------------------------------------------
 
 
-async def test_every_change_is_audited_in_one_chain(registry: PromptRegistry, sink: FakeSink) -> None:
+async def test_every_change_is_audited_in_one_chain(registry: PromptRegistry, sink: InMemoryPublisher) -> None:
     await publish(registry, "one", "two")
     await registry.move_label(TENANT, NAME, "production", 1, ACTOR)
     await registry.move_label(TENANT, NAME, "production", 2, ACTOR)

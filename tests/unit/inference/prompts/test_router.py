@@ -10,8 +10,9 @@ import httpx
 import pytest
 from llmops_inference.prompts.router import router
 from llmops_inference.prompts.service import PromptRegistry
+from llmops_kit.kafka.publisher import InMemoryPublisher
 
-from tests.unit.inference.prompts.fakes import FakeSink, app_with, auth, draft, write_keys
+from tests.unit.inference.prompts.fakes import app_with, auth, draft, write_keys
 
 BODY = draft(
     ("system", "You answer for {{ shop }}."),
@@ -34,7 +35,7 @@ async def create(client: httpx.AsyncClient, name: str = "support-answer", **fiel
     return await client.post(f"/v1/prompts/{name}/versions", json={**BODY, **fields}, headers=auth("admin"))
 
 
-async def test_create_then_read(client: httpx.AsyncClient, sink: FakeSink) -> None:
+async def test_create_then_read(client: httpx.AsyncClient, sink: InMemoryPublisher) -> None:
     created = await create(client, labels=["production"])
     assert created.status_code == 201, created.text
     assert (created.json()["version"], created.json()["labels"], created.json()["created_by"]) == (

@@ -8,11 +8,12 @@ import pytest
 from llmops_inference.prompts.model import PromptVersionDraft
 from llmops_inference.prompts.service import PromptRegistry
 from llmops_inference.prompts.store import PromptStore
+from llmops_kit.kafka.publisher import InMemoryPublisher
 from llmops_schemas import CloudEvent
 from llmops_schemas.v1 import PromptLabelMoved, PromptVersionPublished
 from llmops_schemas.v1.examples import example_data
 
-from tests.unit.inference.prompts.fakes import ACTOR, TENANT, FakeSink, draft
+from tests.unit.inference.prompts.fakes import ACTOR, TENANT, draft
 
 TOPIC = PromptVersionPublished.topic
 
@@ -34,7 +35,7 @@ async def history(registry: PromptRegistry) -> None:
     await registry.create_version(TENANT, "summary", other, ACTOR)
 
 
-async def test_replaying_the_topic_rebuilds_the_same_state(registry: PromptRegistry, sink: FakeSink) -> None:
+async def test_replaying_the_topic_rebuilds_the_same_state(registry: PromptRegistry, sink: InMemoryPublisher) -> None:
     await history(registry)
 
     rebuilt = PromptStore()
@@ -46,7 +47,7 @@ async def test_replaying_the_topic_rebuilds_the_same_state(registry: PromptRegis
     assert rebuilt.label(TENANT, "answer", "staging").version == 3  # type: ignore[union-attr]
 
 
-async def test_the_compacted_topic_rebuilds_the_same_state(registry: PromptRegistry, sink: FakeSink) -> None:
+async def test_the_compacted_topic_rebuilds_the_same_state(registry: PromptRegistry, sink: InMemoryPublisher) -> None:
     """Compaction keeps the last record per key (in log order); that alone must give the same state."""
     await history(registry)
     last: dict[bytes, bytes] = {}

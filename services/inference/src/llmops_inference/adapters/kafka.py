@@ -11,10 +11,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable, Sequence
+from typing import TypeVar
 
+from llmops_kit.bootstrap import TopicProvisioner
 from llmops_kit.errors import TransientError
 from llmops_kit.kafka.producer import EventProducer
-from llmops_kit.kafka.topics import TopicCatalog, ensure_topics
 from llmops_kit.settings import KafkaSecurity
 from llmops_schemas.envelope import CloudEvent, EventPayload
 from llmops_schemas.v1 import AuditRecorded, ExperimentConfigured, PromptVersionPublished
@@ -26,10 +27,11 @@ GATEWAY_TOPICS = (CallRecorded.topic, AuditRecorded.topic, PromptVersionPublishe
 """What the gateway writes (calls, audit entries, registry changes) and materialises (the compacted two)."""
 
 log = logging.getLogger(__name__)
+P = TypeVar("P", bound=EventPayload)
 
 
 class BackgroundProducer:
-    """An :class:`~llmops_inference.ports.EventPublisher` that connects when Kafka is there."""
+    """An :class:`~llmops_kit.kafka.publisher.EventPublisher` that connects when Kafka is there."""
 
     def __init__(
         self,
@@ -66,10 +68,12 @@ class BackgroundProducer:
             await self._producer.stop()
             self._producer = None
 
-    async def publish_many(self, events: Iterable[CloudEvent[EventPayload]], *, topic: str | None = None) -> None:
+    async def publish_many(
+        self, events: Iterable[CloudEvent[P]], *, topic: str | None = None, encoded: Sequence[bytes] | None = None
+    ) -> None:
         if self._producer is None:
             raise TransientError("the Kafka producer is not connected yet")
-        await self._producer.publish_many(events, topic=topic)
+        await self._producer.publish_many(events, topic=topic, encoded=encoded)
 
     async def ping(self) -> bool:
         return self._producer is not None and await self._producer.ping()
@@ -79,9 +83,9 @@ class BackgroundProducer:
             producer = EventProducer(self._bootstrap, service=self._service, security=self._security)
             try:
                 if self._ensure_topic:
-                    await ensure_topics(
-                        self._bootstrap, TopicCatalog.load(), self._topics, timeout_s=10.0, security=self._security
-                    )
+                    await TopicProvisioner(
+                        self._bootstrap, self._topics, timeout_s=10.0, security=self._security
+                    ).start()
                 await producer.start()
             except asyncio.CancelledError:
                 await producer.stop()

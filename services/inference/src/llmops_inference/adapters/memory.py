@@ -1,20 +1,19 @@
-"""In-memory adapters for tests and local experiments: a scriptable backend, a publisher and an HTTP transport."""
+"""In-memory adapters for tests and local experiments: a scriptable backend and an HTTP transport (the publisher fake
+is the kit's)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
-
-from llmops_schemas.envelope import CloudEvent, EventPayload
 
 from llmops_inference.adapters.http_transport import HttpAnswer, HttpRequest, HttpStream, Timeouts, TransportError
 from llmops_inference.domain import Delta, Embeddings, Generation, GenerationRequest, Usage
 from llmops_inference.routing_table import Target
 
-__all__ = ["FakeBackend", "InMemoryPublisher", "MockTransport", "mock_answer"]
+__all__ = ["FakeBackend", "MockTransport", "mock_answer"]
 
 
 @dataclass
@@ -71,25 +70,6 @@ class FakeBackend:
 
     async def probe(self) -> bool:
         return self.healthy
-
-
-class InMemoryPublisher:
-    """Keeps published events in ``events``; set ``failure`` to make publishes raise it (Kafka down)."""
-
-    def __init__(self) -> None:
-        self.events: list[CloudEvent[EventPayload]] = []
-        self.failure: BaseException | None = None
-        self.attempts = 0
-
-    async def publish_many(self, events: Iterable[CloudEvent[EventPayload]], *, topic: str | None = None) -> None:
-        batch = list(events)
-        self.attempts += 1
-        if self.failure is not None:
-            raise self.failure
-        self.events.extend(batch)
-
-    async def ping(self) -> bool:
-        return self.failure is None
 
 
 def mock_answer(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from llmops_kit.http.problems import ProblemError, install_problem_handlers
+from llmops_kit.kafka.publisher import EventPublisher
 from llmops_kit.settings import KafkaSecurity
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -30,7 +31,6 @@ from llmops_inference.experiments import (
 from llmops_inference.prompts import (
     AuditTrail,
     CompactedTopicMaterializer,
-    EventSink,
     PromptMaterializer,
     PromptPublisher,
     PromptRegistry,
@@ -74,7 +74,7 @@ class Registries:
         return {name: await materializer.check() for name, materializer in self.materializers.items()}
 
 
-def install_registries(app: FastAPI, registries: Registries, sink: EventSink, *, source: str) -> None:
+def install_registries(app: FastAPI, registries: Registries, sink: EventPublisher, *, source: str) -> None:
     """Put both registries on ``app.state``; their routes answer problem documents (call after the OpenAI
     error handlers are installed: every other route keeps those)."""
     audit = AuditTrail(sink, source=source)

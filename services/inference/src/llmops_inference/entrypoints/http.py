@@ -9,13 +9,13 @@ and headers (never from the body: the tenant is the key's) and hands over to the
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from llmops_kit.auth import Principal, authenticate, requires
+from llmops_kit.http.edge import read_body, trace_id_of
 from pydantic import BaseModel, ValidationError
 
 from llmops_inference.api_models import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
@@ -33,7 +33,6 @@ __all__ = ["HttpDependencies", "build_router", "include_registry_routes"]
 M = TypeVar("M", bound=BaseModel)
 APP_HEADER = "x-llmops-app"
 SESSION_HEADER = "x-llmops-session"
-_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -70,20 +69,8 @@ Invoker = Annotated[Principal, Depends(requires("inference:invoke"))]
 Deps = Annotated[HttpDependencies, Depends(_deps)]
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refusing more than ``limit`` bytes: by Content-Length first, then while reading."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
-    data = bytearray()
-    async for piece in request.stream():
-        data += piece
-        if len(data) > limit:
-            raise _too_large(limit)
-    return bytes(data)
-
-
-def _too_large(limit: int) -> GatewayError:
+def body_too_large(limit: int) -> GatewayError:
+    """The OpenAI-shaped 413 of a body over ``limit`` bytes."""
     return GatewayError(413, f"the request body exceeds {limit} bytes", code="request_too_large")
 
 
@@ -108,14 +95,13 @@ def context(
 ) -> CallContext:
     """Who is calling and for which app: the tenant from the key, the app and session from headers."""
     app = (request.headers.get(APP_HEADER) or default_app).strip()[:256] or default_app
-    match = _TRACEPARENT.match(request.headers.get("traceparent", ""))
     return CallContext(
         tenant_id=principal.tenant_id,
         key_id=principal.key_id,
         app=app,
         endpoint=endpoint,
         call_id=new_call_id(endpoint),
-        trace_id=match.group(1) if match else None,
+        trace_id=trace_id_of(request.headers.get("traceparent")),
         user_id=identifier_or_none(user),
         session_id=identifier_or_none(request.headers.get(SESSION_HEADER)),
     )
@@ -149,7 +135,7 @@ def build_router() -> APIRouter:
         and `chain_*` metadata. Give `prompt` or `chain`, not both; at most `INFERENCE_MAX_CHAIN_STEPS` steps.
         """
         principal, deps = invoker(request)
-        payload = parse(ChatCompletionRequest, await read_body(request, deps.max_body_bytes))
+        payload = parse(ChatCompletionRequest, await read_body(request, deps.max_body_bytes, body_too_large))
         ctx = context(request, principal, "chat", deps.default_app, payload.user)
         return respond(await deps.gateway.chat(payload, ctx))
 
@@ -162,7 +148,7 @@ def build_router() -> APIRouter:
     async def completions(request: Request) -> Response:
         """OpenAI's legacy text completions, one prompt per request; `stream: true` as for chat."""
         principal, deps = invoker(request)
-        payload = parse(CompletionRequest, await read_body(request, deps.max_body_bytes))
+        payload = parse(CompletionRequest, await read_body(request, deps.max_body_bytes, body_too_large))
         ctx = context(request, principal, "completion", deps.default_app, payload.user)
         return respond(await deps.gateway.completion(payload, ctx))
 
@@ -175,7 +161,7 @@ def build_router() -> APIRouter:
     async def embeddings(request: Request) -> Response:
         """One vector per input string; `encoding_format: base64` packs little-endian float32."""
         principal, deps = invoker(request)
-        payload = parse(EmbeddingRequest, await read_body(request, deps.max_body_bytes))
+        payload = parse(EmbeddingRequest, await read_body(request, deps.max_body_bytes, body_too_large))
         ctx = context(request, principal, "embedding", deps.default_app, payload.user)
         return JSONResponse(await deps.gateway.embeddings(payload, ctx))
 

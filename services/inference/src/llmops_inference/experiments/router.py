@@ -2,7 +2,7 @@
 
 The tenant is always the caller's. Starting, changing and stopping an experiment each publish an audit
 entry. The routes find the :class:`~llmops_inference.experiments.service.ExperimentRegistry` on
-``app.state.experiment_registry`` (or ``app.state.runtime.state["experiment_registry"]``).
+``app.state.experiment_registry``, set by the gateway's bootstrap.
 """
 
 from __future__ import annotations
@@ -39,9 +39,6 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 def experiment_registry(request: Request) -> ExperimentRegistry:
     """The registry the gateway's bootstrap put on the app (503 when there is none)."""
     registry = getattr(request.app.state, STATE_KEY, None)
-    runtime = getattr(request.app.state, "runtime", None)
-    if registry is None and runtime is not None:
-        registry = getattr(runtime, "state", {}).get(STATE_KEY)
     if not isinstance(registry, ExperimentRegistry):
         raise ProblemError(503, "Service Unavailable", "the experiments registry is not configured")
     return registry

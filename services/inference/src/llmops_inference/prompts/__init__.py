@@ -21,7 +21,7 @@ from llmops_inference.prompts.errors import (
     VersionConflict,
 )
 from llmops_inference.prompts.materializer import CompactedTopicMaterializer
-from llmops_inference.prompts.publisher import Actor, EventSink, PromptPublisher
+from llmops_inference.prompts.publisher import Actor, PromptPublisher
 from llmops_inference.prompts.resolve import (
     ChainStep,
     Complete,
@@ -44,7 +44,6 @@ __all__ = [
     "ChainStep",
     "CompactedTopicMaterializer",
     "Complete",
-    "EventSink",
     "InvalidPrompt",
     "InvalidSelector",
     "LabelHasNoHistory",

@@ -13,10 +13,11 @@ process start.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
+from llmops_kit.kafka.publisher import EventPublisher
 from llmops_schemas import CloudEvent
 from llmops_schemas.v1 import AuditRecorded
 from pydantic import JsonValue
@@ -24,13 +25,7 @@ from pydantic import JsonValue
 if TYPE_CHECKING:
     from llmops_inference.prompts.publisher import Actor
 
-__all__ = ["AuditTrail", "EventSink"]
-
-
-class EventSink(Protocol):
-    """Where events go; :class:`llmops_kit.kafka.producer.EventProducer` is one (tests use a fake)."""
-
-    async def publish_many(self, events: Iterable[CloudEvent[Any]]) -> None: ...
+__all__ = ["AuditTrail"]
 
 
 def _now() -> datetime:
@@ -41,7 +36,7 @@ class AuditTrail:
     """Builds chained audit entries per tenant and publishes them together with the change they record."""
 
     def __init__(
-        self, sink: EventSink, *, source: str = "/services/inference", clock: Callable[[], datetime] = _now
+        self, sink: EventPublisher, *, source: str = "/services/inference", clock: Callable[[], datetime] = _now
     ) -> None:
         self._sink = sink
         self._source = source

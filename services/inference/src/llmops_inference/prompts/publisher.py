@@ -13,9 +13,9 @@ from llmops_kit.auth import Principal
 from llmops_schemas import CloudEvent, EventPayload
 from llmops_schemas.v1 import PromptLabelMoved, PromptVersionPublished
 
-from llmops_inference.prompts.audit import AuditTrail, EventSink
+from llmops_inference.prompts.audit import AuditTrail
 
-__all__ = ["SOURCE", "Actor", "EventSink", "PromptPublisher", "identifier"]
+__all__ = ["SOURCE", "Actor", "PromptPublisher", "identifier"]
 
 SOURCE = "/services/inference"
 _NOT_ID = re.compile(r"[^A-Za-z0-9._:@/-]")

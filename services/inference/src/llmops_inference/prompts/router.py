@@ -1,8 +1,8 @@
 """HTTP API of the prompt registry: ``/v1/prompts``. Reads need ``calls:read`` (reader and up), writes ``admin``.
 
 The tenant is always the caller's (from the API key). Errors are RFC 9457 problem documents. The routes
-find the :class:`~llmops_inference.prompts.service.PromptRegistry` on ``app.state.prompt_registry`` (or in
-``app.state.runtime.state["prompt_registry"]``), set by the gateway's bootstrap.
+find the :class:`~llmops_inference.prompts.service.PromptRegistry` on ``app.state.prompt_registry``, set by
+the gateway's bootstrap.
 """
 
 from __future__ import annotations
@@ -42,9 +42,6 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 def prompt_registry(request: Request) -> PromptRegistry:
     """The registry the gateway's bootstrap put on the app (503 when there is none)."""
     registry = getattr(request.app.state, STATE_KEY, None)
-    runtime = getattr(request.app.state, "runtime", None)
-    if registry is None and runtime is not None:
-        registry = getattr(runtime, "state", {}).get(STATE_KEY)
     if not isinstance(registry, PromptRegistry):
         raise ProblemError(503, "Service Unavailable", "the prompt registry is not configured")
     return registry

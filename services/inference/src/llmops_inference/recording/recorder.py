@@ -2,7 +2,7 @@
 
 ``record`` only puts the event in a bounded in-memory buffer (or, when that is full, hands it to a spill task
 that writes it to the spool): the caller's latency does not include Kafka. A background task drains the buffer
-in batches through the :class:`~llmops_inference.ports.EventPublisher`. When a publish fails or times out, the
+in batches through the :class:`~llmops_kit.kafka.publisher.EventPublisher`. When a publish fails or times out, the
 batch goes to the :class:`~llmops_inference.recording.spool.Spool` and the recorder marks Kafka as down: until a
 replay succeeds, new batches are spooled at once instead of each waiting out a timeout. A replay task retries
 the spool every ``replay_interval_s``, oldest segment first, and deletes each once Kafka acknowledged it.
@@ -18,12 +18,12 @@ import contextlib
 import logging
 from typing import Literal
 
+from llmops_kit.kafka.publisher import EventPublisher
 from llmops_schemas.envelope import CloudEvent, EventPayload
 from llmops_schemas.v1.calls import CallRecorded
 from pydantic import ValidationError
 
 from llmops_inference.metrics import EVENTS_LOST, EVENTS_SPOOLED, EVENTS_UNPUBLISHED, RECORD_BUFFER
-from llmops_inference.ports import EventPublisher
 from llmops_inference.recording.spool import Spool
 
 __all__ = ["CallRecorder"]

@@ -1,6 +1,5 @@
-"""Concrete implementations of :mod:`llmops_ingest.ports` (the Kafka producer itself comes from the kit)."""
+"""Concrete implementations of :mod:`llmops_ingest.ports` (the Kafka producer and its fake come from the kit)."""
 
-from llmops_ingest.adapters.memory import InMemoryPublisher
 from llmops_ingest.adapters.redaction import NoopRedactor
 
-__all__ = ["InMemoryPublisher", "NoopRedactor"]
+__all__ = ["NoopRedactor"]

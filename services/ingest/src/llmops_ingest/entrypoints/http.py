@@ -20,15 +20,17 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from llmops_kit.auth import Principal
 from llmops_kit.errors import TransientError
+from llmops_kit.http.edge import read_body, trace_id_of
 from llmops_kit.http.limits import requires_within
 from llmops_kit.http.problems import ProblemError, problem_response
+from llmops_kit.kafka.publisher import EventPublisher
 
 from llmops_ingest.entrypoints.openapi import CALLS_DESCRIPTION, BatchResult, calls_openapi_extra, calls_responses
 from llmops_ingest.handlers import BatchOutcome, IngestContext, RecordRules, prepare_batch
 from llmops_ingest.metrics import count_records
-from llmops_ingest.ports import EventPublisher, Redactor
+from llmops_ingest.ports import Redactor
 from llmops_ingest.publishing import PublishOutcome, publish_accepted
-from llmops_ingest.wire import BodyShapeError, WireError, decode_json, extract_calls, trace_id_from_traceparent
+from llmops_ingest.wire import BodyShapeError, WireError, decode_json, extract_calls
 
 __all__ = ["LIMITER", "HttpDependencies", "build_router"]
 
@@ -71,26 +73,6 @@ def check_content_type(value: str | None) -> None:
         name, _, charset = param.partition("=")
         if name.strip().lower() == "charset" and charset.strip().strip('"').lower() not in {"utf-8", "utf8"}:
             raise ProblemError(415, "Unsupported Media Type", "the body must be UTF-8 encoded")
-
-
-def _too_large(limit: int) -> ProblemError:
-    return ProblemError(413, "Content Too Large", f"the body exceeds {limit} bytes; split the batch", limit=limit)
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refusing more than ``limit`` bytes: up front by Content-Length, then while streaming."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.strip().isdigit():
-            raise ProblemError(400, "Bad Request", "Content-Length is not a number")
-        if int(declared) > limit:
-            raise _too_large(limit)
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise _too_large(limit)
-    return bytes(body)
 
 
 def parse_calls(body: bytes, max_records: int) -> list[Any]:
@@ -164,7 +146,7 @@ def build_router(max_records: int) -> APIRouter:
             now=deps.clock(),
             redactor=deps.redactor,
             rules=deps.rules,
-            trace_id=trace_id_from_traceparent(request.headers.get("traceparent")),
+            trace_id=trace_id_of(request.headers.get("traceparent")),
             key_id=principal.key_id,
         )
         # Parsing and validating 10 MiB is CPU work (~0.5 s): off the event loop, so probes, other requests
