@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
-from llmops_ingest.ports import EventPublisher
+from llmops_kit.kafka.publisher import EventPublisher
 from llmops_schemas.envelope import CloudEvent, EventPayload
 
 __all__ = ["Hook", "HookedPublisher", "call_ids"]

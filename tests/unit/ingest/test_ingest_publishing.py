@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from llmops_ingest.adapters import InMemoryPublisher
 from llmops_ingest.handlers import Accepted, IngestContext, prepare_record
 from llmops_ingest.publishing import chunks, publish_accepted
+from llmops_kit.kafka.publisher import InMemoryPublisher
 from llmops_schemas.envelope import CloudEvent, EventPayload
 
 from tests.unit.ingest.fakes import Hook, HookedPublisher, call_ids

@@ -109,8 +109,9 @@ def test_a_runtime_readiness_overrides_the_checks_and_keeps_the_one_route(ready:
         return Runtime(checks={"kafka": check(False)}, readiness=readiness)
 
     app = create_service_app(service="svc", title="t", description="d", version="0", build_runtime=build_runtime)
+    app.state.api_keys = KEYS
     with TestClient(app) as client:
-        response = client.get("/readyz")
+        response = client.get("/readyz", headers=KEYED)
     assert response.status_code == (200 if ready else 503)
     assert response.json() == {"ready": ready, "upstreams": {"a": ready}}
     assert [getattr(r, "path", None) for r in app.router.routes].count("/readyz") == 1
