@@ -74,6 +74,11 @@ async def test_a_role_without_inference_invoke_is_403(gw: Harness, keys: dict[st
         (chat(n=2), "n"),
         (chat(stop=["a"] * 17), "stop"),
         (chat(seed=2**63), "seed"),
+        # JSON booleans are not numbers: OpenAI refuses them, and lax coercion would turn `false` into seed 0.
+        (chat(seed=False), "seed"),
+        (chat(temperature=True), "temperature"),
+        (chat(max_tokens=True), "max_tokens"),
+        (chat(presence_penalty=False), "presence_penalty"),
         ({"model": "gpt-test", "messages": [{"role": "robot", "content": "x"}]}, "messages.0.role"),
         ({"model": "gpt-test", "messages": "hello"}, "messages"),
         (

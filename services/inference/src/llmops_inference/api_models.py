@@ -38,7 +38,7 @@ UNSUPPORTED = ("tools", "functions", "tool_choice", "function_call")
 
 ModelName = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 StopText = Annotated[str, StringConstraints(min_length=1, max_length=256)]
-Penalty = Annotated[float, Field(ge=-2, le=2)]
+Penalty = Annotated[float, Field(ge=-2, le=2, strict=True)]
 MetadataKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Metadata = Annotated[dict[MetadataKey, Annotated[str, StringConstraints(max_length=512)]], Field(max_length=16)]
 
@@ -83,14 +83,14 @@ class GenerationParams(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     model: ModelName
-    max_tokens: int | None = Field(default=None, ge=1)
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(default=None, gt=0, le=1)
-    n: int = Field(default=1, ge=1, le=1, description="Only one choice per request is supported")
+    max_tokens: int | None = Field(default=None, ge=1, strict=True)
+    temperature: float | None = Field(default=None, ge=0, le=2, strict=True)
+    top_p: float | None = Field(default=None, gt=0, le=1, strict=True)
+    n: int = Field(default=1, ge=1, le=1, strict=True, description="Only one choice per request is supported")
     stream: bool = False
     stream_options: StreamOptions | None = None
     stop: StopText | Annotated[list[StopText], Field(max_length=16)] | None = None
-    seed: int | None = Field(default=None, ge=-(2**63), le=INT64_MAX)
+    seed: int | None = Field(default=None, ge=-(2**63), le=INT64_MAX, strict=True)
     presence_penalty: Penalty | None = None
     frequency_penalty: Penalty | None = None
     user: Annotated[str, StringConstraints(max_length=256)] | None = None
