@@ -4,7 +4,7 @@
   route: by ``Content-Length`` at once, or while a chunked body streams (defect 3.1: the gateway's prompt
   and experiment routes parsed bodies of any size before they checked the key).
 * Without ``LLMOPS_API_KEYS_FILE`` a service starts, its authenticated routes answer 503 and ``/readyz``
-  reports the failing ``api_keys`` check.
+  answers 503 (``{"ready": false}``: no key can be valid, so nobody sees the details).
 """
 
 from __future__ import annotations

@@ -214,7 +214,7 @@ def _scoped(principal: Principal, tenant: str | None) -> Principal:
         return principal
     if tenant is None:
         raise HTTPException(400, f"a service key must name the tenant it acts for in the {TENANT_HEADER} header")
-    if not _TENANT_RE.match(tenant):
+    if not _TENANT_RE.fullmatch(tenant):
         raise HTTPException(400, f"{TENANT_HEADER} is not a tenant id (lower-case letters, digits, '_' and '-')")
     return principal.model_copy(update={"tenant_id": tenant})
 

@@ -3,8 +3,9 @@
 * :class:`TopicProvisioner`: a start-only component creating the catalog topics a service uses (and their
   dead-letter topics) when they are missing; every service puts it before its Kafka clients.
 * :func:`load_api_keys` and :func:`install_api_keys`: without ``LLMOPS_API_KEYS_FILE`` a service still starts,
-  its authenticated routes answer 503 ("authentication is not configured") and ``/readyz`` reports the
-  failing ``api_keys`` check, so an orchestrator never routes traffic to it; a malformed file fails the start.
+  its authenticated routes answer 503 ("authentication is not configured") and ``/readyz`` answers 503 (its
+  failing ``api_keys`` check is in the details, which need a valid key, so only the start-up warning names it),
+  so an orchestrator never routes traffic to it; a malformed file fails the start.
 """
 
 from __future__ import annotations

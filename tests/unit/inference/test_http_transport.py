@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from aiohttp import web
+from llmops_inference.adapters import http_transport
 from llmops_inference.adapters.http_transport import (
     AiohttpTransport,
     HttpAnswer,
@@ -168,6 +169,30 @@ async def test_a_streamed_line_over_the_bound_is_a_protocol_failure() -> None:
         with pytest.raises(TransportError) as caught:
             [line async for line in answer.lines()]
     assert (caught.value.kind, caught.value.cause) == ("protocol", "LineTooLong")
+
+
+@pytest.mark.parametrize("declared", [True, False])
+async def test_a_whole_answer_over_the_bound_is_a_protocol_failure(
+    monkeypatch: pytest.MonkeyPatch, declared: bool
+) -> None:
+    monkeypatch.setattr(http_transport, "MAX_ANSWER_BYTES", 1024)
+
+    async def huge(request: web.Request) -> web.StreamResponse:
+        if request.method == "GET":
+            return web.Response(body=b"x" * 1024)  # at the bound: still read whole
+        if declared:
+            return web.Response(body=b"x" * 4096)
+        response = web.StreamResponse()  # chunked: no Content-Length to refuse up front
+        await response.prepare(request)
+        for _ in range(4):
+            await response.write(b"x" * 1024)
+        return response
+
+    async with loopback(huge) as base, started(AiohttpTransport(max_connections=1)) as transport:
+        failure = await expect_failure(transport, f"{base}/v1/x")
+        assert (failure.kind, failure.cause) == ("protocol", "AnswerTooLarge")
+        small = await transport.send(HttpRequest("GET", f"{base}/v1/x", {}), TIMEOUTS)
+        assert (small.status, len(small.content)) == (200, 1024)
 
 
 async def test_no_connection_beyond_the_pool_limit_waits_longer_than_the_timeout() -> None:

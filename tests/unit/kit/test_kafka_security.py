@@ -40,6 +40,13 @@ def test_plaintext_by_default_adds_nothing() -> None:
     assert client_kwargs(None) == {}
 
 
+def test_no_settings_means_the_environment_s_not_plaintext(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+    monkeypatch.setenv("KAFKA_SASL_USERNAME", "evaluation")
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "s3cret-password")
+    assert client_kwargs(None)["sasl_plain_username"] == "evaluation"
+
+
 def test_a_service_reads_the_unprefixed_kafka_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
     monkeypatch.setenv("KAFKA_SASL_USERNAME", "ingest")
@@ -114,12 +121,14 @@ def test_producers_write_and_consumers_read_their_topics_and_write_the_dlq() -> 
         "User:warehouse DESCRIBE topic:llmops.calls.recorded",
         "User:warehouse WRITE topic:llmops.calls.recorded.dlq",
         "User:warehouse DESCRIBE topic:llmops.calls.recorded.dlq",
-        "User:warehouse READ group:warehouse*",
+        "User:warehouse READ group:warehouse",
+        "User:warehouse READ group:warehouse-*",
         "User:warehouse IDEMPOTENT_WRITE cluster:kafka-cluster",
         "User:inference WRITE topic:llmops.prompts.versions",
         "User:inference DESCRIBE topic:llmops.prompts.versions",
         "User:inference READ topic:llmops.prompts.versions",
-        "User:inference READ group:inference*",
+        "User:inference READ group:inference",
+        "User:inference READ group:inference-*",
         "User:inference IDEMPOTENT_WRITE cluster:kafka-cluster",
     }
 
@@ -136,15 +145,14 @@ def test_in_the_real_catalog_only_producers_write_a_topic() -> None:
     assert all(b.pattern is PatternType.LITERAL for b in writes)
 
 
-def test_groups_are_granted_by_prefix_and_nothing_else_is() -> None:
+def test_groups_are_granted_by_name_or_dashed_prefix_and_nothing_else_is() -> None:
     for binding in catalog_acls(TopicCatalog.load()):
-        prefixed = binding.pattern is PatternType.PREFIXED
-        assert prefixed == (binding.resource_type is ResourceType.GROUP), binding
-        if prefixed:
-            assert binding == AclBinding(
-                binding.principal,
-                ResourceType.GROUP,
-                binding.principal.removeprefix("User:"),
-                Operation.READ,
-                PatternType.PREFIXED,
-            )
+        service = binding.principal.removeprefix("User:")
+        if binding.resource_type is not ResourceType.GROUP:
+            assert binding.pattern is not PatternType.PREFIXED, binding
+            continue
+        assert binding.operation is Operation.READ
+        assert (binding.resource_name, binding.pattern) in {
+            (service, PatternType.LITERAL),
+            (f"{service}-", PatternType.PREFIXED),
+        }, binding

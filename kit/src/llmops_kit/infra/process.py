@@ -57,6 +57,9 @@ class ManagedProcess:
         """Start it; after an exit this starts it again, with what was left of the old process group killed first
         (a backend stub that outlived its leader would hold its ports)."""
         if self._proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._proc.pid, signal.SIGKILL)
+            self._proc.wait()  # reap the leader: unreaped, it keeps the group looking alive
             self._wait_for_group(self._proc.pid, time.monotonic())
         if self._log is not None:
             self._log.close()

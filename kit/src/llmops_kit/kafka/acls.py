@@ -104,7 +104,10 @@ def catalog_acls(catalog: TopicCatalog) -> list[AclBinding]:
             user = principal(service)
             bindings.add(AclBinding(user, ResourceType.TOPIC, spec.name, Operation.READ))
             bindings.add(AclBinding(user, ResourceType.TOPIC, spec.name, Operation.DESCRIBE))
-            bindings.add(AclBinding(user, ResourceType.GROUP, service, Operation.READ, PatternType.PREFIXED))
+            # The group named after the service, or prefixed "<service>-": a bare prefix "eval" would also
+            # grant the groups of a service named "evaluation".
+            bindings.add(AclBinding(user, ResourceType.GROUP, service, Operation.READ))
+            bindings.add(AclBinding(user, ResourceType.GROUP, f"{service}-", Operation.READ, PatternType.PREFIXED))
             if spec.dlq_name:
                 bindings.update(_writes(service, spec.dlq_name))
     return sorted(bindings)

@@ -69,6 +69,8 @@ async def _discard(prefetch: asyncio.Task[_Batch[T]] | None) -> None:
         return
     prefetch.cancel()
     await asyncio.wait({prefetch})
+    if not prefetch.cancelled():
+        prefetch.exception()  # retrieved, so asyncio does not log "Task exception was never retrieved"
 
 
 Decoder = Callable[[ConsumedMessage], T]

@@ -25,8 +25,15 @@ __all__ = ["client_kwargs", "open_client", "ssl_context"]
 
 
 def client_kwargs(security: KafkaSecurity | None) -> dict[str, Any]:
-    """aiokafka's ``security_protocol``/``sasl_*``/``ssl_context`` for ``security`` (None: PLAINTEXT)."""
-    if security is None or security.security_protocol == "PLAINTEXT":
+    """aiokafka's ``security_protocol``/``sasl_*``/``ssl_context`` for ``security``.
+
+    None reads :class:`KafkaSecurity` from the environment (``KAFKA_SECURITY_PROTOCOL``, ...), so a client
+    whose caller forgot to pass the settings still connects as the deployment says, never silently in
+    PLAINTEXT to a secured cluster.
+    """
+    if security is None:
+        security = KafkaSecurity()
+    if security.security_protocol == "PLAINTEXT":
         return {}
     kwargs: dict[str, Any] = {"security_protocol": security.security_protocol}
     if security.uses_tls:

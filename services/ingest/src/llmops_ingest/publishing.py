@@ -2,10 +2,10 @@
 
 A publish that fails part-way can leave some records stored and others not. So that a client is told
 exactly which records were accepted, the records go out in chunks of about one Kafka producer batch
-(:data:`CHUNK_BYTES`), each its own ``publish_many`` call: Kafka acknowledges a producer batch as a whole,
-so a chunk is either acknowledged or not, and splitting at that size costs no extra round trip. Records of
-an unacknowledged chunk may still have been stored; their event ids are deterministic, so a retry of them
-is deduplicated downstream.
+(:data:`CHUNK_BYTES`), each its own ``publish_many`` call, and splitting at that size costs no extra round
+trip. A chunk is reported accepted only once every record of it was acknowledged; one that failed is
+reported not accepted although some of its records (a chunk can span producer batches) may have been
+stored. Their event ids are deterministic, so a retry of them is deduplicated downstream.
 """
 
 from __future__ import annotations

@@ -34,6 +34,8 @@ __all__ = [
 ]
 
 MAX_LINE_BYTES = 1024 * 1024
+MAX_ANSWER_BYTES = 32 * 1024 * 1024
+"""The largest whole (non-streamed) answer read into memory; a bigger one is a ``protocol`` failure."""
 """Longest line of a streamed answer (httpx had no bound; one SSE event of an OpenAI stream is a few hundred)."""
 MAX_CACHED_VALUES = 256
 """Bound of the per-value caches (timeouts, proxies by origin): a routes file names a handful."""
@@ -240,10 +242,19 @@ class _AiohttpStream:
         self.headers: Mapping[str, str] = response.headers
 
     async def read(self) -> bytes:
+        if (self._response.content_length or 0) > MAX_ANSWER_BYTES:
+            raise TransportError("protocol", "AnswerTooLarge")
+        chunks: list[bytes] = []
+        size = 0
         try:
-            return await self._response.read()
+            async for chunk in self._response.content.iter_any():
+                size += len(chunk)
+                if size > MAX_ANSWER_BYTES:  # a body without (or lying about) its length
+                    raise TransportError("protocol", "AnswerTooLarge")
+                chunks.append(chunk)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise transport_error(exc) from None
+        return b"".join(chunks)
 
     async def lines(self) -> AsyncIterator[str]:
         content = self._response.content
