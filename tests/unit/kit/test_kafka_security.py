@@ -5,7 +5,7 @@ from __future__ import annotations
 import ssl
 
 import pytest
-from llmops_kit.kafka.acls import AclBinding, Operation, PatternType, ResourceType, catalog_acls
+from llmops_kit.kafka.acls import Operation, PatternType, ResourceType, catalog_acls
 from llmops_kit.kafka.security import client_kwargs
 from llmops_kit.kafka.topics import TopicCatalog
 from llmops_kit.settings import KafkaSecurity, ServiceSettings
