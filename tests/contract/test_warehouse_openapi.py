@@ -15,7 +15,7 @@ from typing import Any
 import schemathesis
 from hypothesis import HealthCheck, settings
 from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, hash_key
-from llmops_warehouse.adapters.memory_store import InMemoryCallStore
+from llmops_warehouse.adapters.memory_store import InMemoryEventStore
 from llmops_warehouse.bootstrap import WarehousePorts
 from llmops_warehouse.config import WarehouseSettings
 from llmops_warehouse.entrypoints.http import create_app
@@ -28,8 +28,8 @@ TENANT = "contract"
 MAX_EXAMPLES = 40
 
 
-def _seeded_store() -> InMemoryCallStore:
-    store = InMemoryCallStore()
+def _seeded_store() -> InMemoryEventStore:
+    store = InMemoryEventStore()
     now = datetime.now(UTC)
     store.insert_calls(
         [
