@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from llmops_warehouse.adapters.clickhouse_client import connect
 from llmops_warehouse.adapters.clickhouse_store import _SEARCH_EXPRESSION, ClickHouseEventStore
 from llmops_warehouse.migrations import apply_migrations, default_migrations_dir, split_statements
 from llmops_warehouse.models import CallQuery, MetricsQuery
@@ -19,6 +20,16 @@ class TestClickHouseEventStore(EventStoreContract):
     @pytest.fixture
     def store(self, chdb_client: Any, warehouse_database: str) -> ClickHouseEventStore:
         return ClickHouseEventStore(chdb_client, warehouse_database)
+
+
+class TestClickHouseEventStoreWithReaders(EventStoreContract):
+    """Production's shape: reads on clients of their own, with a server-side time limit."""
+
+    @pytest.fixture
+    def store(self, chdb_client: Any, chdb_url: str, warehouse_database: str) -> ClickHouseEventStore:
+        return ClickHouseEventStore(
+            chdb_client, warehouse_database, reader=lambda: connect(chdb_url), read_settings={"max_execution_time": 30}
+        )
 
 
 @pytest.fixture

@@ -24,7 +24,11 @@ from llmops_schemas.v1.calls import (
     TokenUsage,
 )
 from llmops_schemas.v1.common import PromptRef
+from llmops_schemas.v1.evaluation import EvaluationScored
+from llmops_schemas.v1.examples import example_data
+from llmops_schemas.v1.prompts import PromptVersionPublished
 from llmops_warehouse.adapters.memory_store import clickhouse_uuid_key, linear_quantiles
+from llmops_warehouse.events import EventQuery, StoredEvent, tombstone_id
 from llmops_warehouse.models import (
     CallQuery,
     CallRow,
@@ -59,6 +63,8 @@ def make_event(
     usage: tuple[int, int] | None = (10, 5),
     content: str = "Hello there",
     output: str | None = "General Kenobi",
+    key_id: str | None = None,
+    source: str = "tests/warehouse",
     **fields: Any,
 ) -> CloudEvent[CallRecorded]:
     """A valid call.recorded event; ``fields`` override payload fields."""
@@ -80,7 +86,7 @@ def make_event(
     }
     payload.update(fields)
     return CloudEvent.wrap(
-        CallRecorded(**payload), source="tests/warehouse", tenant_id=tenant_id, event_id=event_id or new_uuid7()
+        CallRecorded(**payload), source=source, tenant_id=tenant_id, event_id=event_id or new_uuid7(), key_id=key_id
     )
 
 
@@ -90,6 +96,29 @@ def all_calls(store: EventStore, tenant_id: str, **filters: Any) -> list[CallRow
 
 def ids(rows: list[CallRow]) -> set[str]:
     return {row.event_id for row in rows}
+
+
+def score_event(tenant_id: str, *, at: datetime = BASE, event_id: str | None = None, **fields: Any) -> StoredEvent:
+    """A stored ``evaluation.scored`` event (table ``evaluation_scores``); ``fields`` override the payload."""
+    payload = EvaluationScored.model_validate({**example_data(EvaluationScored), **fields})
+    event = CloudEvent.wrap(payload, source="//llmops/evaluation", tenant_id=tenant_id, event_id=event_id, key_id="k1")
+    return StoredEvent.of("evaluation_scores", event.model_copy(update={"time": at}))
+
+
+def prompt_tombstone(tenant_id: str, name: str, version: int, offset: int) -> StoredEvent:
+    """The delete marker of ``<tenant>:<name>:<version>`` on the prompts topic."""
+    return StoredEvent(
+        table="prompt_versions",
+        event_id=tombstone_id(PromptVersionPublished.topic, 0, offset),
+        tenant_id=tenant_id,
+        event_type=PromptVersionPublished.event_type,
+        time_ms=epoch_ms(BASE + timedelta(minutes=5)),
+        record_key=f"{tenant_id}:{name}:{version}",
+    )
+
+
+def read(store: EventStore, tenant_id: str, table: str = "evaluation_scores", **fields: Any) -> list[Any]:
+    return store.read_events(EventQuery(tenant_id=tenant_id, table=table, limit=1000, **fields)).items
 
 
 class EventStoreContract:
@@ -190,6 +219,9 @@ class EventStoreContract:
             experiment=ExperimentRef(experiment_id="exp-1", variant="B", shadow=True),
             tags=["a", "b"],
             metadata={"region": "eu", "empty": ""},
+            origin="platform",
+            source="//llmops/inference",
+            key_id="judge-key",
         )
         before = datetime.now(UTC) - timedelta(seconds=1)
         store.insert_calls([event])
@@ -202,6 +234,7 @@ class EventStoreContract:
         assert stored.started_at.utcoffset() == timedelta(0)
         assert before <= stored.ingested_at <= after
         assert stored.event_id == event.id
+        assert (stored.origin, stored.source, stored.key_id) == ("platform", "//llmops/inference", "judge-key")
 
     def test_minimal_call_round_trips(self, store: EventStore) -> None:
         tenant = new_tenant()
@@ -212,6 +245,7 @@ class EventStoreContract:
         assert stored == CallRow.from_event(event, ingested_at=stored.ingested_at)
         assert stored.usage is None and stored.output is None and stored.trace_id is None
         assert stored.parameters == CallParameters()
+        assert (stored.origin, stored.source, stored.key_id) == ("application", "tests/warehouse", None)
 
     def test_get_call_unknown_or_other_tenant_is_none(self, store: EventStore) -> None:
         a, b = new_tenant(), new_tenant()
@@ -515,3 +549,88 @@ class EventStoreContract:
             TimeseriesQuery(tenant_id=tenant, start=BASE, end=BASE + timedelta(hours=1), step_seconds=90)
         with pytest.raises(ValueError):
             TimeseriesQuery(tenant_id=tenant, start=BASE, end=BASE + timedelta(hours=1), step_seconds=30)
+
+    # ------------------------------------------------------------------------------------------ origin, filters
+
+    def test_origin_filter_and_metrics_count_only_the_applications_by_default(self, store: EventStore) -> None:
+        tenant = new_tenant()
+        app_call = make_event(tenant, started_at=BASE + timedelta(seconds=1))
+        judge_call = make_event(tenant, started_at=BASE + timedelta(seconds=2), origin="platform", latency_ms=900.0)
+        store.insert_calls([app_call, judge_call])
+        assert ids(all_calls(store, tenant)) == {app_call.id, judge_call.id}
+        assert ids(all_calls(store, tenant, origin="application")) == {app_call.id}
+        assert ids(all_calls(store, tenant, origin="platform")) == {judge_call.id}
+        window = {"tenant_id": tenant, "start": BASE, "end": BASE + timedelta(hours=1)}
+        [default] = store.summary(MetricsQuery(**window))
+        assert (default.calls, default.latency_p99_ms) == (1, 100.0)
+        [everything] = store.summary(MetricsQuery(**window, origin="all"))
+        assert everything.calls == 2
+        [platform] = store.timeseries(TimeseriesQuery(**window, origin="platform", step_seconds=3600))
+        assert platform.calls == 1
+
+    def test_call_filters_on_prompt_experiment_and_call_id(self, store: EventStore) -> None:
+        tenant = new_tenant()
+        a = make_event(tenant, prompt=PromptRef(name="greeter", version=2), experiment=ExperimentRef(
+            experiment_id="exp-1", variant="B"))  # fmt: skip
+        b = make_event(tenant, prompt=PromptRef(name="greeter", version=3))
+        store.insert_calls([a, b, make_event(tenant)])
+        assert ids(all_calls(store, tenant, prompt_name="greeter")) == {a.id, b.id}
+        assert ids(all_calls(store, tenant, prompt_version=3)) == {b.id}
+        assert ids(all_calls(store, tenant, experiment_id="exp-1")) == {a.id}
+        assert ids(all_calls(store, tenant, call_id=b.data.call_id)) == {b.id}
+
+    # ------------------------------------------------------------------------------------------ event tables
+
+    def test_events_are_stored_once_and_read_back_with_their_envelope(self, store: EventStore) -> None:
+        tenant = new_tenant()
+        first, second = score_event(tenant), score_event(tenant, at=BASE + timedelta(minutes=1), metric="tone")
+        assert store.insert_events([first, second, first]) == 2
+        assert store.insert_events([first, second]) == 0  # redelivery
+        newest, oldest = read(store, tenant)
+        assert (newest.event_id, oldest.event_id) == (str(second.event_id), str(first.event_id))
+        assert newest.type == "llmops.evaluation.scored.v1"
+        assert (newest.source, newest.key_id, newest.deleted, newest.time) == (
+            "//llmops/evaluation", "k1", False, BASE + timedelta(minutes=1))  # fmt: skip
+        assert newest.data is not None and newest.data["metric"] == "tone"
+        assert newest.data == second.payload.model_dump(mode="json")
+
+    def test_events_are_tenant_scoped_and_filtered(self, store: EventStore) -> None:
+        tenant, other = new_tenant(), new_tenant()
+        mine = score_event(tenant, call_id="call-a", app="chat")
+        theirs = score_event(other, call_id="call-a", app="chat")
+        store.insert_events([mine, theirs, score_event(tenant, call_id="call-b", app="search")])
+        assert [r.event_id for r in read(store, tenant, filters={"call_id": "call-a"})] == [str(mine.event_id)]
+        assert len(read(store, tenant, filters={"app": "search"})) == 1
+        assert read(store, tenant, start=BASE + timedelta(seconds=1)) == []
+        assert len(read(store, tenant, start=BASE, end=BASE + timedelta(seconds=1))) == 2
+
+    def test_event_pages_visit_every_row_once(self, store: EventStore) -> None:
+        tenant = new_tenant()
+        events = [score_event(tenant, at=BASE + timedelta(seconds=i // 2)) for i in range(7)]
+        store.insert_events(events)
+        seen: list[str] = []
+        cursor = None
+        while True:
+            page = store.read_events(EventQuery(tenant_id=tenant, table="evaluation_scores", limit=3, cursor=cursor))
+            seen += [row.event_id for row in page.items]
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        assert sorted(seen) == sorted(str(e.event_id) for e in events) and len(seen) == 7
+
+    def test_a_tombstone_is_a_delete_marker_row(self, store: EventStore) -> None:
+        tenant = new_tenant()
+        marker = prompt_tombstone(tenant, "greeter", 2, offset=11)
+        assert store.insert_events([marker, marker]) == 1
+        assert store.insert_events([marker]) == 0
+        [row] = read(store, tenant, "prompt_versions")
+        assert (row.deleted, row.data, row.record_key) == (True, None, f"{tenant}:greeter:2")
+        assert row.event_id == str(tombstone_id(PromptVersionPublished.topic, 0, 11))
+
+    def test_unknown_tables_and_filters_are_value_errors(self, store: EventStore) -> None:
+        tenant = new_tenant()
+        with pytest.raises(ValueError, match="no event table"):
+            store.insert_events([StoredEvent(table="nope", event_id=uuid.uuid4(), tenant_id=tenant, event_type="x",
+                                             time_ms=0)])  # fmt: skip
+        with pytest.raises(ValueError, match="cannot be filtered"):
+            read(store, tenant, "budget_events", filters={"app": "chat"})

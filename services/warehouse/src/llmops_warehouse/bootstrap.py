@@ -9,6 +9,7 @@ so HTTP tests and the OpenAPI contract test need no broker. Both install what th
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fastapi import FastAPI
@@ -25,6 +26,7 @@ from llmops_warehouse.config import WarehouseSettings
 from llmops_warehouse.entrypoints.consumer import build_consumer, warehouse_topics
 from llmops_warehouse.migrations import apply_migrations
 from llmops_warehouse.ports import EventStore
+from llmops_warehouse.tables import TABLES, EventTable, tables_by_name
 
 __all__ = ["WarehousePorts", "build_query_runtime", "build_runtime", "open_clickhouse_store"]
 
@@ -58,6 +60,8 @@ class WarehousePorts:
 
     store: EventStore
     api_keys: ApiKeyStore | None = None
+    tables: Sequence[EventTable] = TABLES
+    """The event tables the generic read serves (the store must know them too)."""
 
 
 @dataclass
@@ -79,11 +83,18 @@ async def _never_ready() -> bool:
     return False
 
 
-def _install(app: FastAPI, settings: WarehouseSettings, store: EventStore, keys: ApiKeyStore | None) -> Runtime:
-    """Put the store, the query limiter and the keys where the routes read them; a runtime that owns the
-    store's threads (stopped last, after the consumer has drained)."""
+def _install(
+    app: FastAPI,
+    settings: WarehouseSettings,
+    store: EventStore,
+    keys: ApiKeyStore | None,
+    tables: Sequence[EventTable] = TABLES,
+) -> Runtime:
+    """Put the store, the tables, the query limiter and the keys where the routes read them; a runtime that
+    owns the store's threads (stopped last, after the consumer has drained)."""
     concurrent = ConcurrentEventStore(store, read_workers=settings.query_workers)
     app.state.store = concurrent
+    app.state.tables = tables_by_name(tables)
     app.state.query_limiter = InFlightLimiter(settings.max_queries_per_key, what="queries")
     checks: dict[str, ReadinessCheck] = {"clickhouse": concurrent.ping}
     if keys is None and settings.api_keys_file is not None:
@@ -114,4 +125,4 @@ async def build_runtime(app: FastAPI, settings: WarehouseSettings, store: EventS
 
 def build_query_runtime(app: FastAPI, settings: WarehouseSettings, ports: WarehousePorts) -> Runtime:
     """The query API alone over ``ports``: the store on its worker threads and the keys; no Kafka at all."""
-    return _install(app, settings, ports.store, ports.api_keys)
+    return _install(app, settings, ports.store, ports.api_keys, ports.tables)

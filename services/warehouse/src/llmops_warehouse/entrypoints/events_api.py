@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from llmops_kit.http.problems import ProblemError
 
 from llmops_warehouse.entrypoints.params import (
@@ -25,29 +25,32 @@ from llmops_warehouse.entrypoints.params import (
 )
 from llmops_warehouse.events import EventPage, EventQuery, EventRow
 from llmops_warehouse.models import MAX_LIMIT, CallQuery, CallRow, InvalidCursorError
-from llmops_warehouse.tables import TABLES, tables_by_name
+from llmops_warehouse.tables import TABLES, EventTable, tables_by_name
 
 __all__ = ["CALLS", "events_router"]
 
 CALLS = "calls"
 """The calls table, read through the same route (its filters: every one, and ``origin``)."""
-_TABLES = tables_by_name(TABLES)
-_NAMES = sorted([CALLS, *_TABLES])
+_NAMES = sorted([CALLS, *tables_by_name(TABLES)])
 _CALL_TYPE = "llmops.call.recorded.v1"
 _ENVELOPE = {"event_id", "tenant_id", "source", "key_id", "received_at", "ingested_at", "trace_id"}
 
 events_router = APIRouter(prefix="/v1", tags=["events"])
 
 
-def _problem_if_unknown(table: str) -> None:
-    if table != CALLS and table not in _TABLES:
-        raise ProblemError(404, "Not Found", f"no stored event type '{table}'; known: {', '.join(_NAMES)}")
+def _tables(request: Request, table: str) -> dict[str, EventTable]:
+    """The app's event tables; a 404 when ``table`` is neither one of them nor calls."""
+    tables: dict[str, EventTable] = request.app.state.tables
+    if table != CALLS and table not in tables:
+        known = ", ".join(sorted([CALLS, *tables]))
+        raise ProblemError(404, "Not Found", f"no stored event type '{table}'; known: {known}")
+    return tables
 
 
-def _filters(table: str, given: dict[str, Any], origin: str) -> dict[str, Any]:
+def _filters(tables: dict[str, EventTable], table: str, given: dict[str, Any], origin: str) -> dict[str, Any]:
     """The set filters, or a 422 naming what ``table`` cannot be filtered on."""
     filters = {name: value for name, value in given.items() if value is not None}
-    allowed = set(given) if table == CALLS else set(_TABLES[table].filters)
+    allowed = set(given) if table == CALLS else set(tables[table].filters)
     unknown = sorted(set(filters) - allowed) + (["origin"] if table != CALLS and origin != "all" else [])
     if unknown:
         has = ", ".join(sorted(allowed | ({"origin"} if table == CALLS else set()))) or "none"
@@ -71,6 +74,7 @@ def _filters(table: str, given: dict[str, Any], origin: str) -> dict[str, Any]:
     responses=errors_of("calls:read", (400, "A cursor this API did not issue"), (404, "No such stored type")),
 )
 async def read_events(
+    request: Request,
     caller: CanReadCalls,
     store: Store,
     table: Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,62}$", description=f"One of: {', '.join(_NAMES)}")],
@@ -89,11 +93,11 @@ async def read_events(
     """The caller's tenant's events of ``table`` in ``[start, end)`` (the envelope's time; a call's
     ``started_at``) matching every filter given. Delete markers of compacted topics have ``deleted`` true.
     Pass ``next_cursor`` back for the next page."""
-    _problem_if_unknown(table)
+    tables = _tables(request, table)
     check_range(start=start, end=end)
     given = {"app": app, "model": model, "prompt_name": prompt_name, "prompt_version": prompt_version,
              "experiment_id": experiment_id, "call_id": call_id}  # fmt: skip
-    filters = _filters(table, given, origin)
+    filters = _filters(tables, table, given, origin)
     try:
         if table == CALLS:
             calls = build(CallQuery, tenant_id=caller.tenant_id, start=start, end=end, origin=origin, limit=limit,
