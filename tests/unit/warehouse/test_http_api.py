@@ -28,6 +28,7 @@ KEYS = {
     "reader_a": ("llmops_reader_key_of_tenant_a_00000000001", TENANT_A, "reader"),
     "reader_b": ("llmops_reader_key_of_tenant_b_00000000001", TENANT_B, "reader"),
     "ingest_a": ("llmops_ingest_key_of_tenant_a_00000000001", TENANT_A, "ingest"),
+    "service": ("llmops_service_key_of_the_evaluator_000001", "*", "service"),
 }
 ROUTES = ["/v1/calls", "/v1/calls/some-call", "/v1/metrics/summary", "/v1/metrics/timeseries"]
 WINDOW = {"start": BASE.isoformat(), "end": (BASE + timedelta(hours=1)).isoformat()}
