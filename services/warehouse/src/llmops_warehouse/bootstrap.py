@@ -46,7 +46,7 @@ def open_clickhouse_store(settings: WarehouseSettings) -> EventStore:
 
     writer = client()
     apply_migrations(writer, database=settings.database)
-    read_settings = {"max_execution_time": settings.query_timeout_s}
+    read_settings = {"max_execution_time": settings.query_timeout_s, "max_threads": settings.query_max_threads}
     return ClickHouseEventStore(writer, settings.database, reader=client, read_settings=read_settings)
 
 

@@ -33,6 +33,12 @@ class WarehouseSettings(ServiceSettings):
     query_timeout_s: float = Field(
         default=10.0, gt=0, le=600, description="Server-side time limit of one query (ClickHouse max_execution_time)"
     )
+    query_max_threads: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="ClickHouse threads one query may use (max_threads): the rest stay for inserts",
+    )
     query_workers: int = Field(default=8, ge=1, le=64, description="Queries that run at once, beside the inserts")
     max_queries_per_key: int = Field(default=4, ge=1, le=64, description="Queries one API key may have in flight")
     search_max_days: int = Field(default=7, ge=1, le=400, description="Longest window a full-text search may span")

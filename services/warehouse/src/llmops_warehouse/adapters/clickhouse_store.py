@@ -32,6 +32,7 @@ from llmops_warehouse.adapters.clickhouse_sql import (
     stored_keys,
     window,
 )
+from llmops_warehouse.call_columns import CALL_INSERT_COLUMNS, CALL_SELECT_COLUMNS, call_row_fields, call_values
 from llmops_warehouse.events import EventPage, EventQuery, StoredEvent
 from llmops_warehouse.models import (
     CallPage,
@@ -45,15 +46,7 @@ from llmops_warehouse.models import (
     TimeseriesQuery,
     epoch_ms,
 )
-from llmops_warehouse.tables import (
-    CALL_INSERT_COLUMNS,
-    CALL_SELECT_COLUMNS,
-    TABLES,
-    EventTable,
-    call_row_fields,
-    call_values,
-    tables_by_name,
-)
+from llmops_warehouse.tables import TABLES, EventTable, tables_by_name
 
 __all__ = ["ClickHouseEventStore"]
 
@@ -68,6 +61,10 @@ _EQUALITY_COLUMNS = {
     **dict.fromkeys(("call_id", "prompt_name", "experiment_id", "origin"), "String"),
     "prompt_version": "UInt32",
 }
+# ClickHouse pauses a query of a lower priority (a higher number) while one of a higher priority runs: the
+# consumer's dedup checks and inserts go first, queries yield to them (0 would take no part in priorities).
+_WRITE_SETTINGS = {"priority": 1}
+READ_PRIORITY = 2
 _METRIC_FILTER_COLUMNS = frozenset({"app", "environment", "model"})
 _GROUP_EXPRESSIONS = {"none": "''", "app": "app", "model": "model"}
 
@@ -113,7 +110,7 @@ class ClickHouseEventStore:
         self._lock = threading.Lock()
         self._reader = reader
         self._readers = threading.local()
-        self._read_settings = dict(read_settings or {})
+        self._read_settings = {"priority": READ_PRIORITY, **(read_settings or {})}
         self._tables = tables_by_name(tables)
         self._insert_contexts: dict[str, Any] = {}
 
@@ -142,7 +139,11 @@ class ClickHouseEventStore:
         context = self._insert_contexts.get(table)
         if context is None:
             context = client.create_insert_context(
-                table=table, database=self._db, column_names=list(columns), column_oriented=column_oriented
+                table=table,
+                database=self._db,
+                column_names=list(columns),
+                column_oriented=column_oriented,
+                settings=_WRITE_SETTINGS,
             )
             self._insert_contexts[table] = context
         context.data = data
@@ -301,7 +302,7 @@ class ClickHouseEventStore:
 
 def _on(client: Any) -> Callable[[str, dict[str, Any]], Sequence[Sequence[Any]]]:
     """A query function on ``client`` (the writer's, for the dedup check under its lock)."""
-    return lambda sql, params: client.query(sql, parameters=params).result_rows
+    return lambda sql, params: client.query(sql, parameters=params, settings=_WRITE_SETTINGS).result_rows
 
 
 def _dedupe_batch(
