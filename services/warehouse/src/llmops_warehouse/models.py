@@ -158,7 +158,7 @@ class CallRow(BaseModel):
     tags: list[str] = Field(default_factory=list)
     metadata: dict[str, str] = Field(default_factory=dict)
     origin: Origin = "application"
-    source: str
+    source: str = Field(default="", description="The producer (envelope source); '' for calls stored before 0003")
     key_id: str | None = None
     received_at: AwareDatetime
     ingested_at: AwareDatetime
