@@ -176,10 +176,11 @@ class ClickHouseEventStore:
         by_table: dict[str, dict[tuple[str, uuid.UUID], StoredEvent]] = {}
         for event in events:
             by_table.setdefault(event.table, {}).setdefault((event.tenant_id, event.event_id), event)
+        tables = {name: self._table(name) for name in by_table}  # an unmapped table fails before any write
         written = 0
         with self._writer() as client:
             for name, batch in by_table.items():
-                table = self._table(name)
+                table = tables[name]
                 stored = stored_keys(
                     _on(client), f"{self._db}.{name}", "time", list(batch), [e.time_ms for e in batch.values()]
                 )
