@@ -32,7 +32,7 @@ from llmops_warehouse.events import StoredEvent, tombstone_id
 from llmops_warehouse.handlers import Item, Rejected, store_batch
 from llmops_warehouse.models import canonical_event_id
 from llmops_warehouse.ports import AsyncEventStore
-from llmops_warehouse.tables import TABLES, EventTable
+from llmops_warehouse.tables import TABLES, EventTable, table_for_type
 
 __all__ = ["Router", "build_consumer", "decode_call_recorded", "warehouse_topics"]
 
@@ -83,7 +83,7 @@ class Router:
 
     def _event(self, message: ConsumedMessage) -> StoredEvent:
         event = parse_event(message.value)
-        table = next((t for t in self.tables if t.event_type == event.type), None)
+        table = table_for_type(self.tables, event.type)
         if table is None or table.topic != message.topic:
             raise PermanentError(f"the warehouse stores no {event.type} from {message.topic}")
         _check_id(event.id)
