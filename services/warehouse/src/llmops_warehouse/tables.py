@@ -16,7 +16,7 @@ Calls are the hot path and have a table of their own (``0001_calls.sql``), mappe
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from operator import attrgetter
@@ -41,7 +41,7 @@ from llmops_schemas.v1 import (
     PromptVersionPublished,
 )
 
-__all__ = ["FILTERS", "TABLES", "Column", "EventTable", "table_for_type", "tables_by_name"]
+__all__ = ["FILTERS", "TABLES", "Column", "EventTable", "table_for_type", "table_named", "tables_by_name"]
 
 
 FILTERS: Mapping[str, str] = {
@@ -113,6 +113,12 @@ class EventTable:
     def _key_re(self) -> re.Pattern[str] | None:
         return re.compile(self.key_pattern) if self.key_pattern else None
 
+    def check_filters(self, names: Iterable[str]) -> None:
+        """Raise ``ValueError`` for a filter the table does not have."""
+        unknown = set(names) - set(self.filters)
+        if unknown:
+            raise ValueError(f"{self.name} cannot be filtered on {sorted(unknown)}")
+
     def owns_key(self, key: str) -> bool:
         """Whether a tombstone under ``key`` deletes an entity of this table."""
         return self._key_re is None or self._key_re.fullmatch(key) is not None
@@ -162,6 +168,14 @@ def tables_by_name(tables: Sequence[EventTable] = TABLES) -> dict[str, EventTabl
         by_name[table.name] = table
         types.add(table.event_type)
     return by_name
+
+
+def table_named(tables: Mapping[str, EventTable], name: str) -> EventTable:
+    """The table called ``name``; ``ValueError`` naming the known ones when there is none."""
+    try:
+        return tables[name]
+    except KeyError:
+        raise ValueError(f"no event table {name!r}; known: {', '.join(sorted(tables))}") from None
 
 
 def table_for_type(tables: Sequence[EventTable], event_type: str) -> EventTable | None:

@@ -46,7 +46,7 @@ from llmops_warehouse.models import (
     TimeseriesQuery,
     epoch_ms,
 )
-from llmops_warehouse.tables import TABLES, EventTable, tables_by_name
+from llmops_warehouse.tables import TABLES, EventTable, table_named, tables_by_name
 
 __all__ = ["ClickHouseEventStore"]
 
@@ -191,10 +191,7 @@ class ClickHouseEventStore:
         return written
 
     def _table(self, name: str) -> EventTable:
-        try:
-            return self._tables[name]
-        except KeyError:
-            raise ValueError(f"no event table {name!r}; known: {', '.join(sorted(self._tables))}") from None
+        return table_named(self._tables, name)
 
     # ----------------------------------------------------------------------------------------- reads
 

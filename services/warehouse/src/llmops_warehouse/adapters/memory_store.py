@@ -34,7 +34,7 @@ from llmops_warehouse.models import (
     epoch_ms,
     floor_minute,
 )
-from llmops_warehouse.tables import TABLES, EventTable, tables_by_name
+from llmops_warehouse.tables import TABLES, EventTable, table_named, tables_by_name
 
 __all__ = ["InMemoryEventStore", "clickhouse_uuid_key", "linear_quantiles"]
 
@@ -186,16 +186,11 @@ class InMemoryEventStore:
         return written
 
     def _table(self, name: str) -> EventTable:
-        try:
-            return self._tables[name]
-        except KeyError:
-            raise ValueError(f"no event table {name!r}; known: {', '.join(sorted(self._tables))}") from None
+        return table_named(self._tables, name)
 
     def read_events(self, q: EventQuery) -> EventPage:
         table = self._table(q.table)
-        unknown = set(q.filters) - set(table.filters)
-        if unknown:
-            raise ValueError(f"{table.name} cannot be filtered on {sorted(unknown)}")
+        table.check_filters(q.filters)
         cursor = q.decoded_cursor()
         after = (cursor.started_at_ms, clickhouse_uuid_key(cursor.event_id)) if cursor is not None else None
         with self._lock:
