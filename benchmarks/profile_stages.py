@@ -10,7 +10,7 @@ ingest   decode the HTTP body (``wire.decode_json`` + ``extract_calls``), ``prep
          body.
 warehouse  fetch the events back with a consumer (``getmany``), ``parse_event(expect=CallRecorded)`` per record
          (one pydantic-core pass from the bytes, as the warehouse decodes), and
-         ``ClickHouseCallStore.insert_calls`` into embedded chDB (dedup query, pivot to columns, insert).
+         ``ClickHouseEventStore.insert_calls`` into embedded chDB (dedup query, pivot to columns, insert).
 
 A second table splits the two Python-heavy stages, ``prepare_record`` and ``parse_event``, into their parts.
 ``--profile`` also prints the top functions of each CPU stage by cProfile's cumulative time.
@@ -49,7 +49,7 @@ from llmops_schemas.ids import deterministic_uuid7
 from llmops_schemas.registry import _strip_unknown, parse_event
 from llmops_schemas.v1.calls import CallRecorded
 from llmops_warehouse.adapters.clickhouse_client import connect
-from llmops_warehouse.adapters.clickhouse_store import ClickHouseCallStore
+from llmops_warehouse.adapters.clickhouse_store import ClickHouseEventStore
 from llmops_warehouse.migrations import apply_migrations
 from rich.console import Console
 from rich.table import Table
@@ -126,7 +126,7 @@ async def fetch_all(bootstrap: str, expected: int, stages: Stages) -> list[bytes
 def warehouse_stages(stages: Stages, values: list[bytes], workdir: Path, batch: int) -> None:
     client = connect(f"chdb://{workdir / 'clickhouse'}")
     apply_migrations(client)
-    store = ClickHouseCallStore(client)
+    store = ClickHouseEventStore(client)
     for i in range(0, len(values), batch):
         with stages.timed("warehouse: parse_event"):
             events = [parse_event(v, expect=CallRecorded) for v in values[i : i + batch]]

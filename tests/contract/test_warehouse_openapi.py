@@ -15,12 +15,12 @@ from typing import Any
 import schemathesis
 from hypothesis import HealthCheck, settings
 from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, hash_key
-from llmops_warehouse.adapters.memory_store import InMemoryCallStore
+from llmops_warehouse.adapters.memory_store import InMemoryEventStore
 from llmops_warehouse.bootstrap import WarehousePorts
 from llmops_warehouse.config import WarehouseSettings
 from llmops_warehouse.entrypoints.http import create_app
 
-from tests.unit.warehouse.call_store_contract import make_event
+from tests.unit.warehouse.call_store_contract import make_event, score_event
 
 KEY = "llmops_contract_test_reader_key_0000000000"
 HEADERS = {"Authorization": f"Bearer {KEY}"}
@@ -28,8 +28,8 @@ TENANT = "contract"
 MAX_EXAMPLES = 40
 
 
-def _seeded_store() -> InMemoryCallStore:
-    store = InMemoryCallStore()
+def _seeded_store() -> InMemoryEventStore:
+    store = InMemoryEventStore()
     now = datetime.now(UTC)
     store.insert_calls(
         [
@@ -47,6 +47,7 @@ def _seeded_store() -> InMemoryCallStore:
         ]
     )
     store.insert_calls([make_event("someone-else", call_id="call-1", started_at=now)])
+    store.insert_events([score_event(TENANT, at=now - timedelta(minutes=i), call_id=f"call-{i}") for i in range(5)])
     return store
 
 
@@ -60,8 +61,9 @@ config = schemathesis.Config.from_dict(
         "checks": {
             # Schema-valid parameters can still be refused by rules JSON Schema cannot express: `end` after
             # `start`, at most 2,000 buckets, times ClickHouse can store (422); a cursor this API did not
-            # issue (400); a call id that is not stored (404). All are documented answers.
-            "positive_data_acceptance": {"expected-statuses": ["2xx", "400", "404", "422"]},
+            # issue (400); a call id or an event type that is not stored (404); an X-LLMOps-Tenant header naming
+            # another tenant than the key's (403). All are documented answers.
+            "positive_data_acceptance": {"expected-statuses": ["2xx", "400", "403", "404", "422"]},
         },
     }
 )

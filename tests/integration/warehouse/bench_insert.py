@@ -1,4 +1,4 @@
-"""Insert throughput of ClickHouseCallStore on embedded chDB (not a test; run by hand).
+"""Insert throughput of ClickHouseEventStore on embedded chDB (not a test; run by hand).
 
     uv run python -m tests.integration.warehouse.bench_insert [--rows 50000] [--path /tmp/bench-chdb]
 
@@ -24,7 +24,7 @@ from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.v1.calls import CallRecorded
 from llmops_warehouse.adapters import clickhouse_store
 from llmops_warehouse.adapters.clickhouse_client import connect
-from llmops_warehouse.adapters.clickhouse_store import ClickHouseCallStore
+from llmops_warehouse.adapters.clickhouse_store import ClickHouseEventStore
 from llmops_warehouse.migrations import apply_migrations
 
 WORDS = ["".join(random.choices(string.ascii_lowercase, k=random.randint(2, 9))) for _ in range(5000)]
@@ -113,7 +113,7 @@ def main() -> None:
     shutil.rmtree(args.path, ignore_errors=True)
     client = connect(f"chdb://{args.path}")
     apply_migrations(client, database="bench")
-    store = ClickHouseCallStore(client, "bench")
+    store = ClickHouseEventStore(client, "bench")
     start = datetime.now(UTC) - timedelta(days=3)
 
     events = make_events(args.rows, args.tenants, start)

@@ -28,8 +28,16 @@ def chdb_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         return
     if "client" not in _CHDB:
         path = tmp_path_factory.mktemp("chdb") / "engine"
-        _CHDB["client"] = connect(f"chdb://{path}")
+        _CHDB["url"] = f"chdb://{path}"
+        _CHDB["client"] = connect(_CHDB["url"])
     yield _CHDB["client"]
+
+
+@pytest.fixture(scope="session")
+def chdb_url(chdb_client: Any) -> str:
+    """The URL of the session's chDB engine: more clients on it share the engine (as the store's readers do)."""
+    url: str = _CHDB["url"]
+    return url
 
 
 @pytest.fixture(scope="session")

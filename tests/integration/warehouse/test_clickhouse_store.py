@@ -1,4 +1,4 @@
-"""The CallStore contract on ClickHouse (embedded chDB), plus ClickHouse-specific behaviour."""
+"""The EventStore contract on ClickHouse (embedded chDB), plus ClickHouse-specific behaviour."""
 
 from __future__ import annotations
 
@@ -6,24 +6,35 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from llmops_warehouse.adapters.clickhouse_store import _SEARCH_EXPRESSION, ClickHouseCallStore
+from llmops_warehouse.adapters.clickhouse_client import connect
+from llmops_warehouse.adapters.clickhouse_store import _SEARCH_EXPRESSION, ClickHouseEventStore
 from llmops_warehouse.migrations import apply_migrations, default_migrations_dir, split_statements
 from llmops_warehouse.models import CallQuery, MetricsQuery
 
-from tests.unit.warehouse.call_store_contract import BASE, CallStoreContract, make_event, new_tenant
+from tests.unit.warehouse.call_store_contract import BASE, EventStoreContract, make_event, new_tenant
 
 pytestmark = pytest.mark.integration
 
 
-class TestClickHouseCallStore(CallStoreContract):
+class TestClickHouseEventStore(EventStoreContract):
     @pytest.fixture
-    def store(self, chdb_client: Any, warehouse_database: str) -> ClickHouseCallStore:
-        return ClickHouseCallStore(chdb_client, warehouse_database)
+    def store(self, chdb_client: Any, warehouse_database: str) -> ClickHouseEventStore:
+        return ClickHouseEventStore(chdb_client, warehouse_database)
+
+
+class TestClickHouseEventStoreWithReaders(EventStoreContract):
+    """Production's shape: reads on clients of their own, with a server-side time limit."""
+
+    @pytest.fixture
+    def store(self, chdb_client: Any, chdb_url: str, warehouse_database: str) -> ClickHouseEventStore:
+        return ClickHouseEventStore(
+            chdb_client, warehouse_database, reader=lambda: connect(chdb_url), read_settings={"max_execution_time": 30}
+        )
 
 
 @pytest.fixture
-def store(chdb_client: Any, warehouse_database: str) -> ClickHouseCallStore:
-    return ClickHouseCallStore(chdb_client, warehouse_database)
+def store(chdb_client: Any, warehouse_database: str) -> ClickHouseEventStore:
+    return ClickHouseEventStore(chdb_client, warehouse_database)
 
 
 def test_uuid_order_matches_the_fake(chdb_client: Any) -> None:
@@ -35,12 +46,12 @@ def test_uuid_order_matches_the_fake(chdb_client: Any) -> None:
 
 
 def test_replacing_merge_tree_collapses_a_duplicate_that_slipped_past_the_check(
-    store: ClickHouseCallStore, chdb_client: Any, warehouse_database: str
+    store: ClickHouseEventStore, chdb_client: Any, warehouse_database: str
 ) -> None:
     # Two writers racing (no shared lock) could both insert an event; reads and merges keep one row.
     tenant = new_tenant()
     event = make_event(tenant)
-    other = ClickHouseCallStore(chdb_client, warehouse_database)
+    other = ClickHouseEventStore(chdb_client, warehouse_database)
     assert store.insert_calls([event]) == 1
     chdb_client.command(
         f"INSERT INTO {warehouse_database}.calls SELECT * EXCEPT ingested_at, now64(3) FROM {warehouse_database}.calls"
@@ -60,7 +71,7 @@ def test_optional_text_index_serves_the_search(chdb_client: Any, scratch_databas
     optional = default_migrations_dir().parent / "optional" / "text_search_index.sql"
     for statement in split_statements(optional.read_text().replace("${database}", scratch_database)):
         chdb_client.command(statement)
-    store = ClickHouseCallStore(chdb_client, scratch_database)
+    store = ClickHouseEventStore(chdb_client, scratch_database)
     tenant = new_tenant()
     hit = make_event(tenant, content="a Needle in a haystack")
     store.insert_calls([hit] + [make_event(tenant, content=f"hay {i}") for i in range(50)])
@@ -74,7 +85,7 @@ def test_optional_text_index_serves_the_search(chdb_client: Any, scratch_databas
 
 
 def test_rollup_is_fed_by_the_materialized_view(
-    store: ClickHouseCallStore, chdb_client: Any, warehouse_database: str
+    store: ClickHouseEventStore, chdb_client: Any, warehouse_database: str
 ) -> None:
     tenant = new_tenant()
     store.insert_calls([make_event(tenant, started_at=BASE + timedelta(seconds=i)) for i in range(3)])
@@ -88,7 +99,7 @@ def test_rollup_is_fed_by_the_materialized_view(
     assert summary.calls == 3
 
 
-def test_ping(store: ClickHouseCallStore) -> None:
+def test_ping(store: ClickHouseEventStore) -> None:
     assert store.ping() is True
 
 
@@ -97,9 +108,9 @@ def test_ping_is_false_when_the_client_fails() -> None:
         def command(self, *_: Any, **__: Any) -> Any:
             raise ConnectionError("down")
 
-    assert ClickHouseCallStore(Broken()).ping() is False
+    assert ClickHouseEventStore(Broken()).ping() is False
 
 
 def test_invalid_database_name_is_refused(chdb_client: Any) -> None:
     with pytest.raises(ValueError, match="invalid database name"):
-        ClickHouseCallStore(chdb_client, "x; DROP TABLE y")
+        ClickHouseEventStore(chdb_client, "x; DROP TABLE y")

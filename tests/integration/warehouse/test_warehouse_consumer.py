@@ -1,6 +1,6 @@
 """The warehouse consumer end to end on a real broker and the session's chDB engine.
 
-``build_consumer`` over a ``ClickHouseCallStore`` consumes ``llmops.calls.recorded`` in a consumer group
+``build_consumer`` over a ``ClickHouseEventStore`` consumes ``llmops.calls.recorded`` in a consumer group
 of its own; the test's calls belong to a tenant of its own, so whatever else the shared topic holds (other
 tests publish to it too) neither disturbs nor is asserted on. Every wait is bounded.
 """
@@ -20,11 +20,11 @@ from aiokafka.admin import AIOKafkaAdminClient
 from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.topics import dlq_topic
 from llmops_schemas.v1.calls import CallRecorded
-from llmops_warehouse.adapters.clickhouse_store import ClickHouseCallStore
+from llmops_warehouse.adapters.clickhouse_store import ClickHouseEventStore
+from llmops_warehouse.concurrent_store import ConcurrentEventStore
 from llmops_warehouse.config import WarehouseSettings
 from llmops_warehouse.entrypoints.consumer import build_consumer
 from llmops_warehouse.models import CallQuery, MetricsQuery
-from llmops_warehouse.threaded_store import ThreadedCallStore
 
 from tests.unit.warehouse.call_store_contract import BASE, make_event, new_tenant
 
@@ -53,10 +53,10 @@ async def producer(kafka_bootstrap: str) -> AsyncIterator[EventProducer]:
 
 
 @pytest.fixture
-async def store(chdb_client: Any, warehouse_database: str) -> AsyncIterator[ThreadedCallStore]:
-    threaded = ThreadedCallStore(ClickHouseCallStore(chdb_client, warehouse_database))
-    yield threaded
-    threaded.close()
+async def store(chdb_client: Any, warehouse_database: str) -> AsyncIterator[ConcurrentEventStore]:
+    concurrent = ConcurrentEventStore(ClickHouseEventStore(chdb_client, warehouse_database))
+    yield concurrent
+    await concurrent.stop()
 
 
 async def _end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
@@ -102,7 +102,7 @@ async def _read_from(
 
 
 async def test_consumer_stores_each_call_once_dead_letters_poison_and_commits(
-    kafka_bootstrap: str, producer: EventProducer, store: ThreadedCallStore
+    kafka_bootstrap: str, producer: EventProducer, store: ConcurrentEventStore
 ) -> None:
     tenant = new_tenant()
     group = f"warehouse-it-{uuid.uuid4().hex[:12]}"

@@ -1,6 +1,6 @@
-"""The behaviour every CallStore must have, as one test suite run against each implementation.
+"""The behaviour every EventStore must have, as one test suite run against each implementation.
 
-Subclass :class:`CallStoreContract` and provide a ``store`` fixture: test_memory_store.py runs it on the
+Subclass :class:`EventStoreContract` and provide a ``store`` fixture: test_memory_store.py runs it on the
 in-memory fake, tests/integration/warehouse/test_clickhouse_store.py on ClickHouse (chDB), so the fake
 cannot drift from the real store. Each test uses fresh tenant ids, so stores may be shared between tests.
 """
@@ -24,7 +24,11 @@ from llmops_schemas.v1.calls import (
     TokenUsage,
 )
 from llmops_schemas.v1.common import PromptRef
+from llmops_schemas.v1.evaluation import EvaluationScored
+from llmops_schemas.v1.examples import example_data
+from llmops_schemas.v1.prompts import PromptVersionPublished
 from llmops_warehouse.adapters.memory_store import clickhouse_uuid_key, linear_quantiles
+from llmops_warehouse.events import EventQuery, StoredEvent, tombstone_id
 from llmops_warehouse.models import (
     CallQuery,
     CallRow,
@@ -34,7 +38,7 @@ from llmops_warehouse.models import (
     TimeseriesQuery,
     epoch_ms,
 )
-from llmops_warehouse.ports import CallStore
+from llmops_warehouse.ports import EventStore
 
 # Recent enough to stay inside the 90-day retention, whole hour so minute buckets are predictable.
 BASE = (datetime.now(UTC) - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
@@ -59,6 +63,8 @@ def make_event(
     usage: tuple[int, int] | None = (10, 5),
     content: str = "Hello there",
     output: str | None = "General Kenobi",
+    key_id: str | None = None,
+    source: str = "tests/warehouse",
     **fields: Any,
 ) -> CloudEvent[CallRecorded]:
     """A valid call.recorded event; ``fields`` override payload fields."""
@@ -80,11 +86,11 @@ def make_event(
     }
     payload.update(fields)
     return CloudEvent.wrap(
-        CallRecorded(**payload), source="tests/warehouse", tenant_id=tenant_id, event_id=event_id or new_uuid7()
+        CallRecorded(**payload), source=source, tenant_id=tenant_id, event_id=event_id or new_uuid7(), key_id=key_id
     )
 
 
-def all_calls(store: CallStore, tenant_id: str, **filters: Any) -> list[CallRow]:
+def all_calls(store: EventStore, tenant_id: str, **filters: Any) -> list[CallRow]:
     return store.list_calls(CallQuery(tenant_id=tenant_id, limit=1000, **filters)).items
 
 
@@ -92,26 +98,49 @@ def ids(rows: list[CallRow]) -> set[str]:
     return {row.event_id for row in rows}
 
 
-class CallStoreContract:
-    """Shared behaviour of CallStore implementations; subclasses provide the ``store`` fixture."""
+def score_event(tenant_id: str, *, at: datetime = BASE, event_id: str | None = None, **fields: Any) -> StoredEvent:
+    """A stored ``evaluation.scored`` event (table ``evaluation_scores``); ``fields`` override the payload."""
+    payload = EvaluationScored.model_validate({**example_data(EvaluationScored), **fields})
+    event = CloudEvent.wrap(payload, source="//llmops/evaluation", tenant_id=tenant_id, event_id=event_id, key_id="k1")
+    return StoredEvent.of("evaluation_scores", event.model_copy(update={"time": at}))
+
+
+def prompt_tombstone(tenant_id: str, name: str, version: int, offset: int) -> StoredEvent:
+    """The delete marker of ``<tenant>:<name>:<version>`` on the prompts topic."""
+    return StoredEvent(
+        table="prompt_versions",
+        event_id=tombstone_id(PromptVersionPublished.topic, 0, offset),
+        tenant_id=tenant_id,
+        event_type=PromptVersionPublished.event_type,
+        time_ms=epoch_ms(BASE + timedelta(minutes=5)),
+        record_key=f"{tenant_id}:{name}:{version}",
+    )
+
+
+def read(store: EventStore, tenant_id: str, table: str = "evaluation_scores", **fields: Any) -> list[Any]:
+    return store.read_events(EventQuery(tenant_id=tenant_id, table=table, limit=1000, **fields)).items
+
+
+class EventStoreContract:
+    """Shared behaviour of EventStore implementations; subclasses provide the ``store`` fixture."""
 
     @pytest.fixture
-    def store(self) -> CallStore:  # pragma: no cover - always overridden
+    def store(self) -> EventStore:  # pragma: no cover - always overridden
         raise NotImplementedError
 
     # ------------------------------------------------------------------------------------------ inserts
 
-    def test_is_a_call_store(self, store: CallStore) -> None:
-        assert isinstance(store, CallStore)
+    def test_is_a_call_store(self, store: EventStore) -> None:
+        assert isinstance(store, EventStore)
         assert store.ping() is True
 
-    def test_insert_returns_rows_written(self, store: CallStore) -> None:
+    def test_insert_returns_rows_written(self, store: EventStore) -> None:
         tenant = new_tenant()
         assert store.insert_calls([]) == 0
         assert store.insert_calls([make_event(tenant) for _ in range(3)]) == 3
         assert len(all_calls(store, tenant)) == 3
 
-    def test_redelivered_events_are_stored_once(self, store: CallStore) -> None:
+    def test_redelivered_events_are_stored_once(self, store: EventStore) -> None:
         tenant = new_tenant()
         events = [make_event(tenant, started_at=BASE + timedelta(seconds=i)) for i in range(5)]
         assert store.insert_calls(events) == 5
@@ -121,20 +150,20 @@ class CallStoreContract:
         assert len(rows) == 5
         assert ids(rows) == {e.id for e in events}
 
-    def test_duplicates_within_a_batch_are_stored_once(self, store: CallStore) -> None:
+    def test_duplicates_within_a_batch_are_stored_once(self, store: EventStore) -> None:
         tenant = new_tenant()
         a, b = make_event(tenant), make_event(tenant)
         assert store.insert_calls([a, b, a, a, b]) == 2
         assert len(all_calls(store, tenant)) == 2
 
-    def test_partly_redelivered_batch_writes_only_new_events(self, store: CallStore) -> None:
+    def test_partly_redelivered_batch_writes_only_new_events(self, store: EventStore) -> None:
         tenant = new_tenant()
         a, b, c = (make_event(tenant, started_at=BASE + timedelta(minutes=i)) for i in range(3))
         assert store.insert_calls([a, b]) == 2
         assert store.insert_calls([b, c]) == 1
         assert ids(all_calls(store, tenant)) == {a.id, b.id, c.id}
 
-    def test_redelivery_never_double_counts_in_metrics(self, store: CallStore) -> None:
+    def test_redelivery_never_double_counts_in_metrics(self, store: EventStore) -> None:
         tenant = new_tenant()
         events = [make_event(tenant, started_at=BASE + timedelta(seconds=10 * i), usage=(3, 2)) for i in range(4)]
         store.insert_calls(events)
@@ -145,13 +174,13 @@ class CallStoreContract:
         points = store.timeseries(TimeseriesQuery(tenant_id=tenant, start=BASE, end=BASE + timedelta(hours=1)))
         assert sum(p.calls for p in points) == 4
 
-    def test_same_event_id_in_two_tenants_is_two_calls(self, store: CallStore) -> None:
+    def test_same_event_id_in_two_tenants_is_two_calls(self, store: EventStore) -> None:
         shared = new_uuid7()
         a, b = new_tenant(), new_tenant()
         assert store.insert_calls([make_event(a, event_id=shared), make_event(b, event_id=shared)]) == 2
         assert len(all_calls(store, a)) == len(all_calls(store, b)) == 1
 
-    def test_event_id_that_is_no_uuid_is_rejected_before_writing(self, store: CallStore) -> None:
+    def test_event_id_that_is_no_uuid_is_rejected_before_writing(self, store: EventStore) -> None:
         tenant = new_tenant()
         good, bad = make_event(tenant), make_event(tenant, event_id="not-a-uuid")
         with pytest.raises(InvalidEventError) as info:
@@ -160,7 +189,7 @@ class CallStoreContract:
         assert isinstance(info.value, ValueError)
         assert all_calls(store, tenant) == []
 
-    def test_stored_call_round_trips_every_field(self, store: CallStore) -> None:
+    def test_stored_call_round_trips_every_field(self, store: EventStore) -> None:
         tenant = new_tenant()
         started = datetime(BASE.year, BASE.month, BASE.day, 9, 30, 15, 123_456, tzinfo=timezone(timedelta(hours=2)))
         event = make_event(
@@ -190,6 +219,9 @@ class CallStoreContract:
             experiment=ExperimentRef(experiment_id="exp-1", variant="B", shadow=True),
             tags=["a", "b"],
             metadata={"region": "eu", "empty": ""},
+            origin="platform",
+            source="//llmops/inference",
+            key_id="judge-key",
         )
         before = datetime.now(UTC) - timedelta(seconds=1)
         store.insert_calls([event])
@@ -202,8 +234,9 @@ class CallStoreContract:
         assert stored.started_at.utcoffset() == timedelta(0)
         assert before <= stored.ingested_at <= after
         assert stored.event_id == event.id
+        assert (stored.origin, stored.source, stored.key_id) == ("platform", "//llmops/inference", "judge-key")
 
-    def test_minimal_call_round_trips(self, store: CallStore) -> None:
+    def test_minimal_call_round_trips(self, store: EventStore) -> None:
         tenant = new_tenant()
         event = make_event(tenant, usage=None, output=None)
         store.insert_calls([event])
@@ -212,15 +245,16 @@ class CallStoreContract:
         assert stored == CallRow.from_event(event, ingested_at=stored.ingested_at)
         assert stored.usage is None and stored.output is None and stored.trace_id is None
         assert stored.parameters == CallParameters()
+        assert (stored.origin, stored.source, stored.key_id) == ("application", "tests/warehouse", None)
 
-    def test_get_call_unknown_or_other_tenant_is_none(self, store: CallStore) -> None:
+    def test_get_call_unknown_or_other_tenant_is_none(self, store: EventStore) -> None:
         a, b = new_tenant(), new_tenant()
         event = make_event(a, call_id="shared-call")
         store.insert_calls([event])
         assert store.get_call(a, "missing") is None
         assert store.get_call(b, "shared-call") is None
 
-    def test_get_call_returns_the_latest_of_a_repeated_call_id(self, store: CallStore) -> None:
+    def test_get_call_returns_the_latest_of_a_repeated_call_id(self, store: EventStore) -> None:
         tenant = new_tenant()
         old = make_event(tenant, call_id="dup", started_at=BASE)
         new = make_event(tenant, call_id="dup", started_at=BASE + timedelta(seconds=1))
@@ -230,7 +264,7 @@ class CallStoreContract:
 
     # ------------------------------------------------------------------------------------------ isolation
 
-    def test_tenants_never_see_each_other(self, store: CallStore) -> None:
+    def test_tenants_never_see_each_other(self, store: EventStore) -> None:
         a, b = new_tenant(), new_tenant()
         events_a = [make_event(a, content="secret of a") for _ in range(3)]
         events_b = [make_event(b) for _ in range(2)]
@@ -247,7 +281,7 @@ class CallStoreContract:
 
     # ------------------------------------------------------------------------------------------ filters
 
-    def test_equality_filters(self, store: CallStore) -> None:
+    def test_equality_filters(self, store: EventStore) -> None:
         tenant = new_tenant()
         e1 = make_event(tenant, app="chat", model="gpt-4o", user_id="u1", session_id="s1", trace_id="tr1")
         e2 = make_event(tenant, app="chat", model="claude", environment="staging", status="error")
@@ -264,7 +298,7 @@ class CallStoreContract:
         assert ids(all_calls(store, tenant, trace_id="tr1")) == {e1.id}
         assert all_calls(store, tenant, app="nope") == []
 
-    def test_time_window_is_start_inclusive_end_exclusive(self, store: CallStore) -> None:
+    def test_time_window_is_start_inclusive_end_exclusive(self, store: EventStore) -> None:
         tenant = new_tenant()
         events = [make_event(tenant, started_at=BASE + timedelta(minutes=i)) for i in range(5)]
         store.insert_calls(events)
@@ -273,7 +307,7 @@ class CallStoreContract:
         assert ids(all_calls(store, tenant, start=BASE + timedelta(minutes=4))) == {events[4].id}
         assert ids(all_calls(store, tenant, end=BASE + timedelta(milliseconds=1))) == {events[0].id}
 
-    def test_text_search_is_case_insensitive_over_messages_and_output(self, store: CallStore) -> None:
+    def test_text_search_is_case_insensitive_over_messages_and_output(self, store: EventStore) -> None:
         tenant = new_tenant()
         e1 = make_event(tenant, content="What is the Capital of France?", output="Paris")
         e2 = make_event(tenant, content="Tell me a joke", output="Why did the CHICKEN cross the road?")
@@ -297,7 +331,7 @@ class CallStoreContract:
         assert all_calls(store, tenant, text="system") == []
         assert all_calls(store, tenant, text="role") == []
 
-    def test_text_search_treats_like_metacharacters_literally(self, store: CallStore) -> None:
+    def test_text_search_treats_like_metacharacters_literally(self, store: EventStore) -> None:
         tenant = new_tenant()
         pct = make_event(tenant, content="a discount of 50% today")
         under = make_event(tenant, content="call snake_case here")
@@ -310,7 +344,7 @@ class CallStoreContract:
         assert ids(all_calls(store, tenant, text="%")) == {pct.id}
         assert ids(all_calls(store, tenant, text="'")) == set()
 
-    def test_text_search_combines_with_filters(self, store: CallStore) -> None:
+    def test_text_search_combines_with_filters(self, store: EventStore) -> None:
         tenant = new_tenant()
         e1 = make_event(tenant, app="chat", content="refund please")
         e2 = make_event(tenant, app="support", content="refund please")
@@ -319,7 +353,7 @@ class CallStoreContract:
 
     # ------------------------------------------------------------------------------------------ pagination
 
-    def test_cursor_pagination_visits_every_row_once_newest_first(self, store: CallStore) -> None:
+    def test_cursor_pagination_visits_every_row_once_newest_first(self, store: EventStore) -> None:
         tenant = new_tenant()
         # Groups of five calls share a started_at, so ties must be broken by event id consistently.
         events = [make_event(tenant, started_at=BASE + timedelta(seconds=i // 5)) for i in range(250)]
@@ -345,7 +379,7 @@ class CallStoreContract:
         assert len(set(keys)) == 250
         assert [r.event_id for r in seen] == [r.event_id for r in all_calls(store, tenant)]
 
-    def test_page_of_exactly_limit_rows_has_no_next_cursor(self, store: CallStore) -> None:
+    def test_page_of_exactly_limit_rows_has_no_next_cursor(self, store: EventStore) -> None:
         tenant = new_tenant()
         store.insert_calls([make_event(tenant, started_at=BASE + timedelta(seconds=i)) for i in range(10)])
         page = store.list_calls(CallQuery(tenant_id=tenant, limit=10))
@@ -355,7 +389,7 @@ class CallStoreContract:
         last = store.list_calls(CallQuery(tenant_id=tenant, limit=9, cursor=first.next_cursor))
         assert len(last.items) == 1 and last.next_cursor is None
 
-    def test_cursor_keeps_filters_stable(self, store: CallStore) -> None:
+    def test_cursor_keeps_filters_stable(self, store: EventStore) -> None:
         tenant = new_tenant()
         events = [
             make_event(tenant, app="a" if i % 2 else "b", started_at=BASE + timedelta(seconds=i)) for i in range(30)
@@ -379,14 +413,14 @@ class CallStoreContract:
             base64.urlsafe_b64encode(b"{}").decode(),
         ],
     )
-    def test_invalid_cursor_is_a_value_error(self, store: CallStore, cursor: str) -> None:
+    def test_invalid_cursor_is_a_value_error(self, store: EventStore, cursor: str) -> None:
         with pytest.raises(InvalidCursorError, match="invalid cursor"):
             store.list_calls(CallQuery(tenant_id=new_tenant(), cursor=cursor))
         assert issubclass(InvalidCursorError, ValueError)
 
     # ------------------------------------------------------------------------------------------ metrics
 
-    def _metrics_fixture(self, store: CallStore) -> tuple[str, list[CloudEvent[CallRecorded]]]:
+    def _metrics_fixture(self, store: EventStore) -> tuple[str, list[CloudEvent[CallRecorded]]]:
         tenant = new_tenant()
         events = []
         # chat/gpt-4o: 10 calls over minutes 0..9, latencies 10..100, two errors, usage (i, 2i).
@@ -420,7 +454,7 @@ class CallStoreContract:
         store.insert_calls(events)
         return tenant, events
 
-    def test_summary_without_grouping(self, store: CallStore) -> None:
+    def test_summary_without_grouping(self, store: EventStore) -> None:
         tenant, _ = self._metrics_fixture(store)
         [row] = store.summary(MetricsQuery(tenant_id=tenant, start=BASE, end=BASE + timedelta(hours=1)))
         assert row.group is None
@@ -436,7 +470,7 @@ class CallStoreContract:
         assert row.latency_p95_ms == pytest.approx(p95, rel=0.02)
         assert row.latency_p99_ms == pytest.approx(p99, rel=0.02)
 
-    def test_summary_grouped_by_app_and_model(self, store: CallStore) -> None:
+    def test_summary_grouped_by_app_and_model(self, store: EventStore) -> None:
         tenant, _ = self._metrics_fixture(store)
         window = {"start": BASE, "end": BASE + timedelta(hours=1)}
         by_app = store.summary(MetricsQuery(tenant_id=tenant, group_by="app", **window))
@@ -452,7 +486,7 @@ class CallStoreContract:
         assert gpt.latency_p50_ms == pytest.approx(55.0, rel=0.02)
         assert gpt.latency_p99_ms == pytest.approx(99.1, rel=0.02)
 
-    def test_summary_filters_and_window(self, store: CallStore) -> None:
+    def test_summary_filters_and_window(self, store: EventStore) -> None:
         tenant, _ = self._metrics_fixture(store)
         window = {"start": BASE, "end": BASE + timedelta(hours=1)}
         [chat] = store.summary(MetricsQuery(tenant_id=tenant, app="chat", **window))
@@ -472,7 +506,7 @@ class CallStoreContract:
         )
         assert tail.calls == 6
 
-    def test_timeseries_buckets(self, store: CallStore) -> None:
+    def test_timeseries_buckets(self, store: EventStore) -> None:
         tenant, _ = self._metrics_fixture(store)
         q = TimeseriesQuery(tenant_id=tenant, start=BASE, end=BASE + timedelta(hours=1), step_seconds=600)
         points = store.timeseries(q)
@@ -486,7 +520,7 @@ class CallStoreContract:
         assert points[0].latency_p50_ms == pytest.approx(55.0, rel=0.02)
         assert all(p.bucket_start.utcoffset() == timedelta(0) for p in points)
 
-    def test_timeseries_grouped_and_aligned_to_start(self, store: CallStore) -> None:
+    def test_timeseries_grouped_and_aligned_to_start(self, store: EventStore) -> None:
         tenant, _ = self._metrics_fixture(store)
         # Buckets start at the (minute-floored) start: 00:05, 00:20, 00:35, 00:50.
         q = TimeseriesQuery(
@@ -504,7 +538,7 @@ class CallStoreContract:
             (timedelta(minutes=20), "claude", 1),
         ]
 
-    def test_timeseries_bucket_limits(self, store: CallStore) -> None:
+    def test_timeseries_bucket_limits(self, store: EventStore) -> None:
         tenant = new_tenant()
         ok = TimeseriesQuery(tenant_id=tenant, start=BASE, end=BASE + timedelta(minutes=2000), step_seconds=60)
         assert ok.bucket_count == 2000
@@ -515,3 +549,89 @@ class CallStoreContract:
             TimeseriesQuery(tenant_id=tenant, start=BASE, end=BASE + timedelta(hours=1), step_seconds=90)
         with pytest.raises(ValueError):
             TimeseriesQuery(tenant_id=tenant, start=BASE, end=BASE + timedelta(hours=1), step_seconds=30)
+
+    # ------------------------------------------------------------------------------------------ origin, filters
+
+    def test_origin_filter_and_metrics_count_only_the_applications_by_default(self, store: EventStore) -> None:
+        tenant = new_tenant()
+        app_call = make_event(tenant, started_at=BASE + timedelta(seconds=1))
+        judge_call = make_event(tenant, started_at=BASE + timedelta(seconds=2), origin="platform", latency_ms=900.0)
+        store.insert_calls([app_call, judge_call])
+        assert ids(all_calls(store, tenant)) == {app_call.id, judge_call.id}
+        assert ids(all_calls(store, tenant, origin="application")) == {app_call.id}
+        assert ids(all_calls(store, tenant, origin="platform")) == {judge_call.id}
+        window = {"tenant_id": tenant, "start": BASE, "end": BASE + timedelta(hours=1)}
+        [default] = store.summary(MetricsQuery(**window))
+        assert (default.calls, default.latency_p99_ms) == (1, 100.0)
+        [everything] = store.summary(MetricsQuery(**window, origin="all"))
+        assert everything.calls == 2
+        [platform] = store.timeseries(TimeseriesQuery(**window, origin="platform", step_seconds=3600))
+        assert platform.calls == 1
+
+    def test_call_filters_on_prompt_experiment_and_call_id(self, store: EventStore) -> None:
+        tenant = new_tenant()
+        a = make_event(tenant, prompt=PromptRef(name="greeter", version=2), experiment=ExperimentRef(
+            experiment_id="exp-1", variant="B"))  # fmt: skip
+        b = make_event(tenant, prompt=PromptRef(name="greeter", version=3))
+        store.insert_calls([a, b, make_event(tenant)])
+        assert ids(all_calls(store, tenant, prompt_name="greeter")) == {a.id, b.id}
+        assert ids(all_calls(store, tenant, prompt_version=3)) == {b.id}
+        assert ids(all_calls(store, tenant, experiment_id="exp-1")) == {a.id}
+        assert ids(all_calls(store, tenant, call_id=b.data.call_id)) == {b.id}
+
+    # ------------------------------------------------------------------------------------------ event tables
+
+    def test_events_are_stored_once_and_read_back_with_their_envelope(self, store: EventStore) -> None:
+        tenant = new_tenant()
+        first, second = score_event(tenant), score_event(tenant, at=BASE + timedelta(minutes=1), metric="tone")
+        assert store.insert_events([first, second, first]) == 2
+        assert store.insert_events([first, second]) == 0  # redelivery
+        newest, oldest = read(store, tenant)
+        assert (newest.event_id, oldest.event_id) == (str(second.event_id), str(first.event_id))
+        assert newest.type == "llmops.evaluation.scored.v1"
+        assert (newest.source, newest.key_id, newest.deleted, newest.time) == (
+            "//llmops/evaluation", "k1", False, BASE + timedelta(minutes=1))  # fmt: skip
+        assert newest.data is not None and newest.data["metric"] == "tone"
+        assert newest.data == second.payload.model_dump(mode="json")
+
+    def test_events_are_tenant_scoped_and_filtered(self, store: EventStore) -> None:
+        tenant, other = new_tenant(), new_tenant()
+        mine = score_event(tenant, call_id="call-a", app="chat")
+        theirs = score_event(other, call_id="call-a", app="chat")
+        store.insert_events([mine, theirs, score_event(tenant, call_id="call-b", app="search")])
+        assert [r.event_id for r in read(store, tenant, filters={"call_id": "call-a"})] == [str(mine.event_id)]
+        assert len(read(store, tenant, filters={"app": "search"})) == 1
+        assert read(store, tenant, start=BASE + timedelta(seconds=1)) == []
+        assert len(read(store, tenant, start=BASE, end=BASE + timedelta(seconds=1))) == 2
+
+    def test_event_pages_visit_every_row_once(self, store: EventStore) -> None:
+        tenant = new_tenant()
+        events = [score_event(tenant, at=BASE + timedelta(seconds=i // 2)) for i in range(7)]
+        store.insert_events(events)
+        seen: list[str] = []
+        cursor = None
+        while True:
+            page = store.read_events(EventQuery(tenant_id=tenant, table="evaluation_scores", limit=3, cursor=cursor))
+            seen += [row.event_id for row in page.items]
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        assert sorted(seen) == sorted(str(e.event_id) for e in events) and len(seen) == 7
+
+    def test_a_tombstone_is_a_delete_marker_row(self, store: EventStore) -> None:
+        tenant = new_tenant()
+        marker = prompt_tombstone(tenant, "greeter", 2, offset=11)
+        assert store.insert_events([marker, marker]) == 1
+        assert store.insert_events([marker]) == 0
+        [row] = read(store, tenant, "prompt_versions")
+        assert (row.deleted, row.data, row.record_key) == (True, None, f"{tenant}:greeter:2")
+        assert row.event_id == str(tombstone_id(PromptVersionPublished.topic, 0, 11))
+
+    def test_unknown_tables_and_filters_are_value_errors(self, store: EventStore) -> None:
+        tenant = new_tenant()
+        with pytest.raises(ValueError, match="no event table"):
+            unmapped = StoredEvent(table="nope", event_id=uuid.uuid4(), tenant_id=tenant, event_type="x", time_ms=0)
+            store.insert_events([score_event(tenant), unmapped])
+        assert read(store, tenant) == []  # nothing of the batch was written
+        with pytest.raises(ValueError, match="cannot be filtered"):
+            read(store, tenant, "budget_events", filters={"app": "chat"})

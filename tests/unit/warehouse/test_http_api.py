@@ -15,7 +15,7 @@ import httpx
 import pytest
 import yaml
 from llmops_kit.auth import hash_key
-from llmops_warehouse.adapters.memory_store import InMemoryCallStore
+from llmops_warehouse.adapters.memory_store import InMemoryEventStore
 from llmops_warehouse.bootstrap import WarehousePorts
 from llmops_warehouse.config import WarehouseSettings
 from llmops_warehouse.entrypoints.http import create_app
@@ -28,6 +28,7 @@ KEYS = {
     "reader_a": ("llmops_reader_key_of_tenant_a_00000000001", TENANT_A, "reader"),
     "reader_b": ("llmops_reader_key_of_tenant_b_00000000001", TENANT_B, "reader"),
     "ingest_a": ("llmops_ingest_key_of_tenant_a_00000000001", TENANT_A, "ingest"),
+    "service": ("llmops_service_key_of_the_evaluator_000001", "*", "service"),
 }
 ROUTES = ["/v1/calls", "/v1/calls/some-call", "/v1/metrics/summary", "/v1/metrics/timeseries"]
 WINDOW = {"start": BASE.isoformat(), "end": (BASE + timedelta(hours=1)).isoformat()}
@@ -63,12 +64,12 @@ def keys_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store() -> InMemoryCallStore:
-    return InMemoryCallStore()
+def store() -> InMemoryEventStore:
+    return InMemoryEventStore()
 
 
 @pytest.fixture
-async def client(store: InMemoryCallStore, keys_file: Path) -> AsyncIterator[httpx.AsyncClient]:
+async def client(store: InMemoryEventStore, keys_file: Path) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(WarehouseSettings(api_keys_file=keys_file), ports=WarehousePorts(store=store))
     async with (
         app.router.lifespan_context(app),
@@ -118,7 +119,7 @@ async def test_the_x_api_key_header_works_too(client: httpx.AsyncClient) -> None
 # --- tenant isolation -----------------------------------------------------------------------------
 
 
-async def test_a_tenant_never_sees_another_tenants_calls(client: httpx.AsyncClient, store: InMemoryCallStore) -> None:
+async def test_a_tenant_never_sees_another_tenants_calls(client: httpx.AsyncClient, store: InMemoryEventStore) -> None:
     store.insert_calls(
         [make_event(TENANT_A, call_id=f"a-{i}", started_at=BASE + timedelta(minutes=i)) for i in range(3)]
     )
@@ -144,7 +145,7 @@ async def test_a_tenant_never_sees_another_tenants_calls(client: httpx.AsyncClie
     assert [(p["bucket_start"], p["calls"]) for p in series_b["items"]] == [(iso(BASE), 1)]
 
 
-async def test_a_tenant_without_calls_gets_empty_metrics(client: httpx.AsyncClient, store: InMemoryCallStore) -> None:
+async def test_a_tenant_without_calls_gets_empty_metrics(client: httpx.AsyncClient, store: InMemoryEventStore) -> None:
     store.insert_calls([make_event(TENANT_A) for _ in range(2)])
     for path in ROUTES[2:]:
         response = await client.get(path, params=WINDOW, headers=auth("reader_b"))
@@ -156,7 +157,7 @@ async def test_a_tenant_without_calls_gets_empty_metrics(client: httpx.AsyncClie
 
 
 @pytest.fixture
-def varied(store: InMemoryCallStore) -> None:
+def varied(store: InMemoryEventStore) -> None:
     """Tenant A's calls differing in every filterable field (one field per call)."""
     base: dict[str, Any] = {"started_at": BASE}
     store.insert_calls(
@@ -202,7 +203,7 @@ async def test_filters_and_text_search_pass_through(
 
 @pytest.mark.parametrize(("limit", "filters"), [(1, {}), (4, {}), (7, {"status": "ok"}), (100, {})])
 async def test_cursor_pagination_visits_every_row_once(
-    client: httpx.AsyncClient, store: InMemoryCallStore, limit: int, filters: dict[str, str]
+    client: httpx.AsyncClient, store: InMemoryEventStore, limit: int, filters: dict[str, str]
 ) -> None:
     # Ties on started_at (three calls per second) are broken by event id, so no page boundary loses one.
     events = [
@@ -246,7 +247,7 @@ async def test_unknown_call_is_a_404_problem(client: httpx.AsyncClient) -> None:
 
 @pytest.mark.parametrize("call_id", ["order-42:retry/1", "user@example.com/a/b", "v1.2_x"])
 async def test_every_valid_call_id_is_reachable(
-    client: httpx.AsyncClient, store: InMemoryCallStore, call_id: str
+    client: httpx.AsyncClient, store: InMemoryEventStore, call_id: str
 ) -> None:
     store.insert_calls([make_event(TENANT_A, call_id=call_id)])
     for path in (f"/v1/calls/{call_id}", f"/v1/calls/{call_id.replace('/', '%2F')}"):
@@ -319,7 +320,7 @@ async def test_invalid_parameters_are_422_problems_naming_the_parameter(
 
 
 async def test_summary_and_timeseries_answer_from_the_store(
-    client: httpx.AsyncClient, store: InMemoryCallStore
+    client: httpx.AsyncClient, store: InMemoryEventStore
 ) -> None:
     store.insert_calls(
         [make_event(TENANT_A, model="m-1", started_at=BASE + timedelta(minutes=i), latency_ms=100.0) for i in range(3)]

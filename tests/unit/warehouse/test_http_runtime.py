@@ -7,13 +7,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
-import pytest
 from fastapi import FastAPI
 from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, hash_key
 from llmops_kit.kafka.consumer import ConsumerLoop
 from llmops_kit.kafka.producer import EventProducer
-from llmops_warehouse.adapters.memory_store import InMemoryCallStore
-from llmops_warehouse.bootstrap import StoreLifetime, WarehousePorts, build_runtime
+from llmops_warehouse.adapters.memory_store import InMemoryEventStore
+from llmops_warehouse.bootstrap import WarehousePorts, build_runtime
+from llmops_warehouse.concurrent_store import ConcurrentEventStore
 from llmops_warehouse.config import WarehouseSettings
 from llmops_warehouse.entrypoints.http import create_app
 
@@ -36,7 +36,7 @@ async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def test_readyz_follows_the_stores_ping() -> None:
-    store = InMemoryCallStore()
+    store = InMemoryEventStore()
     async with running(create_app(settings(), ports=WarehousePorts(store=store, api_keys=KEYS))) as client:
         ready = await client.get("/readyz", headers=AUTH)
         assert (ready.status_code, ready.json()) == (200, {"ready": True, "checks": {"clickhouse": True}})
@@ -51,25 +51,25 @@ async def test_readyz_follows_the_stores_ping() -> None:
 
 async def test_ports_with_keys_serve_queries_without_kafka() -> None:
     app = create_app(
-        settings(kafka_bootstrap_servers="unreachable.invalid:1"), ports=WarehousePorts(InMemoryCallStore(), KEYS)
+        settings(kafka_bootstrap_servers="unreachable.invalid:1"), ports=WarehousePorts(InMemoryEventStore(), KEYS)
     )
     async with running(app) as client:
         response = await client.get("/v1/calls", headers=AUTH)
         assert response.status_code == 200
         assert response.json() == {"items": [], "next_cursor": None}
-    assert [type(c) for c in app.state.runtime.components] == [StoreLifetime]
+    assert [type(c) for c in app.state.runtime.components] == [ConcurrentEventStore]
 
 
 async def test_ports_without_keys_load_the_keys_file(tmp_path: Path) -> None:
     keys_file = tmp_path / "keys.yaml"
     keys_file.write_text(f"keys:\n  - {{id: r, tenant_id: acme, role: reader, sha256: {hash_key(KEY)}}}\n")
-    app = create_app(settings(api_keys_file=keys_file), ports=WarehousePorts(InMemoryCallStore()))
+    app = create_app(settings(api_keys_file=keys_file), ports=WarehousePorts(InMemoryEventStore()))
     async with running(app) as client:
         assert (await client.get("/v1/calls", headers=AUTH)).status_code == 200
 
 
 async def test_without_keys_requests_answer_503_and_the_app_is_not_ready() -> None:
-    async with running(create_app(settings(), ports=WarehousePorts(InMemoryCallStore()))) as client:
+    async with running(create_app(settings(), ports=WarehousePorts(InMemoryEventStore()))) as client:
         response = await client.get("/v1/calls", headers=AUTH)
         assert response.status_code == 503
         assert response.headers["content-type"] == "application/problem+json"
@@ -80,26 +80,21 @@ async def test_without_keys_requests_answer_503_and_the_app_is_not_ready() -> No
 
 async def test_the_app_restarts_with_a_fresh_store_thread() -> None:
     # Schemathesis (and uvicorn reloads) run the lifespan more than once on one app.
-    app = create_app(settings(), ports=WarehousePorts(InMemoryCallStore(), KEYS))
+    app = create_app(settings(), ports=WarehousePorts(InMemoryEventStore(), KEYS))
     for _ in range(2):
         async with running(app) as client:
             assert (await client.get("/v1/calls", headers=AUTH)).status_code == 200
 
 
-def test_ports_and_a_store_factory_are_exclusive() -> None:
-    with pytest.raises(ValueError, match="either ports or store_factory"):
-        create_app(settings(), InMemoryCallStore, ports=WarehousePorts(InMemoryCallStore(), KEYS))
-
-
 async def test_production_wiring_still_runs_the_consumer() -> None:
     # Builds (but does not start) the Kafka clients: nothing connects until start().
-    app, store = FastAPI(), InMemoryCallStore()
+    app, store = FastAPI(), InMemoryEventStore()
     runtime = await build_runtime(app, settings(), store=store)
     try:
         # The injected store, even an empty one, is what the routes use (ClickHouse is never opened).
         store.healthy = False
         assert await app.state.store.ping() is False
-        assert [type(c) for c in runtime.components] == [StoreLifetime, EventProducer, ConsumerLoop]
+        assert [type(c) for c in runtime.components] == [ConcurrentEventStore, EventProducer, ConsumerLoop]
         assert list(runtime.checks) == ["kafka", "clickhouse", "api_keys", "consumer"]
     finally:
         for component in reversed(runtime.components):

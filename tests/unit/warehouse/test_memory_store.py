@@ -1,27 +1,27 @@
-"""The CallStore contract on the in-memory fake (the same suite runs on ClickHouse in tests/integration)."""
+"""The EventStore contract on the in-memory fake (the same suite runs on ClickHouse in tests/integration)."""
 
 from __future__ import annotations
 
 import pytest
-from llmops_warehouse.adapters.memory_store import InMemoryCallStore, clickhouse_uuid_key, linear_quantiles
+from llmops_warehouse.adapters.memory_store import InMemoryEventStore, clickhouse_uuid_key, linear_quantiles
 
-from tests.unit.warehouse.call_store_contract import CallStoreContract, make_event, new_tenant
+from tests.unit.warehouse.call_store_contract import EventStoreContract, make_event, new_tenant
 
 
-class TestInMemoryCallStore(CallStoreContract):
+class TestInMemoryEventStore(EventStoreContract):
     @pytest.fixture
-    def store(self) -> InMemoryCallStore:
-        return InMemoryCallStore()
+    def store(self) -> InMemoryEventStore:
+        return InMemoryEventStore()
 
 
 def test_ping_follows_the_health_switch() -> None:
-    store = InMemoryCallStore()
+    store = InMemoryEventStore()
     store.healthy = False
     assert store.ping() is False
 
 
 def test_len_counts_stored_rows() -> None:
-    store = InMemoryCallStore()
+    store = InMemoryEventStore()
     tenant = new_tenant()
     event = make_event(tenant)
     store.insert_calls([event, event])

@@ -3,36 +3,49 @@
 ``build_runtime`` is production: ClickHouse, Kafka, the consumer. ``build_query_runtime`` serves the query
 API alone over injected :class:`WarehousePorts` (an in-memory store in tests) and creates no Kafka client,
 so HTTP tests and the OpenAPI contract test need no broker. Both install what the routes read on
-``app.state`` the same way (``store``, and ``api_keys`` for the kit's auth).
+``app.state`` the same way (``store``, ``query_limiter``, and ``api_keys`` for the kit's auth).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fastapi import FastAPI
 from llmops_kit.auth import ApiKeyStore
 from llmops_kit.bootstrap import TopicProvisioner, install_api_keys, load_api_keys
 from llmops_kit.http.app import Component, ReadinessCheck, Runtime
+from llmops_kit.http.limits import InFlightLimiter
 from llmops_kit.kafka.producer import EventProducer
-from llmops_schemas.v1.calls import CallRecorded
+from llmops_kit.kafka.topics import TopicCatalog
 
 from llmops_warehouse.adapters.clickhouse_client import connect
-from llmops_warehouse.adapters.clickhouse_store import ClickHouseCallStore
+from llmops_warehouse.adapters.clickhouse_store import ClickHouseEventStore
+from llmops_warehouse.concurrent_store import ConcurrentEventStore
 from llmops_warehouse.config import WarehouseSettings
-from llmops_warehouse.entrypoints.consumer import build_consumer
+from llmops_warehouse.entrypoints.consumer import build_consumer, warehouse_topics
 from llmops_warehouse.migrations import apply_migrations
-from llmops_warehouse.ports import CallStore
-from llmops_warehouse.threaded_store import ThreadedCallStore
+from llmops_warehouse.ports import EventStore
+from llmops_warehouse.tables import TABLES, EventTable, tables_by_name
 
-__all__ = ["StoreLifetime", "WarehousePorts", "build_query_runtime", "build_runtime", "open_clickhouse_store"]
+__all__ = ["WarehousePorts", "build_query_runtime", "build_runtime", "open_clickhouse_store"]
 
 
-def open_clickhouse_store(settings: WarehouseSettings) -> CallStore:
-    """Connect to ClickHouse and bring its schema up to date (idempotent)."""
-    client = connect(settings.clickhouse_url, settings.clickhouse_user, settings.clickhouse_password.get_secret_value())
-    apply_migrations(client, database=settings.database)
-    return ClickHouseCallStore(client, settings.database)
+def open_clickhouse_store(settings: WarehouseSettings) -> EventStore:
+    """Connect to ClickHouse and bring its schema up to date (idempotent).
+
+    The store writes on one client and reads on a client per reader thread, each query limited to
+    ``query_timeout_s`` on the server (``max_execution_time``).
+    """
+
+    def client() -> object:
+        password = settings.clickhouse_password.get_secret_value()
+        return connect(settings.clickhouse_url, settings.clickhouse_user, password)
+
+    writer = client()
+    apply_migrations(writer, database=settings.database)
+    read_settings = {"max_execution_time": settings.query_timeout_s, "max_threads": settings.query_max_threads}
+    return ClickHouseEventStore(writer, settings.database, reader=client, read_settings=read_settings)
 
 
 @dataclass(frozen=True)
@@ -43,44 +56,49 @@ class WarehousePorts:
     no topics, no migrations. ``api_keys`` None loads ``LLMOPS_API_KEYS_FILE`` as production does.
     """
 
-    store: CallStore
+    store: EventStore
     api_keys: ApiKeyStore | None = None
+    tables: Sequence[EventTable] = TABLES
+    """The event tables the generic read serves (the store must know them too)."""
 
 
-@dataclass
-class StoreLifetime:
-    """Closes the store's worker thread when the app stops (after the consumer has drained)."""
-
-    store: ThreadedCallStore
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        self.store.close()
-
-
-def _install(app: FastAPI, settings: WarehouseSettings, store: ThreadedCallStore, keys: ApiKeyStore | None) -> Runtime:
-    """Put the store and the keys where the routes read them; a runtime that owns the store's thread."""
-    app.state.store = store
+def _install(
+    app: FastAPI,
+    settings: WarehouseSettings,
+    store: EventStore,
+    keys: ApiKeyStore | None,
+    tables: Sequence[EventTable] = TABLES,
+) -> Runtime:
+    """Put the store, the tables, the query limiter and the keys where the routes read them; a runtime that
+    owns the store's threads (stopped last, after the consumer has drained)."""
+    concurrent = ConcurrentEventStore(store, read_workers=settings.query_workers)
+    app.state.store = concurrent
+    app.state.tables = tables_by_name(tables)
+    app.state.query_limiter = InFlightLimiter(settings.max_queries_per_key, what="queries")
     keys = keys if keys is not None else load_api_keys(settings.api_keys_file)
-    checks: dict[str, ReadinessCheck] = {"clickhouse": store.ping, **install_api_keys(app, keys)}
-    return Runtime(components=[StoreLifetime(store)], checks=checks)
+    checks: dict[str, ReadinessCheck] = {"clickhouse": concurrent.ping, **install_api_keys(app, keys)}
+    return Runtime(components=[concurrent], checks=checks)
 
 
-async def build_runtime(app: FastAPI, settings: WarehouseSettings, store: CallStore | None = None) -> Runtime:
-    """Everything the warehouse runs, in start order; ``store`` replaces ClickHouse (the consumer still runs)."""
-    # `is None`, not `or`: an empty store is falsy (InMemoryCallStore has __len__).
-    threaded = ThreadedCallStore(store if store is not None else open_clickhouse_store(settings))
+async def build_runtime(app: FastAPI, settings: WarehouseSettings, store: EventStore | None = None) -> Runtime:
+    """Everything the warehouse runs, in start order: ClickHouse (or ``store``), the topics, the DLQ producer,
+    the consumer."""
+    # `is None`, not `or`: an empty store is falsy (InMemoryEventStore has __len__).
+    runtime = _install(app, settings, store if store is not None else open_clickhouse_store(settings), None)
     producer = EventProducer(settings.kafka_bootstrap_servers, service="warehouse", security=settings.kafka_security)
-    consumer = build_consumer(settings, threaded, producer)
-    runtime = _install(app, settings, threaded, None)
+    consumer = build_consumer(settings, app.state.store, producer)
 
     async def consumer_ready() -> bool:
         return consumer.ready
 
     topics = (
-        [TopicProvisioner(settings.kafka_bootstrap_servers, [CallRecorded.topic], security=settings.kafka_security)]
+        [
+            TopicProvisioner(
+                settings.kafka_bootstrap_servers,
+                warehouse_topics(TopicCatalog.load()),
+                security=settings.kafka_security,
+            )
+        ]
         if settings.ensure_topics
         else []
     )
@@ -90,5 +108,5 @@ async def build_runtime(app: FastAPI, settings: WarehouseSettings, store: CallSt
 
 
 def build_query_runtime(app: FastAPI, settings: WarehouseSettings, ports: WarehousePorts) -> Runtime:
-    """The query API alone over ``ports``: the store on its worker thread and the keys; no Kafka at all."""
-    return _install(app, settings, ThreadedCallStore(ports.store), ports.api_keys)
+    """The query API alone over ``ports``: the store on its worker threads and the keys; no Kafka at all."""
+    return _install(app, settings, ports.store, ports.api_keys, ports.tables)

@@ -30,3 +30,15 @@ class WarehouseSettings(ServiceSettings):
     consumer_group: str = "warehouse"
     batch_size: int = Field(default=5000, ge=1, le=100_000, description="Most events per insert")
     batch_wait_ms: int = Field(default=250, ge=1, le=60_000, description="Longest wait to fill a batch")
+    query_timeout_s: float = Field(
+        default=10.0, gt=0, le=600, description="Server-side time limit of one query (ClickHouse max_execution_time)"
+    )
+    query_max_threads: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="ClickHouse threads one query may use (max_threads): the rest stay for inserts",
+    )
+    query_workers: int = Field(default=8, ge=1, le=64, description="Queries that run at once, beside the inserts")
+    max_queries_per_key: int = Field(default=4, ge=1, le=64, description="Queries one API key may have in flight")
+    search_max_days: int = Field(default=7, ge=1, le=400, description="Longest window a full-text search may span")

@@ -37,6 +37,9 @@ __all__ = [
     "InvalidEventError",
     "Metrics",
     "MetricsQuery",
+    "Origin",
+    "OriginFilter",
+    "QueryTimeoutError",
     "SummaryRow",
     "TimeseriesPoint",
     "TimeseriesQuery",
@@ -60,11 +63,18 @@ _ONE_MINUTE = timedelta(minutes=1)
 
 GroupBy = Literal["none", "app", "model"]
 Status = Literal["ok", "error"]
+Origin = Literal["application", "platform"]
+OriginFilter = Literal["application", "platform", "all"]
+"""Which calls a query looks at: the applications', the platform's own (judges, offline runs), or both."""
 FilterValue = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
 
 class InvalidCursorError(ValueError):
     """A pagination cursor that this store did not issue (or that was altered). The HTTP layer answers 400."""
+
+
+class QueryTimeoutError(RuntimeError):
+    """A query ran past its server-side time limit (``max_execution_time``). The HTTP layer answers 503."""
 
 
 class InvalidEventError(ValueError):
@@ -116,6 +126,7 @@ class CallRow(BaseModel):
     """A stored call as the API returns it: the ``call.recorded.v1`` payload plus where it came from.
 
     ``event_id`` is the CloudEvent id (canonical UUID spelling), ``tenant_id`` the envelope's tenant,
+    ``source`` and ``key_id`` the envelope's producer and the API key it accepted the call under,
     ``received_at`` the envelope's ``time`` and ``ingested_at`` when the warehouse wrote the row. Times are
     UTC with millisecond precision.
     """
@@ -146,6 +157,9 @@ class CallRow(BaseModel):
     experiment: ExperimentRef | None = None
     tags: list[str] = Field(default_factory=list)
     metadata: dict[str, str] = Field(default_factory=dict)
+    origin: Origin = "application"
+    source: str = Field(default="", description="The producer (envelope source); '' for calls stored before 0003")
+    key_id: str | None = None
     received_at: AwareDatetime
     ingested_at: AwareDatetime
 
@@ -178,6 +192,9 @@ class CallRow(BaseModel):
             experiment=data.experiment,
             tags=list(data.tags),
             metadata=dict(data.metadata),
+            origin=data.origin,
+            source=event.source,
+            key_id=event.key_id,
             received_at=datetime_from_ms(epoch_ms(event.time)),
             ingested_at=datetime_from_ms(epoch_ms(to_utc(ingested_at))),
         )
@@ -237,7 +254,8 @@ class CallQuery(_TenantQuery):
     """A page of one tenant's calls, newest first (by ``started_at``, ties broken by event id).
 
     ``start`` is inclusive and ``end`` exclusive on ``started_at``. ``text`` is a case-insensitive substring
-    search over the message contents and the output (see :meth:`CallRow.searchable_text`).
+    search over the message contents and the output (see :meth:`CallRow.searchable_text`). ``origin``
+    narrows to the applications' or the platform's own calls (default: both).
     """
 
     app: FilterValue | None = None
@@ -247,6 +265,11 @@ class CallQuery(_TenantQuery):
     user_id: FilterValue | None = None
     session_id: FilterValue | None = None
     trace_id: FilterValue | None = None
+    call_id: FilterValue | None = None
+    prompt_name: FilterValue | None = None
+    prompt_version: int | None = Field(default=None, ge=1, le=2**32 - 1)
+    experiment_id: FilterValue | None = None
+    origin: OriginFilter = "all"
     start: AwareDatetime | None = None
     end: AwareDatetime | None = None
     text: str | None = Field(default=None, min_length=1, max_length=1024)
@@ -259,10 +282,16 @@ class CallQuery(_TenantQuery):
             raise ValueError("end must be after start")
         return self
 
-    def equality_filters(self) -> dict[str, str]:
+    def equality_filters(self) -> dict[str, str | int]:
         """The exact-match filters that are set, by column/field name."""
-        fields = ("app", "environment", "model", "status", "user_id", "session_id", "trace_id")
-        return {name: value for name in fields if (value := getattr(self, name)) is not None}
+        fields = ("app", "environment", "model", "status", "user_id", "session_id", "trace_id", "call_id",
+                  "prompt_name", "experiment_id")  # fmt: skip
+        found: dict[str, str | int] = {name: value for name in fields if (value := getattr(self, name)) is not None}
+        if self.prompt_version is not None:
+            found["prompt_version"] = self.prompt_version
+        if self.origin != "all":
+            found["origin"] = self.origin
+        return found
 
     def decoded_cursor(self) -> Cursor | None:
         """The parsed cursor, or None for the first page; raises :class:`InvalidCursorError`."""
@@ -282,6 +311,7 @@ class MetricsQuery(_TenantQuery):
     """Aggregate metrics of one tenant's calls started in ``[start, end)``, optionally grouped by app or model.
 
     The window is widened to whole minutes (``start`` rounded down, ``end`` up), the rollup's resolution.
+    ``origin`` defaults to the applications' calls: the platform's own traffic counts only when asked for.
     """
 
     start: AwareDatetime
@@ -290,6 +320,7 @@ class MetricsQuery(_TenantQuery):
     app: FilterValue | None = None
     environment: FilterValue | None = None
     model: FilterValue | None = None
+    origin: OriginFilter = "application"
 
     @field_validator("start")
     @classmethod
@@ -309,7 +340,10 @@ class MetricsQuery(_TenantQuery):
 
     def equality_filters(self) -> dict[str, str]:
         """The exact-match filters that are set, by column/field name."""
-        return {name: value for name in ("app", "environment", "model") if (value := getattr(self, name)) is not None}
+        found = {name: value for name in ("app", "environment", "model") if (value := getattr(self, name)) is not None}
+        if self.origin != "all":
+            found["origin"] = self.origin
+        return found
 
 
 class TimeseriesQuery(MetricsQuery):

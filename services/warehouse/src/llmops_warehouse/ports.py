@@ -1,4 +1,10 @@
-"""Ports of the warehouse domain: what the HTTP app and the consumer need from storage."""
+"""Ports of the warehouse domain: what the HTTP app and the consumer need from storage.
+
+:class:`EventStore` is the synchronous storage port (ClickHouse, or the in-memory fake in unit tests; one
+contract suite runs against both). :class:`AsyncEventStore` is what handlers and routes depend on: the same
+operations awaited from the event loop (:class:`~llmops_warehouse.concurrent_store.ConcurrentEventStore`
+runs an :class:`EventStore` on worker threads, reads beside writes).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from typing import Protocol, runtime_checkable
 from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.v1.calls import CallRecorded
 
+from llmops_warehouse.events import EventPage, EventQuery, StoredEvent
 from llmops_warehouse.models import (
     CallPage,
     CallQuery,
@@ -18,15 +25,15 @@ from llmops_warehouse.models import (
     TimeseriesQuery,
 )
 
-__all__ = ["CallStore"]
+__all__ = ["AsyncEventStore", "EventStore"]
 
 
 @runtime_checkable
-class CallStore(Protocol):
-    """Where recorded calls are kept and queried. Every read is scoped to one tenant.
+class EventStore(Protocol):
+    """Where stored events are kept and queried. Every read is scoped to one tenant.
 
-    Implementations are synchronous and safe to call from one thread at a time or several (they serialise
-    access to their connection); async callers run them in a worker thread (``asyncio.to_thread``).
+    Implementations are synchronous and safe to call from several threads at once: one writer (the
+    consumer) and any number of readers (queries), which must not wait for the writer.
     """
 
     def insert_calls(self, events: Sequence[CloudEvent[CallRecorded]]) -> int:
@@ -37,6 +44,22 @@ class CallStore(Protocol):
         Raises :class:`~llmops_warehouse.models.InvalidEventError` (before writing anything) when an event id
         is not a UUID. If it raises otherwise, part of the batch may be stored already; retrying the whole
         batch is safe (the stored events are skipped).
+        """
+        ...
+
+    def insert_events(self, events: Sequence[StoredEvent]) -> int:
+        """Store events (and tombstone markers) into their tables; return how many rows were written.
+
+        Idempotent on ``(table, tenant_id, event id)`` like :meth:`insert_calls`. Raises ``ValueError``
+        (before writing anything) for a table that is not mapped.
+        """
+        ...
+
+    def read_events(self, q: EventQuery) -> EventPage:
+        """A page of the tenant's events of ``q.table``, newest first; follow ``next_cursor`` for the next.
+
+        Raises :class:`~llmops_warehouse.models.InvalidCursorError` for a cursor it did not issue and
+        ``ValueError`` for a table that is not mapped or a filter the table does not have.
         """
         ...
 
@@ -61,4 +84,40 @@ class CallStore(Protocol):
 
     def ping(self) -> bool:
         """True when the storage answers (readiness probe); never raises."""
+        ...
+
+
+class AsyncEventStore(Protocol):
+    """The :class:`EventStore` operations, awaited. A storage outage raises ``TransientError``."""
+
+    async def insert_calls(self, events: Sequence[CloudEvent[CallRecorded]]) -> int:
+        """See :meth:`EventStore.insert_calls`."""
+        ...
+
+    async def insert_events(self, events: Sequence[StoredEvent]) -> int:
+        """See :meth:`EventStore.insert_events`."""
+        ...
+
+    async def read_events(self, q: EventQuery) -> EventPage:
+        """See :meth:`EventStore.read_events`."""
+        ...
+
+    async def list_calls(self, q: CallQuery) -> CallPage:
+        """See :meth:`EventStore.list_calls`."""
+        ...
+
+    async def get_call(self, tenant_id: str, call_id: str) -> CallRow | None:
+        """See :meth:`EventStore.get_call`."""
+        ...
+
+    async def summary(self, q: MetricsQuery) -> list[SummaryRow]:
+        """See :meth:`EventStore.summary`."""
+        ...
+
+    async def timeseries(self, q: TimeseriesQuery) -> list[TimeseriesPoint]:
+        """See :meth:`EventStore.timeseries`."""
+        ...
+
+    async def ping(self) -> bool:
+        """See :meth:`EventStore.ping`."""
         ...

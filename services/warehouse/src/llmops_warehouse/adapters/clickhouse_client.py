@@ -6,8 +6,8 @@
 * ``http://host:8123[/database]`` or ``https://...``: a ClickHouse server. ``user``/``password`` win over
   credentials in the URL.
 
-The returned client is synchronous and not safe for concurrent use; wrap it in a store that serialises
-access (:class:`~llmops_warehouse.adapters.clickhouse_store.ClickHouseCallStore` does).
+The returned client is synchronous and not safe for concurrent use: a store uses one client per thread, or
+serialises access (:class:`~llmops_warehouse.adapters.clickhouse_store.ClickHouseEventStore` does both).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""An in-memory :class:`~llmops_warehouse.ports.CallStore` for unit tests.
+"""An in-memory :class:`~llmops_warehouse.ports.EventStore` for unit tests.
 
-It behaves like :class:`~llmops_warehouse.adapters.clickhouse_store.ClickHouseCallStore` (the shared
-contract suite in tests/unit/warehouse/call_store_contract.py runs against both): idempotent inserts,
+It behaves like :class:`~llmops_warehouse.adapters.clickhouse_store.ClickHouseEventStore` (the shared
+contract suite in tests/unit/warehouse/event_store_contract.py runs against both): idempotent inserts,
 tenant scoping, millisecond times, ClickHouse's ordering of UUIDs for ties, minute-resolution metrics.
 Latency quantiles are exact (linear interpolation), which ClickHouse's ``quantiles`` also is up to 8,192
 values per group.
@@ -19,6 +19,7 @@ from typing import Any
 from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.v1.calls import CallRecorded
 
+from llmops_warehouse.events import EventPage, EventQuery, EventRow, StoredEvent, next_cursor
 from llmops_warehouse.models import (
     CallPage,
     CallQuery,
@@ -33,8 +34,9 @@ from llmops_warehouse.models import (
     epoch_ms,
     floor_minute,
 )
+from llmops_warehouse.tables import TABLES, EventTable, table_named, tables_by_name
 
-__all__ = ["InMemoryCallStore", "clickhouse_uuid_key", "linear_quantiles"]
+__all__ = ["InMemoryEventStore", "clickhouse_uuid_key", "linear_quantiles"]
 
 _QUANTILES = (0.5, 0.95, 0.99)
 _MASK64 = (1 << 64) - 1
@@ -65,11 +67,22 @@ def _order_key(row: CallRow) -> tuple[int, tuple[int, int]]:
     return (epoch_ms(row.started_at), clickhouse_uuid_key(row.event_id))
 
 
-class InMemoryCallStore:
+def call_value(row: CallRow, name: str) -> Any:
+    """The value of the ``calls`` column ``name`` for ``row`` (as the filters compare it)."""
+    if name in ("prompt_name", "prompt_version"):
+        return None if row.prompt is None else getattr(row.prompt, name.removeprefix("prompt_"))
+    if name == "experiment_id":
+        return None if row.experiment is None else row.experiment.experiment_id
+    return getattr(row, name)
+
+
+class InMemoryEventStore:
     """A dict-backed store with the behaviour of the ClickHouse one. Thread-safe."""
 
-    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, clock: Callable[[], datetime] | None = None, tables: Sequence[EventTable] = TABLES) -> None:
         self._rows: dict[tuple[str, str], CallRow] = {}
+        self._events: dict[tuple[str, str, uuid.UUID], tuple[StoredEvent, EventRow]] = {}
+        self._tables = tables_by_name(tables)
         self._lock = threading.Lock()
         self._clock = clock or (lambda: datetime.now(UTC))
         self.healthy = True
@@ -117,7 +130,7 @@ class InMemoryCallStore:
                 return False
             if end_ms is not None and started >= end_ms:
                 return False
-            if any(getattr(row, name) != value for name, value in filters.items()):
+            if any(call_value(row, name) != value for name, value in filters.items()):
                 return False
             if needle is not None and needle not in row.searchable_text().lower():
                 return False
@@ -138,7 +151,7 @@ class InMemoryCallStore:
             row
             for row in self._tenant_rows(q.tenant_id)
             if q.start <= floor_minute(row.started_at) < q.end
-            and all(getattr(row, name) == value for name, value in filters.items())
+            and all(call_value(row, name) == value for name, value in filters.items())
         ]
 
     def summary(self, q: MetricsQuery) -> list[SummaryRow]:
@@ -159,8 +172,52 @@ class InMemoryCallStore:
             for (bucket, group), rows in sorted(groups.items())
         ]
 
+    def insert_events(self, events: Sequence[StoredEvent]) -> int:
+        for event in events:
+            self._table(event.table)
+        now = self._clock()
+        written = 0
+        with self._lock:
+            for event in events:
+                key = (event.table, event.tenant_id, event.event_id)
+                if key not in self._events:
+                    self._events[key] = (event, event.row(ingested_at=now))
+                    written += 1
+        return written
+
+    def _table(self, name: str) -> EventTable:
+        return table_named(self._tables, name)
+
+    def read_events(self, q: EventQuery) -> EventPage:
+        table = self._table(q.table)
+        table.check_filters(q.filters)
+        cursor = q.decoded_cursor()
+        after = (cursor.started_at_ms, clickhouse_uuid_key(cursor.event_id)) if cursor is not None else None
+        with self._lock:
+            candidates = [
+                v for (name, tenant, _), v in self._events.items() if name == q.table and tenant == q.tenant_id
+            ]
+
+        def matches(event: StoredEvent, row: EventRow) -> bool:
+            if q.start is not None and event.time_ms < epoch_ms(q.start):
+                return False
+            if q.end is not None and event.time_ms >= epoch_ms(q.end):
+                return False
+            values = {c.name: c.extract(event.payload) if event.payload is not None else None for c in table.columns}
+            if any(values[name] != value for name, value in q.filters.items()):
+                return False
+            return after is None or _event_key(row) < after
+
+        selected = sorted((row for event, row in candidates if matches(event, row)), key=_event_key, reverse=True)
+        items = selected[: q.limit]
+        return EventPage(items=items, next_cursor=next_cursor(items, len(selected) > q.limit))
+
     def ping(self) -> bool:
         return self.healthy
+
+
+def _event_key(row: EventRow) -> tuple[int, tuple[int, int]]:
+    return (epoch_ms(row.time), clickhouse_uuid_key(row.event_id))
 
 
 def _group_of(row: CallRow, q: MetricsQuery) -> str:

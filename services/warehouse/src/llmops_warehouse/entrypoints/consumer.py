@@ -1,22 +1,44 @@
-"""The warehouse's consumer: ``llmops.calls.recorded`` into ClickHouse, in batches, at least once."""
+"""The warehouse's consumer: every topic the catalog lists it on, into ClickHouse, in batches, at least once.
+
+One consumer group reads ``TopicCatalog.consumed_by("warehouse")``. Calls take their own fast decode path
+(``parse_event(raw, expect=CallRecorded)``, docs/adr/0006); every other record is parsed (and upcast to
+the newest version of its type) and routed to its table by :data:`llmops_warehouse.tables.TABLES`. A null
+value on a compacted topic is a tombstone, stored as a delete-marker row. Offsets are committed only after
+the insert.
+
+What cannot be stored goes to the topic's DLQ with the cause. Compacted topics have no DLQ (the catalog
+rejects bad config at its producer), so a bad record there is logged and counted as rejected instead.
+"""
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from llmops_kit.errors import PermanentError
 from llmops_kit.kafka.consumer import ConsumedMessage, ConsumerLoop, Delivery
 from llmops_kit.kafka.producer import EventProducer
-from llmops_schemas.envelope import CloudEvent
+from llmops_kit.kafka.topics import TopicCatalog
+from llmops_kit.metrics import EVENTS_FAILED
+from llmops_schemas.envelope import TENANT_PATTERN, CloudEvent
 from llmops_schemas.registry import parse_event
 from llmops_schemas.v1.calls import CallRecorded
+from llmops_schemas.v1.common import CompactedPayload
 
 from llmops_warehouse.config import WarehouseSettings
-from llmops_warehouse.handlers import store_calls
+from llmops_warehouse.events import StoredEvent, tombstone_id
+from llmops_warehouse.handlers import Item, Rejected, store_batch
 from llmops_warehouse.models import canonical_event_id
-from llmops_warehouse.threaded_store import ThreadedCallStore
+from llmops_warehouse.ports import AsyncEventStore
+from llmops_warehouse.tables import TABLES, EventTable, table_for_type
 
-__all__ = ["build_consumer", "decode_call_recorded"]
+__all__ = ["Router", "build_consumer", "decode_call_recorded", "warehouse_topics"]
+
+log = logging.getLogger(__name__)
+SERVICE = "warehouse"
+_TENANT_RE = re.compile(TENANT_PATTERN)
 
 
 def decode_call_recorded(message: ConsumedMessage) -> CloudEvent[CallRecorded]:
@@ -24,31 +46,110 @@ def decode_call_recorded(message: ConsumedMessage) -> CloudEvent[CallRecorded]:
     event = parse_event(message.value, expect=CallRecorded)
     if not isinstance(event.data, CallRecorded):
         raise PermanentError(f"expected {CallRecorded.event_type} on {message.topic}, got {event.type}")
-    try:
-        canonical_event_id(event.id)
-    except ValueError as exc:
-        # Rows are keyed by a UUID; catching this here dead-letters one record instead of failing a batch.
-        raise PermanentError(f"event id {event.id!r} is not a UUID") from exc
+    _check_id(event.id)
     return event
 
 
-def build_consumer(
-    settings: WarehouseSettings, store: ThreadedCallStore, dead_letters: EventProducer
-) -> ConsumerLoop[CloudEvent[CallRecorded]]:
-    """The consumer loop that stores recorded calls (offsets committed only after the insert)."""
+def _check_id(event_id: str) -> None:
+    try:
+        canonical_event_id(event_id)
+    except ValueError as exc:
+        # Rows are keyed by a UUID; catching this here dead-letters one record instead of failing a batch.
+        raise PermanentError(f"event id {event_id!r} is not a UUID") from exc
 
-    async def handle(deliveries: Sequence[Delivery[CloudEvent[CallRecorded]]]) -> None:
-        await store_calls(deliveries, store)
+
+def warehouse_topics(catalog: TopicCatalog | None = None) -> list[str]:
+    """The topics the catalog lists the warehouse as a consumer of."""
+    return (catalog or TopicCatalog.load()).consumed_by(SERVICE)
+
+
+@dataclass(frozen=True)
+class Router:
+    """Turns a record of any warehouse topic into what to store (see the module docstring)."""
+
+    tables: Sequence[EventTable]
+    compacted: frozenset[str]
+
+    def decode(self, message: ConsumedMessage) -> Item:
+        """The call event, the stored event, or (compacted topics only) the rejection of ``message``."""
+        if message.topic == CallRecorded.topic:
+            return decode_call_recorded(message)
+        if message.topic not in self.compacted:
+            return self._event(message)
+        try:
+            return self._tombstone(message) if not message.value else self._event(message)
+        except Exception as exc:
+            return Rejected(message, f"{type(exc).__name__}: {exc}")
+
+    def _event(self, message: ConsumedMessage) -> StoredEvent:
+        event = parse_event(message.value)
+        table = table_for_type(self.tables, event.type)
+        if table is None or table.topic != message.topic:
+            raise PermanentError(f"the warehouse stores no {event.type} from {message.topic}")
+        _check_id(event.id)
+        return StoredEvent.of(table.name, event, record_key=_text_key(message))
+
+    def _tombstone(self, message: ConsumedMessage) -> StoredEvent:
+        key = _text_key(message)
+        tenant = key.split(":", 1)[0]
+        if not _TENANT_RE.match(tenant) or ":" not in key:
+            raise PermanentError(f"tombstone key {key[:200]!r} does not start with '<tenant_id>:'")
+        owners = [t for t in self.tables if t.topic == message.topic and t.owns_key(key)]
+        if len(owners) != 1:
+            raise PermanentError(f"tombstone key {key[:200]!r} names no single table of {message.topic}")
+        return StoredEvent(
+            table=owners[0].name,
+            event_id=tombstone_id(message.topic, message.partition, message.offset),
+            tenant_id=tenant,
+            event_type=owners[0].event_type,
+            time_ms=message.timestamp_ms,
+            record_key=key,
+        )
+
+
+def _text_key(message: ConsumedMessage) -> str:
+    try:
+        return (message.key or b"").decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PermanentError("the record key is not UTF-8") from exc
+
+
+def build_consumer(
+    settings: WarehouseSettings,
+    store: AsyncEventStore,
+    dead_letters: EventProducer,
+    *,
+    tables: Sequence[EventTable] = TABLES,
+    catalog: TopicCatalog | None = None,
+    topics: Sequence[str] | None = None,
+) -> ConsumerLoop[Item]:
+    """The consumer loop that stores every warehouse topic (offsets committed only after the insert).
+
+    ``topics`` defaults to ``catalog``'s :func:`warehouse_topics`; ``tables`` to the mapping.
+    """
+    topics = list(topics) if topics is not None else warehouse_topics(catalog)
+    # A topic of compacted payloads is a compacted topic (the catalog agrees: tests/unit/warehouse pins it).
+    compacted = frozenset(t.topic for t in tables if issubclass(t.payload, CompactedPayload))
+    router = Router(tables=tuple(tables), compacted=compacted)
+
+    async def handle(deliveries: Sequence[Delivery[Item]]) -> None:
+        await store_batch(deliveries, store, on_rejected=_count_rejected)
 
     return ConsumerLoop(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         group_id=settings.consumer_group,
-        topics=[CallRecorded.topic],
-        decode=decode_call_recorded,
+        topics=topics,
+        decode=router.decode,
         handle=handle,
         dead_letters=dead_letters,
-        service="warehouse",
+        service=SERVICE,
         max_batch=settings.batch_size,
         max_wait_ms=settings.batch_wait_ms,
         security=settings.kafka_security,
     )
+
+
+def _count_rejected(rejected: Rejected) -> None:
+    m = rejected.message
+    EVENTS_FAILED.labels(SERVICE, m.topic, "rejected").inc()
+    log.warning("rejected %s[%d]@%d (compacted topics have no DLQ): %s", m.topic, m.partition, m.offset, rejected.cause)

@@ -1,25 +1,41 @@
-"""The warehouse's query API: calls and metrics, always scoped to the caller's tenant.
+"""The warehouse's query API: calls, metrics and every stored event type, always scoped to the caller's tenant.
 
-Every error is an RFC 9457 ``application/problem+json`` document, and the OpenAPI document says so (the
-contract test holds the app to it).
+Every query counts against the caller's key's in-flight bound (``max_queries_per_key``: the next one is a
+429 with Retry-After) and runs with a server-side time limit (a 503 when it is exceeded). Every error is an
+RFC 9457 ``application/problem+json`` document, and the OpenAPI document says so (the contract test holds
+the app to it). The generic event reads live in :mod:`llmops_warehouse.entrypoints.events_api`.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
-from llmops_kit.auth import Principal, requires
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import JSONResponse
+from llmops_kit.errors import TransientError
 from llmops_kit.http.app import Runtime, create_service_app
-from llmops_kit.http.problems import Problem, ProblemError, add_openapi_components, model_components, problem_doc
-from pydantic import BaseModel, BeforeValidator, ValidationError
+from llmops_kit.http.problems import Problem, ProblemError, add_openapi_components, model_components, problem_response
+from pydantic import BaseModel
 
 from llmops_warehouse import __version__
 from llmops_warehouse.bootstrap import WarehousePorts, build_query_runtime, build_runtime
 from llmops_warehouse.config import WarehouseSettings
+from llmops_warehouse.entrypoints.events_api import events_router
+from llmops_warehouse.entrypoints.params import (
+    CanReadCalls,
+    CanReadMetrics,
+    GroupBy,
+    Origin,
+    Settings,
+    Store,
+    Text,
+    When,
+    build,
+    check_range,
+    errors_of,
+    invalid,
+)
 from llmops_warehouse.models import (
     MIN_STEP_SECONDS,
     CallPage,
@@ -27,50 +43,13 @@ from llmops_warehouse.models import (
     CallRow,
     InvalidCursorError,
     MetricsQuery,
+    QueryTimeoutError,
     SummaryRow,
     TimeseriesPoint,
     TimeseriesQuery,
 )
-from llmops_warehouse.ports import CallStore
-from llmops_warehouse.threaded_store import ThreadedCallStore
 
 __all__ = ["create_app"]
-
-Q = TypeVar("Q", bound=BaseModel)
-CanReadCalls = Annotated[Principal, Depends(requires("calls:read"))]
-CanReadMetrics = Annotated[Principal, Depends(requires("metrics:read"))]
-Text = Annotated[str | None, Query(max_length=256)]
-_ISO_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}")
-
-
-def _iso_8601(value: Any) -> Any:
-    """Refuse what pydantic would otherwise read as a time too: Unix timestamps ("1700000000"), bare dates."""
-    if isinstance(value, str) and not _ISO_DATE_TIME.match(value):
-        raise ValueError("expected an ISO 8601 date-time with a time zone, e.g. 2026-11-28T10:00:00Z")
-    return value
-
-
-When = Annotated[
-    datetime | None,
-    BeforeValidator(_iso_8601),
-    Query(description="ISO 8601 with a timezone, e.g. 2026-11-28T10:00:00Z; from 1900-01-01 to before 2299-12-31"),
-]
-GroupBy = Annotated[Literal["none", "app", "model"], Query(description="Group the metrics by")]
-EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
-LATEST = datetime(2299, 12, 31, tzinfo=UTC)
-"""Times outside ``[EARLIEST, LATEST)`` are refused: ClickHouse's DateTime64 cannot hold them."""
-
-
-def _errors(permission: str, *extra: tuple[int, str]) -> dict[int | str, dict[str, Any]]:
-    """The problem answers of a route that needs ``permission``, plus its own."""
-    answers = {
-        401: "Missing or unknown API key",
-        403: f"The key's role lacks `{permission}`",
-        422: "Invalid query parameters; `errors` lists them",
-        503: "Authentication is not configured",
-        **dict(extra),
-    }
-    return {status: problem_doc(text) for status, text in sorted(answers.items())}
 
 
 class SummaryResponse(BaseModel):
@@ -90,62 +69,38 @@ class TimeseriesResponse(BaseModel):
     items: list[TimeseriesPoint]
 
 
-def _invalid(errors: list[dict[str, Any]]) -> ProblemError:
-    detail = "; ".join(f"{'.'.join(map(str, e['loc'][1:])) or 'query'}: {e['msg']}" for e in errors)
-    return ProblemError(422, "Unprocessable Content", detail, errors=errors)
-
-
-def _build(query_type: type[Q], /, **fields: Any) -> Q:
-    """Validate query parameters as a domain query; a bad combination is a 422 problem."""
-    try:
-        return query_type.model_validate({k: v for k, v in fields.items() if v is not None})
-    except ValidationError as exc:
-        errors = [
-            {"loc": ["query", *e["loc"]], "msg": e["msg"].removeprefix("Value error, "), "type": e["type"]}
-            for e in exc.errors()
-        ]
-        raise _invalid(errors) from exc
-
-
-def _check_range(**times: datetime | None) -> None:
-    """422 for an aware time ClickHouse cannot store (naive ones are refused by the query models)."""
-    errors = [
-        {"loc": ["query", name], "msg": f"must be from {EARLIEST:%Y-%m-%d} to before {LATEST:%Y-%m-%d}",
-         "type": "datetime_out_of_range"}
-        for name, value in times.items()
-        if value is not None and value.tzinfo is not None and not EARLIEST <= value < LATEST
-    ]  # fmt: skip
-    if errors:
-        raise _invalid(errors)
-
-
-def _store(request: Request) -> ThreadedCallStore:
-    store: ThreadedCallStore = request.app.state.store
-    return store
+def _search_window(start: datetime | None, end: datetime | None, max_days: int) -> tuple[datetime, datetime]:
+    """A text search's window: at most ``max_days`` long, the last ``max_days`` by default (422 if longer)."""
+    end = end or datetime.now(UTC)
+    start = start or end - timedelta(days=max_days)
+    if end - start > timedelta(days=max_days):
+        raise invalid([{"loc": ["query", "start"], "type": "search_window_too_long",
+                         "msg": f"a text search spans at most {max_days} days: narrow start/end"}])  # fmt: skip
+    return start, end
 
 
 def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
     """The metrics window: ``end`` defaults to now, ``start`` to an hour before ``end``."""
-    _check_range(start=start, end=end)
+    check_range(start=start, end=end)
     end = end or datetime.now(UTC)
     start = start or end - timedelta(hours=1)
-    _check_range(start=start)
+    check_range(start=start)
     return start, end
 
 
 router = APIRouter(prefix="/v1", tags=["analytics"])
-Store = Annotated[ThreadedCallStore, Depends(_store)]
 
 
 @router.get(
     "/calls",
     response_model=CallPage,
     summary="List calls, newest first, with filters and a cursor",
-    responses=_errors("calls:read", (400, "A cursor this API did not issue")),
+    responses=errors_of("calls:read", (400, "A cursor this API did not issue, or no tenant header")),
 )
 async def list_calls(
     caller: CanReadCalls,
     store: Store,
+    settings: Settings,
     app: Text = None,
     environment: Text = None,
     model: Text = None,
@@ -153,16 +108,30 @@ async def list_calls(
     user_id: Text = None,
     session_id: Text = None,
     trace_id: Text = None,
+    prompt_name: Text = None,
+    prompt_version: Annotated[int | None, Query(ge=1, le=2**32 - 1)] = None,
+    experiment_id: Text = None,
+    origin: Origin = "all",
     start: When = None,
     end: When = None,
-    text: Annotated[str | None, Query(max_length=1024, description="Case-insensitive substring search")] = None,
+    text: Annotated[
+        str | None,
+        Query(max_length=1024, description="Case-insensitive substring search; spans at most 7 days by default"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page")] = None,
 ) -> CallPage:
-    """The caller's tenant's calls matching every given filter. Pass ``next_cursor`` back for the next page."""
-    _check_range(start=start, end=end)
-    query = _build(CallQuery, tenant_id=caller.tenant_id, app=app, environment=environment, model=model,
-                   status=status, user_id=user_id, session_id=session_id, trace_id=trace_id, start=start, end=end,
+    """The caller's tenant's calls matching every given filter. Pass ``next_cursor`` back for the next page.
+
+    A ``text`` search looks at ``search_max_days`` (default 7) at most: without ``start`` it searches the
+    last ones before ``end``, and a longer window is a 422.
+    """
+    check_range(start=start, end=end)
+    if text is not None:
+        start, end = _search_window(start, end, settings.search_max_days)
+    query = build(CallQuery, tenant_id=caller.tenant_id, app=app, environment=environment, model=model,
+                   status=status, user_id=user_id, session_id=session_id, trace_id=trace_id, prompt_name=prompt_name,
+                   prompt_version=prompt_version, experiment_id=experiment_id, origin=origin, start=start, end=end,
                    text=text, limit=limit, cursor=cursor)  # fmt: skip
     try:
         return await store.list_calls(query)
@@ -174,7 +143,7 @@ async def list_calls(
     "/calls/{call_id:path}",  # call ids may contain "/"
     response_model=CallRow,
     summary="One call by its call id",
-    responses=_errors("calls:read", (404, "No call with this id in the caller's tenant")),
+    responses=errors_of("calls:read", (404, "No call with this id in the caller's tenant")),
 )
 async def get_call(caller: CanReadCalls, store: Store, call_id: str) -> CallRow:
     """A call of the caller's tenant; another tenant's call is indistinguishable from a missing one (404)."""
@@ -188,7 +157,7 @@ async def get_call(caller: CanReadCalls, store: Store, call_id: str) -> CallRow:
     "/metrics/summary",
     response_model=SummaryResponse,
     summary="Calls, errors, tokens, latency quantiles",
-    responses=_errors("metrics:read"),
+    responses=errors_of("metrics:read"),
 )
 async def summary(
     caller: CanReadMetrics,
@@ -199,11 +168,15 @@ async def summary(
     app: Text = None,
     environment: Text = None,
     model: Text = None,
+    origin: Origin = "application",
 ) -> SummaryResponse:
-    """Aggregates over ``[start, end)`` (default: the last hour), widened to whole minutes."""
+    """Aggregates over ``[start, end)`` (default: the last hour), widened to whole minutes.
+
+    Only the applications' calls count unless ``origin`` says otherwise (``all`` includes the platform's).
+    """
     start, end = _window(start, end)
-    query = _build(MetricsQuery, tenant_id=caller.tenant_id, start=start, end=end, group_by=group_by, app=app,
-                   environment=environment, model=model)  # fmt: skip
+    query = build(MetricsQuery, tenant_id=caller.tenant_id, start=start, end=end, group_by=group_by, app=app,
+                   environment=environment, model=model, origin=origin)  # fmt: skip
     return SummaryResponse(start=query.start, end=query.end, items=await store.summary(query))
 
 
@@ -211,7 +184,7 @@ async def summary(
     "/metrics/timeseries",
     response_model=TimeseriesResponse,
     summary="Metrics per time bucket",
-    responses=_errors("metrics:read"),
+    responses=errors_of("metrics:read"),
 )
 async def timeseries(
     caller: CanReadMetrics,
@@ -227,43 +200,50 @@ async def timeseries(
     app: Text = None,
     environment: Text = None,
     model: Text = None,
+    origin: Origin = "application",
 ) -> TimeseriesResponse:
-    """Buckets of ``step_seconds`` over ``[start, end)`` (default: the last hour); at most 2,000 buckets."""
+    """Buckets of ``step_seconds`` over ``[start, end)`` (default: the last hour); at most 2,000 buckets.
+
+    Only the applications' calls count unless ``origin`` says otherwise (``all`` includes the platform's).
+    """
     start, end = _window(start, end)
-    query = _build(TimeseriesQuery, tenant_id=caller.tenant_id, start=start, end=end, step_seconds=step_seconds,
-                   group_by=group_by, app=app, environment=environment, model=model)  # fmt: skip
+    query = build(TimeseriesQuery, tenant_id=caller.tenant_id, start=start, end=end, step_seconds=step_seconds,
+                   group_by=group_by, app=app, environment=environment, model=model, origin=origin)  # fmt: skip
     items = await store.timeseries(query)
     return TimeseriesResponse(start=query.start, end=query.end, step_seconds=step_seconds, items=items)
 
 
-def create_app(
-    settings: WarehouseSettings | None = None,
-    store_factory: Callable[[], CallStore] | None = None,
-    *,
-    ports: WarehousePorts | None = None,
-) -> FastAPI:
+async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+    """A query past its server-side time limit, or ClickHouse unreachable: 503, retry (a narrower one)."""
+    detail = str(exc) if isinstance(exc, QueryTimeoutError) else "the warehouse's storage is unavailable"
+    return problem_response(503, "Service Unavailable", detail, headers={"Retry-After": "1"})
+
+
+def create_app(settings: WarehouseSettings | None = None, *, ports: WarehousePorts | None = None) -> FastAPI:
     """The warehouse app.
 
-    By default the production wiring: ClickHouse (``store_factory`` replaces it) plus the Kafka consumer.
-    With ``ports`` only the query API runs, over the injected store and keys; no Kafka client is created.
-    Either way the store and keys are wired in the lifespan (the store's worker thread lives with it).
+    By default the production wiring: ClickHouse plus the Kafka consumer. With ``ports`` only the query API
+    runs, over the injected store and keys; no Kafka client is created. Either way the store and keys are
+    wired in the lifespan (the store's worker threads live with it).
     """
     settings = settings or WarehouseSettings()
-    if ports is not None and store_factory is not None:
-        raise ValueError("pass either ports or store_factory, not both")
 
     async def runtime(app: FastAPI) -> Runtime:
+        app.state.settings = settings
         if ports is not None:
             return build_query_runtime(app, settings, ports)
-        return await build_runtime(app, settings, store_factory() if store_factory else None)
+        return await build_runtime(app, settings)
 
     app = create_service_app(
         service="warehouse",
         title="LLMOps warehouse",
-        description="The only ClickHouse writer: stores recorded calls once each and answers analytics queries.",
+        description="The only ClickHouse writer: stores every analytical event once and answers queries over them.",
         version=__version__,
         build_runtime=runtime,
     )
     app.include_router(router)
+    app.include_router(events_router)
+    app.add_exception_handler(QueryTimeoutError, _unavailable)
+    app.add_exception_handler(TransientError, _unavailable)
     add_openapi_components(app, lambda: model_components(Problem=Problem))
     return app

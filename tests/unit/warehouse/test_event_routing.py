@@ -1,0 +1,116 @@
+"""How the consumer routes a record of any warehouse topic: which table, tombstones, what is refused.
+
+Also pins the mapping against the topic catalog: every topic the warehouse consumes has a table, every table's
+topic lists the warehouse as a consumer, and the compacted topics are those of compacted payloads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from llmops_kit.errors import PermanentError
+from llmops_kit.kafka.consumer import ConsumedMessage
+from llmops_kit.kafka.topics import TopicCatalog
+from llmops_schemas import registry
+from llmops_schemas.envelope import CloudEvent
+from llmops_schemas.upcasting import UPCASTERS, with_payload
+from llmops_schemas.v1.calls import CallRecorded
+from llmops_schemas.v1.common import CompactedPayload
+from llmops_schemas.v1.evaluation import EvaluationScored
+from llmops_schemas.v1.examples import example
+from llmops_schemas.v1.feedback import FeedbackReceived
+from llmops_schemas.v1.prompts import PromptVersionPublished
+from llmops_warehouse.entrypoints.consumer import Router, warehouse_topics
+from llmops_warehouse.events import StoredEvent, tombstone_id
+from llmops_warehouse.handlers import Rejected
+from llmops_warehouse.tables import TABLES, EventTable
+
+from tests.unit.warehouse.call_store_contract import make_event
+
+ROUTER = Router(tables=TABLES, compacted=frozenset(t.topic for t in TABLES if issubclass(t.payload, CompactedPayload)))
+PROMPTS = PromptVersionPublished.topic
+
+
+def message(topic: str, value: bytes, key: bytes = b"acme", offset: int = 7) -> ConsumedMessage:
+    return ConsumedMessage(topic=topic, partition=1, offset=offset, key=key, value=value, headers=(), timestamp_ms=5)
+
+
+def test_the_mapping_covers_exactly_the_warehouse_topics_of_the_catalog() -> None:
+    catalog = TopicCatalog.load()
+    consumed = set(warehouse_topics(catalog))
+    assert {t.topic for t in TABLES} | {CallRecorded.topic} == consumed
+    compacted = {t for t in consumed if catalog.get(t).cleanup_policy == "compact"}
+    assert ROUTER.compacted == compacted
+
+
+def test_calls_keep_their_fast_path() -> None:
+    event = make_event("acme")
+    assert ROUTER.decode(message(CallRecorded.topic, event.to_json_bytes())) == event
+
+
+def test_an_event_goes_to_its_table_with_its_envelope() -> None:
+    event = CloudEvent.wrap(example(EvaluationScored), source="//llmops/evaluation", tenant_id="acme", key_id="k")
+    stored = ROUTER.decode(message(EvaluationScored.topic, event.to_json_bytes()))
+    assert stored == StoredEvent.of("evaluation_scores", event, record_key="acme")
+    assert (stored.source, stored.key_id) == ("//llmops/evaluation", "k")
+
+
+def test_a_type_on_a_topic_it_does_not_belong_to_is_dead_lettered() -> None:
+    event = CloudEvent.wrap(example(FeedbackReceived), source="tests", tenant_id="acme")
+    with pytest.raises(
+        PermanentError, match=r"stores no llmops\.feedback\.received\.v1 from llmops\.evaluations\.scored"
+    ):
+        ROUTER.decode(message(EvaluationScored.topic, event.to_json_bytes()))
+
+
+def test_an_empty_value_on_a_delete_topic_is_dead_lettered() -> None:
+    with pytest.raises(ValueError, match="not valid JSON"):
+        ROUTER.decode(message(EvaluationScored.topic, b""))
+
+
+@pytest.mark.parametrize(
+    ("key", "table"), [("acme:greeter:3", "prompt_versions"), ("acme:greeter:label:production", "prompt_label_moves")]
+)
+def test_a_tombstone_becomes_a_delete_marker_of_the_table_its_key_names(key: str, table: str) -> None:
+    marker = ROUTER.decode(message(PROMPTS, b"", key=key.encode(), offset=42))
+    assert marker == StoredEvent(
+        table=table,
+        event_id=tombstone_id(PROMPTS, 1, 42),
+        tenant_id="acme",
+        event_type={"prompt_versions": PromptVersionPublished.event_type}.get(table, "llmops.prompt.label_moved.v1"),
+        time_ms=5,
+        record_key=key,
+    )
+    assert isinstance(marker, StoredEvent) and marker.deleted
+
+
+@pytest.mark.parametrize("key", [b"no-colon", b"Not A Tenant:x:1", b"acme:greeter:oops", b"\xff:x"])
+def test_a_bad_record_on_a_compacted_topic_is_rejected_not_dead_lettered(key: bytes) -> None:
+    # Compacted topics have no DLQ: publishing there would fail forever and stall the group.
+    rejected = ROUTER.decode(message(PROMPTS, b"", key=key))
+    assert isinstance(rejected, Rejected) and "PermanentError" in rejected.cause
+    garbage = ROUTER.decode(message(PROMPTS, b"{not json", key=b"acme:greeter:1"))
+    assert isinstance(garbage, Rejected) and "not valid JSON" in garbage.cause
+
+
+def test_an_event_of_an_older_version_is_upcast_before_it_is_stored(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Should evaluation.scored get a v2, the mapping names v2 and events still published as v1 are upcast.
+    class EvaluationScoredV2(EvaluationScored):
+        event_type = "llmops.evaluation.scored.v2"
+
+    def to_v2(event: CloudEvent[Any]) -> CloudEvent[Any]:
+        return with_payload(event, EvaluationScoredV2.model_validate(event.data.model_dump()))
+
+    known = {**registry.EVENT_TYPES, EvaluationScoredV2.event_type: EvaluationScoredV2}
+    monkeypatch.setattr(registry, "EVENT_TYPES", known)
+    monkeypatch.setitem(UPCASTERS._upcasters, EvaluationScored.event_type, to_v2)
+    router = Router(tables=(EventTable("evaluation_scores", EvaluationScoredV2),), compacted=frozenset())
+    old = CloudEvent.wrap(example(EvaluationScored), source="s", tenant_id="acme")
+    stored = router.decode(message(EvaluationScored.topic, old.to_json_bytes()))
+    assert isinstance(stored, StoredEvent) and isinstance(stored.payload, EvaluationScoredV2)
+    assert (stored.table, stored.event_type, str(stored.event_id)) == (
+        "evaluation_scores",
+        EvaluationScoredV2.event_type,
+        old.id,
+    )
