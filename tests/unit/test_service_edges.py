@@ -29,7 +29,7 @@ from llmops_ingest.config import IngestSettings
 from llmops_kit.auth import ApiKeyStore
 from llmops_kit.http.body_limit import DEFAULT_MAX_BODY_BYTES
 from llmops_kit.kafka.publisher import InMemoryPublisher
-from llmops_warehouse.adapters.memory_store import InMemoryCallStore
+from llmops_warehouse.adapters.memory_store import InMemoryEventStore
 from llmops_warehouse.bootstrap import WarehousePorts
 from llmops_warehouse.config import WarehouseSettings
 from llmops_warehouse.entrypoints.http import create_app as warehouse_app
@@ -62,7 +62,7 @@ def gateway(tmp_path: Path, keys: ApiKeyStore | None) -> FastAPI:
 
 def warehouse(_: Path, keys: ApiKeyStore | None) -> FastAPI:
     """The warehouse declares no limit of its own: the kit's default applies."""
-    return warehouse_app(WarehouseSettings(), ports=WarehousePorts(InMemoryCallStore(), keys))
+    return warehouse_app(WarehouseSettings(), ports=WarehousePorts(InMemoryEventStore(), keys))
 
 
 SERVICES: dict[str, tuple[AppFactory, str, str, int]] = {
