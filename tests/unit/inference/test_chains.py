@@ -5,7 +5,6 @@ experiments choose each step's arm as for a request naming that step's prompt.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 
@@ -156,8 +155,7 @@ async def test_a_steps_shadow_copy_carries_the_steps_chain_labels(chain_gw: Harn
         response = await chain_gw.client.post("/v1/chat/completions", json=body, headers=WRITER)
         assert response.json()["choices"][0]["message"]["content"] == REPLY, "the copy is never returned"
         ids.append(response.json()["id"])
-    await asyncio.sleep(0.05)
-    await chain_gw.wiring.gateway.stop()  # ends any copy still in flight (none after the pause)
+    await chain_gw.wiring.gateway.drain()  # every copy started has ended and been recorded
 
     recorded = await calls(chain_gw)
     shadows = [c for c in recorded if c.experiment is not None and c.experiment.shadow]

@@ -115,6 +115,11 @@ class Gateway:
         self.runner.finish(draft)
         return _embedding_body(request, result.vectors, result.prompt_tokens)
 
+    async def drain(self) -> None:
+        """Wait until every shadow call started so far has ended (and so has been handed to the recorder)."""
+        while self._shadows:
+            await asyncio.gather(*list(self._shadows), return_exceptions=True)
+
     async def stop(self) -> None:
         """Cancel shadow calls still running (their answers would be recorded as errors)."""
         for task in list(self._shadows):

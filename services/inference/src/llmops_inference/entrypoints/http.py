@@ -93,7 +93,7 @@ def context(
     default_app: str,
     user: str | None,
 ) -> CallContext:
-    """Who is calling and for which app: the tenant from the key, the app and session from headers."""
+    """Who is calling and for which app: the tenant and origin from the key, the app and session from headers."""
     app = (request.headers.get(APP_HEADER) or default_app).strip()[:256] or default_app
     match = _TRACEPARENT.match(request.headers.get("traceparent", ""))
     return CallContext(
@@ -105,6 +105,7 @@ def context(
         trace_id=match.group(1) if match else None,
         user_id=identifier_or_none(user),
         session_id=identifier_or_none(request.headers.get(SESSION_HEADER)),
+        origin="platform" if principal.is_platform else "application",
     )
 
 
