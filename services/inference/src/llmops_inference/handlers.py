@@ -31,7 +31,7 @@ from llmops_inference.chains import StepPosition, run_chain
 from llmops_inference.domain import GenerationRequest, Params, Usage
 from llmops_inference.errors import GatewayError, log_unexpected
 from llmops_inference.execution import CallRunner
-from llmops_inference.limits import check_sizes, estimate_tokens
+from llmops_inference.limits import check_sizes
 from llmops_inference.metrics import CALLS
 from llmops_inference.ports import CallContext, PromptResolver, Resolved, ShadowCall, VariantChooser
 from llmops_inference.recording.records import CallDraft, to_parameters, to_recorded_messages
@@ -103,7 +103,7 @@ class Gateway:
         texts = request.texts()
         draft = self._draft(context, request, [("user", t, None, None) for t in texts], None)
         draft.tags.append("embeddings")
-        await self.runner.admit(draft, estimate_tokens(request.prompt_chars(), 0))
+        await self.runner.admit(draft, request.prompt_chars(), 0)
         try:
             result, routed = await self.runner.router.embed(request.model, texts, request.dimensions)
         except GatewayError as error:
@@ -182,7 +182,7 @@ class Gateway:
         self, draft: CallDraft, request: GenerationParams, generation: GenerationRequest, shape: Shape
     ) -> Answer:
         prompt_chars = len(generation.prompt) + sum(len(str(m.get("content") or "")) for m in generation.messages)
-        await self.runner.admit(draft, estimate_tokens(prompt_chars, generation.params.max_tokens))
+        await self.runner.admit(draft, prompt_chars, generation.params.max_tokens)
         if not request.stream:
             return await self.runner.generate(draft, generation, shape)
         opened = await self.runner.open_stream(draft, generation)
