@@ -138,7 +138,12 @@ def wire(settings: InferenceSettings, ports: InferencePorts) -> Wiring:
     )
     limiter = RateLimiter(settings.requests_per_minute, settings.tokens_per_minute, clock=ports.clock)
     runner = CallRunner(router=router, recorder=recorder, limiter=limiter, budget=ports.budget)
-    limits = Limits(settings.max_prompt_chars, settings.max_tokens_limit, settings.default_max_tokens)
+    limits = Limits(
+        settings.max_prompt_chars,
+        settings.max_tokens_limit,
+        settings.default_max_tokens,
+        max_embedding_inputs=settings.max_embedding_inputs,
+    )
     registries = ports.registries
     chooser = ports.chooser or (registries.chooser() if registries else NoExperiments())
     resolver = ports.resolver or (

@@ -36,6 +36,9 @@ class InferenceSettings(ServiceSettings):
     default_max_tokens: int = Field(default=512, ge=1, description="max_tokens when a request names none")
     requests_per_minute: int = Field(default=600, ge=0, description="Per key; 0 disables the limit")
     tokens_per_minute: int = Field(default=200_000, ge=0, description="Per key, prompt + completion; 0 disables")
+    max_embedding_inputs: int = Field(
+        default=256, ge=1, le=2048, description="Most texts per embeddings request (413 above)"
+    )
     max_chain_steps: int = Field(
         default=8, ge=1, le=MAX_CHAIN_STEPS, description="Most steps of a prompt chain (422 above); each is a call"
     )

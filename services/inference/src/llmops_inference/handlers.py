@@ -56,6 +56,7 @@ class Limits:
     max_tokens_limit: int = 4096
     default_max_tokens: int = 512
     max_shadows_in_flight: int = 64
+    max_embedding_inputs: int = 256
 
 
 @dataclass
@@ -101,6 +102,13 @@ class Gateway:
             max_tokens_limit=0,
         )
         texts = request.texts()
+        if len(texts) > self.limits.max_embedding_inputs:
+            raise GatewayError(
+                413,
+                f"input has {len(texts)} texts; at most {self.limits.max_embedding_inputs} are allowed per request",
+                param="input",
+                code="too_many_inputs",
+            )
         draft = self._draft(context, request, [("user", t, None, None) for t in texts], None)
         draft.tags.append("embeddings")
         await self.runner.admit(draft, request.prompt_chars(), 0)
