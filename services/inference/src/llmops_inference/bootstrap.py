@@ -130,11 +130,13 @@ def wire(settings: InferenceSettings, ports: InferencePorts) -> Wiring:
     )
     recorder = CallRecorder(
         ports.publisher,
-        Spool(ports.spool_dir),
+        Spool(ports.spool_dir, max_bytes=settings.spool_max_bytes, max_events=settings.spool_max_events),
         buffer_size=settings.record_buffer,
         batch_size=settings.record_batch,
         publish_timeout_s=settings.publish_timeout_s,
         replay_interval_s=settings.replay_interval_s,
+        overflow_events=settings.record_overflow_events,
+        overflow_bytes=settings.record_overflow_bytes,
     )
     limiter = RateLimiter(settings.requests_per_minute, settings.tokens_per_minute, clock=ports.clock)
     runner = CallRunner(router=router, recorder=recorder, limiter=limiter, budget=ports.budget)

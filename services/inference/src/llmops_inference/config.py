@@ -53,6 +53,18 @@ class InferenceSettings(ServiceSettings):
     # Recording.
     spool_dir: Path = Field(default=Path(".data/inference/spool"), description="Where unpublished events wait")
     record_buffer: int = Field(default=10_000, ge=1, description="Events held in memory before spilling to disk")
+    record_overflow_events: int = Field(
+        default=10_000,
+        ge=1,
+        description="Events waiting in memory to be spilled when the buffer is full (refused above)",
+    )
+    record_overflow_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1024, description="Bytes of those events (refused above)"
+    )
+    spool_max_events: int = Field(default=1_000_000, ge=1, description="Events the spool holds at most (refused above)")
+    spool_max_bytes: int = Field(
+        default=1024 * 1024 * 1024, ge=1024 * 1024, description="Bytes the spool holds at most (refused above)"
+    )
     record_batch: int = Field(default=200, ge=1, le=10_000, description="Most events per publish")
     publish_timeout_s: float = Field(default=10.0, gt=0, description="How long one publish may wait for acks")
     replay_interval_s: float = Field(default=5.0, gt=0, description="How often the spool is retried")
