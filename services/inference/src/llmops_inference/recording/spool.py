@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import socket
 import threading
 import time
 from pathlib import Path
@@ -24,6 +26,7 @@ from llmops_inference.metrics import SPOOL_BYTES, SPOOL_PENDING
 __all__ = ["Spool", "SpoolFull"]
 
 log = logging.getLogger(__name__)
+_HOST = re.sub(r"[^A-Za-z0-9_.]", "_", socket.gethostname())[:64] or "host"
 OPEN_SUFFIX = ".jsonl.open"
 SEALED_SUFFIX = ".jsonl"
 
@@ -128,8 +131,9 @@ class Spool:
 
     def _new_segment_path(self) -> Path:
         self._sequence += 1
-        # Time first, so names sort oldest first; pid and a sequence keep two processes' names apart.
-        name = f"calls-{time.time_ns():020d}-{os.getpid()}-{self._sequence:06d}{OPEN_SUFFIX}"
+        # Time first, so names sort oldest first; host, pid and a sequence keep two processes' names apart (pods
+        # sharing a volume all run as pid 1).
+        name = f"calls-{time.time_ns():020d}-{_HOST}-{os.getpid()}-{self._sequence:06d}{OPEN_SUFFIX}"
         return self.directory / name
 
     def _seal_open(self) -> None:
