@@ -36,6 +36,7 @@ from llmops_inference.handlers import Gateway, Limits
 from llmops_inference.health import HealthMonitor
 from llmops_inference.limits import RateLimiter
 from llmops_inference.ports import Backend, BudgetGuard, EventPublisher, PromptResolver, VariantChooser
+from llmops_inference.prompts.rendering import RenderPool
 from llmops_inference.recording.recorder import CallRecorder
 from llmops_inference.recording.spool import Spool
 from llmops_inference.resilience import CircuitBreaker
@@ -147,6 +148,8 @@ def wire(settings: InferenceSettings, ports: InferencePorts) -> Wiring:
         max_embedding_inputs=settings.max_embedding_inputs,
     )
     registries = ports.registries
+    if registries is not None:
+        registries.renderer = RenderPool(settings.render_workers, settings.max_pending_renders)
     chooser = ports.chooser or (registries.chooser() if registries else NoExperiments())
     resolver = ports.resolver or (
         registries.resolver(max_chain_steps=settings.max_chain_steps) if registries else NoPromptRegistry()
@@ -157,7 +160,7 @@ def wire(settings: InferenceSettings, ports: InferencePorts) -> Wiring:
     if isinstance(ports.publisher, BackgroundProducer):
         components.append(ports.publisher)
     if registries is not None:
-        components += registries.materializers.values()
+        components += [*registries.materializers.values(), registries.renderer]
     components += [recorder, monitor, _Stops(gateway)]
     return Wiring(gateway, router, recorder, monitor, ports.publisher, components, registries)
 

@@ -39,6 +39,10 @@ class InferenceSettings(ServiceSettings):
     max_embedding_inputs: int = Field(
         default=256, ge=1, le=2048, description="Most texts per embeddings request (413 above)"
     )
+    render_workers: int = Field(default=4, ge=1, le=64, description="Threads that render prompt templates")
+    max_pending_renders: int = Field(
+        default=64, ge=1, description="Prompt renders in progress or waiting at once (503 above)"
+    )
     max_chain_steps: int = Field(
         default=8, ge=1, le=MAX_CHAIN_STEPS, description="Most steps of a prompt chain (422 above); each is a call"
     )
