@@ -185,3 +185,20 @@ def test_bounded_templates_still_render_what_prompts_use() -> None:
     )
     rendered = render(prompt, {"name": "Ada", "n": 42, "items": ["a", "b"]}, label=None)
     assert rendered.messages[0].content == 'Ada   |   42    Ada    a, b ===[a][b]Ada?["a", "b"]'
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ('{{ "a b c d"|wordwrap(width=3, break_long_words=false, wrapstring="/") }}', "a b/c d"),
+        ("{{ [1, 2, 3]|batch(linecount=2)|list }}", "[[1, 2], [3]]"),
+        ("{{ [1, 2, 3]|slice(slices=2)|list }}", "[[1, 2], [3]]"),
+        ('{{ "x\\ny"|indent(width=2, first=true) }}', "  x\n  y"),
+        ('{{ "aa"|replace("a", "b", count=1) }}', "ba"),
+        ("{{ [1, 2]|sum(start=3) }}", "6"),
+        ('{{ ["a", "b"]|join(d="-") }}', "a-b"),
+        ('{{ "%(n)05d"|format(n=42) }}', "00042"),
+    ],
+)
+def test_the_bounded_filters_keep_their_keyword_arguments(template: str, expected: str) -> None:
+    assert render(version(template), {}, label=None).messages[0].content == expected

@@ -199,13 +199,17 @@ def _check_indent(s: Any, width: int | str = 4, first: bool = False, blank: bool
     _limit(len(text) + (text.count("\n") + 1) * (len(width) if isinstance(width, str) else int(width)), "indent")
 
 
-def _check_wordwrap(s: Any, width: int = 79, _break: bool = True, wrapstring: str | None = None, *_: Any) -> None:
+def _check_wordwrap(
+    s: Any, width: int = 79, break_long_words: bool = True, wrapstring: str | None = None, **_: Any
+) -> None:
     text = str(s)
     breaks = len(text) // max(1, int(width)) + text.count("\n") + 1
     _limit(len(text) + breaks * len(wrapstring or "\n"), "wordwrap")
 
 
-def _check_count(value: Any, count: int, fill_with: Any = None) -> None:
+def _check_count(value: Any, *args: Any, **kwargs: Any) -> None:
+    """``batch(linecount)`` and ``slice(slices)``: how many parts (and fill items) they would make."""
+    count = args[0] if args else kwargs.get("linecount", kwargs.get("slices", 0))
     if int(count) > MAX_REPEAT:
         raise SecurityError(f"batch and slice take at most {MAX_REPEAT:,} parts")
 
