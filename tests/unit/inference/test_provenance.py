@@ -10,7 +10,7 @@ from typing import Any
 
 from llmops_schemas.v1.calls import CallRecorded
 
-from tests.unit.inference.chain_support import ADMIN, chain_body, publish, step
+from tests.unit.inference.chain_support import chain_body, shadow_reply_v2, step
 from tests.unit.inference.support import KEYS, Harness, chat
 
 SERVICE = {"Authorization": f"Bearer {KEYS['service'][0]}", "X-LLMOps-Tenant": "acme"}
@@ -47,21 +47,7 @@ async def test_a_service_key_records_platform_calls_for_the_tenant_it_names(gw: 
 
 
 async def test_chain_steps_and_shadow_copies_carry_the_origin_and_the_key(chain_gw: Harness) -> None:
-    v2 = {"template": [{"role": "user", "content": "v2 answers {{ summary }}"}], "variables": [{"name": "summary"}]}
-    await publish(chain_gw, "reply", v2)
-    experiment = {
-        "experiment_id": "reply-v2-shadow",
-        "name": "reply v2 in the shadow",
-        "app": "default",
-        "kind": "shadow",
-        "control": "v1",
-        "variants": [
-            {"name": "v1", "weight": 0.1, "prompt": {"name": "reply", "version": 1}},
-            {"name": "v2", "weight": 0.9, "prompt": {"name": "reply", "version": 2}},
-        ],
-    }
-    created = await chain_gw.client.post("/v1/experiments", json=experiment, headers=ADMIN)
-    assert created.status_code == 201, created.text
+    await shadow_reply_v2(chain_gw)
     for n in range(6):
         body = chain_body(step("summary", "summarise"), step("answer", "reply"), user=f"u-{n}")
         response = await chain_gw.client.post("/v1/chat/completions", json=body, headers=SERVICE)
