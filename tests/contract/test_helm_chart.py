@@ -212,6 +212,8 @@ def test_each_enabled_service_gets_its_objects_and_nothing_else(helm: Path, valu
             expected.add(("PodDisruptionBudget", fullname(name)))
         if svc.get("serviceAccount", {}).get("create", True):
             expected.add(("ServiceAccount", fullname(name)))
+        if svc.get("spool", {}).get("persistence", {}).get("enabled", False):
+            expected.add(("PersistentVolumeClaim", fullname(f"{name}-spool")))
         autoscaling = svc.get("autoscaling", {}).get("enabled", False)
         if autoscaling:
             expected.add(("HorizontalPodAutoscaler", fullname(name)))
@@ -436,6 +438,8 @@ def test_a_new_service_is_one_small_values_block(helm: Path, tmp_path: Path) -> 
         pytest.param("global.kafka.saslMechanism=PLAIN", "saslMechanism", id="kafka-plain-mechanism"),
         pytest.param("services.ingest.kafka.sasl.secret=x", "sasl", id="kafka-sasl-unknown-key"),
         pytest.param("global.kafka.tls.caSecret=Kafka_CA", "caSecret", id="kafka-ca-secret-name"),
+        pytest.param("services.inference.spool.persistence.size=lots", "size", id="spool-size-not-a-quantity"),
+        pytest.param("services.inference.spool.persistence.class=x", "class", id="spool-unknown-key"),
     ],
 )
 def test_values_schema_rejects_bad_values(helm: Path, set_value: str, complaint: str) -> None:
@@ -855,3 +859,42 @@ def test_plaintext_adds_no_kafka_security_settings(helm: Path) -> None:
     for doc in render(helm):
         if doc["kind"] == "ConfigMap":
             assert not [k for k in doc.get("data", {}) if k.startswith(("KAFKA_SASL", "KAFKA_SSL", "KAFKA_SECURITY"))]
+
+
+def test_a_persistent_spool_for_the_gateway(helm: Path) -> None:
+    """spool.persistence: a PVC, mounted where INFERENCE_SPOOL_DIR points, one pod at a time unless RWX."""
+    persistent = [
+        "services.inference.spool.persistence.enabled=true",
+        "services.inference.spool.persistence.size=5Gi",
+        "services.inference.spool.persistence.storageClass=fast-ssd",
+    ]
+    single = ["services.inference.replicas=1", "services.inference.podDisruptionBudget.enabled=false"]
+    refused = template(helm, sets=persistent)
+    assert refused.returncode != 0 and "ReadWriteOnce attaches to one node" in refused.stderr
+
+    docs = render(helm, sets=[*persistent, *single])
+    index = by_kind_name(docs)
+    claim = index[("PersistentVolumeClaim", fullname("inference-spool"))]
+    assert claim["spec"] == {
+        "accessModes": ["ReadWriteOnce"],
+        "storageClassName": "fast-ssd",
+        "resources": {"requests": {"storage": "5Gi"}},
+    }
+    gateway = index[("Deployment", fullname("inference"))]
+    assert gateway["spec"]["strategy"] == {"type": "Recreate"}
+    assert {"name": "spool", "persistentVolumeClaim": {"claimName": fullname("inference-spool")}} in gateway["spec"][
+        "template"
+    ]["spec"]["volumes"]
+    assert {"name": "spool", "mountPath": "/var/lib/llmops/spool"} in only_container(gateway)["volumeMounts"]
+    assert index[("ConfigMap", fullname("inference"))]["data"]["INFERENCE_SPOOL_DIR"] == "/var/lib/llmops/spool"
+    for doc in docs:
+        kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+
+    shared = by_kind_name(
+        render(helm, sets=[*persistent, "services.inference.spool.persistence.accessMode=ReadWriteMany"])
+    )
+    assert shared[("PersistentVolumeClaim", fullname("inference-spool"))]["spec"]["accessModes"] == ["ReadWriteMany"]
+    assert shared[("Deployment", fullname("inference"))]["spec"]["strategy"]["type"] == "RollingUpdate"
+    default = by_kind_name(render(helm))
+    assert ("PersistentVolumeClaim", fullname("inference-spool")) not in default
+    assert default[("ConfigMap", fullname("inference"))]["data"]["INFERENCE_SPOOL_DIR"] == "/tmp/llmops-spool"

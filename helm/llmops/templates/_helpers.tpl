@@ -169,6 +169,9 @@ CLICKHOUSE_URL: {{ required "global.clickhouse.url is required" $g.clickhouse.ur
 LLMOPS_API_KEYS_FILE: {{ printf "%s/%s" ($g.apiKeys.mountPath | trimSuffix "/") $g.apiKeys.key | quote }}
 {{- end }}
 {{- $env := .svc.env | default dict }}
+{{- if dig "spool" "persistence" "enabled" false .svc }}
+{{- $env = merge (dict (printf "%s_SPOOL_DIR" $prefix) (include "llmops.spoolMountPath" .)) (deepCopy $env) }}
+{{- end }}
 {{- if and (include "llmops.routesConfigMapName" .) (not (hasKey $env (printf "%s_ROUTES_FILE" $prefix))) }}
 {{ $prefix }}_ROUTES_FILE: {{ printf "%s/%s" (include "llmops.routesMountPath" .) (include "llmops.routesKey" .) | quote }}
 {{- end }}
@@ -194,6 +197,9 @@ named by <PREFIX>_ROUTES_FILE. The ConfigMap's name, or "" when the service has 
 {{- define "llmops.routesMountPath" -}}/etc/llmops/routes{{- end -}}
 
 {{- define "llmops.routesKey" -}}routes.yaml{{- end -}}
+
+{{/* Where a persistent spool is mounted (<PREFIX>_SPOOL_DIR points there, over the service's env). */}}
+{{- define "llmops.spoolMountPath" -}}/var/lib/llmops/spool{{- end -}}
 
 {{/*
 The routes file rendered from `routes`: each upstream's base_url goes through `tpl` (so a default can

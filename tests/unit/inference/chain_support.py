@@ -90,6 +90,26 @@ async def publish(gw: Harness, name: str, version: dict[str, Any]) -> None:
     assert response.status_code == 201, response.text
 
 
+async def shadow_reply_v2(gw: Harness) -> None:
+    """Publish ``reply`` version 2 (``v2 answers {{ summary }}``) and run it as a shadow of version 1 for 90% of
+    the users."""
+    v2 = {"template": [{"role": "user", "content": "v2 answers {{ summary }}"}], "variables": [{"name": "summary"}]}
+    await publish(gw, "reply", v2)
+    experiment = {
+        "experiment_id": "reply-v2-shadow",
+        "name": "reply v2 in the shadow",
+        "app": "default",
+        "kind": "shadow",
+        "control": "v1",
+        "variants": [
+            {"name": "v1", "weight": 0.1, "prompt": {"name": "reply", "version": 1}},
+            {"name": "v2", "weight": 0.9, "prompt": {"name": "reply", "version": 2}},
+        ],
+    }
+    created = await gw.client.post("/v1/experiments", json=experiment, headers=ADMIN)
+    assert created.status_code == 201, created.text
+
+
 def step(output: str, name: str, **selector: Any) -> dict[str, Any]:
     return {"output": output, "prompt": {"name": name, **selector}}
 

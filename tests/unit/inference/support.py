@@ -24,6 +24,7 @@ KEYS = {
     "admin": ("llmops_admin_key_for_tenant_acme_00001", "acme", "admin"),
     "reader": ("llmops_reader_key_for_tenant_acme_00001", "acme", "reader"),
     "other": ("llmops_writer_key_for_tenant_beta_00001", "beta", "writer"),
+    "service": ("llmops_service_key_for_the_platform_0001", "*", "service"),
 }
 ROUTES: dict[str, Any] = {
     "upstreams": [

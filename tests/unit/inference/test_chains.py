@@ -5,7 +5,6 @@ experiments choose each step's arm as for a request naming that step's prompt.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 
@@ -18,6 +17,7 @@ from tests.unit.inference.chain_support import (
     chain_body,
     echo_backend,
     publish,
+    shadow_reply_v2,
     step,
 )
 from tests.unit.inference.support import Harness
@@ -134,21 +134,7 @@ async def test_an_experiment_chooses_the_arm_of_each_step_naming_its_prompt(chai
 
 
 async def test_a_steps_shadow_copy_carries_the_steps_chain_labels(chain_gw: Harness) -> None:
-    v2 = {"template": [{"role": "user", "content": "v2 answers {{ summary }}"}], "variables": [{"name": "summary"}]}
-    await publish(chain_gw, "reply", v2)
-    experiment = {
-        "experiment_id": "reply-v2-shadow",
-        "name": "reply v2 in the shadow",
-        "app": "default",
-        "kind": "shadow",
-        "control": "v1",
-        "variants": [
-            {"name": "v1", "weight": 0.1, "prompt": {"name": "reply", "version": 1}},
-            {"name": "v2", "weight": 0.9, "prompt": {"name": "reply", "version": 2}},
-        ],
-    }
-    created = await chain_gw.client.post("/v1/experiments", json=experiment, headers=ADMIN)
-    assert created.status_code == 201, created.text
+    await shadow_reply_v2(chain_gw)
 
     ids = []
     for n in range(6):
@@ -156,8 +142,7 @@ async def test_a_steps_shadow_copy_carries_the_steps_chain_labels(chain_gw: Harn
         response = await chain_gw.client.post("/v1/chat/completions", json=body, headers=WRITER)
         assert response.json()["choices"][0]["message"]["content"] == REPLY, "the copy is never returned"
         ids.append(response.json()["id"])
-    await asyncio.sleep(0.05)
-    await chain_gw.wiring.gateway.stop()  # ends any copy still in flight (none after the pause)
+    await chain_gw.wiring.gateway.drain()  # every copy started has ended and been recorded
 
     recorded = await calls(chain_gw)
     shadows = [c for c in recorded if c.experiment is not None and c.experiment.shadow]

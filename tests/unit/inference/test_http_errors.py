@@ -276,3 +276,35 @@ async def test_an_unhandled_error_is_a_500_logged_without_its_message(
     assert "test_http_errors.py" in traceback and traceback.endswith("builtins.RuntimeError")
     for text in (record.getMessage(), traceback, caplog.text):
         assert UNHANDLED_SECRET not in text and UNHANDLED_PROMPT not in text
+
+
+async def test_an_answer_without_usage_is_charged_an_estimate_not_nothing(
+    make_harness: Callable[..., Any], auth: dict[str, str]
+) -> None:
+    async with make_harness(InferenceSettings(tokens_per_minute=150)) as gw:
+        primary = gw.backends["primary"]
+        primary.usage, primary.reply = None, "x" * 200  # the upstream reports no usage
+        first = await gw.client.post("/v1/chat/completions", json=chat(max_tokens=100), headers=auth)
+        assert first.status_code == 200, first.text
+        # Charged about 2 + 50 tokens (prompt and answer), so another 102-token reservation no longer fits.
+        second = await gw.client.post("/v1/chat/completions", json=chat(max_tokens=100), headers=auth)
+        assert_openai_error(second, 429, code="rate_limit_exceeded")
+
+
+async def test_a_stream_closed_early_is_charged_the_prompt_and_what_was_streamed(
+    make_harness: Callable[..., Any], auth: dict[str, str]
+) -> None:
+    async with make_harness(InferenceSettings(tokens_per_minute=150)) as gw:
+        primary = gw.backends["primary"]
+        primary.usage, primary.reply, primary.chunks = None, "x" * 400, 10  # 40 characters a chunk
+        request = ChatCompletionRequest.model_validate(chat(max_tokens=100, stream=True))
+        context = CallContext(tenant_id="acme", key_id="writer-key", app="a", endpoint="chat", call_id="chatcmpl-cut")
+        answer = await gw.wiring.gateway.chat(request, context)
+        assert not isinstance(answer, dict)
+        for _ in range(6):  # the role chunk, then 5 pieces: 200 characters, about 50 tokens
+            await anext(answer)
+        await answer.aclose()  # the client went away: the upstream never sent its usage
+        (event,) = await gw.events()
+        assert event.error.type == "client_closed" and event.usage is None
+        refused = await gw.client.post("/v1/chat/completions", json=chat(max_tokens=100), headers=auth)
+        assert_openai_error(refused, 429, code="rate_limit_exceeded")

@@ -6,7 +6,6 @@ read their own writes, as a replica does.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from typing import Any
@@ -163,8 +162,7 @@ async def test_a_shadow_variant_is_recorded_but_not_returned(wired: Harness) -> 
         assert response.status_code == 200
         assert response.json()["model"] == "gpt-test"
         ids.add(response.json()["id"])
-    await asyncio.sleep(0.05)
-    await wired.app.state.wiring.gateway.stop()  # ends any shadow still in flight (none after the pause)
+    await wired.app.state.wiring.gateway.drain()  # every shadow copy started has ended and been recorded
     recorded = await calls(wired)
     primary = [c for c in recorded if not c.experiment.shadow]
     shadows = [c for c in recorded if c.experiment.shadow]
@@ -195,8 +193,7 @@ async def test_a_shadow_copy_whose_prompt_cannot_be_rendered_is_recorded_and_the
         body = {"model": "gpt-test", "messages": [], "prompt": SELECTOR, "user": f"u{n}"}
         response = await wired.client.post("/v1/chat/completions", json=body, headers=WRITER)
         assert response.status_code == 200, response.text
-    await asyncio.sleep(0.05)
-    await wired.app.state.wiring.gateway.stop()
+    await wired.app.state.wiring.gateway.drain()
 
     recorded = await calls(wired)
     primary = [c for c in recorded if not c.experiment.shadow]

@@ -126,6 +126,16 @@ async def test_embeddings_in_float_and_base64(gw: Harness, auth: dict[str, str])
     assert events[0].call_id.startswith("embd-")
 
 
+async def test_an_embeddings_request_with_too_many_inputs_is_refused_before_any_upstream_call(
+    gw: Harness, auth: dict[str, str]
+) -> None:
+    body = {"model": "gpt-test", "input": ["a"] * 257}
+    refused = await gw.client.post("/v1/embeddings", json=body, headers=auth)
+    error = assert_openai_error(refused, 413, code="too_many_inputs")
+    assert error["message"] == "input has 257 texts; at most 256 are allowed per request"
+    assert error["param"] == "input" and not gw.backends["primary"].requests
+
+
 async def test_models_lists_the_public_names(gw: Harness, auth: dict[str, str]) -> None:
     response = await gw.client.get("/v1/models", headers=auth)
     assert [m["id"] for m in response.json()["data"]] == ["gpt-test", "solo", "triton-only"]

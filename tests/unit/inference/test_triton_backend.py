@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -141,6 +142,37 @@ async def test_embeddings_send_one_request_per_text() -> None:
     with pytest.raises(UpstreamError) as caught:
         await triton.embed(["a"], EMBEDDER, 128)
     assert caught.value.status == 400
+
+
+class SlowTritonClient(FakeTritonClient):
+    """Answers after a short pause, counting how many requests are in flight at once."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.in_flight = self.most_in_flight = 0
+
+    async def infer(self, model_name: str, inputs: list[Any], outputs: Any = None, client_timeout: Any = None) -> Any:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(0.01)  # the server's time: what lets concurrent requests overlap
+            return await super().infer(model_name, inputs, outputs, client_timeout)
+        finally:
+            self.in_flight -= 1
+
+
+async def test_the_embeddings_fan_out_never_has_more_requests_in_flight_than_the_upstream_allows() -> None:
+    clients: list[SlowTritonClient] = []
+
+    def factory(url: str) -> SlowTritonClient:
+        clients.append(SlowTritonClient(url))
+        return clients[-1]
+
+    triton = TritonBackend(UPSTREAM.model_copy(update={"max_connections": 4}), client_factory=factory)
+    await triton.start()
+    results = await asyncio.gather(*(triton.embed([f"text {n}"] * 16, EMBEDDER, None) for n in range(3)))
+    assert [len(r.vectors) for r in results] == [16, 16, 16]
+    assert len(clients[0].calls) == 48 and clients[0].most_in_flight == 4
 
 
 @pytest.mark.parametrize(

@@ -41,6 +41,7 @@ from llmops_inference.handlers import Gateway, Limits
 from llmops_inference.health import HealthMonitor
 from llmops_inference.limits import RateLimiter
 from llmops_inference.ports import Backend, BudgetGuard, PromptResolver, VariantChooser
+from llmops_inference.prompts.rendering import RenderPool
 from llmops_inference.recording.recorder import CallRecorder
 from llmops_inference.recording.spool import Spool
 from llmops_inference.resilience import CircuitBreaker
@@ -135,16 +136,25 @@ def wire(settings: InferenceSettings, ports: InferencePorts) -> Wiring:
     )
     recorder = CallRecorder(
         ports.publisher,
-        Spool(ports.spool_dir),
+        Spool(ports.spool_dir, max_bytes=settings.spool_max_bytes, max_events=settings.spool_max_events),
         buffer_size=settings.record_buffer,
         batch_size=settings.record_batch,
         publish_timeout_s=settings.publish_timeout_s,
         replay_interval_s=settings.replay_interval_s,
+        overflow_events=settings.record_overflow_events,
+        overflow_bytes=settings.record_overflow_bytes,
     )
     limiter = RateLimiter(settings.requests_per_minute, settings.tokens_per_minute, clock=ports.clock)
     runner = CallRunner(router=router, recorder=recorder, limiter=limiter, budget=ports.budget)
-    limits = Limits(settings.max_prompt_chars, settings.max_tokens_limit, settings.default_max_tokens)
+    limits = Limits(
+        settings.max_prompt_chars,
+        settings.max_tokens_limit,
+        settings.default_max_tokens,
+        max_embedding_inputs=settings.max_embedding_inputs,
+    )
     registries = ports.registries
+    if registries is not None:
+        registries.renderer = RenderPool(settings.render_workers, settings.max_pending_renders)
     chooser = ports.chooser or (registries.chooser() if registries else NoExperiments())
     resolver = ports.resolver or (
         registries.resolver(max_chain_steps=settings.max_chain_steps) if registries else NoPromptRegistry()
@@ -155,7 +165,7 @@ def wire(settings: InferenceSettings, ports: InferencePorts) -> Wiring:
     if isinstance(ports.publisher, BackgroundProducer):
         components.append(ports.publisher)
     if registries is not None:
-        components += registries.materializers.values()
+        components += [*registries.materializers.values(), registries.renderer]
     components += [recorder, monitor, _Stops(gateway)]
     return Wiring(gateway, router, recorder, monitor, ports.publisher, components, registries)
 

@@ -36,6 +36,13 @@ class InferenceSettings(ServiceSettings):
     default_max_tokens: int = Field(default=512, ge=1, description="max_tokens when a request names none")
     requests_per_minute: int = Field(default=600, ge=0, description="Per key; 0 disables the limit")
     tokens_per_minute: int = Field(default=200_000, ge=0, description="Per key, prompt + completion; 0 disables")
+    max_embedding_inputs: int = Field(
+        default=256, ge=1, le=2048, description="Most texts per embeddings request (413 above)"
+    )
+    render_workers: int = Field(default=4, ge=1, le=64, description="Threads that render prompt templates")
+    max_pending_renders: int = Field(
+        default=64, ge=1, description="Prompt renders in progress or waiting at once (503 above)"
+    )
     max_chain_steps: int = Field(
         default=8, ge=1, le=MAX_CHAIN_STEPS, description="Most steps of a prompt chain (422 above); each is a call"
     )
@@ -50,6 +57,18 @@ class InferenceSettings(ServiceSettings):
     # Recording.
     spool_dir: Path = Field(default=Path(".data/inference/spool"), description="Where unpublished events wait")
     record_buffer: int = Field(default=10_000, ge=1, description="Events held in memory before spilling to disk")
+    record_overflow_events: int = Field(
+        default=10_000,
+        ge=1,
+        description="Events waiting in memory to be spilled when the buffer is full (refused above)",
+    )
+    record_overflow_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1024, description="Bytes of those events (refused above)"
+    )
+    spool_max_events: int = Field(default=1_000_000, ge=1, description="Events the spool holds at most (refused above)")
+    spool_max_bytes: int = Field(
+        default=1024 * 1024 * 1024, ge=1024 * 1024, description="Bytes the spool holds at most (refused above)"
+    )
     record_batch: int = Field(default=200, ge=1, le=10_000, description="Most events per publish")
     publish_timeout_s: float = Field(default=10.0, gt=0, description="How long one publish may wait for acks")
     replay_interval_s: float = Field(default=5.0, gt=0, description="How often the spool is retried")

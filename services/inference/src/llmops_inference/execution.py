@@ -20,7 +20,7 @@ from llmops_schemas.v1.calls import CallRecorded
 
 from llmops_inference.domain import Delta, GenerationRequest, UpstreamError, Usage
 from llmops_inference.errors import GatewayError
-from llmops_inference.limits import RateLimiter
+from llmops_inference.limits import RateLimiter, estimate_tokens
 from llmops_inference.metrics import CALLS
 from llmops_inference.ports import BudgetGuard
 from llmops_inference.recording.records import CallDraft
@@ -49,7 +49,7 @@ class CallRunner:
     clock: Callable[[], float] = time.time
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
-    async def admit(self, draft: CallDraft, estimated_tokens: int) -> None:
+    async def admit(self, draft: CallDraft, prompt_chars: int, max_tokens: int) -> None:
         """Known model, within budget, within rate limits; otherwise record the refusal and raise it."""
         try:
             self.router.targets(draft.model)
@@ -59,7 +59,11 @@ class CallRunner:
                 raise GatewayError(
                     429, message, type="insufficient_quota", code="budget_exceeded", retry_after=decision.retry_after_s
                 )
-            draft.reservation = self.limiter.admit(draft.context.key_id, estimated_tokens)
+            draft.reservation = self.limiter.admit(
+                draft.context.key_id,
+                estimate_tokens(prompt_chars, max_tokens),
+                prompt_tokens=estimate_tokens(prompt_chars, 0),
+            )
         except GatewayError as error:
             self.fail(draft, error)
             raise
@@ -173,7 +177,10 @@ class CallRunner:
         CALLS.labels(draft.context.endpoint, draft.model if served else "unknown", event.data.status).inc()
         reservation = draft.reservation
         if reservation is not None:
-            reservation.settle(draft.usage.total_tokens if draft.usage else 0)
+            # What was answered so far is known when an answer started or the call succeeded, usage or not.
+            answered = draft.first_token_at is not None or draft.error is None
+            answer_chars = len(draft.output or "") if answered else None
+            reservation.settle(draft.usage.total_tokens if draft.usage else None, answer_chars=answer_chars)
         self._spawn(self.budget.charge(draft.context, draft.model, draft.usage))
 
     def routed(self, draft: CallDraft, routed: Routed) -> None:

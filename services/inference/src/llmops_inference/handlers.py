@@ -32,7 +32,7 @@ from llmops_inference.chains import StepPosition, run_chain
 from llmops_inference.domain import GenerationRequest, Params, Usage
 from llmops_inference.errors import GatewayError
 from llmops_inference.execution import CallRunner
-from llmops_inference.limits import check_sizes, estimate_tokens
+from llmops_inference.limits import check_sizes
 from llmops_inference.metrics import CALLS
 from llmops_inference.ports import CallContext, PromptResolver, Resolved, ShadowCall, VariantChooser
 from llmops_inference.recording.records import CallDraft, to_parameters, to_recorded_messages
@@ -57,6 +57,7 @@ class Limits:
     max_tokens_limit: int = 4096
     default_max_tokens: int = 512
     max_shadows_in_flight: int = 64
+    max_embedding_inputs: int = 256
 
 
 @dataclass
@@ -102,9 +103,16 @@ class Gateway:
             max_tokens_limit=0,
         )
         texts = request.texts()
+        if len(texts) > self.limits.max_embedding_inputs:
+            raise GatewayError(
+                413,
+                f"input has {len(texts)} texts; at most {self.limits.max_embedding_inputs} are allowed per request",
+                param="input",
+                code="too_many_inputs",
+            )
         draft = self._draft(context, request, [("user", t, None, None) for t in texts], None)
         draft.tags.append("embeddings")
-        await self.runner.admit(draft, estimate_tokens(request.prompt_chars(), 0))
+        await self.runner.admit(draft, request.prompt_chars(), 0)
         try:
             result, routed = await self.runner.router.embed(request.model, texts, request.dimensions)
         except GatewayError as error:
@@ -115,6 +123,11 @@ class Gateway:
         draft.first_token()
         self.runner.finish(draft)
         return _embedding_body(request, result.vectors, result.prompt_tokens)
+
+    async def drain(self) -> None:
+        """Wait until every shadow call started so far has ended (and so has been handed to the recorder)."""
+        while self._shadows:
+            await asyncio.gather(*list(self._shadows), return_exceptions=True)
 
     async def stop(self) -> None:
         """Cancel shadow calls still running (their answers would be recorded as errors)."""
@@ -178,7 +191,7 @@ class Gateway:
         self, draft: CallDraft, request: GenerationParams, generation: GenerationRequest, shape: Shape
     ) -> Answer:
         prompt_chars = len(generation.prompt) + sum(len(str(m.get("content") or "")) for m in generation.messages)
-        await self.runner.admit(draft, estimate_tokens(prompt_chars, generation.params.max_tokens))
+        await self.runner.admit(draft, prompt_chars, generation.params.max_tokens)
         if not request.stream:
             return await self.runner.generate(draft, generation, shape)
         opened = await self.runner.open_stream(draft, generation)

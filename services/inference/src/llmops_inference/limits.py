@@ -2,7 +2,10 @@
 
 Rate limits use a sliding 60-second window per key. Tokens cannot be known before a call, so admission
 reserves an estimate (prompt characters / 4 plus the call's ``max_tokens``) and :meth:`Reservation.settle`
-replaces it with the usage the upstream reported once the call ends. A call is admitted while the window's
+replaces it with the usage the upstream reported once the call ends. When the upstream reported none (a stream
+the client closed early, an upstream that never sends usage) the call is charged an estimate instead: the prompt
+plus the answer produced so far (characters / 4), or the whole reservation (``max_tokens``) when no answer came
+at all, so a missing usage can never make a call free. A call is admitted while the window's
 tokens plus its estimate stay within the limit (a single call larger than the whole limit is still let
 through an empty window, or it could never run).
 """
@@ -17,7 +20,7 @@ from dataclasses import dataclass, field
 from llmops_inference.errors import GatewayError
 from llmops_inference.metrics import RATE_LIMITED
 
-__all__ = ["RateLimiter", "Reservation", "check_sizes", "estimate_tokens"]
+__all__ = ["RateLimiter", "Reservation", "check_sizes", "estimate_tokens", "text_tokens"]
 
 WINDOW_S = 60.0
 
@@ -25,6 +28,11 @@ WINDOW_S = 60.0
 def estimate_tokens(prompt_chars: int, max_tokens: int) -> int:
     """A deliberately rough upper-ish estimate: about four characters per token, plus the whole completion."""
     return prompt_chars // 4 + 1 + max_tokens
+
+
+def text_tokens(chars: int) -> int:
+    """About four characters per token, rounded up (the estimate of a text no tokenizer counted)."""
+    return -(-chars // 4)
 
 
 def check_sizes(*, prompt_chars: int, max_prompt_chars: int, max_tokens: int | None, max_tokens_limit: int) -> None:
@@ -66,10 +74,18 @@ class Reservation:
     """The tokens a call reserved; settle it with what the call really used."""
 
     _entry: list[float] | None
+    prompt_tokens: int = 0
+    """The prompt's share of the reservation (what a call without reported usage is charged at least)."""
 
-    def settle(self, used_tokens: int | None) -> None:
-        if self._entry is not None and used_tokens is not None:
+    def settle(self, used_tokens: int | None, *, answer_chars: int | None = None) -> None:
+        """Charge ``used_tokens`` when the upstream reported them; else the prompt plus the answer so far
+        (``answer_chars`` characters), or, when no answer came (``None``), keep the whole reservation."""
+        if self._entry is None:
+            return
+        if used_tokens is not None:
             self._entry[1] = float(used_tokens)
+        elif answer_chars is not None:
+            self._entry[1] = float(self.prompt_tokens + text_tokens(answer_chars))
 
 
 class RateLimiter:
@@ -83,7 +99,7 @@ class RateLimiter:
         self._clock = clock
         self._windows: dict[str, _Window] = {}
 
-    def admit(self, key_id: str, estimated_tokens: int) -> Reservation:
+    def admit(self, key_id: str, estimated_tokens: int, *, prompt_tokens: int = 0) -> Reservation:
         """Count the call, or raise 429 with the seconds until it would fit."""
         now = self._clock()
         window = self._windows.setdefault(key_id, _Window())
@@ -104,7 +120,7 @@ class RateLimiter:
         if entry is not None:
             window.tokens.append(entry)
         self._forget_idle(now)
-        return Reservation(entry)
+        return Reservation(entry, prompt_tokens)
 
     def _token_wait(self, window: _Window, needed: int, now: float) -> float:
         """Seconds until enough of the window has expired for ``needed`` more tokens."""

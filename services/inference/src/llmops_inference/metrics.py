@@ -12,10 +12,12 @@ __all__ = [
     "BREAKER_STATE",
     "CALLS",
     "EVENTS_LOST",
+    "EVENTS_REFUSED",
     "EVENTS_SPOOLED",
     "EVENTS_UNPUBLISHED",
     "RATE_LIMITED",
     "RECORD_BUFFER",
+    "SPOOL_BYTES",
     "SPOOL_PENDING",
     "UPSTREAM_ATTEMPTS",
     "UPSTREAM_LATENCY",
@@ -45,6 +47,12 @@ EVENTS_SPOOLED = Counter(
     "llmops_inference_events_spooled_total", "Call events written to the local spool, by why", ["reason"]
 )
 SPOOL_PENDING = Gauge("llmops_inference_spool_pending", "Call events in the spool waiting for replay")
+SPOOL_BYTES = Gauge("llmops_inference_spool_bytes", "Bytes of the spool's segments on disk")
+EVENTS_REFUSED = Counter(
+    "llmops_inference_events_refused_total",
+    "Call events refused because a bound was reached (overflow_full: memory, spool_full: disk)",
+    ["reason"],
+)
 EVENTS_LOST = Counter(
     "llmops_inference_events_lost_total", "Call events that could be neither published nor spooled (disk errors)"
 )

@@ -83,6 +83,8 @@ class CallContext:
     trace_id: str | None = None
     user_id: str | None = None
     session_id: str | None = None
+    origin: Literal["application", "platform"] = "application"
+    """``platform`` when the calling key is a platform service's (its role), never from the request."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,7 +46,9 @@ class Upstream(BaseModel):
     name: UpstreamName
     base_url: str = Field(min_length=1, max_length=2048)
     api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    max_connections: int = Field(default=100, ge=1, le=10_000)
+    max_connections: int = Field(
+        default=100, ge=1, le=10_000, description="Pooled connections (OpenAI); inference requests in flight (Triton)"
+    )
     health_path: str | None = Field(
         default=None, description="OpenAI upstreams: a GET path probed for readiness (e.g. /models); none = passive"
     )

@@ -245,7 +245,7 @@ async def test_summaries_and_detail(registry: PromptRegistry) -> None:
 
 async def test_render_is_a_dry_run_of_the_gateway_path(registry: PromptRegistry) -> None:
     await publish(registry, "Be brief.", labels=["production"])
-    rendered = registry.render(TENANT, PromptSelector(name=NAME, variables={"question": "Hi?"}))
+    rendered = await registry.render(TENANT, PromptSelector(name=NAME, variables={"question": "Hi?"}))
     assert [m.content for m in rendered.messages] == ["Be brief.", "Hi?"]
     assert rendered.ref.label == "production"
 

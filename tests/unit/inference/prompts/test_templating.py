@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -124,3 +125,80 @@ def test_a_rendered_message_is_capped() -> None:
     prompt = version("{% for i in range(100000) %}{{ chunk }}{% endfor %}", variables=[{"name": "chunk"}])
     with pytest.raises(TemplateError, match="exceeds 1,000,000 characters"):
         render(prompt, {"chunk": "x" * 20}, label=None)
+
+
+@pytest.mark.parametrize(
+    ("template", "refusal"),
+    [
+        pytest.param('{{ "x"|center(10**9) }}', "center would be over 1,000,000 characters", id="center-filter"),
+        pytest.param('{{ "x".center(10**9) }}', "str.center() would be over 1,000,000", id="center-method"),
+        pytest.param('{{ "x".zfill(10**9) }}', "str.zfill() would be over 1,000,000", id="zfill-method"),
+        pytest.param('{{ "%999999999s"|format(1) }}', "formatted string would be over 1,000,000", id="format-filter"),
+        pytest.param('{{ "%.999999999f" % 1.0 }}', "formatted string would be over 1,000,000", id="percent"),
+        pytest.param('{{ "%*s" % (10**9, 1) }}', "'*' widths are not allowed", id="percent-star"),
+        pytest.param('{{ "{:>{w}}".format(1, w=10**9) }}', "formatted string would be over", id="str-format"),
+        pytest.param('{{ "a" * 10**9 }}', "'*' may not build strings or lists longer than 100,000", id="repeat"),
+        pytest.param("{{ [[1] * 99999] * 99999 }}", "'*' would be over 1,000,000", id="nested-repeat"),
+        pytest.param('{{ range(99999)|join("x" * 99999) }}', "join would be over 1,000,000", id="join"),
+        pytest.param('{{ "x"|indent(10**9, true) }}', "indent would be over 1,000,000", id="indent"),
+        pytest.param("{{ [1]|batch(10**9, 0)|list }}", "at most 100,000 parts", id="batch"),
+        pytest.param(
+            '{% set a = "x" * 99999 %}{{ a ~ a ~ a ~ a ~ a ~ a ~ a ~ a ~ a ~ a ~ a }}', "'~' would be over", id="tilde"
+        ),
+        pytest.param(
+            '{% set ns = namespace(s="x" * 99999) %}{% for i in range(20) %}{% set ns.s = ns.s + ns.s %}{% endfor %}',
+            "'+' would be over 1,000,000",
+            id="doubling",
+        ),
+        pytest.param(
+            '{% macro m() %}{% for i in range(99999) %}{{ "x" * 99999 }}{% endfor %}{% endmacro %}{{ m() }}',
+            "a block's output would be over 1,000,000",
+            id="macro-buffer",
+        ),
+        pytest.param(
+            "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}",
+            "loops ran over 100,000 iterations",
+            id="silent-loops",
+        ),
+        pytest.param('{{ "x".translate({120: "y" * 99999}) }}', "str.translate() is not allowed", id="translate"),
+    ],
+)
+def test_sizes_are_bounded_while_rendering_not_after(template: str, refusal: str) -> None:
+    tracemalloc.start()
+    try:
+        with pytest.raises(TemplateError) as caught:
+            render(version(template), {}, label=None)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert caught.value.status == 422
+    assert refusal in caught.value.detail
+    assert peak < 64 * 1024 * 1024, f"refused only after allocating {peak:,} bytes"
+
+
+def test_bounded_templates_still_render_what_prompts_use() -> None:
+    prompt = version(
+        '{{ "%-6s|" % name }}{{ "{:>5}".format(n) }} {{ name|center(9) }} {{ items|join(", ") }} {{ "=" * 3 }}'
+        "{% macro row(it) %}[{{ it|string }}]{% endmacro %}{% for it in items %}{{ row(it) }}{% endfor %}"
+        '{{ (name ~ "!")|replace("!", "?") }}{{ items|tojson }}',
+        variables=[{"name": "name"}, {"name": "n"}, {"name": "items"}],
+    )
+    rendered = render(prompt, {"name": "Ada", "n": 42, "items": ["a", "b"]}, label=None)
+    assert rendered.messages[0].content == 'Ada   |   42    Ada    a, b ===[a][b]Ada?["a", "b"]'
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ('{{ "a b c d"|wordwrap(width=3, break_long_words=false, wrapstring="/") }}', "a b/c d"),
+        ("{{ [1, 2, 3]|batch(linecount=2)|list }}", "[[1, 2], [3]]"),
+        ("{{ [1, 2, 3]|slice(slices=2)|list }}", "[[1, 2], [3]]"),
+        ('{{ "x\\ny"|indent(width=2, first=true) }}', "  x\n  y"),
+        ('{{ "aa"|replace("a", "b", count=1) }}', "ba"),
+        ("{{ [1, 2]|sum(start=3) }}", "6"),
+        ('{{ ["a", "b"]|join(d="-") }}', "a-b"),
+        ('{{ "%(n)05d"|format(n=42) }}', "00042"),
+    ],
+)
+def test_the_bounded_filters_keep_their_keyword_arguments(template: str, expected: str) -> None:
+    assert render(version(template), {}, label=None).messages[0].content == expected

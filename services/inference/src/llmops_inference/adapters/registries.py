@@ -36,6 +36,7 @@ from llmops_inference.prompts import (
     PromptRegistry,
     PromptStore,
 )
+from llmops_inference.prompts.rendering import RenderPool
 from llmops_inference.prompts.resolve import MAX_CHAIN_STEPS
 
 __all__ = ["REGISTRY_PATHS", "Registries", "install_registries"]
@@ -51,6 +52,8 @@ class Registries:
     prompts: PromptStore = field(default_factory=PromptStore)
     experiments: ExperimentStore = field(default_factory=ExperimentStore)
     materializers: Mapping[str, CompactedTopicMaterializer] = field(default_factory=dict)
+    renderer: RenderPool = field(default_factory=RenderPool)
+    """Where prompts are rendered, for the gateway's calls and the registry's dry runs alike."""
 
     @classmethod
     def from_kafka(cls, bootstrap_servers: str, security: KafkaSecurity | None = None) -> Registries:
@@ -62,7 +65,7 @@ class Registries:
         return cls(prompts, experiments, materializers)
 
     def resolver(self, *, max_chain_steps: int = MAX_CHAIN_STEPS) -> RegistryResolver:
-        return RegistryResolver(self.prompts, max_chain_steps=max_chain_steps)
+        return RegistryResolver(self.prompts, max_chain_steps=max_chain_steps, renderer=self.renderer)
 
     def chooser(self) -> ExperimentChooser:
         return ExperimentChooser(self.experiments)
@@ -78,7 +81,7 @@ def install_registries(app: FastAPI, registries: Registries, sink: EventPublishe
     """Put both registries on ``app.state``; their routes answer problem documents (call after the OpenAI
     error handlers are installed: every other route keeps those)."""
     audit = AuditTrail(sink, source=source)
-    app.state.prompt_registry = PromptRegistry(registries.prompts, PromptPublisher(audit))
+    app.state.prompt_registry = PromptRegistry(registries.prompts, PromptPublisher(audit), renderer=registries.renderer)
     app.state.experiment_registry = ExperimentRegistry(
         registries.experiments, ExperimentPublisher(audit), prompts=registries.prompts
     )

@@ -4,7 +4,9 @@ A chat request that carries the ``prompt`` extension field (``{"name", "label" |
 gets its ``messages`` rendered from the selected version; the version's sampling parameters fill what the
 request leaves unset (the request's own values always win; ``model`` is required by the API, so the request's
 model is used). The registry's typed errors become OpenAI-shaped :class:`~llmops_inference.errors.GatewayError`
-(404 unknown prompt/label/version, 422 missing variables or a bad selector, 503 while the topic loads).
+(404 unknown prompt/label/version, 422 missing variables or a bad selector, 503 while the topic loads or while
+too many renders are in progress). Templates are rendered by a :class:`~llmops_inference.prompts.rendering.RenderPool`,
+off the event loop.
 
 A request's ``chain`` field is parsed and checked by :meth:`RegistryResolver.chain` (every step's prompt exists
 and gets its variables) before the gateway sends any step; each step then comes back through
@@ -27,14 +29,15 @@ from llmops_inference.api_models import (
 from llmops_inference.errors import GatewayError
 from llmops_inference.ports import CallContext, Resolved
 from llmops_inference.prompts.errors import ChainError, PromptError
+from llmops_inference.prompts.rendering import RenderPool
 from llmops_inference.prompts.resolve import (
     MAX_CHAIN_STEPS,
     PromptChain,
     RenderedPrompt,
     check_chain,
+    find_version,
     parse_chain,
     parse_selector,
-    resolve_prompt,
 )
 from llmops_inference.prompts.store import PromptStore
 
@@ -64,9 +67,12 @@ def gateway_error(error: PromptError, *, field: str = PROMPT_FIELD) -> GatewayEr
 class RegistryResolver:
     """A :class:`~llmops_inference.ports.PromptResolver` rendering registry prompts (no I/O per request)."""
 
-    def __init__(self, store: PromptStore, *, max_chain_steps: int = MAX_CHAIN_STEPS) -> None:
+    def __init__(
+        self, store: PromptStore, *, max_chain_steps: int = MAX_CHAIN_STEPS, renderer: RenderPool | None = None
+    ) -> None:
         self.store = store
         self.max_chain_steps = max_chain_steps
+        self.renderer = renderer or RenderPool()
 
     def chain(self, request: ChatCompletionRequest, context: CallContext) -> PromptChain | None:
         """The request's ``chain``, checked against the registry; ``None`` when it sends none."""
@@ -89,7 +95,12 @@ class RegistryResolver:
         if data is None:
             return Resolved(request=request)
         try:
-            rendered = resolve_prompt(self.store, context.tenant_id, parse_selector(data))
+            selector = parse_selector(data)
+            # The lookup reads the store on the loop (the materialiser writes it there); the render may go off it.
+            version, label = find_version(
+                self.store, context.tenant_id, selector.name, label=selector.label, version=selector.version
+            )
+            rendered = await self.renderer.render(version, selector.variables, label=label)
         except PromptError as exc:
             raise gateway_error(exc) from None
         return Resolved(request=apply_rendered(request, rendered), prompt=rendered.ref)

@@ -8,6 +8,10 @@ Tensors (one request per call, batch dimension 1, each tensor of shape ``[1, 1]`
 * ``embedder``: ``text`` BYTES -> ``embedding`` FP32 ``[1, 384]``; several texts are sent as concurrent
   requests, which Triton's dynamic batcher batches.
 
+At most ``max_connections`` (the upstream's, from the routes file) inference requests are in flight to one
+Triton server at a time, whatever the fan-out of the calls: a request waits for a slot within its target's
+timeout, then fails as a timeout like any other upstream attempt.
+
 A chat is rendered into one prompt (``System: ...\\nUser: ...\\nAssistant:``). Streaming yields the whole answer
 as one delta: the gateway's framing is the same, only without token-by-token latency.
 """
@@ -106,9 +110,12 @@ class TritonBackend:
         self.url = upstream.base_url.removeprefix("grpc://")
         self._factory = client_factory
         self._client: TritonClient | None = None
+        self.max_in_flight = upstream.max_connections
+        self._slots = asyncio.Semaphore(self.max_in_flight)
 
     async def start(self) -> None:
         self._client = self._factory(self.url)  # a lazy channel: Triton may come up later
+        self._slots = asyncio.Semaphore(self.max_in_flight)  # bound to the loop that serves
 
     async def stop(self) -> None:
         if self._client is not None:
@@ -155,9 +162,17 @@ class TritonBackend:
         if self._client is None:
             raise UpstreamError("unavailable", f"upstream {self.name!r} is not started")
         try:
+            async with asyncio.timeout(target.timeout_s):
+                await self._slots.acquire()
+        except TimeoutError:
+            message = f"triton upstream {self.name!r}: no free slot within {target.timeout_s:g}s"
+            raise UpstreamError("timeout", f"{message} ({self.max_in_flight} requests in flight)") from None
+        try:
             return await self._client.infer(target.model, inputs, outputs=outputs, client_timeout=target.timeout_s)
         except InferenceServerException as exc:
             raise _triton_error(self.name, exc) from None
+        finally:
+            self._slots.release()
 
 
 _GRPC_STATUS = {

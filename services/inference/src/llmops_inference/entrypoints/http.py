@@ -93,7 +93,7 @@ def context(
     default_app: str,
     user: str | None,
 ) -> CallContext:
-    """Who is calling and for which app: the tenant from the key, the app and session from headers."""
+    """Who is calling and for which app: the tenant and origin from the key, the app and session from headers."""
     app = (request.headers.get(APP_HEADER) or default_app).strip()[:256] or default_app
     return CallContext(
         tenant_id=principal.tenant_id,
@@ -104,6 +104,7 @@ def context(
         trace_id=trace_id_of(request.headers.get("traceparent")),
         user_id=identifier_or_none(user),
         session_id=identifier_or_none(request.headers.get(SESSION_HEADER)),
+        origin="platform" if principal.is_platform else "application",
     )
 
 

@@ -92,7 +92,7 @@ async def render_prompt(selector: PromptSelector, registry: Registry, caller: Re
 
     404 for an unknown prompt, label or version; 422 for missing variables or a template the sandbox refuses.
     """
-    return registry.render(caller.tenant_id, selector)
+    return await registry.render(caller.tenant_id, selector)
 
 
 @router.get("/{name}", response_model=PromptDetail, summary="A prompt's labels and versions")

@@ -40,7 +40,8 @@ from llmops_inference.prompts.model import (
     same_content,
 )
 from llmops_inference.prompts.publisher import Actor, PromptPublisher
-from llmops_inference.prompts.resolve import PromptSelector, RenderedPrompt, describe, find_version, resolve_prompt
+from llmops_inference.prompts.rendering import RenderPool
+from llmops_inference.prompts.resolve import PromptSelector, RenderedPrompt, describe, find_version
 from llmops_inference.prompts.store import PromptStore
 from llmops_inference.prompts.templating import template_problems
 
@@ -57,10 +58,18 @@ def _now() -> datetime:
 class PromptRegistry:
     """What the prompt routes (and the CLI through them) do, for one gateway process."""
 
-    def __init__(self, store: PromptStore, publisher: PromptPublisher, *, clock: Callable[[], datetime] = _now) -> None:
+    def __init__(
+        self,
+        store: PromptStore,
+        publisher: PromptPublisher,
+        *,
+        clock: Callable[[], datetime] = _now,
+        renderer: RenderPool | None = None,
+    ) -> None:
         self.store = store
         self._publisher = publisher
         self._clock = clock
+        self.renderer = renderer or RenderPool()
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     # --- writes ------------------------------------------------------------------------------------
@@ -173,9 +182,10 @@ class PromptRegistry:
             old = str(target.version - 1)
         return diff_versions(self._select(tenant, name, old), target)
 
-    def render(self, tenant: str, selector: PromptSelector) -> RenderedPrompt:
-        """A dry run of what the gateway would send for ``selector``."""
-        return resolve_prompt(self.store, tenant, selector)
+    async def render(self, tenant: str, selector: PromptSelector) -> RenderedPrompt:
+        """A dry run of what the gateway would send for ``selector`` (rendered as the gateway renders it)."""
+        version, label = find_version(self.store, tenant, selector.name, label=selector.label, version=selector.version)
+        return await self.renderer.render(version, selector.variables, label=label)
 
     # --- helpers -----------------------------------------------------------------------------------
 

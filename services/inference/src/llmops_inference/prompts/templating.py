@@ -7,12 +7,14 @@ Templates are Jinja2 evaluated by :class:`jinja2.sandbox.ImmutableSandboxedEnvir
   mutates (``{{ items.append(1) }}``), so a template cannot reach Python internals or change its inputs;
 * ``StrictUndefined`` turns a missing variable into an error instead of an empty string, so a prompt is
   never sent with a hole in it;
-* ``*`` and ``**`` are intercepted so that ``{{ 'x' * 10**9 }}`` cannot allocate gigabytes, and the
-  rendered text of a message is capped at :data:`MAX_RENDERED_CHARS`.
+* every size is bounded *while* rendering (:mod:`llmops_inference.prompts.sandbox`): no operator, filter,
+  method or loop may build a value over :data:`MAX_RENDERED_CHARS` characters or run more than
+  :data:`~llmops_inference.prompts.sandbox.MAX_LOOP_ITERATIONS` loop iterations, and the rendered text of a
+  message is capped at :data:`MAX_RENDERED_CHARS` as it is produced.
 
 Variable *values* are data, never templates: ``{{ question }}`` with ``question = "{{ secret }}"``
-renders the braces literally. Loops that produce no output are not bounded in time (the sandbox caps
-``range()`` at 100,000 items); only admins publish templates.
+renders the braces literally. Rendering is CPU work: :mod:`llmops_inference.prompts.rendering` runs it off the
+event loop (:func:`is_plain` tells the templates cheap enough to render inline).
 """
 
 from __future__ import annotations
@@ -22,56 +24,29 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import jinja2
-from jinja2 import StrictUndefined, meta
+from jinja2 import StrictUndefined, meta, nodes
 from jinja2.exceptions import SecurityError
-from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from llmops_schemas.v1 import ChatMessage, PromptMessage, PromptVersionPublished
 
 from llmops_inference.prompts.errors import MissingVariables, TemplateError
+from llmops_inference.prompts.sandbox import MAX_REPEAT, MAX_VALUE_CHARS, BoundedEnvironment, loop_budget
 
 __all__ = [
     "MAX_RENDERED_CHARS",
     "MAX_REPEAT",
     "declared_values",
+    "is_plain",
     "referenced_variables",
     "render_messages",
     "template_problems",
 ]
 
-MAX_RENDERED_CHARS = 1_000_000
+MAX_RENDERED_CHARS = MAX_VALUE_CHARS
 """Longest rendered message (the longest message a call record may hold)."""
-MAX_REPEAT = 100_000
-"""Longest string or list ``*`` may build, and the largest power ``**`` may take."""
-
-
-class _Environment(ImmutableSandboxedEnvironment):
-    """The sandbox, with ``*`` and ``**`` bounded."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and _too_big_power(left, right):
-            raise SecurityError(f"'**' is limited to results below {MAX_REPEAT}**{MAX_REPEAT}")
-        if operator == "*" and _too_long_repeat(left, right):
-            raise SecurityError(f"'*' may not build strings or lists longer than {MAX_REPEAT:,}")
-        return super().call_binop(context, operator, left, right)
-
-
-def _too_big_power(base: Any, exponent: Any) -> bool:
-    numbers = isinstance(base, int | float) and isinstance(exponent, int | float)
-    return numbers and (abs(base) > MAX_REPEAT or abs(exponent) > 64)
-
-
-def _too_long_repeat(left: Any, right: Any) -> bool:
-    for sequence, count in ((left, right), (right, left)):
-        if isinstance(sequence, str | list | tuple) and isinstance(count, int):
-            return len(sequence) * count > MAX_REPEAT
-    return False
 
 
 # trim_blocks/lstrip_blocks: a line holding only a block tag ({% if %}, {% for %}) leaves no blank line behind.
-_ENV = _Environment(
+_ENV = BoundedEnvironment(
     undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True
 )
 
@@ -80,6 +55,21 @@ _ENV = _Environment(
 def _compile(source: str) -> jinja2.Template:
     """Compile once per distinct template text (versions are immutable, so the text is a good key)."""
     return _ENV.from_string(source)
+
+
+PLAIN_NODES = (nodes.Template, nodes.Output, nodes.TemplateData, nodes.Name, nodes.Const, nodes.Getattr, nodes.Getitem)
+"""What a plain template is made of: text and ``{{ variable }}``, ``{{ a.b }}``, ``{{ a[0] }}``."""
+
+
+@functools.lru_cache(maxsize=4096)
+def is_plain(source: str) -> bool:
+    """Whether rendering ``source`` only substitutes values (no loops, filters, calls or operators): its cost is
+    that of copying its output, cheaper inline than a hop to a worker thread."""
+    try:
+        tree = _ENV.parse(source)
+    except jinja2.TemplateSyntaxError:
+        return False
+    return all(isinstance(node, PLAIN_NODES) for node in tree.find_all(nodes.Node))
 
 
 def referenced_variables(source: str) -> set[str]:
@@ -143,7 +133,8 @@ def render_messages(version: PromptVersionPublished, values: Mapping[str, Any]) 
 def _render_one(version: PromptVersionPublished, index: int, message: PromptMessage, values: Mapping[str, Any]) -> str:
     where = f"prompt {version.name!r} version {version.version}, template[{index}] ({message.role})"
     try:
-        text = _bounded(_compile(message.content).generate(values))
+        with loop_budget():
+            text = _bounded(_compile(message.content).generate(values))
     except jinja2.UndefinedError as exc:
         raise MissingVariables(version.name, version.version, [], detail=f"{where}: {exc.message}") from None
     except SecurityError as exc:
@@ -152,6 +143,10 @@ def _render_one(version: PromptVersionPublished, index: int, message: PromptMess
         raise TemplateError(f"{where}: {exc.message or type(exc).__name__}") from None
     except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
         raise TemplateError(f"{where}: {type(exc).__name__}: {exc}") from None
+    except (RecursionError, MemoryError) as exc:  # a macro calling itself; anything the bounds did not foresee
+        raise TemplateError(
+            f"{where}: the template is too deep or too large to render ({type(exc).__name__})"
+        ) from None
     return text
 
 

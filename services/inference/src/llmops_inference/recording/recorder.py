@@ -9,6 +9,12 @@ the spool every ``replay_interval_s``, oldest segment first, and deletes each on
 Event ids are fixed when the event is built, so a replay after a partial publish never makes a duplicate that
 consumers cannot recognise. What cannot even be spooled (a disk error) is logged and counted, never dropped
 silently.
+
+Memory and disk are bounded: the buffer holds ``buffer_size`` events, the overflow waiting for the spill task at
+most ``overflow_events`` events and ``overflow_bytes`` bytes (kept serialised, so its size is exact), and the
+spool its own bounds. What does not fit is refused: counted in ``llmops_inference_events_refused_total`` by
+reason and logged by event id and count (never the prompt), once when refusals start, then at most once a
+minute, and once more when events are taken again.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Literal
 
 from llmops_kit.kafka.publisher import EventPublisher
@@ -23,14 +30,38 @@ from llmops_schemas.envelope import CloudEvent, EventPayload
 from llmops_schemas.v1.calls import CallRecorded
 from pydantic import ValidationError
 
-from llmops_inference.metrics import EVENTS_LOST, EVENTS_SPOOLED, EVENTS_UNPUBLISHED, RECORD_BUFFER
-from llmops_inference.recording.spool import Spool
+from llmops_inference.metrics import EVENTS_LOST, EVENTS_REFUSED, EVENTS_SPOOLED, EVENTS_UNPUBLISHED, RECORD_BUFFER
+from llmops_inference.recording.spool import Spool, SpoolFull
 
 __all__ = ["CallRecorder"]
 
 log = logging.getLogger(__name__)
 Event = CloudEvent[CallRecorded]
 SpoolReason = Literal["kafka_unavailable", "buffer_full", "shutdown"]
+REFUSAL_LOG_INTERVAL_S = 60.0
+
+
+class Refusals:
+    """Counts the events refused for one reason and logs them without flooding the log (ids and counts only)."""
+
+    def __init__(self, reason: Literal["overflow_full", "spool_full"]) -> None:
+        self.reason = reason
+        self.refused = 0
+        self._logged_at = 0.0
+
+    def refuse(self, ids: list[str], why: str) -> None:
+        EVENTS_REFUSED.labels(self.reason).inc(len(ids))
+        now = time.monotonic()
+        if self.refused == 0 or now - self._logged_at >= REFUSAL_LOG_INTERVAL_S:
+            shown = ", ".join(ids[:20])
+            log.error("%s: refused %d call events (%s); %d refused so far", why, len(ids), shown, self.refused)
+            self._logged_at = now
+        self.refused += len(ids)
+
+    def accepted(self) -> None:
+        if self.refused:
+            log.warning("call events are taken again (%s) after %d were refused", self.reason, self.refused)
+            self.refused = 0
 
 
 class CallRecorder:
@@ -45,6 +76,8 @@ class CallRecorder:
         batch_size: int = 200,
         publish_timeout_s: float = 10.0,
         replay_interval_s: float = 5.0,
+        overflow_events: int = 10_000,
+        overflow_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         self._publisher = publisher
         self.spool = spool
@@ -52,7 +85,12 @@ class CallRecorder:
         self._batch_size = batch_size
         self._timeout = publish_timeout_s
         self._interval = replay_interval_s
-        self._overflow: list[Event] = []
+        self._overflow: list[tuple[str, bytes]] = []
+        """Events the full buffer could not take, serialised, with their ids, for the spill task."""
+        self._overflow_bounds = (overflow_events, overflow_bytes)
+        self._overflow_held = [0, 0]
+        """Events and bytes of the overflow until they are written (a batch being spilled included)."""
+        self._refusals = {"overflow_full": Refusals("overflow_full"), "spool_full": Refusals("spool_full")}
         self._in_flight: list[Event] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._spiller: asyncio.Task[None] | None = None
@@ -65,10 +103,22 @@ class CallRecorder:
         try:
             self._queue.put_nowait(event)
         except asyncio.QueueFull:
-            self._overflow.append(event)
-            if self._spiller is None or self._spiller.done():
-                self._spiller = asyncio.create_task(self._spill_overflow())
+            self._overflow_add(event)
         RECORD_BUFFER.set(self._queue.qsize())
+
+    def _overflow_add(self, event: Event) -> None:
+        line = event.to_json_bytes()
+        most_events, most_bytes = self._overflow_bounds
+        held_events, held_bytes = self._overflow_held
+        if held_events + 1 > most_events or held_bytes + len(line) > most_bytes:
+            why = f"the in-memory overflow is full ({held_events} events, {held_bytes} bytes held)"
+            self._refusals["overflow_full"].refuse([event.id], why)
+            return
+        self._refusals["overflow_full"].accepted()
+        self._overflow.append((event.id, line))
+        self._overflow_held = [held_events + 1, held_bytes + len(line)]
+        if self._spiller is None or self._spiller.done():
+            self._spiller = asyncio.create_task(self._spill_overflow())
 
     # -- lifetime ---------------------------------------------------------------------------------
 
@@ -91,10 +141,11 @@ class CallRecorder:
         self._tasks = []
         if self._spiller is not None:
             await self._spiller
-        leftover = self._in_flight + self._take(self._queue.qsize()) + self._overflow
-        self._in_flight, self._overflow = [], []
+        leftover = self._in_flight + self._take(self._queue.qsize())
+        self._in_flight = []
         for start in range(0, len(leftover), self._batch_size):
             await self._publish_or_spool(leftover[start : start + self._batch_size], "shutdown")
+        await self._spill_overflow()
 
     async def flush(self) -> None:
         """Wait until every queued event is published or spooled (tests, and callers that must know)."""
@@ -161,20 +212,28 @@ class CallRecorder:
         await self._spool(events, reason)
 
     async def _spool(self, events: list[Event], reason: SpoolReason) -> None:
+        await self._write([e.id for e in events], [e.to_json_bytes() for e in events], reason)
+
+    async def _write(self, ids: list[str], lines: list[bytes], reason: SpoolReason) -> None:
         try:
-            await asyncio.to_thread(self.spool.append, [e.to_json_bytes() for e in events])
+            await asyncio.to_thread(self.spool.append, lines)
+        except SpoolFull as exc:
+            self._refusals["spool_full"].refuse(ids, str(exc))
+            return
         except OSError as exc:
-            EVENTS_LOST.inc(len(events))
-            ids = ", ".join(e.id for e in events[:20])
-            log.error("could not spool %d call events (%s): %s", len(events), ids, exc)
+            EVENTS_LOST.inc(len(ids))
+            log.error("could not spool %d call events (%s): %s", len(ids), ", ".join(ids[:20]), exc)
             self.kafka_up = True  # the spool does not work either: the next batch may as well try Kafka
             return
-        EVENTS_SPOOLED.labels(reason).inc(len(events))
+        self._refusals["spool_full"].accepted()
+        EVENTS_SPOOLED.labels(reason).inc(len(ids))
 
     async def _spill_overflow(self) -> None:
         while self._overflow:
             batch, self._overflow = self._overflow, []
-            await self._spool(batch, "buffer_full")
+            await self._write([i for i, _ in batch], [line for _, line in batch], "buffer_full")
+            self._overflow_held[0] -= len(batch)
+            self._overflow_held[1] -= sum(len(line) for _, line in batch)
 
     def _mark_down(self, exc: BaseException) -> None:
         if self.kafka_up:

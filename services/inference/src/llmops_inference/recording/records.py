@@ -147,6 +147,7 @@ class CallDraft:
             "experiment": self.experiment,
             "tags": self.tags,
             "metadata": dict(list(self.metadata.items())[:64]),
+            "origin": self.context.origin,
         }
         fields.update(overrides)
         return CallRecorded(**fields)
@@ -171,4 +172,5 @@ class CallDraft:
             event_id=deterministic_uuid7(started_ms, self.context.tenant_id, self.context.call_id),
             subject=self.context.call_id,
             trace_id=self.context.trace_id,
+            key_id=self.context.key_id,
         )
