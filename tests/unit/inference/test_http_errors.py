@@ -208,6 +208,19 @@ async def test_requests_per_minute_are_limited_per_key_with_retry_after(
         assert [e.status for e in events].count("error") == 1
 
 
+async def test_a_service_key_s_window_is_per_tenant_it_acts_for(
+    make_harness: Callable[..., Any], keys: dict[str, str]
+) -> None:
+    service = {"Authorization": f"Bearer {keys['service']}"}
+    async with make_harness(InferenceSettings(requests_per_minute=1)) as gw:
+        acme, beta = {**service, "X-LLMOps-Tenant": "acme"}, {**service, "X-LLMOps-Tenant": "beta"}
+        assert (await gw.client.post("/v1/chat/completions", json=chat(), headers=acme)).status_code == 200
+        limited = await gw.client.post("/v1/chat/completions", json=chat(), headers=acme)
+        assert_openai_error(limited, 429, code="rate_limit_exceeded")
+        # One tenant's evaluation run does not use up the platform's calls for another tenant.
+        assert (await gw.client.post("/v1/chat/completions", json=chat(), headers=beta)).status_code == 200
+
+
 async def test_tokens_per_minute_are_limited_with_retry_after(
     make_harness: Callable[..., Any], auth: dict[str, str]
 ) -> None:

@@ -22,7 +22,7 @@ from llmops_inference.domain import Delta, GenerationRequest, UpstreamError, Usa
 from llmops_inference.errors import GatewayError
 from llmops_inference.limits import RateLimiter, estimate_tokens
 from llmops_inference.metrics import CALLS
-from llmops_inference.ports import BudgetGuard
+from llmops_inference.ports import BudgetGuard, CallContext
 from llmops_inference.recording.records import CallDraft
 from llmops_inference.router import OpenedStream, Routed, Router, adapter_failure
 from llmops_inference.streaming import DONE, Shape, chunk, completion_body, sse, usage_chunk
@@ -60,7 +60,7 @@ class CallRunner:
                     429, message, type="insufficient_quota", code="budget_exceeded", retry_after=decision.retry_after_s
                 )
             draft.reservation = self.limiter.admit(
-                draft.context.key_id,
+                _limit_key(draft.context),
                 estimate_tokens(prompt_chars, max_tokens),
                 prompt_tokens=estimate_tokens(prompt_chars, 0),
             )
@@ -227,3 +227,11 @@ async def _close(iterator: AsyncIterator[Delta]) -> None:
             await close()
         except Exception:  # the upstream's stream is being thrown away anyway
             return
+
+
+def _limit_key(context: CallContext) -> str:
+    """Whose window a call counts in: its key's, and for a platform service's key the tenant it acts for too,
+    so one tenant's evaluation run cannot exhaust the platform's calls for every other tenant."""
+    if context.origin == "platform":
+        return f"{context.key_id}\x00{context.tenant_id}"
+    return context.key_id
