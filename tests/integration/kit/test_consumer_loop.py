@@ -370,6 +370,42 @@ async def test_a_permanent_error_is_dead_lettered_without_retries(
     assert sum("bad" in c for c in calls) <= 2
 
 
+async def test_a_topic_without_dlq_counts_and_skips_what_cannot_be_handled(
+    kit: Kit, new_topic: Callable[..., Awaitable[str]], kafka_bootstrap: str
+) -> None:
+    """A compacted config topic has no DLQ: a record its handler refuses is counted as rejected and passed,
+    never sent to a ``.dlq`` that does not exist (the broker does not auto-create topics, so that send would
+    fail and the loop would re-read the record forever)."""
+    topic, group = await new_topic(), kit.group()
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics([dlq_topic(topic)])
+    finally:
+        await admin.close()
+    handled: list[Any] = []
+
+    async def handle(batch: Sequence[Delivery[Any]]) -> None:
+        if "bad" in items(batch):
+            raise PermanentError("not a valid config")
+        handled.extend(items(batch))
+
+    rejected = _failed(kit.service, topic, "rejected")
+    await kit.produce(topic, ["g1", "bad", "g2"])
+    await kit.start_loop(topic, handle, group=group, without_dlq=[topic])
+
+    await wait_until(lambda: _eq(kit.committed(group, topic), {0: 3}), "offset 3 committed")
+    assert sorted(handled) == ["g1", "g2"]
+    assert _failed(kit.service, topic, "rejected") == rejected + 1
+
+
+def _failed(service: str, topic: str, reason: str) -> float:
+    value = REGISTRY.get_sample_value(
+        "llmops_events_failed_total", {"service": service, "topic": topic, "reason": reason}
+    )
+    return value or 0.0
+
+
 # --- transient failures --------------------------------------------------------------------------
 
 

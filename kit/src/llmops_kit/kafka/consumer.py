@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
@@ -94,8 +94,12 @@ class ConsumerLoop(Generic[T]):
         max_wait_ms: int = 200,
         retry: RetryPolicy | None = None,
         security: KafkaSecurity | None = None,
+        without_dlq: Iterable[str] = (),
     ) -> None:
         self._topics = list(topics)
+        # Topics the catalog gives no DLQ (compacted config): a record that cannot be handled is counted and
+        # logged as rejected, since sending it to a DLQ that does not exist would fail and re-read it forever.
+        self._without_dlq = frozenset(without_dlq)
         self._group_id = group_id
         self._decode = decode
         self._handle = handle
@@ -259,6 +263,16 @@ class ConsumerLoop(Generic[T]):
 
     async def _dead_letter(self, message: ConsumedMessage, exc: BaseException, *, reason: str) -> None:
         """Publish the original bytes with where they came from and why they failed; raises if Kafka does."""
+        if message.topic in self._without_dlq:
+            EVENTS_FAILED.labels(self._service, message.topic, "rejected").inc()
+            log.warning(
+                "rejected %s[%d]@%d (the topic has no DLQ): %s",
+                message.topic,
+                message.partition,
+                message.offset,
+                _describe(exc),
+            )
+            return
         headers = (
             *message.headers,
             ("dlq.error", _describe(exc).encode()),

@@ -21,7 +21,6 @@ from llmops_kit.errors import PermanentError
 from llmops_kit.kafka.consumer import ConsumedMessage, ConsumerLoop, Delivery
 from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.topics import TopicCatalog
-from llmops_kit.metrics import EVENTS_FAILED
 from llmops_schemas.envelope import TENANT_PATTERN, CloudEvent
 from llmops_schemas.registry import parse_event
 from llmops_schemas.v1.calls import CallRecorded
@@ -29,7 +28,7 @@ from llmops_schemas.v1.common import CompactedPayload
 
 from llmops_warehouse.config import WarehouseSettings
 from llmops_warehouse.events import StoredEvent, tombstone_id
-from llmops_warehouse.handlers import Item, Rejected, store_batch
+from llmops_warehouse.handlers import Item, store_batch
 from llmops_warehouse.models import canonical_event_id
 from llmops_warehouse.ports import AsyncEventStore
 from llmops_warehouse.tables import TABLES, EventTable, table_for_type
@@ -71,15 +70,13 @@ class Router:
     compacted: frozenset[str]
 
     def decode(self, message: ConsumedMessage) -> Item:
-        """The call event, the stored event, or (compacted topics only) the rejection of ``message``."""
+        """The call event or the stored event of ``message``; raises on anything that cannot be stored (the
+        loop dead-letters it, or on a compacted topic, which has no DLQ, counts it as rejected)."""
         if message.topic == CallRecorded.topic:
             return decode_call_recorded(message)
-        if message.topic not in self.compacted:
-            return self._event(message)
-        try:
-            return self._tombstone(message) if not message.value else self._event(message)
-        except Exception as exc:
-            return Rejected(message, f"{type(exc).__name__}: {exc}")
+        if message.topic in self.compacted and not message.value:
+            return self._tombstone(message)
+        return self._event(message)
 
     def _event(self, message: ConsumedMessage) -> StoredEvent:
         event = parse_event(message.value)
@@ -133,7 +130,7 @@ def build_consumer(
     router = Router(tables=tuple(tables), compacted=compacted)
 
     async def handle(deliveries: Sequence[Delivery[Item]]) -> None:
-        await store_batch(deliveries, store, on_rejected=_count_rejected)
+        await store_batch(deliveries, store)
 
     return ConsumerLoop(
         bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -146,10 +143,5 @@ def build_consumer(
         max_batch=settings.batch_size,
         max_wait_ms=settings.batch_wait_ms,
         security=settings.kafka_security,
+        without_dlq=compacted,
     )
-
-
-def _count_rejected(rejected: Rejected) -> None:
-    m = rejected.message
-    EVENTS_FAILED.labels(SERVICE, m.topic, "rejected").inc()
-    log.warning("rejected %s[%d]@%d (compacted topics have no DLQ): %s", m.topic, m.partition, m.offset, rejected.cause)
