@@ -189,9 +189,18 @@ class LocalPlatform:
 
     @staticmethod
     def restart(process: ManagedProcess) -> None:
-        """Start a service that died again, same command and environment, and wait until it is ready."""
+        """Start a service that died again, same command and environment (the supervisor watches it get ready)."""
         process.start()
-        process.wait_ready(timeout_s=_ready_timeout_s(process.name))
+
+    @staticmethod
+    def ready(process: ManagedProcess) -> bool:
+        """One probe of the service's readiness URL (a couple of seconds at most)."""
+        return process.is_ready()
+
+    @staticmethod
+    def ready_timeout_s(process: ManagedProcess) -> float:
+        """How long the service may take to get ready (the model server loads its models first)."""
+        return _ready_timeout_s(process.name)
 
     def broker_died(self) -> bool:
         """The local broker exited on its own (never true for an external ``KAFKA_BOOTSTRAP_SERVERS``)."""

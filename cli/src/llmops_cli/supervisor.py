@@ -115,22 +115,31 @@ class Supervisor(Generic[Child]):
 
     children: Sequence[Child]
     restart: Callable[[Child], None]
-    """Start the child again and wait until it is ready; raises ProcessError when it dies or never gets ready."""
+    """Start the child again, without waiting for it; raises ProcessError when it cannot be started."""
+    ready: Callable[[Child], bool] = lambda child: True
+    """One readiness probe of a restarted child (never blocks for long: a poll watches every child)."""
+    ready_timeout_s: Callable[[Child], float] = lambda child: 60.0
+    """How long a restarted child may take to get ready before that counts as another death."""
     policy: RestartPolicy = field(default_factory=RestartPolicy)
     clock: Callable[[], float] = time.monotonic
     _restarts: dict[str, deque[float]] = field(default_factory=dict, init=False)
     _due: dict[str, float] = field(default_factory=dict, init=False)
+    _starting: dict[str, float] = field(default_factory=dict, init=False)
+    """Restarted children not ready yet, with their deadline: watched across polls, not waited for."""
 
     def poll(self) -> list[Died | Restarted]:
-        """Notice deaths, make the restarts that are due; raises :class:`GaveUp` past the policy's bound."""
-        events: list[Died | Restarted] = []
+        """Notice deaths, make the restarts that are due, see restarted children get ready; raises
+        :class:`GaveUp` past the policy's bound."""
+        events: list[Died | Restarted | None] = []
         for child in self.children:
             if child.name in self._due:
                 if self.clock() >= self._due[child.name]:
                     events.append(self._restart(child))
+            elif child.name in self._starting:
+                events.append(self._check_started(child))
             elif not child.alive():
                 events.append(self._died(child, describe_exit(child.returncode)))
-        return events
+        return [event for event in events if event is not None]
 
     def _died(self, child: Child, reason: str) -> Died:
         now = self.clock()
@@ -144,14 +153,29 @@ class Supervisor(Generic[Child]):
         self._due[child.name] = now + delay
         return Died(child.name, reason, tail, delay, len(recent) + 1, self.policy.max_restarts)
 
-    def _restart(self, child: Child) -> Died | Restarted:
+    def _restart(self, child: Child) -> Died | Restarted | None:
         del self._due[child.name]
         self._restarts[child.name].append(self.clock())
         try:
             self.restart(child)
         except ProcessError as exc:
             return self._died(child, f"restart failed: {exc}".splitlines()[0])
-        return Restarted(child.name, child.pid)
+        self._starting[child.name] = self.clock() + self.ready_timeout_s(child)
+        return self._check_started(child)
+
+    def _check_started(self, child: Child) -> Died | Restarted | None:
+        """Restarted once ready; another death if it exits or is not ready by its deadline; else None."""
+        if not child.alive():
+            del self._starting[child.name]
+            return self._died(child, f"restart failed: {describe_exit(child.returncode)} before it was ready")
+        if self.ready(child):
+            del self._starting[child.name]
+            return Restarted(child.name, child.pid)
+        if self.clock() >= self._starting[child.name]:
+            timeout = self.ready_timeout_s(child)
+            del self._starting[child.name]
+            return self._died(child, f"restart failed: not ready within {timeout:.0f}s")
+        return None
 
 
 def supervise(
@@ -163,7 +187,13 @@ def supervise(
 ) -> int:
     """`llmops up`'s loop once everything runs: restart the services that die, report it; 1 once it gives up or
     Kafka dies (the caller then stops everything). ``on_restart`` runs after each restart (``up.json``'s pids)."""
-    supervisor = Supervisor(platform.services, restart=platform.restart, policy=policy)
+    supervisor = Supervisor(
+        platform.services,
+        restart=platform.restart,
+        ready=platform.ready,
+        ready_timeout_s=platform.ready_timeout_s,
+        policy=policy,
+    )
     while not platform.broker_died():
         try:
             events = supervisor.poll()

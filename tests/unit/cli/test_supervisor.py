@@ -21,6 +21,7 @@ class FakeChild:
     returncode: int | None = None
     fail_next_starts: int = 0
     starts: int = 0
+    ready: bool = True
 
     def alive(self) -> bool:
         return self.returncode is None
@@ -46,7 +47,14 @@ class Harness:
     clock: Clock = field(default_factory=Clock)
 
     def __post_init__(self) -> None:
-        self.supervisor = Supervisor(self.children, restart=self._restart, policy=POLICY, clock=self.clock)
+        self.supervisor = Supervisor(
+            self.children,
+            restart=self._restart,
+            ready=lambda child: child.ready,
+            ready_timeout_s=lambda child: 30.0,
+            policy=POLICY,
+            clock=self.clock,
+        )
 
     def _restart(self, child: FakeChild) -> None:
         child.starts += 1
@@ -150,6 +158,37 @@ def test_each_child_has_its_own_count() -> None:
     assert (died.name, died.attempt, died.delay_s) == ("ingest", 1, 1)
 
 
+def test_a_restart_that_gets_ready_slowly_is_watched_across_polls_while_others_are_still_watched() -> None:
+    model_server, ingest = FakeChild("model-server"), FakeChild("ingest")
+    harness = Harness([model_server, ingest])
+    model_server.crash(-9)
+    harness.died_at(0)
+    model_server.ready = False
+
+    assert harness.at(1) == []  # started again, not ready yet: nothing waits for it
+    ingest.crash(1)
+    (died,) = harness.at(2)  # another death is noticed meanwhile
+    assert (died.name, died.reason) == ("ingest", "exit code 1")
+    model_server.ready = True
+    assert Restarted("model-server", 101) in harness.at(3)
+
+
+def test_a_restart_not_ready_by_its_deadline_or_exiting_first_counts_as_a_death() -> None:
+    warehouse = FakeChild("warehouse")
+    harness = Harness([warehouse])
+    warehouse.crash(-9)
+    harness.died_at(0)
+    warehouse.ready = False
+    assert harness.at(1) == []
+    late = harness.died_at(31.5)
+    assert (late.reason, late.attempt) == ("restart failed: not ready within 30s", 2)
+
+    assert harness.at(33.5) == []  # restarted after 2 s, again not ready
+    warehouse.crash(3)
+    early = harness.died_at(34)
+    assert early.reason == "restart failed: exit code 3 before it was ready"
+
+
 @pytest.mark.parametrize(
     ("code", "reason"),
     [(0, "exit code 0"), (2, "exit code 2"), (-9, "killed by SIGKILL"), (-15, "killed by SIGTERM"), (None, "exited")],
@@ -175,6 +214,14 @@ class FakePlatform:
             self.failing -= 1
             raise ProcessError(f"{child.name} exited early; last log lines:\nboom")
         child.returncode, child.pid = None, (child.pid or 0) + 1
+
+    @staticmethod
+    def ready(child: FakeChild) -> bool:
+        return child.ready
+
+    @staticmethod
+    def ready_timeout_s(child: FakeChild) -> float:
+        return 30.0
 
     def log_tail(self, name: str) -> str:
         return f"{name}: broker log"

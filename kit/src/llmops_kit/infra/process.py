@@ -72,6 +72,10 @@ class ManagedProcess:
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    def is_ready(self) -> bool:
+        """Running, and its ``ready_url`` (if any) answers 200 now: one probe, two seconds at most."""
+        return self.alive() and (self.ready_url is None or _answers_200(self.ready_url))
+
     def wait_ready(self, timeout_s: float = 60.0) -> None:
         """Poll ``ready_url`` until it answers 200; fail fast if the process dies."""
         deadline = time.monotonic() + timeout_s
