@@ -88,7 +88,7 @@ def test_a_tombstone_becomes_a_delete_marker_of_the_table_its_key_names(key: str
 def test_a_bad_record_on_a_compacted_topic_raises_and_its_topic_has_no_dlq(key: bytes) -> None:
     # Compacted topics have no DLQ: the loop counts what does not decode as rejected (ConsumerLoop's
     # without_dlq, tested against a broker in tests/integration/kit) instead of publishing it nowhere.
-    with pytest.raises(PermanentError, match="tombstone key|not UTF-8"):
+    with pytest.raises(PermanentError, match=r"tombstone key|not UTF-8"):
         ROUTER.decode(message(PROMPTS, b"", key=key))
     with pytest.raises(ValueError, match="not valid JSON"):
         ROUTER.decode(message(PROMPTS, b"{not json", key=b"acme:greeter:1"))

@@ -40,6 +40,7 @@ async def test_creating_starts_it_and_audits_the_start(registry: ExperimentRegis
     assert (experiment.status, experiment.version, experiment.updated_by) == ("running", 1, "alice-admin")
     assert experiment.starts_at is not None
     assert sink.of(ExperimentConfigured) == [experiment]
+    assert {e.key_id for e in sink.events} == {"alice-admin"}  # the experiment and its audit name the key
     (entry,) = sink.of(AuditRecorded)
     assert (entry.action, entry.resource.type, entry.resource.id, entry.outcome) == (
         "experiment.start",

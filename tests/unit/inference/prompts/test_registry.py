@@ -276,3 +276,5 @@ async def test_every_change_is_audited_in_one_chain(registry: PromptRegistry, si
         previous = entry
     audit_events = [e for e in sink.events if isinstance(e.data, AuditRecorded)]
     assert {e.tenant_id for e in audit_events} == {TENANT}
+    # Every event the change published names the key that made it, as the warehouse stores per row.
+    assert {e.key_id for e in sink.events} == {"alice-admin"}

@@ -25,7 +25,7 @@ class ExperimentPublisher:
         self, tenant: str, experiment: ExperimentConfigured, actor: Actor, *, action: str, details: dict[str, JsonValue]
     ) -> CloudEvent[Any]:
         """Publish ``experiment`` with the audit entry of ``action`` (e.g. ``experiment.start``); returns its event."""
-        event = wrap(experiment, tenant, self._source)
+        event = wrap(experiment, tenant, self._source, key_id=actor.key_id)
         await self._audit.publish_with(
             tenant,
             actor,

@@ -71,7 +71,11 @@ class AuditTrail:
                 occurred_at=self._clock(),
             )
             audit = CloudEvent.wrap(
-                entry, source=self._source, tenant_id=tenant, subject=f"{resource[0]}/{resource[1]}"
+                entry,
+                source=self._source,
+                tenant_id=tenant,
+                subject=f"{resource[0]}/{resource[1]}",
+                key_id=actor.key_id,
             )
             await self._sink.publish_many([*events, audit])
             self._previous[tenant] = entry

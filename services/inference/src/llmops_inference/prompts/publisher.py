@@ -82,15 +82,16 @@ class PromptPublisher:
         details: dict[str, Any],
     ) -> list[CloudEvent[Any]]:
         """Publish ``payloads`` and the audit entry of ``action``; returns the config events (to apply locally)."""
-        events = [wrap(payload, tenant, self._source) for payload in payloads]
+        events = [wrap(payload, tenant, self._source, key_id=actor.key_id) for payload in payloads]
         await self._audit.publish_with(
             tenant, actor, action=action, resource=("prompt", prompt), details=details, events=events
         )
         return events
 
 
-def wrap(payload: EventPayload, tenant: str, source: str) -> CloudEvent[Any]:
-    """The CloudEvent of ``payload`` (its subject is the record key's entity part when it has one)."""
+def wrap(payload: EventPayload, tenant: str, source: str, *, key_id: str | None = None) -> CloudEvent[Any]:
+    """The CloudEvent of ``payload`` (its subject is the record key's entity part when it has one), carrying the
+    id of the API key that made the change as ``keyid``."""
     entity = getattr(payload, "entity_key", None)
     subject = entity() if callable(entity) else None
-    return CloudEvent.wrap(payload, source=source, tenant_id=tenant, subject=subject)
+    return CloudEvent.wrap(payload, source=source, tenant_id=tenant, subject=subject, key_id=key_id)
