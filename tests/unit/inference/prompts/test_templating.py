@@ -90,6 +90,11 @@ def test_jinja_control_structures_over_json_values() -> None:
         ("{{ cycler.__init__.__globals__ }}", "unsafe"),
         ("{{ 'x' * 1000000000 }}", f"may not build strings or lists longer than {MAX_REPEAT:,}"),
         ("{{ 10 ** 100000000 }}", "'**' is limited"),
+        # loop() would re-enter the body with an uncounted iterable: nested calls that print nothing never end.
+        (
+            "{% for i in items recursive %}{{ loop(items) }}{% endfor %}",
+            "recursive for loops are not allowed in prompt templates",
+        ),
     ],
 )
 def test_the_sandbox_refuses_unsafe_templates_with_a_4xx(template: str, refusal: str) -> None:

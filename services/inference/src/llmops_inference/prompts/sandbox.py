@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from string import Formatter
 from typing import Any
 
-from jinja2 import nodes
+from jinja2 import TemplateSyntaxError, nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEscapeFormatter, SandboxedFormatter
@@ -127,9 +127,17 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         return "".join(map(str, values))
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
-        """The template with each ``for`` loop's iterable passed through the loop counter."""
+        """The template with each ``for`` loop's iterable passed through the loop counter.
+
+        A ``recursive`` loop is refused: ``loop(...)`` re-enters the body with an iterable that bypasses the
+        counter, so nested calls could run without bound while printing nothing.
+        """
         tree = super()._parse(source, name, filename)
         for loop in list(tree.find_all(nodes.For)):
+            if loop.recursive:
+                raise TemplateSyntaxError(
+                    "recursive for loops are not allowed in prompt templates", loop.lineno, name, filename
+                )
             loop.iter = nodes.Filter(loop.iter, COUNTED, [], [], None, None, lineno=loop.lineno)
             loop.iter.set_environment(self)
         return tree
