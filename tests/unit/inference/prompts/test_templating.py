@@ -162,10 +162,24 @@ def test_a_rendered_message_is_capped() -> None:
         ),
         pytest.param(
             "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}",
-            "loops ran over 100,000 iterations",
+            "loops and macro calls ran over 100,000 iterations",
             id="silent-loops",
         ),
         pytest.param('{{ "x".translate({120: "y" * 99999}) }}', "str.translate() is not allowed", id="translate"),
+        # Markup's methods are Python functions, not builtins: they are checked before they allocate too.
+        pytest.param(
+            '{{ (("x" * 10000)|safe).join(range(3000)|map("string")) }}', "str.join() would be over", id="markup-join"
+        ),
+        pytest.param('{{ ("x"|safe).center(10**9) }}', "str.center() would be over 1,000,000", id="markup-center"),
+        pytest.param(
+            '{{ (("x" * 99999)|safe).replace("x", "y" * 99999) }}', "str.replace() would be over", id="markup-replace"
+        ),
+        # Macros that recurse in two branches and print nothing: 2**40 calls unless each call is counted.
+        pytest.param(
+            "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(40) }}",
+            "loops and macro calls ran over 100,000 iterations",
+            id="macro-fan-out",
+        ),
     ],
 )
 def test_sizes_are_bounded_while_rendering_not_after(template: str, refusal: str) -> None:

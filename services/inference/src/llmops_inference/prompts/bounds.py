@@ -24,6 +24,7 @@ __all__ = [
     "MAX_LOOP_ITERATIONS",
     "MAX_REPEAT",
     "MAX_VALUE_CHARS",
+    "charge_step",
     "check_percent",
     "check_power",
     "check_product",
@@ -44,7 +45,7 @@ MAX_REPEAT = 100_000
 MAX_INT_BITS = 4096
 """Largest integer ``*`` may build (its text is about a third as many digits)."""
 MAX_LOOP_ITERATIONS = 100_000
-"""Iterations of all ``{% for %}`` loops of one render together."""
+"""Iterations of all ``{% for %}`` loops and macro calls of one render together."""
 COUNTED = "_llmops_counted"
 """The filter every ``for`` loop's iterable is passed through (added at parse time)."""
 
@@ -97,13 +98,19 @@ def loop_budget(iterations: int = MAX_LOOP_ITERATIONS) -> Iterator[None]:
 
 
 def counted(iterable: Iterable[Any]) -> Iterator[Any]:
-    budget = _LOOPS.get()
     for item in iterable:
-        if budget is not None:
-            budget[0] -= 1
-            if budget[0] < 0:
-                raise SecurityError(f"the template's loops ran over {MAX_LOOP_ITERATIONS:,} iterations")
+        charge_step()
         yield item
+
+
+def charge_step() -> None:
+    """One loop iteration or macro call against the render's budget: a template that recurses through macros
+    and prints nothing is as bounded as one that loops."""
+    budget = _LOOPS.get()
+    if budget is not None:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise SecurityError(f"the template's loops and macro calls ran over {MAX_LOOP_ITERATIONS:,} iterations")
 
 
 def check_percent(fmt: str, args: Any) -> None:

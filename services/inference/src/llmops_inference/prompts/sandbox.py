@@ -31,7 +31,7 @@ from typing import Any
 
 from jinja2 import TemplateSyntaxError, nodes
 from jinja2.compiler import CodeGenerator, Frame
-from jinja2.runtime import Context
+from jinja2.runtime import Context, Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEscapeFormatter, SandboxedFormatter
 from markupsafe import Markup
 
@@ -39,6 +39,7 @@ from llmops_inference.prompts.bounded_filters import checked_filters
 from llmops_inference.prompts.bounds import (
     COUNTED,
     MAX_LOOP_ITERATIONS,
+    charge_step,
     MAX_REPEAT,
     MAX_VALUE_CHARS,
     check_percent,
@@ -154,8 +155,11 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(__obj, Macro):  # caller() included
+            charge_step()
         owner = getattr(__obj, "__self__", None)
-        if isinstance(__obj, types.BuiltinMethodType) and isinstance(owner, str):
+        # Markup's methods are Python functions, not builtins: both are checked before they allocate.
+        if isinstance(__obj, (types.BuiltinMethodType, types.MethodType)) and isinstance(owner, str):
             args = check_str_method(owner, __obj.__name__, args, kwargs)
         for value in (*args, *kwargs.values()):
             limit(weight(value), "an argument")
