@@ -39,9 +39,9 @@ from llmops_inference.prompts.bounded_filters import checked_filters
 from llmops_inference.prompts.bounds import (
     COUNTED,
     MAX_LOOP_ITERATIONS,
-    charge_step,
     MAX_REPEAT,
     MAX_VALUE_CHARS,
+    charge_step,
     check_percent,
     check_power,
     check_product,
