@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 from llmops_warehouse.adapters.clickhouse_client import connect
 from llmops_warehouse.adapters.clickhouse_store import _SEARCH_EXPRESSION, ClickHouseEventStore
+from llmops_warehouse.events import EventQuery
 from llmops_warehouse.migrations import apply_migrations, default_migrations_dir, split_statements
 from llmops_warehouse.models import CallQuery, MetricsQuery
 
-from tests.unit.warehouse.call_store_contract import BASE, EventStoreContract, make_event, new_tenant
+from tests.unit.warehouse.call_store_contract import BASE, EventStoreContract, make_event, new_tenant, score_event
 
 pytestmark = pytest.mark.integration
 
@@ -35,6 +36,21 @@ class TestClickHouseEventStoreWithReaders(EventStoreContract):
 @pytest.fixture
 def store(chdb_client: Any, warehouse_database: str) -> ClickHouseEventStore:
     return ClickHouseEventStore(chdb_client, warehouse_database)
+
+
+def test_a_batch_spanning_more_days_than_clickhouse_s_partition_limit_is_stored(store: ClickHouseEventStore) -> None:
+    """Tables are partitioned by day and ClickHouse refuses an insert into over 100 partitions by default: a
+    warehouse reading a compacted topic from its start meets such a batch, which must not be retried forever."""
+    tenant = new_tenant()
+    calls = [make_event(tenant, started_at=BASE - timedelta(days=day)) for day in range(150)]
+    scores = [score_event(tenant, at=BASE - timedelta(days=day)) for day in range(150)]
+    assert store.insert_calls(calls) == 150
+    assert store.insert_events(scores) == 150
+    # (calls older than their 90-day TTL are dropped after the insert; the event tables keep 400 days)
+    first = store.read_events(EventQuery(tenant_id=tenant, table="evaluation_scores", limit=100))
+    assert first.next_cursor is not None
+    rest = store.read_events(EventQuery(tenant_id=tenant, table="evaluation_scores", cursor=first.next_cursor))
+    assert len(first.items) + len(rest.items) == 150
 
 
 def test_uuid_order_matches_the_fake(chdb_client: Any) -> None:

@@ -61,6 +61,15 @@ async def test_a_server_error_about_the_data_stays_what_it_is() -> None:
     await store.stop()
 
 
+async def test_too_many_partitions_for_one_insert_block_is_about_the_batch_not_the_server() -> None:
+    # Retrying the same batch would fail the same way forever (the store also lifts the limit on its inserts).
+    message = "Code: 252. DB::Exception: Too many partitions for single INSERT block (more than 100). (TOO_MANY_PARTS)"
+    store = ConcurrentEventStore(RefusesOnce(DatabaseError(message)))
+    with pytest.raises(DatabaseError):
+        await store.insert_calls([make_event(new_tenant())])
+    await store.stop()
+
+
 async def test_an_unreachable_server_is_a_transient_error() -> None:
     store = ConcurrentEventStore(RefusesOnce(OperationalError("connection refused")))
     with pytest.raises(TransientError):

@@ -63,6 +63,11 @@ _TIMEOUT_EXCEEDED = 159
 _CODE_RE = re.compile(r"\bCode:\s*(\d+)")
 
 
+def _is_about_the_batch(exc: DatabaseError) -> bool:
+    """TOO_MANY_PARTS for one insert block is about the batch itself: retrying it would never end."""
+    return "for single INSERT block" in str(exc)
+
+
 def error_code(exc: DatabaseError) -> int | None:
     """The ClickHouse error code of ``exc`` (from the driver, else from the message), or None."""
     code = getattr(exc, "code", None)
@@ -86,7 +91,7 @@ class ConcurrentEventStore:
         except (OperationalError, ConnectionError, TimeoutError) as exc:
             raise TransientError(f"ClickHouse unavailable: {exc}") from exc
         except DatabaseError as exc:
-            if error_code(exc) in TRANSIENT_ERROR_CODES:
+            if error_code(exc) in TRANSIENT_ERROR_CODES and not _is_about_the_batch(exc):
                 raise TransientError(f"ClickHouse cannot take the write now: {exc}") from exc
             raise
 

@@ -63,7 +63,10 @@ _EQUALITY_COLUMNS = {
 }
 # ClickHouse pauses a query of a lower priority (a higher number) while one of a higher priority runs: the
 # consumer's dedup checks and inserts go first, queries yield to them (0 would take no part in priorities).
-_WRITE_SETTINGS = {"priority": 1}
+_WRITE_SETTINGS = {"priority": 1, "max_partitions_per_insert_block": 0}
+"""Inserts go before reads; and a batch may span any number of days (tables are partitioned by day, and a
+warehouse reading a compacted topic from its start sees months in one batch; ClickHouse's default refuses an
+insert touching over 100 partitions with TOO_MANY_PARTS, which would be retried forever)."""
 READ_PRIORITY = 2
 _METRIC_FILTER_COLUMNS = frozenset({"app", "environment", "model"})
 _GROUP_EXPRESSIONS = {"none": "''", "app": "app", "model": "model"}
