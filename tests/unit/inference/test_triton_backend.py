@@ -175,6 +175,41 @@ async def test_the_embeddings_fan_out_never_has_more_requests_in_flight_than_the
     assert len(clients[0].calls) == 48 and clients[0].most_in_flight == 4
 
 
+class OneFailsTritonClient(FakeTritonClient):
+    """The text ``bad`` fails at once; every other request waits until cancelled (a slow server)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.waiting = 0
+        self.cancelled = 0
+
+    async def infer(self, model_name: str, inputs: list[Any], outputs: Any = None, client_timeout: Any = None) -> Any:
+        if value(inputs[0]) == b"bad":
+            raise InferenceServerException("bad input", status="StatusCode.INVALID_ARGUMENT")
+        self.waiting += 1
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+
+
+async def test_a_failed_text_cancels_the_others_and_frees_their_slots() -> None:
+    clients: list[OneFailsTritonClient] = []
+
+    def factory(url: str) -> OneFailsTritonClient:
+        clients.append(OneFailsTritonClient(url))
+        return clients[-1]
+
+    triton = TritonBackend(UPSTREAM.model_copy(update={"max_connections": 4}), client_factory=factory)
+    await triton.start()
+    with pytest.raises(UpstreamError) as caught:
+        await asyncio.wait_for(triton.embed(["a", "b", "bad", "c"], EMBEDDER, None), 5)
+    assert caught.value.status == 400
+    assert clients[0].cancelled == clients[0].waiting == 3  # none left holding Triton or a slot
+    assert (await triton.embed([], EMBEDDER, None)).vectors == []
+
+
 @pytest.mark.parametrize(
     ("status", "kind", "http"),
     [

@@ -134,7 +134,14 @@ class TritonBackend:
         yield Delta(text=generation.text, finish_reason=generation.finish_reason, usage=generation.usage)
 
     async def embed(self, texts: list[str], target: Target, dimensions: int | None) -> Embeddings:
-        results = await asyncio.gather(*(self._embed_one(text, target) for text in texts))
+        # A task group, not gather: when one text fails the others are cancelled and give their slots back,
+        # instead of holding Triton while the router retries or falls back.
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(self._embed_one(text, target)) for text in texts]
+        except ExceptionGroup as failed:
+            raise failed.exceptions[0] from None  # the first failure, as the callers (and gather) expect
+        results = [task.result() for task in tasks]
         vectors = [vector for vector, _ in results]
         if dimensions is not None and any(len(v) != dimensions for v in vectors):
             raise UpstreamError("status", f"model {target.model!r} has no {dimensions}-dimension variant", status=400)

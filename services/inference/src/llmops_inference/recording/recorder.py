@@ -231,9 +231,11 @@ class CallRecorder:
     async def _spill_overflow(self) -> None:
         while self._overflow:
             batch, self._overflow = self._overflow, []
-            await self._write([i for i, _ in batch], [line for _, line in batch], "buffer_full")
-            self._overflow_held[0] -= len(batch)
-            self._overflow_held[1] -= sum(len(line) for _, line in batch)
+            try:
+                await self._write([i for i, _ in batch], [line for _, line in batch], "buffer_full")
+            finally:  # a cancelled spill gives its room back too, or the overflow would shrink for good
+                self._overflow_held[0] -= len(batch)
+                self._overflow_held[1] -= sum(len(line) for _, line in batch)
 
     def _mark_down(self, exc: BaseException) -> None:
         if self.kafka_up:
