@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from llmops_inference.adapters.kafka import BackgroundProducer
 
-from tests.integration.kit.test_publisher_contract import read_records
+from tests.fixtures.kafka import read_published
 from tests.unit.kit.publisher_contract import PublisherContract, Read
 
 pytestmark = pytest.mark.integration
@@ -34,4 +34,4 @@ class TestBackgroundProducer(PublisherContract):
 
     @pytest.fixture
     def read(self, kafka_bootstrap: str) -> Read:
-        return lambda topic, count: read_records(kafka_bootstrap, topic, count)
+        return lambda topic, count: read_published(kafka_bootstrap, topic, count)

@@ -12,13 +12,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import ClassVar
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import MessageSizeTooLargeError
 from llmops_kit.infra.ports import free_port
 from llmops_kit.kafka.producer import MAX_REQUEST_BYTES, EventProducer
 from llmops_schemas.envelope import CloudEvent, EventPayload
 from prometheus_client import REGISTRY
+
+from tests.fixtures.kafka import read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -71,28 +73,6 @@ async def producer(kafka_bootstrap: str) -> AsyncIterator[EventProducer]:
         await p.stop()
 
 
-async def read_all(bootstrap: str, topic: str, expect: int) -> list[ConsumerRecord[bytes, bytes]]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest")
-    await consumer.start()
-    try:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        await admin.start()
-        try:
-            (meta,) = await admin.describe_topics([topic])
-        finally:
-            await admin.close()
-        consumer.assign([TopicPartition(topic, p["partition"]) for p in meta["partitions"]])
-        records: list[ConsumerRecord[bytes, bytes]] = []
-        deadline = time.monotonic() + WAIT_S
-        while len(records) < expect and time.monotonic() < deadline:
-            for batch in (await consumer.getmany(timeout_ms=200)).values():
-                records.extend(batch)
-        assert len(records) == expect, f"read {len(records)} records of {topic}, expected {expect}"
-        return records
-    finally:
-        await consumer.stop()
-
-
 def events(tenants: list[str]) -> list[CloudEvent[Pinged]]:
     return [CloudEvent.wrap(Pinged(n=i), source="/tests/kit", tenant_id=t) for i, t in enumerate(tenants)]
 
@@ -106,7 +86,7 @@ async def test_publish_many_lands_keyed_by_tenant_with_the_type_header(
 
     await asyncio.wait_for(producer.publish_many(sent, topic=topic), WAIT_S)
 
-    records = await read_all(kafka_bootstrap, topic, expect=len(sent))
+    records = await read_topic(kafka_bootstrap, topic, expect=len(sent))
     by_id = {json.loads(r.value)["id"]: r for r in records}
     assert set(by_id) == {e.id for e in sent}
     partitions_of: dict[bytes, set[int]] = defaultdict(set)
@@ -147,9 +127,9 @@ async def test_send_many_partitions_like_aiokafkas_own_send(
         await reference.stop()
 
     placed: dict[bytes, set[int]] = defaultdict(set)
-    for record in await read_all(kafka_bootstrap, mine, expect=len(keys) * per_key):
+    for record in await read_topic(kafka_bootstrap, mine, expect=len(keys) * per_key):
         placed[record.key].add(record.partition)
-    expected = {r.key: {r.partition} for r in await read_all(kafka_bootstrap, theirs, expect=len(keys))}
+    expected = {r.key: {r.partition} for r in await read_topic(kafka_bootstrap, theirs, expect=len(keys))}
     assert placed == expected
     assert len({p for ps in placed.values() for p in ps}) > 1  # the keys really spread
 
@@ -164,7 +144,7 @@ async def test_send_many_keeps_order_across_several_full_batches(
 
     await asyncio.wait_for(producer.send_many(records), WAIT_S)
 
-    stored = await read_all(kafka_bootstrap, topic, expect=len(records))
+    stored = await read_topic(kafka_bootstrap, topic, expect=len(records))
     for key in (b"a", b"b"):
         mine = sorted((r for r in stored if r.key == key), key=lambda r: r.offset)
         assert len({r.partition for r in mine}) == 1
@@ -183,7 +163,7 @@ async def test_a_record_too_large_fails_the_call_before_anything_is_published(
         await producer.send_many([*fine, too_large, *fine])
 
     await asyncio.wait_for(producer.send_many([(topic, b"k", b"marker", ())]), WAIT_S)
-    (only,) = await read_all(kafka_bootstrap, topic, expect=1)
+    (only,) = await read_topic(kafka_bootstrap, topic, expect=1)
     assert only.value == b"marker"
 
 
@@ -199,7 +179,7 @@ async def test_publish_defaults_to_the_payloads_topic(
 
     await asyncio.wait_for(producer.publish(event), WAIT_S)
 
-    (record,) = await read_all(kafka_bootstrap, topic, expect=1)
+    (record,) = await read_topic(kafka_bootstrap, topic, expect=1)
     assert json.loads(record.value)["id"] == event.id
     assert record.key == b"acme"
 
