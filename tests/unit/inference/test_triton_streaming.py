@@ -1,20 +1,27 @@
 """The Triton backend's streaming through ``llm_stream``, against the fake client: deltas relayed as they come,
 one slot per stream for its whole length, the call cancelled and the slot freed however the stream ends, and
-failures (before and during the stream) as upstream errors."""
+failures (before and during the stream) as upstream errors; then the same through the gateway (SSE chunks, the
+recorded time to first token, a client that goes away, an error mid-stream)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import grpc
 import pytest
+from llmops_inference.adapters.memory import FakeBackend
 from llmops_inference.adapters.triton import TritonBackend
+from llmops_inference.api_models import ChatCompletionRequest
 from llmops_inference.domain import Delta, GenerationRequest, Params, UpstreamError, Usage
+from llmops_inference.ports import Backend, CallContext
 from llmops_inference.routing_table import Target, Upstream
 from tritonclient.utils import InferenceServerException
 
 from tests.unit.inference.fake_triton import FakeTritonClient, rpc_error, value
+from tests.unit.inference.support import Harness, chat
 
 UPSTREAM = Upstream(name="triton", base_url="grpc://127.0.0.1:8001")
 LLM = Target(backend="triton", upstream="triton", model="llm", timeout_s=9)
@@ -183,3 +190,87 @@ async def test_a_stream_before_start_is_unavailable() -> None:
     with pytest.raises(UpstreamError) as caught:
         await rest(triton.stream(CHAT, LLM))
     assert caught.value.kind == "unavailable"
+
+
+@pytest.fixture
+async def triton_gw(make_harness: Callable[..., Any]) -> AsyncIterator[tuple[Harness, FakeTritonClient]]:
+    """The gateway whose ``triton`` upstream (model ``triton-only``, one slot) is the real adapter over the fake."""
+    client = FakeTritonClient()
+    client.hold = asyncio.Event()
+    backends: dict[str, Backend] = {name: FakeBackend(name=name) for name in ("primary", "secondary")}
+    backends["triton"] = TritonBackend(
+        UPSTREAM.model_copy(update={"max_connections": 1}), client_factory=lambda _: client
+    )
+    async with make_harness(backends=backends) as harness:
+        yield harness, client
+
+
+async def open_chat(gw: Harness, call_id: str) -> AsyncIterator[bytes]:
+    request = ChatCompletionRequest.model_validate({**chat("triton-only"), "stream": True})
+    context = CallContext(tenant_id="acme", key_id="writer-key", app="a", endpoint="chat", call_id=call_id)
+    answer = await asyncio.wait_for(gw.wiring.gateway.chat(request, context), WITHIN_S)
+    assert not isinstance(answer, dict)
+    return answer
+
+
+async def next_content(events: AsyncIterator[bytes]) -> str:
+    while True:
+        event = await asyncio.wait_for(anext(events), WITHIN_S)
+        choices = json.loads(event.removeprefix(b"data: "))["choices"]
+        if choices and choices[0]["delta"].get("content"):
+            return str(choices[0]["delta"]["content"])
+
+
+async def test_the_gateway_sends_the_first_chunk_while_triton_decodes_and_records_the_real_ttft(
+    triton_gw: tuple[Harness, FakeTritonClient],
+) -> None:
+    gw, client = triton_gw
+    assert client.hold is not None
+    events = await open_chat(gw, "chatcmpl-triton-ttft")
+    assert await next_content(events) == "Light"
+    assert client.streams[0].sent == 1  # the fake has not produced the second delta
+    client.hold.set()
+    rest = [event async for event in events]
+    assert rest[-1] == b"data: [DONE]\n\n"
+    (event,) = await gw.events()
+    assert (event.status, event.output, event.usage.completion_tokens) == ("ok", "Light is a body.", 4)
+    assert event.time_to_first_token_ms is not None and event.time_to_first_token_ms < event.latency_ms
+
+
+async def test_a_client_that_goes_away_cancels_the_triton_call_and_frees_its_slot(
+    triton_gw: tuple[Harness, FakeTritonClient],
+) -> None:
+    gw, client = triton_gw
+    events = await open_chat(gw, "chatcmpl-triton-gone")
+    await next_content(events)
+    await events.aclose()  # type: ignore[attr-defined]  # what the server does when the client goes away
+    (event,) = await gw.events()
+    assert (event.status, event.error.type) == ("error", "client_closed")
+    await asyncio.wait_for(_cancelled(client), WITHIN_S)  # the gateway closes the backend's stream in the background
+    assert client.hold is not None
+    client.hold.set()
+    again = await open_chat(gw, "chatcmpl-triton-next")  # one slot: only if the first gave it back
+    assert (await next_content(again)) == "Light"
+    assert [e async for e in again][-1] == b"data: [DONE]\n\n"
+
+
+async def _cancelled(client: FakeTritonClient) -> None:
+    while not client.streams[0].cancelled:
+        await asyncio.sleep(0)  # yields to the gateway's background close; bounded by the caller's wait_for
+
+
+async def test_an_error_mid_stream_ends_the_sse_stream_with_an_error_event_and_records_it(
+    triton_gw: tuple[Harness, FakeTritonClient],
+) -> None:
+    gw, client = triton_gw
+    assert client.hold is not None
+    client.hold.set()
+    client.stream_failure = InferenceServerException("Traceback ...\nRuntimeError: the model broke\n")
+    events = await open_chat(gw, "chatcmpl-triton-broke")
+    assert await next_content(events) == "Light"
+    rest = [event async for event in events]
+    assert rest[-1] == b"data: [DONE]\n\n"
+    error = json.loads(rest[-2].removeprefix(b"data: "))["error"]
+    assert (error["message"], error["code"]) == ("triton upstream 'triton': RuntimeError: the model broke", "status")
+    (event,) = await gw.events()
+    assert (event.status, event.output, event.error.type) == ("error", "Light", "upstream_error")
