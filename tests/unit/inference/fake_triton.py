@@ -6,7 +6,7 @@ it against the real client and model server.
 the token counts and the finish reason. ``hold`` (an :class:`asyncio.Event`) pauses every stream after its
 first delta until it is set: what the model server does while it decodes the next token. ``stream_failure``
 is sent as an error response after the first delta; ``call_failure`` (a ``grpc.aio.AioRpcError``) fails the
-first read of a stream; ``cut`` ends streams before their last response.
+first read of a stream; ``cut`` ends streams before their last response, ``overrun`` sends a delta after it.
 """
 
 from __future__ import annotations
@@ -124,6 +124,8 @@ class FakeStream:
         if self._client.cut:
             return
         yield _llm_outputs("", PROMPT_TOKENS, len(words), self._client.finish_reason, (1,)), None
+        if self._client.overrun:
+            yield _llm_outputs(" more", 0, 0, "", (1,)), None
 
 
 class FakeTritonClient:
@@ -144,6 +146,7 @@ class FakeTritonClient:
         self.stream_failure: InferenceServerException | None = None
         self.call_failure: AioRpcError | None = None
         self.cut = False
+        self.overrun = False
         self.hold: asyncio.Event | None = None
         self.ready = True
         self.closed = False

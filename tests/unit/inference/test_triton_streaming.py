@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -94,29 +94,28 @@ async def test_a_stream_holds_a_slot_until_it_ends_and_the_next_waits_within_its
     assert (await rest(triton.stream(CHAT, LLM)))[-1].finish_reason == "length"  # the slot came back
 
 
-async def test_closing_the_stream_early_cancels_the_call_and_frees_the_slot() -> None:
-    """What the gateway does when the client goes away: it closes the backend's stream (``aclose``)."""
-    client = FakeTritonClient()
-    client.hold = asyncio.Event()
-    triton = await started(client, max_connections=1)
-    stream = triton.stream(CHAT, LLM)
-    await first(stream)
+async def close(stream: AsyncIterator[Delta]) -> None:
+    """What the gateway does when the client goes away: it closes the backend's stream."""
     await stream.aclose()  # type: ignore[attr-defined]
-    assert client.streams[0].cancelled
-    client.hold.set()
-    await rest(triton.stream(CHAT, LLM))
 
 
-async def test_a_read_cancelled_while_waiting_cancels_the_call_and_frees_the_slot() -> None:
-    """A timeout between deltas (the gateway's) cancels the pending read: the same clean-up must happen."""
-    client = FakeTritonClient()
-    client.hold = asyncio.Event()
-    triton = await started(client, max_connections=1)
-    stream = triton.stream(CHAT, LLM)
-    await first(stream)
+async def time_out(stream: AsyncIterator[Delta]) -> None:
+    """What the gateway's timeout between deltas does: it cancels the pending read."""
     with pytest.raises(TimeoutError):
         async with asyncio.timeout(0.05):
             await anext(stream)
+
+
+@pytest.mark.parametrize("give_up", [close, time_out])
+async def test_a_stream_given_up_early_cancels_the_call_and_frees_the_slot(
+    give_up: Callable[[AsyncIterator[Delta]], Awaitable[None]],
+) -> None:
+    client = FakeTritonClient()
+    client.hold = asyncio.Event()
+    triton = await started(client, max_connections=1)
+    stream = triton.stream(CHAT, LLM)
+    await first(stream)
+    await give_up(stream)
     assert client.streams[0].cancelled
     client.hold.set()
     await rest(triton.stream(CHAT, LLM))
@@ -176,13 +175,29 @@ async def test_a_failed_grpc_call_is_an_upstream_error_and_frees_the_slot(code: 
         assert caught.value.kind == kind
 
 
-async def test_a_stream_that_ends_without_its_last_response_is_a_protocol_failure() -> None:
+@pytest.mark.parametrize(
+    ("misbehaviour", "message"),
+    [("cut", "ended a stream without its last response"), ("overrun", "answered after a stream's last response")],
+)
+async def test_a_stream_out_of_protocol_is_a_protocol_failure(misbehaviour: str, message: str) -> None:
     client = FakeTritonClient()
-    client.cut = True
+    setattr(client, misbehaviour, True)
     triton = await started(client)
     with pytest.raises(UpstreamError) as caught:
         await rest(triton.stream(CHAT, LLM))
-    assert caught.value.kind == "protocol"
+    assert caught.value.kind == "protocol" and message in caught.value.message
+
+
+async def test_a_call_that_cannot_be_made_is_an_upstream_error_and_frees_the_slot() -> None:
+    class Refusing(FakeTritonClient):
+        def stream_infer(self, inputs_iterator: Any, stream_timeout: float | None = None) -> Any:
+            raise InferenceServerException("failed to connect", status="StatusCode.UNAVAILABLE")
+
+    triton = await started(Refusing(), max_connections=1)
+    for _ in range(2):  # the second finds the slot free again
+        with pytest.raises(UpstreamError) as caught:
+            await rest(triton.stream(CHAT, LLM))
+        assert caught.value.kind == "connect"
 
 
 async def test_a_stream_before_start_is_unavailable() -> None:

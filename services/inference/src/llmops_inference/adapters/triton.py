@@ -186,22 +186,20 @@ class TritonBackend:
             responses = client.stream_infer(_one_request(model, inputs), stream_timeout=target.timeout_s)
             # Read to the call's end, not just to the last response, so a finished call is never cancelled.
             async for result, error in responses:
-                if error is not None:
-                    raise stream_error(self.name, model, error)
-                if last is not None:
-                    raise UpstreamError("protocol", f"triton upstream {self.name!r} answered after its last response")
-                delta = _stream_delta(result)
+                delta = self._stream_delta(model, result, error, after_last=last is not None)
                 last = delta if delta.finish_reason else None
                 yield delta
             if last is None:
                 raise UpstreamError(
-                    "protocol", f"triton upstream {self.name!r} ended the stream without its last response"
+                    "protocol", f"triton upstream {self.name!r} ended a stream without its last response"
                 )
         except AioRpcError as exc:
             raise rpc_error(self.name, exc) from None
+        except InferenceServerException as exc:  # the call could not even be made
+            raise triton_error(self.name, exc) from None
         finally:
-            # No await: this also runs when the consumer closes the generator (the client left). Cancelling a
-            # finished call is a no-op; an unfinished one is ended on the server's side too.
+            # No await: this also runs when the generator is closed or cancelled (the client left, a timeout).
+            # Cancelling a finished call is a no-op; an unfinished one is ended on the server's side too.
             if responses is not None:
                 responses.cancel()
             self._slots.release()
@@ -237,6 +235,13 @@ class TritonBackend:
             raise UpstreamError("protocol", "triton answered without the 'embedding' output")
         # The embedder reports no token count: a rough one keeps usage and rate limits meaningful.
         return [float(x) for x in np.asarray(array, dtype=np.float32).reshape(-1)], max(1, len(text) // 4)
+
+    def _stream_delta(self, model: str, result: Any, error: Any, *, after_last: bool) -> Delta:
+        if error is not None:
+            raise stream_error(self.name, model, error)
+        if after_last:
+            raise UpstreamError("protocol", f"triton upstream {self.name!r} answered after a stream's last response")
+        return _stream_delta(result)
 
     def _started(self) -> TritonClient:
         if self._client is None:
