@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,11 +46,21 @@ def llm_tokenizer(model_dir: Path) -> TextTokenizer:
 
 @pytest.fixture(scope="session")
 def model_server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelServer]:
+    with serve_models(model_dir, tmp_path_factory.mktemp("model-server")) as server:
+        yield server
+
+
+@contextmanager
+def serve_models(
+    model_dir: Path, folder: Path, module: str = "llmops_model_server.entrypoints.main", **env: str
+) -> Iterator[ModelServer]:
+    """``python -m <module>`` (the service's entrypoint, or a test's wrapper of it) on free ports, until ready;
+    stopped with SIGTERM afterwards, which must exit 0."""
     http, grpc, metrics = free_port(), free_port(), free_port()
     process = ManagedProcess(
         "model-server",
-        [sys.executable, "-m", "llmops_model_server.entrypoints.main"],
-        log_path=tmp_path_factory.mktemp("model-server") / "model-server.log",
+        [sys.executable, "-m", module],
+        log_path=folder / "model-server.log",
         env={
             "MODEL_SERVER_HOST": "127.0.0.1",
             "MODEL_SERVER_PORT": str(http),
@@ -58,6 +69,7 @@ def model_server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> I
             "MODEL_SERVER_MODEL_DIR": str(model_dir),
             "MODEL_SERVER_BUILD_IF_MISSING": "false",
             "MODEL_SERVER_ADMIN_TOKEN": ADMIN_TOKEN,
+            **env,
         },
         ready_url=f"http://127.0.0.1:{http}/v2/health/ready",
     )

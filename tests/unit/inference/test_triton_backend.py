@@ -1,4 +1,5 @@
-"""The Triton backend's tensor mapping, checked against a fake ``tritonclient.grpc.aio`` client."""
+"""The Triton backend's tensor mapping, checked against a fake ``tritonclient.grpc.aio`` client (which passes the
+same contract as the real one); its streaming is in test_triton_streaming.py."""
 
 from __future__ import annotations
 
@@ -6,72 +7,18 @@ import asyncio
 import json
 from typing import Any
 
-import numpy as np
 import pytest
 from llmops_inference.adapters.triton import TritonBackend, render_chat
 from llmops_inference.domain import GenerationRequest, Params, UpstreamError
 from llmops_inference.routing_table import Target, Upstream
-from tritonclient.utils import InferenceServerException, deserialize_bytes_tensor
+from tritonclient.utils import InferenceServerException
+
+from tests.unit.inference.fake_triton import FakeTritonClient, value
+from tests.unit.inference.triton_client_contract import TritonClientContract
 
 UPSTREAM = Upstream(name="triton", base_url="grpc://127.0.0.1:8001")
 LLM = Target(backend="triton", upstream="triton", model="llm", timeout_s=9)
 EMBEDDER = Target(backend="triton", upstream="triton", model="embedder")
-
-
-class FakeResult:
-    def __init__(self, outputs: dict[str, np.ndarray]) -> None:
-        self.outputs = outputs
-
-    def as_numpy(self, name: str) -> np.ndarray | None:
-        return self.outputs.get(name)
-
-
-class FakeTritonClient:
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.calls: list[dict[str, Any]] = []
-        self.error: InferenceServerException | None = None
-        self.ready = True
-        self.closed = False
-
-    async def infer(
-        self, model_name: str, inputs: list[Any], outputs: list[Any] | None = None, client_timeout: float | None = None
-    ) -> Any:
-        self.calls.append(
-            {
-                "model": model_name,
-                "inputs": {i.name(): i for i in inputs},
-                "outputs": [o.name() for o in outputs or []],
-                "timeout": client_timeout,
-            }
-        )
-        if self.error is not None:
-            raise self.error
-        if model_name == "embedder":
-            return FakeResult({"embedding": np.full((1, 384), 0.5, dtype=np.float32)})
-        return FakeResult(
-            {
-                "text": np.array([[b"Light is a body."]], dtype=np.object_),
-                "prompt_tokens": np.array([[11]], dtype=np.int32),
-                "completion_tokens": np.array([[4]], dtype=np.int32),
-                "finish_reason": np.array([[b"length"]], dtype=np.object_),
-            }
-        )
-
-    async def is_server_ready(self, client_timeout: float | None = None) -> bool:
-        return self.ready
-
-    async def close(self) -> None:
-        self.closed = True
-
-
-def value(tensor: Any) -> Any:
-    """The single value an InferInput carries (BYTES deserialised)."""
-    raw = tensor._get_content()
-    if tensor.datatype() == "BYTES":
-        return deserialize_bytes_tensor(raw)[0]
-    dtype = {"INT32": np.int32, "INT64": np.int64, "FP32": np.float32}[tensor.datatype()]
-    return np.frombuffer(raw, dtype=dtype)[0]
 
 
 async def backend() -> tuple[TritonBackend, FakeTritonClient]:
@@ -122,15 +69,6 @@ async def test_defaults_and_a_plain_prompt() -> None:
     assert value(inputs["prompt"]) == b"Once"
     assert value(inputs["seed"]) == -1 and value(inputs["temperature"]) == 1.0
     assert json.loads(value(inputs["stop"])) == []
-
-
-async def test_streaming_yields_the_whole_answer_as_one_delta() -> None:
-    triton, _ = await backend()
-    deltas = [
-        d
-        async for d in triton.stream(GenerationRequest(kind="completion", params=Params(max_tokens=5), prompt="x"), LLM)
-    ]
-    assert len(deltas) == 1 and deltas[0].text == "Light is a body." and deltas[0].usage is not None
 
 
 async def test_embeddings_send_one_request_per_text() -> None:
@@ -242,3 +180,13 @@ def test_render_chat_joins_content_parts() -> None:
         render_chat([{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}])
         == "User: ab\nAssistant:"
     )
+
+
+class TestFakeTritonClient(TritonClientContract):
+    @pytest.fixture
+    def client(self) -> FakeTritonClient:
+        return FakeTritonClient()
+
+    @pytest.fixture
+    def down(self) -> FakeTritonClient:
+        return FakeTritonClient(up=False)

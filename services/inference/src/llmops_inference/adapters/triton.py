@@ -1,4 +1,4 @@
-"""The Triton backend, over ``tritonclient.grpc.aio``: the model server's ``llm`` and ``embedder`` models.
+"""The Triton backend, over ``tritonclient.grpc.aio``: the model server's ``llm``, ``llm_stream`` and ``embedder``.
 
 Tensors (one request per call, batch dimension 1, each tensor of shape ``[1, 1]``):
 
@@ -8,12 +8,18 @@ Tensors (one request per call, batch dimension 1, each tensor of shape ``[1, 1]`
 * ``embedder``: ``text`` BYTES -> ``embedding`` FP32 ``[1, 384]``; several texts are sent as concurrent
   requests, which Triton's dynamic batcher batches.
 
-At most ``max_connections`` (the upstream's, from the routes file) inference requests are in flight to one
-Triton server at a time, whatever the fan-out of the calls: a request waits for a slot within its target's
-timeout, then fails as a timeout like any other upstream attempt.
+A streamed call goes to the target model's decoupled twin, ``<model>_stream`` (``llm`` -> ``llm_stream``, ADR
+0017), over gRPC bidirectional streaming: the same inputs without the batch dimension (shape ``[1]``), answered
+by one response per text delta (``finish_reason`` empty) and a last one with the token counts and the finish
+reason. Each delta is relayed as it arrives, so the gateway's time to first token is the model's.
 
-A chat is rendered into one prompt (``System: ...\\nUser: ...\\nAssistant:``). Streaming yields the whole answer
-as one delta: the gateway's framing is the same, only without token-by-token latency.
+At most ``max_connections`` (the upstream's, from the routes file) inference requests (streams included, for
+their whole length) are in flight to one Triton server at a time, whatever the fan-out of the calls: a request
+waits for a slot within its target's timeout, then fails as a timeout like any other upstream attempt. A stream
+must end within its target's timeout (a gRPC deadline), like a non-streamed call; a stream given up before its
+end (the client went away, a timeout) has its gRPC call cancelled and its slot freed at once.
+
+A chat is rendered into one prompt (``System: ...\\nUser: ...\\nAssistant:``).
 """
 
 from __future__ import annotations
@@ -24,19 +30,35 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, Protocol
 
 import numpy as np
+from grpc.aio import AioRpcError
 from tritonclient.grpc import InferInput, InferRequestedOutput
 from tritonclient.utils import InferenceServerException
 
+from llmops_inference.adapters.triton_errors import rpc_error, stream_error, triton_error
 from llmops_inference.domain import Delta, Embeddings, Generation, GenerationRequest, UpstreamError, Usage
 from llmops_inference.routing_table import Target, Upstream
 
-__all__ = ["LLM_OUTPUTS", "TritonBackend", "TritonClient", "render_chat"]
+__all__ = ["LLM_OUTPUTS", "STREAM_SUFFIX", "TritonBackend", "TritonClient", "TritonStream", "render_chat"]
 
 LLM_OUTPUTS = ("text", "prompt_tokens", "completion_tokens", "finish_reason")
+STREAM_SUFFIX = "_stream"
+"""A streamed call to model ``m`` goes to the decoupled model ``m + STREAM_SUFFIX``."""
 DEFAULT_TEMPERATURE = 1.0
 DEFAULT_TOP_P = 1.0
 SEED_UNSET = -1
 """Sent when the caller named no seed (the model server then samples from fresh entropy)."""
+
+
+class TritonStream(Protocol):
+    """The responses of one ``stream_infer`` call: ``(result, None)`` or ``(None, error)`` pairs as they come.
+
+    A read raises ``grpc.aio.AioRpcError`` when the call itself fails (server unreachable, deadline passed).
+    ``cancel()`` ends the call at once (the server is told); nothing is read after it.
+    """
+
+    def __aiter__(self) -> AsyncIterator[tuple[Any, InferenceServerException | None]]: ...
+
+    def cancel(self) -> bool: ...
 
 
 class TritonClient(Protocol):
@@ -45,6 +67,12 @@ class TritonClient(Protocol):
     async def infer(
         self, model_name: str, inputs: list[Any], outputs: list[Any] | None = None, client_timeout: float | None = None
     ) -> Any: ...
+
+    def stream_infer(
+        self, inputs_iterator: AsyncIterator[dict[str, Any]], stream_timeout: float | None = None
+    ) -> TritonStream:
+        """One bidirectional gRPC stream; each dict the iterator yields is one request (``model_name``, ``inputs``)."""
+        ...
 
     async def is_server_ready(self, client_timeout: float | None = None) -> bool: ...
 
@@ -70,25 +98,28 @@ def _text(content: Any) -> str:
     return str(content or "")
 
 
-def _tensor(name: str, datatype: str, value: Any) -> InferInput:
+def _tensor(name: str, datatype: str, value: Any, *, batched: bool = True) -> InferInput:
     dtype = {"BYTES": np.object_, "INT32": np.int32, "INT64": np.int64, "FP32": np.float32}[datatype]
-    tensor = InferInput(name, [1, 1], datatype)
-    tensor.set_data_from_numpy(np.array([[value]], dtype=dtype))
+    array = np.array([[value]] if batched else [value], dtype=dtype)
+    tensor = InferInput(name, list(array.shape), datatype)
+    tensor.set_data_from_numpy(array)
     return tensor
 
 
-def llm_inputs(request: GenerationRequest) -> list[InferInput]:
-    """The ``llm`` model's input tensors for a request."""
+def llm_inputs(request: GenerationRequest, *, batched: bool = True) -> list[InferInput]:
+    """The ``llm`` model's input tensors for a request (``batched=False``: ``llm_stream``'s, without the batch
+    dimension)."""
     params = request.params
     prompt = render_chat(request.messages) if request.kind == "chat" else request.prompt
-    return [
-        _tensor("prompt", "BYTES", prompt.encode()),
-        _tensor("max_tokens", "INT32", params.max_tokens),
-        _tensor("temperature", "FP32", DEFAULT_TEMPERATURE if params.temperature is None else params.temperature),
-        _tensor("top_p", "FP32", DEFAULT_TOP_P if params.top_p is None else params.top_p),
-        _tensor("seed", "INT64", SEED_UNSET if params.seed is None else params.seed),
-        _tensor("stop", "BYTES", json.dumps(list(params.stop)).encode()),
+    values = [
+        ("prompt", "BYTES", prompt.encode()),
+        ("max_tokens", "INT32", params.max_tokens),
+        ("temperature", "FP32", DEFAULT_TEMPERATURE if params.temperature is None else params.temperature),
+        ("top_p", "FP32", DEFAULT_TOP_P if params.top_p is None else params.top_p),
+        ("seed", "INT64", SEED_UNSET if params.seed is None else params.seed),
+        ("stop", "BYTES", json.dumps(list(params.stop)).encode()),
     ]
+    return [_tensor(name, datatype, value, batched=batched) for name, datatype, value in values]
 
 
 def _scalar(result: Any, name: str) -> Any:
@@ -100,6 +131,20 @@ def _scalar(result: Any, name: str) -> Any:
 
 def _decode(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _stream_delta(result: Any) -> Delta:
+    """One ``llm_stream`` response: a text delta, or (with a finish reason) the last one, with the usage."""
+    finish = _decode(_scalar(result, "finish_reason"))
+    if not finish:
+        return Delta(text=_decode(_scalar(result, "text")))
+    usage = Usage(int(_scalar(result, "prompt_tokens")), int(_scalar(result, "completion_tokens")))
+    return Delta(text=_decode(_scalar(result, "text")), finish_reason=finish, usage=usage)
+
+
+async def _one_request(model: str, inputs: list[InferInput]) -> AsyncIterator[dict[str, Any]]:
+    # Ending the request side after one request half-closes the stream: Triton finishes it after the last response.
+    yield {"model_name": model, "inputs": inputs}
 
 
 class TritonBackend:
@@ -130,8 +175,34 @@ class TritonBackend:
         return Generation(text=_decode(_scalar(result, "text")), finish_reason=finish, usage=usage)
 
     async def stream(self, request: GenerationRequest, target: Target) -> AsyncIterator[Delta]:
-        generation = await self.generate(request, target)
-        yield Delta(text=generation.text, finish_reason=generation.finish_reason, usage=generation.usage)
+        """The deltas of ``<model>_stream`` as Triton sends them; holds a slot until the stream ends or is closed."""
+        client = self._started()
+        model = target.model + STREAM_SUFFIX
+        inputs = llm_inputs(request, batched=False)
+        await self._acquire(target)
+        responses: TritonStream | None = None
+        last: Delta | None = None
+        try:
+            responses = client.stream_infer(_one_request(model, inputs), stream_timeout=target.timeout_s)
+            # Read to the call's end, not just to the last response, so a finished call is never cancelled.
+            async for result, error in responses:
+                delta = self._stream_delta(model, result, error, after_last=last is not None)
+                last = delta if delta.finish_reason else None
+                yield delta
+            if last is None:
+                raise UpstreamError(
+                    "protocol", f"triton upstream {self.name!r} ended a stream without its last response"
+                )
+        except AioRpcError as exc:
+            raise rpc_error(self.name, exc) from None
+        except InferenceServerException as exc:  # the call could not even be made
+            raise triton_error(self.name, exc) from None
+        finally:
+            # No await: this also runs when the generator is closed or cancelled (the client left, a timeout).
+            # Cancelling a finished call is a no-op; an unfinished one is ended on the server's side too.
+            if responses is not None:
+                responses.cancel()
+            self._slots.release()
 
     async def embed(self, texts: list[str], target: Target, dimensions: int | None) -> Embeddings:
         # A task group, not gather: when one text fails the others are cancelled and give their slots back,
@@ -165,38 +236,33 @@ class TritonBackend:
         # The embedder reports no token count: a rough one keeps usage and rate limits meaningful.
         return [float(x) for x in np.asarray(array, dtype=np.float32).reshape(-1)], max(1, len(text) // 4)
 
-    async def _infer(self, target: Target, inputs: list[InferInput], outputs: list[InferRequestedOutput]) -> Any:
+    def _stream_delta(self, model: str, result: Any, error: Any, *, after_last: bool) -> Delta:
+        if error is not None:
+            raise stream_error(self.name, model, error)
+        if after_last:
+            raise UpstreamError("protocol", f"triton upstream {self.name!r} answered after a stream's last response")
+        return _stream_delta(result)
+
+    def _started(self) -> TritonClient:
         if self._client is None:
             raise UpstreamError("unavailable", f"upstream {self.name!r} is not started")
+        return self._client
+
+    async def _acquire(self, target: Target) -> None:
+        """One of the upstream's slots, within the target's timeout (the caller releases it)."""
         try:
             async with asyncio.timeout(target.timeout_s):
                 await self._slots.acquire()
         except TimeoutError:
             message = f"triton upstream {self.name!r}: no free slot within {target.timeout_s:g}s"
             raise UpstreamError("timeout", f"{message} ({self.max_in_flight} requests in flight)") from None
+
+    async def _infer(self, target: Target, inputs: list[InferInput], outputs: list[InferRequestedOutput]) -> Any:
+        client = self._started()
+        await self._acquire(target)
         try:
-            return await self._client.infer(target.model, inputs, outputs=outputs, client_timeout=target.timeout_s)
+            return await client.infer(target.model, inputs, outputs=outputs, client_timeout=target.timeout_s)
         except InferenceServerException as exc:
-            raise _triton_error(self.name, exc) from None
+            raise triton_error(self.name, exc) from None
         finally:
             self._slots.release()
-
-
-_GRPC_STATUS = {
-    "StatusCode.INVALID_ARGUMENT": 400,
-    "StatusCode.NOT_FOUND": 404,
-    "StatusCode.RESOURCE_EXHAUSTED": 429,
-    "StatusCode.INTERNAL": 500,
-    "StatusCode.UNIMPLEMENTED": 501,
-}
-
-
-def _triton_error(name: str, exc: InferenceServerException) -> UpstreamError:
-    status = str(exc.status() or "")
-    detail = str(exc.message() or "")[:300]
-    if status == "StatusCode.UNAVAILABLE":
-        return UpstreamError("connect", f"cannot reach triton upstream {name!r}")
-    if status == "StatusCode.DEADLINE_EXCEEDED":
-        return UpstreamError("timeout", f"triton upstream {name!r} timed out")
-    code = _GRPC_STATUS.get(status, 502)
-    return UpstreamError("status", f"triton upstream {name!r}: {detail or status}", status=code)
