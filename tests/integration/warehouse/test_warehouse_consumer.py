@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.topics import dlq_topic
-from llmops_schemas.v1.calls import CallRecorded
+from llmops_schemas.v2 import CallRecorded
 from llmops_warehouse.adapters.clickhouse_store import ClickHouseEventStore
 from llmops_warehouse.concurrent_store import ConcurrentEventStore
 from llmops_warehouse.config import WarehouseSettings

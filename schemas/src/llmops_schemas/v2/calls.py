@@ -78,6 +78,11 @@ class CallRecorded(EventPayload):
         """The first choice's text (v1's ``output``), None when there is none."""
         return self.choices[0].output if self.choices else None
 
+    @property
+    def finish_reason(self) -> Name | None:
+        """The first choice's finish reason (v1's ``finish_reason``), None when there is none."""
+        return self.choices[0].finish_reason if self.choices else None
+
     def tool_arguments(self) -> list[str]:
         """The arguments of every tool call, in the messages first, then in the choices."""
         calls = [c for m in self.messages for c in m.tool_calls or ()]
