@@ -63,7 +63,7 @@ def _part(
 
 
 def _structure(encoded: str) -> dict[str, Any]:
-    """A ``message_parts`` / ``message_tool_calls`` entry: '' (nothing beyond the text) or a JSON object."""
+    """A ``message_parts`` / ``message_tool_calls`` / ``choice_details`` entry: '' (nothing more) or a JSON object."""
     return json.loads(encoded) if encoded else {}
 
 
@@ -84,12 +84,15 @@ def _messages(r: Row) -> list[ChatMessage]:
 
 
 def _choices(r: Row) -> list[Choice]:
-    if not r["choices"]:  # a row written before migration 0005: v1's one answer, if any
+    reasons = r["choice_finish_reasons"]
+    if not reasons:  # no choice, or a row written before migration 0005: v1's one answer, if any
         answered = r["output"] is not None or r["finish_reason"]
         return [Choice(output=r["output"], finish_reason=r["finish_reason"] or None)] if answered else []
-    choices = json.loads(r["choices"])["choices"]
-    outputs = [r["output"], *r["choice_outputs"]][: len(choices)]  # output is None when there is no choice
-    return [Choice.model_validate({**c, "output": o}) for c, o in zip(choices, outputs, strict=True)]
+    outputs = [r["output"], *r["choice_outputs"]]
+    return [
+        Choice.model_validate({"output": output, "finish_reason": reason or None} | _structure(details))
+        for output, reason, details in zip(outputs, reasons, r["choice_details"], strict=True)
+    ]
 
 
 def _usage(r: Row) -> TokenUsage | None:
@@ -153,9 +156,11 @@ CALL_COLUMNS: tuple[CallColumn, ...] = (
     _plain("output"),
     _blank("finish_reason"),
     CallColumn("choice_outputs", "[c.output for c in d.choices[1:]]", "choices", _choices),
+    CallColumn("choice_finish_reasons", "[c.finish_reason or '' for c in d.choices]"),
     CallColumn(
-        "choices",
-        "d.model_dump_json(include={'choices'}, exclude={'choices': {'__all__': {'output'}}}, exclude_none=True)",
+        "choice_details",
+        "['' if c.model_fields_set <= {'output', 'finish_reason'} else "
+        "c.model_dump_json(exclude={'output', 'finish_reason'}, exclude_none=True) for c in d.choices]",
     ),
     CallColumn(
         "parameters",
