@@ -249,7 +249,7 @@ def test_every_v1_field_is_carried_or_reshaped() -> None:
 
 
 def test_v2_keeps_the_constraints_of_every_v1_value_it_carries() -> None:
-    """``from_v1`` builds without validating again: sound only while every valid v1 value is a valid v2 value."""
+    """Every valid v1 call must upcast to a valid v2 call (and a v1 record pass ingest): v2 may not tighten them."""
     old, new = v1.CallRecorded.model_json_schema(), CallRecorded.model_json_schema()
     for name in set(v1.CallRecorded.model_fields) - {"messages", "output", "finish_reason", "usage"}:
         assert old["properties"][name] == new["properties"][name], name
