@@ -19,7 +19,7 @@ from llmops_schemas.envelope import EventPayload
 from llmops_schemas.v1 import calls as v1
 from llmops_schemas.v1.calls import CallError, CallParameters, ExperimentRef, LongText
 from llmops_schemas.v1.common import Identifier, Labels, Name, PromptRef, Tags
-from llmops_schemas.v2.call_parts import MAX_CHOICES, ChatMessage, Choice, TokenUsage
+from llmops_schemas.v2.call_parts import MAX_CHOICES, ChatMessage, Choice, TokenUsage, tool_arguments
 from llmops_schemas.v2.request import RequestSummary
 
 __all__ = ["CallRecorded", "v1_data_as_v2"]
@@ -87,9 +87,7 @@ class CallRecorded(EventPayload):
 
     def tool_arguments(self) -> list[str]:
         """The arguments of every tool call, in the messages first, then in the choices."""
-        calls = [c for m in self.messages for c in m.tool_calls or ()]
-        calls += [c for choice in self.choices for c in choice.tool_calls or ()]
-        return [c.function.arguments for c in calls]
+        return tool_arguments(self.messages, self.choices)
 
     def searchable_text(self) -> str:
         """The text full-text search looks at: messages (tool results too), outputs and tool arguments."""
