@@ -28,6 +28,7 @@ from starlette.types import Scope
 
 from llmops_inference import __version__
 from llmops_inference.adapters.kafka import GATEWAY_TOPICS, BackgroundProducer
+from llmops_inference.adapters.native import NATIVE_BACKENDS, native_upstream
 from llmops_inference.adapters.noop import NoBudgets, NoExperiments, NoPromptRegistry
 from llmops_inference.adapters.openai_upstream import OpenAIUpstream
 from llmops_inference.adapters.registries import REGISTRY_PATHS, Registries, install_registries
@@ -91,8 +92,11 @@ def build_backends(table: RoutingTable) -> dict[str, Backend]:
     """One backend (one connection pool) per upstream of the routes file."""
     backends: dict[str, Backend] = {}
     for upstream in table.upstreams:
-        if table.backend_of(upstream.name) == "triton":
+        kind = table.backend_of(upstream.name)
+        if kind == "triton":
             backends[upstream.name] = TritonBackend(upstream)
+        elif kind in NATIVE_BACKENDS:
+            backends[upstream.name] = native_upstream(kind, upstream)
         else:
             backends[upstream.name] = OpenAIUpstream(upstream)
     return backends

@@ -1,0 +1,262 @@
+"""Anthropic's Messages API (``POST /v1/messages``) behind the OpenAI front: requests, answers and errors.
+
+What maps where (and what is refused) is the table in docs/inference.md; the reasons are in ADR 0018. The
+stream's translation is :mod:`llmops_inference.adapters.native.anthropic_stream`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from llmops_inference.adapters.http_transport import HttpAnswer
+from llmops_inference.adapters.native.anthropic_stream import AnthropicStream, finish_reason, usage_of
+from llmops_inference.adapters.native.common import (
+    Unsupported,
+    completion,
+    data_url,
+    function_arguments,
+    refuse_unknown_fields,
+    stop_list,
+    text_of,
+)
+from llmops_inference.adapters.native.transport import ProviderCall
+from llmops_inference.adapters.native.upstream_errors import openai_error
+
+__all__ = ["DEFAULT_VERSION", "AnthropicDialect"]
+
+DEFAULT_VERSION = "2023-06-01"
+"""The ``anthropic-version`` header unless the upstream's ``api_version`` names another."""
+HANDLED = frozenset(
+    {
+        "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "stream",
+        "stream_options", "tools", "tool_choice", "parallel_tool_calls", "response_format", "user",
+        "reasoning_effort",
+    }
+)  # fmt: skip
+RULES = {
+    "n": lambda v: v in (None, 1),
+    "presence_penalty": lambda v: not v,
+    "frequency_penalty": lambda v: not v,
+    "service_tier": lambda v: v in (None, "auto"),
+    "top_logprobs": lambda v: not v,
+}
+EFFORTS = frozenset({"low", "medium", "high", "xhigh"})
+ERROR_STATUS = {529: 503}
+"""Anthropic's own statuses in OpenAI's terms: 529 (overloaded) is a 503 (retried, falls back)."""
+
+
+class AnthropicDialect:
+    """The Messages API: ``x-api-key`` and ``anthropic-version`` headers, ``<base_url>/v1/messages``."""
+
+    api = "Anthropic Messages API"
+
+    def __init__(self, version: str | None = None) -> None:
+        self._version = version or DEFAULT_VERSION
+
+    def headers(self, key: str | None) -> dict[str, str]:
+        auth = {"x-api-key": key} if key else {}
+        return {**auth, "anthropic-version": self._version}
+
+    def call(self, base_url: str, endpoint: str, body: dict[str, Any]) -> ProviderCall:
+        if endpoint != "chat/completions":
+            raise Unsupported(endpoint, "only chat completions can be translated")
+        return ProviderCall(f"{base_url}/v1/messages", to_anthropic(body))
+
+    def answer(self, data: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        return from_anthropic(data, str(body.get("model")))
+
+    def stream(self, body: dict[str, Any]) -> AnthropicStream:
+        return AnthropicStream(str(body.get("model")), include_usage=_include_usage(body))
+
+    def error(self, answer: HttpAnswer) -> HttpAnswer:
+        return openai_error(answer, ERROR_STATUS, _error_message)
+
+
+def to_anthropic(body: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAI Chat Completions body as a Messages API body; raises :class:`Unsupported`."""
+    refuse_unknown_fields(body, HANDLED, RULES)
+    system, messages = _messages(body.get("messages") or [])
+    out: dict[str, Any] = {"model": body["model"], "messages": messages}
+    out["max_tokens"] = body.get("max_completion_tokens") or body.get("max_tokens")
+    if system:
+        out["system"] = system
+    _sampling(body, out)
+    _tools(body, out)
+    _output(body, out)
+    if body.get("user"):
+        out["metadata"] = {"user_id": str(body["user"])}
+    if body.get("stream"):
+        out["stream"] = True
+    return out
+
+
+def _sampling(body: dict[str, Any], out: dict[str, Any]) -> None:
+    temperature = body.get("temperature")
+    if temperature is not None:
+        if temperature > 1:
+            raise Unsupported("temperature", "Anthropic's range is 0 to 1")
+        out["temperature"] = temperature
+    if body.get("top_p") is not None:
+        out["top_p"] = body["top_p"]
+    if stops := stop_list(body.get("stop")):
+        out["stop_sequences"] = stops
+
+
+def _tools(body: dict[str, Any], out: dict[str, Any]) -> None:
+    tools = body.get("tools") or []
+    if tools:
+        out["tools"] = [_tool(tool, i) for i, tool in enumerate(tools)]
+    choice = _tool_choice(body.get("tool_choice"))
+    if body.get("parallel_tool_calls") is False and (choice or {}).get("type") != "none":
+        choice = {**(choice or {"type": "auto"}), "disable_parallel_tool_use": True}
+    if choice is not None:
+        out["tool_choice"] = choice
+
+
+def _tool(tool: dict[str, Any], index: int) -> dict[str, Any]:
+    if tool.get("type") != "function":
+        raise Unsupported(f"tools[{index}].type", f"only function tools can be translated, not {tool.get('type')!r}")
+    function = tool.get("function") or {}
+    schema = function.get("parameters") or {"type": "object", "properties": {}}
+    translated = {"name": function.get("name"), "input_schema": schema}
+    if function.get("description"):
+        translated["description"] = function["description"]
+    if function.get("strict") is not None:
+        translated["strict"] = bool(function["strict"])
+    return translated
+
+
+def _tool_choice(choice: Any) -> dict[str, Any] | None:
+    if choice is None:
+        return None
+    simple = {"auto": {"type": "auto"}, "required": {"type": "any"}, "none": {"type": "none"}}
+    if isinstance(choice, str) and choice in simple:
+        return simple[choice]
+    if isinstance(choice, dict) and choice.get("type") == "function":
+        return {"type": "tool", "name": (choice.get("function") or {}).get("name")}
+    raise Unsupported("tool_choice", "only auto, required, none or one function can be translated")
+
+
+def _output(body: dict[str, Any], out: dict[str, Any]) -> None:
+    config: dict[str, Any] = {}
+    response_format = body.get("response_format") or {}
+    kind = response_format.get("type", "text")
+    if kind == "json_schema":
+        schema = (response_format.get("json_schema") or {}).get("schema") or {}
+        config["format"] = {"type": "json_schema", "schema": schema}
+    elif kind != "text":
+        raise Unsupported("response_format", f"{kind!r} has no equivalent; ask for a json_schema")
+    effort = body.get("reasoning_effort")
+    if effort is not None:
+        if effort not in EFFORTS:
+            raise Unsupported("reasoning_effort", f"{effort!r} has no equivalent (low, medium, high or xhigh)")
+        config["effort"] = effort
+    if config:
+        out["output_config"] = config
+
+
+def _messages(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """System prompts (all of them, in order) and the turns; consecutive turns of a role become one."""
+    system: list[dict[str, Any]] = []
+    turns: list[dict[str, Any]] = []
+    for i, message in enumerate(messages):
+        role = message.get("role")
+        if message.get("name"):
+            raise Unsupported(f"messages[{i}].name")
+        if role in ("system", "developer"):
+            system.append({"type": "text", "text": text_of(message.get("content"), f"messages[{i}]")})
+            continue
+        role, blocks = _turn(message, i)
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["content"].extend(blocks)
+        else:
+            turns.append({"role": role, "content": blocks})
+    return system, turns
+
+
+def _turn(message: dict[str, Any], i: int) -> tuple[str, list[dict[str, Any]]]:
+    role = message.get("role")
+    if role == "user":
+        return "user", _user_blocks(message.get("content"), i)
+    if role == "assistant":
+        blocks: list[dict[str, Any]] = []
+        if text := text_of(_without_refusals(message.get("content")), f"messages[{i}]"):
+            blocks.append({"type": "text", "text": text})
+        for j, call in enumerate(message.get("tool_calls") or []):
+            function = call.get("function") or {}
+            arguments = function_arguments(function.get("arguments"), f"messages[{i}].tool_calls[{j}]")
+            blocks.append({"type": "tool_use", "id": call.get("id"), "name": function.get("name"), "input": arguments})
+        return "assistant", blocks
+    if role == "tool":
+        result = {
+            "type": "tool_result",
+            "tool_use_id": message.get("tool_call_id"),
+            "content": text_of(message.get("content"), f"messages[{i}]"),
+        }
+        return "user", [result]
+    raise Unsupported(f"messages[{i}].role", f"{role!r} messages cannot be translated")
+
+
+def _without_refusals(content: Any) -> Any:
+    """An assistant's refusal parts are text to send back."""
+    if not isinstance(content, list):
+        return content
+    return [{"type": "text", "text": p.get("refusal")} if p.get("type") == "refusal" else p for p in content]
+
+
+def _user_blocks(content: Any, i: int) -> list[dict[str, Any]]:
+    if isinstance(content, str) or content is None:
+        return [{"type": "text", "text": content or ""}]
+    blocks = []
+    for j, part in enumerate(content):
+        kind = part.get("type")
+        if kind == "text":
+            blocks.append({"type": "text", "text": part.get("text") or ""})
+        elif kind == "image_url":
+            blocks.append(_image((part.get("image_url") or {}).get("url") or "", f"messages[{i}].content[{j}]"))
+        else:
+            raise Unsupported(f"messages[{i}].content[{j}]", f"{kind!r} parts cannot be translated")
+    return blocks
+
+
+def _image(url: str, field: str) -> dict[str, Any]:
+    inline = data_url(url, field)
+    if inline is None:
+        return {"type": "image", "source": {"type": "url", "url": url}}
+    media_type, data = inline
+    return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
+
+
+def from_anthropic(data: dict[str, Any], model: str) -> dict[str, Any]:
+    """A Messages API ``Message`` as OpenAI's ``chat.completion``."""
+    texts: list[str] = []
+    calls: list[dict[str, Any]] = []
+    for block in data.get("content") or []:
+        if block.get("type") == "text":
+            texts.append(block.get("text") or "")
+        elif block.get("type") == "tool_use":
+            arguments = json.dumps(block.get("input") or {}, ensure_ascii=False)
+            calls.append(
+                {
+                    "id": block.get("id"),
+                    "type": "function",
+                    "function": {"name": block.get("name"), "arguments": arguments},
+                }
+            )
+    message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
+    if calls:
+        message["tool_calls"] = calls
+    choice = {"index": 0, "message": message, "finish_reason": finish_reason(data.get("stop_reason")), "logprobs": None}
+    return completion(str(data.get("id") or ""), model, [choice], usage_of(data.get("usage") or {}))
+
+
+def _error_message(data: Any) -> str:
+    error = data.get("error") if isinstance(data, dict) else None
+    if not isinstance(error, dict):
+        return "no details"
+    return f"{error.get('type') or 'error'}: {error.get('message') or 'no details'}"
+
+
+def _include_usage(body: dict[str, Any]) -> bool:
+    return bool((body.get("stream_options") or {}).get("include_usage"))
