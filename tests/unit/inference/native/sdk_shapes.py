@@ -13,7 +13,7 @@ import types
 import typing
 from typing import Any
 
-from anthropic.types.message_create_params import MessageCreateParamsNonStreaming
+from anthropic.types.message_create_params import MessageCreateParamsNonStreaming, MessageCreateParamsStreaming
 from google.genai import types as genai
 from typing_extensions import is_typeddict
 
@@ -28,11 +28,7 @@ _LISTS = (collections.abc.Iterable, collections.abc.Sequence, list)
 def anthropic_problems(body: dict[str, Any]) -> list[str]:
     """What in ``body`` does not conform to the SDK's ``MessageCreateParams`` (empty when it does)."""
     top = {k: v for k, v in body.items() if k not in LEGACY_ANTHROPIC_FIELDS}
-    return _problems(top, MessageCreateParamsNonStreaming | _Streaming, "body")
-
-
-class _Streaming(MessageCreateParamsNonStreaming, total=False):
-    stream: bool
+    return _problems(top, MessageCreateParamsNonStreaming | MessageCreateParamsStreaming, "body")
 
 
 def _problems(value: Any, hint: Any, where: str) -> list[str]:
