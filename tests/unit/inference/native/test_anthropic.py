@@ -137,17 +137,17 @@ def test_json_schema_output_and_effort_go_to_the_output_config() -> None:
         ({"reasoning_effort": "minimal"}, "reasoning_effort"),
         ({"audio": {"voice": "alloy"}}, "audio"),
         ({"some_future_field": 1}, "some_future_field"),
-        ({"tools": [{"type": "custom", "custom": {"name": "x"}}]}, "tools[0].type"),
+        ({"tools": [{"type": "custom", "custom": {"name": "x"}}]}, "tools.0.type"),
         ({"tool_choice": {"type": "allowed_tools"}}, "tool_choice"),
-        ({"messages": [{"role": "user", "content": "hi", "name": "bob"}]}, "messages[0].name"),
-        ({"messages": [{"role": "function", "name": "f", "content": "x"}]}, "messages[0].name"),
+        ({"messages": [{"role": "user", "content": "hi", "name": "bob"}]}, "messages.0.name"),
+        ({"messages": [{"role": "function", "name": "f", "content": "x"}]}, "messages.0.name"),
         (
             {
                 "messages": [
                     {"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "", "format": "wav"}}]}
                 ]
             },
-            "messages[0].content[0]",
+            "messages.0.content.0",
         ),
         (
             {
@@ -155,11 +155,11 @@ def test_json_schema_output_and_effort_go_to_the_output_config() -> None:
                     {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png,raw"}}]}
                 ]
             },
-            "messages[0].content[0]",
+            "messages.0.content.0",
         ),
         (
             {"messages": [{"role": "system", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]},
-            "messages[0].content",
+            "messages.0.content",
         ),
     ],
 )

@@ -118,21 +118,20 @@ def test_json_output(response_format: dict[str, Any], config: dict[str, Any]) ->
     [
         ({"logprobs": True}, "logprobs"),
         ({"logit_bias": {"1": 2}}, "logit_bias"),
-        ({"user": "u1"}, "user"),
-        ({"parallel_tool_calls": False}, "parallel_tool_calls"),
+        ({"parallel_tool_calls": False, "tools": [WEATHER]}, "parallel_tool_calls"),
         ({"reasoning_effort": "none"}, "reasoning_effort"),
-        ({"messages": [{"role": "tool", "tool_call_id": "nope", "content": "x"}]}, "messages[0].tool_call_id"),
+        ({"messages": [{"role": "tool", "tool_call_id": "nope", "content": "x"}]}, "messages.0.tool_call_id"),
         (
             {
                 "messages": [
                     {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x.test/img"}}]}
                 ]
             },
-            "messages[0].content[0]",
+            "messages.0.content.0",
         ),
         (
             {"messages": [{"role": "user", "content": [{"type": "file", "file": {"file_id": "f"}}]}]},
-            "messages[0].content[0]",
+            "messages.0.content.0",
         ),
     ],
 )
@@ -140,6 +139,11 @@ def test_what_gemini_cannot_do_is_refused_naming_the_field(fields: dict[str, Any
     with pytest.raises(Unsupported) as refused:
         to_gemini(body(**fields))
     assert refused.value.field == field
+
+
+def test_fields_the_gateway_records_and_neutral_values_are_accepted() -> None:
+    sent = to_gemini(body(user="u1", metadata={"team": "a"}, parallel_tool_calls=False, modalities=["text"]))
+    gemini_request(sent)
 
 
 def test_the_url_names_the_model_and_the_method() -> None:

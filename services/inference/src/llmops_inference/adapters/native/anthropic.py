@@ -34,13 +34,6 @@ HANDLED = frozenset(
         "reasoning_effort",
     }
 )  # fmt: skip
-RULES = {
-    "n": lambda v: v in (None, 1),
-    "presence_penalty": lambda v: not v,
-    "frequency_penalty": lambda v: not v,
-    "service_tier": lambda v: v in (None, "auto"),
-    "top_logprobs": lambda v: not v,
-}
 EFFORTS = frozenset({"low", "medium", "high", "xhigh"})
 ERROR_STATUS = {529: 503}
 """Anthropic's own statuses in OpenAI's terms: 529 (overloaded) is a 503 (retried, falls back)."""
@@ -75,7 +68,7 @@ class AnthropicDialect:
 
 def to_anthropic(body: dict[str, Any]) -> dict[str, Any]:
     """An OpenAI Chat Completions body as a Messages API body; raises :class:`Unsupported`."""
-    refuse_unknown_fields(body, HANDLED, RULES)
+    refuse_unknown_fields(body, HANDLED)
     system, messages = _messages(body.get("messages") or [])
     out: dict[str, Any] = {"model": body["model"], "messages": messages}
     out["max_tokens"] = body.get("max_completion_tokens") or body.get("max_tokens")
@@ -116,7 +109,7 @@ def _tools(body: dict[str, Any], out: dict[str, Any]) -> None:
 
 def _tool(tool: dict[str, Any], index: int) -> dict[str, Any]:
     if tool.get("type") != "function":
-        raise Unsupported(f"tools[{index}].type", f"only function tools can be translated, not {tool.get('type')!r}")
+        raise Unsupported(f"tools.{index}.type", f"only function tools can be translated, not {tool.get('type')!r}")
     function = tool.get("function") or {}
     schema = function.get("parameters") or {"type": "object", "properties": {}}
     translated = {"name": function.get("name"), "input_schema": schema}
@@ -163,9 +156,9 @@ def _messages(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], lis
     for i, message in enumerate(messages):
         role = message.get("role")
         if message.get("name"):
-            raise Unsupported(f"messages[{i}].name")
+            raise Unsupported(f"messages.{i}.name")
         if role in ("system", "developer"):
-            system.append({"type": "text", "text": text_of(message.get("content"), f"messages[{i}]")})
+            system.append({"type": "text", "text": text_of(message.get("content"), f"messages.{i}")})
             continue
         role, blocks = _turn(message, i)
         if turns and turns[-1]["role"] == role:
@@ -181,21 +174,21 @@ def _turn(message: dict[str, Any], i: int) -> tuple[str, list[dict[str, Any]]]:
         return "user", _user_blocks(message.get("content"), i)
     if role == "assistant":
         blocks: list[dict[str, Any]] = []
-        if text := text_of(_without_refusals(message.get("content")), f"messages[{i}]"):
+        if text := text_of(_without_refusals(message.get("content")), f"messages.{i}"):
             blocks.append({"type": "text", "text": text})
         for j, call in enumerate(message.get("tool_calls") or []):
             function = call.get("function") or {}
-            arguments = function_arguments(function.get("arguments"), f"messages[{i}].tool_calls[{j}]")
+            arguments = function_arguments(function.get("arguments"), f"messages.{i}.tool_calls.{j}")
             blocks.append({"type": "tool_use", "id": call.get("id"), "name": function.get("name"), "input": arguments})
         return "assistant", blocks
     if role == "tool":
         result = {
             "type": "tool_result",
             "tool_use_id": message.get("tool_call_id"),
-            "content": text_of(message.get("content"), f"messages[{i}]"),
+            "content": text_of(message.get("content"), f"messages.{i}"),
         }
         return "user", [result]
-    raise Unsupported(f"messages[{i}].role", f"{role!r} messages cannot be translated")
+    raise Unsupported(f"messages.{i}.role", f"{role!r} messages cannot be translated")
 
 
 def _without_refusals(content: Any) -> Any:
@@ -214,9 +207,9 @@ def _user_blocks(content: Any, i: int) -> list[dict[str, Any]]:
         if kind == "text":
             blocks.append({"type": "text", "text": part.get("text") or ""})
         elif kind == "image_url":
-            blocks.append(_image((part.get("image_url") or {}).get("url") or "", f"messages[{i}].content[{j}]"))
+            blocks.append(_image((part.get("image_url") or {}).get("url") or "", f"messages.{i}.content.{j}"))
         else:
-            raise Unsupported(f"messages[{i}].content[{j}]", f"{kind!r} parts cannot be translated")
+            raise Unsupported(f"messages.{i}.content.{j}", f"{kind!r} parts cannot be translated")
     return blocks
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 __all__ = [
     "DATA_URL_PREFIX",
+    "GATEWAY_FIELDS",
+    "NEUTRAL_RULES",
     "FieldRule",
     "Unsupported",
     "chunk",
@@ -31,6 +33,18 @@ __all__ = [
 DATA_URL_PREFIX = "data:"
 FieldRule = Callable[[Any], bool]
 """Whether a field's value asks for nothing the provider cannot do (then it is accepted)."""
+GATEWAY_FIELDS = frozenset({"metadata", "user"})
+"""Fields the gateway honours itself whatever the backend (it records them), so no provider refuses them."""
+NEUTRAL_RULES: dict[str, FieldRule] = {
+    "n": lambda v: v in (None, 1),
+    "presence_penalty": lambda v: not v,
+    "frequency_penalty": lambda v: not v,
+    "top_logprobs": lambda v: not v,
+    "service_tier": lambda v: v in (None, "auto"),
+    "modalities": lambda v: v in (None, ["text"]),
+    "response_format": lambda v: v in (None, {"type": "text"}),
+}
+"""Values of fields that ask for nothing beyond plain generation (any other field: None, False, empty)."""
 
 
 class Unsupported(Exception):
@@ -51,14 +65,14 @@ def is_unset(value: Any) -> bool:
     return value is None or value is False or value == [] or value == {}
 
 
-def refuse_unknown_fields(body: Mapping[str, Any], handled: frozenset[str], rules: Mapping[str, FieldRule]) -> None:
-    """Raise :class:`Unsupported` for the first field that is neither translated (``handled``) nor accepted by
-    its rule in ``rules`` (a no-op value): a field the gateway forwards but the provider lacks is never dropped.
+def refuse_unknown_fields(body: Mapping[str, Any], handled: frozenset[str]) -> None:
+    """Raise :class:`Unsupported` for the first field that is neither translated (``handled``), nor the gateway's
+    own, nor a no-op value: a field the gateway forwards but the provider lacks is never dropped.
     """
     for name, value in body.items():
-        if name in handled:
+        if name in handled or name in GATEWAY_FIELDS:
             continue
-        rule = rules.get(name, is_unset)
+        rule = NEUTRAL_RULES.get(name, is_unset)
         if not rule(value):
             raise Unsupported(name)
 

@@ -39,7 +39,6 @@ HANDLED = frozenset(
         "presence_penalty", "frequency_penalty", "reasoning_effort",
     }
 )  # fmt: skip
-RULES = {"service_tier": lambda v: v in (None, "auto"), "top_logprobs": lambda v: not v}
 THINKING_LEVELS = {"minimal": "MINIMAL", "low": "LOW", "medium": "MEDIUM", "high": "HIGH", "xhigh": "XHIGH"}
 GENERATION_FIELDS = {
     "temperature": "temperature",
@@ -82,8 +81,8 @@ class GeminiDialect:
 
 def to_gemini(body: dict[str, Any]) -> dict[str, Any]:
     """An OpenAI Chat Completions body as a ``generateContent`` body; raises :class:`Unsupported`."""
-    refuse_unknown_fields(body, HANDLED, RULES)
-    if body.get("parallel_tool_calls") is False:
+    refuse_unknown_fields(body, HANDLED)
+    if body.get("parallel_tool_calls") is False and body.get("tools"):
         raise Unsupported("parallel_tool_calls", "Gemini cannot be kept from calling several tools at once")
     system, contents = _contents(body.get("messages") or [])
     out: dict[str, Any] = {"contents": contents, "generationConfig": _generation(body)}
@@ -121,7 +120,7 @@ def _generation(body: dict[str, Any]) -> dict[str, Any]:
 
 def _function(tool: dict[str, Any], index: int) -> dict[str, Any]:
     if tool.get("type") != "function":
-        raise Unsupported(f"tools[{index}].type", f"only function tools can be translated, not {tool.get('type')!r}")
+        raise Unsupported(f"tools.{index}.type", f"only function tools can be translated, not {tool.get('type')!r}")
     function = tool.get("function") or {}
     declaration: dict[str, Any] = {"name": function.get("name")}
     if function.get("description"):
@@ -151,10 +150,10 @@ def _contents(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], lis
     names: dict[str, str] = {}
     for i, message in enumerate(messages):
         if message.get("name"):
-            raise Unsupported(f"messages[{i}].name")
+            raise Unsupported(f"messages.{i}.name")
         role = message.get("role")
         if role in ("system", "developer"):
-            system.append({"text": text_of(message.get("content"), f"messages[{i}]")})
+            system.append({"text": text_of(message.get("content"), f"messages.{i}")})
             continue
         turn_role, parts = _turn(message, i, names)
         if contents and contents[-1]["role"] == turn_role:
@@ -170,12 +169,12 @@ def _turn(message: dict[str, Any], i: int, names: dict[str, str]) -> tuple[str, 
         return "user", _user_parts(message.get("content"), i)
     if role == "assistant":
         parts: list[dict[str, Any]] = []
-        if text := text_of(message.get("content"), f"messages[{i}]"):
+        if text := text_of(message.get("content"), f"messages.{i}"):
             parts.append({"text": text})
         for j, call in enumerate(message.get("tool_calls") or []):
             function = call.get("function") or {}
             names[str(call.get("id"))] = str(function.get("name"))
-            args = function_arguments(function.get("arguments"), f"messages[{i}].tool_calls[{j}]")
+            args = function_arguments(function.get("arguments"), f"messages.{i}.tool_calls.{j}")
             parts.append(
                 {
                     "functionCall": {"id": call.get("id"), "name": function.get("name"), "args": args},
@@ -186,10 +185,10 @@ def _turn(message: dict[str, Any], i: int, names: dict[str, str]) -> tuple[str, 
     if role == "tool":
         call_id = str(message.get("tool_call_id"))
         if call_id not in names:
-            raise Unsupported(f"messages[{i}].tool_call_id", "no earlier assistant tool call has this id")
-        result = {"result": text_of(message.get("content"), f"messages[{i}]")}
+            raise Unsupported(f"messages.{i}.tool_call_id", "no earlier assistant tool call has this id")
+        result = {"result": text_of(message.get("content"), f"messages.{i}")}
         return "user", [{"functionResponse": {"id": call_id, "name": names[call_id], "response": result}}]
-    raise Unsupported(f"messages[{i}].role", f"{role!r} messages cannot be translated")
+    raise Unsupported(f"messages.{i}.role", f"{role!r} messages cannot be translated")
 
 
 def _user_parts(content: Any, i: int) -> list[dict[str, Any]]:
@@ -201,9 +200,9 @@ def _user_parts(content: Any, i: int) -> list[dict[str, Any]]:
         if kind == "text":
             parts.append({"text": part.get("text") or ""})
         elif kind == "image_url":
-            parts.append(_image((part.get("image_url") or {}).get("url") or "", f"messages[{i}].content[{j}]"))
+            parts.append(_image((part.get("image_url") or {}).get("url") or "", f"messages.{i}.content.{j}"))
         else:
-            raise Unsupported(f"messages[{i}].content[{j}]", f"{kind!r} parts cannot be translated")
+            raise Unsupported(f"messages.{i}.content.{j}", f"{kind!r} parts cannot be translated")
     return parts
 
 
