@@ -12,7 +12,7 @@ from llmops_inference.adapters.native.anthropic import AnthropicDialect, from_an
 from llmops_inference.adapters.native.common import Unsupported
 
 from tests.fixtures.provider_answers import anthropic_error, anthropic_events, anthropic_message
-from tests.unit.inference.native.sdk_shapes import anthropic_problems
+from tests.fixtures.provider_requests import anthropic_problems
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 WEATHER = {

@@ -12,7 +12,7 @@ from llmops_inference.adapters.native.gemini import SKIP_THOUGHT_SIGNATURE, Gemi
 from llmops_inference.adapters.native.gemini_answers import from_gemini
 
 from tests.fixtures.provider_answers import gemini_chunks, gemini_error, gemini_json, gemini_response
-from tests.unit.inference.native.sdk_shapes import gemini_request
+from tests.fixtures.provider_requests import gemini_request
 from tests.unit.inference.native.test_anthropic import PNG, WEATHER
 
 
