@@ -9,7 +9,6 @@ refuses them, those tests skip saying so; the translation itself is covered by `
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -22,7 +21,7 @@ from llmops_inference.config import InferenceSettings
 from llmops_kit.auth import hash_key
 from llmops_schemas.v1.calls import CallRecorded
 
-from tests.fixtures.gateway import ServerThread
+from tests.fixtures.gateway import ServerThread, wait_until_loaded
 from tests.fixtures.kafka import run_sync
 from tests.fixtures.recorded_calls import scan_recorded_calls
 from tests.integration.inference.provider_stubs import JSON_ANSWER, create_anthropic_stub, create_gemini_stub
@@ -83,17 +82,8 @@ def gateway(
         patch.setenv("IT_ANTHROPIC_KEY", ANTHROPIC_KEY)
         patch.setenv("IT_GEMINI_KEY", GEMINI_KEY)
         with ServerThread(create_app(settings)) as server:
-            _wait_for_kafka(server.url)
+            wait_until_loaded(server.url, KEY)
             yield server.url
-
-
-def _wait_for_kafka(url: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if httpx.get(f"{url}/readyz", headers={"Authorization": f"Bearer {KEY}"}).json()["recording"]["kafka"]:
-            return
-        time.sleep(0.2)
-    raise AssertionError("the gateway did not connect to Kafka")
 
 
 @pytest.fixture

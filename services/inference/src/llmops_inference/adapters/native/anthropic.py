@@ -19,6 +19,7 @@ from llmops_inference.adapters.native.common import (
     refuse_unknown_fields,
     stop_list,
     text_of,
+    user_parts,
 )
 from llmops_inference.adapters.native.transport import ProviderCall
 from llmops_inference.adapters.native.upstream_errors import openai_error
@@ -171,7 +172,7 @@ def _messages(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], lis
 def _turn(message: dict[str, Any], i: int) -> tuple[str, list[dict[str, Any]]]:
     role = message.get("role")
     if role == "user":
-        return "user", _user_blocks(message.get("content"), i)
+        return "user", user_parts(message.get("content"), i, _text, _image)
     if role == "assistant":
         blocks: list[dict[str, Any]] = []
         if text := text_of(_without_refusals(message.get("content")), f"messages.{i}"):
@@ -198,19 +199,8 @@ def _without_refusals(content: Any) -> Any:
     return [{"type": "text", "text": p.get("refusal")} if p.get("type") == "refusal" else p for p in content]
 
 
-def _user_blocks(content: Any, i: int) -> list[dict[str, Any]]:
-    if isinstance(content, str) or content is None:
-        return [{"type": "text", "text": content or ""}]
-    blocks = []
-    for j, part in enumerate(content):
-        kind = part.get("type")
-        if kind == "text":
-            blocks.append({"type": "text", "text": part.get("text") or ""})
-        elif kind == "image_url":
-            blocks.append(_image((part.get("image_url") or {}).get("url") or "", f"messages.{i}.content.{j}"))
-        else:
-            raise Unsupported(f"messages.{i}.content.{j}", f"{kind!r} parts cannot be translated")
-    return blocks
+def _text(text: str) -> dict[str, Any]:
+    return {"type": "text", "text": text}
 
 
 def _image(url: str, field: str) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import binascii
 import json
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = [
     "DATA_URL_PREFIX",
@@ -28,9 +28,11 @@ __all__ = [
     "stop_list",
     "text_of",
     "usage_chunk",
+    "user_parts",
 ]
 
 DATA_URL_PREFIX = "data:"
+T = TypeVar("T")
 FieldRule = Callable[[Any], bool]
 """Whether a field's value asks for nothing the provider cannot do (then it is accepted)."""
 GATEWAY_FIELDS = frozenset({"metadata", "user"})
@@ -95,6 +97,25 @@ def text_of(content: Any, field: str) -> str:
             raise Unsupported(f"{field}.content", f"only text parts are possible here, not {kind!r}")
         texts.append(str(part.get("text") or ""))
     return "".join(texts)
+
+
+def user_parts(content: Any, index: int, text: Callable[[str], T], image: Callable[[str, str], T]) -> list[T]:
+    """A user message's content as the provider's parts: ``text(text)`` per text part, ``image(url, field)`` per
+    image part; any other part (audio, files) is refused naming it.
+    """
+    if isinstance(content, str) or content is None:
+        return [text(content or "")]
+    parts = []
+    for position, part in enumerate(content):
+        kind = part.get("type")
+        field = f"messages.{index}.content.{position}"
+        if kind == "text":
+            parts.append(text(part.get("text") or ""))
+        elif kind == "image_url":
+            parts.append(image((part.get("image_url") or {}).get("url") or "", field))
+        else:
+            raise Unsupported(field, f"{kind!r} parts cannot be translated")
+    return parts
 
 
 def data_url(url: str, field: str) -> tuple[str, str] | None:

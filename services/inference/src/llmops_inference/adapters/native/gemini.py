@@ -20,6 +20,7 @@ from llmops_inference.adapters.native.common import (
     refuse_unknown_fields,
     stop_list,
     text_of,
+    user_parts,
 )
 from llmops_inference.adapters.native.gemini_answers import GeminiStream, from_gemini
 from llmops_inference.adapters.native.transport import ProviderCall
@@ -166,7 +167,7 @@ def _contents(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], lis
 def _turn(message: dict[str, Any], i: int, names: dict[str, str]) -> tuple[str, list[dict[str, Any]]]:
     role = message.get("role")
     if role == "user":
-        return "user", _user_parts(message.get("content"), i)
+        return "user", user_parts(message.get("content"), i, _text, _image)
     if role == "assistant":
         parts: list[dict[str, Any]] = []
         if text := text_of(message.get("content"), f"messages.{i}"):
@@ -191,19 +192,8 @@ def _turn(message: dict[str, Any], i: int, names: dict[str, str]) -> tuple[str, 
     raise Unsupported(f"messages.{i}.role", f"{role!r} messages cannot be translated")
 
 
-def _user_parts(content: Any, i: int) -> list[dict[str, Any]]:
-    if isinstance(content, str) or content is None:
-        return [{"text": content or ""}]
-    parts = []
-    for j, part in enumerate(content):
-        kind = part.get("type")
-        if kind == "text":
-            parts.append({"text": part.get("text") or ""})
-        elif kind == "image_url":
-            parts.append(_image((part.get("image_url") or {}).get("url") or "", f"messages.{i}.content.{j}"))
-        else:
-            raise Unsupported(f"messages.{i}.content.{j}", f"{kind!r} parts cannot be translated")
-    return parts
+def _text(text: str) -> dict[str, Any]:
+    return {"text": text}
 
 
 def _image(url: str, field: str) -> dict[str, Any]:

@@ -20,7 +20,14 @@ from typing import Any, Protocol
 
 from pydantic_core import to_json
 
-from llmops_inference.adapters.http_transport import HttpAnswer, HttpRequest, HttpStream, HttpTransport, Timeouts
+from llmops_inference.adapters.http_transport import (
+    AnswerStream,
+    HttpAnswer,
+    HttpRequest,
+    HttpStream,
+    HttpTransport,
+    Timeouts,
+)
 from llmops_inference.adapters.native.common import Unsupported, error_body
 
 __all__ = ["Dialect", "NativeTransport", "ProviderCall", "StreamTranslator"]
@@ -117,13 +124,13 @@ class NativeTransport:
     async def _stream(self, request: HttpRequest, timeouts: Timeouts) -> AsyncIterator[HttpStream]:
         prepared = self._prepare(request)
         if isinstance(prepared, HttpAnswer):
-            yield _FixedStream(prepared)
+            yield AnswerStream(prepared)
             return
         call, body = prepared
         async with self._inner.stream(self._provider_request(request, call, body), timeouts) as upstream:
             if upstream.status >= 400:
                 error = self._dialect.error(HttpAnswer(upstream.status, upstream.headers, await upstream.read()))
-                yield _FixedStream(error)
+                yield AnswerStream(error)
             elif call.body is None:
                 yield upstream
             else:
@@ -161,22 +168,6 @@ class NativeTransport:
 def _json_answer(status: int, body: dict[str, Any], headers: Mapping[str, str] | None = None) -> HttpAnswer:
     kept = {k.lower(): v for k, v in (headers or {}).items() if k.lower() == "retry-after"}
     return HttpAnswer(status, {**JSON_HEADERS, **kept}, to_json(body))
-
-
-class _FixedStream:
-    """A whole answer (a refusal or a translated error) handed over as a stream."""
-
-    def __init__(self, answer: HttpAnswer) -> None:
-        self.status = answer.status
-        self.headers = answer.headers
-        self._content = answer.content
-
-    async def read(self) -> bytes:
-        return self._content
-
-    async def lines(self) -> AsyncIterator[str]:
-        for line in self._content.decode("utf-8", errors="replace").splitlines():
-            yield line
 
 
 class _TranslatedStream:
