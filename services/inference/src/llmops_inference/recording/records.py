@@ -24,6 +24,7 @@ from llmops_schemas.v1.calls import MAX_TEXT, CallError, CallParameters, CallRec
 from llmops_schemas.v1.common import PromptRef
 from pydantic import ValidationError
 
+from llmops_inference.choices import AnsweredChoice
 from llmops_inference.domain import Params, Usage
 from llmops_inference.limits import Reservation
 from llmops_inference.ports import CallContext
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$")
 ENVELOPE_MARGIN = 16 * 1024
 ROLES = {"function": "tool"}
+UNRECORDED_PARAMETERS = frozenset({"user", "metadata"})
+"""Sent fields recorded elsewhere in the event (``user_id``, ``metadata``), not again as parameters."""
 NOT_RENDERED = ChatMessage(role="user", content="")
 """What an event holds as ``messages`` (it needs one) for a call refused before it had any: a chain step or a
 shadow copy whose prompt could not be rendered (its error says why)."""
@@ -58,7 +61,18 @@ def to_recorded_messages(messages: Sequence[tuple[str, str, str | None, str | No
 
 
 def to_parameters(params: Params) -> CallParameters:
-    extra = {k: v for k, v in list(params.extra.items())[:64] if isinstance(v, str | int | float | bool)}
+    """The sampling parameters, and of the other fields sent the scalar ones (``n``, ``logprobs``,
+    ``tool_choice``, ``reasoning_effort``...; texts cut) and the ``response_format`` type."""
+    extra: dict[str, Any] = {}
+    for name, value in params.extra.items():
+        if name in UNRECORDED_PARAMETERS or len(extra) == 64:
+            continue
+        if isinstance(value, str):
+            extra[name] = value[:256]
+        elif isinstance(value, int | float | bool):
+            extra[name] = value
+        elif name == "response_format" and isinstance(value, dict) and isinstance(value.get("type"), str):
+            extra[name] = value["type"][:256]
     return CallParameters(
         temperature=params.temperature,
         top_p=params.top_p,
@@ -92,6 +106,8 @@ class CallDraft:
     first_token_at: float | None = None
     error: CallError | None = None
     ended: float | None = None
+    choices: list[AnsweredChoice] | None = None
+    """The answer's choices (tool calls, refusals, logprobs, ``n`` > 1) when the upstream gave its own."""
     reservation: Reservation | None = None
     """The rate limiter's token reservation, settled with the real usage when the call is recorded."""
 
