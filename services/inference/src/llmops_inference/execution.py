@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from llmops_kit.logging import log_unexpected
 from llmops_schemas.envelope import CloudEvent
-from llmops_schemas.v1.calls import CallRecorded
+from llmops_schemas.v2 import CallRecorded
 
 from llmops_inference.choices import StreamedChoices, answered_choices
 from llmops_inference.domain import Delta, GenerationRequest, UpstreamError, Usage

@@ -1,4 +1,4 @@
-"""Building the ``llmops.call.recorded.v1`` event of one gateway call.
+"""Building the ``llmops.call.recorded.v2`` event of one gateway call.
 
 A :class:`CallDraft` is opened when a request is accepted and filled in as the call proceeds (which upstream,
 the first token, the answer or the error); :meth:`CallDraft.event` turns it into the CloudEvent. Its id is
@@ -20,8 +20,9 @@ from typing import Any
 from llmops_kit.kafka.producer import MAX_RECORD_BYTES
 from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.ids import deterministic_uuid7
-from llmops_schemas.v1.calls import MAX_TEXT, CallError, CallParameters, CallRecorded, ChatMessage, ExperimentRef
+from llmops_schemas.v1.calls import MAX_TEXT, CallError, CallParameters, ExperimentRef
 from llmops_schemas.v1.common import PromptRef
+from llmops_schemas.v2 import CallRecorded, ChatMessage, Choice, TextPart
 from pydantic import ValidationError
 
 from llmops_inference.choices import AnsweredChoice
@@ -81,6 +82,17 @@ def to_parameters(params: Params) -> CallParameters:
         seed=params.seed,
         extra=extra,
     )
+
+
+def _cut(message: ChatMessage, limit: int) -> ChatMessage:
+    """``message`` with its text (the string content, or each text part) cut to ``limit`` characters."""
+    content = message.content
+    if isinstance(content, str):
+        return message.model_copy(update={"content": content[:limit]})
+    if content is None:
+        return message
+    parts = [p.model_copy(update={"text": p.text[:limit]}) if isinstance(p, TextPart) else p for p in content]
+    return message.model_copy(update={"content": parts})
 
 
 @dataclass
@@ -148,8 +160,7 @@ class CallDraft:
             "model": self.model,
             "provider": self.provider,
             "messages": self.messages or [NOT_RENDERED],
-            "output": self.output,
-            "finish_reason": self.finish_reason,
+            "choices": self._choices(self.output),
             "parameters": self.parameters,
             "usage": usage.as_dict() if usage else None,
             "started_at": self.started_at,
@@ -168,14 +179,22 @@ class CallDraft:
         fields.update(overrides)
         return CallRecorded(**fields)
 
+    def _choices(self, output: str | None) -> list[Choice]:
+        """The one answer the gateway records today (none when nothing came back)."""
+        if output is None and self.finish_reason is None:
+            return []
+        return [Choice(output=output, finish_reason=self.finish_reason)]
+
     def _shrunk(self) -> CallRecorded:
         """The payload with every text cut to a common length that fits the record size."""
         limit = MAX_TEXT
         while True:
             limit //= 2
-            messages = [m.model_copy(update={"content": m.content[:limit]}) for m in self.messages]
+            messages = [_cut(m, limit) for m in self.messages]
             output = self.output[:limit] if self.output is not None else None
-            payload = self._payload(messages=messages, output=output, metadata={**self.metadata, "truncated": "true"})
+            payload = self._payload(
+                messages=messages, choices=self._choices(output), metadata={**self.metadata, "truncated": "true"}
+            )
             if limit < 64 or len(payload.model_dump_json().encode()) < MAX_RECORD_BYTES - 2 * ENVELOPE_MARGIN:
                 return payload
 
