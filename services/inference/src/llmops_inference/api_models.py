@@ -11,10 +11,13 @@ alone: a ``base_url`` in a body is only a field the upstream receives.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 from collections.abc import Collection, Mapping
-from typing import Annotated, Any, ClassVar, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, NamedTuple, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
 
 __all__ = [
@@ -63,6 +66,12 @@ class TextPart(BaseModel):
     text: str
 
 
+class InlineMedia(NamedTuple):
+    media_type: str
+    size_bytes: int
+    sha256: str
+
+
 class ImageUrl(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -79,6 +88,21 @@ class ImagePart(BaseModel):
 
     type: Literal["image_url"]
     image_url: ImageUrl
+    _inline: InlineMedia | None = PrivateAttr(default=None)
+
+    def inline(self) -> InlineMedia | None:
+        """A base64 image's media type, size and SHA-256 (decoded once, the bytes never kept); None for a URL.
+        Raises ValueError when the data is not base64."""
+        if self._inline is None:
+            header, comma, payload = self.image_url.url.partition(",")
+            if not (comma and header.startswith("data:") and header.endswith(";base64")):
+                return None
+            try:
+                data = base64.b64decode(payload + "=" * (-len(payload) % 4), validate=True)
+            except binascii.Error:
+                raise ValueError("the image is not valid base64") from None
+            self._inline = InlineMedia(header[5:-7].lower(), len(data), hashlib.sha256(data).hexdigest())
+        return self._inline
 
 
 class RefusalPart(BaseModel):

@@ -12,7 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["AnsweredChoice", "StreamedChoices", "answered_choices"]
+from llmops_schemas.v2.call_parts import MAX_LOGPROB_TOKENS
+
+__all__ = ["AnsweredChoice", "StreamedChoices", "answered_choices", "logprob_entries"]
 
 
 @dataclass
@@ -25,8 +27,9 @@ class AnsweredChoice:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     """``{id, type, function: {name, arguments}}`` (or a custom tool's ``custom: {name, input}``), whole."""
     finish_reason: str | None = None
-    logprobs: bool = False
-    """Whether the upstream returned log probabilities for it."""
+    logprobs: list[dict[str, Any]] | None = None
+    """Per token ``{token, logprob, top_logprobs: [{token, logprob}]}`` (chat's shape, a text completion's
+    converted), the first :data:`MAX_LOGPROB_TOKENS`; None when the upstream returned none."""
 
 
 def answered_choices(choices: Iterable[Any], *, kind: str = "chat") -> list[AnsweredChoice]:
@@ -48,10 +51,29 @@ def answered_choices(choices: Iterable[Any], *, kind: str = "chat") -> list[Answ
                 refusal=message.get("refusal") if isinstance(message.get("refusal"), str) else None,
                 tool_calls=[c for c in calls if isinstance(c, dict)] if isinstance(calls, list) else [],
                 finish_reason=choice.get("finish_reason"),
-                logprobs=choice.get("logprobs") is not None,
+                logprobs=logprob_entries(choice.get("logprobs"), kind),
             )
         )
     return answered
+
+
+def logprob_entries(raw: Any, kind: str) -> list[dict[str, Any]] | None:
+    """A choice's ``logprobs`` as per-token entries in chat's shape (at most :data:`MAX_LOGPROB_TOKENS`)."""
+    if not isinstance(raw, dict):
+        return None
+    if kind == "chat":
+        content = raw.get("content")
+        return [e for e in content[:MAX_LOGPROB_TOKENS] if isinstance(e, dict)] if isinstance(content, list) else []
+    tokens, values, tops = raw.get("tokens"), raw.get("token_logprobs"), raw.get("top_logprobs")
+    if not isinstance(tokens, list) or not isinstance(values, list):
+        return []
+    tops = tops if isinstance(tops, list) else []
+    entries = []
+    for position, (token, value) in enumerate(zip(tokens[:MAX_LOGPROB_TOKENS], values, strict=False)):
+        top = tops[position] if position < len(tops) and isinstance(tops[position], dict) else {}
+        alternatives = [{"token": t, "logprob": v} for t, v in top.items()]
+        entries.append({"token": token, "logprob": value, "top_logprobs": alternatives})
+    return entries
 
 
 class StreamedChoices:
@@ -63,7 +85,7 @@ class StreamedChoices:
         self._refusals: dict[int, list[str]] = {}
         self._calls: dict[int, dict[int, dict[str, Any]]] = {}
         self._finish: dict[int, str] = {}
-        self._logprobs: set[int] = set()
+        self._logprobs: dict[int, list[dict[str, Any]]] = {}
 
     def add(self, choices: Iterable[dict[str, Any]]) -> bool:
         """Take one chunk's choices; True when it carried content (text, a refusal or a tool call piece)."""
@@ -82,8 +104,10 @@ class StreamedChoices:
             produced = self._add_extras(index, delta) or produced
             if choice.get("finish_reason"):
                 self._finish[index] = str(choice["finish_reason"])
-            if choice.get("logprobs") is not None:
-                self._logprobs.add(index)
+            entries = logprob_entries(choice.get("logprobs"), self._kind)
+            if entries is not None:
+                kept = self._logprobs.setdefault(index, [])
+                kept.extend(entries[: MAX_LOGPROB_TOKENS - len(kept)])
         return produced
 
     def _add_extras(self, index: int, delta: dict[str, Any]) -> bool:
@@ -120,7 +144,7 @@ class StreamedChoices:
                 refusal="".join(self._refusals[index]) if index in self._refusals else None,
                 tool_calls=[_without_index(c) for _, c in sorted(self._calls.get(index, {}).items())],
                 finish_reason=self._finish.get(index),
-                logprobs=index in self._logprobs,
+                logprobs=self._logprobs.get(index),
             )
             for index in indexes
         ]

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jsonschema import Draft202012Validator, SchemaError, validators
+from llmops_schemas.v2.call_parts import MAX_URL
 from pydantic_core import to_json
 
 from llmops_inference.api_models import ChatCompletionRequest, ChatMessageIn, CompletionRequest, ImagePart
@@ -32,6 +33,7 @@ NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 TOOL_TYPES = ("function", "custom")
 RESPONSE_FORMATS = ("text", "json_object", "json_schema")
 CHECKED_CACHE = 512
+MEDIA_TYPE = re.compile(r"^[a-z]+/[a-z0-9.+-]+$")
 STEERING = frozenset(
     {
         "base_url",
@@ -168,7 +170,7 @@ def _check_messages(messages: Sequence[ChatMessageIn], max_image_bytes: int) -> 
             for position, part in enumerate(message.content):
                 if type(part) is ImagePart:
                     param = f"messages.{index}.content.{position}.image_url.url"
-                    _check_image(part.image_url.url, param, max_image_bytes)
+                    _check_image(part, param, max_image_bytes)
 
 
 def _tool_call_ids(calls: list[dict[str, Any]], index: int) -> list[str]:
@@ -194,17 +196,26 @@ def _check_tool_result(tool_call_id: str | None, called: set[str], index: int) -
         raise _invalid(param, message, "unmatched_tool_result")
 
 
-def _check_image(url: str, param: str, max_image_bytes: int) -> None:
+def _check_image(part: ImagePart, param: str, max_image_bytes: int) -> None:
+    """An http(s) URL the event can keep (at most :data:`MAX_URL` characters), or base64 image data within the
+    bound (checked on its length before it is decoded, once, for its SHA-256)."""
+    url = part.image_url.url
     if url.startswith(("https://", "http://")):
+        if len(url) > MAX_URL or any(c.isspace() for c in url):
+            raise _invalid(param, f"must be a URL of at most {MAX_URL} characters, without spaces", "invalid_image_url")
         return
     header, comma, payload = url.partition(",")
     if not (comma and header.startswith("data:") and header.endswith(";base64")):
         raise _invalid(param, "must be an http(s) URL or a base64 data URL", "invalid_image_url")
-    if not header.startswith("data:image/"):
+    if not MEDIA_TYPE.match(header[5:-7].lower()) or not header.startswith("data:image/"):
         raise _invalid(param, f"{header[5:-7] or 'this'} data is not an image", "unsupported_content_type")
     size = len(payload) * 3 // 4 - payload[-2:].count("=")
     if size > max_image_bytes:
         raise _invalid(param, f"the image has {size} bytes; at most {max_image_bytes}", "image_too_large", 413)
+    try:
+        part.inline()
+    except ValueError as exc:
+        raise _invalid(param, str(exc), "invalid_image_url") from None
 
 
 # -- what a text-only backend cannot do --------------------------------------------------------------------

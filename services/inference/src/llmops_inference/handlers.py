@@ -11,7 +11,7 @@ import asyncio
 import base64
 import logging
 import struct
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +20,7 @@ from llmops_kit.logging import log_unexpected
 from llmops_schemas.ids import new_uuid7
 from llmops_schemas.v1.calls import CallParameters, ExperimentRef
 from llmops_schemas.v1.common import PromptRef
+from llmops_schemas.v2 import ChatMessage
 
 from llmops_inference.api_models import (
     CHAIN_FIELD,
@@ -36,6 +37,7 @@ from llmops_inference.features import FeatureBounds, check_chat, check_completio
 from llmops_inference.limits import check_sizes
 from llmops_inference.metrics import CALLS
 from llmops_inference.ports import CallContext, PromptResolver, Resolved, ShadowCall, VariantChooser
+from llmops_inference.recording.call_parts import recorded_chat, request_summary
 from llmops_inference.recording.records import CallDraft, to_parameters, to_recorded_messages
 from llmops_inference.streaming import Shape
 
@@ -95,7 +97,9 @@ class Gateway:
             params=self._params(request, request.requested_max_tokens()),
             prompt=request.prompt_text(),
         )
-        draft = self._draft(context, request, [("user", request.prompt_text(), None, None)], generation.params)
+        messages = to_recorded_messages([("user", request.prompt_text(), None, None)])
+        draft = self._draft(context, request, messages, generation.params)
+        draft.request = request_summary(request)
         return await self._run(draft, request, generation, "completion")
 
     async def embeddings(self, request: EmbeddingRequest, context: CallContext) -> dict[str, Any]:
@@ -113,7 +117,7 @@ class Gateway:
                 param="input",
                 code="too_many_inputs",
             )
-        draft = self._draft(context, request, [("user", t, None, None) for t in texts], None)
+        draft = self._draft(context, request, to_recorded_messages([("user", t, None, None) for t in texts]), None)
         draft.tags.append("embeddings")
         await self.runner.admit(draft, request.prompt_chars(), 0)
         try:
@@ -224,16 +228,16 @@ class Gateway:
         prompt: PromptRef | None,
         experiment: ExperimentRef | None,
     ) -> CallDraft:
-        messages = [(m.role, m.text(), m.name, m.tool_call_id) for m in request.messages]
-        draft = self._draft(context, request, messages, self._params(request, request.requested_max_tokens()))
-        draft.prompt, draft.experiment = prompt, experiment
+        params = self._params(request, request.requested_max_tokens())
+        draft = self._draft(context, request, recorded_chat(request.messages), params)
+        draft.prompt, draft.experiment, draft.request = prompt, experiment, request_summary(request)
         return draft
 
     def _draft(
         self,
         context: CallContext,
         request: GenerationParams | EmbeddingRequest,
-        messages: Sequence[tuple[str, str, str | None, str | None]],
+        messages: list[ChatMessage],
         params: Params | None,
     ) -> CallDraft:
         metadata = dict(getattr(request, "metadata", None) or {})
@@ -241,7 +245,7 @@ class Gateway:
         return CallDraft(
             context=context,
             model=request.model,
-            messages=to_recorded_messages(messages),
+            messages=messages,
             started_at=self.now(),
             source=self.source,
             environment=self.environment,
