@@ -167,6 +167,7 @@ def test_a_field_the_provider_cannot_do_is_a_400_naming_it_and_the_model(
     with pytest.raises(openai.BadRequestError) as refused:
         client(gateway).chat.completions.create(model="claude", messages=[{"role": "user", "content": "x"}], seed=7)
     assert "'seed' is not supported by model 'claude-test' (Anthropic Messages API)" in refused.value.message
+    assert (refused.value.code, refused.value.param) == ("unsupported_parameter", "seed")
     assert observed(healthy["claude"])["calls"] == 0  # refused before any call
 
 
