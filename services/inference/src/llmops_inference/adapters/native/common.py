@@ -183,10 +183,15 @@ def completion(
 
 
 def chunk(
-    answer_id: str, model: str, delta: dict[str, Any], finish_reason: str | None = None, index: int = 0
+    answer_id: str,
+    model: str,
+    delta: dict[str, Any],
+    finish_reason: str | None = None,
+    index: int = 0,
+    logprobs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """An OpenAI ``chat.completion.chunk`` with one choice."""
-    choice = {"index": index, "delta": delta, "finish_reason": finish_reason}
+    choice = {"index": index, "delta": delta, "finish_reason": finish_reason, "logprobs": logprobs}
     return {
         "id": answer_id,
         "object": "chat.completion.chunk",

@@ -37,7 +37,7 @@ HANDLED = frozenset(
     {
         "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "stream",
         "stream_options", "tools", "tool_choice", "parallel_tool_calls", "response_format", "seed", "n",
-        "presence_penalty", "frequency_penalty", "reasoning_effort",
+        "presence_penalty", "frequency_penalty", "reasoning_effort", "logprobs", "top_logprobs",
     }
 )  # fmt: skip
 THINKING_LEVELS = {"minimal": "MINIMAL", "low": "LOW", "medium": "MEDIUM", "high": "HIGH", "xhigh": "XHIGH"}
@@ -103,6 +103,12 @@ def _generation(body: dict[str, Any]) -> dict[str, Any]:
     config.update({name: body[field] for field, name in GENERATION_FIELDS.items() if body.get(field) is not None})
     if stops := stop_list(body.get("stop")):
         config["stopSequences"] = stops
+    if body.get("logprobs"):
+        config["responseLogprobs"] = True
+        if body.get("top_logprobs"):
+            config["logprobs"] = body["top_logprobs"]
+    elif body.get("top_logprobs"):
+        raise Unsupported("top_logprobs", "it needs logprobs: true")
     response_format = body.get("response_format") or {}
     kind = response_format.get("type", "text")
     if kind in ("json_object", "json_schema"):
