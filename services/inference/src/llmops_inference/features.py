@@ -89,7 +89,7 @@ def _refuse_steering(extra: dict[str, Any] | None) -> None:
 
 def _check_n(n: int | None, bounds: FeatureBounds) -> None:
     if n is not None and n > bounds.max_n:
-        raise GatewayError(400, f"n is {n}; at most {bounds.max_n} choices are allowed", param="n", code="n_too_large")
+        raise _invalid("n", f"{n} choices asked for; at most {bounds.max_n} are allowed", "n_too_large")
 
 
 def _invalid(param: str, message: str, code: str = "invalid_value", status: int = 400) -> GatewayError:
@@ -233,8 +233,8 @@ NEUTRAL: dict[str, tuple[Any, ...]] = {
     "modalities": (["text"],),
 }
 """Values of fields that ask for nothing beyond plain text generation."""
-HANDLED = frozenset({"user", "metadata", "stream_options"})
-"""Fields the gateway itself honours whatever the backend (recorded, or its own stream framing)."""
+HANDLED = frozenset({"user", "metadata", "stream_options", "max_completion_tokens"})
+"""Fields honoured whatever the backend: recorded, the gateway's own stream framing, max_tokens' newer name."""
 
 
 def text_only_refusal(request: GenerationRequest) -> tuple[str, str] | None:
