@@ -118,6 +118,18 @@ def test_json_output(response_format: dict[str, Any], config: dict[str, Any]) ->
     ("fields", "field"),
     [
         ({"top_logprobs": 3}, "top_logprobs"),
+        (
+            {
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [{"type": "text", "text": "x", "prompt_cache_breakpoint": {"mode": "explicit"}}],
+                    }
+                ]
+            },
+            "messages.0.content.0.prompt_cache_breakpoint",
+        ),
+        ({"messages": [{"role": "user", "content": "x", "name": "bob"}]}, "messages.0.name"),
         ({"logit_bias": {"1": 2}}, "logit_bias"),
         ({"parallel_tool_calls": False, "tools": [WEATHER]}, "parallel_tool_calls"),
         ({"reasoning_effort": "none"}, "reasoning_effort"),

@@ -14,21 +14,27 @@ from typing import Any, TypeVar
 __all__ = [
     "DATA_URL_PREFIX",
     "GATEWAY_FIELDS",
+    "IMAGE_KEYS",
+    "MESSAGE_KEYS",
     "NEUTRAL_RULES",
+    "TEXT_KEYS",
     "FieldRule",
     "Unsupported",
+    "check_message",
     "chunk",
     "completion",
+    "content_parts",
     "data_url",
     "error_body",
     "function_arguments",
+    "image_url",
     "is_unset",
     "openai_usage",
+    "refuse_other_keys",
     "refuse_unknown_fields",
     "stop_list",
     "text_of",
     "usage_chunk",
-    "user_parts",
 ]
 
 DATA_URL_PREFIX = "data:"
@@ -86,36 +92,77 @@ def stop_list(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else [str(v) for v in value]
 
 
+MESSAGE_KEYS = {
+    "system": frozenset({"role", "content"}),
+    "developer": frozenset({"role", "content"}),
+    "user": frozenset({"role", "content"}),
+    "assistant": frozenset({"role", "content", "tool_calls", "refusal"}),
+    "tool": frozenset({"role", "content", "tool_call_id"}),
+}
+"""The keys of each message the dialects translate; any other that asks for something (``name``, ``audio``,
+``function_call``) is refused naming it."""
+TEXT_KEYS = frozenset({"type", "text"})
+IMAGE_KEYS = frozenset({"type", "image_url"})
+
+
+def refuse_other_keys(item: Mapping[str, Any], allowed: frozenset[str], field: str) -> None:
+    """Raise :class:`Unsupported` for a key of ``item`` outside ``allowed`` whose value asks for something."""
+    for key, value in item.items():
+        if key not in allowed and not is_unset(value):
+            raise Unsupported(f"{field}.{key}")
+
+
+def check_message(message: Mapping[str, Any], index: int) -> str:
+    """The message's role, once its keys are known ones (else :class:`Unsupported` naming the key)."""
+    role = str(message.get("role"))
+    if role not in MESSAGE_KEYS:
+        raise Unsupported(f"messages.{index}.role", f"{role!r} messages cannot be translated")
+    refuse_other_keys(message, MESSAGE_KEYS[role], f"messages.{index}")
+    return role
+
+
 def text_of(content: Any, field: str) -> str:
-    """A message's content that may only hold text (system prompts, tool results), parts joined."""
+    """A message's content that may only hold text (tool results, an assistant's text), parts joined."""
     if content is None or isinstance(content, str):
         return content or ""
     texts = []
-    for part in content:
-        if not isinstance(part, dict) or part.get("type") != "text":
-            kind = part.get("type") if isinstance(part, dict) else type(part).__name__
-            raise Unsupported(f"{field}.content", f"only text parts are possible here, not {kind!r}")
-        texts.append(str(part.get("text") or ""))
+    for position, part in enumerate(content):
+        kind = part.get("type") if isinstance(part, dict) else type(part).__name__
+        if kind not in ("text", "refusal"):
+            raise Unsupported(f"{field}.content.{position}", f"only text parts are possible here, not {kind!r}")
+        refuse_other_keys(part, TEXT_KEYS | {"refusal"}, f"{field}.content.{position}")
+        texts.append(str(part.get("text") or part.get("refusal") or ""))
     return "".join(texts)
 
 
-def user_parts(content: Any, index: int, text: Callable[[str], T], image: Callable[[str, str], T]) -> list[T]:
-    """A user message's content as the provider's parts: ``text(text)`` per text part, ``image(url, field)`` per
-    image part; any other part (audio, files) is refused naming it.
+def content_parts(
+    content: Any, field: str, text: Callable[[dict[str, Any], str], T], image: Callable[[dict[str, Any], str], T]
+) -> list[T]:
+    """A message's content as the provider's parts: ``text(part, field)`` per text part (a string content is one),
+    ``image(part, field)`` per image part; any other part (audio, files) is refused naming it.
     """
     if isinstance(content, str) or content is None:
-        return [text(content or "")]
+        return [text({"type": "text", "text": content or ""}, f"{field}.content")]
     parts = []
     for position, part in enumerate(content):
         kind = part.get("type")
-        field = f"messages.{index}.content.{position}"
+        where = f"{field}.content.{position}"
         if kind == "text":
-            parts.append(text(part.get("text") or ""))
+            parts.append(text(part, where))
         elif kind == "image_url":
-            parts.append(image((part.get("image_url") or {}).get("url") or "", field))
+            parts.append(image(part, where))
         else:
-            raise Unsupported(field, f"{kind!r} parts cannot be translated")
+            raise Unsupported(where, f"{kind!r} parts cannot be translated")
     return parts
+
+
+def image_url(part: dict[str, Any], field: str) -> str:
+    """An image part's URL; ``detail`` other than ``auto`` has no equivalent in the native APIs."""
+    image = part.get("image_url") or {}
+    if image.get("detail") not in (None, "auto"):
+        raise Unsupported(f"{field}.image_url.detail", "the provider chooses the resolution itself")
+    refuse_other_keys(image, frozenset({"url", "detail"}), f"{field}.image_url")
+    return str(image.get("url") or "")
 
 
 def data_url(url: str, field: str) -> tuple[str, str] | None:
