@@ -97,7 +97,8 @@ async def test_legacy_completions_are_refused_for_translated_providers(monkeypat
     backend, seen, target = await started("gemini", lambda r: mock_answer(500), monkeypatch)
     with pytest.raises(UpstreamError) as refused:
         await backend.generate(GenerationRequest(kind="completion", params=Params(max_tokens=5), prompt="x"), target)
-    assert refused.value.status == 400 and "'completions' is not supported" in refused.value.message and seen == []
+    assert refused.value.param == "model" and "the /v1/completions endpoint is not supported" in refused.value.message
+    assert seen == []
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,7 @@ from llmops_inference.adapters.native.common import (
     refuse_unknown_fields,
     stop_list,
     text_of,
+    unsupported_endpoint,
 )
 from llmops_inference.adapters.native.transport import ProviderCall
 from llmops_inference.adapters.native.upstream_errors import openai_error
@@ -61,7 +62,7 @@ class AnthropicDialect:
 
     def call(self, base_url: str, endpoint: str, body: dict[str, Any]) -> ProviderCall:
         if endpoint != "chat/completions":
-            raise Unsupported(endpoint, "only chat completions can be translated")
+            raise unsupported_endpoint(endpoint, "only chat completions can be translated")
         return ProviderCall(f"{base_url}/v1/messages", to_anthropic(body))
 
     def answer(self, data: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:

@@ -34,6 +34,7 @@ __all__ = [
     "refuse_unknown_fields",
     "stop_list",
     "text_of",
+    "unsupported_endpoint",
     "usage_chunk",
 ]
 
@@ -58,14 +59,21 @@ NEUTRAL_RULES: dict[str, FieldRule] = {
 class Unsupported(Exception):
     """The request asks for something the provider cannot do: answered 400 naming ``field`` and the model."""
 
-    def __init__(self, field: str, reason: str = "") -> None:
+    def __init__(self, field: str, reason: str = "", *, subject: str | None = None) -> None:
         super().__init__(field)
         self.field = field
         self.reason = reason
+        self.subject = subject or f"'{field}'"
+        """What is not supported, when it is not the field itself (an endpoint: the field is then ``model``)."""
 
     def message(self, model: str, api: str) -> str:
         detail = f": {self.reason}" if self.reason else ""
-        return f"'{self.field}' is not supported by model '{model}' ({api}){detail}"
+        return f"{self.subject} is not supported by model '{model}' ({api}){detail}"
+
+
+def unsupported_endpoint(endpoint: str, reason: str) -> Unsupported:
+    """An OpenAI endpoint the provider has no counterpart of: named on ``model``, as OpenAI does."""
+    return Unsupported("model", reason, subject=f"the /v1/{endpoint} endpoint")
 
 
 def is_unset(value: Any) -> bool:

@@ -26,6 +26,7 @@ from llmops_inference.adapters.native.common import (
     refuse_unknown_fields,
     stop_list,
     text_of,
+    unsupported_endpoint,
 )
 from llmops_inference.adapters.native.gemini_answers import GeminiStream, from_gemini
 from llmops_inference.adapters.native.transport import ProviderCall
@@ -69,7 +70,7 @@ class GeminiDialect:
 
     def call(self, base_url: str, endpoint: str, body: dict[str, Any]) -> ProviderCall:
         if endpoint != "chat/completions":
-            raise Unsupported(endpoint, "only chat completions can be translated")
+            raise unsupported_endpoint(endpoint, "only chat completions can be translated")
         model = quote(str(body["model"]), safe="")
         method = "streamGenerateContent?alt=sse" if body.get("stream") else "generateContent"
         return ProviderCall(f"{base_url}/{self._version}/models/{model}:{method}", to_gemini(body))
