@@ -18,7 +18,7 @@ from tests.fixtures.provider_answers import anthropic_error, anthropic_events, a
 from tests.fixtures.provider_requests import anthropic_problems
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
-WEATHER = {
+WEATHER: dict[str, Any] = {
     "type": "function",
     "function": {
         "name": "get_weather",
@@ -106,6 +106,7 @@ def test_a_full_conversation_is_translated_and_well_formed_for_the_sdk() -> None
         ({"tool_choice": "required"}, {"type": "any"}),
         ({"tool_choice": "none"}, {"type": "none"}),
         ({"parallel_tool_calls": False}, {"type": "auto", "disable_parallel_tool_use": True}),
+        ({"parallel_tool_calls": False, "tool_choice": "none"}, {"type": "none"}),
     ],
 )
 def test_tool_choices(fields: dict[str, Any], expected: dict[str, Any]) -> None:
@@ -142,6 +143,7 @@ def test_json_schema_output_and_effort_go_to_the_output_config() -> None:
         ({"some_future_field": 1}, "some_future_field"),
         ({"tools": [{"type": "custom", "custom": {"name": "x"}}]}, "tools.0.type"),
         ({"tool_choice": {"type": "allowed_tools"}}, "tool_choice"),
+        ({"tools": [{**WEATHER, "function": {**WEATHER["function"], "examples": [1]}}]}, "tools.0.function.examples"),
         ({"messages": [{"role": "user", "content": "hi", "name": "bob"}]}, "messages.0.name"),
         ({"messages": [{"role": "function", "name": "f", "content": "x"}]}, "messages.0.role"),
         ({"messages": [{"role": "assistant", "content": "x", "audio": {"id": "a1"}}]}, "messages.0.audio"),

@@ -20,6 +20,7 @@ from llmops_inference.adapters.native.common import (
     content_parts,
     data_url,
     function_arguments,
+    function_of,
     image_url,
     refuse_other_keys,
     refuse_unknown_fields,
@@ -110,16 +111,14 @@ def _tools(body: dict[str, Any], out: dict[str, Any]) -> None:
     if tools:
         out["tools"] = [_tool(tool, i) for i, tool in enumerate(tools)]
     choice = _tool_choice(body.get("tool_choice"))
-    if body.get("parallel_tool_calls") is False and (choice or {}).get("type") != "none":
+    if body.get("parallel_tool_calls") is False and tools and (choice or {}).get("type") != "none":
         choice = {**(choice or {"type": "auto"}), "disable_parallel_tool_use": True}
     if choice is not None:
         out["tool_choice"] = choice
 
 
 def _tool(tool: dict[str, Any], index: int) -> dict[str, Any]:
-    if tool.get("type") != "function":
-        raise Unsupported(f"tools.{index}.type", f"only function tools can be translated, not {tool.get('type')!r}")
-    function = tool.get("function") or {}
+    function = function_of(tool, index)
     schema = function.get("parameters") or {"type": "object", "properties": {}}
     translated = {"name": function.get("name"), "input_schema": schema}
     if function.get("description"):

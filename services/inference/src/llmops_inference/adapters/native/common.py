@@ -27,6 +27,7 @@ __all__ = [
     "data_url",
     "error_body",
     "function_arguments",
+    "function_of",
     "image_url",
     "is_unset",
     "openai_usage",
@@ -110,6 +111,8 @@ MESSAGE_KEYS = {
 """The keys of each message the dialects translate; any other that asks for something (``name``, ``audio``,
 ``function_call``) is refused naming it."""
 TEXT_KEYS = frozenset({"type", "text"})
+TOOL_KEYS = frozenset({"type", "function"})
+FUNCTION_KEYS = frozenset({"name", "description", "parameters", "strict"})
 IMAGE_KEYS = frozenset({"type", "image_url"})
 
 
@@ -118,6 +121,16 @@ def refuse_other_keys(item: Mapping[str, Any], allowed: frozenset[str], field: s
     for key, value in item.items():
         if key not in allowed and not is_unset(value):
             raise Unsupported(f"{field}.{key}")
+
+
+def function_of(tool: Mapping[str, Any], index: int) -> dict[str, Any]:
+    """A function tool's definition (``tools.<index>.function``), once its keys are known ones."""
+    if tool.get("type") != "function":
+        raise Unsupported(f"tools.{index}.type", f"only function tools can be translated, not {tool.get('type')!r}")
+    refuse_other_keys(tool, TOOL_KEYS, f"tools.{index}")
+    function: dict[str, Any] = tool.get("function") or {}
+    refuse_other_keys(function, FUNCTION_KEYS, f"tools.{index}.function")
+    return function
 
 
 def check_message(message: Mapping[str, Any], index: int) -> str:

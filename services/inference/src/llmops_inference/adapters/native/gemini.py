@@ -21,6 +21,7 @@ from llmops_inference.adapters.native.common import (
     content_parts,
     data_url,
     function_arguments,
+    function_of,
     image_url,
     refuse_other_keys,
     refuse_unknown_fields,
@@ -132,9 +133,7 @@ def _generation(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _function(tool: dict[str, Any], index: int) -> dict[str, Any]:
-    if tool.get("type") != "function":
-        raise Unsupported(f"tools.{index}.type", f"only function tools can be translated, not {tool.get('type')!r}")
-    function = tool.get("function") or {}
+    function = function_of(tool, index)
     declaration: dict[str, Any] = {"name": function.get("name")}
     if function.get("description"):
         declaration["description"] = function["description"]
