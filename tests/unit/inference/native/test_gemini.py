@@ -77,7 +77,7 @@ def test_a_full_conversation_is_translated_and_valid_for_the_sdk() -> None:
         "stopSequences": ["END"],
     }
     declaration = sent["tools"][0]["functionDeclarations"][0]
-    assert declaration["parametersJsonSchema"] == WEATHER["function"]["parameters"]  # type: ignore[index]
+    assert declaration["parametersJsonSchema"] == WEATHER["function"]["parameters"]
     assert sent["toolConfig"] == {"functionCallingConfig": {"mode": "VALIDATED"}}  # strict under auto
 
 
