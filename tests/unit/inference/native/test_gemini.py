@@ -213,8 +213,11 @@ def test_logprobs_are_asked_for_and_translated_back() -> None:
 
 
 def test_a_blocked_prompt_is_an_empty_filtered_answer() -> None:
-    answer = from_gemini({"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": {"promptTokenCount": 4}}, "g")
+    blocked = {"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": {"promptTokenCount": 4}}
+    answer = from_gemini(blocked, "g")
     assert answer["choices"][0]["finish_reason"] == "content_filter"
+    chunks = GeminiDialect().stream(body(stream=True)).feed("data: " + json.dumps(blocked))
+    assert chunks[-1]["choices"][0]["finish_reason"] == "content_filter"
 
 
 def test_a_stream_relays_text_and_whole_tool_calls_then_usage() -> None:
