@@ -23,9 +23,9 @@ from pydantic import BaseModel
 
 from tests.fixtures.gateway import ServerThread, wait_until_loaded
 from tests.fixtures.kafka import run_sync
+from tests.fixtures.provider_requests import PNG, WEATHER
 from tests.fixtures.recorded_calls import scan_recorded_calls
 from tests.integration.inference.provider_stubs import create_anthropic_stub, create_gemini_stub
-from tests.unit.inference.native.test_anthropic import PNG, WEATHER
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -13,8 +13,7 @@ from llmops_inference.adapters.native.gemini import SKIP_THOUGHT_SIGNATURE, Gemi
 from llmops_inference.adapters.native.gemini_answers import from_gemini
 
 from tests.fixtures.provider_answers import gemini_chunks, gemini_error, gemini_json, gemini_response
-from tests.fixtures.provider_requests import gemini_request
-from tests.unit.inference.native.test_anthropic import PNG, WEATHER
+from tests.fixtures.provider_requests import PNG, WEATHER, gemini_request
 
 
 def body(**fields: Any) -> dict[str, Any]:
