@@ -186,7 +186,7 @@ def test_an_overloaded_anthropic_is_retried_then_reported(gateway: str, healthy:
     httpx.post(f"{healthy['claude-down'].url}/control", json={"status": 529})
     with pytest.raises(openai.APIStatusError) as failed:
         client(gateway).chat.completions.create(model="claude-down", messages=[{"role": "user", "content": "x"}])
-    assert failed.value.status_code == 502 and "overloaded_error" in failed.value.message
+    assert failed.value.status_code == 503 and "overloaded_error" in failed.value.message
     assert observed(healthy["claude-down"])["calls"] == 2  # 529 is a 503: retried once
 
 
