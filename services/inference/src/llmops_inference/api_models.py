@@ -204,8 +204,11 @@ class GenerationParams(BaseModel):
     def forwarded(self) -> dict[str, Any]:
         """Every field the caller sent that the gateway does not consume itself, as sent: the declared ones of
         :attr:`FORWARDED` and every undeclared one but the gateway's extension fields."""
-        sent = {name: getattr(self, name) for name in self.model_fields_set & self.FORWARDED}
-        if "stream_options" in sent and sent["stream_options"] is not None:
+        # A declared field set to null is the same request as one without it (a shadow copy's stream_options).
+        sent = {
+            name: value for name in self.model_fields_set & self.FORWARDED if (value := getattr(self, name)) is not None
+        }
+        if "stream_options" in sent:
             sent["stream_options"] = sent["stream_options"].model_dump(exclude_unset=True)
         extra = self.model_extra
         if extra:
