@@ -47,6 +47,7 @@ SAMPLING_FIELDS = ("temperature", "top_p", "max_tokens", "stop", "seed")
 EXTENSION_FIELDS = frozenset({PROMPT_FIELD, CHAIN_FIELD})
 """The gateway's own chat fields: consumed by the prompt seams, never forwarded."""
 PART_TYPES = frozenset({"text", "image_url", "refusal"})
+ROLE_AND_CONTENT = frozenset({"role", "content"})
 
 ModelName = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 StopText = Annotated[str, StringConstraints(min_length=1, max_length=256)]
@@ -148,6 +149,12 @@ class ChatMessageIn(BaseModel):
     tool_call_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
     tool_calls: Annotated[list[ToolCall], Field(max_length=128)] | None = None
 
+    def wire(self) -> dict[str, Any]:
+        """The message as the caller sent it (every key it carried, explicit nulls too), for the upstream."""
+        if type(self.content) is str and self.model_fields_set <= ROLE_AND_CONTENT:
+            return {"role": self.role, "content": self.content}  # the common message, without pydantic's dump
+        return self.model_dump(exclude_unset=True)
+
     def text(self) -> str:
         """The message's text, with text parts joined (images and refusals are not text)."""
         if isinstance(self.content, list):
@@ -204,13 +211,15 @@ class GenerationParams(BaseModel):
     def forwarded(self) -> dict[str, Any]:
         """Every field the caller sent that the gateway does not consume itself, as sent: the declared ones of
         :attr:`FORWARDED` and every undeclared one but the gateway's extension fields."""
+        extra, fields = self.model_extra, self.model_fields_set
+        if not extra and fields.isdisjoint(self.FORWARDED):
+            return {}  # a plain request
         # A declared field set to null is the same request as one without it (a shadow copy's stream_options).
         sent = {
             name: value for name in self.model_fields_set & self.FORWARDED if (value := getattr(self, name)) is not None
         }
         if "stream_options" in sent:
             sent["stream_options"] = sent["stream_options"].model_dump(exclude_unset=True)
-        extra = self.model_extra
         if extra:
             sent.update((name, value) for name, value in extra.items() if name not in EXTENSION_FIELDS)
         return sent
