@@ -33,8 +33,9 @@ from llmops_schemas.v2 import (
 from llmops_schemas.v2.call_parts import MAX_CHOICES, MAX_SCHEMA_TEXT, MAX_TOOL_ARGUMENTS, MAX_TOOLS, MAX_TOP_LOGPROBS
 from pydantic_core import to_json
 
-from llmops_inference.api_models import ChatCompletionRequest, ChatMessageIn, GenerationParams, ImagePart
-from llmops_inference.api_models import TextPart as TextPartIn
+from llmops_inference.api_messages import ChatMessageIn, ImagePart
+from llmops_inference.api_messages import TextPart as TextPartIn
+from llmops_inference.api_models import ChatCompletionRequest, GenerationParams
 from llmops_inference.choices import AnsweredChoice
 from llmops_inference.domain import Usage
 
