@@ -28,6 +28,7 @@ from starlette.types import Scope
 
 from llmops_inference import __version__
 from llmops_inference.adapters.kafka import GATEWAY_TOPICS, BackgroundProducer
+from llmops_inference.adapters.native import NATIVE_BACKENDS, native_upstream
 from llmops_inference.adapters.noop import NoBudgets, NoExperiments, NoPromptRegistry
 from llmops_inference.adapters.openai_upstream import OpenAIUpstream
 from llmops_inference.adapters.registries import REGISTRY_PATHS, Registries, install_registries
@@ -37,6 +38,7 @@ from llmops_inference.entrypoints.http import HttpDependencies, build_router, in
 from llmops_inference.entrypoints.openapi import install_openapi
 from llmops_inference.errors import GatewayError, install_openai_error_handlers, openai_error_response
 from llmops_inference.execution import CallRunner
+from llmops_inference.features import FeatureBounds
 from llmops_inference.handlers import Gateway, Limits
 from llmops_inference.health import HealthMonitor
 from llmops_inference.limits import RateLimiter
@@ -91,8 +93,11 @@ def build_backends(table: RoutingTable) -> dict[str, Backend]:
     """One backend (one connection pool) per upstream of the routes file."""
     backends: dict[str, Backend] = {}
     for upstream in table.upstreams:
-        if table.backend_of(upstream.name) == "triton":
+        kind = table.backend_of(upstream.name)
+        if kind == "triton":
             backends[upstream.name] = TritonBackend(upstream)
+        elif kind in NATIVE_BACKENDS:
+            backends[upstream.name] = native_upstream(kind, upstream)
         else:
             backends[upstream.name] = OpenAIUpstream(upstream)
     return backends
@@ -151,6 +156,7 @@ def wire(settings: InferenceSettings, ports: InferencePorts) -> Wiring:
         settings.max_tokens_limit,
         settings.default_max_tokens,
         max_embedding_inputs=settings.max_embedding_inputs,
+        features=FeatureBounds(settings.max_n, settings.max_image_bytes, settings.max_schema_bytes),
     )
     registries = ports.registries
     if registries is not None:

@@ -15,6 +15,10 @@ come from; nothing in a request can name or change one::
         - {backend: triton, upstream: triton, model: llm, timeout_s: 60}   # fallback, in order
       text-embedding:
         - {backend: triton, upstream: triton, model: embedder}
+
+Native upstreams (ADR 0018) are targets with ``backend: anthropic``, ``gemini`` or ``azure``: the gateway speaks
+their protocol and translates to and from OpenAI's; ``api_version`` is Azure's ``api-version`` (required),
+Anthropic's ``anthropic-version`` header or Gemini's path version (both optional).
 """
 
 from __future__ import annotations
@@ -27,9 +31,11 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
-__all__ = ["BackendKind", "RoutingTable", "RoutingTableError", "Target", "Upstream"]
+__all__ = ["NATIVE_BACKENDS", "BackendKind", "RoutingTable", "RoutingTableError", "Target", "Upstream"]
 
-BackendKind = Literal["triton", "openai"]
+BackendKind = Literal["triton", "openai", "anthropic", "gemini", "azure"]
+NATIVE_BACKENDS = frozenset({"anthropic", "gemini", "azure"})
+"""Backends that speak a provider's own protocol (translated to and from OpenAI's: ADR 0018)."""
 UpstreamName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 ModelName = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
@@ -51,6 +57,11 @@ class Upstream(BaseModel):
     )
     health_path: str | None = Field(
         default=None, description="OpenAI upstreams: a GET path probed for readiness (e.g. /models); none = passive"
+    )
+    api_version: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9._-]{1,64}$",
+        description="Azure: api-version (required); Anthropic: anthropic-version header; Gemini: path version",
     )
 
     def api_key(self) -> str | None:
@@ -88,7 +99,7 @@ class RoutingTable(BaseModel):
                 if target.upstream not in names:
                     raise ValueError(f"model {model!r}: unknown upstream {target.upstream!r}")
                 if kinds.setdefault(target.upstream, target.backend) != target.backend:
-                    raise ValueError(f"upstream {target.upstream!r} is used as both triton and openai")
+                    raise ValueError(f"upstream {target.upstream!r} is used as two kinds of backend")
         for upstream in self.upstreams:
             _check_url(upstream, kinds.get(upstream.name))
         return self
@@ -123,9 +134,12 @@ class RoutingTable(BaseModel):
 
 
 def _check_url(upstream: Upstream, kind: str | None) -> None:
-    """An openai upstream needs http(s)://host, a triton one host:port or grpc://host:port (unused: either)."""
+    """An HTTP upstream needs http(s)://host, a triton one host:port or grpc://host:port (unused: either)."""
     parts = urlsplit(upstream.base_url if "//" in upstream.base_url else "//" + upstream.base_url)
-    schemes = {"openai": {"http", "https"}, "triton": {"", "grpc"}, None: {"http", "https", "", "grpc"}}[kind]
+    if kind == "azure" and not upstream.api_version:
+        raise ValueError(f"upstream {upstream.name!r}: an azure upstream needs its api_version")
+    http = {"http", "https"}
+    schemes = {"triton": {"", "grpc"}, None: {"http", "https", "", "grpc"}}.get(kind, http)
     if parts.scheme not in schemes or not parts.hostname:
         raise ValueError(
             f"upstream {upstream.name!r}: base_url {upstream.base_url!r} is not a {kind or 'valid'} address"

@@ -25,6 +25,7 @@ from yarl import URL
 
 __all__ = [
     "AiohttpTransport",
+    "AnswerStream",
     "HttpAnswer",
     "HttpRequest",
     "HttpStream",
@@ -96,6 +97,23 @@ class HttpStream(Protocol):
     def lines(self) -> AsyncIterator[str]:
         """The body line by line (UTF-8, without the line break), as it arrives."""
         ...
+
+
+class AnswerStream:
+    """An :class:`HttpStream` over a whole answer already at hand (a fake's, or one a translating transport
+    built itself), its body handed over line by line."""
+
+    def __init__(self, answer: HttpAnswer) -> None:
+        self.status = answer.status
+        self.headers = answer.headers
+        self._content = answer.content
+
+    async def read(self) -> bytes:
+        return self._content
+
+    async def lines(self) -> AsyncIterator[str]:
+        for line in self._content.decode("utf-8", errors="replace").splitlines():
+            yield line
 
 
 class HttpTransport(Protocol):

@@ -9,7 +9,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmops_inference.adapters.http_transport import HttpAnswer, HttpRequest, HttpStream, Timeouts, TransportError
+from llmops_inference.adapters.http_transport import (
+    AnswerStream,
+    HttpAnswer,
+    HttpRequest,
+    HttpStream,
+    Timeouts,
+    TransportError,
+)
 from llmops_inference.domain import Delta, Embeddings, Generation, GenerationRequest, Usage
 from llmops_inference.routing_table import Target
 
@@ -105,18 +112,4 @@ class MockTransport:
 
     @asynccontextmanager
     async def stream(self, request: HttpRequest, timeouts: Timeouts) -> AsyncIterator[HttpStream]:
-        yield _MockStream(await self.send(request, timeouts))
-
-
-class _MockStream:
-    def __init__(self, answer: HttpAnswer) -> None:
-        self.status = answer.status
-        self.headers = answer.headers
-        self._content = answer.content
-
-    async def read(self) -> bytes:
-        return self._content
-
-    async def lines(self) -> AsyncIterator[str]:
-        for line in self._content.decode("utf-8", errors="replace").splitlines():
-            yield line
+        yield AnswerStream(await self.send(request, timeouts))

@@ -36,6 +36,7 @@ from tritonclient.utils import InferenceServerException
 
 from llmops_inference.adapters.triton_errors import rpc_error, stream_error, triton_error
 from llmops_inference.domain import Delta, Embeddings, Generation, GenerationRequest, UpstreamError, Usage
+from llmops_inference.features import text_only_refusal
 from llmops_inference.routing_table import Target, Upstream
 
 __all__ = ["LLM_OUTPUTS", "STREAM_SUFFIX", "TritonBackend", "TritonClient", "TritonStream", "render_chat"]
@@ -108,7 +109,13 @@ def _tensor(name: str, datatype: str, value: Any, *, batched: bool = True) -> In
 
 def llm_inputs(request: GenerationRequest, *, batched: bool = True) -> list[InferInput]:
     """The ``llm`` model's input tensors for a request (``batched=False``: ``llm_stream``'s, without the batch
-    dimension)."""
+    dimension); a 400 naming what it asks for that ``llm`` cannot do (tools, images, ``n`` > 1, logprobs, JSON
+    output...), never dropped silently."""
+    refused = text_only_refusal(request)
+    if refused is not None:
+        param, feature = refused
+        message = f"{feature} is not supported by the Triton backend (plain text generation only)"
+        raise UpstreamError("status", message, status=400, param=param)
     params = request.params
     prompt = render_chat(request.messages) if request.kind == "chat" else request.prompt
     values = [
