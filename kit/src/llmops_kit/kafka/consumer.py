@@ -251,7 +251,7 @@ class ConsumerLoop(Generic[T]):
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._retry.attempts),
             wait=wait_exponential_jitter(
-                multiplier=self._retry.initial_s, max=self._retry.max_s, jitter=self._retry.initial_s
+                initial=self._retry.initial_s, max=self._retry.max_s, jitter=self._retry.initial_s
             ),
             # Exceptions only: a CancelledError (stop, shutdown) must end the batch, not be retried.
             retry=retry_if_exception_type(Exception) & retry_if_not_exception_type(PermanentError),
