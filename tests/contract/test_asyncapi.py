@@ -179,7 +179,7 @@ def test_each_message_payload_accepts_its_example_event(document: dict[str, Any]
 
 
 def test_the_raw_topic_carries_a_bare_call_record(document: dict[str, Any]) -> None:
-    call = EVENT_TYPES["llmops.call.recorded.v1"]
-    validator = payload_validator(document, "llmops.call.recorded.v1.raw")
+    call = EVENT_TYPES["llmops.call.recorded.v2"]
+    validator = payload_validator(document, "llmops.call.recorded.v2.raw")
     validator.validate(EXAMPLES[call])
     assert not validator.is_valid({**ENVELOPE_EXAMPLE, "data": EXAMPLES[call]})

@@ -133,5 +133,5 @@ def test_the_documented_envelope_example_is_a_valid_event() -> None:
     block = re.search(r"## The envelope on the wire\s+```json\n(.*?)```", docs, re.DOTALL)
     assert block, "docs/events.md lost its envelope example"
     event = parse_event(block.group(1).encode())
-    assert event.type == "llmops.call.recorded.v1"
+    assert event.type == "llmops.call.recorded.v2"
     assert json.loads(block.group(1))["data"] == ENVELOPE_EXAMPLE["data"]

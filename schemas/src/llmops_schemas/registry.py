@@ -19,10 +19,12 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
+import llmops_schemas.upcasters  # noqa: F401 - registers the upcasters for every reader of events
 from llmops_schemas.envelope import EVENT_TYPE_PATTERN, CloudEvent, EventPayload, envelope_class
 from llmops_schemas.upcasting import UPCASTERS, Upcaster, UpcasterRegistry, register_upcaster, upcast, with_payload
-from llmops_schemas.v1 import PAYLOADS
+from llmops_schemas.v1 import PAYLOADS as V1_PAYLOADS
 from llmops_schemas.v1.common import CompactedPayload
+from llmops_schemas.v2 import PAYLOADS as V2_PAYLOADS
 
 __all__ = [
     "EVENT_TYPES",
@@ -58,7 +60,7 @@ def _build_registry(payloads: Sequence[type[EventPayload]]) -> Mapping[str, type
     return types.MappingProxyType(dict(sorted(registry.items())))
 
 
-EVENT_TYPES: Mapping[str, type[EventPayload]] = _build_registry(PAYLOADS)
+EVENT_TYPES: Mapping[str, type[EventPayload]] = _build_registry((*V1_PAYLOADS, *V2_PAYLOADS))
 """Every event type the platform knows, sorted, mapped to its payload class (read-only)."""
 
 
@@ -153,6 +155,11 @@ def _strip_unknown(tp: Any, data: Any) -> Any:
         chosen = _choose_branch(models, data) if models else None
         if chosen is not None:
             return _strip_unknown(chosen, data)
+    if origin in (Union, types.UnionType) and isinstance(data, list):
+        # e.g. ``str | list[ContentPart] | None``: a list can only be the union's list member
+        lists = [a for a in args if get_origin(_unwrap(a)) in (list, Sequence)]
+        if len(lists) == 1:
+            return _strip_unknown(lists[0], data)
     return data
 
 

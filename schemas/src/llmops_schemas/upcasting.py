@@ -2,7 +2,8 @@
 
 A breaking change ships a new payload version (``...v2``) and an upcaster from the old type, registered
 with :func:`register_upcaster`; :func:`~llmops_schemas.registry.parse_event` applies the chain, so consumers
-only ever see the newest version (see docs/events.md, "Versioning"). There is none yet: every type is at v1.
+only ever see the newest version (see docs/events.md, "Versioning"); the platform's upcasters are in
+:mod:`llmops_schemas.upcasters`.
 """
 
 from __future__ import annotations
@@ -76,12 +77,11 @@ class UpcasterRegistry:
 
 
 UPCASTERS = UpcasterRegistry()
-"""The platform's upcasters. Register one next to the new version's payload module, e.g. in v2/calls.py::
+"""The platform's upcasters, registered in :mod:`llmops_schemas.upcasters`, e.g.::
 
     @register_upcaster("llmops.call.recorded.v1")
     def _call_recorded_v1_to_v2(event: CloudEvent[Any]) -> CloudEvent[Any]:
-        old = event.data
-        return with_payload(event, CallRecorded(**old.model_dump(), new_field=...))
+        return with_payload(event, v2_calls.CallRecorded.from_v1(event.data))
 """
 register_upcaster = UPCASTERS.register
 upcast = UPCASTERS.upcast

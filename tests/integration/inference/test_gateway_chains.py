@@ -17,7 +17,7 @@ import httpx
 import openai
 import pytest
 from llmops_kit.auth import hash_key
-from llmops_schemas.v1.calls import CallRecorded
+from llmops_schemas.v2 import CallRecorded
 
 from tests.fixtures.gateway import ServerThread, serve_gateway
 from tests.fixtures.kafka import run_sync

@@ -19,7 +19,7 @@ import pytest
 from llmops_inference.bootstrap import create_app
 from llmops_inference.config import InferenceSettings
 from llmops_kit.auth import hash_key
-from llmops_schemas.v1.calls import CallRecorded
+from llmops_schemas.v2 import CallRecorded
 
 from tests.fixtures.gateway import ServerThread
 from tests.fixtures.kafka import run_sync

@@ -140,12 +140,12 @@ async def test_http_batch_lands_on_the_recorded_topic(kafka_bootstrap: str, tmp_
         event = json.loads(record.value)
         assert event["id"] in accepted
         assert event["specversion"] == "1.0"
-        assert event["type"] == "llmops.call.recorded.v1"
+        assert event["type"] == "llmops.call.recorded.v2"
         assert event["source"] == "/services/ingest"
         assert event["tenantid"] == ingest.tenant
         assert event["subject"] == event["data"]["call_id"] == accepted[event["id"]]["call_id"]
         assert marker in event["data"]["messages"][0]["content"]
-        assert dict(record.headers)["ce_type"] == b"llmops.call.recorded.v1"
+        assert dict(record.headers)["ce_type"] == b"llmops.call.recorded.v2"
         assert event["keyid"] == "it-writer"  # the key it was submitted under, for provenance
 
 

@@ -19,7 +19,7 @@ from llmops_inference.adapters.memory import FakeBackend
 from llmops_inference.adapters.registries import Registries
 from llmops_inference.domain import Delta, Generation, GenerationRequest
 from llmops_inference.routing_table import RoutingTable, Target
-from llmops_schemas.v1.calls import CallRecorded
+from llmops_schemas.v2 import CallRecorded
 
 from tests.unit.inference.support import KEYS, ROUTES, Harness
 

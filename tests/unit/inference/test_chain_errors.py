@@ -13,7 +13,7 @@ from llmops_inference.adapters.registries import Registries
 from llmops_inference.config import InferenceSettings
 from llmops_inference.domain import UpstreamError, Usage
 from llmops_inference.ports import BudgetDecision, CallContext
-from llmops_schemas.v1.calls import CallRecorded
+from llmops_schemas.v2 import CallRecorded
 
 from tests.unit.inference.chain_support import (
     ADMIN,

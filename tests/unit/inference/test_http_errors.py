@@ -71,7 +71,7 @@ async def test_a_role_without_inference_invoke_is_403(gw: Harness, keys: dict[st
         (chat(temperature=2.5), "temperature"),
         (chat(top_p=0), "top_p"),
         (chat(max_tokens=0), "max_tokens"),
-        (chat(n=2), "n"),
+        (chat(n=0), "n"),
         (chat(stop=["a"] * 17), "stop"),
         (chat(seed=2**63), "seed"),
         # JSON booleans are not numbers: OpenAI refuses them, and lax coercion would turn `false` into seed 0.
@@ -109,10 +109,32 @@ async def test_a_body_that_is_not_a_json_object_is_400(gw: Harness, auth: dict[s
     assert_openai_error(response, 400)
 
 
-async def test_unsupported_openai_features_are_refused_not_ignored(gw: Harness, auth: dict[str, str]) -> None:
-    tools = [{"type": "function", "function": {"name": "f"}}]
-    response = await gw.client.post("/v1/chat/completions", json=chat(tools=tools), headers=auth)
-    assert "tools" in assert_openai_error(response, 400)["message"]
+@pytest.mark.parametrize(
+    ("extra", "param", "named"),
+    [
+        ({"audio": {"voice": "alloy", "format": "wav"}}, "audio", "'audio'"),
+        ({"modalities": ["text", "audio"]}, "modalities", "'modalities'"),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "AA=="}}]}]},
+            "messages.0.content",
+            "'input_audio'",
+        ),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "file", "file": {"file_id": "file-1"}}]}]},
+            "messages.0.content",
+            "'file'",
+        ),
+    ],
+)
+async def test_audio_and_files_are_refused_naming_them(
+    gw: Harness, auth: dict[str, str], extra: dict[str, Any], param: str, named: str
+) -> None:
+    response = await gw.client.post("/v1/chat/completions", json={**chat(), **extra}, headers=auth)
+    error = assert_openai_error(response, 400)
+    assert (error["param"], error["code"]) == (param, error["code"])
+    assert error["code"] in {"unsupported_parameter", "unsupported_content_type"}
+    assert named in error["message"] and "not supported" in error["message"]
+    assert gw.backends["primary"].requests == []
 
 
 async def test_a_body_over_the_limit_is_413(make_harness: Callable[..., Any], auth: dict[str, str]) -> None:

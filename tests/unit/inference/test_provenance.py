@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmops_schemas.v1.calls import CallRecorded
+from llmops_schemas.v2 import CallRecorded
 
 from tests.unit.inference.chain_support import chain_body, shadow_reply_v2, step
 from tests.unit.inference.support import KEYS, Harness, chat

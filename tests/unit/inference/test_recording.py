@@ -15,7 +15,9 @@ from llmops_inference.recording.spool import Spool
 from llmops_kit.kafka.producer import MAX_RECORD_BYTES
 from llmops_kit.kafka.publisher import InMemoryPublisher
 from llmops_schemas.envelope import CloudEvent
-from llmops_schemas.v1.calls import CallRecorded
+from llmops_schemas.v1 import calls as v1
+from llmops_schemas.v1.examples import example
+from llmops_schemas.v2 import CallRecorded
 
 from tests.unit.inference.support import Harness, chat
 
@@ -149,6 +151,17 @@ async def test_a_torn_last_line_is_skipped_and_counted_not_fatal(tmp_path: Path)
     rec = CallRecorder(publisher, Spool(tmp_path))
     assert await rec.replay() is True
     assert [e.data.call_id for e in publisher.events] == ["chatcmpl-000001", "chatcmpl-000002"]
+
+
+async def test_a_spool_written_before_the_upgrade_replays_as_v2(tmp_path: Path) -> None:
+    """A gateway that recorded v1 left its spool behind (a persistent volume): the next one publishes it as v2."""
+    old = CloudEvent.wrap(example(v1.CallRecorded), source="/services/inference", tenant_id="acme")
+    Spool(tmp_path).append([old.to_json_bytes()])
+    publisher = InMemoryPublisher()
+    assert await CallRecorder(publisher, Spool(tmp_path)).replay() is True
+    (replayed,) = publisher.events
+    assert (replayed.id, replayed.type) == (old.id, CallRecorded.event_type)
+    assert replayed.data == CallRecorded.from_v1(old.data)
 
 
 async def test_the_gateway_keeps_serving_while_kafka_is_down(gw: Harness, auth: dict[str, str]) -> None:

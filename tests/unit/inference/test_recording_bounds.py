@@ -11,7 +11,7 @@ from aiokafka.errors import KafkaConnectionError
 from llmops_inference.recording.spool import Spool, SpoolFull
 from llmops_kit.kafka.publisher import InMemoryPublisher
 from llmops_schemas.envelope import CloudEvent
-from llmops_schemas.v1.calls import CallRecorded
+from llmops_schemas.v2 import CallRecorded
 from prometheus_client import REGISTRY
 
 from tests.unit.inference.test_recording import event, recorder

@@ -20,9 +20,23 @@ from llmops_ingest.publishing import PublishOutcome, publish_accepted
 from llmops_kit.kafka.producer import MAX_RECORD_BYTES
 from llmops_kit.kafka.publisher import InMemoryPublisher
 from llmops_schemas.ids import deterministic_uuid7
-from llmops_schemas.v1.calls import CallRecorded
+from llmops_schemas.v1 import calls as v1
+from llmops_schemas.v2 import CallRecorded, Choice
 
 MakeCall = Callable[..., dict[str, Any]]
+
+
+def _member(part: str | int) -> str | int:
+    """A location part, with a union member's label cut to its type (``list[tagged-union[...]]`` -> ``list``)."""
+    return part.split("[", 1)[0] if isinstance(part, str) else part
+
+
+def tool_call(arguments: str) -> dict[str, Any]:
+    return {"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": arguments}}
+
+
+def user_parts(*parts: dict[str, Any]) -> dict[str, Any]:
+    return {"role": "user", "content": [{"type": "text", "text": "look"}, *parts][1:]}
 
 
 def accepted(outcome: Accepted | Rejected) -> Accepted:
@@ -41,11 +55,11 @@ def error_types(outcome: Accepted | Rejected) -> set[str]:
 
 def test_valid_record_is_enveloped(make_call: MakeCall, context: IngestContext) -> None:
     event = accepted(prepare_record(make_call(), 0, context)).event
-    assert event.type == "llmops.call.recorded.v1"
+    assert event.type == "llmops.call.recorded.v2"
     assert event.source == "/services/ingest"
     assert event.tenant_id == "acme"
     assert event.subject == "call-0001"
-    assert event.dataschema == "urn:llmops:schema:llmops.call.recorded.v1"
+    assert event.dataschema == "urn:llmops:schema:llmops.call.recorded.v2"
     assert isinstance(event.data, CallRecorded)
     assert event.data.call_id == "call-0001"
 
@@ -119,6 +133,41 @@ def test_fallback_call_id_is_stable(make_call: MakeCall, context: IngestContext)
         ({"app": "x" * 300}, ["app"], "string_too_long"),
         ({"started_at": "2026-03-01T11:59:00"}, ["started_at"], "timezone_aware"),
         ({"output": "\ud800"}, ["output"], "string_unicode"),
+        # v2 records (no v1 output): what the new shape refuses
+        (
+            {"drop": ("output",), "choices": [{"tool_calls": [tool_call("x" * 262_145)]}]},
+            ["choices", 0, "tool_calls", 0, "function", "arguments"],
+            "string_too_long",
+        ),
+        (
+            {
+                "drop": ("output",),
+                "messages": [user_parts({"type": "image", "media_type": "image/png", "size_bytes": 7})],
+            },
+            ["messages", 0, "content", "list", 0, "image"],
+            "value_error",
+        ),
+        (
+            {"drop": ("output",), "messages": [user_parts({"type": "image", "url": "data:image/png;base64,iVBO"})]},
+            ["messages", 0, "content", "list", 0, "image", "url"],
+            "string_pattern_mismatch",
+        ),
+        (
+            {"drop": ("output",), "messages": [user_parts({"type": "input_audio", "data": "UklGRg=="})]},
+            ["messages", 0, "content", "list", 0],
+            "union_tag_invalid",
+        ),
+        ({"drop": ("output",), "choices": [{"output": "x"}] * 129}, ["choices"], "too_long"),
+        (
+            {
+                "drop": ("output",),
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2, "cached_prompt_tokens": 2},
+            },
+            ["usage"],
+            "value_error",
+        ),
+        ({"drop": ("output",), "request": {"n": 0}}, ["request", "n"], "greater_than_equal"),
+        ({"choices": [{"output": "x"}]}, ["output"], "extra_forbidden"),  # v1's output beside v2's choices
     ],
 )
 def test_schema_errors(
@@ -127,7 +176,9 @@ def test_schema_errors(
     outcome = rejected(prepare_record(make_call(**overrides), 3, context))
     assert outcome.index == 3
     assert outcome.reason == "schema"
-    assert {"loc": loc, "type": type_} in [{"loc": e["loc"], "type": e["type"]} for e in outcome.errors]
+    # pydantic names a union member in the location: compared through the member's name only
+    found = [{"loc": [_member(part) for part in e["loc"]], "type": e["type"]} for e in outcome.errors]
+    assert {"loc": loc, "type": type_} in found
     assert all(set(e) == {"loc", "msg", "type"} for e in outcome.errors)
 
 
@@ -210,7 +261,7 @@ def test_redaction_hook_runs_before_the_envelope(make_call: MakeCall, context: I
     class Masking:
         def redact(self, call: CallRecorded, *, tenant_id: str) -> CallRecorded:
             seen.append(tenant_id)
-            return call.model_copy(update={"output": "[redacted]"})
+            return call.model_copy(update={"choices": [Choice(output="[redacted]")]})
 
     event = accepted(prepare_record(make_call(), 0, dataclasses.replace(context, redactor=Masking()))).event
     assert seen == ["acme"]
@@ -235,3 +286,33 @@ async def test_publishing_nothing_does_not_call_the_publisher() -> None:
     publisher = InMemoryPublisher()
     publisher.failure = RuntimeError("must not be called")
     assert await publish_accepted(publisher, [], timeout_s=5) == PublishOutcome([], [])
+
+
+def test_a_v2_record_is_published_as_it_was_sent(make_call: MakeCall, context: IngestContext) -> None:
+    record = make_call(
+        drop=("output",),
+        messages=[
+            {"role": "user", "content": [{"type": "image", "url": "https://x.test/label.png"}]},
+            {"role": "assistant", "tool_calls": [tool_call('{"order": "A-1"}')]},
+            {"role": "tool", "tool_call_id": "call_1", "content": "shipped"},
+        ],
+        choices=[{"output": "It shipped.", "finish_reason": "stop"}, {"output": "Shipped.", "finish_reason": "stop"}],
+        usage={"prompt_tokens": 9, "completion_tokens": 4, "total_tokens": 13, "cached_prompt_tokens": 8},
+        request={"n": 2, "tools": [{"name": "lookup", "parameters": '{"type": "object"}'}]},
+    )
+    event = accepted(prepare_record(record, 0, context)).event
+    assert event.type == "llmops.call.recorded.v2"
+    assert event.data == CallRecorded.model_validate(record)
+
+
+def test_a_v1_record_is_upcast_and_keeps_everything(make_call: MakeCall, context: IngestContext) -> None:
+    record = make_call(finish_reason="length", messages=[{"role": "tool", "content": "42", "tool_call_id": "c-1"}])
+    event = accepted(prepare_record(record, 0, context)).event
+    assert event.type == "llmops.call.recorded.v2"
+    assert event.data == CallRecorded.from_v1(v1.CallRecorded.model_validate(record))
+    assert event.data.choices[0].finish_reason == "length" and event.data.output == record["output"]
+    # The same call sent in either shape is the same event: a client may switch shapes between retries.
+    v2_record = {k: v for k, v in record.items() if k not in ("output", "finish_reason")}
+    v2_record["choices"] = [{"output": record["output"], "finish_reason": "length"}]
+    same = accepted(prepare_record(v2_record, 0, context)).event
+    assert (same.id, same.data) == (event.id, event.data)

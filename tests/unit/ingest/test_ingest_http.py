@@ -15,7 +15,7 @@ from llmops_ingest.bootstrap import IngestPorts, create_app
 from llmops_ingest.config import IngestSettings
 from llmops_kit.kafka.publisher import InMemoryPublisher
 from llmops_schemas.envelope import CloudEvent, EventPayload
-from llmops_schemas.v1.calls import CallRecorded
+from llmops_schemas.v2 import CallRecorded
 from prometheus_client import REGISTRY
 
 from tests.unit.ingest.fakes import Hook, HookedPublisher, call_ids
@@ -64,6 +64,25 @@ async def test_batch_is_published_and_reported_by_index(
     assert publisher.topics == ["llmops.calls.recorded"] * 2
     assert records_counter("accepted", "ok") == before[0] + 2
     assert records_counter("rejected", "schema") == before[1] + 1
+
+
+async def test_v1_and_v2_records_share_the_endpoint_and_are_published_as_v2(
+    client: httpx.AsyncClient, auth: dict[str, str], make_call: MakeCall, publisher: InMemoryPublisher
+) -> None:
+    v2 = make_call(
+        call_id="c-v2",
+        drop=("output",),
+        messages=[{"role": "assistant", "tool_calls": [{"id": "t1", "function": {"name": "f", "arguments": "{}"}}]}],
+        choices=[{"output": "a"}, {"output": "b"}],
+    )
+    oversized = make_call(call_id="c-big", drop=("output",), choices=[{"refusal": "x" * 1_000_001}])
+    response = await post(client, auth, {"calls": [make_call(call_id="c-v1"), v2, oversized]})
+    assert response.status_code == 202, response.text
+    assert [a["call_id"] for a in response.json()["accepted"]] == ["c-v1", "c-v2"]
+    [rejection] = response.json()["rejected"]
+    assert rejection["errors"][0]["loc"] == ["choices", 0, "refusal"]
+    assert {e.type for e in publisher.events} == {"llmops.call.recorded.v2"}
+    assert [len(e.data.choices) for e in publisher.events] == [1, 2]
 
 
 async def test_tenant_comes_from_the_key(

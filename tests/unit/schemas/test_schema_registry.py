@@ -19,8 +19,14 @@ from llmops_schemas.registry import (
     tolerant_validate,
     with_payload,
 )
-from llmops_schemas.v1 import PAYLOADS, CallRecorded, CompactedPayload, PolicyPublished, PromptVersionPublished
+from llmops_schemas.v1 import PAYLOADS as V1_PAYLOADS
+from llmops_schemas.v1 import CompactedPayload, PolicyPublished, PromptVersionPublished
 from llmops_schemas.v1.examples import ENVELOPE_EXAMPLE, example, example_data
+from llmops_schemas.v2 import PAYLOADS as V2_PAYLOADS
+from llmops_schemas.v2 import CallRecorded
+
+PAYLOADS = tuple(cls for cls in EVENT_TYPES.values() if cls.event_type not in UPCASTERS.types())
+"""The newest version of every fact: what parse_event returns (older versions are upcast to these)."""
 
 
 def wire(cls: type[EventPayload], **envelope: Any) -> dict[str, Any]:
@@ -37,7 +43,7 @@ def encode(document: dict[str, Any]) -> bytes:
 
 
 def test_every_payload_is_registered_under_its_type() -> None:
-    assert dict(EVENT_TYPES) == {cls.event_type: cls for cls in PAYLOADS}
+    assert dict(EVENT_TYPES) == {cls.event_type: cls for cls in (*V1_PAYLOADS, *V2_PAYLOADS)}
     assert list(EVENT_TYPES) == sorted(EVENT_TYPES)
     for event_type, cls in EVENT_TYPES.items():
         assert payload_class(event_type) is cls
@@ -49,7 +55,7 @@ def test_unknown_type_is_a_key_error_naming_the_known_types() -> None:
     assert isinstance(caught.value, UnknownEventTypeError)
     message = str(caught.value)
     assert "unknown event type 'llmops.call.recorded.v9'" in message
-    assert "llmops.call.recorded.v1" in message
+    assert "llmops.call.recorded.v2" in message
 
 
 def test_registry_is_read_only() -> None:
@@ -118,7 +124,7 @@ def test_parse_event_accepts_the_documented_example_and_text() -> None:
 def test_consumer_ignores_unknown_envelope_extensions_and_payload_fields() -> None:
     document = wire(CallRecorded, partitionkey="p-1")
     document["data"]["sentiment"] = "positive"
-    document["data"]["usage"]["reasoning_tokens"] = 3
+    document["data"]["usage"]["audio_tokens"] = 3
     document["data"]["messages"][0]["cache_control"] = {"type": "ephemeral"}
     document["data"]["prompt"]["hash"] = "abc"
     event = parse_event(encode(document))
@@ -159,7 +165,7 @@ BROKEN: list[tuple[bytes, str]] = [
     (encode(wire(CallRecorded, tenantid="ACME")), "envelope: tenantid"),
     (encode(wire(CallRecorded, datacontenttype="application/xml")), "envelope: datacontenttype"),
     (encode(wire(CallRecorded, time="yesterday")), "envelope: time"),
-    (encode(wire(CallRecorded, data=[])), "invalid llmops.call.recorded.v1 data"),
+    (encode(wire(CallRecorded, data=[])), "invalid llmops.call.recorded.v2 data"),
     (encode(wire(CallRecorded, data={"call_id": "x"})), "data.app: Field required"),
 ]
 
@@ -180,7 +186,7 @@ def test_validation_error_names_the_field_and_keeps_type_and_id() -> None:
     document["data"]["usage"]["prompt_tokens"] = -1
     with pytest.raises(EventValidationError, match=r"data\.usage\.prompt_tokens: Input should be greater") as caught:
         parse_event(encode(document))
-    assert caught.value.event_type == "llmops.call.recorded.v1"
+    assert caught.value.event_type == "llmops.call.recorded.v2"
     assert caught.value.event_id == document["id"]
 
 
@@ -290,6 +296,7 @@ def test_upcaster_registry_refuses_mistakes() -> None:
         looping.upcast(event)
 
 
-def test_no_upcasters_are_registered_while_everything_is_v1() -> None:
-    assert UPCASTERS.types() == []
-    assert all(t.endswith(".v1") for t in EVENT_TYPES)
+def test_the_platform_upcasts_exactly_the_superseded_types() -> None:
+    assert UPCASTERS.types() == ["llmops.call.recorded.v1"]
+    superseded = {t.rsplit(".", 1)[0] for t in EVENT_TYPES if t.endswith(".v2")}
+    assert {t for t in EVENT_TYPES if t.endswith(".v1") and t.rsplit(".", 1)[0] in superseded} == set(UPCASTERS.types())

@@ -45,12 +45,12 @@ KAFKA_BINDING_VERSION = "0.5.0"
 WRITE_COMMAND = "uv run python -m llmops_kit.kafka.asyncapi --write"
 CLOUDEVENTS_JSON = "application/cloudevents+json"
 
-RAW_TOPICS: dict[str, str] = {"llmops.calls.raw": "llmops.call.recorded.v1"}
+RAW_TOPICS: dict[str, str] = {"llmops.calls.raw": "llmops.call.recorded.v2"}
 """Topics whose records are a bare payload, not a CloudEvent: topic -> the event type of that payload.
 
 ``llmops.calls.raw`` carries one CallRecorded JSON object per record from producers that speak Kafka directly
-(the ingest service's raw consumer validates and wraps it). Every other catalog topic must carry a registered
-event type, or :func:`generate` refuses to describe it.
+(the ingest service's raw consumer validates and wraps it; it also takes the v1 shape, which it upcasts). Every
+other catalog topic must carry a registered event type, or :func:`generate` refuses to describe it.
 """
 
 DLQ_HEADERS: dict[str, str] = {

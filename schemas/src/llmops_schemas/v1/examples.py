@@ -23,6 +23,8 @@ from llmops_schemas.v1.feedback import FeedbackReceived
 from llmops_schemas.v1.governance import PolicyPublished
 from llmops_schemas.v1.prompt_labels import PromptLabelMoved
 from llmops_schemas.v1.prompts import PromptVersionPublished
+from llmops_schemas.v2 import calls as v2_calls
+from llmops_schemas.v2.examples import EXAMPLES as LATER_EXAMPLES
 
 __all__ = ["ENVELOPE_EXAMPLE", "EXAMPLES", "example", "example_data"]
 
@@ -246,7 +248,8 @@ EXAMPLES: dict[type[EventPayload], dict[str, Any]] = {
         "updated_at": _AT,
     },
 }
-"""Wire-form data of one valid payload per payload class."""
+EXAMPLES.update(LATER_EXAMPLES)
+"""Wire-form data of one valid payload per payload class (later versions' too, from their own modules)."""
 
 
 def example_data(cls: type[EventPayload]) -> dict[str, Any]:
@@ -263,12 +266,12 @@ ENVELOPE_EXAMPLE: dict[str, Any] = {
     "specversion": "1.0",
     "id": deterministic_uuid7(1_741_944_413_000, "acme", _CALL),  # started_at in ms, tenant, call id
     "source": "/services/ingest",
-    "type": CallRecorded.event_type,
+    "type": v2_calls.CallRecorded.event_type,
     "time": "2025-03-14T09:26:54.120Z",
-    "dataschema": CallRecorded.dataschema(),
+    "dataschema": v2_calls.CallRecorded.dataschema(),
     "datacontenttype": "application/json",
     "tenantid": "acme",
     "traceid": "4bf92f3577b34da6a3ce929d0e0e4736",
-    "data": EXAMPLES[CallRecorded],
+    "data": EXAMPLES[v2_calls.CallRecorded],
 }
-"""A whole event on the wire: the CloudEvents envelope around the ``CallRecorded`` example."""
+"""A whole event on the wire: the CloudEvents envelope around the (v2) ``CallRecorded`` example."""

@@ -1,26 +1,37 @@
 """The OpenAI-compatible request bodies the gateway accepts.
 
-Unknown fields are kept on the model (``model_extra``) so the prompt and experiment seams can read their own
-extensions, but they are never forwarded to an upstream: only the fields declared here are. That is also why a
-``base_url`` or ``api_base`` in a body has no effect: upstream addresses come from the routes file alone.
+No field is accepted and dropped (ADR 0016). The fields the gateway acts on are declared and validated here
+(sampling, ``n``, ``tools``, ``response_format``, messages and their content parts); every other field is kept
+as sent (``model_extra``) and, with the declared ones the gateway does not consume, is what
+:meth:`GenerationParams.forwarded` hands the backend: an OpenAI-compatible upstream gets them unchanged, a
+backend that cannot do one refuses the call naming it. The gateway's own extension fields (``prompt``,
+``chain``) are read by the prompt seams and never forwarded. Upstream addresses come from the routes file
+alone: a ``base_url`` in a body is only a field the upstream receives.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 from collections.abc import Collection, Mapping
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, NamedTuple, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, field_validator
+from pydantic_core import PydanticCustomError
 
 __all__ = [
     "CHAIN_FIELD",
+    "EXTENSION_FIELDS",
     "PROMPT_FIELD",
     "SAMPLING_FIELDS",
     "ChatCompletionRequest",
     "ChatMessageIn",
     "CompletionRequest",
+    "ContentPart",
     "EmbeddingRequest",
     "GenerationParams",
+    "ImagePart",
     "StreamOptions",
     "TextPart",
     "copy_with",
@@ -33,8 +44,11 @@ CHAIN_FIELD = "chain"
 """Chat extension field of a prompt chain (``{"steps": [{"output", "prompt"}, ...], "variables": {...}}``)."""
 SAMPLING_FIELDS = ("temperature", "top_p", "max_tokens", "stop", "seed")
 """The request fields a prompt version's or an experiment variant's ``CallParameters`` may set."""
-UNSUPPORTED = ("tools", "functions", "tool_choice", "function_call")
-"""Fields of OpenAI's API this gateway does not implement: refused (400) rather than silently ignored."""
+EXTENSION_FIELDS = frozenset({PROMPT_FIELD, CHAIN_FIELD})
+"""The gateway's own chat fields: consumed by the prompt seams, never forwarded."""
+PART_TYPES = frozenset({"text", "image_url", "refusal"})
+UNSUPPORTED_PARTS = {"input_audio": "audio input", "file": "file input"}
+"""Content part types OpenAI defines that the gateway refuses (it could neither bound nor record them)."""
 
 ModelName = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 StopText = Annotated[str, StringConstraints(min_length=1, max_length=256)]
@@ -44,35 +58,104 @@ Metadata = Annotated[dict[MetadataKey, Annotated[str, StringConstraints(max_leng
 
 
 class TextPart(BaseModel):
-    """A text content part (the only kind of part the gateway accepts)."""
+    """A text content part; other keys (``prompt_cache_breakpoint``, ...) are kept and forwarded."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="allow")
 
     type: Literal["text"]
     text: str
 
 
-class ChatMessageIn(BaseModel):
-    """One message of a chat request."""
+class InlineMedia(NamedTuple):
+    media_type: str
+    size_bytes: int
+    sha256: str
 
-    model_config = ConfigDict(extra="ignore")
+
+class ImageUrl(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    url: Annotated[str, StringConstraints(min_length=1)] = Field(
+        description="An http(s) URL, or a base64 `data:image/...` URL (bounded by INFERENCE_MAX_IMAGE_BYTES)"
+    )
+    detail: str | None = None
+
+
+class ImagePart(BaseModel):
+    """An image content part (URL or base64 data URL), forwarded as sent."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["image_url"]
+    image_url: ImageUrl
+    _inline: InlineMedia | None = PrivateAttr(default=None)
+
+    def inline(self) -> InlineMedia | None:
+        """A base64 image's media type, size and SHA-256 (decoded once, the bytes never kept); None for a URL.
+        Raises ValueError when the data is not base64."""
+        if self._inline is None:
+            header, comma, payload = self.image_url.url.partition(",")
+            if not (comma and header.startswith("data:") and header.endswith(";base64")):
+                return None
+            try:
+                data = base64.b64decode(payload + "=" * (-len(payload) % 4), validate=True)
+            except binascii.Error:
+                raise ValueError("the image is not valid base64") from None
+            self._inline = InlineMedia(header[5:-7].lower(), len(data), hashlib.sha256(data).hexdigest())
+        return self._inline
+
+
+class RefusalPart(BaseModel):
+    """An assistant message's refusal part (sent back in a conversation)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["refusal"]
+    refusal: str
+
+
+ContentPart = Annotated[TextPart | ImagePart | RefusalPart, Field(discriminator="type")]
+ToolCall = Annotated[dict[str, Any], Field(description="`{id, type: function, function: {name, arguments}}`")]
+
+
+class ChatMessageIn(BaseModel):
+    """One message of a chat request; keys the gateway does not read (``refusal``, ``audio``...) are forwarded."""
+
+    model_config = ConfigDict(extra="allow")
 
     role: Literal["system", "user", "assistant", "tool", "developer", "function"]
-    content: str | Annotated[list[TextPart], Field(max_length=256)] | None = None
+    content: str | Annotated[list[ContentPart], Field(max_length=256)] | None = None
     name: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
     tool_call_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    tool_calls: Annotated[list[ToolCall], Field(max_length=128)] | None = None
+
+    @field_validator("content", mode="before")
+    @classmethod
+    def _refuse_unsupported_parts(cls, content: Any) -> Any:
+        if isinstance(content, list):
+            for part in content:
+                kind = part.get("type") if isinstance(part, dict) else None
+                if isinstance(kind, str) and kind not in PART_TYPES:
+                    what = UNSUPPORTED_PARTS.get(kind, "an unknown content type")
+                    raise PydanticCustomError(
+                        "unsupported_content_type",
+                        "content part type '{kind}' ({what}) is not supported by this gateway",
+                        {"kind": kind, "what": what},
+                    )
+        return content
 
     def text(self) -> str:
-        """The message's text, with content parts joined."""
+        """The message's text, with text parts joined (images and refusals are not text)."""
         if isinstance(self.content, list):
-            return "".join(part.text for part in self.content)
+            return "".join(part.text for part in self.content if isinstance(part, TextPart))
         return self.content or ""
 
 
 class StreamOptions(BaseModel):
-    """``stream_options``: ``include_usage`` adds a last chunk with the call's token usage."""
+    """``stream_options``: ``include_usage`` adds a last chunk with the call's token usage; other options are
+    forwarded."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="allow")
 
     include_usage: bool = False
 
@@ -82,11 +165,16 @@ class GenerationParams(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
+    FORWARDED: ClassVar[frozenset[str]] = frozenset(
+        {"n", "stream_options", "presence_penalty", "frequency_penalty", "user", "metadata", "logprobs", "echo"}
+    )
+    """Declared fields the gateway validates but does not consume: forwarded with the undeclared ones."""
+
     model: ModelName
     max_tokens: int | None = Field(default=None, ge=1, strict=True)
     temperature: float | None = Field(default=None, ge=0, le=2, strict=True)
     top_p: float | None = Field(default=None, gt=0, le=1, strict=True)
-    n: int = Field(default=1, ge=1, le=1, strict=True, description="Only one choice per request is supported")
+    n: int | None = Field(default=None, ge=1, strict=True, description="Choices to generate; at most INFERENCE_MAX_N")
     stream: bool = False
     stream_options: StreamOptions | None = None
     stop: StopText | Annotated[list[StopText], Field(max_length=16)] | None = None
@@ -95,15 +183,6 @@ class GenerationParams(BaseModel):
     frequency_penalty: Penalty | None = None
     user: Annotated[str, StringConstraints(max_length=256)] | None = None
     metadata: Metadata | None = Field(default=None, description="Up to 16 string pairs, recorded with the call")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _refuse_unsupported(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for name in UNSUPPORTED:
-                if data.get(name) is not None:
-                    raise ValueError(f"'{name}' is not supported by this gateway")
-        return data
 
     def stop_list(self) -> list[str]:
         """``stop`` as a list (OpenAI accepts one string or a list)."""
@@ -114,14 +193,75 @@ class GenerationParams(BaseModel):
     def include_usage(self) -> bool:
         return self.stream and self.stream_options is not None and self.stream_options.include_usage
 
+    def choices(self) -> int:
+        """How many choices the call asks for (``n``, 1 when not sent)."""
+        return self.n or 1
+
+    def forwarded(self) -> dict[str, Any]:
+        """Every field the caller sent that the gateway does not consume itself, as sent: the declared ones of
+        :attr:`FORWARDED` and every undeclared one but the gateway's extension fields."""
+        sent = {name: getattr(self, name) for name in self.model_fields_set & self.FORWARDED}
+        if "stream_options" in sent and sent["stream_options"] is not None:
+            sent["stream_options"] = sent["stream_options"].model_dump(exclude_unset=True)
+        extra = self.model_extra
+        if extra:
+            sent.update((name, value) for name, value in extra.items() if name not in EXTENSION_FIELDS)
+        return sent
+
+
+def _refused(name: str, what: str) -> PydanticCustomError:
+    return PydanticCustomError(
+        "unsupported_parameter", "'{name}' ({what}) is not supported by this gateway", {"name": name, "what": what}
+    )
+
 
 class ChatCompletionRequest(GenerationParams):
     """``POST /v1/chat/completions``."""
+
+    FORWARDED: ClassVar[frozenset[str]] = GenerationParams.FORWARDED | {
+        "max_completion_tokens",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "functions",
+        "function_call",
+        "response_format",
+        "top_logprobs",
+        "modalities",
+    }
 
     messages: Annotated[list[ChatMessageIn], Field(max_length=1024)] = Field(
         default_factory=list, description="Required unless a prompt extension field renders them"
     )
     max_completion_tokens: int | None = Field(default=None, ge=1, description="Newer name of max_tokens; wins")
+    tools: Annotated[list[dict[str, Any]], Field(max_length=128)] | None = Field(
+        default=None, description="Function (or custom) tools; each schema checked and bounded"
+    )
+    tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = Field(default=None, strict=True)
+    functions: Annotated[list[dict[str, Any]], Field(max_length=128)] | None = None
+    function_call: str | dict[str, Any] | None = None
+    response_format: dict[str, Any] | None = Field(
+        default=None, description="`text`, `json_object`, or `json_schema` (with `strict`); the schema is bounded"
+    )
+    logprobs: bool | None = Field(default=None, strict=True)
+    top_logprobs: int | None = Field(default=None, ge=0, le=20, strict=True)
+    modalities: list[str] | None = Field(default=None, description="Only `text`: audio output is refused")
+    audio: Any = Field(default=None, description="Refused: the gateway does not produce audio")
+
+    @field_validator("modalities")
+    @classmethod
+    def _text_only(cls, modalities: list[str] | None) -> list[str] | None:
+        if modalities is not None and "audio" in modalities:
+            raise _refused("modalities", "audio output")
+        return modalities
+
+    @field_validator("audio")
+    @classmethod
+    def _no_audio(cls, audio: Any) -> Any:
+        if audio is not None:
+            raise _refused("audio", "audio output")
+        return audio
 
     def requested_max_tokens(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
@@ -134,7 +274,8 @@ class CompletionRequest(GenerationParams):
     """``POST /v1/completions`` (legacy text completions): one prompt string."""
 
     prompt: str | Annotated[list[str], Field(min_length=1, max_length=1)]
-    echo: Literal[False] = False
+    echo: bool | None = Field(default=None, strict=True)
+    logprobs: int | None = Field(default=None, ge=0, le=5, strict=True)
 
     def prompt_text(self) -> str:
         return self.prompt if isinstance(self.prompt, str) else self.prompt[0]

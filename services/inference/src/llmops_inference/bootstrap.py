@@ -39,6 +39,7 @@ from llmops_inference.entrypoints.http import HttpDependencies, build_router, in
 from llmops_inference.entrypoints.openapi import install_openapi
 from llmops_inference.errors import GatewayError, install_openai_error_handlers, openai_error_response
 from llmops_inference.execution import CallRunner
+from llmops_inference.features import FeatureBounds
 from llmops_inference.handlers import Gateway, Limits
 from llmops_inference.health import HealthMonitor
 from llmops_inference.limits import RateLimiter
@@ -153,6 +154,7 @@ def wire(settings: InferenceSettings, ports: InferencePorts) -> Wiring:
         settings.max_tokens_limit,
         settings.default_max_tokens,
         max_embedding_inputs=settings.max_embedding_inputs,
+        features=FeatureBounds(settings.max_n, settings.max_image_bytes, settings.max_schema_bytes),
     )
     registries = ports.registries
     if registries is not None:

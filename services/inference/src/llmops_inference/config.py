@@ -39,6 +39,13 @@ class InferenceSettings(ServiceSettings):
     max_embedding_inputs: int = Field(
         default=256, ge=1, le=2048, description="Most texts per embeddings request (413 above)"
     )
+    max_n: int = Field(default=8, ge=1, le=128, description="Most choices (`n`) one request may ask for (400 above)")
+    max_image_bytes: int = Field(
+        default=3 * 1024 * 1024, ge=1024, description="Largest base64 image content part, decoded (413 above)"
+    )
+    max_schema_bytes: int = Field(
+        default=64 * 1024, ge=256, description="Largest tool or response_format JSON Schema, as JSON (413 above)"
+    )
     render_workers: int = Field(default=4, ge=1, le=64, description="Threads that render prompt templates")
     max_pending_renders: int = Field(
         default=64, ge=1, description="Prompt renders in progress or waiting at once (503 above)"

@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 MAX_MESSAGE = 1000
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TYPES = frozenset({"str", "int", "float", "bool", "list", "dict", "none", "json"})
+_OWN_CODES = frozenset({"unsupported_parameter", "unsupported_content_type"})
+"""Validation error types the request models raise themselves: the client's ``code`` (else ``invalid_value``)."""
 
 
 class GatewayError(Exception):
@@ -78,7 +80,8 @@ def from_validation(exc: ValidationError | RequestValidationError) -> GatewayErr
     loc = [str(p) for p in first.get("loc", ()) if isinstance(p, int) or (_FIELD.match(str(p)) and p not in _TYPES)]
     param = ".".join(p for p in loc if p != "body") or None
     message = str(first.get("msg", "invalid value"))
-    return GatewayError(400, f"{param}: {message}" if param else message, param=param, code="invalid_value")
+    code = first["type"] if first.get("type") in _OWN_CODES else "invalid_value"
+    return GatewayError(400, f"{param}: {message}" if param else message, param=param, code=code)
 
 
 _UPSTREAM_STATUS = {"connect": 503, "unavailable": 503, "timeout": 504, "protocol": 502, "adapter": 502}
@@ -86,6 +89,9 @@ _UPSTREAM_STATUS = {"connect": 503, "unavailable": 503, "timeout": 504, "protoco
 
 def from_upstream(exc: UpstreamError, model: str) -> GatewayError:
     """What the client sees when the last target of ``model`` failed."""
+    if exc.kind == "status" and exc.param is not None:  # a feature the backend cannot do (ADR 0016)
+        message = f"model {model!r}: {exc.message}"
+        return GatewayError(exc.status or 400, message, param=exc.param, code="unsupported_parameter")
     if exc.kind == "status" and exc.status in {400, 413, 422}:
         return GatewayError(exc.status, exc.message, code="upstream_rejected")
     if exc.kind == "status" and exc.status == 429:

@@ -16,8 +16,9 @@ from typing import Any, Protocol
 
 from llmops_kit.logging import log_unexpected
 from llmops_schemas.envelope import CloudEvent
-from llmops_schemas.v1.calls import CallRecorded
+from llmops_schemas.v2 import CallRecorded
 
+from llmops_inference.choices import StreamedChoices, answered_choices
 from llmops_inference.domain import Delta, GenerationRequest, UpstreamError, Usage
 from llmops_inference.errors import GatewayError
 from llmops_inference.limits import RateLimiter, estimate_tokens
@@ -25,7 +26,16 @@ from llmops_inference.metrics import CALLS
 from llmops_inference.ports import BudgetGuard, CallContext
 from llmops_inference.recording.records import CallDraft
 from llmops_inference.router import OpenedStream, Routed, Router, adapter_failure
-from llmops_inference.streaming import DONE, Shape, chunk, completion_body, sse, usage_chunk
+from llmops_inference.streaming import (
+    DONE,
+    Shape,
+    chunk,
+    completion_body,
+    relayed_chunk,
+    role_chunk,
+    sse,
+    usage_chunk,
+)
 
 __all__ = ["CallRunner", "Recorder"]
 
@@ -81,6 +91,8 @@ class CallRunner:
             generation.finish_reason or "stop",
             generation.usage,
         )
+        if generation.choices is not None:
+            draft.choices = answered_choices(generation.choices, kind=request.kind)
         draft.first_token()
         self.finish(draft)
         return completion_body(
@@ -91,6 +103,8 @@ class CallRunner:
             generation.text,
             draft.finish_reason,
             generation.usage,
+            choices=generation.choices,
+            extra=generation.extra,
         )
 
     async def open_stream(self, draft: CallDraft, request: GenerationRequest) -> OpenedStream:
@@ -104,31 +118,41 @@ class CallRunner:
         return opened
 
     async def stream(
-        self, draft: CallDraft, opened: OpenedStream, shape: Shape, include_usage: bool
+        self, draft: CallDraft, opened: OpenedStream, shape: Shape, include_usage: bool, choices: int = 1
     ) -> AsyncIterator[bytes]:
-        """The answer as server-sent events; records the call when the stream ends, however it ends."""
+        """The answer as server-sent events; records the call when the stream ends, however it ends.
+
+        Pieces with the upstream's own choices (tool calls, logprobs, ``n`` > 1) are relayed as they are and
+        re-assembled for the record; text-only pieces are framed by the gateway.
+        """
         ids = (shape, draft.context.call_id, int(self.clock()), draft.model)
         parts: list[str] = []
+        relayed = StreamedChoices(shape)
         finished = False
         try:
             if shape == "chat":
-                yield sse(chunk(*ids, text="", role=True, include_usage=include_usage))
+                yield sse(role_chunk(*ids, choices=choices, include_usage=include_usage))
             async for delta in _deltas(opened):
-                if delta.text:
+                if delta.choices:
+                    if relayed.add(delta.choices):
+                        draft.first_token()
+                    yield sse(relayed_chunk(*ids, delta.choices, include_usage=include_usage))
+                elif delta.text:
                     draft.first_token()
                     parts.append(delta.text)
                     yield sse(chunk(*ids, text=delta.text, include_usage=include_usage))
                 draft.finish_reason = delta.finish_reason or draft.finish_reason
                 draft.usage = delta.usage or draft.usage
             draft.finish_reason = draft.finish_reason or "stop"
-            yield sse(
-                chunk(
-                    *ids,
-                    text=None if shape == "chat" else "",
-                    finish_reason=draft.finish_reason,
-                    include_usage=include_usage,
+            if not relayed.finished():
+                yield sse(
+                    chunk(
+                        *ids,
+                        text=None if shape == "chat" else "",
+                        finish_reason=draft.finish_reason,
+                        include_usage=include_usage,
+                    )
                 )
-            )
             if include_usage:
                 yield sse(usage_chunk(*ids, draft.usage or Usage(0, 0)))
             finished = True
@@ -156,7 +180,8 @@ class CallRunner:
             yield DONE
         finally:
             # No awaits here: a client that went away cancels this generator, and every await would re-raise.
-            draft.output = "".join(parts)
+            draft.output = "".join(parts) + relayed.text()
+            draft.choices = relayed.choices() if relayed.used else None
             if not finished and draft.error is None:
                 draft.fail("client_closed", "the client closed the stream before it ended")
             self._spawn(_close(opened.rest))

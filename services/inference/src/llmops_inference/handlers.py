@@ -11,7 +11,7 @@ import asyncio
 import base64
 import logging
 import struct
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +20,7 @@ from llmops_kit.logging import log_unexpected
 from llmops_schemas.ids import new_uuid7
 from llmops_schemas.v1.calls import CallParameters, ExperimentRef
 from llmops_schemas.v1.common import PromptRef
+from llmops_schemas.v2 import ChatMessage
 
 from llmops_inference.api_models import (
     CHAIN_FIELD,
@@ -32,9 +33,11 @@ from llmops_inference.chains import StepPosition, run_chain
 from llmops_inference.domain import GenerationRequest, Params, Usage
 from llmops_inference.errors import GatewayError
 from llmops_inference.execution import CallRunner
+from llmops_inference.features import FeatureBounds, check_chat, check_completion
 from llmops_inference.limits import check_sizes
 from llmops_inference.metrics import CALLS
 from llmops_inference.ports import CallContext, PromptResolver, Resolved, ShadowCall, VariantChooser
+from llmops_inference.recording.call_parts import recorded_chat, request_summary
 from llmops_inference.recording.records import CallDraft, to_parameters, to_recorded_messages
 from llmops_inference.streaming import Shape
 
@@ -43,7 +46,6 @@ __all__ = ["Answer", "Gateway", "Limits", "new_call_id"]
 log = logging.getLogger(__name__)
 Answer = dict[str, Any] | AsyncIterator[bytes]
 ID_PREFIX = {"chat": "chatcmpl-", "completion": "cmpl-", "embedding": "embd-", "messages": "msg-"}
-FORWARDED = ("presence_penalty", "frequency_penalty")
 
 
 def new_call_id(endpoint: str) -> str:
@@ -58,6 +60,7 @@ class Limits:
     default_max_tokens: int = 512
     max_shadows_in_flight: int = 64
     max_embedding_inputs: int = 256
+    features: FeatureBounds = field(default_factory=FeatureBounds)
 
 
 @dataclass
@@ -75,6 +78,7 @@ class Gateway:
 
     async def chat(self, request: ChatCompletionRequest, context: CallContext) -> Answer:
         self._check(request.prompt_chars(), request.requested_max_tokens())
+        check_chat(request, self.limits.features)
         chain = self.resolver.chain(request, context)
         if chain is not None:
             return await run_chain(self, chain, request, context, lambda: new_call_id("chat"))
@@ -87,12 +91,15 @@ class Gateway:
                 400, "'chain' is only supported on /v1/chat/completions", param=CHAIN_FIELD, code="unsupported"
             )
         self._check(request.prompt_chars(), request.requested_max_tokens())
+        check_completion(request, self.limits.features)
         generation = GenerationRequest(
             kind="completion",
             params=self._params(request, request.requested_max_tokens()),
             prompt=request.prompt_text(),
         )
-        draft = self._draft(context, request, [("user", request.prompt_text(), None, None)], generation.params)
+        messages = to_recorded_messages([("user", request.prompt_text(), None, None)])
+        draft = self._draft(context, request, messages, generation.params)
+        draft.request = request_summary(request)
         return await self._run(draft, request, generation, "completion")
 
     async def embeddings(self, request: EmbeddingRequest, context: CallContext) -> dict[str, Any]:
@@ -110,7 +117,7 @@ class Gateway:
                 param="input",
                 code="too_many_inputs",
             )
-        draft = self._draft(context, request, [("user", t, None, None) for t in texts], None)
+        draft = self._draft(context, request, to_recorded_messages([("user", t, None, None) for t in texts]), None)
         draft.tags.append("embeddings")
         await self.runner.admit(draft, request.prompt_chars(), 0)
         try:
@@ -190,26 +197,26 @@ class Gateway:
     async def _run(
         self, draft: CallDraft, request: GenerationParams, generation: GenerationRequest, shape: Shape
     ) -> Answer:
-        prompt_chars = len(generation.prompt) + sum(len(str(m.get("content") or "")) for m in generation.messages)
-        await self.runner.admit(draft, prompt_chars, generation.params.max_tokens)
+        prompt_chars = len(generation.prompt) + sum(_text_chars(m.get("content")) for m in generation.messages)
+        await self.runner.admit(draft, prompt_chars, generation.params.max_tokens * request.choices())
         if not request.stream:
             return await self.runner.generate(draft, generation, shape)
         opened = await self.runner.open_stream(draft, generation)
-        return self.runner.stream(draft, opened, shape, request.include_usage())
+        return self.runner.stream(draft, opened, shape, request.include_usage(), request.choices())
 
     def _params(self, request: GenerationParams, max_tokens: int | None) -> Params:
-        extra = {name: getattr(request, name) for name in FORWARDED if getattr(request, name) is not None}
         return Params(
             max_tokens=max_tokens or self.limits.default_max_tokens,
             temperature=request.temperature,
             top_p=request.top_p,
             stop=tuple(request.stop_list()),
             seed=request.seed,
-            extra=extra,
+            extra=request.forwarded(),
         )
 
     def _chat_request(self, request: ChatCompletionRequest) -> GenerationRequest:
-        messages = tuple(m.model_dump(exclude_none=True) for m in request.messages)
+        # As the caller sent them (keys the gateway does not read included), explicit nulls too.
+        messages = tuple(m.model_dump(exclude_unset=True) for m in request.messages)
         return GenerationRequest(
             kind="chat", params=self._params(request, request.requested_max_tokens()), messages=messages
         )
@@ -221,16 +228,16 @@ class Gateway:
         prompt: PromptRef | None,
         experiment: ExperimentRef | None,
     ) -> CallDraft:
-        messages = [(m.role, m.text(), m.name, m.tool_call_id) for m in request.messages]
-        draft = self._draft(context, request, messages, self._params(request, request.requested_max_tokens()))
-        draft.prompt, draft.experiment = prompt, experiment
+        params = self._params(request, request.requested_max_tokens())
+        draft = self._draft(context, request, recorded_chat(request.messages), params)
+        draft.prompt, draft.experiment, draft.request = prompt, experiment, request_summary(request)
         return draft
 
     def _draft(
         self,
         context: CallContext,
         request: GenerationParams | EmbeddingRequest,
-        messages: Sequence[tuple[str, str, str | None, str | None]],
+        messages: list[ChatMessage],
         params: Params | None,
     ) -> CallDraft:
         metadata = dict(getattr(request, "metadata", None) or {})
@@ -238,7 +245,7 @@ class Gateway:
         return CallDraft(
             context=context,
             model=request.model,
-            messages=to_recorded_messages(messages),
+            messages=messages,
             started_at=self.now(),
             source=self.source,
             environment=self.environment,
@@ -299,6 +306,13 @@ class Gateway:
         if opened is not None:
             draft.started_at, draft.started = opened.started_at, opened.started
         return draft
+
+
+def _text_chars(content: Any) -> int:
+    """Characters of a message's text (an image's base64 is not text the rate limit should count)."""
+    if isinstance(content, list):
+        return sum(len(part.get("text") or "") for part in content if isinstance(part, dict))
+    return len(content) if isinstance(content, str) else 0
 
 
 def _embedding_body(request: EmbeddingRequest, vectors: list[list[float]], prompt_tokens: int) -> dict[str, Any]:

@@ -8,11 +8,12 @@ escaped, so no model output (``"\\n\\ndata: [DONE]"``, U+2028, a lone ``\\r``) c
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from llmops_inference.domain import Usage
 
-__all__ = ["DONE", "Shape", "chunk", "completion_body", "sse", "usage_chunk"]
+__all__ = ["DONE", "Shape", "chunk", "completion_body", "relayed_chunk", "role_chunk", "sse", "usage_chunk"]
 
 DONE = b"data: [DONE]\n\n"
 Shape = Literal["chat", "completion"]
@@ -39,18 +40,29 @@ def _choice(
 
 
 def completion_body(
-    shape: Shape, call_id: str, created: int, model: str, text: str, finish_reason: str | None, usage: Usage | None
+    shape: Shape,
+    call_id: str,
+    created: int,
+    model: str,
+    text: str,
+    finish_reason: str | None,
+    usage: Usage | None,
+    *,
+    choices: list[dict[str, Any]] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A whole (non-streamed) answer."""
-    return {
+    """A whole (non-streamed) answer: the upstream's ``choices`` (and other top-level fields) relayed when it
+    gave them, else the one choice of ``text``; the id, model and usage are the gateway's."""
+    body = {
         "id": call_id,
         "object": OBJECTS[shape][0],
         "created": created,
         "model": model,
-        "choices": [_choice(shape, text, finish_reason or "stop", delta=False)],
+        "choices": choices if choices is not None else [_choice(shape, text, finish_reason or "stop", delta=False)],
         "usage": (usage or Usage(0, 0)).as_dict(),
         "system_fingerprint": None,
     }
+    return {**body, **extra} if extra else body
 
 
 def chunk(
@@ -71,6 +83,34 @@ def chunk(
         "created": created,
         "model": model,
         "choices": [_choice(shape, text, finish_reason, delta=True, role=role)],
+        "system_fingerprint": None,
+    }
+    if include_usage:
+        body["usage"] = None
+    return body
+
+
+def role_chunk(
+    shape: Shape, call_id: str, created: int, model: str, *, choices: int, include_usage: bool
+) -> dict[str, Any]:
+    """The first piece of a chat stream: the assistant role, once for each of the ``choices``."""
+    body = chunk(shape, call_id, created, model, text="", role=True, include_usage=include_usage)
+    if choices > 1:
+        first = body["choices"][0]
+        body["choices"] = [{**first, "index": index} for index in range(choices)]
+    return body
+
+
+def relayed_chunk(
+    shape: Shape, call_id: str, created: int, model: str, choices: list[dict[str, Any]], *, include_usage: bool
+) -> dict[str, Any]:
+    """A streamed piece whose ``choices`` the upstream gave (tool call pieces, logprobs, several choices)."""
+    body: dict[str, Any] = {
+        "id": call_id,
+        "object": OBJECTS[shape][1],
+        "created": created,
+        "model": model,
+        "choices": choices,
         "system_fingerprint": None,
     }
     if include_usage:

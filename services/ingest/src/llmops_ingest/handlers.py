@@ -1,7 +1,8 @@
 """The one validation path every call record takes, whichever entrypoint it arrived by.
 
 ``prepare_record`` turns one decoded JSON value into either an event ready to publish or a list of
-errors: schema validation with the strict producer model, the origin and timestamp rules, the
+errors: schema validation with the strict producer model (a record of the v1 shape is validated as v1 and
+upcast, see :func:`validate_call`), the origin and timestamp rules, the
 redaction hook, the envelope, and the per-record size limit, in that order (publishing to an
 :class:`~llmops_kit.kafka.publisher.EventPublisher` is :mod:`llmops_ingest.publishing`). Nothing here knows
 about HTTP or Kafka consumers.
@@ -19,7 +20,8 @@ from typing import Any, cast
 from llmops_kit.kafka.producer import MAX_RECORD_BYTES
 from llmops_schemas.envelope import CloudEvent, EventPayload
 from llmops_schemas.ids import deterministic_uuid7
-from llmops_schemas.v1.calls import CallRecorded
+from llmops_schemas.v1 import calls as v1
+from llmops_schemas.v2 import CallRecorded
 from pydantic import ValidationError
 
 from llmops_ingest.metrics import Reason
@@ -37,6 +39,7 @@ __all__ = [
     "content_call_id",
     "prepare_batch",
     "prepare_record",
+    "validate_call",
 ]
 
 FieldError = dict[str, Any]
@@ -136,6 +139,20 @@ def _with_call_id(raw: Any, tenant_id: str, fallback_call_id: str | None) -> Any
     return raw
 
 
+V1_ONLY_FIELDS = ("output", "finish_reason")
+"""Fields only the v1 record shape has: a record with one of them (and no ``choices``) is a v1 record."""
+
+
+def validate_call(record: Any) -> CallRecorded:
+    """``record`` as a v2 call; a record of the v1 shape is validated as v1, then upcast (nothing is lost).
+
+    Raises pydantic's ``ValidationError``, located in the shape the record was sent in.
+    """
+    if isinstance(record, dict) and "choices" not in record and any(k in record for k in V1_ONLY_FIELDS):
+        return CallRecorded.from_v1(v1.CallRecorded.model_validate(record))
+    return CallRecorded.model_validate(record)
+
+
 def check_origin(call: CallRecorded) -> list[FieldError]:
     """Only the gateway marks platform traffic (from the calling key's role); a submitted call never is."""
     if call.origin == "application":
@@ -187,7 +204,7 @@ def prepare_record(
     """
     record = _with_call_id(raw, context.tenant_id, fallback_call_id)
     try:
-        call = CallRecorded.model_validate(record)
+        call = validate_call(record)
     except ValidationError as exc:
         return Rejected(index, _validation_errors(exc), "schema")
     origin_errors = check_origin(call)

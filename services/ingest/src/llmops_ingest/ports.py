@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from llmops_schemas.v1.calls import CallRecorded
+from llmops_schemas.v2 import CallRecorded
 
 __all__ = ["Redactor"]
 

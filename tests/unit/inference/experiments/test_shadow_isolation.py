@@ -34,7 +34,7 @@ from llmops_inference.config import InferenceSettings
 from llmops_inference.domain import Delta, Generation, GenerationRequest, UpstreamError
 from llmops_inference.experiments.model import bucket
 from llmops_inference.routing_table import Target
-from llmops_schemas.v1.calls import CallRecorded
+from llmops_schemas.v2 import CallRecorded
 
 from tests.unit.inference.support import KEYS, Harness
 

@@ -19,7 +19,7 @@ from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.settings import KafkaSecurity
 from llmops_schemas.envelope import CloudEvent, EventPayload
 from llmops_schemas.v1 import AuditRecorded, ExperimentConfigured, PromptVersionPublished
-from llmops_schemas.v1.calls import CallRecorded
+from llmops_schemas.v2 import CallRecorded
 
 __all__ = ["GATEWAY_TOPICS", "BackgroundProducer"]
 

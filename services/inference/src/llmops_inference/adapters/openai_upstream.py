@@ -57,9 +57,16 @@ class OpenAIUpstream:
     async def generate(self, request: GenerationRequest, target: Target) -> Generation:
         path, body = _request_body(request, target, stream=False)
         data = await self._post(path, body, target)
-        choice = _first_choice(data, self.name)
+        choices = _choices(data, self.name)
+        choice = choices[0]
         text = choice.get("text") if request.kind == "completion" else (choice.get("message") or {}).get("content")
-        return Generation(text=text or "", finish_reason=choice.get("finish_reason"), usage=_usage(data.get("usage")))
+        return Generation(
+            text=text if isinstance(text, str) else "",
+            finish_reason=choice.get("finish_reason"),
+            usage=_usage(data.get("usage")),
+            choices=choices,
+            extra={key: value for key, value in data.items() if key not in _REPLACED} or None,
+        )
 
     async def stream(self, request: GenerationRequest, target: Target) -> AsyncIterator[Delta]:
         path, body = _request_body(request, target, stream=True)
@@ -125,18 +132,25 @@ class OpenAIUpstream:
 
 
 _DONE = Delta(finish_reason="__done__")
+_REPLACED = frozenset({"id", "object", "created", "model", "choices", "usage"})
+"""Top-level fields of an answer the gateway sets itself; the others are relayed."""
+_COUNTS = frozenset({"prompt_tokens", "completion_tokens", "total_tokens"})
 
 
 def _request_body(request: GenerationRequest, target: Target, *, stream: bool) -> tuple[str, dict[str, Any]]:
+    """The caller's fields as sent (ADR 0016), with the upstream's model name and the gateway's sampling bounds."""
     params = request.params
-    body: dict[str, Any] = {"model": target.model, **params.extra, "max_tokens": params.max_tokens}
+    body: dict[str, Any] = {"model": target.model, **params.extra}
+    if "max_completion_tokens" not in body:  # the newer name, when sent, carries the (checked) bound
+        body["max_tokens"] = params.max_tokens
     optional = {"temperature": params.temperature, "top_p": params.top_p, "seed": params.seed}
     body.update({k: v for k, v in optional.items() if v is not None})
     if params.stop:
         body["stop"] = list(params.stop)
     if stream:
         body["stream"] = True
-        body["stream_options"] = {"include_usage": True}
+        # usage is what the call is recorded and charged with: asked for whatever the client asked
+        body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
     if request.kind == "chat":
         return "chat/completions", {**body, "messages": list(request.messages)}
     return "completions", {**body, "prompt": request.prompt}
@@ -162,26 +176,57 @@ def _parse_event(line: str, kind: str, name: str) -> Delta | None:
     if event.get("error"):
         raise UpstreamError("protocol", f"upstream {name!r} failed mid-stream: {_error_text(event)}")
     choices = event.get("choices") or []
-    choice = choices[0] if choices and isinstance(choices[0], dict) else {}
-    text = choice.get("text") if kind == "completion" else (choice.get("delta") or {}).get("content")
-    delta = Delta(text=text or "", finish_reason=choice.get("finish_reason"), usage=_usage(event.get("usage")))
-    return delta if delta.text or delta.finish_reason or delta.usage else None
+    if not isinstance(choices, list) or not all(isinstance(choice, dict) for choice in choices):
+        raise UpstreamError("protocol", f"upstream {name!r} streamed an unexpected event")
+    relayed = [choice for choice in choices if _carries(choice, kind)]
+    usage = _usage(event.get("usage"))
+    if not relayed:
+        return Delta(usage=usage) if usage else None
+    first = relayed[0] if _index_of(relayed[0]) == 0 else {}
+    text = first.get("text") if kind == "completion" else (first.get("delta") or {}).get("content")
+    return Delta(
+        text=text if isinstance(text, str) else "",
+        finish_reason=first.get("finish_reason"),
+        usage=usage,
+        choices=relayed,
+    )
 
 
-def _first_choice(data: dict[str, Any], name: str) -> dict[str, Any]:
+def _carries(choice: dict[str, Any], kind: str) -> bool:
+    """Whether a streamed choice carries anything once its ``role`` is left out (the gateway sends the role
+    itself, once per choice, so the client never sees it twice)."""
+    if choice.get("finish_reason") is not None or choice.get("logprobs") is not None:
+        return True
+    if kind == "completion":
+        return bool(choice.get("text"))
+    delta = choice.get("delta")
+    if not isinstance(delta, dict):
+        return False
+    delta.pop("role", None)
+    return any(value is not None and value != "" for value in delta.values())
+
+
+def _index_of(choice: dict[str, Any]) -> int:
+    index = choice.get("index", 0)
+    return index if isinstance(index, int) else 0
+
+
+def _choices(data: dict[str, Any], name: str) -> list[dict[str, Any]]:
     choices = data.get("choices")
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+    if not isinstance(choices, list) or not choices or not all(isinstance(choice, dict) for choice in choices):
         raise UpstreamError("protocol", f"upstream {name!r} answered without choices")
-    return choices[0]
+    return choices
 
 
 def _usage(raw: Any) -> Usage | None:
     if not isinstance(raw, dict):
         return None
     try:
-        return Usage(int(raw.get("prompt_tokens") or 0), int(raw.get("completion_tokens") or 0))
+        counts = int(raw.get("prompt_tokens") or 0), int(raw.get("completion_tokens") or 0)
     except (TypeError, ValueError):
         return None
+    details = {key: value for key, value in raw.items() if key not in _COUNTS}
+    return Usage(*counts, details=details or None)
 
 
 def _error_text(data: Any) -> str:

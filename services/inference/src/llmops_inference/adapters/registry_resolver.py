@@ -108,7 +108,11 @@ class RegistryResolver:
 
 def apply_rendered(request: ChatCompletionRequest, rendered: RenderedPrompt) -> ChatCompletionRequest:
     """The request with the rendered messages (before any the caller sent) and the version's defaults."""
-    messages = [ChatMessageIn(role=m.role, content=m.content, name=m.name) for m in rendered.messages]
+    # name only when it has one: the messages are forwarded as set, and an explicit null is not a name.
+    messages = [
+        ChatMessageIn(role=m.role, content=m.content, **({"name": m.name} if m.name is not None else {}))
+        for m in rendered.messages
+    ]
     update: dict[str, Any] = {"messages": [*messages, *request.messages]}
     update.update(missing_parameters(request, rendered.parameters))
     return request.model_copy(update=update)

@@ -28,6 +28,7 @@ from tritonclient.grpc import InferInput, InferRequestedOutput
 from tritonclient.utils import InferenceServerException
 
 from llmops_inference.domain import Delta, Embeddings, Generation, GenerationRequest, UpstreamError, Usage
+from llmops_inference.features import text_only_refusal
 from llmops_inference.routing_table import Target, Upstream
 
 __all__ = ["LLM_OUTPUTS", "TritonBackend", "TritonClient", "render_chat"]
@@ -78,7 +79,13 @@ def _tensor(name: str, datatype: str, value: Any) -> InferInput:
 
 
 def llm_inputs(request: GenerationRequest) -> list[InferInput]:
-    """The ``llm`` model's input tensors for a request."""
+    """The ``llm`` model's input tensors for a request; a 400 naming what it asks for that ``llm`` cannot do
+    (tools, images, ``n`` > 1, logprobs, JSON output...), never dropped silently."""
+    refused = text_only_refusal(request)
+    if refused is not None:
+        param, feature = refused
+        message = f"{feature} is not supported by the Triton backend (plain text generation only)"
+        raise UpstreamError("status", message, status=400, param=param)
     params = request.params
     prompt = render_chat(request.messages) if request.kind == "chat" else request.prompt
     return [

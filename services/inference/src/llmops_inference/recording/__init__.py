@@ -1,1 +1,1 @@
-"""Call recording: building ``llmops.call.recorded.v1`` events, the buffer and the local spool."""
+"""Call recording: building ``llmops.call.recorded.v2`` events, the buffer and the local spool."""

@@ -27,8 +27,8 @@ from typing import Literal
 
 from llmops_kit.kafka.publisher import EventPublisher
 from llmops_schemas.envelope import CloudEvent, EventPayload
-from llmops_schemas.v1.calls import CallRecorded
-from pydantic import ValidationError
+from llmops_schemas.registry import EventValidationError, parse_event
+from llmops_schemas.v2 import CallRecorded
 
 from llmops_inference.metrics import EVENTS_LOST, EVENTS_REFUSED, EVENTS_SPOOLED, EVENTS_UNPUBLISHED, RECORD_BUFFER
 from llmops_inference.recording.spool import Spool, SpoolFull
@@ -249,9 +249,13 @@ class CallRecorder:
 
 
 def _parse(line: bytes) -> Event | None:
+    # parse_event upcasts: a spool written by a gateway that recorded v1 replays as v2.
     try:
-        return CloudEvent[CallRecorded].model_validate_json(line)
-    except ValidationError:
-        EVENTS_LOST.inc()
-        log.error("skipping an unreadable spooled line (%d bytes): a write torn by a crash", len(line))
-        return None
+        event = parse_event(line, expect=CallRecorded)
+    except EventValidationError:
+        event = None
+    if event is not None and isinstance(event.data, CallRecorded):
+        return event
+    EVENTS_LOST.inc()
+    log.error("skipping an unreadable spooled line (%d bytes): a write torn by a crash", len(line))
+    return None

@@ -1,4 +1,4 @@
-"""Building the ``llmops.call.recorded.v1`` event of one gateway call.
+"""Building the ``llmops.call.recorded.v2`` event of one gateway call.
 
 A :class:`CallDraft` is opened when a request is accepted and filled in as the call proceeds (which upstream,
 the first token, the answer or the error); :meth:`CallDraft.event` turns it into the CloudEvent. Its id is
@@ -20,13 +20,16 @@ from typing import Any
 from llmops_kit.kafka.producer import MAX_RECORD_BYTES
 from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.ids import deterministic_uuid7
-from llmops_schemas.v1.calls import MAX_TEXT, CallError, CallParameters, CallRecorded, ChatMessage, ExperimentRef
+from llmops_schemas.v1.calls import MAX_TEXT, CallError, CallParameters, ExperimentRef
 from llmops_schemas.v1.common import PromptRef
+from llmops_schemas.v2 import CallRecorded, ChatMessage, Choice, RequestSummary, TextPart, ToolCall
 from pydantic import ValidationError
 
+from llmops_inference.choices import AnsweredChoice
 from llmops_inference.domain import Params, Usage
 from llmops_inference.limits import Reservation
 from llmops_inference.ports import CallContext
+from llmops_inference.recording.call_parts import recorded_choices, recorded_usage
 
 __all__ = ["CallDraft", "identifier_or_none", "to_parameters", "to_recorded_messages"]
 
@@ -34,6 +37,8 @@ log = logging.getLogger(__name__)
 IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$")
 ENVELOPE_MARGIN = 16 * 1024
 ROLES = {"function": "tool"}
+UNRECORDED_PARAMETERS = frozenset({"user", "metadata"})
+"""Sent fields recorded elsewhere in the event (``user_id``, ``metadata``), not again as parameters."""
 NOT_RENDERED = ChatMessage(role="user", content="")
 """What an event holds as ``messages`` (it needs one) for a call refused before it had any: a chain step or a
 shadow copy whose prompt could not be rendered (its error says why)."""
@@ -58,7 +63,18 @@ def to_recorded_messages(messages: Sequence[tuple[str, str, str | None, str | No
 
 
 def to_parameters(params: Params) -> CallParameters:
-    extra = {k: v for k, v in list(params.extra.items())[:64] if isinstance(v, str | int | float | bool)}
+    """The sampling parameters, and of the other fields sent the scalar ones (``n``, ``logprobs``,
+    ``tool_choice``, ``reasoning_effort``...; texts cut) and the ``response_format`` type."""
+    extra: dict[str, Any] = {}
+    for name, value in params.extra.items():
+        if name in UNRECORDED_PARAMETERS or len(extra) == 64:
+            continue
+        if isinstance(value, str):
+            extra[name] = value[:256]
+        elif isinstance(value, int | float | bool):
+            extra[name] = value
+        elif name == "response_format" and isinstance(value, dict) and isinstance(value.get("type"), str):
+            extra[name] = value["type"][:256]
     return CallParameters(
         temperature=params.temperature,
         top_p=params.top_p,
@@ -67,6 +83,39 @@ def to_parameters(params: Params) -> CallParameters:
         seed=params.seed,
         extra=extra,
     )
+
+
+def _cut(message: ChatMessage, limit: int) -> ChatMessage:
+    """``message`` with its text (the string content, or each text part) and tool arguments cut to ``limit``."""
+    content = message.content
+    if isinstance(content, str):
+        content = content[:limit]
+    elif content is not None:
+        content = [p.model_copy(update={"text": p.text[:limit]}) if isinstance(p, TextPart) else p for p in content]
+    return message.model_copy(update={"content": content, "tool_calls": _cut_calls(message.tool_calls, limit)})
+
+
+def _cut_choice(choice: Choice, limit: int) -> Choice:
+    """``choice`` with its output, refusal and tool arguments cut to ``limit`` characters, logprobs left out."""
+    return choice.model_copy(
+        update={
+            "output": choice.output[:limit] if choice.output is not None else None,
+            "refusal": choice.refusal[:limit] if choice.refusal is not None else None,
+            "tool_calls": _cut_calls(choice.tool_calls, limit),
+            "logprobs": None,
+        }
+    )
+
+
+def _cut_calls(calls: list[ToolCall] | None, limit: int) -> list[ToolCall] | None:
+    if not calls:
+        return calls
+    return [
+        call.model_copy(
+            update={"function": call.function.model_copy(update={"arguments": call.function.arguments[:limit]})}
+        )
+        for call in calls
+    ]
 
 
 @dataclass
@@ -92,6 +141,10 @@ class CallDraft:
     first_token_at: float | None = None
     error: CallError | None = None
     ended: float | None = None
+    choices: list[AnsweredChoice] | None = None
+    """The answer's choices (tool calls, refusals, logprobs, ``n`` > 1) when the upstream gave its own."""
+    request: RequestSummary | None = None
+    """What the request asked for beyond text (tools, output format, ``n``, logprobs), when it asked."""
     reservation: Reservation | None = None
     """The rate limiter's token reservation, settled with the real usage when the call is recorded."""
 
@@ -132,10 +185,10 @@ class CallDraft:
             "model": self.model,
             "provider": self.provider,
             "messages": self.messages or [NOT_RENDERED],
-            "output": self.output,
-            "finish_reason": self.finish_reason,
+            "choices": self._choices(self.output),
             "parameters": self.parameters,
-            "usage": usage.as_dict() if usage else None,
+            "request": self.request,
+            "usage": recorded_usage(usage) if usage else None,
             "started_at": self.started_at,
             "latency_ms": round((self.ended - self.started) * 1000, 3),
             "time_to_first_token_ms": round((self.first_token_at - self.started) * 1000, 3)
@@ -152,14 +205,30 @@ class CallDraft:
         fields.update(overrides)
         return CallRecorded(**fields)
 
+    def _choices(self, output: str | None, limit: int = MAX_TEXT) -> list[Choice]:
+        """The upstream's choices when it gave its own, else the one answer (none when nothing came back);
+        texts cut to ``limit``."""
+        if self.choices:
+            choices = recorded_choices(self.choices)
+            if limit < MAX_TEXT:
+                choices = [_cut_choice(choice, limit) for choice in choices]
+            return choices
+        if output is None and self.finish_reason is None:
+            return []
+        return [Choice(output=output, finish_reason=self.finish_reason)]
+
     def _shrunk(self) -> CallRecorded:
         """The payload with every text cut to a common length that fits the record size."""
         limit = MAX_TEXT
         while True:
             limit //= 2
-            messages = [m.model_copy(update={"content": m.content[:limit]}) for m in self.messages]
+            messages = [_cut(m, limit) for m in self.messages]
             output = self.output[:limit] if self.output is not None else None
-            payload = self._payload(messages=messages, output=output, metadata={**self.metadata, "truncated": "true"})
+            payload = self._payload(
+                messages=messages,
+                choices=self._choices(output, limit),
+                metadata={**self.metadata, "truncated": "true"},
+            )
             if limit < 64 or len(payload.model_dump_json().encode()) < MAX_RECORD_BYTES - 2 * ENVELOPE_MARGIN:
                 return payload
 

@@ -8,7 +8,7 @@ then :class:`NoopRedactor` keeps records as they are, and replacing it is a one-
 
 from __future__ import annotations
 
-from llmops_schemas.v1.calls import CallRecorded
+from llmops_schemas.v2 import CallRecorded
 
 __all__ = ["NoopRedactor"]
 

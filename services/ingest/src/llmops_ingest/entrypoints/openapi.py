@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 from llmops_kit.http.problems import FieldProblem, add_openapi_components, model_components, problem_doc
 from llmops_kit.http.problems import Problem as BaseProblem
-from llmops_schemas.v1.calls import CallRecorded
+from llmops_schemas.v2 import CallRecorded
 from pydantic import BaseModel, Field
 
 __all__ = ["CALLS_DESCRIPTION", "BatchResult", "calls_openapi_extra", "calls_responses", "install_openapi"]
@@ -54,10 +54,11 @@ class Problem(BaseProblem):
 
 
 CALLS_DESCRIPTION = """\
-Publish a batch of LLM call records as `llmops.call.recorded.v1` CloudEvents on `llmops.calls.recorded`.
+Publish a batch of LLM call records as `llmops.call.recorded.v2` CloudEvents on `llmops.calls.recorded`.
 
 **Body**: `application/json` (UTF-8), an object `{"calls": [record, ...]}` with 1 to 1,000 records and at
-most 10 MiB. A bare JSON array is not accepted. Each record has the `llmops.call.recorded.v1` shape;
+most 10 MiB. A bare JSON array is not accepted. Each record has the `llmops.call.recorded.v2` shape (a record
+of the v1 shape, with `output` / `finish_reason` and no `choices`, is still accepted and upcast to v2);
 `call_id` may be omitted (or null) and ingest derives one from the record's content and tenant (a UUIDv5
 of its canonical JSON): records identical in every field are one call. The tenant comes from the API key,
 never from the body (a `tenant_id` field is an unknown field and rejected); the event carries the key's

@@ -1,0 +1,21 @@
+"""The platform's upcasters, one per superseded event type (see :mod:`llmops_schemas.upcasting`).
+
+Imported by :mod:`llmops_schemas.registry`, so that every reader of events has them registered.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llmops_schemas.envelope import CloudEvent
+from llmops_schemas.upcasting import register_upcaster, with_payload
+from llmops_schemas.v1 import calls as v1_calls
+from llmops_schemas.v2 import calls as v2_calls
+
+__all__: list[str] = []
+
+
+@register_upcaster(v1_calls.CallRecorded.event_type)
+def _call_recorded_v1_to_v2(event: CloudEvent[Any]) -> CloudEvent[Any]:
+    """A v1 call as v2: same envelope (id, source, time, tenant, trace, key), payload by ``from_v1``."""
+    return with_payload(event, v2_calls.CallRecorded.from_v1(event.data))

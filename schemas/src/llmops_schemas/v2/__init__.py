@@ -1,0 +1,38 @@
+"""Version 2 of the payloads whose contract changed incompatibly; every other type is still at v1."""
+
+from llmops_schemas.v2.call_parts import (
+    ChatMessage,
+    Choice,
+    ContentPart,
+    FunctionCall,
+    MediaRef,
+    TextPart,
+    TokenLogprob,
+    TokenUsage,
+    ToolCall,
+    TopLogprob,
+)
+from llmops_schemas.v2.calls import CallRecorded
+from llmops_schemas.v2.request import RequestSummary, ResponseFormat, ToolChoice, ToolDefinition
+
+PAYLOADS = (CallRecorded,)
+"""Every v2 payload class, one per event type."""
+
+__all__ = [
+    "PAYLOADS",
+    "CallRecorded",
+    "ChatMessage",
+    "Choice",
+    "ContentPart",
+    "FunctionCall",
+    "MediaRef",
+    "RequestSummary",
+    "ResponseFormat",
+    "TextPart",
+    "TokenLogprob",
+    "TokenUsage",
+    "ToolCall",
+    "ToolChoice",
+    "ToolDefinition",
+    "TopLogprob",
+]

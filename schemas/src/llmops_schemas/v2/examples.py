@@ -1,0 +1,91 @@
+"""One valid payload per v2 event type, as it appears on the wire; joins :data:`llmops_schemas.v1.examples.EXAMPLES`.
+
+The call example shows what v2 adds: an assistant tool call and its result, an image reference, cached and
+reasoning tokens, two choices (one with logprobs) and the request's tools and output format.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llmops_schemas.envelope import EventPayload
+from llmops_schemas.v2.calls import CallRecorded
+
+__all__ = ["EXAMPLES"]
+
+_ARGUMENTS = '{"order_id": "A-1042"}'
+_SCHEMA = '{"type": "object", "properties": {"order_id": {"type": "string"}}, "required": ["order_id"]}'
+
+EXAMPLES: dict[type[EventPayload], dict[str, Any]] = {
+    CallRecorded: {
+        "call_id": "call-01J9Z3Q4XK",
+        "app": "support-bot",
+        "model": "gpt-4o-mini",
+        "provider": "openai",
+        "user_id": "user-42",
+        "messages": [
+            {"role": "system", "content": "You answer questions about orders."},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "Where is my parcel? Here is the label."},
+                    {
+                        "type": "image",
+                        "media_type": "image/png",
+                        "size_bytes": 48213,
+                        "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                        "detail": "low",
+                    },
+                ],
+            },
+            {
+                "role": "assistant",
+                "tool_calls": [
+                    {
+                        "id": "call_7Yq2",
+                        "type": "function",
+                        "function": {"name": "track_order", "arguments": _ARGUMENTS},
+                    }
+                ],
+            },
+            {"role": "tool", "tool_call_id": "call_7Yq2", "content": '{"status": "shipped", "eta": "tomorrow"}'},
+        ],
+        "choices": [
+            {"output": "It left the warehouse this morning and arrives tomorrow.", "finish_reason": "stop"},
+            {
+                "output": "Your parcel has shipped; expect it tomorrow.",
+                "finish_reason": "stop",
+                "logprobs": [
+                    {
+                        "token": "Your",
+                        "logprob": -0.02,
+                        "top_logprobs": [{"token": "Your", "logprob": -0.02}, {"token": "The", "logprob": -4.1}],
+                    }
+                ],
+            },
+        ],
+        "parameters": {"temperature": 0.2, "max_tokens": 256},
+        "request": {
+            "tools": [
+                {"type": "function", "name": "track_order", "description": "Where an order is", "parameters": _SCHEMA}
+            ],
+            "tool_choice": {"mode": "auto"},
+            "response_format": {"type": "text"},
+            "n": 2,
+            "logprobs": True,
+            "top_logprobs": 2,
+        },
+        "usage": {
+            "prompt_tokens": 1310,
+            "completion_tokens": 41,
+            "total_tokens": 1351,
+            "cached_prompt_tokens": 1024,
+            "reasoning_tokens": 12,
+        },
+        "started_at": "2025-03-14T09:26:53Z",
+        "latency_ms": 812.5,
+        "prompt": {"name": "support-answer", "version": 3, "label": "production"},
+        "tags": ["checkout"],
+    },
+}
+"""Wire-form data of one valid payload per v2 payload class."""
