@@ -250,7 +250,7 @@ async def test_a_failure_mid_stream_is_an_error_event_the_sdk_raises(gw: Harness
 async def test_a_client_gone_mid_stream_is_recorded_as_closed(gw: Harness) -> None:
     request = MessagesRequest.model_validate({"model": "gpt-test", "max_tokens": 16, "messages": HELLO, "stream": True})
     context = CallContext(tenant_id="acme", key_id="writer-key", app="a", endpoint="messages", call_id="msg-gone")
-    answer = await gw.wiring.gateway.chat(to_chat_request(request), context)
+    answer = await gw.wiring.gateway.chat(to_chat_request(request).request, context)
     assert not isinstance(answer, dict)
     events = anthropic_events(answer, [])
     assert (await anext(events)).startswith(b"event: message_start\n")

@@ -111,9 +111,9 @@ AnthropicContentBlock = Annotated[
 
 
 class AnthropicMessageIn(_Strict):
-    """One turn: text, or a list of content blocks."""
+    """One turn: text, or a list of content blocks (a ``system`` message in the list: text only)."""
 
-    role: Literal["user", "assistant"]
+    role: Literal["user", "assistant", "system"]
     content: str | Annotated[list[AnthropicContentBlock], Field(max_length=256)]
 
     @field_validator("content", mode="before")

@@ -1,6 +1,7 @@
 """An Anthropic Messages request as the gateway's OpenAI-format chat request (the table is in docs/inference.md).
 
-* ``system`` becomes a first ``system`` message (its blocks as text parts);
+* ``system`` becomes a first ``system`` message (its blocks as text parts), as does a ``system`` message of the
+  list where it stands;
 * a user turn's ``tool_result`` blocks become ``tool`` messages (before the turn's other blocks, as OpenAI
   wants tool results right after the assistant's calls), ``is_error`` a ``[tool error]`` prefix of the result;
 * an assistant turn's ``tool_use`` blocks become its ``tool_calls`` (``input`` as a JSON string);
@@ -16,11 +17,14 @@ The result is validated by :class:`ChatCompletionRequest` like a body sent to ``
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
 from llmops_inference.anthropic_front.models import (
+    AnthropicContentBlock,
     AnthropicImageBlock,
     AnthropicMessageIn,
     AnthropicTextBlock,
@@ -33,19 +37,36 @@ from llmops_inference.anthropic_front.models import (
 from llmops_inference.api_models import CHAIN_FIELD, PROMPT_FIELD, ChatCompletionRequest
 from llmops_inference.errors import GatewayError, from_validation
 
-__all__ = ["ERROR_PREFIX", "to_chat_request"]
+__all__ = ["ERROR_PREFIX", "Translated", "to_chat_request"]
 
 ERROR_PREFIX = "[tool error] "
 """Put before a ``tool_result`` with ``is_error: true``: OpenAI's tool messages have no such flag."""
 Message = dict[str, Any]
+Sourced = tuple[Message, str]
+"""A translated message and where it came from in the Anthropic request (``system``, ``messages.2``...)."""
+_MESSAGE = re.compile(r"^messages\.(\d+)\b")
 
 
-def to_chat_request(request: MessagesRequest) -> ChatCompletionRequest:
+@dataclass(frozen=True, slots=True)
+class Translated:
+    """The chat request to run, and for each of its messages the part of the Anthropic request it came from."""
+
+    request: ChatCompletionRequest
+    origins: tuple[str, ...]
+
+    def locate(self, error: GatewayError) -> GatewayError:
+        """``error`` (a refusal naming a message of the chat request) pointing at the caller's own field too."""
+        return _located(error, self.origins)
+
+
+def to_chat_request(request: MessagesRequest) -> Translated:
     """The chat request to run; 400 naming the Anthropic field when a part of it cannot be translated."""
+    sourced = _system(request.system) + _turns(request.messages)
+    origins = tuple(origin for _, origin in sourced)
     body: dict[str, Any] = {
         "model": request.model,
         "max_tokens": request.max_tokens,
-        "messages": _system(request.system) + _turns(request.messages),
+        "messages": [message for message, _ in sourced],
         "stream": request.stream,
     }
     _sampling(request, body)
@@ -58,66 +79,89 @@ def to_chat_request(request: MessagesRequest) -> ChatCompletionRequest:
         if value is not None:
             body[name] = value
     try:
-        return ChatCompletionRequest.model_validate(body)
+        return Translated(ChatCompletionRequest.model_validate(body), origins)
     except ValidationError as exc:
-        translated = from_validation(exc)
-        raise GatewayError(
-            400, f"{translated.message} (in the translated chat request)", param=translated.param
-        ) from None
+        refused = from_validation(exc)
+        message = f"{refused.message} (in the translated chat request)"
+        error = GatewayError(400, message, param=refused.param, code=refused.code)
+        raise _located(error, origins) from None
 
 
-def _system(system: str | list[AnthropicTextBlock] | None) -> list[Message]:
+def _located(error: GatewayError, origins: tuple[str, ...]) -> GatewayError:
+    found = _MESSAGE.match(error.param or "") if error.status < 500 else None
+    index = int(found.group(1)) if found else -1
+    if not 0 <= index < len(origins) or origins[index] == f"messages.{index}":
+        return error
+    message = f"{error.message} (messages.{index} of the translated chat request is {origins[index]})"
+    return GatewayError(error.status, message, param=error.param, code=error.code, retry_after=error.retry_after)
+
+
+def _system(system: str | list[AnthropicTextBlock] | None) -> list[Sourced]:
     if system is None or system == []:
         return []
     if isinstance(system, str):
-        return [{"role": "system", "content": system}]
-    return [{"role": "system", "content": [_text(block) for block in system]}]
+        return [({"role": "system", "content": system}, "system")]
+    return [({"role": "system", "content": [_text(block) for block in system]}, "system")]
 
 
-def _turns(messages: list[AnthropicMessageIn]) -> list[Message]:
-    out: list[Message] = []
+def _turns(messages: list[AnthropicMessageIn]) -> list[Sourced]:
+    out: list[Sourced] = []
     for index, message in enumerate(messages):
-        if isinstance(message.content, str):
-            out.append({"role": message.role, "content": message.content})
+        blocks, origin = message.content, f"messages.{index}"
+        if isinstance(blocks, str):
+            out.append(({"role": message.role, "content": blocks}, origin))
+        elif message.role == "system":
+            out.append(({"role": "system", "content": [_text(block) for block in _texts(blocks, index)]}, origin))
         elif message.role == "assistant":
-            out.append(_assistant(message, index))
+            out.append((_assistant(blocks, index), origin))
         else:
-            out.extend(_user(message, index))
+            out.extend(_user(blocks, index))
     return out
 
 
-def _assistant(message: AnthropicMessageIn, index: int) -> Message:
+def _texts(blocks: list[AnthropicContentBlock], index: int) -> list[AnthropicTextBlock]:
+    for position, block in enumerate(blocks):
+        if not isinstance(block, AnthropicTextBlock):
+            raise _refused(
+                f"messages.{index}.content.{position}", f"a system message cannot hold '{block.type}' blocks"
+            )
+    return blocks  # type: ignore[return-value]  # all text, checked above
+
+
+def _assistant(blocks: list[AnthropicContentBlock], index: int) -> Message:
     texts: list[str] = []
     calls: list[Message] = []
-    for position, block in enumerate(message.content):
+    for position, block in enumerate(blocks):
         if isinstance(block, AnthropicTextBlock):
             texts.append(block.text)
         elif isinstance(block, AnthropicToolUseBlock):
             arguments = json.dumps(block.input, ensure_ascii=False, separators=(",", ":"))
             calls.append({"id": block.id, "type": "function", "function": {"name": block.name, "arguments": arguments}})
         else:
-            kind = getattr(block, "type", "?")
-            raise _refused(f"messages.{index}.content.{position}", f"an assistant turn cannot hold '{kind}' blocks")
+            raise _refused(
+                f"messages.{index}.content.{position}", f"an assistant turn cannot hold '{block.type}' blocks"
+            )
     translated: Message = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
     if calls:
         translated["tool_calls"] = calls
     return translated
 
 
-def _user(message: AnthropicMessageIn, index: int) -> list[Message]:
+def _user(blocks: list[AnthropicContentBlock], index: int) -> list[Sourced]:
     """Tool results first (each a ``tool`` message), then the turn's text and images as one user message."""
-    results: list[Message] = []
+    results: list[Sourced] = []
     parts: list[Message] = []
-    for position, block in enumerate(message.content):
+    for position, block in enumerate(blocks):
         if isinstance(block, AnthropicToolResultBlock):
-            results.append(_tool_result(block, f"messages.{index}.content.{position}"))
+            origin = f"messages.{index}.content.{position}"
+            results.append((_tool_result(block, origin), origin))
         elif isinstance(block, AnthropicTextBlock):
             parts.append(_text(block))
         elif isinstance(block, AnthropicImageBlock):
             parts.append(_image(block))
         else:
             raise _refused(f"messages.{index}.content.{position}", "a user turn cannot hold 'tool_use' blocks")
-    return results + ([{"role": "user", "content": parts}] if parts else [])
+    return results + ([({"role": "user", "content": parts}, f"messages.{index}")] if parts else [])
 
 
 def _tool_result(block: AnthropicToolResultBlock, param: str) -> Message:

@@ -62,7 +62,11 @@ async def _answer(request: Request) -> Response:
     principal, deps = invoker(request)
     payload = _parse(await read_body(request, deps.max_body_bytes, body_too_large))
     call = context(request, principal, "messages", deps.default_app, payload.user())
-    answer = await deps.gateway.chat(to_chat_request(payload), call)
+    translated = to_chat_request(payload)
+    try:
+        answer = await deps.gateway.chat(translated.request, call)
+    except GatewayError as error:
+        raise translated.locate(error) from None
     stops = payload.stop_sequences or []
     if isinstance(answer, dict):
         return JSONResponse(message_body(answer, stops))
