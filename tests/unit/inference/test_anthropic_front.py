@@ -8,10 +8,12 @@ Tool use and images through a real OpenAI-compatible upstream are in
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 import anthropic
+import httpx
 import httpx2
 import pytest
 from llmops_inference.anthropic_front.models import MessagesRequest
@@ -257,3 +259,39 @@ async def test_a_client_gone_mid_stream_is_recorded_as_closed(gw: Harness) -> No
     await events.aclose()  # what the server does when the client goes away
     (event,) = await gw.events()
     assert (event.call_id, event.status, event.error.type) == ("msg-gone", "error", "client_closed")
+
+
+async def test_a_method_the_route_does_not_allow_is_answered_in_anthropics_shape(gw: Harness) -> None:
+    response = await gw.client.get("/v1/messages", headers={"x-api-key": KEY})
+    assert response.status_code == 405 and response.headers["allow"] == "POST"
+    assert response.json() == {
+        "type": "error",
+        "error": {"type": "invalid_request_error", "message": "Method Not Allowed"},
+    }
+    other = await gw.client.get("/v1/chat/completions", headers={"x-api-key": KEY})
+    assert set(other.json()) == {"error"}  # the OpenAI routes keep OpenAI's shape
+
+
+class _BrokenChooser:
+    async def choose(self, request: Any, context: CallContext) -> Any:
+        raise RuntimeError(f"choose failed for {request.messages[0].text()!r}")
+
+
+async def test_an_unhandled_error_is_anthropics_500_logged_without_its_message(
+    make_harness: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    async with make_harness(chooser=_BrokenChooser()) as gw:
+        transport = httpx.ASGITransport(app=gw.app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            with caplog.at_level(logging.ERROR):
+                body = {"model": "gpt-test", "max_tokens": 8, "messages": [{"role": "user", "content": "private"}]}
+                response = await client.post("/v1/messages", json=body, headers={"x-api-key": KEY})
+    assert response.status_code == 500
+    assert response.json() == {
+        "type": "error",
+        "error": {"type": "api_error", "message": "an unexpected error occurred"},
+    }
+    assert [r.getMessage() for r in caplog.records if "unhandled" in r.getMessage()] == [
+        "unhandled error: builtins.RuntimeError"
+    ]
+    assert "private" not in caplog.text

@@ -32,7 +32,7 @@ from llmops_inference.adapters.noop import NoBudgets, NoExperiments, NoPromptReg
 from llmops_inference.adapters.openai_upstream import OpenAIUpstream
 from llmops_inference.adapters.registries import REGISTRY_PATHS, Registries, install_registries
 from llmops_inference.adapters.triton import TritonBackend
-from llmops_inference.anthropic_front.errors import anthropic_error_response
+from llmops_inference.anthropic_front.errors import anthropic_error_response, install_anthropic_error_handlers
 from llmops_inference.anthropic_front.route import MESSAGES_PATH, build_messages_router
 from llmops_inference.config import InferenceSettings
 from llmops_inference.entrypoints.http import HttpDependencies, build_router, include_registry_routes
@@ -209,6 +209,7 @@ def create_app(settings: InferenceSettings | None = None, *, ports: InferencePor
     install_openai_error_handlers(app)
     app.include_router(build_router())
     app.include_router(build_messages_router())
+    install_anthropic_error_handlers(app, MESSAGES_PATH)
     if wiring.registries is not None:
         install_registries(app, wiring.registries, ports.publisher, source=settings.source)
         include_registry_routes(app)

@@ -8,14 +8,22 @@ extension that cannot be rendered) a 400; every other status keeps its number an
 
 from __future__ import annotations
 
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from llmops_kit.logging import log_unexpected
 from starlette.exceptions import HTTPException
+from starlette.responses import Response
 
 from llmops_inference.errors import GatewayError
 
-__all__ = ["anthropic_error_response", "error_body", "from_http", "stream_error"]
+__all__ = ["anthropic_error_response", "error_body", "from_http", "install_anthropic_error_handlers", "stream_error"]
+
+log = logging.getLogger(__name__)
 
 STATUS = {422: 400, 502: 500, 503: 529}
 TYPES = {
@@ -57,3 +65,32 @@ def stream_error(error: Any) -> dict[str, Any]:
     error = error if isinstance(error, dict) else {}
     kind = STREAM_TYPES.get(str(error.get("code")), "api_error")
     return error_body(kind, str(error.get("message") or "the stream failed"))
+
+
+def install_anthropic_error_handlers(app: FastAPI, path: str) -> None:
+    """Errors answered outside the route on ``path`` (a method it does not allow, a bug) in Anthropic's shape too;
+    every other path keeps the app's handlers (install after them)."""
+    on_http, on_unhandled = app.exception_handlers[HTTPException], app.exception_handlers[Exception]
+
+    async def http(request: Request, exc: Exception) -> Response:
+        if request.scope.get("path") != path or not isinstance(exc, HTTPException):
+            return await _delegate(on_http, request, exc)
+        answer = anthropic_error_response(from_http(exc))
+        answer.headers.update(exc.headers or {})
+        return answer
+
+    async def unhandled(request: Request, exc: Exception) -> Response:
+        if request.scope.get("path") != path:
+            return await _delegate(on_unhandled, request, exc)
+        log_unexpected(log, "unhandled error", exc)  # its class and frames only: messages can quote prompts
+        return anthropic_error_response(GatewayError(500, "an unexpected error occurred", type="server_error"))
+
+    app.add_exception_handler(HTTPException, http)
+    app.add_exception_handler(Exception, unhandled)
+
+
+async def _delegate(
+    handler: Callable[[Request, Exception], Response | Awaitable[Response]], request: Request, exc: Exception
+) -> Response:
+    answer = handler(request, exc)
+    return await answer if inspect.isawaitable(answer) else answer

@@ -70,7 +70,7 @@ class AnthropicBase64Source(_Strict):
 
 class AnthropicUrlSource(_Strict):
     type: Literal["url"]
-    url: Annotated[str, StringConstraints(pattern=r"^https?://", max_length=8192)]
+    url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=8192)]
 
 
 class AnthropicImageBlock(_Strict):
