@@ -19,9 +19,11 @@ import pytest
 from llmops_inference.anthropic_front.models import MessagesRequest
 from llmops_inference.anthropic_front.requests import to_chat_request
 from llmops_inference.anthropic_front.stream import anthropic_events
+from llmops_inference.api_models import ChatCompletionRequest
 from llmops_inference.config import InferenceSettings
-from llmops_inference.domain import GenerationRequest, UpstreamError
-from llmops_inference.ports import CallContext
+from llmops_inference.domain import GenerationRequest, UpstreamError, Usage
+from llmops_inference.ports import BudgetDecision, CallContext, ExperimentPlan
+from llmops_schemas.v1.calls import ExperimentRef
 
 from tests.unit.inference.support import KEYS, Harness
 
@@ -295,3 +297,55 @@ async def test_an_unhandled_error_is_anthropics_500_logged_without_its_message(
         "unhandled error: builtins.RuntimeError"
     ]
     assert "private" not in caplog.text
+
+
+class _Budget:
+    def __init__(self) -> None:
+        self.charged: list[Usage | None] = []
+
+    async def check(self, context: CallContext, model: str) -> BudgetDecision:
+        return BudgetDecision(allowed=model != "solo", message="monthly budget spent", retry_after_s=3600)
+
+    async def charge(self, context: CallContext, model: str, usage: Usage | None) -> None:
+        self.charged.append(usage)
+
+
+async def test_the_budget_refuses_and_charges_as_on_chat(make_harness: Callable[..., Any]) -> None:
+    budget = _Budget()
+    async with make_harness(budget=budget) as gw:
+        with pytest.raises(anthropic.RateLimitError) as caught:
+            await sdk(gw).messages.create(model="solo", max_tokens=8, messages=HELLO)
+        assert caught.value.body["error"] == {"type": "rate_limit_error", "message": "monthly budget spent"}  # type: ignore[index]
+        assert caught.value.response.headers["retry-after"] == "3600"
+        await sdk(gw).messages.create(model="gpt-test", max_tokens=8, messages=HELLO)
+        await gw.events()
+        assert Usage(5, 7) in budget.charged
+
+
+class _Arm:
+    """Sends every call to the ``solo`` arm of experiment ``exp-1``."""
+
+    async def choose(self, request: ChatCompletionRequest, context: CallContext) -> ExperimentPlan:
+        arm = ExperimentRef(experiment_id="exp-1", variant="solo-arm")
+        return ExperimentPlan(request=request.model_copy(update={"model": "solo"}), experiment=arm)
+
+
+async def test_an_experiment_arm_routes_and_is_recorded(make_harness: Callable[..., Any]) -> None:
+    async with make_harness(chooser=_Arm()) as gw:
+        message = await sdk(gw).messages.create(model="gpt-test", max_tokens=8, messages=HELLO)
+        (event,) = await gw.events()
+    assert message.model == "solo" and gw.backends["primary"].requests[-1][1].model == "solo-up"
+    assert event.experiment is not None and (event.experiment.experiment_id, event.experiment.variant) == (
+        "exp-1",
+        "solo-arm",
+    )
+
+
+async def test_a_registered_prompt_renders_the_messages(chain_gw: Harness) -> None:
+    prompt = {"name": "summarise", "label": "production", "variables": {"ticket": "parcel late"}}
+    message = await sdk(chain_gw).messages.create(
+        model="gpt-test", max_tokens=32, messages=[], extra_body={"prompt": prompt}
+    )
+    assert message.content[0].text == "[Summarise: parcel late]"  # type: ignore[union-attr]
+    recorded = (await chain_gw.events())[-1]
+    assert recorded.prompt is not None and recorded.prompt.name == "summarise"
