@@ -29,6 +29,8 @@ from tests.unit.inference.support import KEYS, Harness
 
 KEY = KEYS["writer"][0]
 HELLO = [{"role": "user", "content": "Hello?"}]
+TEXT_WITH_CITATIONS = {"type": "text", "text": "x", "citations": []}
+BMP = {"type": "image", "source": {"type": "base64", "media_type": "image/bmp", "data": "Qk0="}}
 
 
 def sdk(gw: Harness, key: str = KEY, **headers: str) -> anthropic.AsyncAnthropic:
@@ -173,6 +175,19 @@ async def test_a_bad_key_is_anthropics_401(gw: Harness) -> None:
             "tool_choice.name: required when tool_choice.type is 'tool'",
         ),
         ({"model": "gpt-test", "max_tokens": 8}, "messages: at least one message is required"),
+        (
+            {"model": "gpt-test", "max_tokens": 8, "messages": [{"role": "user", "content": [TEXT_WITH_CITATIONS]}]},
+            "'messages.0.content.0.citations' is not supported by this gateway's /v1/messages (model 'gpt-test')",
+        ),
+        (
+            {"model": "gpt-test", "max_tokens": 8, "messages": [{"role": "user", "content": [BMP]}]},
+            "messages.0.content.0.source.media_type: Input should be 'image/jpeg', 'image/png', 'image/gif' or "
+            "'image/webp'",
+        ),
+        (
+            {"model": "gpt-test", "max_tokens": 8, "system": [{"type": "text", "text": 5}], "messages": HELLO},
+            "system.0.text: Input should be a valid string",
+        ),
     ],
 )
 async def test_a_bad_body_is_a_400_with_a_precise_message(gw: Harness, body: dict[str, Any], message: str) -> None:

@@ -10,7 +10,10 @@ translated back; every error is answered in Anthropic's shape.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from llmops_kit.http.edge import read_body
 from pydantic import ValidationError
@@ -25,7 +28,7 @@ from llmops_inference.anthropic_front.requests import to_chat_request
 from llmops_inference.anthropic_front.stream import anthropic_events
 from llmops_inference.entrypoints.http import SSE_HEADERS, body_too_large, context, invoker, parse
 from llmops_inference.entrypoints.openapi import body
-from llmops_inference.errors import GatewayError
+from llmops_inference.errors import GatewayError, from_validation
 
 __all__ = ["MESSAGES_PATH", "build_messages_router"]
 
@@ -74,16 +77,50 @@ async def _answer(request: Request) -> Response:
 
 
 def _parse(data: bytes) -> MessagesRequest:
-    """The request, or a 400 naming the field: an undeclared one is refused by name, with the model."""
+    """The request, or a 400 naming the field: an undeclared one is refused by name, with the model.
+
+    Of several problems the deepest is named: in ``str | list[block]`` fields (``content``, ``system``) the
+    block's own problem says more than "Input should be a valid string".
+    """
     try:
         return MessagesRequest.model_validate_json(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        if first["type"] == "extra_forbidden":
-            param = ".".join(str(part) for part in first["loc"])
-            message = f"'{param}' is not supported by this gateway's /v1/messages (model {_model(data)!r})"
-            raise GatewayError(400, message, param=param, code="unsupported_parameter") from None
-    return parse(MessagesRequest, data)  # raises the OpenAI front's precise 400 (JSON, empty body, field)
+        errors = exc.errors()
+        if any(error["type"] == "json_invalid" for error in errors):
+            return parse(MessagesRequest, data)  # raises the OpenAI front's 400 for an empty or malformed body
+        deepest = max(errors, key=lambda error: len(error["loc"]))
+        located = {**deepest, "loc": _fields(deepest["loc"], from_json(data))}
+        refused = from_validation(RequestValidationError([located]))
+    if deepest["type"] == "extra_forbidden" and refused.param:
+        message = f"'{refused.param}' is not supported by this gateway's /v1/messages (model {_model(data)!r})"
+        raise GatewayError(400, message, param=refused.param, code="unsupported_parameter")
+    raise refused
+
+
+def _fields(loc: tuple[int | str, ...], data: Any) -> tuple[int | str, ...]:
+    """``loc`` without what pydantic adds that is no field of the body: a block's ``type`` tag (the union's
+    discriminator) and a union member's name (``str``, ``list[...]``)."""
+    kept: list[int | str] = []
+    node, tagged = data, False
+    for part in loc:
+        if isinstance(node, dict) and node.get("type") == part and (part not in node or tagged):
+            tagged = False  # a tag is no key of its block, unless the block has a field of its name (text)
+            continue
+        if isinstance(node, list | str) and not isinstance(part, int):
+            tagged = "tagged-union" in str(part)  # the list's items are named by their tag next
+            continue
+        kept.append(part)
+        tagged = tagged and isinstance(part, int)
+        node = _child(node, part)
+    return tuple(kept)
+
+
+def _child(node: Any, part: int | str) -> Any:
+    if isinstance(node, dict):
+        return node.get(part)
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return None
 
 
 def _model(data: bytes) -> str | None:
