@@ -12,6 +12,7 @@ from typing import Any
 import anthropic
 import httpx2
 import pytest
+from pydantic import BaseModel
 
 from tests.unit.inference.sdk_support import SdkGateway, completion, sdk_gateway, tool_call
 from tests.unit.inference.support import KEYS
@@ -153,3 +154,20 @@ async def test_a_backend_that_cannot_do_a_feature_refuses_it_naming_it_and_the_m
     assert named in message and "'triton-llm'" in message and "Triton" in message
     (refused,) = await loop.events()
     assert refused.status == "error" and refused.metadata["http_status"] == "400"
+
+
+class Forecast(BaseModel):
+    city: str
+    celsius: int
+
+
+async def test_the_sdks_parse_helper_gets_structured_output(loop: SdkGateway) -> None:
+    loop.upstream.answer = lambda body: completion('{"city": "Paris", "celsius": 18}')
+    parsed = await claude(loop).messages.parse(
+        model="gpt-loop", max_tokens=64, messages=ASK, output_format=Forecast, output_config={"effort": "low"}
+    )
+    assert parsed.parsed_output == Forecast(city="Paris", celsius=18)
+    sent = loop.upstream.last
+    assert sent["response_format"]["type"] == "json_schema" and sent["response_format"]["json_schema"]["strict"]
+    assert set(sent["response_format"]["json_schema"]["schema"]["properties"]) == {"city", "celsius"}
+    assert sent["reasoning_effort"] == "low"

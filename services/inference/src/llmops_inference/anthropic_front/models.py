@@ -151,6 +151,18 @@ class AnthropicToolChoice(_Strict):
     disable_parallel_tool_use: bool | None = None
 
 
+class AnthropicOutputFormat(_Strict):
+    type: Literal["json_schema"]
+    schema_: dict[str, Any] = Field(alias="schema")
+
+
+class AnthropicOutputConfig(_Strict):
+    """Structured output (a JSON Schema the answer follows) and reasoning effort."""
+
+    format: AnthropicOutputFormat | None = None
+    effort: Literal["low", "medium", "high", "xhigh", "max"] | None = None
+
+
 class AnthropicMetadata(_Strict):
     user_id: Annotated[str, StringConstraints(max_length=256)] | None = None
 
@@ -170,6 +182,9 @@ class MessagesRequest(_Strict):
     top_k: int | None = Field(default=None, ge=1, strict=True, description="Refused by backends that cannot do it")
     tools: Annotated[list[AnthropicToolSpec], Field(max_length=128)] | None = None
     tool_choice: AnthropicToolChoice | None = None
+    output_config: AnthropicOutputConfig | None = Field(
+        default=None, description="`format` becomes a strict `json_schema` response_format, `effort` reasoning_effort"
+    )
     metadata: AnthropicMetadata | None = Field(default=None, description="`user_id` is recorded as the call's user")
     stream: bool = False
     prompt: dict[str, Any] | None = Field(

@@ -9,6 +9,8 @@
 * ``stop_sequences`` -> ``stop``, ``metadata.user_id`` -> ``user``, ``tool_choice`` ``any`` -> ``required``,
   ``disable_parallel_tool_use`` -> ``parallel_tool_calls: false``; ``top_k`` is sent as ``top_k`` (what
   vLLM and other OpenAI-compatible servers read; a backend that cannot do it refuses the call naming it);
+* ``output_config.format`` -> a strict ``json_schema`` ``response_format``, ``output_config.effort`` ->
+  ``reasoning_effort``;
 * a stream always asks for usage (``stream_options.include_usage``): Anthropic's ``message_delta`` carries it.
 
 The result is validated by :class:`ChatCompletionRequest` like a body sent to ``/v1/chat/completions``.
@@ -27,6 +29,7 @@ from llmops_inference.anthropic_front.models import (
     AnthropicContentBlock,
     AnthropicImageBlock,
     AnthropicMessageIn,
+    AnthropicOutputConfig,
     AnthropicTextBlock,
     AnthropicToolChoice,
     AnthropicToolResultBlock,
@@ -71,6 +74,7 @@ def to_chat_request(request: MessagesRequest) -> Translated:
     }
     _sampling(request, body)
     _tools(request, body)
+    _output(request.output_config, body)
     if request.user() is not None:
         body["user"] = request.user()
     if request.stream:
@@ -204,6 +208,20 @@ def _tools(request: MessagesRequest, body: dict[str, Any]) -> None:
     body["tool_choice"] = _tool_choice(choice)
     if choice.disable_parallel_tool_use and request.tools and choice.type != "none":
         body["parallel_tool_calls"] = False
+
+
+def _output(config: AnthropicOutputConfig | None, body: dict[str, Any]) -> None:
+    """``format`` as a strict ``json_schema`` response format (Anthropic's structured outputs always follow
+    the schema), ``effort`` as ``reasoning_effort`` (``max`` has no equivalent)."""
+    if config is None:
+        return
+    if config.format is not None:
+        spec = {"name": "output", "schema": config.format.schema_, "strict": True}
+        body["response_format"] = {"type": "json_schema", "json_schema": spec}
+    if config.effort == "max":
+        raise _refused("output_config.effort", "'max' has no equivalent in the OpenAI format (low to xhigh)")
+    if config.effort is not None:
+        body["reasoning_effort"] = config.effort
 
 
 def _tool(tool: AnthropicToolSpec) -> Message:
