@@ -76,8 +76,15 @@ def test_tool_choice(choice: dict[str, Any], expected: dict[str, Any]) -> None:
 
 def test_sampling_stops_user_and_streams_ask_for_usage() -> None:
     sent = translate(
-        temperature=0.5, top_p=0.8, top_k=4, stop_sequences=["##"], metadata={"user_id": "u-1"}, stream=True
+        temperature=0.5,
+        top_p=0.8,
+        top_k=4,
+        stop_sequences=["##"],
+        metadata={"user_id": "u-1"},
+        stream=True,
+        cache_control={"type": "ephemeral"},
     )
+    assert "cache_control" not in sent and "metadata" not in sent
     assert {k: sent[k] for k in ("temperature", "top_p", "top_k", "stop", "user")} == {
         "temperature": 0.5,
         "top_p": 0.8,

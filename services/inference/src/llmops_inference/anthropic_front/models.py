@@ -2,7 +2,7 @@
 
 Every field is declared; any other is refused (400 naming it and the model) rather than dropped, as on the
 OpenAI front (ADR 0019). Content block types the gateway cannot translate (documents, thinking, server tool
-results...) are refused by name. ``cache_control`` is accepted on blocks, tools and the system prompt: it is a
+results...) are refused by name. ``cache_control`` is accepted (top level, blocks, tools, system prompt): it is a
 caching hint with no effect on the answer, and OpenAI-format backends cache prompts by themselves.
 
 These are this front's own wire types; the native Anthropic *upstream* adapter (``adapters/native``) reads the
@@ -187,6 +187,7 @@ class MessagesRequest(_Strict):
     )
     metadata: AnthropicMetadata | None = Field(default=None, description="`user_id` is recorded as the call's user")
     stream: bool = False
+    cache_control: AnthropicCacheControl | None = Field(default=None, description="Accepted; no effect on the answer")
     prompt: dict[str, Any] | None = Field(
         default=None, description="Gateway extension: render a registered prompt version (as on chat completions)"
     )
