@@ -364,3 +364,14 @@ async def test_a_registered_prompt_renders_the_messages(chain_gw: Harness) -> No
     assert message.content[0].text == "[Summarise: parcel late]"  # type: ignore[union-attr]
     recorded = (await chain_gw.events())[-1]
     assert recorded.prompt is not None and recorded.prompt.name == "summarise"
+
+
+async def test_a_tool_result_answering_no_tool_use_is_refused_naming_the_callers_block(gw: Harness) -> None:
+    result = {"type": "tool_result", "tool_use_id": "toolu-9", "content": "18C"}
+    body = {"model": "gpt-test", "max_tokens": 8, "system": "s", "messages": [{"role": "user", "content": [result]}]}
+    response = await gw.client.post("/v1/messages", json=body, headers={"x-api-key": KEY})
+    assert response.status_code == 400
+    message = response.json()["error"]["message"]
+    assert "'toolu-9'" in message and message.endswith(
+        "(messages.1 of the translated chat request is messages.0.content.0)"
+    )
