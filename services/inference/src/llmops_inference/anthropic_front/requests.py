@@ -65,7 +65,8 @@ class Translated:
 def to_chat_request(request: MessagesRequest) -> Translated:
     """The chat request to run; 400 naming the Anthropic field when a part of it cannot be translated."""
     sourced = _system(request.system) + _turns(request.messages)
-    origins = tuple(origin for _, origin in sourced)
+    rendered = request.prompt is not None or request.chain is not None  # rendered messages come first: unknown
+    origins = () if rendered else tuple(origin for _, origin in sourced)
     body: dict[str, Any] = {
         "model": request.model,
         "max_tokens": request.max_tokens,
