@@ -223,7 +223,8 @@ def create_app(settings: InferenceSettings | None = None, *, ports: InferencePor
 
 
 def _refuse_body(scope: Scope, status: int, detail: str, limit: int) -> Response:
-    """A refused body in the shape of the route: problem+json on the registries, OpenAI's error elsewhere."""
+    """A refused body in the shape of the route: problem+json on the registries, Anthropic's on /v1/messages,
+    OpenAI's error elsewhere."""
     if str(scope.get("path", "")).startswith(REGISTRY_PATHS):
         return problem_refusal(scope, status, detail, limit)
     if scope.get("path") == MESSAGES_PATH:
