@@ -15,11 +15,10 @@ import anthropic
 import httpx
 import pytest
 from llmops_kit.auth import hash_key
-from llmops_schemas.v2 import CallRecorded
 
 from tests.fixtures.gateway import ServerThread, serve_gateway
 from tests.fixtures.kafka import run_sync
-from tests.fixtures.recorded_calls import scan_recorded_calls
+from tests.fixtures.recorded_calls import recorded_by_id
 from tests.integration.inference.upstream_stub import create_stub
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -57,19 +56,6 @@ def claude(gateway: str, key: str = KEY) -> anthropic.Anthropic:
     return anthropic.Anthropic(base_url=gateway, api_key=key, max_retries=0)
 
 
-def recorded(bootstrap: str, call_ids: set[str]) -> dict[str, CallRecorded]:
-    found: dict[str, CallRecorded] = {}
-
-    def keep(event: CallRecorded) -> bool:
-        if event.call_id in call_ids:
-            assert event.call_id not in found, "a call was recorded twice"
-            found[event.call_id] = event
-        return call_ids <= set(found)
-
-    run_sync(scan_recorded_calls(bootstrap, TENANT, keep))
-    return found
-
-
 def test_messages_plain_and_streamed_are_answered_and_recorded(
     gateway: str, healthy: ServerThread, kafka_bootstrap: str
 ) -> None:
@@ -95,7 +81,7 @@ def test_messages_plain_and_streamed_are_answered_and_recorded(
         final = stream.get_final_message()
     assert text.strip() == "stub-c says: you wrote 's'" and final.usage.output_tokens > 0
 
-    events = recorded(kafka_bootstrap, {message.id, final.id})
+    events = run_sync(recorded_by_id(kafka_bootstrap, TENANT, {message.id, final.id}))
     plain, streamed = events[message.id], events[final.id]
     assert (plain.status, plain.app, plain.user_id, plain.metadata["endpoint"]) == (
         "ok",

@@ -22,10 +22,10 @@ from llmops_inference.anthropic_front.stream import anthropic_events
 from llmops_inference.api_models import ChatCompletionRequest
 from llmops_inference.config import InferenceSettings
 from llmops_inference.domain import GenerationRequest, UpstreamError, Usage
-from llmops_inference.ports import BudgetDecision, CallContext, ExperimentPlan
+from llmops_inference.ports import CallContext, ExperimentPlan
 from llmops_schemas.v1.calls import ExperimentRef
 
-from tests.unit.inference.support import KEYS, Harness
+from tests.unit.inference.support import KEYS, Harness, SoloBudgetSpent
 
 KEY = KEYS["writer"][0]
 HELLO = [{"role": "user", "content": "Hello?"}]
@@ -314,19 +314,8 @@ async def test_an_unhandled_error_is_anthropics_500_logged_without_its_message(
     assert "private" not in caplog.text
 
 
-class _Budget:
-    def __init__(self) -> None:
-        self.charged: list[Usage | None] = []
-
-    async def check(self, context: CallContext, model: str) -> BudgetDecision:
-        return BudgetDecision(allowed=model != "solo", message="monthly budget spent", retry_after_s=3600)
-
-    async def charge(self, context: CallContext, model: str, usage: Usage | None) -> None:
-        self.charged.append(usage)
-
-
 async def test_the_budget_refuses_and_charges_as_on_chat(make_harness: Callable[..., Any]) -> None:
-    budget = _Budget()
+    budget = SoloBudgetSpent()
     async with make_harness(budget=budget) as gw:
         with pytest.raises(anthropic.RateLimitError) as caught:
             await sdk(gw).messages.create(model="solo", max_tokens=8, messages=HELLO)

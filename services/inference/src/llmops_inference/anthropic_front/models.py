@@ -31,6 +31,8 @@ __all__ = [
 
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 BLOCK_TYPES = frozenset({"text", "image", "tool_use", "tool_result"})
+CLIENT_TOOL_TYPES = frozenset({"custom"})
+"""A tool without ``type`` is a client tool too; any other type is a server tool Anthropic runs itself."""
 REFUSED_BLOCKS = {
     "document": "documents",
     "search_result": "search results",
@@ -119,16 +121,14 @@ class AnthropicMessageIn(_Strict):
     @field_validator("content", mode="before")
     @classmethod
     def _refuse_untranslatable(cls, content: Any) -> Any:
-        if isinstance(content, list):
-            for block in content:
-                kind = block.get("type") if isinstance(block, dict) else None
-                if isinstance(kind, str) and kind not in BLOCK_TYPES:
-                    what = REFUSED_BLOCKS.get(kind, "an unknown block type")
-                    raise PydanticCustomError(
-                        "unsupported_content_type",
-                        "content block type '{kind}' ({what}) is not supported by this gateway",
-                        {"kind": kind, "what": what},
-                    )
+        kind = _first_other_type(content, BLOCK_TYPES)
+        if kind is not None:
+            what = REFUSED_BLOCKS.get(kind, "an unknown block type")
+            raise PydanticCustomError(
+                "unsupported_content_type",
+                "content block type '{kind}' ({what}) is not supported by this gateway",
+                {"kind": kind, "what": what},
+            )
         return content
 
 
@@ -198,16 +198,25 @@ class MessagesRequest(_Strict):
     @field_validator("tools", mode="before")
     @classmethod
     def _refuse_server_tools(cls, tools: Any) -> Any:
-        if isinstance(tools, list):
-            for tool in tools:
-                kind = tool.get("type") if isinstance(tool, dict) else None
-                if kind not in (None, "custom"):
-                    raise PydanticCustomError(
-                        "unsupported_tool",
-                        "tool type '{kind}' (a server tool) is not supported by this gateway",
-                        {"kind": str(kind)},
-                    )
+        kind = _first_other_type(tools, CLIENT_TOOL_TYPES)
+        if kind is not None:
+            raise PydanticCustomError(
+                "unsupported_tool",
+                "tool type '{kind}' (a server tool) is not supported by this gateway",
+                {"kind": kind},
+            )
         return tools
 
     def user(self) -> str | None:
         return self.metadata.user_id if self.metadata else None
+
+
+def _first_other_type(items: Any, allowed: frozenset[str]) -> str | None:
+    """The first ``type`` in a list of objects that is not ``allowed`` (before the union names a tag it lacks)."""
+    if not isinstance(items, list):
+        return None
+    for item in items:
+        kind = item.get("type") if isinstance(item, dict) else None
+        if isinstance(kind, str) and kind not in allowed:
+            return kind
+    return None
