@@ -364,3 +364,13 @@ async def test_a_tool_result_answering_no_tool_use_is_refused_naming_the_callers
     assert "'toolu-9'" in message and message.endswith(
         "(messages.1 of the translated chat request is messages.0.content.0)"
     )
+
+
+async def test_a_stream_that_cannot_start_is_an_error_status_not_an_event(gw: Harness) -> None:
+    gw.backends["primary"].failures = [UpstreamError("timeout", "slow")] * 5
+    with pytest.raises(anthropic.APIStatusError) as caught:
+        async with sdk(gw).messages.stream(model="solo", max_tokens=8, messages=HELLO) as stream:
+            await stream.get_final_message()
+    assert (caught.value.status_code, caught.value.body["error"]["type"]) == (504, "timeout_error")  # type: ignore[index]
+    (event,) = await gw.events()
+    assert event.status == "error" and event.metadata["http_status"] == "504"
