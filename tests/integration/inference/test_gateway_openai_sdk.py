@@ -23,7 +23,7 @@ from llmops_schemas.v2 import CallRecorded
 
 from tests.fixtures.gateway import ServerThread
 from tests.fixtures.kafka import run_sync
-from tests.fixtures.recorded_calls import scan_recorded_calls
+from tests.fixtures.recorded_calls import recorded_by_id, scan_recorded_calls
 from tests.integration.inference.upstream_stub import create_stub
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -102,16 +102,7 @@ class Recorded:
         self.bootstrap = bootstrap
 
     def by_id(self, call_ids: set[str]) -> dict[str, CallRecorded]:
-        found: dict[str, CallRecorded] = {}
-
-        def keep(event: CallRecorded) -> bool:
-            if event.call_id in call_ids:
-                assert event.call_id not in found, "a call was recorded twice"
-                found[event.call_id] = event
-            return call_ids <= set(found)
-
-        run_sync(self._scan(keep))
-        return found
+        return run_sync(recorded_by_id(self.bootstrap, TENANT, call_ids))
 
     def by_content(self, content: str) -> CallRecorded:
         found: list[CallRecorded] = []

@@ -16,6 +16,8 @@ import httpx
 from fastapi import FastAPI
 from llmops_inference.adapters.memory import FakeBackend
 from llmops_inference.bootstrap import Wiring
+from llmops_inference.domain import Usage
+from llmops_inference.ports import BudgetDecision, CallContext
 from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, hash_key
 from llmops_kit.kafka.publisher import InMemoryPublisher
 
@@ -78,6 +80,19 @@ class Harness:
         """The recorded call payloads so far (after the recorder drained)."""
         await self.wiring.recorder.flush()
         return [event.data for event in self.publisher.events]
+
+
+class SoloBudgetSpent:
+    """A budget seam whose budget for ``solo`` is spent (429 for an hour); it keeps every usage charged."""
+
+    def __init__(self) -> None:
+        self.charged: list[Usage | None] = []
+
+    async def check(self, context: CallContext, model: str) -> BudgetDecision:
+        return BudgetDecision(allowed=model != "solo", message="monthly budget spent", retry_after_s=3600)
+
+    async def charge(self, context: CallContext, model: str, usage: Usage | None) -> None:
+        self.charged.append(usage)
 
 
 def key_store() -> ApiKeyStore:

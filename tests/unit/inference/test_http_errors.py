@@ -11,9 +11,9 @@ import pytest
 from llmops_inference.api_models import ChatCompletionRequest
 from llmops_inference.config import InferenceSettings
 from llmops_inference.domain import UpstreamError, Usage
-from llmops_inference.ports import BudgetDecision, CallContext, ExperimentPlan
+from llmops_inference.ports import CallContext, ExperimentPlan
 
-from tests.unit.inference.support import Harness, assert_openai_error, chat
+from tests.unit.inference.support import Harness, SoloBudgetSpent, assert_openai_error, chat
 
 
 async def test_a_chat_completion_answers_openai_json_and_is_recorded(gw: Harness, auth: dict[str, str]) -> None:
@@ -257,21 +257,10 @@ async def test_tokens_per_minute_are_limited_with_retry_after(
         assert int(third.headers["retry-after"]) >= 1
 
 
-class _Broke:
-    def __init__(self) -> None:
-        self.charged: list[Usage | None] = []
-
-    async def check(self, context: CallContext, model: str) -> BudgetDecision:
-        return BudgetDecision(allowed=model != "solo", message="monthly budget spent", retry_after_s=3600)
-
-    async def charge(self, context: CallContext, model: str, usage: Usage | None) -> None:
-        self.charged.append(usage)
-
-
 async def test_the_budget_guard_can_refuse_and_is_charged(
     make_harness: Callable[..., Any], auth: dict[str, str]
 ) -> None:
-    budget = _Broke()
+    budget = SoloBudgetSpent()
     async with make_harness(budget=budget) as gw:
         refused = await gw.client.post("/v1/chat/completions", json=chat(model="solo"), headers=auth)
         error = assert_openai_error(refused, 429, code="budget_exceeded")

@@ -33,6 +33,8 @@ from llmops_inference.adapters.noop import NoBudgets, NoExperiments, NoPromptReg
 from llmops_inference.adapters.openai_upstream import OpenAIUpstream
 from llmops_inference.adapters.registries import REGISTRY_PATHS, Registries, install_registries
 from llmops_inference.adapters.triton import TritonBackend
+from llmops_inference.anthropic_front.errors import anthropic_error_response, install_anthropic_error_handlers
+from llmops_inference.anthropic_front.route import MESSAGES_PATH, build_messages_router
 from llmops_inference.config import InferenceSettings
 from llmops_inference.entrypoints.http import HttpDependencies, build_router, include_registry_routes
 from llmops_inference.entrypoints.openapi import install_openapi
@@ -210,6 +212,8 @@ def create_app(settings: InferenceSettings | None = None, *, ports: InferencePor
     )
     install_openai_error_handlers(app)
     app.include_router(build_router())
+    app.include_router(build_messages_router())
+    install_anthropic_error_handlers(app, MESSAGES_PATH)
     if wiring.registries is not None:
         install_registries(app, wiring.registries, ports.publisher, source=settings.source)
         include_registry_routes(app)
@@ -223,9 +227,12 @@ def create_app(settings: InferenceSettings | None = None, *, ports: InferencePor
 
 
 def _refuse_body(scope: Scope, status: int, detail: str, limit: int) -> Response:
-    """A refused body in the shape of the route: problem+json on the registries, OpenAI's error elsewhere."""
+    """A refused body in the shape of the route: problem+json on the registries, Anthropic's on /v1/messages,
+    OpenAI's error elsewhere."""
     if str(scope.get("path", "")).startswith(REGISTRY_PATHS):
         return problem_refusal(scope, status, detail, limit)
+    if scope.get("path") == MESSAGES_PATH:
+        return anthropic_error_response(GatewayError(status, detail))
     code = "request_too_large" if status == 413 else "invalid_request"
     return openai_error_response(GatewayError(status, detail, code=code))
 

@@ -45,7 +45,7 @@ __all__ = ["Answer", "Gateway", "Limits", "new_call_id"]
 
 log = logging.getLogger(__name__)
 Answer = dict[str, Any] | AsyncIterator[bytes]
-ID_PREFIX = {"chat": "chatcmpl-", "completion": "cmpl-", "embedding": "embd-"}
+ID_PREFIX = {"chat": "chatcmpl-", "completion": "cmpl-", "embedding": "embd-", "messages": "msg-"}
 
 
 def new_call_id(endpoint: str) -> str:

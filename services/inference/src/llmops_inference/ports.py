@@ -78,7 +78,8 @@ class CallContext:
     tenant_id: str
     key_id: str
     app: str
-    endpoint: Literal["chat", "completion", "embedding"]
+    endpoint: Literal["chat", "completion", "embedding", "messages"]
+    """The route: ``messages`` is the Claude-compatible front (``/v1/messages``), a chat call like ``chat``."""
     call_id: str
     trace_id: str | None = None
     user_id: str | None = None

@@ -89,7 +89,7 @@ def parse(model: type[M], data: bytes) -> M:
 def context(
     request: Request,
     principal: Principal,
-    endpoint: Literal["chat", "completion", "embedding"],
+    endpoint: Literal["chat", "completion", "embedding", "messages"],
     default_app: str,
     user: str | None,
 ) -> CallContext:

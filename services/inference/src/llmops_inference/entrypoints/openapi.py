@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from llmops_kit.auth import API_KEY_SECURITY
 from pydantic import BaseModel, ConfigDict, Field
 
+from llmops_inference.anthropic_front.models import MessagesRequest
 from llmops_inference.api_models import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
 
 __all__ = ["ERRORS", "body", "install_openapi", "responses"]
@@ -22,6 +23,7 @@ REQUESTS: dict[str, type[BaseModel]] = {
     "ChatCompletionRequest": ChatCompletionRequest,
     "CompletionRequest": CompletionRequest,
     "EmbeddingRequest": EmbeddingRequest,
+    "MessagesRequest": MessagesRequest,
 }
 
 
