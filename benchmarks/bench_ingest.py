@@ -313,6 +313,7 @@ class ThroughputResult:
     request_p95_s: float
     exhausted: bool
     cpu: CpuWindow | None = None
+    threads: dict[str, float] = field(default_factory=dict)
 
 
 async def _sender(
@@ -395,6 +396,7 @@ class LatencyResult:
     request_p50_s: float
     request_p95_s: float
     cpu: CpuWindow | None = None
+    threads: dict[str, float] = field(default_factory=dict)
 
     def p50_by_slice(self, slices: int = 6) -> list[float]:
         """Median latency of each successive 1/``slices`` of the batches, in send order."""
@@ -602,6 +604,10 @@ def print_report(env: dict[str, str], results: dict[str, Any], knobs: dict[str, 
         ("Machine", list(env.items()) + list(knobs.items())),
         ("Phase A: throughput", throughput_rows(results["a"]) if "a" in results else []),
         ("Phase B: request to queryable", latency_rows(results["b"]) if "b" in results else []),
+        (
+            "Phase A: warehouse CPU by thread (the kernel's names, see benchkit.cpu_seconds_by_thread)",
+            thread_rows(results["a"].threads, results["a"].accepted) if "a" in results else [],
+        ),
     ):
         if rows:
             table = Table(title=title, show_header=False)
@@ -758,6 +764,22 @@ def calibrate(platform_: Platform, tenant: Tenant, args: argparse.Namespace) -> 
     return windows
 
 
+def warehouse_threads(platform_: Platform) -> dict[str, float]:
+    """CPU seconds of the warehouse's threads by name: where its CPU goes (Python or the ClickHouse engine)."""
+    return benchkit.cpu_seconds_by_thread(benchkit.pids_by_group(platform_.pgids())["warehouse"])
+
+
+def thread_rows(threads: dict[str, float], calls: int) -> list[tuple[str, str]]:
+    """The warehouse's threads by CPU, as microseconds per call (names below 1 % of the total left out)."""
+    total = sum(threads.values()) or 1.0
+    ranked = sorted(threads.items(), key=lambda item: -item[1])
+    return [
+        (name, f"{seconds / calls * 1e6:,.1f} us/call ({seconds / total:.0%})")
+        for name, seconds in ranked
+        if seconds / total >= 0.01
+    ]
+
+
 def run_phases(platform_: Platform, args: argparse.Namespace) -> dict[str, Any]:
     tenant_a, tenant_b = platform_.tenants
     results: dict[str, Any] = {"cpu": {}}
@@ -769,9 +791,12 @@ def run_phases(platform_: Platform, args: argparse.Namespace) -> dict[str, Any]:
         if args.phase not in ("all", name):
             continue
         bodies = prepare(tenant, args)  # outside the measured window
-        before = cpu_snapshot(platform_)
+        before, threads = cpu_snapshot(platform_), warehouse_threads(platform_)
         results[key] = asyncio.run(phase(platform_, tenant, args, bodies))
         results[key].cpu = results["cpu"][label] = CpuWindow.between(before, cpu_snapshot(platform_))
+        results[key].threads = {
+            name: seconds - threads.get(name, 0.0) for name, seconds in warehouse_threads(platform_).items()
+        }
     results["cpu"].update(calibrate(platform_, tenant_b, args))
     return results
 

@@ -88,6 +88,24 @@ def cpu_seconds_by_group(pgids: dict[str, int]) -> dict[str, float]:
     return cpu_seconds_of(pids_by_group(pgids))
 
 
+def cpu_seconds_by_thread(pids: list[int]) -> dict[str, float]:
+    """utime+stime of the threads of ``pids``, summed by thread name (``/proc/<pid>/task/<tid>/stat``).
+
+    Names are the kernel's: a Python thread keeps its process's name, while ClickHouse names its own
+    (``MergeMutate`` for merges; chDB also renames a thread that runs its queries, to ``Unknown`` in this version).
+    """
+    totals: dict[str, float] = {}
+    ticks = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        for stat in Path(f"/proc/{pid}/task").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                text = stat.read_text()
+                name = text[text.index("(") + 1 : text.rindex(")")]
+                fields = text.rpartition(")")[2].split()
+                totals[name] = totals.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    return totals
+
+
 def machine_busy_seconds() -> float:
     """CPU seconds the whole machine spent not idle since boot (first line of ``/proc/stat``), all users."""
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
