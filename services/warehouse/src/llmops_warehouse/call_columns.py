@@ -1,7 +1,9 @@
 """The column mapping of ``calls``: one (column, extract, restore) entry per column.
 
-````extract`` is the expression that reads a column's value from a ``call.recorded.v2`` event (compiled once into
-one function per row, see :func:`_compile_row`; the insert transposes the rows into columns); ``restore`` builds a
+````extract`` is the expression that reads a column's value from a ``call.recorded.v2`` event in its derived struct
+form (:mod:`llmops_warehouse.call_events`; compiled once into one function per row, see :func:`_compile_row`; the
+insert transposes the rows into columns). The values are those pydantic's serialisation gave (JSON columns are
+written by the same serialiser, ``pydantic_core.to_json``); tests/unit/warehouse pins that. ``restore`` builds a
 :class:`~llmops_warehouse.models.CallRow` field from a selected row. Adding a column to ``calls`` is a migration
 and one entry here. The other event types are mapped in :mod:`llmops_warehouse.tables`.
 """
@@ -14,11 +16,13 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
-from llmops_schemas.envelope import CloudEvent
+import msgspec
 from llmops_schemas.v1.calls import CallError, CallParameters, ExperimentRef
 from llmops_schemas.v1.common import PromptRef
-from llmops_schemas.v2 import CallRecorded, ChatMessage, Choice, RequestSummary, TokenUsage
+from llmops_schemas.v2 import ChatMessage, Choice, RequestSummary, TokenUsage
+from pydantic_core import to_json
 
+from llmops_warehouse.call_events import CallEvent, as_struct
 from llmops_warehouse.models import epoch_ms, to_utc
 
 __all__ = ["CALL_COLUMNS", "CALL_INSERT_COLUMNS", "CALL_SELECT_COLUMNS", "CallColumn", "call_row_fields", "call_values"]
@@ -27,14 +31,12 @@ Row = Mapping[str, Any]
 """A selected row by column name."""
 Restore = Callable[[Row], Any]
 
-Event = CloudEvent[CallRecorded]
-
 
 @dataclass(frozen=True, slots=True)
 class CallColumn:
     """A column of ``calls``.
 
-    ``extract`` is a Python expression over the event ``e`` and its payload ``d`` (None: the server fills the
+    ``extract`` is a Python expression over the event struct ``e`` and its payload ``d`` (None: the server fills the
     column in). ``restore`` builds the :class:`CallRow` field ``field`` from the selected row; None where
     another column's ``restore`` reads this one too (the four message arrays make ``messages``).
     """
@@ -43,6 +45,67 @@ class CallColumn:
     extract: str | None
     field: str | None = None
     restore: Restore | None = None
+
+
+# --- what the extract expressions call: the pydantic methods and serialisations the columns used, on structs
+
+
+def _json(value: Any) -> str:
+    """JSON as pydantic writes it (``model_dump_json`` and ``to_json`` share the serialiser: floats, escapes)."""
+    return to_json(msgspec.to_builtins(value)).decode()
+
+
+def _text(message: Any) -> str:
+    """``ChatMessage.text()``: the string content, or its text parts one per line ('' when none)."""
+    content = message.content
+    if content is None or isinstance(content, str):
+        return content or ""
+    return "\n".join(part.text for part in content if part.type == "text")
+
+
+def _tool_arguments(payload: Any) -> list[str]:
+    """``CallRecorded.tool_arguments()``: every tool call's arguments, in the messages first, then the choices."""
+    calls = [c for m in payload.messages for c in m.tool_calls or ()]
+    calls += [c for choice in payload.choices for c in choice.tool_calls or ()]
+    return [c.function.arguments for c in calls]
+
+
+def _without_none(value: Any) -> Any:
+    """``exclude_none``: the builtins of ``value`` without None-valued fields, at every depth."""
+    if isinstance(value, msgspec.Struct):
+        value = msgspec.to_builtins(value)
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value
+
+
+def _choices_json(choices: list[Any]) -> str:
+    """The choices without their outputs (the output columns hold them) and without None-valued fields."""
+    plain = _without_none(choices)
+    return _json({"choices": [{k: v for k, v in c.items() if k != "output"} for c in plain]})
+
+
+def _set_fields(struct: msgspec.Struct) -> dict[str, Any]:
+    """``exclude_defaults``: the fields whose value is not the field's default."""
+    out = {}
+    for field in msgspec.structs.fields(struct):
+        value = getattr(struct, field.name)
+        default = field.default if field.default_factory is msgspec.NODEFAULT else field.default_factory()
+        if value != default:
+            out[field.encode_name] = value
+    return out
+
+
+_EXTRACT_HELPERS: dict[str, Any] = {
+    "json_of": _json,
+    "text_of": _text,
+    "tool_arguments": _tool_arguments,
+    "without_none": _without_none,
+    "choices_json": _choices_json,
+    "set_fields": _set_fields,
+}
 
 
 def _plain(name: str) -> CallColumn:
@@ -138,34 +201,36 @@ CALL_COLUMNS: tuple[CallColumn, ...] = (
     _plain("model"),
     _plain("provider"),
     CallColumn("message_roles", "[m.role for m in d.messages]", "messages", _messages),
-    CallColumn("message_contents", "[m.text() for m in d.messages]"),
+    CallColumn("message_contents", "[text_of(m) for m in d.messages]"),
     CallColumn("message_names", "[m.name or '' for m in d.messages]"),
     CallColumn("message_tool_call_ids", "[m.tool_call_id or '' for m in d.messages]"),
     CallColumn(
         "message_parts",
-        "['' if isinstance(m.content, str) else m.model_dump_json(include={'content'}) for m in d.messages]",
+        "['' if isinstance(m.content, str) else json_of({'content': m.content}) for m in d.messages]",
     ),
     CallColumn(
         "message_tool_calls",
-        "['' if m.tool_calls is None else m.model_dump_json(include={'tool_calls'}) for m in d.messages]",
+        "['' if m.tool_calls is None else json_of({'tool_calls': m.tool_calls}) for m in d.messages]",
     ),
-    CallColumn("tool_arguments", "d.tool_arguments()"),  # for text search only: the tool calls hold them
-    _plain("output"),
-    _blank("finish_reason"),
-    CallColumn("choice_outputs", "[c.output for c in d.choices[1:]]", "choices", _choices),
+    CallColumn("tool_arguments", "tool_arguments(d)"),  # for text search only: the tool calls hold them
+    CallColumn("output", "(d.choices[0].output if d.choices else None)", "output", itemgetter("output")),
     CallColumn(
-        "choices",
-        "d.model_dump_json(include={'choices'}, exclude={'choices': {'__all__': {'output'}}}, exclude_none=True)",
+        "finish_reason",
+        "((d.choices[0].finish_reason if d.choices else None) or '')",
+        "finish_reason",
+        lambda r: r["finish_reason"] or None,
     ),
+    CallColumn("choice_outputs", "[c.output for c in d.choices[1:]]", "choices", _choices),
+    CallColumn("choices", "choices_json(d.choices)"),
     CallColumn(
         "parameters",
-        "(d.parameters.model_dump_json(exclude_defaults=True) if d.parameters.model_fields_set else '{}')",
+        "json_of(set_fields(d.parameters))",
         "parameters",
         lambda r: CallParameters.model_validate_json(r["parameters"]) if r["parameters"] != "{}" else CallParameters(),
     ),
     CallColumn(
         "request",
-        "'' if d.request is None else d.request.model_dump_json(exclude_none=True)",
+        "'' if d.request is None else json_of(without_none(d.request))",
         "request",
         lambda r: RequestSummary.model_validate_json(r["request"]) if r["request"] else None,
     ),
@@ -203,7 +268,7 @@ CALL_SELECT_COLUMNS: tuple[str, ...] = ("event_id", *(c.name for c in CALL_COLUM
 _RESTORES = tuple((c.field, c.restore) for c in CALL_COLUMNS if c.field is not None and c.restore is not None)
 
 
-def _compile_row(columns: Sequence[CallColumn]) -> Callable[[Event], tuple[Any, ...]]:
+def _compile_row(columns: Sequence[CallColumn]) -> Callable[[Any], tuple[Any, ...]]:
     """One function returning an event's insert values, compiled once from the ``extract`` expressions.
 
     Why generated: one Python call per event (attribute reads inlined) instead of one per column, which cost
@@ -211,20 +276,20 @@ def _compile_row(columns: Sequence[CallColumn]) -> Callable[[Event], tuple[Any, 
     """
     values = ", ".join(c.extract for c in columns if c.extract is not None)
     source = f"def row(e):\n    d = e.data\n    return ({values},)\n"
-    namespace: dict[str, Any] = {"epoch_ms": epoch_ms}
+    namespace: dict[str, Any] = {"epoch_ms": epoch_ms, **_EXTRACT_HELPERS}
     exec(compile(source, "<calls columns>", "exec"), namespace)  # noqa: S102 - module constants only
-    row: Callable[[Event], tuple[Any, ...]] = namespace["row"]
+    row: Callable[[Any], tuple[Any, ...]] = namespace["row"]
     return row
 
 
 _ROW = _compile_row(CALL_COLUMNS)
 
 
-def call_values(events: Sequence[Event]) -> list[list[Any]]:
+def call_values(events: Sequence[CallEvent]) -> list[list[Any]]:
     """The insert columns but ``event_id`` for ``events``, column by column (a column-oriented insert)."""
     if not events:
         return [[] for _ in CALL_INSERT_COLUMNS[1:]]
-    return [list(column) for column in zip(*map(_ROW, events), strict=True)]
+    return [list(column) for column in zip(*(_ROW(as_struct(e)) for e in events), strict=True)]
 
 
 def call_row_fields(row: Sequence[Any]) -> dict[str, Any]:
