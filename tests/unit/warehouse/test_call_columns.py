@@ -30,8 +30,8 @@ PYDANTIC_EXTRACTS = {
     "tool_arguments": "d.tool_arguments()",
     "output": "d.output",
     "finish_reason": "d.finish_reason or ''",
-    "choices": "d.model_dump_json(include={'choices'}, exclude={'choices': {'__all__': {'output'}}},"
-    " exclude_none=True)",
+    "choice_details": "['' if c.model_fields_set <= {'output', 'finish_reason'} else "
+    "c.model_dump_json(exclude={'output', 'finish_reason'}, exclude_none=True) for c in d.choices]",
     "parameters": "(d.parameters.model_dump_json(exclude_defaults=True) if d.parameters.model_fields_set else '{}')",
     "request": "'' if d.request is None else d.request.model_dump_json(exclude_none=True)",
 }
@@ -81,5 +81,7 @@ def test_the_struct_gives_the_columns_the_pydantic_event_gave(batch: int) -> Non
     expected = [list(column) for column in zip(*map(_pydantic_values, events), strict=True)]
     from_structs = call_values([to_struct(event) for event in events])
     for name, want, got in zip(CALL_INSERT_COLUMNS[1:], expected, from_structs, strict=True):
+        if name == "choice_details":  # an explicitly null detail gave '{}'; the struct cannot tell it from absent
+            want = [["" if details == "{}" else details for details in row] for row in want]
         assert got == want, name
     assert call_values(events) == from_structs  # pydantic events are converted at the boundary

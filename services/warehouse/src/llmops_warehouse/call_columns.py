@@ -81,10 +81,14 @@ def _without_none(value: Any) -> Any:
     return value
 
 
-def _choices_json(choices: list[Any]) -> str:
-    """The choices without their outputs (the output columns hold them) and without None-valued fields."""
-    plain = _without_none(choices)
-    return _json({"choices": [{k: v for k, v in c.items() if k != "output"} for c in plain]})
+def _choice_details(choice: Any) -> str:
+    """A choice's details beyond its text and finish reason, without None-valued fields ('' when none).
+
+    Before, an explicitly null detail made this '{}' (pydantic's ``model_fields_set``); a struct cannot tell
+    explicit from absent, so it is '' now: both read back as the same choice.
+    """
+    details = {name: value for name in _CHOICE_DETAILS if (value := getattr(choice, name)) is not None}
+    return _json(_without_none(details)) if details else ""
 
 
 def _set_fields(struct: msgspec.Struct) -> dict[str, Any]:
@@ -98,12 +102,14 @@ def _set_fields(struct: msgspec.Struct) -> dict[str, Any]:
     return out
 
 
+_CHOICE_DETAILS = tuple(name for name in Choice.model_fields if name not in {"output", "finish_reason"})
+
 _EXTRACT_HELPERS: dict[str, Any] = {
     "json_of": _json,
     "text_of": _text,
     "tool_arguments": _tool_arguments,
     "without_none": _without_none,
-    "choices_json": _choices_json,
+    "choice_details": _choice_details,
     "set_fields": _set_fields,
 }
 
@@ -126,7 +132,7 @@ def _part(
 
 
 def _structure(encoded: str) -> dict[str, Any]:
-    """A ``message_parts`` / ``message_tool_calls`` entry: '' (nothing beyond the text) or a JSON object."""
+    """A ``message_parts`` / ``message_tool_calls`` / ``choice_details`` entry: '' (nothing more) or a JSON object."""
     return json.loads(encoded) if encoded else {}
 
 
@@ -147,12 +153,15 @@ def _messages(r: Row) -> list[ChatMessage]:
 
 
 def _choices(r: Row) -> list[Choice]:
-    if not r["choices"]:  # a row written before migration 0005: v1's one answer, if any
+    reasons = r["choice_finish_reasons"]
+    if not reasons:  # no choice, or a row written before migration 0005: v1's one answer, if any
         answered = r["output"] is not None or r["finish_reason"]
         return [Choice(output=r["output"], finish_reason=r["finish_reason"] or None)] if answered else []
-    choices = json.loads(r["choices"])["choices"]
-    outputs = [r["output"], *r["choice_outputs"]][: len(choices)]  # output is None when there is no choice
-    return [Choice.model_validate({**c, "output": o}) for c, o in zip(choices, outputs, strict=True)]
+    outputs = [r["output"], *r["choice_outputs"]]
+    return [
+        Choice.model_validate({"output": output, "finish_reason": reason or None} | _structure(details))
+        for output, reason, details in zip(outputs, reasons, r["choice_details"], strict=True)
+    ]
 
 
 def _usage(r: Row) -> TokenUsage | None:
@@ -221,7 +230,8 @@ CALL_COLUMNS: tuple[CallColumn, ...] = (
         lambda r: r["finish_reason"] or None,
     ),
     CallColumn("choice_outputs", "[c.output for c in d.choices[1:]]", "choices", _choices),
-    CallColumn("choices", "choices_json(d.choices)"),
+    CallColumn("choice_finish_reasons", "[c.finish_reason or '' for c in d.choices]"),
+    CallColumn("choice_details", "[choice_details(c) for c in d.choices]"),
     CallColumn(
         "parameters",
         "json_of(set_fields(d.parameters))",
