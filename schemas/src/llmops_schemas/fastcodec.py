@@ -36,9 +36,11 @@ _HARMLESS_CONFIG = {"frozen", "extra", "populate_by_name", "title", "json_schema
 _DEFAULT_CONFIG = {"str_strip_whitespace": False, "str_to_lower": False, "str_to_upper": False, "strict": False}
 """Settings that, at these values, are pydantic's defaults."""
 _HARMLESS_GENERAL = {"pattern", "allow_inf_nan"}
-_SUB_MICROSECOND = re.compile(rb":[0-9]{2}[.,][0-9]{7}|\\u00(?:3[0-9aA]|2[cCeE])")
-"""A time with more than 6 fractional digits (msgspec rounds them, pydantic truncates), or an escaped digit, ``:``,
-``.`` or ``,`` that could hide one: such input is refused, so pydantic decides."""
+_SUB_MICROSECOND = re.compile(rb":[0-9]{2}[.,][0-9]{7}")
+"""A time with more than 6 fractional digits: msgspec rounds them, pydantic truncates, so such input is refused
+(pydantic decides). One pattern with a literal first byte: an alternation would scan ten times slower."""
+_ESCAPED_TIME_CHARACTER = re.compile(rb"\\u00(?:3[0-9]|2[cCeE]|3[aA])")
+"""An escaped digit, ``:``, ``.`` or ``,``, which could hide such a time from :data:`_SUB_MICROSECOND`."""
 _ENVELOPE_REQUIRED = frozenset({"specversion", "id"})
 """What an event read from Kafka must carry although the envelope model defaults it (as ``parse_event`` does)."""
 
@@ -66,7 +68,7 @@ class FastDecoder:
 
     def decode(self, raw: bytes) -> Any:
         """The struct of ``raw``, or None when the derived decoder refuses it (pydantic decides then)."""
-        if _SUB_MICROSECOND.search(raw):
+        if _SUB_MICROSECOND.search(raw) or (b"\\u00" in raw and _ESCAPED_TIME_CHARACTER.search(raw)):
             return None
         try:
             return self._decoder.decode(raw)

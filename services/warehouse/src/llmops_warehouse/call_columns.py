@@ -94,12 +94,24 @@ def _choice_details(choice: Any) -> str:
 def _set_fields(struct: msgspec.Struct) -> dict[str, Any]:
     """``exclude_defaults``: the fields whose value is not the field's default."""
     out = {}
-    for field in msgspec.structs.fields(struct):
-        value = getattr(struct, field.name)
-        default = field.default if field.default_factory is msgspec.NODEFAULT else field.default_factory()
-        if value != default:
-            out[field.encode_name] = value
+    for name, wire_name, default in _defaults(type(struct)):
+        value = getattr(struct, name)
+        if value != (default() if callable(default) else default):
+            out[wire_name] = value
     return out
+
+
+_DEFAULTS: dict[type[msgspec.Struct], tuple[tuple[str, str, Any], ...]] = {}
+
+
+def _defaults(struct: type[msgspec.Struct]) -> tuple[tuple[str, str, Any], ...]:
+    """(name, wire name, default or default factory) of each field, looked up once (``fields`` is slow)."""
+    if struct not in _DEFAULTS:
+        _DEFAULTS[struct] = tuple(
+            (f.name, f.encode_name, f.default if f.default_factory is msgspec.NODEFAULT else f.default_factory)
+            for f in msgspec.structs.fields(struct)
+        )
+    return _DEFAULTS[struct]
 
 
 _CHOICE_DETAILS = tuple(name for name in Choice.model_fields if name not in {"output", "finish_reason"})
