@@ -234,16 +234,22 @@ def micro_costs(count: int, decoder: str) -> list[tuple[str, float]]:
         documents,
     )
     if decoder == "derived":
-        _derived_micro_costs(measure, values)
+        _derived_micro_costs(measure, values, records)
     return rows
 
 
 def _derived_micro_costs(
-    measure: Callable[[str, Callable[[Any], Any], Sequence[Any]], list[Any]], values: list[bytes]
+    measure: Callable[[str, Callable[[Any], Any], Sequence[Any]], list[Any]], values: list[bytes], records: list[Any]
 ) -> None:
     """The derived decoder's parts (ADR 0014), and the columns built from its structs."""
-    from llmops_schemas.fastcodec import event_decoder, to_struct
+    import msgspec
+    from llmops_schemas.fastcodec import event_decoder, struct_type, to_struct
     from llmops_warehouse.call_columns import call_values
+
+    strict = struct_type(CallRecorded, strict=True)
+    measure(
+        "ingest (not built): the record as the strict derived struct", lambda r: msgspec.convert(r, strict), records
+    )
 
     structs = measure(
         "  derived decoder alone (event_decoder(...).decode)", event_decoder(CallRecordedV2).decode, values
