@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import zlib
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -99,17 +98,7 @@ def test_the_broken_events_are_refused(raw: bytes, _message: str) -> None:
 
 @pytest.mark.parametrize("overrides", [o for o, _, _ in INVALID_RECORDS], ids=[t for _, _, t in INVALID_RECORDS])
 def test_the_invalid_ingest_records_are_refused(overrides: dict[str, Any]) -> None:
-    record = {
-        "call_id": "call-0001",
-        "app": "support-bot",
-        "model": "gpt-4o-mini",
-        "provider": "openai",
-        "messages": [{"role": "user", "content": "How do I reset my password?"}],
-        "output": "Click 'forgot password'.",
-        "usage": {"prompt_tokens": 7, "completion_tokens": 5, "total_tokens": 12},
-        "started_at": datetime(2026, 3, 1, 11, 59, 30, tzinfo=UTC).isoformat(),
-        "latency_ms": 812.5,
-    }
+    record = example_data(v1.CallRecorded)  # the overrides apply to it as to the ingest tests' own record
     drop = overrides.get("drop", ())
     record = {k: v for k, v in {**record, **overrides}.items() if k not in (*drop, "drop")}
     raw = json.dumps(record).encode()
