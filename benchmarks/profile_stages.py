@@ -46,7 +46,15 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 from llmops_cli.demo import demo_calls
 from llmops_ingest.adapters.redaction import NoopRedactor
-from llmops_ingest.handlers import Accepted, IngestContext, RecordRules, check_started_at, prepare_batch, prepare_record
+from llmops_ingest.handlers import (
+    Accepted,
+    IngestContext,
+    RecordRules,
+    check_started_at,
+    prepare_batch,
+    prepare_record,
+    validate_call,
+)
 from llmops_ingest.wire import decode_json, extract_calls
 from llmops_kit.http.gc_tuning import tune_after_startup
 from llmops_kit.infra import LocalKafkaBroker
@@ -55,8 +63,7 @@ from llmops_kit.kafka.topics import TopicCatalog, ensure_topics
 from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.ids import deterministic_uuid7
 from llmops_schemas.registry import _strip_unknown, parse_event
-from llmops_schemas.v1.calls import CallRecorded
-from llmops_schemas.v2 import CallRecorded as CallRecordedV2
+from llmops_schemas.v2 import CallRecorded
 from llmops_warehouse.adapters.clickhouse_client import connect
 from llmops_warehouse.adapters.clickhouse_store import ClickHouseEventStore
 from llmops_warehouse.migrations import apply_migrations
@@ -135,10 +142,10 @@ async def fetch_all(bootstrap: str, expected: int, stages: Stages) -> list[bytes
 def _call_decoder(kind: str) -> Callable[[bytes], Any]:
     """How the warehouse decodes a call record: ``derived`` (decode_call) or ``pydantic`` (before ADR 0014)."""
     if kind == "pydantic":
-        return lambda value: parse_event(value, expect=CallRecordedV2)
+        return lambda value: parse_event(value, expect=CallRecorded)
     from llmops_warehouse.call_events import decode_call  # absent before ADR 0014: imported only when used
 
-    return lambda value: decode_call(value, CallRecordedV2.topic)
+    return lambda value: decode_call(value, CallRecorded.topic)
 
 
 def warehouse_stages(stages: Stages, values: list[bytes], workdir: Path, batch: int, decoder: str) -> None:
@@ -208,7 +215,7 @@ def micro_costs(count: int, decoder: str) -> list[tuple[str, float]]:
         return outputs
 
     measure("ingest: prepare_record, whole", lambda r: prepare_record(r, 0, context), records)
-    calls = measure("  CallRecorded.model_validate(record)", CallRecorded.model_validate, records)
+    calls = measure("  validate_call(record) (a v1-shaped record, reshaped)", validate_call, records)
     measure("  check_started_at", lambda c: check_started_at(c.started_at, now, RecordRules()), calls)
     measure(
         "  deterministic_uuid7 (event id)",
@@ -222,15 +229,15 @@ def micro_costs(count: int, decoder: str) -> list[tuple[str, float]]:
     measure("  event.to_json_bytes() (done twice per call)", lambda e: e.to_json_bytes(), events)
     values = [a.value for a in (prepare_record(r, 0, context) for r in records) if isinstance(a, Accepted)]
     measure(f"warehouse: decode ({decoder}), as the consumer decodes", _call_decoder(decoder), values)
-    measure("warehouse: parse_event(expect=...)", lambda v: parse_event(v, expect=CallRecordedV2), values)
+    measure("warehouse: parse_event(expect=...)", lambda v: parse_event(v, expect=CallRecorded), values)
     measure("warehouse: parse_event, general path", parse_event, values)
     documents = measure("  json.loads", json.loads, values)
     datas = [d["data"] for d in documents]
     stripped = measure("  _strip_unknown (tolerant reading)", lambda d: _strip_unknown(CallRecorded, d), datas)
-    measure("  CallRecorded.model_validate(data)", CallRecordedV2.model_validate, stripped)
+    measure("  CallRecorded.model_validate(data)", CallRecorded.model_validate, stripped)
     measure(
         "  CloudEvent[CallRecorded].model_validate(document) (all at once)",
-        CloudEvent[CallRecordedV2].model_validate,
+        CloudEvent[CallRecorded].model_validate,
         documents,
     )
     if decoder == "derived":
@@ -244,17 +251,18 @@ def _derived_micro_costs(
     """The derived decoder's parts (ADR 0014), and the columns built from its structs."""
     import msgspec
     from llmops_schemas.fastcodec import event_decoder, struct_type, to_struct
+    from llmops_schemas.v2.calls import v1_data_as_v2
     from llmops_warehouse.call_columns import call_values
 
     strict = struct_type(CallRecorded, strict=True)
     measure(
-        "ingest (not built): the record as the strict derived struct", lambda r: msgspec.convert(r, strict), records
+        "ingest (not built): the record as the strict derived struct (reshaped as validate_call does)",
+        lambda r: msgspec.convert(v1_data_as_v2(r), strict),
+        records,
     )
 
-    structs = measure(
-        "  derived decoder alone (event_decoder(...).decode)", event_decoder(CallRecordedV2).decode, values
-    )
-    parsed = [parse_event(v, expect=CallRecordedV2) for v in values]
+    structs = measure("  derived decoder alone (event_decoder(...).decode)", event_decoder(CallRecorded).decode, values)
+    parsed = [parse_event(v, expect=CallRecorded) for v in values]
     measure("  to_struct(pydantic event) (what a refused record adds)", to_struct, parsed)
     measure("warehouse: insert columns from the struct (call_values)", lambda s: call_values([s]), structs)
     measure("warehouse: insert columns from a pydantic event (converted)", lambda e: call_values([e]), parsed)

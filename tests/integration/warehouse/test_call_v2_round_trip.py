@@ -9,7 +9,6 @@ records are neither disturbed nor asserted on.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -35,14 +34,6 @@ from tests.unit.warehouse.call_v2_contract import agent_call
 pytestmark = pytest.mark.integration
 
 KEY = "llmops_call_v2_reader_key_0000000000000001"
-
-
-@pytest.fixture
-async def producer(kafka_bootstrap: str) -> AsyncIterator[EventProducer]:
-    producer = EventProducer(kafka_bootstrap, service="inference")
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 async def stored(store: ConcurrentEventStore, tenant: str, count: int) -> bool:

@@ -45,14 +45,6 @@ async def wait_until(predicate: Callable[[], Awaitable[bool]], what: str, timeou
 
 
 @pytest.fixture
-async def producer(kafka_bootstrap: str) -> AsyncIterator[EventProducer]:
-    producer = EventProducer(kafka_bootstrap, service="warehouse-it")
-    await producer.start()
-    yield producer
-    await producer.stop()
-
-
-@pytest.fixture
 async def store(chdb_client: Any, warehouse_database: str) -> AsyncIterator[ConcurrentEventStore]:
     concurrent = ConcurrentEventStore(ClickHouseEventStore(chdb_client, warehouse_database))
     yield concurrent

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import types
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from operator import attrgetter
 from pathlib import Path
@@ -49,14 +49,6 @@ from tests.integration.warehouse.test_warehouse_consumer import _end_offsets, _r
 from tests.unit.warehouse.call_store_contract import BASE, make_event, new_tenant
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def producer(kafka_bootstrap: str) -> AsyncIterator[EventProducer]:
-    producer = EventProducer(kafka_bootstrap, service="warehouse-it")
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 def settings(kafka_bootstrap: str) -> WarehouseSettings:

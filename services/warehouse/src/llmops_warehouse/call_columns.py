@@ -20,6 +20,7 @@ import msgspec
 from llmops_schemas.v1.calls import CallError, CallParameters, ExperimentRef
 from llmops_schemas.v1.common import PromptRef
 from llmops_schemas.v2 import ChatMessage, Choice, RequestSummary, TokenUsage
+from llmops_schemas.v2.call_parts import tool_arguments
 from pydantic_core import to_json
 
 from llmops_warehouse.call_events import CallEvent, as_struct
@@ -61,13 +62,6 @@ def _text(message: Any) -> str:
     if content is None or isinstance(content, str):
         return content or ""
     return "\n".join(part.text for part in content if part.type == "text")
-
-
-def _tool_arguments(payload: Any) -> list[str]:
-    """``CallRecorded.tool_arguments()``: every tool call's arguments, in the messages first, then the choices."""
-    calls = [c for m in payload.messages for c in m.tool_calls or ()]
-    calls += [c for choice in payload.choices for c in choice.tool_calls or ()]
-    return [c.function.arguments for c in calls]
 
 
 def _without_none(value: Any) -> Any:
@@ -119,7 +113,7 @@ _CHOICE_DETAILS = tuple(name for name in Choice.model_fields if name not in {"ou
 _EXTRACT_HELPERS: dict[str, Any] = {
     "json_of": _json,
     "text_of": _text,
-    "tool_arguments": _tool_arguments,
+    "tool_arguments": tool_arguments,
     "without_none": _without_none,
     "choice_details": _choice_details,
     "set_fields": _set_fields,
@@ -233,7 +227,8 @@ CALL_COLUMNS: tuple[CallColumn, ...] = (
         "message_tool_calls",
         "['' if m.tool_calls is None else json_of({'tool_calls': m.tool_calls}) for m in d.messages]",
     ),
-    CallColumn("tool_arguments", "tool_arguments(d)"),  # for text search only: the tool calls hold them
+    # for text search only: the tool calls hold them
+    CallColumn("tool_arguments", "tool_arguments(d.messages, d.choices)"),
     CallColumn("output", "(d.choices[0].output if d.choices else None)", "output", itemgetter("output")),
     CallColumn(
         "finish_reason",

@@ -23,6 +23,7 @@ from llmops_schemas.envelope import TENANT_PATTERN, CloudEvent
 from llmops_schemas.v1.calls import CallError, CallParameters, ExperimentRef
 from llmops_schemas.v1.common import PromptRef
 from llmops_schemas.v2 import CallRecorded, ChatMessage, Choice, RequestSummary, TokenUsage
+from llmops_schemas.v2.call_parts import tool_arguments
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 __all__ = [
@@ -126,12 +127,11 @@ def canonical_event_id(event_id: str) -> str:
 class CallRow(BaseModel):
     """A stored call as the API returns it: the ``call.recorded.v2`` payload plus where it came from.
 
-    ``output`` and ``finish_reason`` repeat the first choice's (v1's fields, kept for the clients that read them).
-
-        ``event_id`` is the CloudEvent id (canonical UUID spelling), ``tenant_id`` the envelope's tenant,
-        ``source`` and ``key_id`` the envelope's producer and the API key it accepted the call under,
-        ``received_at`` the envelope's ``time`` and ``ingested_at`` when the warehouse wrote the row. Times are
-        UTC with millisecond precision.
+    ``event_id`` is the CloudEvent id (canonical UUID spelling), ``tenant_id`` the envelope's tenant,
+    ``source`` and ``key_id`` the envelope's producer and the API key it accepted the call under,
+    ``received_at`` the envelope's ``time`` and ``ingested_at`` when the warehouse wrote the row. Times are
+    UTC with millisecond precision. ``output`` and ``finish_reason`` repeat the first choice's (v1's fields, kept
+    for the clients that read them).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -209,14 +209,12 @@ class CallRow(BaseModel):
     def searchable_text(self) -> str:
         """What text search looks at, joined by newlines as the ClickHouse store joins it: every message's text
         (tool results too), the first output, the other choices' outputs, and every tool call's arguments."""
-        calls = [c for m in self.messages for c in m.tool_calls or ()]
-        calls += [c for choice in self.choices for c in choice.tool_calls or ()]
         return "\n".join(
             [
                 "\n".join(m.text() for m in self.messages),
                 self.output or "",
                 "\n".join(choice.output or "" for choice in self.choices[1:]),
-                "\n".join(c.function.arguments for c in calls),
+                "\n".join(tool_arguments(self.messages, self.choices)),
             ]
         )
 
