@@ -70,6 +70,16 @@ def test_a_v1_event_is_upcast_to_v2() -> None:
     assert decoded.data == to_struct(CallRecorded.from_v1(old.data))
 
 
+def test_a_v1_event_that_reads_as_v2_data_is_still_upcast() -> None:
+    """Without output and finish reason a v1 payload is also valid v2 data: only its type sends it to the upcast."""
+    data = example(v1.CallRecorded).model_copy(update={"output": None, "finish_reason": None})
+    old = CloudEvent.wrap(data, source="/services/ingest", tenant_id="acme")
+    assert event_decoder(CallRecorded).decode(old.to_json_bytes()) is not None
+    decoded = decode_call_recorded(message(old.to_json_bytes()))
+    assert decoded.type == CallRecorded.event_type
+    assert decoded.data == to_struct(CallRecorded.from_v1(old.data))
+
+
 def test_an_upper_case_uuid_id_is_accepted() -> None:
     # The store writes the canonical spelling; the decoder only checks that it is a UUID.
     doc = document(make_event("acme"))
