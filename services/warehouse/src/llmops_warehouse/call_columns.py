@@ -16,14 +16,11 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
-import msgspec
 from llmops_schemas.v1.calls import CallError, CallParameters, ExperimentRef
 from llmops_schemas.v1.common import PromptRef
 from llmops_schemas.v2 import ChatMessage, Choice, RequestSummary, TokenUsage
-from llmops_schemas.v2.call_parts import tool_arguments
-from pydantic_core import to_json
 
-from llmops_warehouse.call_events import CallEvent, as_struct
+from llmops_warehouse.call_events import EXTRACT_HELPERS, CallEvent, as_struct
 from llmops_warehouse.models import epoch_ms, to_utc
 
 __all__ = ["CALL_COLUMNS", "CALL_INSERT_COLUMNS", "CALL_SELECT_COLUMNS", "CallColumn", "call_row_fields", "call_values"]
@@ -46,78 +43,6 @@ class CallColumn:
     extract: str | None
     field: str | None = None
     restore: Restore | None = None
-
-
-# --- what the extract expressions call: the pydantic methods and serialisations the columns used, on structs
-
-
-def _json(value: Any) -> str:
-    """JSON as pydantic writes it (``model_dump_json`` and ``to_json`` share the serialiser: floats, escapes)."""
-    return to_json(msgspec.to_builtins(value)).decode()
-
-
-def _text(message: Any) -> str:
-    """``ChatMessage.text()``: the string content, or its text parts one per line ('' when none)."""
-    content = message.content
-    if content is None or isinstance(content, str):
-        return content or ""
-    return "\n".join(part.text for part in content if part.type == "text")
-
-
-def _without_none(value: Any) -> Any:
-    """``exclude_none``: the builtins of ``value`` without None-valued fields, at every depth."""
-    if isinstance(value, msgspec.Struct):
-        value = msgspec.to_builtins(value)
-    if isinstance(value, dict):
-        return {k: _without_none(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_without_none(v) for v in value]
-    return value
-
-
-def _choice_details(choice: Any) -> str:
-    """A choice's details beyond its text and finish reason, without None-valued fields ('' when none).
-
-    Before, an explicitly null detail made this '{}' (pydantic's ``model_fields_set``); a struct cannot tell
-    explicit from absent, so it is '' now: both read back as the same choice.
-    """
-    details = {name: value for name in _CHOICE_DETAILS if (value := getattr(choice, name)) is not None}
-    return _json(_without_none(details)) if details else ""
-
-
-def _set_fields(struct: msgspec.Struct) -> dict[str, Any]:
-    """``exclude_defaults``: the fields whose value is not the field's default."""
-    out = {}
-    for name, wire_name, default in _defaults(type(struct)):
-        value = getattr(struct, name)
-        if value != (default() if callable(default) else default):
-            out[wire_name] = value
-    return out
-
-
-_DEFAULTS: dict[type[msgspec.Struct], tuple[tuple[str, str, Any], ...]] = {}
-
-
-def _defaults(struct: type[msgspec.Struct]) -> tuple[tuple[str, str, Any], ...]:
-    """(name, wire name, default or default factory) of each field, looked up once (``fields`` is slow)."""
-    if struct not in _DEFAULTS:
-        _DEFAULTS[struct] = tuple(
-            (f.name, f.encode_name, f.default if f.default_factory is msgspec.NODEFAULT else f.default_factory)
-            for f in msgspec.structs.fields(struct)
-        )
-    return _DEFAULTS[struct]
-
-
-_CHOICE_DETAILS = tuple(name for name in Choice.model_fields if name not in {"output", "finish_reason"})
-
-_EXTRACT_HELPERS: dict[str, Any] = {
-    "json_of": _json,
-    "text_of": _text,
-    "tool_arguments": tool_arguments,
-    "without_none": _without_none,
-    "choice_details": _choice_details,
-    "set_fields": _set_fields,
-}
 
 
 def _plain(name: str) -> CallColumn:
@@ -293,7 +218,7 @@ def _compile_row(columns: Sequence[CallColumn]) -> Callable[[Any], tuple[Any, ..
     """
     values = ", ".join(c.extract for c in columns if c.extract is not None)
     source = f"def row(e):\n    d = e.data\n    return ({values},)\n"
-    namespace: dict[str, Any] = {"epoch_ms": epoch_ms, **_EXTRACT_HELPERS}
+    namespace: dict[str, Any] = {"epoch_ms": epoch_ms, **EXTRACT_HELPERS}
     exec(compile(source, "<calls columns>", "exec"), namespace)  # noqa: S102 - module constants only
     row: Callable[[Any], tuple[Any, ...]] = namespace["row"]
     return row

@@ -16,14 +16,15 @@ from typing import Any, Protocol
 import msgspec
 from llmops_kit.errors import PermanentError
 from llmops_schemas.envelope import CloudEvent, envelope_class
-from llmops_schemas.fastcodec import event_decoder, event_struct, to_struct
+from llmops_schemas.fastcodec import event_decoder, to_struct
 from llmops_schemas.registry import parse_event
-from llmops_schemas.v2 import CallRecorded
+from llmops_schemas.v2 import CallRecorded, Choice
+from llmops_schemas.v2.call_parts import tool_arguments
+from pydantic_core import to_json
 
-__all__ = ["CallEvent", "as_model", "as_struct", "decode_call", "is_call_event"]
+__all__ = ["EXTRACT_HELPERS", "CallEvent", "as_model", "as_struct", "decode_call"]
 
 _DECODER = event_decoder(CallRecorded)
-_STRUCT = event_struct(CallRecorded)
 
 
 class CallEvent(Protocol):
@@ -64,11 +65,6 @@ def decode_call(raw: bytes, topic: str) -> CallEvent:
     return converted
 
 
-def is_call_event(item: object) -> bool:
-    """Whether ``item`` is a call event (either form)."""
-    return isinstance(item, _STRUCT) or (isinstance(item, CloudEvent) and isinstance(item.data, CallRecorded))
-
-
 def as_struct(event: CallEvent) -> Any:
     """``event`` as the derived struct (converted when it is a pydantic event)."""
     if isinstance(event, CloudEvent):
@@ -82,3 +78,74 @@ def as_model(event: CallEvent) -> CloudEvent[CallRecorded]:
         return event
     model: CloudEvent[CallRecorded] = envelope_class(CallRecorded).model_validate(msgspec.to_builtins(event))
     return model
+
+
+# --- what the calls columns' extract expressions call: pydantic's methods and serialisations, on the struct
+
+
+def _json(value: Any) -> str:
+    """JSON as pydantic writes it (``model_dump_json`` and ``to_json`` share the serialiser: floats, escapes)."""
+    return to_json(msgspec.to_builtins(value)).decode()
+
+
+def _text(message: Any) -> str:
+    """``ChatMessage.text()``: the string content, or its text parts one per line ('' when none)."""
+    content = message.content
+    if content is None or isinstance(content, str):
+        return content or ""
+    return "\n".join(part.text for part in content if part.type == "text")
+
+
+def _without_none(value: Any) -> Any:
+    """``exclude_none``: the builtins of ``value`` without None-valued fields, at every depth."""
+    if isinstance(value, msgspec.Struct):
+        value = msgspec.to_builtins(value)
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value
+
+
+def _choice_details(choice: Any) -> str:
+    """A choice's details beyond its text and finish reason, without None-valued fields ('' when none).
+
+    Before, an explicitly null detail made this '{}' (pydantic's ``model_fields_set``); a struct cannot tell
+    explicit from absent, so it is '' now: both read back as the same choice.
+    """
+    details = {name: value for name in _CHOICE_DETAILS if (value := getattr(choice, name)) is not None}
+    return _json(_without_none(details)) if details else ""
+
+
+def _set_fields(struct: msgspec.Struct) -> dict[str, Any]:
+    """``exclude_defaults``: the fields whose value is not the field's default."""
+    out = {}
+    for name, wire_name, default, factory in _defaults(type(struct)):
+        value = getattr(struct, name)
+        if value != (default if factory is msgspec.NODEFAULT else factory()):
+            out[wire_name] = value
+    return out
+
+
+_DEFAULTS: dict[type[msgspec.Struct], tuple[tuple[str, str, Any, Any], ...]] = {}
+
+
+def _defaults(struct: type[msgspec.Struct]) -> tuple[tuple[str, str, Any, Any], ...]:
+    """(name, wire name, default, default factory) of each field, looked up once (``fields`` is slow)."""
+    if struct not in _DEFAULTS:
+        fields = msgspec.structs.fields(struct)
+        _DEFAULTS[struct] = tuple((f.name, f.encode_name, f.default, f.default_factory) for f in fields)
+    return _DEFAULTS[struct]
+
+
+_CHOICE_DETAILS = tuple(name for name in Choice.model_fields if name not in {"output", "finish_reason"})
+
+EXTRACT_HELPERS: dict[str, Any] = {
+    "json_of": _json,
+    "text_of": _text,
+    "tool_arguments": tool_arguments,
+    "without_none": _without_none,
+    "choice_details": _choice_details,
+    "set_fields": _set_fields,
+}
+"""The names :mod:`llmops_warehouse.call_columns`' extract expressions use besides the event and its payload."""
