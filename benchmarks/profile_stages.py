@@ -8,11 +8,13 @@ ingest   decode the HTTP body (``wire.decode_json`` + ``extract_calls``), ``prep
          validation, envelope, serialisation for the size check), then ``publish_many`` to a real local broker
          (batches filled per partition, waits for ``acks=all``), and the response
          body.
-warehouse  fetch the events back with a consumer (``getmany``), ``parse_event(expect=CallRecorded)`` per record
-         (one pydantic-core pass from the bytes, as the warehouse decodes), and
+warehouse  fetch the events back with a consumer (``getmany``), decode each record as the warehouse does (the
+         struct derived from the pydantic model, ``parse_event`` for what it refuses: ``decode_call``; with
+         ``--decoder pydantic``, ``parse_event(expect=CallRecorded)`` as before ADR 0014), and
          ``ClickHouseEventStore.insert_calls`` into embedded chDB (dedup query, pivot to columns, insert).
 
-A second table splits the two Python-heavy stages, ``prepare_record`` and ``parse_event``, into their parts.
+A second table splits the Python-heavy stages, ``prepare_record`` and the warehouse's decoding, into their parts
+(the events there are v2 events as ``prepare_record`` publishes them).
 
 CPU is this thread's (``time.thread_time``): chDB's own threads (merges, its insert pool) would otherwise land
 in whichever stage happens to run beside them. The garbage collector is tuned as the services tune it once they
@@ -137,13 +139,23 @@ async def fetch_all(bootstrap: str, expected: int, stages: Stages) -> list[bytes
     return values
 
 
-def warehouse_stages(stages: Stages, values: list[bytes], workdir: Path, batch: int) -> None:
+def _call_decoder(kind: str) -> Callable[[bytes], Any]:
+    """How the warehouse decodes a call record: ``derived`` (decode_call) or ``pydantic`` (before ADR 0014)."""
+    if kind == "pydantic":
+        return lambda value: parse_event(value, expect=CallRecorded)
+    from llmops_warehouse.call_events import decode_call  # absent before ADR 0014: imported only when used
+
+    return lambda value: decode_call(value, CallRecorded.topic)
+
+
+def warehouse_stages(stages: Stages, values: list[bytes], workdir: Path, batch: int, decoder: str) -> None:
     client = connect(f"chdb://{workdir / 'clickhouse'}")
     apply_migrations(client)
     store = ClickHouseEventStore(client)
+    decode = _call_decoder(decoder)
     for i in range(0, len(values), batch):
-        with stages.timed("warehouse: parse_event"):
-            events = [parse_event(v, expect=CallRecorded) for v in values[i : i + batch]]
+        with stages.timed(f"warehouse: decode ({decoder})"):
+            events = [decode(v) for v in values[i : i + batch]]
         with stages.timed("warehouse: insert_calls (dedup+columns+insert)"):
             store.insert_calls(events)
 
@@ -190,7 +202,7 @@ def _per_call_us(fn: Callable[[Any], Any], inputs: Sequence[Any], repeat: int = 
     return best / len(inputs) * 1e6, outputs
 
 
-def micro_costs(count: int) -> list[tuple[str, float]]:
+def micro_costs(count: int, decoder: str) -> list[tuple[str, float]]:
     """CPU microseconds per call of each part of ingest's ``prepare_record`` and the warehouse's ``parse_event``."""
     records = list(demo_calls(count, seed=5, prefix="micro"))
     now = datetime.now(UTC)
@@ -214,8 +226,10 @@ def micro_costs(count: int) -> list[tuple[str, float]]:
     events = measure(
         "  CloudEvent.wrap (incl. that lookup)", lambda c: CloudEvent.wrap(c, source="/s", tenant_id="micro"), calls
     )
-    values = measure("  event.to_json_bytes() (done twice per call)", lambda e: e.to_json_bytes(), events)
-    measure("warehouse: parse_event(expect=...), as decoded", lambda v: parse_event(v, expect=CallRecorded), values)
+    measure("  event.to_json_bytes() (done twice per call)", lambda e: e.to_json_bytes(), events)
+    values = [a.value for a in (prepare_record(r, 0, context) for r in records) if isinstance(a, Accepted)]
+    measure(f"warehouse: decode ({decoder}), as the consumer decodes", _call_decoder(decoder), values)
+    measure("warehouse: parse_event(expect=...)", lambda v: parse_event(v, expect=CallRecorded), values)
     measure("warehouse: parse_event, general path", parse_event, values)
     documents = measure("  json.loads", json.loads, values)
     datas = [d["data"] for d in documents]
@@ -226,7 +240,32 @@ def micro_costs(count: int) -> list[tuple[str, float]]:
         CloudEvent[CallRecorded].model_validate,
         documents,
     )
+    if decoder == "derived":
+        _derived_micro_costs(measure, values, records)
     return rows
+
+
+def _derived_micro_costs(
+    measure: Callable[[str, Callable[[Any], Any], Sequence[Any]], list[Any]], values: list[bytes], records: list[Any]
+) -> None:
+    """The derived decoder's parts (ADR 0014), and the columns built from its structs."""
+    import msgspec
+    from llmops_schemas.fastcodec import event_decoder, struct_type, to_struct
+    from llmops_schemas.v2.calls import v1_data_as_v2
+    from llmops_warehouse.call_columns import call_values
+
+    strict = struct_type(CallRecorded, strict=True)
+    measure(
+        "ingest (not built): the record as the strict derived struct (reshaped as validate_call does)",
+        lambda r: msgspec.convert(v1_data_as_v2(r), strict),
+        records,
+    )
+
+    structs = measure("  derived decoder alone (event_decoder(...).decode)", event_decoder(CallRecorded).decode, values)
+    parsed = [parse_event(v, expect=CallRecorded) for v in values]
+    measure("  to_struct(pydantic event) (what a refused record adds)", to_struct, parsed)
+    measure("warehouse: insert columns from the struct (call_values)", lambda s: call_values([s]), structs)
+    measure("warehouse: insert columns from a pydantic event (converted)", lambda e: call_values([e]), parsed)
 
 
 def report_micro(rows: list[tuple[str, float]]) -> None:
@@ -246,14 +285,17 @@ def main() -> None:
     parser.add_argument("--linger-ms", type=int, default=5)
     parser.add_argument("--max-batch-bytes", type=int, default=0, help="batch size in bytes (0: the kit's)")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--decoder", choices=("derived", "pydantic"), default="derived", help="how the warehouse decodes calls"
+    )
     args = parser.parse_args()
     stages = Stages(profile=args.profile)
     tune_after_startup()
     with tempfile.TemporaryDirectory(prefix="bench-stages-") as tmp:
         values = asyncio.run(run(args, Path(tmp), stages))
-        warehouse_stages(stages, values, Path(tmp), args.insert_batch)
+        warehouse_stages(stages, values, Path(tmp), args.insert_batch, args.decoder)
     report(stages, args.calls)
-    report_micro(micro_costs(min(args.calls, 5000)))
+    report_micro(micro_costs(min(args.calls, 5000), args.decoder))
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from llmops_schemas.v1.prompts import PromptVersionPublished
 from llmops_schemas.v2 import CallRecorded
 from llmops_warehouse.adapters.clickhouse_store import ClickHouseEventStore
 from llmops_warehouse.bootstrap import WarehousePorts
+from llmops_warehouse.call_events import CallEvent
 from llmops_warehouse.concurrent_store import ConcurrentEventStore
 from llmops_warehouse.config import WarehouseSettings
 from llmops_warehouse.entrypoints.consumer import build_consumer
@@ -127,7 +128,7 @@ class BusyStore(ClickHouseEventStore):
 
     refusals = 9
 
-    def insert_calls(self, events: Sequence[CloudEvent[CallRecorded]]) -> int:
+    def insert_calls(self, events: Sequence[CallEvent]) -> int:
         if self.refusals:
             self.refusals -= 1
             raise DatabaseError("Code: 252. DB::Exception: Too many parts (300). Merges are slower. (TOO_MANY_PARTS)")

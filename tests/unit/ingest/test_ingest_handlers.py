@@ -116,61 +116,62 @@ def test_fallback_call_id_is_stable(make_call: MakeCall, context: IngestContext)
     assert one.event.id == two.event.id
 
 
-@pytest.mark.parametrize(
-    ("overrides", "loc", "type_"),
-    [
-        ({"latency_ms": "fast"}, ["latency_ms"], "float_parsing"),
-        ({"messages": "hello"}, ["messages"], "list_type"),
-        ({"messages": []}, ["messages"], "too_short"),
-        ({"messages": [{"role": "robot", "content": "x"}]}, ["messages", 0, "role"], "literal_error"),
-        ({"drop": ("app",)}, ["app"], "missing"),
-        ({"drop": ("started_at",)}, ["started_at"], "missing"),
-        ({"tenant_id": "someone-else"}, ["tenant_id"], "extra_forbidden"),
-        ({"unexpected": 1}, ["unexpected"], "extra_forbidden"),
-        ({"call_id": "has space"}, ["call_id"], "string_pattern_mismatch"),
-        ({"call_id": 42}, ["call_id"], "string_type"),
-        ({"latency_ms": -1}, ["latency_ms"], "greater_than_equal"),
-        ({"app": "x" * 300}, ["app"], "string_too_long"),
-        ({"started_at": "2026-03-01T11:59:00"}, ["started_at"], "timezone_aware"),
-        ({"output": "\ud800"}, ["output"], "string_unicode"),
-        ({"finish_reason": ""}, ["finish_reason"], "string_too_short"),  # located as sent, not as choices.0
-        # v2 records (no v1 output): what the new shape refuses
-        (
-            {"drop": ("output",), "choices": [{"tool_calls": [tool_call("x" * 262_145)]}]},
-            ["choices", 0, "tool_calls", 0, "function", "arguments"],
-            "string_too_long",
-        ),
-        (
-            {
-                "drop": ("output",),
-                "messages": [user_parts({"type": "image", "media_type": "image/png", "size_bytes": 7})],
-            },
-            ["messages", 0, "content", "list", 0, "image"],
-            "value_error",
-        ),
-        (
-            {"drop": ("output",), "messages": [user_parts({"type": "image", "url": "data:image/png;base64,iVBO"})]},
-            ["messages", 0, "content", "list", 0, "image", "url"],
-            "string_pattern_mismatch",
-        ),
-        (
-            {"drop": ("output",), "messages": [user_parts({"type": "input_audio", "data": "UklGRg=="})]},
-            ["messages", 0, "content", "list", 0],
-            "union_tag_invalid",
-        ),
-        ({"drop": ("output",), "choices": [{"output": "x"}] * 129}, ["choices"], "too_long"),
-        (
-            {
-                "drop": ("output",),
-                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2, "cached_prompt_tokens": 2},
-            },
-            ["usage"],
-            "value_error",
-        ),
-        ({"drop": ("output",), "request": {"n": 0}}, ["request", "n"], "greater_than_equal"),
-        ({"choices": [{"output": "x"}]}, ["output"], "extra_forbidden"),  # v1's output beside v2's choices
-    ],
-)
+INVALID_RECORDS: list[tuple[dict[str, Any], list[Any], str]] = [
+    ({"latency_ms": "fast"}, ["latency_ms"], "float_parsing"),
+    ({"messages": "hello"}, ["messages"], "list_type"),
+    ({"messages": []}, ["messages"], "too_short"),
+    ({"messages": [{"role": "robot", "content": "x"}]}, ["messages", 0, "role"], "literal_error"),
+    ({"drop": ("app",)}, ["app"], "missing"),
+    ({"drop": ("started_at",)}, ["started_at"], "missing"),
+    ({"tenant_id": "someone-else"}, ["tenant_id"], "extra_forbidden"),
+    ({"unexpected": 1}, ["unexpected"], "extra_forbidden"),
+    ({"call_id": "has space"}, ["call_id"], "string_pattern_mismatch"),
+    ({"call_id": 42}, ["call_id"], "string_type"),
+    ({"latency_ms": -1}, ["latency_ms"], "greater_than_equal"),
+    ({"app": "x" * 300}, ["app"], "string_too_long"),
+    ({"started_at": "2026-03-01T11:59:00"}, ["started_at"], "timezone_aware"),
+    ({"output": "\ud800"}, ["output"], "string_unicode"),
+    ({"finish_reason": ""}, ["finish_reason"], "string_too_short"),  # located as sent, not as choices.0
+    # v2 records (no v1 output): what the new shape refuses
+    (
+        {"drop": ("output",), "choices": [{"tool_calls": [tool_call("x" * 262_145)]}]},
+        ["choices", 0, "tool_calls", 0, "function", "arguments"],
+        "string_too_long",
+    ),
+    (
+        {
+            "drop": ("output",),
+            "messages": [user_parts({"type": "image", "media_type": "image/png", "size_bytes": 7})],
+        },
+        ["messages", 0, "content", "list", 0, "image"],
+        "value_error",
+    ),
+    (
+        {"drop": ("output",), "messages": [user_parts({"type": "image", "url": "data:image/png;base64,iVBO"})]},
+        ["messages", 0, "content", "list", 0, "image", "url"],
+        "string_pattern_mismatch",
+    ),
+    (
+        {"drop": ("output",), "messages": [user_parts({"type": "input_audio", "data": "UklGRg=="})]},
+        ["messages", 0, "content", "list", 0],
+        "union_tag_invalid",
+    ),
+    ({"drop": ("output",), "choices": [{"output": "x"}] * 129}, ["choices"], "too_long"),
+    (
+        {
+            "drop": ("output",),
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2, "cached_prompt_tokens": 2},
+        },
+        ["usage"],
+        "value_error",
+    ),
+    ({"drop": ("output",), "request": {"n": 0}}, ["request", "n"], "greater_than_equal"),
+    ({"choices": [{"output": "x"}]}, ["output"], "extra_forbidden"),  # v1's output beside v2's choices
+]
+"""Records ``prepare_record`` refuses (overrides of ``make_call``), where and why; tests/unit/schemas reuses them."""
+
+
+@pytest.mark.parametrize(("overrides", "loc", "type_"), INVALID_RECORDS)
 def test_schema_errors(
     make_call: MakeCall, context: IngestContext, overrides: dict[str, Any], loc: list[Any], type_: str
 ) -> None:

@@ -10,10 +10,12 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import pytest
 from llmops_kit.errors import PermanentError
 from llmops_kit.kafka.consumer import ConsumedMessage
-from llmops_schemas.envelope import CloudEvent
+from llmops_schemas.envelope import CloudEvent, envelope_class
+from llmops_schemas.fastcodec import event_decoder, event_struct, to_struct
 from llmops_schemas.registry import EventValidationError
 from llmops_schemas.v1 import calls as v1
 from llmops_schemas.v1.examples import example
@@ -39,11 +41,25 @@ def encode(doc: dict[str, Any]) -> bytes:
     return json.dumps(doc).encode()
 
 
-def test_a_valid_event_decodes() -> None:
+def make_event_from(doc: dict[str, Any]) -> CloudEvent[Any]:
+    return envelope_class(CallRecorded).model_validate(doc)
+
+
+def test_a_valid_event_decodes_into_the_derived_struct() -> None:
     event = make_event("acme", trace_id="4bf92f3577b34da6a3ce929d0e0e4736", tags=["a"])
     decoded = decode_call_recorded(message(event.to_json_bytes()))
-    assert isinstance(decoded.data, CallRecorded)
-    assert decoded == event
+    assert isinstance(decoded, event_struct(CallRecorded))
+    assert decoded == to_struct(event)
+    assert msgspec.to_builtins(decoded) == event.model_dump(mode="json", by_alias=True)
+
+
+def test_lax_input_that_only_pydantic_accepts_is_still_stored() -> None:
+    """The derived decoder refuses "3" for an int; pydantic accepts it, and the result is the same struct."""
+    doc = document(make_event("acme"))
+    doc["data"]["usage"]["prompt_tokens"] = str(doc["data"]["usage"]["prompt_tokens"])
+    assert event_decoder(CallRecorded).decode(encode(doc)) is None
+    decoded = decode_call_recorded(message(encode(doc)))
+    assert decoded == to_struct(make_event_from(doc))
 
 
 def test_a_v1_event_is_upcast_to_v2() -> None:
@@ -51,7 +67,17 @@ def test_a_v1_event_is_upcast_to_v2() -> None:
     old = CloudEvent.wrap(example(v1.CallRecorded), source="/services/ingest", tenant_id="acme")
     decoded = decode_call_recorded(message(old.to_json_bytes()))
     assert (decoded.id, decoded.type) == (old.id, CallRecorded.event_type)
-    assert decoded.data == CallRecorded.from_v1(old.data)
+    assert decoded.data == to_struct(CallRecorded.from_v1(old.data))
+
+
+def test_a_v1_event_that_reads_as_v2_data_is_still_upcast() -> None:
+    """Without output and finish reason a v1 payload is also valid v2 data: only its type sends it to the upcast."""
+    data = example(v1.CallRecorded).model_copy(update={"output": None, "finish_reason": None})
+    old = CloudEvent.wrap(data, source="/services/ingest", tenant_id="acme")
+    assert event_decoder(CallRecorded).decode(old.to_json_bytes()) is not None
+    decoded = decode_call_recorded(message(old.to_json_bytes()))
+    assert decoded.type == CallRecorded.event_type
+    assert decoded.data == to_struct(CallRecorded.from_v1(old.data))
 
 
 def test_an_upper_case_uuid_id_is_accepted() -> None:

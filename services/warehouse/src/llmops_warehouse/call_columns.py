@@ -1,7 +1,9 @@
 """The column mapping of ``calls``: one (column, extract, restore) entry per column.
 
-````extract`` is the expression that reads a column's value from a ``call.recorded.v2`` event (compiled once into
-one function per row, see :func:`_compile_row`; the insert transposes the rows into columns); ``restore`` builds a
+````extract`` is the expression that reads a column's value from a ``call.recorded.v2`` event in its derived struct
+form (:mod:`llmops_warehouse.call_events`; compiled once into one function per row, see :func:`_compile_row`; the
+insert transposes the rows into columns). The values are those pydantic's serialisation gave (JSON columns are
+written by the same serialiser, ``pydantic_core.to_json``); tests/unit/warehouse pins that. ``restore`` builds a
 :class:`~llmops_warehouse.models.CallRow` field from a selected row. Adding a column to ``calls`` is a migration
 and one entry here. The other event types are mapped in :mod:`llmops_warehouse.tables`.
 """
@@ -14,11 +16,11 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
-from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.v1.calls import CallError, CallParameters, ExperimentRef
 from llmops_schemas.v1.common import PromptRef
-from llmops_schemas.v2 import CallRecorded, ChatMessage, Choice, RequestSummary, TokenUsage
+from llmops_schemas.v2 import ChatMessage, Choice, RequestSummary, TokenUsage
 
+from llmops_warehouse.call_events import EXTRACT_HELPERS, CallEvent, as_struct
 from llmops_warehouse.models import epoch_ms, to_utc
 
 __all__ = ["CALL_COLUMNS", "CALL_INSERT_COLUMNS", "CALL_SELECT_COLUMNS", "CallColumn", "call_row_fields", "call_values"]
@@ -27,14 +29,12 @@ Row = Mapping[str, Any]
 """A selected row by column name."""
 Restore = Callable[[Row], Any]
 
-Event = CloudEvent[CallRecorded]
-
 
 @dataclass(frozen=True, slots=True)
 class CallColumn:
     """A column of ``calls``.
 
-    ``extract`` is a Python expression over the event ``e`` and its payload ``d`` (None: the server fills the
+    ``extract`` is a Python expression over the event struct ``e`` and its payload ``d`` (None: the server fills the
     column in). ``restore`` builds the :class:`CallRow` field ``field`` from the selected row; None where
     another column's ``restore`` reads this one too (the four message arrays make ``messages``).
     """
@@ -141,36 +141,38 @@ CALL_COLUMNS: tuple[CallColumn, ...] = (
     _plain("model"),
     _plain("provider"),
     CallColumn("message_roles", "[m.role for m in d.messages]", "messages", _messages),
-    CallColumn("message_contents", "[m.text() for m in d.messages]"),
+    CallColumn("message_contents", "[text_of(m) for m in d.messages]"),
     CallColumn("message_names", "[m.name or '' for m in d.messages]"),
     CallColumn("message_tool_call_ids", "[m.tool_call_id or '' for m in d.messages]"),
     CallColumn(
         "message_parts",
-        "['' if isinstance(m.content, str) else m.model_dump_json(include={'content'}) for m in d.messages]",
+        "['' if isinstance(m.content, str) else json_of({'content': m.content}) for m in d.messages]",
     ),
     CallColumn(
         "message_tool_calls",
-        "['' if m.tool_calls is None else m.model_dump_json(include={'tool_calls'}) for m in d.messages]",
+        "['' if m.tool_calls is None else json_of({'tool_calls': m.tool_calls}) for m in d.messages]",
     ),
-    CallColumn("tool_arguments", "d.tool_arguments()"),  # for text search only: the tool calls hold them
-    _plain("output"),
-    _blank("finish_reason"),
+    # for text search only: the tool calls hold them
+    CallColumn("tool_arguments", "tool_arguments(d.messages, d.choices)"),
+    CallColumn("output", "(d.choices[0].output if d.choices else None)", "output", itemgetter("output")),
+    CallColumn(
+        "finish_reason",
+        "((d.choices[0].finish_reason if d.choices else None) or '')",
+        "finish_reason",
+        lambda r: r["finish_reason"] or None,
+    ),
     CallColumn("choice_outputs", "[c.output for c in d.choices[1:]]", "choices", _choices),
     CallColumn("choice_finish_reasons", "[c.finish_reason or '' for c in d.choices]"),
-    CallColumn(
-        "choice_details",
-        "['' if c.model_fields_set <= {'output', 'finish_reason'} else "
-        "c.model_dump_json(exclude={'output', 'finish_reason'}, exclude_none=True) for c in d.choices]",
-    ),
+    CallColumn("choice_details", "[choice_details(c) for c in d.choices]"),
     CallColumn(
         "parameters",
-        "(d.parameters.model_dump_json(exclude_defaults=True) if d.parameters.model_fields_set else '{}')",
+        "json_of(set_fields(d.parameters))",
         "parameters",
         lambda r: CallParameters.model_validate_json(r["parameters"]) if r["parameters"] != "{}" else CallParameters(),
     ),
     CallColumn(
         "request",
-        "'' if d.request is None else d.request.model_dump_json(exclude_none=True)",
+        "'' if d.request is None else json_of(without_none(d.request))",
         "request",
         lambda r: RequestSummary.model_validate_json(r["request"]) if r["request"] else None,
     ),
@@ -208,7 +210,7 @@ CALL_SELECT_COLUMNS: tuple[str, ...] = ("event_id", *(c.name for c in CALL_COLUM
 _RESTORES = tuple((c.field, c.restore) for c in CALL_COLUMNS if c.field is not None and c.restore is not None)
 
 
-def _compile_row(columns: Sequence[CallColumn]) -> Callable[[Event], tuple[Any, ...]]:
+def _compile_row(columns: Sequence[CallColumn]) -> Callable[[Any], tuple[Any, ...]]:
     """One function returning an event's insert values, compiled once from the ``extract`` expressions.
 
     Why generated: one Python call per event (attribute reads inlined) instead of one per column, which cost
@@ -216,20 +218,20 @@ def _compile_row(columns: Sequence[CallColumn]) -> Callable[[Event], tuple[Any, 
     """
     values = ", ".join(c.extract for c in columns if c.extract is not None)
     source = f"def row(e):\n    d = e.data\n    return ({values},)\n"
-    namespace: dict[str, Any] = {"epoch_ms": epoch_ms}
+    namespace: dict[str, Any] = {"epoch_ms": epoch_ms, **EXTRACT_HELPERS}
     exec(compile(source, "<calls columns>", "exec"), namespace)  # noqa: S102 - module constants only
-    row: Callable[[Event], tuple[Any, ...]] = namespace["row"]
+    row: Callable[[Any], tuple[Any, ...]] = namespace["row"]
     return row
 
 
 _ROW = _compile_row(CALL_COLUMNS)
 
 
-def call_values(events: Sequence[Event]) -> list[list[Any]]:
+def call_values(events: Sequence[CallEvent]) -> list[list[Any]]:
     """The insert columns but ``event_id`` for ``events``, column by column (a column-oriented insert)."""
     if not events:
         return [[] for _ in CALL_INSERT_COLUMNS[1:]]
-    return [list(column) for column in zip(*map(_ROW, events), strict=True)]
+    return [list(column) for column in zip(*(_ROW(as_struct(e)) for e in events), strict=True)]
 
 
 def call_row_fields(row: Sequence[Any]) -> dict[str, Any]:

@@ -20,9 +20,8 @@ from typing import TypeVar
 
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 from llmops_kit.errors import TransientError
-from llmops_schemas.envelope import CloudEvent
-from llmops_schemas.v2 import CallRecorded
 
+from llmops_warehouse.call_events import CallEvent
 from llmops_warehouse.events import EventPage, EventQuery, StoredEvent
 from llmops_warehouse.models import (
     CallPage,
@@ -107,7 +106,7 @@ class ConcurrentEventStore:
                 raise TransientError(f"ClickHouse cannot answer now: {exc}") from exc
             raise
 
-    async def insert_calls(self, events: Sequence[CloudEvent[CallRecorded]]) -> int:
+    async def insert_calls(self, events: Sequence[CallEvent]) -> int:
         return await self._write(lambda: self._store.insert_calls(events))
 
     async def insert_events(self, events: Sequence[StoredEvent]) -> int:

@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from llmops_schemas.envelope import CloudEvent
-from llmops_schemas.v2 import CallRecorded
-
+from llmops_warehouse.call_events import CallEvent
 from llmops_warehouse.events import EventPage, EventQuery, StoredEvent
 from llmops_warehouse.models import (
     CallPage,
@@ -36,8 +34,11 @@ class EventStore(Protocol):
     consumer) and any number of readers (queries), which must not wait for the writer.
     """
 
-    def insert_calls(self, events: Sequence[CloudEvent[CallRecorded]]) -> int:
+    def insert_calls(self, events: Sequence[CallEvent]) -> int:
         """Store a batch of ``call.recorded`` events; return how many rows were actually written.
+
+        Events come as pydantic ``CloudEvent[CallRecorded]`` or as the derived struct the consumer decodes
+        (:mod:`llmops_warehouse.call_events`); the store converts them to the form it works on.
 
         Idempotent on ``(tenant_id, event id)``: an event already stored, or repeated within the batch, is
         skipped, so a redelivered event never becomes a second row nor counts twice in the metrics rollup.
@@ -90,7 +91,7 @@ class EventStore(Protocol):
 class AsyncEventStore(Protocol):
     """The :class:`EventStore` operations, awaited. A storage outage raises ``TransientError``."""
 
-    async def insert_calls(self, events: Sequence[CloudEvent[CallRecorded]]) -> int:
+    async def insert_calls(self, events: Sequence[CallEvent]) -> int:
         """See :meth:`EventStore.insert_calls`."""
         ...
 

@@ -21,9 +21,6 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-from llmops_schemas.envelope import CloudEvent
-from llmops_schemas.v2 import CallRecorded
-
 from llmops_warehouse.adapters.clickhouse_sql import (
     event_columns,
     event_page,
@@ -33,6 +30,7 @@ from llmops_warehouse.adapters.clickhouse_sql import (
     window,
 )
 from llmops_warehouse.call_columns import CALL_INSERT_COLUMNS, CALL_SELECT_COLUMNS, call_row_fields, call_values
+from llmops_warehouse.call_events import CallEvent, as_struct
 from llmops_warehouse.events import EventPage, EventQuery, StoredEvent
 from llmops_warehouse.models import (
     CallPage,
@@ -161,10 +159,10 @@ class ClickHouseEventStore:
 
     # ----------------------------------------------------------------------------------------- writes
 
-    def insert_calls(self, events: Sequence[CloudEvent[CallRecorded]]) -> int:
+    def insert_calls(self, events: Sequence[CallEvent]) -> int:
         if not events:
             return 0
-        batch, bad = _dedupe_batch(events)
+        batch, bad = _dedupe_batch([as_struct(event) for event in events])
         if bad:
             raise InvalidEventError(f"event ids must be UUIDs; not storable: {', '.join(bad[:10])}", bad)
         with self._writer() as client:
@@ -310,11 +308,9 @@ def _on(client: Any) -> Callable[[str, dict[str, Any]], Sequence[Sequence[Any]]]
     return lambda sql, params: client.query(sql, parameters=params, settings=_WRITE_SETTINGS).result_rows
 
 
-def _dedupe_batch(
-    events: Sequence[CloudEvent[CallRecorded]],
-) -> tuple[dict[tuple[str, uuid.UUID], CloudEvent[CallRecorded]], list[str]]:
+def _dedupe_batch(events: Sequence[CallEvent]) -> tuple[dict[tuple[str, uuid.UUID], CallEvent], list[str]]:
     """The batch keyed by (tenant, event id), first occurrence kept; plus the ids that are no UUIDs."""
-    batch: dict[tuple[str, uuid.UUID], CloudEvent[CallRecorded]] = {}
+    batch: dict[tuple[str, uuid.UUID], CallEvent] = {}
     bad: list[str] = []
     for event in events:
         try:

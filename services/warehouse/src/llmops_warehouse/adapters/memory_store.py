@@ -16,9 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from llmops_schemas.envelope import CloudEvent
-from llmops_schemas.v2 import CallRecorded
-
+from llmops_warehouse.call_events import CallEvent, as_model
 from llmops_warehouse.events import EventPage, EventQuery, EventRow, StoredEvent, next_cursor
 from llmops_warehouse.models import (
     CallPage,
@@ -91,7 +89,7 @@ class InMemoryEventStore:
     def __len__(self) -> int:
         return len(self._rows)
 
-    def insert_calls(self, events: Sequence[CloudEvent[CallRecorded]]) -> int:
+    def insert_calls(self, events: Sequence[CallEvent]) -> int:
         bad: list[str] = []
         for event in events:
             try:
@@ -104,7 +102,7 @@ class InMemoryEventStore:
         written = 0
         with self._lock:
             for event in events:
-                row = CallRow.from_event(event, ingested_at=now)
+                row = CallRow.from_event(as_model(event), ingested_at=now)
                 key = (row.tenant_id, row.event_id)
                 if key in self._rows:
                     continue

@@ -1,7 +1,8 @@
 """The warehouse's consumer: every topic the catalog lists it on, into ClickHouse, in batches, at least once.
 
-One consumer group reads ``TopicCatalog.consumed_by("warehouse")``. Calls take their own fast decode path
-(``parse_event(raw, expect=CallRecorded)``, docs/adr/0006); every other record is parsed (and upcast to
+One consumer group reads ``TopicCatalog.consumed_by("warehouse")``. Calls take their own fast decode path (the
+struct derived from the pydantic model, pydantic for what it refuses: :mod:`llmops_warehouse.call_events`,
+docs/adr/0014); every other record is parsed (and upcast to
 the newest version of its type) and routed to its table by :data:`llmops_warehouse.tables.TABLES`. A null
 value on a compacted topic is a tombstone, stored as a delete-marker row. Offsets are committed only after
 the insert.
@@ -21,11 +22,12 @@ from llmops_kit.errors import PermanentError
 from llmops_kit.kafka.consumer import ConsumedMessage, ConsumerLoop, Delivery
 from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.topics import TopicCatalog
-from llmops_schemas.envelope import TENANT_PATTERN, CloudEvent
+from llmops_schemas.envelope import TENANT_PATTERN
 from llmops_schemas.registry import parse_event
 from llmops_schemas.v1.common import CompactedPayload
 from llmops_schemas.v2 import CallRecorded
 
+from llmops_warehouse.call_events import CallEvent, decode_call
 from llmops_warehouse.config import WarehouseSettings
 from llmops_warehouse.events import StoredEvent, tombstone_id
 from llmops_warehouse.handlers import Item, store_batch
@@ -40,11 +42,10 @@ SERVICE = "warehouse"
 _TENANT_RE = re.compile(TENANT_PATTERN)
 
 
-def decode_call_recorded(message: ConsumedMessage) -> CloudEvent[CallRecorded]:
-    """Parse and validate one record; anything that is not a valid call.recorded event is poison."""
-    event = parse_event(message.value, expect=CallRecorded)
-    if not isinstance(event.data, CallRecorded):
-        raise PermanentError(f"expected {CallRecorded.event_type} on {message.topic}, got {event.type}")
+def decode_call_recorded(message: ConsumedMessage) -> CallEvent:
+    """Parse and validate one record into the call struct; anything that is not a valid call.recorded event is
+    poison (``parse_event`` words why)."""
+    event = decode_call(message.value, message.topic)
     _check_id(event.id)
     return event
 

@@ -1,0 +1,84 @@
+"""A lighter decoder derived from the pydantic payload models: msgspec structs for the hot paths (ADR 0014).
+
+:func:`struct_type` compiles a model, once, into a :class:`msgspec.Struct` type with the same field names, wire
+names, types, constraints, defaults and ``mode="after"`` model validators (run from ``__post_init__``). It is an
+ACCEPT path only: whatever the derived decoder refuses goes to pydantic, which accepts it (lax input such as
+``"3"`` for an int) or rejects it with its own message. So the derivation may be stricter than pydantic, never
+laxer, and what it accepts equals what pydantic produces (tests/unit/schemas/test_fastcodec.py holds it to that).
+Anything it cannot express exactly raises :class:`Unsupported` (:mod:`llmops_schemas.derivation` compiles the
+structs), and that model has no derived decoder.
+
+Two variants: tolerant (unknown fields ignored at every depth, as consumers read) and strict (unknown fields
+rejected, as producers validate).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+import msgspec
+from pydantic import BaseModel
+
+from llmops_schemas.derivation import Unsupported, derive
+from llmops_schemas.envelope import CloudEvent, EventPayload, envelope_class
+
+__all__ = ["FastDecoder", "Unsupported", "event_decoder", "event_struct", "payload_decoder", "struct_type", "to_struct"]
+
+_SUB_MICROSECOND = re.compile(rb":[0-9]{2}[.,][0-9]{7}")
+"""A time with more than 6 fractional digits: msgspec rounds them, pydantic truncates, so such input is refused
+(pydantic decides). One pattern with a literal first byte: an alternation would scan ten times slower."""
+_ESCAPED_TIME_CHARACTER = re.compile(rb"\\u00(?:3[0-9]|2[cCeE]|3[aA])")
+"""An escaped digit, ``:``, ``.`` or ``,``, which could hide such a time from :data:`_SUB_MICROSECOND`."""
+_ENVELOPE_REQUIRED = frozenset({"specversion", "id"})
+"""What an event read from Kafka must carry although the envelope model defaults it (as ``parse_event`` does)."""
+
+
+def struct_type(model: type[BaseModel], *, strict: bool = False) -> type[msgspec.Struct]:
+    """The struct type derived from ``model`` (cached); raises :class:`Unsupported`."""
+    return derive(model, strict=strict)
+
+
+@functools.cache
+def event_struct(payload: type[EventPayload], *, strict: bool = False) -> type[msgspec.Struct]:
+    """The struct of ``CloudEvent[payload]`` as read from Kafka: ``specversion`` and ``id`` are required."""
+    return derive(envelope_class(payload), strict=strict, required=_ENVELOPE_REQUIRED)
+
+
+class FastDecoder:
+    """Decodes JSON into a derived struct, or refuses (None): the caller then asks pydantic."""
+
+    def __init__(self, struct: type[msgspec.Struct]) -> None:
+        self._decoder = msgspec.json.Decoder(struct)
+
+    def decode(self, raw: bytes) -> Any:
+        """The struct of ``raw``, or None when the derived decoder refuses it (pydantic decides then)."""
+        if _SUB_MICROSECOND.search(raw) or (b"\\u00" in raw and _ESCAPED_TIME_CHARACTER.search(raw)):
+            return None
+        try:
+            return self._decoder.decode(raw)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            return None
+
+
+@functools.cache
+def payload_decoder(model: type[BaseModel], *, strict: bool = False) -> FastDecoder:
+    """A :class:`FastDecoder` of :func:`struct_type` (cached)."""
+    return FastDecoder(struct_type(model, strict=strict))
+
+
+@functools.cache
+def event_decoder(payload: type[EventPayload], *, strict: bool = False) -> FastDecoder:
+    """A :class:`FastDecoder` of :func:`event_struct` (cached). It checks the payload, not that ``type`` names it."""
+    return FastDecoder(event_struct(payload, strict=strict))
+
+
+def to_struct(value: BaseModel) -> msgspec.Struct:
+    """The tolerant struct equal to a pydantic model instance (an event's ``data`` included)."""
+    if isinstance(value, CloudEvent):
+        payload: EventPayload = value.data
+        cls = event_struct(type(payload))
+        attributes = value.model_dump(by_alias=True, exclude={"data"})
+        return msgspec.convert({**attributes, "data": payload.model_dump(by_alias=True)}, cls)
+    return msgspec.convert(value.model_dump(by_alias=True), struct_type(type(value)))
