@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import benchkit
 
@@ -18,17 +19,20 @@ def test_threads_are_summed_by_name_and_a_busy_one_shows_up() -> None:
     worker = threading.Thread(target=_spin, args=(stop,))
     before = benchkit.cpu_seconds_by_thread([os.getpid()])
     worker.start()
+    deadline = time.monotonic() + 30
     try:
-        # Wait for the condition (the spinning thread has used CPU), not for a fixed time.
-        while sum(benchkit.cpu_seconds_by_thread([os.getpid()]).values()) - sum(before.values()) < 0.05:
+        # Wait for the condition (the spinning thread's CPU shows up), not for a fixed time; read while it runs,
+        # since a finished thread leaves /proc/<pid>/task and its CPU with it.
+        while (during := benchkit.cpu_seconds_by_thread([os.getpid()])) and time.monotonic() < deadline:
+            if sum(during.values()) - sum(before.values()) >= 0.05:
+                break
             threading.Event().wait(0.01)
     finally:
         stop.set()
         worker.join()
-    after = benchkit.cpu_seconds_by_thread([os.getpid()])
-    # Python threads keep the process's name: one key for this process's threads, whose CPU grew.
-    assert set(after) == set(before)
-    assert sum(after.values()) - sum(before.values()) >= 0.05
+    assert sum(during.values()) - sum(before.values()) >= 0.05
+    # Python threads keep the process's name: one key for this process's threads.
+    assert set(during) == set(before)
 
 
 def test_a_process_that_is_gone_counts_nothing() -> None:
