@@ -111,6 +111,10 @@ CASES = [
         "messages.0.content.1.image_url.url",
         "invalid_image_url",
     ),
+    *(
+        ({"messages": [image(url)]}, 400, "messages.0.content.1.image_url.url", "invalid_image_url")
+        for url in ("http://", "https:///cat.png", "http://[::1/cat.png")  # no host: the event could not keep it
+    ),
     (
         {"messages": [image("https://img.example.test/" + "a" * 2100)]},
         400,

@@ -18,6 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from jsonschema import Draft202012Validator, SchemaError, validators
 from llmops_schemas.v2.call_parts import MAX_URL
@@ -207,13 +208,21 @@ def _check_tool_result(tool_call_id: str | None, called: set[str], index: int) -
         raise _invalid(param, message, "unmatched_tool_result")
 
 
+def _host_of(url: str) -> str | None:
+    try:
+        return urlsplit(url).hostname
+    except ValueError:  # an invalid port or IPv6 literal
+        return None
+
+
 def _check_image(part: ImagePart, param: str, max_image_bytes: int) -> None:
     """An http(s) URL the event can keep (at most :data:`MAX_URL` characters), or base64 image data within the
     bound (checked on its length before it is decoded, once, for its SHA-256)."""
     url = part.image_url.url
     if url.startswith(("https://", "http://")):
-        if len(url) > MAX_URL or any(c.isspace() for c in url):
-            raise _invalid(param, f"must be a URL of at most {MAX_URL} characters, without spaces", "invalid_image_url")
+        if len(url) > MAX_URL or any(c.isspace() for c in url) or not _host_of(url):
+            message = f"must be a URL with a host, of at most {MAX_URL} characters, without spaces"
+            raise _invalid(param, message, "invalid_image_url")
         return
     header, comma, payload = url.partition(",")
     if not (comma and header.startswith("data:") and header.endswith(";base64")):
