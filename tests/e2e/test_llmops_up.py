@@ -41,7 +41,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 LLMOPS = str(Path(sys.executable).with_name("llmops"))
 READY_TIMEOUT_S = 300
 GATEWAY_CALLS = 20  # llmops_cli.up.GATEWAY_DEMO_CALLS
-CHILDREN = {"kafka", "ingest", "warehouse", "model-server", "inference"}
+TOOL_CALLS = 2  # the tool-calling round trip: the model's tool call, then its answer with the tool's result
+CHILDREN = {"kafka", "ingest", "warehouse", "model-server", "demo-upstream", "inference"}
 STOP_TIMEOUT_S = 60
 CLI_SETTINGS = {"LLMOPS_DATA_DIR", "LLMOPS_INGEST_URL", "LLMOPS_WAREHOUSE_URL", "LLMOPS_API_KEY"}
 STREAM_BATCH = 50
@@ -117,7 +118,7 @@ class Session:
 @pytest.fixture
 def session(tmp_path: Path) -> Iterator[Session]:
     ports: dict[str, int] = {}
-    for name in ("kafka", "kafka-controller", "ingest", "warehouse", "inference"):
+    for name in ("kafka", "kafka-controller", "ingest", "warehouse", "inference", "demo-upstream"):
         while (port := free_port()) in ports.values():
             pass
         ports[name] = port
@@ -217,15 +218,21 @@ def test_up_serves_the_cli_stops_on_ctrl_c_and_reuses_its_data_dir(session: Sess
     curl = f'curl -s -H "Authorization: Bearer $(jq -r .reader {session.data_dir}/credentials.json)" \\'
     assert curl in [line.strip() for line in first.lines], first.output  # a pipe gets whole lines, not wrapped
     keys = json.loads((session.data_dir / "credentials.json").read_text())
-    total = 200 + GATEWAY_CALLS
+    total = 200 + GATEWAY_CALLS + TOOL_CALLS
+    assert 'tool calling: demo-tools called get_weather({"city": "Lisbon"}), then answered' in first.output
 
     # the gateway's calls: their prompt and experiment variant recorded, the two variants both used
-    gateway = json.loads(session.cli("calls", "--app", "llmops-demo", "--limit", "100", "--json").stdout)["items"]
+    items = json.loads(session.cli("calls", "--app", "llmops-demo", "--limit", "100", "--json").stdout)["items"]
+    gateway = [c for c in items if c["model"] == "opticks-gpt2"]
     assert len(gateway) == GATEWAY_CALLS
-    assert {c["model"] for c in gateway} == {"opticks-gpt2"}
     assert {c["prompt"]["name"] for c in gateway} == {"demo-assistant"}
     assert {c["experiment"]["variant"] for c in gateway} == {"warm", "cool"}
     assert all(c["usage"]["completion_tokens"] > 0 for c in gateway)
+    # the tool round trip, recorded with the tool call and the tool's result
+    tools = sorted((c for c in items if c["model"] == "demo-tools"), key=lambda c: len(c["messages"]))
+    assert len(tools) == TOOL_CALLS
+    assert tools[0]["choices"][0]["tool_calls"][0]["function"]["name"] == "get_weather"
+    assert tools[1]["messages"][-1]["role"] == "tool" and "Lisbon" in tools[1]["choices"][0]["output"]
 
     # the CLI against the URLs and the writer key of credentials.json
     metrics = session.cli(

@@ -104,9 +104,16 @@ def up(
         ),
     ] = 8100,
     inference_port: Annotated[int, typer.Option(envvar="LLMOPS_INFERENCE_PORT", min=1, max=65535)] = 8003,
+    demo_upstream_port: Annotated[
+        int,
+        typer.Option(
+            envvar="LLMOPS_DEMO_UPSTREAM_PORT", min=1, max=65535, help="The scripted tool-calling model (demo-tools)"
+        ),
+    ] = 8004,
 ) -> None:
-    """Start Kafka, ingest, the warehouse (embedded ClickHouse), the model server and the inference gateway,
-    send a demo workload (recorded calls, then chat completions through the gateway); Ctrl-C stops all.
+    """Start Kafka, ingest, the warehouse (embedded ClickHouse), the model server, a scripted tool-calling demo
+    upstream and the inference gateway, send a demo workload (recorded calls, then chat completions through the
+    gateway, one of them a tool-calling round trip); Ctrl-C stops all.
 
     State (Kafka's log, ClickHouse's data, development keys) lives in LLMOPS_DATA_DIR (default ./.data)
     and is reused by the next `llmops up`.
@@ -125,6 +132,7 @@ def up(
         warehouse=warehouse_port,
         model_server=model_server_port,
         inference=inference_port,
+        demo_upstream=demo_upstream_port,
     )
     raise typer.Exit(run_up(data_dir(), ports=ports, demo_calls=demo_calls, once=once or detach, console=cli.out))
 

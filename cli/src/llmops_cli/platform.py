@@ -25,12 +25,15 @@ from llmops_kit.infra.process import ManagedProcess
 from llmops_kit.kafka.topics import TopicCatalog, ensure_topics
 from llmops_kit.settings import KafkaSecurity
 
+from llmops_cli.demo_upstream import DEMO_UPSTREAM_MODEL
+
 __all__ = ["EMBEDDING_MODEL", "GATEWAY_MODEL", "LocalPlatform", "PlatformPorts", "ensure_dev_keys", "write_routes"]
 
 DEV_TENANT = "demo"
 DEV_ROLES = ("admin", "writer", "reader")
 GATEWAY_MODEL = "opticks-gpt2"  # the public name the gateway routes to the model server's `llm`
 EMBEDDING_MODEL = "local-embedder"  # and to its `embedder` (the name infra/dev and Helm use too)
+TOOLS_MODEL = "demo-tools"  # and to the demo upstream's scripted tool-calling model (llmops up only)
 MODEL_SERVER_READY_TIMEOUT_S = 180.0
 READY_TIMEOUT_S = 120.0
 
@@ -43,6 +46,7 @@ class PlatformPorts:
     warehouse: int = 8002
     model_server: int = 8100  # HTTP (KServe v2 + health); gRPC is the next port, Prometheus metrics the one after
     inference: int = 8003
+    demo_upstream: int = 8004  # the scripted tool-calling model the gateway's `demo-tools` routes to
 
     @property
     def model_server_grpc(self) -> int:
@@ -56,18 +60,22 @@ class PlatformPorts:
         """Every port the platform listens on (the model server's three included)."""
         return [
             self.kafka, self.kafka_controller, self.ingest, self.warehouse, self.model_server,
-            self.model_server_grpc, self.model_server_metrics, self.inference,
+            self.model_server_grpc, self.model_server_metrics, self.inference, self.demo_upstream,
         ]  # fmt: skip
 
 
-def write_routes(path: Path, grpc_port: int) -> Path:
+def write_routes(path: Path, grpc_port: int, demo_upstream_port: int) -> Path:
     """The gateway's routes file: :data:`GATEWAY_MODEL` and :data:`EMBEDDING_MODEL` to Triton's ``llm`` and
-    ``embedder`` on ``grpc_port`` (rewritten every start)."""
+    ``embedder`` on ``grpc_port``, :data:`TOOLS_MODEL` to the demo upstream (rewritten every start)."""
     routes = {
-        "upstreams": [{"name": "triton", "base_url": f"grpc://127.0.0.1:{grpc_port}"}],
+        "upstreams": [
+            {"name": "triton", "base_url": f"grpc://127.0.0.1:{grpc_port}"},
+            {"name": "demo", "base_url": f"http://127.0.0.1:{demo_upstream_port}/v1", "health_path": "/models"},
+        ],
         "models": {
             GATEWAY_MODEL: [{"backend": "triton", "upstream": "triton", "model": "llm", "timeout_s": 60}],
             EMBEDDING_MODEL: [{"backend": "triton", "upstream": "triton", "model": "embedder", "timeout_s": 10}],
+            TOOLS_MODEL: [{"backend": "openai", "upstream": "demo", "model": DEMO_UPSTREAM_MODEL, "timeout_s": 10}],
         },
     }
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -129,7 +137,7 @@ class LocalPlatform:
         return asyncio.run(ensure_topics(self.bootstrap_servers, TopicCatalog.load(), security=KafkaSecurity()))
 
     def start_services(self, keys_file: Path) -> None:
-        """Ingest, the warehouse and the model server together; the gateway once the model server is ready."""
+        """Ingest, the warehouse, the model server and the demo upstream together; the gateway once they are ready."""
         common = {
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "LLMOPS_API_KEYS_FILE": str(keys_file),
@@ -139,6 +147,7 @@ class LocalPlatform:
         first = {
             "warehouse": {"WAREHOUSE_PORT": str(self.ports.warehouse), "CLICKHOUSE_URL": clickhouse},
             "ingest": {"INGEST_PORT": str(self.ports.ingest)},
+            "demo-upstream": {"DEMO_UPSTREAM_PORT": str(self.ports.demo_upstream)},
             "model-server": {
                 "MODEL_SERVER_HOST": "127.0.0.1",
                 "MODEL_SERVER_PORT": str(self.ports.model_server),
@@ -149,7 +158,9 @@ class LocalPlatform:
         started = [self._start(name, {**common, **env}) for name, env in first.items()]
         for process in started:
             process.wait_ready(timeout_s=_ready_timeout_s(process.name))
-        routes = write_routes(self.data_dir / "inference-routes.yaml", self.ports.model_server_grpc)
+        routes = write_routes(
+            self.data_dir / "inference-routes.yaml", self.ports.model_server_grpc, self.ports.demo_upstream
+        )
         gateway = {
             "INFERENCE_PORT": str(self.ports.inference),
             "INFERENCE_ROUTES_FILE": str(routes.resolve()),
@@ -178,6 +189,7 @@ class LocalPlatform:
             "warehouse": [self.ports.warehouse],
             "model-server": [self.ports.model_server, self.ports.model_server_grpc, self.ports.model_server_metrics],
             "inference": [self.ports.inference],
+            "demo-upstream": [self.ports.demo_upstream],
         }
         if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
             needed |= {"kafka": [self.ports.kafka], "kafka-controller": [self.ports.kafka_controller]}

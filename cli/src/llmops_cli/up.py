@@ -28,7 +28,14 @@ from rich.markup import escape
 from llmops_cli.client import ApiError, PlatformClient
 from llmops_cli.config import STATE_FILE, CliConfig, read_running_state
 from llmops_cli.demo import demo_calls
-from llmops_cli.platform import EMBEDDING_MODEL, GATEWAY_MODEL, LocalPlatform, PlatformPorts, ensure_dev_keys
+from llmops_cli.platform import (
+    EMBEDDING_MODEL,
+    GATEWAY_MODEL,
+    TOOLS_MODEL,
+    LocalPlatform,
+    PlatformPorts,
+    ensure_dev_keys,
+)
 from llmops_cli.render import table
 from llmops_cli.sending import SendError, send_records
 from llmops_cli.supervisor import supervise
@@ -253,8 +260,46 @@ def _run_gateway_demo(platform: LocalPlatform, keys: dict[str, str], console: Co
                     call_ids.append(response.json()["id"])
                 else:
                     failed += 1
-    console.print(f"[green]✓[/green] gateway: {len(call_ids)} chat completions answered, {failed} failed")
+        console.print(f"[green]✓[/green] gateway: {len(call_ids)} chat completions answered, {failed} failed")
+        call_ids += _tool_round_trip(gateway, writer, console)
     _show_gateway_calls(platform, keys["reader"], set(call_ids), console)
+
+
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The current weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+
+
+def _tool_round_trip(gateway: httpx.Client, headers: dict[str, str], console: Console) -> list[str]:
+    """One tool-calling round trip through the gateway to the demo upstream: the model calls ``get_weather``,
+    the demo runs it, the model answers with its result. Returns the two calls' ids."""
+    messages: list[dict[str, Any]] = [{"role": "user", "content": "What is the weather in Lisbon?"}]
+    request = {"model": TOOLS_MODEL, "messages": messages, "tools": [WEATHER_TOOL], "tool_choice": "auto"}
+    first = _checked(gateway.post("/v1/chat/completions", headers=headers, json=request), "the tool-calling request")
+    called = first["choices"][0]["message"]
+    tool_calls = called.get("tool_calls") or []
+    if not tool_calls:
+        raise ApiError(f"the demo model called no tool: {called!r}", 500)
+    call = tool_calls[0]
+    arguments = json.loads(call["function"]["arguments"])
+    result = f"18 degrees and sunny in {arguments.get('city', '?')}"  # the demo's stand-in for a weather API
+    messages += [called, {"role": "tool", "tool_call_id": call["id"], "content": result}]
+    second = _checked(
+        gateway.post("/v1/chat/completions", headers=headers, json={**request, "messages": messages}),
+        "the request with the tool's result",
+    )
+    reply = second["choices"][0]["message"]["content"]
+    function = call["function"]
+    console.print(
+        f"[green]✓[/green] tool calling: {TOOLS_MODEL} called {function['name']}({function['arguments']}),"
+        f" then answered {reply!r}"
+    )
+    return [first["id"], second["id"]]
 
 
 def _show_gateway_calls(platform: LocalPlatform, key: str, call_ids: set[str], console: Console) -> None:
@@ -280,7 +325,8 @@ def _show_gateway_calls(platform: LocalPlatform, key: str, call_ids: set[str], c
     for call in found.values():
         prompt = call.get("prompt") or {}
         variant = (call.get("experiment") or {}).get("variant") or "-"
-        group = (call.get("model") or "-", variant, f"{prompt.get('name', '-')} v{prompt.get('version', '?')}")
+        named = f"{prompt.get('name')} v{prompt.get('version')}" if prompt else "-"
+        group = (call.get("model") or "-", variant, named)
         groups[group] += 1
         tokens[group] += int((call.get("usage") or {}).get("total_tokens") or 0)
     rows = [
@@ -294,13 +340,14 @@ def _show_gateway_calls(platform: LocalPlatform, key: str, call_ids: set[str], c
 def _print_tour(platform: LocalPlatform, data_dir: Path, console: Console, *, once: bool) -> None:
     ingest, warehouse = platform.url("ingest"), platform.url("warehouse")
     gateway, model_server = platform.url("inference"), platform.url("model-server")
+    models = ", ".join((GATEWAY_MODEL, EMBEDDING_MODEL, TOOLS_MODEL))
     when = "after `llmops up` without --once (this run stops now)" if once else "in another terminal while it runs"
     console.print(
         f"""
 [bold]Where to look[/bold]
   ingest API     {ingest}/docs   (OpenAPI: {ingest}/openapi.json)
   warehouse API  {warehouse}/docs   (OpenAPI: {warehouse}/openapi.json)
-  gateway        {gateway}/v1   (OpenAI-compatible; models {GATEWAY_MODEL}, {EMBEDDING_MODEL}; {gateway}/docs)
+  gateway        {gateway}/v1   (OpenAI-compatible; models {models}; {gateway}/docs)
   model server   {model_server}/v2/health/ready   (Triton; gRPC :{platform.ports.model_server_grpc})
   metrics        {ingest}/metrics  {warehouse}/metrics  {gateway}/metrics
   logs           {data_dir}/logs/ and {data_dir}/kafka/broker.log
