@@ -123,7 +123,8 @@ def _translated_text(answer: Any) -> str | None:
 
 
 def _anthropic_text(answer: Any) -> str | None:
-    same = answer["type"] == "message" and answer["content"] == [{"type": "text", "text": CLAUDE_TEXT}]
+    content = answer["content"]  # an error (no content) is not a Messages answer at all
+    same = answer["type"] == "message" and content == [{"type": "text", "text": CLAUDE_TEXT}]
     return None if same else "not the upstream's message"
 
 
