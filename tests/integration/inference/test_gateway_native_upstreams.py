@@ -2,8 +2,7 @@
 Messages API and Google's Gemini API (answers built from the ``anthropic`` and ``google-genai`` SDK types,
 requests checked against them), recording to the real broker.
 
-Tools, images and JSON output need the gateway's front to accept and forward them (issue 8 §2): where it still
-refuses them, those tests skip saying so; the translation itself is covered by ``tests/unit/inference/native``.
+The translation itself, field by field, is covered by ``tests/unit/inference/native``.
 """
 
 from __future__ import annotations
@@ -19,12 +18,13 @@ import pytest
 from llmops_inference.bootstrap import create_app
 from llmops_inference.config import InferenceSettings
 from llmops_kit.auth import hash_key
-from llmops_schemas.v1.calls import CallRecorded
+from llmops_schemas.v2 import CallRecorded
+from pydantic import BaseModel
 
 from tests.fixtures.gateway import ServerThread, wait_until_loaded
 from tests.fixtures.kafka import run_sync
 from tests.fixtures.recorded_calls import scan_recorded_calls
-from tests.integration.inference.provider_stubs import JSON_ANSWER, create_anthropic_stub, create_gemini_stub
+from tests.integration.inference.provider_stubs import create_anthropic_stub, create_gemini_stub
 from tests.unit.inference.native.test_anthropic import PNG, WEATHER
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -116,12 +116,6 @@ def recorded(bootstrap: str, call_id: str) -> CallRecorded:
     return found[0]
 
 
-def front_refuses(exc: openai.BadRequestError) -> bool:
-    """The gateway's front refused the request itself (it does not take the feature yet: issue 8 §2 lands
-    separately); a refusal of the translation or the provider is ``upstream_rejected``."""
-    return exc.code != "upstream_rejected"
-
-
 @pytest.mark.parametrize("model", NATIVE)
 def test_plain_chat_is_translated_both_ways_and_recorded(
     model: str, gateway: str, healthy: dict[str, ServerThread], kafka_bootstrap: str
@@ -140,9 +134,16 @@ def test_plain_chat_is_translated_both_ways_and_recorded(
     key_header = "x-api-key" if model == "claude" else "x-goog-api-key"
     assert seen["last_headers"][key_header] == (ANTHROPIC_KEY if model == "claude" else GEMINI_KEY)
     assert KEY not in json.dumps(seen["last_headers"])  # the caller's key never reaches a provider
+    details = answer.usage.prompt_tokens_details
+    assert details is not None and details.cached_tokens == 100
     event = recorded(kafka_bootstrap, answer.id)
     assert (event.status, event.model, event.provider) == ("ok", model, model)
-    assert event.output == answer.choices[0].message.content and event.usage is not None
+    assert event.choices[0].output == answer.choices[0].message.content and event.usage is not None
+    assert event.usage.cached_prompt_tokens == 100
+    # Anthropic's cache writes (20) and Gemini's thoughts (5) as the call event v2 records them.
+    assert (event.usage.cache_write_tokens, event.usage.reasoning_tokens) == (
+        (20, 0) if model == "claude" else (None, 5)
+    )
 
 
 @pytest.mark.parametrize("model", NATIVE)
@@ -166,6 +167,7 @@ def test_a_field_the_provider_cannot_do_is_a_400_naming_it_and_the_model(
     with pytest.raises(openai.BadRequestError) as refused:
         client(gateway).chat.completions.create(model="claude", messages=[{"role": "user", "content": "x"}], seed=7)
     assert "'seed' is not supported by model 'claude-test' (Anthropic Messages API)" in refused.value.message
+    assert (refused.value.code, refused.value.param) == ("unsupported_parameter", "seed")
     assert observed(healthy["claude"])["calls"] == 0  # refused before any call
 
 
@@ -201,79 +203,57 @@ def test_a_failing_anthropic_upstream_falls_back_and_its_circuit_opens(
     assert observed(healthy["claude-down"])["calls"] <= 4
 
 
-def test_tools_round_trip(gateway: str, healthy: dict[str, ServerThread]) -> None:
-    for model in NATIVE:
-        messages: list[Any] = [{"role": "user", "content": "Weather in Paris?"}]
-        try:
-            first = client(gateway).chat.completions.create(model=model, messages=messages, tools=TOOLS)
-        except openai.BadRequestError as exc:
-            if front_refuses(exc):
-                pytest.skip(f"the gateway's front does not forward tools yet: {exc.message}")
-            raise
-        choice = first.choices[0]
-        assert choice.finish_reason == "tool_calls" and choice.message.tool_calls
-        call = choice.message.tool_calls[0]
-        assert call.type == "function"
-        assert call.function.name == "get_weather" and json.loads(call.function.arguments) == {"city": "Paris"}
-        messages += [
-            choice.message.model_dump(exclude_none=True),
-            {"role": "tool", "tool_call_id": call.id, "content": "sunny"},
-        ]
-        second = client(gateway).chat.completions.create(model=model, messages=messages, tools=TOOLS)
-        assert second.choices[0].message.content == "The weather is sunny."
+@pytest.mark.parametrize("model", NATIVE)
+def test_tools_round_trip(model: str, gateway: str, healthy: dict[str, ServerThread]) -> None:
+    messages: list[Any] = [{"role": "user", "content": "Weather in Paris?"}]
+    first = client(gateway).chat.completions.create(model=model, messages=messages, tools=TOOLS)
+    choice = first.choices[0]
+    assert choice.finish_reason == "tool_calls" and choice.message.tool_calls
+    call = choice.message.tool_calls[0]
+    assert call.type == "function"
+    assert call.function.name == "get_weather" and json.loads(call.function.arguments) == {"city": "Paris"}
+    messages += [
+        choice.message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": call.id, "content": "sunny"},
+    ]
+    second = client(gateway).chat.completions.create(model=model, messages=messages, tools=TOOLS)
+    assert second.choices[0].message.content == "The weather is sunny."
 
 
-def test_streamed_tool_calls_are_reassembled_by_the_sdk(gateway: str, healthy: dict[str, ServerThread]) -> None:
-    for model in NATIVE:
-        try:
-            with client(gateway).chat.completions.stream(
-                model=model,
-                messages=[{"role": "user", "content": "Weather?"}],
-                tools=TOOLS,
-            ) as stream:
-                final = stream.get_final_completion()
-        except openai.BadRequestError as exc:
-            if front_refuses(exc):
-                pytest.skip(f"the gateway's front does not forward tools yet: {exc.message}")
-            raise
-        (call,) = final.choices[0].message.tool_calls or []
-        assert call.type == "function"
-        assert json.loads(call.function.arguments) == {"city": "Paris"}
+@pytest.mark.parametrize("model", NATIVE)
+def test_streamed_tool_calls_are_reassembled_by_the_sdk(
+    model: str, gateway: str, healthy: dict[str, ServerThread]
+) -> None:
+    with client(gateway).chat.completions.stream(
+        model=model, messages=[{"role": "user", "content": "Weather?"}], tools=TOOLS
+    ) as stream:
+        final = stream.get_final_completion()
+    (call,) = final.choices[0].message.tool_calls or []
+    assert call.type == "function" and json.loads(call.function.arguments) == {"city": "Paris"}
+    assert final.choices[0].finish_reason == "tool_calls"
 
 
-def test_images_by_url_and_inline(gateway: str, healthy: dict[str, ServerThread]) -> None:
+@pytest.mark.parametrize("model", NATIVE)
+def test_images_by_url_and_inline(model: str, gateway: str, healthy: dict[str, ServerThread]) -> None:
     content: Any = [
         {"type": "text", "text": "What are these?"},
         {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
         {"type": "image_url", "image_url": {"url": "https://images.example.test/cat.png"}},
     ]
-    for model in NATIVE:
-        try:
-            answer = client(gateway).chat.completions.create(
-                model=model, messages=[{"role": "user", "content": content}]
-            )
-        except openai.BadRequestError as exc:
-            if front_refuses(exc):
-                pytest.skip(f"the gateway's front does not forward images yet: {exc.message}")
-            raise
-        assert answer.choices[0].message.content == "I see 2 image(s): base64, url"
+    answer = client(gateway).chat.completions.create(model=model, messages=[{"role": "user", "content": content}])
+    assert answer.choices[0].message.content == "I see 2 image(s): base64, url"
 
 
-def test_json_output_parses_with_the_sdk(gateway: str, healthy: dict[str, ServerThread]) -> None:
-    schema = {
-        "type": "object",
-        "properties": {"answer": {"type": "integer"}},
-        "required": ["answer"],
-        "additionalProperties": False,
-    }
-    response_format: Any = {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema, "strict": True}}
-    for model in NATIVE:
-        answer = client(gateway).chat.completions.create(
-            model=model,
-            messages=[{"role": "user", "content": "The answer?"}],
-            response_format=response_format,
-        )
-        sent = json.dumps(observed(healthy[model])["last_body"])
-        if "json_schema" not in sent and "responseMimeType" not in sent:
-            pytest.skip("the gateway's front does not forward response_format yet (it drops it)")
-        assert answer.choices[0].message.content == JSON_ANSWER
+class Answer(BaseModel):
+    answer: int
+
+
+@pytest.mark.parametrize("model", NATIVE)
+def test_json_output_parses_with_the_sdk(model: str, gateway: str, healthy: dict[str, ServerThread]) -> None:
+    parsed = client(gateway).chat.completions.parse(
+        model=model, messages=[{"role": "user", "content": "The answer?"}], response_format=Answer
+    )
+    assert parsed.choices[0].message.parsed == Answer(answer=42)
+    sent = observed(healthy[model])["last_body"]
+    asked = sent["output_config"]["format"] if model == "claude" else sent["generationConfig"]
+    assert "answer" in json.dumps(asked)  # the SDK's schema reached the provider in its own field

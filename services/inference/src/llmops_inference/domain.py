@@ -56,6 +56,12 @@ class Usage:
         return _detail(self.details, "prompt_tokens_details", "cached_tokens")
 
     @property
+    def cache_write_tokens(self) -> int | None:
+        """Prompt tokens written to the provider's cache (``prompt_tokens_details.cache_write_tokens``: Anthropic's
+        ``cache_creation_input_tokens`` as the native upstreams report them, ADR 0018)."""
+        return _detail(self.details, "prompt_tokens_details", "cache_write_tokens")
+
+    @property
     def reasoning_tokens(self) -> int | None:
         """Completion tokens spent reasoning (``completion_tokens_details.reasoning_tokens``)."""
         return _detail(self.details, "completion_tokens_details", "reasoning_tokens")

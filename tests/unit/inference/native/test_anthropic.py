@@ -9,7 +9,10 @@ from typing import Any
 import pytest
 from llmops_inference.adapters.http_transport import HttpAnswer
 from llmops_inference.adapters.native.anthropic import AnthropicDialect, from_anthropic, to_anthropic
+from llmops_inference.adapters.native.anthropic_stream import usage_of
 from llmops_inference.adapters.native.common import Unsupported
+from llmops_inference.domain import Usage
+from llmops_inference.recording.call_parts import recorded_usage
 
 from tests.fixtures.provider_answers import anthropic_error, anthropic_events, anthropic_message
 from tests.fixtures.provider_requests import anthropic_problems
@@ -261,3 +264,19 @@ def test_errors_map_to_openai_statuses_and_shape(status: int, kind: str, expecte
     translated = AnthropicDialect().error(answer)
     assert translated.status == expected and translated.headers["retry-after"] == "7"
     assert json.loads(translated.content)["error"]["message"].startswith(f"{kind}: details here")
+
+
+def test_cache_reads_and_writes_and_thinking_are_recorded_on_the_call() -> None:
+    usage = usage_of(
+        {
+            "input_tokens": 11,
+            "output_tokens": 9,
+            "cache_read_input_tokens": 100,
+            "cache_creation_input_tokens": 20,
+            "output_tokens_details": {"thinking_tokens": 4},
+        }
+    )
+    details = {k: v for k, v in usage.items() if k.endswith("_details")}
+    recorded = recorded_usage(Usage(usage["prompt_tokens"], usage["completion_tokens"], details=details))
+    assert (recorded.prompt_tokens, recorded.cached_prompt_tokens, recorded.cache_write_tokens) == (131, 100, 20)
+    assert (recorded.completion_tokens, recorded.reasoning_tokens) == (9, 4)

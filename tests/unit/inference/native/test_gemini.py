@@ -170,7 +170,7 @@ def test_an_answer_with_candidates_tool_calls_and_usage() -> None:
         "prompt_tokens": 120,
         "completion_tokens": 12,
         "total_tokens": 132,
-        "prompt_tokens_details": {"cached_tokens": 100, "cache_write_tokens": 0},
+        "prompt_tokens_details": {"cached_tokens": 100},
         "completion_tokens_details": {"reasoning_tokens": 5},
     }
 

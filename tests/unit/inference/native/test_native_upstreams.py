@@ -85,7 +85,7 @@ async def test_a_field_the_provider_lacks_is_refused_without_a_call(monkeypatch:
     request = GenerationRequest(kind="chat", params=Params(max_tokens=5, seed=7), messages=CHAT.messages)
     with pytest.raises(UpstreamError) as refused:
         await backend.generate(request, target)
-    assert refused.value.status == 400 and not refused.value.falls_back
+    assert (refused.value.status, refused.value.param) == (400, "seed") and not refused.value.falls_back
     assert "'seed' is not supported by model 'anthropic-model' (Anthropic Messages API)" in refused.value.message
     assert seen == []
     with pytest.raises(UpstreamError) as streamed:
@@ -212,3 +212,20 @@ def test_the_routes_file_picks_native_backends_and_azure_needs_its_api_version()
                 "models": {"m": [{"backend": "anthropic", "upstream": "c", "model": "d"}]},
             }
         )
+
+
+async def test_an_upstreams_own_unsupported_parameter_400_names_the_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    error = {
+        "error": {
+            "message": "Unsupported parameter: 'temperature'",
+            "type": "invalid_request_error",
+            "param": "temperature",
+            "code": "unsupported_parameter",
+        }
+    }
+    backend, _, target = await started(
+        "azure", lambda r: mock_answer(400, json_body=error), monkeypatch, api_version="2024-10-21"
+    )
+    with pytest.raises(UpstreamError) as refused:
+        await backend.generate(CHAT, target)
+    assert (refused.value.status, refused.value.param) == (400, "temperature")

@@ -237,13 +237,25 @@ def _error_text(data: Any) -> str:
 
 def _status_error(name: str, answer: HttpAnswer) -> UpstreamError:
     try:
-        detail = _error_text(json.loads(answer.content))
+        data = json.loads(answer.content)
     except ValueError:
-        detail = "no details"
+        data = None
+    detail = _error_text(data) if data is not None else "no details"
     retry_after = answer.headers.get("retry-after")
     seconds = float(retry_after) if retry_after and retry_after.replace(".", "", 1).isdigit() else None
     message = f"upstream {name!r} answered {answer.status}: {detail}"
-    return UpstreamError("status", message, status=answer.status, retry_after=seconds)
+    param = _unsupported_param(data) if answer.status == 400 else None
+    return UpstreamError("status", message, status=answer.status, retry_after=seconds, param=param)
+
+
+def _unsupported_param(data: Any) -> str | None:
+    """The field a 400 says the upstream cannot do (``code: unsupported_parameter``, as OpenAI and the native
+    dialects answer, ADR 0018), so the client's 400 names it like the gateway's own refusals."""
+    error = data.get("error") if isinstance(data, dict) else None
+    if not isinstance(error, dict) or error.get("code") != "unsupported_parameter":
+        return None
+    param = error.get("param")
+    return param[:256] if isinstance(param, str) and param else None
 
 
 def _transport_error(name: str, exc: TransportError) -> UpstreamError:

@@ -160,12 +160,14 @@ def _logprob(value: Any) -> float | None:
 
 def recorded_usage(usage: Usage) -> TokenUsage:
     """The counts, and the cached and reasoning tokens where they add up (an upstream's nonsense is left out)."""
-    cached, reasoning = usage.cached_tokens, usage.reasoning_tokens
+    cached, writes, reasoning = usage.cached_tokens, usage.cache_write_tokens, usage.reasoning_tokens
+    cached = cached if cached is not None and cached <= usage.prompt_tokens else None
     return TokenUsage(
         prompt_tokens=usage.prompt_tokens,
         completion_tokens=usage.completion_tokens,
         total_tokens=usage.total_tokens,
-        cached_prompt_tokens=cached if cached is not None and cached <= usage.prompt_tokens else None,
+        cached_prompt_tokens=cached,
+        cache_write_tokens=writes if writes is not None and (cached or 0) + writes <= usage.prompt_tokens else None,
         reasoning_tokens=reasoning if reasoning is not None and reasoning <= usage.completion_tokens else None,
     )
 

@@ -147,18 +147,21 @@ def function_arguments(arguments: Any, field: str) -> dict[str, Any]:
 
 
 def openai_usage(
-    prompt: int, completion: int, *, cached: int = 0, cache_writes: int = 0, reasoning: int = 0
+    prompt: int, completion: int, *, cached: int = 0, cache_writes: int | None = None, reasoning: int = 0
 ) -> dict[str, Any]:
     """OpenAI's ``usage``: ``prompt_tokens`` counts every input token (cached ones and cache writes included) and
     ``completion_tokens`` every output token (reasoning included), as OpenAI counts them; the details say how many
-    of those were read from a cache, written to one (Anthropic's cache writes) and spent reasoning.
+    of those were read from a cache, written to one (``cache_write_tokens``: OpenAI has no name for Anthropic's
+    cache writes; the call event records them under this one) and spent reasoning.
     """
     usage: dict[str, Any] = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
     }
-    usage["prompt_tokens_details"] = {"cached_tokens": cached, "cache_write_tokens": cache_writes}
+    usage["prompt_tokens_details"] = {"cached_tokens": cached}
+    if cache_writes is not None:
+        usage["prompt_tokens_details"]["cache_write_tokens"] = cache_writes
     usage["completion_tokens_details"] = {"reasoning_tokens": reasoning}
     return usage
 
