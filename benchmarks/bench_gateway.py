@@ -40,8 +40,9 @@ Schedule. Scenario after scenario; per concurrency (``--concurrency``, 1 and 16)
 (``--duration`` for chat, half of it for ``tools`` and ``anthropic``, which keeps a default run under ten
 minutes) are split into ``--rounds`` segments, and the rounds interleave the targets (rotating their order), so
 a change in the machine's load affects all of them alike. Each segment starts with ``--warmup`` seconds that are
-not counted. Before its first round every target is primed per scenario (``--prime`` seconds at the highest
-concurrency).
+not counted. Before the first round every target is primed (``--prime`` seconds at the highest concurrency), and
+again before each later scenario, for ``--warmup`` seconds (the processes are warm by then, only the scenario's
+code path is new).
 
 Figures. Per scenario, target and concurrency: p50/p90/p99/max latency and requests/s (answers counted / measured
 seconds). Added latency = the proxy's percentile minus the direct percentile at the same concurrency. CPU seconds of
@@ -107,7 +108,7 @@ from llmops_kit.auth import generate_key, hash_key
 from llmops_kit.infra import LocalKafkaBroker, free_port
 from llmops_kit.infra.kafka_broker import kafka_version
 from llmops_kit.infra.process import ManagedProcess
-from llmops_schemas.v1.calls import CallRecorded
+from llmops_schemas.v2.calls import CallRecorded  # what the gateway records (same topic as v1)
 from rich.console import Console
 from rich.table import Table
 
@@ -557,17 +558,23 @@ class Run:
 async def run_all(stack: Stack, args: argparse.Namespace) -> Run:
     run = Run()
     pids = benchkit.pids_by_group(stack.pgids())
-    for name in args.scenarios:
-        run.scenarios[name] = await run_scenario(stack, SCENARIOS[name], args, pids, run.sent)
+    for i, name in enumerate(args.scenarios):
+        prime_s = args.prime if i == 0 else args.warmup  # later scenarios find the processes warm: prime the new path
+        run.scenarios[name] = await run_scenario(stack, SCENARIOS[name], args, prime_s, pids, run.sent)
     if "gateway" in stack.endpoints and stack.broker is not None:
         run.recorded, run.spooled = await check_recording(stack, run.sent["gateway"])
     return run
 
 
 async def run_scenario(
-    stack: Stack, scenario: Scenario, args: argparse.Namespace, pids: dict[str, list[int]], sent: Counter[str]
+    stack: Stack,
+    scenario: Scenario,
+    args: argparse.Namespace,
+    prime_s: float,
+    pids: dict[str, list[int]],
+    sent: Counter[str],
 ) -> Results:
-    """Prime each target, then per concurrency the interleaved rounds; ``sent`` counts every request."""
+    """Prime each target for ``prime_s``, then per concurrency the interleaved rounds; ``sent`` counts every request."""
     results = Results()
     endpoints = {t: scenario.endpoint(stack.endpoints[t]) for t in TARGETS if t in stack.endpoints}
     targets = [t for t in endpoints if t in scenario.targets]
@@ -580,9 +587,9 @@ async def run_scenario(
         finally:
             sent[target] += run.sent
 
-    console.print(f"[bold]{scenario.name}[/]: priming {', '.join(targets)}: {args.prime:g}s each at {top} concurrent")
+    console.print(f"[bold]{scenario.name}[/]: priming {', '.join(targets)}: {prime_s:g}s each at {top} concurrent")
     for target in targets:
-        await segment(target, top, args.prime, 0.0)
+        await segment(target, top, prime_s, 0.0)
     per_round = args.duration * scenario.share / args.rounds
     for concurrency in args.concurrency:
         console.print(
@@ -797,7 +804,8 @@ def run_rows(args: argparse.Namespace) -> list[tuple[str, str]]:
             "schedule",
             f"per scenario and concurrency ({', '.join(map(str, args.concurrency))}): "
             + "; ".join(f"{name} {schedule(SCENARIOS[name])}" for name in args.scenarios)
-            + f"; each round after {args.warmup:g}s of warm-up",
+            + f"; each round after {args.warmup:g}s of warm-up; every target primed {args.prime:g}s before the "
+            f"first scenario, {args.warmup:g}s before each later one",
         ),
         ("client", f"{args.client} (one process, closed loop, one keep-alive connection per sender)"),
         (
