@@ -53,7 +53,8 @@ scenario, so "recording on" is checked, not assumed (Portkey and LiteLLM record 
 on plain chat only): against Portkey, the gateway's p50 added latency at c=1 at most Portkey's, its p99 added
 latency at c=16 at most Portkey's and its requests/s at c=16 at least Portkey's; against LiteLLM, at most half, at
 most half and at least twice. ``--write docs/benchmarks.md`` rewrites the marked section of that file (and appends
-to its run history)."""
+to its run history).
+"""
 
 from __future__ import annotations
 

@@ -73,10 +73,10 @@ TOOLS_REQUEST: dict[str, Any] = {
     "tool_choice": "auto",
     "max_tokens": 64,
 }
-ANTHROPIC_REQUEST: dict[str, Any] = {  # REQUEST as the Messages API takes it (what the gateway sends upstream)
+ANTHROPIC_REQUEST: dict[str, Any] = {  # REQUEST in the Messages API's terms, exactly as the gateway sends it
     "model": CLAUDE_MODEL,
-    "system": SYSTEM,
-    "messages": [REQUEST["messages"][1]],
+    "system": [{"type": "text", "text": SYSTEM}],
+    "messages": [{"role": "user", "content": [{"type": "text", "text": REQUEST["messages"][1]["content"]}]}],
     "max_tokens": REQUEST["max_tokens"],
     "temperature": REQUEST["temperature"],
     "metadata": {"user_id": REQUEST["user"]},

@@ -29,10 +29,11 @@ from gateway_scenarios import (
     gateway_routes,
     litellm_models,
 )
+from llmops_inference.adapters.native.anthropic import AnthropicDialect
 from llmops_inference.routing_table import RoutingTable
 from llmops_kit.infra import free_port
 from llmops_kit.infra.process import ManagedProcess
-from loopback_upstream import CHAT_TEXT, CLAUDE_MODEL, CLAUDE_TEXT, TOOL_CALL
+from loopback_upstream import CHAT_TEXT, CLAUDE_MODEL, CLAUDE_TEXT, MESSAGE, TOOL_CALL
 
 SCRIPT = Path(bench.__file__).with_name("loopback_upstream.py")
 
@@ -166,12 +167,18 @@ def test_each_target_gets_its_scenarios_request_with_its_own_address_and_headers
     gateway = SCENARIOS["anthropic"].endpoint(Endpoint("gateway", 8, "/v1/chat/completions", "sk-g"))
     assert gateway.path == "/v1/chat/completions" and json.loads(gateway.body)["model"] == CLAUDE
     assert gateway.expect is TRANSLATED_ANSWER
-    native = json.loads(direct("anthropic").body)
-    chat = json.loads(direct("chat").body)
-    assert native["system"] == chat["messages"][0]["content"] and native["messages"] == chat["messages"][1:]
-    assert native["model"] == CLAUDE_MODEL and native["max_tokens"] == chat["max_tokens"]
     assert direct("anthropic").raw_request().startswith(b"POST /v1/messages HTTP/1.1\r\n")
     assert "portkey" not in SCENARIOS["anthropic"].targets and "portkey" in SCENARIOS["tools"].targets
+
+
+def test_direct_gets_what_the_gateway_sends_upstream_and_the_check_takes_what_it_answers() -> None:
+    """The gateway's own Anthropic dialect: the native call is the one it makes, so "added" is its own cost."""
+    dialect = AnthropicDialect()
+    sent = {**SCENARIOS["anthropic"].request, "model": CLAUDE_MODEL}  # the route's target model
+    call = dialect.call("http://127.0.0.1:1", "chat/completions", sent)
+    assert call.url == "http://127.0.0.1:1/v1/messages" and call.body == json.loads(direct("anthropic").body)
+    translated = dialect.answer(json.loads(MESSAGE), sent)
+    assert answer_problem(200, json.dumps(translated).encode(), full=True, expect=TRANSLATED_ANSWER) is None
 
 
 def test_the_gateways_routes_send_bench_claude_to_the_upstream_as_an_anthropic_backend() -> None:
