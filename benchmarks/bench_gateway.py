@@ -925,10 +925,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add = parser.add_argument
     add("--scenarios", nargs="+", choices=list(SCENARIOS), default=list(SCENARIOS), help="the requests to measure")
-    add("--duration", type=float, default=24.0, help="measured seconds per target per concurrency (chat; others less)")
+    add(
+        "--duration",
+        type=float,
+        default=24.0,
+        help="measured seconds per target per concurrency in chat (tools, anthropic: half)",
+    )
     add("--rounds", type=int, default=3, help="interleaved rounds the duration is split into")
     add("--warmup", type=float, default=2.0, help="uncounted seconds before every measured segment")
-    add("--prime", type=float, default=5.0, help="uncounted seconds per target before the first round")
+    add(
+        "--prime",
+        type=float,
+        default=5.0,
+        help="uncounted seconds per target before the first round (later scenarios: --warmup)",
+    )
     add("--concurrency", type=_concurrencies, default=[1, 16], help="comma-separated, e.g. 1,16")
     add("--targets", type=_targets, default=list(TARGETS), help="comma-separated subset of " + ",".join(TARGETS))
     add("--client", choices=("raw", "httpx"), default="raw", help="the load generator's HTTP client")
