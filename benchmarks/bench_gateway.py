@@ -31,10 +31,10 @@ Load. One client process (this one), closed loop: ``c`` senders each with one ke
 wait for the whole answer, and send the next. The client is a minimal HTTP/1.1 client on uvloop (the request
 pre-encoded, the answer parsed by httptools; ``--client httpx`` swaps in an ``httpx.AsyncClient``), so it costs a
 few tens of microseconds of CPU per request and stays far from being the bottleneck at c=16 (its CPU is reported).
-An answer counts when it is 200 with choices (``direct`` in ``anthropic``: with content); the first answer of every
-segment is parsed and must be the upstream's: its text, its tool call (name, arguments, finish reason
-``tool_calls``) or its Anthropic text translated (finish reason ``stop``). Latency is ``time.perf_counter`` around
-one request on an open connection.
+An answer counts when it is 200 with choices (``direct`` in ``anthropic``: with content); each sender's first answer
+in a measured window is parsed and must be the upstream's (or it counts as a failure): its text, its tool call
+(name, arguments, finish reason ``tool_calls``) or its Anthropic text translated (finish reason ``stop``). Latency
+is ``time.perf_counter`` around one request on an open connection.
 
 Schedule. Scenario after scenario; per concurrency (``--concurrency``, 1 and 16) the seconds each target gets
 (``--duration`` for chat, half of it for ``tools`` and ``anthropic``, which keeps a default run under ten
@@ -495,14 +495,15 @@ class Segment:
         return [send] * self.concurrency
 
     async def _sender(self, send: Send, measure_from: float, end: float, sample: Sample) -> None:
-        checked = False
+        checked = False  # the first measured answer is parsed (one in the warm-up would go unreported)
         while (started := time.perf_counter()) < end:
             self.sent += 1
+            full = not checked and started >= measure_from
             try:
                 async with asyncio.timeout(REQUEST_TIMEOUT_S):
                     status, body = await send()
-                problem = answer_problem(status, body, full=not checked, expect=self.endpoint.expect)
-                checked = True
+                problem = answer_problem(status, body, full=full, expect=self.endpoint.expect)
+                checked = checked or full
             except (OSError, TimeoutError, HttpError, httpx.HTTPError) as exc:
                 problem = type(exc).__name__
             answered = time.perf_counter()

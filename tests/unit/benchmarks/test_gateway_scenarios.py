@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -260,3 +261,38 @@ def test_scenarios_are_chosen_on_the_command_line_in_their_own_order() -> None:
     # Portkey starts only for a scenario that has it
     assert bench.used_targets(bench.parse_args(["--scenarios", "anthropic"])) == ["direct", "gateway", "litellm"]
     assert "portkey" in bench.used_targets(bench.parse_args(["--scenarios", "tools"]))
+
+
+# ------------------------------------------------------------------------------------------- segments and the run
+
+
+async def test_a_wrong_answer_is_a_failure_of_the_measured_window_even_after_a_warm_up(upstream: str) -> None:
+    """The chat answer where a tool call is expected: each sender parses its first measured answer."""
+    port = int(upstream.rpartition(":")[2])
+    wrong = SCENARIOS["chat"].endpoint(Endpoint("gateway", port, "/v1/chat/completions", "k"))
+    segment = bench.Segment(replace(wrong, expect=TOOL_ANSWER), 2, warmup_s=0.05, measure_s=0.3)
+    measured = await segment.run({})
+    assert set(measured.failures) == {"no tool call"}
+    assert measured.failures["no tool call"] <= 2  # one per sender that answered in the window, then the marker check
+    assert measured.requests > 0  # later answers have choices: counted, as before
+
+
+async def test_every_scenario_runs_its_own_request_and_the_sent_calls_add_up(upstream: str) -> None:
+    """Two targets at the upstream: direct, and a stand-in "gateway" that answers untranslated (so fails there)."""
+    port = int(upstream.rpartition(":")[2])
+    stack = bench.Stack(Path("/nonexistent"), ["direct", "gateway"])
+    stack.endpoints = {name: Endpoint(name, port, "/v1/chat/completions", "k") for name in ("direct", "gateway")}
+    args = bench.parse_args(["--duration", "0.2", "--rounds", "1", "--warmup", "0.02", "--prime", "0.05"])
+    args.concurrency = [1, 2]
+    run = await bench.run_all(stack, args)
+    assert list(run.scenarios) == ["chat", "tools", "anthropic"] and run.recorded is None  # no broker, no check
+    for name in ("chat", "tools"):
+        assert {key: not s.failures for key, s in run.scenarios[name].samples.items()} == {
+            (t, c): True for t in ("direct", "gateway") for c in (1, 2)
+        }
+    anthropic = run.scenarios["anthropic"].samples
+    assert not anthropic[("direct", 1)].failures and anthropic[("direct", 1)].requests  # the native call
+    assert set(anthropic[("gateway", 1)].failures) == {"not the upstream's answer translated"}
+    counted = sum(s.requests + s.failures.total() for r in run.scenarios.values() for s in r.samples.values())
+    assert run.sent["gateway"] + run.sent["direct"] > counted  # the primes' and warm-ups' requests count too
+    assert run.scenarios["tools"].samples[("direct", 2)].measured_s == pytest.approx(0.1)  # half of --duration
