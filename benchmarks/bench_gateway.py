@@ -502,11 +502,11 @@ class Segment:
             try:
                 async with asyncio.timeout(REQUEST_TIMEOUT_S):
                     status, body = await send()
+                answered = time.perf_counter()  # before the check: parsing an answer is the client's time
                 problem = answer_problem(status, body, full=full, expect=self.endpoint.expect)
                 checked = checked or full
             except (OSError, TimeoutError, HttpError, httpx.HTTPError) as exc:
-                problem = type(exc).__name__
-            answered = time.perf_counter()
+                answered, problem = time.perf_counter(), type(exc).__name__
             if started >= measure_from:
                 if problem is None:
                     sample.latencies_s.append(answered - started)
