@@ -89,7 +89,7 @@ ANTHROPIC_HEADERS = {"x-api-key": UPSTREAM_KEY, "anthropic-version": "2023-06-01
 
 @dataclass(frozen=True)
 class Expect:
-    """What a target must answer: ``marker`` in every answer's bytes, ``check`` on the parsed first of a segment."""
+    """What a target must answer: ``marker`` in every answer's bytes, ``check`` on a sender's first measured one."""
 
     marker: bytes
     missing: str  # the failure when the marker is missing
