@@ -238,6 +238,41 @@ def test_failed_calls_are_recorded_too(gateway: str, healthy: dict[str, ServerTh
     assert found.status == "error" and found.error is not None and found.error.code == "bad_gateway"
 
 
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_tool_calling_round_trip_is_answered_and_recorded(
+    gateway: str, healthy: dict[str, ServerThread], recorded: Recorded, stream: bool
+) -> None:
+    sdk = client(gateway)
+    ask = {"role": "user", "content": f"weather, streamed={stream}?"}
+    if stream:
+        with sdk.chat.completions.stream(model="only-a", messages=[ask], tools=[WEATHER]) as events:  # type: ignore[list-item]
+            first = events.get_final_completion()
+    else:
+        first = sdk.chat.completions.create(model="only-a", messages=[ask], tools=[WEATHER])  # type: ignore[list-item,assignment]
+    (call,) = first.choices[0].message.tool_calls  # type: ignore[misc]
+    assert (call.id, call.function.name, call.function.arguments) == ("call_stub_1", "get_weather", '{"city": "Paris"}')
+    result = {"role": "tool", "tool_call_id": call.id, "content": "sunny"}
+    assistant = {"role": "assistant", "content": None, "tool_calls": [call.model_dump(exclude_none=True)]}
+    second = sdk.chat.completions.create(model="only-a", messages=[ask, assistant, result], tools=[WEATHER])  # type: ignore[list-item]
+    assert second.choices[0].message.content == "stub-a says: you wrote 'sunny'"
+    events = recorded.by_id({first.id, second.id})
+    (made,) = events[first.id].choices[0].tool_calls or []
+    assert (made.id, made.function.name, made.function.arguments) == ("call_stub_1", "get_weather", '{"city": "Paris"}')
+    assert events[first.id].request is not None and events[first.id].request.tools[0].name == "get_weather"  # type: ignore[index]
+    answered = events[second.id].messages
+    assert [m.role for m in answered] == ["user", "assistant", "tool"] and answered[2].tool_call_id == "call_stub_1"
+    assert answered[1].tool_calls is not None and answered[1].tool_calls[0].function.arguments == '{"city": "Paris"}'
+
+
 def test_readyz_reports_upstreams_and_kafka(gateway: str) -> None:
     body = httpx.get(f"{gateway}/readyz", headers=AUTH).json()
     assert body["ready"] is True

@@ -1,7 +1,9 @@
 """An OpenAI-compatible upstream stub for the gateway's integration tests.
 
 It answers ``/v1/chat/completions`` (streamed or not), ``/v1/completions``, ``/v1/embeddings`` and
-``/v1/models`` with deterministic content naming itself, and can be told to misbehave through
+``/v1/models`` with deterministic content naming itself (a chat offering ``tools`` and holding no tool result
+yet gets a call of the first tool, ``{"city": "Paris"}``, streamed as OpenAI streams it: the id and name, then
+the arguments in pieces), and can be told to misbehave through
 ``POST /control`` (``{"status": 500}`` answers every call with that status, ``{"delay_s": 3}`` waits
 before answering, ``{}`` back to normal). ``GET /control`` tells how many calls it received and the last
 body and headers, so tests can check what the gateway forwarded.
@@ -59,9 +61,14 @@ def create_stub(name: str) -> FastAPI:
             return failure
         text = answer_for(body)
         usage = {"prompt_tokens": 9, "completion_tokens": len(text.split()), "total_tokens": 9 + len(text.split())}
+        call = _tool_call(body)
         if body.get("stream"):
-            return StreamingResponse(_stream(text, usage, body), media_type="text/event-stream")
+            pieces = _stream_call(call, usage, body) if call else _stream(text, usage, body)
+            return StreamingResponse(pieces, media_type="text/event-stream")
         choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+        if call:
+            message = {"role": "assistant", "content": None, "tool_calls": [call]}
+            choice = {"index": 0, "message": message, "finish_reason": "tool_calls"}
         return JSONResponse(
             {
                 "id": "stub",
@@ -131,4 +138,32 @@ async def _stream(text: str, usage: dict[str, int], body: dict[str, Any]) -> Asy
     yield event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
     if (body.get("stream_options") or {}).get("include_usage"):
         yield event({**base, "choices": [], "usage": usage})
+    yield b"data: [DONE]\n\n"
+
+
+def _tool_call(body: dict[str, Any]) -> dict[str, Any] | None:
+    """A call of the first tool offered, unless the conversation already holds a tool result."""
+    if not body.get("tools") or any(m.get("role") == "tool" for m in body.get("messages", [])):
+        return None
+    name = body["tools"][0]["function"]["name"]
+    return {"id": "call_stub_1", "type": "function", "function": {"name": name, "arguments": '{"city": "Paris"}'}}
+
+
+async def _stream_call(call: dict[str, Any], usage: dict[str, int], body: dict[str, Any]) -> AsyncIterator[bytes]:
+    def event(choices: list[dict[str, Any]], **extra: Any) -> bytes:
+        base = {"id": "stub", "object": "chat.completion.chunk", "created": 0, "model": body["model"]}
+        return f"data: {json.dumps({**base, 'choices': choices, **extra})}\n\n".encode()
+
+    def delta(content: dict[str, Any], finish: str | None = None) -> list[dict[str, Any]]:
+        return [{"index": 0, "delta": content, "finish_reason": finish}]
+
+    head = {"index": 0, "id": call["id"], "type": "function", "function": {"name": call["function"]["name"]}}
+    yield event(delta({"role": "assistant", "content": None}))
+    yield event(delta({"tool_calls": [{**head, "function": {**head["function"], "arguments": ""}}]}))
+    arguments = call["function"]["arguments"]
+    for start in range(0, len(arguments), 5):
+        await asyncio.sleep(0.005)
+        yield event(delta({"tool_calls": [{"index": 0, "function": {"arguments": arguments[start : start + 5]}}]}))
+    yield event(delta({}, "tool_calls"))
+    yield event([], usage=usage)
     yield b"data: [DONE]\n\n"

@@ -116,12 +116,12 @@ async def test_a_body_that_is_not_a_json_object_is_400(gw: Harness, auth: dict[s
         ({"modalities": ["text", "audio"]}, "modalities", "'modalities'"),
         (
             {"messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "AA=="}}]}]},
-            "messages.0.content",
+            "messages.0.content.0.type",
             "'input_audio'",
         ),
         (
             {"messages": [{"role": "user", "content": [{"type": "file", "file": {"file_id": "file-1"}}]}]},
-            "messages.0.content",
+            "messages.0.content.0.type",
             "'file'",
         ),
     ],

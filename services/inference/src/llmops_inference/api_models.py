@@ -17,7 +17,7 @@ import hashlib
 from collections.abc import Collection, Mapping
 from typing import Annotated, Any, ClassVar, Literal, NamedTuple, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, StringConstraints, Tag, field_validator
 from pydantic_core import PydanticCustomError
 
 __all__ = [
@@ -47,8 +47,6 @@ SAMPLING_FIELDS = ("temperature", "top_p", "max_tokens", "stop", "seed")
 EXTENSION_FIELDS = frozenset({PROMPT_FIELD, CHAIN_FIELD})
 """The gateway's own chat fields: consumed by the prompt seams, never forwarded."""
 PART_TYPES = frozenset({"text", "image_url", "refusal"})
-UNSUPPORTED_PARTS = {"input_audio": "audio input", "file": "file input"}
-"""Content part types OpenAI defines that the gateway refuses (it could neither bound nor record them)."""
 
 ModelName = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 StopText = Annotated[str, StringConstraints(min_length=1, max_length=256)]
@@ -114,7 +112,28 @@ class RefusalPart(BaseModel):
     refusal: str
 
 
-ContentPart = Annotated[TextPart | ImagePart | RefusalPart, Field(discriminator="type")]
+class OtherPart(BaseModel):
+    """A content part of a type the gateway does not take (``input_audio``, ``file``...): refused with a 400
+    naming it (:func:`~llmops_inference.features.check_chat`), never forwarded."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: Any = None
+
+
+def _part_kind(part: Any) -> str:
+    kind = part.get("type") if isinstance(part, dict) else getattr(part, "type", None)
+    return kind if isinstance(kind, str) and kind in PART_TYPES else "other"
+
+
+ContentPart = Annotated[
+    Annotated[TextPart, Tag("text")]
+    | Annotated[ImagePart, Tag("image_url")]
+    | Annotated[RefusalPart, Tag("refusal")]
+    | Annotated[OtherPart, Tag("other")],
+    Discriminator(_part_kind),
+]
+"""Only parts of list content pay for the discriminator; a string content pays nothing."""
 ToolCall = Annotated[dict[str, Any], Field(description="`{id, type: function, function: {name, arguments}}`")]
 
 
@@ -128,21 +147,6 @@ class ChatMessageIn(BaseModel):
     name: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
     tool_call_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
     tool_calls: Annotated[list[ToolCall], Field(max_length=128)] | None = None
-
-    @field_validator("content", mode="before")
-    @classmethod
-    def _refuse_unsupported_parts(cls, content: Any) -> Any:
-        if isinstance(content, list):
-            for part in content:
-                kind = part.get("type") if isinstance(part, dict) else None
-                if isinstance(kind, str) and kind not in PART_TYPES:
-                    what = UNSUPPORTED_PARTS.get(kind, "an unknown content type")
-                    raise PydanticCustomError(
-                        "unsupported_content_type",
-                        "content part type '{kind}' ({what}) is not supported by this gateway",
-                        {"kind": kind, "what": what},
-                    )
-        return content
 
     def text(self) -> str:
         """The message's text, with text parts joined (images and refusals are not text)."""

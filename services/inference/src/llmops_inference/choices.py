@@ -14,7 +14,7 @@ from typing import Any
 
 from llmops_schemas.v2.call_parts import MAX_LOGPROB_TOKENS
 
-__all__ = ["AnsweredChoice", "StreamedChoices", "answered_choices", "logprob_entries"]
+__all__ = ["AnsweredChoice", "StreamedChoices", "answered_choices", "beyond_text", "logprob_entries"]
 
 
 @dataclass
@@ -57,6 +57,16 @@ def answered_choices(choices: Iterable[Any], *, kind: str = "chat") -> list[Answ
     return answered
 
 
+def beyond_text(choices: list[dict[str, Any]], kind: str) -> bool:
+    """Whether a whole answer holds more than one choice's text (so its choices are worth recording)."""
+    if len(choices) != 1 or choices[0].get("logprobs") is not None:
+        return True
+    message = choices[0].get("message") if kind == "chat" else None
+    return isinstance(message, dict) and bool(
+        message.get("tool_calls") or message.get("refusal") or message.get("function_call")
+    )
+
+
 def logprob_entries(raw: Any, kind: str) -> list[dict[str, Any]] | None:
     """A choice's ``logprobs`` as per-token entries in chat's shape (at most :data:`MAX_LOGPROB_TOKENS`)."""
     if not isinstance(raw, dict):
@@ -87,8 +97,16 @@ class StreamedChoices:
         self._finish: dict[int, str] = {}
         self._logprobs: dict[int, list[dict[str, Any]]] = {}
 
-    def add(self, choices: Iterable[dict[str, Any]]) -> bool:
+    def add(self, choices: list[dict[str, Any]]) -> bool:
         """Take one chunk's choices; True when it carried content (text, a refusal or a tool call piece)."""
+        if len(choices) == 1:  # the common piece, one choice's text only: no more work than joining texts
+            only = choices[0]
+            first = only.get("delta")
+            if type(first) is dict and len(first) == 1 and only.get("index", 0) == 0:
+                piece = first.get("content")
+                if type(piece) is str and only.get("finish_reason") is None and only.get("logprobs") is None:
+                    self._texts.setdefault(0, []).append(piece)
+                    return bool(piece)
         produced = False
         for choice in choices:
             index = _index(choice, 0)
@@ -96,7 +114,8 @@ class StreamedChoices:
                 piece = choice.get("text")
                 delta: dict[str, Any] = {}
             else:
-                delta = choice.get("delta") or {}
+                given = choice.get("delta")
+                delta = given if isinstance(given, dict) else {}
                 piece = delta.get("content")
             if isinstance(piece, str) and piece:
                 self._texts.setdefault(index, []).append(piece)

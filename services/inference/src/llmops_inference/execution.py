@@ -18,7 +18,7 @@ from llmops_kit.logging import log_unexpected
 from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.v2 import CallRecorded
 
-from llmops_inference.choices import StreamedChoices, answered_choices
+from llmops_inference.choices import StreamedChoices, answered_choices, beyond_text
 from llmops_inference.domain import Delta, GenerationRequest, UpstreamError, Usage
 from llmops_inference.errors import GatewayError
 from llmops_inference.limits import RateLimiter, estimate_tokens
@@ -91,7 +91,7 @@ class CallRunner:
             generation.finish_reason or "stop",
             generation.usage,
         )
-        if generation.choices is not None:
+        if generation.choices is not None and beyond_text(generation.choices, request.kind):
             draft.choices = answered_choices(generation.choices, kind=request.kind)
         draft.first_token()
         self.finish(draft)

@@ -23,7 +23,7 @@ from jsonschema import Draft202012Validator, SchemaError, validators
 from llmops_schemas.v2.call_parts import MAX_URL
 from pydantic_core import to_json
 
-from llmops_inference.api_models import ChatCompletionRequest, ChatMessageIn, CompletionRequest, ImagePart
+from llmops_inference.api_models import ChatCompletionRequest, ChatMessageIn, CompletionRequest, ImagePart, OtherPart
 from llmops_inference.domain import GenerationRequest
 from llmops_inference.errors import GatewayError
 
@@ -33,6 +33,8 @@ NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 TOOL_TYPES = ("function", "custom")
 RESPONSE_FORMATS = ("text", "json_object", "json_schema")
 CHECKED_CACHE = 512
+UNSUPPORTED_PARTS = {"input_audio": "audio input", "file": "file input"}
+"""Content part types OpenAI defines that the gateway refuses (it could neither bound nor record them)."""
 MEDIA_TYPE = re.compile(r"^[a-z]+/[a-z0-9.+-]+$")
 STEERING = frozenset(
     {
@@ -89,7 +91,7 @@ def _refuse_steering(extra: dict[str, Any] | None) -> None:
 
 def _check_n(n: int | None, bounds: FeatureBounds) -> None:
     if n is not None and n > bounds.max_n:
-        raise GatewayError(400, f"n is {n}; at most {bounds.max_n} choices are allowed", param="n", code="n_too_large")
+        raise _invalid("n", f"{n} choices asked for; at most {bounds.max_n} are allowed", "n_too_large")
 
 
 def _invalid(param: str, message: str, code: str = "invalid_value", status: int = 400) -> GatewayError:
@@ -171,6 +173,14 @@ def _check_messages(messages: Sequence[ChatMessageIn], max_image_bytes: int) -> 
                 if type(part) is ImagePart:
                     param = f"messages.{index}.content.{position}.image_url.url"
                     _check_image(part, param, max_image_bytes)
+                elif type(part) is OtherPart:
+                    _refuse_part(part.type, f"messages.{index}.content.{position}.type")
+
+
+def _refuse_part(kind: Any, param: str) -> None:
+    what = UNSUPPORTED_PARTS.get(kind, "an unknown content type") if isinstance(kind, str) else "no type"
+    message = f"content part type {str(kind)[:64]!r} ({what}) is not supported by this gateway"
+    raise _invalid(param, message, "unsupported_content_type")
 
 
 def _tool_call_ids(calls: list[dict[str, Any]], index: int) -> list[str]:
@@ -178,9 +188,9 @@ def _tool_call_ids(calls: list[dict[str, Any]], index: int) -> list[str]:
     for position, call in enumerate(calls):
         param = f"messages.{index}.tool_calls.{position}"
         kind = call.get("type", "function")
-        body = call.get(kind) if kind in TOOL_TYPES else None
+        body = call.get(kind) if isinstance(kind, str) and kind in TOOL_TYPES else None
         if not isinstance(call.get("id"), str) or not call["id"] or not isinstance(body, dict):
-            raise _invalid(param, f"a tool call needs an id and a {kind} object", "invalid_tool_call")
+            raise _invalid(param, "a tool call needs an id and a type with its object", "invalid_tool_call")
         if kind == "function" and not (isinstance(body.get("name"), str) and isinstance(body.get("arguments"), str)):
             raise _invalid(f"{param}.function", "needs a name and its arguments as a JSON string", "invalid_tool_call")
         ids.append(call["id"])
@@ -233,8 +243,8 @@ NEUTRAL: dict[str, tuple[Any, ...]] = {
     "modalities": (["text"],),
 }
 """Values of fields that ask for nothing beyond plain text generation."""
-HANDLED = frozenset({"user", "metadata", "stream_options"})
-"""Fields the gateway itself honours whatever the backend (recorded, or its own stream framing)."""
+HANDLED = frozenset({"user", "metadata", "stream_options", "max_completion_tokens"})
+"""Fields honoured whatever the backend: recorded, the gateway's own stream framing, max_tokens' newer name."""
 
 
 def text_only_refusal(request: GenerationRequest) -> tuple[str, str] | None:

@@ -18,7 +18,7 @@ from tests.fixtures.provider_answers import anthropic_error, anthropic_events, a
 from tests.fixtures.provider_requests import anthropic_problems
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
-WEATHER = {
+WEATHER: dict[str, Any] = {
     "type": "function",
     "function": {
         "name": "get_weather",
@@ -106,6 +106,7 @@ def test_a_full_conversation_is_translated_and_well_formed_for_the_sdk() -> None
         ({"tool_choice": "required"}, {"type": "any"}),
         ({"tool_choice": "none"}, {"type": "none"}),
         ({"parallel_tool_calls": False}, {"type": "auto", "disable_parallel_tool_use": True}),
+        ({"parallel_tool_calls": False, "tool_choice": "none"}, {"type": "none"}),
     ],
 )
 def test_tool_choices(fields: dict[str, Any], expected: dict[str, Any]) -> None:
@@ -142,8 +143,35 @@ def test_json_schema_output_and_effort_go_to_the_output_config() -> None:
         ({"some_future_field": 1}, "some_future_field"),
         ({"tools": [{"type": "custom", "custom": {"name": "x"}}]}, "tools.0.type"),
         ({"tool_choice": {"type": "allowed_tools"}}, "tool_choice"),
+        ({"tools": [{**WEATHER, "function": {**WEATHER["function"], "examples": [1]}}]}, "tools.0.function.examples"),
         ({"messages": [{"role": "user", "content": "hi", "name": "bob"}]}, "messages.0.name"),
-        ({"messages": [{"role": "function", "name": "f", "content": "x"}]}, "messages.0.name"),
+        ({"messages": [{"role": "function", "name": "f", "content": "x"}]}, "messages.0.role"),
+        ({"messages": [{"role": "assistant", "content": "x", "audio": {"id": "a1"}}]}, "messages.0.audio"),
+        ({"messages": [{"role": "user", "content": "x", "some_new_key": 1}]}, "messages.0.some_new_key"),
+        (
+            {
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [{"type": "image_url", "image_url": {"url": "https://x/y.png", "detail": "high"}}],
+                    }
+                ]
+            },
+            "messages.0.content.0.image_url.detail",
+        ),
+        (
+            {
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "text", "text": "x", "prompt_cache_breakpoint": {"mode": "explicit", "ttl": "12h"}}
+                        ],
+                    }
+                ]
+            },
+            "messages.0.content.0.prompt_cache_breakpoint.ttl",
+        ),
         (
             {
                 "messages": [
@@ -162,7 +190,7 @@ def test_json_schema_output_and_effort_go_to_the_output_config() -> None:
         ),
         (
             {"messages": [{"role": "system", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]},
-            "messages.0.content",
+            "messages.0.content.0",
         ),
     ],
 )
@@ -173,6 +201,24 @@ def test_what_anthropic_cannot_do_is_refused_naming_the_field(fields: dict[str, 
     assert f"'{field}' is not supported by model 'claude-test' (Anthropic Messages API)" in refused.value.message(
         "claude-test", "Anthropic Messages API"
     )
+
+
+def test_prompt_cache_breakpoints_become_cache_control_and_refusals_text() -> None:
+    breakpoint = {"mode": "explicit"}
+    messages = [
+        {"role": "system", "content": [{"type": "text", "text": "Long rules.", "prompt_cache_breakpoint": breakpoint}]},
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "Long doc.", "prompt_cache_breakpoint": {**breakpoint, "ttl": "30m"}}],
+        },
+        {"role": "assistant", "content": None, "refusal": "I cannot help with that."},
+        {"role": "user", "content": "Why?"},
+    ]
+    sent = to_anthropic(body(messages=messages))
+    assert anthropic_problems(sent) == []
+    assert sent["system"] == [{"type": "text", "text": "Long rules.", "cache_control": {"type": "ephemeral"}}]
+    assert sent["messages"][0]["content"][0]["cache_control"] == {"type": "ephemeral", "ttl": "1h"}
+    assert sent["messages"][1]["content"] == [{"type": "text", "text": "I cannot help with that."}]
 
 
 def test_no_op_values_of_fields_anthropic_lacks_are_accepted() -> None:

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from google.genai import types as genai
 from llmops_inference.adapters.http_transport import HttpAnswer
 from llmops_inference.adapters.native.common import Unsupported
 from llmops_inference.adapters.native.gemini import SKIP_THOUGHT_SIGNATURE, GeminiDialect, to_gemini
@@ -76,7 +77,7 @@ def test_a_full_conversation_is_translated_and_valid_for_the_sdk() -> None:
         "stopSequences": ["END"],
     }
     declaration = sent["tools"][0]["functionDeclarations"][0]
-    assert declaration["parametersJsonSchema"] == WEATHER["function"]["parameters"]  # type: ignore[index]
+    assert declaration["parametersJsonSchema"] == WEATHER["function"]["parameters"]
     assert sent["toolConfig"] == {"functionCallingConfig": {"mode": "VALIDATED"}}  # strict under auto
 
 
@@ -116,7 +117,19 @@ def test_json_output(response_format: dict[str, Any], config: dict[str, Any]) ->
 @pytest.mark.parametrize(
     ("fields", "field"),
     [
-        ({"logprobs": True}, "logprobs"),
+        ({"top_logprobs": 3}, "top_logprobs"),
+        (
+            {
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [{"type": "text", "text": "x", "prompt_cache_breakpoint": {"mode": "explicit"}}],
+                    }
+                ]
+            },
+            "messages.0.content.0.prompt_cache_breakpoint",
+        ),
+        ({"messages": [{"role": "user", "content": "x", "name": "bob"}]}, "messages.0.name"),
         ({"logit_bias": {"1": 2}}, "logit_bias"),
         ({"parallel_tool_calls": False, "tools": [WEATHER]}, "parallel_tool_calls"),
         ({"reasoning_effort": "none"}, "reasoning_effort"),
@@ -180,6 +193,23 @@ def test_an_answer_with_candidates_tool_calls_and_usage() -> None:
 )
 def test_finish_reasons(finish: str, expected: str) -> None:
     assert from_gemini(gemini_json(gemini_response(finish=finish)), "g")["choices"][0]["finish_reason"] == expected
+
+
+def test_logprobs_are_asked_for_and_translated_back() -> None:
+    sent = to_gemini(body(logprobs=True, top_logprobs=2))
+    assert (sent["generationConfig"]["responseLogprobs"], sent["generationConfig"]["logprobs"]) == (True, 2)
+    gemini_request(sent)
+    chosen = genai.LogprobsResultCandidate(token="Hi", log_probability=-0.25, token_id=7)
+    other = genai.LogprobsResultCandidate(token="Hey", log_probability=-1.5, token_id=8)
+    result = genai.LogprobsResult(
+        chosen_candidates=[chosen], top_candidates=[genai.LogprobsResultTopCandidates(candidates=[chosen, other])]
+    )
+    response = gemini_response("Hi")
+    candidate = (response.candidates or [])[0].model_copy(update={"logprobs_result": result})
+    answer = from_gemini(gemini_json(response.model_copy(update={"candidates": [candidate]})), "g")
+    (token,) = answer["choices"][0]["logprobs"]["content"]
+    assert (token["token"], token["logprob"], token["bytes"]) == ("Hi", -0.25, [72, 105])
+    assert [(t["token"], t["logprob"]) for t in token["top_logprobs"]] == [("Hi", -0.25), ("Hey", -1.5)]
 
 
 def test_a_blocked_prompt_is_an_empty_filtered_answer() -> None:

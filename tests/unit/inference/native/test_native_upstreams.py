@@ -97,7 +97,8 @@ async def test_legacy_completions_are_refused_for_translated_providers(monkeypat
     backend, seen, target = await started("gemini", lambda r: mock_answer(500), monkeypatch)
     with pytest.raises(UpstreamError) as refused:
         await backend.generate(GenerationRequest(kind="completion", params=Params(max_tokens=5), prompt="x"), target)
-    assert refused.value.status == 400 and "'completions' is not supported" in refused.value.message and seen == []
+    assert refused.value.param == "model" and "the /v1/completions endpoint is not supported" in refused.value.message
+    assert seen == []
 
 
 @pytest.mark.parametrize(
@@ -229,3 +230,16 @@ async def test_an_upstreams_own_unsupported_parameter_400_names_the_field(monkey
     with pytest.raises(UpstreamError) as refused:
         await backend.generate(CHAT, target)
     assert (refused.value.status, refused.value.param) == (400, "temperature")
+
+
+async def test_an_answer_of_an_unexpected_shape_is_a_protocol_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    odd = {"id": "m", "content": "not a list of blocks", "usage": {}}
+    backend, _, target = await started("anthropic", lambda r: mock_answer(200, json_body=odd), monkeypatch)
+    with pytest.raises(UpstreamError) as failed:
+        await backend.generate(CHAT, target)
+    assert failed.value.kind == "protocol" and failed.value.falls_back
+    stream = HttpAnswer(200, {}, b'data: {"type": "content_block_delta", "index": 0, "delta": "oops"}\n')
+    backend, _, target = await started("anthropic", lambda r: stream, monkeypatch)
+    with pytest.raises(UpstreamError) as broken:
+        [d async for d in backend.stream(CHAT, target)]
+    assert broken.value.kind == "protocol"

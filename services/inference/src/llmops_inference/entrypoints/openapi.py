@@ -39,21 +39,32 @@ class ErrorResponse(BaseModel):
 
 
 class UsageOut(BaseModel):
+    """Token counts; the upstream's details (``prompt_tokens_details.cached_tokens``...) are relayed too."""
+
+    model_config = ConfigDict(extra="allow")
+
     prompt_tokens: int = Field(ge=0)
     completion_tokens: int = Field(ge=0)
     total_tokens: int = Field(ge=0)
 
 
 class AssistantMessage(BaseModel):
+    """The upstream's message as it gave it (``tool_calls``, ``annotations``... relayed)."""
+
+    model_config = ConfigDict(extra="allow")
+
     role: str
     content: str | None
     refusal: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
 
 
 class ChatChoice(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
     index: int
     message: AssistantMessage
-    logprobs: None = None
+    logprobs: dict[str, Any] | None = None
     finish_reason: str | None
 
 
@@ -71,9 +82,11 @@ class ChatCompletion(BaseModel):
 
 
 class TextChoice(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
     index: int
     text: str
-    logprobs: None = None
+    logprobs: dict[str, Any] | None = None
     finish_reason: str | None
 
 
@@ -127,11 +140,12 @@ SSE_EVENT: dict[str, Any] = {
 """How OpenAPI 3.1 describes an event stream: the schema of each event."""
 
 ERRORS: dict[int, str] = {
-    400: "Malformed JSON, an invalid parameter, or max_tokens over the limit",
+    400: "Malformed JSON, an invalid parameter, max_tokens or n over the limit, a malformed tool or schema, a "
+    "tool result without its call, an unsupported content type, or a feature the model's backend cannot do",
     401: "Missing or unknown API key",
     403: "The key's role lacks `inference:invoke`",
     404: "Unknown model (`model_not_found`), or an unknown prompt, label or version (`prompt` or a `chain` step)",
-    413: "Body or prompt over the size limit",
+    413: "Body, prompt, image or JSON Schema over the size limit",
     422: "A `prompt` or `chain` field is malformed, a variable is missing, or a template could not be rendered",
     429: "Rate limit (`requests`/`tokens`), budget (`insufficient_quota`) or upstream rate limit; see Retry-After",
     502: "The upstream failed or answered nonsense",

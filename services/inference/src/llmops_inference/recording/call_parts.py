@@ -106,8 +106,9 @@ def _tool_calls(calls: Sequence[Any]) -> list[ToolCall] | None:
     """Function calls with their arguments (a custom tool's input as its arguments)."""
     recorded = []
     for position, call in enumerate(calls[:128]):
-        kind = call.get("type") or "function"
-        body = call.get(kind) if isinstance(call.get(kind), dict) else {}
+        kind = call.get("type")
+        body = call.get(kind if isinstance(kind, str) else "function")
+        body = body if isinstance(body, dict) else {}
         name = str(body.get("name") or "unknown")[:256]
         arguments = body.get("arguments", body.get("input", ""))
         recorded.append(

@@ -12,14 +12,21 @@ from typing import Any
 from llmops_inference.adapters.http_transport import HttpAnswer
 from llmops_inference.adapters.native.anthropic_stream import AnthropicStream, finish_reason, usage_of
 from llmops_inference.adapters.native.common import (
+    IMAGE_KEYS,
+    TEXT_KEYS,
     Unsupported,
+    check_message,
     completion,
+    content_parts,
     data_url,
     function_arguments,
+    function_of,
+    image_url,
+    refuse_other_keys,
     refuse_unknown_fields,
     stop_list,
     text_of,
-    user_parts,
+    unsupported_endpoint,
 )
 from llmops_inference.adapters.native.transport import ProviderCall
 from llmops_inference.adapters.native.upstream_errors import openai_error
@@ -35,6 +42,8 @@ HANDLED = frozenset(
         "reasoning_effort",
     }
 )  # fmt: skip
+CACHE_TTLS = {None: None, "30m": "1h"}
+"""OpenAI's breakpoint ``ttl`` (a minimum) -> Anthropic's (none: its default, 5 minutes)."""
 EFFORTS = frozenset({"low", "medium", "high", "xhigh"})
 ERROR_STATUS = {529: 503}
 """Anthropic's own statuses in OpenAI's terms: 529 (overloaded) is a 503 (retried, falls back)."""
@@ -54,7 +63,7 @@ class AnthropicDialect:
 
     def call(self, base_url: str, endpoint: str, body: dict[str, Any]) -> ProviderCall:
         if endpoint != "chat/completions":
-            raise Unsupported(endpoint, "only chat completions can be translated")
+            raise unsupported_endpoint(endpoint, "only chat completions can be translated")
         return ProviderCall(f"{base_url}/v1/messages", to_anthropic(body))
 
     def answer(self, data: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
@@ -102,16 +111,14 @@ def _tools(body: dict[str, Any], out: dict[str, Any]) -> None:
     if tools:
         out["tools"] = [_tool(tool, i) for i, tool in enumerate(tools)]
     choice = _tool_choice(body.get("tool_choice"))
-    if body.get("parallel_tool_calls") is False and (choice or {}).get("type") != "none":
+    if body.get("parallel_tool_calls") is False and tools and (choice or {}).get("type") != "none":
         choice = {**(choice or {"type": "auto"}), "disable_parallel_tool_use": True}
     if choice is not None:
         out["tool_choice"] = choice
 
 
 def _tool(tool: dict[str, Any], index: int) -> dict[str, Any]:
-    if tool.get("type") != "function":
-        raise Unsupported(f"tools.{index}.type", f"only function tools can be translated, not {tool.get('type')!r}")
-    function = tool.get("function") or {}
+    function = function_of(tool, index)
     schema = function.get("parameters") or {"type": "object", "properties": {}}
     translated = {"name": function.get("name"), "input_schema": schema}
     if function.get("description"):
@@ -155,60 +162,65 @@ def _messages(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], lis
     system: list[dict[str, Any]] = []
     turns: list[dict[str, Any]] = []
     for i, message in enumerate(messages):
-        role = message.get("role")
-        if message.get("name"):
-            raise Unsupported(f"messages.{i}.name")
+        role = check_message(message, i)
         if role in ("system", "developer"):
-            system.append({"type": "text", "text": text_of(message.get("content"), f"messages.{i}")})
+            system += content_parts(message.get("content"), f"messages.{i}", _text, _no_image)
             continue
-        role, blocks = _turn(message, i)
-        if turns and turns[-1]["role"] == role:
+        turn_role, blocks = _turn(message, role, f"messages.{i}")
+        if turns and turns[-1]["role"] == turn_role:
             turns[-1]["content"].extend(blocks)
         else:
-            turns.append({"role": role, "content": blocks})
+            turns.append({"role": turn_role, "content": blocks})
     return system, turns
 
 
-def _turn(message: dict[str, Any], i: int) -> tuple[str, list[dict[str, Any]]]:
-    role = message.get("role")
+def _turn(message: dict[str, Any], role: str, field: str) -> tuple[str, list[dict[str, Any]]]:
     if role == "user":
-        return "user", user_parts(message.get("content"), i, _text, _image)
-    if role == "assistant":
-        blocks: list[dict[str, Any]] = []
-        if text := text_of(_without_refusals(message.get("content")), f"messages.{i}"):
-            blocks.append({"type": "text", "text": text})
-        for j, call in enumerate(message.get("tool_calls") or []):
-            function = call.get("function") or {}
-            arguments = function_arguments(function.get("arguments"), f"messages.{i}.tool_calls.{j}")
-            blocks.append({"type": "tool_use", "id": call.get("id"), "name": function.get("name"), "input": arguments})
-        return "assistant", blocks
+        return "user", content_parts(message.get("content"), field, _text, _image)
     if role == "tool":
-        result = {
-            "type": "tool_result",
-            "tool_use_id": message.get("tool_call_id"),
-            "content": text_of(message.get("content"), f"messages.{i}"),
-        }
-        return "user", [result]
-    raise Unsupported(f"messages.{i}.role", f"{role!r} messages cannot be translated")
+        content = text_of(message.get("content"), field)
+        return "user", [{"type": "tool_result", "tool_use_id": message.get("tool_call_id"), "content": content}]
+    blocks: list[dict[str, Any]] = []
+    if text := text_of(message.get("content"), field) + (message.get("refusal") or ""):
+        blocks.append({"type": "text", "text": text})
+    for j, call in enumerate(message.get("tool_calls") or []):
+        function = call.get("function") or {}
+        arguments = function_arguments(function.get("arguments"), f"{field}.tool_calls.{j}")
+        blocks.append({"type": "tool_use", "id": call.get("id"), "name": function.get("name"), "input": arguments})
+    return "assistant", blocks
 
 
-def _without_refusals(content: Any) -> Any:
-    """An assistant's refusal parts are text to send back."""
-    if not isinstance(content, list):
-        return content
-    return [{"type": "text", "text": p.get("refusal")} if p.get("type") == "refusal" else p for p in content]
+def _text(part: dict[str, Any], field: str) -> dict[str, Any]:
+    refuse_other_keys(part, TEXT_KEYS | {"prompt_cache_breakpoint"}, field)
+    return _cached({"type": "text", "text": part.get("text") or ""}, part, field)
 
 
-def _text(text: str) -> dict[str, Any]:
-    return {"type": "text", "text": text}
-
-
-def _image(url: str, field: str) -> dict[str, Any]:
+def _image(part: dict[str, Any], field: str) -> dict[str, Any]:
+    refuse_other_keys(part, IMAGE_KEYS | {"prompt_cache_breakpoint"}, field)
+    url = image_url(part, field)
     inline = data_url(url, field)
     if inline is None:
-        return {"type": "image", "source": {"type": "url", "url": url}}
-    media_type, data = inline
-    return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
+        source: dict[str, Any] = {"type": "url", "url": url}
+    else:
+        source = {"type": "base64", "media_type": inline[0], "data": inline[1]}
+    return _cached({"type": "image", "source": source}, part, field)
+
+
+def _no_image(part: dict[str, Any], field: str) -> dict[str, Any]:
+    raise Unsupported(field, "a system prompt holds text only")
+
+
+def _cached(block: dict[str, Any], part: dict[str, Any], field: str) -> dict[str, Any]:
+    """OpenAI's ``prompt_cache_breakpoint`` on a part as Anthropic's ``cache_control`` on its block; OpenAI's
+    ``ttl`` is a minimum lifetime, so 30 minutes asks for Anthropic's 1 hour and 12 hours cannot be had."""
+    breakpoint = part.get("prompt_cache_breakpoint")
+    if not breakpoint:
+        return block
+    ttl = breakpoint.get("ttl")
+    if ttl not in CACHE_TTLS:
+        raise Unsupported(f"{field}.prompt_cache_breakpoint.ttl", "Anthropic keeps a cache entry 1 hour at most")
+    control = {"type": "ephemeral", **({"ttl": CACHE_TTLS[ttl]} if CACHE_TTLS[ttl] else {})}
+    return {**block, "cache_control": control}
 
 
 def from_anthropic(data: dict[str, Any], model: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from llmops_inference.adapters.http_transport import HttpAnswer
-from llmops_inference.adapters.native.common import Unsupported
+from llmops_inference.adapters.native.common import unsupported_endpoint
 from llmops_inference.adapters.native.transport import ProviderCall, StreamTranslator
 
 __all__ = ["ENDPOINTS", "AzureDialect"]
@@ -31,7 +31,7 @@ class AzureDialect:
 
     def call(self, base_url: str, endpoint: str, body: dict[str, Any]) -> ProviderCall:
         if endpoint not in ENDPOINTS:
-            raise Unsupported(endpoint, "Azure OpenAI serves chat completions, completions and embeddings")
+            raise unsupported_endpoint(endpoint, "Azure OpenAI serves chat completions, completions and embeddings")
         deployment = quote(str(body["model"]), safe="")
         return ProviderCall(f"{base_url}/openai/deployments/{deployment}/{endpoint}?{self._query}", None)
 

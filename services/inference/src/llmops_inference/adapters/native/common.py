@@ -14,21 +14,29 @@ from typing import Any, TypeVar
 __all__ = [
     "DATA_URL_PREFIX",
     "GATEWAY_FIELDS",
+    "IMAGE_KEYS",
+    "MESSAGE_KEYS",
     "NEUTRAL_RULES",
+    "TEXT_KEYS",
     "FieldRule",
     "Unsupported",
+    "check_message",
     "chunk",
     "completion",
+    "content_parts",
     "data_url",
     "error_body",
     "function_arguments",
+    "function_of",
+    "image_url",
     "is_unset",
     "openai_usage",
+    "refuse_other_keys",
     "refuse_unknown_fields",
     "stop_list",
     "text_of",
+    "unsupported_endpoint",
     "usage_chunk",
-    "user_parts",
 ]
 
 DATA_URL_PREFIX = "data:"
@@ -52,14 +60,21 @@ NEUTRAL_RULES: dict[str, FieldRule] = {
 class Unsupported(Exception):
     """The request asks for something the provider cannot do: answered 400 naming ``field`` and the model."""
 
-    def __init__(self, field: str, reason: str = "") -> None:
+    def __init__(self, field: str, reason: str = "", *, subject: str | None = None) -> None:
         super().__init__(field)
         self.field = field
         self.reason = reason
+        self.subject = subject or f"'{field}'"
+        """What is not supported, when it is not the field itself (an endpoint: the field is then ``model``)."""
 
     def message(self, model: str, api: str) -> str:
         detail = f": {self.reason}" if self.reason else ""
-        return f"'{self.field}' is not supported by model '{model}' ({api}){detail}"
+        return f"{self.subject} is not supported by model '{model}' ({api}){detail}"
+
+
+def unsupported_endpoint(endpoint: str, reason: str) -> Unsupported:
+    """An OpenAI endpoint the provider has no counterpart of: named on ``model``, as OpenAI does."""
+    return Unsupported("model", reason, subject=f"the /v1/{endpoint} endpoint")
 
 
 def is_unset(value: Any) -> bool:
@@ -86,36 +101,89 @@ def stop_list(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else [str(v) for v in value]
 
 
+MESSAGE_KEYS = {
+    "system": frozenset({"role", "content"}),
+    "developer": frozenset({"role", "content"}),
+    "user": frozenset({"role", "content"}),
+    "assistant": frozenset({"role", "content", "tool_calls", "refusal"}),
+    "tool": frozenset({"role", "content", "tool_call_id"}),
+}
+"""The keys of each message the dialects translate; any other that asks for something (``name``, ``audio``,
+``function_call``) is refused naming it."""
+TEXT_KEYS = frozenset({"type", "text"})
+TOOL_KEYS = frozenset({"type", "function"})
+FUNCTION_KEYS = frozenset({"name", "description", "parameters", "strict"})
+IMAGE_KEYS = frozenset({"type", "image_url"})
+
+
+def refuse_other_keys(item: Mapping[str, Any], allowed: frozenset[str], field: str) -> None:
+    """Raise :class:`Unsupported` for a key of ``item`` outside ``allowed`` whose value asks for something."""
+    for key, value in item.items():
+        if key not in allowed and not is_unset(value):
+            raise Unsupported(f"{field}.{key}")
+
+
+def function_of(tool: Mapping[str, Any], index: int) -> dict[str, Any]:
+    """A function tool's definition (``tools.<index>.function``), once its keys are known ones."""
+    if tool.get("type") != "function":
+        raise Unsupported(f"tools.{index}.type", f"only function tools can be translated, not {tool.get('type')!r}")
+    refuse_other_keys(tool, TOOL_KEYS, f"tools.{index}")
+    function: dict[str, Any] = tool.get("function") or {}
+    refuse_other_keys(function, FUNCTION_KEYS, f"tools.{index}.function")
+    return function
+
+
+def check_message(message: Mapping[str, Any], index: int) -> str:
+    """The message's role, once its keys are known ones (else :class:`Unsupported` naming the key)."""
+    role = str(message.get("role"))
+    if role not in MESSAGE_KEYS:
+        raise Unsupported(f"messages.{index}.role", f"{role!r} messages cannot be translated")
+    refuse_other_keys(message, MESSAGE_KEYS[role], f"messages.{index}")
+    return role
+
+
 def text_of(content: Any, field: str) -> str:
-    """A message's content that may only hold text (system prompts, tool results), parts joined."""
+    """A message's content that may only hold text (tool results, an assistant's text), parts joined."""
     if content is None or isinstance(content, str):
         return content or ""
     texts = []
-    for part in content:
-        if not isinstance(part, dict) or part.get("type") != "text":
-            kind = part.get("type") if isinstance(part, dict) else type(part).__name__
-            raise Unsupported(f"{field}.content", f"only text parts are possible here, not {kind!r}")
-        texts.append(str(part.get("text") or ""))
+    for position, part in enumerate(content):
+        kind = part.get("type") if isinstance(part, dict) else type(part).__name__
+        if kind not in ("text", "refusal"):
+            raise Unsupported(f"{field}.content.{position}", f"only text parts are possible here, not {kind!r}")
+        refuse_other_keys(part, TEXT_KEYS | {"refusal"}, f"{field}.content.{position}")
+        texts.append(str(part.get("text") or part.get("refusal") or ""))
     return "".join(texts)
 
 
-def user_parts(content: Any, index: int, text: Callable[[str], T], image: Callable[[str, str], T]) -> list[T]:
-    """A user message's content as the provider's parts: ``text(text)`` per text part, ``image(url, field)`` per
-    image part; any other part (audio, files) is refused naming it.
+def content_parts(
+    content: Any, field: str, text: Callable[[dict[str, Any], str], T], image: Callable[[dict[str, Any], str], T]
+) -> list[T]:
+    """A message's content as the provider's parts: ``text(part, field)`` per text part (a string content is one),
+    ``image(part, field)`` per image part; any other part (audio, files) is refused naming it.
     """
     if isinstance(content, str) or content is None:
-        return [text(content or "")]
+        return [text({"type": "text", "text": content or ""}, f"{field}.content")]
     parts = []
     for position, part in enumerate(content):
         kind = part.get("type")
-        field = f"messages.{index}.content.{position}"
+        where = f"{field}.content.{position}"
         if kind == "text":
-            parts.append(text(part.get("text") or ""))
+            parts.append(text(part, where))
         elif kind == "image_url":
-            parts.append(image((part.get("image_url") or {}).get("url") or "", field))
+            parts.append(image(part, where))
         else:
-            raise Unsupported(field, f"{kind!r} parts cannot be translated")
+            raise Unsupported(where, f"{kind!r} parts cannot be translated")
     return parts
+
+
+def image_url(part: dict[str, Any], field: str) -> str:
+    """An image part's URL; ``detail`` other than ``auto`` has no equivalent in the native APIs."""
+    image = part.get("image_url") or {}
+    if image.get("detail") not in (None, "auto"):
+        raise Unsupported(f"{field}.image_url.detail", "the provider chooses the resolution itself")
+    refuse_other_keys(image, frozenset({"url", "detail"}), f"{field}.image_url")
+    return str(image.get("url") or "")
 
 
 def data_url(url: str, field: str) -> tuple[str, str] | None:
@@ -183,10 +251,15 @@ def completion(
 
 
 def chunk(
-    answer_id: str, model: str, delta: dict[str, Any], finish_reason: str | None = None, index: int = 0
+    answer_id: str,
+    model: str,
+    delta: dict[str, Any],
+    finish_reason: str | None = None,
+    index: int = 0,
+    logprobs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """An OpenAI ``chat.completion.chunk`` with one choice."""
-    choice = {"index": index, "delta": delta, "finish_reason": finish_reason}
+    choice = {"index": index, "delta": delta, "finish_reason": finish_reason, "logprobs": logprobs}
     return {
         "id": answer_id,
         "object": "chat.completion.chunk",

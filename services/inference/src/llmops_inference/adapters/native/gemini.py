@@ -14,13 +14,20 @@ from urllib.parse import quote
 
 from llmops_inference.adapters.http_transport import HttpAnswer
 from llmops_inference.adapters.native.common import (
+    IMAGE_KEYS,
+    TEXT_KEYS,
     Unsupported,
+    check_message,
+    content_parts,
     data_url,
     function_arguments,
+    function_of,
+    image_url,
+    refuse_other_keys,
     refuse_unknown_fields,
     stop_list,
     text_of,
-    user_parts,
+    unsupported_endpoint,
 )
 from llmops_inference.adapters.native.gemini_answers import GeminiStream, from_gemini
 from llmops_inference.adapters.native.transport import ProviderCall
@@ -37,7 +44,7 @@ HANDLED = frozenset(
     {
         "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "stream",
         "stream_options", "tools", "tool_choice", "parallel_tool_calls", "response_format", "seed", "n",
-        "presence_penalty", "frequency_penalty", "reasoning_effort",
+        "presence_penalty", "frequency_penalty", "reasoning_effort", "logprobs", "top_logprobs",
     }
 )  # fmt: skip
 THINKING_LEVELS = {"minimal": "MINIMAL", "low": "LOW", "medium": "MEDIUM", "high": "HIGH", "xhigh": "XHIGH"}
@@ -64,7 +71,7 @@ class GeminiDialect:
 
     def call(self, base_url: str, endpoint: str, body: dict[str, Any]) -> ProviderCall:
         if endpoint != "chat/completions":
-            raise Unsupported(endpoint, "only chat completions can be translated")
+            raise unsupported_endpoint(endpoint, "only chat completions can be translated")
         model = quote(str(body["model"]), safe="")
         method = "streamGenerateContent?alt=sse" if body.get("stream") else "generateContent"
         return ProviderCall(f"{base_url}/{self._version}/models/{model}:{method}", to_gemini(body))
@@ -103,6 +110,12 @@ def _generation(body: dict[str, Any]) -> dict[str, Any]:
     config.update({name: body[field] for field, name in GENERATION_FIELDS.items() if body.get(field) is not None})
     if stops := stop_list(body.get("stop")):
         config["stopSequences"] = stops
+    if body.get("logprobs"):
+        config["responseLogprobs"] = True
+        if body.get("top_logprobs"):
+            config["logprobs"] = body["top_logprobs"]
+    elif body.get("top_logprobs"):
+        raise Unsupported("top_logprobs", "it needs logprobs: true")
     response_format = body.get("response_format") or {}
     kind = response_format.get("type", "text")
     if kind in ("json_object", "json_schema"):
@@ -120,9 +133,7 @@ def _generation(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _function(tool: dict[str, Any], index: int) -> dict[str, Any]:
-    if tool.get("type") != "function":
-        raise Unsupported(f"tools.{index}.type", f"only function tools can be translated, not {tool.get('type')!r}")
-    function = tool.get("function") or {}
+    function = function_of(tool, index)
     declaration: dict[str, Any] = {"name": function.get("name")}
     if function.get("description"):
         declaration["description"] = function["description"]
@@ -150,13 +161,11 @@ def _contents(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], lis
     contents: list[dict[str, Any]] = []
     names: dict[str, str] = {}
     for i, message in enumerate(messages):
-        if message.get("name"):
-            raise Unsupported(f"messages.{i}.name")
-        role = message.get("role")
+        role = check_message(message, i)
         if role in ("system", "developer"):
-            system.append({"text": text_of(message.get("content"), f"messages.{i}")})
+            system += content_parts(message.get("content"), f"messages.{i}", _text, _no_image)
             continue
-        turn_role, parts = _turn(message, i, names)
+        turn_role, parts = _turn(message, role, f"messages.{i}", names)
         if contents and contents[-1]["role"] == turn_role:
             contents[-1]["parts"].extend(parts)
         else:
@@ -164,39 +173,35 @@ def _contents(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], lis
     return system, contents
 
 
-def _turn(message: dict[str, Any], i: int, names: dict[str, str]) -> tuple[str, list[dict[str, Any]]]:
-    role = message.get("role")
+def _turn(message: dict[str, Any], role: str, field: str, names: dict[str, str]) -> tuple[str, list[dict[str, Any]]]:
     if role == "user":
-        return "user", user_parts(message.get("content"), i, _text, _image)
-    if role == "assistant":
-        parts: list[dict[str, Any]] = []
-        if text := text_of(message.get("content"), f"messages.{i}"):
-            parts.append({"text": text})
-        for j, call in enumerate(message.get("tool_calls") or []):
-            function = call.get("function") or {}
-            names[str(call.get("id"))] = str(function.get("name"))
-            args = function_arguments(function.get("arguments"), f"messages.{i}.tool_calls.{j}")
-            parts.append(
-                {
-                    "functionCall": {"id": call.get("id"), "name": function.get("name"), "args": args},
-                    "thoughtSignature": SKIP_THOUGHT_SIGNATURE,
-                }
-            )
-        return "model", parts
+        return "user", content_parts(message.get("content"), field, _text, _image)
     if role == "tool":
         call_id = str(message.get("tool_call_id"))
         if call_id not in names:
-            raise Unsupported(f"messages.{i}.tool_call_id", "no earlier assistant tool call has this id")
-        result = {"result": text_of(message.get("content"), f"messages.{i}")}
+            raise Unsupported(f"{field}.tool_call_id", "no earlier assistant tool call has this id")
+        result = {"result": text_of(message.get("content"), field)}
         return "user", [{"functionResponse": {"id": call_id, "name": names[call_id], "response": result}}]
-    raise Unsupported(f"messages.{i}.role", f"{role!r} messages cannot be translated")
+    parts: list[dict[str, Any]] = []
+    if text := text_of(message.get("content"), field) + (message.get("refusal") or ""):
+        parts.append({"text": text})
+    for j, call in enumerate(message.get("tool_calls") or []):
+        function = call.get("function") or {}
+        names[str(call.get("id"))] = str(function.get("name"))
+        args = function_arguments(function.get("arguments"), f"{field}.tool_calls.{j}")
+        call_part = {"id": call.get("id"), "name": function.get("name"), "args": args}
+        parts.append({"functionCall": call_part, "thoughtSignature": SKIP_THOUGHT_SIGNATURE})
+    return "model", parts
 
 
-def _text(text: str) -> dict[str, Any]:
-    return {"text": text}
+def _text(part: dict[str, Any], field: str) -> dict[str, Any]:
+    refuse_other_keys(part, TEXT_KEYS, field)
+    return {"text": part.get("text") or ""}
 
 
-def _image(url: str, field: str) -> dict[str, Any]:
+def _image(part: dict[str, Any], field: str) -> dict[str, Any]:
+    refuse_other_keys(part, IMAGE_KEYS, field)
+    url = image_url(part, field)
     inline = data_url(url, field)
     if inline is not None:
         return {"inlineData": {"mimeType": inline[0], "data": inline[1]}}
@@ -204,6 +209,10 @@ def _image(url: str, field: str) -> dict[str, Any]:
     if not mime_type or not mime_type.startswith("image/"):
         raise Unsupported(field, "the image URL does not name its type (.png, .jpg, ...): send it as a data URL")
     return {"fileData": {"fileUri": url, "mimeType": mime_type}}
+
+
+def _no_image(part: dict[str, Any], field: str) -> dict[str, Any]:
+    raise Unsupported(field, "a system instruction holds text only")
 
 
 def _error_message(data: Any) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from llmops_inference.adapters.native.common import chunk, completion, error_body, openai_usage, usage_chunk
 
-__all__ = ["GeminiStream", "finish_reason", "from_gemini", "usage_of"]
+__all__ = ["GeminiStream", "finish_reason", "from_gemini", "openai_logprobs", "usage_of"]
 
 FILTERED = frozenset(
     {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT",
@@ -52,13 +52,30 @@ def from_gemini(data: dict[str, Any], model: str) -> dict[str, Any]:
         if calls:
             message["tool_calls"] = calls
         reason = finish_reason(candidate.get("finishReason") or "STOP", bool(calls))
-        choices.append(
-            {"index": candidate.get("index", position), "message": message, "finish_reason": reason, "logprobs": None}
-        )
+        index = candidate.get("index", position)
+        logprobs = openai_logprobs(candidate.get("logprobsResult"))
+        choices.append({"index": index, "message": message, "finish_reason": reason, "logprobs": logprobs})
     if not candidates:  # the prompt was blocked (promptFeedback.blockReason)
         message = {"role": "assistant", "content": ""}
         choices.append({"index": 0, "message": message, "finish_reason": "content_filter", "logprobs": None})
     return completion(_answer_id(data), model, choices, usage_of(data.get("usageMetadata") or {}))
+
+
+def openai_logprobs(result: Any) -> dict[str, Any] | None:
+    """Gemini's ``logprobsResult`` (chosen tokens, and the top candidates at each step) as OpenAI's ``logprobs``."""
+    if not isinstance(result, dict):
+        return None
+    tops = result.get("topCandidates") or []
+    content = []
+    for step, chosen in enumerate(result.get("chosenCandidates") or []):
+        alternatives = (tops[step].get("candidates") or []) if step < len(tops) else []
+        content.append({**_token(chosen), "top_logprobs": [_token(alt) for alt in alternatives]})
+    return {"content": content, "refusal": None}
+
+
+def _token(candidate: dict[str, Any]) -> dict[str, Any]:
+    token = str(candidate.get("token") or "")
+    return {"token": token, "logprob": float(candidate.get("logProbability") or 0.0), "bytes": list(token.encode())}
 
 
 def _parts(candidate: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
@@ -124,7 +141,8 @@ class GeminiStream:
         texts, calls = _parts(candidate)
         chunks = []
         if texts:
-            chunks.append(chunk(self._id, self._model, {"content": "".join(texts)}, index=index))
+            logprobs = openai_logprobs(candidate.get("logprobsResult"))
+            chunks.append(chunk(self._id, self._model, {"content": "".join(texts)}, index=index, logprobs=logprobs))
         if calls:
             first = self._calls.get(index, 0)
             deltas = [{"index": first + k, **call} for k, call in enumerate(calls)]

@@ -13,8 +13,8 @@ the field and the model.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -27,6 +27,7 @@ from llmops_inference.adapters.http_transport import (
     HttpStream,
     HttpTransport,
     Timeouts,
+    TransportError,
 )
 from llmops_inference.adapters.native.common import Unsupported, error_body
 
@@ -106,16 +107,20 @@ class NativeTransport:
         if isinstance(prepared, HttpAnswer):
             return prepared
         call, body = prepared
-        answer = await self._inner.send(self._provider_request(request, call, body), timeouts)
+        answer = await self._inner.send(self._provider_request(request, call), timeouts)
         if answer.status >= 400:
             return self._dialect.error(answer)
+        if call.body is None:
+            return answer
         try:
             data = json.loads(answer.content)
         except ValueError:
             return answer  # the OpenAI adapter reports a body that is not JSON
-        if call.body is None or not isinstance(data, dict):
+        if not isinstance(data, dict):
             return answer
-        return _json_answer(200, self._dialect.answer(data, body), answer.headers)
+        with _untranslatable():
+            translated = self._dialect.answer(data, body)
+        return _json_answer(200, translated, answer.headers)
 
     def stream(self, request: HttpRequest, timeouts: Timeouts) -> AbstractAsyncContextManager[HttpStream]:
         return self._stream(request, timeouts)
@@ -127,7 +132,7 @@ class NativeTransport:
             yield AnswerStream(prepared)
             return
         call, body = prepared
-        async with self._inner.stream(self._provider_request(request, call, body), timeouts) as upstream:
+        async with self._inner.stream(self._provider_request(request, call), timeouts) as upstream:
             if upstream.status >= 400:
                 error = self._dialect.error(HttpAnswer(upstream.status, upstream.headers, await upstream.read()))
                 yield AnswerStream(error)
@@ -153,7 +158,7 @@ class NativeTransport:
                 400, error_body(message, "invalid_request_error", param=refused.field, code="unsupported_parameter")
             )
 
-    def _provider_request(self, request: HttpRequest, call: ProviderCall, body: dict[str, Any]) -> HttpRequest:
+    def _provider_request(self, request: HttpRequest, call: ProviderCall) -> HttpRequest:
         content = request.content if call.body is None else to_json(call.body)
         return self._authenticated(request, call.url, content)
 
@@ -163,6 +168,16 @@ class NativeTransport:
         key = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None
         headers = {name: value for name, value in request.headers.items() if name != "Authorization"}
         return HttpRequest(request.method, url, {**headers, **self._dialect.headers(key)}, content)
+
+
+@contextmanager
+def _untranslatable() -> Iterator[None]:
+    """A provider answer of an unexpected shape is a protocol failure of the upstream (as unparsable JSON is),
+    not a bug of the gateway: the OpenAI adapter reports it as ``protocol`` (falls back, counts in the breaker)."""
+    try:
+        yield
+    except (AttributeError, KeyError, TypeError, ValueError):
+        raise TransportError("protocol", "UntranslatableAnswer") from None
 
 
 def _json_answer(status: int, body: dict[str, Any], headers: Mapping[str, str] | None = None) -> HttpAnswer:
@@ -184,7 +199,9 @@ class _TranslatedStream:
 
     async def lines(self) -> AsyncIterator[str]:
         async for line in self._upstream.lines():
-            for event in self._translator.feed(line):
+            with _untranslatable():
+                events = self._translator.feed(line)
+            for event in events:
                 yield "data: " + to_json(event).decode()
         for event in self._translator.close():
             yield "data: " + to_json(event).decode()
