@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -221,7 +222,7 @@ def three_scenarios() -> Run:
         "tools": scenario_results(3.0, 12.0),
         "anthropic": scenario_results(9.0, 14.0),  # would not meet the LiteLLM targets: no verdict looks at it
     }
-    return Run(scenarios=scenarios, sent=bench.Counter({"gateway": 1_200}), recorded=1_200, spooled=0)
+    return Run(scenarios=scenarios, sent=Counter({"gateway": 1_200}), recorded=1_200, spooled=0)
 
 
 def test_rows_name_their_scenario_and_the_verdicts_stay_plain_chats() -> None:
