@@ -109,7 +109,7 @@ from llmops_kit.auth import generate_key, hash_key
 from llmops_kit.infra import LocalKafkaBroker, free_port
 from llmops_kit.infra.kafka_broker import kafka_version
 from llmops_kit.infra.process import ManagedProcess
-from llmops_schemas.v2.calls import CallRecorded  # what the gateway records (same topic as v1)
+from llmops_schemas.v2 import CallRecorded
 from rich.console import Console
 from rich.table import Table
 

@@ -39,7 +39,15 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 from llmops_cli.demo import demo_calls
 from llmops_ingest.adapters.redaction import NoopRedactor
-from llmops_ingest.handlers import Accepted, IngestContext, RecordRules, check_started_at, prepare_batch, prepare_record
+from llmops_ingest.handlers import (
+    Accepted,
+    IngestContext,
+    RecordRules,
+    check_started_at,
+    prepare_batch,
+    prepare_record,
+    validate_call,
+)
 from llmops_ingest.wire import decode_json, extract_calls
 from llmops_kit.infra import LocalKafkaBroker
 from llmops_kit.kafka.producer import EventProducer
@@ -47,7 +55,7 @@ from llmops_kit.kafka.topics import TopicCatalog, ensure_topics
 from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.ids import deterministic_uuid7
 from llmops_schemas.registry import _strip_unknown, parse_event
-from llmops_schemas.v1.calls import CallRecorded
+from llmops_schemas.v2 import CallRecorded
 from llmops_warehouse.adapters.clickhouse_client import connect
 from llmops_warehouse.adapters.clickhouse_store import ClickHouseEventStore
 from llmops_warehouse.migrations import apply_migrations
@@ -189,7 +197,7 @@ def micro_costs(count: int) -> list[tuple[str, float]]:
         return outputs
 
     measure("ingest: prepare_record, whole", lambda r: prepare_record(r, 0, context), records)
-    calls = measure("  CallRecorded.model_validate(record)", CallRecorded.model_validate, records)
+    calls = measure("  validate_call(record) (a v1-shaped record, reshaped)", validate_call, records)
     measure("  check_started_at", lambda c: check_started_at(c.started_at, now, RecordRules()), calls)
     measure(
         "  deterministic_uuid7 (event id)",

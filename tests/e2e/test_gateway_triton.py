@@ -110,6 +110,12 @@ async def test_the_openai_sdk_through_the_gateway_to_triton_recorded_and_failing
     usage[stream_id] = stream_usage
     assert len(usage) == 3
 
+    # the llm has no tools: refused naming the field and the model, never sent without them
+    tool = {"type": "function", "function": {"name": "track", "parameters": {"type": "object"}}}
+    with pytest.raises(openai.BadRequestError) as refused:
+        sync.chat.completions.create(model=MODEL, messages=MESSAGES, tools=[tool])  # type: ignore[list-item]
+    assert refused.value.param == "tools" and f"'{MODEL}'" in refused.value.message
+
     with httpx.Client(timeout=30) as client:
         recorded = _recorded(gateway, client, set(usage))
         for call_id, expected in usage.items():

@@ -23,9 +23,9 @@ from pydantic import BaseModel
 
 from tests.fixtures.gateway import ServerThread, wait_until_loaded
 from tests.fixtures.kafka import run_sync
+from tests.fixtures.provider_requests import PNG, WEATHER
 from tests.fixtures.recorded_calls import scan_recorded_calls
 from tests.integration.inference.provider_stubs import create_anthropic_stub, create_gemini_stub
-from tests.unit.inference.native.test_anthropic import PNG, WEATHER
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -186,7 +186,7 @@ def test_an_overloaded_anthropic_is_retried_then_reported(gateway: str, healthy:
     httpx.post(f"{healthy['claude-down'].url}/control", json={"status": 529})
     with pytest.raises(openai.APIStatusError) as failed:
         client(gateway).chat.completions.create(model="claude-down", messages=[{"role": "user", "content": "x"}])
-    assert failed.value.status_code == 502 and "overloaded_error" in failed.value.message
+    assert failed.value.status_code == 503 and "overloaded_error" in failed.value.message
     assert observed(healthy["claude-down"])["calls"] == 2  # 529 is a 503: retried once
 
 

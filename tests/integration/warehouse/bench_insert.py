@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from llmops_schemas.envelope import CloudEvent
-from llmops_schemas.v1.calls import CallRecorded
+from llmops_schemas.v2 import CallRecorded
 from llmops_warehouse.adapters import clickhouse_store
 from llmops_warehouse.adapters.clickhouse_client import connect
 from llmops_warehouse.adapters.clickhouse_store import ClickHouseEventStore

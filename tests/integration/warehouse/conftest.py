@@ -7,10 +7,11 @@ Tests isolate themselves by tenant id (the store contract) or by using a databas
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+from llmops_kit.kafka.producer import EventProducer
 from llmops_warehouse.adapters.clickhouse_client import connect
 from llmops_warehouse.migrations import apply_migrations
 
@@ -54,3 +55,12 @@ def scratch_database(chdb_client: Any) -> Iterator[str]:
     database = f"scratch_{uuid.uuid4().hex[:12]}"
     yield database
     chdb_client.command(f"DROP DATABASE IF EXISTS {database} SYNC")
+
+
+@pytest.fixture
+async def producer(kafka_bootstrap: str) -> AsyncIterator[EventProducer]:
+    """A started producer on the session broker, as the warehouse's DLQ producer and the tests' publisher."""
+    producer = EventProducer(kafka_bootstrap, service="warehouse-it")
+    await producer.start()
+    yield producer
+    await producer.stop()

@@ -13,17 +13,18 @@ from llmops_warehouse.migrations import apply_migrations, default_migrations_dir
 from llmops_warehouse.models import CallQuery, MetricsQuery
 
 from tests.unit.warehouse.call_store_contract import BASE, EventStoreContract, make_event, new_tenant, score_event
+from tests.unit.warehouse.call_v2_contract import CallV2StoreContract
 
 pytestmark = pytest.mark.integration
 
 
-class TestClickHouseEventStore(EventStoreContract):
+class TestClickHouseEventStore(EventStoreContract, CallV2StoreContract):
     @pytest.fixture
     def store(self, chdb_client: Any, warehouse_database: str) -> ClickHouseEventStore:
         return ClickHouseEventStore(chdb_client, warehouse_database)
 
 
-class TestClickHouseEventStoreWithReaders(EventStoreContract):
+class TestClickHouseEventStoreWithReaders(EventStoreContract, CallV2StoreContract):
     """Production's shape: reads on clients of their own, with a server-side time limit."""
 
     @pytest.fixture

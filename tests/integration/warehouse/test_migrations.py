@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from llmops_schemas.v2 import Choice, TokenUsage
+from llmops_warehouse.adapters.clickhouse_store import ClickHouseEventStore
 from llmops_warehouse.migrations import MigrationChecksumError, MigrationError, apply_migrations, default_migrations_dir
 
 pytestmark = pytest.mark.integration
@@ -76,3 +78,28 @@ def test_copied_migrations_directory_works(chdb_client: Any, scratch_database: s
     assert len(apply_migrations(chdb_client, target, database=scratch_database)) >= 2
     # Same files, same checksums: the repository directory sees nothing left to do.
     assert apply_migrations(chdb_client, database=scratch_database) == []
+
+
+def test_calls_stored_before_v2_read_back_as_v2_calls(chdb_client: Any, scratch_database: str, tmp_path: Path) -> None:
+    """Rows written before 0005 have none of its columns: they read back as the v1 call they were, upcast."""
+    for migration in sorted(default_migrations_dir().glob("000[1-4]_*.sql")):
+        shutil.copy(migration, tmp_path)
+    apply_migrations(chdb_client, tmp_path, database=scratch_database)
+    chdb_client.command(
+        f"INSERT INTO {scratch_database}.calls (event_id, tenant_id, call_id, app, environment, model, provider, "
+        "message_roles, message_contents, message_names, message_tool_call_ids, output, finish_reason, parameters, "
+        "prompt_tokens, completion_tokens, total_tokens, latency_ms, status, started_at, received_at) VALUES "
+        "('0193f3c4-0000-7000-8000-000000000001', 'acme', 'old-1', 'bot', 'production', 'm', 'openai', "
+        "['user', 'tool'], ['hi', '42'], ['', ''], ['', 'call_1'], 'hello', 'stop', '{}', 3, 2, 5, 10, 'ok', "
+        "now64(3) - INTERVAL 1 DAY, now64(3) - INTERVAL 1 DAY)"
+    )
+    apply_migrations(chdb_client, database=scratch_database)
+    stored = ClickHouseEventStore(chdb_client, scratch_database).get_call("acme", "old-1")
+    assert stored is not None
+    assert [(m.role, m.content, m.tool_call_id, m.tool_calls) for m in stored.messages] == [
+        ("user", "hi", None, None),
+        ("tool", "42", "call_1", None),
+    ]
+    assert stored.choices == [Choice(output="hello", finish_reason="stop")]
+    assert stored.usage == TokenUsage(prompt_tokens=3, completion_tokens=2, total_tokens=5)
+    assert stored.request is None

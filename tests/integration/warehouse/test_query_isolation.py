@@ -26,7 +26,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from llmops_kit.auth import hash_key
 from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.topics import TopicCatalog
-from llmops_schemas.v1.calls import CallRecorded
+from llmops_schemas.v2 import CallRecorded
 from llmops_warehouse.config import WarehouseSettings
 from llmops_warehouse.entrypoints.http import create_app
 from llmops_warehouse.migrations import apply_migrations

@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.topics import dlq_topic
-from llmops_schemas.v1.calls import CallRecorded
+from llmops_schemas.v2 import CallRecorded
 from llmops_warehouse.adapters.clickhouse_store import ClickHouseEventStore
 from llmops_warehouse.concurrent_store import ConcurrentEventStore
 from llmops_warehouse.config import WarehouseSettings
@@ -42,14 +42,6 @@ async def wait_until(predicate: Callable[[], Awaitable[bool]], what: str, timeou
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
         await asyncio.sleep(0.1)
-
-
-@pytest.fixture
-async def producer(kafka_bootstrap: str) -> AsyncIterator[EventProducer]:
-    producer = EventProducer(kafka_bootstrap, service="warehouse-it")
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import types
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from operator import attrgetter
 from pathlib import Path
@@ -28,10 +28,10 @@ from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.topics import dlq_topic
 from llmops_schemas import registry
 from llmops_schemas.envelope import CloudEvent, EventPayload
-from llmops_schemas.v1.calls import CallRecorded
 from llmops_schemas.v1.evaluation import EvaluationScored
 from llmops_schemas.v1.examples import example
 from llmops_schemas.v1.prompts import PromptVersionPublished
+from llmops_schemas.v2 import CallRecorded
 from llmops_warehouse.adapters.clickhouse_store import ClickHouseEventStore
 from llmops_warehouse.bootstrap import WarehousePorts
 from llmops_warehouse.concurrent_store import ConcurrentEventStore
@@ -48,14 +48,6 @@ from tests.integration.warehouse.test_warehouse_consumer import _end_offsets, _r
 from tests.unit.warehouse.call_store_contract import BASE, make_event, new_tenant
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def producer(kafka_bootstrap: str) -> AsyncIterator[EventProducer]:
-    producer = EventProducer(kafka_bootstrap, service="warehouse-it")
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 def settings(kafka_bootstrap: str) -> WarehouseSettings:

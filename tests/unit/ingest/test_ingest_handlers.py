@@ -133,6 +133,7 @@ def test_fallback_call_id_is_stable(make_call: MakeCall, context: IngestContext)
         ({"app": "x" * 300}, ["app"], "string_too_long"),
         ({"started_at": "2026-03-01T11:59:00"}, ["started_at"], "timezone_aware"),
         ({"output": "\ud800"}, ["output"], "string_unicode"),
+        ({"finish_reason": ""}, ["finish_reason"], "string_too_short"),  # located as sent, not as choices.0
         # v2 records (no v1 output): what the new shape refuses
         (
             {"drop": ("output",), "choices": [{"tool_calls": [tool_call("x" * 262_145)]}]},

@@ -248,6 +248,30 @@ def test_every_v1_field_is_carried_or_reshaped() -> None:
     assert set(v1.CallRecorded.model_fields) - reshaped <= set(CallRecorded.model_fields)
 
 
+def test_v2_keeps_the_constraints_of_every_v1_value_it_carries() -> None:
+    """Every valid v1 call must upcast to a valid v2 call (and a v1 record pass ingest): v2 may not tighten them."""
+    old, new = v1.CallRecorded.model_json_schema(), CallRecorded.model_json_schema()
+    for name in set(v1.CallRecorded.model_fields) - {"messages", "output", "finish_reason", "usage"}:
+        assert old["properties"][name] == new["properties"][name], name
+    for key in ("minItems", "maxItems"):
+        assert old["properties"]["messages"][key] == new["properties"]["messages"][key]
+    old_message, new_message = old["$defs"]["ChatMessage"]["properties"], new["$defs"]["ChatMessage"]["properties"]
+    for name in ("role", "name", "tool_call_id"):
+        assert old_message[name] == new_message[name], name
+    assert {k: v for k, v in old_message["content"].items() if k != "title"} in new_message["content"]["anyOf"]
+    choice = new["$defs"]["Choice"]["properties"]
+    for name in ("output", "finish_reason"):
+        assert old["properties"][name] == choice[name], name
+    for name in ("prompt_tokens", "completion_tokens", "total_tokens"):
+        assert old["$defs"]["TokenUsage"]["properties"][name] == new["$defs"]["TokenUsage"]["properties"][name]
+
+
+@pytest.mark.parametrize("data", V1_CORPUS, ids=range(len(V1_CORPUS)))
+def test_the_upcast_call_is_valid_v2(data: dict[str, Any]) -> None:
+    new = CallRecorded.from_v1(v1.CallRecorded.model_validate(data))
+    assert CallRecorded.model_validate_json(new.model_dump_json()) == new
+
+
 def test_parse_event_reads_a_v1_call_as_v2() -> None:
     v1_event = {
         **ENVELOPE_EXAMPLE,

@@ -15,18 +15,12 @@ from typing import Any
 import pytest
 from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.ids import new_uuid7
-from llmops_schemas.v1.calls import (
-    CallError,
-    CallParameters,
-    CallRecorded,
-    ChatMessage,
-    ExperimentRef,
-    TokenUsage,
-)
+from llmops_schemas.v1.calls import CallError, CallParameters, ExperimentRef
 from llmops_schemas.v1.common import PromptRef
 from llmops_schemas.v1.evaluation import EvaluationScored
 from llmops_schemas.v1.examples import example_data
 from llmops_schemas.v1.prompts import PromptVersionPublished
+from llmops_schemas.v2 import CallRecorded, ChatMessage, Choice, TokenUsage
 from llmops_warehouse.adapters.memory_store import clickhouse_uuid_key, linear_quantiles
 from llmops_warehouse.events import EventQuery, StoredEvent, tombstone_id
 from llmops_warehouse.models import (
@@ -63,11 +57,13 @@ def make_event(
     usage: tuple[int, int] | None = (10, 5),
     content: str = "Hello there",
     output: str | None = "General Kenobi",
+    finish_reason: str | None = None,
     key_id: str | None = None,
     source: str = "tests/warehouse",
     **fields: Any,
 ) -> CloudEvent[CallRecorded]:
-    """A valid call.recorded event; ``fields`` override payload fields."""
+    """A valid call.recorded (v2) event; ``output`` and ``finish_reason`` make its one choice (none when both
+    are None); ``fields`` override payload fields."""
     payload: dict[str, Any] = {
         "call_id": call_id or f"call-{uuid.uuid4().hex}",
         "app": app,
@@ -75,7 +71,9 @@ def make_event(
         "model": model,
         "provider": provider,
         "messages": [ChatMessage(role="user", content=content)],
-        "output": output,
+        "choices": [Choice(output=output, finish_reason=finish_reason)]
+        if output is not None or finish_reason is not None
+        else [],
         "started_at": started_at or BASE,
         "latency_ms": latency_ms,
         "status": status,

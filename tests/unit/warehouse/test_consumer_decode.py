@@ -15,8 +15,10 @@ from llmops_kit.errors import PermanentError
 from llmops_kit.kafka.consumer import ConsumedMessage
 from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.registry import EventValidationError
-from llmops_schemas.v1.calls import CallRecorded
+from llmops_schemas.v1 import calls as v1
+from llmops_schemas.v1.examples import example
 from llmops_schemas.v1.feedback import FeedbackReceived
+from llmops_schemas.v2 import CallRecorded
 from llmops_warehouse.entrypoints.consumer import decode_call_recorded
 
 from tests.unit.warehouse.call_store_contract import make_event
@@ -44,6 +46,14 @@ def test_a_valid_event_decodes() -> None:
     assert decoded == event
 
 
+def test_a_v1_event_is_upcast_to_v2() -> None:
+    """Calls recorded before v2 (still on the topic, or replayed) are stored like v2 calls."""
+    old = CloudEvent.wrap(example(v1.CallRecorded), source="/services/ingest", tenant_id="acme")
+    decoded = decode_call_recorded(message(old.to_json_bytes()))
+    assert (decoded.id, decoded.type) == (old.id, CallRecorded.event_type)
+    assert decoded.data == CallRecorded.from_v1(old.data)
+
+
 def test_an_upper_case_uuid_id_is_accepted() -> None:
     # The store writes the canonical spelling; the decoder only checks that it is a UUID.
     doc = document(make_event("acme"))
@@ -56,7 +66,7 @@ def test_unknown_fields_are_tolerated_at_any_depth() -> None:
     doc = document(make_event("acme"))
     doc["newextension"] = "x"
     doc["data"]["cache_hit"] = True
-    doc["data"]["usage"]["reasoning_tokens"] = 3
+    doc["data"]["usage"]["audio_tokens"] = 3
     doc["data"]["messages"][0]["images"] = []
     decoded = decode_call_recorded(message(encode(doc)))
     assert decoded.data.usage is not None
@@ -83,7 +93,7 @@ def test_another_event_type_is_refused() -> None:
         feedback_id="f-1", call_id="c-1", kind="thumbs", value=1, given_at=datetime(2026, 1, 1, tzinfo=UTC)
     )
     event = CloudEvent.wrap(feedback, source="tests", tenant_id="acme")
-    with pytest.raises(PermanentError, match=r"expected llmops\.call\.recorded\.v1 .* got llmops\.feedback"):
+    with pytest.raises(PermanentError, match=r"expected llmops\.call\.recorded\.v2 .* got llmops\.feedback"):
         decode_call_recorded(message(event.to_json_bytes()))
 
 

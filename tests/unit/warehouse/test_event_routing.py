@@ -15,12 +15,12 @@ from llmops_kit.kafka.topics import TopicCatalog
 from llmops_schemas import registry
 from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.upcasting import UPCASTERS, with_payload
-from llmops_schemas.v1.calls import CallRecorded
 from llmops_schemas.v1.common import CompactedPayload
 from llmops_schemas.v1.evaluation import EvaluationScored
 from llmops_schemas.v1.examples import example
 from llmops_schemas.v1.feedback import FeedbackReceived
 from llmops_schemas.v1.prompts import PromptVersionPublished
+from llmops_schemas.v2 import CallRecorded
 from llmops_warehouse.entrypoints.consumer import Router, warehouse_topics
 from llmops_warehouse.events import StoredEvent, tombstone_id
 from llmops_warehouse.tables import TABLES, EventTable

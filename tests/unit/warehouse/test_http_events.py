@@ -70,7 +70,7 @@ async def test_calls_read_generically_with_origin(client: httpx.AsyncClient, sto
     assert {item["event_id"] for item in everything["items"]} == {app_call.id, judge_call.id}
     [judge] = (await events(client, "calls", origin="platform"))["items"]
     assert (judge["type"], judge["key_id"], judge["source"]) == (
-        "llmops.call.recorded.v1",
+        "llmops.call.recorded.v2",
         "judge-key",
         "//llmops/inference",
     )

@@ -6,9 +6,10 @@ import pytest
 from llmops_warehouse.adapters.memory_store import InMemoryEventStore, clickhouse_uuid_key, linear_quantiles
 
 from tests.unit.warehouse.call_store_contract import EventStoreContract, make_event, new_tenant
+from tests.unit.warehouse.call_v2_contract import CallV2StoreContract
 
 
-class TestInMemoryEventStore(EventStoreContract):
+class TestInMemoryEventStore(EventStoreContract, CallV2StoreContract):
     @pytest.fixture
     def store(self) -> InMemoryEventStore:
         return InMemoryEventStore()

@@ -7,6 +7,7 @@ maximum length. The limits are the contract's outer bounds; the gateway enforces
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, model_validator
@@ -35,6 +36,7 @@ __all__ = [
     "TokenUsage",
     "ToolCall",
     "TopLogprob",
+    "tool_arguments",
 ]
 
 MAX_PARTS = 256
@@ -210,3 +212,10 @@ class TokenUsage(StrictModel):
         if (self.reasoning_tokens or 0) > self.completion_tokens:
             raise ValueError("reasoning_tokens cannot exceed completion_tokens, which include them")
         return self
+
+
+def tool_arguments(messages: Sequence[ChatMessage], choices: Sequence[Choice]) -> list[str]:
+    """The arguments of every tool call, in the messages first, then in the choices (what search reads)."""
+    calls = [c for m in messages for c in m.tool_calls or ()]
+    calls += [c for choice in choices for c in choice.tool_calls or ()]
+    return [c.function.arguments for c in calls]

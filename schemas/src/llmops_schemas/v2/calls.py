@@ -4,12 +4,14 @@ Version 2 of the call contract (docs/adr/0015-call-recorded-v2.md). Against v1 i
 answers are shaped, so it is a new event type on the same topic: messages carry tool calls and content parts,
 the answer is a list of ``choices`` (v1's ``output`` and ``finish_reason`` are the first choice), usage has
 cached, cache-write and reasoning tokens, and ``request`` summarises tools and output format.
-:meth:`CallRecorded.from_v1` is the lossless conversion the upcaster applies.
+:meth:`CallRecorded.from_v1` is the lossless conversion the upcaster applies; :func:`v1_data_as_v2` reshapes
+v1 data the same way before validation (ingest uses it on records of the v1 shape).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, Field, model_validator
 
@@ -17,13 +19,13 @@ from llmops_schemas.envelope import EventPayload
 from llmops_schemas.v1 import calls as v1
 from llmops_schemas.v1.calls import CallError, CallParameters, ExperimentRef, LongText
 from llmops_schemas.v1.common import Identifier, Labels, Name, PromptRef, Tags
-from llmops_schemas.v2.call_parts import MAX_CHOICES, ChatMessage, Choice, TokenUsage
+from llmops_schemas.v2.call_parts import MAX_CHOICES, ChatMessage, Choice, TokenUsage, tool_arguments
 from llmops_schemas.v2.request import RequestSummary
 
-__all__ = ["CallRecorded"]
+__all__ = ["CallRecorded", "v1_data_as_v2"]
 
-_RESHAPED = frozenset({"messages", "output", "finish_reason", "usage"})
-"""The v1 fields that v2 holds differently; every other v1 field is carried over as it is."""
+_FIRST_CHOICE = ("output", "finish_reason")
+"""The v1 fields that v2 holds as its first choice; every other v1 field is carried over as it is."""
 
 
 class CallRecorded(EventPayload):
@@ -78,11 +80,14 @@ class CallRecorded(EventPayload):
         """The first choice's text (v1's ``output``), None when there is none."""
         return self.choices[0].output if self.choices else None
 
+    @property
+    def finish_reason(self) -> Name | None:
+        """The first choice's finish reason (v1's ``finish_reason``), None when there is none."""
+        return self.choices[0].finish_reason if self.choices else None
+
     def tool_arguments(self) -> list[str]:
         """The arguments of every tool call, in the messages first, then in the choices."""
-        calls = [c for m in self.messages for c in m.tool_calls or ()]
-        calls += [c for choice in self.choices for c in choice.tool_calls or ()]
-        return [c.function.arguments for c in calls]
+        return tool_arguments(self.messages, self.choices)
 
     def searchable_text(self) -> str:
         """The text full-text search looks at: messages (tool results too), outputs and tool arguments."""
@@ -92,14 +97,17 @@ class CallRecorded(EventPayload):
     @classmethod
     def from_v1(cls, old: v1.CallRecorded) -> CallRecorded:
         """``old`` as a v2 payload, losslessly: v1's output and finish reason become the first choice."""
-        carried = {name: getattr(old, name) for name in old.model_fields_set - _RESHAPED}
-        answered = old.output is not None or old.finish_reason is not None
-        return cls(
-            **carried,
-            messages=[
-                ChatMessage(role=m.role, content=m.content, name=m.name, tool_call_id=m.tool_call_id)
-                for m in old.messages
-            ],
-            choices=[Choice(output=old.output, finish_reason=old.finish_reason)] if answered else [],
-            usage=None if old.usage is None else TokenUsage(**old.usage.model_dump()),
-        )
+        return cls.model_validate(v1_data_as_v2(old.model_dump(exclude_unset=True)))
+
+
+def v1_data_as_v2(data: Mapping[str, Any]) -> dict[str, Any]:
+    """v1 call data (a record as a client sent it, or a v1 payload's dump) in v2's shape, not yet validated.
+
+    ``output`` and ``finish_reason`` become the first choice (no choice when both are absent or null); every
+    other field keeps its name and value: v1's messages and token counts are valid v2 ones.
+    """
+    shaped = {name: value for name, value in data.items() if name not in _FIRST_CHOICE}
+    output, finish_reason = data.get("output"), data.get("finish_reason")
+    if output is not None or finish_reason is not None:
+        shaped["choices"] = [{"output": output, "finish_reason": finish_reason}]
+    return shaped

@@ -6,19 +6,18 @@ as sent (``model_extra``) and, with the declared ones the gateway does not consu
 :meth:`GenerationParams.forwarded` hands the backend: an OpenAI-compatible upstream gets them unchanged, a
 backend that cannot do one refuses the call naming it. The gateway's own extension fields (``prompt``,
 ``chain``) are read by the prompt seams and never forwarded. Upstream addresses come from the routes file
-alone: a ``base_url`` in a body is only a field the upstream receives.
+alone: ``base_url``, ``api_key`` and the like in a body are refused (``features.STEERING``).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 from collections.abc import Collection, Mapping
-from typing import Annotated, Any, ClassVar, Literal, NamedTuple, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, StringConstraints, Tag, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
+
+from llmops_inference.api_messages import ChatMessageIn, ContentPart, ImagePart, TextPart
 
 __all__ = [
     "CHAIN_FIELD",
@@ -46,113 +45,12 @@ SAMPLING_FIELDS = ("temperature", "top_p", "max_tokens", "stop", "seed")
 """The request fields a prompt version's or an experiment variant's ``CallParameters`` may set."""
 EXTENSION_FIELDS = frozenset({PROMPT_FIELD, CHAIN_FIELD})
 """The gateway's own chat fields: consumed by the prompt seams, never forwarded."""
-PART_TYPES = frozenset({"text", "image_url", "refusal"})
 
 ModelName = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 StopText = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Penalty = Annotated[float, Field(ge=-2, le=2, strict=True)]
 MetadataKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Metadata = Annotated[dict[MetadataKey, Annotated[str, StringConstraints(max_length=512)]], Field(max_length=16)]
-
-
-class TextPart(BaseModel):
-    """A text content part; other keys (``prompt_cache_breakpoint``, ...) are kept and forwarded."""
-
-    model_config = ConfigDict(extra="allow")
-
-    type: Literal["text"]
-    text: str
-
-
-class InlineMedia(NamedTuple):
-    media_type: str
-    size_bytes: int
-    sha256: str
-
-
-class ImageUrl(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    url: Annotated[str, StringConstraints(min_length=1)] = Field(
-        description="An http(s) URL, or a base64 `data:image/...` URL (bounded by INFERENCE_MAX_IMAGE_BYTES)"
-    )
-    detail: str | None = None
-
-
-class ImagePart(BaseModel):
-    """An image content part (URL or base64 data URL), forwarded as sent."""
-
-    model_config = ConfigDict(extra="allow")
-
-    type: Literal["image_url"]
-    image_url: ImageUrl
-    _inline: InlineMedia | None = PrivateAttr(default=None)
-
-    def inline(self) -> InlineMedia | None:
-        """A base64 image's media type, size and SHA-256 (decoded once, the bytes never kept); None for a URL.
-        Raises ValueError when the data is not base64."""
-        if self._inline is None:
-            header, comma, payload = self.image_url.url.partition(",")
-            if not (comma and header.startswith("data:") and header.endswith(";base64")):
-                return None
-            try:
-                data = base64.b64decode(payload + "=" * (-len(payload) % 4), validate=True)
-            except binascii.Error:
-                raise ValueError("the image is not valid base64") from None
-            self._inline = InlineMedia(header[5:-7].lower(), len(data), hashlib.sha256(data).hexdigest())
-        return self._inline
-
-
-class RefusalPart(BaseModel):
-    """An assistant message's refusal part (sent back in a conversation)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    type: Literal["refusal"]
-    refusal: str
-
-
-class OtherPart(BaseModel):
-    """A content part of a type the gateway does not take (``input_audio``, ``file``...): refused with a 400
-    naming it (:func:`~llmops_inference.features.check_chat`), never forwarded."""
-
-    model_config = ConfigDict(extra="allow")
-
-    type: Any = None
-
-
-def _part_kind(part: Any) -> str:
-    kind = part.get("type") if isinstance(part, dict) else getattr(part, "type", None)
-    return kind if isinstance(kind, str) and kind in PART_TYPES else "other"
-
-
-ContentPart = Annotated[
-    Annotated[TextPart, Tag("text")]
-    | Annotated[ImagePart, Tag("image_url")]
-    | Annotated[RefusalPart, Tag("refusal")]
-    | Annotated[OtherPart, Tag("other")],
-    Discriminator(_part_kind),
-]
-"""Only parts of list content pay for the discriminator; a string content pays nothing."""
-ToolCall = Annotated[dict[str, Any], Field(description="`{id, type: function, function: {name, arguments}}`")]
-
-
-class ChatMessageIn(BaseModel):
-    """One message of a chat request; keys the gateway does not read (``refusal``, ``audio``...) are forwarded."""
-
-    model_config = ConfigDict(extra="allow")
-
-    role: Literal["system", "user", "assistant", "tool", "developer", "function"]
-    content: str | Annotated[list[ContentPart], Field(max_length=256)] | None = None
-    name: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
-    tool_call_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
-    tool_calls: Annotated[list[ToolCall], Field(max_length=128)] | None = None
-
-    def text(self) -> str:
-        """The message's text, with text parts joined (images and refusals are not text)."""
-        if isinstance(self.content, list):
-            return "".join(part.text for part in self.content if isinstance(part, TextPart))
-        return self.content or ""
 
 
 class StreamOptions(BaseModel):
@@ -204,10 +102,15 @@ class GenerationParams(BaseModel):
     def forwarded(self) -> dict[str, Any]:
         """Every field the caller sent that the gateway does not consume itself, as sent: the declared ones of
         :attr:`FORWARDED` and every undeclared one but the gateway's extension fields."""
-        sent = {name: getattr(self, name) for name in self.model_fields_set & self.FORWARDED}
-        if "stream_options" in sent and sent["stream_options"] is not None:
+        extra, fields = self.model_extra, self.model_fields_set
+        if not extra and fields.isdisjoint(self.FORWARDED):
+            return {}  # a plain request
+        # A declared field set to null is the same request as one without it (a shadow copy's stream_options).
+        sent = {
+            name: value for name in self.model_fields_set & self.FORWARDED if (value := getattr(self, name)) is not None
+        }
+        if "stream_options" in sent:
             sent["stream_options"] = sent["stream_options"].model_dump(exclude_unset=True)
-        extra = self.model_extra
         if extra:
             sent.update((name, value) for name, value in extra.items() if name not in EXTENSION_FIELDS)
         return sent

@@ -103,6 +103,9 @@ def from_upstream(exc: UpstreamError, model: str) -> GatewayError:
             code="rate_limit_exceeded",
             retry_after=retry,
         )
+    if exc.kind == "status" and exc.status == 503:  # overloaded (Anthropic's 529 too): try again later
+        message = f"the upstream of {model!r} is unavailable: {exc.message}"
+        return GatewayError(503, message, type="server_error", code="upstream_unavailable", retry_after=exc.retry_after)
     if exc.kind == "status":
         return GatewayError(
             502, f"the upstream of {model!r} failed: {exc.message}", type="server_error", code="bad_gateway"

@@ -23,7 +23,8 @@ from jsonschema import Draft202012Validator, SchemaError, validators
 from llmops_schemas.v2.call_parts import MAX_URL
 from pydantic_core import to_json
 
-from llmops_inference.api_models import ChatCompletionRequest, ChatMessageIn, CompletionRequest, ImagePart, OtherPart
+from llmops_inference.api_messages import ChatMessageIn, ImagePart, OtherPart
+from llmops_inference.api_models import ChatCompletionRequest, CompletionRequest
 from llmops_inference.domain import GenerationRequest
 from llmops_inference.errors import GatewayError
 

@@ -215,8 +215,7 @@ class Gateway:
         )
 
     def _chat_request(self, request: ChatCompletionRequest) -> GenerationRequest:
-        # As the caller sent them (keys the gateway does not read included), explicit nulls too.
-        messages = tuple(m.model_dump(exclude_unset=True) for m in request.messages)
+        messages = tuple(m.wire() for m in request.messages)
         return GenerationRequest(
             kind="chat", params=self._params(request, request.requested_max_tokens()), messages=messages
         )

@@ -1,8 +1,8 @@
 """The one validation path every call record takes, whichever entrypoint it arrived by.
 
 ``prepare_record`` turns one decoded JSON value into either an event ready to publish or a list of
-errors: schema validation with the strict producer model (a record of the v1 shape is validated as v1 and
-upcast, see :func:`validate_call`), the origin and timestamp rules, the
+errors: schema validation with the strict producer model (a record of the v1 shape is reshaped first, see
+:func:`validate_call`), the origin and timestamp rules, the
 redaction hook, the envelope, and the per-record size limit, in that order (publishing to an
 :class:`~llmops_kit.kafka.publisher.EventPublisher` is :mod:`llmops_ingest.publishing`). Nothing here knows
 about HTTP or Kafka consumers.
@@ -20,8 +20,8 @@ from typing import Any, cast
 from llmops_kit.kafka.producer import MAX_RECORD_BYTES
 from llmops_schemas.envelope import CloudEvent, EventPayload
 from llmops_schemas.ids import deterministic_uuid7
-from llmops_schemas.v1 import calls as v1
 from llmops_schemas.v2 import CallRecorded
+from llmops_schemas.v2.calls import v1_data_as_v2
 from pydantic import ValidationError
 
 from llmops_ingest.metrics import Reason
@@ -37,6 +37,7 @@ __all__ = [
     "check_origin",
     "check_started_at",
     "content_call_id",
+    "is_v1_shape",
     "prepare_batch",
     "prepare_record",
     "validate_call",
@@ -116,10 +117,17 @@ def _error(loc: Sequence[str | int], msg: str, type_: str) -> FieldError:
     return {"loc": list(loc)[:MAX_LOC_DEPTH], "msg": msg, "type": type_}
 
 
-def _validation_errors(exc: ValidationError) -> list[FieldError]:
+def _validation_errors(exc: ValidationError, *, v1_shape: bool = False) -> list[FieldError]:
     # No input echo: it can be a megabyte of prompt, or personal data that belongs in no response.
     details = exc.errors(include_url=False, include_input=False, include_context=False)
-    return [_error(e["loc"], e["msg"], e["type"]) for e in details[:MAX_ERRORS_PER_RECORD]]
+    return [_error(_as_sent(e["loc"], v1_shape), e["msg"], e["type"]) for e in details[:MAX_ERRORS_PER_RECORD]]
+
+
+def _as_sent(loc: Sequence[str | int], v1_shape: bool) -> Sequence[str | int]:
+    """``loc`` in the shape the record was sent in: a v1 record's first choice is its ``output``/``finish_reason``."""
+    if v1_shape and len(loc) >= 3 and loc[0] == "choices" and loc[1] == 0 and loc[2] in V1_ONLY_FIELDS:
+        return loc[2:]
+    return loc
 
 
 def content_call_id(raw: dict[str, Any], tenant_id: str) -> str:
@@ -143,14 +151,15 @@ V1_ONLY_FIELDS = ("output", "finish_reason")
 """Fields only the v1 record shape has: a record with one of them (and no ``choices``) is a v1 record."""
 
 
-def validate_call(record: Any) -> CallRecorded:
-    """``record`` as a v2 call; a record of the v1 shape is validated as v1, then upcast (nothing is lost).
+def is_v1_shape(record: Any) -> bool:
+    """Whether ``record`` spells its answer as v1 did (``output`` / ``finish_reason``, no ``choices``)."""
+    return isinstance(record, dict) and "choices" not in record and any(k in record for k in V1_ONLY_FIELDS)
 
-    Raises pydantic's ``ValidationError``, located in the shape the record was sent in.
-    """
-    if isinstance(record, dict) and "choices" not in record and any(k in record for k in V1_ONLY_FIELDS):
-        return CallRecorded.from_v1(v1.CallRecorded.model_validate(record))
-    return CallRecorded.model_validate(record)
+
+def validate_call(record: Any) -> CallRecorded:
+    """``record`` as a v2 call. A record of the v1 shape becomes v2 first (its answer the first choice, as the
+    upcaster does), then both are validated alike, once: v1 clients keep working at v2's cost."""
+    return CallRecorded.model_validate(v1_data_as_v2(record) if is_v1_shape(record) else record)
 
 
 def check_origin(call: CallRecorded) -> list[FieldError]:
@@ -206,7 +215,7 @@ def prepare_record(
     try:
         call = validate_call(record)
     except ValidationError as exc:
-        return Rejected(index, _validation_errors(exc), "schema")
+        return Rejected(index, _validation_errors(exc, v1_shape=is_v1_shape(record)), "schema")
     origin_errors = check_origin(call)
     if origin_errors:
         return Rejected(index, origin_errors, "origin")

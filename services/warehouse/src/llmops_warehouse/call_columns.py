@@ -1,6 +1,6 @@
 """The column mapping of ``calls``: one (column, extract, restore) entry per column.
 
-````extract`` is the expression that reads a column's value from a ``call.recorded`` event (compiled once into
+````extract`` is the expression that reads a column's value from a ``call.recorded.v2`` event (compiled once into
 one function per row, see :func:`_compile_row`; the insert transposes the rows into columns); ``restore`` builds a
 :class:`~llmops_warehouse.models.CallRow` field from a selected row. Adding a column to ``calls`` is a migration
 and one entry here. The other event types are mapped in :mod:`llmops_warehouse.tables`.
@@ -8,14 +8,16 @@ and one entry here. The other event types are mapped in :mod:`llmops_warehouse.t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
 from llmops_schemas.envelope import CloudEvent
-from llmops_schemas.v1.calls import CallError, CallParameters, CallRecorded, ChatMessage, ExperimentRef, TokenUsage
+from llmops_schemas.v1.calls import CallError, CallParameters, ExperimentRef
 from llmops_schemas.v1.common import PromptRef
+from llmops_schemas.v2 import CallRecorded, ChatMessage, Choice, RequestSummary, TokenUsage
 
 from llmops_warehouse.models import epoch_ms, to_utc
 
@@ -60,11 +62,36 @@ def _part(
     return CallColumn(name, f"({absent} if d.{parent} is None else {value})", field, restore)
 
 
+def _structure(encoded: str) -> dict[str, Any]:
+    """A ``message_parts`` / ``message_tool_calls`` / ``choice_details`` entry: '' (nothing more) or a JSON object."""
+    return json.loads(encoded) if encoded else {}
+
+
 def _messages(r: Row) -> list[ChatMessage]:
     arrays = (r["message_roles"], r["message_contents"], r["message_names"], r["message_tool_call_ids"])
+    count = len(r["message_roles"])
+    # Rows written before migration 0005 have empty arrays here: plain text messages without tool calls.
+    parts = r["message_parts"] or [""] * count
+    tool_calls = r["message_tool_calls"] or [""] * count
     return [
-        ChatMessage(role=role, content=content, name=name or None, tool_call_id=tool_call_id or None)
-        for role, content, name, tool_call_id in zip(*arrays, strict=True)
+        ChatMessage.model_validate(
+            {"role": role, "content": content, "name": name or None, "tool_call_id": tool_call_id or None}
+            | _structure(part)
+            | _structure(calls)
+        )
+        for role, content, name, tool_call_id, part, calls in zip(*arrays, parts, tool_calls, strict=True)
+    ]
+
+
+def _choices(r: Row) -> list[Choice]:
+    reasons = r["choice_finish_reasons"]
+    if not reasons:  # no choice, or a row written before migration 0005: v1's one answer, if any
+        answered = r["output"] is not None or r["finish_reason"]
+        return [Choice(output=r["output"], finish_reason=r["finish_reason"] or None)] if answered else []
+    outputs = [r["output"], *r["choice_outputs"]]
+    return [
+        Choice.model_validate({"output": output, "finish_reason": reason or None} | _structure(details))
+        for output, reason, details in zip(outputs, reasons, r["choice_details"], strict=True)
     ]
 
 
@@ -72,7 +99,12 @@ def _usage(r: Row) -> TokenUsage | None:
     if r["total_tokens"] is None:
         return None
     return TokenUsage(
-        prompt_tokens=r["prompt_tokens"], completion_tokens=r["completion_tokens"], total_tokens=r["total_tokens"]
+        prompt_tokens=r["prompt_tokens"],
+        completion_tokens=r["completion_tokens"],
+        total_tokens=r["total_tokens"],
+        cached_prompt_tokens=r["cached_prompt_tokens"],
+        cache_write_tokens=r["cache_write_tokens"],
+        reasoning_tokens=r["reasoning_tokens"],
     )
 
 
@@ -109,20 +141,45 @@ CALL_COLUMNS: tuple[CallColumn, ...] = (
     _plain("model"),
     _plain("provider"),
     CallColumn("message_roles", "[m.role for m in d.messages]", "messages", _messages),
-    CallColumn("message_contents", "[m.content for m in d.messages]"),
+    CallColumn("message_contents", "[m.text() for m in d.messages]"),
     CallColumn("message_names", "[m.name or '' for m in d.messages]"),
     CallColumn("message_tool_call_ids", "[m.tool_call_id or '' for m in d.messages]"),
+    CallColumn(
+        "message_parts",
+        "['' if isinstance(m.content, str) else m.model_dump_json(include={'content'}) for m in d.messages]",
+    ),
+    CallColumn(
+        "message_tool_calls",
+        "['' if m.tool_calls is None else m.model_dump_json(include={'tool_calls'}) for m in d.messages]",
+    ),
+    CallColumn("tool_arguments", "d.tool_arguments()"),  # for text search only: the tool calls hold them
     _plain("output"),
     _blank("finish_reason"),
+    CallColumn("choice_outputs", "[c.output for c in d.choices[1:]]", "choices", _choices),
+    CallColumn("choice_finish_reasons", "[c.finish_reason or '' for c in d.choices]"),
+    CallColumn(
+        "choice_details",
+        "['' if c.model_fields_set <= {'output', 'finish_reason'} else "
+        "c.model_dump_json(exclude={'output', 'finish_reason'}, exclude_none=True) for c in d.choices]",
+    ),
     CallColumn(
         "parameters",
         "(d.parameters.model_dump_json(exclude_defaults=True) if d.parameters.model_fields_set else '{}')",
         "parameters",
         lambda r: CallParameters.model_validate_json(r["parameters"]) if r["parameters"] != "{}" else CallParameters(),
     ),
+    CallColumn(
+        "request",
+        "'' if d.request is None else d.request.model_dump_json(exclude_none=True)",
+        "request",
+        lambda r: RequestSummary.model_validate_json(r["request"]) if r["request"] else None,
+    ),
     _part("prompt_tokens", "usage", "prompt_tokens", "None"),
     _part("completion_tokens", "usage", "completion_tokens", "None"),
     _part("total_tokens", "usage", "total_tokens", "None", "usage", _usage),
+    _part("cached_prompt_tokens", "usage", "cached_prompt_tokens", "None"),
+    _part("cache_write_tokens", "usage", "cache_write_tokens", "None"),
+    _part("reasoning_tokens", "usage", "reasoning_tokens", "None"),
     CallColumn("latency_ms", "d.latency_ms", "latency_ms", itemgetter("latency_ms")),
     CallColumn("ttft_ms", "d.time_to_first_token_ms", "time_to_first_token_ms", itemgetter("ttft_ms")),
     _plain("status"),

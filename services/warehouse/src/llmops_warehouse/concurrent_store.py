@@ -21,7 +21,7 @@ from typing import TypeVar
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 from llmops_kit.errors import TransientError
 from llmops_schemas.envelope import CloudEvent
-from llmops_schemas.v1.calls import CallRecorded
+from llmops_schemas.v2 import CallRecorded
 
 from llmops_warehouse.events import EventPage, EventQuery, StoredEvent
 from llmops_warehouse.models import (

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from llmops_kit.kafka.consumer import Delivery
 from llmops_schemas.envelope import CloudEvent
-from llmops_schemas.v1.calls import CallRecorded
+from llmops_schemas.v2 import CallRecorded
 
 from llmops_warehouse.events import StoredEvent
 from llmops_warehouse.ports import AsyncEventStore

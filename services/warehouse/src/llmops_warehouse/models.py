@@ -20,8 +20,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from llmops_schemas.envelope import TENANT_PATTERN, CloudEvent
-from llmops_schemas.v1.calls import CallError, CallParameters, CallRecorded, ChatMessage, ExperimentRef, TokenUsage
+from llmops_schemas.v1.calls import CallError, CallParameters, ExperimentRef
 from llmops_schemas.v1.common import PromptRef
+from llmops_schemas.v2 import CallRecorded, ChatMessage, Choice, RequestSummary, TokenUsage
+from llmops_schemas.v2.call_parts import tool_arguments
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 __all__ = [
@@ -123,12 +125,13 @@ def canonical_event_id(event_id: str) -> str:
 
 
 class CallRow(BaseModel):
-    """A stored call as the API returns it: the ``call.recorded.v1`` payload plus where it came from.
+    """A stored call as the API returns it: the ``call.recorded.v2`` payload plus where it came from.
 
     ``event_id`` is the CloudEvent id (canonical UUID spelling), ``tenant_id`` the envelope's tenant,
     ``source`` and ``key_id`` the envelope's producer and the API key it accepted the call under,
     ``received_at`` the envelope's ``time`` and ``ingested_at`` when the warehouse wrote the row. Times are
-    UTC with millisecond precision.
+    UTC with millisecond precision. ``output`` and ``finish_reason`` repeat the first choice's (v1's fields, kept
+    for the clients that read them).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -144,9 +147,11 @@ class CallRow(BaseModel):
     model: str
     provider: str
     messages: list[ChatMessage]
-    output: str | None = None
-    finish_reason: str | None = None
+    choices: list[Choice] = Field(default_factory=list)
+    output: str | None = Field(default=None, description="The first choice's output")
+    finish_reason: str | None = Field(default=None, description="The first choice's finish reason")
     parameters: CallParameters = Field(default_factory=CallParameters)
+    request: RequestSummary | None = None
     usage: TokenUsage | None = None
     started_at: AwareDatetime
     latency_ms: float
@@ -179,9 +184,11 @@ class CallRow(BaseModel):
             model=data.model,
             provider=data.provider,
             messages=list(data.messages),
+            choices=list(data.choices),
             output=data.output,
             finish_reason=data.finish_reason,
             parameters=data.parameters,
+            request=data.request,
             usage=data.usage,
             started_at=datetime_from_ms(epoch_ms(data.started_at)),
             latency_ms=data.latency_ms,
@@ -200,8 +207,16 @@ class CallRow(BaseModel):
         )
 
     def searchable_text(self) -> str:
-        """What text search looks at: every message content and the output, joined by newlines."""
-        return "\n".join([*(m.content for m in self.messages), self.output or ""])
+        """What text search looks at, joined by newlines as the ClickHouse store joins it: every message's text
+        (tool results too), the first output, the other choices' outputs, and every tool call's arguments."""
+        return "\n".join(
+            [
+                "\n".join(m.text() for m in self.messages),
+                self.output or "",
+                "\n".join(choice.output or "" for choice in self.choices[1:]),
+                "\n".join(tool_arguments(self.messages, self.choices)),
+            ]
+        )
 
 
 # --------------------------------------------------------------------------------------------- pagination
@@ -254,7 +269,8 @@ class CallQuery(_TenantQuery):
     """A page of one tenant's calls, newest first (by ``started_at``, ties broken by event id).
 
     ``start`` is inclusive and ``end`` exclusive on ``started_at``. ``text`` is a case-insensitive substring
-    search over the message contents and the output (see :meth:`CallRow.searchable_text`). ``origin``
+    search over the messages' text (tool results too), the outputs and the tool calls' arguments (see
+    :meth:`CallRow.searchable_text`). ``origin``
     narrows to the applications' or the platform's own calls (default: both).
     """
 

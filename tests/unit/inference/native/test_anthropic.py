@@ -15,18 +15,7 @@ from llmops_inference.domain import Usage
 from llmops_inference.recording.call_parts import recorded_usage
 
 from tests.fixtures.provider_answers import anthropic_error, anthropic_events, anthropic_message
-from tests.fixtures.provider_requests import anthropic_problems
-
-PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
-WEATHER: dict[str, Any] = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "The weather in a city",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-        "strict": True,
-    },
-}
+from tests.fixtures.provider_requests import PNG, WEATHER, anthropic_problems
 
 
 def body(**fields: Any) -> dict[str, Any]:

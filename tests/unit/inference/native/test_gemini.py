@@ -13,8 +13,7 @@ from llmops_inference.adapters.native.gemini import SKIP_THOUGHT_SIGNATURE, Gemi
 from llmops_inference.adapters.native.gemini_answers import from_gemini
 
 from tests.fixtures.provider_answers import gemini_chunks, gemini_error, gemini_json, gemini_response
-from tests.fixtures.provider_requests import gemini_request
-from tests.unit.inference.native.test_anthropic import PNG, WEATHER
+from tests.fixtures.provider_requests import PNG, WEATHER, gemini_request
 
 
 def body(**fields: Any) -> dict[str, Any]:
@@ -213,8 +212,11 @@ def test_logprobs_are_asked_for_and_translated_back() -> None:
 
 
 def test_a_blocked_prompt_is_an_empty_filtered_answer() -> None:
-    answer = from_gemini({"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": {"promptTokenCount": 4}}, "g")
+    blocked = {"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": {"promptTokenCount": 4}}
+    answer = from_gemini(blocked, "g")
     assert answer["choices"][0]["finish_reason"] == "content_filter"
+    chunks = GeminiDialect().stream(body(stream=True)).feed("data: " + json.dumps(blocked))
+    assert chunks[-1]["choices"][0]["finish_reason"] == "content_filter"
 
 
 def test_a_stream_relays_text_and_whole_tool_calls_then_usage() -> None:

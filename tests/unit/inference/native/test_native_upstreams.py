@@ -17,6 +17,7 @@ from llmops_inference.adapters.native.transport import NativeTransport
 from llmops_inference.adapters.openai_upstream import OpenAIUpstream
 from llmops_inference.bootstrap import build_backends
 from llmops_inference.domain import GenerationRequest, Params, UpstreamError
+from llmops_inference.errors import from_upstream
 from llmops_inference.routing_table import RoutingTable, Target, Upstream
 
 from tests.fixtures.provider_answers import (
@@ -243,3 +244,11 @@ async def test_an_answer_of_an_unexpected_shape_is_a_protocol_failure(monkeypatc
     with pytest.raises(UpstreamError) as broken:
         [d async for d in backend.stream(CHAT, target)]
     assert broken.value.kind == "protocol"
+
+
+def test_an_overloaded_upstream_is_a_503_for_the_client_once_every_target_failed() -> None:
+    error = from_upstream(
+        UpstreamError("status", "overloaded_error: Overloaded (status 529)", status=503, retry_after=4), "claude"
+    )
+    assert (error.status, error.code, error.headers()) == (503, "upstream_unavailable", {"Retry-After": "4"})
+    assert from_upstream(UpstreamError("status", "boom", status=500), "claude").status == 502

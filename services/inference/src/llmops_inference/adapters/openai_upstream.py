@@ -225,7 +225,7 @@ def _usage(raw: Any) -> Usage | None:
         counts = int(raw.get("prompt_tokens") or 0), int(raw.get("completion_tokens") or 0)
     except (TypeError, ValueError):
         return None
-    details = {key: value for key, value in raw.items() if key not in _COUNTS}
+    details = {key: value for key, value in raw.items() if key not in _COUNTS} if len(raw) > 3 else None
     return Usage(*counts, details=details or None)
 
 

@@ -33,8 +33,9 @@ from llmops_schemas.v2 import (
 from llmops_schemas.v2.call_parts import MAX_CHOICES, MAX_SCHEMA_TEXT, MAX_TOOL_ARGUMENTS, MAX_TOOLS, MAX_TOP_LOGPROBS
 from pydantic_core import to_json
 
-from llmops_inference.api_models import ChatCompletionRequest, ChatMessageIn, GenerationParams, ImagePart
-from llmops_inference.api_models import TextPart as TextPartIn
+from llmops_inference.api_messages import ChatMessageIn, ImagePart
+from llmops_inference.api_messages import TextPart as TextPartIn
+from llmops_inference.api_models import ChatCompletionRequest, GenerationParams
 from llmops_inference.choices import AnsweredChoice
 from llmops_inference.domain import Usage
 
@@ -47,6 +48,7 @@ SUMMARISED = frozenset(
     | {"logprobs", "top_logprobs"}
 )
 DETAILS = frozenset({"auto", "low", "high"})
+PLAIN_MESSAGE = frozenset({"role", "content", "name"})
 
 
 def recorded_chat(messages: Sequence[ChatMessageIn]) -> list[ChatMessage]:
@@ -57,6 +59,8 @@ def recorded_chat(messages: Sequence[ChatMessageIn]) -> list[ChatMessage]:
 def _message(message: ChatMessageIn) -> ChatMessage:
     role = ROLES.get(message.role, message.role)
     content = message.content
+    if type(content) is str and message.model_fields_set <= PLAIN_MESSAGE:
+        return ChatMessage(role=role, content=content[:MAX_TEXT], name=message.name)  # the common message
     recorded: str | list[ContentPart] | None
     if isinstance(content, list):
         recorded = [_part(part) for part in content]
@@ -161,6 +165,12 @@ def _logprob(value: Any) -> float | None:
 
 def recorded_usage(usage: Usage) -> TokenUsage:
     """The counts, and the cached and reasoning tokens where they add up (an upstream's nonsense is left out)."""
+    if usage.details is None:
+        return TokenUsage(
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            total_tokens=usage.total_tokens,
+        )
     cached, writes, reasoning = usage.cached_tokens, usage.cache_write_tokens, usage.reasoning_tokens
     cached = cached if cached is not None and cached <= usage.prompt_tokens else None
     return TokenUsage(

@@ -58,7 +58,7 @@ Publish a batch of LLM call records as `llmops.call.recorded.v2` CloudEvents on 
 
 **Body**: `application/json` (UTF-8), an object `{"calls": [record, ...]}` with 1 to 1,000 records and at
 most 10 MiB. A bare JSON array is not accepted. Each record has the `llmops.call.recorded.v2` shape (a record
-of the v1 shape, with `output` / `finish_reason` and no `choices`, is still accepted and upcast to v2);
+of the v1 shape, with `output` / `finish_reason` and no `choices`, is still accepted: they become the first choice);
 `call_id` may be omitted (or null) and ingest derives one from the record's content and tenant (a UUIDv5
 of its canonical JSON): records identical in every field are one call. The tenant comes from the API key,
 never from the body (a `tenant_id` field is an unknown field and rejected); the event carries the key's

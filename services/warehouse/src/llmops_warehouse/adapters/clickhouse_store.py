@@ -22,7 +22,7 @@ from datetime import timedelta
 from typing import Any
 
 from llmops_schemas.envelope import CloudEvent
-from llmops_schemas.v1.calls import CallRecorded
+from llmops_schemas.v2 import CallRecorded
 
 from llmops_warehouse.adapters.clickhouse_sql import (
     event_columns,
@@ -73,7 +73,11 @@ _GROUP_EXPRESSIONS = {"none": "''", "app": "app", "model": "model"}
 
 # Must stay the expression of the optional idx_text skip index (infra/clickhouse/optional/text_search_index.sql)
 # so that index, where applied, can serve the search.
-_SEARCH_EXPRESSION = "lowerUTF8(concat(arrayStringConcat(message_contents, '\\n'), '\\n', ifNull(output, '')))"
+_SEARCH_EXPRESSION = (
+    "lowerUTF8(concat(arrayStringConcat(message_contents, '\\n'), '\\n', ifNull(output, ''), '\\n', "
+    "arrayStringConcat(arrayMap(o -> ifNull(o, ''), choice_outputs), '\\n'), '\\n', "
+    "arrayStringConcat(tool_arguments, '\\n')))"
+)
 
 _METRICS_SELECT = (
     "countMerge(calls) AS n_calls, sumMerge(errors) AS n_errors, sumMerge(prompt_tokens) AS n_prompt, "

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from llmops_schemas.envelope import CloudEvent
-from llmops_schemas.v1.calls import CallRecorded
+from llmops_schemas.v2 import CallRecorded
 
 from llmops_warehouse.events import EventPage, EventQuery, EventRow, StoredEvent, next_cursor
 from llmops_warehouse.models import (

@@ -23,8 +23,8 @@ from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.topics import TopicCatalog
 from llmops_schemas.envelope import TENANT_PATTERN, CloudEvent
 from llmops_schemas.registry import parse_event
-from llmops_schemas.v1.calls import CallRecorded
 from llmops_schemas.v1.common import CompactedPayload
+from llmops_schemas.v2 import CallRecorded
 
 from llmops_warehouse.config import WarehouseSettings
 from llmops_warehouse.events import StoredEvent, tombstone_id

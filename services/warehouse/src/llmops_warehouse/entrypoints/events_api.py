@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from llmops_kit.http.problems import ProblemError
+from llmops_schemas.v2 import CallRecorded
 
 from llmops_warehouse.entrypoints.params import (
     CanReadCalls,
@@ -32,8 +33,10 @@ __all__ = ["CALLS", "events_router"]
 CALLS = "calls"
 """The calls table, read through the same route (its filters: every one, and ``origin``)."""
 _NAMES = sorted([CALLS, *tables_by_name(TABLES)])
-_CALL_TYPE = "llmops.call.recorded.v1"
+_CALL_TYPE = CallRecorded.event_type
 _ENVELOPE = {"event_id", "tenant_id", "source", "key_id", "received_at", "ingested_at", "trace_id"}
+_NOT_IN_PAYLOAD = {*_ENVELOPE, "output", "finish_reason"}
+"""What a CallRow has beyond the v2 payload: the envelope, and the first choice's output and finish reason."""
 
 events_router = APIRouter(prefix="/v1", tags=["events"])
 
@@ -121,6 +124,6 @@ def _as_event(row: CallRow) -> EventRow:
         source=row.source,
         key_id=row.key_id,
         trace_id=row.trace_id,
-        data=row.model_dump(mode="json", exclude=_ENVELOPE),
+        data=row.model_dump(mode="json", exclude=_NOT_IN_PAYLOAD),
         ingested_at=row.ingested_at,
     )

@@ -130,6 +130,8 @@ class GeminiStream:
         self._usage = data.get("usageMetadata") or self._usage  # cumulative: the last one is the call's
         for position, candidate in enumerate(data.get("candidates") or []):
             chunks.extend(self._candidate(candidate, int(candidate.get("index", position))))
+        if (data.get("promptFeedback") or {}).get("blockReason") and not data.get("candidates"):
+            chunks.append(chunk(self._id, self._model, {}, "content_filter"))  # the prompt was blocked
         return chunks
 
     def close(self) -> list[dict[str, Any]]:
