@@ -56,7 +56,7 @@ run: setup ## Start Kafka, the services and ClickHouse, send a demo workload; Ct
 bench-ingest: setup ## End-to-end ingest throughput and request-to-queryable latency (docs/benchmarks.md)
 	$(RUN) python benchmarks/bench_ingest.py --write docs/benchmarks.md
 
-bench-gateway: setup ## Latency the gateway adds vs LiteLLM (own venv) and Portkey (npm ci; needs Node) in .cache, c=1 and c=16 (docs/benchmarks.md)
+bench-gateway: setup ## Latency the gateway adds vs LiteLLM (own venv) and Portkey (npm ci; needs Node) in .cache: chat, tools, Anthropic-translated; c=1 and c=16 (docs/benchmarks.md)
 	$(RUN) python benchmarks/bench_gateway.py --write docs/benchmarks.md
 
 clean: ## Remove local state (.data) but keep the caches

@@ -1,46 +1,59 @@
 """Gateway added latency: the inference gateway, the LiteLLM proxy and the Portkey gateway in front of the same
-loopback upstream.
+loopback upstream, for plain chat, tool calling and a request translated to an Anthropic-format upstream.
 
 Run with ``make bench-gateway`` (or ``uv run python benchmarks/bench_gateway.py --help``; ``--quick`` for a
 short run while developing). It is a benchmark, not a timed test: it measures and reports, it never fails on a
 figure.
 
-Set-up. In a temporary directory: a fresh Kafka broker, the loopback upstream (``loopback_upstream.py``: raw
-asyncio + httptools + uvloop, one fixed chat completion with usage), ``llmops-inference`` with call recording
-to that broker (the gateway as ``llmops up`` runs it: one uvicorn worker; per-key rate limits off, since they
-would refuse a benchmark's load) and the LiteLLM proxy (``litellm[proxy]`` pinned in
-``benchmarks/litellm-requirements.txt``, in its own virtualenv ``.cache/litellm-venv``; ``--num_workers 1``,
-master key, no database, no callbacks, telemetry off, the same model mapped to ``openai/<model>`` at the
-upstream) and the Portkey gateway (``@portkey-ai/gateway`` pinned in ``benchmarks/portkey/package-lock.json``,
-installed with ``npm ci`` into ``.cache/portkey``; Node.js is needed for this target only; one Node process,
-``--headless``, ``NODE_ENV=production``, each request naming provider ``openai`` and the upstream in
-``x-portkey-custom-host``). Each is its own OS process in its own process group.
+Set-up. In a temporary directory: a fresh Kafka broker, the loopback upstream (``loopback_upstream.py``: raw asyncio
++ httptools + uvloop; fixed answers: a chat completion with usage, a tool call when the request carries tools, an
+Anthropic Messages answer on ``/v1/messages``), ``llmops-inference`` with call recording to that broker (the gateway
+as ``llmops up`` runs it: one uvicorn worker; per-key rate limits off, since they would refuse a benchmark's load)
+and the LiteLLM proxy (``litellm[proxy]`` pinned in ``benchmarks/litellm-requirements.txt``, in its own virtualenv
+``.cache/litellm-venv``; ``--num_workers 1``, master key, no database, no callbacks, telemetry off, the same models
+mapped to ``openai/<model>`` and ``anthropic/<model>`` at the upstream) and the Portkey gateway
+(``@portkey-ai/gateway`` pinned in ``benchmarks/portkey/package-lock.json``, installed with ``npm ci`` into
+``.cache/portkey``; Node.js is needed for this target only; one Node process, ``--headless``,
+``NODE_ENV=production``, each request naming provider ``openai`` and the upstream in ``x-portkey-custom-host``).
+Each is its own OS process in its own process group.
+
+Scenarios (``gateway_scenarios.py``; ``--scenarios`` picks some). ``chat``: a two-message chat completion.
+``tools``: the same conversation offering a ``get_weather`` function tool, ``tool_choice`` auto, answered by the
+upstream with a tool call. ``anthropic``: the chat request for a model both Python proxies route to an Anthropic
+Messages upstream (the gateway's ``backend: anthropic``, LiteLLM's ``anthropic/<model>``), translated both ways.
 
 Targets. ``direct`` is the upstream itself, ``gateway``, ``litellm`` and ``portkey`` the proxies in front of
-it. Every target gets the same request (``REQUEST``: a two-message chat completion) with its own bearer key.
+it (Portkey in ``chat`` and ``tools``). Within a scenario every proxy gets the same OpenAI-format request with its
+own bearer key; ``direct`` gets it too, except in ``anthropic``, where it gets the Anthropic-format request the
+gateway would send, so the latency added there is over a native call.
 
-Load. One client process (this one), closed loop: ``c`` senders each with one keep-alive connection send a
-request, wait for the whole answer, and send the next. The client is a minimal HTTP/1.1 client on uvloop (the
-request pre-encoded, the answer parsed by httptools; ``--client httpx`` swaps in an ``httpx.AsyncClient``), so
-it costs a few tens of microseconds of CPU per request and stays far from being the bottleneck at c=16 (its
-CPU is reported). An answer counts when it is 200 with choices; the first answer of every segment is parsed
-and must carry the upstream's text. Latency is ``time.perf_counter`` around one request on an open connection.
+Load. One client process (this one), closed loop: ``c`` senders each with one keep-alive connection send a request,
+wait for the whole answer, and send the next. The client is a minimal HTTP/1.1 client on uvloop (the request
+pre-encoded, the answer parsed by httptools; ``--client httpx`` swaps in an ``httpx.AsyncClient``), so it costs a
+few tens of microseconds of CPU per request and stays far from being the bottleneck at c=16 (its CPU is reported).
+An answer counts when it is 200 with choices (``direct`` in ``anthropic``: with content); each sender's first answer
+in a measured window is parsed and must be the upstream's (or it counts as a failure): its text, its tool call
+(name, arguments, finish reason ``tool_calls``) or its Anthropic text translated (finish reason ``stop``). Latency
+is ``time.perf_counter`` around one request on an open connection.
 
-Schedule. Per concurrency (``--concurrency``, 1 and 16) the ``--duration`` seconds each target gets are split
-into ``--rounds`` segments, and the rounds interleave the targets (rotating their order), so a change in the
-machine's load affects all three alike. Each segment starts with ``--warmup`` seconds that are not counted.
-Before the first round every target is primed (``--prime`` seconds at the highest concurrency).
+Schedule. Scenario after scenario; per concurrency (``--concurrency``, 1 and 16) the seconds each target gets
+(``--duration`` for chat, half of it for ``tools`` and ``anthropic``, which keeps a default run under ten
+minutes) are split into ``--rounds`` segments, and the rounds interleave the targets (rotating their order), so
+a change in the machine's load affects all of them alike. Each segment starts with ``--warmup`` seconds that are
+not counted. Before the first round every target is primed (``--prime`` seconds at the highest concurrency), and
+again before each later scenario, for ``--warmup`` seconds (the processes are warm by then, only the scenario's
+code path is new).
 
-Figures. Per target and concurrency: p50/p90/p99/max latency and requests/s (answers counted / measured
-seconds). Added latency = the proxy's percentile minus the direct percentile at the same concurrency. CPU
-seconds of every process group (utime+stime from ``/proc``) over each measured window give CPU per request,
-steadier than latency on a shared machine; "rest of machine" is everything else that ran meanwhile. At the end
-the call events on ``llmops.calls.recorded`` are counted (the end offsets of a fresh broker) against the gateway
-calls made, so "recording on" is checked, not assumed (Portkey and LiteLLM record nothing). Verdicts (from the
-issues): against Portkey, the gateway's p50 added latency at c=1 at most Portkey's, its p99 added latency at c=16
-at most Portkey's and its requests/s at c=16 at least Portkey's; against LiteLLM, at most half, at most half and
-at least twice. ``--write docs/benchmarks.md`` rewrites the marked section of that file (and appends to its run
-history).
+Figures. Per scenario, target and concurrency: p50/p90/p99/max latency and requests/s (answers counted / measured
+seconds). Added latency = the proxy's percentile minus the direct percentile at the same concurrency. CPU seconds of
+every process group (utime+stime from ``/proc``) over each measured window give CPU per request, steadier than
+latency on a shared machine; "rest of machine" is everything else that ran meanwhile. At the end the call events on
+``llmops.calls.recorded`` are counted (the end offsets of a fresh broker) against the gateway calls made in every
+scenario, so "recording on" is checked, not assumed (Portkey and LiteLLM record nothing). Verdicts (from the issues,
+on plain chat only): against Portkey, the gateway's p50 added latency at c=1 at most Portkey's, its p99 added
+latency at c=16 at most Portkey's and its requests/s at c=16 at least Portkey's; against LiteLLM, at most half, at
+most half and at least twice. ``--write docs/benchmarks.md`` rewrites the marked section of that file (and appends
+to its run history).
 """
 
 from __future__ import annotations
@@ -60,7 +73,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import benchkit
 import httptools
@@ -83,6 +96,15 @@ from benchkit import (
     replace_section,
     rest_of_machine,
 )
+from gateway_scenarios import (
+    SCENARIOS,
+    UPSTREAM_KEY,
+    Endpoint,
+    Scenario,
+    answer_problem,
+    gateway_routes,
+    litellm_models,
+)
 from llmops_kit.auth import generate_key, hash_key
 from llmops_kit.infra import LocalKafkaBroker, free_port
 from llmops_kit.infra.kafka_broker import kafka_version
@@ -99,18 +121,6 @@ HISTORY_KEEP = 30
 TARGETS = ("direct", "gateway", "litellm", "portkey")
 PROXIES = ("gateway", "litellm", "portkey")
 PEERS = ("litellm", "portkey")
-MODEL = "bench-model"
-UPSTREAM_TEXT = "Your parcel left the depot this morning."  # what loopback_upstream.py answers
-REQUEST: dict[str, Any] = {
-    "model": MODEL,
-    "messages": [
-        {"role": "system", "content": "You are the support assistant of a parcel delivery company. Be brief."},
-        {"role": "user", "content": "Where is my parcel? The tracking number is 1Z999AA10123456784."},
-    ],
-    "max_tokens": 32,
-    "temperature": 0.2,
-    "user": "bench-user",
-}
 REQUEST_TIMEOUT_S = 30.0
 LITELLM_VENV = ROOT / ".cache" / "litellm-venv"
 LITELLM_REQUIREMENTS = Path(__file__).with_name("litellm-requirements.txt")
@@ -193,40 +203,6 @@ def node_version() -> str:
 
 
 @dataclass
-class Endpoint:
-    """Where a target answers and the request it gets, pre-encoded for the raw client."""
-
-    name: str
-    port: int
-    path: str
-    key: str
-    extra_headers: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{self.path}"
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.key}", "Content-Type": "application/json", **self.extra_headers}
-
-    @property
-    def body(self) -> bytes:
-        return json.dumps(REQUEST, separators=(",", ":")).encode()
-
-    def raw_request(self) -> bytes:
-        head = [
-            f"POST {self.path} HTTP/1.1",
-            f"Host: 127.0.0.1:{self.port}",
-            *(f"{k}: {v}" for k, v in self.headers.items()),
-            f"Content-Length: {len(self.body)}",
-            "",
-            "",
-        ]
-        return "\r\n".join(head).encode() + self.body
-
-
-@dataclass
 class Stack:
     """Broker, upstream, gateway and LiteLLM proxy in ``workdir``; ``endpoints`` by target name."""
 
@@ -243,7 +219,7 @@ class Stack:
         script = str(Path(__file__).with_name("loopback_upstream.py"))
         self._launch("upstream", [sys.executable, script, str(upstream)], upstream, {}, "/health")
         self.processes["upstream"].wait_ready(30)
-        self.endpoints["direct"] = Endpoint("direct", upstream, "/v1/chat/completions", "sk-loopback")
+        self.endpoints["direct"] = Endpoint("direct", upstream, "/v1/chat/completions", UPSTREAM_KEY)
         if "litellm" in self.targets:  # the slowest to start: let it import while the gateway starts
             self.endpoints["litellm"] = self._start_litellm(upstream)
         if "portkey" in self.targets:
@@ -268,12 +244,8 @@ class Stack:
         keys_file = self.workdir / "api-keys.yaml"
         record = {"id": "bench-gateway", "tenant_id": "bench", "role": "writer", "sha256": hash_key(key)}
         keys_file.write_text(yaml.safe_dump({"keys": [record]}))
-        routes = {
-            "upstreams": [{"name": "loopback", "base_url": f"http://127.0.0.1:{upstream}/v1"}],
-            "models": {MODEL: [{"backend": "openai", "upstream": "loopback", "model": "loopback", "timeout_s": 30}]},
-        }
         routes_file = self.workdir / "inference-routes.yaml"
-        routes_file.write_text(yaml.safe_dump(routes))
+        routes_file.write_text(yaml.safe_dump(gateway_routes(upstream)))
         script = str(Path(sys.executable).with_name("llmops-inference"))
         argv = [script]
         if self.profile_dir is not None:
@@ -300,19 +272,7 @@ class Stack:
     def _start_litellm(self, upstream: int) -> Endpoint:
         executable = ensure_litellm_venv()
         key = "sk-bench-" + generate_key().rpartition("_")[2]
-        config = {
-            "model_list": [
-                {
-                    "model_name": MODEL,
-                    "litellm_params": {
-                        "model": "openai/loopback",
-                        "api_base": f"http://127.0.0.1:{upstream}/v1",
-                        "api_key": "sk-loopback",
-                    },
-                }
-            ],
-            "general_settings": {"master_key": key},
-        }
+        config = {"model_list": litellm_models(upstream), "general_settings": {"master_key": key}}
         config_file = self.workdir / "litellm-config.yaml"
         config_file.write_text(yaml.safe_dump(config))
         env = {
@@ -333,7 +293,7 @@ class Stack:
         argv = ["node", str(script), "--headless", f"--port={port}"]
         self._launch("portkey", argv, port, {"NODE_ENV": "production"}, "/")
         headers = {"x-portkey-provider": "openai", "x-portkey-custom-host": f"http://127.0.0.1:{upstream}/v1"}
-        return Endpoint("portkey", port, "/v1/chat/completions", "sk-loopback", headers)
+        return Endpoint("portkey", port, "/v1/chat/completions", UPSTREAM_KEY, headers)
 
     def pgids(self) -> dict[str, int]:
         """Process-group ids (each process leads its own group) by name, the broker included."""
@@ -495,19 +455,6 @@ class Sample:
         return percentile(self.latencies_s, p) if self.latencies_s else float("nan")
 
 
-def answer_problem(status: int, body: bytes, *, full: bool) -> str | None:
-    """Why an answer does not count (None: it does); ``full`` parses it and checks the upstream's text."""
-    if status != 200:
-        return f"HTTP {status}"
-    if not full:
-        return None if b'"choices"' in body else "no choices"
-    try:
-        content = json.loads(body)["choices"][0]["message"]["content"]
-    except (ValueError, KeyError, IndexError, TypeError):
-        return "not a chat completion"
-    return None if content == UPSTREAM_TEXT else "not the upstream's answer"
-
-
 @dataclass
 class Segment:
     """One target at one concurrency for ``warmup_s`` (not counted) then ``measure_s``."""
@@ -548,17 +495,18 @@ class Segment:
         return [send] * self.concurrency
 
     async def _sender(self, send: Send, measure_from: float, end: float, sample: Sample) -> None:
-        checked = False
+        checked = False  # the first measured answer is parsed (one in the warm-up would go unreported)
         while (started := time.perf_counter()) < end:
             self.sent += 1
+            full = not checked and started >= measure_from
             try:
                 async with asyncio.timeout(REQUEST_TIMEOUT_S):
                     status, body = await send()
-                problem = answer_problem(status, body, full=not checked)
-                checked = True
+                answered = time.perf_counter()  # before the check: parsing an answer is the client's time
+                problem = answer_problem(status, body, full=full, expect=self.endpoint.expect)
+                checked = checked or full
             except (OSError, TimeoutError, HttpError, httpx.HTTPError) as exc:
-                problem = type(exc).__name__
-            answered = time.perf_counter()
+                answered, problem = time.perf_counter(), type(exc).__name__
             if started >= measure_from:
                 if problem is None:
                     sample.latencies_s.append(answered - started)
@@ -580,10 +528,9 @@ class Segment:
 
 @dataclass
 class Results:
+    """One scenario's samples by target and concurrency."""
+
     samples: dict[tuple[str, int], Sample] = field(default_factory=dict)
-    sent: Counter[str] = field(default_factory=Counter)
-    recorded: int | None = None  # call events on Kafka at the end
-    spooled: int | None = None
 
     def sample(self, target: str, concurrency: int) -> Sample:
         return self.samples.setdefault((target, concurrency), Sample())
@@ -595,27 +542,61 @@ class Results:
         return own.q(q) - direct.q(q) if own and direct else float("nan")
 
 
-async def run_all(stack: Stack, args: argparse.Namespace) -> Results:
-    results = Results()
+@dataclass
+class Run:
+    """The results of every scenario that ran, the requests sent per target and what the gateway recorded."""
+
+    scenarios: dict[str, Results] = field(default_factory=dict)
+    sent: Counter[str] = field(default_factory=Counter)  # every scenario's, warm-ups included
+    recorded: int | None = None  # call events on Kafka at the end
+    spooled: int | None = None
+
+    @property
+    def chat(self) -> Results:
+        """Plain chat, the scenario the verdicts are on (empty when it did not run)."""
+        return self.scenarios.get("chat") or Results()
+
+
+async def run_all(stack: Stack, args: argparse.Namespace) -> Run:
+    run = Run()
     pids = benchkit.pids_by_group(stack.pgids())
-    targets = [t for t in TARGETS if t in stack.endpoints]
+    for i, name in enumerate(args.scenarios):
+        prime_s = args.prime if i == 0 else args.warmup  # later scenarios find the processes warm: prime the new path
+        run.scenarios[name] = await run_scenario(stack, SCENARIOS[name], args, prime_s, pids, run.sent)
+    if "gateway" in stack.endpoints and stack.broker is not None:
+        run.recorded, run.spooled = await check_recording(stack, run.sent["gateway"])
+    return run
+
+
+async def run_scenario(
+    stack: Stack,
+    scenario: Scenario,
+    args: argparse.Namespace,
+    prime_s: float,
+    pids: dict[str, list[int]],
+    sent: Counter[str],
+) -> Results:
+    """Prime each target for ``prime_s``, then per concurrency the interleaved rounds; ``sent`` counts every request."""
+    results = Results()
+    endpoints = {t: scenario.endpoint(stack.endpoints[t]) for t in TARGETS if t in stack.endpoints}
+    targets = [t for t in endpoints if t in scenario.targets]
     top = max(args.concurrency)
 
     async def segment(target: str, concurrency: int, warmup_s: float, measure_s: float) -> Sample:
-        run = Segment(stack.endpoints[target], concurrency, warmup_s, measure_s, args.client)
+        run = Segment(endpoints[target], concurrency, warmup_s, measure_s, args.client)
         try:
             return await run.run(pids)
         finally:
-            results.sent[target] += run.sent
+            sent[target] += run.sent
 
-    console.print(f"priming {', '.join(targets)}: {args.prime:g}s each at {top} concurrent")
+    console.print(f"[bold]{scenario.name}[/]: priming {', '.join(targets)}: {prime_s:g}s each at {top} concurrent")
     for target in targets:
-        await segment(target, top, args.prime, 0.0)
-    per_round = args.duration / args.rounds
+        await segment(target, top, prime_s, 0.0)
+    per_round = args.duration * scenario.share / args.rounds
     for concurrency in args.concurrency:
         console.print(
-            f"[bold]concurrency {concurrency}[/]: {args.rounds} rounds of {per_round:g}s per target "
-            f"(+{args.warmup:g}s warm-up each)"
+            f"[bold]{scenario.name}, concurrency {concurrency}[/]: {args.rounds} rounds of {per_round:g}s per "
+            f"target (+{args.warmup:g}s warm-up each)"
         )
         for round_ in range(args.rounds):
             order = targets[round_ % len(targets) :] + targets[: round_ % len(targets)]
@@ -627,8 +608,6 @@ async def run_all(stack: Stack, args: argparse.Namespace) -> Results:
                     f"p99 {sample.q(99) * 1e3:7.2f} ms  {sample.rps:8,.0f} req/s"
                     + (f"  failures: {dict(sample.failures)}" if sample.failures else "")
                 )
-    if "gateway" in stack.endpoints and stack.broker is not None:
-        results.recorded, results.spooled = await check_recording(stack, results.sent["gateway"])
     return results
 
 
@@ -711,8 +690,8 @@ def machine(args: argparse.Namespace) -> dict[str, str]:
     return {
         **machine_facts(),
         "kafka": kafka_version(),
-        "litellm": litellm_version() if "litellm" in args.targets else "-",
-        "portkey (node)": f"{portkey_version()} ({node_version()})" if "portkey" in args.targets else "-",
+        "litellm": litellm_version() if "litellm" in used_targets(args) else "-",
+        "portkey (node)": f"{portkey_version()} ({node_version()})" if "portkey" in used_targets(args) else "-",
         "gateway: fastapi / pydantic / uvicorn / aiohttp": " / ".join(
             package_version(p) for p in ("fastapi", "pydantic", "uvicorn", "aiohttp")
         ),
@@ -721,6 +700,7 @@ def machine(args: argparse.Namespace) -> dict[str, str]:
 
 
 LATENCY_HEADER = (
+    "scenario",
     "c",
     "target",
     "requests",
@@ -735,9 +715,20 @@ LATENCY_HEADER = (
 )
 
 
-def latency_rows(results: Results) -> list[tuple[str, ...]]:
+def ordered(run: Run) -> list[tuple[str, Results, str, int, Sample]]:
+    """Every sample as (scenario, its results, target, concurrency, sample): by scenario, concurrency, target."""
+    return [
+        (name, results, target, concurrency, s)
+        for name, results in run.scenarios.items()
+        for (target, concurrency), s in sorted(
+            results.samples.items(), key=lambda kv: (kv[0][1], TARGETS.index(kv[0][0]))
+        )
+    ]
+
+
+def latency_rows(run: Run) -> list[tuple[str, ...]]:
     rows = []
-    for (target, concurrency), s in sorted(results.samples.items(), key=lambda kv: (kv[0][1], TARGETS.index(kv[0][0]))):
+    for name, results, target, concurrency, s in ordered(run):
         added = (
             [fmt(results.added(target, concurrency, q) * 1e3, digits=2) for q in (50, 99)]
             if target != "direct"
@@ -746,6 +737,7 @@ def latency_rows(results: Results) -> list[tuple[str, ...]]:
         failed = ", ".join(f"{k}: {v}" for k, v in s.failures.items()) or "0"
         rows.append(
             (
+                name,
                 str(concurrency),
                 target,
                 f"{s.requests:,}",
@@ -776,40 +768,46 @@ def verdict_rows(results: Results) -> list[tuple[str, ...]]:
 
 
 CPU_GROUPS = ("gateway", "litellm", "portkey", "upstream", "kafka", CLIENT)
-CPU_HEADER = ("c", "target", "wall s", *(f"{g} us/req" for g in CPU_GROUPS), "rest of machine, cores")
+CPU_HEADER = ("scenario", "c", "target", "wall s", *(f"{g} us/req" for g in CPU_GROUPS), "rest of machine, cores")
 
 
-def cpu_rows(results: Results) -> list[tuple[str, ...]]:
+def cpu_rows(run: Run) -> list[tuple[str, ...]]:
     """CPU per answered request by process group over the measured windows, and what else ran meanwhile."""
     rows = []
-    for (target, concurrency), s in sorted(results.samples.items(), key=lambda kv: (kv[0][1], TARGETS.index(kv[0][0]))):
+    for name, _, target, concurrency, s in ordered(run):
         if s.cpu is None or not s.requests:
             continue
         per_request = [fmt(s.cpu.seconds[g] / s.requests * 1e6) if g in s.cpu.seconds else "-" for g in CPU_GROUPS]
         rest = rest_of_machine(s.cpu) / s.cpu.wall_s if s.cpu.wall_s else float("nan")
-        rows.append((str(concurrency), target, fmt(s.cpu.wall_s, digits=1), *per_request, fmt(rest, digits=2)))
+        rows.append((name, str(concurrency), target, fmt(s.cpu.wall_s, digits=1), *per_request, fmt(rest, digits=2)))
     return rows
 
 
-def recording_rows(results: Results) -> list[tuple[str, str]]:
-    if results.recorded is None:
+def recording_rows(run: Run) -> list[tuple[str, str]]:
+    if run.recorded is None:
         return []
-    calls = results.sent["gateway"]
-    state = "one per call" if results.recorded == calls else "MORE than calls" if results.recorded > calls else "FEWER"
+    calls = run.sent["gateway"]
+    state = "one per call" if run.recorded == calls else "MORE than calls" if run.recorded > calls else "FEWER"
     return [
-        ("gateway calls made (warm-ups included)", f"{calls:,}"),
-        (f"call events on {CallRecorded.topic}", f"{results.recorded:,} ({state})"),
-        ("events in the gateway's spool at the end", str(results.spooled if results.spooled is not None else "?")),
+        (f"gateway calls made ({', '.join(run.scenarios)}; warm-ups included)", f"{calls:,}"),
+        (f"call events on {CallRecorded.topic}", f"{run.recorded:,} ({state})"),
+        ("events in the gateway's spool at the end", str(run.spooled if run.spooled is not None else "?")),
     ]
 
 
 def run_rows(args: argparse.Namespace) -> list[tuple[str, str]]:
-    per_round = args.duration / args.rounds
+    def schedule(scenario: Scenario) -> str:
+        seconds = args.duration * scenario.share
+        return f"{seconds:g}s per target as {args.rounds} interleaved rounds of {seconds / args.rounds:g}s"
+
     return [
+        *((f"scenario {name}", SCENARIOS[name].summary) for name in args.scenarios),
         (
             "schedule",
-            f"per concurrency ({', '.join(map(str, args.concurrency))}): {args.duration:g}s per target as "
-            f"{args.rounds} interleaved rounds of {per_round:g}s, each after {args.warmup:g}s of warm-up",
+            f"per scenario and concurrency ({', '.join(map(str, args.concurrency))}): "
+            + "; ".join(f"{name} {schedule(SCENARIOS[name])}" for name in args.scenarios)
+            + f"; each round after {args.warmup:g}s of warm-up; every target primed {args.prime:g}s before the "
+            f"first scenario, {args.warmup:g}s before each later one",
         ),
         ("client", f"{args.client} (one process, closed loop, one keep-alive connection per sender)"),
         (
@@ -820,7 +818,7 @@ def run_rows(args: argparse.Namespace) -> list[tuple[str, str]]:
     ]
 
 
-def print_report(env: dict[str, str], results: Results, args: argparse.Namespace) -> None:
+def print_report(env: dict[str, str], run: Run, args: argparse.Namespace) -> None:
     def table(title: str, rows: Sequence[Sequence[str]], header: Sequence[str] | None = None) -> None:
         out = Table(title=title, show_header=header is not None)
         for column in header or ("", ""):
@@ -830,34 +828,37 @@ def print_report(env: dict[str, str], results: Results, args: argparse.Namespace
         console.print(out)
 
     table("Machine", list(env.items()) + run_rows(args))
-    table("Latency (one request on an open connection) and throughput", latency_rows(results), LATENCY_HEADER)
-    if all(("direct", c) in results.samples for c in (1, 16)):
-        table("Targets", verdict_rows(results), VERDICT_HEADER)
-    table("CPU per answered request (utime+stime per process group)", cpu_rows(results), CPU_HEADER)
-    if results.recorded is not None:
-        table("Call recording", recording_rows(results))
+    table("Latency (one request on an open connection) and throughput", latency_rows(run), LATENCY_HEADER)
+    if all(("direct", c) in run.chat.samples for c in (1, 16)):
+        table("Targets (plain chat)", verdict_rows(run.chat), VERDICT_HEADER)
+    table("CPU per answered request (utime+stime per process group)", cpu_rows(run), CPU_HEADER)
+    if run.recorded is not None:
+        table("Call recording", recording_rows(run))
 
 
-def history_row(env: dict[str, str], results: Results, args: argparse.Namespace) -> str:
-    def pair(c: int, q: float) -> str:
+def history_row(env: dict[str, str], run: Run, args: argparse.Namespace) -> str:
+    def added(results: Results, c: int, q: float, proxies: Sequence[str] = PROXIES) -> str:
         return " / ".join(
-            fmt(results.added(t, c, q) * 1e3, digits=2) if (t, c) in results.samples else "-" for t in PROXIES
+            fmt(results.added(t, c, q) * 1e3, digits=2) if (t, c) in results.samples else "-" for t in proxies
         )
 
     def rps(c: int) -> str:
-        return " / ".join(fmt(results.samples[(t, c)].rps) if (t, c) in results.samples else "-" for t in PROXIES)
+        return " / ".join(fmt(run.chat.samples[(t, c)].rps) if (t, c) in run.chat.samples else "-" for t in PROXIES)
 
-    rest = [rest_of_machine(s.cpu) / s.cpu.wall_s for s in results.samples.values() if s.cpu and s.cpu.wall_s]
+    side = [run.scenarios.get(name) or Results() for name in ("tools", "anthropic")]
+    samples = [s for results in run.scenarios.values() for s in results.samples.values()]
+    rest = [rest_of_machine(s.cpu) / s.cpu.wall_s for s in samples if s.cpu and s.cpu.wall_s]
     cells = [
         env["date"],
         env["revision"],
         f"{env['litellm']} / {env.get('portkey (node)', '-').partition(' ')[0]}",
         knobs_of(args),
-        pair(1, 50),
-        pair(16, 99),
+        added(run.chat, 1, 50),
+        added(run.chat, 16, 99),
         rps(16),
-        ", ".join(f"{v.peer} {'-' if v.ok is None else ('met' if v.ok else 'not met')}" for v in verdicts(results)),
+        ", ".join(f"{v.peer} {'-' if v.ok is None else ('met' if v.ok else 'not met')}" for v in verdicts(run.chat)),
         f"{max(rest):.2f}" if rest else "-",
+        " ; ".join(added(results, 1, 50, ("gateway", "litellm")) for results in side),
     ]
     return "| " + " | ".join(cells) + " |"
 
@@ -872,18 +873,20 @@ HISTORY_HEADER = (
     "req/s at c=16 (gateway / LiteLLM / Portkey)",
     "verdicts (p50, p99, req/s per peer)",
     "rest of machine, cores (max)",
+    "tools ; anthropic: added p50 ms at c=1 (gateway / LiteLLM)",
 )
+"""The first nine columns are plain chat's (rows before the scenarios have only those)."""
 
 
-def render_section(env: dict[str, str], results: Results, args: argparse.Namespace, history: list[str]) -> str:
+def render_section(env: dict[str, str], run: Run, args: argparse.Namespace, history: list[str]) -> str:
     lines = [SECTION_BEGIN, "", f"### Latest run ({env['date']})", "", "#### Machine and run", ""]
     lines += md_table(list(env.items()) + run_rows(args), ("", ""))
-    lines += ["", "#### Targets", "", *md_table(verdict_rows(results), VERDICT_HEADER)]
-    lines += ["", "#### Latency and throughput", "", *md_table(latency_rows(results), LATENCY_HEADER)]
+    lines += ["", "#### Targets (plain chat)", "", *md_table(verdict_rows(run.chat), VERDICT_HEADER)]
+    lines += ["", "#### Latency and throughput", "", *md_table(latency_rows(run), LATENCY_HEADER)]
     lines += ["", "#### CPU per answered request (utime+stime per process group)", ""]
-    lines += md_table(cpu_rows(results), CPU_HEADER)
-    if results.recorded is not None:
-        lines += ["", "#### Call recording", "", *md_table(recording_rows(results), ("", ""))]
+    lines += md_table(cpu_rows(run), CPU_HEADER)
+    if run.recorded is not None:
+        lines += ["", "#### Call recording", "", *md_table(recording_rows(run), ("", ""))]
     lines += ["", "### Run history (one row per `--write`, newest last)", "", HISTORY_BEGIN]
     lines += md_table([], HISTORY_HEADER) + history[-HISTORY_KEEP:] + [HISTORY_END, "", SECTION_END]
     return "\n".join(lines) + "\n"
@@ -914,13 +917,29 @@ def _targets(text: str) -> list[str]:
     return ["direct", *(t for t in TARGETS if t in names and t != "direct")]
 
 
+def used_targets(args: argparse.Namespace) -> list[str]:
+    """The targets asked for that a chosen scenario runs against (Portkey only where a scenario has it)."""
+    return [t for t in args.targets if any(t in SCENARIOS[name].targets for name in args.scenarios)]
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add = parser.add_argument
-    add("--duration", type=float, default=24.0, help="measured seconds per target per concurrency")
+    add("--scenarios", nargs="+", choices=list(SCENARIOS), default=list(SCENARIOS), help="the requests to measure")
+    add(
+        "--duration",
+        type=float,
+        default=24.0,
+        help="measured seconds per target per concurrency in chat (tools, anthropic: half)",
+    )
     add("--rounds", type=int, default=3, help="interleaved rounds the duration is split into")
     add("--warmup", type=float, default=2.0, help="uncounted seconds before every measured segment")
-    add("--prime", type=float, default=5.0, help="uncounted seconds per target before the first round")
+    add(
+        "--prime",
+        type=float,
+        default=5.0,
+        help="uncounted seconds per target before the first round (later scenarios: --warmup)",
+    )
     add("--concurrency", type=_concurrencies, default=[1, 16], help="comma-separated, e.g. 1,16")
     add("--targets", type=_targets, default=list(TARGETS), help="comma-separated subset of " + ",".join(TARGETS))
     add("--client", choices=("raw", "httpx"), default="raw", help="the load generator's HTTP client")
@@ -929,6 +948,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add("--keep", action="store_true", help="keep the temporary directory (logs, configs)")
     add("--write", type=Path, metavar="PATH", help="rewrite the generated section of this markdown file")
     args = parser.parse_args(argv)
+    args.scenarios = [name for name in SCENARIOS if name in args.scenarios]
     if args.quick:
         args.duration, args.rounds, args.warmup, args.prime = 6.0, 2, 1.0, 2.0
     return args
@@ -948,27 +968,28 @@ def knobs_of(args: argparse.Namespace) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if "litellm" in args.targets:
+    targets = used_targets(args)
+    if "litellm" in targets:
         ensure_litellm_venv()  # before the machine facts and the clock start
-    if "portkey" in args.targets:
+    if "portkey" in targets:
         ensure_portkey()
     env = machine(args)
     workdir = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
-    stack = Stack(workdir, args.targets, args.profile.resolve() if args.profile else None)
-    console.print(f"starting Kafka, the loopback upstream, {', '.join(args.targets[1:])} in {workdir}")
+    stack = Stack(workdir, targets, args.profile.resolve() if args.profile else None)
+    console.print(f"starting Kafka, the loopback upstream, {', '.join(targets[1:])} in {workdir}")
     try:
         stack.start()
-        results = uvloop.run(run_all(stack, args))
+        run = uvloop.run(run_all(stack, args))
     finally:
         stack.stop()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
-    print_report(env, results, args)
+    print_report(env, run, args)
     if args.write is not None:
-        history = [*previous_history(args.write), history_row(env, results, args)]
-        write_doc(args.write, render_section(env, results, args, history))
+        history = [*previous_history(args.write), history_row(env, run, args)]
+        write_doc(args.write, render_section(env, run, args, history))
         console.print(f"wrote {args.write}")
     return 0
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import bench_gateway as bench
 import pytest
-from bench_gateway import Results, Sample
+from bench_gateway import Results, Run, Sample
 from benchkit import CpuWindow, percentile, replace_section
-from loopback_upstream import Upstream
+from loopback_upstream import CHAT_TEXT, Upstream
 
 INGEST_SECTION = (
     "<!-- bench-ingest:begin (written by benchmarks/bench_ingest.py --write; edits here are lost) -->\n"
@@ -103,7 +103,7 @@ def test_a_target_that_failed_requests_gets_no_verdict() -> None:
 
 
 def test_an_answer_counts_only_when_it_is_the_upstreams_chat_completion() -> None:
-    good = b'{"choices":[{"message":{"content":"' + bench.UPSTREAM_TEXT.encode() + b'"}}]}'
+    good = b'{"choices":[{"message":{"content":"' + CHAT_TEXT.encode() + b'"}}]}'
     assert bench.answer_problem(200, good, full=True) is None
     assert bench.answer_problem(200, good, full=False) is None
     assert bench.answer_problem(429, good, full=False) == "HTTP 429"
@@ -132,7 +132,7 @@ def test_write_keeps_the_ingest_section_and_appends_one_history_row_per_run(tmp_
     doc.write_text(f"# Benchmarks\n\n{INGEST_SECTION}\n## Gateway added latency\n\nhand-written method\n")
     args = bench.parse_args(["--quick"])
     env = {"date": "2026-01-01 00:00 UTC", "revision": "abc1234", "litellm": "1.0.0", "portkey (node)": "1.15.2 (v20)"}
-    measured = results(gateway_ms=2.0, litellm_ms=10.0, portkey=(1.0, 400))
+    measured = Run(scenarios={"chat": results(gateway_ms=2.0, litellm_ms=10.0, portkey=(1.0, 400))})
     for _ in range(2):
         history = [*bench.previous_history(doc), bench.history_row(env, measured, args)]
         bench.write_doc(doc, bench.render_section(env, measured, args, history))
