@@ -73,7 +73,8 @@ async def test_feedback_before_its_call_is_stored_joined_and_not_duplicated(
             ApiKeyRecord(id="other", tenant_id=new_tenant(), role="reader", sha256=hash_key(OTHER_READER)),
         ]
     )
-    warehouse = warehouse_app(WarehouseSettings(api_keys_file=None), ports=WarehousePorts(store, readers))
+    reads = ClickHouseEventStore(chdb_client, warehouse_database)  # the API wraps its store itself
+    warehouse = warehouse_app(WarehouseSettings(api_keys_file=None), ports=WarehousePorts(reads, readers))
     reviewer = {"Authorization": f"Bearer {REVIEWER}"}
     await consumer.start()
     try:
