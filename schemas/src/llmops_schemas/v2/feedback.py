@@ -15,7 +15,7 @@ from pydantic import AwareDatetime, Field, model_validator
 from llmops_schemas.envelope import EventPayload
 from llmops_schemas.v1 import feedback as v1
 from llmops_schemas.v1.common import Identifier, Labels, MediumText, Name, Slug
-from llmops_schemas.v1.feedback import RATING_MAX, RATING_MIN, CorrectionText
+from llmops_schemas.v1.feedback import RATING_MAX, CorrectionText, check_kind_fields
 
 __all__ = ["KINDS", "FeedbackReceived"]
 
@@ -61,20 +61,7 @@ class FeedbackReceived(EventPayload):
 
     @model_validator(mode="after")
     def _fields_match_kind(self) -> FeedbackReceived:
-        if self.kind == "thumbs" and self.value not in (0, 1):
-            raise ValueError("thumbs feedback needs value 1 (up) or 0 (down)")
-        if self.kind == "rating" and (
-            self.value is None or self.value != int(self.value) or not RATING_MIN <= self.value <= RATING_MAX
-        ):
-            raise ValueError(f"rating feedback needs a whole value from {RATING_MIN} to {RATING_MAX}")
-        if self.kind in ("label", "correction", "comment") and self.value is not None:
-            raise ValueError(f"{self.kind} feedback carries no value")
         if (self.kind == "label") != (self.label is not None):
             raise ValueError("label feedback needs 'label', and only label feedback carries it")
-        if self.kind == "correction" and self.correction is None:
-            raise ValueError("correction feedback needs the corrected output in 'correction'")
-        if self.kind != "correction" and self.correction is not None:
-            raise ValueError("only correction feedback carries 'correction'")
-        if self.kind == "comment" and not (self.comment and self.comment.strip()):
-            raise ValueError("comment feedback needs a non-empty 'comment'")
+        check_kind_fields(self.kind, self.value, self.correction, self.comment)
         return self
