@@ -14,6 +14,7 @@ from llmops_feedback.config import FeedbackSettings
 from llmops_kit.feedback_tokens import TOKEN_HEADER
 from llmops_kit.kafka.publisher import InMemoryPublisher
 from llmops_schemas.v2 import FeedbackReceived
+from prometheus_client import REGISTRY
 
 from tests.unit.feedback.support import NOW, bearer, item, signer
 
@@ -154,11 +155,19 @@ async def test_kafka_down_is_a_503_with_retry_after(client: httpx.AsyncClient, p
 # --- end users with the gateway's token ------------------------------------------------------------
 
 
+def counted(via: str, outcome: str) -> float:
+    return REGISTRY.get_sample_value("llmops_feedback_items_total", {"via": via, "outcome": outcome}) or 0.0
+
+
 async def test_a_token_lets_its_holder_rate_its_call_as_an_end_user(
     client: httpx.AsyncClient, publisher: InMemoryPublisher
 ) -> None:
+    before = counted("token", "accepted"), counted("token", "rejected")
     response = await client.post("/v1/feedback", json=item(user_id="u-7"), headers=token_for("chatcmpl-1"))
+    refused = await client.post("/v1/feedback", json=item(value=3), headers=token_for("chatcmpl-1"))
     assert response.status_code == 202, response.text
+    assert refused.status_code == 422
+    assert (counted("token", "accepted"), counted("token", "rejected")) == (before[0] + 1, before[1] + 1)
     [event] = publisher.events
     assert (event.tenant_id, event.key_id) == ("acme", None)
     assert (event.data.source, event.data.user_id) == ("end-user", "u-7")
