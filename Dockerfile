@@ -102,6 +102,14 @@ EXPOSE 8001
 CMD ["llmops-ingest"]
 
 
+FROM runtime AS feedback
+ENV FEEDBACK_HOST=0.0.0.0 \
+    FEEDBACK_PORT=8006 \
+    LLMOPS_HEALTH_URL=http://127.0.0.1:8006/healthz
+EXPOSE 8006
+CMD ["llmops-feedback"]
+
+
 FROM runtime AS warehouse
 ENV WAREHOUSE_HOST=0.0.0.0 \
     WAREHOUSE_PORT=8002 \

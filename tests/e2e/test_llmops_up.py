@@ -43,7 +43,7 @@ LLMOPS = str(Path(sys.executable).with_name("llmops"))
 READY_TIMEOUT_S = 300
 GATEWAY_CALLS = 20  # llmops_cli.up.GATEWAY_DEMO_CALLS
 TOOL_CALLS = 2  # the tool-calling round trip: the model's tool call, then its answer with the tool's result
-CHILDREN = {"kafka", "ingest", "warehouse", "model-server", "demo-upstream", "inference"}
+CHILDREN = {"kafka", "ingest", "warehouse", "model-server", "demo-upstream", "inference", "feedback"}
 STOP_TIMEOUT_S = 60
 CLI_SETTINGS = {"LLMOPS_DATA_DIR", "LLMOPS_INGEST_URL", "LLMOPS_WAREHOUSE_URL", "LLMOPS_API_KEY"}
 STREAM_BATCH = 50
@@ -119,7 +119,7 @@ class Session:
 @pytest.fixture
 def session(tmp_path: Path) -> Iterator[Session]:
     ports: dict[str, int] = {}
-    for name in ("kafka", "kafka-controller", "ingest", "warehouse", "inference", "demo-upstream"):
+    for name in ("kafka", "kafka-controller", "ingest", "warehouse", "inference", "demo-upstream", "feedback"):
         while (port := free_port()) in ports.values():
             pass
         ports[name] = port
@@ -213,6 +213,7 @@ def test_up_serves_the_cli_stops_on_ctrl_c_and_reuses_its_data_dir(session: Sess
     first.wait_for("press Ctrl-C to stop", READY_TIMEOUT_S)
     assert "demo: 200 calls accepted, 0 rejected" in first.output
     assert f"gateway: {GATEWAY_CALLS} chat completions answered, 0 failed" in first.output
+    assert "feedback: a thumbs-up on chatcmpl-" in first.output  # an end user's, with the answer's token
     assert " calls queryable" not in first.output  # every call queryable in time
     assert "prompt demo-assistant v1 labelled production" in first.output
     assert session.url("inference") + "/v1" in first.output and "from openai import OpenAI" in first.output

@@ -17,6 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from llmops_feedback.bootstrap import FeedbackPorts
+from llmops_feedback.bootstrap import create_app as feedback_app
+from llmops_feedback.config import FeedbackSettings
 from llmops_inference.adapters.memory import FakeBackend
 from llmops_inference.adapters.registries import Registries
 from llmops_inference.bootstrap import InferencePorts
@@ -47,6 +50,10 @@ def ingest(_: Path, keys: ApiKeyStore | None) -> FastAPI:
     return ingest_app(IngestSettings(max_body_bytes=LIMIT), ports=IngestPorts(InMemoryPublisher(), keys))
 
 
+def feedback(_: Path, keys: ApiKeyStore | None) -> FastAPI:
+    return feedback_app(FeedbackSettings(max_body_bytes=LIMIT), ports=FeedbackPorts(InMemoryPublisher(), keys))
+
+
 def gateway(tmp_path: Path, keys: ApiKeyStore | None) -> FastAPI:
     table = RoutingTable.model_validate(ROUTES)
     ports = InferencePorts(
@@ -71,6 +78,8 @@ SERVICES: dict[str, tuple[AppFactory, str, str, int]] = {
     "gateway-experiments": (gateway, "POST", "/v1/experiments", LIMIT),
     "gateway-chat": (gateway, "POST", "/v1/chat/completions", LIMIT),
     "warehouse": (warehouse, "GET", "/v1/calls", DEFAULT_MAX_BODY_BYTES),
+    "feedback": (feedback, "POST", "/v1/feedback", LIMIT),
+    "feedback-batch": (feedback, "POST", "/v1/feedback/batch", LIMIT),
 }
 EDGES = [pytest.param(*service, id=name) for name, service in SERVICES.items()]
 

@@ -24,6 +24,7 @@ class Role(StrEnum):
     writer = "writer"
     reader = "reader"
     ingest = "ingest"
+    reviewer = "reviewer"
 
 
 def _tenant(value: str) -> str:

@@ -110,6 +110,7 @@ def up(
             envvar="LLMOPS_DEMO_UPSTREAM_PORT", min=1, max=65535, help="The scripted tool-calling model (demo-tools)"
         ),
     ] = 8004,
+    feedback_port: Annotated[int, typer.Option(envvar="LLMOPS_FEEDBACK_PORT", min=1, max=65535)] = 8006,
 ) -> None:
     """Start Kafka, ingest, the warehouse (embedded ClickHouse), the model server, a scripted tool-calling demo
     upstream and the inference gateway, send a demo workload (recorded calls, then chat completions through the
@@ -133,6 +134,7 @@ def up(
         model_server=model_server_port,
         inference=inference_port,
         demo_upstream=demo_upstream_port,
+        feedback=feedback_port,
     )
     raise typer.Exit(run_up(data_dir(), ports=ports, demo_calls=demo_calls, once=once or detach, console=cli.out))
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import socket
 import sys
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from llmops_cli.demo_upstream import DEMO_UPSTREAM_MODEL
 __all__ = ["EMBEDDING_MODEL", "GATEWAY_MODEL", "LocalPlatform", "PlatformPorts", "ensure_dev_keys", "write_routes"]
 
 DEV_TENANT = "demo"
-DEV_ROLES = ("admin", "writer", "reader")
+DEV_ROLES = ("admin", "writer", "reader", "reviewer")
 GATEWAY_MODEL = "opticks-gpt2"  # the public name the gateway routes to the model server's `llm`
 EMBEDDING_MODEL = "local-embedder"  # and to its `embedder` (the name infra/dev and Helm use too)
 TOOLS_MODEL = "demo-tools"  # and to the demo upstream's scripted tool-calling model (llmops up only)
@@ -47,6 +48,7 @@ class PlatformPorts:
     model_server: int = 8100  # HTTP (KServe v2 + health); gRPC is the next port, Prometheus metrics the one after
     inference: int = 8003
     demo_upstream: int = 8004  # the scripted tool-calling model the gateway's `demo-tools` routes to
+    feedback: int = 8006
 
     @property
     def model_server_grpc(self) -> int:
@@ -60,7 +62,7 @@ class PlatformPorts:
         """Every port the platform listens on (the model server's three included)."""
         return [
             self.kafka, self.kafka_controller, self.ingest, self.warehouse, self.model_server,
-            self.model_server_grpc, self.model_server_metrics, self.inference, self.demo_upstream,
+            self.model_server_grpc, self.model_server_metrics, self.inference, self.demo_upstream, self.feedback,
         ]  # fmt: skip
 
 
@@ -81,6 +83,20 @@ def write_routes(path: Path, grpc_port: int, demo_upstream_port: int) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(routes, sort_keys=False))
     return path
+
+
+def ensure_feedback_token_secret(data_dir: Path) -> str:
+    """The secret the gateway signs feedback tokens with and the feedback service verifies them with: the
+    environment's ``LLMOPS_FEEDBACK_TOKEN_SECRET``, else one created once in the data dir (mode 0600)."""
+    configured = os.environ.get("LLMOPS_FEEDBACK_TOKEN_SECRET")
+    if configured:
+        return configured
+    path = data_dir / "feedback-token.secret"
+    if not path.is_file():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+            out.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
 
 
 def ensure_dev_keys(data_dir: Path) -> tuple[Path, dict[str, str]]:
@@ -137,16 +153,18 @@ class LocalPlatform:
         return asyncio.run(ensure_topics(self.bootstrap_servers, TopicCatalog.load(), security=KafkaSecurity()))
 
     def start_services(self, keys_file: Path) -> None:
-        """Ingest, the warehouse, the model server and the demo upstream together; the gateway once they are ready."""
+        """Ingest, feedback, the warehouse, the model server and the demo upstream together; then the gateway."""
         common = {
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "LLMOPS_API_KEYS_FILE": str(keys_file),
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+            "LLMOPS_FEEDBACK_TOKEN_SECRET": ensure_feedback_token_secret(self.data_dir),
         }
         clickhouse = os.environ.get("CLICKHOUSE_URL", f"chdb://{(self.data_dir / 'clickhouse').resolve()}")
         first = {
             "warehouse": {"WAREHOUSE_PORT": str(self.ports.warehouse), "CLICKHOUSE_URL": clickhouse},
             "ingest": {"INGEST_PORT": str(self.ports.ingest)},
+            "feedback": {"FEEDBACK_PORT": str(self.ports.feedback)},
             "demo-upstream": {"DEMO_UPSTREAM_PORT": str(self.ports.demo_upstream)},
             "model-server": {
                 "MODEL_SERVER_HOST": "127.0.0.1",
@@ -190,6 +208,7 @@ class LocalPlatform:
             "model-server": [self.ports.model_server, self.ports.model_server_grpc, self.ports.model_server_metrics],
             "inference": [self.ports.inference],
             "demo-upstream": [self.ports.demo_upstream],
+            "feedback": [self.ports.feedback],
         }
         if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
             needed |= {"kafka": [self.ports.kafka], "kafka-controller": [self.ports.kafka_controller]}

@@ -12,14 +12,17 @@ import json
 import os
 import signal
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import httpx
+from llmops_kit.feedback_tokens import TOKEN_HEADER
 from llmops_kit.infra import KafkaBrokerError
 from llmops_kit.infra.process import ProcessError
 from rich.console import Console
@@ -143,6 +146,7 @@ def _write_state(platform: LocalPlatform, data_dir: Path) -> None:
         "ingest_url": platform.url("ingest"),
         "warehouse_url": platform.url("warehouse"),
         "inference_url": platform.url("inference"),
+        "feedback_url": platform.url("feedback"),
         "model_server_url": platform.url("model-server"),
         "kafka_bootstrap_servers": platform.bootstrap_servers,
         "children": platform.pids(),
@@ -241,6 +245,7 @@ def _run_gateway_demo(platform: LocalPlatform, keys: dict[str, str], console: Co
             f"A/B experiment {experiment['experiment_id']} running"
         )
         call_ids, failed = [], 0
+        answered: httpx.Response | None = None
         with console.status(f"sending {GATEWAY_DEMO_CALLS} chat completions through the gateway..."):
             for i in range(GATEWAY_DEMO_CALLS):
                 question = _GATEWAY_QUESTIONS[i % len(_GATEWAY_QUESTIONS)]
@@ -258,11 +263,29 @@ def _run_gateway_demo(platform: LocalPlatform, keys: dict[str, str], console: Co
                 )
                 if response.status_code == 200:
                     call_ids.append(response.json()["id"])
+                    answered = response
                 else:
                     failed += 1
         console.print(f"[green]✓[/green] gateway: {len(call_ids)} chat completions answered, {failed} failed")
+        if answered is not None:
+            _end_user_feedback(platform, answered, console)
         call_ids += _tool_round_trip(gateway, writer, console)
     _show_gateway_calls(platform, keys["reader"], set(call_ids), console)
+
+
+def _end_user_feedback(platform: LocalPlatform, answer: httpx.Response, console: Console) -> None:
+    """A thumbs-up on one answer, as an end user's page gives it: with the answer's feedback token, no key."""
+    item = {
+        "feedback_id": f"demo-{uuid.uuid4()}",
+        "call_id": answer.json()["id"],
+        "kind": "thumbs",
+        "value": 1,
+        "given_at": datetime.now(UTC).isoformat(),
+    }
+    headers = {TOKEN_HEADER: answer.headers.get(TOKEN_HEADER, "")}
+    with httpx.Client(base_url=platform.url("feedback"), timeout=30) as feedback:
+        _checked(feedback.post("/v1/feedback", json=item, headers=headers), "giving feedback with the answer's token")
+    console.print(f"[green]✓[/green] feedback: a thumbs-up on {item['call_id']} with its feedback token (no key)")
 
 
 WEATHER_TOOL = {
@@ -348,6 +371,7 @@ def _print_tour(platform: LocalPlatform, data_dir: Path, console: Console, *, on
   ingest API     {ingest}/docs   (OpenAPI: {ingest}/openapi.json)
   warehouse API  {warehouse}/docs   (OpenAPI: {warehouse}/openapi.json)
   gateway        {gateway}/v1   (OpenAI-compatible; models {models}; {gateway}/docs)
+  feedback API   {platform.url("feedback")}/docs   (thumbs, ratings, labels; docs/feedback.md)
   model server   {model_server}/v2/health/ready   (Triton; gRPC :{platform.ports.model_server_grpc})
   metrics        {ingest}/metrics  {warehouse}/metrics  {gateway}/metrics
   logs           {data_dir}/logs/ and {data_dir}/kafka/broker.log

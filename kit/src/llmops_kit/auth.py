@@ -49,8 +49,8 @@ __all__ = [
     "requires",
 ]
 
-Permission = Literal["calls:write", "calls:read", "metrics:read", "inference:invoke", "admin"]
-Role = Literal["admin", "writer", "reader", "ingest", "service"]
+Permission = Literal["calls:write", "calls:read", "metrics:read", "inference:invoke", "feedback:write", "admin"]
+Role = Literal["admin", "writer", "reader", "ingest", "service", "reviewer"]
 
 SERVICE_ROLE = "service"
 ANY_TENANT = "*"
@@ -59,12 +59,17 @@ TENANT_HEADER = "X-LLMOps-Tenant"
 _TENANT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 ROLE_PERMISSIONS: Mapping[str, frozenset[str]] = {
-    "admin": frozenset({"calls:write", "calls:read", "metrics:read", "inference:invoke", "admin"}),
-    "writer": frozenset({"calls:write", "calls:read", "metrics:read", "inference:invoke"}),
+    "admin": frozenset({"calls:write", "calls:read", "metrics:read", "inference:invoke", "feedback:write", "admin"}),
+    "writer": frozenset({"calls:write", "calls:read", "metrics:read", "inference:invoke", "feedback:write"}),
     "reader": frozenset({"calls:read", "metrics:read"}),
     "ingest": frozenset({"calls:write"}),
     SERVICE_ROLE: frozenset({"calls:read", "metrics:read", "inference:invoke"}),
+    # A human who judges answers: gives feedback (docs/feedback.md) and reads the calls it is about.
+    "reviewer": frozenset({"feedback:write", "calls:read"}),
 }
+"""Every role and what it may do: the one place roles are defined (docs name permissions, never re-list roles).
+An end user in a browser has no key: a feedback token signed by the gateway (:mod:`llmops_kit.feedback_tokens`)
+lets them rate the one call it names."""
 
 
 def generate_key() -> str:

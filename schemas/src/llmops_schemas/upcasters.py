@@ -10,7 +10,9 @@ from typing import Any
 from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.upcasting import register_upcaster, with_payload
 from llmops_schemas.v1 import calls as v1_calls
+from llmops_schemas.v1 import feedback as v1_feedback
 from llmops_schemas.v2 import calls as v2_calls
+from llmops_schemas.v2 import feedback as v2_feedback
 
 __all__: list[str] = []
 
@@ -19,3 +21,9 @@ __all__: list[str] = []
 def _call_recorded_v1_to_v2(event: CloudEvent[Any]) -> CloudEvent[Any]:
     """A v1 call as v2: same envelope (id, source, time, tenant, trace, key), payload by ``from_v1``."""
     return with_payload(event, v2_calls.CallRecorded.from_v1(event.data))
+
+
+@register_upcaster(v1_feedback.FeedbackReceived.event_type)
+def _feedback_received_v1_to_v2(event: CloudEvent[Any]) -> CloudEvent[Any]:
+    """v1 feedback as v2: the same payload (v2 only adds the kind ``label`` and ``session_id``)."""
+    return with_payload(event, v2_feedback.FeedbackReceived.from_v1(event.data))

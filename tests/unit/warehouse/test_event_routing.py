@@ -59,7 +59,7 @@ def test_an_event_goes_to_its_table_with_its_envelope() -> None:
 def test_a_type_on_a_topic_it_does_not_belong_to_is_dead_lettered() -> None:
     event = CloudEvent.wrap(example(FeedbackReceived), source="tests", tenant_id="acme")
     with pytest.raises(
-        PermanentError, match=r"stores no llmops\.feedback\.received\.v1 from llmops\.evaluations\.scored"
+        PermanentError, match=r"stores no llmops\.feedback\.received\.v2 from llmops\.evaluations\.scored"
     ):
         ROUTER.decode(message(EvaluationScored.topic, event.to_json_bytes()))
 

@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 from llmops_schemas.envelope import EventPayload
 from llmops_schemas.v1.common import Identifier, Labels, MediumText, Name
 
-__all__ = ["RATING_MAX", "RATING_MIN", "FeedbackReceived"]
+__all__ = ["RATING_MAX", "RATING_MIN", "FeedbackReceived", "check_kind_fields"]
 
 RATING_MIN = 1
 RATING_MAX = 5
@@ -47,18 +47,21 @@ class FeedbackReceived(EventPayload):
 
     @model_validator(mode="after")
     def _fields_match_kind(self) -> FeedbackReceived:
-        if self.kind == "thumbs" and self.value not in (0, 1):
-            raise ValueError("thumbs feedback needs value 1 (up) or 0 (down)")
-        if self.kind == "rating" and (
-            self.value is None or self.value != int(self.value) or not RATING_MIN <= self.value <= RATING_MAX
-        ):
-            raise ValueError(f"rating feedback needs a whole value from {RATING_MIN} to {RATING_MAX}")
-        if self.kind in ("correction", "comment") and self.value is not None:
-            raise ValueError(f"{self.kind} feedback carries no value")
-        if self.kind == "correction" and self.correction is None:
-            raise ValueError("correction feedback needs the corrected output in 'correction'")
-        if self.kind != "correction" and self.correction is not None:
-            raise ValueError("only correction feedback carries 'correction'")
-        if self.kind == "comment" and not (self.comment and self.comment.strip()):
-            raise ValueError("comment feedback needs a non-empty 'comment'")
+        check_kind_fields(self.kind, self.value, self.correction, self.comment)
         return self
+
+
+def check_kind_fields(kind: str, value: float | None, correction: str | None, comment: str | None) -> None:
+    """Which fields each kind carries (every version of the feedback payload shares these rules)."""
+    if kind == "thumbs" and value not in (0, 1):
+        raise ValueError("thumbs feedback needs value 1 (up) or 0 (down)")
+    if kind == "rating" and (value is None or value != int(value) or not RATING_MIN <= value <= RATING_MAX):
+        raise ValueError(f"rating feedback needs a whole value from {RATING_MIN} to {RATING_MAX}")
+    if kind not in ("thumbs", "rating") and value is not None:
+        raise ValueError(f"{kind} feedback carries no value")
+    if kind == "correction" and correction is None:
+        raise ValueError("correction feedback needs the corrected output in 'correction'")
+    if kind != "correction" and correction is not None:
+        raise ValueError("only correction feedback carries 'correction'")
+    if kind == "comment" and not (comment and comment.strip()):
+        raise ValueError("comment feedback needs a non-empty 'comment'")

@@ -13,9 +13,10 @@ from llmops_schemas.v2.call_parts import (
     TopLogprob,
 )
 from llmops_schemas.v2.calls import CallRecorded
+from llmops_schemas.v2.feedback import FeedbackReceived
 from llmops_schemas.v2.request import RequestSummary, ResponseFormat, ToolChoice, ToolDefinition
 
-PAYLOADS = (CallRecorded,)
+PAYLOADS = (CallRecorded, FeedbackReceived)
 """Every v2 payload class, one per event type."""
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "ChatMessage",
     "Choice",
     "ContentPart",
+    "FeedbackReceived",
     "FunctionCall",
     "MediaRef",
     "RequestSummary",

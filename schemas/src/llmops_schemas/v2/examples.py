@@ -10,6 +10,7 @@ from typing import Any
 
 from llmops_schemas.envelope import EventPayload
 from llmops_schemas.v2.calls import CallRecorded
+from llmops_schemas.v2.feedback import FeedbackReceived
 
 __all__ = ["EXAMPLES"]
 
@@ -86,6 +87,17 @@ EXAMPLES: dict[type[EventPayload], dict[str, Any]] = {
         "latency_ms": 812.5,
         "prompt": {"name": "support-answer", "version": 3, "label": "production"},
         "tags": ["checkout"],
+    },
+    FeedbackReceived: {
+        "feedback_id": "fb-7c2e",
+        "call_id": "call-01J9Z3Q4XK",
+        "kind": "label",
+        "label": "off-topic",
+        "comment": "Answers about billing, not the parcel.",
+        "user_id": "reviewer-7",
+        "session_id": "session-31",
+        "source": "review-queue",
+        "given_at": "2025-03-14T09:40:00Z",
     },
 }
 """Wire-form data of one valid payload per v2 payload class."""

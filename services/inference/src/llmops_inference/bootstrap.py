@@ -220,7 +220,11 @@ def create_app(settings: InferenceSettings | None = None, *, ports: InferencePor
     install_openapi(app)
     key_checks.update(install_api_keys(app, ports.api_keys))
     app.state.inference = HttpDependencies(
-        wiring.gateway, settings.max_body_bytes, settings.default_app, int(time.time())
+        wiring.gateway,
+        settings.max_body_bytes,
+        settings.default_app,
+        int(time.time()),
+        feedback_tokens=settings.feedback_tokens.signer(),
     )
     app.state.wiring = wiring
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from llmops_kit.feedback_tokens import FeedbackTokenSettings
 from llmops_kit.settings import ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -79,3 +80,7 @@ class InferenceSettings(ServiceSettings):
     record_batch: int = Field(default=200, ge=1, le=10_000, description="Most events per publish")
     publish_timeout_s: float = Field(default=10.0, gt=0, description="How long one publish may wait for acks")
     replay_interval_s: float = Field(default=5.0, gt=0, description="How often the spool is retried")
+
+    # Feedback: a signed token per chat/completions answer (X-LLMOps-Feedback-Token) lets its end user rate it.
+    feedback_tokens: FeedbackTokenSettings = Field(default_factory=FeedbackTokenSettings)
+    """Read from the unprefixed ``LLMOPS_FEEDBACK_TOKEN_*`` shared with the feedback service; no secret: no token."""

@@ -34,12 +34,12 @@ from llmops_schemas.v1 import (
     ErasureRequested,
     EvaluationScored,
     ExperimentConfigured,
-    FeedbackReceived,
     PolicyPublished,
     PricePublished,
     PromptLabelMoved,
     PromptVersionPublished,
 )
+from llmops_schemas.v2 import FeedbackReceived
 
 __all__ = ["FILTERS", "TABLES", "Column", "EventTable", "table_for_type", "table_named", "tables_by_name"]
 

@@ -15,6 +15,7 @@ from typing import Annotated, Literal, TypeVar
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from llmops_kit.auth import Principal, authenticate, requires
+from llmops_kit.feedback_tokens import TOKEN_HEADER, FeedbackTokenSigner
 from llmops_kit.http.edge import read_body, trace_id_of
 from pydantic import BaseModel, ValidationError
 
@@ -44,6 +45,8 @@ class HttpDependencies:
     max_body_bytes: int
     default_app: str
     created: int
+    feedback_tokens: FeedbackTokenSigner | None = None
+    """Signs the feedback token of each chat/completions answer; None (no secret configured): no token."""
 
 
 def _deps_of(request: Request) -> HttpDependencies:
@@ -108,10 +111,17 @@ def context(
     )
 
 
-def respond(answer: Answer) -> Response:
+def respond(answer: Answer, headers: dict[str, str] | None = None) -> Response:
     if isinstance(answer, dict):
-        return JSONResponse(answer)
-    return StreamingResponse(answer, media_type="text/event-stream", headers=SSE_HEADERS)
+        return JSONResponse(answer, headers=headers)
+    return StreamingResponse(answer, media_type="text/event-stream", headers={**SSE_HEADERS, **(headers or {})})
+
+
+def feedback_headers(deps: HttpDependencies, ctx: CallContext) -> dict[str, str] | None:
+    """The answer's feedback token (one HMAC), which lets its end user rate this call (docs/feedback.md)."""
+    if deps.feedback_tokens is None:
+        return None
+    return {TOKEN_HEADER: deps.feedback_tokens.sign(ctx.tenant_id, ctx.call_id)}
 
 
 def build_router() -> APIRouter:
@@ -125,7 +135,8 @@ def build_router() -> APIRouter:
     )
     async def chat_completions(request: Request) -> Response:
         """OpenAI's chat completions: `stream: true` answers server-sent events ending in `data: [DONE]`
-        (with `stream_options.include_usage`, a last chunk carries the usage). The `id` is the recorded call id.
+        (with `stream_options.include_usage`, a last chunk carries the usage). The `id` is the recorded call id;
+        with `LLMOPS_FEEDBACK_TOKEN_SECRET` set, `X-LLMOps-Feedback-Token` lets the end user rate it (docs/feedback.md).
         Send `X-LLMOps-App` to name the application (recorded; experiments route by it).
 
         Extension fields (`extra_body` in the OpenAI SDK): `prompt` renders a registered prompt version,
@@ -138,7 +149,7 @@ def build_router() -> APIRouter:
         principal, deps = invoker(request)
         payload = parse(ChatCompletionRequest, await read_body(request, deps.max_body_bytes, body_too_large))
         ctx = context(request, principal, "chat", deps.default_app, payload.user)
-        return respond(await deps.gateway.chat(payload, ctx))
+        return respond(await deps.gateway.chat(payload, ctx), feedback_headers(deps, ctx))
 
     @router.post(
         "/completions",
@@ -151,7 +162,7 @@ def build_router() -> APIRouter:
         principal, deps = invoker(request)
         payload = parse(CompletionRequest, await read_body(request, deps.max_body_bytes, body_too_large))
         ctx = context(request, principal, "completion", deps.default_app, payload.user)
-        return respond(await deps.gateway.completion(payload, ctx))
+        return respond(await deps.gateway.completion(payload, ctx), feedback_headers(deps, ctx))
 
     @router.post(
         "/embeddings",

@@ -1,0 +1,26 @@
+"""The feedback service's own metrics, next to the kit's (``llmops_events_*``, ``llmops_http_*``).
+
+No tenant or call label (both unbounded): ``via`` is ``key`` or ``token``, ``outcome`` a handful of values.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from prometheus_client import Counter
+
+__all__ = ["ITEMS", "count_items"]
+
+Outcome = Literal["accepted", "rejected", "unavailable"]
+
+ITEMS = Counter(
+    "llmops_feedback_items_total",
+    "Feedback items accepted, rejected (invalid) or not acknowledged by Kafka, by how they were authorised",
+    ["via", "outcome"],
+)
+
+
+def count_items(via: str, outcome: Outcome, n: int = 1) -> None:
+    """Add ``n`` items of ``outcome`` submitted ``via`` a key or a token."""
+    if n:
+        ITEMS.labels(via, outcome).inc(n)
