@@ -17,6 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from llmops_evaluation.bootstrap import EvaluationPorts
+from llmops_evaluation.bootstrap import create_app as evaluation_app
+from llmops_evaluation.config import EvaluationSettings
 from llmops_inference.adapters.memory import FakeBackend
 from llmops_inference.adapters.registries import Registries
 from llmops_inference.bootstrap import InferencePorts
@@ -65,12 +68,17 @@ def warehouse(_: Path, keys: ApiKeyStore | None) -> FastAPI:
     return warehouse_app(WarehouseSettings(), ports=WarehousePorts(InMemoryEventStore(), keys))
 
 
+def evaluation(_: Path, keys: ApiKeyStore | None) -> FastAPI:
+    return evaluation_app(EvaluationSettings(max_body_bytes=LIMIT), ports=EvaluationPorts(InMemoryPublisher(), keys))
+
+
 SERVICES: dict[str, tuple[AppFactory, str, str, int]] = {
     "ingest": (ingest, "POST", "/v1/calls", LIMIT),
     "gateway-prompts": (gateway, "POST", "/v1/prompts/summarise/versions", LIMIT),
     "gateway-experiments": (gateway, "POST", "/v1/experiments", LIMIT),
     "gateway-chat": (gateway, "POST", "/v1/chat/completions", LIMIT),
     "warehouse": (warehouse, "GET", "/v1/calls", DEFAULT_MAX_BODY_BYTES),
+    "evaluation": (evaluation, "PUT", "/v1/evaluators/answer-length", LIMIT),
 }
 EDGES = [pytest.param(*service, id=name) for name, service in SERVICES.items()]
 

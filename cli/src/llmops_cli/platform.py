@@ -47,6 +47,7 @@ class PlatformPorts:
     model_server: int = 8100  # HTTP (KServe v2 + health); gRPC is the next port, Prometheus metrics the one after
     inference: int = 8003
     demo_upstream: int = 8004  # the scripted tool-calling model the gateway's `demo-tools` routes to
+    evaluation: int = 8006
 
     @property
     def model_server_grpc(self) -> int:
@@ -60,7 +61,7 @@ class PlatformPorts:
         """Every port the platform listens on (the model server's three included)."""
         return [
             self.kafka, self.kafka_controller, self.ingest, self.warehouse, self.model_server,
-            self.model_server_grpc, self.model_server_metrics, self.inference, self.demo_upstream,
+            self.model_server_grpc, self.model_server_metrics, self.inference, self.demo_upstream, self.evaluation,
         ]  # fmt: skip
 
 
@@ -147,6 +148,7 @@ class LocalPlatform:
         first = {
             "warehouse": {"WAREHOUSE_PORT": str(self.ports.warehouse), "CLICKHOUSE_URL": clickhouse},
             "ingest": {"INGEST_PORT": str(self.ports.ingest)},
+            "evaluation": {"EVALUATION_PORT": str(self.ports.evaluation)},
             "demo-upstream": {"DEMO_UPSTREAM_PORT": str(self.ports.demo_upstream)},
             "model-server": {
                 "MODEL_SERVER_HOST": "127.0.0.1",
@@ -190,6 +192,7 @@ class LocalPlatform:
             "model-server": [self.ports.model_server, self.ports.model_server_grpc, self.ports.model_server_metrics],
             "inference": [self.ports.inference],
             "demo-upstream": [self.ports.demo_upstream],
+            "evaluation": [self.ports.evaluation],
         }
         if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
             needed |= {"kafka": [self.ports.kafka], "kafka-controller": [self.ports.kafka_controller]}
