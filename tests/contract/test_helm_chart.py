@@ -821,7 +821,12 @@ def test_no_example_deploys_the_development_key(helm: Path, value_set: Path | No
 def test_each_kafka_client_connects_as_its_own_principal_from_a_secret(helm: Path, tmp_path: Path) -> None:
     """SASL_SSL: each Kafka-using service reads its SCRAM user from its own Secret, the CA from another."""
     values = tmp_path / "kafka-sasl.yaml"
-    secrets = {"ingest": "kafka-ingest", "warehouse": "kafka-warehouse", "inference": "kafka-inference"}
+    secrets = {
+        "ingest": "kafka-ingest",
+        "warehouse": "kafka-warehouse",
+        "inference": "kafka-inference",
+        "evaluation": "kafka-evaluation",
+    }
     services: dict[str, Any] = {name: {"kafka": {"sasl": {"existingSecret": s}}} for name, s in secrets.items()}
     services["warehouse"]["kafka"]["sasl"]["passwordKey"] = "scram-password"
     global_kafka = {"securityProtocol": "SASL_SSL", "tls": {"caSecret": "kafka-ca"}}

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from llmops_kit.audit import Actor
 from llmops_kit.auth import Principal, requires
-from llmops_kit.http.problems import ProblemError
+from llmops_kit.http.problems import ProblemError, problem_response
 from llmops_schemas.v1 import EvaluatorConfigured
 from pydantic import BaseModel, JsonValue
 
@@ -127,3 +127,12 @@ async def delete_evaluator(name: EvaluatorName, registry: Registry, caller: Admi
     """Stop scoring with it; its past scores stay in the warehouse. Audited."""
     await registry.delete(caller.tenant_id, name, Actor.of(caller, request))
     return Response(status_code=204)
+
+
+@router.api_route(
+    "/v1/evaluators/{name}", methods=["POST", "PATCH", "OPTIONS", "TRACE"], include_in_schema=False, status_code=405
+)
+async def other_methods(name: str) -> Response:
+    """405 naming every method of the path: GET, PUT and DELETE are three routes, and Starlette's own 405 would
+    name only the first one's."""
+    return problem_response(405, "Method Not Allowed", "Method Not Allowed", headers={"Allow": "DELETE, GET, PUT"})
