@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from llmops_schemas.v1 import EvaluatorConfigured
+from llmops_schemas.v1 import EvaluatorConfigured, EvaluatorRef
 from llmops_schemas.v2 import CallRecorded
 from pydantic import ValidationError
 
@@ -59,12 +59,14 @@ def sampled(call_id: str, name: str, rate: float) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Evaluator:
-    """One tenant's evaluator, ready to judge: its configuration, version and compiled judge."""
+    """One tenant's evaluator, ready to judge: its configuration, version, compiled judge and the reference its
+    scores carry (built once: scoring is a hot path)."""
 
     config: EvaluatorConfigured
     heuristic: type[Heuristic]
     version: str
     judge: Callable[[Answer], list[Verdict]]
+    ref: EvaluatorRef
 
     @property
     def name(self) -> str:
@@ -92,4 +94,5 @@ def build_evaluator(config: EvaluatorConfigured) -> Evaluator:
     params = validate_params(config.kind, dict(config.params))
     heuristic = KINDS[config.kind]
     version = f"{heuristic.version}+{params_digest(dict(config.params))}"
-    return Evaluator(config=config, heuristic=heuristic, version=version, judge=heuristic.build(params))
+    ref = EvaluatorRef(name=config.name, version=version, kind="heuristic")
+    return Evaluator(config=config, heuristic=heuristic, version=version, judge=heuristic.build(params), ref=ref)

@@ -21,7 +21,7 @@ from llmops_kit.kafka.publisher import EventPublisher
 from llmops_kit.logging import log_unexpected
 from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.ids import deterministic_uuid7
-from llmops_schemas.v1 import EvaluationScored, EvaluatorRef
+from llmops_schemas.v1 import EvaluationScored
 from llmops_schemas.v2 import CallRecorded
 
 from llmops_evaluation.evaluators import Evaluator
@@ -133,7 +133,7 @@ def _event(
         evaluation_id=event_id,
         call_id=data.call_id,
         app=data.app,
-        evaluator=EvaluatorRef(name=evaluator.name, version=evaluator.version, kind="heuristic"),
+        evaluator=evaluator.ref,
         metric=verdict.metric,
         score=verdict.score,
         score_min=verdict.score_min,
