@@ -118,6 +118,14 @@ EXPOSE 8002
 CMD ["llmops-warehouse"]
 
 
+FROM runtime AS evaluation
+ENV EVALUATION_HOST=0.0.0.0 \
+    EVALUATION_PORT=8005 \
+    LLMOPS_HEALTH_URL=http://127.0.0.1:8005/healthz
+EXPOSE 8005
+CMD ["llmops-evaluation"]
+
+
 # Mount the routes file (INFERENCE_ROUTES_FILE), the key file (LLMOPS_API_KEYS_FILE) and a volume at the
 # spool (INFERENCE_SPOOL_DIR): events Kafka could not take wait there, so it should outlive the container.
 FROM runtime AS inference

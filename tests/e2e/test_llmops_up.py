@@ -43,7 +43,7 @@ LLMOPS = str(Path(sys.executable).with_name("llmops"))
 READY_TIMEOUT_S = 300
 GATEWAY_CALLS = 20  # llmops_cli.up.GATEWAY_DEMO_CALLS
 TOOL_CALLS = 2  # the tool-calling round trip: the model's tool call, then its answer with the tool's result
-CHILDREN = {"kafka", "ingest", "warehouse", "model-server", "demo-upstream", "inference", "feedback"}
+CHILDREN = {"kafka", "ingest", "warehouse", "model-server", "demo-upstream", "inference", "feedback", "evaluation"}
 STOP_TIMEOUT_S = 60
 CLI_SETTINGS = {"LLMOPS_DATA_DIR", "LLMOPS_INGEST_URL", "LLMOPS_WAREHOUSE_URL", "LLMOPS_API_KEY"}
 STREAM_BATCH = 50
@@ -119,7 +119,16 @@ class Session:
 @pytest.fixture
 def session(tmp_path: Path) -> Iterator[Session]:
     ports: dict[str, int] = {}
-    for name in ("kafka", "kafka-controller", "ingest", "warehouse", "inference", "demo-upstream", "feedback"):
+    for name in (
+        "kafka",
+        "kafka-controller",
+        "ingest",
+        "warehouse",
+        "inference",
+        "demo-upstream",
+        "feedback",
+        "evaluation",
+    ):
         while (port := free_port()) in ports.values():
             pass
         ports[name] = port

@@ -17,6 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from llmops_evaluation.bootstrap import EvaluationPorts
+from llmops_evaluation.bootstrap import create_app as evaluation_app
+from llmops_evaluation.config import EvaluationSettings
 from llmops_feedback.bootstrap import FeedbackPorts
 from llmops_feedback.bootstrap import create_app as feedback_app
 from llmops_feedback.config import FeedbackSettings
@@ -72,6 +75,10 @@ def warehouse(_: Path, keys: ApiKeyStore | None) -> FastAPI:
     return warehouse_app(WarehouseSettings(), ports=WarehousePorts(InMemoryEventStore(), keys))
 
 
+def evaluation(_: Path, keys: ApiKeyStore | None) -> FastAPI:
+    return evaluation_app(EvaluationSettings(max_body_bytes=LIMIT), ports=EvaluationPorts(InMemoryPublisher(), keys))
+
+
 SERVICES: dict[str, tuple[AppFactory, str, str, int]] = {
     "ingest": (ingest, "POST", "/v1/calls", LIMIT),
     "gateway-prompts": (gateway, "POST", "/v1/prompts/summarise/versions", LIMIT),
@@ -80,6 +87,7 @@ SERVICES: dict[str, tuple[AppFactory, str, str, int]] = {
     "warehouse": (warehouse, "GET", "/v1/calls", DEFAULT_MAX_BODY_BYTES),
     "feedback": (feedback, "POST", "/v1/feedback", LIMIT),
     "feedback-batch": (feedback, "POST", "/v1/feedback/batch", LIMIT),
+    "evaluation": (evaluation, "PUT", "/v1/evaluators/answer-length", LIMIT),
 }
 EDGES = [pytest.param(*service, id=name) for name, service in SERVICES.items()]
 

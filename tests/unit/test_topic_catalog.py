@@ -34,6 +34,7 @@ EXPECTED_TOPICS = {
     "llmops.policies",
     "llmops.prices",
     "llmops.budgets.config",
+    "llmops.evaluations.config",
 }
 COMPACTED = {
     "llmops.prompts.versions",
@@ -41,6 +42,7 @@ COMPACTED = {
     "llmops.policies",
     "llmops.prices",
     "llmops.budgets.config",
+    "llmops.evaluations.config",
 }
 # Names that do not follow llmops.<domain>.<fact>. Adding one here should be a deliberate choice.
 NAMING_EXCEPTIONS = {"llmops.alerts", "llmops.experiments", "llmops.policies", "llmops.prices"}

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-__all__ = ["demo_calls"]
+__all__ = ["DEMO_APPS", "demo_calls"]
 
-_APPS = ("support-bot", "search-assistant", "code-review")
+DEMO_APPS = ("support-bot", "search-assistant", "code-review")
 _MODELS = (("gpt-4o-mini", "openai"), ("claude-3-5-haiku", "anthropic"), ("llama-3.1-8b", "triton"))
 _QUESTIONS = (
     "How do I reset my password?",
@@ -34,7 +34,7 @@ def demo_calls(
         completion_tokens = 0 if failed else rng.randint(10, 600)
         record: dict[str, Any] = {
             "call_id": f"{prefix}-{seed}-{i:07d}",
-            "app": rng.choice(_APPS),
+            "app": rng.choice(DEMO_APPS),
             "environment": "production",
             "user_id": f"user-{rng.randint(1, 200)}",
             "session_id": f"session-{rng.randint(1, 1000)}",

@@ -14,6 +14,7 @@ import typer
 from rich.markup import escape
 
 from llmops_cli.context import cli_context
+from llmops_cli.evals_cmd import evals_app
 from llmops_cli.experiments_cmd import experiments_app
 from llmops_cli.kafka_cmd import kafka_app
 from llmops_cli.keys import keys_app
@@ -27,6 +28,7 @@ app = typer.Typer(help="The LLMOps platform command line.", no_args_is_help=True
 app.add_typer(keys_app, name="keys")
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(experiments_app, name="experiments")
+app.add_typer(evals_app, name="evals")
 app.add_typer(kafka_app, name="kafka")
 app.command()(calls)
 app.command()(metrics)
@@ -111,6 +113,7 @@ def up(
         ),
     ] = 8004,
     feedback_port: Annotated[int, typer.Option(envvar="LLMOPS_FEEDBACK_PORT", min=1, max=65535)] = 8006,
+    evaluation_port: Annotated[int, typer.Option(envvar="LLMOPS_EVALUATION_PORT", min=1, max=65535)] = 8005,
 ) -> None:
     """Start Kafka, ingest, the warehouse (embedded ClickHouse), the model server, a scripted tool-calling demo
     upstream and the inference gateway, send a demo workload (recorded calls, then chat completions through the
@@ -135,6 +138,7 @@ def up(
         inference=inference_port,
         demo_upstream=demo_upstream_port,
         feedback=feedback_port,
+        evaluation=evaluation_port,
     )
     raise typer.Exit(run_up(data_dir(), ports=ports, demo_calls=demo_calls, once=once or detach, console=cli.out))
 

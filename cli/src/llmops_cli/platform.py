@@ -49,6 +49,7 @@ class PlatformPorts:
     inference: int = 8003
     demo_upstream: int = 8004  # the scripted tool-calling model the gateway's `demo-tools` routes to
     feedback: int = 8006
+    evaluation: int = 8005
 
     @property
     def model_server_grpc(self) -> int:
@@ -63,6 +64,7 @@ class PlatformPorts:
         return [
             self.kafka, self.kafka_controller, self.ingest, self.warehouse, self.model_server,
             self.model_server_grpc, self.model_server_metrics, self.inference, self.demo_upstream, self.feedback,
+            self.evaluation,
         ]  # fmt: skip
 
 
@@ -165,6 +167,7 @@ class LocalPlatform:
             "warehouse": {"WAREHOUSE_PORT": str(self.ports.warehouse), "CLICKHOUSE_URL": clickhouse},
             "ingest": {"INGEST_PORT": str(self.ports.ingest)},
             "feedback": {"FEEDBACK_PORT": str(self.ports.feedback)},
+            "evaluation": {"EVALUATION_PORT": str(self.ports.evaluation)},
             "demo-upstream": {"DEMO_UPSTREAM_PORT": str(self.ports.demo_upstream)},
             "model-server": {
                 "MODEL_SERVER_HOST": "127.0.0.1",
@@ -209,6 +212,7 @@ class LocalPlatform:
             "inference": [self.ports.inference],
             "demo-upstream": [self.ports.demo_upstream],
             "feedback": [self.ports.feedback],
+            "evaluation": [self.ports.evaluation],
         }
         if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
             needed |= {"kafka": [self.ports.kafka], "kafka-controller": [self.ports.kafka_controller]}

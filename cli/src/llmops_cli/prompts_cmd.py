@@ -31,6 +31,7 @@ __all__ = [
     "Json",
     "gateway",
     "prompts_app",
+    "service_client",
     "table",
 ]
 
@@ -61,7 +62,15 @@ Reason = Annotated[str | None, typer.Option(help="Why (kept in the label's recor
 class GatewayClient:
     """JSON over HTTP to the gateway's admin API; every failure is an :class:`ApiError` saying what and why."""
 
-    def __init__(self, base_url: str, api_key: str | None, *, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        what: str = "the inference gateway",
+    ) -> None:
+        self._what = what
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = httpx.Client(base_url=base_url, headers=headers, timeout=30.0, transport=transport)
 
@@ -73,7 +82,7 @@ class GatewayClient:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
-            raise ApiError(f"cannot reach the inference gateway at {self._http.base_url}: {exc}") from exc
+            raise ApiError(f"cannot reach {self._what} at {self._http.base_url}: {exc}") from exc
         try:
             body = response.json()
         except ValueError:
@@ -86,15 +95,28 @@ class GatewayClient:
 
 
 def gateway(ctx: typer.Context, url: str | None, api_key: str | None) -> GatewayClient:
+    """A client of the inference gateway (see :func:`service_client`)."""
+    return service_client(ctx, url, api_key, state_key="inference_url", default=DEFAULT_INFERENCE_URL)
+
+
+def service_client(
+    ctx: typer.Context,
+    url: str | None,
+    api_key: str | None,
+    *,
+    state_key: str,
+    default: str,
+    what: str = "the inference gateway",
+) -> GatewayClient:
     """A client (closed with the command) for: flag or environment > the running `llmops up` > default.
 
     The key defaults to the ``admin`` key `llmops up` wrote (changes need one), else its ``writer`` key.
     """
     state = read_running_state(data_dir()) or {}
     keys = read_credentials(data_dir())
-    base = url or state.get("inference_url") or DEFAULT_INFERENCE_URL
+    base = url or state.get(state_key) or default
     key = api_key or keys.get("admin") or keys.get("writer")
-    client = GatewayClient(str(base), key, transport=cli_context(ctx).transport)
+    client = GatewayClient(str(base), key, transport=cli_context(ctx).transport, what=what)
     ctx.call_on_close(client.close)
     return client
 

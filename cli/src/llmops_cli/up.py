@@ -30,7 +30,7 @@ from rich.markup import escape
 
 from llmops_cli.client import ApiError, PlatformClient
 from llmops_cli.config import STATE_FILE, CliConfig, read_running_state
-from llmops_cli.demo import demo_calls
+from llmops_cli.demo import DEMO_APPS, demo_calls
 from llmops_cli.platform import (
     EMBEDDING_MODEL,
     GATEWAY_MODEL,
@@ -129,6 +129,7 @@ def _run(platform: LocalPlatform, data_dir: Path, *, demo_calls: int, once: bool
     )
     _write_state(platform, data_dir)
     if demo_calls:
+        _configure_demo_evaluators(platform, keys, console)
         config = CliConfig(platform.url("ingest"), platform.url("warehouse"), keys["writer"])
         with PlatformClient(config) as client:
             _run_demo(client, demo_calls, console)
@@ -147,6 +148,7 @@ def _write_state(platform: LocalPlatform, data_dir: Path) -> None:
         "warehouse_url": platform.url("warehouse"),
         "inference_url": platform.url("inference"),
         "feedback_url": platform.url("feedback"),
+        "evaluation_url": platform.url("evaluation"),
         "model_server_url": platform.url("model-server"),
         "kafka_bootstrap_servers": platform.bootstrap_servers,
         "children": platform.pids(),
@@ -179,6 +181,24 @@ def _run_demo(client: PlatformClient, count: int, console: Console) -> None:
     if total < expected:
         console.print(f"[yellow]only {max(total, 0)} of {expected} calls queryable after {QUERYABLE_TIMEOUT_S:.0f}s[/]")
     console.print(table("stored calls by model", items, ("group", "calls", "errors", "total_tokens", "latency_p95_ms")))
+
+
+DEMO_EVALUATORS: dict[str, dict[str, Any]] = {
+    "answer-length": {"kind": "length", "params": {"min_chars": 1, "max_chars": 2000}},
+    "refusal": {"kind": "refusal"},
+    "no-secrets": {"kind": "secrets"},
+}
+"""The heuristics `llmops up` configures for every demo app, so the demo's calls get online scores."""
+
+
+def _configure_demo_evaluators(platform: LocalPlatform, keys: dict[str, str], console: Console) -> None:
+    admin = {"Authorization": f"Bearer {keys['admin']}"}
+    with httpx.Client(base_url=platform.url("evaluation"), timeout=30) as evaluation:
+        for app in (*DEMO_APPS, DEMO_APP):
+            for name, spec in DEMO_EVALUATORS.items():
+                response = evaluation.put(f"/v1/evaluators/{app}-{name}", headers=admin, json={**spec, "app": app})
+                _checked(response, f"configuring the demo evaluator {app}-{name}")
+    console.print(f"[green]✓[/green] evaluators {', '.join(DEMO_EVALUATORS)} score every demo app's calls")
 
 
 def _checked(response: httpx.Response, what: str) -> dict[str, Any]:
@@ -373,6 +393,7 @@ def _print_tour(platform: LocalPlatform, data_dir: Path, console: Console, *, on
   gateway        {gateway}/v1   (OpenAI-compatible; models {models}; {gateway}/docs)
   feedback API   {platform.url("feedback")}/docs   (thumbs, ratings, labels; docs/feedback.md)
   model server   {model_server}/v2/health/ready   (Triton; gRPC :{platform.ports.model_server_grpc})
+  evaluation     {platform.url("evaluation")}/docs   (evaluators: `uv run llmops evals list`)
   metrics        {ingest}/metrics  {warehouse}/metrics  {gateway}/metrics
   logs           {data_dir}/logs/ and {data_dir}/kafka/broker.log
   API keys       {data_dir}/credentials.json (tenant 'demo'; services see only hashes)
@@ -382,6 +403,9 @@ def _print_tour(platform: LocalPlatform, data_dir: Path, console: Console, *, on
   uv run llmops metrics --group-by app
   uv run llmops metrics --timeseries --step 5m
   uv run llmops calls --app {DEMO_APP} --limit 10
+  uv run llmops evals list
+  curl -s -H "Authorization: Bearer $(jq -r .reader {data_dir}/credentials.json)" \\
+       "{warehouse}/v1/events/evaluation_scores?app=support-bot&limit=5"
   curl -s -H "Authorization: Bearer $(jq -r .reader {data_dir}/credentials.json)" \\
        "{warehouse}/v1/metrics/summary?group_by=model&start=1970-01-01T00:00:00Z"
 

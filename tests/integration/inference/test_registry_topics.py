@@ -18,12 +18,12 @@ from llmops_inference.experiments.model import ExperimentChange, ExperimentDraft
 from llmops_inference.experiments.publisher import ExperimentPublisher
 from llmops_inference.experiments.service import ExperimentRegistry
 from llmops_inference.experiments.store import ExperimentMaterializer, ExperimentStore
-from llmops_inference.prompts.audit import AuditTrail
-from llmops_inference.prompts.materializer import CompactedTopicMaterializer
 from llmops_inference.prompts.model import PromptVersionDraft
-from llmops_inference.prompts.publisher import Actor, PromptPublisher
+from llmops_inference.prompts.publisher import PromptPublisher
 from llmops_inference.prompts.service import PromptRegistry
 from llmops_inference.prompts.store import PromptMaterializer, PromptStore
+from llmops_kit.audit import Actor, AuditTrail
+from llmops_kit.kafka.materializer import CompactedTopicMaterializer
 from llmops_kit.kafka.producer import EventProducer
 from llmops_schemas.v1 import ExperimentConfigured, PromptVersionPublished
 
@@ -52,7 +52,7 @@ async def start_replica(bootstrap: str, producer: EventProducer) -> Gateway:
     for materializer in materializers:
         assert await materializer.wait_ready(READY_S), f"{materializer.topic} did not catch up"
         assert materializer.ready
-    audit = AuditTrail(producer)
+    audit = AuditTrail(producer, source="/services/inference")
     return Gateway(
         prompts,
         experiments,

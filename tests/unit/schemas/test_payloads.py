@@ -26,6 +26,7 @@ from llmops_schemas.v1 import (
     ErasureProcessed,
     ErasureRequested,
     EvaluationScored,
+    EvaluatorConfigured,
     ExperimentConfigured,
     FeedbackReceived,
     PolicyPublished,
@@ -56,6 +57,7 @@ COMPACTED_TOPICS = {
     "llmops.policies",
     "llmops.prices",
     "llmops.budgets.config",
+    "llmops.evaluations.config",
 }
 
 PAYLOADS = tuple(EVENT_TYPES.values())
@@ -371,6 +373,7 @@ def test_entity_keys_of_compacted_payloads() -> None:
     assert example(PolicyPublished).entity_key() == "pii-default"
     assert example(ExperimentConfigured).entity_key() == "exp-mini-vs-4o"
     assert example(BudgetConfigured).entity_key() == "budget-support-monthly"
+    assert example(EvaluatorConfigured).entity_key() == "answer-length"
     assert example(PricePublished).entity_key() == "openai:gpt-4o-mini:2024-07-18T00:00:00Z"
     moved = PricePublished.model_validate(
         {**example_data(PricePublished), "effective_from": "2024-07-18T02:00:00+02:00"}
@@ -384,6 +387,7 @@ def test_entity_keys_of_compacted_payloads() -> None:
         PricePublished,
         PromptVersionPublished,
         PromptLabelMoved,
+        EvaluatorConfigured,
     }
 
 

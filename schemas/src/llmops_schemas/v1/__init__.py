@@ -20,7 +20,7 @@ from llmops_schemas.v1.cost import (
 )
 from llmops_schemas.v1.drift import DriftReported, TimeWindow
 from llmops_schemas.v1.erasure import ErasureProcessed, ErasureRequested
-from llmops_schemas.v1.evaluation import EvaluationScored, EvaluatorRef
+from llmops_schemas.v1.evaluation import EvaluationScored, EvaluatorConfigured, EvaluatorRef
 from llmops_schemas.v1.experiments import ExperimentConfigured, ExperimentVariant
 from llmops_schemas.v1.feedback import FeedbackReceived
 from llmops_schemas.v1.governance import (
@@ -36,6 +36,7 @@ from llmops_schemas.v1.prompts import PromptMessage, PromptVariable, PromptVersi
 PAYLOADS = (
     CallRecorded,
     EvaluationScored,
+    EvaluatorConfigured,
     FeedbackReceived,
     DriftReported,
     CostRecorded,
@@ -73,6 +74,7 @@ __all__ = [
     "ErasureProcessed",
     "ErasureRequested",
     "EvaluationScored",
+    "EvaluatorConfigured",
     "EvaluatorRef",
     "ExperimentConfigured",
     "ExperimentRef",

@@ -1,15 +1,25 @@
-"""``llmops.evaluation.scored.v1``: one metric of one call, judged by a heuristic, an LLM or a person."""
+"""``llmops.evaluation.scored.v1``: one metric of one call, judged by a heuristic, an LLM or a person; and
+``llmops.evaluation.evaluator_configured.v1``: which evaluator scores which tenant's calls (compacted)."""
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, Field, JsonValue, model_validator
 
 from llmops_schemas.envelope import EventPayload
-from llmops_schemas.v1.common import Identifier, MediumText, Name, Score, StrictModel
+from llmops_schemas.v1.common import (
+    CompactedPayload,
+    Fraction,
+    Identifier,
+    MediumText,
+    Name,
+    Score,
+    Slug,
+    StrictModel,
+)
 
-__all__ = ["EvaluationScored", "EvaluatorRef"]
+__all__ = ["EvaluationScored", "EvaluatorConfigured", "EvaluatorRef"]
 
 
 class EvaluatorRef(StrictModel):
@@ -60,3 +70,34 @@ class EvaluationScored(EventPayload):
         if self.score_max is not None and self.score > self.score_max:
             raise ValueError("score is above score_max")
         return self
+
+
+class EvaluatorConfigured(CompactedPayload):
+    """One evaluator configured for a tenant's app (compacted: the latest record per ``name`` wins).
+
+    ``kind`` names a built-in evaluator of the evaluation service (``length``, ``json``, ``regex``...),
+    ``params`` its settings, which the service validates against the kind before it publishes. The calls it
+    scores are the app's, narrowed to ``prompt_name`` and ``model`` when set, and sampled: a call is scored
+    when a hash of its call id falls under ``sampling_rate``, so every replica and every redelivery agrees.
+    Calls of platform origin (the platform's own traffic, such as judge calls) are scored only with
+    ``include_platform``. A record with ``deleted`` removes the evaluator (its scores stay); it is kept,
+    rather than a tombstone, so the history says when the evaluator went away.
+    """
+
+    event_type: ClassVar[str] = "llmops.evaluation.evaluator_configured.v1"
+    topic: ClassVar[str] = "llmops.evaluations.config"
+
+    name: Slug = Field(description="The evaluator's name within the tenant; scores carry it")
+    kind: Slug = Field(description="The built-in evaluator it runs, e.g. 'json' or 'length'")
+    params: Annotated[dict[str, JsonValue], Field(max_length=32)] = Field(default_factory=dict)
+    app: Name = Field(description="The app whose calls it scores")
+    prompt_name: Name | None = Field(default=None, description="Only calls rendered from this prompt")
+    model: Name | None = Field(default=None, description="Only calls to this model")
+    sampling_rate: Fraction = Field(default=1.0, description="Share of matching calls scored (by call id)")
+    include_platform: bool = Field(default=False, description="Also score calls of platform origin")
+    enabled: bool = Field(default=True, description="False pauses scoring and keeps the configuration")
+    deleted: bool = Field(default=False, description="True removes the evaluator")
+    updated_at: AwareDatetime
+
+    def entity_key(self) -> str:
+        return self.name

@@ -17,7 +17,7 @@ from llmops_schemas.v1.calls import CallRecorded
 from llmops_schemas.v1.cost import BudgetConfigured, BudgetStateChanged, CostRecorded, PricePublished
 from llmops_schemas.v1.drift import DriftReported
 from llmops_schemas.v1.erasure import ErasureProcessed, ErasureRequested
-from llmops_schemas.v1.evaluation import EvaluationScored
+from llmops_schemas.v1.evaluation import EvaluationScored, EvaluatorConfigured
 from llmops_schemas.v1.experiments import ExperimentConfigured
 from llmops_schemas.v1.feedback import FeedbackReceived
 from llmops_schemas.v1.governance import PolicyPublished
@@ -77,6 +77,14 @@ EXAMPLES: dict[type[EventPayload], dict[str, Any]] = {
         "passed": True,
         "explanation": "The answer addresses the parcel's whereabouts.",
         "judged_at": _AT,
+    },
+    EvaluatorConfigured: {
+        "name": "answer-length",
+        "kind": "length",
+        "params": {"min_chars": 1, "max_chars": 2000},
+        "app": "support-bot",
+        "sampling_rate": 0.5,
+        "updated_at": _AT,
     },
     FeedbackReceived: {
         "feedback_id": "fb-9a1c",

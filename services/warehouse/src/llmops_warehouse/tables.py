@@ -33,6 +33,7 @@ from llmops_schemas.v1 import (
     ErasureProcessed,
     ErasureRequested,
     EvaluationScored,
+    EvaluatorConfigured,
     ExperimentConfigured,
     PolicyPublished,
     PricePublished,
@@ -130,6 +131,7 @@ _CALL_ID = _text("call_id")
 
 TABLES: tuple[EventTable, ...] = (
     EventTable("evaluation_scores", EvaluationScored, (_APP, _CALL_ID)),
+    EventTable("evaluator_configs", EvaluatorConfigured, (_APP,)),
     EventTable("feedback", FeedbackReceived, (_CALL_ID,)),
     EventTable("drift_reports", DriftReported, (_APP, _MODEL)),
     EventTable("cost_records", CostRecorded, (_APP, _MODEL, _CALL_ID)),

@@ -8,8 +8,8 @@ import pytest
 from llmops_inference.experiments.publisher import ExperimentPublisher
 from llmops_inference.experiments.service import ExperimentRegistry
 from llmops_inference.experiments.store import ExperimentStore
-from llmops_inference.prompts.audit import AuditTrail
 from llmops_inference.prompts.store import PromptStore
+from llmops_kit.audit import AuditTrail
 from llmops_kit.kafka.publisher import InMemoryPublisher
 from llmops_schemas import CloudEvent
 from llmops_schemas.v1 import PromptVersionPublished
@@ -43,4 +43,9 @@ def prompts() -> PromptStore:
 def registry(sink: InMemoryPublisher, clock: Clock, prompts: PromptStore) -> ExperimentRegistry:
     store = ExperimentStore()
     store.mark_caught_up()
-    return ExperimentRegistry(store, ExperimentPublisher(AuditTrail(sink, clock=clock)), prompts=prompts, clock=clock)
+    return ExperimentRegistry(
+        store,
+        ExperimentPublisher(AuditTrail(sink, source="/services/inference", clock=clock)),
+        prompts=prompts,
+        clock=clock,
+    )

@@ -8,10 +8,10 @@ from typing import Any, TypeVar
 
 import yaml
 from fastapi import FastAPI
-from llmops_inference.prompts.audit import AuditTrail
-from llmops_inference.prompts.publisher import Actor, PromptPublisher
+from llmops_inference.prompts.publisher import PromptPublisher
 from llmops_inference.prompts.service import PromptRegistry
 from llmops_inference.prompts.store import PromptStore
+from llmops_kit.audit import Actor, AuditTrail
 from llmops_kit.auth import ApiKeyStore, hash_key
 from llmops_kit.http.problems import install_problem_handlers
 from llmops_kit.kafka.publisher import InMemoryPublisher
@@ -44,7 +44,9 @@ class Clock:
 def prompt_registry(sink: InMemoryPublisher, clock: Clock | None = None) -> PromptRegistry:
     store = PromptStore()
     store.mark_caught_up()
-    return PromptRegistry(store, PromptPublisher(AuditTrail(sink)), clock=clock or Clock())
+    return PromptRegistry(
+        store, PromptPublisher(AuditTrail(sink, source="/services/inference")), clock=clock or Clock()
+    )
 
 
 def write_keys(path: Path) -> Path:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from llmops_kit.audit import Actor, AuditTrail
 from llmops_schemas import CloudEvent
 from llmops_schemas.v1 import ExperimentConfigured
 from pydantic import JsonValue
 
-from llmops_inference.prompts.audit import AuditTrail
-from llmops_inference.prompts.publisher import SOURCE, Actor, wrap
+from llmops_inference.prompts.publisher import SOURCE, wrap
 
 __all__ = ["ExperimentPublisher"]
 

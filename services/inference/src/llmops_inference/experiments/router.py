@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from llmops_kit.audit import Actor
 from llmops_kit.auth import Principal, requires
 from llmops_kit.http.problems import ProblemError
 from llmops_schemas.v1 import ExperimentConfigured
@@ -17,7 +18,6 @@ from pydantic import BaseModel
 
 from llmops_inference.experiments.model import ExperimentChange, ExperimentDraft
 from llmops_inference.experiments.service import ExperimentRegistry
-from llmops_inference.prompts.publisher import Actor
 
 __all__ = ["PROBLEMS", "STATE_KEY", "experiment_registry", "router"]
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from llmops_kit.audit import Actor
 from llmops_schemas.ids import new_uuid7
 from llmops_schemas.v1 import ExperimentConfigured
 from pydantic import JsonValue
@@ -26,7 +27,6 @@ from llmops_inference.experiments.errors import (
 from llmops_inference.experiments.model import ExperimentChange, ExperimentDraft, reweighted, target, validated
 from llmops_inference.experiments.publisher import ExperimentPublisher
 from llmops_inference.experiments.store import ExperimentStore
-from llmops_inference.prompts.publisher import Actor
 from llmops_inference.prompts.store import PromptStore
 
 __all__ = ["ExperimentRegistry"]

@@ -10,12 +10,12 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from llmops_kit.kafka.materializer import CompactedStore, CompactedTopicMaterializer
 from llmops_kit.settings import KafkaSecurity
 from llmops_schemas import CloudEvent
 from llmops_schemas.v1 import ExperimentConfigured
 
 from llmops_inference.experiments.model import is_live, matches
-from llmops_inference.prompts.materializer import CompactedStore, CompactedTopicMaterializer
 
 __all__ = ["ExperimentMaterializer", "ExperimentStore"]
 

@@ -5,7 +5,9 @@ State lives in the compacted topic ``llmops.prompts.versions``; each gateway rep
 per request is in :mod:`llmops_inference.prompts.resolve`; the HTTP API in :mod:`.router`.
 """
 
-from llmops_inference.prompts.audit import AuditTrail
+from llmops_kit.audit import Actor, AuditTrail
+from llmops_kit.kafka.materializer import CompactedTopicMaterializer
+
 from llmops_inference.prompts.errors import (
     ChainError,
     InvalidPrompt,
@@ -20,8 +22,7 @@ from llmops_inference.prompts.errors import (
     UnknownVersion,
     VersionConflict,
 )
-from llmops_inference.prompts.materializer import CompactedTopicMaterializer
-from llmops_inference.prompts.publisher import Actor, PromptPublisher
+from llmops_inference.prompts.publisher import PromptPublisher
 from llmops_inference.prompts.resolve import (
     ChainStep,
     Complete,

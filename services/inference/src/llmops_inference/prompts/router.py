@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from llmops_kit.audit import Actor
 from llmops_kit.auth import Principal, requires
 from llmops_kit.http.problems import ProblemError
 from llmops_schemas.v1 import PromptVersionPublished
@@ -17,7 +18,6 @@ from llmops_schemas.v1.common import MediumText, Slug
 from pydantic import BaseModel, ConfigDict, Field
 
 from llmops_inference.prompts.model import LabelPosition, PromptDetail, PromptSummary, PromptVersionDraft, VersionDiff
-from llmops_inference.prompts.publisher import Actor
 from llmops_inference.prompts.resolve import PromptSelector, RenderedPrompt
 from llmops_inference.prompts.service import PromptRegistry
 

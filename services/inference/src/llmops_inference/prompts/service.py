@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from llmops_kit.audit import Actor
 from llmops_schemas.v1 import PromptLabelMoved, PromptVersionPublished
 from llmops_schemas.v1.prompt_labels import MAX_LABEL_HISTORY
 from pydantic import ValidationError
@@ -39,7 +40,7 @@ from llmops_inference.prompts.model import (
     diff_versions,
     same_content,
 )
-from llmops_inference.prompts.publisher import Actor, PromptPublisher
+from llmops_inference.prompts.publisher import PromptPublisher
 from llmops_inference.prompts.rendering import RenderPool
 from llmops_inference.prompts.resolve import PromptSelector, RenderedPrompt, describe, find_version
 from llmops_inference.prompts.store import PromptStore

@@ -15,11 +15,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from llmops_kit.kafka.materializer import CompactedStore, CompactedTopicMaterializer
 from llmops_kit.settings import KafkaSecurity
 from llmops_schemas import CloudEvent
 from llmops_schemas.v1 import PromptLabelMoved, PromptVersionPublished
 
-from llmops_inference.prompts.materializer import CompactedStore, CompactedTopicMaterializer
 from llmops_inference.prompts.model import LabelPosition, same_content
 
 __all__ = ["PromptMaterializer", "PromptStore"]

@@ -1,7 +1,7 @@
 """Materialise a compacted topic into memory: read it from the beginning, then follow it.
 
 A plain :class:`aiokafka.AIOKafkaConsumer` without a consumer group is assigned every partition of the
-topic and starts at offset 0 on each, so every gateway replica rebuilds the full state by itself (a
+topic and starts at offset 0 on each, so every replica rebuilds the full state by itself (a
 group would split the partitions between replicas, and each replica needs all of them). Nothing is
 committed. At start it notes each partition's high watermark; ``ready`` turns true once it has read up
 to those (the state it holds is then at least as new as the topic was when the replica started), and
@@ -22,10 +22,11 @@ from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from llmops_kit.kafka.security import client_kwargs
-from llmops_kit.settings import KafkaSecurity
 from llmops_schemas import CloudEvent
 from llmops_schemas.registry import EventValidationError, parse_event
+
+from llmops_kit.kafka.security import client_kwargs
+from llmops_kit.settings import KafkaSecurity
 
 __all__ = ["CompactedTopicMaterializer", "MaterializedView"]
 
@@ -53,7 +54,7 @@ class CompactedStore:
 
     @property
     def caught_up(self) -> bool:
-        """Whether the store holds the whole topic as it was when the gateway started."""
+        """Whether the store holds the whole topic as it was when the service started."""
         return self._caught_up
 
     def mark_caught_up(self) -> None:
@@ -88,7 +89,7 @@ class CompactedTopicMaterializer:
         bootstrap_servers: str,
         topic: str,
         view: MaterializedView,
-        client_id: str = "llmops-inference-materializer",
+        client_id: str = "llmops-materializer",
         poll_timeout_ms: int = 500,
         retry_pause_s: float = 1.0,
         security: KafkaSecurity | None = None,

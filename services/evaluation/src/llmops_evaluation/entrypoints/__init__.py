@@ -1,0 +1,1 @@
+"""HTTP and Kafka entrypoints of the evaluation service."""

@@ -1,0 +1,98 @@
+"""Configured evaluators: a tenant's :class:`EvaluatorConfigured` record, validated and compiled once.
+
+A score's evaluator version is the kind's code version and a digest of the parameters
+(``<version>+<digest>``): changing a threshold or a pattern makes a new version, whose scores stand beside
+the old ones instead of replacing them, and a redelivered call under the same configuration derives the
+same score ids (docs/adr/0020).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from llmops_schemas.v1 import EvaluatorConfigured, EvaluatorRef
+from llmops_schemas.v2 import CallRecorded
+from pydantic import ValidationError
+
+from llmops_evaluation.heuristics import KINDS, Answer, Heuristic, Verdict
+
+__all__ = ["ConfigError", "Evaluator", "build_evaluator", "params_digest", "sampled", "validate_params"]
+
+_SAMPLE_BUCKETS = 1 << 32
+
+
+class ConfigError(ValueError):
+    """A configuration the service cannot run: unknown kind or invalid parameters (a 422 at the API)."""
+
+
+def validate_params(kind: str, params: dict[str, Any]) -> Any:
+    """The kind's parameter model of ``params``; :class:`ConfigError` with every problem in one message."""
+    heuristic = KINDS.get(kind)
+    if heuristic is None:
+        raise ConfigError(f"unknown evaluator kind {kind!r}; known: {', '.join(sorted(KINDS))}")
+    try:
+        return heuristic.params.model_validate(params)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'params'}: {e['msg']}" for e in exc.errors(include_url=False)
+        )
+        raise ConfigError(f"invalid params for kind {kind!r}: {problems}") from None
+
+
+def params_digest(params: dict[str, Any]) -> str:
+    """A short, stable digest of the parameters as canonical JSON."""
+    canonical = json.dumps(params, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def sampled(call_id: str, name: str, rate: float) -> bool:
+    """Whether ``call_id`` falls in evaluator ``name``'s sample: the same answer on every replica and retry."""
+    if rate >= 1.0:
+        return True
+    digest = hashlib.blake2b(f"{name}\x1f{call_id}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big") < rate * _SAMPLE_BUCKETS
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluator:
+    """One tenant's evaluator, ready to judge: its configuration, version, compiled judge and the reference its
+    scores carry (built once: scoring is a hot path)."""
+
+    config: EvaluatorConfigured
+    heuristic: type[Heuristic]
+    version: str
+    judge: Callable[[Answer], list[Verdict]]
+    ref: EvaluatorRef
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def kind(self) -> str:
+        return self.config.kind
+
+    def applies_to(self, call: CallRecorded) -> bool:
+        """Whether this evaluator scores ``call``: scope, origin, then the deterministic sample."""
+        c = self.config
+        return (
+            c.enabled
+            and call.app == c.app
+            and (c.prompt_name is None or (call.prompt is not None and call.prompt.name == c.prompt_name))
+            and (c.model is None or call.model == c.model)
+            and (c.include_platform or call.origin != "platform")
+            and sampled(call.call_id, c.name, c.sampling_rate)
+        )
+
+
+def build_evaluator(config: EvaluatorConfigured) -> Evaluator:
+    """Validate and compile ``config``; :class:`ConfigError` when it cannot run."""
+    params = validate_params(config.kind, dict(config.params))
+    heuristic = KINDS[config.kind]
+    version = f"{heuristic.version}+{params_digest(dict(config.params))}"
+    ref = EvaluatorRef(name=config.name, version=version, kind="heuristic")
+    return Evaluator(config=config, heuristic=heuristic, version=version, judge=heuristic.build(params), ref=ref)

@@ -1,0 +1,24 @@
+"""The evaluation service's own Prometheus metrics (the kit's cover consuming and HTTP)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+__all__ = ["CONFIGS_REJECTED", "EVALUATOR_FAILURES", "EVALUATOR_SECONDS", "SCORES"]
+
+# Labelled by kind, not by the tenant-chosen evaluator name, so the series stay few.
+SCORES = Counter("llmops_evaluation_scores_total", "Scores published", ["kind"])
+EVALUATOR_FAILURES = Counter(
+    "llmops_evaluation_evaluator_failures_total",
+    "Evaluator runs that produced no score: 'error' (it raised) or 'timeout' (it overran its budget)",
+    ["kind", "reason"],
+)
+EVALUATOR_SECONDS = Histogram(
+    "llmops_evaluation_evaluator_seconds",
+    "Time one evaluator took on one call",
+    ["kind"],
+    buckets=(0.00001, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5),
+)
+CONFIGS_REJECTED = Counter(
+    "llmops_evaluation_configs_rejected_total", "Evaluator configurations read from the topic that cannot run"
+)
