@@ -24,8 +24,16 @@ import httpx
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from llmops_kit.auth import TENANT_HEADER
+from llmops_kit.settings import ServiceSettings
 
-__all__ = ["GatewayClient", "PlatformCallError", "PlatformClient", "WarehouseReader"]
+__all__ = [
+    "GatewayClient",
+    "PlatformCallError",
+    "PlatformClient",
+    "WarehouseReader",
+    "gateway_client",
+    "warehouse_reader",
+]
 
 _RETRIED_STATUSES = frozenset({429, 502, 503, 504})
 _MAX_DETAIL = 512
@@ -176,6 +184,24 @@ class GatewayClient:
         answer = await self.client.request("POST", "/v1/embeddings", tenant, body={"model": model, "input": texts})
         rows = sorted(answer["data"], key=lambda row: row["index"])
         return [row["embedding"] for row in rows]
+
+
+def warehouse_reader(settings: ServiceSettings, **options: Any) -> WarehouseReader | None:
+    """The warehouse reader ``LLMOPS_WAREHOUSE_URL`` and ``LLMOPS_SERVICE_KEY`` configure; None without both."""
+    client = _client("warehouse", settings.warehouse_url, settings, options)
+    return WarehouseReader(client) if client else None
+
+
+def gateway_client(settings: ServiceSettings, **options: Any) -> GatewayClient | None:
+    """The gateway client ``LLMOPS_GATEWAY_URL`` and ``LLMOPS_SERVICE_KEY`` configure; None without both."""
+    client = _client("gateway", settings.gateway_url, settings, options)
+    return GatewayClient(client) if client else None
+
+
+def _client(service: str, url: str | None, settings: ServiceSettings, options: dict[str, Any]) -> PlatformClient | None:
+    if not url or settings.service_key is None:
+        return None
+    return PlatformClient(service, url, settings.service_key.get_secret_value(), **options)
 
 
 def _param(value: Any) -> Any:

@@ -11,7 +11,15 @@ from typing import Any
 import httpx
 import pytest
 from llmops_kit.auth import TENANT_HEADER
-from llmops_kit.platform_client import GatewayClient, PlatformCallError, PlatformClient, WarehouseReader
+from llmops_kit.platform_client import (
+    GatewayClient,
+    PlatformCallError,
+    PlatformClient,
+    WarehouseReader,
+    gateway_client,
+    warehouse_reader,
+)
+from llmops_kit.settings import ServiceSettings
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -144,3 +152,15 @@ async def test_an_unstarted_client_says_so() -> None:
     client = PlatformClient("warehouse", "http://w", "k")
     with pytest.raises(RuntimeError, match="not started"):
         await client.request("GET", "/v1/x", "acme")
+
+
+def test_clients_exist_only_when_their_url_and_the_service_key_are_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLMOPS_WAREHOUSE_URL", "http://warehouse:8002")
+    settings = ServiceSettings()
+    assert warehouse_reader(settings) is None  # no key
+    monkeypatch.setenv("LLMOPS_SERVICE_KEY", "svc-secret")
+    settings = ServiceSettings()
+    reader = warehouse_reader(settings, max_in_flight=4)
+    assert reader is not None and reader.client.service == "warehouse"
+    assert gateway_client(settings) is None  # no gateway URL
+    assert "svc-secret" not in repr(settings)
