@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from llmops_kit.settings import ServiceSettings
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 __all__ = ["EvaluationSettings"]
@@ -31,3 +31,21 @@ class EvaluationSettings(ServiceSettings):
     )
     publish_timeout_s: float = Field(default=15.0, gt=0, description="How long a write waits for Kafka before 503")
     retry_after_s: int = Field(default=5, ge=1, description="Retry-After sent with a 503")
+    # The model stage (judges): its consumer group, batches and bounds (docs/adr/0027).
+    model_consumer_group: str = Field(default="evaluation-models", min_length=1)
+    model_batch_size: int = Field(default=32, ge=1, le=1000, description="Most calls judged in one batch")
+    model_batch_wait_ms: int = Field(default=200, ge=1, le=10_000, description="Longest wait to fill a judge batch")
+    judge_max_in_flight: int = Field(default=16, ge=1, le=256, description="Judge runs in flight at once")
+    judge_label_ttl_s: float = Field(
+        default=10.0, ge=0, le=3600, description="How long a rubric label's version is kept"
+    )
+    gateway_url: str = Field(default="http://127.0.0.1:8003", min_length=1, description="The gateway (judge calls)")
+    gateway_api_key: SecretStr | None = Field(
+        default=None, description="This service's `service`-role key for the gateway; unset, judges cannot be set"
+    )
+    warehouse_url: str = Field(
+        default="http://127.0.0.1:8002", min_length=1, description="The warehouse's query API (history reads)"
+    )
+    warehouse_api_key: SecretStr | None = Field(
+        default=None, description="This service's `service`-role key for the warehouse; unset, pairwise judges fail"
+    )

@@ -89,7 +89,8 @@ async def score_calls(
     jobs: list[Job] = []
     for call in calls:
         if call.data.status == "ok":
-            chosen = evaluators.for_call(call.tenant_id, call.data)
+            # Judges run in the model stage (their own consumer group): this pass stays fast.
+            chosen = [e for e in evaluators.for_call(call.tenant_id, call.data) if not e.model_backed]
             if chosen:
                 jobs.append((call, chosen))
     if not jobs:
