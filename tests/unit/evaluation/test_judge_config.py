@@ -74,10 +74,10 @@ async def test_without_a_gateway_key_a_judge_is_422_and_with_the_gateway_down_50
     client, _ = client_of(None)
     async with client:
         response = await client.put("/v1/evaluators/helpful", json=JUDGE, headers=auth(ADMIN))
-    assert response.status_code == 422 and "EVALUATION_GATEWAY_API_KEY" in response.json()["detail"]
-    client, publisher = client_of(FakeGateway(fail=PlatformCallError("inference", 0, "ConnectError")))
+    assert response.status_code == 422 and "LLMOPS_GATEWAY_URL and LLMOPS_SERVICE_KEY" in response.json()["detail"]
+    client, publisher = client_of(FakeGateway(fail=PlatformCallError("gateway", 0, "ConnectError")))
     async with client:
         response = await client.put("/v1/evaluators/helpful", json=JUDGE, headers=auth(ADMIN))
     assert response.status_code == 503 and response.json()["retry_after"] == 5
-    assert "inference unreachable: ConnectError" in response.json()["detail"]
+    assert "gateway unreachable: ConnectError" in response.json()["detail"]
     assert publisher.events == []

@@ -139,7 +139,7 @@ async def test_a_hanging_judge_times_out_and_the_others_still_score() -> None:
 
 async def test_a_gateway_refusal_is_an_error_item_naming_it() -> None:
     before = EVALUATOR_FAILURES.labels("llm_judge", "error")._value.get()
-    gone = FakeGateway(fail=PlatformCallError("inference", 404, "The model 'judge' does not exist"))
+    gone = FakeGateway(fail=PlatformCallError("gateway", 404, "The model 'judge' does not exist"))
     store = store_with(
         configured("helpful", "llm_judge", JUDGE), configured("other", "llm_judge", {**JUDGE, "metric": "tone"})
     )
@@ -147,7 +147,7 @@ async def test_a_gateway_refusal_is_an_error_item_naming_it() -> None:
     assert count == 0
     [event] = events
     assert [(i.evaluator.name, i.outcome) for i in event.data.scores] == [("helpful", "error"), ("other", "error")]
-    assert event.data.scores[0].explanation == "inference answered 404: The model 'judge' does not exist"
+    assert event.data.scores[0].explanation == "gateway answered 404: The model 'judge' does not exist"
     assert EVALUATOR_FAILURES.labels("llm_judge", "error")._value.get() == before + 2
 
 

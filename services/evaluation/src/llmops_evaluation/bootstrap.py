@@ -64,20 +64,16 @@ def _install(app: FastAPI, settings: EvaluationSettings, ports: EvaluationPorts)
 
 
 def _judge_ports(settings: EvaluationSettings) -> tuple[JudgePorts | None, list[Component]]:
-    """The gateway (and the warehouse, for pairwise judges) with the service key, when this service has one."""
-    if settings.gateway_api_key is None:
+    """The gateway (and the warehouse, for pairwise judges) with the service key, when this service has them."""
+    if not settings.gateway_url or settings.service_key is None:
         return None, []
+    key = settings.service_key.get_secret_value()
     # Each judge run holds one slot and a pairwise run sends two requests: the client allows both at once.
-    gateway = PlatformClient(
-        "inference",
-        settings.gateway_url,
-        settings.gateway_api_key.get_secret_value(),
-        max_in_flight=2 * settings.judge_max_in_flight,
-    )
+    gateway = PlatformClient("gateway", settings.gateway_url, key, max_in_flight=2 * settings.judge_max_in_flight)
     clients: list[Component] = [gateway]
     history: CallHistory | None = None
-    if settings.warehouse_api_key is not None:
-        warehouse = PlatformClient("warehouse", settings.warehouse_url, settings.warehouse_api_key.get_secret_value())
+    if settings.warehouse_url:
+        warehouse = PlatformClient("warehouse", settings.warehouse_url, key)
         history = WarehouseCalls(WarehouseReader(warehouse))
         clients.append(warehouse)
     judges = GatewayJudges(GatewayClient(gateway), label_ttl_s=settings.judge_label_ttl_s)

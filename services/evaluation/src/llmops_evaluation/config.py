@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from llmops_kit.settings import ServiceSettings
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 __all__ = ["EvaluationSettings"]
@@ -39,13 +39,14 @@ class EvaluationSettings(ServiceSettings):
     judge_label_ttl_s: float = Field(
         default=10.0, ge=0, le=3600, description="How long a rubric label's version is kept"
     )
-    gateway_url: str = Field(default="http://127.0.0.1:8003", min_length=1, description="The gateway (judge calls)")
-    gateway_api_key: SecretStr | None = Field(
-        default=None, description="This service's `service`-role key for the gateway; unset, judges cannot be set"
+    # The same three fields as the kit's ServiceSettings on main (commit 2a5d149: LLMOPS_WAREHOUSE_URL,
+    # LLMOPS_GATEWAY_URL, LLMOPS_SERVICE_KEY), identical so that they may stay or go when the branches meet.
+    warehouse_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("LLMOPS_WAREHOUSE_URL", "llmops_warehouse_url")
     )
-    warehouse_url: str = Field(
-        default="http://127.0.0.1:8002", min_length=1, description="The warehouse's query API (history reads)"
+    gateway_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("LLMOPS_GATEWAY_URL", "llmops_gateway_url")
     )
-    warehouse_api_key: SecretStr | None = Field(
-        default=None, description="This service's `service`-role key for the warehouse; unset, pairwise judges fail"
+    service_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("LLMOPS_SERVICE_KEY", "llmops_service_key")
     )

@@ -34,7 +34,7 @@ class JudgeChecks:
         if not evaluator.model_backed or not issubclass(evaluator.heuristic, ModelKind):
             return
         if self._gateway is None:
-            raise _invalid("judges need the gateway, and this service has no key for it (EVALUATION_GATEWAY_API_KEY)")
+            raise _invalid("judges need the gateway: this service has no LLMOPS_GATEWAY_URL and LLMOPS_SERVICE_KEY")
         model, prompt = evaluator.heuristic.route_and_prompt(evaluator.params)
         try:
             models = await self._gateway.models(tenant)

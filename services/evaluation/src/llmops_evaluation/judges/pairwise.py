@@ -87,7 +87,7 @@ def _about(judged: Judgment, call_id: str, compared: str) -> Judgment:
 
 async def _primary(history: CallHistory | None, job: JudgeInput, wait_s: float) -> CallRecorded:
     if history is None:
-        raise PrimaryMissing("pairwise judging needs the warehouse (EVALUATION_WAREHOUSE_API_KEY is not set)")
+        raise PrimaryMissing("pairwise judging needs the warehouse (LLMOPS_WAREHOUSE_URL is not set)")
     primary_id = job.call.metadata[SHADOW_OF]
     deadline = time.monotonic() + wait_s
     while True:
