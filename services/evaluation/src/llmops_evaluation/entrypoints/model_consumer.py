@@ -22,7 +22,9 @@ from llmops_evaluation.entrypoints.consumer import SERVICE, decode_call
 from llmops_evaluation.model_stage import ModelStage
 from llmops_evaluation.ports import EvaluatorLookup
 
-__all__ = ["build_model_consumer"]
+__all__ = ["MODEL_STAGE", "build_model_consumer"]
+
+MODEL_STAGE = f"{SERVICE}-models"
 
 
 def build_model_consumer(
@@ -49,7 +51,8 @@ def build_model_consumer(
         decode=decode_call,
         handle=handle,
         dead_letters=dead_letters,
-        service=SERVICE,
+        # Its own label on the kit's consumer metrics (lag, events in): the two loops share topic and partitions.
+        service=MODEL_STAGE,
         max_batch=settings.model_batch_size,
         max_wait_ms=settings.model_batch_wait_ms,
         security=settings.kafka_security,
