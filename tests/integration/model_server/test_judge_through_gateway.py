@@ -26,6 +26,7 @@ from llmops_schemas.v2 import EvaluationScored
 from tests.fixtures.gateway import serve_gateway
 from tests.integration.model_server.conftest import ModelServer
 from tests.unit.evaluation.calls import call, configured
+from tests.unit.evaluation.judge_gateway_contract import check_judge_gateway
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -93,3 +94,7 @@ async def test_the_model_servers_judge_scores_a_grounded_answer_above_an_unrelat
     assert scored["bad"].score <= 2 and scored["bad"].passed is False
     assert scored["good"].evaluator.judge_model == "local-judge" and scored["good"].evaluator.judge_prompt_version == 1
     assert scored["good"].explanation is not None and scored["good"].explanation.startswith("Score: ")
+
+
+async def test_the_adapter_over_the_real_gateway_keeps_the_judge_gateway_contract(judges: JudgePorts) -> None:
+    await check_judge_gateway(judges.gateway, TENANT)

@@ -48,7 +48,10 @@ class FakeGateway:
         return {"choices": [{"message": {"role": "assistant", "content": text}}], "usage": self.usage}
 
     async def prompt_version(self, tenant: str, name: str, label: str) -> int | None:
-        return self.prompts.get(name, {}).get(label)
+        found = self.prompts.get(name, {}).get(label)
+        if found is None and label == "latest" and self.versions.get(name):
+            return max(self.versions[name])
+        return found
 
     async def has_version(self, tenant: str, name: str, version: int) -> bool:
         return version in self.versions.get(name, [])

@@ -14,6 +14,7 @@ from llmops_kit.kafka.publisher import InMemoryPublisher
 from llmops_kit.platform_client import PlatformCallError
 from llmops_schemas.v1 import EvaluatorConfigured
 
+from tests.unit.evaluation.judge_gateway_contract import ROUTE, RUBRIC, check_judge_gateway
 from tests.unit.evaluation.judges import FakeGateway
 from tests.unit.evaluation.test_http import ADMIN, KEYS, auth
 
@@ -81,3 +82,8 @@ async def test_without_a_gateway_key_a_judge_is_422_and_with_the_gateway_down_50
     assert response.status_code == 503 and response.json()["retry_after"] == 5
     assert "gateway unreachable: ConnectError" in response.json()["detail"]
     assert publisher.events == []
+
+
+async def test_the_fake_gateway_keeps_the_contract_of_the_real_one() -> None:
+    fake = FakeGateway(models_served=[ROUTE], prompts={RUBRIC: {"production": 1}}, versions={RUBRIC: [1]})
+    await check_judge_gateway(fake, "acme")

@@ -9,7 +9,7 @@ returns its :data:`ModelJudge`, an async function of the call and the stage's po
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from llmops_schemas.v2 import CallRecorded
@@ -77,7 +77,6 @@ class Judgment:
     call_id: str | None = None
     """The call the judgment is about when it is not the consumed call (a pair is published on the primary)."""
     compared_call_id: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 ModelJudge = Callable[[JudgeInput, JudgePorts], Awaitable[list[Judgment]]]
