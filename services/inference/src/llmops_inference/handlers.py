@@ -259,12 +259,12 @@ class Gateway:
             log.warning("shadow call to %r skipped: %d already in flight", shadow.request.model, len(self._shadows))
             return
         copy = replace(context, call_id=new_call_id("chat"))
-        task = asyncio.create_task(self._shadow(shadow, copy, position, primary=context.call_id))
+        task = asyncio.create_task(self._shadow(shadow, copy, position, context.call_id))
         self._shadows.add(task)
         task.add_done_callback(self._shadows.discard)
 
     async def _shadow(
-        self, shadow: ShadowCall, context: CallContext, position: StepPosition | None = None, *, primary: str = ""
+        self, shadow: ShadowCall, context: CallContext, position: StepPosition | None = None, primary: str = ""
     ) -> None:
         """A copy sent to another arm: recorded (``experiment.shadow``, ``metadata.shadow_of`` the call it copies,
         and a chain step's labels), never returned, no rate limit.
