@@ -14,8 +14,9 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 from llmops_evaluation.evaluators import build_evaluator
+from llmops_evaluation.handlers import ScoringRules
 from llmops_evaluation.judges.adapters import GatewayJudges
-from llmops_evaluation.model_stage import ModelStage, StageRules
+from llmops_evaluation.model_stage import ModelStage
 from llmops_evaluation.ports import JudgePorts
 from llmops_evaluation.store import EvaluatorStore
 from llmops_kit.auth import ANY_TENANT, hash_key
@@ -87,7 +88,7 @@ async def test_the_model_servers_judge_scores_a_grounded_answer_above_an_unrelat
     )
     bad = call(TENANT, call_id="bad", messages=MESSAGES, output="Bananas are rich in potassium.")
     out = InMemoryPublisher()
-    assert await ModelStage(judges, StageRules()).score([good, bad], store, out) == 2
+    assert await ModelStage(judges, ScoringRules()).score([good, bad], store, out) == 2
     scored = {e.data.call_id: e.data.scores[0] for e in out.on(EvaluationScored.topic)}
     assert scored["good"].score is not None and scored["bad"].score is not None
     assert scored["good"].score >= 4 and scored["good"].passed is True

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from llmops_evaluation.handlers import ScoringRules, score_calls
 from llmops_evaluation.metrics import EVALUATOR_FAILURES
-from llmops_evaluation.model_stage import ModelStage, StageRules
+from llmops_evaluation.model_stage import ModelStage
 from llmops_evaluation.ports import JudgePorts
 from llmops_kit.kafka.publisher import InMemoryPublisher
 from llmops_kit.platform_client import PlatformCallError
@@ -36,7 +36,7 @@ async def judged(
 
 
 def stage_of(gateway: FakeGateway, history: FakeHistory | None = None, in_flight: int = 16) -> ModelStage:
-    return ModelStage(JudgePorts(gateway, history), StageRules(max_in_flight=in_flight))
+    return ModelStage(JudgePorts(gateway, history), ScoringRules(max_in_flight=in_flight))
 
 
 def only(events: list[CloudEvent[EvaluationScored]]) -> ScoreItem:

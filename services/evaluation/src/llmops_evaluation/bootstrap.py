@@ -21,12 +21,12 @@ from llmops_schemas.v2 import CallRecorded, EvaluationScored
 
 from llmops_evaluation import __version__
 from llmops_evaluation.config import EvaluationSettings
-from llmops_evaluation.entrypoints.consumer import SERVICE, build_consumer
+from llmops_evaluation.entrypoints.consumer import SERVICE, build_consumer, scoring_rules
 from llmops_evaluation.entrypoints.http import STATE_KEY, router
 from llmops_evaluation.entrypoints.model_consumer import build_model_consumer
 from llmops_evaluation.judges.adapters import GatewayJudges, WarehouseCalls
 from llmops_evaluation.judges.checks import JudgeChecks
-from llmops_evaluation.model_stage import ModelStage, StageRules
+from llmops_evaluation.model_stage import ModelStage
 from llmops_evaluation.ports import CallHistory, JudgePorts
 from llmops_evaluation.registry import EvaluatorRegistry
 from llmops_evaluation.store import EvaluatorMaterializer, EvaluatorStore
@@ -80,12 +80,6 @@ def _judge_ports(settings: EvaluationSettings) -> tuple[JudgePorts | None, list[
     return JudgePorts(judges, history), clients
 
 
-def stage_rules(settings: EvaluationSettings) -> StageRules:
-    return StageRules(
-        source=settings.source, max_output_chars=settings.max_output_chars, max_in_flight=settings.judge_max_in_flight
-    )
-
-
 async def _kafka_runtime(app: FastAPI, settings: EvaluationSettings) -> Runtime:
     bootstrap, security = settings.kafka_bootstrap_servers, settings.kafka_security
     producer = EventProducer(bootstrap, service=SERVICE, security=security)
@@ -98,7 +92,7 @@ async def _kafka_runtime(app: FastAPI, settings: EvaluationSettings) -> Runtime:
     judging = (
         []
         if judges is None
-        else [build_model_consumer(settings, store, ModelStage(judges, stage_rules(settings)), producer, producer)]
+        else [build_model_consumer(settings, store, ModelStage(judges, scoring_rules(settings)), producer, producer)]
     )
 
     async def scorer_ready() -> bool:

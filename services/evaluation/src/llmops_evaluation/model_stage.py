@@ -21,9 +21,9 @@ import asyncio
 import logging
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 from llmops_kit.kafka.publisher import EventPublisher
@@ -35,7 +35,7 @@ from llmops_schemas.v2 import CallRecorded, EvaluationScored, EvaluatorRef, Scor
 from llmops_schemas.v2.evaluation import MAX_SCORES
 
 from llmops_evaluation.evaluators import Evaluator
-from llmops_evaluation.handlers import answer_of
+from llmops_evaluation.handlers import ScoringRules, answer_of
 from llmops_evaluation.heuristics import Answer
 from llmops_evaluation.judges import JudgeInput, Judgment
 from llmops_evaluation.judges.pairwise import SHADOW_OF, PairwiseJudge, PrimaryMissing
@@ -43,25 +43,11 @@ from llmops_evaluation.judges.rubric import UnknownRubric
 from llmops_evaluation.metrics import EVALUATOR_FAILURES, EVALUATOR_SECONDS, JUDGES_IN_FLIGHT, SCORES
 from llmops_evaluation.ports import EvaluatorLookup, JudgePorts
 
-__all__ = ["ModelStage", "StageRules", "judged_answer", "judgment_id"]
+__all__ = ["ModelStage", "judged_answer", "judgment_id"]
 
 log = logging.getLogger(__name__)
 _EXPLAINED = (PlatformCallError, UnknownRubric, PrimaryMissing)
 """Failures whose message is ours or the gateway's reason (never the judged text): recorded as they are."""
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class StageRules:
-    """The bounds of the model stage: runs in flight at once, the texts a judge reads, the event source."""
-
-    source: str = "/services/evaluation"
-    max_output_chars: int = 262_144
-    max_in_flight: int = 16
-    clock: Callable[[], datetime] = _utcnow
 
 
 def judged_answer(call: CallRecorded, cap: int) -> Answer:
@@ -97,7 +83,7 @@ class _Pass:
 class ModelStage:
     """Runs the model-backed evaluators of calls, bounded, and publishes their passes."""
 
-    def __init__(self, ports: JudgePorts, rules: StageRules) -> None:
+    def __init__(self, ports: JudgePorts, rules: ScoringRules) -> None:
         self._ports = ports
         self._rules = rules
         self._slots = asyncio.Semaphore(rules.max_in_flight)
