@@ -18,6 +18,7 @@ a slow or absent judge never delays the heuristics' scores (docs/adr/0027). For 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections import Counter, defaultdict
@@ -56,9 +57,7 @@ def judged_answer(call: CallRecorded, cap: int) -> Answer:
     answer = answer_of(call, cap)
     users = [m.text()[:cap] for m in call.messages if m.role == "user"]
     context = tuple(m.text()[:cap] for m in call.messages if m.role in ("system", "developer", "tool") and m.content)
-    return Answer(
-        answer.text, answer.length, answer.truncated, answer.refused, users[-1] if users else None, None, context
-    )
+    return dataclasses.replace(answer, prompt=users[-1] if users else None, context=context)
 
 
 def judgment_id(tenant: str, call: CallRecorded, evaluator: Evaluator, judged: Judgment) -> str:
