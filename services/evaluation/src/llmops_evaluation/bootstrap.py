@@ -15,7 +15,7 @@ from llmops_kit.bootstrap import TopicProvisioner, install_api_keys, load_api_ke
 from llmops_kit.http.app import Component, ReadinessCheck, Runtime, create_service_app
 from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.publisher import EventPublisher
-from llmops_kit.platform_client import GatewayClient, PlatformClient, WarehouseReader
+from llmops_kit.platform_client import gateway_client, warehouse_reader
 from llmops_schemas.v1 import AuditRecorded, EvaluatorConfigured
 from llmops_schemas.v2 import CallRecorded, EvaluationScored
 
@@ -65,18 +65,17 @@ def _install(app: FastAPI, settings: EvaluationSettings, ports: EvaluationPorts)
 
 def _judge_ports(settings: EvaluationSettings) -> tuple[JudgePorts | None, list[Component]]:
     """The gateway (and the warehouse, for pairwise judges) with the service key, when this service has them."""
-    if not settings.gateway_url or settings.service_key is None:
-        return None, []
-    key = settings.service_key.get_secret_value()
     # Each judge run holds one slot and a pairwise run sends two requests: the client allows both at once.
-    gateway = PlatformClient("gateway", settings.gateway_url, key, max_in_flight=2 * settings.judge_max_in_flight)
-    clients: list[Component] = [gateway]
+    gateway = gateway_client(settings, max_in_flight=2 * settings.judge_max_in_flight)
+    if gateway is None:
+        return None, []
+    clients: list[Component] = [gateway.client]
     history: CallHistory | None = None
-    if settings.warehouse_url:
-        warehouse = PlatformClient("warehouse", settings.warehouse_url, key)
-        history = WarehouseCalls(WarehouseReader(warehouse))
-        clients.append(warehouse)
-    judges = GatewayJudges(GatewayClient(gateway), label_ttl_s=settings.judge_label_ttl_s)
+    warehouse = warehouse_reader(settings)
+    if warehouse is not None:
+        history = WarehouseCalls(warehouse)
+        clients.append(warehouse.client)
+    judges = GatewayJudges(gateway, label_ttl_s=settings.judge_label_ttl_s)
     return JudgePorts(judges, history), clients
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from llmops_kit.settings import ServiceSettings
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 __all__ = ["EvaluationSettings"]
@@ -38,15 +38,4 @@ class EvaluationSettings(ServiceSettings):
     judge_max_in_flight: int = Field(default=16, ge=1, le=256, description="Judge runs in flight at once")
     judge_label_ttl_s: float = Field(
         default=10.0, ge=0, le=3600, description="How long a rubric label's version is kept"
-    )
-    # The same three fields as the kit's ServiceSettings on main (commit 2a5d149: LLMOPS_WAREHOUSE_URL,
-    # LLMOPS_GATEWAY_URL, LLMOPS_SERVICE_KEY), identical so that they may stay or go when the branches meet.
-    warehouse_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("LLMOPS_WAREHOUSE_URL", "llmops_warehouse_url")
-    )
-    gateway_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("LLMOPS_GATEWAY_URL", "llmops_gateway_url")
-    )
-    service_key: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("LLMOPS_SERVICE_KEY", "llmops_service_key")
     )
