@@ -93,11 +93,11 @@ __all__ = [
     "PromptVariable",
     "PromptVersionPublished",
     "PromptVersionRef",
+    "RbacRoleSettings",
+    "RetentionSettings",
     "Review",
     "ReviewItemUpdated",
     "ReviewQueueConfigured",
-    "RbacRoleSettings",
-    "RetentionSettings",
     "TimeWindow",
     "TokenUsage",
 ]
