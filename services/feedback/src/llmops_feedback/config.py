@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from llmops_kit.feedback_tokens import FeedbackTokenSettings
 from llmops_kit.settings import ServiceSettings
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 __all__ = ["FeedbackSettings"]
@@ -43,6 +43,17 @@ class FeedbackSettings(ServiceSettings):
         default_factory=list,
         description='Browser origins allowed to post feedback (JSON list, e.g. ["https://app.example"]); '
         "empty: no CORS headers",
+    )
+    warehouse_url: str | None = Field(
+        default=None, description="The warehouse's query API, for history (review queues, exports); unset: none"
+    )
+    warehouse_key: SecretStr | None = Field(
+        default=None, description="A `service` role API key for the warehouse (docs/adr/0007)"
+    )
+    review_max_queues_per_tenant: int = Field(default=100, ge=1, description="Review queues one tenant may have")
+    review_max_items_per_queue: int = Field(default=5_000, ge=1, le=100_000, description="Items of one queue (413)")
+    history_max_rows: int = Field(
+        default=50_000, ge=1, le=1_000_000, description="Rows one history read may scan (queue sources, exports)"
     )
     feedback_tokens: FeedbackTokenSettings = Field(default_factory=FeedbackTokenSettings)
     """Read from the unprefixed ``LLMOPS_FEEDBACK_TOKEN_SECRET`` / ``_PREVIOUS_SECRET`` / ``_TTL_S``."""
