@@ -90,13 +90,13 @@ def prompt_of(call: dict[str, Any]) -> list[Message]:
 
 
 def output_of(call: dict[str, Any]) -> str:
-    """The call's answer (``Unusable`` for a failed call, an empty answer or one that called tools)."""
+    """The call's first answer (``Unusable`` for a failed call, an empty answer or one that called tools)."""
     if call.get("status", "ok") != "ok":
         raise Unusable("failed_call")
-    choices = call.get("choices") or []
-    if choices and (choices[0].get("message") or {}).get("tool_calls"):
+    first = (call.get("choices") or [{}])[0]
+    if first.get("tool_calls"):
         raise Unusable("tools")
-    output = call.get("output")
+    output = first.get("output")
     if not isinstance(output, str) or not output.strip():
         raise Unusable("empty_output")
     return output
