@@ -11,7 +11,8 @@ to leave out, so the export can say what it skipped and why.
   (``a``/``b``, ``better``/``worse``) or, without one, ``score`` above or below the middle of its scale. Two
   judgments of one pair that disagree (position bias the swap did not cancel) make no row.
 * **Rating differences** (DPO ``rating``): calls with the same prompt whose mean ratings differ by at least
-  ``min_margin`` stars (a thumbs up counts 5, down 1): the better-rated answer is chosen.
+  ``min_margin`` stars (a thumbs up counts 5, down 1; end users' ratings count too, being the most common
+  signal): the better-rated answer is chosen.
 * **Approved** (SFT ``approved``): calls a key holder (a reviewer, not an end user) approved (thumbs up or a
   rating of at least ``approve_at``) and nobody with a key rejected (thumbs down or a rating of 2 or less).
 """

@@ -3,7 +3,8 @@
 Each of the three reads is bounded by ``max_rows`` (``FEEDBACK_HISTORY_MAX_ROWS``); when more rows match, the
 export is refused (413, narrow the window or the filters) rather than silently cut. Feedback and scores are
 read from the window's start until now, since they come after their calls. Rows with the same training
-content (the same ``id``) are written once, with the first one's lineage; the summary counts the duplicates.
+content (the same ``id``) are written once, with the lineage of the newest feedback; the summary counts the
+duplicates.
 """
 
 from __future__ import annotations
