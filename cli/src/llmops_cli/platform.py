@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from llmops_kit.auth import generate_key, hash_key
+from llmops_kit.auth import ANY_TENANT, SERVICE_ROLE, generate_key, hash_key
 from llmops_kit.infra import LocalKafkaBroker
 from llmops_kit.infra.process import ManagedProcess
 from llmops_kit.kafka.topics import TopicCatalog, ensure_topics
@@ -123,6 +123,24 @@ def ensure_dev_keys(data_dir: Path) -> tuple[Path, dict[str, str]]:
     return keys_file, keys
 
 
+def ensure_service_key(data_dir: Path, keys_file: Path, service: str) -> str:
+    """The `service` role key ``service`` reads the warehouse's history with (docs/adr/0007): created once,
+    its hash added to ``keys_file``, the key itself kept in ``service-<service>.key`` (mode 0600)."""
+    path = data_dir / f"service-{service}.key"
+    key_id = f"svc-{service}"
+    document = yaml.safe_load(keys_file.read_text()) or {"keys": []}
+    if path.is_file() and any(k.get("id") == key_id for k in document["keys"]):
+        return path.read_text().strip()
+    key = generate_key()
+    document["keys"] = [k for k in document["keys"] if k.get("id") != key_id]
+    document["keys"].append({"id": key_id, "tenant_id": ANY_TENANT, "role": SERVICE_ROLE, "sha256": hash_key(key)})
+    keys_file.write_text(yaml.safe_dump(document, sort_keys=False))
+    path.unlink(missing_ok=True)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+        out.write(key)
+    return key
+
+
 @dataclass
 class LocalPlatform:
     """Starts and stops the platform's processes in dependency order."""
@@ -166,7 +184,11 @@ class LocalPlatform:
         first = {
             "warehouse": {"WAREHOUSE_PORT": str(self.ports.warehouse), "CLICKHOUSE_URL": clickhouse},
             "ingest": {"INGEST_PORT": str(self.ports.ingest)},
-            "feedback": {"FEEDBACK_PORT": str(self.ports.feedback)},
+            "feedback": {
+                "FEEDBACK_PORT": str(self.ports.feedback),
+                "FEEDBACK_WAREHOUSE_URL": self.url("warehouse"),
+                "FEEDBACK_WAREHOUSE_KEY": ensure_service_key(self.data_dir, keys_file, "feedback"),
+            },
             "evaluation": {"EVALUATION_PORT": str(self.ports.evaluation)},
             "demo-upstream": {"DEMO_UPSTREAM_PORT": str(self.ports.demo_upstream)},
             "model-server": {
