@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from llmops_kit.audit import Actor
 from llmops_kit.auth import Principal, requires
-from llmops_kit.http.problems import ProblemError
+from llmops_kit.http.problems import ProblemError, problem_response
 from llmops_schemas.v1 import Review, ReviewItemUpdated, ReviewQueueConfigured
 from llmops_schemas.v1.common import Identifier, MediumText, ShortText, Slug
 from llmops_schemas.v1.feedback import CorrectionText
@@ -33,6 +33,7 @@ DESK = "review_desk"
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     status: {"description": text, "content": {"application/problem+json": {}}}
     for status, text in {
+        400: "The body is not JSON",
         401: "No or an unknown API key",
         403: "The key's role lacks the permission",
         404: "No such queue or item (`reason`: unknown_queue, unknown_item)",
@@ -258,3 +259,11 @@ async def review(queue: QueueName, body: ReviewIn, request: Request, principal: 
         return await desk.review(principal.tenant_id, queue, body.item_id, given)
     except ReviewRefused as exc:
         raise _problem(exc) from None
+
+
+@review_router.api_route(
+    "/queues", methods=["PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"], include_in_schema=False, status_code=405
+)
+async def queues_other_methods() -> Response:
+    """405 naming both methods of the path: GET and POST are two routes, and Starlette's own 405 would name one."""
+    return problem_response(405, "Method Not Allowed", "Method Not Allowed", headers={"Allow": "GET, POST"})
