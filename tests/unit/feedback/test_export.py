@@ -3,6 +3,7 @@ checked against the committed JSON Schema transcribed from TRL's dataset formats
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -15,6 +16,7 @@ import jsonschema
 import pytest
 from llmops_feedback.bootstrap import FeedbackPorts, create_app
 from llmops_feedback.config import FeedbackSettings
+from llmops_feedback.export.service import Exporter, ExportFilters, ExportRefused
 from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, hash_key
 from llmops_kit.kafka.publisher import InMemoryPublisher
 
@@ -196,3 +198,23 @@ def test_the_schema_refuses_what_trl_cannot_read() -> None:
     ):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(bad, SCHEMA)
+
+
+async def test_exports_beyond_the_running_limit_are_429(history: InMemoryHistory) -> None:
+    release = asyncio.Event()
+
+    class Slow(InMemoryHistory):
+        async def read(self, tenant: str, table: str, params: Any, max_rows: int) -> Any:
+            await release.wait()
+            return await history.read(tenant, table, params, max_rows)
+
+    exporter = Exporter(Slow(), max_rows=100, clock=lambda: NOW, max_running=1)
+    filters = ExportFilters(start=(NOW - timedelta(days=1)).isoformat())
+    first = asyncio.create_task(exporter.export("acme", "dpo", filters))
+    await asyncio.sleep(0)
+    with pytest.raises(ExportRefused) as refused:
+        await exporter.export("acme", "dpo", filters)
+    assert refused.value.status == 429
+    release.set()
+    assert len((await first).rows) == 5
+    assert len((await exporter.export("acme", "dpo", filters)).rows) == 5  # the slot is free again

@@ -103,7 +103,9 @@ def _install(app: FastAPI, settings: FeedbackSettings, ports: FeedbackPorts) -> 
         ports.review_state, ports.publisher, ports.history, source=settings.source, limits=limits, clock=ports.clock
     )
     setattr(app.state, DESK, desk)
-    exporter = Exporter(ports.history, max_rows=settings.history_max_rows, clock=ports.clock)
+    exporter = Exporter(
+        ports.history, max_rows=settings.history_max_rows, clock=ports.clock, max_running=settings.max_running_exports
+    )
     setattr(app.state, EXPORTER, exporter)
     return install_api_keys(app, ports.api_keys)
 

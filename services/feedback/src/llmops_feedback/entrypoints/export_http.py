@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -34,6 +35,7 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
         401: "No or an unknown API key",
         403: "The key's role lacks `calls:read`",
         413: "More history matches than one export may read; narrow the window or the filters",
+        429: "As many exports are running as the service allows; see Retry-After",
         422: "Invalid filters (a source the format does not have, a naive time, a window that ends before it starts)",
         502: "The warehouse refused the read",
         503: "No warehouse configured, or it is unavailable; see Retry-After",
@@ -102,8 +104,8 @@ async def export(
     try:
         result = await exporter.export(principal.tenant_id, format, filters)
     except ExportRefused as exc:
-        raise ProblemError(exc.status, "Content Too Large" if exc.status == 413 else "Service Unavailable",
-                           exc.detail) from None  # fmt: skip
+        retry = {"Retry-After": "5"} if exc.status in (429, 503) else None
+        raise ProblemError(exc.status, HTTPStatus(exc.status).phrase, exc.detail, headers=retry) from None
     except HistoryUnavailable as exc:
         raise ProblemError(
             503, "Service Unavailable", str(exc), headers={"Retry-After": str(exc.retry_after_s)}

@@ -27,7 +27,7 @@ SFT_SOURCES = ("approved", "corrected")
 
 
 class ExportRefused(Exception):
-    """The export cannot run as asked: ``status`` (413: too much history; 503: no warehouse)."""
+    """The export cannot run as asked: ``status`` (413: too much history; 429: too many exports; 503: no warehouse)."""
 
     def __init__(self, status: int, detail: str) -> None:
         super().__init__(detail)
@@ -69,10 +69,14 @@ class ExportResult:
 class Exporter:
     """Builds an export over a :class:`HistoryReader` (the warehouse)."""
 
-    def __init__(self, history: HistoryReader | None, *, max_rows: int, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, history: HistoryReader | None, *, max_rows: int, clock: Callable[[], datetime], max_running: int = 2
+    ) -> None:
         self._history = history
         self._max_rows = max_rows
         self._clock = clock
+        self._max_running = max_running
+        self._running = 0
 
     async def _read(self, tenant: str, table: str, params: dict[str, str]) -> list[dict[str, Any]]:
         assert self._history is not None
@@ -101,8 +105,19 @@ class Exporter:
         )
 
     async def export(self, tenant: str, format: Format, filters: ExportFilters) -> ExportResult:
-        """Every row of ``format`` the filters select, deduplicated on the row's ``id``."""
-        data = await self._input(tenant, filters)
+        """Every row of ``format`` the filters select, deduplicated on the row's ``id``.
+
+        At most ``max_running`` exports run at once in a process (each may hold three bounded reads in memory).
+        """
+        if self._running >= self._max_running:
+            raise ExportRefused(429, f"{self._max_running} exports are running; try again shortly")
+        self._running += 1
+        try:
+            return self._rows(await self._input(tenant, filters), format, filters)
+        finally:
+            self._running -= 1
+
+    def _rows(self, data: ExportInput, format: Format, filters: ExportFilters) -> ExportResult:
         wanted = filters.sources or (DPO_SOURCES if format == "dpo" else SFT_SOURCES)
         result = ExportResult()
         seen: set[str] = set()

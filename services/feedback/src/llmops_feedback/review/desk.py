@@ -37,7 +37,7 @@ class DeskLimits:
 
     max_queues_per_tenant: int = 100
     max_items_per_queue: int = 5_000
-    max_history_rows: int = 50_000
+    max_history_rows: int = 20_000
     publish_timeout_s: float = 10.0
     retry_after_s: int = 5
 
