@@ -84,14 +84,12 @@ class GatewayClient:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
             raise ApiError(f"cannot reach {self._what} at {self._http.base_url}: {exc}") from exc
+        if response.status_code >= 400:
+            self._raise(method, path, response)
         try:
             body = response.json()
         except ValueError:
             body = None
-        if response.status_code >= 400:
-            detail = body.get("detail") if isinstance(body, dict) else None
-            message = f"{method} {path}: {response.status_code} {detail or response.reason_phrase}"
-            raise ApiError(message, response.status_code)
         return response.status_code, body
 
     @contextmanager
@@ -113,9 +111,13 @@ class GatewayClient:
         except ValueError:
             body = None
         detail = body.get("detail") if isinstance(body, dict) else None
-        raise ApiError(
-            f"{method} {path}: {response.status_code} {detail or response.reason_phrase}", response.status_code
-        )
+        message = f"{method} {path}: {response.status_code} {detail or response.reason_phrase}"
+        errors = body.get("errors") if isinstance(body, dict) else None
+        if isinstance(errors, list) and errors and all(isinstance(e, dict) for e in errors):
+            # A 422 of request validation: name the fields, not just "the request is not valid".
+            fields = [f"{'.'.join(str(p) for p in e.get('loc', [])[1:])}: {e.get('msg')}" for e in errors[:3]]
+            message += f" ({'; '.join(fields)})"
+        raise ApiError(message, response.status_code)
 
 
 def gateway(ctx: typer.Context, url: str | None, api_key: str | None) -> GatewayClient:
