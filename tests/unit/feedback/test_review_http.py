@@ -20,6 +20,7 @@ from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, hash_key
 from llmops_kit.kafka.publisher import InMemoryPublisher
 from llmops_schemas.v1 import AuditRecorded, ReviewItemUpdated, ReviewQueueConfigured
 from llmops_schemas.v2 import FeedbackReceived
+from prometheus_client import REGISTRY
 
 from tests.unit.feedback.history import InMemoryHistory
 from tests.unit.feedback.support import NOW
@@ -255,3 +256,26 @@ async def test_not_caught_up_is_a_503(publisher: InMemoryPublisher) -> None:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://feedback") as c:
         answer = await c.get("/v1/review/queues", headers=auth("admin"))
     assert answer.status_code == 503 and answer.headers["retry-after"]
+
+
+def _sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_changes_refusals_reviews_and_export_rows_are_counted(client: httpx.AsyncClient) -> None:
+    before = {
+        "enqueued": _sample("llmops_review_item_changes_total", action="enqueued"),
+        "locked": _sample("llmops_review_refused_total", reason="locked"),
+        "reviews": _sample("llmops_reviews_total"),
+    }
+    await create(client)
+    item = (await client.post("/v1/review/queues/low/next", headers=auth("ann"))).json()["item_id"]
+    await client.post("/v1/review/queues/low/claim", json={"item_id": item}, headers=auth("bob"))
+    await client.post(
+        "/v1/review/queues/low/reviews", json={"item_id": item, "verdict": "approve"}, headers=auth("ann")
+    )
+    assert _sample("llmops_review_item_changes_total", action="enqueued") - before["enqueued"] == 3
+    assert _sample("llmops_review_refused_total", reason="locked") - before["locked"] == 1
+    assert _sample("llmops_reviews_total") - before["reviews"] == 1
+    exposed = (await client.get("/metrics")).text
+    assert 'llmops_review_item_changes_total{action="claimed"}' in exposed
