@@ -46,7 +46,7 @@ Reader = Annotated[Principal, Depends(requires("calls:read"))]
 Text = Annotated[str | None, Query(max_length=256)]
 
 
-def _exporter(request: Request) -> Exporter:
+async def _exporter(request: Request) -> Exporter:
     exporter = getattr(request.app.state, EXPORTER, None)
     if not isinstance(exporter, Exporter):
         raise ProblemError(503, "Service Unavailable", "exports are starting")

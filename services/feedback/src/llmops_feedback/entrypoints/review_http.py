@@ -111,7 +111,7 @@ class ItemPage(BaseModel):
     items: list[ReviewItemUpdated]
 
 
-def _desk(request: Request) -> ReviewDesk:
+async def _desk(request: Request) -> ReviewDesk:
     desk = getattr(request.app.state, DESK, None)
     if not isinstance(desk, ReviewDesk):
         raise ProblemError(503, "Service Unavailable", "review queues are starting")
