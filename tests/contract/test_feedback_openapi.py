@@ -13,9 +13,12 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from llmops_feedback.bootstrap import FeedbackPorts, create_app
 from llmops_feedback.config import FeedbackSettings
+from llmops_feedback.review.state import ReviewState
 from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, hash_key
 from llmops_kit.feedback_tokens import FeedbackTokenVerifier
 from llmops_kit.kafka.publisher import InMemoryPublisher
+
+from tests.unit.feedback.history import InMemoryHistory
 
 KEY = "llmops_contract_test_reviewer_key_0000000"
 HEADERS = {"Authorization": f"Bearer {KEY}"}
@@ -23,9 +26,13 @@ MAX_EXAMPLES = 40
 
 _store = ApiKeyStore([ApiKeyRecord(id="contract", tenant_id="contract", role="reviewer", sha256=hash_key(KEY))])
 _tokens = FeedbackTokenVerifier([b"contract-test-feedback-token-secret-0000"])
-app = create_app(
-    FeedbackSettings(), ports=FeedbackPorts(publisher=InMemoryPublisher(), api_keys=_store, verifier=_tokens)
+_review = ReviewState()
+_review.queues_view.mark_caught_up()
+_review.items_view.mark_caught_up()
+_ports = FeedbackPorts(
+    publisher=InMemoryPublisher(), api_keys=_store, verifier=_tokens, review_state=_review, history=InMemoryHistory()
 )
+app = create_app(FeedbackSettings(), ports=_ports)
 
 config = schemathesis.Config.from_dict(
     {
@@ -36,7 +43,8 @@ config = schemathesis.Config.from_dict(
             # (a rating's value is a whole number) and `given_at` within [now - 365 days, now + 5 minutes].
             # Schemathesis also fills the FeedbackToken security scheme: a key and a token together are a
             # documented 400, a generated token a 401 (not signed with the secret).
-            "positive_data_acceptance": {"expected-statuses": ["2xx", "400", "401", "403", "422"]},
+            # Review routes: generated queue names do not exist (404); a reviewer key may not create queues (403).
+            "positive_data_acceptance": {"expected-statuses": ["2xx", "400", "401", "403", "404", "409", "422"]},
             # Validation is per item in a batch: a batch with one invalid item is still a 202 that lists it under
             # `rejected`. Negative cases still run, for no-5xx and for conformance.
             "negative_data_rejection": {"enabled": False},

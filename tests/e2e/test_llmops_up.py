@@ -223,6 +223,8 @@ def test_up_serves_the_cli_stops_on_ctrl_c_and_reuses_its_data_dir(session: Sess
     assert "demo: 200 calls accepted, 0 rejected" in first.output
     assert f"gateway: {GATEWAY_CALLS} chat completions answered, 0 failed" in first.output
     assert "feedback: a thumbs-up on chatcmpl-" in first.output  # an end user's, with the answer's token
+    assert "review queue demo-review-" in first.output and "reviewed (off-topic, corrected)" in first.output
+    assert "preference export: " in first.output  # the review's correction, read back through the warehouse
     assert " calls queryable" not in first.output  # every call queryable in time
     assert "prompt demo-assistant v1 labelled production" in first.output
     assert session.url("inference") + "/v1" in first.output and "from openai import OpenAI" in first.output

@@ -35,6 +35,8 @@ EXPECTED_TOPICS = {
     "llmops.prices",
     "llmops.budgets.config",
     "llmops.evaluations.config",
+    "llmops.review.queues",
+    "llmops.review.items",
 }
 COMPACTED = {
     "llmops.prompts.versions",
@@ -43,6 +45,8 @@ COMPACTED = {
     "llmops.prices",
     "llmops.budgets.config",
     "llmops.evaluations.config",
+    "llmops.review.queues",
+    "llmops.review.items",
 }
 # Names that do not follow llmops.<domain>.<fact>. Adding one here should be a deliberate choice.
 NAMING_EXCEPTIONS = {"llmops.alerts", "llmops.experiments", "llmops.policies", "llmops.prices"}

@@ -16,6 +16,7 @@ from rich.markup import escape
 from llmops_cli.context import cli_context
 from llmops_cli.evals_cmd import evals_app
 from llmops_cli.experiments_cmd import experiments_app
+from llmops_cli.feedback_cmd import feedback_app
 from llmops_cli.kafka_cmd import kafka_app
 from llmops_cli.keys import keys_app
 from llmops_cli.options import ApiKey, IngestUrl
@@ -29,6 +30,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(experiments_app, name="experiments")
 app.add_typer(evals_app, name="evals")
+app.add_typer(feedback_app, name="feedback")
 app.add_typer(kafka_app, name="kafka")
 app.command()(calls)
 app.command()(metrics)

@@ -9,7 +9,8 @@ other content).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -83,15 +84,40 @@ class GatewayClient:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
             raise ApiError(f"cannot reach {self._what} at {self._http.base_url}: {exc}") from exc
+        if response.status_code >= 400:
+            self._raise(method, path, response)
         try:
             body = response.json()
         except ValueError:
             body = None
-        if response.status_code >= 400:
-            detail = body.get("detail") if isinstance(body, dict) else None
-            message = f"{method} {path}: {response.status_code} {detail or response.reason_phrase}"
-            raise ApiError(message, response.status_code)
         return response.status_code, body
+
+    @contextmanager
+    def stream(self, method: str, path: str, **kwargs: Any) -> Iterator[httpx.Response]:
+        """A streamed answer (read it with ``iter_lines``); an error status raises ``ApiError`` as ``call`` does."""
+        try:
+            with self._http.stream(method, path, **kwargs) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    self._raise(method, path, response)
+                yield response
+        except httpx.TransportError as exc:
+            raise ApiError(f"cannot reach {self._what} at {self._http.base_url}: {exc}") from exc
+
+    @staticmethod
+    def _raise(method: str, path: str, response: httpx.Response) -> NoReturn:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        detail = body.get("detail") if isinstance(body, dict) else None
+        message = f"{method} {path}: {response.status_code} {detail or response.reason_phrase}"
+        errors = body.get("errors") if isinstance(body, dict) else None
+        if isinstance(errors, list) and errors and all(isinstance(e, dict) for e in errors):
+            # A 422 of request validation: name the fields, not just "the request is not valid".
+            fields = [f"{'.'.join(str(p) for p in e.get('loc', [])[1:])}: {e.get('msg')}" for e in errors[:3]]
+            message += f" ({'; '.join(fields)})"
+        raise ApiError(message, response.status_code)
 
 
 def gateway(ctx: typer.Context, url: str | None, api_key: str | None) -> GatewayClient:

@@ -43,6 +43,7 @@ from llmops_cli.platform import (
     ensure_dev_keys,
 )
 from llmops_cli.render import table
+from llmops_cli.review_demo import run_review_demo
 from llmops_cli.sending import SendError, send_records
 from llmops_cli.supervisor import supervise
 
@@ -295,6 +296,7 @@ def _run_gateway_demo(platform: LocalPlatform, keys: dict[str, str], console: Co
             _end_user_feedback(platform, answered, console)
         call_ids += _tool_round_trip(gateway, writer, console)
     _show_gateway_calls(platform, keys["reader"], set(call_ids), console)
+    run_review_demo(platform.url("feedback"), keys, call_ids[:3], stamp, console, _checked)
 
 
 def _end_user_feedback(platform: LocalPlatform, answer: httpx.Response, console: Console) -> None:

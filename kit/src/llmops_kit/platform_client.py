@@ -25,6 +25,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from llmops_kit.auth import TENANT_HEADER
 from llmops_kit.settings import ServiceSettings
+from llmops_kit.warehouse import PAGE_LIMIT, HistoryError, HistoryRows, HistoryUnavailable
 
 __all__ = [
     "GatewayClient",
@@ -42,11 +43,13 @@ _MAX_DETAIL = 512
 class PlatformCallError(RuntimeError):
     """Another service refused or failed a request: ``status`` is its HTTP status (0: no answer at all)."""
 
-    def __init__(self, service: str, status: int, detail: str) -> None:
+    def __init__(self, service: str, status: int, detail: str, retry_after_s: int = 5) -> None:
         super().__init__(f"{service} answered {status}: {detail}" if status else f"{service} unreachable: {detail}")
         self.service = service
         self.status = status
         self.detail = detail
+        self.retry_after_s = retry_after_s
+        """When to try again, from the answer's ``Retry-After`` (5 s without one)."""
 
     @property
     def retryable(self) -> bool:
@@ -124,7 +127,8 @@ class PlatformClient:
         except httpx.HTTPError as exc:
             raise PlatformCallError(self.service, 0, type(exc).__name__) from exc
         if response.status_code >= 400:
-            raise PlatformCallError(self.service, response.status_code, _detail(response))
+            retry_after = _retry_after(response.headers.get("retry-after"))
+            raise PlatformCallError(self.service, response.status_code, _detail(response), retry_after)
         return response.json()
 
     async def pages(
@@ -144,10 +148,42 @@ class PlatformClient:
 
 
 class WarehouseReader:
-    """History through the warehouse's query API: calls and stored events of one tenant, newest first."""
+    """History through the warehouse's query API: calls and stored events of one tenant, newest first.
+
+    Also the HTTP :class:`~llmops_kit.warehouse.HistoryReader` (:meth:`read`: a bounded read that says when
+    it stopped at its bound). A lifespan component: it starts and stops its client.
+    """
 
     def __init__(self, client: PlatformClient) -> None:
         self.client = client
+
+    async def start(self) -> None:
+        await self.client.start()
+
+    async def stop(self) -> None:
+        await self.client.stop()
+
+    async def read(self, tenant: str, table: str, params: Mapping[str, str], max_rows: int) -> HistoryRows:
+        """At most ``max_rows`` events of ``table`` (``truncated`` when more matched); the warehouse unable to
+        answer now is :class:`HistoryUnavailable`, a refused read :class:`HistoryError`."""
+        rows: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            query = {**params, "limit": min(PAGE_LIMIT, max_rows - len(rows) + 1), "cursor": cursor}
+            try:
+                page = await self.client.request("GET", f"/v1/events/{table}", tenant, params=query)
+            except PlatformCallError as exc:
+                if exc.retryable:
+                    raise HistoryUnavailable(f"the warehouse could not answer: {exc}", exc.retry_after_s) from None
+                raise HistoryError(f"the warehouse refused to read {table}: {exc.status} {exc.detail}") from None
+            except RuntimeError as exc:  # not started
+                raise HistoryUnavailable(str(exc)) from None
+            rows.extend(page.get("items") or [])
+            cursor = page.get("next_cursor")
+            if len(rows) > max_rows:
+                return HistoryRows(rows[:max_rows], truncated=True)
+            if not cursor:
+                return HistoryRows(rows, truncated=False)
 
     def calls(self, tenant: str, **filters: Any) -> AsyncIterator[dict[str, Any]]:
         """Calls matching ``filters`` (``GET /v1/calls``: app, model, start, end, experiment_id, origin, ...)."""
@@ -202,6 +238,13 @@ def _client(service: str, url: str | None, settings: ServiceSettings, options: d
     if not url or settings.service_key is None:
         return None
     return PlatformClient(service, url, settings.service_key.get_secret_value(), **options)
+
+
+def _retry_after(value: str | None) -> int:
+    try:
+        return max(1, int(value)) if value else 5
+    except ValueError:
+        return 5
 
 
 def _param(value: Any) -> Any:

@@ -33,6 +33,8 @@ from llmops_schemas.v1 import (
     PricePublished,
     PromptLabelMoved,
     PromptVersionPublished,
+    ReviewItemUpdated,
+    ReviewQueueConfigured,
 )
 from llmops_schemas.v1.audit import GENESIS_HASH
 from llmops_schemas.v1.examples import EXAMPLES, example, example_data
@@ -58,6 +60,8 @@ COMPACTED_TOPICS = {
     "llmops.prices",
     "llmops.budgets.config",
     "llmops.evaluations.config",
+    "llmops.review.queues",
+    "llmops.review.items",
 }
 
 PAYLOADS = tuple(EVENT_TYPES.values())
@@ -374,6 +378,8 @@ def test_entity_keys_of_compacted_payloads() -> None:
     assert example(ExperimentConfigured).entity_key() == "exp-mini-vs-4o"
     assert example(BudgetConfigured).entity_key() == "budget-support-monthly"
     assert example(EvaluatorConfigured).entity_key() == "answer-length"
+    assert example(ReviewQueueConfigured).entity_key() == "low-relevance"
+    assert example(ReviewItemUpdated).entity_key() == "low-relevance:call-01J9Z3Q4XK"
     assert example(PricePublished).entity_key() == "openai:gpt-4o-mini:2024-07-18T00:00:00Z"
     moved = PricePublished.model_validate(
         {**example_data(PricePublished), "effective_from": "2024-07-18T02:00:00+02:00"}
@@ -388,6 +394,8 @@ def test_entity_keys_of_compacted_payloads() -> None:
         PromptVersionPublished,
         PromptLabelMoved,
         EvaluatorConfigured,
+        ReviewQueueConfigured,
+        ReviewItemUpdated,
     }
 
 

@@ -32,6 +32,7 @@ from llmops_schemas.v1.governance import (
 )
 from llmops_schemas.v1.prompt_labels import PromptLabelMoved
 from llmops_schemas.v1.prompts import PromptMessage, PromptVariable, PromptVersionPublished, PromptVersionRef
+from llmops_schemas.v1.review import Review, ReviewItemUpdated, ReviewQueueConfigured
 
 PAYLOADS = (
     CallRecorded,
@@ -51,6 +52,8 @@ PAYLOADS = (
     PromptLabelMoved,
     ExperimentConfigured,
     PolicyPublished,
+    ReviewQueueConfigured,
+    ReviewItemUpdated,
 )
 """Every v1 payload class, one per event type."""
 
@@ -92,6 +95,9 @@ __all__ = [
     "PromptVersionRef",
     "RbacRoleSettings",
     "RetentionSettings",
+    "Review",
+    "ReviewItemUpdated",
+    "ReviewQueueConfigured",
     "TimeWindow",
     "TokenUsage",
 ]

@@ -23,6 +23,7 @@ from llmops_schemas.v1.feedback import FeedbackReceived
 from llmops_schemas.v1.governance import PolicyPublished
 from llmops_schemas.v1.prompt_labels import PromptLabelMoved
 from llmops_schemas.v1.prompts import PromptVersionPublished
+from llmops_schemas.v1.review import ReviewItemUpdated, ReviewQueueConfigured
 from llmops_schemas.v2 import calls as v2_calls
 from llmops_schemas.v2.examples import EXAMPLES as LATER_EXAMPLES
 
@@ -253,6 +254,31 @@ EXAMPLES: dict[type[EventPayload], dict[str, Any]] = {
             "action": "mask",
         },
         "updated_by": "alice@example.com",
+        "updated_at": _AT,
+    },
+    ReviewQueueConfigured: {
+        "name": "low-relevance",
+        "description": "Answers the judge scored under 0.5 on relevance last week",
+        "source": "low_score",
+        "params": {"evaluator": "relevance-judge", "below": 0.5, "app": "support-bot"},
+        "labels": ["off-topic", "wrong-facts", "fine"],
+        "reviews_per_item": 2,
+        "lock_ttl_s": 900,
+        "item_count": 120,
+        "updated_at": _AT,
+    },
+    ReviewItemUpdated: {
+        "queue": "low-relevance",
+        "item_id": _CALL,
+        "call_id": _CALL,
+        "reason": "relevance-judge 0.2",
+        "action": "reviewed",
+        "actor": "key-reviewer-1",
+        "status": "open",
+        "reviews": [
+            {"reviewer": "key-reviewer-1", "verdict": "reject", "label": "off-topic", "reviewed_at": _AT},
+        ],
+        "revision": 2,
         "updated_at": _AT,
     },
 }

@@ -8,7 +8,7 @@ which is how tests run the real routes against the kit's in-memory publisher.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
@@ -20,15 +20,23 @@ from llmops_kit.http.app import Component, ReadinessCheck, Runtime, create_servi
 from llmops_kit.http.limits import InFlightLimiter
 from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.publisher import EventPublisher
+from llmops_kit.platform_client import WarehouseReader, warehouse_reader
+from llmops_kit.warehouse import HistoryReader
+from llmops_schemas.v1 import AuditRecorded, ReviewItemUpdated, ReviewQueueConfigured
 from llmops_schemas.v2 import FeedbackReceived
 
 from llmops_feedback import __version__
 from llmops_feedback.adapters.rate_limit import WindowedSubmissionLimit
 from llmops_feedback.config import FeedbackSettings
+from llmops_feedback.entrypoints.export_http import EXPORTER, export_router
 from llmops_feedback.entrypoints.http import LIMITER, HttpDependencies, build_router
 from llmops_feedback.entrypoints.openapi import install_openapi
+from llmops_feedback.entrypoints.review_http import DESK, review_router
+from llmops_feedback.export.service import Exporter
 from llmops_feedback.handlers import FeedbackRules
 from llmops_feedback.ports import SubmissionLimit
+from llmops_feedback.review.desk import DeskLimits, ReviewDesk
+from llmops_feedback.review.state import ReviewState, materializers
 
 __all__ = ["SERVICE", "FeedbackPorts", "create_app"]
 
@@ -56,6 +64,10 @@ class FeedbackPorts:
     """None: the limit the settings describe."""
     clock: Callable[[], datetime] = _utcnow
     ready: ReadinessCheck = _always_ready
+    review_state: ReviewState = field(default_factory=ReviewState)
+    """The materialised review queues (a test marks it caught up, or feeds it records)."""
+    history: HistoryReader | None = None
+    """The warehouse's history; None: sources and exports that need it answer 503."""
 
 
 def _submission_limit(settings: FeedbackSettings) -> SubmissionLimit:
@@ -81,18 +93,51 @@ def _install(app: FastAPI, settings: FeedbackSettings, ports: FeedbackPorts) -> 
         publish_timeout_s=settings.publish_timeout_s,
         retry_after_s=settings.retry_after_s,
     )
+    limits = DeskLimits(
+        max_queues_per_tenant=settings.review_max_queues_per_tenant,
+        max_items_per_queue=settings.review_max_items_per_queue,
+        max_history_rows=settings.history_max_rows,
+        publish_timeout_s=settings.publish_timeout_s,
+        retry_after_s=settings.retry_after_s,
+    )
+    desk = ReviewDesk(
+        ports.review_state, ports.publisher, ports.history, source=settings.source, limits=limits, clock=ports.clock
+    )
+    setattr(app.state, DESK, desk)
+    exporter = Exporter(
+        ports.history, max_rows=settings.history_max_rows, clock=ports.clock, max_running=settings.max_running_exports
+    )
+    setattr(app.state, EXPORTER, exporter)
     return install_api_keys(app, ports.api_keys)
 
 
+TOPICS = [FeedbackReceived.topic, ReviewQueueConfigured.topic, ReviewItemUpdated.topic, AuditRecorded.topic]
+
+
+def _history(settings: FeedbackSettings) -> WarehouseReader | None:
+    """The warehouse with the service key (``LLMOPS_WAREHOUSE_URL``, ``LLMOPS_SERVICE_KEY``), or None."""
+    return warehouse_reader(settings)
+
+
 async def _kafka_runtime(app: FastAPI, settings: FeedbackSettings) -> Runtime:
-    bootstrap = settings.kafka_bootstrap_servers
-    producer = EventProducer(bootstrap, service=SERVICE, security=settings.kafka_security)
+    bootstrap, security = settings.kafka_bootstrap_servers, settings.kafka_security
+    producer = EventProducer(bootstrap, service=SERVICE, security=security)
+    state = ReviewState()
+    history = _history(settings)
     components: list[Component] = []
     if settings.ensure_topics:
-        components.append(TopicProvisioner(bootstrap, [FeedbackReceived.topic], security=settings.kafka_security))
-    components.append(producer)
-    ports = FeedbackPorts(producer, load_api_keys(settings.api_keys_file), verifier=settings.feedback_tokens.verifier())
-    checks = {"kafka": producer.ping, **_install(app, settings, ports)}
+        components.append(TopicProvisioner(bootstrap, TOPICS, security=security))
+    components += [producer, *materializers(bootstrap, state, security)]
+    if history is not None:
+        components.append(history)
+    keys = load_api_keys(settings.api_keys_file)
+    verifier = settings.feedback_tokens.verifier()
+    ports = FeedbackPorts(producer, keys, verifier=verifier, review_state=state, history=history)
+
+    async def review_ready() -> bool:
+        return state.caught_up
+
+    checks = {"kafka": producer.ping, "review_queues": review_ready, **_install(app, settings, ports)}
     return Runtime(components=components, checks=checks)
 
 
@@ -129,6 +174,8 @@ def create_app(settings: FeedbackSettings | None = None, *, ports: FeedbackPorts
         max_body_bytes=settings.max_body_bytes,
     )
     app.include_router(build_router(settings.max_batch_items))
+    app.include_router(review_router)
+    app.include_router(export_router)
     install_openapi(app)
     _allow_browsers(app, settings.cors_origins)
     setattr(app.state, LIMITER, InFlightLimiter(settings.max_in_flight_per_key, what="feedback requests"))

@@ -44,5 +44,11 @@ class FeedbackSettings(ServiceSettings):
         description='Browser origins allowed to post feedback (JSON list, e.g. ["https://app.example"]); '
         "empty: no CORS headers",
     )
+    review_max_queues_per_tenant: int = Field(default=100, ge=1, description="Review queues one tenant may have")
+    review_max_items_per_queue: int = Field(default=5_000, ge=1, le=100_000, description="Items of one queue (413)")
+    history_max_rows: int = Field(
+        default=20_000, ge=1, le=1_000_000, description="Rows one history read may scan (queue sources, exports)"
+    )
+    max_running_exports: int = Field(default=2, ge=1, description="Exports one process runs at once (429 above)")
     feedback_tokens: FeedbackTokenSettings = Field(default_factory=FeedbackTokenSettings)
     """Read from the unprefixed ``LLMOPS_FEEDBACK_TOKEN_SECRET`` / ``_PREVIOUS_SECRET`` / ``_TTL_S``."""

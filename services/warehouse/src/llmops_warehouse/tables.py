@@ -38,6 +38,8 @@ from llmops_schemas.v1 import (
     PricePublished,
     PromptLabelMoved,
     PromptVersionPublished,
+    ReviewItemUpdated,
+    ReviewQueueConfigured,
 )
 from llmops_schemas.v2 import EvaluationScored, FeedbackReceived
 
@@ -155,6 +157,8 @@ TABLES: tuple[EventTable, ...] = (
     ),
     EventTable("experiments", ExperimentConfigured, (_APP, _text("experiment_id"))),
     EventTable("policies", PolicyPublished),
+    EventTable("review_queues", ReviewQueueConfigured),
+    EventTable("review_items", ReviewItemUpdated, (_CALL_ID,)),
 )
 """Every stored event type but calls. Names are table names and the ``{table}`` of ``GET /v1/events/{table}``."""
 
