@@ -111,7 +111,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_problem(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ProblemError)
-        return problem_response(exc.status, exc.title, exc.detail, **exc.extensions)
+        retry = exc.extensions.get("retry_after")  # in the body and, where clients look for it, the header
+        headers = {"Retry-After": str(retry)} if retry is not None else None
+        return problem_response(exc.status, exc.title, exc.detail, headers=headers, **exc.extensions)
 
     async def on_http(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from llmops_kit.settings import ServiceSettings
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 __all__ = ["EvaluationSettings"]
@@ -31,3 +31,26 @@ class EvaluationSettings(ServiceSettings):
     )
     publish_timeout_s: float = Field(default=15.0, gt=0, description="How long a write waits for Kafka before 503")
     retry_after_s: int = Field(default=5, ge=1, description="Retry-After sent with a 503")
+    warehouse_url: str = Field(
+        default="http://127.0.0.1:8002", min_length=1, description="The warehouse's query API (history reads)"
+    )
+    warehouse_api_key: SecretStr | None = Field(
+        default=None, description="This service's `service`-role key; unset, verdicts answer 503"
+    )
+    warehouse_timeout_s: float = Field(default=30.0, gt=0, le=600, description="Longest wait for one warehouse page")
+    gateway_source: str = Field(
+        default="/services/inference", min_length=1, description="CloudEvents source of the calls the gateway records"
+    )
+    verdict_alpha: float = Field(default=0.05, gt=0, lt=0.5, description="False-positive rate of a verdict")
+    verdict_minimum_effect: float = Field(
+        default=0.1, gt=0, le=10, description="Smallest difference that matters, in standard deviations"
+    )
+    verdict_min_samples: int = Field(default=100, ge=2, le=1_000_000, description="Per arm before testing")
+    verdict_max_samples: int = Field(
+        default=20_000, ge=2, le=10_000_000, description="Per arm: past it without a difference, 'no difference'"
+    )
+    verdict_max_calls: int = Field(default=50_000, ge=1, le=1_000_000, description="Calls one verdict reads at most")
+    verdict_max_events: int = Field(
+        default=300_000, ge=1, le=10_000_000, description="Scores, feedback or costs one verdict reads at most, each"
+    )
+    verdict_concurrency: int = Field(default=2, ge=1, le=64, description="Verdicts computed at once; the next is 429")
