@@ -32,6 +32,7 @@ from llmops_schemas.v1.governance import (
 )
 from llmops_schemas.v1.prompt_labels import PromptLabelMoved
 from llmops_schemas.v1.prompts import PromptMessage, PromptVariable, PromptVersionPublished, PromptVersionRef
+from llmops_schemas.v1.verdict_policies import VerdictPolicySet
 
 PAYLOADS = (
     CallRecorded,
@@ -51,6 +52,7 @@ PAYLOADS = (
     PromptLabelMoved,
     ExperimentConfigured,
     PolicyPublished,
+    VerdictPolicySet,
 )
 """Every v1 payload class, one per event type."""
 
@@ -94,4 +96,5 @@ __all__ = [
     "RetentionSettings",
     "TimeWindow",
     "TokenUsage",
+    "VerdictPolicySet",
 ]

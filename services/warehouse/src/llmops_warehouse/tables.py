@@ -39,6 +39,7 @@ from llmops_schemas.v1 import (
     PricePublished,
     PromptLabelMoved,
     PromptVersionPublished,
+    VerdictPolicySet,
 )
 from llmops_schemas.v2 import FeedbackReceived
 
@@ -156,6 +157,7 @@ TABLES: tuple[EventTable, ...] = (
     ),
     EventTable("experiments", ExperimentConfigured, (_APP, _text("experiment_id"))),
     EventTable("policies", PolicyPublished),
+    EventTable("verdict_policies", VerdictPolicySet, (_text("experiment_id"),)),
 )
 """Every stored event type but calls. Names are table names and the ``{table}`` of ``GET /v1/events/{table}``."""
 
