@@ -108,3 +108,24 @@ async def test_reads_need_a_key_and_calls_read(client: httpx.AsyncClient) -> Non
     assert (await client.get("/v1/experiments")).status_code == 401
     assert (await client.get("/v1/experiments", headers=auth("ingest"))).status_code == 403
     assert (await client.get("/v1/experiments", headers=auth("reader"))).status_code == 200
+
+
+async def test_a_service_key_moves_weights_only_and_for_the_tenant_it_names(
+    client: httpx.AsyncClient, sink: InMemoryPublisher
+) -> None:
+    """The evaluation service's verdict policy (ADR 0024): weights and expected_version, nothing else."""
+    await client.post("/v1/experiments", json=AB, headers=auth("admin"))
+    service = {**auth("evaluation"), "X-LLMOps-Tenant": "acme"}
+    weights = {"weights": {"mini": 0.0, "full": 1.0, "local": 0.0}, "expected_version": 1}
+    moved = await client.patch("/v1/experiments/exp-mini-vs-4o", json=weights, headers=service)
+    assert moved.status_code == 200, moved.text
+    assert [v["weight"] for v in moved.json()["variants"]] == [0.0, 1.0, 0.0]
+    assert (sink.of(AuditRecorded)[-1].action, sink.of(AuditRecorded)[-1].actor.id) == (
+        "experiment.update",
+        "evaluation",
+    )
+    paused = await client.patch("/v1/experiments/exp-mini-vs-4o", json={"status": "paused"}, headers=service)
+    assert paused.status_code == 403 and paused.json()["detail"] == "this key may change an experiment's weights only"
+    assert (await client.post("/v1/experiments/exp-mini-vs-4o/stop", headers=service)).status_code == 403
+    elsewhere = {**auth("evaluation"), "X-LLMOps-Tenant": "globex"}
+    assert (await client.patch("/v1/experiments/exp-mini-vs-4o", json=weights, headers=elsewhere)).status_code == 404
