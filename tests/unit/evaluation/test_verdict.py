@@ -161,7 +161,7 @@ async def test_route_answers_the_verdict_and_problems() -> None:
 async def test_route_without_history_or_with_a_busy_warehouse_is_503() -> None:
     async with Harness(None).client() as client:
         off = await client.get("/v1/experiments/exp/verdict", headers=auth(READER))
-        assert off.status_code == 503 and "EVALUATION_WAREHOUSE_API_KEY" in off.json()["detail"]
+        assert off.status_code == 503 and "EVALUATION_SERVICE_API_KEY" in off.json()["detail"]
     busy = stocked(4)
     busy.fail_with = 503
     async with Harness(busy).client() as client:

@@ -15,18 +15,17 @@ from llmops_kit.bootstrap import TopicProvisioner, install_api_keys, load_api_ke
 from llmops_kit.http.app import Component, ReadinessCheck, Runtime, create_service_app
 from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.publisher import EventPublisher
-from llmops_kit.warehouse import WarehouseReader
-from llmops_schemas.v1 import AuditRecorded, EvaluationScored, EvaluatorConfigured
+from llmops_schemas.v1 import AuditRecorded, EvaluationScored, EvaluatorConfigured, VerdictPolicySet
 from llmops_schemas.v2 import CallRecorded
 
 from llmops_evaluation import __version__
-from llmops_evaluation.abtest.compare import Design
-from llmops_evaluation.abtest.history import WarehouseHistory
+from llmops_evaluation.abtest.policies import PolicyMaterializer, PolicyRegistry, PolicyStore
 from llmops_evaluation.abtest.service import ExperimentHistory, VerdictService
+from llmops_evaluation.abtest.wiring import install_verdicts, policy_components, service_clients
 from llmops_evaluation.config import EvaluationSettings
 from llmops_evaluation.entrypoints.consumer import SERVICE, build_consumer
 from llmops_evaluation.entrypoints.http import STATE_KEY, router
-from llmops_evaluation.entrypoints.verdict_http import VERDICTS_KEY
+from llmops_evaluation.entrypoints.verdict_http import POLICIES_KEY, VERDICTS_KEY
 from llmops_evaluation.entrypoints.verdict_http import router as verdict_router
 from llmops_evaluation.registry import EvaluatorRegistry
 from llmops_evaluation.store import EvaluatorMaterializer, EvaluatorStore
@@ -43,32 +42,12 @@ class EvaluationPorts:
     """None: authenticated routes answer 503 (as without ``LLMOPS_API_KEYS_FILE``)."""
     store: EvaluatorStore = field(default_factory=EvaluatorStore)
     history: ExperimentHistory | None = None
-    """Where verdicts read experiments from; None: verdicts answer 503 (as without a warehouse key)."""
+    """Where verdicts read experiments from; None: verdicts answer 503 (as without a service key)."""
+    policies: PolicyStore = field(default_factory=PolicyStore)
 
 
-def _design(settings: EvaluationSettings) -> Design:
-    return Design(
-        alpha=settings.verdict_alpha,
-        minimum_effect=settings.verdict_minimum_effect,
-        min_samples=settings.verdict_min_samples,
-        max_samples=settings.verdict_max_samples,
-    )
-
-
-def _history(settings: EvaluationSettings) -> tuple[WarehouseHistory | None, list[Component]]:
-    """The warehouse reader when this service has a key for it (else verdicts answer 503)."""
-    if settings.warehouse_api_key is None:
-        return None, []
-    reader = WarehouseReader(
-        settings.warehouse_url, settings.warehouse_api_key.get_secret_value(), timeout_s=settings.warehouse_timeout_s
-    )
-    history = WarehouseHistory(
-        reader,
-        gateway_source=settings.gateway_source,
-        max_calls=settings.verdict_max_calls,
-        max_events=settings.verdict_max_events,
-    )
-    return history, [reader]
+def _verdict_state(app: FastAPI) -> tuple[VerdictService, PolicyRegistry]:
+    return getattr(app.state, VERDICTS_KEY), getattr(app.state, POLICIES_KEY)
 
 
 def _install(app: FastAPI, settings: EvaluationSettings, ports: EvaluationPorts) -> dict[str, ReadinessCheck]:
@@ -84,8 +63,7 @@ def _install(app: FastAPI, settings: EvaluationSettings, ports: EvaluationPorts)
             retry_after_s=settings.retry_after_s,
         ),
     )
-    verdicts = VerdictService(ports.history, _design(settings), concurrency=settings.verdict_concurrency)
-    setattr(app.state, VERDICTS_KEY, verdicts)
+    install_verdicts(app, settings, ports.publisher, ports.history, ports.policies)
     return install_api_keys(app, ports.api_keys)
 
 
@@ -96,7 +74,9 @@ async def _kafka_runtime(app: FastAPI, settings: EvaluationSettings) -> Runtime:
     configs = EvaluatorMaterializer(bootstrap, store, security=security)
     loop = build_consumer(settings, store, producer, producer)
     keys = load_api_keys(settings.api_keys_file)
-    history, readers = _history(settings)
+    history, gateway = service_clients(settings)
+    policies = PolicyStore()
+    policy_configs = PolicyMaterializer(bootstrap, policies, security=security)
 
     async def scorer_ready() -> bool:
         return loop.ready
@@ -104,14 +84,16 @@ async def _kafka_runtime(app: FastAPI, settings: EvaluationSettings) -> Runtime:
     checks: dict[str, ReadinessCheck] = {
         "kafka": producer.ping,
         "evaluators": configs.check,
+        "policies": policy_configs.check,
         "scorer": scorer_ready,
-        **_install(app, settings, EvaluationPorts(producer, keys, store, history)),
+        **_install(app, settings, EvaluationPorts(producer, keys, store, history, policies)),
     }
     components: list[Component] = []
     if settings.ensure_topics:
         topics = [CallRecorded.topic, EvaluationScored.topic, EvaluatorConfigured.topic, AuditRecorded.topic]
-        components.append(TopicProvisioner(bootstrap, topics, security=security))
-    components += [producer, configs, loop, *readers]
+        components.append(TopicProvisioner(bootstrap, [*topics, VerdictPolicySet.topic], security=security))
+    acting = policy_components(settings, history, gateway, *_verdict_state(app))
+    components += [producer, configs, policy_configs, loop, *acting]
     return Runtime(components=components, checks=checks)
 
 

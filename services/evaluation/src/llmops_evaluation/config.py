@@ -34,8 +34,9 @@ class EvaluationSettings(ServiceSettings):
     warehouse_url: str = Field(
         default="http://127.0.0.1:8002", min_length=1, description="The warehouse's query API (history reads)"
     )
-    warehouse_api_key: SecretStr | None = Field(
-        default=None, description="This service's `service`-role key; unset, verdicts answer 503"
+    service_api_key: SecretStr | None = Field(
+        default=None,
+        description="This service's `service`-role key, for warehouse reads and policy moves; unset, verdicts are 503",
     )
     warehouse_timeout_s: float = Field(default=30.0, gt=0, le=600, description="Longest wait for one warehouse page")
     gateway_source: str = Field(
@@ -54,3 +55,7 @@ class EvaluationSettings(ServiceSettings):
         default=300_000, ge=1, le=10_000_000, description="Scores, feedback or costs one verdict reads at most, each"
     )
     verdict_concurrency: int = Field(default=2, ge=1, le=64, description="Verdicts computed at once; the next is 429")
+    gateway_url: str = Field(default="http://127.0.0.1:8003", min_length=1, description="The gateway (policy moves)")
+    policy_interval_s: float = Field(
+        default=60.0, gt=0, le=86_400, description="How often armed verdict policies are looked at"
+    )

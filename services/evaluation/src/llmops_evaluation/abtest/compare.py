@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from llmops_evaluation.abtest.sequential import FloatArray, SequentialResult, msprt_path
 from pydantic import BaseModel, Field
 from scipy import stats
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_effectsize, proportions_ztest
+
+from llmops_evaluation.abtest.sequential import FloatArray, SequentialResult, msprt_path
 
 __all__ = ["ArmSummary", "Design", "MetricComparison", "Outcome", "Series", "TestName", "compare"]
 

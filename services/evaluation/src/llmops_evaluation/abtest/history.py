@@ -119,7 +119,7 @@ class WarehouseHistory:
     """Reads one experiment's data for a tenant through the warehouse's query API."""
 
     def __init__(self, reader: WarehouseReader, *, gateway_source: str, max_calls: int, max_events: int) -> None:
-        self._reader = reader
+        self.reader = reader
         self._source = gateway_source
         self._max_calls = max_calls
         self._max_events = max_events
@@ -143,7 +143,7 @@ class WarehouseHistory:
         return data
 
     async def _experiment(self, tenant: str, experiment_id: str) -> ExperimentConfigured:
-        page = await self._reader.page(tenant, "/v1/events/experiments", {"experiment_id": experiment_id, "limit": 1})
+        page = await self.reader.page(tenant, "/v1/events/experiments", {"experiment_id": experiment_id, "limit": 1})
         items = page.get("items") or []
         if not items or items[0].get("deleted"):
             raise UnknownExperiment(f"no experiment {experiment_id!r}")
@@ -158,14 +158,14 @@ class WarehouseHistory:
         params = {"experiment_id": experiment_id, "origin": "application"}
         facts: list[CallFact] = []
         read = 0
-        async for page in self._reader.pages(tenant, "/v1/calls", params, max_items=self._max_calls):
+        async for page in self.reader.pages(tenant, "/v1/calls", params, max_items=self._max_calls):
             read += len(page)
             facts += [f for f in (_call_fact(r, experiment_id, self._source) for r in page) if f is not None]
         return facts, read >= self._max_calls
 
     async def _events(self, tenant: str, table: str, params: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
         rows: list[dict[str, Any]] = []
-        async for page in self._reader.pages(tenant, f"/v1/events/{table}", params, max_items=self._max_events):
+        async for page in self.reader.pages(tenant, f"/v1/events/{table}", params, max_items=self._max_events):
             rows += page
         return rows, len(rows) >= self._max_events
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
+from llmops_kit.http.problems import ProblemError
+from llmops_kit.warehouse import WarehouseError, WarehouseUnavailable
+
 from llmops_evaluation.abtest.compare import Design
 from llmops_evaluation.abtest.history import ExperimentData, UnknownExperiment
 from llmops_evaluation.abtest.verdict import ExperimentVerdict, decide, with_overrides
-from llmops_kit.http.problems import ProblemError
-from llmops_kit.warehouse import WarehouseError, WarehouseUnavailable
 
 __all__ = ["ExperimentHistory", "VerdictService"]
 
@@ -42,7 +43,7 @@ class VerdictService:
         """The verdict now; problems: 404 unknown experiment, 429 busy, 503 warehouse unavailable."""
         if self._history is None:
             raise ProblemError(
-                503, "Service Unavailable", "history reads are not configured (EVALUATION_WAREHOUSE_API_KEY)"
+                503, "Service Unavailable", "history reads are not configured (EVALUATION_SERVICE_API_KEY)"
             )
         if self._slots.locked():
             raise ProblemError(429, "Too Many Requests", "verdicts are being computed; retry shortly", retry_after=1)

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from scipy import stats
+
 from llmops_evaluation.abtest.compare import Design, Series, TestName, compare
 from llmops_evaluation.abtest.sequential import FloatArray
-from scipy import stats
 
 __all__ = ["Scenario", "SimulationResult", "simulate"]
 

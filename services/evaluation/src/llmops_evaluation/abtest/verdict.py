@@ -23,9 +23,10 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Literal
 
+from pydantic import BaseModel, Field
+
 from llmops_evaluation.abtest.compare import Design, MetricComparison, Outcome, Series, TestName, compare
 from llmops_evaluation.abtest.history import ExperimentData, FeedbackFact
-from pydantic import BaseModel, Field
 
 __all__ = ["LOWER_IS_BETTER", "ExperimentVerdict", "VariantVerdict", "Verdict", "decide", "with_overrides"]
 
@@ -69,6 +70,7 @@ class ExperimentVerdict(BaseModel):
     experiment_id: str
     kind: str
     status: str
+    experiment_version: int = Field(description="The experiment's version the verdict read (gateway's `version`)")
     control: str
     primary_metric: str
     alpha: float
@@ -171,6 +173,7 @@ def decide(data: ExperimentData, design: Design, primary_metric: str | None = No
         experiment_id=experiment.experiment_id,
         kind=experiment.kind,
         status=experiment.status,
+        experiment_version=experiment.version,
         control=experiment.control,
         primary_metric=primary,
         alpha=design.alpha,
