@@ -8,7 +8,7 @@ UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest
 
-.PHONY: help setup lint format schemas test test-unit test-integration test-e2e test-contract run bench-ingest bench-gateway clean
+.PHONY: help setup lint format schemas test test-unit test-integration test-e2e test-contract run bench-ingest bench-gateway bench-ab clean
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ bench-ingest: setup ## End-to-end ingest throughput and request-to-queryable lat
 
 bench-gateway: setup ## Latency the gateway adds vs LiteLLM (own venv) and Portkey (npm ci; needs Node) in .cache: chat, tools, Anthropic-translated; c=1 and c=16 (docs/benchmarks.md)
 	$(RUN) python benchmarks/bench_gateway.py --write docs/benchmarks.md
+
+bench-ab: setup ## A/B verdict statistics on simulated experiments: A/A false positives under peeking (2,000 runs each), power (docs/benchmarks.md)
+	$(RUN) python benchmarks/bench_ab_verdicts.py --write docs/benchmarks.md
 
 clean: ## Remove local state (.data) but keep the caches
 	rm -rf .data
