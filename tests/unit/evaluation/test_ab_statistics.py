@@ -74,7 +74,11 @@ def test_too_few_observations_keep_running_and_a_tight_interval_is_no_difference
     same = compare("relevance", "welch", "higher", series(a), series(b, 0.5), Design(alpha=0.1, max_samples=10**7))
     assert same.outcome == "no_difference" and "within" in same.reason
     flat = compare("json_valid", "welch", "higher", series(np.ones(500)), series(np.ones(500)), DESIGN)
-    assert flat.outcome == "no_difference"
+    assert flat.outcome == "keep_running" and "not varied" in flat.reason
+    capped = Design(alpha=0.1, max_samples=500)
+    assert compare("json_valid", "welch", "higher", series(np.ones(500)), series(np.ones(500)), capped).outcome == (
+        "no_difference"
+    )
 
 
 def test_past_max_samples_without_a_difference_is_no_difference() -> None:

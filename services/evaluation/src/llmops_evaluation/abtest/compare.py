@@ -166,7 +166,9 @@ def _outcome(
     if seq is None:
         if n < design.min_samples:
             return "keep_running", f"fewer than {design.min_samples} observations in an arm"
-        return "no_difference", "the metric does not vary in either arm"
+        if n >= design.max_samples:
+            return "no_difference", f"{design.max_samples} observations per arm, all of one value"
+        return "keep_running", "the metric has not varied yet (one value in both arms)"
     if seq.p_value <= alpha:
         good = (seq.estimate > 0) == (better == "higher")
         return ("better" if good else "worse"), f"always-valid p {seq.p_value:.3g} <= {alpha:.3g}"
