@@ -54,9 +54,9 @@ def install_verdicts(
 
 def service_clients(settings: EvaluationSettings) -> tuple[WarehouseHistory | None, GatewayExperiments | None]:
     """The warehouse history and the gateway client, both with the service key (None without one)."""
-    if settings.service_api_key is None:
+    key = settings.service_api_key.get_secret_value() if settings.service_api_key else ""
+    if not key:  # unset, or empty as compose passes an unset variable
         return None, None
-    key = settings.service_api_key.get_secret_value()
     reader = WarehouseReader(settings.warehouse_url, key, timeout_s=settings.warehouse_timeout_s)
     history = WarehouseHistory(
         reader,
