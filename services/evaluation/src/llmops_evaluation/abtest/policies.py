@@ -84,7 +84,7 @@ def PolicyMaterializer(
 class PolicySpec(BaseModel):
     """The body of ``PUT /v1/experiments/{id}/policy``: what the service may do once the verdict is in."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # strict: 0 is not false
 
     promote: bool = Field(default=False, description="Give a better variant every call")
     rollback: bool = Field(default=False, description="Give the control every call when the variants are worse")

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from llmops_kit.audit import Actor
 from llmops_kit.auth import Principal, requires
-from llmops_kit.http.problems import ProblemError
+from llmops_kit.http.problems import ProblemError, problem_response
 from llmops_schemas.v1 import VerdictPolicySet
 
 from llmops_evaluation.abtest.policies import PolicyRegistry, PolicySpec
@@ -122,3 +122,14 @@ async def delete_policy(experiment_id: ExperimentId, policies: Policies, caller:
     """Opt out. Audited (``verdict_policy.delete``)."""
     await policies.delete(caller.tenant_id, experiment_id, Actor.of(caller, request))
     return Response(status_code=204)
+
+
+@router.api_route(
+    "/v1/experiments/{experiment_id}/policy",
+    methods=["POST", "PATCH", "OPTIONS", "TRACE"],
+    include_in_schema=False,
+    status_code=405,
+)
+async def other_policy_methods(experiment_id: str) -> Response:
+    """405 naming every method of the path (Starlette's own 405 would name only the first route's)."""
+    return problem_response(405, "Method Not Allowed", "Method Not Allowed", headers={"Allow": "DELETE, GET, PUT"})
