@@ -28,20 +28,10 @@ from llmops_kit.settings import KafkaSecurity
 
 from llmops_cli.demo_upstream import DEMO_UPSTREAM_MODEL
 
-__all__ = [
-    "EMBEDDING_MODEL",
-    "EVALUATION_SERVICE_KEY",
-    "GATEWAY_MODEL",
-    "LocalPlatform",
-    "PlatformPorts",
-    "ensure_dev_keys",
-    "write_routes",
-]
+__all__ = ["EMBEDDING_MODEL", "GATEWAY_MODEL", "LocalPlatform", "PlatformPorts", "ensure_dev_keys", "write_routes"]
 
 DEV_TENANT = "demo"
 DEV_ROLES = ("admin", "writer", "reader", "reviewer")
-EVALUATION_SERVICE_KEY = "service-evaluation"
-"""The credentials.json entry of the evaluation service's key."""
 GATEWAY_MODEL = "opticks-gpt2"  # the public name the gateway routes to the model server's `llm`
 EMBEDDING_MODEL = "local-embedder"  # and to its `embedder` (the name infra/dev and Helm use too)
 TOOLS_MODEL = "demo-tools"  # and to the demo upstream's scripted tool-calling model (llmops up only)
@@ -125,10 +115,6 @@ def ensure_dev_keys(data_dir: Path) -> tuple[Path, dict[str, str]]:
         {"id": f"dev-{role}", "tenant_id": DEV_TENANT, "role": role, "sha256": hash_key(key)}
         for role, key in keys.items()
     ]
-    # The evaluation service's own key (role service, any tenant): A/B verdicts read history with it.
-    keys[EVALUATION_SERVICE_KEY] = generate_key()
-    records.append({"id": "dev-service-evaluation", "tenant_id": "*", "role": "service",
-                    "sha256": hash_key(keys[EVALUATION_SERVICE_KEY])})  # fmt: skip
     data_dir.mkdir(parents=True, exist_ok=True)
     keys_file.write_text(yaml.safe_dump({"keys": records}, sort_keys=False))
     creds_file.unlink(missing_ok=True)
@@ -168,7 +154,7 @@ class LocalPlatform:
         """Create every topic of infra/kafka/topics.yaml (and its DLQ) that is missing; idempotent."""
         return asyncio.run(ensure_topics(self.bootstrap_servers, TopicCatalog.load(), security=KafkaSecurity()))
 
-    def start_services(self, keys_file: Path, evaluation_key: str | None = None) -> None:
+    def start_services(self, keys_file: Path) -> None:
         """Ingest, feedback, the warehouse, the model server and the demo upstream together; then the gateway."""
         common = {
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
@@ -181,12 +167,7 @@ class LocalPlatform:
             "warehouse": {"WAREHOUSE_PORT": str(self.ports.warehouse), "CLICKHOUSE_URL": clickhouse},
             "ingest": {"INGEST_PORT": str(self.ports.ingest)},
             "feedback": {"FEEDBACK_PORT": str(self.ports.feedback)},
-            "evaluation": {
-                "EVALUATION_PORT": str(self.ports.evaluation),
-                "EVALUATION_WAREHOUSE_URL": self.url("warehouse"),
-                "EVALUATION_GATEWAY_URL": self.url("inference"),
-                **({"EVALUATION_SERVICE_API_KEY": evaluation_key} if evaluation_key else {}),
-            },
+            "evaluation": {"EVALUATION_PORT": str(self.ports.evaluation)},
             "demo-upstream": {"DEMO_UPSTREAM_PORT": str(self.ports.demo_upstream)},
             "model-server": {
                 "MODEL_SERVER_HOST": "127.0.0.1",

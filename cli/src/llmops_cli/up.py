@@ -33,7 +33,6 @@ from llmops_cli.config import STATE_FILE, CliConfig, read_running_state
 from llmops_cli.demo import DEMO_APPS, demo_calls
 from llmops_cli.platform import (
     EMBEDDING_MODEL,
-    EVALUATION_SERVICE_KEY,
     GATEWAY_MODEL,
     TOOLS_MODEL,
     LocalPlatform,
@@ -122,7 +121,7 @@ def _run(platform: LocalPlatform, data_dir: Path, *, demo_calls: int, once: bool
     created = platform.apply_topic_catalog()
     console.print(f"[green]✓[/green] Kafka at {platform.bootstrap_servers} ({len(created)} topics created)")
     with console.status("starting ingest, warehouse, model server (loads the models), then the gateway..."):
-        platform.start_services(keys_file, keys.get(EVALUATION_SERVICE_KEY))
+        platform.start_services(keys_file)
     console.print(f"[green]✓[/green] ingest at {platform.url('ingest')}, warehouse at {platform.url('warehouse')}")
     console.print(
         f"[green]✓[/green] model server at {platform.url('model-server')} (gRPC :{platform.ports.model_server_grpc}), "
