@@ -8,6 +8,7 @@ fake warehouse query API holding one small experiment, and verdict policies star
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,10 +22,9 @@ from llmops_evaluation.evaluators import build_evaluator
 from llmops_evaluation.store import EvaluatorStore
 from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, hash_key
 from llmops_kit.kafka.publisher import InMemoryPublisher
-from llmops_kit.warehouse import WarehouseReader
 from llmops_schemas.v1 import EvaluatorConfigured
 
-from tests.unit.evaluation.fake_warehouse import FakeWarehouse
+from tests.unit.evaluation.fake_warehouse import FakeWarehouse, started_reader
 
 KEY = "llmops_contract_test_admin_key_00000000000"
 HEADERS = {"Authorization": f"Bearer {KEY}"}
@@ -47,7 +47,7 @@ def _history() -> WarehouseHistory:
     warehouse.experiment(TENANT, "exp")
     for i in range(20):
         warehouse.call(TENANT, f"c{i}", "ab"[i % 2], i)
-    reader = WarehouseReader("http://warehouse", "svc", transport=warehouse.transport())
+    reader = asyncio.run(started_reader(warehouse.transport()))
     return WarehouseHistory(reader, gateway_source="/services/inference", max_calls=1000, max_events=1000)
 
 

@@ -47,6 +47,7 @@ COMPOSE_ROUTES_FILE = REPO_ROOT / "infra" / "dev" / "inference-routes.yaml"
 SERVICES = sorted(p.name for p in (REPO_ROOT / "services").iterdir() if (p / "pyproject.toml").is_file())
 # The development key README.md publishes for docker compose, and where its digest is.
 DEV_KEY = "llmops_dev_only_insecure_key_for_docker_compose"
+DEV_SERVICE_KEY = "llmops_dev_only_insecure_service_key_for_docker_compose"
 DEV_KEYS_FILE = REPO_ROOT / "infra" / "dev" / "api-keys.yaml"
 
 EXAMPLE_FILES = sorted(EXAMPLES_DIR.glob("*.yaml"))
@@ -764,15 +765,17 @@ def keys_values(tmp_path: Path, sha256: str, allow: bool | None = None) -> Path:
     return path
 
 
-def test_the_chart_knows_the_published_development_key(helm: Path) -> None:
-    digest = hashlib.sha256(DEV_KEY.encode()).hexdigest()
-    assert DEV_KEY in (REPO_ROOT / "README.md").read_text()
-    assert [k["sha256"] for k in yaml.safe_load(DEV_KEYS_FILE.read_text())["keys"]] == [digest]
-    assert f'"llmops.devKeyDigest" -}}}}{digest}{{{{' in (CHART / "templates" / "_helpers.tpl").read_text()
+def test_the_chart_knows_the_published_development_keys(helm: Path) -> None:
+    digests = [hashlib.sha256(key.encode()).hexdigest() for key in (DEV_KEY, DEV_SERVICE_KEY)]
+    readme = (REPO_ROOT / "README.md").read_text()
+    assert DEV_KEY in readme and DEV_SERVICE_KEY in readme
+    assert [k["sha256"] for k in yaml.safe_load(DEV_KEYS_FILE.read_text())["keys"]] == digests
+    assert f'"llmops.devKeyDigests" -}}}}{" ".join(digests)}{{{{' in (CHART / "templates" / "_helpers.tpl").read_text()
 
 
-def test_the_development_key_is_refused(helm: Path, tmp_path: Path) -> None:
-    digest = hashlib.sha256(DEV_KEY.encode()).hexdigest()
+@pytest.mark.parametrize("key", [DEV_KEY, DEV_SERVICE_KEY])
+def test_the_development_keys_are_refused(helm: Path, tmp_path: Path, key: str) -> None:
+    digest = hashlib.sha256(key.encode()).hexdigest()
     for allow in (None, False):
         proc = template(helm, [keys_values(tmp_path, digest, allow)])
         assert proc.returncode != 0
@@ -904,3 +907,13 @@ def test_a_persistent_spool_for_the_gateway(helm: Path) -> None:
     default = by_kind_name(render(helm))
     assert ("PersistentVolumeClaim", fullname("inference-spool")) not in default
     assert default[("ConfigMap", fullname("inference"))]["data"]["INFERENCE_SPOOL_DIR"] == "/tmp/llmops-spool"
+
+
+def test_services_with_platform_clients_are_told_where_the_warehouse_and_gateway_are(helm: Path) -> None:
+    index = by_kind_name(render(helm, []))
+    for name in ("evaluation", "feedback"):
+        data = index[("ConfigMap", fullname(name))]["data"]
+        assert data["LLMOPS_WAREHOUSE_URL"] == f"http://{fullname('warehouse')}:8002"
+        assert data["LLMOPS_GATEWAY_URL"] == f"http://{fullname('inference')}:8003"
+        assert "LLMOPS_SERVICE_KEY" not in data  # a secret: only ever from secretEnv
+    assert "LLMOPS_WAREHOUSE_URL" not in index[("ConfigMap", fullname("ingest"))]["data"]

@@ -70,3 +70,11 @@ def test_api_conforms_to_its_openapi_document(case: Any) -> None:
         assert set(response.json()) == {"type", "error"} and response.json()["type"] == "error", response.text
     elif response.status_code >= 400 and case.path.startswith("/v1/"):
         assert set(response.json()) == {"error"}
+
+
+def test_the_answers_of_recorded_calls_document_their_feedback_token_header() -> None:
+    paths = app.openapi()["paths"]
+    for path in ("/v1/chat/completions", "/v1/completions"):
+        headers = paths[path]["post"]["responses"]["200"]["headers"]
+        assert headers["X-LLMOps-Feedback-Token"]["schema"] == {"type": "string"}
+    assert "headers" not in paths["/v1/embeddings"]["post"]["responses"]["200"]  # embeddings get no token

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from llmops_kit.auth import generate_key, hash_key
+from llmops_kit.auth import ANY_TENANT as SERVICE_TENANT
+from llmops_kit.auth import SERVICE_ROLE, generate_key, hash_key
 from llmops_kit.infra import LocalKafkaBroker
 from llmops_kit.infra.process import ManagedProcess
 from llmops_kit.kafka.topics import TopicCatalog, ensure_topics
@@ -109,10 +110,18 @@ def ensure_dev_keys(data_dir: Path) -> tuple[Path, dict[str, str]]:
     """
     keys_file, creds_file = data_dir / "api-keys.yaml", data_dir / "credentials.json"
     if keys_file.is_file() and creds_file.is_file():
-        return keys_file, json.loads(creds_file.read_text())
-    keys = {role: generate_key() for role in DEV_ROLES}
+        known: dict[str, str] = json.loads(creds_file.read_text())
+        if SERVICE_ROLE in known:  # a data directory of an older version has no service key yet
+            return keys_file, known
+    keys = {role: generate_key() for role in (*DEV_ROLES, SERVICE_ROLE)}
     records = [
-        {"id": f"dev-{role}", "tenant_id": DEV_TENANT, "role": role, "sha256": hash_key(key)}
+        {
+            "id": f"dev-{role}",
+            # The platform's own services act for any tenant, naming it per request (docs/adr/0007).
+            "tenant_id": SERVICE_TENANT if role == SERVICE_ROLE else DEV_TENANT,
+            "role": role,
+            "sha256": hash_key(key),
+        }
         for role, key in keys.items()
     ]
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -154,8 +163,17 @@ class LocalPlatform:
         """Create every topic of infra/kafka/topics.yaml (and its DLQ) that is missing; idempotent."""
         return asyncio.run(ensure_topics(self.bootstrap_servers, TopicCatalog.load(), security=KafkaSecurity()))
 
-    def start_services(self, keys_file: Path) -> None:
-        """Ingest, feedback, the warehouse, the model server and the demo upstream together; then the gateway."""
+    def start_services(self, keys_file: Path, service_key: str) -> None:
+        """Ingest, feedback, the warehouse, the model server and the demo upstream together; then the gateway.
+
+        Evaluation and feedback read history from the warehouse and send platform traffic through the gateway
+        with ``service_key`` (their clients connect on first use, so the gateway may start after them).
+        """
+        platform_clients = {
+            "LLMOPS_WAREHOUSE_URL": self.url("warehouse"),
+            "LLMOPS_GATEWAY_URL": self.url("inference"),
+            "LLMOPS_SERVICE_KEY": service_key,
+        }
         common = {
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "LLMOPS_API_KEYS_FILE": str(keys_file),
@@ -166,8 +184,8 @@ class LocalPlatform:
         first = {
             "warehouse": {"WAREHOUSE_PORT": str(self.ports.warehouse), "CLICKHOUSE_URL": clickhouse},
             "ingest": {"INGEST_PORT": str(self.ports.ingest)},
-            "feedback": {"FEEDBACK_PORT": str(self.ports.feedback)},
-            "evaluation": {"EVALUATION_PORT": str(self.ports.evaluation)},
+            "feedback": {"FEEDBACK_PORT": str(self.ports.feedback), **platform_clients},
+            "evaluation": {"EVALUATION_PORT": str(self.ports.evaluation), **platform_clients},
             "demo-upstream": {"DEMO_UPSTREAM_PORT": str(self.ports.demo_upstream)},
             "model-server": {
                 "MODEL_SERVER_HOST": "127.0.0.1",

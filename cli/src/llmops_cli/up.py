@@ -22,6 +22,7 @@ from types import FrameType
 from typing import Any
 
 import httpx
+from llmops_kit.auth import SERVICE_ROLE
 from llmops_kit.feedback_tokens import TOKEN_HEADER
 from llmops_kit.infra import KafkaBrokerError
 from llmops_kit.infra.process import ProcessError
@@ -121,7 +122,7 @@ def _run(platform: LocalPlatform, data_dir: Path, *, demo_calls: int, once: bool
     created = platform.apply_topic_catalog()
     console.print(f"[green]✓[/green] Kafka at {platform.bootstrap_servers} ({len(created)} topics created)")
     with console.status("starting ingest, warehouse, model server (loads the models), then the gateway..."):
-        platform.start_services(keys_file)
+        platform.start_services(keys_file, keys[SERVICE_ROLE])
     console.print(f"[green]✓[/green] ingest at {platform.url('ingest')}, warehouse at {platform.url('warehouse')}")
     console.print(
         f"[green]✓[/green] model server at {platform.url('model-server')} (gRPC :{platform.ports.model_server_grpc}), "

@@ -80,27 +80,31 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{- end -}}
 
 {{/*
-The development key published in README.md (llmops_dev_only_insecure_key_for_docker_compose, the one entry of
-infra/dev/api-keys.yaml) protects nothing: anyone can read it. The chart refuses a keys file holding its digest
+The development keys published in README.md (llmops_dev_only_insecure_key_for_docker_compose and the services'
+llmops_dev_only_insecure_service_key_for_docker_compose, the entries of infra/dev/api-keys.yaml) protect nothing:
+anyone can read them. The chart refuses a keys file holding either digest
 unless global.apiKeys.allowInsecureDevKey is true (a throwaway cluster). Checked on global.apiKeys.inline and,
 on `helm install/upgrade` against a cluster, in the existing Secret (`lookup` finds nothing under `helm template`).
 */}}
-{{- define "llmops.devKeyDigest" -}}2cdf314fcb542923d072b583172e2d14ed498f2a774588dd5d8c0dc8ba179608{{- end -}}
+{{- define "llmops.devKeyDigests" -}}2cdf314fcb542923d072b583172e2d14ed498f2a774588dd5d8c0dc8ba179608 86201b0ecb3484556858e052539b191efa1f7251b40cb0dd114aa94cd001d66e{{- end -}}
 
 {{- define "llmops.refuseDevKey" -}}
 {{- $keys := .Values.global.apiKeys -}}
-{{- $digest := include "llmops.devKeyDigest" . -}}
+{{- $digests := splitList " " (include "llmops.devKeyDigests" .) -}}
 {{- $advice := "it is the development key published in README.md (infra/dev/api-keys.yaml), which protects nothing: create keys with `llmops keys create`, or set global.apiKeys.allowInsecureDevKey=true on a throwaway cluster" -}}
 {{- if not $keys.allowInsecureDevKey -}}
 {{- range $keys.inline -}}
-{{- if eq (lower (toString .sha256)) $digest -}}
+{{- if has (lower (toString .sha256)) $digests -}}
 {{- fail (printf "global.apiKeys.inline: refusing key %q: %s" (toString .id) $advice) -}}
 {{- end -}}
 {{- end -}}
 {{- with $keys.existingSecret -}}
 {{- $secret := lookup "v1" "Secret" $.Release.Namespace . | default dict -}}
-{{- if contains $digest (dig "data" $keys.key "" $secret | b64dec) -}}
-{{- fail (printf "global.apiKeys.existingSecret %q: refusing its keys file: %s" . $advice) -}}
+{{- $file := dig "data" $keys.key "" $secret | b64dec -}}
+{{- range $digests -}}
+{{- if contains . $file -}}
+{{- fail (printf "global.apiKeys.existingSecret %q: refusing its keys file: %s" $keys.existingSecret $advice) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
@@ -167,6 +171,11 @@ CLICKHOUSE_URL: {{ required "global.clickhouse.url is required" $g.clickhouse.ur
 {{- end }}
 {{- if include "llmops.mountApiKeys" . }}
 LLMOPS_API_KEYS_FILE: {{ printf "%s/%s" ($g.apiKeys.mountPath | trimSuffix "/") $g.apiKeys.key | quote }}
+{{- end }}
+{{- if .svc.platformClients }}
+{{- $services := .root.Values.services }}
+LLMOPS_WAREHOUSE_URL: {{ printf "http://%s:%v" (include "llmops.fullname" (dict "root" .root "name" "warehouse")) $services.warehouse.port | quote }}
+LLMOPS_GATEWAY_URL: {{ printf "http://%s:%v" (include "llmops.fullname" (dict "root" .root "name" "inference")) $services.inference.port | quote }}
 {{- end }}
 {{- $env := .svc.env | default dict }}
 {{- if dig "spool" "persistence" "enabled" false .svc }}

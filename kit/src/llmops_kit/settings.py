@@ -74,3 +74,18 @@ class ServiceSettings(BaseSettings):
     ensure_topics: bool = Field(default=True, description="Create missing catalog topics at start (idempotent).")
     kafka_security: KafkaSecurity = Field(default_factory=KafkaSecurity)
     """Read from the unprefixed ``KAFKA_SECURITY_PROTOCOL``/``KAFKA_SASL_*``/``KAFKA_SSL_*`` variables."""
+    warehouse_url: str | None = Field(
+        default=None,
+        validation_alias=_env("LLMOPS_WAREHOUSE_URL"),
+        description="The warehouse's query API, for services that read history (with the service key)",
+    )
+    gateway_url: str | None = Field(
+        default=None,
+        validation_alias=_env("LLMOPS_GATEWAY_URL"),
+        description="The inference gateway, for services that send platform traffic (with the service key)",
+    )
+    service_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=_env("LLMOPS_SERVICE_KEY"),
+        description="This service's own API key (role 'service') for the warehouse and the gateway",
+    )

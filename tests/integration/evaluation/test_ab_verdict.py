@@ -21,11 +21,11 @@ from llmops_evaluation.abtest.history import WarehouseHistory
 from llmops_evaluation.abtest.service import VerdictService
 from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, hash_key
 from llmops_kit.kafka.producer import EventProducer
-from llmops_kit.warehouse import WarehouseReader
+from llmops_kit.platform_client import PlatformClient, WarehouseReader
 from llmops_schemas import CloudEvent
-from llmops_schemas.v1 import CostRecorded, EvaluationScored, ExperimentConfigured
+from llmops_schemas.v1 import CostRecorded, ExperimentConfigured
 from llmops_schemas.v1.examples import example_data
-from llmops_schemas.v2 import FeedbackReceived
+from llmops_schemas.v2 import EvaluationScored, FeedbackReceived
 from llmops_warehouse.adapters.clickhouse_store import ClickHouseEventStore
 from llmops_warehouse.bootstrap import WarehousePorts
 from llmops_warehouse.concurrent_store import ConcurrentEventStore
@@ -76,8 +76,13 @@ def recorded(tenant: str, experiment_id: str, start: datetime) -> list[CloudEven
 
 
 def scored(tenant: str, call_id: str, score: float, at: datetime) -> CloudEvent[EvaluationScored]:
-    data = {**example_data(EvaluationScored), "evaluation_id": f"e-{call_id}", "call_id": call_id,
-            "metric": "relevance", "score": score, "score_min": 0, "score_max": 5, "judged_at": at}  # fmt: skip
+    """A v2 pass: the relevance score, and a malformed judge answer that must not count as a score."""
+    judge = {"name": "relevance-judge", "version": "1", "kind": "llm_judge", "judge_model": "demo-judge"}
+    items = [
+        {"score_id": f"s-{call_id}", "evaluator": judge, "metric": "relevance", "score": score, "score_max": 5},
+        {"score_id": f"m-{call_id}", "evaluator": judge, "metric": "tone", "outcome": "malformed"},
+    ]
+    data = {"evaluation_id": f"e-{call_id}", "call_id": call_id, "app": "support-bot", "scores": items, "judged_at": at}
     return CloudEvent.wrap(EvaluationScored.model_validate(data), source="/services/evaluation", tenant_id=tenant)
 
 
@@ -113,10 +118,12 @@ async def test_a_verdict_computed_from_stored_calls(
         WarehouseSettings(api_keys_file=None),
         ports=WarehousePorts(ClickHouseEventStore(chdb_client, warehouse_database), keys),
     )
-    reader = WarehouseReader("http://warehouse", SERVICE_KEY, transport=httpx.ASGITransport(app=warehouse))
+    client = PlatformClient("warehouse", "http://warehouse", SERVICE_KEY, transport=httpx.ASGITransport(app=warehouse))
+    reader = WarehouseReader(client)
     history = WarehouseHistory(reader, gateway_source=GATEWAY, max_calls=10_000, max_events=10_000)
     start = datetime.now(UTC) - timedelta(minutes=5)
     await producer.start()
+    await client.start()
     await sink.start()
     try:
         async with warehouse.router.lifespan_context(warehouse):
@@ -124,14 +131,11 @@ async def test_a_verdict_computed_from_stored_calls(
             await producer.publish_many(extras(tenant, start + timedelta(seconds=1)))
 
             async def stored() -> bool:
-                page = await reader.page(tenant, "/v1/events/cost_records", {})
-                calls = await reader.page(tenant, "/v1/calls", {"limit": 1000})
-                scores = await reader.page(tenant, "/v1/events/evaluation_scores", {"limit": 1000})
-                return (
-                    bool(page["items"])
-                    and len(calls["items"]) == 2 * CALLS_PER_ARM + 2
-                    and len(scores["items"]) == 2 * CALLS_PER_ARM
-                )
+                costs = await client.request("GET", "/v1/events/cost_records", tenant)
+                calls = await client.request("GET", "/v1/calls", tenant, params={"limit": 1000})
+                scores = await client.request("GET", "/v1/events/evaluation_scores", tenant, params={"limit": 1000})
+                expected = (2 * CALLS_PER_ARM + 2, 2 * CALLS_PER_ARM)
+                return bool(costs["items"]) and (len(calls["items"]), len(scores["items"])) == expected
 
             await wait_until(stored, "the experiment's calls, scores and cost in the warehouse", timeout_s=90)
             data = await history.load(tenant, experiment_id)
@@ -142,7 +146,7 @@ async def test_a_verdict_computed_from_stored_calls(
         await sink.stop()
         await store.stop()
         await producer.stop()
-        await reader.stop()
+        await client.stop()
 
     assert len(data.calls) == 2 * CALLS_PER_ARM  # neither the ingest-submitted nor the platform call
     assert data.costs == {"call-1": pytest.approx(float(example_data(CostRecorded)["cost"]))}
@@ -152,4 +156,4 @@ async def test_a_verdict_computed_from_stored_calls(
     )  # fmt: skip
     [full] = verdict.variants
     assert (verdict.control_calls, full.calls) == (CALLS_PER_ARM, CALLS_PER_ARM)
-    assert {m.metric for m in full.metrics} >= {"relevance", "error_rate", "latency_ms", "cost", "thumbs_up"}
+    assert {m.metric for m in full.metrics} == {"relevance", "error_rate", "latency_ms", "cost", "thumbs_up"}

@@ -28,10 +28,9 @@ from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.topics import dlq_topic
 from llmops_schemas import registry
 from llmops_schemas.envelope import CloudEvent, EventPayload
-from llmops_schemas.v1.evaluation import EvaluationScored
 from llmops_schemas.v1.examples import example
 from llmops_schemas.v1.prompts import PromptVersionPublished
-from llmops_schemas.v2 import CallRecorded
+from llmops_schemas.v2 import CallRecorded, EvaluationScored
 from llmops_warehouse.adapters.clickhouse_store import ClickHouseEventStore
 from llmops_warehouse.bootstrap import WarehousePorts
 from llmops_warehouse.call_events import CallEvent

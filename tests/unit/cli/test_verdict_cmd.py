@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -15,11 +16,11 @@ from llmops_evaluation.config import EvaluationSettings
 from llmops_evaluation.store import EvaluatorStore
 from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, hash_key
 from llmops_kit.kafka.publisher import InMemoryPublisher
-from llmops_kit.warehouse import WarehouseReader
 from rich.console import Console
 from typer.testing import CliRunner, Result
 
 from tests.unit.cli.test_evals_cmd import ENV_VARS, SyncAsgi
+from tests.unit.evaluation.fake_warehouse import started_reader
 from tests.unit.evaluation.test_verdict import stocked
 
 ADMIN = "dev-admin-key"
@@ -31,7 +32,7 @@ def invoke(tmp_path: Path) -> Callable[..., Result]:
     store = EvaluatorStore()
     store.mark_caught_up()
     keys = ApiKeyStore([ApiKeyRecord(id="dev-admin", tenant_id="acme", role="admin", sha256=hash_key(ADMIN))])
-    reader = WarehouseReader("http://warehouse", "service-key", transport=stocked(400, lift=-1.0).transport())
+    reader = asyncio.run(started_reader(stocked(400, lift=-1.0).transport()))
     history = WarehouseHistory(reader, gateway_source="/services/inference", max_calls=10_000, max_events=100_000)
     ports = EvaluationPorts(InMemoryPublisher(), keys, store, history)
     app = create_app(EvaluationSettings(verdict_min_samples=50), ports=ports)

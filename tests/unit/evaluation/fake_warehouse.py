@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from llmops_kit.platform_client import PlatformClient, WarehouseReader
 
 T0 = datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
 GATEWAY = "/services/inference"
@@ -80,3 +81,10 @@ def _matches(row: dict[str, Any], params: dict[str, str]) -> bool:
     if "app" in params and data.get("app") != params["app"]:
         return False
     return "start" not in params or row.get("time", row.get("started_at", "")) >= params["start"][:19]
+
+
+async def started_reader(transport: httpx.AsyncBaseTransport) -> WarehouseReader:
+    """The kit's warehouse reader over ``transport``, started, one attempt per request (no retry waits)."""
+    client = PlatformClient("warehouse", "http://warehouse", "service-key", transport=transport, attempts=1)
+    await client.start()
+    return WarehouseReader(client)

@@ -18,8 +18,9 @@ from llmops_kit.kafka.messages import ConsumedMessage
 from llmops_kit.kafka.publisher import InMemoryPublisher
 from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.v1 import CallRecorded as CallRecordedV1
-from llmops_schemas.v1 import EvaluationScored
+from llmops_schemas.v1 import EvaluationScored as EvaluationScoredV1
 from llmops_schemas.v1.examples import example
+from llmops_schemas.v2 import EvaluationScored, ScoreItem
 
 from tests.unit.evaluation.calls import STARTED, call, configured
 
@@ -42,27 +43,43 @@ async def scored(
     return out.on(EvaluationScored.topic)
 
 
-async def test_each_metric_of_each_evaluator_is_one_event() -> None:
+def items(events: list[CloudEvent[EvaluationScored]]) -> list[ScoreItem]:
+    """Every score item of ``events``, in order."""
+    return [item for event in events for item in event.data.scores]
+
+
+async def test_every_metric_of_a_calls_pass_is_one_item_of_one_event() -> None:
     store = store_with(
         configured("short", "length", {"max_chars": 100}),
         configured("is-json", "json", {"schema": {"type": "object"}}),
     )
     events = await scored(store, call(output='{"a": 1}'))
-    by_metric = {e.data.metric: e for e in events}
+    assert len(events) == 1
+    event = events[0]
+    assert (event.tenant_id, event.subject, event.time) == ("acme", "call-1", STARTED)
+    assert event.data.evaluation_id == event.id and event.data.app == "support-bot"
+    by_metric = {i.metric: i for i in event.data.scores}
     assert sorted(by_metric) == ["json_schema", "json_valid", "length"]
     length = by_metric["length"]
-    assert (length.tenant_id, length.subject, length.time) == ("acme", "call-1", STARTED)
-    assert length.data.evaluator.name == "short" and length.data.evaluator.kind == "heuristic"
-    assert length.data.evaluation_id == length.id
-    assert (length.data.score, length.data.passed, length.data.app) == (8.0, True, "support-bot")
+    assert length.evaluator.name == "short" and length.evaluator.kind == "heuristic"
+    assert (length.score, length.passed, length.outcome) == (8.0, True, "scored")
+    assert length.latency_ms is not None and length.latency_ms >= 0
 
 
-async def test_a_redelivered_call_yields_the_same_event_ids() -> None:
+async def test_a_redelivered_call_yields_the_same_event_and_score_ids() -> None:
     store = store_with(configured("short", "length", {"max_chars": 100}), configured("r", "refusal"))
     first = await scored(store, call())
     again = await scored(store, call())
     assert [e.id for e in first] == [e.id for e in again]
-    assert len({e.id for e in first}) == 2
+    assert [i.score_id for i in items(first)] == [i.score_id for i in items(again)]
+    assert len({i.score_id for i in items(first)}) == 2
+
+
+async def test_a_new_evaluator_version_is_a_new_pass() -> None:
+    before = await scored(store_with(configured("short", "length", {"max_chars": 100})), call())
+    after = await scored(store_with(configured("short", "length", {"max_chars": 99})), call())
+    assert before[0].id != after[0].id
+    assert items(before)[0].score_id != items(after)[0].score_id
 
 
 def test_the_score_id_depends_on_tenant_call_evaluator_version_and_metric() -> None:
@@ -92,7 +109,7 @@ async def test_platform_calls_are_not_scored_unless_asked() -> None:
     default = store_with(configured("short", "length", {"max_chars": 100}))
     assert await scored(default, call(origin="platform")) == []
     opted_in = store_with(configured("short", "length", {"max_chars": 100}, include_platform=True))
-    assert len(await scored(opted_in, call(origin="platform"))) == 1
+    assert len(items(await scored(opted_in, call(origin="platform")))) == 1
 
 
 async def test_scope_other_app_prompt_model_tenant_disabled_and_failed_calls() -> None:
@@ -103,7 +120,7 @@ async def test_scope_other_app_prompt_model_tenant_disabled_and_failed_calls() -
     )
     assert await scored(store, call()) == []  # no prompt, another model, paused
     prompted = call(prompt={"name": "support-answer", "version": 3})
-    assert [e.data.evaluator.name for e in await scored(store, prompted)] == ["by-prompt"]
+    assert [i.evaluator.name for i in items(await scored(store, prompted))] == ["by-prompt"]
     everything = store_with(configured("all", "refusal"))
     assert await scored(everything, call(app="other-app")) == []
     assert await scored(everything, call(tenant="someone-else")) == []
@@ -137,7 +154,7 @@ class Lookup:
         return self._evaluators
 
 
-async def test_an_evaluator_that_raises_is_isolated_and_counted() -> None:
+async def test_an_evaluator_that_raises_is_isolated_recorded_and_counted() -> None:
     def explode(_: Answer) -> list[Verdict]:
         raise RuntimeError("boom")
 
@@ -145,7 +162,9 @@ async def test_an_evaluator_that_raises_is_isolated_and_counted() -> None:
     bad = _failing(build_evaluator(configured("broken", "refusal")), explode)
     before = EVALUATOR_FAILURES.labels("refusal", "error")._value.get()
     events = await scored(Lookup(bad, good), call(), call(call_id="call-2"))
-    assert [e.data.evaluator.name for e in events] == ["short", "short"]
+    got = [(i.evaluator.name, i.outcome, i.score) for i in items(events)]
+    assert got == [("broken", "error", None), ("short", "scored", 31.0)] * 2
+    assert "RuntimeError" in (items(events)[0].explanation or "")
     assert EVALUATOR_FAILURES.labels("refusal", "error")._value.get() == before + 2
 
 
@@ -158,7 +177,7 @@ async def test_an_evaluator_over_its_budget_yields_no_score_and_is_counted() -> 
     late = _failing(build_evaluator(configured("slow", "banned_terms", {"terms": ["x"]})), slow)
     before = EVALUATOR_FAILURES.labels("banned_terms", "timeout")._value.get()
     events = await scored(Lookup(late, good), call(), rules=ScoringRules(budget_s=0.01))
-    assert [e.data.metric for e in events] == ["length"]
+    assert [(i.metric, i.outcome) for i in items(events)] == [("banned_terms", "timeout"), ("length", "scored")]
     assert EVALUATOR_FAILURES.labels("banned_terms", "timeout")._value.get() == before + 1
 
 
@@ -166,7 +185,7 @@ async def test_a_huge_answer_is_scored_within_bounds() -> None:
     store = store_with(configured("short", "length", {"max_chars": 10}), configured("s", "secrets"))
     huge = "y" * 500_001
     events = {
-        e.data.metric: e.data for e in await scored(store, call(output=huge), rules=ScoringRules(max_output_chars=1024))
+        i.metric: i for i in items(await scored(store, call(output=huge), rules=ScoringRules(max_output_chars=1024)))
     }
     assert (events["length"].score, events["length"].label) == (500_001.0, "too_long")
     assert events["secrets"].passed is True
@@ -199,7 +218,7 @@ def test_a_v1_call_is_upcast() -> None:
         b"not json",
         call().to_json_bytes().replace(b"Your parcel", b"Your \xff\xfe parcel"),
         b'{"specversion": "1.0"}',
-        CloudEvent.wrap(example(EvaluationScored), source="/x", tenant_id="acme").to_json_bytes(),
+        CloudEvent.wrap(example(EvaluationScoredV1), source="/x", tenant_id="acme").to_json_bytes(),
     ],
     ids=["empty", "not-json", "not-utf8", "no-envelope", "another-type"],
 )

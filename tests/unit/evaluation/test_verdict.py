@@ -16,9 +16,9 @@ from llmops_evaluation.config import EvaluationSettings
 from llmops_evaluation.store import EvaluatorStore
 from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, hash_key
 from llmops_kit.kafka.publisher import InMemoryPublisher
-from llmops_kit.warehouse import WarehouseReader, WarehouseUnavailable
+from llmops_kit.platform_client import PlatformCallError
 
-from tests.unit.evaluation.fake_warehouse import FakeWarehouse
+from tests.unit.evaluation.fake_warehouse import FakeWarehouse, started_reader
 
 READER, INGEST = "llmops_reader_key_for_verdicts_000", "llmops_ingest_key_for_verdicts_000"
 KEYS = ApiKeyStore(
@@ -30,10 +30,10 @@ KEYS = ApiKeyStore(
 DESIGN = Design(alpha=0.05, min_samples=50)
 
 
-def history(
+async def history(
     warehouse: FakeWarehouse, *, max_calls: int = 10_000, transport: httpx.AsyncBaseTransport | None = None
 ) -> WarehouseHistory:
-    reader = WarehouseReader("http://warehouse", "service-key", transport=transport or warehouse.transport())
+    reader = await started_reader(transport or warehouse.transport())
     return WarehouseHistory(reader, gateway_source="/services/inference", max_calls=max_calls, max_events=100_000)
 
 
@@ -60,7 +60,7 @@ async def test_history_reads_only_gateway_application_calls_of_the_tenant() -> N
     w.event("acme", "feedback", 4, {"feedback_id": "f1", "call_id": "c1", "kind": "thumbs", "value": 1})
     w.event("acme", "feedback", 4, {"feedback_id": "f2", "call_id": "c2", "kind": "comment", "value": None})
     w.event("acme", "cost_records", 5, {"call_id": "c3", "app": "support-bot", "cost": 0.002})
-    data = await history(w).load("acme", "exp")
+    data = await (await history(w)).load("acme", "exp")
     assert sorted(c.call_id for c in data.calls) == sorted(f"c{i}" for i in range(10))
     assert {r.headers["X-LLMOps-Tenant"] for r in w.requests} == {"acme"}
     assert all(r.headers["Authorization"] == "Bearer service-key" for r in w.requests)
@@ -71,18 +71,18 @@ async def test_history_reads_only_gateway_application_calls_of_the_tenant() -> N
 
 
 async def test_history_is_bounded_and_says_so() -> None:
-    data = await history(stocked(30), max_calls=12).load("acme", "exp")
+    data = await (await history(stocked(30), max_calls=12)).load("acme", "exp")
     assert len(data.calls) == 12 and data.truncated
 
 
 async def test_unknown_experiment_and_busy_warehouse() -> None:
     w = stocked(2)
     with pytest.raises(UnknownExperiment):
-        await history(w).load("globex", "exp")
+        await (await history(w)).load("globex", "exp")
     w.fail_with = 429
-    with pytest.raises(WarehouseUnavailable) as busy:
-        await history(w).load("acme", "exp")
-    assert busy.value.retry_after_s == 3
+    with pytest.raises(PlatformCallError) as busy:
+        await (await history(w)).load("acme", "exp")
+    assert busy.value.retryable and busy.value.status == 429
 
 
 def test_scores_are_read_from_one_event_or_a_batch() -> None:
@@ -93,7 +93,7 @@ def test_scores_are_read_from_one_event_or_a_batch() -> None:
 
 
 async def test_a_better_variant_on_the_primary_metric() -> None:
-    data = await history(stocked(400, lift=1.0)).load("acme", "exp")
+    data = await (await history(stocked(400, lift=1.0))).load("acme", "exp")
     verdict = decide(data, DESIGN)
     [b] = verdict.variants
     assert (verdict.verdict, verdict.winner, b.verdict) == ("variant_better", "b", "variant_better")
@@ -105,7 +105,7 @@ async def test_a_better_variant_on_the_primary_metric() -> None:
 
 
 async def test_a_worse_variant_and_the_primary_metric_override() -> None:
-    data = await history(stocked(400, lift=-1.0)).load("acme", "exp")
+    data = await (await history(stocked(400, lift=-1.0))).load("acme", "exp")
     assert decide(data, DESIGN).verdict == "variant_worse"
     by_errors = decide(data, DESIGN, "error_rate")
     assert by_errors.primary_metric == "error_rate" and by_errors.verdict == "keep_running"
@@ -116,7 +116,11 @@ def data_of(experiment: dict[str, Any], calls: int) -> ExperimentData:
     w.experiment("acme", "exp", **experiment)
     for i in range(calls):
         w.call("acme", f"c{i}", ["a", "b", "c"][i % 3], i, status="error" if i % 7 == 0 else "ok")
-    return asyncio.run(history(w).load("acme", "exp"))
+
+    async def load() -> ExperimentData:
+        return await (await history(w)).load("acme", "exp")
+
+    return asyncio.run(load())
 
 
 def test_few_calls_keep_running_and_bonferroni_splits_alpha() -> None:
@@ -129,11 +133,10 @@ def test_few_calls_keep_running_and_bonferroni_splits_alpha() -> None:
 
 
 class Harness:
-    def __init__(self, source: FakeWarehouse | WarehouseHistory | None, concurrency: int = 2) -> None:
+    def __init__(self, source: WarehouseHistory | None, concurrency: int = 2) -> None:
         store = EvaluatorStore()
         store.mark_caught_up()
-        reads = history(source) if isinstance(source, FakeWarehouse) else source
-        ports = EvaluationPorts(InMemoryPublisher(), KEYS, store, reads)
+        ports = EvaluationPorts(InMemoryPublisher(), KEYS, store, source)
         settings = EvaluationSettings(verdict_min_samples=50, verdict_concurrency=concurrency)
         self.app = create_app(settings, ports=ports)
 
@@ -146,7 +149,7 @@ def auth(key: str) -> dict[str, str]:
 
 
 async def test_route_answers_the_verdict_and_problems() -> None:
-    async with Harness(stocked(400)).client() as client:
+    async with Harness(await history(stocked(400))).client() as client:
         ok = await client.get("/v1/experiments/exp/verdict", headers=auth(READER))
         assert ok.status_code == 200, ok.text
         assert ok.json()["verdict"] == "variant_better" and ok.json()["variants"][0]["primary"]["test"] == "welch"
@@ -161,12 +164,16 @@ async def test_route_answers_the_verdict_and_problems() -> None:
 async def test_route_without_history_or_with_a_busy_warehouse_is_503() -> None:
     async with Harness(None).client() as client:
         off = await client.get("/v1/experiments/exp/verdict", headers=auth(READER))
-        assert off.status_code == 503 and "EVALUATION_SERVICE_API_KEY" in off.json()["detail"]
+        assert off.status_code == 503 and "LLMOPS_SERVICE_KEY" in off.json()["detail"]
     busy = stocked(4)
     busy.fail_with = 503
-    async with Harness(busy).client() as client:
+    async with Harness(await history(busy)).client() as client:
         down = await client.get("/v1/experiments/exp/verdict", headers=auth(READER))
-        assert down.status_code == 503 and down.headers["Retry-After"] == "3"
+        assert down.status_code == 503 and down.headers["Retry-After"] == "5"
+    busy.fail_with = 422
+    async with Harness(await history(busy)).client() as client:
+        refused = await client.get("/v1/experiments/exp/verdict", headers=auth(READER))
+        assert refused.status_code == 502 and "(422)" in refused.json()["detail"]
 
 
 async def test_more_verdicts_at_once_than_allowed_is_429() -> None:
@@ -179,7 +186,7 @@ async def test_more_verdicts_at_once_than_allowed_is_429() -> None:
         await gate.wait()
         return handle(request)
 
-    async with Harness(history(w, transport=httpx.MockTransport(slow)), concurrency=1).client() as client:
+    async with Harness(await history(w, transport=httpx.MockTransport(slow)), concurrency=1).client() as client:
         first = asyncio.create_task(client.get("/v1/experiments/exp/verdict", headers=auth(READER)))
         while not w.requests:  # the first verdict holds the one slot, waiting on the warehouse
             await asyncio.sleep(0)

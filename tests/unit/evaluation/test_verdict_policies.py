@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from llmops_evaluation.abtest.acting import GatewayExperiments, GatewayRefused, PolicyLoop
+from llmops_evaluation.abtest.acting import GatewayExperiments, PolicyLoop
 from llmops_evaluation.abtest.policies import PolicyRegistry, PolicySpec, PolicyStore
 from llmops_evaluation.abtest.wiring import POLICY_ACTOR, install_verdicts
 from llmops_evaluation.bootstrap import EvaluationPorts, create_app
@@ -16,6 +16,7 @@ from llmops_evaluation.store import EvaluatorStore
 from llmops_kit.audit import Actor
 from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, hash_key
 from llmops_kit.kafka.publisher import InMemoryPublisher
+from llmops_kit.platform_client import PlatformCallError, PlatformClient
 from llmops_schemas.v1 import AuditRecorded, VerdictPolicySet
 
 from tests.unit.evaluation.fake_warehouse import FakeWarehouse
@@ -75,7 +76,7 @@ class FakeGateway:
         self, tenant: str, experiment_id: str, weights: dict[str, float], expected_version: int
     ) -> None:
         if self.status is not None:
-            raise GatewayRefused(self.status, f"the gateway answered {self.status}")
+            raise PlatformCallError("gateway", self.status, "refused")
         self.moves.append((tenant, experiment_id, weights, expected_version))
 
 
@@ -85,7 +86,8 @@ async def armed_loop(
     publisher, store = InMemoryPublisher(), PolicyStore()
     store.mark_caught_up()
     settings = EvaluationSettings(verdict_min_samples=50)
-    verdicts, registry = install_verdicts(create_app(settings), settings, publisher, history(warehouse), store)
+    reads = await history(warehouse)
+    verdicts, registry = install_verdicts(create_app(settings), settings, publisher, reads, store)
     await registry.put("acme", "exp", spec, Actor(key_id="admin"))
     return PolicyLoop(registry, verdicts, gateway, interval_s=60, actor=POLICY_ACTOR), registry, publisher
 
@@ -140,7 +142,9 @@ async def test_gateway_client_patches_weights_for_the_tenant() -> None:
         seen.append(request)
         return httpx.Response(409 if len(seen) > 1 else 200, json={})
 
-    gateway = GatewayExperiments("http://gateway", "svc-key", transport=httpx.MockTransport(handle))
+    client = PlatformClient("gateway", "http://gateway", "svc-key", transport=httpx.MockTransport(handle), attempts=1)
+    await client.start()
+    gateway = GatewayExperiments(client)
     await gateway.set_weights("acme", "exp", {"a": 0.0, "b": 1.0}, 3)
     assert (seen[0].method, seen[0].url.path, seen[0].headers["X-LLMOps-Tenant"]) == (
         "PATCH",
@@ -148,7 +152,7 @@ async def test_gateway_client_patches_weights_for_the_tenant() -> None:
         "acme",
     )
     assert json.loads(seen[0].content) == {"weights": {"a": 0.0, "b": 1.0}, "expected_version": 3}
-    with pytest.raises(GatewayRefused) as refused:
+    with pytest.raises(PlatformCallError) as refused:
         await gateway.set_weights("acme", "exp", {"a": 1.0, "b": 0.0}, 3)
-    assert refused.value.status_code == 409
-    await gateway.stop()
+    assert refused.value.status == 409
+    await client.stop()

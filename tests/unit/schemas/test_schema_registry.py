@@ -297,6 +297,10 @@ def test_upcaster_registry_refuses_mistakes() -> None:
 
 
 def test_the_platform_upcasts_exactly_the_superseded_types() -> None:
-    assert UPCASTERS.types() == ["llmops.call.recorded.v1", "llmops.feedback.received.v1"]
+    assert UPCASTERS.types() == [
+        "llmops.call.recorded.v1",
+        "llmops.evaluation.scored.v1",
+        "llmops.feedback.received.v1",
+    ]
     superseded = {t.rsplit(".", 1)[0] for t in EVENT_TYPES if t.endswith(".v2")}
     assert {t for t in EVENT_TYPES if t.endswith(".v1") and t.rsplit(".", 1)[0] in superseded} == set(UPCASTERS.types())

@@ -17,10 +17,9 @@ from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.ids import new_uuid7
 from llmops_schemas.v1.calls import CallError, CallParameters, ExperimentRef
 from llmops_schemas.v1.common import PromptRef
-from llmops_schemas.v1.evaluation import EvaluationScored
 from llmops_schemas.v1.examples import example_data
 from llmops_schemas.v1.prompts import PromptVersionPublished
-from llmops_schemas.v2 import CallRecorded, ChatMessage, Choice, TokenUsage
+from llmops_schemas.v2 import CallRecorded, ChatMessage, Choice, EvaluationScored, TokenUsage
 from llmops_warehouse.adapters.memory_store import clickhouse_uuid_key, linear_quantiles
 from llmops_warehouse.events import EventQuery, StoredEvent, tombstone_id
 from llmops_warehouse.models import (
@@ -581,15 +580,15 @@ class EventStoreContract:
 
     def test_events_are_stored_once_and_read_back_with_their_envelope(self, store: EventStore) -> None:
         tenant = new_tenant()
-        first, second = score_event(tenant), score_event(tenant, at=BASE + timedelta(minutes=1), metric="tone")
+        first, second = score_event(tenant), score_event(tenant, at=BASE + timedelta(minutes=1), call_id="call-tone")
         assert store.insert_events([first, second, first]) == 2
         assert store.insert_events([first, second]) == 0  # redelivery
         newest, oldest = read(store, tenant)
         assert (newest.event_id, oldest.event_id) == (str(second.event_id), str(first.event_id))
-        assert newest.type == "llmops.evaluation.scored.v1"
+        assert newest.type == "llmops.evaluation.scored.v2"
         assert (newest.source, newest.key_id, newest.deleted, newest.time) == (
             "//llmops/evaluation", "k1", False, BASE + timedelta(minutes=1))  # fmt: skip
-        assert newest.data is not None and newest.data["metric"] == "tone"
+        assert newest.data is not None and newest.data["call_id"] == "call-tone"
         assert newest.data == second.payload.model_dump(mode="json")
 
     def test_events_are_tenant_scoped_and_filtered(self, store: EventStore) -> None:

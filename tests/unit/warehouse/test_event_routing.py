@@ -6,25 +6,21 @@ topic lists the warehouse as a consumer, and the compacted topics are those of c
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from llmops_kit.errors import PermanentError
 from llmops_kit.kafka.consumer import ConsumedMessage
 from llmops_kit.kafka.topics import TopicCatalog
-from llmops_schemas import registry
 from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.fastcodec import to_struct
-from llmops_schemas.upcasting import UPCASTERS, with_payload
 from llmops_schemas.v1.common import CompactedPayload
-from llmops_schemas.v1.evaluation import EvaluationScored
+from llmops_schemas.v1.evaluation import EvaluationScored as EvaluationScoredV1
 from llmops_schemas.v1.examples import example
 from llmops_schemas.v1.feedback import FeedbackReceived
 from llmops_schemas.v1.prompts import PromptVersionPublished
-from llmops_schemas.v2 import CallRecorded
+from llmops_schemas.v2 import CallRecorded, EvaluationScored
 from llmops_warehouse.entrypoints.consumer import Router, warehouse_topics
 from llmops_warehouse.events import StoredEvent, tombstone_id
-from llmops_warehouse.tables import TABLES, EventTable
+from llmops_warehouse.tables import TABLES
 
 from tests.unit.warehouse.call_store_contract import make_event
 
@@ -97,23 +93,13 @@ def test_a_bad_record_on_a_compacted_topic_raises_and_its_topic_has_no_dlq(key: 
     assert not TopicCatalog.load().get(PROMPTS).dlq
 
 
-def test_an_event_of_an_older_version_is_upcast_before_it_is_stored(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Should evaluation.scored get a v2, the mapping names v2 and events still published as v1 are upcast.
-    class EvaluationScoredV2(EvaluationScored):
-        event_type = "llmops.evaluation.scored.v2"
-
-    def to_v2(event: CloudEvent[Any]) -> CloudEvent[Any]:
-        return with_payload(event, EvaluationScoredV2.model_validate(event.data.model_dump()))
-
-    known = {**registry.EVENT_TYPES, EvaluationScoredV2.event_type: EvaluationScoredV2}
-    monkeypatch.setattr(registry, "EVENT_TYPES", known)
-    monkeypatch.setitem(UPCASTERS._upcasters, EvaluationScored.event_type, to_v2)
-    router = Router(tables=(EventTable("evaluation_scores", EvaluationScoredV2),), compacted=frozenset())
-    old = CloudEvent.wrap(example(EvaluationScored), source="s", tenant_id="acme")
-    stored = router.decode(message(EvaluationScored.topic, old.to_json_bytes()))
-    assert isinstance(stored, StoredEvent) and isinstance(stored.payload, EvaluationScoredV2)
+def test_an_event_of_an_older_version_is_upcast_before_it_is_stored() -> None:
+    old = CloudEvent.wrap(example(EvaluationScoredV1), source="s", tenant_id="acme")
+    stored = ROUTER.decode(message(EvaluationScored.topic, old.to_json_bytes()))
+    assert isinstance(stored, StoredEvent) and isinstance(stored.payload, EvaluationScored)
     assert (stored.table, stored.event_type, str(stored.event_id)) == (
         "evaluation_scores",
-        EvaluationScoredV2.event_type,
+        EvaluationScored.event_type,
         old.id,
     )
+    assert stored.payload.scores[0].score_id == old.data.evaluation_id

@@ -13,10 +13,11 @@ from llmops_schemas.v2.call_parts import (
     TopLogprob,
 )
 from llmops_schemas.v2.calls import CallRecorded
+from llmops_schemas.v2.evaluation import EvaluationScored, EvaluatorRef, ScoreItem
 from llmops_schemas.v2.feedback import FeedbackReceived
 from llmops_schemas.v2.request import RequestSummary, ResponseFormat, ToolChoice, ToolDefinition
 
-PAYLOADS = (CallRecorded, FeedbackReceived)
+PAYLOADS = (CallRecorded, EvaluationScored, FeedbackReceived)
 """Every v2 payload class, one per event type."""
 
 __all__ = [
@@ -25,11 +26,14 @@ __all__ = [
     "ChatMessage",
     "Choice",
     "ContentPart",
+    "EvaluationScored",
+    "EvaluatorRef",
     "FeedbackReceived",
     "FunctionCall",
     "MediaRef",
     "RequestSummary",
     "ResponseFormat",
+    "ScoreItem",
     "TextPart",
     "TokenLogprob",
     "TokenUsage",

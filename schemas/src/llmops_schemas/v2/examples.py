@@ -10,6 +10,7 @@ from typing import Any
 
 from llmops_schemas.envelope import EventPayload
 from llmops_schemas.v2.calls import CallRecorded
+from llmops_schemas.v2.evaluation import EvaluationScored
 from llmops_schemas.v2.feedback import FeedbackReceived
 
 __all__ = ["EXAMPLES"]
@@ -98,6 +99,49 @@ EXAMPLES: dict[type[EventPayload], dict[str, Any]] = {
         "session_id": "session-31",
         "source": "review-queue",
         "given_at": "2025-03-14T09:40:00Z",
+    },
+    EvaluationScored: {
+        "evaluation_id": "0195ef4c-2e4d-7c1a-9f4b-3d2a1c0b9e8f",
+        "call_id": "call-01J9Z3Q4XK",
+        "compared_call_id": "call-01J9Z3Q4XK-shadow",
+        "app": "support-bot",
+        "scores": [
+            {
+                "score_id": "0195ef4c-2e4d-7c1a-8e11-5b6a7c8d9e0f",
+                "evaluator": {
+                    "name": "helpfulness-pairwise",
+                    "version": "1+3f2a9c1d0e4b",
+                    "kind": "llm_judge",
+                    "judge_model": "demo-judge",
+                    "judge_prompt": "pairwise-helpfulness",
+                    "judge_prompt_version": 2,
+                },
+                "metric": "preference",
+                "score": 1,
+                "score_min": -1,
+                "score_max": 1,
+                "label": "call",
+                "explanation": "Both orders agree: the call's answer names the delivery date, the shadow's does not.",
+                "latency_ms": 41.5,
+                "cost_usd": 0.00012,
+            },
+            {
+                "score_id": "0195ef4c-2e4d-7c1a-8e11-6c7d8e9f0a1b",
+                "evaluator": {
+                    "name": "helpfulness-pairwise",
+                    "version": "1+3f2a9c1d0e4b",
+                    "kind": "llm_judge",
+                    "judge_model": "demo-judge",
+                    "judge_prompt": "pairwise-helpfulness",
+                    "judge_prompt_version": 2,
+                },
+                "metric": "preference_swapped",
+                "outcome": "malformed",
+                "explanation": "judge answer held no score: 'I cannot decide.'",
+                "latency_ms": 38.0,
+            },
+        ],
+        "judged_at": "2025-03-14T09:27:10Z",
     },
 }
 """Wire-form data of one valid payload per v2 payload class."""

@@ -15,8 +15,8 @@ from llmops_kit.bootstrap import TopicProvisioner, install_api_keys, load_api_ke
 from llmops_kit.http.app import Component, ReadinessCheck, Runtime, create_service_app
 from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.publisher import EventPublisher
-from llmops_schemas.v1 import AuditRecorded, EvaluationScored, EvaluatorConfigured, VerdictPolicySet
-from llmops_schemas.v2 import CallRecorded
+from llmops_schemas.v1 import AuditRecorded, EvaluatorConfigured, VerdictPolicySet
+from llmops_schemas.v2 import CallRecorded, EvaluationScored
 
 from llmops_evaluation import __version__
 from llmops_evaluation.abtest.policies import PolicyMaterializer, PolicyRegistry, PolicyStore

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from llmops_kit.settings import ServiceSettings
-from pydantic import Field, SecretStr
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 __all__ = ["EvaluationSettings"]
@@ -31,14 +31,9 @@ class EvaluationSettings(ServiceSettings):
     )
     publish_timeout_s: float = Field(default=15.0, gt=0, description="How long a write waits for Kafka before 503")
     retry_after_s: int = Field(default=5, ge=1, description="Retry-After sent with a 503")
-    warehouse_url: str = Field(
-        default="http://127.0.0.1:8002", min_length=1, description="The warehouse's query API (history reads)"
+    platform_timeout_s: float = Field(
+        default=30.0, gt=0, le=600, description="Longest wait for one answer of the warehouse or the gateway"
     )
-    service_api_key: SecretStr | None = Field(
-        default=None,
-        description="This service's `service`-role key, for warehouse reads and policy moves; unset, verdicts are 503",
-    )
-    warehouse_timeout_s: float = Field(default=30.0, gt=0, le=600, description="Longest wait for one warehouse page")
     gateway_source: str = Field(
         default="/services/inference", min_length=1, description="CloudEvents source of the calls the gateway records"
     )
@@ -55,7 +50,6 @@ class EvaluationSettings(ServiceSettings):
         default=300_000, ge=1, le=10_000_000, description="Scores, feedback or costs one verdict reads at most, each"
     )
     verdict_concurrency: int = Field(default=2, ge=1, le=64, description="Verdicts computed at once; the next is 429")
-    gateway_url: str = Field(default="http://127.0.0.1:8003", min_length=1, description="The gateway (policy moves)")
     policy_interval_s: float = Field(
         default=60.0, gt=0, le=86_400, description="How often armed verdict policies are looked at"
     )

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from llmops_schemas.v1 import EvaluatorConfigured, EvaluatorRef
-from llmops_schemas.v2 import CallRecorded
+from llmops_schemas.v1 import EvaluatorConfigured
+from llmops_schemas.v2 import CallRecorded, EvaluatorRef
 from pydantic import ValidationError
 
 from llmops_evaluation.heuristics import KINDS, Answer, Heuristic, Verdict

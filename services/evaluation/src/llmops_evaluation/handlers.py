@@ -1,10 +1,13 @@
 """Online scoring: every recorded call judged by the evaluators its tenant configured, each score one event.
 
-A score's event id derives from the tenant, call id, evaluator name, evaluator version and metric
-(:func:`score_id`), and its envelope time is the call's start, so a redelivered call yields byte-identical
-ids and the warehouse keeps one row per score. An evaluator that raises, or that overruns its time budget,
-yields no score: the failure is counted (``llmops_evaluation_evaluator_failures_total{kind,reason}``) and
-logged by class only, and the call's other evaluators score as usual (docs/adr/0020).
+One ``llmops.evaluation.scored.v2`` per call carries every score of its pass (docs/adr/0025). The event id
+derives from the tenant, call id and the evaluators' names and versions (:func:`pass_id`), each score's id
+from the tenant, call id, evaluator name, version and metric (:func:`score_id`), and the envelope time is
+the call's start, so a redelivered call yields identical ids and the warehouse keeps one row per pass. An
+evaluator that raises, or that overruns its time budget, yields an item with outcome ``error`` or
+``timeout`` and no score: the failure is recorded, counted
+(``llmops_evaluation_evaluator_failures_total{kind,reason}``) and logged by class only, and the call's other
+evaluators score as usual (docs/adr/0020).
 """
 
 from __future__ import annotations
@@ -16,20 +19,21 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
 from llmops_kit.kafka.publisher import EventPublisher
 from llmops_kit.logging import log_unexpected
 from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.ids import deterministic_uuid7
-from llmops_schemas.v1 import EvaluationScored
-from llmops_schemas.v2 import CallRecorded
+from llmops_schemas.v2 import CallRecorded, EvaluationScored, ScoreItem
+from llmops_schemas.v2.evaluation import MAX_SCORES
 
 from llmops_evaluation.evaluators import Evaluator
 from llmops_evaluation.heuristics import Answer, Verdict
 from llmops_evaluation.metrics import EVALUATOR_FAILURES, EVALUATOR_SECONDS, SCORES
 from llmops_evaluation.ports import EvaluatorLookup
 
-__all__ = ["ScoringRules", "answer_of", "score_calls", "score_id"]
+__all__ = ["ScoringRules", "answer_of", "pass_id", "score_calls", "score_id"]
 
 log = logging.getLogger(__name__)
 _MAX_EXPLANATION = 16_384
@@ -61,15 +65,22 @@ def answer_of(call: CallRecorded, cap: int) -> Answer:
 
 
 def score_id(tenant: str, call: CallRecorded, evaluator: Evaluator, metric: str) -> str:
-    """The deterministic event id of one score (also its ``evaluation_id``)."""
+    """The deterministic id of one judgment (an item's ``score_id``)."""
     started_ms = int(call.started_at.timestamp() * 1000)
     return deterministic_uuid7(started_ms, tenant, call.call_id, evaluator.name, evaluator.version, metric)
+
+
+def pass_id(tenant: str, call: CallRecorded, evaluators: Sequence[Evaluator]) -> str:
+    """The deterministic id of one pass (the event's ``evaluation_id``): the call and its evaluators' versions."""
+    started_ms = int(call.started_at.timestamp() * 1000)
+    versions = sorted(f"{e.name}@{e.version}" for e in evaluators)
+    return deterministic_uuid7(started_ms, tenant, call.call_id, "pass", *versions)
 
 
 async def score_calls(
     calls: Sequence[CloudEvent[CallRecorded]], evaluators: EvaluatorLookup, out: EventPublisher, rules: ScoringRules
 ) -> int:
-    """Score ``calls`` and publish every score together; returns how many were published.
+    """Score ``calls`` and publish one event per call with every score of its pass; returns the scores published.
 
     Which evaluators apply is decided here, on the event loop (where the configuration changes); the judging
     runs in one worker thread per batch, so a long batch never stalls the API or the probes. Calls that
@@ -88,7 +99,7 @@ async def score_calls(
         await out.publish_many(events)
         for kind, count in kinds.items():
             SCORES.labels(kind).inc(count)
-    return len(events)
+    return sum(kinds.values())
 
 
 def _judge_all(jobs: Sequence[Job], rules: ScoringRules) -> tuple[list[CloudEvent[EvaluationScored]], Counter[str]]:
@@ -97,22 +108,24 @@ def _judge_all(jobs: Sequence[Job], rules: ScoringRules) -> tuple[list[CloudEven
     kinds: Counter[str] = Counter()
     for call, chosen in jobs:
         answer = answer_of(call.data, rules.max_output_chars)
+        items: list[ScoreItem] = []
         for evaluator in chosen:
-            verdicts = _run(evaluator, answer, call, rules.budget_s)
-            events.extend(_event(call, evaluator, v, now, rules.source) for v in verdicts)
-            kinds[evaluator.kind] += len(verdicts)
+            scored = _run(evaluator, answer, call, rules.budget_s)
+            items.extend(scored)
+            kinds[evaluator.kind] += sum(1 for i in scored if i.outcome == "scored")
+        events.append(_event(call, chosen, items, now, rules.source))
     return events, kinds
 
 
-def _run(evaluator: Evaluator, answer: Answer, call: CloudEvent[CallRecorded], budget_s: float) -> list[Verdict]:
-    """One evaluator on one call, isolated: a failure or an overrun is counted and yields nothing."""
+def _run(evaluator: Evaluator, answer: Answer, call: CloudEvent[CallRecorded], budget_s: float) -> list[ScoreItem]:
+    """One evaluator on one call, isolated: a failure or an overrun is counted and recorded as such."""
     started = time.perf_counter()
     try:
         verdicts = evaluator.judge(answer)
     except Exception as exc:
         EVALUATOR_FAILURES.labels(evaluator.kind, "error").inc()
         log_unexpected(log, f"evaluator {evaluator.name} failed on call {call.data.call_id}", exc)
-        return []
+        return [_failure(call, evaluator, "error", f"the evaluator raised {type(exc).__name__}", started)]
     elapsed = time.perf_counter() - started
     EVALUATOR_SECONDS.labels(evaluator.kind).observe(elapsed)
     if elapsed > budget_s:
@@ -120,19 +133,14 @@ def _run(evaluator: Evaluator, answer: Answer, call: CloudEvent[CallRecorded], b
         # dropped so that scores never depend on how loaded the machine was.
         EVALUATOR_FAILURES.labels(evaluator.kind, "timeout").inc()
         log.warning("evaluator %s overran its %.3fs budget on call %s", evaluator.name, budget_s, call.data.call_id)
-        return []
-    return verdicts
+        return [_failure(call, evaluator, "timeout", f"over its {budget_s:g}s budget", started)]
+    latency_ms = elapsed * 1000
+    return [_item(call, evaluator, v, latency_ms) for v in verdicts]
 
 
-def _event(
-    call: CloudEvent[CallRecorded], evaluator: Evaluator, verdict: Verdict, now: datetime, source: str
-) -> CloudEvent[EvaluationScored]:
-    data = call.data
-    event_id = score_id(call.tenant_id, data, evaluator, verdict.metric)
-    payload = EvaluationScored(
-        evaluation_id=event_id,
-        call_id=data.call_id,
-        app=data.app,
+def _item(call: CloudEvent[CallRecorded], evaluator: Evaluator, verdict: Verdict, latency_ms: float) -> ScoreItem:
+    return ScoreItem(
+        score_id=score_id(call.tenant_id, call.data, evaluator, verdict.metric),
         evaluator=evaluator.ref,
         metric=verdict.metric,
         score=verdict.score,
@@ -141,7 +149,31 @@ def _event(
         label=verdict.label,
         passed=verdict.passed,
         explanation=verdict.explanation[:_MAX_EXPLANATION] if verdict.explanation else None,
-        judged_at=now,
+        latency_ms=latency_ms,
+    )
+
+
+def _failure(
+    call: CloudEvent[CallRecorded], evaluator: Evaluator, outcome: Literal["error", "timeout"], why: str, started: float
+) -> ScoreItem:
+    """A failed evaluator's record: its metric is the evaluator's kind (it produced none of its own)."""
+    return ScoreItem(
+        score_id=score_id(call.tenant_id, call.data, evaluator, evaluator.kind),
+        evaluator=evaluator.ref,
+        metric=evaluator.kind,
+        outcome=outcome,
+        explanation=why,
+        latency_ms=(time.perf_counter() - started) * 1000,
+    )
+
+
+def _event(
+    call: CloudEvent[CallRecorded], chosen: Sequence[Evaluator], items: list[ScoreItem], now: datetime, source: str
+) -> CloudEvent[EvaluationScored]:
+    data = call.data
+    event_id = pass_id(call.tenant_id, data, chosen)
+    payload = EvaluationScored(
+        evaluation_id=event_id, call_id=data.call_id, app=data.app, scores=items[:MAX_SCORES], judged_at=now
     )
     event = CloudEvent.wrap(
         payload,

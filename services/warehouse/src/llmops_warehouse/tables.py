@@ -32,7 +32,6 @@ from llmops_schemas.v1 import (
     DriftReported,
     ErasureProcessed,
     ErasureRequested,
-    EvaluationScored,
     EvaluatorConfigured,
     ExperimentConfigured,
     PolicyPublished,
@@ -41,7 +40,7 @@ from llmops_schemas.v1 import (
     PromptVersionPublished,
     VerdictPolicySet,
 )
-from llmops_schemas.v2 import FeedbackReceived
+from llmops_schemas.v2 import EvaluationScored, FeedbackReceived
 
 __all__ = ["FILTERS", "TABLES", "Column", "EventTable", "table_for_type", "table_named", "tables_by_name"]
 

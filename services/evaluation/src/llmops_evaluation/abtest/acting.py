@@ -19,11 +19,10 @@ import contextlib
 import logging
 from typing import Literal, Protocol
 
-import httpx
 from llmops_kit.audit import Actor
-from llmops_kit.auth import TENANT_HEADER
 from llmops_kit.http.problems import ProblemError
 from llmops_kit.logging import log_unexpected
+from llmops_kit.platform_client import PlatformCallError, PlatformClient
 from llmops_schemas.v1 import VerdictPolicySet
 from pydantic import JsonValue
 
@@ -31,17 +30,9 @@ from llmops_evaluation.abtest.policies import PolicyRegistry
 from llmops_evaluation.abtest.service import VerdictService
 from llmops_evaluation.abtest.verdict import ExperimentVerdict
 
-__all__ = ["ExperimentControl", "GatewayExperiments", "GatewayRefused", "PolicyLoop"]
+__all__ = ["ExperimentControl", "GatewayExperiments", "PolicyLoop"]
 
 log = logging.getLogger(__name__)
-
-
-class GatewayRefused(RuntimeError):
-    """The gateway did not apply the change (its status code says why: 409 changed meanwhile, 403, 404...)."""
-
-    def __init__(self, status_code: int | None, detail: str) -> None:
-        super().__init__(detail)
-        self.status_code = status_code
 
 
 class ExperimentControl(Protocol):
@@ -50,37 +41,21 @@ class ExperimentControl(Protocol):
     async def set_weights(
         self, tenant: str, experiment_id: str, weights: dict[str, float], expected_version: int
     ) -> None:
-        """Apply ``weights`` if the experiment is still at ``expected_version``; ``GatewayRefused`` otherwise."""
+        """Apply ``weights`` if the experiment is still at ``expected_version``; ``PlatformCallError`` if not."""
         ...
 
 
 class GatewayExperiments:
-    """``PATCH /v1/experiments/{id}`` on the gateway with the service's key, for the tenant the policy is of."""
+    """``PATCH /v1/experiments/{id}`` through the kit's gateway client (the service key, the policy's tenant)."""
 
-    def __init__(
-        self, base_url: str, api_key: str, *, timeout_s: float = 15.0, transport: httpx.AsyncBaseTransport | None = None
-    ) -> None:
-        headers = {"Authorization": f"Bearer {api_key}"}
-        self._client = httpx.AsyncClient(base_url=base_url, headers=headers, timeout=timeout_s, transport=transport)
-
-    async def start(self) -> None:
-        """Nothing to open before the first move."""
-
-    async def stop(self) -> None:
-        await self._client.aclose()
+    def __init__(self, client: PlatformClient) -> None:
+        self.client = client
 
     async def set_weights(
         self, tenant: str, experiment_id: str, weights: dict[str, float], expected_version: int
     ) -> None:
         body = {"weights": weights, "expected_version": expected_version}
-        try:
-            answer = await self._client.patch(
-                f"/v1/experiments/{experiment_id}", json=body, headers={TENANT_HEADER: tenant}
-            )
-        except httpx.HTTPError as exc:
-            raise GatewayRefused(None, f"the gateway did not answer ({type(exc).__name__})") from exc
-        if answer.status_code != 200:
-            raise GatewayRefused(answer.status_code, f"the gateway answered {answer.status_code}")
+        await self.client.request("PATCH", f"/v1/experiments/{experiment_id}", tenant, body=body)
 
 
 def _move(
@@ -173,8 +148,8 @@ class PolicyLoop:
         details = _details(verdict, target)
         try:
             await self._gateway.set_weights(tenant, policy.experiment_id, weights, verdict.experiment_version)
-        except GatewayRefused as exc:
-            await self._refused(tenant, policy, action, details | {"gateway_status": exc.status_code})
+        except PlatformCallError as exc:  # 409: changed meanwhile; 0: no answer (after the client's retries)
+            await self._refused(tenant, policy, action, details | {"gateway_status": exc.status})
             return None
         await self._policies.acted(tenant, policy, action, self._actor, details)
         return action

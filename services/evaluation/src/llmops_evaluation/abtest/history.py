@@ -3,18 +3,18 @@
 Only calls the gateway recorded (``source`` is the gateway's) for the applications (``origin: application``)
 count: an application could name an experiment in a call it sends through ingest, and the platform's own calls
 (judges, offline runs) are not the experiment's traffic. Every read goes through the kit's
-:class:`~llmops_kit.warehouse.WarehouseReader` with the service's key, bounded by ``max_calls`` and
+:class:`~llmops_kit.platform_client.WarehouseReader` with the service's key, bounded by ``max_calls`` and
 ``max_events`` per kind; a verdict past a bound says ``truncated``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from llmops_kit.warehouse import WarehouseReader
+from llmops_kit.platform_client import WarehouseReader
 from llmops_schemas.v1 import ExperimentConfigured
 from pydantic import ValidationError
 
@@ -73,13 +73,17 @@ class ExperimentData:
 
 
 def scores_of(item: dict[str, Any]) -> Iterator[ScoreFact]:
-    """The scores one stored ``evaluation_scores`` row carries.
+    """The scores of its own call one stored ``evaluation_scores`` row carries (the one place that knows the
+    score event's shape).
 
-    The one place that knows the score event's shape: v1 holds one score per event; a batched event (a
-    ``scores`` list of ``{evaluator, metric, score, ...}``) holds several.
+    The warehouse serves ``llmops.evaluation.scored.v2`` (v1 upcast): a pass of ``scores`` items, each with
+    ``metric``, ``outcome`` and a ``score`` only when scored. A pairwise judgment (``compared_call_id``) and
+    an offline run's score (``run_id``) say nothing about the call alone and are skipped.
     """
     data = item.get("data") or {}
     call_id = data.get("call_id")
+    if data.get("compared_call_id") or data.get("run_id"):
+        return
     for score in data.get("scores") or [data]:
         value, metric = score.get("score"), score.get("metric")
         if isinstance(call_id, str) and isinstance(metric, str) and isinstance(value, int | float):
@@ -115,6 +119,16 @@ def _feedback_fact(item: dict[str, Any]) -> FeedbackFact | None:
     )
 
 
+async def _bounded(items: AsyncIterator[dict[str, Any]], most: int) -> tuple[list[dict[str, Any]], bool]:
+    """At most ``most`` items, and whether there were more (to know, the read may fetch one page past the bound)."""
+    found: list[dict[str, Any]] = []
+    async for row in items:
+        if len(found) == most:
+            return found, True
+        found.append(row)
+    return found, False
+
+
 class WarehouseHistory:
     """Reads one experiment's data for a tenant through the warehouse's query API."""
 
@@ -127,47 +141,35 @@ class WarehouseHistory:
     async def load(self, tenant: str, experiment_id: str) -> ExperimentData:
         """The experiment's latest definition and its calls' facts (``UnknownExperiment`` if it has none)."""
         data = ExperimentData(await self._experiment(tenant, experiment_id))
-        data.calls, data.truncated = await self._calls(tenant, experiment_id)
+        rows, data.truncated = await _bounded(
+            self.reader.calls(tenant, experiment_id=experiment_id, origin="application"), self._max_calls
+        )
+        data.calls = [f for f in (_call_fact(r, experiment_id, self._source) for r in rows) if f is not None]
         if not data.calls:
             return data
         ids = {c.call_id for c in data.calls}
-        start = _iso(min(c.time for c in data.calls))
-        app = data.experiment.app
-        rows, cut_s = await self._events(tenant, "evaluation_scores", {"app": app, "start": start})
+        start, app = _iso(min(c.time for c in data.calls)), data.experiment.app
+        rows, cut_s = await self._events(tenant, "evaluation_scores", app=app, start=start)
         data.scores = [s for row in rows for s in scores_of(row) if s.call_id in ids]
-        rows, cut_f = await self._events(tenant, "feedback", {"start": start})
+        rows, cut_f = await self._events(tenant, "feedback", start=start)
         data.feedback = [f for f in map(_feedback_fact, rows) if f is not None and f.call_id in ids]
-        rows, cut_c = await self._events(tenant, "cost_records", {"app": app, "start": start})
+        rows, cut_c = await self._events(tenant, "cost_records", app=app, start=start)
         data.costs = {r["data"]["call_id"]: float(r["data"]["cost"]) for r in rows if r["data"]["call_id"] in ids}
         data.truncated = data.truncated or cut_s or cut_f or cut_c
         return data
 
     async def _experiment(self, tenant: str, experiment_id: str) -> ExperimentConfigured:
-        page = await self.reader.page(tenant, "/v1/events/experiments", {"experiment_id": experiment_id, "limit": 1})
-        items = page.get("items") or []
-        if not items or items[0].get("deleted"):
+        newest, _ = await _bounded(self.reader.events(tenant, "experiments", experiment_id=experiment_id), 1)
+        if not newest or newest[0].get("deleted"):
             raise UnknownExperiment(f"no experiment {experiment_id!r}")
         try:
-            return ExperimentConfigured.model_validate(items[0]["data"])
+            return ExperimentConfigured.model_validate(newest[0]["data"])
         except ValidationError as exc:
-            raise UnknownExperiment(
-                f"experiment {experiment_id!r} is stored in a shape this service cannot read"
-            ) from exc
+            detail = f"experiment {experiment_id!r} is stored in a shape this service cannot read"
+            raise UnknownExperiment(detail) from exc
 
-    async def _calls(self, tenant: str, experiment_id: str) -> tuple[list[CallFact], bool]:
-        params = {"experiment_id": experiment_id, "origin": "application"}
-        facts: list[CallFact] = []
-        read = 0
-        async for page in self.reader.pages(tenant, "/v1/calls", params, max_items=self._max_calls):
-            read += len(page)
-            facts += [f for f in (_call_fact(r, experiment_id, self._source) for r in page) if f is not None]
-        return facts, read >= self._max_calls
-
-    async def _events(self, tenant: str, table: str, params: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
-        rows: list[dict[str, Any]] = []
-        async for page in self.reader.pages(tenant, f"/v1/events/{table}", params, max_items=self._max_events):
-            rows += page
-        return rows, len(rows) >= self._max_events
+    async def _events(self, tenant: str, table: str, **filters: Any) -> tuple[list[dict[str, Any]], bool]:
+        return await _bounded(self.reader.events(tenant, table, **filters), self._max_events)
 
 
 def _iso(epoch_s: float) -> str:

@@ -6,7 +6,7 @@ import asyncio
 from typing import Protocol
 
 from llmops_kit.http.problems import ProblemError
-from llmops_kit.warehouse import WarehouseError, WarehouseUnavailable
+from llmops_kit.platform_client import PlatformCallError
 
 from llmops_evaluation.abtest.compare import Design
 from llmops_evaluation.abtest.history import ExperimentData, UnknownExperiment
@@ -26,10 +26,13 @@ class ExperimentHistory(Protocol):
 class VerdictService:
     """Computes verdicts, at most ``concurrency`` at once (the next caller gets a 429 at once, before any read)."""
 
-    def __init__(self, history: ExperimentHistory | None, design: Design, *, concurrency: int) -> None:
+    def __init__(
+        self, history: ExperimentHistory | None, design: Design, *, concurrency: int, retry_after_s: int = 5
+    ) -> None:
         self._history = history
         self.design = design
         self._slots = asyncio.Semaphore(concurrency)
+        self._retry_after_s = retry_after_s
 
     async def verdict(
         self,
@@ -42,9 +45,8 @@ class VerdictService:
     ) -> ExperimentVerdict:
         """The verdict now; problems: 404 unknown experiment, 429 busy, 503 warehouse unavailable."""
         if self._history is None:
-            raise ProblemError(
-                503, "Service Unavailable", "history reads are not configured (EVALUATION_SERVICE_API_KEY)"
-            )
+            detail = "history reads are not configured (LLMOPS_WAREHOUSE_URL and LLMOPS_SERVICE_KEY)"
+            raise ProblemError(503, "Service Unavailable", detail)
         if self._slots.locked():
             raise ProblemError(429, "Too Many Requests", "verdicts are being computed; retry shortly", retry_after=1)
         async with self._slots:
@@ -58,8 +60,8 @@ class VerdictService:
             return await self._history.load(tenant, experiment_id)
         except UnknownExperiment as exc:
             raise ProblemError(404, "Not Found", str(exc)) from exc
-        except WarehouseUnavailable as exc:
-            detail = "the warehouse is unavailable or busy; retry later"
-            raise ProblemError(503, "Service Unavailable", detail, retry_after=exc.retry_after_s) from exc
-        except WarehouseError as exc:
-            raise ProblemError(502, "Bad Gateway", "the warehouse refused the history read") from exc
+        except PlatformCallError as exc:
+            if exc.retryable:  # no answer, 429 or 502-504 (the kit's client already retried)
+                detail = "the warehouse is unavailable or busy; retry later"
+                raise ProblemError(503, "Service Unavailable", detail, retry_after=self._retry_after_s) from exc
+            raise ProblemError(502, "Bad Gateway", f"the warehouse refused the history read ({exc.status})") from exc

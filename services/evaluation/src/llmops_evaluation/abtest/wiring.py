@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from llmops_kit.audit import Actor
 from llmops_kit.http.app import Component
 from llmops_kit.kafka.publisher import EventPublisher
-from llmops_kit.warehouse import WarehouseReader
+from llmops_kit.platform_client import gateway_client, warehouse_reader
 
 from llmops_evaluation.abtest.acting import ExperimentControl, GatewayExperiments, PolicyLoop
 from llmops_evaluation.abtest.compare import Design
@@ -39,7 +39,9 @@ def install_verdicts(
     policies: PolicyStore,
 ) -> tuple[VerdictService, PolicyRegistry]:
     """Put the verdict service and the policy registry on ``app.state`` for the routes."""
-    verdicts = VerdictService(history, _design(settings), concurrency=settings.verdict_concurrency)
+    verdicts = VerdictService(
+        history, _design(settings), concurrency=settings.verdict_concurrency, retry_after_s=settings.retry_after_s
+    )
     registry = PolicyRegistry(
         policies,
         publisher,
@@ -53,18 +55,18 @@ def install_verdicts(
 
 
 def service_clients(settings: EvaluationSettings) -> tuple[WarehouseHistory | None, GatewayExperiments | None]:
-    """The warehouse history and the gateway client, both with the service key (None without one)."""
-    key = settings.service_api_key.get_secret_value() if settings.service_api_key else ""
-    if not key:  # unset, or empty as compose passes an unset variable
-        return None, None
-    reader = WarehouseReader(settings.warehouse_url, key, timeout_s=settings.warehouse_timeout_s)
-    history = WarehouseHistory(
-        reader,
-        gateway_source=settings.gateway_source,
-        max_calls=settings.verdict_max_calls,
-        max_events=settings.verdict_max_events,
-    )
-    return history, GatewayExperiments(settings.gateway_url, key)
+    """The warehouse history and the gateway's experiment API, with the service key (None without one)."""
+    options = {"timeout_s": settings.platform_timeout_s}
+    reader, gateway = warehouse_reader(settings, **options), gateway_client(settings, **options)
+    history = None
+    if reader is not None:
+        history = WarehouseHistory(
+            reader,
+            gateway_source=settings.gateway_source,
+            max_calls=settings.verdict_max_calls,
+            max_events=settings.verdict_max_events,
+        )
+    return history, GatewayExperiments(gateway.client) if gateway else None
 
 
 def policy_components(
@@ -74,11 +76,11 @@ def policy_components(
     verdicts: VerdictService,
     registry: PolicyRegistry,
 ) -> list[Component]:
-    """The clients to start and stop, and the policy loop when moves are possible."""
-    if history is None or gateway is None:
-        return []
-    loop = PolicyLoop(registry, verdicts, gateway, interval_s=settings.policy_interval_s, actor=POLICY_ACTOR)
-    clients: list[Component] = [history.reader]
+    """The clients to start and stop, and the policy loop when it can both read and move."""
+    clients: list[Component] = [history.reader.client] if history else []
     if isinstance(gateway, GatewayExperiments):
-        clients.append(gateway)
+        clients.append(gateway.client)
+    if history is None or gateway is None:
+        return clients
+    loop = PolicyLoop(registry, verdicts, gateway, interval_s=settings.policy_interval_s, actor=POLICY_ACTOR)
     return [*clients, loop]

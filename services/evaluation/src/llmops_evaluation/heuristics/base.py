@@ -18,12 +18,19 @@ class Answer:
     ``length`` is the whole answer's length in characters, ``text`` its first characters up to the cap
     (``truncated`` says whether that is all of it). ``refused`` is the model's own refusal flag (a
     ``refusal`` on the choice), which refusal detection trusts before any phrase.
+
+    What the answer is judged against, where known: ``prompt`` is the question it answers (the last user
+    message of a call, a dataset example's input), ``reference`` the expected answer (a dataset example's),
+    ``context`` the passages it should be grounded in. Evaluators that need one and lack it yield no score.
     """
 
     text: str
     length: int
     truncated: bool = False
     refused: bool = False
+    prompt: str | None = None
+    reference: str | None = None
+    context: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, output: str | None, *, cap: int, refused: bool = False) -> Answer:

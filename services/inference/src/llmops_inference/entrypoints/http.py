@@ -131,7 +131,7 @@ def build_router() -> APIRouter:
         "/chat/completions",
         summary="Create a chat completion",
         openapi_extra=body("ChatCompletionRequest"),
-        responses=responses(ChatCompletionOut, streams=True),
+        responses=responses(ChatCompletionOut, streams=True, feedback_token=True),
     )
     async def chat_completions(request: Request) -> Response:
         """OpenAI's chat completions: `stream: true` answers server-sent events ending in `data: [DONE]`
@@ -155,7 +155,7 @@ def build_router() -> APIRouter:
         "/completions",
         summary="Create a text completion",
         openapi_extra=body("CompletionRequest"),
-        responses=responses(Completion, streams=True),
+        responses=responses(Completion, streams=True, feedback_token=True),
     )
     async def completions(request: Request) -> Response:
         """OpenAI's legacy text completions, one prompt per request; `stream: true` as for chat."""

@@ -165,13 +165,31 @@ def body(model_name: str) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": content}, "security": API_KEY_SECURITY}
 
 
+FEEDBACK_TOKEN_HEADER: dict[str, Any] = {
+    "X-LLMOps-Feedback-Token": {
+        "description": (
+            "Sent when the gateway has LLMOPS_FEEDBACK_TOKEN_SECRET: a signed, expiring token that lets the end "
+            "user rate this one call at the feedback service without a key (docs/feedback.md)"
+        ),
+        "schema": {"type": "string"},
+    }
+}
+
+
 def responses(
-    ok: type[BaseModel], *, streams: bool = False, errors: tuple[int, ...] = tuple(ERRORS)
+    ok: type[BaseModel],
+    *,
+    streams: bool = False,
+    errors: tuple[int, ...] = tuple(ERRORS),
+    feedback_token: bool = False,
 ) -> dict[int | str, dict[str, Any]]:
-    """The route's answers: ``ok`` (and SSE when it streams) and the OpenAI-shaped errors it can give."""
+    """The route's answers: ``ok`` (and SSE when it streams), the headers of a recorded call's answer
+    (``feedback_token``) and the OpenAI-shaped errors it can give."""
     success: dict[str, Any] = {"model": ok, "description": "OK"}
     if streams:
         success["content"] = {"text/event-stream": {"schema": SSE_EVENT}}
+    if feedback_token:
+        success["headers"] = FEEDBACK_TOKEN_HEADER
     described: dict[int | str, dict[str, Any]] = {200: success}
     for status in errors:
         described[status] = {"model": ErrorResponse, "description": ERRORS[status]}
