@@ -46,8 +46,8 @@ def stocked(n: int = 400, lift: float = 1.0, seed: int = 0) -> FakeWarehouse:
         variant = "ab"[i % 2]
         w.call("acme", f"c{i}", variant, i, latency_ms=float(rng.lognormal(5, 0.5)))
         score = float(np.clip(rng.normal(3 + (lift if variant == "b" else 0), 1), 0, 5))
-        w.event("acme", "evaluation_scores", i, {"call_id": f"c{i}", "app": "support-bot", "metric": "relevance",
-                                                 "score": score})  # fmt: skip
+        item = {"score_id": f"s{i}", "metric": "relevance", "outcome": "scored", "score": score}
+        w.event("acme", "evaluation_scores", i, {"call_id": f"c{i}", "app": "support-bot", "scores": [item]})
     w.call("acme", "platform-1", "b", 1, origin="platform")
     w.call("acme", "ingested-1", "b", 1, source="/services/ingest")
     w.call("globex", "other-1", "b", 1)
@@ -85,11 +85,18 @@ async def test_unknown_experiment_and_busy_warehouse() -> None:
     assert busy.value.retryable and busy.value.status == 429
 
 
-def test_scores_are_read_from_one_event_or_a_batch() -> None:
-    single = {"data": {"call_id": "c1", "metric": "relevance", "score": 4}}
-    batch = {"data": {"call_id": "c1", "scores": [{"metric": "a", "score": 1.0}, {"metric": "b", "score": "x"}]}}
-    assert [(s.metric, s.score) for s in scores_of(single)] == [("relevance", 4.0)]
-    assert [s.metric for s in scores_of(batch)] == ["a"]
+def test_scores_are_read_from_v2_passes_scored_items_only() -> None:
+    judge = {"name": "j", "version": "1", "kind": "llm_judge"}
+    items = [
+        {"score_id": "1", "evaluator": judge, "metric": "relevance", "outcome": "scored", "score": 4},
+        {"score_id": "2", "evaluator": judge, "metric": "tone", "outcome": "malformed"},
+        {"score_id": "3", "evaluator": judge, "metric": "tone", "outcome": "timeout", "score": None},
+    ]
+    one_pass = {"data": {"call_id": "c1", "scores": items}}
+    assert [(s.call_id, s.metric, s.score) for s in scores_of(one_pass)] == [("c1", "relevance", 4.0)]
+    pairwise = {"data": {"call_id": "c1", "compared_call_id": "c1-shadow", "scores": items}}
+    offline = {"data": {"call_id": "c1", "run_id": "run-1", "scores": items}}
+    assert list(scores_of(pairwise)) == [] and list(scores_of(offline)) == []
 
 
 async def test_a_better_variant_on_the_primary_metric() -> None:

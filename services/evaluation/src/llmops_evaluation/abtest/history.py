@@ -84,7 +84,7 @@ def scores_of(item: dict[str, Any]) -> Iterator[ScoreFact]:
     call_id = data.get("call_id")
     if data.get("compared_call_id") or data.get("run_id"):
         return
-    for score in data.get("scores") or [data]:
+    for score in data.get("scores") or []:
         value, metric = score.get("score"), score.get("metric")
         if isinstance(call_id, str) and isinstance(metric, str) and isinstance(value, int | float):
             yield ScoreFact(call_id, metric, float(value))
