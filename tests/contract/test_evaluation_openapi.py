@@ -58,7 +58,7 @@ def _policies() -> PolicyStore:
 
 
 _keys = ApiKeyStore([ApiKeyRecord(id="contract", tenant_id=TENANT, role="admin", sha256=hash_key(KEY))])
-ports = EvaluationPorts(InMemoryPublisher(), _keys, _store(), _history(), _policies())
+ports = EvaluationPorts(InMemoryPublisher(), _keys, _store(), history=_history(), policies=_policies())
 app = create_app(EvaluationSettings(), ports=ports)
 
 config = schemathesis.Config.from_dict(

@@ -34,7 +34,7 @@ def invoke(tmp_path: Path) -> Callable[..., Result]:
     keys = ApiKeyStore([ApiKeyRecord(id="dev-admin", tenant_id="acme", role="admin", sha256=hash_key(ADMIN))])
     reader = asyncio.run(started_reader(stocked(400, lift=-1.0).transport()))
     history = WarehouseHistory(reader, gateway_source="/services/inference", max_calls=10_000, max_events=100_000)
-    ports = EvaluationPorts(InMemoryPublisher(), keys, store, history)
+    ports = EvaluationPorts(InMemoryPublisher(), keys, store, history=history)
     app = create_app(EvaluationSettings(verdict_min_samples=50), ports=ports)
 
     def run(*args: str) -> Result:

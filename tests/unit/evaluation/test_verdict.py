@@ -143,7 +143,7 @@ class Harness:
     def __init__(self, source: WarehouseHistory | None, concurrency: int = 2) -> None:
         store = EvaluatorStore()
         store.mark_caught_up()
-        ports = EvaluationPorts(InMemoryPublisher(), KEYS, store, source)
+        ports = EvaluationPorts(InMemoryPublisher(), KEYS, store, history=source)
         settings = EvaluationSettings(verdict_min_samples=50, verdict_concurrency=concurrency)
         self.app = create_app(settings, ports=ports)
 

@@ -38,7 +38,7 @@ def auth(key: str) -> dict[str, str]:
 def app_with(publisher: InMemoryPublisher, policies: PolicyStore) -> Any:
     store = EvaluatorStore()
     store.mark_caught_up()
-    return create_app(EvaluationSettings(), ports=EvaluationPorts(publisher, KEYS, store, None, policies))
+    return create_app(EvaluationSettings(), ports=EvaluationPorts(publisher, KEYS, store, policies=policies))
 
 
 async def test_policy_api_publishes_audits_and_refuses() -> None:

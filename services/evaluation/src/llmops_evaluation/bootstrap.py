@@ -15,6 +15,7 @@ from llmops_kit.bootstrap import TopicProvisioner, install_api_keys, load_api_ke
 from llmops_kit.http.app import Component, ReadinessCheck, Runtime, create_service_app
 from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.publisher import EventPublisher
+from llmops_kit.platform_client import gateway_client, warehouse_reader
 from llmops_schemas.v1 import AuditRecorded, EvaluatorConfigured, VerdictPolicySet
 from llmops_schemas.v2 import CallRecorded, EvaluationScored
 
@@ -23,10 +24,15 @@ from llmops_evaluation.abtest.policies import PolicyMaterializer, PolicyRegistry
 from llmops_evaluation.abtest.service import ExperimentHistory, VerdictService
 from llmops_evaluation.abtest.wiring import install_verdicts, policy_components, service_clients
 from llmops_evaluation.config import EvaluationSettings
-from llmops_evaluation.entrypoints.consumer import SERVICE, build_consumer
+from llmops_evaluation.entrypoints.consumer import SERVICE, build_consumer, scoring_rules
 from llmops_evaluation.entrypoints.http import STATE_KEY, router
+from llmops_evaluation.entrypoints.model_consumer import build_model_consumer
 from llmops_evaluation.entrypoints.verdict_http import POLICIES_KEY, VERDICTS_KEY
 from llmops_evaluation.entrypoints.verdict_http import router as verdict_router
+from llmops_evaluation.judges.adapters import GatewayJudges, WarehouseCalls
+from llmops_evaluation.judges.checks import JudgeChecks
+from llmops_evaluation.model_stage import ModelStage
+from llmops_evaluation.ports import CallHistory, JudgePorts
 from llmops_evaluation.registry import EvaluatorRegistry
 from llmops_evaluation.store import EvaluatorMaterializer, EvaluatorStore
 
@@ -41,6 +47,8 @@ class EvaluationPorts:
     api_keys: ApiKeyStore | None
     """None: authenticated routes answer 503 (as without ``LLMOPS_API_KEYS_FILE``)."""
     store: EvaluatorStore = field(default_factory=EvaluatorStore)
+    judges: JudgePorts | None = None
+    """The gateway (and warehouse) judges use; None: judges cannot be configured (422)."""
     history: ExperimentHistory | None = None
     """Where verdicts read experiments from; None: verdicts answer 503 (as without a service key)."""
     policies: PolicyStore = field(default_factory=PolicyStore)
@@ -61,10 +69,27 @@ def _install(app: FastAPI, settings: EvaluationSettings, ports: EvaluationPorts)
             max_per_tenant=settings.max_evaluators_per_tenant,
             publish_timeout_s=settings.publish_timeout_s,
             retry_after_s=settings.retry_after_s,
+            judges=JudgeChecks(ports.judges.gateway if ports.judges else None, retry_after_s=settings.retry_after_s),
         ),
     )
     install_verdicts(app, settings, ports.publisher, ports.history, ports.policies)
     return install_api_keys(app, ports.api_keys)
+
+
+def _judge_ports(settings: EvaluationSettings) -> tuple[JudgePorts | None, list[Component]]:
+    """The gateway (and the warehouse, for pairwise judges) with the service key, when this service has them."""
+    # Each judge run holds one slot and a pairwise run sends two requests: the client allows both at once.
+    gateway = gateway_client(settings, max_in_flight=2 * settings.judge_max_in_flight)
+    if gateway is None:
+        return None, []
+    clients: list[Component] = [gateway.client]
+    history: CallHistory | None = None
+    warehouse = warehouse_reader(settings)
+    if warehouse is not None:
+        history = WarehouseCalls(warehouse)
+        clients.append(warehouse.client)
+    judges = GatewayJudges(gateway, label_ttl_s=settings.judge_label_ttl_s)
+    return JudgePorts(judges, history), clients
 
 
 async def _kafka_runtime(app: FastAPI, settings: EvaluationSettings) -> Runtime:
@@ -74,9 +99,17 @@ async def _kafka_runtime(app: FastAPI, settings: EvaluationSettings) -> Runtime:
     configs = EvaluatorMaterializer(bootstrap, store, security=security)
     loop = build_consumer(settings, store, producer, producer)
     keys = load_api_keys(settings.api_keys_file)
+    judges, clients = _judge_ports(settings)
+    # Verdicts and policies have clients of their own: their reads are bounded apart from the judges'.
     history, gateway = service_clients(settings)
     policies = PolicyStore()
     policy_configs = PolicyMaterializer(bootstrap, policies, security=security)
+    # Without a gateway key no judge can be configured, so the model stage would only read calls: not started.
+    judging = (
+        []
+        if judges is None
+        else [build_model_consumer(settings, store, ModelStage(judges, scoring_rules(settings)), producer, producer)]
+    )
 
     async def scorer_ready() -> bool:
         return loop.ready
@@ -86,14 +119,14 @@ async def _kafka_runtime(app: FastAPI, settings: EvaluationSettings) -> Runtime:
         "evaluators": configs.check,
         "policies": policy_configs.check,
         "scorer": scorer_ready,
-        **_install(app, settings, EvaluationPorts(producer, keys, store, history, policies)),
+        **_install(app, settings, EvaluationPorts(producer, keys, store, judges, history=history, policies=policies)),
     }
     components: list[Component] = []
     if settings.ensure_topics:
         topics = [CallRecorded.topic, EvaluationScored.topic, EvaluatorConfigured.topic, AuditRecorded.topic]
         components.append(TopicProvisioner(bootstrap, [*topics, VerdictPolicySet.topic], security=security))
     acting = policy_components(settings, history, gateway, *_verdict_state(app))
-    components += [producer, configs, policy_configs, loop, *acting]
+    components += [producer, configs, policy_configs, *clients, loop, *judging, *acting]
     return Runtime(components=components, checks=checks)
 
 
