@@ -2,16 +2,20 @@
 never cause a 5xx, and every answer conforms to what the document declares.
 
 The app runs in process with the kit's in-memory publisher and an admin key, through ``EvaluationPorts``:
-no broker. The store starts with one evaluator so reads and deletes have something to find.
+no broker. The store starts with one evaluator so reads and deletes have something to find; verdicts read a
+fake warehouse query API holding one small experiment, and verdict policies start loaded and empty.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
 import schemathesis
 from hypothesis import HealthCheck, settings
+from llmops_evaluation.abtest.history import WarehouseHistory
+from llmops_evaluation.abtest.policies import PolicyStore
 from llmops_evaluation.bootstrap import EvaluationPorts, create_app
 from llmops_evaluation.config import EvaluationSettings
 from llmops_evaluation.evaluators import build_evaluator
@@ -19,6 +23,8 @@ from llmops_evaluation.store import EvaluatorStore
 from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, hash_key
 from llmops_kit.kafka.publisher import InMemoryPublisher
 from llmops_schemas.v1 import EvaluatorConfigured
+
+from tests.unit.evaluation.fake_warehouse import FakeWarehouse, started_reader
 
 KEY = "llmops_contract_test_admin_key_00000000000"
 HEADERS = {"Authorization": f"Bearer {KEY}"}
@@ -36,8 +42,24 @@ def _store() -> EvaluatorStore:
     return store
 
 
+def _history() -> WarehouseHistory:
+    warehouse = FakeWarehouse()
+    warehouse.experiment(TENANT, "exp")
+    for i in range(20):
+        warehouse.call(TENANT, f"c{i}", "ab"[i % 2], i)
+    reader = asyncio.run(started_reader(warehouse.transport()))
+    return WarehouseHistory(reader, gateway_source="/services/inference", max_calls=1000, max_events=1000)
+
+
+def _policies() -> PolicyStore:
+    store = PolicyStore()
+    store.mark_caught_up()
+    return store
+
+
 _keys = ApiKeyStore([ApiKeyRecord(id="contract", tenant_id=TENANT, role="admin", sha256=hash_key(KEY))])
-app = create_app(EvaluationSettings(), ports=EvaluationPorts(InMemoryPublisher(), _keys, _store()))
+ports = EvaluationPorts(InMemoryPublisher(), _keys, _store(), history=_history(), policies=_policies())
+app = create_app(EvaluationSettings(), ports=ports)
 
 config = schemathesis.Config.from_dict(
     {

@@ -37,6 +37,7 @@ EXPECTED_TOPICS = {
     "llmops.evaluations.config",
     "llmops.review.queues",
     "llmops.review.items",
+    "llmops.evaluations.policies",
 }
 COMPACTED = {
     "llmops.prompts.versions",
@@ -47,6 +48,7 @@ COMPACTED = {
     "llmops.evaluations.config",
     "llmops.review.queues",
     "llmops.review.items",
+    "llmops.evaluations.policies",
 }
 # Names that do not follow llmops.<domain>.<fact>. Adding one here should be a deliberate choice.
 NAMING_EXCEPTIONS = {"llmops.alerts", "llmops.experiments", "llmops.policies", "llmops.prices"}

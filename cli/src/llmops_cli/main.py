@@ -24,6 +24,7 @@ from llmops_cli.prompts_cmd import prompts_app
 from llmops_cli.query import calls, metrics
 from llmops_cli.render import format_errors
 from llmops_cli.sending import JsonlError, SendError, read_jsonl, send_records
+from llmops_cli.verdict_cmd import verdict
 
 app = typer.Typer(help="The LLMOps platform command line.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
@@ -31,6 +32,7 @@ app.add_typer(prompts_app, name="prompts")
 app.add_typer(experiments_app, name="experiments")
 app.add_typer(evals_app, name="evals")
 app.add_typer(feedback_app, name="feedback")
+evals_app.command("verdict")(verdict)
 app.add_typer(kafka_app, name="kafka")
 app.command()(calls)
 app.command()(metrics)

@@ -13,7 +13,8 @@ YAML file (``LLMOPS_API_KEYS_FILE``)::
         sha256: 5e88...   # llmops keys hash <key>
 
 A ``service`` key belongs to a platform service, not to a tenant (its ``tenant_id`` is ``"*"``): it is
-read-only, may invoke models, and names the tenant it acts for on every request in the ``X-LLMOps-Tenant``
+read-only but for an experiment's weights (which a tenant's verdict policy may move, docs/adr/0024), may
+invoke models, and names the tenant it acts for on every request in the ``X-LLMOps-Tenant``
 header, so each request stays scoped to one tenant. The gateway marks calls made with a service key as
 platform traffic (``origin: platform``), which online analytics exclude (docs/adr/0007).
 """
@@ -49,7 +50,9 @@ __all__ = [
     "requires",
 ]
 
-Permission = Literal["calls:write", "calls:read", "metrics:read", "inference:invoke", "feedback:write", "admin"]
+Permission = Literal[
+    "calls:write", "calls:read", "metrics:read", "inference:invoke", "feedback:write", "experiments:weights", "admin"
+]
 Role = Literal["admin", "writer", "reader", "ingest", "service", "reviewer"]
 
 SERVICE_ROLE = "service"
@@ -59,11 +62,22 @@ TENANT_HEADER = "X-LLMOps-Tenant"
 _TENANT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 ROLE_PERMISSIONS: Mapping[str, frozenset[str]] = {
-    "admin": frozenset({"calls:write", "calls:read", "metrics:read", "inference:invoke", "feedback:write", "admin"}),
+    "admin": frozenset(
+        {
+            "calls:write",
+            "calls:read",
+            "metrics:read",
+            "inference:invoke",
+            "feedback:write",
+            "experiments:weights",
+            "admin",
+        }
+    ),
     "writer": frozenset({"calls:write", "calls:read", "metrics:read", "inference:invoke", "feedback:write"}),
     "reader": frozenset({"calls:read", "metrics:read"}),
     "ingest": frozenset({"calls:write"}),
-    SERVICE_ROLE: frozenset({"calls:read", "metrics:read", "inference:invoke"}),
+    # experiments:weights: the evaluation service's opt-in verdict policy moves an experiment's traffic (ADR 0024).
+    SERVICE_ROLE: frozenset({"calls:read", "metrics:read", "inference:invoke", "experiments:weights"}),
     # A human who judges answers: gives feedback (docs/feedback.md) and reads the calls it is about.
     "reviewer": frozenset({"feedback:write", "calls:read"}),
 }

@@ -35,6 +35,7 @@ from llmops_schemas.v1 import (
     PromptVersionPublished,
     ReviewItemUpdated,
     ReviewQueueConfigured,
+    VerdictPolicySet,
 )
 from llmops_schemas.v1.audit import GENESIS_HASH
 from llmops_schemas.v1.examples import EXAMPLES, example, example_data
@@ -62,6 +63,7 @@ COMPACTED_TOPICS = {
     "llmops.evaluations.config",
     "llmops.review.queues",
     "llmops.review.items",
+    "llmops.evaluations.policies",
 }
 
 PAYLOADS = tuple(EVENT_TYPES.values())
@@ -380,6 +382,7 @@ def test_entity_keys_of_compacted_payloads() -> None:
     assert example(EvaluatorConfigured).entity_key() == "answer-length"
     assert example(ReviewQueueConfigured).entity_key() == "low-relevance"
     assert example(ReviewItemUpdated).entity_key() == "low-relevance:call-01J9Z3Q4XK"
+    assert example(VerdictPolicySet).entity_key() == "exp-mini-vs-4o"
     assert example(PricePublished).entity_key() == "openai:gpt-4o-mini:2024-07-18T00:00:00Z"
     moved = PricePublished.model_validate(
         {**example_data(PricePublished), "effective_from": "2024-07-18T02:00:00+02:00"}
@@ -396,6 +399,7 @@ def test_entity_keys_of_compacted_payloads() -> None:
         EvaluatorConfigured,
         ReviewQueueConfigured,
         ReviewItemUpdated,
+        VerdictPolicySet,
     }
 
 

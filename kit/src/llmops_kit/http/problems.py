@@ -88,13 +88,17 @@ def model_components(**models: type[BaseModel]) -> dict[str, Any]:
 
 
 class ProblemError(Exception):
-    """Raise from a route to answer with a problem document."""
+    """Raise from a route to answer with a problem document: ``headers`` go on the answer, ``extensions`` into
+    the body (a ``retry_after`` extension also sets the ``Retry-After`` header)."""
 
-    def __init__(self, status: int, title: str, detail: str, **extensions: Any) -> None:
+    def __init__(
+        self, status: int, title: str, detail: str, *, headers: dict[str, str] | None = None, **extensions: Any
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.title = title
         self.detail = detail
+        self.headers = dict(headers or {})
         self.extensions = extensions
 
 
@@ -111,7 +115,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_problem(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ProblemError)
-        return problem_response(exc.status, exc.title, exc.detail, **exc.extensions)
+        retry = exc.extensions.get("retry_after")  # in the body and, where clients look for it, the header
+        headers = {"Retry-After": str(retry), **exc.headers} if retry is not None else exc.headers
+        return problem_response(exc.status, exc.title, exc.detail, headers=headers or None, **exc.extensions)
 
     async def on_http(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)

@@ -33,6 +33,7 @@ from llmops_schemas.v1.governance import (
 from llmops_schemas.v1.prompt_labels import PromptLabelMoved
 from llmops_schemas.v1.prompts import PromptMessage, PromptVariable, PromptVersionPublished, PromptVersionRef
 from llmops_schemas.v1.review import Review, ReviewItemUpdated, ReviewQueueConfigured
+from llmops_schemas.v1.verdict_policies import VerdictPolicySet
 
 PAYLOADS = (
     CallRecorded,
@@ -54,6 +55,7 @@ PAYLOADS = (
     PolicyPublished,
     ReviewQueueConfigured,
     ReviewItemUpdated,
+    VerdictPolicySet,
 )
 """Every v1 payload class, one per event type."""
 
@@ -100,4 +102,5 @@ __all__ = [
     "ReviewQueueConfigured",
     "TimeWindow",
     "TokenUsage",
+    "VerdictPolicySet",
 ]

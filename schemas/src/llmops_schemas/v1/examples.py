@@ -24,6 +24,7 @@ from llmops_schemas.v1.governance import PolicyPublished
 from llmops_schemas.v1.prompt_labels import PromptLabelMoved
 from llmops_schemas.v1.prompts import PromptVersionPublished
 from llmops_schemas.v1.review import ReviewItemUpdated, ReviewQueueConfigured
+from llmops_schemas.v1.verdict_policies import VerdictPolicySet
 from llmops_schemas.v2 import calls as v2_calls
 from llmops_schemas.v2.examples import EXAMPLES as LATER_EXAMPLES
 
@@ -85,6 +86,13 @@ EXAMPLES: dict[type[EventPayload], dict[str, Any]] = {
         "params": {"min_chars": 1, "max_chars": 2000},
         "app": "support-bot",
         "sampling_rate": 0.5,
+        "updated_at": _AT,
+    },
+    VerdictPolicySet: {
+        "experiment_id": "exp-mini-vs-4o",
+        "promote": True,
+        "rollback": True,
+        "updated_by": "admin-key-1",
         "updated_at": _AT,
     },
     FeedbackReceived: {

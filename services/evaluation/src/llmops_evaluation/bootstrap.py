@@ -16,14 +16,19 @@ from llmops_kit.http.app import Component, ReadinessCheck, Runtime, create_servi
 from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.publisher import EventPublisher
 from llmops_kit.platform_client import gateway_client, warehouse_reader
-from llmops_schemas.v1 import AuditRecorded, EvaluatorConfigured
+from llmops_schemas.v1 import AuditRecorded, EvaluatorConfigured, VerdictPolicySet
 from llmops_schemas.v2 import CallRecorded, EvaluationScored
 
 from llmops_evaluation import __version__
+from llmops_evaluation.abtest.policies import PolicyMaterializer, PolicyRegistry, PolicyStore
+from llmops_evaluation.abtest.service import ExperimentHistory, VerdictService
+from llmops_evaluation.abtest.wiring import install_verdicts, policy_components, service_clients
 from llmops_evaluation.config import EvaluationSettings
 from llmops_evaluation.entrypoints.consumer import SERVICE, build_consumer, scoring_rules
 from llmops_evaluation.entrypoints.http import STATE_KEY, router
 from llmops_evaluation.entrypoints.model_consumer import build_model_consumer
+from llmops_evaluation.entrypoints.verdict_http import POLICIES_KEY, VERDICTS_KEY
+from llmops_evaluation.entrypoints.verdict_http import router as verdict_router
 from llmops_evaluation.judges.adapters import GatewayJudges, WarehouseCalls
 from llmops_evaluation.judges.checks import JudgeChecks
 from llmops_evaluation.model_stage import ModelStage
@@ -44,6 +49,13 @@ class EvaluationPorts:
     store: EvaluatorStore = field(default_factory=EvaluatorStore)
     judges: JudgePorts | None = None
     """The gateway (and warehouse) judges use; None: judges cannot be configured (422)."""
+    history: ExperimentHistory | None = None
+    """Where verdicts read experiments from; None: verdicts answer 503 (as without a service key)."""
+    policies: PolicyStore = field(default_factory=PolicyStore)
+
+
+def _verdict_state(app: FastAPI) -> tuple[VerdictService, PolicyRegistry]:
+    return getattr(app.state, VERDICTS_KEY), getattr(app.state, POLICIES_KEY)
 
 
 def _install(app: FastAPI, settings: EvaluationSettings, ports: EvaluationPorts) -> dict[str, ReadinessCheck]:
@@ -60,6 +72,7 @@ def _install(app: FastAPI, settings: EvaluationSettings, ports: EvaluationPorts)
             judges=JudgeChecks(ports.judges.gateway if ports.judges else None, retry_after_s=settings.retry_after_s),
         ),
     )
+    install_verdicts(app, settings, ports.publisher, ports.history, ports.policies)
     return install_api_keys(app, ports.api_keys)
 
 
@@ -87,6 +100,10 @@ async def _kafka_runtime(app: FastAPI, settings: EvaluationSettings) -> Runtime:
     loop = build_consumer(settings, store, producer, producer)
     keys = load_api_keys(settings.api_keys_file)
     judges, clients = _judge_ports(settings)
+    # Verdicts and policies have clients of their own: their reads are bounded apart from the judges'.
+    history, gateway = service_clients(settings)
+    policies = PolicyStore()
+    policy_configs = PolicyMaterializer(bootstrap, policies, security=security)
     # Without a gateway key no judge can be configured, so the model stage would only read calls: not started.
     judging = (
         []
@@ -100,14 +117,16 @@ async def _kafka_runtime(app: FastAPI, settings: EvaluationSettings) -> Runtime:
     checks: dict[str, ReadinessCheck] = {
         "kafka": producer.ping,
         "evaluators": configs.check,
+        "policies": policy_configs.check,
         "scorer": scorer_ready,
-        **_install(app, settings, EvaluationPorts(producer, keys, store, judges)),
+        **_install(app, settings, EvaluationPorts(producer, keys, store, judges, history=history, policies=policies)),
     }
     components: list[Component] = []
     if settings.ensure_topics:
         topics = [CallRecorded.topic, EvaluationScored.topic, EvaluatorConfigured.topic, AuditRecorded.topic]
-        components.append(TopicProvisioner(bootstrap, topics, security=security))
-    components += [producer, configs, *clients, loop, *judging]
+        components.append(TopicProvisioner(bootstrap, [*topics, VerdictPolicySet.topic], security=security))
+    acting = policy_components(settings, history, gateway, *_verdict_state(app))
+    components += [producer, configs, policy_configs, *clients, loop, *judging, *acting]
     return Runtime(components=components, checks=checks)
 
 
@@ -130,6 +149,7 @@ def create_app(settings: EvaluationSettings | None = None, *, ports: EvaluationP
         max_body_bytes=settings.max_body_bytes,
     )
     app.include_router(router)
+    app.include_router(verdict_router)
     if ports is not None:
         injected.update(_install(app, settings, ports))
     return app

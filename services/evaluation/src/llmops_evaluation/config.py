@@ -31,6 +31,28 @@ class EvaluationSettings(ServiceSettings):
     )
     publish_timeout_s: float = Field(default=15.0, gt=0, description="How long a write waits for Kafka before 503")
     retry_after_s: int = Field(default=5, ge=1, description="Retry-After sent with a 503")
+    platform_timeout_s: float = Field(
+        default=30.0, gt=0, le=600, description="Longest wait for one answer of the warehouse or the gateway"
+    )
+    gateway_source: str = Field(
+        default="/services/inference", min_length=1, description="CloudEvents source of the calls the gateway records"
+    )
+    verdict_alpha: float = Field(default=0.05, gt=0, lt=0.5, description="False-positive rate of a verdict")
+    verdict_minimum_effect: float = Field(
+        default=0.1, gt=0, le=10, description="Smallest difference that matters, in standard deviations"
+    )
+    verdict_min_samples: int = Field(default=100, ge=2, le=1_000_000, description="Per arm before testing")
+    verdict_max_samples: int = Field(
+        default=20_000, ge=2, le=10_000_000, description="Per arm: past it without a difference, 'no difference'"
+    )
+    verdict_max_calls: int = Field(default=50_000, ge=1, le=1_000_000, description="Calls one verdict reads at most")
+    verdict_max_events: int = Field(
+        default=300_000, ge=1, le=10_000_000, description="Scores, feedback or costs one verdict reads at most, each"
+    )
+    verdict_concurrency: int = Field(default=2, ge=1, le=64, description="Verdicts computed at once; the next is 429")
+    policy_interval_s: float = Field(
+        default=60.0, gt=0, le=86_400, description="How often armed verdict policies are looked at"
+    )
     # The model stage (judges): its consumer group, batches and bounds (docs/adr/0027).
     model_consumer_group: str = Field(default="evaluation-models", min_length=1)
     model_batch_size: int = Field(default=32, ge=1, le=1000, description="Most calls judged in one batch")

@@ -40,6 +40,7 @@ from llmops_schemas.v1 import (
     PromptVersionPublished,
     ReviewItemUpdated,
     ReviewQueueConfigured,
+    VerdictPolicySet,
 )
 from llmops_schemas.v2 import EvaluationScored, FeedbackReceived
 
@@ -159,6 +160,7 @@ TABLES: tuple[EventTable, ...] = (
     EventTable("policies", PolicyPublished),
     EventTable("review_queues", ReviewQueueConfigured),
     EventTable("review_items", ReviewItemUpdated, (_CALL_ID,)),
+    EventTable("verdict_policies", VerdictPolicySet, (_text("experiment_id"),)),
 )
 """Every stored event type but calls. Names are table names and the ``{table}`` of ``GET /v1/events/{table}``."""
 

@@ -8,9 +8,11 @@ from typing import Any
 
 import httpx
 import pytest
+from llmops_evaluation.abtest.acting import GatewayExperiments
 from llmops_inference.experiments.router import router
 from llmops_inference.experiments.service import ExperimentRegistry
 from llmops_kit.kafka.publisher import InMemoryPublisher
+from llmops_kit.platform_client import PlatformCallError, PlatformClient
 from llmops_schemas.v1 import AuditRecorded
 
 from tests.unit.inference.experiments.definitions import AB, CANARY
@@ -108,3 +110,46 @@ async def test_reads_need_a_key_and_calls_read(client: httpx.AsyncClient) -> Non
     assert (await client.get("/v1/experiments")).status_code == 401
     assert (await client.get("/v1/experiments", headers=auth("ingest"))).status_code == 403
     assert (await client.get("/v1/experiments", headers=auth("reader"))).status_code == 200
+
+
+async def test_a_service_key_moves_weights_only_and_for_the_tenant_it_names(
+    client: httpx.AsyncClient, sink: InMemoryPublisher
+) -> None:
+    """The evaluation service's verdict policy (ADR 0024): weights and expected_version, nothing else."""
+    await client.post("/v1/experiments", json=AB, headers=auth("admin"))
+    service = {**auth("evaluation"), "X-LLMOps-Tenant": "acme"}
+    weights = {"weights": {"mini": 0.0, "full": 1.0, "local": 0.0}, "expected_version": 1}
+    moved = await client.patch("/v1/experiments/exp-mini-vs-4o", json=weights, headers=service)
+    assert moved.status_code == 200, moved.text
+    assert [v["weight"] for v in moved.json()["variants"]] == [0.0, 1.0, 0.0]
+    assert (sink.of(AuditRecorded)[-1].action, sink.of(AuditRecorded)[-1].actor.id) == (
+        "experiment.update",
+        "evaluation",
+    )
+    paused = await client.patch("/v1/experiments/exp-mini-vs-4o", json={"status": "paused"}, headers=service)
+    assert paused.status_code == 403 and paused.json()["detail"] == "this key may change an experiment's weights only"
+    assert (await client.post("/v1/experiments/exp-mini-vs-4o/stop", headers=service)).status_code == 403
+    elsewhere = {**auth("evaluation"), "X-LLMOps-Tenant": "globex"}
+    assert (await client.patch("/v1/experiments/exp-mini-vs-4o", json=weights, headers=elsewhere)).status_code == 404
+
+
+async def test_the_evaluation_services_adapter_moves_weights_through_this_route(
+    tmp_path: Path, registry: ExperimentRegistry
+) -> None:
+    """The adapter the verdict policies use (``GatewayExperiments`` over the kit's client), against the real
+    route: the move applies at the expected version and is a 409 at any other."""
+    app = app_with(write_keys(tmp_path / "keys.yaml"), experiment_registry=registry)
+    app.include_router(router)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as admin:
+        assert (await admin.post("/v1/experiments", json=AB, headers=auth("admin"))).status_code == 201
+    client = PlatformClient(
+        "gateway", "http://gateway", "key-evaluation", transport=httpx.ASGITransport(app=app), attempts=1
+    )
+    await client.start()
+    gateway = GatewayExperiments(client)
+    await gateway.set_weights("acme", "exp-mini-vs-4o", {"mini": 1.0, "full": 0.0, "local": 0.0}, expected_version=1)
+    assert [v.weight for v in registry.get("acme", "exp-mini-vs-4o").variants] == [1.0, 0.0, 0.0]
+    with pytest.raises(PlatformCallError) as stale:
+        await gateway.set_weights("acme", "exp-mini-vs-4o", {"mini": 0.0, "full": 1.0, "local": 0.0}, 1)
+    assert stale.value.status == 409
+    await client.stop()

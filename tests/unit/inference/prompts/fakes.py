@@ -26,6 +26,7 @@ KEYS = {
     "writer": ("acme", "writer"),
     "ingest": ("acme", "ingest"),
     "other-admin": ("globex", "admin"),
+    "evaluation": ("*", "service"),
 }
 """key id -> (tenant, role); the key itself is ``key-<id>``."""
 

@@ -47,6 +47,8 @@ def experiment_registry(request: Request) -> ExperimentRegistry:
 Registry = Annotated[ExperimentRegistry, Depends(experiment_registry)]
 Reader = Annotated[Principal, Depends(requires("calls:read"))]
 Admin = Annotated[Principal, Depends(requires("admin"))]
+WeightsOnly = Annotated[Principal, Depends(requires("experiments:weights"))]
+"""Admins, and the evaluation service's key, which may move weights only (its verdict policy, ADR 0024)."""
 ExperimentId = Annotated[str, Path(max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$")]
 Status = Literal["draft", "running", "paused", "completed"]
 
@@ -88,12 +90,15 @@ async def get_experiment(experiment_id: ExperimentId, registry: Registry, caller
 
 @router.patch("/{experiment_id}", response_model=ExperimentConfigured, summary="Change weights or status")
 async def change_experiment(
-    experiment_id: ExperimentId, change: ExperimentChange, registry: Registry, caller: Admin, request: Request
+    experiment_id: ExperimentId, change: ExperimentChange, registry: Registry, caller: WeightsOnly, request: Request
 ) -> ExperimentConfigured:
     """Set ``weights`` (the control's may be left out: it gets the rest), raise or lower a canary with
     ``canary_weight``, pause or resume with ``status``. ``expected_version`` makes it a compare-and-set (409).
-    Audited. A stopped experiment cannot change (409).
+    Audited. A stopped experiment cannot change (409). A key with ``experiments:weights`` but not ``admin``
+    (a platform service's) may set ``weights`` and ``expected_version`` only (403 for anything else).
     """
+    if not caller.can("admin") and change.model_fields_set - {"weights", "expected_version"}:
+        raise ProblemError(403, "Forbidden", "this key may change an experiment's weights only")
     return await registry.change(caller.tenant_id, experiment_id, change, Actor.of(caller, request))
 
 
