@@ -35,6 +35,8 @@ EXPECTED_TOPICS = {
     "llmops.prices",
     "llmops.budgets.config",
     "llmops.evaluations.config",
+    "llmops.evaluations.datasets",
+    "llmops.evaluations.runs",
 }
 COMPACTED = {
     "llmops.prompts.versions",
@@ -43,6 +45,8 @@ COMPACTED = {
     "llmops.prices",
     "llmops.budgets.config",
     "llmops.evaluations.config",
+    "llmops.evaluations.datasets",
+    "llmops.evaluations.runs",
 }
 # Names that do not follow llmops.<domain>.<fact>. Adding one here should be a deliberate choice.
 NAMING_EXCEPTIONS = {"llmops.alerts", "llmops.experiments", "llmops.policies", "llmops.prices"}

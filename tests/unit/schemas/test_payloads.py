@@ -22,6 +22,8 @@ from llmops_schemas.v1 import (
     CallRecorded,
     CompactedPayload,
     CostRecorded,
+    DatasetExampleAdded,
+    DatasetVersionCreated,
     DriftReported,
     ErasureProcessed,
     ErasureRequested,
@@ -33,6 +35,7 @@ from llmops_schemas.v1 import (
     PricePublished,
     PromptLabelMoved,
     PromptVersionPublished,
+    RunUpdated,
 )
 from llmops_schemas.v1.audit import GENESIS_HASH
 from llmops_schemas.v1.examples import EXAMPLES, example, example_data
@@ -58,6 +61,8 @@ COMPACTED_TOPICS = {
     "llmops.prices",
     "llmops.budgets.config",
     "llmops.evaluations.config",
+    "llmops.evaluations.datasets",
+    "llmops.evaluations.runs",
 }
 
 PAYLOADS = tuple(EVENT_TYPES.values())
@@ -388,7 +393,12 @@ def test_entity_keys_of_compacted_payloads() -> None:
         PromptVersionPublished,
         PromptLabelMoved,
         EvaluatorConfigured,
+        DatasetExampleAdded,
+        DatasetVersionCreated,
+        RunUpdated,
     }
+    assert example(DatasetVersionCreated).entity_key() == "support-faq:3"
+    assert example(DatasetExampleAdded).entity_key() == "support-faq:3:5d41402abc4b:parcel-where"
 
 
 def test_experiment_variant_lookup() -> None:

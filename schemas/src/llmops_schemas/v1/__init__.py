@@ -32,6 +32,7 @@ from llmops_schemas.v1.governance import (
 )
 from llmops_schemas.v1.prompt_labels import PromptLabelMoved
 from llmops_schemas.v1.prompts import PromptMessage, PromptVariable, PromptVersionPublished, PromptVersionRef
+from llmops_schemas.v1.runs import DatasetExampleAdded, DatasetVersionCreated, RunUpdated
 
 PAYLOADS = (
     CallRecorded,
@@ -51,6 +52,9 @@ PAYLOADS = (
     PromptLabelMoved,
     ExperimentConfigured,
     PolicyPublished,
+    DatasetExampleAdded,
+    DatasetVersionCreated,
+    RunUpdated,
 )
 """Every v1 payload class, one per event type."""
 
@@ -70,6 +74,8 @@ __all__ = [
     "ChatMessage",
     "CompactedPayload",
     "CostRecorded",
+    "DatasetExampleAdded",
+    "DatasetVersionCreated",
     "DriftReported",
     "ErasureProcessed",
     "ErasureRequested",
@@ -90,6 +96,7 @@ __all__ = [
     "PromptVariable",
     "PromptVersionPublished",
     "PromptVersionRef",
+    "RunUpdated",
     "RbacRoleSettings",
     "RetentionSettings",
     "TimeWindow",
