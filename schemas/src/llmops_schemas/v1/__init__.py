@@ -96,9 +96,9 @@ __all__ = [
     "PromptVariable",
     "PromptVersionPublished",
     "PromptVersionRef",
-    "RunUpdated",
     "RbacRoleSettings",
     "RetentionSettings",
+    "RunUpdated",
     "TimeWindow",
     "TokenUsage",
 ]
