@@ -2,22 +2,27 @@
 never cause a 5xx, and every answer conforms to what the document declares.
 
 The app runs in process with the kit's in-memory publisher and an admin key, through ``EvaluationPorts``:
-no broker. The store starts with one evaluator so reads and deletes have something to find.
+no broker; the warehouse and the gateway answer empty pages. The store starts with one evaluator so reads and
+deletes have something to find.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import schemathesis
 from hypothesis import HealthCheck, settings
 from llmops_evaluation.bootstrap import EvaluationPorts, create_app
 from llmops_evaluation.config import EvaluationSettings
 from llmops_evaluation.evaluators import build_evaluator
+from llmops_evaluation.runs.stores import DatasetStore, RunStore
 from llmops_evaluation.store import EvaluatorStore
 from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, hash_key
 from llmops_kit.kafka.publisher import InMemoryPublisher
+from llmops_kit.platform_client import GatewayClient, PlatformClient, WarehouseReader
 from llmops_schemas.v1 import EvaluatorConfigured
 
 KEY = "llmops_contract_test_admin_key_00000000000"
@@ -36,8 +41,37 @@ def _store() -> EvaluatorStore:
     return store
 
 
+@schemathesis.serializer("application/x-ndjson")
+def _jsonl(ctx: Any, value: Any) -> bytes:
+    """Dataset uploads are JSONL text: generated strings go as they are (most are broken lines: a 422)."""
+    return str(value).encode("utf-8", "surrogatepass")
+
+
 _keys = ApiKeyStore([ApiKeyRecord(id="contract", tenant_id=TENANT, role="admin", sha256=hash_key(KEY))])
-app = create_app(EvaluationSettings(), ports=EvaluationPorts(InMemoryPublisher(), _keys, _store()))
+_datasets, _runs = DatasetStore(), RunStore()
+_datasets.mark_caught_up()
+_runs.mark_caught_up()
+
+
+def _no_history(request: httpx.Request) -> httpx.Response:
+    """The warehouse and the gateway as the contract sees them: no stored call, no score, no answer."""
+    return httpx.Response(200, json={"items": [], "next_cursor": None})
+
+
+_platform = PlatformClient("platform", "http://platform", "service-key", transport=httpx.MockTransport(_no_history))
+asyncio.run(_platform.start())
+app = create_app(
+    EvaluationSettings(),
+    ports=EvaluationPorts(
+        InMemoryPublisher(),
+        _keys,
+        _store(),
+        datasets=_datasets,
+        runs=_runs,
+        gateway=GatewayClient(_platform),
+        warehouse=WarehouseReader(_platform),
+    ),
+)
 
 config = schemathesis.Config.from_dict(
     {

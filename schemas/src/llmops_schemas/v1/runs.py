@@ -99,11 +99,16 @@ class DatasetVersionCreated(CompactedPayload):
 
 
 class RunVariant(StrictModel):
-    """What a run asks: a prompt version and/or a model, and request parameters."""
+    """What a run asks: a prompt version and/or a model, and request parameters.
+
+    With a prompt, an example's ``input`` fills the variable ``input_variable`` (its ``variables`` the others);
+    without one, the input is the user message.
+    """
 
     prompt_name: Name | None = None
     prompt_version: int | None = Field(default=None, ge=1, le=2**32 - 1)
     model: Name | None = None
+    input_variable: Slug = Field(default="input", description="The prompt variable an example's input fills")
     parameters: Annotated[dict[str, JsonValue], Field(max_length=32)] = Field(default_factory=dict)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from llmops_kit.settings import ServiceSettings
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 __all__ = ["EvaluationSettings"]
@@ -31,3 +31,14 @@ class EvaluationSettings(ServiceSettings):
     )
     publish_timeout_s: float = Field(default=15.0, gt=0, description="How long a write waits for Kafka before 503")
     retry_after_s: int = Field(default=5, ge=1, description="Retry-After sent with a 503")
+
+    # Datasets and offline runs (docs/evaluation.md#datasets-and-offline-runs)
+    gateway_url: str | None = Field(default=None, description="The gateway runs send their examples through")
+    warehouse_url: str | None = Field(default=None, description="The warehouse whose query API history comes from")
+    service_key: SecretStr | None = Field(default=None, description="The platform service key for both")
+    max_dataset_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
+    max_dataset_examples: int = Field(default=5_000, ge=1, le=100_000, description="Examples per dataset version")
+    run_concurrency: int = Field(default=8, ge=1, le=256, description="Gateway calls in flight per run")
+    run_chunk: int = Field(default=32, ge=1, le=1_000, description="Examples between two progress records")
+    max_active_runs: int = Field(default=4, ge=1, le=64, description="Runs executing at once; the next is a 429")
+    run_worker: bool = Field(default=True, description="Execute and resume runs here (one replica in a deployment)")
