@@ -94,8 +94,10 @@ def dataset_digest(examples: list[tuple[str, ExampleIn]]) -> str:
 
 
 def _error_of(exc: ValidationError) -> str:
+    """Every problem of the line, each prefixed with the field it is about (none: the line as a whole)."""
     return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'line'}: {e['msg']}" for e in exc.errors(include_url=False)
+        ".".join(str(p) for p in e["loc"]) + f": {e['msg']}" if e["loc"] else e["msg"]
+        for e in exc.errors(include_url=False)
     )
 
 
