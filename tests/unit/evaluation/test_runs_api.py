@@ -166,11 +166,11 @@ async def start(client: httpx.AsyncClient, **variant: Any) -> dict[str, Any]:
 async def test_a_run_scores_every_example_and_records_failures(h: Harness) -> None:
     async with h.http() as client:
         await upload(client, jsonl(*ROWS))
-        run = await start(client, prompt_name="support", prompt_version=3, input_variable="question")
+        run = await start(client, model="m", prompt_name="support", prompt_version=3, input_variable="question")
         done = await h.finished(run["run_id"])
         assert (done.status, done.total, done.completed, done.failed) == ("completed", 5, 5, 1)
         assert [(f.example_id, f.reason) for f in done.failures] == [("q4", "platform answered 502: upstream down")]
-        assert h.platform.requests[0] == {"stream": False, "prompt": {"name": "support", "version": 3,
+        assert h.platform.requests[0] == {"stream": False, "model": "m", "prompt": {"name": "support", "version": 3,
                                           "variables": {"question": "q1"}}}  # fmt: skip
         scored = [s for s in h.publisher.of(EvaluationScored) if s.run_id == run["run_id"]]
         assert sorted(s.example_id or "" for s in scored) == ["q1", "q2", "q3", "q5"]

@@ -115,8 +115,9 @@ class RunRegistry:
         """Check and record a new run, then execute it in the background; 429 when enough runs are under way."""
         if not self.executor.enabled:
             raise self._unavailable("runs need EVALUATION_GATEWAY_URL and EVALUATION_SERVICE_KEY")
-        if spec.variant.prompt_name is None and spec.variant.model is None:
-            raise ProblemError(422, "Unprocessable Content", "the variant needs a prompt, a model or both")
+        if spec.variant.model is None:
+            # The gateway's OpenAI API needs a model on every request, a prompt version's requests included.
+            raise ProblemError(422, "Unprocessable Content", "the variant needs a model (and optionally a prompt)")
         if spec.variant.prompt_version is not None and spec.variant.prompt_name is None:
             raise ProblemError(422, "Unprocessable Content", "prompt_version needs prompt_name")
         version = self._datasets.get(tenant, spec.dataset, spec.dataset_version)
