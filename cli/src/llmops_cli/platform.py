@@ -31,7 +31,8 @@ from llmops_cli.demo_upstream import DEMO_UPSTREAM_MODEL
 __all__ = ["EMBEDDING_MODEL", "GATEWAY_MODEL", "LocalPlatform", "PlatformPorts", "ensure_dev_keys", "write_routes"]
 
 DEV_TENANT = "demo"
-DEV_ROLES = ("admin", "writer", "reader", "reviewer")
+DEV_ROLES = ("admin", "writer", "reader", "reviewer", "service")
+"""One key per role; ``service`` is the platform's own (any tenant): the evaluation service's runs use it."""
 GATEWAY_MODEL = "opticks-gpt2"  # the public name the gateway routes to the model server's `llm`
 EMBEDDING_MODEL = "local-embedder"  # and to its `embedder` (the name infra/dev and Helm use too)
 TOOLS_MODEL = "demo-tools"  # and to the demo upstream's scripted tool-calling model (llmops up only)
@@ -109,12 +110,15 @@ def ensure_dev_keys(data_dir: Path) -> tuple[Path, dict[str, str]]:
     """
     keys_file, creds_file = data_dir / "api-keys.yaml", data_dir / "credentials.json"
     if keys_file.is_file() and creds_file.is_file():
-        return keys_file, json.loads(creds_file.read_text())
-    keys = {role: generate_key() for role in DEV_ROLES}
+        known: dict[str, str] = json.loads(creds_file.read_text())
+        if set(DEV_ROLES) <= known.keys():
+            return keys_file, known
+    keys = {role: generate_key() for role in DEV_ROLES}  # again when a role is new since the data dir was made
     records = [
-        {"id": f"dev-{role}", "tenant_id": DEV_TENANT, "role": role, "sha256": hash_key(key)}
+        {"id": f"dev-{role}", "tenant_id": "*" if role == "service" else DEV_TENANT, "role": role,
+         "sha256": hash_key(key)}
         for role, key in keys.items()
-    ]
+    ]  # fmt: skip
     data_dir.mkdir(parents=True, exist_ok=True)
     keys_file.write_text(yaml.safe_dump({"keys": records}, sort_keys=False))
     creds_file.unlink(missing_ok=True)
@@ -167,7 +171,7 @@ class LocalPlatform:
             "warehouse": {"WAREHOUSE_PORT": str(self.ports.warehouse), "CLICKHOUSE_URL": clickhouse},
             "ingest": {"INGEST_PORT": str(self.ports.ingest)},
             "feedback": {"FEEDBACK_PORT": str(self.ports.feedback)},
-            "evaluation": {"EVALUATION_PORT": str(self.ports.evaluation)},
+            "evaluation": {"EVALUATION_PORT": str(self.ports.evaluation), **self._evaluation_platform()},
             "demo-upstream": {"DEMO_UPSTREAM_PORT": str(self.ports.demo_upstream)},
             "model-server": {
                 "MODEL_SERVER_HOST": "127.0.0.1",
@@ -189,6 +193,15 @@ class LocalPlatform:
             "INFERENCE_ENVIRONMENT": "development",
         }
         self._start("inference", {**common, **gateway}).wait_ready(timeout_s=READY_TIMEOUT_S)
+
+    def _evaluation_platform(self) -> dict[str, str]:
+        """Where the evaluation service's runs call the gateway and read the warehouse, with the service key."""
+        keys = json.loads((self.data_dir / "credentials.json").read_text())
+        return {
+            "EVALUATION_GATEWAY_URL": self.url("inference"),
+            "EVALUATION_WAREHOUSE_URL": self.url("warehouse"),
+            "EVALUATION_SERVICE_KEY": keys["service"],
+        }
 
     def _start(self, name: str, env: dict[str, str]) -> ManagedProcess:
         ready_path = "/v2/health/ready" if name == "model-server" else "/readyz"

@@ -4,7 +4,8 @@ service (docs/evaluation.md#datasets-and-offline-runs).
 Exit codes as for `llmops evals` (0 success; 1 the service failed or could not be reached; 2 bad input or a 4xx),
 except `llmops evals gate`, which CI reads:
 
-* 0: the candidate passed (no metric of the evaluator dropped by more than ``--max-drop``);
+* 0: the candidate passed (no metric of the evaluator dropped by more than ``--max-drop``: its pass rate, or its
+  mean score where the metric has no pass/fail);
 * 1: a regression (a metric dropped by more, or the candidate lacks a metric the baseline has);
 * 2: bad input (an unknown run or evaluator, a 4xx from the service);
 * 3: undecided (the service failed or was unreachable, or a run's scores were not all stored within ``--wait``).
@@ -233,7 +234,9 @@ def gate(
     baseline: Annotated[str, typer.Option(help="The baseline run's id")],
     candidate: Annotated[str, typer.Option(help="The candidate run's id")],
     evaluator: Annotated[str, typer.Option(help="The evaluator whose metrics are gated")],
-    max_drop: Annotated[float, typer.Option(min=0.0, help="Largest allowed drop of a metric's mean")],
+    max_drop: Annotated[
+        float, typer.Option(min=0.0, help="Largest allowed drop of a metric's pass rate (its mean if it has none)")
+    ],
     wait: Wait = 120.0,
     evaluation_url: EvaluationUrl = None,
     api_key: AdminKey = None,

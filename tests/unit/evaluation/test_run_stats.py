@@ -60,16 +60,22 @@ def test_failed_items_are_not_scores() -> None:
     assert found.scores == {"a": {}} and found.metrics() == set()
 
 
-def test_gate_fails_on_a_drop_over_the_limit_and_on_a_missing_metric() -> None:
+def test_gate_reads_the_pass_rate_else_the_mean_and_fails_on_a_missing_metric() -> None:
+    cand = {"a": 0.7, "b": 0.4, "c": 0.6, "d": 0.1}  # pass rate 0.75 -> 0.5; mean 0.7 -> 0.45
     base = run_scores(payloads(scores(BASE), scores(BASE, "length", "length_ok")))
-    cand = run_scores(payloads(scores(CAND), scores(BASE, "length", "length_ok")))
-    deltas = compare(base, cand)
-    assert gate(deltas, "quality", max_drop=0.2) == (True, [d for d in deltas if d.evaluator == "quality"])
-    assert gate(deltas, "quality", max_drop=0.17)[0] is False
+    deltas = compare(base, run_scores(payloads(scores(cand), scores(BASE, "length", "length_ok"))))
+    assert gate(deltas, "quality", max_drop=0.25) == (True, [d for d in deltas if d.evaluator == "quality"])
+    assert gate(deltas, "quality", max_drop=0.24)[0] is False
     assert gate(deltas, "length", max_drop=0.0)[0] is True
     assert gate(deltas, "unknown", max_drop=1.0) == (False, [])
-    lost = compare(base, run_scores(payloads(scores(CAND))))
+    lost = compare(base, run_scores(payloads(scores(cand))))
     assert gate(lost, "length", max_drop=1.0)[0] is False
+    # Without pass/fail the mean decides (higher is better).
+    unjudged = [{"example_id": e, "scores": [{"evaluator": {"name": "sim"}, "metric": "m", "score": v}]}
+                for e, v in BASE.items()]  # fmt: skip
+    lower = [{**p, "scores": [{**p["scores"][0], "score": p["scores"][0]["score"] - 0.3}]} for p in unjudged]
+    by_mean = compare(run_scores(unjudged), run_scores(lower))
+    assert gate(by_mean, "sim", max_drop=0.31)[0] is True and gate(by_mean, "sim", max_drop=0.29)[0] is False
 
 
 def test_bias_gap_per_pair_group() -> None:

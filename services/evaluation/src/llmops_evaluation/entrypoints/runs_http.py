@@ -68,7 +68,8 @@ class Comparison(BaseModel):
 
 
 class GateVerdict(BaseModel):
-    """Whether the candidate passes: no metric of the evaluator dropped by more than ``max_drop``."""
+    """Whether the candidate passes: no metric of the evaluator dropped by more than ``max_drop`` (its pass rate,
+    or its mean score for a metric without pass/fail)."""
 
     passed: bool
     evaluator: str
@@ -144,13 +145,14 @@ async def gate_runs(
     baseline: RunParam,
     candidate: RunParam,
     evaluator: Annotated[str, Query(min_length=1, max_length=128)],
-    max_drop: Annotated[float, Query(ge=0, description="Largest drop of a metric's mean allowed")],
+    max_drop: Annotated[float, Query(ge=0, description="Largest drop of a metric's pass rate (else mean) allowed")],
     registry: Registry,
     caller: Reader,
     confidence: Confidence = 0.95,
 ) -> GateVerdict:
-    """``passed`` is false when a metric of ``evaluator`` dropped by more than ``max_drop`` (candidate mean minus
-    baseline mean) or is missing from either run; 404 when neither run has the evaluator."""
+    """``passed`` is false when a metric of ``evaluator`` dropped by more than ``max_drop`` (its pass rate, baseline
+    minus candidate; for a metric without pass/fail its mean score) or is missing from either run; 404 when neither
+    run has the evaluator."""
     _, base = await registry.scores(caller.tenant_id, baseline)
     _, cand = await registry.scores(caller.tenant_id, candidate)
     passed, mine = gate(compare(base, cand, confidence=confidence), evaluator, max_drop)

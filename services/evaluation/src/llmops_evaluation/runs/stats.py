@@ -23,6 +23,7 @@ __all__ = [
     "Summary",
     "bias_gaps",
     "compare",
+    "dropped",
     "gate",
     "run_scores",
     "summarize",
@@ -137,14 +138,22 @@ def compare(baseline: RunScores, candidate: RunScores, *, confidence: float = 0.
     return [_delta(baseline, candidate, key, confidence) for key in keys]
 
 
+def dropped(delta: Delta) -> float | None:
+    """How much the candidate lost on a metric: of its pass rate where the metric passes or fails (every heuristic
+    does; a pass is always the good side), else of its mean score (higher taken as better). None: not comparable."""
+    change = delta.pass_rate_delta if delta.pass_rate_delta is not None else delta.delta
+    return None if change is None else -change
+
+
 def gate(deltas: Iterable[Delta], evaluator: str, max_drop: float) -> tuple[bool, list[Delta]]:
-    """Whether no metric of ``evaluator`` dropped by more than ``max_drop`` (mean, candidate minus baseline).
+    """Whether no metric of ``evaluator`` dropped (:func:`dropped`) by more than ``max_drop``.
 
     Returns the verdict and the evaluator's deltas; a metric missing from either run fails the gate (a
     candidate that stopped producing a score must not pass).
     """
     mine = [d for d in deltas if d.evaluator == evaluator]
-    ok = bool(mine) and all(d.delta is not None and d.delta >= -max_drop for d in mine)
+    drops = [dropped(d) for d in mine]
+    ok = bool(mine) and all(drop is not None and drop <= max_drop for drop in drops)
     return ok, mine
 
 
