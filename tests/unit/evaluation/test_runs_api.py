@@ -105,7 +105,7 @@ class Harness:
 @pytest.fixture
 async def h(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Harness]:
     monkeypatch.setitem(KINDS, "probe", Probe)
-    harness = Harness(run_chunk=2, max_dataset_bytes=4096)
+    harness = Harness(run_chunk=2, max_dataset_bytes=4096, max_body_bytes=1024)
     await harness.client.start()
     yield harness
     await harness.executor.stop()
@@ -147,11 +147,17 @@ async def test_upload_versions_and_per_line_errors(h: Harness) -> None:
         nothing = await upload(client, b"{broken\n")
         assert nothing.status_code == 422 and [e["line"] for e in nothing.json()["errors"]] == [1]
         too_big = await upload(client, b"x" * 5000)
-        assert too_big.status_code == 413
+        assert too_big.status_code == 413 and too_big.json()["limit"] == 4096
+        # Uploads may be larger than other bodies, which keep the service's usual limit.
+        long_rows = jsonl(*({"input": f"{i} " + "y" * 300} for i in range(6)))
+        assert 1024 < len(long_rows) < 4096 and (await upload(client, long_rows, "long")).status_code == 201
+        spec = {"kind": "length", "app": "a", "params": {"max_chars": 1}, "prompt_name": "p" * 200}
+        big_json = await client.put("/v1/evaluators/e", json={**spec, "model": "m" * 1000}, headers=A)
+        assert big_json.status_code == 413 and big_json.json()["limit"] == 1024
         assert (await client.get("/v1/datasets/none", headers=R)).status_code == 404
         assert (await client.post("/v1/datasets/faq", content=jsonl(ROWS[0]), headers=R)).status_code == 403
-    assert [a.action for a in h.publisher.of(AuditRecorded)] == ["dataset.create", "dataset.create"]
-    assert len(h.publisher.of(DatasetExampleAdded)) == 4 and len(h.publisher.of(DatasetVersionCreated)) == 2
+    assert [a.action for a in h.publisher.of(AuditRecorded)] == ["dataset.create"] * 3
+    assert len(h.publisher.of(DatasetExampleAdded)) == 10 and len(h.publisher.of(DatasetVersionCreated)) == 3
     assert h.publisher.topics[-1] == AuditRecorded.topic  # examples, then the manifest, then the audit entry
 
 

@@ -27,7 +27,7 @@ from llmops_schemas.v2 import CallRecorded, EvaluationScored
 from llmops_evaluation import __version__
 from llmops_evaluation.config import EvaluationSettings
 from llmops_evaluation.entrypoints.consumer import SERVICE, build_consumer
-from llmops_evaluation.entrypoints.datasets_http import DATASETS_KEY, WAREHOUSE_KEY, datasets_router
+from llmops_evaluation.entrypoints.datasets_http import DATASETS_KEY, WAREHOUSE_KEY, SmallBodies, datasets_router
 from llmops_evaluation.entrypoints.http import STATE_KEY, router
 from llmops_evaluation.entrypoints.runs_http import RUNS_KEY, runs_router
 from llmops_evaluation.registry import EvaluatorRegistry
@@ -175,6 +175,7 @@ def create_app(settings: EvaluationSettings | None = None, *, ports: EvaluationP
         # Dataset uploads are the largest bodies (their route bounds them by max_dataset_bytes itself).
         max_body_bytes=max(settings.max_body_bytes, settings.max_dataset_bytes),
     )
+    app.add_middleware(SmallBodies, max_bytes=settings.max_body_bytes)
     for routes in (router, datasets_router, runs_router):
         app.include_router(routes)
     if ports is not None:

@@ -7,26 +7,43 @@ line is checked on its own and the answer lists each refused line with its numbe
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from llmops_kit.audit import Actor
 from llmops_kit.auth import Principal, requires
+from llmops_kit.http.body_limit import BodyLimit
 from llmops_kit.http.edge import read_body
 from llmops_kit.http.problems import ProblemError, problem_response
 from llmops_kit.platform_client import WarehouseReader
 from llmops_schemas.v1.runs import DatasetExampleAdded, DatasetVersionCreated
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from llmops_evaluation.entrypoints.http import PROBLEMS
 from llmops_evaluation.runs.datasets import DatasetRegistry
 from llmops_evaluation.runs.parsing import ParsedDataset, parse_jsonl
 
-__all__ = ["DATASETS_KEY", "WAREHOUSE_KEY", "datasets_router"]
+__all__ = ["DATASETS_KEY", "WAREHOUSE_KEY", "SmallBodies", "datasets_router"]
 
 DATASETS_KEY = "dataset_registry"
 WAREHOUSE_KEY = "warehouse_reader"
+_UPLOAD = re.compile(r"/v1/datasets/[^/]+")
+
+
+class SmallBodies:
+    """Every body but a dataset upload's is bounded by the service's usual limit (``EVALUATION_MAX_BODY_BYTES``);
+    the app-wide limit is the upload's (its route bounds it by ``EVALUATION_MAX_DATASET_BYTES`` itself)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self._app = app
+        self._limited = BodyLimit(app, max_bytes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        upload = scope["type"] == "http" and scope["method"] == "POST" and _UPLOAD.fullmatch(scope["path"])
+        await (self._app if upload else self._limited)(scope, receive, send)
 
 
 def _registry(request: Request) -> DatasetRegistry:
