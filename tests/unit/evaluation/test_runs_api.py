@@ -58,6 +58,7 @@ class Platform:
         self.publisher = publisher
         self.requests: list[dict[str, Any]] = []
         self.answer: Callable[[str], str] = lambda text: f"answer: {text}"
+        self.calls: list[dict[str, Any]] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         if request.url.path == "/v1/chat/completions":
@@ -66,8 +67,13 @@ class Platform:
             text = body["prompt"]["variables"]["question"] if "prompt" in body else body["messages"][0]["content"]
             if text == "boom":
                 return httpx.Response(502, json={"detail": "upstream down"})
+            if text == "odd":
+                return httpx.Response(200, json={"id": "chatcmpl-odd", "choices": "not a list"})
             message = {"role": "assistant", "content": self.answer(text)}
             return httpx.Response(200, json={"id": f"chatcmpl-{len(self.requests)}", "choices": [{"message": message}]})
+        if request.url.path == "/v1/calls":
+            self.requests.append(dict(request.url.params))
+            return httpx.Response(200, json={"items": self.calls, "next_cursor": None})
         assert request.url.path == "/v1/events/evaluation_scores", request.url
         run_id = request.url.params["run_id"]
         items = [{"data": s.model_dump(mode="json")} for s in self.publisher.of(EvaluationScored) if s.run_id == run_id]
@@ -121,6 +127,7 @@ ROWS = [
     {"id": "q2", "input": "q2", "expected": "answer: q2"},
     {"id": "q3", "input": "q3", "expected": "answer: q3"},
     {"id": "q4", "input": "boom", "expected": "never"},
+    {"id": "q4b", "input": "odd"},
     {"id": "q5", "input": "q5", "expected": "answer: q5"},
 ]
 
@@ -174,8 +181,11 @@ async def test_a_run_scores_every_example_and_records_failures(h: Harness) -> No
         await upload(client, jsonl(*ROWS))
         run = await start(client, model="m", prompt_name="support", prompt_version=3, input_variable="question")
         done = await h.finished(run["run_id"])
-        assert (done.status, done.total, done.completed, done.failed) == ("completed", 5, 5, 1)
-        assert [(f.example_id, f.reason) for f in done.failures] == [("q4", "platform answered 502: upstream down")]
+        assert (done.status, done.total, done.completed, done.failed) == ("completed", 6, 6, 2)
+        assert [(f.example_id, f.reason) for f in done.failures] == [
+            ("q4", "platform answered 502: upstream down"),
+            ("q4b", "the gateway's answer is not a chat completion (AttributeError)"),
+        ]
         assert h.platform.requests[0] == {"stream": False, "model": "m", "prompt": {"name": "support", "version": 3,
                                           "variables": {"question": "q1"}}}  # fmt: skip
         scored = [s for s in h.publisher.of(EvaluationScored) if s.run_id == run["run_id"]]
@@ -184,7 +194,7 @@ async def test_a_run_scores_every_example_and_records_failures(h: Harness) -> No
         assert json.loads(first.scores[0].explanation or "") == ["answer: q1", "q1", "answer: q1", ["c1"]]
         assert first.call_id.startswith("chatcmpl-") and first.scores[0].score == 1.0
         progress = [r.completed for r in h.publisher.of(RunUpdated) if r.run_id == run["run_id"]]
-        assert progress == [0, 2, 4, 5, 5]  # started, one record per chunk of 2, then completed
+        assert progress == [0, 2, 4, 6, 6]  # started, one record per chunk of 2, then completed
         got = await client.get(f"/v1/runs/{run['run_id']}", headers=R)
         assert got.json()["status"] == "completed"
         bias = await client.get(f"/v1/runs/{run['run_id']}/bias", headers=R)
@@ -193,7 +203,7 @@ async def test_a_run_scores_every_example_and_records_failures(h: Harness) -> No
 
 async def test_compare_and_gate_two_runs(h: Harness) -> None:
     async with h.http() as client:
-        await upload(client, jsonl(*ROWS[:3], ROWS[4]))
+        await upload(client, jsonl(*ROWS[:3], ROWS[5]))
         baseline = (await h.finished((await start(client))["run_id"])).run_id
         h.platform.answer = lambda text: "answer: q1" if text == "q1" else "something else"
         candidate = (await h.finished((await start(client))["run_id"])).run_id
@@ -216,7 +226,7 @@ async def test_compare_and_gate_two_runs(h: Harness) -> None:
 
 async def test_a_restarted_run_resumes_after_its_last_chunk_with_the_same_ids(h: Harness) -> None:
     async with h.http() as client:
-        await upload(client, jsonl(*ROWS[:3], ROWS[4]))
+        await upload(client, jsonl(*ROWS[:3], ROWS[5]))
         run = await h.finished((await start(client))["run_id"])
     ids = {s.example_id: s.evaluation_id for s in h.publisher.of(EvaluationScored)}
     calls = len(h.platform.requests)
@@ -243,3 +253,33 @@ async def test_runs_are_refused_clearly(h: Harness) -> None:
         missing = {**bad, "dataset": "none", "variant": {"model": "m"}}
         assert (await client.post("/v1/runs", json=missing, headers=A)).status_code == 404
         assert (await client.get("/v1/runs/run-nope", headers=R)).status_code == 404
+
+
+async def test_a_dataset_from_stored_calls(h: Harness) -> None:
+    def stored(call_id: str, messages: list[dict[str, Any]], output: str | None) -> dict[str, Any]:
+        return {"call_id": call_id, "model": "m", "messages": messages, "output": output}
+
+    h.platform.calls = [
+        stored(
+            "c1", [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Where is it?"}], "Here."
+        ),
+        stored("c2", [{"role": "user", "content": [{"type": "text", "text": "Refund?"}]}], None),
+        stored("c3", [{"role": "system", "content": "no user message"}], "x"),
+        stored("c4", [{"role": "user", "content": "Where is it?"}], "Here."),
+    ]
+    async with h.http() as client:
+        body = {"app": "support-bot", "limit": 10, "expected_from_output": True}
+        built = await client.post("/v1/datasets/sampled/from-calls", json=body, headers=A)
+        assert built.status_code == 201, built.text
+        found = built.json()
+        assert (found["imported"], found["refused"], found["dataset"]["source"]) == (3, 1, "calls")
+        assert found["errors"] == [{"line": 3, "error": "call c3 has no user message to use as the input"}]
+        assert found["dataset"]["filter"]["origin"] == "application"
+        shown = (await client.get("/v1/datasets/sampled", headers=R)).json()["examples"]
+        assert [(e["input"], e["expected"]) for e in shown] == [
+            ("Where is it?", "Here."),
+            ("Refund?", None),
+            ("Where is it?", "Here."),  # c4: the same question, another call (its tag differs)
+        ]
+        assert shown[0]["tags"] == ["call:c1", "model:m"]
+    assert h.platform.requests[0] == {"app": "support-bot", "origin": "application", "limit": "1000"}

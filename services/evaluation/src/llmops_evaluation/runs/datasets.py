@@ -136,16 +136,18 @@ class DatasetRegistry:
     ) -> ParsedDataset:
         """Examples from the tenant's stored calls matching ``filters`` (newest first, at most ``limit``)."""
         parsed, seen = ParsedDataset(), set[str]()
+        taken = 0  # the "line" of a call is its position in the selection, as the answer reports it
         try:
             async for call in reader.calls(tenant, **filters):
                 if len(parsed.examples) >= min(limit, self.limits.max_examples):
                     break
+                taken += 1
                 try:
                     example = example_of_call(call, expected_from_output=expected_from_output)
                 except ValidationError:
-                    parsed.refuse(len(seen) + parsed.refused + 1, f"call {call.get('call_id')} has no usable input")
+                    parsed.refuse(taken, f"call {call.get('call_id')} has no user message to use as the input")
                     continue
-                add_example(parsed, seen, len(seen) + parsed.refused + 1, example)
+                add_example(parsed, seen, taken, example)
         except PlatformCallError as exc:
             status = 503 if exc.retryable else 502
             raise ProblemError(status, "Bad Gateway" if status == 502 else "Service Unavailable", str(exc)) from exc

@@ -21,6 +21,7 @@ from typing import Any
 from aiokafka.errors import KafkaError
 from llmops_kit.errors import TransientError
 from llmops_kit.kafka.publisher import EventPublisher
+from llmops_kit.logging import log_unexpected
 from llmops_kit.platform_client import GatewayClient, PlatformCallError
 from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.ids import deterministic_uuid7
@@ -158,9 +159,18 @@ class RunExecutor:
 
     def launch(self, tenant: str, run: RunUpdated) -> None:
         """Execute ``run`` from its ``completed`` examples on, in the background."""
-        task = asyncio.create_task(self.execute(tenant, run), name=f"run:{run.run_id}")
+        task = asyncio.create_task(self._guarded(tenant, run), name=f"run:{run.run_id}")
         self._tasks[(tenant, run.run_id)] = task
         task.add_done_callback(lambda _: self._tasks.pop((tenant, run.run_id), None))
+
+    async def _guarded(self, tenant: str, run: RunUpdated) -> RunUpdated:
+        """:meth:`execute`; a defect ends the run as ``failed`` (logged by class), never as a silent dead task."""
+        try:
+            return await self.execute(tenant, run)
+        except Exception as exc:
+            log_unexpected(log, f"run {run.run_id} failed", exc)
+            latest = self._runs.get(tenant, run.run_id) or run
+            return await self._save(tenant, latest, status="failed", error=f"the run failed: {type(exc).__name__}")
 
     async def execute(self, tenant: str, run: RunUpdated) -> RunUpdated:
         """Every remaining chunk, each followed by the run's progress; the final state is returned."""
@@ -195,9 +205,12 @@ class RunExecutor:
         assert self._gateway is not None
         try:
             answer = await self._gateway.chat(tenant, request_body(run.variant, example))
+            output, refused = _output_of(answer)
         except PlatformCallError as exc:
             return _Outcome(failure=RunFailure(example_id=example.example_id, reason=str(exc)[:1024]))
-        output, refused = _output_of(answer)
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+            reason = f"the gateway's answer is not a chat completion ({type(exc).__name__})"
+            return _Outcome(failure=RunFailure(example_id=example.example_id, reason=reason))
         judged = replace(
             Answer.of(output, cap=self.limits.max_output_chars, refused=refused),
             prompt=example.input,
