@@ -24,7 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from llmops_cli.client import ApiError
 from llmops_cli.context import CliContext, cli_context
 from llmops_cli.evals_cmd import EvaluationUrl, evaluation_client
-from llmops_cli.prompts_cmd import AdminKey, GatewayClient, Json, print_json, request, table
+from llmops_cli.prompts_cmd import AdminKey, GatewayClient, Json, fail, print_json, request, table
 
 __all__ = ["GATE_ERROR", "GATE_PASSED", "GATE_REGRESSION", "GATE_UNDECIDED", "register"]
 
@@ -181,6 +181,14 @@ def _waiting(cli: CliContext, client: GatewayClient, path: str, params: dict[str
             time.sleep(_POLL_S)
 
 
+def _read(cli: CliContext, client: GatewayClient, path: str, params: dict[str, Any], wait_s: float) -> Any:
+    """:func:`_waiting`, ending the command as `llmops evals` does when it fails (1; 2 for a 4xx)."""
+    try:
+        return _waiting(cli, client, path, params, wait_s)
+    except ApiError as exc:
+        fail(cli, exc)
+
+
 def _metric_rows(metrics: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
@@ -216,10 +224,7 @@ def compare(
     cli = cli_context(ctx)
     client = evaluation_client(ctx, evaluation_url, api_key)
     params = {"baseline": baseline, "candidate": candidate, "examples": examples}
-    try:
-        body = _waiting(cli, client, "/v1/runs/compare", params, wait)
-    except ApiError as exc:
-        raise cli.fail(str(exc), code=2 if exc.status_code and 400 <= exc.status_code < 500 else 1) from exc
+    body = _read(cli, client, "/v1/runs/compare", params, wait)
     if json_output:
         print_json(cli, body)
         return
@@ -272,10 +277,7 @@ def bias(
     """The score gap within the dataset's counterfactual pair groups: mean absolute gap and the worst pair."""
     cli = cli_context(ctx)
     client = evaluation_client(ctx, evaluation_url, api_key)
-    try:
-        body = _waiting(cli, client, f"/v1/runs/{run_id}/bias", {}, wait)
-    except ApiError as exc:
-        raise cli.fail(str(exc), code=2 if exc.status_code and 400 <= exc.status_code < 500 else 1) from exc
+    body = _read(cli, client, f"/v1/runs/{run_id}/bias", {}, wait)
     if json_output:
         print_json(cli, body)
         return

@@ -130,3 +130,31 @@ def test_upload_lists_the_refused_lines(tmp_path: Path) -> None:
     shown = invoke("evals", "datasets", "show", "faq@1")
     assert shown.exit_code == 0 and "Where is my parcel?" in shown.stdout
     assert invoke("evals", "datasets", "show", "faq@x").exit_code == 2
+
+
+def test_run_follows_the_progress_until_done_then_compare_prints_the_table(tmp_path: Path) -> None:
+    state = {"run_id": "run-a", "status": "running", "total": 4, "completed": 0, "failed": 0}
+    transport, seen = scripted(
+        (202, state),
+        (200, {**state, "completed": 2}),
+        (200, {**state, "status": "completed", "completed": 4, "failed": 1}),
+    )
+    invoke = invoker(tmp_path, transport)
+    args = ("evals", "run", "--dataset", "faq@2", "--prompt", "support@3", "--model", "m", "--evaluator", "probe",
+            "--param", "temperature=0", "--param", "stop=end")  # fmt: skip
+    ran = invoke(*args)
+    assert ran.exit_code == 0, ran.output
+    assert "run-a completed: 4/4 examples, 1 failed" in ran.stdout
+    assert json.loads(seen[0].content) == {
+        "dataset": "faq", "dataset_version": 2, "evaluators": ["probe"],
+        "variant": {"model": "m", "input_variable": "input", "parameters": {"temperature": 0, "stop": "end"},
+                    "prompt_name": "support", "prompt_version": 3},
+    }  # fmt: skip
+    assert [r.url.path for r in seen[1:]] == ["/v1/runs/run-a", "/v1/runs/run-a"]
+
+    comparison = {"metrics": [METRIC], "examples": [{"example_id": "q1", "evaluator": "probe",
+                  "metric": "matches_reference", "baseline": 1.0, "candidate": 0.0}]}  # fmt: skip
+    compared = invoker(tmp_path, scripted((200, comparison))[0])("evals", "compare", "run-a", "run-b")
+    assert compared.exit_code == 0, compared.output
+    assert "matches_reference" in compared.stdout and "1.0000 -> 0.2500" in compared.stdout
+    assert "q1" in compared.stdout

@@ -13,7 +13,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from llmops_kit.audit import Actor
-from llmops_kit.auth import Principal, requires
 from llmops_kit.http.body_limit import BodyLimit
 from llmops_kit.http.edge import read_body
 from llmops_kit.http.problems import ProblemError, problem_response
@@ -22,7 +21,7 @@ from llmops_schemas.v1.runs import DatasetExampleAdded, DatasetVersionCreated
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from llmops_evaluation.entrypoints.http import PROBLEMS
+from llmops_evaluation.entrypoints.http import PROBLEMS, Admin, Reader
 from llmops_evaluation.runs.datasets import DatasetRegistry
 from llmops_evaluation.runs.parsing import ParsedDataset, parse_jsonl
 
@@ -54,8 +53,6 @@ def _registry(request: Request) -> DatasetRegistry:
 
 
 Registry = Annotated[DatasetRegistry, Depends(_registry)]
-Reader = Annotated[Principal, Depends(requires("calls:read"))]
-Admin = Annotated[Principal, Depends(requires("admin"))]
 DatasetName = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 
 datasets_router = APIRouter(tags=["datasets"], responses=PROBLEMS)

@@ -19,7 +19,7 @@ from llmops_evaluation.evaluators import Evaluator
 from llmops_evaluation.heuristics import KINDS
 from llmops_evaluation.registry import EvaluatorRegistry, EvaluatorSpec
 
-__all__ = ["PROBLEMS", "STATE_KEY", "router"]
+__all__ = ["PROBLEMS", "STATE_KEY", "Admin", "Reader", "router"]
 
 STATE_KEY = "evaluator_registry"
 

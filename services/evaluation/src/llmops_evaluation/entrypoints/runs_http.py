@@ -11,12 +11,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from llmops_kit.audit import Actor
-from llmops_kit.auth import Principal, requires
 from llmops_kit.http.problems import ProblemError, problem_response
 from llmops_schemas.v1.runs import RunUpdated
 from pydantic import BaseModel
 
-from llmops_evaluation.entrypoints.http import PROBLEMS
+from llmops_evaluation.entrypoints.http import PROBLEMS, Admin, Reader
 from llmops_evaluation.runs.service import RunRegistry, RunSpec
 from llmops_evaluation.runs.stats import BiasGap, Delta, RunScores, bias_gaps, compare, gate
 
@@ -33,8 +32,6 @@ def _registry(request: Request) -> RunRegistry:
 
 
 Registry = Annotated[RunRegistry, Depends(_registry)]
-Reader = Annotated[Principal, Depends(requires("calls:read"))]
-Admin = Annotated[Principal, Depends(requires("admin"))]
 RunId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 RunParam = Annotated[str, Query(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 Confidence = Annotated[float, Query(gt=0.5, lt=1.0, description="Confidence of the intervals")]
