@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -189,10 +189,11 @@ async def test_runs_end_to_end(kafka_bootstrap: str, gateway: str, stub: str, wa
         length = next(g for g in bias["gaps"] if g["evaluator"] == "answer-length")
         assert (length["groups"], length["mean_abs_gap"], length["worst_labels"]) == (2, 1.0, ["she", "he"])
 
-    # A run whose service stopped after 4 of 6 examples: a new service resumes it with the last 2 only.
+    # A run whose service stopped after 4 of 6 examples an hour ago (its lease long expired): a new service
+    # resumes it with the last 2 only.
     stopped = RunUpdated.model_validate(
         {**baseline, "run_id": f"run-resumed-{uuid.uuid4().hex[:8]}", "completed": 4, "status": "running",
-         "created_at": datetime.now(UTC), "updated_at": datetime.now(UTC)}
+         "created_at": datetime.now(UTC), "updated_at": datetime.now(UTC) - timedelta(hours=1)}
     )  # fmt: skip
     producer = EventProducer(kafka_bootstrap, service="evaluation-it")
     await producer.start()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import httpx
@@ -283,3 +284,26 @@ async def test_a_dataset_from_stored_calls(h: Harness) -> None:
         ]
         assert shown[0]["tags"] == ["call:c1", "model:m"]
     assert h.platform.requests[0] == {"app": "support-bot", "origin": "application", "limit": "1000"}
+
+
+async def test_a_run_is_taken_over_only_once_its_replica_stopped_and_its_worker_yields(h: Harness) -> None:
+    async with h.http() as client:
+        await upload(client, jsonl(*ROWS[:3], ROWS[5]))
+        run = await h.finished((await start(client))["run_id"])
+    assert run.worker == h.executor.worker
+    now = datetime.now(UTC)
+    fresh = run.model_copy(update={"run_id": "run-fresh", "status": "running", "completed": 0, "worker": "other",
+                                   "updated_at": now})  # fmt: skip
+    stale = fresh.model_copy(update={"run_id": "run-stale", "updated_at": now - timedelta(hours=1)})
+    for other in (fresh, stale):
+        h.runs.put("acme", other)
+    assert h.executor.take_over() == ["run-stale"]
+    taken = await h.finished("run-stale")
+    assert (taken.status, taken.completed, taken.worker) == ("completed", 4, h.executor.worker)
+    assert h.executor.take_over() == []  # the fresh one is still another replica's
+
+    calls = len(h.platform.requests)
+    mine = fresh.model_copy(update={"run_id": "run-mine", "worker": h.executor.worker, "updated_at": now})
+    h.runs.put("acme", mine.model_copy(update={"worker": "other", "updated_at": now + timedelta(seconds=5)}))
+    left = await h.executor.execute("acme", mine)  # another replica took it over meanwhile: this one yields
+    assert left.completed == 0 and len(h.platform.requests) == calls

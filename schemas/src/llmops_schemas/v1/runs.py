@@ -131,7 +131,9 @@ class RunUpdated(CompactedPayload):
     """The state of one offline run (compacted: the latest record per run).
 
     ``completed`` counts the examples done in dataset order (answered and scored, or failed); a restarted
-    service resumes after them. ``failures`` lists the first failed examples (``failed`` counts all).
+    service resumes after them. ``failures`` lists the first failed examples (``failed`` counts all). ``worker``
+    holds the run while its records keep coming: another replica takes a ``running`` run over only once its last
+    record is older than the service's lease.
     """
 
     event_type: ClassVar[str] = "llmops.evaluation.run_updated.v1"
@@ -148,6 +150,9 @@ class RunUpdated(CompactedPayload):
     failed: int = Field(default=0, ge=0)
     failures: Annotated[list[RunFailure], Field(max_length=20)] = Field(default_factory=list)
     error: ShortText | None = Field(default=None, description="Why the run failed as a whole")
+    worker: Slug | None = Field(
+        default=None, description="The replica executing it; another takes over once its records stop (a lease)"
+    )
     created_at: AwareDatetime
     updated_at: AwareDatetime
 

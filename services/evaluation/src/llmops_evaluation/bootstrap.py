@@ -86,6 +86,7 @@ def _install(
             max_active=settings.max_active_runs,
             max_output_chars=settings.max_output_chars,
             budget_s=settings.evaluator_budget_s,
+            lease_s=settings.run_lease_s,
         ),
         stores_ready=stores_ready,
     )

@@ -41,4 +41,7 @@ class EvaluationSettings(ServiceSettings):
     run_concurrency: int = Field(default=8, ge=1, le=256, description="Gateway calls in flight per run")
     run_chunk: int = Field(default=32, ge=1, le=1_000, description="Examples between two progress records")
     max_active_runs: int = Field(default=4, ge=1, le=64, description="Runs executing at once; the next is a 429")
-    run_worker: bool = Field(default=True, description="Execute and resume runs here (one replica in a deployment)")
+    run_worker: bool = Field(default=True, description="Execute runs here and take over those of stopped replicas")
+    run_lease_s: float = Field(
+        default=120.0, ge=5, le=86_400, description="A running run with no record for this long is taken over"
+    )

@@ -5,7 +5,9 @@ Examples go in dataset order, a chunk at a time, at most ``concurrency`` gateway
 chunk's scores are acknowledged by Kafka the run's progress (``completed``) is published to the compacted
 runs topic, so a restarted service resumes after the last finished chunk: it redoes at most one chunk, and
 the redone chunk's scores carry the same ids (derived from tenant, run, example, evaluator version and metric),
-so the warehouse keeps them once.
+so the warehouse keeps them once. Each record names the replica (``worker``) executing the run: another replica
+takes a ``running`` run over only once its last record is older than the lease, and a replica that finds a newer
+record of another worker stops (at most one chunk is done twice).
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiokafka.errors import KafkaError
@@ -55,6 +58,8 @@ class RunLimits:
     max_output_chars: int = 262_144
     budget_s: float = 0.25
     retry_pause_s: float = 1.0
+    lease_s: float = 120.0
+    """A ``running`` run whose last record is older is taken over (its replica is taken for dead)."""
 
 
 def request_body(variant: RunVariant, example: DatasetExampleAdded) -> dict[str, Any]:
@@ -123,6 +128,7 @@ class RunExecutor:
         self._clock = clock
         self._tasks: dict[tuple[str, str], asyncio.Task[RunUpdated]] = {}
         self._resumer: asyncio.Task[None] | None = None
+        self.worker = f"worker-{uuid.uuid4().hex[:12]}"
 
     @property
     def enabled(self) -> bool:
@@ -147,15 +153,27 @@ class RunExecutor:
         self._tasks.clear()
 
     async def _resume(self) -> None:
+        """Once the stores are loaded, take over the runs whose replica stopped, now and every half lease."""
         if self._stores_ready is not None:
             await self._stores_ready()
         if not (self._datasets.caught_up and self._runs.caught_up):
             log.warning("not resuming runs: the datasets or runs are not loaded")
             return
+        while self.enabled:
+            self.take_over()
+            await asyncio.sleep(self.limits.lease_s / 2)  # a periodic scan: a lease expires with no event
+
+    def take_over(self) -> list[str]:
+        """Launch every ``running`` run that is not executing here and whose last record is older than the
+        lease (its replica stopped or died); returns their ids."""
+        stale_before = self._clock() - timedelta(seconds=self.limits.lease_s)
+        taken: list[str] = []
         for tenant, run in self._runs.unfinished():
-            if self.enabled and (tenant, run.run_id) not in self._tasks:
+            if (tenant, run.run_id) not in self._tasks and run.updated_at < stale_before:
                 log.info("resuming run %s at example %d of %d", run.run_id, run.completed, run.total)
                 self.launch(tenant, run)
+                taken.append(run.run_id)
+        return taken
 
     def launch(self, tenant: str, run: RunUpdated) -> None:
         """Execute ``run`` from its ``completed`` examples on, in the background."""
@@ -180,10 +198,17 @@ class RunExecutor:
         evaluators = evaluators_of(run)
         examples = version.examples
         while run.completed < len(examples):
+            if self._taken_over(tenant, run):
+                log.info("run %s was taken over by another replica; leaving it", run.run_id)
+                return run
             chunk = examples[run.completed : run.completed + self.limits.chunk]
             outcomes = await self._chunk(tenant, run, chunk, evaluators)
             run = await self._progress(tenant, run, len(chunk), [o.failure for o in outcomes if o.failure])
         return await self._save(tenant, run, status="completed")
+
+    def _taken_over(self, tenant: str, run: RunUpdated) -> bool:
+        latest = self._runs.get(tenant, run.run_id)
+        return latest is not None and latest.worker != self.worker and latest.updated_at > run.updated_at
 
     async def _chunk(
         self, tenant: str, run: RunUpdated, chunk: Sequence[DatasetExampleAdded], evaluators: list[Evaluator]
@@ -269,7 +294,7 @@ class RunExecutor:
 
     async def _save(self, tenant: str, run: RunUpdated, **changes: Any) -> RunUpdated:
         """Publish the run's new state (retried until Kafka takes it), then apply it locally."""
-        updated = run.model_copy(update={**changes, "updated_at": self._clock()})
+        updated = run.model_copy(update={**changes, "updated_at": self._clock(), "worker": self.worker})
         updated = RunUpdated.model_validate(updated.model_dump())
         event = CloudEvent.wrap(updated, source=self._source, tenant_id=tenant, subject=run.run_id)
         await self._retrying(lambda: self._publisher.publish_many([event]))

@@ -140,6 +140,7 @@ class RunRegistry:
                 completed=0,
                 created_at=now,
                 updated_at=now,
+                worker=self.executor.worker,
             )
             await self._publish(tenant, run, actor)
             self._runs.put(tenant, run)
