@@ -27,20 +27,17 @@ from llmops_kit.kafka.publisher import EventPublisher
 from llmops_kit.logging import log_unexpected
 from llmops_kit.platform_client import GatewayClient, PlatformCallError
 from llmops_schemas.envelope import CloudEvent
-from llmops_schemas.ids import deterministic_uuid7
-from llmops_schemas.v1 import EvaluatorConfigured
-from llmops_schemas.v1.runs import DatasetExampleAdded, RunFailure, RunUpdated, RunVariant
+from llmops_schemas.v1.runs import DatasetExampleAdded, RunFailure, RunUpdated
 from llmops_schemas.v2 import EvaluationScored
 
-from llmops_evaluation.evaluators import Evaluator, build_evaluator
-from llmops_evaluation.handlers import judge_isolated
+from llmops_evaluation.evaluators import Evaluator
 from llmops_evaluation.heuristics import Answer
+from llmops_evaluation.runs.judging import evaluators_of, output_of, request_body, scored_event
 from llmops_evaluation.runs.stores import DatasetStore, RunStore
 
-__all__ = ["RunExecutor", "RunLimits", "request_body"]
+__all__ = ["RunExecutor", "RunLimits"]
 
 log = logging.getLogger(__name__)
-_RUNS_APP = "offline-runs"
 _MAX_FAILURES = 20
 
 
@@ -60,41 +57,6 @@ class RunLimits:
     retry_pause_s: float = 1.0
     lease_s: float = 120.0
     """A ``running`` run whose last record is older is taken over (its replica is taken for dead)."""
-
-
-def request_body(variant: RunVariant, example: DatasetExampleAdded) -> dict[str, Any]:
-    """The chat request of one example: the prompt version rendered with its variables, or the input as is."""
-    body: dict[str, Any] = {**variant.parameters, "stream": False}
-    if variant.model is not None:
-        body["model"] = variant.model
-    if variant.prompt_name is None:
-        body["messages"] = [{"role": "user", "content": example.input}]
-        return body
-    prompt: dict[str, Any] = {
-        "name": variant.prompt_name,
-        "variables": {**example.variables, variant.input_variable: example.input},
-    }
-    if variant.prompt_version is not None:
-        prompt["version"] = variant.prompt_version
-    body["prompt"] = prompt
-    return body
-
-
-def evaluators_of(run: RunUpdated) -> list[Evaluator]:
-    """The run's evaluator snapshot compiled (the same versions on every resume)."""
-    return [
-        build_evaluator(
-            EvaluatorConfigured(name=e.name, kind=e.kind, params=e.params, app=_RUNS_APP, updated_at=run.created_at)
-        )
-        for e in run.evaluators
-    ]
-
-
-def _output_of(answer: dict[str, Any]) -> tuple[str | None, bool]:
-    choices = answer.get("choices") or [{}]
-    message = choices[0].get("message") or {}
-    refusal = message.get("refusal")
-    return (refusal or message.get("content")), bool(refusal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +192,7 @@ class RunExecutor:
         assert self._gateway is not None
         try:
             answer = await self._gateway.chat(tenant, request_body(run.variant, example))
-            output, refused = _output_of(answer)
+            output, refused = output_of(answer)
         except PlatformCallError as exc:
             return _Outcome(failure=RunFailure(example_id=example.example_id, reason=str(exc)[:1024]))
         except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
@@ -242,49 +204,20 @@ class RunExecutor:
             reference=example.expected,
             context=tuple(example.context),
         )
-        event = self._scored(tenant, run, example, str(answer.get("id", "")), judged, evaluators)
+        event = scored_event(
+            tenant,
+            run,
+            example,
+            str(answer.get("id", "")),
+            judged,
+            evaluators,
+            budget_s=self.limits.budget_s,
+            source=self._source,
+            judged_at=self._clock(),
+        )
         if event is None:
             return _Outcome(failure=RunFailure(example_id=example.example_id, reason="no evaluator produced a score"))
         return _Outcome(event=event)
-
-    def _scored(
-        self,
-        tenant: str,
-        run: RunUpdated,
-        example: DatasetExampleAdded,
-        call_id: str,
-        answer: Answer,
-        evaluators: list[Evaluator],
-    ) -> CloudEvent[EvaluationScored] | None:
-        at_ms = int(run.created_at.timestamp() * 1000)
-        subject = f"example {example.example_id} of run {run.run_id}"
-        items = [
-            item
-            for evaluator in evaluators
-            for item in judge_isolated(
-                evaluator,
-                answer,
-                self.limits.budget_s,
-                subject,
-                lambda metric, e=evaluator: deterministic_uuid7(  # type: ignore[misc]
-                    at_ms, tenant, run.run_id, example.example_id, e.name, e.version, metric
-                ),
-            )
-        ]
-        if not items:
-            return None
-        event_id = deterministic_uuid7(at_ms, tenant, run.run_id, example.example_id, "pass")
-        payload = EvaluationScored(
-            evaluation_id=event_id,
-            call_id=call_id or f"{run.run_id}.{example.example_id}",
-            app=_RUNS_APP,
-            run_id=run.run_id,
-            example_id=example.example_id,
-            scores=items,
-            judged_at=self._clock(),
-        )
-        event = CloudEvent.wrap(payload, source=self._source, tenant_id=tenant, event_id=event_id, subject=run.run_id)
-        return event.model_copy(update={"time": run.created_at})
 
     async def _progress(self, tenant: str, run: RunUpdated, done: int, failures: list[RunFailure]) -> RunUpdated:
         listed = [*run.failures, *failures][:_MAX_FAILURES]
