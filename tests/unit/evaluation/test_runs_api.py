@@ -307,3 +307,15 @@ async def test_a_run_is_taken_over_only_once_its_replica_stopped_and_its_worker_
     h.runs.put("acme", mine.model_copy(update={"worker": "other", "updated_at": now + timedelta(seconds=5)}))
     left = await h.executor.execute("acme", mine)  # another replica took it over meanwhile: this one yields
     assert left.completed == 0 and len(h.platform.requests) == calls
+
+
+async def test_datasets_and_versions_are_bounded() -> None:
+    h = Harness(max_dataset_versions=2, max_datasets_per_tenant=2)
+    async with h.http() as client:
+        for name in ("a", "a", "b"):
+            assert (await upload(client, jsonl(ROWS[0]), name)).status_code == 201
+        third = await upload(client, jsonl(ROWS[0]), "a")
+        assert third.status_code == 409 and third.json()["detail"] == "dataset 'a' has 2 versions (the limit)"
+        other = await upload(client, jsonl(ROWS[0]), "c")
+        assert other.status_code == 409 and other.json()["detail"] == "the tenant has 2 datasets (the limit)"
+        assert (await upload(client, jsonl(ROWS[1]), "b")).status_code == 201

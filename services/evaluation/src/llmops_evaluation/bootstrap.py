@@ -72,7 +72,13 @@ def _install(
         publish_timeout_s=settings.publish_timeout_s,
         retry_after_s=settings.retry_after_s,
     )
-    limits = DatasetLimits(settings.max_dataset_examples, settings.publish_timeout_s, settings.retry_after_s)
+    limits = DatasetLimits(
+        settings.max_dataset_examples,
+        settings.publish_timeout_s,
+        settings.retry_after_s,
+        max_versions=settings.max_dataset_versions,
+        max_datasets=settings.max_datasets_per_tenant,
+    )
     datasets = DatasetRegistry(ports.datasets, ports.publisher, source=settings.source, limits=limits)
     executor = RunExecutor(
         ports.datasets,

@@ -38,6 +38,8 @@ class EvaluationSettings(ServiceSettings):
     service_key: SecretStr | None = Field(default=None, description="The platform service key for both")
     max_dataset_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
     max_dataset_examples: int = Field(default=5_000, ge=1, le=100_000, description="Examples per dataset version")
+    max_dataset_versions: int = Field(default=100, ge=1, le=10_000, description="Versions per dataset; then 409")
+    max_datasets_per_tenant: int = Field(default=200, ge=1, le=10_000, description="Datasets per tenant; then 409")
     run_concurrency: int = Field(default=8, ge=1, le=256, description="Gateway calls in flight per run")
     run_chunk: int = Field(default=32, ge=1, le=1_000, description="Examples between two progress records")
     max_active_runs: int = Field(default=4, ge=1, le=64, description="Runs executing at once; the next is a 429")

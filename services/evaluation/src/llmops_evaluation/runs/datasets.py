@@ -34,11 +34,14 @@ def _utcnow() -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class DatasetLimits:
-    """The bounds of datasets: examples per version, and how long a write waits for Kafka."""
+    """The bounds of datasets (examples per version, versions per dataset, datasets per tenant: every replica
+    holds them all in memory), and how long a write waits for Kafka."""
 
     max_examples: int = 5_000
     publish_timeout_s: float = 15.0
     retry_after_s: int = 5
+    max_versions: int = 100
+    max_datasets: int = 200
 
 
 def _text_of(content: Any) -> str:
@@ -113,6 +116,7 @@ class DatasetRegistry:
             raise ProblemError(422, "Unprocessable Content", "no valid example: nothing to import", errors=[])
         async with self._lock:
             store = self.loaded()
+            self._check_room(store, tenant, name)
             version, digest = store.next_version(tenant, name), dataset_digest(parsed.examples)
             examples = [self._example(tenant, name, version, digest, i, e) for i, e in enumerate(parsed.examples)]
             manifest = DatasetVersionCreated(
@@ -130,6 +134,13 @@ class DatasetRegistry:
             for event in events:
                 store.apply(event)
             return manifest
+
+    def _check_room(self, store: DatasetStore, tenant: str, name: str) -> None:
+        """409 when ``name`` has as many versions, or the tenant as many datasets, as the limits allow."""
+        if store.next_version(tenant, name) > self.limits.max_versions:
+            raise ProblemError(409, "Conflict", f"dataset {name!r} has {self.limits.max_versions} versions (the limit)")
+        if store.next_version(tenant, name) == 1 and len(store.names(tenant)) >= self.limits.max_datasets:
+            raise ProblemError(409, "Conflict", f"the tenant has {self.limits.max_datasets} datasets (the limit)")
 
     async def from_calls(
         self, reader: WarehouseReader, tenant: str, filters: dict[str, Any], *, limit: int, expected_from_output: bool

@@ -80,10 +80,13 @@ class DatasetStore(CompactedStore):
         manifest = self._manifests.get((tenant, name), {}).get(version)
         return self._complete(tenant, manifest) if manifest is not None else None
 
+    def names(self, tenant: str) -> list[str]:
+        """The tenant's dataset names (with at least one manifest), sorted."""
+        return sorted(name for t, name in self._manifests if t == tenant)
+
     def latest(self, tenant: str) -> list[DatasetVersionCreated]:
         """The latest complete version of each of the tenant's datasets, by name."""
-        names = sorted(name for t, name in self._manifests if t == tenant)
-        found = [self.versions(tenant, name) for name in names]
+        found = [self.versions(tenant, name) for name in self.names(tenant)]
         return [versions[-1] for versions in found if versions]
 
 
