@@ -8,7 +8,6 @@ line is checked on its own and the answer lists each refused line with its numbe
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -18,7 +17,7 @@ from llmops_kit.http.edge import read_body
 from llmops_kit.http.problems import ProblemError, problem_response
 from llmops_kit.platform_client import WarehouseReader
 from llmops_schemas.v1.runs import DatasetExampleAdded, DatasetVersionCreated
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from llmops_evaluation.entrypoints.http import PROBLEMS, Admin, Reader
@@ -100,8 +99,8 @@ class CallsFilter(BaseModel):
     app: str | None = Field(default=None, min_length=1, max_length=256)
     model: str | None = Field(default=None, min_length=1, max_length=256)
     prompt_name: str | None = Field(default=None, min_length=1, max_length=256)
-    start: datetime | None = None
-    end: datetime | None = None
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
     origin: Literal["application", "platform", "all"] = Field(
         default="application", description="Application traffic only by default"
     )
