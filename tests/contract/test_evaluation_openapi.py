@@ -3,7 +3,8 @@ never cause a 5xx, and every answer conforms to what the document declares.
 
 The app runs in process with the kit's in-memory publisher and an admin key, through ``EvaluationPorts``:
 no broker. The store starts with one evaluator so reads and deletes have something to find; verdicts read a
-fake warehouse query API holding one small experiment, and verdict policies start loaded and empty.
+fake warehouse query API holding one small experiment, and verdict policies start loaded and empty; for
+datasets and runs the warehouse and the gateway answer empty pages.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import schemathesis
 from hypothesis import HealthCheck, settings
 from llmops_evaluation.abtest.history import WarehouseHistory
@@ -19,9 +21,11 @@ from llmops_evaluation.abtest.policies import PolicyStore
 from llmops_evaluation.bootstrap import EvaluationPorts, create_app
 from llmops_evaluation.config import EvaluationSettings
 from llmops_evaluation.evaluators import build_evaluator
+from llmops_evaluation.runs.stores import DatasetStore, RunStore
 from llmops_evaluation.store import EvaluatorStore
 from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, hash_key
 from llmops_kit.kafka.publisher import InMemoryPublisher
+from llmops_kit.platform_client import GatewayClient, PlatformClient, WarehouseReader
 from llmops_schemas.v1 import EvaluatorConfigured
 
 from tests.unit.evaluation.fake_warehouse import FakeWarehouse, started_reader
@@ -57,8 +61,27 @@ def _policies() -> PolicyStore:
     return store
 
 
+@schemathesis.serializer("application/x-ndjson")
+def _jsonl(ctx: Any, value: Any) -> bytes:
+    """Dataset uploads are JSONL text: generated strings go as they are (most are broken lines: a 422)."""
+    return str(value).encode("utf-8", "surrogatepass")
+
+
+def _no_history(request: httpx.Request) -> httpx.Response:
+    """The warehouse and the gateway as runs see them: no stored call, no score, no answer."""
+    return httpx.Response(200, json={"items": [], "next_cursor": None})
+
+
 _keys = ApiKeyStore([ApiKeyRecord(id="contract", tenant_id=TENANT, role="admin", sha256=hash_key(KEY))])
-ports = EvaluationPorts(InMemoryPublisher(), _keys, _store(), history=_history(), policies=_policies())
+_datasets, _runs = DatasetStore(), RunStore()
+_datasets.mark_caught_up()
+_runs.mark_caught_up()
+_platform = PlatformClient("platform", "http://platform", "service-key", transport=httpx.MockTransport(_no_history))
+asyncio.run(_platform.start())
+ports = EvaluationPorts(
+    InMemoryPublisher(), _keys, _store(), history=_history(), policies=_policies(), datasets=_datasets, runs=_runs,
+    gateway=GatewayClient(_platform), warehouse=WarehouseReader(_platform),
+)  # fmt: skip
 app = create_app(EvaluationSettings(), ports=ports)
 
 config = schemathesis.Config.from_dict(

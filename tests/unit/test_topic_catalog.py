@@ -38,6 +38,8 @@ EXPECTED_TOPICS = {
     "llmops.review.queues",
     "llmops.review.items",
     "llmops.evaluations.policies",
+    "llmops.evaluations.datasets",
+    "llmops.evaluations.runs",
 }
 COMPACTED = {
     "llmops.prompts.versions",
@@ -49,6 +51,8 @@ COMPACTED = {
     "llmops.review.queues",
     "llmops.review.items",
     "llmops.evaluations.policies",
+    "llmops.evaluations.datasets",
+    "llmops.evaluations.runs",
 }
 # Names that do not follow llmops.<domain>.<fact>. Adding one here should be a deliberate choice.
 NAMING_EXCEPTIONS = {"llmops.alerts", "llmops.experiments", "llmops.policies", "llmops.prices"}

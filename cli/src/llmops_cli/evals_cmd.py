@@ -14,11 +14,15 @@ import typer
 from llmops_cli.context import cli_context
 from llmops_cli.prompts_cmd import AdminKey, GatewayClient, Json, print_json, request, service_client, table
 
-__all__ = ["DEFAULT_EVALUATION_URL", "evals_app"]
+__all__ = ["DEFAULT_EVALUATION_URL", "EvaluationUrl", "evals_app", "evaluation_client"]
 
 DEFAULT_EVALUATION_URL = "http://127.0.0.1:8005"
 
-evals_app = typer.Typer(help="Evaluators that score recorded calls: list, set, delete.", no_args_is_help=True)
+evals_app = typer.Typer(
+    help="Evaluators that score recorded calls (list, set, delete); datasets and offline runs (datasets, run, "
+    "compare, gate, bias).",
+    no_args_is_help=True,
+)
 
 EvaluationUrl = Annotated[
     str | None,
@@ -31,7 +35,7 @@ EvaluationUrl = Annotated[
 Name = Annotated[str, typer.Argument(help="The evaluator's name (letters, digits, '_.-')")]
 
 
-def _client(ctx: typer.Context, url: str | None, api_key: str | None) -> GatewayClient:
+def evaluation_client(ctx: typer.Context, url: str | None, api_key: str | None) -> GatewayClient:
     return service_client(
         ctx, url, api_key, state_key="evaluation_url", default=DEFAULT_EVALUATION_URL, what="the evaluation service"
     )
@@ -63,7 +67,7 @@ def list_evaluators(
     """The tenant's evaluators: kind, version, app, scope, sampling rate and parameters."""
     cli = cli_context(ctx)
     params = {"app": app} if app else {}
-    _, body = request(cli, _client(ctx, evaluation_url, api_key), "GET", "/v1/evaluators", params=params)
+    _, body = request(cli, evaluation_client(ctx, evaluation_url, api_key), "GET", "/v1/evaluators", params=params)
     if json_output:
         print_json(cli, body)
         return
@@ -106,7 +110,7 @@ def set_evaluator(
         "include_platform": include_platform,
         "enabled": not disabled,
     }
-    client = _client(ctx, evaluation_url, api_key)
+    client = evaluation_client(ctx, evaluation_url, api_key)
     status, view = request(cli, client, "PUT", f"/v1/evaluators/{name}", json=body)
     if json_output:
         print_json(cli, view)
@@ -121,5 +125,5 @@ def delete_evaluator(
 ) -> None:
     """Stop scoring with an evaluator (its past scores stay in the warehouse)."""
     cli = cli_context(ctx)
-    request(cli, _client(ctx, evaluation_url, api_key), "DELETE", f"/v1/evaluators/{name}")
+    request(cli, evaluation_client(ctx, evaluation_url, api_key), "DELETE", f"/v1/evaluators/{name}")
     cli.out.print(f"{name} deleted", highlight=False, markup=False)

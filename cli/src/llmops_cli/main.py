@@ -23,6 +23,7 @@ from llmops_cli.options import ApiKey, IngestUrl
 from llmops_cli.prompts_cmd import prompts_app
 from llmops_cli.query import calls, metrics
 from llmops_cli.render import format_errors
+from llmops_cli.runs_cmd import register as register_run_commands
 from llmops_cli.sending import JsonlError, SendError, read_jsonl, send_records
 from llmops_cli.verdict_cmd import verdict
 
@@ -30,6 +31,7 @@ app = typer.Typer(help="The LLMOps platform command line.", no_args_is_help=True
 app.add_typer(keys_app, name="keys")
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(experiments_app, name="experiments")
+register_run_commands(evals_app)
 app.add_typer(evals_app, name="evals")
 app.add_typer(feedback_app, name="feedback")
 evals_app.command("verdict")(verdict)

@@ -32,7 +32,8 @@ from llmops_cli.demo_upstream import DEMO_UPSTREAM_MODEL
 __all__ = ["EMBEDDING_MODEL", "GATEWAY_MODEL", "LocalPlatform", "PlatformPorts", "ensure_dev_keys", "write_routes"]
 
 DEV_TENANT = "demo"
-DEV_ROLES = ("admin", "writer", "reader", "reviewer")
+DEV_ROLES = ("admin", "writer", "reader", "reviewer", "service")
+"""One key per role; ``service`` is the platform's own (any tenant): the evaluation service's runs use it."""
 GATEWAY_MODEL = "opticks-gpt2"  # the public name the gateway routes to the model server's `llm`
 EMBEDDING_MODEL = "local-embedder"  # and to its `embedder` (the name infra/dev and Helm use too)
 JUDGE_MODEL = "local-judge"  # and to its deterministic `judge` (the evaluation service's LLM-as-judge demo)
@@ -126,7 +127,7 @@ def ensure_dev_keys(data_dir: Path) -> tuple[Path, dict[str, str]]:
             "sha256": hash_key(key),
         }
         for role, key in keys.items()
-    ]
+    ]  # fmt: skip
     data_dir.mkdir(parents=True, exist_ok=True)
     keys_file.write_text(yaml.safe_dump({"keys": records}, sort_keys=False))
     creds_file.unlink(missing_ok=True)

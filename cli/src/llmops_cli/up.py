@@ -32,6 +32,7 @@ from rich.markup import escape
 from llmops_cli.client import ApiError, PlatformClient
 from llmops_cli.config import STATE_FILE, CliConfig, read_running_state
 from llmops_cli.demo import DEMO_APPS, demo_calls
+from llmops_cli.demo_runs import run_offline_demo
 from llmops_cli.judge_demo import run_judge_demo
 from llmops_cli.platform import (
     EMBEDDING_MODEL,
@@ -139,6 +140,8 @@ def _run(platform: LocalPlatform, data_dir: Path, *, demo_calls: int, once: bool
             _run_demo(client, demo_calls, console)
         _run_gateway_demo(platform, keys, console)
         run_judge_demo(platform, keys, console)
+        run_offline_demo(platform.url("inference"), platform.url("evaluation"), keys["admin"], GATEWAY_MODEL,
+                         [f"{DEMO_APP}-refusal", f"{DEMO_APP}-answer-length"], console)  # fmt: skip
     _print_tour(platform, data_dir, console, once=once)
     if once:
         return 0
@@ -411,6 +414,7 @@ def _print_tour(platform: LocalPlatform, data_dir: Path, console: Console, *, on
   uv run llmops metrics --timeseries --step 5m
   uv run llmops calls --app {DEMO_APP} --limit 10
   uv run llmops evals list
+  uv run llmops evals datasets list
   curl -s -H "Authorization: Bearer $(jq -r .reader {data_dir}/credentials.json)" \\
        "{warehouse}/v1/events/evaluation_scores?app=support-bot&limit=5"
   curl -s -H "Authorization: Bearer $(jq -r .reader {data_dir}/credentials.json)" \\

@@ -14,8 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from llmops_cli.context import cli_context
-from llmops_cli.evals_cmd import EvaluationUrl
-from llmops_cli.evals_cmd import _client as evaluation_client
+from llmops_cli.evals_cmd import EvaluationUrl, evaluation_client
 from llmops_cli.prompts_cmd import AdminKey, Json, print_json, request, table
 
 __all__ = ["verdict"]

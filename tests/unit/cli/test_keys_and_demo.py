@@ -1,4 +1,4 @@
-"""`llmops keys create` and `llmops demo-calls`."""
+"""`llmops keys create`, `llmops demo-calls` and the development keys of `llmops up`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from llmops_cli.platform import ensure_dev_keys
 from llmops_kit.auth import ApiKeyRecord, ApiKeyStore
 from llmops_schemas.v1 import CallRecorded
 from typer.testing import Result
@@ -81,3 +82,13 @@ def test_demo_calls_with_the_same_seed_are_the_same_calls(invoke: Invoke) -> Non
         return [json.loads(line)["call_id"] for line in invoke("demo-calls", "5", "--seed", seed).stdout.splitlines()]
 
     assert ids("1") == ids("1") != ids("2")
+
+
+def test_dev_keys_include_the_platform_service_key_and_are_remade_when_a_role_is_new(tmp_path: Path) -> None:
+    (tmp_path / "api-keys.yaml").write_text("keys: []\n")
+    (tmp_path / "credentials.json").write_text('{"admin": "old"}')  # made before the service role existed
+    keys_file, keys = ensure_dev_keys(tmp_path)
+    assert keys["admin"] != "old" and {"admin", "writer", "reader", "reviewer", "service"} <= keys.keys()
+    service = ApiKeyStore.from_file(keys_file).authenticate(keys["service"])
+    assert service is not None and (service.tenant_id, service.role) == ("*", "service")
+    assert ensure_dev_keys(tmp_path)[1] == keys  # complete: kept as they are

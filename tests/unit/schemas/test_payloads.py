@@ -22,6 +22,8 @@ from llmops_schemas.v1 import (
     CallRecorded,
     CompactedPayload,
     CostRecorded,
+    DatasetExampleAdded,
+    DatasetVersionCreated,
     DriftReported,
     ErasureProcessed,
     ErasureRequested,
@@ -35,6 +37,7 @@ from llmops_schemas.v1 import (
     PromptVersionPublished,
     ReviewItemUpdated,
     ReviewQueueConfigured,
+    RunUpdated,
     VerdictPolicySet,
 )
 from llmops_schemas.v1.audit import GENESIS_HASH
@@ -64,6 +67,8 @@ COMPACTED_TOPICS = {
     "llmops.review.queues",
     "llmops.review.items",
     "llmops.evaluations.policies",
+    "llmops.evaluations.datasets",
+    "llmops.evaluations.runs",
 }
 
 PAYLOADS = tuple(EVENT_TYPES.values())
@@ -400,7 +405,12 @@ def test_entity_keys_of_compacted_payloads() -> None:
         ReviewQueueConfigured,
         ReviewItemUpdated,
         VerdictPolicySet,
+        DatasetExampleAdded,
+        DatasetVersionCreated,
+        RunUpdated,
     }
+    assert example(DatasetVersionCreated).entity_key() == "support-faq:3"
+    assert example(DatasetExampleAdded).entity_key() == "support-faq:3:5d41402abc4b:parcel-where"
 
 
 def test_experiment_variant_lookup() -> None:

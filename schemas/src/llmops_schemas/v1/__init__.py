@@ -33,6 +33,7 @@ from llmops_schemas.v1.governance import (
 from llmops_schemas.v1.prompt_labels import PromptLabelMoved
 from llmops_schemas.v1.prompts import PromptMessage, PromptVariable, PromptVersionPublished, PromptVersionRef
 from llmops_schemas.v1.review import Review, ReviewItemUpdated, ReviewQueueConfigured
+from llmops_schemas.v1.runs import DatasetExampleAdded, DatasetVersionCreated, RunUpdated
 from llmops_schemas.v1.verdict_policies import VerdictPolicySet
 
 PAYLOADS = (
@@ -56,6 +57,9 @@ PAYLOADS = (
     ReviewQueueConfigured,
     ReviewItemUpdated,
     VerdictPolicySet,
+    DatasetExampleAdded,
+    DatasetVersionCreated,
+    RunUpdated,
 )
 """Every v1 payload class, one per event type."""
 
@@ -75,6 +79,8 @@ __all__ = [
     "ChatMessage",
     "CompactedPayload",
     "CostRecorded",
+    "DatasetExampleAdded",
+    "DatasetVersionCreated",
     "DriftReported",
     "ErasureProcessed",
     "ErasureRequested",
@@ -100,6 +106,7 @@ __all__ = [
     "Review",
     "ReviewItemUpdated",
     "ReviewQueueConfigured",
+    "RunUpdated",
     "TimeWindow",
     "TokenUsage",
     "VerdictPolicySet",

@@ -24,6 +24,7 @@ from llmops_schemas.v1.governance import PolicyPublished
 from llmops_schemas.v1.prompt_labels import PromptLabelMoved
 from llmops_schemas.v1.prompts import PromptVersionPublished
 from llmops_schemas.v1.review import ReviewItemUpdated, ReviewQueueConfigured
+from llmops_schemas.v1.runs import DatasetExampleAdded, DatasetVersionCreated, RunUpdated
 from llmops_schemas.v1.verdict_policies import VerdictPolicySet
 from llmops_schemas.v2 import calls as v2_calls
 from llmops_schemas.v2.examples import EXAMPLES as LATER_EXAMPLES
@@ -45,6 +46,8 @@ _AUDIT_FIELDS: dict[str, Any] = {
     "details": {"version": 3, "labels": ["production"]},
     "occurred_at": _AT,
 }
+
+_DATASET_DIGEST = "5d41402abc4b2a76b9719d911017c592ae2b9c5e1f2d3c4b5a69788796a5b4c3"
 
 EXAMPLES: dict[type[EventPayload], dict[str, Any]] = {
     CallRecorded: {
@@ -287,6 +290,47 @@ EXAMPLES: dict[type[EventPayload], dict[str, Any]] = {
             {"reviewer": "key-reviewer-1", "verdict": "reject", "label": "off-topic", "reviewed_at": _AT},
         ],
         "revision": 2,
+        "updated_at": _AT,
+    },
+    DatasetExampleAdded: {
+        "dataset": "support-faq",
+        "version": 3,
+        "digest": _DATASET_DIGEST,
+        "example_id": "parcel-where",
+        "position": 0,
+        "input": "Where is my parcel?",
+        "expected": "Your parcel is in transit and arrives tomorrow.",
+        "context": ["Order A-1042 shipped on 2025-03-13 and arrives on 2025-03-15."],
+        "tags": ["orders"],
+        "pair_group": "parcel-pronoun",
+        "pair_label": "she",
+    },
+    DatasetVersionCreated: {
+        "name": "support-faq",
+        "version": 3,
+        "digest": _DATASET_DIGEST,
+        "examples": 120,
+        "source": "upload",
+        "description": "FAQ answers reviewed by support",
+        "created_at": _AT,
+    },
+    RunUpdated: {
+        "run_id": "run-0193a5b2c4d8",
+        "dataset": "support-faq",
+        "dataset_version": 3,
+        "variant": {
+            "prompt_name": "support-answer",
+            "prompt_version": 7,
+            "model": "gpt-4o-mini",
+            "parameters": {"temperature": 0},
+        },
+        "evaluators": [{"name": "answer-length", "kind": "length", "params": {"max_chars": 2000}}],
+        "status": "running",
+        "total": 120,
+        "completed": 40,
+        "failed": 1,
+        "failures": [{"example_id": "refund-late", "reason": "the gateway answered 504"}],
+        "created_at": _AT,
         "updated_at": _AT,
     },
 }

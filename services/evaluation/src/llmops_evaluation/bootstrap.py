@@ -7,6 +7,9 @@ which is how unit tests run the real routes against an in-memory publisher.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI
@@ -15,8 +18,8 @@ from llmops_kit.bootstrap import TopicProvisioner, install_api_keys, load_api_ke
 from llmops_kit.http.app import Component, ReadinessCheck, Runtime, create_service_app
 from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.publisher import EventPublisher
-from llmops_kit.platform_client import gateway_client, warehouse_reader
-from llmops_schemas.v1 import AuditRecorded, EvaluatorConfigured, VerdictPolicySet
+from llmops_kit.platform_client import GatewayClient, WarehouseReader, gateway_client, warehouse_reader
+from llmops_schemas.v1 import AuditRecorded, DatasetVersionCreated, EvaluatorConfigured, RunUpdated, VerdictPolicySet
 from llmops_schemas.v2 import CallRecorded, EvaluationScored
 
 from llmops_evaluation import __version__
@@ -25,8 +28,10 @@ from llmops_evaluation.abtest.service import ExperimentHistory, VerdictService
 from llmops_evaluation.abtest.wiring import install_verdicts, policy_components, service_clients
 from llmops_evaluation.config import EvaluationSettings
 from llmops_evaluation.entrypoints.consumer import SERVICE, build_consumer, scoring_rules
+from llmops_evaluation.entrypoints.datasets_http import SmallBodies, datasets_router
 from llmops_evaluation.entrypoints.http import STATE_KEY, router
 from llmops_evaluation.entrypoints.model_consumer import build_model_consumer
+from llmops_evaluation.entrypoints.runs_http import runs_router
 from llmops_evaluation.entrypoints.verdict_http import POLICIES_KEY, VERDICTS_KEY
 from llmops_evaluation.entrypoints.verdict_http import router as verdict_router
 from llmops_evaluation.judges.adapters import GatewayJudges, WarehouseCalls
@@ -34,9 +39,14 @@ from llmops_evaluation.judges.checks import JudgeChecks
 from llmops_evaluation.model_stage import ModelStage
 from llmops_evaluation.ports import CallHistory, JudgePorts
 from llmops_evaluation.registry import EvaluatorRegistry
+from llmops_evaluation.runs.executor import RunExecutor
+from llmops_evaluation.runs.stores import DatasetStore, RunStore
+from llmops_evaluation.runs.wiring import install_runs, run_clients, state_materializer
 from llmops_evaluation.store import EvaluatorMaterializer, EvaluatorStore
 
 __all__ = ["SERVICE", "EvaluationPorts", "create_app"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -52,28 +62,40 @@ class EvaluationPorts:
     history: ExperimentHistory | None = None
     """Where verdicts read experiments from; None: verdicts answer 503 (as without a service key)."""
     policies: PolicyStore = field(default_factory=PolicyStore)
+    datasets: DatasetStore = field(default_factory=DatasetStore)
+    runs: RunStore = field(default_factory=RunStore)
+    gateway: GatewayClient | None = None
+    """Where runs send their examples; None: runs cannot execute here (503), as without a gateway URL and key."""
+    warehouse: WarehouseReader | None = None
+    """Where datasets from calls and run comparisons read; None: those answer 503."""
+
+
+StoresReady = Callable[[], Awaitable[object]]
 
 
 def _verdict_state(app: FastAPI) -> tuple[VerdictService, PolicyRegistry]:
     return getattr(app.state, VERDICTS_KEY), getattr(app.state, POLICIES_KEY)
 
 
-def _install(app: FastAPI, settings: EvaluationSettings, ports: EvaluationPorts) -> dict[str, ReadinessCheck]:
-    setattr(
-        app.state,
-        STATE_KEY,
-        EvaluatorRegistry(
-            ports.store,
-            ports.publisher,
-            source=settings.source,
-            max_per_tenant=settings.max_evaluators_per_tenant,
-            publish_timeout_s=settings.publish_timeout_s,
-            retry_after_s=settings.retry_after_s,
-            judges=JudgeChecks(ports.judges.gateway if ports.judges else None, retry_after_s=settings.retry_after_s),
-        ),
+def _install(
+    app: FastAPI, settings: EvaluationSettings, ports: EvaluationPorts, stores_ready: StoresReady | None = None
+) -> tuple[dict[str, ReadinessCheck], RunExecutor]:
+    evaluators = EvaluatorRegistry(
+        ports.store,
+        ports.publisher,
+        source=settings.source,
+        max_per_tenant=settings.max_evaluators_per_tenant,
+        publish_timeout_s=settings.publish_timeout_s,
+        retry_after_s=settings.retry_after_s,
+        judges=JudgeChecks(ports.judges.gateway if ports.judges else None, retry_after_s=settings.retry_after_s),
     )
+    setattr(app.state, STATE_KEY, evaluators)
     install_verdicts(app, settings, ports.publisher, ports.history, ports.policies)
-    return install_api_keys(app, ports.api_keys)
+    executor = install_runs(
+        app, settings, evaluators, ports.publisher, (ports.datasets, ports.runs), (ports.gateway, ports.warehouse),
+        stores_ready,
+    )  # fmt: skip
+    return install_api_keys(app, ports.api_keys), executor
 
 
 def _judge_ports(settings: EvaluationSettings) -> tuple[JudgePorts | None, list[Component]]:
@@ -104,6 +126,9 @@ async def _kafka_runtime(app: FastAPI, settings: EvaluationSettings) -> Runtime:
     history, gateway = service_clients(settings)
     policies = PolicyStore()
     policy_configs = PolicyMaterializer(bootstrap, policies, security=security)
+    gateway_for_runs, warehouse_for_runs = run_clients(settings)
+    datasets, runs = DatasetStore(), RunStore()
+    states = [state_materializer(bootstrap, view, security) for view in (datasets, runs)]
     # Without a gateway key no judge can be configured, so the model stage would only read calls: not started.
     judging = (
         []
@@ -114,19 +139,32 @@ async def _kafka_runtime(app: FastAPI, settings: EvaluationSettings) -> Runtime:
     async def scorer_ready() -> bool:
         return loop.ready
 
+    async def stores_ready() -> None:
+        while not all(await asyncio.gather(*(m.wait_ready(60.0) for m in states))):
+            log.info("waiting for the datasets and runs to load before resuming runs")
+
+    ports = EvaluationPorts(
+        producer, keys, store, judges, history=history, policies=policies, datasets=datasets, runs=runs,
+        gateway=gateway_for_runs, warehouse=warehouse_for_runs,
+    )  # fmt: skip
+    key_checks, executor = _install(app, settings, ports, stores_ready)
     checks: dict[str, ReadinessCheck] = {
         "kafka": producer.ping,
         "evaluators": configs.check,
         "policies": policy_configs.check,
+        **{m.topic.rsplit(".", 1)[-1]: m.check for m in states},
         "scorer": scorer_ready,
-        **_install(app, settings, EvaluationPorts(producer, keys, store, judges, history=history, policies=policies)),
+        **key_checks,
     }
     components: list[Component] = []
     if settings.ensure_topics:
-        topics = [CallRecorded.topic, EvaluationScored.topic, EvaluatorConfigured.topic, AuditRecorded.topic]
-        components.append(TopicProvisioner(bootstrap, [*topics, VerdictPolicySet.topic], security=security))
+        topics = [CallRecorded.topic, EvaluationScored.topic, EvaluatorConfigured.topic, AuditRecorded.topic,
+                  VerdictPolicySet.topic, DatasetVersionCreated.topic, RunUpdated.topic]  # fmt: skip
+        components.append(TopicProvisioner(bootstrap, topics, security=security))
     acting = policy_components(settings, history, gateway, *_verdict_state(app))
-    components += [producer, configs, policy_configs, *clients, loop, *judging, *acting]
+    run_platform = [c.client for c in (gateway_for_runs, warehouse_for_runs) if c is not None]
+    components += [producer, configs, policy_configs, *states, *clients, *run_platform, executor, loop, *judging,
+                   *acting]  # fmt: skip
     return Runtime(components=components, checks=checks)
 
 
@@ -146,10 +184,12 @@ def create_app(settings: EvaluationSettings | None = None, *, ports: EvaluationP
         description="Scores recorded calls with the evaluators each tenant configures, and manages those evaluators.",
         version=__version__,
         build_runtime=build_runtime,
-        max_body_bytes=settings.max_body_bytes,
+        # Dataset uploads are the largest bodies (their route bounds them by max_dataset_bytes itself).
+        max_body_bytes=max(settings.max_body_bytes, settings.max_dataset_bytes),
     )
-    app.include_router(router)
-    app.include_router(verdict_router)
+    app.add_middleware(SmallBodies, max_bytes=settings.max_body_bytes)
+    for routes in (router, verdict_router, datasets_router, runs_router):
+        app.include_router(routes)
     if ports is not None:
-        injected.update(_install(app, settings, ports))
+        injected.update(_install(app, settings, ports)[0])
     return app

@@ -61,3 +61,15 @@ class EvaluationSettings(ServiceSettings):
     judge_label_ttl_s: float = Field(
         default=10.0, ge=0, le=3600, description="How long a rubric label's version is kept"
     )
+    # Datasets and offline runs (docs/evaluation.md#datasets-and-offline-runs)
+    max_dataset_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
+    max_dataset_examples: int = Field(default=5_000, ge=1, le=100_000, description="Examples per dataset version")
+    max_dataset_versions: int = Field(default=100, ge=1, le=10_000, description="Versions per dataset; then 409")
+    max_datasets_per_tenant: int = Field(default=200, ge=1, le=10_000, description="Datasets per tenant; then 409")
+    run_concurrency: int = Field(default=8, ge=1, le=256, description="Gateway calls in flight per run")
+    run_chunk: int = Field(default=32, ge=1, le=1_000, description="Examples between two progress records")
+    max_active_runs: int = Field(default=4, ge=1, le=64, description="Runs executing at once; the next is a 429")
+    run_worker: bool = Field(default=True, description="Execute runs here and take over those of stopped replicas")
+    run_lease_s: float = Field(
+        default=120.0, ge=5, le=86_400, description="A running run with no record for this long is taken over"
+    )

@@ -33,7 +33,7 @@ from llmops_evaluation.heuristics import Answer, Verdict
 from llmops_evaluation.metrics import EVALUATOR_FAILURES, EVALUATOR_SECONDS, SCORES
 from llmops_evaluation.ports import EvaluatorLookup
 
-__all__ = ["ScoringRules", "answer_of", "pass_id", "score_calls", "score_id"]
+__all__ = ["ScoringRules", "answer_of", "judge_isolated", "pass_id", "score_calls", "score_id"]
 
 log = logging.getLogger(__name__)
 _MAX_EXPLANATION = 16_384
@@ -121,29 +121,47 @@ def _judge_all(jobs: Sequence[Job], rules: ScoringRules) -> tuple[list[CloudEven
 
 
 def _run(evaluator: Evaluator, answer: Answer, call: CloudEvent[CallRecorded], budget_s: float) -> list[ScoreItem]:
-    """One evaluator on one call, isolated: a failure or an overrun is counted and recorded as such."""
+    """One evaluator on one recorded call (see :func:`judge_isolated`)."""
+    return judge_isolated(
+        evaluator,
+        answer,
+        budget_s,
+        f"call {call.data.call_id}",
+        lambda metric: score_id(call.tenant_id, call.data, evaluator, metric),
+    )
+
+
+def judge_isolated(
+    evaluator: Evaluator, answer: Answer, budget_s: float, subject: str, ids: Callable[[str], str]
+) -> list[ScoreItem]:
+    """One evaluator on one answer, isolated: a failure or an overrun is counted and recorded as such.
+
+    ``subject`` names what was judged in logs (never its text); ``ids(metric)`` is the item's deterministic id.
+    """
     started = time.perf_counter()
     try:
         verdicts = evaluator.judge(answer)
     except Exception as exc:
         EVALUATOR_FAILURES.labels(evaluator.kind, "error").inc()
-        log_unexpected(log, f"evaluator {evaluator.name} failed on call {call.data.call_id}", exc)
-        return [_failure(call, evaluator, "error", f"the evaluator raised {type(exc).__name__}", started)]
+        log_unexpected(log, f"evaluator {evaluator.name} failed on {subject}", exc)
+        return [
+            _failure(ids(evaluator.kind), evaluator, "error", f"the evaluator raised {type(exc).__name__}", started)
+        ]
     elapsed = time.perf_counter() - started
     EVALUATOR_SECONDS.labels(evaluator.kind).observe(elapsed)
     if elapsed > budget_s:
         # A heuristic cannot be pre-empted (its input and its patterns are bounded instead); a late result is
         # dropped so that scores never depend on how loaded the machine was.
         EVALUATOR_FAILURES.labels(evaluator.kind, "timeout").inc()
-        log.warning("evaluator %s overran its %.3fs budget on call %s", evaluator.name, budget_s, call.data.call_id)
-        return [_failure(call, evaluator, "timeout", f"over its {budget_s:g}s budget", started)]
+        log.warning("evaluator %s overran its %.3fs budget on %s", evaluator.name, budget_s, subject)
+        return [_failure(ids(evaluator.kind), evaluator, "timeout", f"over its {budget_s:g}s budget", started)]
     latency_ms = elapsed * 1000
-    return [_item(call, evaluator, v, latency_ms) for v in verdicts]
+    return [_item(ids(v.metric), evaluator, v, latency_ms) for v in verdicts]
 
 
-def _item(call: CloudEvent[CallRecorded], evaluator: Evaluator, verdict: Verdict, latency_ms: float) -> ScoreItem:
+def _item(item_id: str, evaluator: Evaluator, verdict: Verdict, latency_ms: float) -> ScoreItem:
     return ScoreItem(
-        score_id=score_id(call.tenant_id, call.data, evaluator, verdict.metric),
+        score_id=item_id,
         evaluator=evaluator.ref,
         metric=verdict.metric,
         score=verdict.score,
@@ -157,11 +175,11 @@ def _item(call: CloudEvent[CallRecorded], evaluator: Evaluator, verdict: Verdict
 
 
 def _failure(
-    call: CloudEvent[CallRecorded], evaluator: Evaluator, outcome: Literal["error", "timeout"], why: str, started: float
+    item_id: str, evaluator: Evaluator, outcome: Literal["error", "timeout"], why: str, started: float
 ) -> ScoreItem:
     """A failed evaluator's record: its metric is the evaluator's kind (it produced none of its own)."""
     return ScoreItem(
-        score_id=score_id(call.tenant_id, call.data, evaluator, evaluator.kind),
+        score_id=item_id,
         evaluator=evaluator.ref,
         metric=evaluator.kind,
         outcome=outcome,

@@ -42,6 +42,7 @@ from llmops_schemas.v1 import (
     ReviewQueueConfigured,
     VerdictPolicySet,
 )
+from llmops_schemas.v1.runs import DatasetExampleAdded, DatasetVersionCreated, RunUpdated
 from llmops_schemas.v2 import EvaluationScored, FeedbackReceived
 
 __all__ = ["FILTERS", "TABLES", "Column", "EventTable", "table_for_type", "table_named", "tables_by_name"]
@@ -54,6 +55,7 @@ FILTERS: Mapping[str, str] = {
     "prompt_version": "UInt32",
     "experiment_id": "String",
     "call_id": "String",
+    "run_id": "String",
 }
 """The filters the generic read offers, with the ClickHouse type of their column. A table declares the ones
 its type has (:attr:`EventTable.columns`); asking another table for them is a 422."""
@@ -130,9 +132,10 @@ class EventTable:
 _APP = _text("app")
 _MODEL = _text("model")
 _CALL_ID = _text("call_id")
+_RUN_ID = _text("run_id")
 
 TABLES: tuple[EventTable, ...] = (
-    EventTable("evaluation_scores", EvaluationScored, (_APP, _CALL_ID)),
+    EventTable("evaluation_scores", EvaluationScored, (_APP, _CALL_ID, _RUN_ID)),
     EventTable("evaluator_configs", EvaluatorConfigured, (_APP,)),
     EventTable("feedback", FeedbackReceived, (_CALL_ID,)),
     EventTable("drift_reports", DriftReported, (_APP, _MODEL)),
@@ -161,6 +164,9 @@ TABLES: tuple[EventTable, ...] = (
     EventTable("review_queues", ReviewQueueConfigured),
     EventTable("review_items", ReviewItemUpdated, (_CALL_ID,)),
     EventTable("verdict_policies", VerdictPolicySet, (_text("experiment_id"),)),
+    EventTable("dataset_examples", DatasetExampleAdded, key_pattern=r"[^:]+:[^:]+:[0-9]+:[0-9a-f]{12}:[^:]+"),
+    EventTable("dataset_versions", DatasetVersionCreated, key_pattern=r"[^:]+:[^:]+:[0-9]+"),
+    EventTable("runs", RunUpdated, (_RUN_ID,)),
 )
 """Every stored event type but calls. Names are table names and the ``{table}`` of ``GET /v1/events/{table}``."""
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, JsonValue
 from llmops_evaluation.evaluators import Evaluator, all_kinds
 from llmops_evaluation.registry import EvaluatorRegistry, EvaluatorSpec
 
-__all__ = ["PROBLEMS", "STATE_KEY", "router"]
+__all__ = ["PROBLEMS", "STATE_KEY", "Admin", "Reader", "router"]
 
 STATE_KEY = "evaluator_registry"
 

@@ -38,6 +38,9 @@ _ENVELOPE = {"event_id", "tenant_id", "source", "key_id", "received_at", "ingest
 _NOT_IN_PAYLOAD = {*_ENVELOPE, "output", "finish_reason"}
 """What a CallRow has beyond the v2 payload: the envelope, and the first choice's output and finish reason."""
 
+_NOT_CALL_FILTERS = frozenset({"run_id"})
+"""Filters of event tables that calls do not have (a call's run is in the scores, not in the call)."""
+
 events_router = APIRouter(prefix="/v1", tags=["events"])
 
 
@@ -53,7 +56,7 @@ def _tables(request: Request, table: str) -> dict[str, EventTable]:
 def _filters(tables: dict[str, EventTable], table: str, given: dict[str, Any], origin: str) -> dict[str, Any]:
     """The set filters, or a 422 naming what ``table`` cannot be filtered on."""
     filters = {name: value for name, value in given.items() if value is not None}
-    allowed = set(given) if table == CALLS else set(tables[table].filters)
+    allowed = set(given) - _NOT_CALL_FILTERS if table == CALLS else set(tables[table].filters)
     unknown = sorted(set(filters) - allowed) + (["origin"] if table != CALLS and origin != "all" else [])
     if unknown:
         has = ", ".join(sorted(allowed | ({"origin"} if table == CALLS else set()))) or "none"
@@ -89,6 +92,7 @@ async def read_events(
     prompt_version: Annotated[int | None, Query(ge=1, le=2**32 - 1)] = None,
     experiment_id: Text = None,
     call_id: Text = None,
+    run_id: Text = None,
     origin: Origin = "all",
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
     cursor: Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page")] = None,
@@ -99,7 +103,7 @@ async def read_events(
     tables = _tables(request, table)
     check_range(start=start, end=end)
     given = {"app": app, "model": model, "prompt_name": prompt_name, "prompt_version": prompt_version,
-             "experiment_id": experiment_id, "call_id": call_id}  # fmt: skip
+             "experiment_id": experiment_id, "call_id": call_id, "run_id": run_id}  # fmt: skip
     filters = _filters(tables, table, given, origin)
     try:
         if table == CALLS:
