@@ -32,10 +32,10 @@ __all__ = [
     "convert",
     "event_decoder",
     "event_struct",
-    "reads_exactly",
     "payload_decoder",
     "producer_event_struct",
     "producer_struct",
+    "reads_exactly",
     "struct_type",
     "to_struct",
 ]

@@ -203,6 +203,13 @@ def test_schema_errors(
     assert all(set(e) == {"loc", "msg", "type"} for e in outcome.errors)
 
 
+def test_a_lone_surrogate_in_a_json_value_is_refused_not_a_crash(make_call: MakeCall, context: IngestContext) -> None:
+    # pydantic accepts it inside a JsonValue (other strings refuse it) but cannot serialise it: a 500 before.
+    record, received = as_received(make_call(parameters={"extra": {"note": "a\ud800"}}), context)
+    outcome = rejected(prepare_record(record, 0, received))
+    assert (outcome.reason, outcome.errors[0]["type"]) == ("schema", "string_unicode")
+
+
 @pytest.mark.parametrize("record", [None, 7, "a call", ["a", "list"]])
 def test_non_object_record(record: Any, context: IngestContext) -> None:
     assert error_types(prepare_record(record, 0, context)) == {"model_type"}

@@ -22,6 +22,7 @@ from llmops_schemas.ids import deterministic_uuid7
 from llmops_schemas.v2 import CallRecorded
 from llmops_schemas.v2.calls import v1_data_as_v2
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 
 from llmops_ingest.call_structs import derived_call, encode_call_event, struct_of
 from llmops_ingest.metrics import Reason
@@ -50,6 +51,7 @@ FieldError = dict[str, Any]
 # response into megabytes of errors: the first few locate the problem well enough.
 MAX_ERRORS_PER_RECORD = 20
 MAX_LOC_DEPTH = 16
+_NOT_UNICODE = "the record holds a string that is not valid Unicode (an escaped lone surrogate)"
 _CALL_ID_NAMESPACE = uuid.UUID("5b3c1f0e-7a8d-5e2b-9c4f-6d1a2b3c4d5e")
 """UUIDv5 namespace of the call ids ingest derives from a record's content."""
 
@@ -233,6 +235,8 @@ def prepare_record(
         call = _validated(record, context.derived)
     except ValidationError as exc:
         return Rejected(index, _validation_errors(exc, v1_shape=is_v1_shape(record)), "schema")
+    except PydanticSerializationError:  # pydantic lets a lone surrogate into a JSON value, and cannot write it
+        return Rejected(index, [_error([], _NOT_UNICODE, "string_unicode")], "schema")
     origin_errors = check_origin(call)
     if origin_errors:
         return Rejected(index, origin_errors, "origin")
