@@ -6,8 +6,9 @@ calls in batches of ``--batch`` (ingest) and ``--insert-batch`` (warehouse), and
 
 ingest   decode the HTTP body (``wire.decode_json`` + ``extract_calls``), ``prepare_batch`` (validation as
          the derived struct, pydantic for what it refuses; envelope; serialisation for the size check; with
-         ``--decoder pydantic``, pydantic validation and envelope as before ADR 0014), then ``publish_encoded``
-         to a real local broker (batches filled per partition, waits for ``acks=all``), and the response body.
+         ``--decoder pydantic``, pydantic validates every record, as it does what the struct refuses), then
+         ``publish_encoded`` to a real local broker (batches filled per partition, waits for ``acks=all``), and the
+         response body.
 warehouse  fetch the events back with a consumer (``getmany``), decode each record as the warehouse does (the
          struct derived from the pydantic model, ``parse_event`` for what it refuses: ``decode_call``; with
          ``--decoder pydantic``, ``parse_event(expect=CallRecorded)`` as before ADR 0014), and
