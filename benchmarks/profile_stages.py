@@ -4,10 +4,11 @@
 services' own code paths in one process, without HTTP and without competing processes, on ``--calls`` demo
 calls in batches of ``--batch`` (ingest) and ``--insert-batch`` (warehouse), and reports microseconds per call:
 
-ingest   decode the HTTP body (``wire.decode_json`` + ``extract_calls``), ``prepare_batch`` (pydantic
-         validation, envelope, serialisation for the size check), then ``publish_many`` to a real local broker
-         (batches filled per partition, waits for ``acks=all``), and the response
-         body.
+ingest   decode the HTTP body (``wire.decode_json`` + ``extract_calls``), ``prepare_batch`` (validation as
+         the derived struct, pydantic for what it refuses; envelope; serialisation for the size check; with
+         ``--decoder pydantic``, pydantic validates every record, as it does what the struct refuses), then
+         ``publish_encoded`` to a real local broker (batches filled per partition, waits for ``acks=all``), and the
+         response body.
 warehouse  fetch the events back with a consumer (``getmany``), decode each record as the warehouse does (the
          struct derived from the pydantic model, ``parse_event`` for what it refuses: ``decode_call``; with
          ``--decoder pydantic``, ``parse_event(expect=CallRecorded)`` as before ADR 0014), and
@@ -30,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import dataclasses
 import io
 import json
 import math
@@ -46,6 +48,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 from llmops_cli.demo import demo_calls
 from llmops_ingest.adapters.redaction import NoopRedactor
+from llmops_ingest.call_structs import derived_call, encode_call_event, struct_of
 from llmops_ingest.handlers import (
     Accepted,
     IngestContext,
@@ -61,9 +64,11 @@ from llmops_kit.infra import LocalKafkaBroker
 from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.topics import TopicCatalog, ensure_topics
 from llmops_schemas.envelope import CloudEvent
+from llmops_schemas.fastcodec import reads_exactly
 from llmops_schemas.ids import deterministic_uuid7
 from llmops_schemas.registry import _strip_unknown, parse_event
 from llmops_schemas.v2 import CallRecorded
+from llmops_schemas.v2.calls import v1_data_as_v2
 from llmops_warehouse.adapters.clickhouse_client import connect
 from llmops_warehouse.adapters.clickhouse_store import ClickHouseEventStore
 from llmops_warehouse.migrations import apply_migrations
@@ -102,19 +107,22 @@ def bodies(calls: int, batch: int) -> list[bytes]:
     return [json.dumps({"calls": records[i : i + batch]}).encode() for i in range(0, calls, batch)]
 
 
-async def ingest_stages(stages: Stages, producer: EventProducer, payloads: list[bytes]) -> None:
+async def ingest_stages(stages: Stages, producer: EventProducer, payloads: list[bytes], decoder: str) -> None:
     for body in payloads:
         with stages.timed("ingest: decode body"):
             calls = extract_calls(decode_json(body))
+            derived = decoder == "derived" and reads_exactly(body)
         context = IngestContext(
-            tenant_id="stages", source="/services/ingest", now=datetime.now(UTC), redactor=NoopRedactor()
+            tenant_id="stages",
+            source="/services/ingest",
+            now=datetime.now(UTC),
+            redactor=NoopRedactor(),
+            derived=derived,
         )
-        with stages.timed("ingest: prepare_batch (validate+envelope)"):
+        with stages.timed(f"ingest: prepare_batch ({decoder}: validate+envelope)"):
             outcome = prepare_batch(calls, context)
-        with stages.timed("ingest: publish_many (wall includes the acks)"):
-            await producer.publish_many(
-                [a.event for a in outcome.accepted], encoded=[a.value for a in outcome.accepted]
-            )
+        with stages.timed("ingest: publish_encoded (wall includes the acks)"):
+            await producer.publish_encoded([a.event for a in outcome.accepted])
         with stages.timed("ingest: response body"):
             _response(outcome.accepted)
 
@@ -184,7 +192,7 @@ async def run(args: argparse.Namespace, workdir: Path, stages: Stages) -> list[b
             producer._producer._message_accumulator._batch_size = args.max_batch_bytes
         await producer.start()
         try:
-            await ingest_stages(stages, producer, bodies(args.calls, args.batch))
+            await ingest_stages(stages, producer, bodies(args.calls, args.batch), args.decoder)
         finally:
             await producer.stop()
         return await fetch_all(broker.bootstrap_servers, args.calls, stages)
@@ -214,20 +222,39 @@ def micro_costs(count: int, decoder: str) -> list[tuple[str, float]]:
         rows.append((name, us))
         return outputs
 
-    measure("ingest: prepare_record, whole", lambda r: prepare_record(r, 0, context), records)
-    calls = measure("  validate_call(record) (a v1-shaped record, reshaped)", validate_call, records)
-    measure("  check_started_at", lambda c: check_started_at(c.started_at, now, RecordRules()), calls)
+    derived = dataclasses.replace(context, derived=True)
+    measure(
+        "ingest: prepare_record, derived struct (as the entrypoints run it)",
+        lambda r: prepare_record(r, 0, derived),
+        records,
+    )
+    measure(
+        "ingest: prepare_record, pydantic (when the struct refuses)", lambda r: prepare_record(r, 0, context), records
+    )
+    structs = measure(
+        "  derived_call (the strict struct; a v1-shaped record, reshaped)",
+        lambda r: derived_call(v1_data_as_v2(r)),
+        records,
+    )
+    calls = measure("  validate_call(record) (pydantic)", validate_call, records)
+    measure("  struct_of(pydantic's call) (what a record only pydantic accepts adds)", struct_of, calls)
+    measure("  check_started_at", lambda c: check_started_at(c.started_at, now, RecordRules()), structs)
     measure(
         "  deterministic_uuid7 (event id)",
         lambda c: deterministic_uuid7(int(c.started_at.timestamp() * 1000), "micro", c.call_id),
+        structs,
+    )
+    measure(
+        "  encode_call_event (envelope validated, msgspec encoding)",
+        lambda c: encode_call_event(c, event_id="e", source="/s", tenant_id="micro", trace_id=None, key_id=None),
+        structs,
+    )
+    measure(
+        "  before: CloudEvent.wrap + to_json_bytes (pydantic)",
+        lambda c: CloudEvent.wrap(c, source="/s", tenant_id="micro").to_json_bytes(),
         calls,
     )
-    measure("  CloudEvent[CallRecorded] (pydantic's generic lookup)", lambda _: CloudEvent[CallRecorded], calls)
-    events = measure(
-        "  CloudEvent.wrap (incl. that lookup)", lambda c: CloudEvent.wrap(c, source="/s", tenant_id="micro"), calls
-    )
-    measure("  event.to_json_bytes() (done twice per call)", lambda e: e.to_json_bytes(), events)
-    values = [a.value for a in (prepare_record(r, 0, context) for r in records) if isinstance(a, Accepted)]
+    values = [a.value for a in (prepare_record(r, 0, derived) for r in records) if isinstance(a, Accepted)]
     measure(f"warehouse: decode ({decoder}), as the consumer decodes", _call_decoder(decoder), values)
     measure("warehouse: parse_event(expect=...)", lambda v: parse_event(v, expect=CallRecorded), values)
     measure("warehouse: parse_event, general path", parse_event, values)
@@ -249,17 +276,8 @@ def _derived_micro_costs(
     measure: Callable[[str, Callable[[Any], Any], Sequence[Any]], list[Any]], values: list[bytes], records: list[Any]
 ) -> None:
     """The derived decoder's parts (ADR 0014), and the columns built from its structs."""
-    import msgspec
-    from llmops_schemas.fastcodec import event_decoder, struct_type, to_struct
-    from llmops_schemas.v2.calls import v1_data_as_v2
+    from llmops_schemas.fastcodec import event_decoder, to_struct
     from llmops_warehouse.call_columns import call_values
-
-    strict = struct_type(CallRecorded, strict=True)
-    measure(
-        "ingest (not built): the record as the strict derived struct (reshaped as validate_call does)",
-        lambda r: msgspec.convert(v1_data_as_v2(r), strict),
-        records,
-    )
 
     structs = measure("  derived decoder alone (event_decoder(...).decode)", event_decoder(CallRecorded).decode, values)
     parsed = [parse_event(v, expect=CallRecorded) for v in values]

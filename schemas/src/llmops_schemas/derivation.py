@@ -27,30 +27,38 @@ _HARMLESS_CONFIG = {"frozen", "extra", "populate_by_name", "title", "json_schema
 _DEFAULT_CONFIG = {"str_strip_whitespace": False, "str_to_lower": False, "str_to_upper": False, "strict": False}
 """Settings that, at these values, are pydantic's defaults."""
 _HARMLESS_GENERAL = {"pattern", "allow_inf_nan"}
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of a JSON value field (``JsonValue``) the structs accept. pydantic refuses input nested beyond
+its recursion limits (about 200 levels of JSON, 255 of Python values), msgspec goes further: deeper values are
+left to pydantic."""
 
 
 class Unsupported(TypeError):
     """A model (or one of its fields) that the derivation cannot express exactly."""
 
 
-def derive(model: type[BaseModel], *, strict: bool, required: frozenset[str] = frozenset()) -> type[msgspec.Struct]:
+def derive(
+    model: type[BaseModel], *, strict: bool, required: frozenset[str] = frozenset(), omit_none: bool = False
+) -> type[msgspec.Struct]:
     """The struct type of ``model`` (cached): ``strict`` refuses unknown fields, ``required`` are required even
-    where the model has a default. Raises :class:`Unsupported`."""
-    return _Deriver(strict).model(model, required=required)
+    where the model has a default. ``omit_none`` structs encode as pydantic's ``exclude_none`` dumps: a field
+    whose value is None is left out, every other field is written (a default too). Raises :class:`Unsupported`."""
+    return _Deriver(strict, omit_none).model(model, required=required)
 
 
-_DERIVED: dict[tuple[type[BaseModel], bool, frozenset[str], tuple[str, str] | None], type[msgspec.Struct]] = {}
+_DERIVED: dict[tuple[type[BaseModel], bool, bool, frozenset[str], tuple[str, str] | None], type[msgspec.Struct]] = {}
 """Every struct derived so far, by model, variant, required fields and tag (each model is compiled once)."""
 
 
 class _Deriver:
-    def __init__(self, strict: bool) -> None:
+    def __init__(self, strict: bool, omit_none: bool = False) -> None:
         self.strict = strict
+        self.omit_none = omit_none
 
     def model(
         self, model: type[BaseModel], *, required: frozenset[str] = frozenset(), tag: tuple[str, str] | None = None
     ) -> type[msgspec.Struct]:
-        key = (model, self.strict, required, tag)
+        key = (model, self.strict, self.omit_none, required, tag)
         if key not in _DERIVED:
             try:
                 _DERIVED[key] = self.build(model, required, tag)
@@ -65,6 +73,7 @@ class _Deriver:
             raise Unsupported(f"{model.__name__}: model_config {dict(config)} changes validation")
         after = _after_validators(model)
         fields: list[tuple[str, Any, Any]] = []
+        json_fields: list[str] = []
         rename: dict[str, str] = {}
         for name, field in model.model_fields.items():
             if tag is not None and name == tag[0]:
@@ -75,36 +84,45 @@ class _Deriver:
             if field.alias and field.alias != name:
                 rename[name] = field.alias
             typ = self.field_type(field, where)
-            fields.append((name, typ, self.default(field, name in required, where)))
+            if _holds_any(typ):
+                json_fields.append(name)
+            fields.append((name, typ, self.default(field, name in required, typ, where)))
         options: dict[str, Any] = {}
         namespace: dict[str, Any] = {}
         if tag is not None:
             options.update(tag_field=tag[0], tag=tag[1])
             namespace[tag[0]] = tag[1]
-        if after:
-            namespace["__post_init__"] = _post_init(after)
+        if after or json_fields:
+            namespace["__post_init__"] = _post_init(after, json_fields)
         return msgspec.defstruct(
             model.__name__,
             fields,
             kw_only=True,
             frozen=True,
             forbid_unknown_fields=self.strict and config.get("extra") == "forbid",
+            omit_defaults=self.omit_none,
             rename=rename or None,
             namespace=namespace,
             **options,
         )
 
-    def default(self, field: FieldInfo, required: bool, where: str) -> Any:
+    def default(self, field: FieldInfo, required: bool, typ: Any, where: str) -> Any:
+        """The field's default; with ``omit_none`` only a None default stays one that msgspec can leave out:
+        ``omit_defaults`` omits a value equal to its default, pydantic's ``exclude_none`` only a None."""
+        if self.omit_none and _may_be_none(typ) and (required or field.is_required() or field.default is not None):
+            raise Unsupported(f"{where}: a field that may be None and whose default is not (exclude_none omits it)")
         if required or field.is_required():
             return msgspec.NODEFAULT
         if field.default_factory is not None:
             if field.default_factory_takes_validated_data:
                 raise Unsupported(f"{where}: a default factory that reads the data")
-            factory: Callable[[], Any] = field.default_factory  # type: ignore[assignment]
-            return msgspec.field(default_factory=self.factory(factory, where))
+            factory: Callable[[], Any] = self.factory(field.default_factory, where)  # type: ignore[arg-type]
+            return msgspec.field(default_factory=_opaque(factory) if self.omit_none else factory)
         value = field.default
         if isinstance(value, BaseModel | list | dict | set):
             raise Unsupported(f"{where}: a mutable default")
+        if self.omit_none and value is not None:
+            return msgspec.field(default_factory=lambda: value)
         return value
 
     def factory(self, factory: Callable[[], Any], where: str) -> Callable[[], Any]:
@@ -191,6 +209,18 @@ class _Deriver:
                 raise Unsupported(f"{where}: a discriminator that is not a Literal of strings")
             structs += [self.model(member, tag=(field, value)) for value in get_args(literal)]
         return Union[tuple(structs)]  # noqa: UP007 - built at run time
+
+
+def _may_be_none(tp: Any) -> bool:
+    while get_origin(tp) is Annotated:
+        tp = get_args(tp)[0]
+    return tp is Any or (get_origin(tp) in (Union, types.UnionType) and type(None) in get_args(tp))
+
+
+def _opaque(factory: Callable[[], Any]) -> Callable[[], Any]:
+    """``factory`` wrapped so that msgspec's ``omit_defaults`` cannot see what it makes (it leaves out an empty
+    collection of a ``list`` or ``dict`` factory, as it leaves out a value equal to a plain default)."""
+    return lambda: factory()
 
 
 def _kind(tp: Any) -> str | None:
@@ -287,8 +317,29 @@ def _after_validators(model: type[BaseModel]) -> list[Callable[[Any], Any]]:
     return validators
 
 
-def _post_init(validators: list[Callable[[Any], Any]]) -> Callable[[Any], None]:
+def _holds_any(tp: Any) -> bool:
+    """Whether the derived type ``tp`` reads a JSON value (``Any``) somewhere, not only a struct of its own."""
+    return tp is Any or any(_holds_any(arg) for arg in get_args(tp) if not isinstance(arg, msgspec.Meta))
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether ``value`` nests lists and objects more than :data:`MAX_JSON_DEPTH` levels deep."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children:
+            if depth >= MAX_JSON_DEPTH:
+                return True
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _post_init(validators: list[Callable[[Any], Any]], json_fields: list[str]) -> Callable[[Any], None]:
     def __post_init__(self: Any) -> None:
+        for name in json_fields:
+            if _too_deep(getattr(self, name)):
+                raise ValueError(f"{type(self).__name__}.{name} nests deeper than {MAX_JSON_DEPTH} levels")
         for validate in validators:
             try:
                 validate(self)

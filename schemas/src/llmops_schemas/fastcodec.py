@@ -9,7 +9,9 @@ Anything it cannot express exactly raises :class:`Unsupported` (:mod:`llmops_sch
 structs), and that model has no derived decoder.
 
 Two variants: tolerant (unknown fields ignored at every depth, as consumers read) and strict (unknown fields
-rejected, as producers validate).
+rejected, as producers validate). The producer's structs (:func:`producer_struct`, :func:`producer_event_struct`)
+are strict and encode as ``to_json_bytes`` does: msgspec writes the same JSON value as pydantic's
+``model_dump_json(by_alias=True, exclude_none=True)`` (floats may be spelt differently: ``1e16`` for ``1e+16``).
 """
 
 from __future__ import annotations
@@ -24,13 +26,30 @@ from pydantic import BaseModel
 from llmops_schemas.derivation import Unsupported, derive
 from llmops_schemas.envelope import CloudEvent, EventPayload, envelope_class
 
-__all__ = ["FastDecoder", "Unsupported", "event_decoder", "event_struct", "payload_decoder", "struct_type", "to_struct"]
+__all__ = [
+    "FastDecoder",
+    "Unsupported",
+    "convert",
+    "event_decoder",
+    "event_struct",
+    "payload_decoder",
+    "producer_event_struct",
+    "producer_struct",
+    "reads_exactly",
+    "struct_type",
+    "to_struct",
+]
 
 _SUB_MICROSECOND = re.compile(rb":[0-9]{2}[.,][0-9]{7}")
 """A time with more than 6 fractional digits: msgspec rounds them, pydantic truncates, so such input is refused
 (pydantic decides). One pattern with a literal first byte: an alternation would scan ten times slower."""
 _ESCAPED_TIME_CHARACTER = re.compile(rb"\\u00(?:3[0-9]|2[cCeE]|3[aA])")
 """An escaped digit, ``:``, ``.`` or ``,``, which could hide such a time from :data:`_SUB_MICROSECOND`."""
+_LONE_SURROGATE = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F]"
+)
+"""An escaped UTF-16 surrogate that is not half of a pair: pydantic refuses it in a string, msgspec's ``convert``
+keeps it (a pair, such as an escaped emoji, both read as the same character)."""
 _ENVELOPE_REQUIRED = frozenset({"specversion", "id"})
 """What an event read from Kafka must carry although the envelope model defaults it (as ``parse_event`` does)."""
 
@@ -46,6 +65,37 @@ def event_struct(payload: type[EventPayload], *, strict: bool = False) -> type[m
     return derive(envelope_class(payload), strict=strict, required=_ENVELOPE_REQUIRED)
 
 
+@functools.cache
+def producer_struct(payload: type[EventPayload]) -> type[msgspec.Struct]:
+    """The strict struct of ``payload`` that encodes as pydantic's ``exclude_none`` dump does."""
+    return derive(payload, strict=True, omit_none=True)
+
+
+@functools.cache
+def producer_event_struct(payload: type[EventPayload]) -> type[msgspec.Struct]:
+    """:func:`producer_struct`'s envelope, ``CloudEvent[payload]`` as a producer writes it (with its
+    ``specversion`` and ``id``, which readers require)."""
+    return derive(envelope_class(payload), strict=True, required=_ENVELOPE_REQUIRED, omit_none=True)
+
+
+def reads_exactly(raw: bytes) -> bool:
+    """Whether msgspec reads the strings of the JSON ``raw`` as pydantic does. Not when ``raw`` holds a time with
+    more than 6 fractional digits (msgspec rounds them, pydantic truncates), an escape that could hide one, or an
+    escaped lone surrogate (pydantic refuses it): the derived structs must not judge such input."""
+    if _SUB_MICROSECOND.search(raw):
+        return False
+    return b"\\u" not in raw or not (_ESCAPED_TIME_CHARACTER.search(raw) or _LONE_SURROGATE.search(raw))
+
+
+def convert(value: Any, struct: type[msgspec.Struct]) -> Any:
+    """``value`` (decoded JSON: dicts, lists, strings, numbers) as ``struct``, or None when the derived struct
+    refuses it (pydantic decides then). Only for values decoded from bytes that :func:`reads_exactly` passed."""
+    try:
+        return msgspec.convert(value, struct)
+    except msgspec.ValidationError:
+        return None
+
+
 class FastDecoder:
     """Decodes JSON into a derived struct, or refuses (None): the caller then asks pydantic."""
 
@@ -54,7 +104,7 @@ class FastDecoder:
 
     def decode(self, raw: bytes) -> Any:
         """The struct of ``raw``, or None when the derived decoder refuses it (pydantic decides then)."""
-        if _SUB_MICROSECOND.search(raw) or (b"\\u00" in raw and _ESCAPED_TIME_CHARACTER.search(raw)):
+        if not reads_exactly(raw):
             return None
         try:
             return self._decoder.decode(raw)

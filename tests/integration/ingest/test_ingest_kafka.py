@@ -26,8 +26,8 @@ from llmops_ingest.bootstrap import IngestPorts, create_app
 from llmops_ingest.config import IngestSettings
 from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, generate_key, hash_key
 from llmops_kit.kafka.producer import EventProducer
+from llmops_kit.kafka.publisher import EncodedEvent
 from llmops_kit.kafka.topics import TopicCatalog
-from llmops_schemas.envelope import CloudEvent, EventPayload
 
 from tests.unit.ingest.fakes import Hook, HookedPublisher, call_ids
 
@@ -198,7 +198,7 @@ def lose_first_acknowledgement(of: set[str]) -> Hook:
     """After the real producer stored a publish holding a call id in ``of``: fail it, once per call id, as when
     Kafka stored the records but the acknowledgement was lost on the way back (a timeout, a broken connection)."""
 
-    async def after(batch: list[CloudEvent[EventPayload]]) -> None:
+    async def after(batch: list[EncodedEvent]) -> None:
         lost = call_ids(batch) & of
         if lost:
             of.difference_update(lost)

@@ -52,7 +52,8 @@ def make_call() -> Callable[..., dict[str, Any]]:
 
 @pytest.fixture
 def context() -> IngestContext:
-    return IngestContext(tenant_id="acme", source="/services/ingest", now=NOW, redactor=NoopRedactor())
+    """The context of records decoded from bytes that let the derived struct judge them, as most are."""
+    return IngestContext(tenant_id="acme", source="/services/ingest", now=NOW, redactor=NoopRedactor(), derived=True)
 
 
 @pytest.fixture

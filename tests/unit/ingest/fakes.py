@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
-from llmops_kit.kafka.publisher import EventPublisher
+from llmops_kit.kafka.publisher import EncodedEvent, EventPublisher
 from llmops_schemas.envelope import CloudEvent, EventPayload
 
 __all__ = ["Hook", "HookedPublisher", "call_ids"]
 
-Hook = Callable[[list[CloudEvent[EventPayload]]], Awaitable[None]]
+Hook = Callable[[list[EncodedEvent]], Awaitable[None]]
 
 
-async def _nothing(_: list[CloudEvent[EventPayload]]) -> None:
+async def _nothing(_: list[EncodedEvent]) -> None:
     return None
 
 
@@ -27,19 +28,16 @@ class HookedPublisher:
         self.before = before
         self.after = after
 
-    async def publish_many(
-        self,
-        events: Iterable[CloudEvent[EventPayload]],
-        *,
-        topic: str | None = None,
-        encoded: Sequence[bytes] | None = None,
-    ) -> None:
+    async def publish_many(self, events: Iterable[CloudEvent[EventPayload]], *, topic: str | None = None) -> None:
+        await self.publish_encoded([EncodedEvent.of(e, topic=topic) for e in events])
+
+    async def publish_encoded(self, events: Sequence[EncodedEvent]) -> None:
         batch = list(events)
         await self.before(batch)
-        await self.inner.publish_many(batch, topic=topic, encoded=encoded)
+        await self.inner.publish_encoded(batch)
         await self.after(batch)
 
 
-def call_ids(batch: list[CloudEvent[EventPayload]]) -> set[str]:
+def call_ids(batch: list[EncodedEvent]) -> set[str]:
     """The call ids (event subjects) of a publish."""
-    return {e.subject for e in batch if e.subject is not None}
+    return {json.loads(e.value)["subject"] for e in batch}

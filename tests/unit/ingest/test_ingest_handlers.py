@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import msgspec
 import pytest
 from llmops_ingest.handlers import (
     Accepted,
@@ -16,10 +18,14 @@ from llmops_ingest.handlers import (
     prepare_batch,
     prepare_record,
 )
+from llmops_ingest.ports import CallStruct
 from llmops_ingest.publishing import PublishOutcome, publish_accepted
 from llmops_kit.kafka.producer import MAX_RECORD_BYTES
 from llmops_kit.kafka.publisher import InMemoryPublisher
+from llmops_schemas.envelope import CloudEvent
+from llmops_schemas.fastcodec import reads_exactly
 from llmops_schemas.ids import deterministic_uuid7
+from llmops_schemas.registry import parse_event
 from llmops_schemas.v1 import calls as v1
 from llmops_schemas.v2 import CallRecorded, Choice
 
@@ -44,6 +50,18 @@ def accepted(outcome: Accepted | Rejected) -> Accepted:
     return outcome
 
 
+def published(outcome: Accepted | Rejected) -> CloudEvent[Any]:
+    """The event of an accepted record, read back from the bytes published as a consumer reads them."""
+    return parse_event(accepted(outcome).value, upcast_to_latest=False)
+
+
+def as_received(record: Any, context: IngestContext) -> tuple[Any, IngestContext]:
+    """``record`` and ``context`` as an entrypoint hands them over: decoded from the JSON the record was sent as,
+    the derived struct allowed to judge it only when those bytes let it (``reads_exactly``)."""
+    raw = json.dumps(record).encode()
+    return json.loads(raw), dataclasses.replace(context, derived=reads_exactly(raw))
+
+
 def rejected(outcome: Accepted | Rejected) -> Rejected:
     assert isinstance(outcome, Rejected), "expected a rejection"
     return outcome
@@ -54,7 +72,7 @@ def error_types(outcome: Accepted | Rejected) -> set[str]:
 
 
 def test_valid_record_is_enveloped(make_call: MakeCall, context: IngestContext) -> None:
-    event = accepted(prepare_record(make_call(), 0, context)).event
+    event = published(prepare_record(make_call(), 0, context))
     assert event.type == "llmops.call.recorded.v2"
     assert event.source == "/services/ingest"
     assert event.tenant_id == "acme"
@@ -68,9 +86,9 @@ def test_client_call_id_gives_deterministic_event_id(make_call: MakeCall, contex
     first = accepted(prepare_record(make_call(), 0, context))
     retry = accepted(prepare_record(make_call(), 5, context))
     started_ms = int((context.now - timedelta(seconds=30)).timestamp() * 1000)
-    assert first.event.id == retry.event.id == deterministic_uuid7(started_ms, "acme", "call-0001")
+    assert first.event_id == retry.event_id == deterministic_uuid7(started_ms, "acme", "call-0001")
     other_tenant = dataclasses.replace(context, tenant_id="globex")
-    assert accepted(prepare_record(make_call(), 0, other_tenant)).event.id != first.event.id
+    assert accepted(prepare_record(make_call(), 0, other_tenant)).event_id != first.event_id
 
 
 @pytest.mark.parametrize("absent", [{"drop": ("call_id",)}, {"call_id": None}])
@@ -79,7 +97,7 @@ def test_a_missing_call_id_is_derived_from_the_content_so_a_retry_gets_the_same_
 ) -> None:
     one = accepted(prepare_record(make_call(**absent), 0, context))
     retry = accepted(prepare_record(make_call(**absent), 7, context))
-    assert (one.call_id, one.event.id) == (retry.call_id, retry.event.id)
+    assert (one.call_id, one.event_id) == (retry.call_id, retry.event_id)
     assert one.call_id == content_call_id(make_call(drop=("call_id",)), "acme")
     assert one.call_id.count("-") == 4 and one.call_id[14] == "5"  # a UUIDv5
 
@@ -93,10 +111,10 @@ def test_the_content_derived_call_id_ignores_key_order_but_not_content_or_tenant
 
 
 def test_the_event_carries_the_submitting_key_id(make_call: MakeCall, context: IngestContext) -> None:
-    keyed = accepted(prepare_record(make_call(), 0, dataclasses.replace(context, key_id="writer-key"))).event
+    keyed = published(prepare_record(make_call(), 0, dataclasses.replace(context, key_id="writer-key")))
     assert keyed.key_id == "writer-key"
     assert b'"keyid":"writer-key"' in keyed.to_json_bytes()
-    assert accepted(prepare_record(make_call(), 0, context)).event.key_id is None
+    assert published(prepare_record(make_call(), 0, context)).key_id is None
 
 
 def test_a_submitted_call_is_never_platform_traffic(make_call: MakeCall, context: IngestContext) -> None:
@@ -104,7 +122,7 @@ def test_a_submitted_call_is_never_platform_traffic(make_call: MakeCall, context
     assert (outcome.index, outcome.reason) == (3, "origin")
     assert [(e["loc"], e["type"]) for e in outcome.errors] == [(["origin"], "origin_not_allowed")]
     assert "gateway" in outcome.errors[0]["msg"]
-    explicit = accepted(prepare_record(make_call(origin="application"), 0, context)).event.data
+    explicit = published(prepare_record(make_call(origin="application"), 0, context)).data
     assert isinstance(explicit, CallRecorded)
     assert explicit.origin == "application"
 
@@ -113,7 +131,7 @@ def test_fallback_call_id_is_stable(make_call: MakeCall, context: IngestContext)
     one = accepted(prepare_record(make_call(drop=("call_id",)), 0, context, fallback_call_id="raw-1"))
     two = accepted(prepare_record(make_call(drop=("call_id",)), 0, context, fallback_call_id="raw-1"))
     assert one.call_id == "raw-1"
-    assert one.event.id == two.event.id
+    assert one.event_id == two.event_id
 
 
 INVALID_RECORDS: list[tuple[dict[str, Any], list[Any], str]] = [
@@ -175,13 +193,21 @@ INVALID_RECORDS: list[tuple[dict[str, Any], list[Any], str]] = [
 def test_schema_errors(
     make_call: MakeCall, context: IngestContext, overrides: dict[str, Any], loc: list[Any], type_: str
 ) -> None:
-    outcome = rejected(prepare_record(make_call(**overrides), 3, context))
+    record, received = as_received(make_call(**overrides), context)
+    outcome = rejected(prepare_record(record, 3, received))
     assert outcome.index == 3
     assert outcome.reason == "schema"
     # pydantic names a union member in the location: compared through the member's name only
     found = [{"loc": [_member(part) for part in e["loc"]], "type": e["type"]} for e in outcome.errors]
     assert {"loc": loc, "type": type_} in found
     assert all(set(e) == {"loc", "msg", "type"} for e in outcome.errors)
+
+
+def test_a_lone_surrogate_in_a_json_value_is_refused_not_a_crash(make_call: MakeCall, context: IngestContext) -> None:
+    # pydantic accepts it inside a JsonValue (other strings refuse it) but cannot serialise it: a 500 before.
+    record, received = as_received(make_call(parameters={"extra": {"note": "a\ud800"}}), context)
+    outcome = rejected(prepare_record(record, 0, received))
+    assert (outcome.reason, outcome.errors[0]["type"]) == ("schema", "string_unicode")
 
 
 @pytest.mark.parametrize("record", [None, 7, "a call", ["a", "list"]])
@@ -261,15 +287,18 @@ def test_redaction_hook_runs_before_the_envelope(make_call: MakeCall, context: I
     seen: list[str] = []
 
     class Masking:
-        def redact(self, call: CallRecorded, *, tenant_id: str) -> CallRecorded:
+        def redact(self, call: CallStruct, *, tenant_id: str) -> CallStruct:
             seen.append(tenant_id)
-            return call.model_copy(update={"choices": [Choice(output="[redacted]")]})
+            return msgspec.structs.replace(
+                call, choices=[msgspec.structs.replace(call.choices[0], output="[redacted]")]
+            )
 
-    event = accepted(prepare_record(make_call(), 0, dataclasses.replace(context, redactor=Masking()))).event
+    event = published(prepare_record(make_call(), 0, dataclasses.replace(context, redactor=Masking())))
     assert seen == ["acme"]
     assert isinstance(event.data, CallRecorded)
     assert event.data.output == "[redacted]"
     assert b"forgot password" not in event.to_json_bytes()
+    assert isinstance(event.data.choices[0], Choice)
 
 
 async def test_batch_keeps_positions_and_publishes_only_valid(make_call: MakeCall, context: IngestContext) -> None:
@@ -302,19 +331,19 @@ def test_a_v2_record_is_published_as_it_was_sent(make_call: MakeCall, context: I
         usage={"prompt_tokens": 9, "completion_tokens": 4, "total_tokens": 13, "cached_prompt_tokens": 8},
         request={"n": 2, "tools": [{"name": "lookup", "parameters": '{"type": "object"}'}]},
     )
-    event = accepted(prepare_record(record, 0, context)).event
+    event = published(prepare_record(record, 0, context))
     assert event.type == "llmops.call.recorded.v2"
     assert event.data == CallRecorded.model_validate(record)
 
 
 def test_a_v1_record_is_upcast_and_keeps_everything(make_call: MakeCall, context: IngestContext) -> None:
     record = make_call(finish_reason="length", messages=[{"role": "tool", "content": "42", "tool_call_id": "c-1"}])
-    event = accepted(prepare_record(record, 0, context)).event
+    event = published(prepare_record(record, 0, context))
     assert event.type == "llmops.call.recorded.v2"
     assert event.data == CallRecorded.from_v1(v1.CallRecorded.model_validate(record))
     assert event.data.choices[0].finish_reason == "length" and event.data.output == record["output"]
     # The same call sent in either shape is the same event: a client may switch shapes between retries.
     v2_record = {k: v for k, v in record.items() if k not in ("output", "finish_reason")}
     v2_record["choices"] = [{"output": record["output"], "finish_reason": "length"}]
-    same = accepted(prepare_record(v2_record, 0, context)).event
+    same = published(prepare_record(v2_record, 0, context))
     assert (same.id, same.data) == (event.id, event.data)

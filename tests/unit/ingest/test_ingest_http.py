@@ -13,8 +13,7 @@ import pytest
 from aiokafka.errors import KafkaConnectionError
 from llmops_ingest.bootstrap import IngestPorts, create_app
 from llmops_ingest.config import IngestSettings
-from llmops_kit.kafka.publisher import InMemoryPublisher
-from llmops_schemas.envelope import CloudEvent, EventPayload
+from llmops_kit.kafka.publisher import EncodedEvent, InMemoryPublisher
 from llmops_schemas.v2 import CallRecorded
 from prometheus_client import REGISTRY
 
@@ -364,7 +363,7 @@ def lose_acknowledgements(failing: set[str]) -> Hook:
     """After a publish was stored: fail it if it holds one of ``failing``, as when Kafka stored a batch but its
     acknowledgement never came back."""
 
-    async def after(batch: list[CloudEvent[EventPayload]]) -> None:
+    async def after(batch: list[EncodedEvent]) -> None:
         if call_ids(batch) & failing:
             raise KafkaConnectionError("acknowledgement lost")
 
@@ -401,7 +400,7 @@ async def test_a_partly_published_batch_says_which_records_were_accepted_and_a_r
     assert {e.id for e in publisher.events} == set(first_ids)
 
 
-async def hang(_: list[CloudEvent[EventPayload]]) -> None:
+async def hang(_: list[EncodedEvent]) -> None:
     await asyncio.Event().wait()
 
 
@@ -432,7 +431,7 @@ async def test_a_key_over_its_in_flight_limit_gets_429_before_any_work(
 ) -> None:
     release, entered = asyncio.Event(), []
 
-    async def gate(batch: list[CloudEvent[EventPayload]]) -> None:
+    async def gate(batch: list[EncodedEvent]) -> None:
         entered.append(batch)
         await release.wait()
 

@@ -8,8 +8,7 @@ from typing import Any
 
 from llmops_ingest.handlers import Accepted, IngestContext, prepare_record
 from llmops_ingest.publishing import chunks, publish_accepted
-from llmops_kit.kafka.publisher import InMemoryPublisher
-from llmops_schemas.envelope import CloudEvent, EventPayload
+from llmops_kit.kafka.publisher import EncodedEvent, InMemoryPublisher
 
 from tests.unit.ingest.fakes import Hook, HookedPublisher, call_ids
 
@@ -34,7 +33,7 @@ def test_chunks_keep_the_order_and_stay_under_the_limit(make_call: MakeCall, con
 def hang_on(call_id: str, cancelled: list[str]) -> Hook:
     """Before storing: never answer a publish that holds ``call_id``; note its cancellation."""
 
-    async def before(batch: list[CloudEvent[EventPayload]]) -> None:
+    async def before(batch: list[EncodedEvent]) -> None:
         if call_id in call_ids(batch):
             try:
                 await asyncio.Event().wait()

@@ -20,7 +20,9 @@ from llmops_ingest.entrypoints.consumer import (
 from llmops_ingest.handlers import RecordRules
 from llmops_kit.errors import PermanentError, TransientError
 from llmops_kit.kafka.consumer import ConsumedMessage, Delivery
-from llmops_kit.kafka.publisher import InMemoryPublisher
+from llmops_kit.kafka.publisher import EncodedEvent, InMemoryPublisher
+from llmops_schemas.envelope import CloudEvent
+from llmops_schemas.registry import parse_event
 
 MakeCall = Callable[..., dict[str, Any]]
 
@@ -70,28 +72,35 @@ def test_invalid_tenants(key: bytes | None, headers: tuple[tuple[str, bytes], ..
         tenant_of(message(b"{}", key=key, headers=headers))
 
 
+def event_of(encoded: EncodedEvent) -> CloudEvent[Any]:
+    """The event the decoder encoded, read back as a consumer reads it."""
+    return parse_event(encoded.value, upcast_to_latest=False)
+
+
 def test_valid_record_becomes_an_event(decode: RawCallDecoder, make_call: MakeCall) -> None:
-    event = decode(message(make_call()))
+    encoded = decode(message(make_call()))
+    assert (encoded.topic, encoded.key, encoded.type) == ("llmops.calls.recorded", b"acme", "llmops.call.recorded.v2")
+    event = event_of(encoded)
     assert event.tenant_id == "acme"
     assert event.subject == "call-0001"
     assert event.source == "/services/ingest"
     # The same event id the HTTP path would give this call: one validation path, one id rule.
-    again = decode(message(make_call(), offset=99))
+    again = event_of(decode(message(make_call(), offset=99)))
     assert event.id == again.id
 
 
 def test_traceparent_header_becomes_the_event_traceid(decode: RawCallDecoder, make_call: MakeCall) -> None:
     headers = (("tenant_id", b"acme"), ("traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"))
-    assert decode(message(make_call(), headers=headers)).trace_id == "4bf92f3577b34da6a3ce929d0e0e4736"
-    assert decode(message(make_call())).trace_id is None
+    assert event_of(decode(message(make_call(), headers=headers))).trace_id == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert event_of(decode(message(make_call()))).trace_id is None
 
 
 def test_missing_call_id_is_derived_from_the_kafka_position(decode: RawCallDecoder, make_call: MakeCall) -> None:
     record = make_call(drop=("call_id",))
-    first, redelivered = decode(message(record)), decode(message(record))
+    first, redelivered = event_of(decode(message(record))), event_of(decode(message(record)))
     assert first.subject == redelivered.subject == raw_call_id(message(record))
     assert first.id == redelivered.id
-    assert decode(message(record, offset=8)).subject != first.subject
+    assert event_of(decode(message(record, offset=8))).subject != first.subject
 
 
 @pytest.mark.parametrize(

@@ -14,10 +14,19 @@ import msgspec
 import pytest
 from llmops_schemas import v1, v2
 from llmops_schemas.envelope import CloudEvent, EventPayload
-from llmops_schemas.fastcodec import Unsupported, event_decoder, event_struct, payload_decoder, struct_type, to_struct
+from llmops_schemas.fastcodec import (
+    Unsupported,
+    event_decoder,
+    event_struct,
+    payload_decoder,
+    producer_event_struct,
+    producer_struct,
+    struct_type,
+    to_struct,
+)
 from llmops_schemas.registry import parse_event
 from llmops_schemas.v1.examples import ENVELOPE_EXAMPLE, example, example_data
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from tests.unit.ingest.test_ingest_handlers import INVALID_RECORDS
 from tests.unit.schemas.fastcodec_diff import check_event, check_payload, encode, mutations
@@ -67,6 +76,31 @@ def test_examples_decode_equally(cls: type[EventPayload]) -> None:
     assert check_payload(cls, raw, strict=False)
     wire = CloudEvent.wrap(example(cls), source="/tests", tenant_id="acme", trace_id="t-1").to_json_bytes()
     assert check_event(cls, wire)
+
+
+@pytest.mark.parametrize("cls", DERIVED, ids=[c.event_type for c in DERIVED])
+def test_producer_structs_write_what_pydantic_writes(cls: type[EventPayload]) -> None:
+    """The producer's structs encode the JSON value of ``to_json_bytes``: a None left out, every default written."""
+    try:
+        event_type = producer_event_struct(cls)
+    except Unsupported:
+        return  # a field that may be None but defaults to something else: exclude_none would drop it
+    event = CloudEvent.wrap(example(cls), source="/tests", tenant_id="acme", trace_id="t-1")
+    for data in (example_data(cls), {**example_data(cls), **_nulls(cls)}):
+        try:
+            cls.model_validate(data)
+        except ValidationError:
+            continue  # nulls a model validator refuses (the struct refuses them too: the corpora check that)
+        payload = msgspec.convert(data, producer_struct(cls))
+        attributes = event.model_dump(by_alias=True, exclude={"data"})
+        derived = msgspec.convert({**attributes, "data": payload}, event_type)
+        expected = event.model_copy(update={"data": cls.model_validate(data)}).to_json_bytes()
+        assert json.loads(msgspec.json.encode(derived)) == json.loads(expected)
+
+
+def _nulls(cls: type[EventPayload]) -> dict[str, None]:
+    """Every optional field of ``cls`` explicitly null (the example may set some)."""
+    return {name: None for name, field in cls.model_fields.items() if not field.is_required() and field.default is None}
 
 
 def test_to_struct_equals_the_pydantic_event() -> None:

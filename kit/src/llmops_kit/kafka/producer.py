@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Iterable, Sequence
-from typing import TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
@@ -17,7 +17,7 @@ from llmops_kit.kafka.security import client_kwargs
 from llmops_kit.metrics import EVENTS_OUT
 from llmops_kit.settings import KafkaSecurity
 
-__all__ = ["MAX_RECORD_BYTES", "MAX_REQUEST_BYTES", "EventProducer", "OutgoingRecord"]
+__all__ = ["MAX_RECORD_BYTES", "MAX_REQUEST_BYTES", "EncodedEvent", "EventProducer", "OutgoingRecord"]
 
 MAX_RECORD_BYTES = 1_000_000
 """Largest record the platform publishes; the broker's default ``max.message.bytes`` is about 1 MiB."""
@@ -40,6 +40,23 @@ Header = tuple[str, bytes]
 OutgoingRecord = tuple[str, bytes | None, bytes, Sequence[Header]]
 """``(topic, key, value, headers)``."""
 _Record = tuple[bytes | None, bytes, list[Header]]
+
+
+class EncodedEvent(NamedTuple):
+    """An event already serialised, with where it goes: what ``publish_encoded`` takes (a tuple: ingest makes
+    one per record, and a frozen dataclass costs twice as much to build)."""
+
+    topic: str
+    key: bytes
+    type: str
+    """The CloudEvents ``type`` (the ``ce_type`` header)."""
+    value: bytes
+    """The event in the CloudEvents JSON format, as ``CloudEvent.to_json_bytes()`` writes it."""
+
+    @classmethod
+    def of(cls, event: CloudEvent[Any], *, topic: str | None = None) -> EncodedEvent:
+        """``event`` serialised, for its payload's topic (or ``topic``) and its registry key."""
+        return cls(topic or event.data.topic, record_key(event), event.type, event.to_json_bytes())
 
 
 class EventProducer:
@@ -79,21 +96,17 @@ class EventProducer:
         """Publish one event to its payload's topic, keyed by tenant."""
         await self.publish_many([event], topic=topic)
 
-    async def publish_many(
-        self, events: Iterable[CloudEvent[P]], *, topic: str | None = None, encoded: Sequence[bytes] | None = None
-    ) -> None:
+    async def publish_many(self, events: Iterable[CloudEvent[P]], *, topic: str | None = None) -> None:
         """Publish events concurrently and wait until all are acknowledged (or raise).
 
         Keys come from the registry: the tenant on stream topics, the entity on compacted config topics
-        (so compaction keeps one record per entity, not one per tenant). ``encoded`` are the events'
-        ``to_json_bytes()`` when the caller has them already (ingest does, from its size check).
+        (so compaction keeps one record per entity, not one per tenant).
         """
-        events = list(events)
-        values = [e.to_json_bytes() for e in events] if encoded is None else encoded
-        await self.send_many(
-            (topic or e.data.topic, record_key(e), value, (("ce_type", e.type.encode()),))
-            for e, value in zip(events, values, strict=True)
-        )
+        await self.publish_encoded([EncodedEvent.of(e, topic=topic) for e in events])
+
+    async def publish_encoded(self, events: Sequence[EncodedEvent]) -> None:
+        """Publish events their producer serialised itself (ingest's hot path), as ``publish_many`` does."""
+        await self.send_many((e.topic, e.key, e.value, (("ce_type", e.type.encode()),)) for e in events)
 
     async def send_many(self, records: Iterable[OutgoingRecord]) -> None:
         """Send raw records and wait for every acknowledgement (or raise).

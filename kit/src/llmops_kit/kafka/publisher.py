@@ -13,11 +13,11 @@ from typing import Any, Protocol, TypeVar
 
 from aiokafka.errors import MessageSizeTooLargeError
 from llmops_schemas.envelope import CloudEvent, EventPayload
-from llmops_schemas.registry import record_key
+from llmops_schemas.registry import parse_event
 
-from llmops_kit.kafka.producer import MAX_REQUEST_BYTES
+from llmops_kit.kafka.producer import MAX_REQUEST_BYTES, EncodedEvent
 
-__all__ = ["EventPublisher", "InMemoryPublisher", "Published"]
+__all__ = ["EncodedEvent", "EventPublisher", "InMemoryPublisher", "Published"]
 
 P = TypeVar("P", bound=EventPayload)
 
@@ -28,15 +28,17 @@ class EventPublisher(Protocol):
     ``publish_many`` returns only once the broker acknowledged every event, and raises if any is not, so
     a caller may say "accepted" exactly when it returns. Each event goes to its payload's topic (or to
     ``topic`` when given), keyed by :func:`~llmops_schemas.registry.record_key` (the tenant, or the entity
-    on compacted topics), in order per key, with a ``ce_type`` header. ``encoded``, when given, holds each
-    event's ``to_json_bytes()`` already computed. A record over the size limit fails the whole call before
-    anything is published; any other failure may leave part of the batch published (at least once: sinks
-    deduplicate on event ids).
+    on compacted topics), in order per key, with a ``ce_type`` header. A record over the size limit fails the
+    whole call before anything is published; any other failure may leave part of the batch published (at least
+    once: sinks deduplicate on event ids).
     """
 
-    async def publish_many(
-        self, events: Iterable[CloudEvent[P]], *, topic: str | None = None, encoded: Sequence[bytes] | None = None
-    ) -> None: ...
+    async def publish_many(self, events: Iterable[CloudEvent[P]], *, topic: str | None = None) -> None: ...
+
+    async def publish_encoded(self, events: Sequence[EncodedEvent]) -> None:
+        """As ``publish_many``, for events their producer serialised itself (a hot path that never builds the
+        pydantic event, docs/adr/0014): each goes to its ``topic`` under its ``key``, its ``value`` as given."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +49,13 @@ class Published:
     key: bytes | None
     value: bytes
     headers: tuple[tuple[str, bytes], ...]
-    event: CloudEvent[Any]
+    given: CloudEvent[Any] | None = None
+    """The event as handed to ``publish_many`` (None for ``publish_encoded``, which gets bytes)."""
+
+    @property
+    def event(self) -> CloudEvent[Any]:
+        """The event published, read back from its bytes as a consumer would when it was given as bytes."""
+        return self.given if self.given is not None else parse_event(self.value, upcast_to_latest=False)
 
     @property
     def size(self) -> int:
@@ -67,18 +75,18 @@ class InMemoryPublisher:
         self.failure: BaseException | None = None
         self.attempts = 0
 
-    async def publish_many(
-        self, events: Iterable[CloudEvent[P]], *, topic: str | None = None, encoded: Sequence[bytes] | None = None
-    ) -> None:
+    async def publish_many(self, events: Iterable[CloudEvent[P]], *, topic: str | None = None) -> None:
         batch = list(events)
-        values = [e.to_json_bytes() for e in batch] if encoded is None else list(encoded)
+        self._store([(EncodedEvent.of(e, topic=topic), e) for e in batch])
+
+    async def publish_encoded(self, events: Sequence[EncodedEvent]) -> None:
+        self._store([(e, None) for e in events])
+
+    def _store(self, batch: list[tuple[EncodedEvent, CloudEvent[Any] | None]]) -> None:
         self.attempts += 1
         if self.failure is not None:
             raise self.failure
-        records = [
-            Published(topic or e.data.topic, record_key(e), value, (("ce_type", e.type.encode()),), e)
-            for e, value in zip(batch, values, strict=True)
-        ]
+        records = [Published(e.topic, e.key, e.value, (("ce_type", e.type.encode()),), event) for e, event in batch]
         for record in records:  # every one checked before any is stored, as the producer does
             if record.size > MAX_REQUEST_BYTES:
                 raise MessageSizeTooLargeError(

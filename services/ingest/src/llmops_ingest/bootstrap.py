@@ -17,9 +17,8 @@ from llmops_kit.bootstrap import TopicProvisioner, install_api_keys, load_api_ke
 from llmops_kit.http.app import Component, ReadinessCheck, Runtime, create_service_app
 from llmops_kit.http.limits import InFlightLimiter
 from llmops_kit.kafka.consumer import ConsumerLoop
-from llmops_kit.kafka.producer import EventProducer
+from llmops_kit.kafka.producer import EncodedEvent, EventProducer
 from llmops_kit.kafka.publisher import EventPublisher
-from llmops_schemas.envelope import CloudEvent, EventPayload
 from llmops_schemas.v2 import CallRecorded
 
 from llmops_ingest import __version__
@@ -107,9 +106,7 @@ async def _kafka_runtime(app: FastAPI, settings: IngestSettings) -> Runtime:
     return Runtime(components=components, checks=checks)
 
 
-def _raw_consumer(
-    settings: IngestSettings, producer: EventProducer, redactor: Redactor
-) -> ConsumerLoop[CloudEvent[EventPayload]]:
+def _raw_consumer(settings: IngestSettings, producer: EventProducer, redactor: Redactor) -> ConsumerLoop[EncodedEvent]:
     decoder = RawCallDecoder(source=settings.source, redactor=redactor, clock=_utcnow, rules=record_rules(settings))
     return ConsumerLoop(
         bootstrap_servers=settings.kafka_bootstrap_servers,

@@ -1,11 +1,11 @@
 """The one validation path every call record takes, whichever entrypoint it arrived by.
 
 ``prepare_record`` turns one decoded JSON value into either an event ready to publish or a list of
-errors: schema validation with the strict producer model (a record of the v1 shape is reshaped first, see
-:func:`validate_call`), the origin and timestamp rules, the
-redaction hook, the envelope, and the per-record size limit, in that order (publishing to an
-:class:`~llmops_kit.kafka.publisher.EventPublisher` is :mod:`llmops_ingest.publishing`). Nothing here knows
-about HTTP or Kafka consumers.
+errors: schema validation (a record of the v1 shape is reshaped first, see :func:`validate_call`), the origin
+and timestamp rules, the redaction hook, the envelope, and the per-record size limit, in that order (publishing
+to an :class:`~llmops_kit.kafka.publisher.EventPublisher` is :mod:`llmops_ingest.publishing`). A record is
+validated as the struct derived from the strict producer model, and pydantic judges whatever that refuses
+(:mod:`llmops_ingest.call_structs`, ADR 0014). Nothing here knows about HTTP or Kafka consumers.
 """
 
 from __future__ import annotations
@@ -15,15 +15,16 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from llmops_kit.kafka.producer import MAX_RECORD_BYTES
-from llmops_schemas.envelope import CloudEvent, EventPayload
+from llmops_kit.kafka.producer import MAX_RECORD_BYTES, EncodedEvent
 from llmops_schemas.ids import deterministic_uuid7
 from llmops_schemas.v2 import CallRecorded
 from llmops_schemas.v2.calls import v1_data_as_v2
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 
+from llmops_ingest.call_structs import derived_call, encode_call_event, struct_of
 from llmops_ingest.metrics import Reason
 from llmops_ingest.ports import Redactor
 
@@ -50,6 +51,7 @@ FieldError = dict[str, Any]
 # response into megabytes of errors: the first few locate the problem well enough.
 MAX_ERRORS_PER_RECORD = 20
 MAX_LOC_DEPTH = 16
+_NOT_UNICODE = "the record holds a string that is not valid Unicode (an escaped lone surrogate)"
 _CALL_ID_NAMESPACE = uuid.UUID("5b3c1f0e-7a8d-5e2b-9c4f-6d1a2b3c4d5e")
 """UUIDv5 namespace of the call ids ingest derives from a record's content."""
 
@@ -76,23 +78,28 @@ class IngestContext:
     """W3C trace id of the request (HTTP ``traceparent``) or record that carried the call, if any."""
     key_id: str | None = None
     """Id of the API key the record was submitted under (HTTP); None on the raw topic, which has no key."""
+    derived: bool = False
+    """Whether the derived struct may accept records: entrypoints set it when the bytes the records came in hold
+    nothing msgspec reads differently from pydantic (:func:`~llmops_schemas.fastcodec.reads_exactly`); otherwise
+    pydantic validates every record."""
 
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
-    """A valid record, enveloped and ready to publish."""
+    """A valid record, enveloped and serialised, ready to publish."""
 
     index: int
-    event: CloudEvent[EventPayload]
-    value: bytes
-    """The event as published (serialised once, for the size check, and reused by the publish)."""
+    call_id: str
+    event_id: str
+    event: EncodedEvent
 
     @property
-    def call_id(self) -> str:
-        return cast("CallRecorded", self.event.data).call_id
+    def value(self) -> bytes:
+        """The event as published (serialised once, for the size check, and reused by the publish)."""
+        return self.event.value
 
     def summary(self) -> dict[str, Any]:
-        return {"index": self.index, "call_id": self.call_id, "event_id": self.event.id}
+        return {"index": self.index, "call_id": self.call_id, "event_id": self.event_id}
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,13 +163,25 @@ def is_v1_shape(record: Any) -> bool:
     return isinstance(record, dict) and "choices" not in record and any(k in record for k in V1_ONLY_FIELDS)
 
 
+def _v2_shaped(record: Any) -> Any:
+    """A record of the v1 shape as v2 (its answer the first choice, as the upcaster does), any other as it is."""
+    return v1_data_as_v2(record) if is_v1_shape(record) else record
+
+
 def validate_call(record: Any) -> CallRecorded:
-    """``record`` as a v2 call. A record of the v1 shape becomes v2 first (its answer the first choice, as the
-    upcaster does), then both are validated alike, once: v1 clients keep working at v2's cost."""
-    return CallRecorded.model_validate(v1_data_as_v2(record) if is_v1_shape(record) else record)
+    """``record`` as a v2 call, validated by pydantic, which judges every record the derived struct refuses.
+
+    v1-shaped records are validated as v2 once reshaped: v1 clients keep working at v2's cost."""
+    return CallRecorded.model_validate(_v2_shaped(record))
 
 
-def check_origin(call: CallRecorded) -> list[FieldError]:
+def _validated(record: Any, derived: bool) -> Any:
+    """``record`` as the call struct, or the :class:`ValidationError` pydantic raises for it."""
+    call = derived_call(_v2_shaped(record)) if derived else None
+    return call if call is not None else struct_of(validate_call(record))
+
+
+def check_origin(call: Any) -> list[FieldError]:
     """Only the gateway marks platform traffic (from the calling key's role); a submitted call never is."""
     if call.origin == "application":
         return []
@@ -213,9 +232,11 @@ def prepare_record(
     """
     record = _with_call_id(raw, context.tenant_id, fallback_call_id)
     try:
-        call = validate_call(record)
+        call = _validated(record, context.derived)
     except ValidationError as exc:
         return Rejected(index, _validation_errors(exc, v1_shape=is_v1_shape(record)), "schema")
+    except PydanticSerializationError:  # pydantic lets a lone surrogate into a JSON value, and cannot write it
+        return Rejected(index, [_error([], _NOT_UNICODE, "string_unicode")], "schema")
     origin_errors = check_origin(call)
     if origin_errors:
         return Rejected(index, origin_errors, "origin")
@@ -226,17 +247,16 @@ def prepare_record(
     # Same tenant + call id + start time => same event id, so a retried submission is deduplicated
     # downstream instead of counted twice.
     started_ms = int(call.started_at.timestamp() * 1000)
-    event = CloudEvent.wrap(
+    event_id = deterministic_uuid7(started_ms, context.tenant_id, call.call_id)
+    event = encode_call_event(
         call,
+        event_id=event_id,
         source=context.source,
         tenant_id=context.tenant_id,
-        event_id=deterministic_uuid7(started_ms, context.tenant_id, call.call_id),
-        subject=call.call_id,
         trace_id=context.trace_id,
         key_id=context.key_id,
     )
-    value = event.to_json_bytes()
-    size = len(value)
+    size = len(event.value)
     if size > context.rules.max_record_bytes:
         return Rejected(
             index,
@@ -249,7 +269,7 @@ def prepare_record(
             ],
             "size",
         )
-    return Accepted(index, cast("CloudEvent[EventPayload]", event), value)
+    return Accepted(index, call.call_id, event_id, event)
 
 
 def prepare_batch(records: Sequence[Any], context: IngestContext) -> BatchOutcome:

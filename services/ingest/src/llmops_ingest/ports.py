@@ -7,19 +7,23 @@ kit's ``InMemoryPublisher``).
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
-from llmops_schemas.v2 import CallRecorded
+__all__ = ["CallStruct", "Redactor"]
 
-__all__ = ["Redactor"]
+CallStruct = Any
+"""A validated call record as the struct derived from ``CallRecorded``
+(:data:`llmops_ingest.call_structs.CALL_STRUCT`): the model's attribute names and values, frozen. The type is
+built at run time from the model, hence ``Any`` here."""
 
 
 class Redactor(Protocol):
     """The PII-redaction hook: runs on every valid record before it is enveloped and published.
 
-    It returns the record to publish (the same one, or a copy with personal data masked). It must be
-    deterministic for a given input, so that a client retry still yields an identical event, and safe to
-    call from worker threads (the HTTP path validates batches off the event loop).
+    It returns the record to publish: the same one, or a copy with personal data masked
+    (``msgspec.structs.replace(call, ...)``, whose values must stay valid: the result is published as it is).
+    It must be deterministic for a given input, so that a client retry still yields an identical event, and
+    safe to call from worker threads (the HTTP path validates batches off the event loop).
     """
 
-    def redact(self, call: CallRecorded, *, tenant_id: str) -> CallRecorded: ...
+    def redact(self, call: CallStruct, *, tenant_id: str) -> CallStruct: ...

@@ -2,7 +2,7 @@
 
 A publish that fails part-way can leave some records stored and others not. So that a client is told
 exactly which records were accepted, the records go out in chunks of about one Kafka producer batch
-(:data:`CHUNK_BYTES`), each its own ``publish_many`` call, and splitting at that size costs no extra round
+(:data:`CHUNK_BYTES`), each its own ``publish_encoded`` call, and splitting at that size costs no extra round
 trip. A chunk is reported accepted only once every record of it was acknowledged; one that failed is
 reported not accepted although some of its records (a chunk can span producer batches) may have been
 stored. Their event ids are deterministic, so a retry of them is deduplicated downstream.
@@ -48,7 +48,7 @@ def chunks(accepted: Sequence[Accepted], limit: int = CHUNK_BYTES) -> list[list[
 
 
 async def _publish(publisher: EventPublisher, chunk: Sequence[Accepted]) -> None:
-    await publisher.publish_many([a.event for a in chunk], encoded=[a.value for a in chunk])
+    await publisher.publish_encoded([a.event for a in chunk])
 
 
 async def publish_accepted(

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from llmops_kit.bootstrap import TopicProvisioner
 from llmops_kit.errors import TransientError
-from llmops_kit.kafka.producer import EventProducer
+from llmops_kit.kafka.producer import EncodedEvent, EventProducer
 from llmops_kit.settings import KafkaSecurity
 from llmops_schemas.envelope import CloudEvent, EventPayload
 from llmops_schemas.v1 import AuditRecorded, ExperimentConfigured, PromptVersionPublished
@@ -68,12 +68,16 @@ class BackgroundProducer:
             await self._producer.stop()
             self._producer = None
 
-    async def publish_many(
-        self, events: Iterable[CloudEvent[P]], *, topic: str | None = None, encoded: Sequence[bytes] | None = None
-    ) -> None:
+    async def publish_many(self, events: Iterable[CloudEvent[P]], *, topic: str | None = None) -> None:
+        await self._connected().publish_many(events, topic=topic)
+
+    async def publish_encoded(self, events: Sequence[EncodedEvent]) -> None:
+        await self._connected().publish_encoded(events)
+
+    def _connected(self) -> EventProducer:
         if self._producer is None:
             raise TransientError("the Kafka producer is not connected yet")
-        await self._producer.publish_many(events, topic=topic, encoded=encoded)
+        return self._producer
 
     async def ping(self) -> bool:
         return self._producer is not None and await self._producer.ping()

@@ -8,7 +8,7 @@ then :class:`NoopRedactor` keeps records as they are, and replacing it is a one-
 
 from __future__ import annotations
 
-from llmops_schemas.v2 import CallRecorded
+from llmops_ingest.ports import CallStruct
 
 __all__ = ["NoopRedactor"]
 
@@ -16,5 +16,5 @@ __all__ = ["NoopRedactor"]
 class NoopRedactor:
     """Publishes records unchanged."""
 
-    def redact(self, call: CallRecorded, *, tenant_id: str) -> CallRecorded:
+    def redact(self, call: CallStruct, *, tenant_id: str) -> CallStruct:
         return call

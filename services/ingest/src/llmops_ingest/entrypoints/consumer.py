@@ -21,8 +21,9 @@ from aiokafka.errors import KafkaError
 from llmops_kit.errors import PermanentError, TransientError
 from llmops_kit.http.edge import trace_id_of
 from llmops_kit.kafka.consumer import BatchHandler, ConsumedMessage, Delivery
-from llmops_kit.kafka.publisher import EventPublisher
-from llmops_schemas.envelope import TENANT_PATTERN, CloudEvent, EventPayload
+from llmops_kit.kafka.publisher import EncodedEvent, EventPublisher
+from llmops_schemas.envelope import TENANT_PATTERN
+from llmops_schemas.fastcodec import reads_exactly
 from llmops_schemas.ids import deterministic_uuid7
 
 from llmops_ingest.handlers import Accepted, IngestContext, RecordRules, prepare_record
@@ -76,7 +77,7 @@ def raw_call_id(message: ConsumedMessage) -> str:
 
 
 class RawCallDecoder:
-    """Decoder for the consumer loop: raw record -> CloudEvent, or :class:`InvalidRawRecord`."""
+    """Decoder for the consumer loop: raw record -> encoded CloudEvent, or :class:`InvalidRawRecord`."""
 
     def __init__(self, *, source: str, redactor: Redactor, clock: Callable[[], datetime], rules: RecordRules) -> None:
         self._source = source
@@ -84,7 +85,7 @@ class RawCallDecoder:
         self._clock = clock
         self._rules = rules
 
-    def __call__(self, message: ConsumedMessage) -> CloudEvent[EventPayload]:
+    def __call__(self, message: ConsumedMessage) -> EncodedEvent:
         try:
             tenant = tenant_of(message)
         except InvalidRawRecord:
@@ -102,6 +103,7 @@ class RawCallDecoder:
             redactor=self._redactor,
             rules=self._rules,
             trace_id=trace_id_of(_header(message, "traceparent")),
+            derived=reads_exactly(message.value),
         )
         outcome = prepare_record(document, 0, context, fallback_call_id=raw_call_id(message))
         if not isinstance(outcome, Accepted):
@@ -111,12 +113,12 @@ class RawCallDecoder:
         return outcome.event
 
 
-def make_raw_handler(publisher: EventPublisher) -> BatchHandler[CloudEvent[EventPayload]]:
+def make_raw_handler(publisher: EventPublisher) -> BatchHandler[EncodedEvent]:
     """Publishes a decoded batch; a Kafka failure is transient (retry later, dead-letter nothing)."""
 
-    async def handle(deliveries: Sequence[Delivery[CloudEvent[EventPayload]]]) -> None:
+    async def handle(deliveries: Sequence[Delivery[EncodedEvent]]) -> None:
         try:
-            await publisher.publish_many([d.item for d in deliveries])
+            await publisher.publish_encoded([d.item for d in deliveries])
         except KafkaError as exc:
             raise TransientError(f"publish to the recorded topic failed: {exc}") from exc
         count_records("kafka", "ok", len(deliveries))

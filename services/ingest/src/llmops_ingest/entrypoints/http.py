@@ -24,6 +24,7 @@ from llmops_kit.http.edge import read_body, trace_id_of
 from llmops_kit.http.limits import requires_within
 from llmops_kit.http.problems import ProblemError, problem_response
 from llmops_kit.kafka.publisher import EventPublisher
+from llmops_schemas.fastcodec import reads_exactly
 
 from llmops_ingest.entrypoints.openapi import CALLS_DESCRIPTION, BatchResult, calls_openapi_extra, calls_responses
 from llmops_ingest.handlers import BatchOutcome, IngestContext, RecordRules, prepare_batch
@@ -148,6 +149,7 @@ def build_router(max_records: int) -> APIRouter:
             rules=deps.rules,
             trace_id=trace_id_of(request.headers.get("traceparent")),
             key_id=principal.key_id,
+            derived=reads_exactly(body),
         )
         # Parsing and validating 10 MiB is CPU work (~0.5 s): off the event loop, so probes, other requests
         # and the raw consumer's heartbeats are not stalled behind it.

@@ -66,6 +66,10 @@ _WRITE_SETTINGS = {"priority": 1, "max_partitions_per_insert_block": 0}
 warehouse reading a compacted topic from its start sees months in one batch; ClickHouse's default refuses an
 insert touching over 100 partitions with TOO_MANY_PARTS, which would be retried forever)."""
 READ_PRIORITY = 2
+ROLLUP_READ_PRIORITY = _WRITE_SETTINGS["priority"]
+"""Reads of the per-minute rollup (summary, time series) are a few small granules: at the inserts' priority they
+are not paused for the whole of an insert (up to ``WAREHOUSE_BATCH_SIZE`` events while the consumer lags,
+docs/adr/0022) and cost the inserts next to nothing."""
 _METRIC_FILTER_COLUMNS = frozenset({"app", "environment", "model"})
 _GROUP_EXPRESSIONS = {"none": "''", "app": "app", "model": "model"}
 
@@ -116,6 +120,7 @@ class ClickHouseEventStore:
         self._reader = reader
         self._readers = threading.local()
         self._read_settings = {"priority": READ_PRIORITY, **(read_settings or {})}
+        self._rollup_settings = {**self._read_settings, "priority": ROLLUP_READ_PRIORITY}
         self._tables = tables_by_name(tables)
         self._insert_contexts: dict[str, Any] = {}
 
@@ -129,15 +134,17 @@ class ClickHouseEventStore:
         with self._lock:
             yield self._client
 
-    def _query(self, sql: str, params: dict[str, Any]) -> Sequence[Sequence[Any]]:
-        """Run a read: on this thread's reader client when there is one, else on the writer's."""
+    def _query(self, sql: str, params: dict[str, Any], *, rollup: bool = False) -> Sequence[Sequence[Any]]:
+        """Run a read: on this thread's reader client when there is one, else on the writer's; ``rollup`` reads
+        (of the per-minute rollup only) run at :data:`ROLLUP_READ_PRIORITY`."""
+        settings = self._rollup_settings if rollup else self._read_settings
         if self._reader is None:
             with self._writer() as client:
-                return client.query(sql, parameters=params, settings=self._read_settings).result_rows  # type: ignore[no-any-return]
+                return client.query(sql, parameters=params, settings=settings).result_rows  # type: ignore[no-any-return]
         client = getattr(self._readers, "client", None)
         if client is None:
             client = self._readers.client = self._reader()
-        return client.query(sql, parameters=params, settings=self._read_settings).result_rows  # type: ignore[no-any-return]
+        return client.query(sql, parameters=params, settings=settings).result_rows  # type: ignore[no-any-return]
 
     def _insert(self, client: Any, table: str, columns: Sequence[str], data: list[Any], column_oriented: bool) -> None:
         """Insert through a cached insert context (it caches the table's column types)."""
@@ -265,7 +272,7 @@ class ClickHouseEventStore:
         grouped = q.group_by != "none"
         return [
             SummaryRow.compute(calls, errors, prompt, completion, total, latency, group=grp if grouped else None)
-            for grp, calls, errors, prompt, completion, total, latency in self._query(sql, params)
+            for grp, calls, errors, prompt, completion, total, latency in self._query(sql, params, rollup=True)
         ]
 
     def timeseries(self, q: TimeseriesQuery) -> list[TimeseriesPoint]:
@@ -290,7 +297,7 @@ class ClickHouseEventStore:
                 bucket_start=q.start + bucket * step,
                 group=grp if grouped else None,
             )
-            for bucket, grp, calls, errors, prompt, completion, total, latency in self._query(sql, params)
+            for bucket, grp, calls, errors, prompt, completion, total, latency in self._query(sql, params, rollup=True)
         ]
 
     # ----------------------------------------------------------------------------------------- health

@@ -1,0 +1,63 @@
+"""A call record as the struct derived from ``CallRecorded``, from validation to the published bytes (ADR 0014).
+
+Building the pydantic model and envelope of every record cost ingest about 30 µs a call; the derived structs of
+:mod:`llmops_schemas.fastcodec` do the same work in about a third of that. The struct is an accept path only:
+what it refuses, pydantic judges (:func:`~llmops_ingest.handlers.validate_call`), so every rejection and its
+message are pydantic's. A record only pydantic accepts (lax input such as ``"3"`` for an int) continues as the
+struct of what pydantic made of it. The event is encoded by msgspec as the same JSON value that
+``CloudEvent.to_json_bytes()`` writes (tests/unit/ingest/test_ingest_structs.py holds it to that).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from llmops_kit.kafka.producer import EncodedEvent
+from llmops_schemas.fastcodec import convert, producer_event_struct, producer_struct
+from llmops_schemas.v2 import CallRecorded
+
+__all__ = ["CALL_STRUCT", "derived_call", "encode_call_event", "struct_of"]
+
+CALL_STRUCT = producer_struct(CallRecorded)
+"""The struct type of a call record as ingest validates and publishes it (what a redactor receives)."""
+_EVENT_STRUCT = producer_event_struct(CallRecorded)
+_DATASCHEMA = CallRecorded.dataschema()
+_ENCODER = msgspec.json.Encoder()
+_FROM_JSON = msgspec.json.Decoder(CALL_STRUCT)
+
+
+def derived_call(record: Any) -> Any | None:
+    """``record`` (a decoded JSON value in v2's shape) as :data:`CALL_STRUCT`, or None when pydantic must judge it.
+
+    Only for records of a body that :func:`~llmops_schemas.fastcodec.reads_exactly` passed.
+    """
+    return convert(record, CALL_STRUCT)
+
+
+def struct_of(call: CallRecorded) -> Any:
+    """What pydantic accepted, as :data:`CALL_STRUCT` (read from its JSON, as a consumer reads the event)."""
+    try:
+        return _FROM_JSON.decode(call.model_dump_json(by_alias=True, exclude_none=True))
+    except msgspec.ValidationError as exc:  # a derivation stricter than pydantic on normalised values: a defect
+        raise RuntimeError(f"the derived call struct refuses a call pydantic accepted: {exc}") from exc
+
+
+def encode_call_event(
+    call: Any, *, event_id: str, source: str, tenant_id: str, trace_id: str | None, key_id: str | None
+) -> EncodedEvent:
+    """``call`` enveloped and serialised; the envelope's attributes are validated as ``CloudEvent.wrap`` does."""
+    attributes = {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": source,
+        "type": CallRecorded.event_type,
+        "subject": call.call_id,
+        "dataschema": _DATASCHEMA,
+        "tenantid": tenant_id,
+        "traceid": trace_id,
+        "keyid": key_id,
+        "data": call,
+    }
+    event = msgspec.convert(attributes, _EVENT_STRUCT)
+    return EncodedEvent(CallRecorded.topic, tenant_id.encode(), CallRecorded.event_type, _ENCODER.encode(event))
