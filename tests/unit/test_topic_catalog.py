@@ -35,6 +35,7 @@ EXPECTED_TOPICS = {
     "llmops.prices",
     "llmops.budgets.config",
     "llmops.evaluations.config",
+    "llmops.evaluations.replays",
 }
 COMPACTED = {
     "llmops.prompts.versions",
@@ -43,6 +44,7 @@ COMPACTED = {
     "llmops.prices",
     "llmops.budgets.config",
     "llmops.evaluations.config",
+    "llmops.evaluations.replays",
 }
 # Names that do not follow llmops.<domain>.<fact>. Adding one here should be a deliberate choice.
 NAMING_EXCEPTIONS = {"llmops.alerts", "llmops.experiments", "llmops.policies", "llmops.prices"}

@@ -33,6 +33,7 @@ from llmops_schemas.v1 import (
     PricePublished,
     PromptLabelMoved,
     PromptVersionPublished,
+    ReplayCheckpointed,
 )
 from llmops_schemas.v1.audit import GENESIS_HASH
 from llmops_schemas.v1.examples import EXAMPLES, example, example_data
@@ -58,6 +59,7 @@ COMPACTED_TOPICS = {
     "llmops.prices",
     "llmops.budgets.config",
     "llmops.evaluations.config",
+    "llmops.evaluations.replays",
 }
 
 PAYLOADS = tuple(EVENT_TYPES.values())
@@ -374,6 +376,7 @@ def test_entity_keys_of_compacted_payloads() -> None:
     assert example(ExperimentConfigured).entity_key() == "exp-mini-vs-4o"
     assert example(BudgetConfigured).entity_key() == "budget-support-monthly"
     assert example(EvaluatorConfigured).entity_key() == "answer-length"
+    assert example(ReplayCheckpointed).entity_key() == "rp-length-v2"
     assert example(PricePublished).entity_key() == "openai:gpt-4o-mini:2024-07-18T00:00:00Z"
     moved = PricePublished.model_validate(
         {**example_data(PricePublished), "effective_from": "2024-07-18T02:00:00+02:00"}
@@ -388,6 +391,7 @@ def test_entity_keys_of_compacted_payloads() -> None:
         PromptVersionPublished,
         PromptLabelMoved,
         EvaluatorConfigured,
+        ReplayCheckpointed,
     }
 
 

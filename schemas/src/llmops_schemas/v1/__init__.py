@@ -32,6 +32,7 @@ from llmops_schemas.v1.governance import (
 )
 from llmops_schemas.v1.prompt_labels import PromptLabelMoved
 from llmops_schemas.v1.prompts import PromptMessage, PromptVariable, PromptVersionPublished, PromptVersionRef
+from llmops_schemas.v1.replay import PartitionOffsets, ReplayCheckpointed, ReplayEvaluator
 
 PAYLOADS = (
     CallRecorded,
@@ -51,6 +52,7 @@ PAYLOADS = (
     PromptLabelMoved,
     ExperimentConfigured,
     PolicyPublished,
+    ReplayCheckpointed,
 )
 """Every v1 payload class, one per event type."""
 
@@ -80,6 +82,7 @@ __all__ = [
     "ExperimentRef",
     "ExperimentVariant",
     "FeedbackReceived",
+    "PartitionOffsets",
     "PiiPattern",
     "PiiRedactionSettings",
     "PolicyPublished",
@@ -91,6 +94,8 @@ __all__ = [
     "PromptVersionPublished",
     "PromptVersionRef",
     "RbacRoleSettings",
+    "ReplayCheckpointed",
+    "ReplayEvaluator",
     "RetentionSettings",
     "TimeWindow",
     "TokenUsage",
