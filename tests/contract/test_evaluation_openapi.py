@@ -20,6 +20,8 @@ from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, hash_key
 from llmops_kit.kafka.publisher import InMemoryPublisher
 from llmops_schemas.v1 import EvaluatorConfigured
 
+from tests.unit.evaluation.replays import ListSources, manager_of
+
 KEY = "llmops_contract_test_admin_key_00000000000"
 HEADERS = {"Authorization": f"Bearer {KEY}"}
 TENANT = "contract"
@@ -37,7 +39,10 @@ def _store() -> EvaluatorStore:
 
 
 _keys = ApiKeyStore([ApiKeyRecord(id="contract", tenant_id=TENANT, role="admin", sha256=hash_key(KEY))])
-app = create_app(EvaluationSettings(), ports=EvaluationPorts(InMemoryPublisher(), _keys, _store()))
+_publisher = InMemoryPublisher()
+_replays, _replay_store = manager_of(ListSources([]), _publisher, tenant=TENANT, max_per_tenant=1000)
+_replay_store.mark_caught_up()
+app = create_app(EvaluationSettings(), ports=EvaluationPorts(_publisher, _keys, _store(), _replays))
 
 config = schemathesis.Config.from_dict(
     {
@@ -45,7 +50,8 @@ config = schemathesis.Config.from_dict(
         "generation": {"max-examples": MAX_EXAMPLES},
         "checks": {
             # Schema-valid bodies can still name an unknown kind or parameters the kind refuses (422), an
-            # evaluator that does not exist (404) or an X-LLMOps-Tenant header naming another tenant (403).
+            # evaluator that does not exist (404) or an X-LLMOps-Tenant header naming another tenant (403); a
+            # replay's id can be taken (409).
             "positive_data_acceptance": {"expected-statuses": ["2xx", "403", "404", "409", "422"]},
         },
     }

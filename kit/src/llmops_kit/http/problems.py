@@ -88,13 +88,16 @@ def model_components(**models: type[BaseModel]) -> dict[str, Any]:
 
 
 class ProblemError(Exception):
-    """Raise from a route to answer with a problem document."""
+    """Raise from a route to answer with a problem document (``headers``: e.g. a 429's ``Retry-After``)."""
 
-    def __init__(self, status: int, title: str, detail: str, **extensions: Any) -> None:
+    def __init__(
+        self, status: int, title: str, detail: str, *, headers: dict[str, str] | None = None, **extensions: Any
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.title = title
         self.detail = detail
+        self.headers = headers
         self.extensions = extensions
 
 
@@ -111,7 +114,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_problem(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ProblemError)
-        return problem_response(exc.status, exc.title, exc.detail, **exc.extensions)
+        return problem_response(exc.status, exc.title, exc.detail, headers=exc.headers, **exc.extensions)
 
     async def on_http(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)

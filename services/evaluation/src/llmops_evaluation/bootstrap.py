@@ -15,14 +15,17 @@ from llmops_kit.bootstrap import TopicProvisioner, install_api_keys, load_api_ke
 from llmops_kit.http.app import Component, ReadinessCheck, Runtime, create_service_app
 from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.publisher import EventPublisher
-from llmops_schemas.v1 import AuditRecorded, EvaluatorConfigured
+from llmops_schemas.v1 import AuditRecorded, EvaluatorConfigured, ReplayCheckpointed
 from llmops_schemas.v2 import CallRecorded, EvaluationScored
 
 from llmops_evaluation import __version__
 from llmops_evaluation.config import EvaluationSettings
-from llmops_evaluation.entrypoints.consumer import SERVICE, build_consumer
+from llmops_evaluation.entrypoints.consumer import SERVICE, build_consumer, scoring_rules
 from llmops_evaluation.entrypoints.http import STATE_KEY, router
 from llmops_evaluation.registry import EvaluatorRegistry
+from llmops_evaluation.replay import http as replay_http
+from llmops_evaluation.replay.manager import ReplayManager
+from llmops_evaluation.replay.wiring import replay_runtime
 from llmops_evaluation.store import EvaluatorMaterializer, EvaluatorStore
 
 __all__ = ["SERVICE", "EvaluationPorts", "create_app"]
@@ -36,6 +39,8 @@ class EvaluationPorts:
     api_keys: ApiKeyStore | None
     """None: authenticated routes answer 503 (as without ``LLMOPS_API_KEYS_FILE``)."""
     store: EvaluatorStore = field(default_factory=EvaluatorStore)
+    replays: ReplayManager | None = None
+    """None: the replay routes answer 503 (as on a replica with ``EVALUATION_REPLAYS_ENABLED=false``)."""
 
 
 def _install(app: FastAPI, settings: EvaluationSettings, ports: EvaluationPorts) -> dict[str, ReadinessCheck]:
@@ -51,6 +56,8 @@ def _install(app: FastAPI, settings: EvaluationSettings, ports: EvaluationPorts)
             retry_after_s=settings.retry_after_s,
         ),
     )
+    if ports.replays is not None:
+        setattr(app.state, replay_http.STATE_KEY, ports.replays)
     return install_api_keys(app, ports.api_keys)
 
 
@@ -61,6 +68,7 @@ async def _kafka_runtime(app: FastAPI, settings: EvaluationSettings) -> Runtime:
     configs = EvaluatorMaterializer(bootstrap, store, security=security)
     loop = build_consumer(settings, store, producer, producer)
     keys = load_api_keys(settings.api_keys_file)
+    replays = replay_runtime(settings, store, producer, scoring_rules(settings)) if settings.replays_enabled else None
 
     async def scorer_ready() -> bool:
         return loop.ready
@@ -69,13 +77,16 @@ async def _kafka_runtime(app: FastAPI, settings: EvaluationSettings) -> Runtime:
         "kafka": producer.ping,
         "evaluators": configs.check,
         "scorer": scorer_ready,
-        **_install(app, settings, EvaluationPorts(producer, keys, store)),
+        **_install(app, settings, EvaluationPorts(producer, keys, store, replays.manager if replays else None)),
     }
     components: list[Component] = []
     if settings.ensure_topics:
         topics = [CallRecorded.topic, EvaluationScored.topic, EvaluatorConfigured.topic, AuditRecorded.topic]
-        components.append(TopicProvisioner(bootstrap, topics, security=security))
+        components.append(TopicProvisioner(bootstrap, [*topics, ReplayCheckpointed.topic], security=security))
     components += [producer, configs, loop]
+    if replays is not None:
+        checks["replays"] = replays.materializer.check
+        components += [c for c in (replays.client, replays.materializer, replays.manager) if c is not None]
     return Runtime(components=components, checks=checks)
 
 
@@ -98,6 +109,7 @@ def create_app(settings: EvaluationSettings | None = None, *, ports: EvaluationP
         max_body_bytes=settings.max_body_bytes,
     )
     app.include_router(router)
+    app.include_router(replay_http.router)
     if ports is not None:
         injected.update(_install(app, settings, ports))
     return app

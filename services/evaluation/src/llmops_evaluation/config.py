@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from llmops_kit.settings import ServiceSettings
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 __all__ = ["EvaluationSettings"]
@@ -31,3 +31,13 @@ class EvaluationSettings(ServiceSettings):
     )
     publish_timeout_s: float = Field(default=15.0, gt=0, description="How long a write waits for Kafka before 503")
     retry_after_s: int = Field(default=5, ge=1, description="Retry-After sent with a 503")
+    warehouse_url: str | None = Field(
+        default=None, description="The warehouse's query API, read by replays (none: warehouse replays answer 503)"
+    )
+    service_key: SecretStr | None = Field(default=None, description="The platform service key replays read with")
+    replays_enabled: bool = Field(default=True, description="Run and resume replays on this replica")
+    replay_max_running: int = Field(default=2, ge=1, le=64, description="Replays run at once by this process")
+    replay_max_per_tenant: int = Field(default=4, ge=1, le=1000, description="Running replays per tenant")
+    replay_rate_limit_per_s: float = Field(default=2000, gt=0, description="A replay's default calls per second")
+    replay_max_rate_limit_per_s: float = Field(default=50_000, gt=0, description="The most a replay may ask for")
+    replay_batch_size: int = Field(default=500, ge=1, le=1000, description="Calls judged between two checkpoints")

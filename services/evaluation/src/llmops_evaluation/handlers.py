@@ -51,6 +51,8 @@ class ScoringRules:
     max_output_chars: int = 262_144
     budget_s: float = 0.25
     clock: Callable[[], datetime] = _utcnow
+    replay_id: str | None = None
+    """Set by a replay: its passes carry it, and their ids derive from it (they stand beside the online ones)."""
 
 
 Job = tuple[CloudEvent[CallRecorded], list[Evaluator]]
@@ -70,11 +72,13 @@ def score_id(tenant: str, call: CallRecorded, evaluator: Evaluator, metric: str)
     return deterministic_uuid7(started_ms, tenant, call.call_id, evaluator.name, evaluator.version, metric)
 
 
-def pass_id(tenant: str, call: CallRecorded, evaluators: Sequence[Evaluator]) -> str:
-    """The deterministic id of one pass (the event's ``evaluation_id``): the call and its evaluators' versions."""
+def pass_id(tenant: str, call: CallRecorded, evaluators: Sequence[Evaluator], replay_id: str | None = None) -> str:
+    """The deterministic id of one pass (the event's ``evaluation_id``): the call, its evaluators' versions and,
+    for a replay, the replay's id."""
     started_ms = int(call.started_at.timestamp() * 1000)
     versions = sorted(f"{e.name}@{e.version}" for e in evaluators)
-    return deterministic_uuid7(started_ms, tenant, call.call_id, "pass", *versions)
+    replayed = ("replay", replay_id) if replay_id is not None else ()
+    return deterministic_uuid7(started_ms, tenant, call.call_id, "pass", *versions, *replayed)
 
 
 async def score_calls(
@@ -113,7 +117,7 @@ def _judge_all(jobs: Sequence[Job], rules: ScoringRules) -> tuple[list[CloudEven
             scored = _run(evaluator, answer, call, rules.budget_s)
             items.extend(scored)
             kinds[evaluator.kind] += sum(1 for i in scored if i.outcome == "scored")
-        events.append(_event(call, chosen, items, now, rules.source))
+        events.append(_event(call, chosen, items, now, rules))
     return events, kinds
 
 
@@ -168,16 +172,25 @@ def _failure(
 
 
 def _event(
-    call: CloudEvent[CallRecorded], chosen: Sequence[Evaluator], items: list[ScoreItem], now: datetime, source: str
+    call: CloudEvent[CallRecorded],
+    chosen: Sequence[Evaluator],
+    items: list[ScoreItem],
+    now: datetime,
+    rules: ScoringRules,
 ) -> CloudEvent[EvaluationScored]:
     data = call.data
-    event_id = pass_id(call.tenant_id, data, chosen)
+    event_id = pass_id(call.tenant_id, data, chosen, rules.replay_id)
     payload = EvaluationScored(
-        evaluation_id=event_id, call_id=data.call_id, app=data.app, scores=items[:MAX_SCORES], judged_at=now
+        evaluation_id=event_id,
+        call_id=data.call_id,
+        app=data.app,
+        replay_id=rules.replay_id,
+        scores=items[:MAX_SCORES],
+        judged_at=now,
     )
     event = CloudEvent.wrap(
         payload,
-        source=source,
+        source=rules.source,
         tenant_id=call.tenant_id,
         event_id=event_id,
         subject=data.call_id,

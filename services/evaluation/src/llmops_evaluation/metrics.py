@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
-__all__ = ["CONFIGS_REJECTED", "EVALUATOR_FAILURES", "EVALUATOR_SECONDS", "SCORES"]
+__all__ = ["CONFIGS_REJECTED", "EVALUATOR_FAILURES", "EVALUATOR_SECONDS", "REPLAYS", "REPLAY_CALLS", "SCORES"]
 
 # Labelled by kind, not by the tenant-chosen evaluator name, so the series stay few.
 SCORES = Counter("llmops_evaluation_scores_total", "Scores published", ["kind"])
@@ -22,3 +22,9 @@ EVALUATOR_SECONDS = Histogram(
 CONFIGS_REJECTED = Counter(
     "llmops_evaluation_configs_rejected_total", "Evaluator configurations read from the topic that cannot run"
 )
+REPLAY_CALLS = Counter(
+    "llmops_evaluation_replay_calls_total",
+    "Calls a replay read: 'judged' by its evaluators, or 'skipped' (failed calls, the platform's own)",
+    ["outcome"],
+)
+REPLAYS = Counter("llmops_evaluation_replays_total", "Replays that ended, by status", ["status"])
