@@ -22,6 +22,7 @@ from llmops_cli.options import ApiKey, IngestUrl
 from llmops_cli.prompts_cmd import prompts_app
 from llmops_cli.query import calls, metrics
 from llmops_cli.render import format_errors
+from llmops_cli.replay_cmd import replay_app
 from llmops_cli.sending import JsonlError, SendError, read_jsonl, send_records
 
 app = typer.Typer(help="The LLMOps platform command line.", no_args_is_help=True)
@@ -29,6 +30,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(experiments_app, name="experiments")
 app.add_typer(evals_app, name="evals")
+evals_app.add_typer(replay_app, name="replay")
 app.add_typer(kafka_app, name="kafka")
 app.command()(calls)
 app.command()(metrics)
