@@ -13,6 +13,7 @@ evaluators score as usual (docs/adr/0020).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import Counter
@@ -27,6 +28,7 @@ from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.ids import deterministic_uuid7
 from llmops_schemas.v2 import CallRecorded, EvaluationScored, ScoreItem
 from llmops_schemas.v2.evaluation import MAX_SCORES
+from prometheus_client import Histogram
 
 from llmops_evaluation.evaluators import Evaluator
 from llmops_evaluation.heuristics import Answer, Verdict
@@ -68,8 +70,15 @@ def answer_of(call: CallRecorded, cap: int) -> Answer:
 
 def score_id(tenant: str, call: CallRecorded, evaluator: Evaluator, metric: str) -> str:
     """The deterministic id of one judgment (an item's ``score_id``)."""
-    started_ms = int(call.started_at.timestamp() * 1000)
-    return deterministic_uuid7(started_ms, tenant, call.call_id, evaluator.name, evaluator.version, metric)
+    return _score_id(_started_ms(call), tenant, call.call_id, evaluator, metric)
+
+
+def _score_id(started_ms: int, tenant: str, call_id: str, evaluator: Evaluator, metric: str) -> str:
+    return deterministic_uuid7(started_ms, tenant, call_id, evaluator.name, evaluator.version, metric)
+
+
+def _started_ms(call: CallRecorded) -> int:
+    return int(call.started_at.timestamp() * 1000)
 
 
 def pass_id(tenant: str, call: CallRecorded, evaluators: Sequence[Evaluator], replay_id: str | None = None) -> str:
@@ -112,16 +121,26 @@ def _judge_all(jobs: Sequence[Job], rules: ScoringRules) -> tuple[list[CloudEven
     kinds: Counter[str] = Counter()
     for call, chosen in jobs:
         answer = answer_of(call.data, rules.max_output_chars)
+        started_ms = _started_ms(call.data)
         items: list[ScoreItem] = []
         for evaluator in chosen:
-            scored = _run(evaluator, answer, call, rules.budget_s)
+            scored = _run(evaluator, answer, call, started_ms, rules.budget_s)
             items.extend(scored)
-            kinds[evaluator.kind] += sum(1 for i in scored if i.outcome == "scored")
+            if scored and scored[0].outcome == "scored":  # a failure is one item, never beside scores
+                kinds[evaluator.kind] += len(scored)
         events.append(_event(call, chosen, items, now, rules))
     return events, kinds
 
 
-def _run(evaluator: Evaluator, answer: Answer, call: CloudEvent[CallRecorded], budget_s: float) -> list[ScoreItem]:
+@functools.cache
+def _seconds_of(kind: str) -> Histogram:
+    """The histogram child of ``kind``, looked up once (``labels()`` costs more than ``observe()``)."""
+    return EVALUATOR_SECONDS.labels(kind)
+
+
+def _run(
+    evaluator: Evaluator, answer: Answer, call: CloudEvent[CallRecorded], started_ms: int, budget_s: float
+) -> list[ScoreItem]:
     """One evaluator on one call, isolated: a failure or an overrun is counted and recorded as such."""
     started = time.perf_counter()
     try:
@@ -131,7 +150,7 @@ def _run(evaluator: Evaluator, answer: Answer, call: CloudEvent[CallRecorded], b
         log_unexpected(log, f"evaluator {evaluator.name} failed on call {call.data.call_id}", exc)
         return [_failure(call, evaluator, "error", f"the evaluator raised {type(exc).__name__}", started)]
     elapsed = time.perf_counter() - started
-    EVALUATOR_SECONDS.labels(evaluator.kind).observe(elapsed)
+    _seconds_of(evaluator.kind).observe(elapsed)
     if elapsed > budget_s:
         # A heuristic cannot be pre-empted (its input and its patterns are bounded instead); a late result is
         # dropped so that scores never depend on how loaded the machine was.
@@ -139,12 +158,15 @@ def _run(evaluator: Evaluator, answer: Answer, call: CloudEvent[CallRecorded], b
         log.warning("evaluator %s overran its %.3fs budget on call %s", evaluator.name, budget_s, call.data.call_id)
         return [_failure(call, evaluator, "timeout", f"over its {budget_s:g}s budget", started)]
     latency_ms = elapsed * 1000
-    return [_item(call, evaluator, v, latency_ms) for v in verdicts]
+    tenant, call_id = call.tenant_id, call.data.call_id
+    return [
+        _item(_score_id(started_ms, tenant, call_id, evaluator, v.metric), evaluator, v, latency_ms) for v in verdicts
+    ]
 
 
-def _item(call: CloudEvent[CallRecorded], evaluator: Evaluator, verdict: Verdict, latency_ms: float) -> ScoreItem:
+def _item(item_id: str, evaluator: Evaluator, verdict: Verdict, latency_ms: float) -> ScoreItem:
     return ScoreItem(
-        score_id=score_id(call.tenant_id, call.data, evaluator, verdict.metric),
+        score_id=item_id,
         evaluator=evaluator.ref,
         metric=verdict.metric,
         score=verdict.score,
