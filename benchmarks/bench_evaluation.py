@@ -75,6 +75,7 @@ class Platform:
     """Broker, warehouse and evaluation processes in ``workdir``."""
 
     workdir: Path
+    profile_dir: Path | None = None
     admin: str = field(default_factory=generate_key)
     service: str = field(default_factory=generate_key)
     broker: LocalKafkaBroker | None = None
@@ -108,9 +109,17 @@ class Platform:
     def _start(self, name: str, env: dict[str, str]) -> None:
         port = self.ports[name] = free_port()
         script = str(Path(sys.executable).with_name(f"llmops-{name}"))
+        argv = [script]
+        if self.profile_dir is not None and name == "evaluation":
+            argv = [
+                sys.executable,
+                str(Path(__file__).with_name("profile_child.py")),
+                str(self.profile_dir / f"{name}.prof"),
+                script,
+            ]
         process = ManagedProcess(
             name,
-            [script],
+            argv,
             log_path=self.workdir / f"{name}.log",
             env={**env, f"{name.upper()}_PORT": str(port)},
             ready_url=f"http://127.0.0.1:{port}/readyz",
@@ -318,6 +327,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=100_000, help="Calls scored online, then replayed")
     parser.add_argument("--write", type=Path, help="Rewrite the marked section of this markdown file")
+    parser.add_argument(
+        "--profile", type=Path, help="Run the evaluation service under cProfile, writing DIR/evaluation.prof"
+    )
     return parser.parse_args(argv)
 
 
@@ -334,7 +346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     env = {**machine_facts(), "revision": git_revision(), "cores": str(os.cpu_count())}
     with tempfile.TemporaryDirectory(prefix="bench-evaluation-") as tmp:
-        platform = Platform(Path(tmp))
+        platform = Platform(Path(tmp), args.profile)
         try:
             platform.start()
             a, b = asyncio.run(run(platform, args.calls))

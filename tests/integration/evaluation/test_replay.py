@@ -1,5 +1,8 @@
-"""Replays on the session broker and chDB: stored calls read back through the warehouse's query API (served over
-HTTP with a service key), scores stored beside the online ones, and a replay killed with SIGKILL that resumes.
+"""Replays on the session broker and chDB.
+
+* a topic offset range is read with the replay's own reader (no consumer group); only the caller's calls are judged;
+* stored calls are read back through the warehouse's query API (served over HTTP with a service key), scored
+  beside the online ones, and a replay killed with SIGKILL resumes.
 
 The kill -9 test runs the evaluation service as a child process (``replay_child.py``: production's entry point
 plus a ``counting`` kind that logs each judgment to a file) and counts the judgments of the restarted process:
@@ -23,9 +26,11 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from llmops_evaluation.config import EvaluationSettings
 from llmops_kit.auth import ANY_TENANT, SERVICE_ROLE, ApiKeyRecord, ApiKeyStore, hash_key
 from llmops_kit.infra.ports import free_port
 from llmops_kit.kafka.producer import EventProducer
+from llmops_schemas.v2 import CallRecorded
 from llmops_warehouse.adapters.clickhouse_store import ClickHouseEventStore
 from llmops_warehouse.bootstrap import WarehousePorts
 from llmops_warehouse.concurrent_store import ConcurrentEventStore
@@ -34,7 +39,8 @@ from llmops_warehouse.entrypoints.consumer import build_consumer
 from llmops_warehouse.entrypoints.http import create_app as warehouse_app
 
 from tests.fixtures.gateway import ServerThread
-from tests.integration.warehouse.test_warehouse_consumer import wait_until
+from tests.integration.evaluation.test_online_scoring import keys_file, served
+from tests.integration.warehouse.test_warehouse_consumer import _end_offsets, wait_until
 from tests.unit.evaluation.calls import call
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -224,3 +230,50 @@ async def test_a_replay_killed_with_sigkill_resumes_where_it_stopped(platform: P
     # Every call's replay pass is stored once, the batch judged twice included.
     stored = await replay_scores(platform, replay_id)
     assert len(stored) == CALLS and set(stored.values()) == {1}
+
+
+async def test_a_topic_offset_range_is_replayed_for_the_callers_tenant_only(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    tenant, other = f"t-{uuid.uuid4().hex[:16]}", f"t-{uuid.uuid4().hex[:16]}"
+    producer = EventProducer(kafka_bootstrap, service="replay-it")
+    await producer.start()
+    settings = EvaluationSettings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        api_keys_file=keys_file(tmp_path, tenant),
+        consumer_group=f"evaluation-it-{uuid.uuid4().hex[:12]}",
+    )
+    try:
+        async with served(settings) as client:
+            before = await topic_ends(kafka_bootstrap)
+            mine = [call(tenant, call_id=f"topic-{i}", output="x" * i) for i in range(30)]
+            await producer.publish_many([*mine, *(call(other, call_id=f"theirs-{i}") for i in range(10))])
+            after = await topic_ends(kafka_bootstrap)
+            ranges = [{"partition": p, "start": before[p]} for p in after if after[p] > before[p]]
+            body = {
+                "replay_id": "rp-topic",
+                "evaluators": [{"name": "short", "kind": "length", "params": {"max_chars": 9}}],
+            }
+            nowhere = await client.post("/v1/replays", json={**body, "source": "topic", "ranges": [{"partition": 999}]})
+            assert nowhere.status_code == 422 and "no partition 999" in nowhere.json()["detail"]
+            started = await client.post("/v1/replays", json={**body, "source": "topic", "ranges": ranges})
+            assert started.status_code == 201, started.text
+            assert started.json()["expected"] == sum(after[p] - before[p] for p in after)
+
+            async def completed() -> bool:
+                return (await client.get("/v1/replays/rp-topic")).json()["status"] == "completed"
+
+            await wait_until(completed, "the topic replay completed", timeout_s=60)
+            state = (await client.get("/v1/replays/rp-topic")).json()
+    finally:
+        await producer.stop()
+    # Every record of the ranges was read (the other tenant's too), only the caller's calls were judged, and the
+    # checkpoint ends at the ranges' ends.
+    assert (state["processed"], state["scored"]) == (40, 30)
+    assert {r["partition"]: r["start"] for r in state["next_offsets"]} == {
+        r["partition"]: after[r["partition"]] for r in ranges
+    }
+
+
+async def topic_ends(bootstrap: str) -> dict[int, int]:
+    return {tp.partition: end for tp, end in (await _end_offsets(bootstrap, CallRecorded.topic)).items()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
 from llmops_kit.http.problems import ProblemError
 from llmops_kit.kafka.materializer import CompactedTopicMaterializer
 from llmops_kit.kafka.publisher import EventPublisher
@@ -12,6 +13,7 @@ from llmops_kit.kafka.security import client_kwargs
 from llmops_kit.platform_client import PlatformClient, WarehouseReader
 from llmops_kit.settings import KafkaSecurity
 from llmops_schemas.v1 import PartitionOffsets, ReplayCheckpointed
+from llmops_schemas.v2 import CallRecorded
 
 from llmops_evaluation.config import EvaluationSettings
 from llmops_evaluation.handlers import ScoringRules
@@ -42,15 +44,16 @@ class KafkaSources:
                 detail = "replays from the warehouse need EVALUATION_WAREHOUSE_URL and EVALUATION_SERVICE_KEY"
                 raise ProblemError(503, "Service Unavailable", detail, headers={"Retry-After": "30"})
             return []
+        known = await self._partitions()
+        unknown = [r.partition for r in ranges if r.partition not in known]
+        if unknown:
+            raise ProblemError(422, "Unprocessable Content", f"llmops.calls.recorded has no partition {unknown[0]}")
         consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, **client_kwargs(self._security))
         await consumer.start()
         try:
             ends = await end_offsets(consumer, [r.partition for r in ranges])
         finally:
             await consumer.stop()
-        unknown = [r.partition for r in ranges if r.partition not in ends]
-        if unknown:
-            raise ProblemError(422, "Unprocessable Content", f"llmops.calls.recorded has no partition {unknown[0]}")
         return [
             PartitionOffsets(
                 partition=r.partition,
@@ -59,6 +62,16 @@ class KafkaSources:
             )
             for r in ranges
         ]
+
+    async def _partitions(self) -> set[int]:
+        """The partitions of the calls topic, from the broker's metadata."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, **client_kwargs(self._security))
+        await admin.start()
+        try:
+            (meta,) = await admin.describe_topics([CallRecorded.topic])
+        finally:
+            await admin.close()
+        return {p["partition"] for p in meta["partitions"]}
 
 
 @dataclass
