@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from llmops_kit.auth import generate_key, hash_key
+from llmops_kit.auth import ANY_TENANT, SERVICE_ROLE, generate_key, hash_key
 from llmops_kit.infra import LocalKafkaBroker
 from llmops_kit.infra.process import ManagedProcess
 from llmops_kit.kafka.topics import TopicCatalog, ensure_topics
@@ -32,6 +32,8 @@ __all__ = ["EMBEDDING_MODEL", "GATEWAY_MODEL", "LocalPlatform", "PlatformPorts",
 
 DEV_TENANT = "demo"
 DEV_ROLES = ("admin", "writer", "reader", "reviewer")
+EVALUATION_SERVICE_KEY = "evaluation-service"
+"""The credentials entry of the evaluation service's platform key (``llmops up`` hands it to the service)."""
 GATEWAY_MODEL = "opticks-gpt2"  # the public name the gateway routes to the model server's `llm`
 EMBEDDING_MODEL = "local-embedder"  # and to its `embedder` (the name infra/dev and Helm use too)
 TOOLS_MODEL = "demo-tools"  # and to the demo upstream's scripted tool-calling model (llmops up only)
@@ -115,6 +117,16 @@ def ensure_dev_keys(data_dir: Path) -> tuple[Path, dict[str, str]]:
         {"id": f"dev-{role}", "tenant_id": DEV_TENANT, "role": role, "sha256": hash_key(key)}
         for role, key in keys.items()
     ]
+    # The evaluation service reads history (replays) through the warehouse with a platform service key.
+    keys[EVALUATION_SERVICE_KEY] = generate_key()
+    records.append(
+        {
+            "id": "dev-evaluation",
+            "tenant_id": ANY_TENANT,
+            "role": SERVICE_ROLE,
+            "sha256": hash_key(keys[EVALUATION_SERVICE_KEY]),
+        }
+    )
     data_dir.mkdir(parents=True, exist_ok=True)
     keys_file.write_text(yaml.safe_dump({"keys": records}, sort_keys=False))
     creds_file.unlink(missing_ok=True)
@@ -167,7 +179,7 @@ class LocalPlatform:
             "warehouse": {"WAREHOUSE_PORT": str(self.ports.warehouse), "CLICKHOUSE_URL": clickhouse},
             "ingest": {"INGEST_PORT": str(self.ports.ingest)},
             "feedback": {"FEEDBACK_PORT": str(self.ports.feedback)},
-            "evaluation": {"EVALUATION_PORT": str(self.ports.evaluation)},
+            "evaluation": {"EVALUATION_PORT": str(self.ports.evaluation), **self._evaluation_reads_the_warehouse()},
             "demo-upstream": {"DEMO_UPSTREAM_PORT": str(self.ports.demo_upstream)},
             "model-server": {
                 "MODEL_SERVER_HOST": "127.0.0.1",
@@ -189,6 +201,12 @@ class LocalPlatform:
             "INFERENCE_ENVIRONMENT": "development",
         }
         self._start("inference", {**common, **gateway}).wait_ready(timeout_s=READY_TIMEOUT_S)
+
+    def _evaluation_reads_the_warehouse(self) -> dict[str, str]:
+        """The warehouse's URL and the service key replays read it with (none in a data dir made before it)."""
+        credentials = self.data_dir / "credentials.json"
+        key = json.loads(credentials.read_text()).get(EVALUATION_SERVICE_KEY) if credentials.is_file() else None
+        return {"EVALUATION_WAREHOUSE_URL": self.url("warehouse"), "EVALUATION_SERVICE_KEY": key} if key else {}
 
     def _start(self, name: str, env: dict[str, str]) -> ManagedProcess:
         ready_path = "/v2/health/ready" if name == "model-server" else "/readyz"

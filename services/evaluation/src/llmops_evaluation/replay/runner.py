@@ -10,6 +10,7 @@ the reason recorded.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -79,32 +80,45 @@ async def run_replay(
     rules: ScoringRules,
     checkpoint: Checkpoint,
 ) -> ReplayCheckpointed:
-    """Run ``state`` to its end (or until cancelled) from its checkpoint; returns the last state published."""
+    """Run ``state`` to its end (or until cancelled) from its checkpoint; returns the last state published.
+
+    The next batch is read while this one is judged and published (at most two batches in memory): the
+    warehouse's query and the judging overlap instead of taking turns.
+    """
     limit = RateLimit(state.rate_limit_per_s)
     pause = 0.5
     batch: Batch | None = None  # read but not yet checkpointed: a failure retries this one, never skips it
-    while True:
-        try:
-            if batch is None:
-                batch = await source.next_batch()
+    ahead: asyncio.Task[Batch | None] | None = None
+    try:
+        while True:
+            try:
                 if batch is None:
-                    state = _advanced(state, rules.clock(), status="completed")
+                    reading, ahead = ahead or asyncio.create_task(source.next_batch()), None
+                    batch = await reading
+                    if batch is None:
+                        state = _advanced(state, rules.clock(), status="completed")
+                        await checkpoint(state)
+                        return state
+                    await limit.take(len(batch.calls))
+                    ahead = asyncio.create_task(source.next_batch())
+                judged = await _judge(tenant, batch.calls, lookup, out, rules)
+                state = _advanced(state, rules.clock(), batch=batch, judged=judged)
+                if batch.read:
+                    await checkpoint(state)
+                batch, pause = None, 0.5
+            except (PlatformCallError, KafkaError, OSError) as exc:
+                if isinstance(exc, PlatformCallError) and not exc.retryable:
+                    state = _advanced(state, rules.clock(), status="failed", error=str(exc)[:1024])
                     await checkpoint(state)
                     return state
-                await limit.take(len(batch.calls))
-            judged = await _judge(tenant, batch.calls, lookup, out, rules)
-            state = _advanced(state, rules.clock(), batch=batch, judged=judged)
-            if batch.read:
-                await checkpoint(state)
-            batch, pause = None, 0.5
-        except (PlatformCallError, KafkaError, OSError) as exc:
-            if isinstance(exc, PlatformCallError) and not exc.retryable:
-                state = _advanced(state, rules.clock(), status="failed", error=str(exc)[:1024])
-                await checkpoint(state)
-                return state
-            log.warning("replay %s paused %.1fs: %s", state.replay_id, pause, type(exc).__name__)
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, _MAX_PAUSE_S)
+                log.warning("replay %s paused %.1fs: %s", state.replay_id, pause, type(exc).__name__)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, _MAX_PAUSE_S)
+    finally:
+        if ahead is not None:
+            ahead.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await ahead
 
 
 async def _judge(
