@@ -30,10 +30,8 @@ log = logging.getLogger(__name__)
 
 WAREHOUSE_PAGE_LIMIT = 1000
 """The largest page ``GET /v1/calls`` serves: a warehouse replay's batch is one page."""
-_ROW_ONLY = frozenset(
-    {"event_id", "tenant_id", "output", "finish_reason", "source", "key_id", "received_at", "ingested_at"}
-)
-"""Fields of the warehouse's call row that are not the call event's payload."""
+_CALL_FIELDS = frozenset(CallRecorded.model_fields)
+"""What of a warehouse call row is the call event's payload (the row adds the envelope and v1's fields)."""
 
 
 @dataclass(slots=True)
@@ -56,7 +54,7 @@ class CallSource(Protocol):
 
 def call_of_row(row: dict[str, Any]) -> CloudEvent[CallRecorded]:
     """The call event a warehouse row (``GET /v1/calls`` item) was stored from."""
-    data = CallRecorded.model_validate({k: v for k, v in row.items() if k not in _ROW_ONLY})
+    data = CallRecorded.model_validate({k: v for k, v in row.items() if k in _CALL_FIELDS})
     return CloudEvent.wrap(
         data,
         source=row.get("source") or "/services/warehouse",
@@ -167,8 +165,9 @@ class TopicSource:
     def _decode(self, record: Any) -> CloudEvent[CallRecorded] | None:
         try:
             return decode_call(to_message(record))
-        except PermanentError as exc:
-            log.warning("replay skips offset %s of partition %s: %s", record.offset, record.partition, exc)
+        except PermanentError:
+            # The class of problem only: a validation message can quote the record (prompt text).
+            log.warning("replay skips offset %s of partition %s: not a call event", record.offset, record.partition)
             return None
 
     def positions(self) -> list[PartitionOffsets]:
