@@ -8,8 +8,9 @@ from typing import Any
 
 from llmops_evaluation.evaluators import build_evaluator
 from llmops_evaluation.handlers import ScoringRules
-from llmops_evaluation.replay.manager import RangeSpec, ReplayLimits, ReplayManager
+from llmops_evaluation.replay.manager import ReplayLimits, ReplayManager
 from llmops_evaluation.replay.sources import Batch
+from llmops_evaluation.replay.spec import RangeSpec
 from llmops_evaluation.replay.store import ReplayStore
 from llmops_evaluation.store import EvaluatorStore
 from llmops_schemas.envelope import CloudEvent

@@ -24,9 +24,9 @@ from llmops_evaluation.handlers import pass_id
 from llmops_evaluation.heuristics import KINDS, Answer, Verdict
 from llmops_evaluation.heuristics.text import Refusal
 from llmops_evaluation.replay import http as replay_http
-from llmops_evaluation.replay.manager import ReplaySpec
 from llmops_evaluation.replay.runner import RateLimit
 from llmops_evaluation.replay.sources import call_of_row
+from llmops_evaluation.replay.spec import ReplaySpec
 from llmops_evaluation.replay.store import ReplayStore
 from llmops_kit.audit import Actor
 from llmops_kit.kafka.publisher import InMemoryPublisher

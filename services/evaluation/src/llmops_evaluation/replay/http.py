@@ -15,7 +15,8 @@ from llmops_kit.http.problems import ProblemError, problem_response
 from llmops_schemas.v1 import ReplayCheckpointed
 from pydantic import BaseModel
 
-from llmops_evaluation.replay.manager import ReplayManager, ReplaySpec
+from llmops_evaluation.replay.manager import ReplayManager
+from llmops_evaluation.replay.spec import ReplaySpec
 
 __all__ = ["STATE_KEY", "router"]
 

@@ -17,8 +17,9 @@ from llmops_schemas.v2 import CallRecorded
 
 from llmops_evaluation.config import EvaluationSettings
 from llmops_evaluation.handlers import ScoringRules
-from llmops_evaluation.replay.manager import RangeSpec, ReplayLimits, ReplayManager
+from llmops_evaluation.replay.manager import ReplayLimits, ReplayManager
 from llmops_evaluation.replay.sources import CallSource, TopicSource, WarehouseSource, end_offsets
+from llmops_evaluation.replay.spec import RangeSpec
 from llmops_evaluation.replay.store import ReplayStore
 from llmops_evaluation.store import EvaluatorStore
 
