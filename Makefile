@@ -8,7 +8,7 @@ UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest
 
-.PHONY: help setup lint format schemas test test-unit test-integration test-e2e test-contract run bench-ingest bench-gateway bench-feedback bench-ab clean
+.PHONY: help setup lint format schemas test test-unit test-integration test-e2e test-contract run bench-ingest bench-gateway bench-feedback bench-ab bench-evaluation clean
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ run: setup ## Start Kafka, the services and ClickHouse, send a demo workload; Ct
 
 bench-ingest: setup ## End-to-end ingest throughput and request-to-queryable latency (docs/benchmarks.md)
 	$(RUN) python benchmarks/bench_ingest.py --write docs/benchmarks.md
+
+bench-evaluation: setup ## Online heuristic scoring from Kafka to stored scores, and a replay of 100,000 stored calls (docs/benchmarks.md)
+	$(RUN) python benchmarks/bench_evaluation.py --write docs/benchmarks.md
 
 bench-gateway: setup ## Latency the gateway adds vs LiteLLM (own venv) and Portkey (npm ci; needs Node) in .cache: chat, tools, Anthropic-translated; c=1 and c=16 (docs/benchmarks.md)
 	$(RUN) python benchmarks/bench_gateway.py --write docs/benchmarks.md

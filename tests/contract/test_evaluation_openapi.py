@@ -29,6 +29,7 @@ from llmops_kit.platform_client import GatewayClient, PlatformClient, WarehouseR
 from llmops_schemas.v1 import EvaluatorConfigured
 
 from tests.unit.evaluation.fake_warehouse import FakeWarehouse, started_reader
+from tests.unit.evaluation.replays import ListSources, manager_of
 
 KEY = "llmops_contract_test_admin_key_00000000000"
 HEADERS = {"Authorization": f"Bearer {KEY}"}
@@ -78,9 +79,12 @@ _datasets.mark_caught_up()
 _runs.mark_caught_up()
 _platform = PlatformClient("platform", "http://platform", "service-key", transport=httpx.MockTransport(_no_history))
 asyncio.run(_platform.start())
+_publisher = InMemoryPublisher()
+_replays, _replay_store = manager_of(ListSources([]), _publisher, tenant=TENANT, max_per_tenant=1000)
+_replay_store.mark_caught_up()
 ports = EvaluationPorts(
-    InMemoryPublisher(), _keys, _store(), history=_history(), policies=_policies(), datasets=_datasets, runs=_runs,
-    gateway=GatewayClient(_platform), warehouse=WarehouseReader(_platform),
+    _publisher, _keys, _store(), history=_history(), policies=_policies(), datasets=_datasets, runs=_runs,
+    gateway=GatewayClient(_platform), warehouse=WarehouseReader(_platform), replays=_replays,
 )  # fmt: skip
 app = create_app(EvaluationSettings(), ports=ports)
 
@@ -90,7 +94,8 @@ config = schemathesis.Config.from_dict(
         "generation": {"max-examples": MAX_EXAMPLES},
         "checks": {
             # Schema-valid bodies can still name an unknown kind or parameters the kind refuses (422), an
-            # evaluator that does not exist (404) or an X-LLMOps-Tenant header naming another tenant (403).
+            # evaluator that does not exist (404) or an X-LLMOps-Tenant header naming another tenant (403); a
+            # replay's id can be taken (409).
             "positive_data_acceptance": {"expected-statuses": ["2xx", "403", "404", "409", "422"]},
         },
     }

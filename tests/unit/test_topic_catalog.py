@@ -40,6 +40,7 @@ EXPECTED_TOPICS = {
     "llmops.evaluations.policies",
     "llmops.evaluations.datasets",
     "llmops.evaluations.runs",
+    "llmops.evaluations.replays",
 }
 COMPACTED = {
     "llmops.prompts.versions",
@@ -53,6 +54,7 @@ COMPACTED = {
     "llmops.evaluations.policies",
     "llmops.evaluations.datasets",
     "llmops.evaluations.runs",
+    "llmops.evaluations.replays",
 }
 # Names that do not follow llmops.<domain>.<fact>. Adding one here should be a deliberate choice.
 NAMING_EXCEPTIONS = {"llmops.alerts", "llmops.experiments", "llmops.policies", "llmops.prices"}

@@ -23,6 +23,7 @@ from llmops_cli.options import ApiKey, IngestUrl
 from llmops_cli.prompts_cmd import prompts_app
 from llmops_cli.query import calls, metrics
 from llmops_cli.render import format_errors
+from llmops_cli.replay_cmd import replay_app
 from llmops_cli.runs_cmd import register as register_run_commands
 from llmops_cli.sending import JsonlError, SendError, read_jsonl, send_records
 from llmops_cli.verdict_cmd import verdict
@@ -35,6 +36,7 @@ register_run_commands(evals_app)
 app.add_typer(evals_app, name="evals")
 app.add_typer(feedback_app, name="feedback")
 evals_app.command("verdict")(verdict)
+evals_app.add_typer(replay_app, name="replay")
 app.add_typer(kafka_app, name="kafka")
 app.command()(calls)
 app.command()(metrics)

@@ -138,6 +138,7 @@ def _run(platform: LocalPlatform, data_dir: Path, *, demo_calls: int, once: bool
         config = CliConfig(platform.url("ingest"), platform.url("warehouse"), keys["writer"])
         with PlatformClient(config) as client:
             _run_demo(client, demo_calls, console)
+        _run_replay_demo(platform, keys, console)
         _run_gateway_demo(platform, keys, console)
         run_judge_demo(platform, keys, console)
         run_offline_demo(platform.url("inference"), platform.url("evaluation"), keys["admin"], GATEWAY_MODEL,
@@ -197,6 +198,32 @@ DEMO_EVALUATORS: dict[str, dict[str, Any]] = {
     "no-secrets": {"kind": "secrets"},
 }
 """The heuristics `llmops up` configures for every demo app, so the demo's calls get online scores."""
+
+
+def _run_replay_demo(platform: LocalPlatform, keys: dict[str, str], console: Console) -> None:
+    """Replay the last hour's stored calls of one demo app through a stricter length limit than production's."""
+    admin = {"Authorization": f"Bearer {keys['admin']}"}
+    now = datetime.now(UTC)
+    body = {
+        "evaluators": [{"name": "short-answers", "kind": "length", "params": {"max_chars": 300}}],
+        "start": datetime.fromtimestamp(now.timestamp() - 3600, UTC).isoformat(),
+        "end": now.isoformat(),
+        "app": DEMO_APPS[0],
+    }
+    with httpx.Client(base_url=platform.url("evaluation"), timeout=30) as evaluation:
+        response = evaluation.post("/v1/replays", headers=admin, json=body)
+        if response.status_code != 201:  # e.g. a data dir made before the evaluation service had a service key
+            console.print(f"[yellow]replay demo skipped: {response.status_code} {escape(response.text[:200])}[/]")
+            return
+        replay = response.json()
+        deadline = time.monotonic() + QUERYABLE_TIMEOUT_S
+        while replay["status"] == "running" and time.monotonic() < deadline:
+            time.sleep(0.5)
+            replay = _checked(evaluation.get(f"/v1/replays/{replay['replay_id']}", headers=admin), "the replay")
+    console.print(
+        f"[green]✓[/green] replay {replay['replay_id']} ({replay['status']}): {replay['scored']} stored calls of "
+        f"{DEMO_APPS[0]} re-scored by short-answers, beside their online scores (`uv run llmops evals replay list`)"
+    )
 
 
 def _configure_demo_evaluators(platform: LocalPlatform, keys: dict[str, str], console: Console) -> None:

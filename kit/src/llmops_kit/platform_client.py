@@ -189,6 +189,16 @@ class WarehouseReader:
         """Calls matching ``filters`` (``GET /v1/calls``: app, model, start, end, experiment_id, origin, ...)."""
         return self.client.pages("/v1/calls", tenant, filters)
 
+    async def calls_page(
+        self, tenant: str, *, cursor: str | None = None, limit: int = 1000, **filters: Any
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of :meth:`calls` and the cursor of the next (None: the last page), for a reader that
+        checkpoints where it is (a replay resumes from the cursor it stored)."""
+        page = await self.client.request(
+            "GET", "/v1/calls", tenant, params={**filters, "limit": limit, "cursor": cursor}
+        )
+        return page["items"], page.get("next_cursor")
+
     async def call(self, tenant: str, call_id: str) -> dict[str, Any] | None:
         """One call by id, or None when the tenant has no such call (yet)."""
         try:

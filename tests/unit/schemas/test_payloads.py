@@ -35,6 +35,7 @@ from llmops_schemas.v1 import (
     PricePublished,
     PromptLabelMoved,
     PromptVersionPublished,
+    ReplayCheckpointed,
     ReviewItemUpdated,
     ReviewQueueConfigured,
     RunUpdated,
@@ -69,6 +70,7 @@ COMPACTED_TOPICS = {
     "llmops.evaluations.policies",
     "llmops.evaluations.datasets",
     "llmops.evaluations.runs",
+    "llmops.evaluations.replays",
 }
 
 PAYLOADS = tuple(EVENT_TYPES.values())
@@ -388,6 +390,7 @@ def test_entity_keys_of_compacted_payloads() -> None:
     assert example(ReviewQueueConfigured).entity_key() == "low-relevance"
     assert example(ReviewItemUpdated).entity_key() == "low-relevance:call-01J9Z3Q4XK"
     assert example(VerdictPolicySet).entity_key() == "exp-mini-vs-4o"
+    assert example(ReplayCheckpointed).entity_key() == "rp-length-v2"
     assert example(PricePublished).entity_key() == "openai:gpt-4o-mini:2024-07-18T00:00:00Z"
     moved = PricePublished.model_validate(
         {**example_data(PricePublished), "effective_from": "2024-07-18T02:00:00+02:00"}
@@ -408,6 +411,7 @@ def test_entity_keys_of_compacted_payloads() -> None:
         DatasetExampleAdded,
         DatasetVersionCreated,
         RunUpdated,
+        ReplayCheckpointed,
     }
     assert example(DatasetVersionCreated).entity_key() == "support-faq:3"
     assert example(DatasetExampleAdded).entity_key() == "support-faq:3:5d41402abc4b:parcel-where"

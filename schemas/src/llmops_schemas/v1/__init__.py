@@ -32,6 +32,7 @@ from llmops_schemas.v1.governance import (
 )
 from llmops_schemas.v1.prompt_labels import PromptLabelMoved
 from llmops_schemas.v1.prompts import PromptMessage, PromptVariable, PromptVersionPublished, PromptVersionRef
+from llmops_schemas.v1.replay import PartitionOffsets, ReplayCheckpointed, ReplayEvaluator
 from llmops_schemas.v1.review import Review, ReviewItemUpdated, ReviewQueueConfigured
 from llmops_schemas.v1.runs import DatasetExampleAdded, DatasetVersionCreated, RunUpdated
 from llmops_schemas.v1.verdict_policies import VerdictPolicySet
@@ -60,6 +61,7 @@ PAYLOADS = (
     DatasetExampleAdded,
     DatasetVersionCreated,
     RunUpdated,
+    ReplayCheckpointed,
 )
 """Every v1 payload class, one per event type."""
 
@@ -91,6 +93,7 @@ __all__ = [
     "ExperimentRef",
     "ExperimentVariant",
     "FeedbackReceived",
+    "PartitionOffsets",
     "PiiPattern",
     "PiiRedactionSettings",
     "PolicyPublished",
@@ -102,6 +105,8 @@ __all__ = [
     "PromptVersionPublished",
     "PromptVersionRef",
     "RbacRoleSettings",
+    "ReplayCheckpointed",
+    "ReplayEvaluator",
     "RetentionSettings",
     "Review",
     "ReviewItemUpdated",

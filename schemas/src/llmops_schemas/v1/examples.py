@@ -23,6 +23,7 @@ from llmops_schemas.v1.feedback import FeedbackReceived
 from llmops_schemas.v1.governance import PolicyPublished
 from llmops_schemas.v1.prompt_labels import PromptLabelMoved
 from llmops_schemas.v1.prompts import PromptVersionPublished
+from llmops_schemas.v1.replay import ReplayCheckpointed
 from llmops_schemas.v1.review import ReviewItemUpdated, ReviewQueueConfigured
 from llmops_schemas.v1.runs import DatasetExampleAdded, DatasetVersionCreated, RunUpdated
 from llmops_schemas.v1.verdict_policies import VerdictPolicySet
@@ -96,6 +97,24 @@ EXAMPLES: dict[type[EventPayload], dict[str, Any]] = {
         "promote": True,
         "rollback": True,
         "updated_by": "admin-key-1",
+        "updated_at": _AT,
+    },
+    ReplayCheckpointed: {
+        "replay_id": "rp-length-v2",
+        "evaluators": [
+            {"name": "answer-length", "kind": "length", "params": {"max_chars": 1500}, "version": "1+5b0c2f1e9a77"}
+        ],
+        "source": "warehouse",
+        "start": "2025-03-13T00:00:00Z",
+        "end": "2025-03-14T00:00:00Z",
+        "app": "support-bot",
+        "rate_limit_per_s": 2000,
+        "batch_size": 500,
+        "status": "running",
+        "processed": 1500,
+        "scored": 1480,
+        "cursor": "eyJ0cyI6MTc0MTk0NDAwMDAwMH0",
+        "created_at": _AT,
         "updated_at": _AT,
     },
     FeedbackReceived: {

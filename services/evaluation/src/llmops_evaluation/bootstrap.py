@@ -19,7 +19,14 @@ from llmops_kit.http.app import Component, ReadinessCheck, Runtime, create_servi
 from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.publisher import EventPublisher
 from llmops_kit.platform_client import GatewayClient, WarehouseReader, gateway_client, warehouse_reader
-from llmops_schemas.v1 import AuditRecorded, DatasetVersionCreated, EvaluatorConfigured, RunUpdated, VerdictPolicySet
+from llmops_schemas.v1 import (
+    AuditRecorded,
+    DatasetVersionCreated,
+    EvaluatorConfigured,
+    ReplayCheckpointed,
+    RunUpdated,
+    VerdictPolicySet,
+)
 from llmops_schemas.v2 import CallRecorded, EvaluationScored
 
 from llmops_evaluation import __version__
@@ -39,6 +46,10 @@ from llmops_evaluation.judges.checks import JudgeChecks
 from llmops_evaluation.model_stage import ModelStage
 from llmops_evaluation.ports import CallHistory, JudgePorts
 from llmops_evaluation.registry import EvaluatorRegistry
+from llmops_evaluation.replay.http import STATE_KEY as REPLAYS_KEY
+from llmops_evaluation.replay.http import router as replay_router
+from llmops_evaluation.replay.manager import ReplayManager
+from llmops_evaluation.replay.wiring import replay_runtime
 from llmops_evaluation.runs.executor import RunExecutor
 from llmops_evaluation.runs.stores import DatasetStore, RunStore
 from llmops_evaluation.runs.wiring import install_runs, run_clients, state_materializer
@@ -68,6 +79,8 @@ class EvaluationPorts:
     """Where runs send their examples; None: runs cannot execute here (503), as without a gateway URL and key."""
     warehouse: WarehouseReader | None = None
     """Where datasets from calls and run comparisons read; None: those answer 503."""
+    replays: ReplayManager | None = None
+    """None: the replay routes answer 503 (as on a replica with ``EVALUATION_REPLAYS_ENABLED=false``)."""
 
 
 StoresReady = Callable[[], Awaitable[object]]
@@ -90,6 +103,8 @@ def _install(
         judges=JudgeChecks(ports.judges.gateway if ports.judges else None, retry_after_s=settings.retry_after_s),
     )
     setattr(app.state, STATE_KEY, evaluators)
+    if ports.replays is not None:
+        setattr(app.state, REPLAYS_KEY, ports.replays)
     install_verdicts(app, settings, ports.publisher, ports.history, ports.policies)
     executor = install_runs(
         app, settings, evaluators, ports.publisher, (ports.datasets, ports.runs), (ports.gateway, ports.warehouse),
@@ -135,6 +150,7 @@ async def _kafka_runtime(app: FastAPI, settings: EvaluationSettings) -> Runtime:
         if judges is None
         else [build_model_consumer(settings, store, ModelStage(judges, scoring_rules(settings)), producer, producer)]
     )
+    replays = replay_runtime(settings, store, producer, scoring_rules(settings)) if settings.replays_enabled else None
 
     async def scorer_ready() -> bool:
         return loop.ready
@@ -145,7 +161,7 @@ async def _kafka_runtime(app: FastAPI, settings: EvaluationSettings) -> Runtime:
 
     ports = EvaluationPorts(
         producer, keys, store, judges, history=history, policies=policies, datasets=datasets, runs=runs,
-        gateway=gateway_for_runs, warehouse=warehouse_for_runs,
+        gateway=gateway_for_runs, warehouse=warehouse_for_runs, replays=replays.manager if replays else None,
     )  # fmt: skip
     key_checks, executor = _install(app, settings, ports, stores_ready)
     checks: dict[str, ReadinessCheck] = {
@@ -158,13 +174,17 @@ async def _kafka_runtime(app: FastAPI, settings: EvaluationSettings) -> Runtime:
     }
     components: list[Component] = []
     if settings.ensure_topics:
-        topics = [CallRecorded.topic, EvaluationScored.topic, EvaluatorConfigured.topic, AuditRecorded.topic,
-                  VerdictPolicySet.topic, DatasetVersionCreated.topic, RunUpdated.topic]  # fmt: skip
+        payloads = (CallRecorded, EvaluationScored, EvaluatorConfigured, AuditRecorded, VerdictPolicySet,
+                    DatasetVersionCreated, RunUpdated, ReplayCheckpointed)  # fmt: skip
+        topics = [payload.topic for payload in payloads]
         components.append(TopicProvisioner(bootstrap, topics, security=security))
     acting = policy_components(settings, history, gateway, *_verdict_state(app))
     run_platform = [c.client for c in (gateway_for_runs, warehouse_for_runs) if c is not None]
     components += [producer, configs, policy_configs, *states, *clients, *run_platform, executor, loop, *judging,
                    *acting]  # fmt: skip
+    if replays is not None:
+        checks["replays"] = replays.materializer.check
+        components += [c for c in (replays.client, replays.materializer, replays.manager) if c is not None]
     return Runtime(components=components, checks=checks)
 
 
@@ -188,7 +208,7 @@ def create_app(settings: EvaluationSettings | None = None, *, ports: EvaluationP
         max_body_bytes=max(settings.max_body_bytes, settings.max_dataset_bytes),
     )
     app.add_middleware(SmallBodies, max_bytes=settings.max_body_bytes)
-    for routes in (router, verdict_router, datasets_router, runs_router):
+    for routes in (router, verdict_router, datasets_router, runs_router, replay_router):
         app.include_router(routes)
     if ports is not None:
         injected.update(_install(app, settings, ports)[0])

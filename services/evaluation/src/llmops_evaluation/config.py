@@ -73,3 +73,9 @@ class EvaluationSettings(ServiceSettings):
     run_lease_s: float = Field(
         default=120.0, ge=5, le=86_400, description="A running run with no record for this long is taken over"
     )
+    replays_enabled: bool = Field(default=True, description="Run and resume replays on this replica")
+    replay_max_running: int = Field(default=2, ge=1, le=64, description="Replays run at once by this process")
+    replay_max_per_tenant: int = Field(default=4, ge=1, le=1000, description="Running replays per tenant")
+    replay_rate_limit_per_s: float = Field(default=2000, gt=0, description="A replay's default calls per second")
+    replay_max_rate_limit_per_s: float = Field(default=50_000, gt=0, description="The most a replay may ask for")
+    replay_batch_size: int = Field(default=500, ge=1, le=1000, description="Calls judged between two checkpoints")

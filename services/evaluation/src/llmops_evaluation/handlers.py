@@ -13,6 +13,7 @@ evaluators score as usual (docs/adr/0020).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import Counter
@@ -27,6 +28,7 @@ from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.ids import deterministic_uuid7
 from llmops_schemas.v2 import CallRecorded, EvaluationScored, ScoreItem
 from llmops_schemas.v2.evaluation import MAX_SCORES
+from prometheus_client import Histogram
 
 from llmops_evaluation.evaluators import Evaluator
 from llmops_evaluation.heuristics import Answer, Verdict
@@ -53,6 +55,8 @@ class ScoringRules:
     budget_s: float = 0.25
     clock: Callable[[], datetime] = _utcnow
     max_in_flight: int = 16
+    replay_id: str | None = None
+    """Set by a replay: its passes carry it, and their ids derive from it (they stand beside the online ones)."""
 
 
 Job = tuple[CloudEvent[CallRecorded], list[Evaluator]]
@@ -68,15 +72,24 @@ def answer_of(call: CallRecorded, cap: int) -> Answer:
 
 def score_id(tenant: str, call: CallRecorded, evaluator: Evaluator, metric: str) -> str:
     """The deterministic id of one judgment (an item's ``score_id``)."""
-    started_ms = int(call.started_at.timestamp() * 1000)
-    return deterministic_uuid7(started_ms, tenant, call.call_id, evaluator.name, evaluator.version, metric)
+    return _score_id(_started_ms(call), tenant, call.call_id, evaluator, metric)
 
 
-def pass_id(tenant: str, call: CallRecorded, evaluators: Sequence[Evaluator]) -> str:
-    """The deterministic id of one pass (the event's ``evaluation_id``): the call and its evaluators' versions."""
-    started_ms = int(call.started_at.timestamp() * 1000)
+def _score_id(started_ms: int, tenant: str, call_id: str, evaluator: Evaluator, metric: str) -> str:
+    return deterministic_uuid7(started_ms, tenant, call_id, evaluator.name, evaluator.version, metric)
+
+
+def _started_ms(call: CallRecorded) -> int:
+    return int(call.started_at.timestamp() * 1000)
+
+
+def pass_id(tenant: str, call: CallRecorded, evaluators: Sequence[Evaluator], replay_id: str | None = None) -> str:
+    """The deterministic id of one pass (the event's ``evaluation_id``): the call, its evaluators' versions and,
+    for a replay, the replay's id."""
+    started_ms = _started_ms(call)
     versions = sorted(f"{e.name}@{e.version}" for e in evaluators)
-    return deterministic_uuid7(started_ms, tenant, call.call_id, "pass", *versions)
+    replayed = ("replay", replay_id) if replay_id is not None else ()
+    return deterministic_uuid7(started_ms, tenant, call.call_id, "pass", *versions, *replayed)
 
 
 async def score_calls(
@@ -112,22 +125,33 @@ def _judge_all(jobs: Sequence[Job], rules: ScoringRules) -> tuple[list[CloudEven
     for call, chosen in jobs:
         answer = answer_of(call.data, rules.max_output_chars)
         items: list[ScoreItem] = []
+        started_ms = _started_ms(call.data)
         for evaluator in chosen:
-            scored = _run(evaluator, answer, call, rules.budget_s)
+            scored = _run(evaluator, answer, call, started_ms, rules.budget_s)
             items.extend(scored)
-            kinds[evaluator.kind] += sum(1 for i in scored if i.outcome == "scored")
-        events.append(_event(call, chosen, items, now, rules.source))
+            if scored and scored[0].outcome == "scored":  # a failure is one item, never beside scores
+                kinds[evaluator.kind] += len(scored)
+        events.append(_event(call, chosen, items, now, rules))
     return events, kinds
 
 
-def _run(evaluator: Evaluator, answer: Answer, call: CloudEvent[CallRecorded], budget_s: float) -> list[ScoreItem]:
+@functools.cache
+def _seconds_of(kind: str) -> Histogram:
+    """The histogram child of ``kind``, looked up once (``labels()`` costs more than ``observe()``)."""
+    return EVALUATOR_SECONDS.labels(kind)
+
+
+def _run(
+    evaluator: Evaluator, answer: Answer, call: CloudEvent[CallRecorded], started_ms: int, budget_s: float
+) -> list[ScoreItem]:
     """One evaluator on one recorded call (see :func:`judge_isolated`)."""
+    tenant, call_id = call.tenant_id, call.data.call_id
     return judge_isolated(
         evaluator,
         answer,
         budget_s,
-        f"call {call.data.call_id}",
-        lambda metric: score_id(call.tenant_id, call.data, evaluator, metric),
+        f"call {call_id}",
+        lambda metric: _score_id(started_ms, tenant, call_id, evaluator, metric),
     )
 
 
@@ -148,7 +172,7 @@ def judge_isolated(
             _failure(ids(evaluator.kind), evaluator, "error", f"the evaluator raised {type(exc).__name__}", started)
         ]
     elapsed = time.perf_counter() - started
-    EVALUATOR_SECONDS.labels(evaluator.kind).observe(elapsed)
+    _seconds_of(evaluator.kind).observe(elapsed)
     if elapsed > budget_s:
         # A heuristic cannot be pre-empted (its input and its patterns are bounded instead); a late result is
         # dropped so that scores never depend on how loaded the machine was.
@@ -189,16 +213,25 @@ def _failure(
 
 
 def _event(
-    call: CloudEvent[CallRecorded], chosen: Sequence[Evaluator], items: list[ScoreItem], now: datetime, source: str
+    call: CloudEvent[CallRecorded],
+    chosen: Sequence[Evaluator],
+    items: list[ScoreItem],
+    now: datetime,
+    rules: ScoringRules,
 ) -> CloudEvent[EvaluationScored]:
     data = call.data
-    event_id = pass_id(call.tenant_id, data, chosen)
+    event_id = pass_id(call.tenant_id, data, chosen, rules.replay_id)
     payload = EvaluationScored(
-        evaluation_id=event_id, call_id=data.call_id, app=data.app, scores=items[:MAX_SCORES], judged_at=now
+        evaluation_id=event_id,
+        call_id=data.call_id,
+        app=data.app,
+        replay_id=rules.replay_id,
+        scores=items[:MAX_SCORES],
+        judged_at=now,
     )
     event = CloudEvent.wrap(
         payload,
-        source=source,
+        source=rules.source,
         tenant_id=call.tenant_id,
         event_id=event_id,
         subject=data.call_id,

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-__all__ = ["CONFIGS_REJECTED", "EVALUATOR_FAILURES", "EVALUATOR_SECONDS", "JUDGES_IN_FLIGHT", "SCORES"]
+__all__ = [
+    "CONFIGS_REJECTED",
+    "EVALUATOR_FAILURES",
+    "EVALUATOR_SECONDS",
+    "JUDGES_IN_FLIGHT",
+    "REPLAYS",
+    "REPLAY_CALLS",
+    "SCORES",
+]
 
 # Labelled by kind, not by the tenant-chosen evaluator name, so the series stay few.
 SCORES = Counter("llmops_evaluation_scores_total", "Scores published", ["kind"])
@@ -27,3 +35,9 @@ JUDGES_IN_FLIGHT = Gauge(
     "llmops_evaluation_judges_in_flight",
     "Model-backed evaluator runs holding a slot (at most EVALUATION_JUDGE_MAX_IN_FLIGHT)",
 )
+REPLAY_CALLS = Counter(
+    "llmops_evaluation_replay_calls_total",
+    "Calls a replay read: 'judged' by its evaluators, or 'skipped' (failed calls, the platform's own)",
+    ["outcome"],
+)
+REPLAYS = Counter("llmops_evaluation_replays_total", "Replays that ended, by status", ["status"])

@@ -159,7 +159,7 @@ async def dataset_from_calls(
     query API): each call's last user message is an example's input. Audited."""
     reader = getattr(request.app.state, WAREHOUSE_KEY, None)
     if not isinstance(reader, WarehouseReader):
-        raise ProblemError(503, "Service Unavailable", "needs EVALUATION_WAREHOUSE_URL and EVALUATION_SERVICE_KEY")
+        raise ProblemError(503, "Service Unavailable", "needs LLMOPS_WAREHOUSE_URL and LLMOPS_SERVICE_KEY")
     filters = selection.model_dump(exclude={"limit", "expected_from_output", "description"}, exclude_none=True)
     parsed = await registry.from_calls(
         reader,

@@ -114,7 +114,7 @@ class RunRegistry:
     async def start(self, tenant: str, spec: RunSpec, actor: Actor) -> RunUpdated:
         """Check and record a new run, then execute it in the background; 429 when enough runs are under way."""
         if not self.executor.enabled:
-            raise self._unavailable("runs need EVALUATION_GATEWAY_URL and EVALUATION_SERVICE_KEY")
+            raise self._unavailable("runs need LLMOPS_GATEWAY_URL and LLMOPS_SERVICE_KEY")
         if spec.variant.model is None:
             # The gateway's OpenAI API needs a model on every request, a prompt version's requests included.
             raise ProblemError(422, "Unprocessable Content", "the variant needs a model (and optionally a prompt)")
@@ -167,7 +167,7 @@ class RunRegistry:
         if run.status == "running":
             raise ProblemError(409, "Conflict", f"run {run_id} is still running ({run.completed}/{run.total})")
         if self._warehouse is None:
-            raise self._unavailable("comparing runs needs EVALUATION_WAREHOUSE_URL and EVALUATION_SERVICE_KEY")
+            raise self._unavailable("comparing runs needs LLMOPS_WAREHOUSE_URL and LLMOPS_SERVICE_KEY")
         start = run.created_at.replace(microsecond=run.created_at.microsecond // 1000 * 1000)
         try:
             events = [
