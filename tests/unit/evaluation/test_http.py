@@ -134,7 +134,10 @@ async def test_roles(harness: tuple[Harness, httpx.AsyncClient]) -> None:
     assert (await client.delete("/v1/evaluators/e", headers=auth(READER))).status_code == 403
     assert (await client.get("/v1/evaluators")).status_code == 401
     kinds = await client.get("/v1/evaluator-kinds", headers=auth(READER))
-    assert [k["kind"] for k in kinds.json()] == ["banned_terms", "json", "length", "refusal", "regex", "secrets"]
+    assert [k["kind"] for k in kinds.json()] == [
+        *("banned_terms", "bleu", "exact_match", "json", "language", "length", "normalized_match"),
+        *("refusal", "regex", "rouge_l", "secrets", "token_f1"),
+    ]
 
 
 async def test_the_tenant_limit_is_409() -> None:

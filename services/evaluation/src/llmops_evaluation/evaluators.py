@@ -94,5 +94,5 @@ def build_evaluator(config: EvaluatorConfigured) -> Evaluator:
     params = validate_params(config.kind, dict(config.params))
     heuristic = KINDS[config.kind]
     version = f"{heuristic.version}+{params_digest(dict(config.params))}"
-    ref = EvaluatorRef(name=config.name, version=version, kind="heuristic")
+    ref = EvaluatorRef(name=config.name, version=version, kind=heuristic.evaluator_kind)
     return Evaluator(config=config, heuristic=heuristic, version=version, judge=heuristic.build(params), ref=ref)
