@@ -288,7 +288,7 @@ def test_every_kind_judges_hostile_answers(kind: str, text: str | None) -> None:
 
 
 def test_unknown_kind() -> None:
-    with pytest.raises(ConfigError, match="unknown evaluator kind 'nope'; known: banned_terms, bleu, exact_match, json"):
+    with pytest.raises(ConfigError, match="unknown evaluator kind 'nope'; known: banned_terms, bleu, exact_match"):
         validate_params("nope", {})
 
 

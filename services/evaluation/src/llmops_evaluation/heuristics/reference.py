@@ -14,9 +14,10 @@ meaningfully. An empty answer against a reference is a real judgment (it scores 
 
 ROUGE-L's longest common subsequence costs the product of both lengths (4,000 tokens each: seconds), so it reads
 the first ``max_chars`` characters of each text (2,000 by default: a few milliseconds); the explanation says so
-when it cut. BLEU is linear but not free (an answer at the 256 Ki cap: about 0.3 s), so it reads 20,000. ``rouge-score``'s tokenizer keeps ASCII letters and digits only: a reference with none (Chinese,
-say) gets no ROUGE-L score rather than a meaningless 0; ``token_f1`` and ``bleu`` (``tokenize: intl`` or
-``zh``) handle other scripts.
+when it cut. BLEU is linear but not free (an answer at the 256 Ki cap: about 0.3 s), so it reads 20,000.
+``rouge-score``'s tokenizer keeps ASCII letters and digits only: a reference with none (Chinese, say) gets no
+ROUGE-L score rather than a meaningless 0; ``token_f1`` and ``bleu`` (``tokenize: intl`` or ``zh``) handle
+other scripts.
 """
 
 from __future__ import annotations
