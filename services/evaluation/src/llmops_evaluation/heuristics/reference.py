@@ -25,7 +25,7 @@ from __future__ import annotations
 import unicodedata
 from collections import Counter
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 from rouge_score import rouge_scorer, tokenize
@@ -33,7 +33,7 @@ from sacrebleu.metrics.bleu import BLEU
 
 from llmops_evaluation.heuristics.base import Answer, Heuristic, Params, Verdict
 
-__all__ = ["Bleu", "ExactMatch", "NormalizedMatch", "RougeL", "TokenF1", "normalize"]
+__all__ = ["Bleu", "ExactMatch", "NormalizedMatch", "ReferenceKind", "RougeL", "TokenF1", "normalize"]
 
 _ARTICLES = frozenset({"a", "an", "the"})
 
@@ -45,8 +45,29 @@ def normalize(text: str, *, articles: bool = True) -> str:
     return " ".join(w for w in kept.split() if not (articles and w in _ARTICLES))
 
 
-def _reference(answer: Answer) -> str | None:
-    return answer.reference if answer.reference and answer.reference.strip() else None
+Compare = Callable[[Answer, str], list[Verdict]]
+"""A reference kind's judgment of an answer against a reference that is there and not blank."""
+
+
+class ReferenceKind(Heuristic):
+    """A kind that judges against the expected answer: ``compare(params)`` gives the comparison, which runs only
+    when the answer has a reference that is not blank (otherwise: no score)."""
+
+    evaluator_kind = "reference"
+
+    @classmethod
+    def compare(cls, params: Any) -> Compare:
+        raise NotImplementedError
+
+    @classmethod
+    def build(cls, params: Any) -> Callable[[Answer], list[Verdict]]:
+        compare = cls.compare(params)
+
+        def judge(answer: Answer) -> list[Verdict]:
+            reference = answer.reference
+            return compare(answer, reference) if reference and reference.strip() else []
+
+        return judge
 
 
 def _passes(score: float, threshold: float) -> tuple[bool, str]:
@@ -57,20 +78,16 @@ class ExactMatchParams(Params):
     strip: bool = Field(default=True, description="Ignore leading and trailing whitespace")
 
 
-class ExactMatch(Heuristic):
+class ExactMatch(ReferenceKind):
     """``exact_match``: 1 when the answer is the reference character for character."""
 
     kind = "exact_match"
-    evaluator_kind = "reference"
     version = "1"
     params = ExactMatchParams
 
     @classmethod
-    def build(cls, params: ExactMatchParams) -> Callable[[Answer], list[Verdict]]:
-        def judge(answer: Answer) -> list[Verdict]:
-            reference = _reference(answer)
-            if reference is None:
-                return []
+    def compare(cls, params: ExactMatchParams) -> Compare:
+        def judge(answer: Answer, reference: str) -> list[Verdict]:
             got, want = (answer.text.strip(), reference.strip()) if params.strip else (answer.text, reference)
             same = not answer.truncated and got == want
             return [Verdict("exact_match", float(same), same, "match" if same else "differs")]
@@ -82,20 +99,16 @@ class NormalizedMatchParams(Params):
     articles: bool = Field(default=True, description="Drop the English articles a, an, the")
 
 
-class NormalizedMatch(Heuristic):
+class NormalizedMatch(ReferenceKind):
     """``normalized_match``: 1 when answer and reference are equal after :func:`normalize`."""
 
     kind = "normalized_match"
-    evaluator_kind = "reference"
     version = "1"
     params = NormalizedMatchParams
 
     @classmethod
-    def build(cls, params: NormalizedMatchParams) -> Callable[[Answer], list[Verdict]]:
-        def judge(answer: Answer) -> list[Verdict]:
-            reference = _reference(answer)
-            if reference is None:
-                return []
+    def compare(cls, params: NormalizedMatchParams) -> Compare:
+        def judge(answer: Answer, reference: str) -> list[Verdict]:
             same = normalize(answer.text, articles=params.articles) == normalize(reference, articles=params.articles)
             return [Verdict("normalized_match", float(same), same, "match" if same else "differs")]
 
@@ -117,20 +130,16 @@ def token_f1(answer: str, reference: str, *, articles: bool = True) -> tuple[flo
     return precision, recall, 2 * precision * recall / (precision + recall)
 
 
-class TokenF1(Heuristic):
+class TokenF1(ReferenceKind):
     """``token_f1``: overlap of normalised tokens, 0..1, as SQuAD scores extractive answers."""
 
     kind = "token_f1"
-    evaluator_kind = "reference"
     version = "1"
     params = TokenF1Params
 
     @classmethod
-    def build(cls, params: TokenF1Params) -> Callable[[Answer], list[Verdict]]:
-        def judge(answer: Answer) -> list[Verdict]:
-            reference = _reference(answer)
-            if reference is None:
-                return []
+    def compare(cls, params: TokenF1Params) -> Compare:
+        def judge(answer: Answer, reference: str) -> list[Verdict]:
             precision, recall, f1 = token_f1(answer.text, reference, articles=params.articles)
             passed, label = _passes(f1, params.min_f1)
             return [Verdict("token_f1", f1, passed, label, f"precision {precision:.3f}, recall {recall:.3f}")]
@@ -144,22 +153,20 @@ class RougeLParams(Params):
     max_chars: int = Field(default=2000, ge=100, le=20_000, description="Characters of each text compared")
 
 
-class RougeL(Heuristic):
+class RougeL(ReferenceKind):
     """``rouge_l``: ROUGE-L F-measure of the answer against the reference, 0..1 (``rouge-score``)."""
 
     kind = "rouge_l"
-    evaluator_kind = "reference"
     version = "1"
     params = RougeLParams
 
     @classmethod
-    def build(cls, params: RougeLParams) -> Callable[[Answer], list[Verdict]]:
+    def compare(cls, params: RougeLParams) -> Compare:
         scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=params.use_stemmer)
         cut = params.max_chars
 
-        def judge(answer: Answer) -> list[Verdict]:
-            reference = _reference(answer)
-            if reference is None or not tokenize.tokenize(reference[:cut], None):
+        def judge(answer: Answer, reference: str) -> list[Verdict]:
+            if not tokenize.tokenize(reference[:cut], None):
                 return []
             score = scorer.score(reference[:cut], answer.text[:cut])["rougeL"]
             passed, label = _passes(score.fmeasure, params.min_f)
@@ -183,16 +190,15 @@ class BleuParams(Params):
     max_chars: int = Field(default=20_000, ge=100, le=200_000, description="Characters of each text compared")
 
 
-class Bleu(Heuristic):
+class Bleu(ReferenceKind):
     """``bleu``: sentence BLEU of the answer against the reference, 0..100 (``sacrebleu``, smoothed)."""
 
     kind = "bleu"
-    evaluator_kind = "reference"
     version = "1"
     params = BleuParams
 
     @classmethod
-    def build(cls, params: BleuParams) -> Callable[[Answer], list[Verdict]]:
+    def compare(cls, params: BleuParams) -> Compare:
         metric = BLEU(
             smooth_method=params.smooth_method,
             tokenize=params.tokenize,
@@ -200,10 +206,7 @@ class Bleu(Heuristic):
             effective_order=True,  # short sentences have no 4-grams: score on the orders they have
         )
 
-        def judge(answer: Answer) -> list[Verdict]:
-            reference = _reference(answer)
-            if reference is None:
-                return []
+        def judge(answer: Answer, reference: str) -> list[Verdict]:
             cut = params.max_chars
             result = metric.sentence_score(answer.text[:cut], [reference[:cut]])
             score = min(max(result.score, 0.0), 100.0)  # float noise: a perfect match computes as 100.00000000000004
