@@ -74,7 +74,7 @@ class TestGatewayEmbedder(EmbedderContract):
 
 async def test_a_numeric_contradiction_is_named_through_the_real_embedder(embedder: GatewayEmbedder) -> None:
     kind = SEMANTIC_KINDS["groundedness"]
-    judge = kind.build(kind.params.model_validate({}))
+    judge = kind.build_semantic(kind.params.model_validate({}))
     answer = dataclasses.replace(
         Answer.of("The Harbour Museum opened in 1998. Entry costs 15 euros for adults.", cap=10_000),
         context=("The Harbour Museum opened in 1998 in a former customs warehouse. Entry costs 12 euros for adults.",),
@@ -88,7 +88,7 @@ async def test_a_numeric_contradiction_is_named_through_the_real_embedder(embedd
 
 async def test_similarity_knows_a_paraphrase_through_the_real_embedder(embedder: GatewayEmbedder) -> None:
     kind = SEMANTIC_KINDS["similarity"]
-    judge = kind.build(kind.params.model_validate({"min_similarity": 0.6}))
+    judge = kind.build_semantic(kind.params.model_validate({"min_similarity": 0.6}))
     close = dataclasses.replace(Answer.of("Your parcel is on its way.", cap=100), reference="The package has shipped.")
     far = dataclasses.replace(Answer.of("Paris is in France.", cap=100), reference="The package has shipped.")
     [near_verdict], [far_verdict] = await judge(close, embedder), await judge(far, embedder)

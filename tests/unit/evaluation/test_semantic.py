@@ -39,7 +39,8 @@ async def judge(
 ) -> list[Verdict]:
     semantic = SEMANTIC_KINDS[kind]
     answer = dataclasses.replace(Answer.of(text, cap=CAP), **about)
-    return await semantic.build(semantic.params.model_validate(params or {}))(answer, embedder or FakeEmbedder())
+    evaluate = semantic.build_semantic(semantic.params.model_validate(params or {}))
+    return await evaluate(answer, embedder or FakeEmbedder())
 
 
 def by_metric(verdicts: list[Verdict]) -> dict[str, Verdict]:

@@ -7,8 +7,8 @@
 | | ``hallucination``: answer sentences the context does not support, named in the explanation | none |
 
 They await the model server's ``embedder`` (through the gateway: :class:`~.gateway.GatewayEmbedder`), so
-unlike the heuristics they are async: ``build(params)`` returns ``judge(answer, embedder)``, to be run where
-awaiting a model is bounded (concurrency, timeout) and a failure is recorded as the evaluator's. Without what
+unlike the heuristics they are async: ``build_semantic(params)`` returns ``judge(answer, embedder)``, to run
+where awaiting a model is bounded (concurrency, timeout) and a failure is recorded as the evaluator's. Without what
 they judge against (no reference, an empty context) they yield no score, never a crash.
 """
 

@@ -27,8 +27,8 @@ thresholds 4-fold cross-validation chose on the labelled set (docs/benchmarks.md
 
 
 class SemanticKind:
-    """A built-in evaluator kind judged through embeddings: like a heuristic's, but ``build`` returns an async
-    judge and its scores say ``kind: semantic``."""
+    """A built-in evaluator kind judged through embeddings: like a heuristic's, but ``build_semantic`` gives an
+    async judge and its scores say ``kind: semantic``."""
 
     kind: ClassVar[str]
     version: ClassVar[str]
@@ -36,7 +36,7 @@ class SemanticKind:
     evaluator_kind: ClassVar[EvaluatorKind] = "semantic"
 
     @classmethod
-    def build(cls, params: Any) -> SemanticJudge:
+    def build_semantic(cls, params: Any) -> SemanticJudge:
         raise NotImplementedError
 
 
@@ -53,7 +53,7 @@ class Similarity(SemanticKind):
     params = SimilarityParams
 
     @classmethod
-    def build(cls, params: SimilarityParams) -> SemanticJudge:
+    def build_semantic(cls, params: SimilarityParams) -> SemanticJudge:
         async def judge(answer: Answer, embedder: Embedder) -> list[Verdict]:
             reference = answer.reference
             if not reference or not reference.strip():
@@ -94,7 +94,7 @@ class Groundedness(SemanticKind):
     params = GroundednessParams
 
     @classmethod
-    def build(cls, params: GroundednessParams) -> SemanticJudge:
+    def build_semantic(cls, params: GroundednessParams) -> SemanticJudge:
         async def judge(answer: Answer, embedder: Embedder) -> list[Verdict]:
             cut = params.max_sentence_chars
             premises = [s[:cut] for passage in answer.context for s in split_sentences(passage)]
