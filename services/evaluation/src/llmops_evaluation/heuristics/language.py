@@ -42,9 +42,12 @@ class Detected:
 
 @functools.cache
 def _detector() -> LangDetector:
+    """The detector, its model loaded (the library loads it on the first detection)."""
     # "lite" is the model inside the wheel; "auto" and "full" would download the large one. Input length is
     # capped by the caller (the library's own cap logs each truncation).
-    return LangDetector(LangDetectConfig(model="lite", max_input_length=None))
+    detector = LangDetector(LangDetectConfig(model="lite", max_input_length=None))
+    detector.detect("load the model", model="lite")
+    return detector
 
 
 def detect_language(text: str, *, min_letters: int, min_confidence: float, max_chars: int) -> Detected | None:
