@@ -488,7 +488,7 @@ def test_notes_list_each_service_and_warn_without_api_keys(helm: Path, tmp_path:
     assert "WARNING: global.apiKeys.existingSecret is empty" in defaults
     assert "inference: http://x-inference.demo.svc:8003" in defaults
     assert "model-server: http://x-model-server.demo.svc:8100" in defaults
-    assert "routes file: ConfigMap x-inference-routes, models: local-embedder, opticks-gpt2" in defaults
+    assert "routes file: ConfigMap x-inference-routes, models: local-embedder, local-judge, opticks-gpt2" in defaults
     assert "x-model-server" in defaults and "is disabled" not in defaults
 
     # The default routes without their model server: said, not silently unready.
@@ -610,6 +610,7 @@ def test_a_default_install_runs_the_gateway_and_the_model_server(helm: Path) -> 
     assert served == {
         "opticks-gpt2": [("triton", "triton", "llm")],
         "local-embedder": [("triton", "triton", "embedder")],
+        "local-judge": [("triton", "triton", "judge")],
     }
     # The same public names as docker compose's routes to the model server (infra/dev/inference-routes.yaml).
     compose = yaml.safe_load(COMPOSE_ROUTES_FILE.read_text())
@@ -708,6 +709,7 @@ def test_a_hosted_provider_route_with_its_key_from_a_secret(helm: Path, tmp_path
                             "models": {
                                 "opticks-gpt2": None,
                                 "local-embedder": None,
+                                "local-judge": None,
                                 "gpt-4o-mini": [{"backend": "openai", "upstream": "openai", "model": "gpt-4o-mini"}],
                             },
                         },

@@ -34,6 +34,7 @@ DEV_TENANT = "demo"
 DEV_ROLES = ("admin", "writer", "reader", "reviewer")
 GATEWAY_MODEL = "opticks-gpt2"  # the public name the gateway routes to the model server's `llm`
 EMBEDDING_MODEL = "local-embedder"  # and to its `embedder` (the name infra/dev and Helm use too)
+JUDGE_MODEL = "local-judge"  # and to its deterministic `judge` (the evaluation service's LLM-as-judge demo)
 TOOLS_MODEL = "demo-tools"  # and to the demo upstream's scripted tool-calling model (llmops up only)
 MODEL_SERVER_READY_TIMEOUT_S = 180.0
 READY_TIMEOUT_S = 120.0
@@ -69,8 +70,9 @@ class PlatformPorts:
 
 
 def write_routes(path: Path, grpc_port: int, demo_upstream_port: int) -> Path:
-    """The gateway's routes file: :data:`GATEWAY_MODEL` and :data:`EMBEDDING_MODEL` to Triton's ``llm`` and
-    ``embedder`` on ``grpc_port``, :data:`TOOLS_MODEL` to the demo upstream (rewritten every start)."""
+    """The gateway's routes file: :data:`GATEWAY_MODEL`, :data:`EMBEDDING_MODEL` and :data:`JUDGE_MODEL` to
+    Triton's ``llm``, ``embedder`` and ``judge`` on ``grpc_port``, :data:`TOOLS_MODEL` to the demo upstream
+    (rewritten every start)."""
     routes = {
         "upstreams": [
             {"name": "triton", "base_url": f"grpc://127.0.0.1:{grpc_port}"},
@@ -79,6 +81,7 @@ def write_routes(path: Path, grpc_port: int, demo_upstream_port: int) -> Path:
         "models": {
             GATEWAY_MODEL: [{"backend": "triton", "upstream": "triton", "model": "llm", "timeout_s": 60}],
             EMBEDDING_MODEL: [{"backend": "triton", "upstream": "triton", "model": "embedder", "timeout_s": 10}],
+            JUDGE_MODEL: [{"backend": "triton", "upstream": "triton", "model": "judge", "timeout_s": 30}],
             TOOLS_MODEL: [{"backend": "openai", "upstream": "demo", "model": DEMO_UPSTREAM_MODEL, "timeout_s": 10}],
         },
     }

@@ -31,9 +31,11 @@ from rich.markup import escape
 from llmops_cli.client import ApiError, PlatformClient
 from llmops_cli.config import STATE_FILE, CliConfig, read_running_state
 from llmops_cli.demo import DEMO_APPS, demo_calls
+from llmops_cli.judge_demo import run_judge_demo
 from llmops_cli.platform import (
     EMBEDDING_MODEL,
     GATEWAY_MODEL,
+    JUDGE_MODEL,
     TOOLS_MODEL,
     LocalPlatform,
     PlatformPorts,
@@ -134,6 +136,7 @@ def _run(platform: LocalPlatform, data_dir: Path, *, demo_calls: int, once: bool
         with PlatformClient(config) as client:
             _run_demo(client, demo_calls, console)
         _run_gateway_demo(platform, keys, console)
+        run_judge_demo(platform, keys, console)
     _print_tour(platform, data_dir, console, once=once)
     if once:
         return 0
@@ -384,7 +387,7 @@ def _show_gateway_calls(platform: LocalPlatform, key: str, call_ids: set[str], c
 def _print_tour(platform: LocalPlatform, data_dir: Path, console: Console, *, once: bool) -> None:
     ingest, warehouse = platform.url("ingest"), platform.url("warehouse")
     gateway, model_server = platform.url("inference"), platform.url("model-server")
-    models = ", ".join((GATEWAY_MODEL, EMBEDDING_MODEL, TOOLS_MODEL))
+    models = ", ".join((GATEWAY_MODEL, EMBEDDING_MODEL, JUDGE_MODEL, TOOLS_MODEL))
     when = "after `llmops up` without --once (this run stops now)" if once else "in another terminal while it runs"
     console.print(
         f"""

@@ -24,7 +24,7 @@ from tests.integration.model_server.conftest import ADMIN_TOKEN, ModelServer
 pytestmark = pytest.mark.integration
 
 PROMPT = "The Light of the Sun"
-MODELS = ("llm", "llm_stream", "embedder")
+MODELS = ("llm", "llm_stream", "embedder", "judge")
 
 
 def llm_inputs(module: Any, prompt: str, batched: bool = True, **params: Any) -> list[Any]:
@@ -83,7 +83,7 @@ def test_live_and_ready_on_both_protocols(http: Any, grpc: Any) -> None:
 
 
 def test_batching_models_have_a_dynamic_batcher(http: Any) -> None:
-    for model in ("llm", "embedder"):
+    for model in ("llm", "embedder", "judge"):
         config = http.get_model_config(model)
         assert config["max_batch_size"] > 1
         assert "dynamic_batching" in config

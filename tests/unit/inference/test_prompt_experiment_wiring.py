@@ -170,6 +170,9 @@ async def test_a_shadow_variant_is_recorded_but_not_returned(wired: Harness) -> 
     assert all(c.experiment.variant == "main" and c.model == "gpt-test" for c in primary)
     assert shadows and all(c.experiment.variant == "copy" and c.model == "solo" for c in shadows)
     assert not {c.call_id for c in shadows} & ids
+    # Each copy names the call it copies (how a pairwise judge finds the pair).
+    assert all(c.metadata["shadow_of"] in ids for c in shadows)
+    assert not any("shadow_of" in c.metadata for c in primary)
 
 
 async def test_a_shadow_copy_whose_prompt_cannot_be_rendered_is_recorded_and_the_caller_is_unaffected(

@@ -48,12 +48,14 @@ def _utcnow() -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class ScoringRules:
-    """The bounds of scoring: the answer text judged, and each evaluator's time budget per call."""
+    """The bounds of scoring: the answer text judged, each heuristic's time budget per call, and the model
+    stage's runs in flight at once."""
 
     source: str = "/services/evaluation"
     max_output_chars: int = 262_144
     budget_s: float = 0.25
     clock: Callable[[], datetime] = _utcnow
+    max_in_flight: int = 16
 
 
 Job = tuple[CloudEvent[CallRecorded], list[Evaluator]]
@@ -95,7 +97,8 @@ async def score_calls(
     jobs: list[Job] = []
     for call in calls:
         if call.data.status == "ok":
-            chosen = evaluators.for_call(call.tenant_id, call.data)
+            # Judges run in the model stage (their own consumer group): this pass stays fast.
+            chosen = [e for e in evaluators.for_call(call.tenant_id, call.data) if not e.model_backed]
             if chosen:
                 jobs.append((call, chosen))
     if not jobs:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
-__all__ = ["CONFIGS_REJECTED", "EVALUATOR_FAILURES", "EVALUATOR_SECONDS", "SCORES"]
+__all__ = ["CONFIGS_REJECTED", "EVALUATOR_FAILURES", "EVALUATOR_SECONDS", "JUDGES_IN_FLIGHT", "SCORES"]
 
 # Labelled by kind, not by the tenant-chosen evaluator name, so the series stay few.
 SCORES = Counter("llmops_evaluation_scores_total", "Scores published", ["kind"])
 EVALUATOR_FAILURES = Counter(
     "llmops_evaluation_evaluator_failures_total",
-    "Evaluator runs that produced no score: 'error' (it raised) or 'timeout' (it overran its budget)",
+    "Evaluator runs that produced no score: 'error' (it raised), 'timeout' (it overran its budget) or 'malformed'"
+    " (a judge answered without a score)",
     ["kind", "reason"],
 )
 EVALUATOR_SECONDS = Histogram(
@@ -21,4 +22,8 @@ EVALUATOR_SECONDS = Histogram(
 )
 CONFIGS_REJECTED = Counter(
     "llmops_evaluation_configs_rejected_total", "Evaluator configurations read from the topic that cannot run"
+)
+JUDGES_IN_FLIGHT = Gauge(
+    "llmops_evaluation_judges_in_flight",
+    "Model-backed evaluator runs holding a slot (at most EVALUATION_JUDGE_MAX_IN_FLIGHT)",
 )

@@ -23,6 +23,7 @@ from llmops_schemas.v1 import EvaluatorConfigured
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from llmops_evaluation.evaluators import ConfigError, Evaluator, build_evaluator, params_digest
+from llmops_evaluation.judges.checks import JudgeChecks
 from llmops_evaluation.store import EvaluatorStore
 
 __all__ = ["EvaluatorRegistry", "EvaluatorSpec"]
@@ -62,8 +63,10 @@ class EvaluatorRegistry:
         publish_timeout_s: float = 15.0,
         retry_after_s: int = 5,
         clock: Callable[[], datetime] = _utcnow,
+        judges: JudgeChecks | None = None,
     ) -> None:
         self._store = store
+        self._judges = judges or JudgeChecks(None, retry_after_s=retry_after_s)
         self._audit = AuditTrail(publisher, source=source, clock=clock)
         self._source = source
         self._max = max_per_tenant
@@ -92,17 +95,20 @@ class EvaluatorRegistry:
         return found
 
     async def put(self, tenant: str, name: str, spec: EvaluatorSpec, actor: Actor) -> tuple[Evaluator, bool]:
-        """Create or replace ``name`` (audited); returns it and whether it is new. 422 for a spec that cannot run."""
+        """Create or replace ``name`` (audited); returns it and whether it is new. 422 for a spec that cannot run
+        (a judge's route or rubric the gateway does not have included, checked before the lock is taken)."""
+        self._loaded()
+        try:
+            config = EvaluatorConfigured(name=name, updated_at=self._clock(), **spec.model_dump())
+            evaluator = build_evaluator(config)
+        except (ConfigError, ValueError) as exc:
+            raise ProblemError(422, "Unprocessable Content", str(exc)) from None
+        await self._judges.check(tenant, evaluator)
         async with self._lock:
             store = self._loaded()
             created = store.get(tenant, name) is None
             if created and len(store.evaluators(tenant)) >= self._max:
                 raise ProblemError(409, "Conflict", f"the tenant already has {self._max} evaluators (the limit)")
-            try:
-                config = EvaluatorConfigured(name=name, updated_at=self._clock(), **spec.model_dump())
-                evaluator = build_evaluator(config)
-            except (ConfigError, ValueError) as exc:
-                raise ProblemError(422, "Unprocessable Content", str(exc)) from None
             await self._publish(tenant, config, actor, "evaluator.create" if created else "evaluator.update")
             store.put(tenant, evaluator)
             return evaluator, created

@@ -258,13 +258,16 @@ class Gateway:
             CALLS.labels("chat", "shadow", "skipped").inc()
             log.warning("shadow call to %r skipped: %d already in flight", shadow.request.model, len(self._shadows))
             return
-        task = asyncio.create_task(self._shadow(shadow, replace(context, call_id=new_call_id("chat")), position))
+        copy = replace(context, call_id=new_call_id("chat"))
+        task = asyncio.create_task(self._shadow(shadow, copy, position, context.call_id))
         self._shadows.add(task)
         task.add_done_callback(self._shadows.discard)
 
-    async def _shadow(self, shadow: ShadowCall, context: CallContext, position: StepPosition | None = None) -> None:
-        """A copy sent to another arm: recorded (``experiment.shadow``, and a chain step's labels), never
-        returned, no rate limit.
+    async def _shadow(
+        self, shadow: ShadowCall, context: CallContext, position: StepPosition | None = None, primary: str = ""
+    ) -> None:
+        """A copy sent to another arm: recorded (``experiment.shadow``, ``metadata.shadow_of`` the call it copies,
+        and a chain step's labels), never returned, no rate limit.
 
         Every copy started is recorded once, sent or not: one its arm's prompt cannot be rendered for (a
         variable the caller did not send) is recorded as failed with the resolver's error. Nothing but a
@@ -275,9 +278,11 @@ class Gateway:
         try:
             request = shadow.request.model_copy(update={"stream": False, "stream_options": None})
             experiment = shadow.experiment.model_copy(update={"shadow": True})
-            draft = self._shadow_draft(request, context, None, experiment, position)
+            draft = self._shadow_draft(request, context, None, experiment, position, primary=primary)
             resolved = await self._resolve(request, context)
-            draft = self._shadow_draft(resolved.request, context, resolved.prompt, experiment, position, draft)
+            draft = self._shadow_draft(
+                resolved.request, context, resolved.prompt, experiment, position, draft, primary=primary
+            )
             self.runner.router.targets(draft.model)
             await self.runner.generate(draft, self._chat_request(resolved.request), "chat")
         except GatewayError as error:
@@ -296,10 +301,17 @@ class Gateway:
         experiment: ExperimentRef,
         position: StepPosition | None,
         opened: CallDraft | None = None,
+        *,
+        primary: str = "",
     ) -> CallDraft:
-        """A shadow copy's draft (before its prompt is rendered, then again after, keeping when it started)."""
+        """A shadow copy's draft (before its prompt is rendered, then again after, keeping when it started).
+
+        ``metadata.shadow_of`` names the call it copies, so the pair can be judged side by side (docs/evaluation.md).
+        """
         draft = self._chat_draft(request, context, prompt, experiment)
         draft.tags.append("shadow")
+        if primary:
+            draft.metadata["shadow_of"] = primary
         if position is not None:
             position.label(draft)
         if opened is not None:

@@ -8,6 +8,8 @@ Tensors (every one has a leading batch dimension; shapes below are per row):
 ``llm_stream``   the same inputs; decoupled: one response per text delta (finish_reason ""), then a final
                  response with empty text, the token counts and the finish reason
 ``embedder``     in:  text BYTES[1];  out: embedding FP32[dimension] (unit length), prompt_tokens INT32[1]
+``judge``        ``llm``'s tensors (so the gateway routes to it like to ``llm``): the rendered rubric in, its
+                 verdict as text out (``models/judge.py``); sampling inputs are accepted and ignored
 
 Triton's dynamic batcher gathers concurrent requests; one model execution then decodes all their rows
 together. PyTriton answers an execution with a single error, so a request with invalid parameters
@@ -30,11 +32,12 @@ from pytriton.triton import Triton
 from llmops_model_server.config import ModelServerSettings
 from llmops_model_server.models.embedder import Embedder
 from llmops_model_server.models.generation import GenerationRequest, GenerationResult, TextGenerator
+from llmops_model_server.models.judge import RubricJudge
 from llmops_model_server.models.sampling import SamplingParams
 
-__all__ = ["LLM_INPUTS", "LLM_OUTPUTS", "bind_models", "embed_infer", "llm_infer", "llm_stream_infer"]
+__all__ = ["LLM_INPUTS", "LLM_OUTPUTS", "bind_models", "embed_infer", "judge_infer", "llm_infer", "llm_stream_infer"]
 
-LLM_MODEL, LLM_STREAM_MODEL, EMBEDDER_MODEL = "llm", "llm_stream", "embedder"
+LLM_MODEL, LLM_STREAM_MODEL, EMBEDDER_MODEL, JUDGE_MODEL = "llm", "llm_stream", "embedder", "judge"
 MAX_STOP_SEQUENCES = 16
 Arrays = dict[str, npt.NDArray[Any]]
 Responses = list[Arrays]
@@ -169,8 +172,23 @@ def embed_infer(embedder: Embedder) -> Callable[[list[Request]], Responses]:
     return infer
 
 
+def judge_infer(judge: RubricJudge) -> Callable[[list[Request]], Responses]:
+    """Infer function for ``judge``: every rubric of the batch judged with one embedder pass."""
+
+    def infer(requests: list[Request]) -> Responses:
+        prompts = [[_text(v) for v in np.asarray(r["prompt"]).reshape(-1)] for r in requests]
+        verdicts = iter(judge.judge([p for rows in prompts for p in rows]))
+        results = [[next(verdicts) for _ in rows] for rows in prompts]
+        return [
+            _result_arrays([GenerationResult(v.text, v.prompt_tokens, v.completion_tokens, "stop") for v in rows])
+            for rows in results
+        ]
+
+    return infer
+
+
 def bind_models(triton: Triton, generator: TextGenerator, embedder: Embedder, settings: ModelServerSettings) -> None:
-    """Register ``llm``, ``llm_stream`` and ``embedder`` with their batching policies."""
+    """Register ``llm``, ``llm_stream``, ``embedder`` and ``judge`` with their batching policies."""
     limit = settings.llm_max_tokens
     triton.bind(
         model_name=LLM_MODEL,
@@ -199,6 +217,17 @@ def bind_models(triton: Triton, generator: TextGenerator, embedder: Embedder, se
             Tensor(name="embedding", dtype=np.float32, shape=(embedder.dimension,)),
             Tensor(name="prompt_tokens", dtype=np.int32, shape=(1,)),
         ],
+        config=ModelConfig(
+            max_batch_size=settings.embedder_max_batch_size,
+            batcher=DynamicBatcher(max_queue_delay_microseconds=settings.embedder_queue_delay_us),
+        ),
+        strict=True,
+    )
+    triton.bind(
+        model_name=JUDGE_MODEL,
+        infer_func=judge_infer(RubricJudge(embedder)),
+        inputs=LLM_INPUTS,
+        outputs=LLM_OUTPUTS,
         config=ModelConfig(
             max_batch_size=settings.embedder_max_batch_size,
             batcher=DynamicBatcher(max_queue_delay_microseconds=settings.embedder_queue_delay_us),

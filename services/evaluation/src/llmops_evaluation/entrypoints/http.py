@@ -15,8 +15,7 @@ from llmops_kit.http.problems import ProblemError, problem_response
 from llmops_schemas.v1 import EvaluatorConfigured
 from pydantic import BaseModel, JsonValue
 
-from llmops_evaluation.evaluators import Evaluator
-from llmops_evaluation.heuristics import KINDS
+from llmops_evaluation.evaluators import Evaluator, all_kinds
 from llmops_evaluation.registry import EvaluatorRegistry, EvaluatorSpec
 
 __all__ = ["PROBLEMS", "STATE_KEY", "router"]
@@ -85,7 +84,7 @@ async def list_kinds(caller: Reader) -> list[EvaluatorKind]:
         EvaluatorKind(
             kind=k, version=h.version, description=(h.__doc__ or "").strip(), params_schema=h.params.model_json_schema()
         )
-        for k, h in sorted(KINDS.items())
+        for k, h in sorted(all_kinds().items())
     ]
 
 

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar
+from typing import Any
 
-from llmops_schemas.v2.evaluation import EvaluatorKind
 from pydantic import Field
 
 from llmops_evaluation.heuristics.base import Answer, Params, Verdict
+from llmops_evaluation.judges.kinds import JudgeInput, Judgment, ModelJudge, ModelKind
+from llmops_evaluation.ports import JudgePorts
 from llmops_evaluation.semantic.base import Embedder
+from llmops_evaluation.semantic.gateway import DEFAULT_EMBEDDING_MODEL
 from llmops_evaluation.semantic.grounding import Support, cosines, support
 from llmops_evaluation.semantic.sentences import split_sentences
 
-__all__ = ["Groundedness", "SemanticJudge", "SemanticKind", "Similarity"]
+__all__ = ["Groundedness", "NoEmbedder", "SemanticJudge", "SemanticKind", "SemanticParams", "Similarity"]
 
 SemanticJudge = Callable[[Answer, Embedder], Awaitable[list[Verdict]]]
 """An async judge: the answer (with its reference or context) and the embedder it may await."""
@@ -26,21 +28,60 @@ DEFAULT_SUPPORT_THRESHOLD = 0.65
 thresholds 4-fold cross-validation chose on the labelled set (docs/benchmarks.md, "Groundedness")."""
 
 
-class SemanticKind:
-    """A built-in evaluator kind judged through embeddings: like a heuristic's, but ``build_semantic`` gives an
-    async judge and its scores say ``kind: semantic``."""
+class SemanticParams(Params):
+    """What every semantic kind names: the gateway's embedding model (route) and how long to wait for it."""
 
-    kind: ClassVar[str]
-    version: ClassVar[str]
-    params: ClassVar[type[Params]]
-    evaluator_kind: ClassVar[EvaluatorKind] = "semantic"
+    model: str = Field(
+        default=DEFAULT_EMBEDDING_MODEL, min_length=1, max_length=256, description="The gateway's embedding model"
+    )
+    timeout_s: float = Field(default=10.0, gt=0, le=120, description="Longest wait for the embeddings")
+
+
+class SemanticKind(ModelKind):
+    """A built-in evaluator kind judged through embeddings: ``build_semantic`` gives its async judge of an answer
+    and an embedder; it runs in the model stage (bounded, timed out, failures recorded) with the embedder the
+    stage's ports give for the call's tenant, and its scores say ``kind: semantic``."""
+
+    evaluator_kind = "semantic"
 
     @classmethod
     def build_semantic(cls, params: Any) -> SemanticJudge:
         raise NotImplementedError
 
+    @classmethod
+    def route_and_prompt(cls, params: Any) -> tuple[str, None]:
+        return params.model, None
 
-class SimilarityParams(Params):
+    @classmethod
+    def build_model(cls, params: Any) -> ModelJudge:
+        judge = cls.build_semantic(params)
+
+        async def run(job: JudgeInput, ports: JudgePorts) -> list[Judgment]:
+            if ports.embedder is None:
+                raise NoEmbedder("no embedder: this service has no gateway URL and service key")
+            verdicts = await judge(job.answer, ports.embedder(job.tenant, params.model))
+            return [_judgment(v) for v in verdicts]
+
+        return run
+
+
+class NoEmbedder(RuntimeError):
+    """The service was started without the gateway, so semantic evaluators cannot run (an ``error`` item)."""
+
+
+def _judgment(verdict: Verdict) -> Judgment:
+    return Judgment(
+        metric=verdict.metric,
+        score=verdict.score,
+        score_min=verdict.score_min,
+        score_max=verdict.score_max,
+        label=verdict.label,
+        passed=verdict.passed,
+        explanation=verdict.explanation,
+    )
+
+
+class SimilarityParams(SemanticParams):
     min_similarity: float = Field(default=0.8, ge=-1, le=1, description="Passes at or above this cosine")
     max_chars: int = Field(default=2000, ge=16, le=20_000, description="Characters of each text embedded")
 
@@ -73,7 +114,7 @@ def _similarity(score: float, params: SimilarityParams, why: str | None) -> Verd
     return Verdict("similarity", score, passed, "similar" if passed else "dissimilar", why, score_min=-1.0)
 
 
-class GroundednessParams(Params):
+class GroundednessParams(SemanticParams):
     threshold: float = Field(
         default=DEFAULT_SUPPORT_THRESHOLD, ge=-1, le=1, description="Cosine at which a context sentence supports one"
     )
