@@ -196,6 +196,7 @@ DEMO_EVALUATORS: dict[str, dict[str, Any]] = {
     "answer-length": {"kind": "length", "params": {"min_chars": 1, "max_chars": 2000}},
     "refusal": {"kind": "refusal"},
     "no-secrets": {"kind": "secrets"},
+    "answer-language": {"kind": "language"},
 }
 """The heuristics `llmops up` configures for every demo app, so the demo's calls get online scores."""
 

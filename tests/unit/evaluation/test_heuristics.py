@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
@@ -280,12 +281,14 @@ DEFAULTS: dict[str, dict[str, object]] = {
     ids=["empty", "none", "replacement-chars", "huge-unclosed-fence", "nul", "astral"],
 )
 def test_every_kind_judges_hostile_answers(kind: str, text: str | None) -> None:
-    verdicts = judge(kind, text, DEFAULTS.get(kind))
-    assert verdicts and all(v.metric for v in verdicts)
+    answer = dataclasses.replace(Answer.of(text, cap=CAP), prompt="Where is my parcel?", reference="In Lyon.")
+    verdicts = KINDS[kind].build(validate_params(kind, DEFAULTS.get(kind) or {}))(answer)
+    # None of these answers is in a language one can tell: the language check abstains, every other kind judges.
+    assert (verdicts == []) if kind == "language" else (verdicts and all(v.metric for v in verdicts))
 
 
 def test_unknown_kind() -> None:
-    with pytest.raises(ConfigError, match="unknown evaluator kind 'nope'; known: banned_terms, json"):
+    with pytest.raises(ConfigError, match="unknown evaluator kind 'nope'; known: banned_terms, bleu, exact_match"):
         validate_params("nope", {})
 
 

@@ -135,14 +135,9 @@ async def test_roles(harness: tuple[Harness, httpx.AsyncClient]) -> None:
     assert (await client.get("/v1/evaluators")).status_code == 401
     kinds = await client.get("/v1/evaluator-kinds", headers=auth(READER))
     assert [k["kind"] for k in kinds.json()] == [
-        "banned_terms",
-        "json",
-        "length",
-        "llm_judge",
-        "llm_judge_pairwise",
-        "refusal",
-        "regex",
-        "secrets",
+        *("banned_terms", "bleu", "exact_match", "groundedness", "json", "language", "length", "llm_judge"),
+        *("llm_judge_pairwise", "normalized_match", "refusal", "regex", "rouge_l", "secrets", "similarity"),
+        "token_f1",
     ]
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from llmops_evaluation.entrypoints.consumer import decode_call
 from llmops_evaluation.evaluators import Evaluator, build_evaluator, sampled
-from llmops_evaluation.handlers import ScoringRules, score_calls, score_id
+from llmops_evaluation.handlers import ScoringRules, answer_of, score_calls, score_id
 from llmops_evaluation.heuristics import Answer, Verdict
 from llmops_evaluation.metrics import EVALUATOR_FAILURES
 from llmops_evaluation.store import EvaluatorStore
@@ -225,3 +225,27 @@ def test_a_v1_call_is_upcast() -> None:
 def test_poison_is_permanent(value: bytes) -> None:
     with pytest.raises(PermanentError):
         decode_call(message(value))
+
+
+def test_the_answer_carries_the_last_user_message_as_its_prompt() -> None:
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "First question"},
+        {"role": "assistant", "content": "First answer"},
+        {"role": "user", "content": [{"type": "text", "text": "Where is"}, {"type": "text", "text": "my parcel?"}]},
+    ]
+    answer = answer_of(call(messages=messages).data, cap=100, prompt_cap=12)
+    assert answer.prompt == "Where is\nmy "
+    assert answer_of(call(messages=[{"role": "system", "content": "x"}]).data, cap=100).prompt is None
+
+
+async def test_a_pass_where_every_evaluator_abstains_publishes_nothing() -> None:
+    store = store_with(configured("ref", "token_f1"), configured("lang", "language"))
+    assert await scored(store, call(output="ok")) == []  # online calls have no reference; "ok" has no language
+
+
+async def test_the_language_check_judges_the_answer_against_the_calls_prompt() -> None:
+    store = store_with(configured("lang", "language"))
+    [event] = await scored(store, call(output="Votre colis a été expédié hier et sera livré demain matin."))
+    [item] = event.data.scores
+    assert (item.evaluator.kind, item.metric, item.passed, item.label) == ("heuristic", "language", False, "fr")

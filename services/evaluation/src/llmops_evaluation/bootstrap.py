@@ -8,6 +8,7 @@ which is how unit tests run the real routes against an in-memory publisher.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -53,6 +54,7 @@ from llmops_evaluation.replay.wiring import replay_runtime
 from llmops_evaluation.runs.executor import RunExecutor
 from llmops_evaluation.runs.stores import DatasetStore, RunStore
 from llmops_evaluation.runs.wiring import install_runs, run_clients, state_materializer
+from llmops_evaluation.semantic.gateway import GatewayEmbedder
 from llmops_evaluation.store import EvaluatorMaterializer, EvaluatorStore
 
 __all__ = ["SERVICE", "EvaluationPorts", "create_app"]
@@ -126,7 +128,7 @@ def _judge_ports(settings: EvaluationSettings) -> tuple[JudgePorts | None, list[
         history = WarehouseCalls(warehouse)
         clients.append(warehouse.client)
     judges = GatewayJudges(gateway, label_ttl_s=settings.judge_label_ttl_s)
-    return JudgePorts(judges, history), clients
+    return JudgePorts(judges, history, functools.partial(GatewayEmbedder, gateway)), clients
 
 
 async def _kafka_runtime(app: FastAPI, settings: EvaluationSettings) -> Runtime:

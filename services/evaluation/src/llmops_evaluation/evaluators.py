@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from llmops_evaluation.heuristics import KINDS, Answer, Heuristic, Verdict
 from llmops_evaluation.judges import MODEL_KINDS, ModelJudge, ModelKind
 from llmops_evaluation.judges.pairwise import PairwiseJudge, is_shadow_copy
+from llmops_evaluation.semantic import SEMANTIC_KINDS
 
 __all__ = [
     "ConfigError",
@@ -34,9 +35,9 @@ __all__ = [
 
 
 def all_kinds() -> dict[str, type[Heuristic]]:
-    """Every kind a configuration may name: the heuristics and the model-backed judges (read when asked, so a
-    test that plants a kind in either mapping is seen)."""
-    return {**KINDS, **MODEL_KINDS}
+    """Every kind a configuration may name: the heuristics, the model-backed judges and the semantic kinds (read
+    when asked, so a test that plants a kind in one of the mappings is seen)."""
+    return {**KINDS, **MODEL_KINDS, **SEMANTIC_KINDS}
 
 
 _SAMPLE_BUCKETS = 1 << 32
@@ -130,11 +131,17 @@ def build_evaluator(config: EvaluatorConfigured) -> Evaluator:
     if issubclass(heuristic, ModelKind):
         if config.include_platform:
             raise ConfigError("a judge never scores platform traffic (judge calls are): include_platform must be false")
-        model, prompt = heuristic.route_and_prompt(params)
-        ref = EvaluatorRef(
-            name=config.name, version=version, kind="llm_judge", judge_model=model, judge_prompt=prompt.name
-        )
+        ref = _model_ref(heuristic, config.name, version, params)
         judge = heuristic.build(params)
         return Evaluator(config, heuristic, version, judge, ref, model=heuristic.build_model(params), params=params)
-    ref = EvaluatorRef(name=config.name, version=version, kind="heuristic")
+    ref = EvaluatorRef(name=config.name, version=version, kind=heuristic.evaluator_kind)
     return Evaluator(config=config, heuristic=heuristic, version=version, judge=heuristic.build(params), ref=ref)
+
+
+def _model_ref(kind: type[ModelKind], name: str, version: str, params: Any) -> EvaluatorRef:
+    """An LLM judge's reference names its model and rubric; a semantic evaluator's only its kind."""
+    if kind.evaluator_kind != "llm_judge":
+        return EvaluatorRef(name=name, version=version, kind=kind.evaluator_kind)
+    model, prompt = kind.route_and_prompt(params)
+    assert prompt is not None
+    return EvaluatorRef(name=name, version=version, kind="llm_judge", judge_model=model, judge_prompt=prompt.name)

@@ -13,6 +13,7 @@ evaluators score as usual (docs/adr/0020).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import time
@@ -35,10 +36,12 @@ from llmops_evaluation.heuristics import Answer, Verdict
 from llmops_evaluation.metrics import EVALUATOR_FAILURES, EVALUATOR_SECONDS, SCORES
 from llmops_evaluation.ports import EvaluatorLookup
 
-__all__ = ["ScoringRules", "answer_of", "judge_isolated", "pass_id", "score_calls", "score_id"]
+__all__ = ["MAX_PROMPT_CHARS", "ScoringRules", "answer_of", "judge_isolated", "pass_id", "score_calls", "score_id"]
 
 log = logging.getLogger(__name__)
 _MAX_EXPLANATION = 16_384
+MAX_PROMPT_CHARS = 8192
+"""Characters of the prompt an evaluator reads (the language check needs far fewer; judges read it all)."""
 
 
 def _utcnow() -> datetime:
@@ -62,12 +65,15 @@ class ScoringRules:
 Job = tuple[CloudEvent[CallRecorded], list[Evaluator]]
 
 
-def answer_of(call: CallRecorded, cap: int) -> Answer:
-    """The first choice's answer (the one the application returned), capped at ``cap`` characters."""
+def answer_of(call: CallRecorded, cap: int, prompt_cap: int = MAX_PROMPT_CHARS) -> Answer:
+    """The first choice's answer (the one the application returned), capped at ``cap`` characters, with the
+    question it answers: the call's last user message, its first ``prompt_cap`` characters."""
     choice = call.choices[0] if call.choices else None
     output = choice.output if choice is not None else None
     refused = choice is not None and bool(choice.refusal)
-    return Answer.of(output if output is not None else (choice.refusal if choice else None), cap=cap, refused=refused)
+    answer = Answer.of(output if output is not None else (choice.refusal if choice else None), cap=cap, refused=refused)
+    asked = next((m.text() for m in reversed(call.messages) if m.role == "user"), None)
+    return dataclasses.replace(answer, prompt=asked[:prompt_cap]) if asked else answer
 
 
 def score_id(tenant: str, call: CallRecorded, evaluator: Evaluator, metric: str) -> str:
@@ -131,7 +137,8 @@ def _judge_all(jobs: Sequence[Job], rules: ScoringRules) -> tuple[list[CloudEven
             items.extend(scored)
             if scored and scored[0].outcome == "scored":  # a failure is one item, never beside scores
                 kinds[evaluator.kind] += len(scored)
-        events.append(_event(call, chosen, items, now, rules))
+        if items:  # every evaluator may abstain (no reference, no language to tell): then there is no pass
+            events.append(_event(call, chosen, items, now, rules))
     return events, kinds
 
 

@@ -43,11 +43,12 @@ from llmops_evaluation.judges.pairwise import SHADOW_OF, PairwiseJudge, PrimaryM
 from llmops_evaluation.judges.rubric import UnknownRubric
 from llmops_evaluation.metrics import EVALUATOR_FAILURES, EVALUATOR_SECONDS, JUDGES_IN_FLIGHT, SCORES
 from llmops_evaluation.ports import EvaluatorLookup, JudgePorts
+from llmops_evaluation.semantic.kinds import NoEmbedder
 
 __all__ = ["ModelStage", "judged_answer", "judgment_id"]
 
 log = logging.getLogger(__name__)
-_EXPLAINED = (PlatformCallError, UnknownRubric, PrimaryMissing)
+_EXPLAINED = (PlatformCallError, UnknownRubric, PrimaryMissing, NoEmbedder)
 """Failures whose message is ours or the gateway's reason (never the judged text): recorded as they are."""
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -10,6 +10,7 @@ from llmops_schemas.v2 import CallRecorded
 
 if TYPE_CHECKING:
     from llmops_evaluation.evaluators import Evaluator
+    from llmops_evaluation.semantic.base import Embedder
 
 __all__ = ["CallHistory", "EvaluatorLookup", "JudgeGateway", "JudgePorts"]
 
@@ -57,7 +58,12 @@ class CallHistory(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class JudgePorts:
-    """What model-backed evaluators may use; ``history`` None: pairwise judges record an error."""
+    """What model-backed evaluators may use; ``history`` None: pairwise judges record an error.
+
+    ``embedder(tenant, model)`` gives the semantic evaluators an embedder acting for ``tenant`` (the gateway's
+    ``/v1/embeddings`` with that model); None: they record an error.
+    """
 
     gateway: JudgeGateway
     history: CallHistory | None = None
+    embedder: Callable[[str, str], Embedder] | None = None

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from llmops_schemas.v2.evaluation import EvaluatorKind
 from pydantic import BaseModel, ConfigDict
 
 __all__ = ["Answer", "Heuristic", "Params", "Verdict"]
@@ -46,7 +47,7 @@ class Answer:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """One metric's result: published as one ``llmops.evaluation.scored.v1``."""
+    """One metric's result: one ``ScoreItem`` of the call's ``llmops.evaluation.scored.v2``."""
 
     metric: str
     score: float
@@ -67,10 +68,14 @@ class Heuristic:
     """A built-in evaluator kind: ``kind`` and ``version`` name it, ``params`` validates its settings.
 
     ``build(params)`` returns the judging function, compiled once per configuration (patterns, schema
-    validators), so judging a call costs only the check itself.
+    validators), so judging a call costs only the check itself. It returns no verdict when the answer lacks
+    what the kind needs (a reference, a prompt whose language can be told). ``evaluator_kind`` is what its
+    scores' ``EvaluatorRef.kind`` says: ``heuristic`` judges the answer alone, ``reference`` against an
+    expected answer.
     """
 
     kind: ClassVar[str]
+    evaluator_kind: ClassVar[EvaluatorKind] = "heuristic"
     version: ClassVar[str]
     params: ClassVar[type[Params]]
 

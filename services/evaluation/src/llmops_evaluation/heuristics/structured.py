@@ -14,10 +14,10 @@ from pydantic import Field, JsonValue, field_validator
 
 from llmops_evaluation.heuristics.base import Answer, Heuristic, Params, Verdict
 
-__all__ = ["Json", "extract_json"]
+__all__ = ["FENCE", "Json", "extract_json"]
 
 # A fenced block: ``` or ~~~, an optional info string (json, JSON, json5...), the body, the same fence.
-_FENCE = re.compile(
+FENCE = re.compile(
     r"^(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[\w+.-]*)[^\n]*\n(?P<body>.*?)^(?P=fence)[ \t]*$", re.M | re.S
 )
 
@@ -35,7 +35,7 @@ def extract_json(text: str, *, fences: bool = True) -> tuple[Any, str | None]:
     except (ValueError, RecursionError) as exc:
         why = f"not JSON: {type(exc).__name__} at char {getattr(exc, 'pos', '?')}"
     if fences:
-        for block in _FENCE.finditer(text):
+        for block in FENCE.finditer(text):
             if block["info"] and block["info"].lower() not in {"json", "jsonc", "json5"}:
                 continue
             try:

@@ -38,7 +38,9 @@ class JudgeChecks:
         model, prompt = evaluator.heuristic.route_and_prompt(evaluator.params)
         try:
             models = await self._gateway.models(tenant)
-            if prompt.version is not None:
+            if prompt is None:
+                found, what = True, ""
+            elif prompt.version is not None:
                 found = await self._gateway.has_version(tenant, prompt.name, prompt.version)
                 what = f"version {prompt.version}"
             else:
@@ -51,7 +53,7 @@ class JudgeChecks:
         if model not in models:
             shown = ", ".join(sorted(models)[:_SHOWN_MODELS]) or "none"
             raise _invalid(f"params.model: the gateway has no model {model!r} (its models: {shown})")
-        if not found:
+        if not found and prompt is not None:
             raise _invalid(f"params.prompt: the rubric prompt {prompt.name!r} has no {what} in the prompt registry")
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from llmops_schemas.v2 import CallRecorded
+from llmops_schemas.v2.evaluation import EvaluatorKind
 from pydantic import Field, model_validator
 
 from llmops_evaluation.heuristics.base import Answer, Heuristic, Params, Verdict
@@ -86,9 +87,11 @@ class ModelKind(Heuristic):
     """A kind that runs in the model stage: ``build_model(params)`` is its async judge.
 
     Its ``build`` (the heuristic pass's) is never called: the heuristic pass leaves model-backed evaluators out.
+    ``evaluator_kind`` is ``llm_judge`` for the judges, ``semantic`` for the embedding-based kinds.
     """
 
     stage: ClassVar[str] = "model"
+    evaluator_kind: ClassVar[EvaluatorKind] = "llm_judge"
 
     @classmethod
     def build(cls, params: Any) -> Callable[[Answer], list[Verdict]]:
@@ -102,6 +105,7 @@ class ModelKind(Heuristic):
         raise NotImplementedError
 
     @classmethod
-    def route_and_prompt(cls, params: Any) -> tuple[str, RubricPrompt]:
-        """The gateway route and rubric prompt a configuration names (checked when it is written)."""
+    def route_and_prompt(cls, params: Any) -> tuple[str, RubricPrompt | None]:
+        """The gateway route and rubric prompt a configuration names (checked when it is written); a kind that
+        sends no rubric (the semantic ones) names its route only."""
         return params.model, params.prompt
