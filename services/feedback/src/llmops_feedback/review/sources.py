@@ -5,8 +5,9 @@ call id and why it was chosen), newest first. Sources are registered in :data:`S
 window is the extension point left for when drift reports exist (its entry refuses with a clear 422 until
 then); a new source is one function and one entry, and the schema needs no change (``source`` is a name).
 
-Params every source reads: ``start``/``end`` (ISO 8601, default the last 7 days) and, where the table has it,
-``app``. Bad params raise :class:`SourceError` (a 422 naming the param).
+Params every source but ``dataset`` reads: ``start``/``end`` (ISO 8601, default the last 7 days) and, where the
+table has it, ``app`` (a dataset version is found whatever its age). Bad params raise :class:`SourceError` (a
+422 naming the param).
 """
 
 from __future__ import annotations
