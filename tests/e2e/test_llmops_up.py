@@ -43,9 +43,9 @@ LLMOPS = str(Path(sys.executable).with_name("llmops"))
 READY_TIMEOUT_S = 300
 GATEWAY_CALLS = 20  # llmops_cli.up.GATEWAY_DEMO_CALLS
 TOOL_CALLS = 2  # the tool-calling round trip: the model's tool call, then its answer with the tool's result
+JUDGED_CALLS = 1  # the judge demo's call (app llmops-judge-demo), whose judge call is platform traffic
+JUDGE_CALLS = 1  # that judge call through the gateway (platform traffic: listed, not in the metrics)
 RUN_CALLS = 2 * 5  # the offline-run demo: two runs of a five-example dataset (platform traffic, app "default")
-JUDGE_DEMO_CALLS = 1  # the judge demo's call to be judged (application traffic, app "llmops-judge-demo")
-JUDGE_CALLS = 1  # and the judge's own call to the local judge model (platform traffic)
 CHILDREN = {"kafka", "ingest", "warehouse", "model-server", "demo-upstream", "inference", "feedback", "evaluation"}
 STOP_TIMEOUT_S = 60
 CLI_SETTINGS = {"LLMOPS_DATA_DIR", "LLMOPS_INGEST_URL", "LLMOPS_WAREHOUSE_URL", "LLMOPS_API_KEY"}
@@ -226,8 +226,6 @@ def test_up_serves_the_cli_stops_on_ctrl_c_and_reuses_its_data_dir(session: Sess
     assert "demo: 200 calls accepted, 0 rejected" in first.output
     assert f"gateway: {GATEWAY_CALLS} chat completions answered, 0 failed" in first.output
     assert "feedback: a thumbs-up on chatcmpl-" in first.output  # an end user's, with the answer's token
-    assert "review queue demo-review-" in first.output and "reviewed (off-topic, corrected)" in first.output
-    assert "preference export: " in first.output  # the review's correction, read back through the warehouse
     assert " calls queryable" not in first.output  # every call queryable in time
     assert "prompt demo-assistant v1 labelled production" in first.output
     assert re.search(r"replay rp-[0-9a-f]+ \(completed\): [1-9][0-9]* stored calls of", first.output), first.output
@@ -235,10 +233,11 @@ def test_up_serves_the_cli_stops_on_ctrl_c_and_reuses_its_data_dir(session: Sess
     curl = f'curl -s -H "Authorization: Bearer $(jq -r .reader {session.data_dir}/credentials.json)" \\'
     assert curl in [line.strip() for line in first.lines], first.output  # a pipe gets whole lines, not wrapped
     keys = json.loads((session.data_dir / "credentials.json").read_text())
-    total = 200 + GATEWAY_CALLS + TOOL_CALLS + JUDGE_DEMO_CALLS
+    total = 200 + GATEWAY_CALLS + TOOL_CALLS + JUDGED_CALLS
     assert 'tool calling: demo-tools called get_weather({"city": "Lisbon"}), then answered' in first.output
     assert "offline runs: demo-faq@1 with prompt demo-runs" in first.output
     assert "gate on llmops-demo-refusal (max drop 0.1): passed" in first.output, first.output
+    _assert_quality_loop_shown(first.output)
 
     # the gateway's calls: their prompt and experiment variant recorded, the two variants both used
     items = json.loads(session.cli("calls", "--app", "llmops-demo", "--limit", "100", "--json").stdout)["items"]
@@ -273,8 +272,7 @@ def test_up_serves_the_cli_stops_on_ctrl_c_and_reuses_its_data_dir(session: Sess
     cursor = first_page["next_cursor"]
     second_page = json.loads(session.cli("calls", "--limit", "150", "--json", "--cursor", cursor).stdout)
     ids = [c["call_id"] for c in first_page["items"] + second_page["items"]]
-    # the runs' and the judge's calls too (every origin is listed)
-    assert len(ids) == len(set(ids)) == total + RUN_CALLS + JUDGE_CALLS
+    assert len(ids) == len(set(ids)) == total + RUN_CALLS + JUDGE_CALLS  # every origin is listed
     assert second_page["next_cursor"] is None
 
     _ctrl_c(session, first)
@@ -287,6 +285,22 @@ def test_up_serves_the_cli_stops_on_ctrl_c_and_reuses_its_data_dir(session: Sess
     assert "prompt demo-assistant v2 labelled production" in second.output
     assert f"gateway: {GATEWAY_CALLS} chat completions answered, 0 failed" in second.output
     _ctrl_c(session, second, twice=True)
+
+
+def _assert_quality_loop_shown(output: str) -> None:
+    """Each piece of issue 9's demo has its line: online scores, a judge score, an offline run with a gate
+    (asserted by the caller), an A/B verdict, a review queue item and a preference export."""
+    online = re.search(r"online scores: (\d+) of (\d+) gateway calls of llmops-demo scored", output)
+    assert online and online[1] == online[2] == str(GATEWAY_CALLS + TOOL_CALLS), output
+    assert "online scores of llmops-demo by evaluator" in output and "llmops-demo-answer-length" in output
+    assert re.search(r"judge: local-judge scored call chatcmpl-\S+ [1-5]/5 with rubric demo-rubric v1", output), output
+    verdict = re.search(r"A/B verdict on demo-temperature-\d+: (\w+) on error_rate \(calls: control warm (\d+), "
+                        r"cool (\d+)\)", output)  # fmt: skip
+    assert verdict and int(verdict[2]) + int(verdict[3]) >= GATEWAY_CALLS, output
+    assert verdict[1] == "keep_running"  # 20 calls are far below the 100 per arm the sequential test waits for
+    assert "variant cool (" in output and "p always-valid" in output  # the verdict's table
+    assert "review queue demo-review-" in output and "reviewed (off-topic, corrected)" in output
+    assert "preference export: " in output  # the review's correction, read back through the warehouse
 
 
 @dataclass

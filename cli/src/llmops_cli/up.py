@@ -47,6 +47,7 @@ from llmops_cli.render import table
 from llmops_cli.review_demo import run_review_demo
 from llmops_cli.sending import SendError, send_records
 from llmops_cli.supervisor import supervise
+from llmops_cli.verdict_demo import show_online_scores, show_verdict
 
 __all__ = ["run_up"]
 
@@ -327,6 +328,8 @@ def _run_gateway_demo(platform: LocalPlatform, keys: dict[str, str], console: Co
             _end_user_feedback(platform, answered, console)
         call_ids += _tool_round_trip(gateway, writer, console)
     _show_gateway_calls(platform, keys["reader"], set(call_ids), console)
+    show_online_scores(platform.url("warehouse"), keys["reader"], DEMO_APP, set(call_ids), console)
+    show_verdict(platform.url("evaluation"), keys["reader"], experiment["experiment_id"], console)
     run_review_demo(platform.url("feedback"), keys, call_ids[:3], stamp, console, _checked)
 
 

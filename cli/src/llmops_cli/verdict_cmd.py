@@ -12,12 +12,13 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 
 from llmops_cli.context import cli_context
 from llmops_cli.evals_cmd import EvaluationUrl, evaluation_client
 from llmops_cli.prompts_cmd import AdminKey, Json, print_json, request, table
 
-__all__ = ["verdict"]
+__all__ = ["print_verdict", "verdict"]
 
 COLUMNS = ("metric", "test", "n control", "n variant", "control", "variant", "difference", "interval", "effect",
            "p", "p always-valid", "outcome")  # fmt: skip
@@ -72,20 +73,21 @@ def verdict(
     if json_output:
         print_json(cli, body)
     else:
-        _print(cli, body)
+        print_verdict(cli.out, body)
     if fail_on is FailOn.worse and any(v["verdict"] == "variant_worse" for v in body["variants"]):
         raise typer.Exit(3)
 
 
-def _print(cli: Any, body: dict[str, Any]) -> None:
+def print_verdict(out: Console, body: dict[str, Any]) -> None:
+    """The verdict's head line, then one table per variant (also what `llmops up`'s demo prints)."""
     winner = f" ({body['winner']})" if body.get("winner") else ""
     head = f"[bold]{body['experiment_id']}[/bold] ({body['kind']}, {body['status']}): [bold]{body['verdict']}[/bold]"
     control = f"control {body['control']} ({body['control_calls']} calls)"
-    cli.out.print(f"{head}{winner} on {body['primary_metric']}, alpha {body['alpha']}, {control}")
+    out.print(f"{head}{winner} on {body['primary_metric']}, alpha {body['alpha']}, {control}")
     if body.get("truncated"):
-        cli.out.print("[yellow]read bound reached: the verdict saw the newest calls only[/yellow]")
+        out.print("[yellow]read bound reached: the verdict saw the newest calls only[/yellow]")
     for variant in body["variants"]:
-        cli.out.print(f"\nvariant [bold]{variant['variant']}[/bold] ({variant['calls']} calls): {variant['verdict']}"
-                      f" ({variant['reason']})", highlight=False)  # fmt: skip
+        out.print(f"\nvariant [bold]{variant['variant']}[/bold] ({variant['calls']} calls): {variant['verdict']}"
+                  f" ({variant['reason']})", highlight=False)  # fmt: skip
         rows = [_row(m, body["primary_metric"]) for m in variant["metrics"]]
-        cli.out.print(table(rows, COLUMNS) if rows else "no metrics yet")
+        out.print(table(rows, COLUMNS) if rows else "no metrics yet")

@@ -283,6 +283,7 @@ async def test_a_dataset_from_stored_calls(h: Harness) -> None:
             ("Where is it?", "Here."),  # c4: the same question, another call (its tag differs)
         ]
         assert shown[0]["tags"] == ["call:c1", "model:m"]
+        assert [e["source_call_id"] for e in shown] == ["c1", "c2", "c4"]  # what a review queue reads back
     assert h.platform.requests[0] == {"app": "support-bot", "origin": "application", "limit": "1000"}
 
 

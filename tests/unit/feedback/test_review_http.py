@@ -232,6 +232,46 @@ async def test_other_sources(client: httpx.AsyncClient, history: InMemoryHistory
     assert made.json()["queue"]["params"]["dataset"] == "golden"
 
 
+def _dataset_version(
+    history: InMemoryHistory, version: int, digest: str, calls: list[str | None], at: datetime
+) -> None:
+    """A stored dataset version as the evaluation service publishes it: the examples, then the manifest."""
+    for position, call_id in enumerate(calls):
+        example = {"dataset": "golden", "version": version, "digest": digest, "example_id": f"ex-{position}",
+                   "position": position, "input": "Where is my parcel?", "tags": []}  # fmt: skip
+        if call_id is not None:
+            example["source_call_id"] = call_id
+        history.add("acme", "dataset_examples", example, at - timedelta(milliseconds=len(calls) - position))
+    manifest = {"name": "golden", "version": version, "digest": digest, "examples": len(calls), "source": "calls"}
+    history.add("acme", "dataset_versions", manifest, at)
+
+
+async def test_a_dataset_source_reads_the_source_calls_of_a_version_through_the_warehouse(
+    client: httpx.AsyncClient, history: InMemoryHistory
+) -> None:
+    _dataset_version(history, 1, "a" * 64, ["old-1", "old-2"], NOW - timedelta(days=30))  # older than 7 days
+    _dataset_version(history, 2, "b" * 64, ["c-2", None, "c-0", "c-2"], NOW - timedelta(hours=2))
+    old = {"dataset": "golden", "version": 2, "digest": "b" * 64, "example_id": "ex-9",
+           "position": 9, "tags": ["call:c-9"]}  # fmt: skip  # stored before source_call_id: the tag names it
+    history.add("acme", "dataset_examples", old, NOW - timedelta(hours=2, milliseconds=9))
+    history.add("beta", "dataset_versions", {"name": "golden", "version": 3, "digest": "c" * 64}, NOW)
+
+    latest = await create(client, {"name": "d-latest", "source": "dataset", "params": {"dataset": "golden"}})
+    assert latest.status_code == 201, latest.text
+    items = (await client.get("/v1/review/queues/d-latest/items", headers=auth("reader"))).json()["items"]
+    assert [i["call_id"] for i in items] == ["c-2", "c-0", "c-9"]  # dataset order, one item per call
+    assert {i["reason"] for i in items} == {"dataset golden@2"}
+    first = await create(client, {"name": "d-1", "source": "dataset", "params": {"dataset": "golden@1"}})
+    assert first.json()["items"] == 2
+    for params, needle in (
+        ({"dataset": "golden@4"}, "no version 4 of dataset 'golden'"),
+        ({"dataset": "golden@two"}, "name@version"),
+        ({"dataset": "other"}, "no dataset 'other'"),
+    ):
+        refused = await create(client, {"name": "d-bad", "source": "dataset", "params": params})
+        assert refused.status_code == 422 and needle in refused.text, refused.text
+
+
 async def test_warehouse_unavailable_is_a_503_with_retry_after(
     client: httpx.AsyncClient, history: InMemoryHistory
 ) -> None:

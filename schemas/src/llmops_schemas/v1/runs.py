@@ -21,6 +21,7 @@ from pydantic import AwareDatetime, Field, JsonValue, StringConstraints
 
 from llmops_schemas.v1.common import (
     CompactedPayload,
+    Identifier,
     Name,
     Sha256Hex,
     ShortText,
@@ -54,7 +55,9 @@ class DatasetExampleAdded(CompactedPayload):
     ``input`` is what the variant is asked (the user message, or the prompt's ``input`` variable), ``expected``
     the reference answer, ``context`` the passages the answer should be grounded in. ``pair_group`` groups
     counterfactual examples (the same input with a demographic term swapped, ``pair_label`` naming which), whose
-    score gap the bias check reports.
+    score gap the bias check reports. ``source_call_id`` names the stored call an example was made from, so a
+    review queue can name a dataset (docs/feedback.md#review-queues); examples stored before it had only the
+    ``call:<id>`` tag.
     """
 
     event_type: ClassVar[str] = "llmops.evaluation.dataset_example.v1"
@@ -72,6 +75,9 @@ class DatasetExampleAdded(CompactedPayload):
     tags: Tags = Field(default_factory=list)
     pair_group: Slug | None = Field(default=None, description="Counterfactual group this example belongs to")
     pair_label: Name | None = Field(default=None, description="Which side of the pair, e.g. 'she' or 'he'")
+    source_call_id: Identifier | None = Field(
+        default=None, description="The stored call the example was made from (a 'calls' version) or an upload names"
+    )
 
     def entity_key(self) -> str:
         return f"{self.dataset}:{self.version}:{self.digest[:12]}:{self.example_id}"

@@ -53,7 +53,8 @@ def _text_of(content: Any) -> str:
 
 
 def example_of_call(call: dict[str, Any], *, expected_from_output: bool) -> ExampleIn:
-    """A stored call (``GET /v1/calls`` item) as an example: its last user message, optionally its answer."""
+    """A stored call (``GET /v1/calls`` item) as an example: its last user message, optionally its answer, and
+    the call's id (``source_call_id``: a review queue reads it back through the warehouse)."""
     users = [m for m in call.get("messages", []) if m.get("role") == "user"]
     output = call.get("output") if expected_from_output else None
     return ExampleIn(
@@ -61,6 +62,7 @@ def example_of_call(call: dict[str, Any], *, expected_from_output: bool) -> Exam
         input=_text_of(users[-1].get("content")) if users else "",
         expected=output or None,
         tags=[f"call:{call['call_id']}"[:128], f"model:{call.get('model', '')}"[:128]],
+        source_call_id=call["call_id"],
     )
 
 

@@ -1,7 +1,8 @@
 """Dataset examples from JSONL: every line checked on its own, so one broken line never loses the others.
 
 A line is a JSON object with ``input`` (required), and optionally ``id``, ``expected``, ``context`` (a string
-or a list of passages), ``variables``, ``tags``, ``pair_group`` and ``pair_label``. A line that is not UTF-8,
+or a list of passages), ``variables``, ``tags``, ``pair_group``, ``pair_label`` and ``source_call_id`` (the
+stored call the example comes from). A line that is not UTF-8,
 not JSON, not an object, breaks a bound, or repeats an earlier line's id is reported with its number and the
 reason; the valid lines are imported. The version's digest is SHA-256 of the examples' canonical JSON in order,
 so the same content always has the same digest.
@@ -21,6 +22,7 @@ __all__ = ["ExampleIn", "LineError", "ParsedDataset", "dataset_digest", "example
 
 _Text = Annotated[str, StringConstraints(max_length=MAX_EXAMPLE_CHARS)]
 _SlugText = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+_CallId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$")]
 _MAX_ERRORS = 100
 
 
@@ -39,6 +41,7 @@ class ExampleIn(BaseModel):
     )
     pair_group: _SlugText | None = None
     pair_label: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
+    source_call_id: _CallId | None = None
 
     @field_validator("context", mode="before")
     @classmethod

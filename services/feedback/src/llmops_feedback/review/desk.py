@@ -117,7 +117,7 @@ class ReviewDesk:
     async def _pick(self, tenant: str, spec: QueueSpec) -> Picked:
         if spec.source not in SOURCES:
             raise ReviewRefused(422, "unknown_source", f"unknown source {spec.source!r}; known: {', '.join(SOURCES)}")
-        if self._history is None and spec.source != "dataset":
+        if self._history is None and not (spec.source == "dataset" and "call_ids" in spec.params):
             raise ReviewRefused(
                 503, "no_history", "no warehouse is configured (LLMOPS_WAREHOUSE_URL and LLMOPS_SERVICE_KEY)"
             )

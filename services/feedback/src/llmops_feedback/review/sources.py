@@ -5,8 +5,9 @@ call id and why it was chosen), newest first. Sources are registered in :data:`S
 window is the extension point left for when drift reports exist (its entry refuses with a clear 422 until
 then); a new source is one function and one entry, and the schema needs no change (``source`` is a name).
 
-Params every source reads: ``start``/``end`` (ISO 8601, default the last 7 days) and, where the table has it,
-``app``. Bad params raise :class:`SourceError` (a 422 naming the param).
+Params every source but ``dataset`` reads: ``start``/``end`` (ISO 8601, default the last 7 days) and, where the
+table has it, ``app`` (a dataset version is found whatever its age). Bad params raise :class:`SourceError` (a
+422 naming the param).
 """
 
 from __future__ import annotations
@@ -172,17 +173,69 @@ async def sample(source: SourceInput) -> Picked:
     return Picked([Candidate(call_id, "random sample") for call_id in drawn], read.truncated)
 
 
-async def dataset(source: SourceInput) -> Picked:
-    """The calls a dataset names: params ``dataset`` (its name), optional ``version`` and ``call_ids`` (a list)."""
-    name = _text(source.params, "dataset", required=True)
-    version = _text(source.params, "version")
-    call_ids = source.params.get("call_ids")
+_EPOCH = "1970-01-01T00:00:00+00:00"
+
+
+def _dataset_ref(params: Mapping[str, JsonValue]) -> tuple[str, int | None]:
+    """``dataset`` as ``name`` or ``name@version`` (or ``version`` apart); None: the latest version."""
+    name, _, at = (_text(params, "dataset", required=True) or "").partition("@")
+    version = at or _text(params, "version")
+    if not name or (version is not None and not version.isdigit()):
+        raise SourceError("dataset", "params.dataset must be a dataset name or name@version (a positive number)")
+    return name, int(version) if version else None
+
+
+def _explicit(call_ids: JsonValue, reason: str, max_items: int) -> Picked:
     if not isinstance(call_ids, list) or not call_ids or not all(isinstance(c, str) and c for c in call_ids):
         raise SourceError("call_ids", "params.call_ids must be a non-empty list of call ids")
-    if len(call_ids) > source.max_items:
-        raise SourceError("call_ids", f"params.call_ids has {len(call_ids)} calls; at most {source.max_items}")
-    reason = f"dataset {name}" + (f"@{version}" if version else "")
-    return Picked(_first_per_call([Candidate(str(c), reason) for c in call_ids], source.max_items))
+    if len(call_ids) > max_items:
+        raise SourceError("call_ids", f"params.call_ids has {len(call_ids)} calls; at most {max_items}")
+    return Picked(_first_per_call([Candidate(str(c), reason) for c in call_ids], max_items))
+
+
+def _example_call_id(data: Mapping[str, Any]) -> str | None:
+    """The example's source call: ``source_call_id``, or the ``call:<id>`` tag of an example stored before it."""
+    if data.get("source_call_id"):
+        return str(data["source_call_id"])
+    return next((t[5:] for t in data.get("tags") or [] if isinstance(t, str) and t.startswith("call:")), None)
+
+
+async def _manifest(source: SourceInput, name: str, version: int | None) -> Mapping[str, Any]:
+    """The row of the version's manifest (its first: the first manifest of a version wins); 422 when none."""
+    read = await source.history.read(source.tenant, "dataset_versions", {"start": _EPOCH}, source.max_rows)
+    mine = [r for r in read.rows if (r.get("data") or {}).get("name") == name and not r.get("deleted")]
+    if version is None and mine:
+        version = max(int(r["data"]["version"]) for r in mine)
+    found = [r for r in mine if r["data"]["version"] == version]
+    if not found:
+        which = f"version {version} of " if version is not None else ""
+        raise SourceError("dataset", f"the warehouse has no {which}dataset {name!r}")
+    return found[-1]  # rows come newest first
+
+
+async def dataset(source: SourceInput) -> Picked:
+    """The calls a dataset names: params ``dataset`` (``name`` or ``name@version``, default its latest), and
+    either ``call_ids`` (a list, taken as given) or none, then the source calls of the version's examples
+    (``source_call_id``, set on datasets built from stored calls), read through the warehouse in dataset order."""
+    name, version = _dataset_ref(source.params)
+    if "call_ids" in source.params:
+        reason = f"dataset {name}" + (f"@{version}" if version else "")
+        return _explicit(source.params["call_ids"], reason, source.max_items)
+    row = await _manifest(source, name, version)
+    manifest = row["data"]
+    # The examples are published just before their manifest: read back from its time, newest first.
+    end = (datetime.fromisoformat(row["time"]) + timedelta(milliseconds=1)).isoformat()
+    read = await source.history.read(source.tenant, "dataset_examples", {"start": _EPOCH, "end": end}, source.max_rows)
+    examples = sorted(
+        (data for r in read.rows if (data := r.get("data") or {}).get("dataset") == name
+         and data.get("version") == manifest["version"] and data.get("digest") == manifest["digest"]),
+        key=lambda data: int(data.get("position", 0)),
+    )  # fmt: skip
+    reason = f"dataset {name}@{manifest['version']}"
+    found = [Candidate(call_id, reason) for data in examples if (call_id := _example_call_id(data))]
+    if not found and not read.truncated:
+        raise SourceError("dataset", f"no example of {reason} names a stored call (source_call_id)")
+    return Picked(_first_per_call(found, source.max_items), read.truncated and len(examples) < manifest["examples"])
 
 
 async def drift_window(source: SourceInput) -> Picked:
