@@ -28,7 +28,6 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import Field
-from rouge_score import rouge_scorer, tokenize
 from sacrebleu.metrics.bleu import BLEU
 
 from llmops_evaluation.heuristics.base import Answer, Heuristic, Params, Verdict
@@ -162,6 +161,9 @@ class RougeL(ReferenceKind):
 
     @classmethod
     def compare(cls, params: RougeLParams) -> Compare:
+        # Imported when a rouge_l evaluator is built: rouge-score imports all of nltk, seconds of every start.
+        from rouge_score import rouge_scorer, tokenize
+
         scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=params.use_stemmer)
         cut = params.max_chars
 
