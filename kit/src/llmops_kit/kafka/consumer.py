@@ -98,6 +98,7 @@ class ConsumerLoop(Generic[T]):
         retry: RetryPolicy | None = None,
         security: KafkaSecurity | None = None,
         without_dlq: Iterable[str] = (),
+        max_partition_fetch_bytes: int = 1 << 20,
     ) -> None:
         self._topics = list(topics)
         # Topics the catalog gives no DLQ (compacted config): a record that cannot be handled is counted and
@@ -119,6 +120,9 @@ class ConsumerLoop(Generic[T]):
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=max_batch,
+            # Most bytes one fetch brings per partition (aiokafka's default: 1 MiB, ~750 calls); a consumer
+            # whose batches are larger than that raises it, or a lagging one fetches many times per batch.
+            max_partition_fetch_bytes=max_partition_fetch_bytes,
         )
         self._uncommitted = Uncommitted()
         self._consumer.subscribe(self._topics, listener=ForgetRevoked(self._uncommitted))
