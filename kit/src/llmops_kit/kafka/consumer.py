@@ -80,6 +80,10 @@ Decoder = Callable[[ConsumedMessage], T]
 BatchHandler = Callable[[Sequence[Delivery[T]]], Awaitable[None]]
 
 
+_DECODE_SLICE = 1_000
+"""Messages decoded between two yields to the event loop (about 10 ms of decoding each)."""
+
+
 class ConsumerLoop(Generic[T]):
     """Consumes ``topics`` in ``group_id``, in size- and time-bounded batches, at least once."""
 
@@ -98,6 +102,7 @@ class ConsumerLoop(Generic[T]):
         retry: RetryPolicy | None = None,
         security: KafkaSecurity | None = None,
         without_dlq: Iterable[str] = (),
+        max_partition_fetch_bytes: int = 1 << 20,
     ) -> None:
         self._topics = list(topics)
         # Topics the catalog gives no DLQ (compacted config): a record that cannot be handled is counted and
@@ -119,6 +124,9 @@ class ConsumerLoop(Generic[T]):
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=max_batch,
+            # Most bytes one fetch brings per partition (aiokafka's default: 1 MiB, ~750 calls); a consumer
+            # whose batches are larger than that raises it, or a lagging one fetches many times per batch.
+            max_partition_fetch_bytes=max_partition_fetch_bytes,
         )
         self._uncommitted = Uncommitted()
         self._consumer.subscribe(self._topics, listener=ForgetRevoked(self._uncommitted))
@@ -223,7 +231,9 @@ class ConsumerLoop(Generic[T]):
         """The next batch, decoded (decoding is pure: dead-lettering waits for :meth:`_process`)."""
         batch: _Batch[T] = _Batch(await self._next_batch(busy))
         per_topic: dict[str, int] = {}
-        for message in batch.messages:
+        for i, message in enumerate(batch.messages):
+            if i and not i % _DECODE_SLICE:
+                await asyncio.sleep(0)  # a large batch is decoded in slices: the loop's HTTP answers in between
             per_topic[message.topic] = per_topic.get(message.topic, 0) + 1
             try:
                 batch.deliveries.append(Delivery(message, self._decode(message)))

@@ -145,4 +145,5 @@ def build_consumer(
         max_wait_ms=settings.batch_wait_ms,
         security=settings.kafka_security,
         without_dlq=compacted,
+        max_partition_fetch_bytes=settings.fetch_partition_bytes,
     )
