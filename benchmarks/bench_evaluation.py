@@ -46,7 +46,7 @@ from llmops_cli.demo import demo_calls
 from llmops_kit.auth import ANY_TENANT, SERVICE_ROLE, generate_key, hash_key
 from llmops_kit.infra import LocalKafkaBroker, free_port
 from llmops_kit.infra.process import ManagedProcess
-from llmops_kit.kafka.producer import EventProducer
+from llmops_kit.kafka.producer import EncodedEvent, EventProducer
 from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.v1 import CallRecorded as CallRecordedV1
 from llmops_schemas.v2 import CallRecorded, EvaluationScored
@@ -144,8 +144,8 @@ class Platform:
             self.broker.stop()
 
 
-def call_events(count: int) -> tuple[list[CloudEvent[CallRecorded]], list[bytes]]:
-    """``count`` demo calls of the benchmark's tenant and app, answered, as v2 events and their bytes."""
+def call_events(count: int) -> tuple[list[CloudEvent[CallRecorded]], list[EncodedEvent]]:
+    """``count`` demo calls of the benchmark's tenant and app, answered, as v2 events and serialised."""
     events = []
     for i, record in enumerate(demo_calls(count, prefix=f"bench-{uuid.uuid4().hex[:6]}")):
         record |= {"app": APP, "output": ANSWER + f"Reference {i}.", "finish_reason": "stop"}
@@ -153,7 +153,7 @@ def call_events(count: int) -> tuple[list[CloudEvent[CallRecorded]], list[bytes]
         record["status"] = "ok"
         v1 = CloudEvent.wrap(CallRecordedV1.model_validate(record), source="/bench", tenant_id=TENANT)
         events.append(CloudEvent.wrap(CallRecorded.from_v1(v1.data), source="/bench", tenant_id=TENANT, event_id=v1.id))
-    return events, [e.to_json_bytes() for e in events]
+    return events, [EncodedEvent.of(e) for e in events]
 
 
 async def committed(admin: AIOKafkaAdminClient, group: str, topic: str) -> int:
@@ -203,7 +203,7 @@ class Phase:
         return {"all": sum(groups.values()), **groups}
 
 
-async def online(platform: Platform, events: list[CloudEvent[CallRecorded]], encoded: list[bytes]) -> Phase:
+async def online(platform: Platform, events: list[CloudEvent[CallRecorded]], encoded: list[EncodedEvent]) -> Phase:
     headers = {"Authorization": f"Bearer {platform.admin}"}
     async with httpx.AsyncClient(timeout=60) as client:
         for name, spec in DEFAULT_SET.items():
@@ -219,7 +219,7 @@ async def online(platform: Platform, events: list[CloudEvent[CallRecorded]], enc
         before = benchkit.cpu_snapshot(platform.pgids())
         started = time.monotonic()
         for i in range(0, len(events), 2000):
-            await producer.publish_many(events[i : i + 2000], encoded=encoded[i : i + 2000])
+            await producer.publish_encoded(encoded[i : i + 2000])
         published = time.monotonic()
         scored = await wait_committed(admin, "evaluation-bench", CallRecorded.topic, len(events), 900)
         stored = await wait_committed(admin, "wh-bench", EvaluationScored.topic, len(events), 900)

@@ -108,8 +108,8 @@ class FastDecoder:
             return None
         try:
             return self._decoder.decode(raw)
-        except (msgspec.ValidationError, msgspec.DecodeError):
-            return None
+        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):  # msgspec raises the last on
+            return None  # bytes that are not UTF-8 inside a string
 
 
 @functools.cache

@@ -13,7 +13,7 @@ import time
 
 import uuid_utils
 
-__all__ = ["deterministic_uuid7", "new_uuid7"]
+__all__ = ["IdFamily", "deterministic_uuid7", "new_uuid7"]
 
 
 def new_uuid7() -> str:
@@ -26,13 +26,36 @@ def deterministic_uuid7(timestamp_ms: int | None, *parts: str) -> str:
 
     The same inputs always give the same id; different parts collide only with SHA-256 odds.
     """
-    ms = int(time.time() * 1000) if timestamp_ms is None else max(0, timestamp_ms)
-    digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
-    rand_a = int.from_bytes(digest[:2], "big") & 0x0FFF
-    rand_b = int.from_bytes(digest[2:10], "big") & ((1 << 62) - 1)
-    # RFC 9562 layout: 48-bit unix ms | version 7 | 12 bits rand_a | variant 0b10 | 62 bits rand_b
-    value = ((ms & ((1 << 48) - 1)) << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b
-    # Formatted by hand: ``str(uuid.UUID(int=value))`` costs several times more (its constructor checks every
-    # argument form), and ingest derives one id per record.
-    h = f"{value:032x}"
+    ms = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
+    return _uuid7_of(ms, hashlib.sha256("\x1f".join(parts).encode()).digest())
+
+
+class IdFamily:
+    """``deterministic_uuid7(timestamp_ms, *prefix, *parts)`` for many ``parts`` after one ``prefix``.
+
+    The prefix is hashed once (a SHA-256 state copied per id): the online scorer derives a pass id and one id
+    per score from the same tenant and call, eight ids a call.
+    """
+
+    __slots__ = ("_ms", "_prefix")
+
+    def __init__(self, timestamp_ms: int, *prefix: str) -> None:
+        self._ms = timestamp_ms
+        self._prefix = hashlib.sha256("\x1f".join(prefix).encode())
+
+    def id(self, *parts: str) -> str:
+        """The id of ``prefix + parts`` (at least one part)."""
+        digest = self._prefix.copy()
+        digest.update(("\x1f" + "\x1f".join(parts)).encode())
+        return _uuid7_of(self._ms, digest.digest())
+
+
+def _uuid7_of(timestamp_ms: int, digest: bytes) -> str:
+    """RFC 9562 layout: 48-bit unix ms | version 7 | 12 bits of ``digest`` | variant 0b10 | 62 bits of ``digest``.
+
+    Built from bytes and formatted by hand: ``str(uuid.UUID(int=value))`` costs several times more (its
+    constructor checks every argument form), and ingest derives one id per record.
+    """
+    head = (max(0, timestamp_ms) & 0xFFFF_FFFF_FFFF).to_bytes(6, "big")
+    h = (head + bytes((0x70 | digest[0] & 0x0F, digest[1], 0x80 | digest[2] & 0x3F)) + digest[3:10]).hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

@@ -227,7 +227,13 @@ async def test_a_replay_killed_with_sigkill_resumes_where_it_stopped(platform: P
     # not the whole range again.
     after_restart = judgments(second)
     assert 0 < after_restart <= CALLS - checkpointed + BATCH, (checkpointed, after_restart)
-    # Every call's replay pass is stored once, the batch judged twice included.
+
+    # Every call's replay pass is stored once, the batch judged twice included ("completed" means published: the
+    # warehouse stores the last batch a moment later).
+    async def all_stored() -> bool:
+        return len(await replay_scores(platform, replay_id)) >= CALLS
+
+    await wait_until(all_stored, "every replayed pass stored", timeout_s=120)
     stored = await replay_scores(platform, replay_id)
     assert len(stored) == CALLS and set(stored.values()) == {1}
 

@@ -8,7 +8,7 @@ import time
 import pytest
 from llmops_evaluation.evaluators import ConfigError, validate_params
 from llmops_evaluation.heuristics import KINDS, Answer, Verdict
-from llmops_evaluation.heuristics.secrets import SECRET_PATTERNS
+from llmops_evaluation.heuristics.secrets import SECRET_LEADS, SECRET_PATTERNS
 from llmops_evaluation.heuristics.structured import extract_json
 
 CAP = 262_144
@@ -258,6 +258,12 @@ def test_secret_found(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(SECRET_PATTERNS))
 def test_secret_near_miss(name: str) -> None:
     assert one("secrets", f"Use this: {NEAR_MISSES[name]} and go.").passed is True
+
+
+@pytest.mark.parametrize("name", sorted(SECRET_PATTERNS))
+def test_each_pattern_starts_with_its_lead(name: str) -> None:
+    """The one scan for any lead may rule the patterns out only if each pattern's match holds its lead."""
+    assert SECRET_PATTERNS[name].removeprefix(r"\b").startswith(SECRET_LEADS[name])
 
 
 def test_secrets_take_no_params() -> None:

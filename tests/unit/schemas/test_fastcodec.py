@@ -219,3 +219,9 @@ def test_a_finite_float_refuses_infinity(value: float) -> None:
     with pytest.raises(msgspec.ValidationError):  # and the bounds refuse it from Python objects too
         msgspec.convert({"value": value}, struct_type(_Finite))
     assert payload_decoder(_Finite).decode(b'{"value": 1.5e308}') == struct_type(_Finite)(value=1.5e308)
+
+
+def test_bytes_that_are_not_utf8_are_left_to_pydantic() -> None:
+    raw = CloudEvent.wrap(example(v2.CallRecorded), source="/s", tenant_id="acme").to_json_bytes()
+    broken = raw.replace(b'"call_id":"', b'"call_id":"\xff\xfe', 1)
+    assert broken != raw and event_decoder(v2.CallRecorded).decode(broken) is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from llmops_schemas.ids import deterministic_uuid7, new_uuid7
+from llmops_schemas.ids import IdFamily, deterministic_uuid7, new_uuid7
 
 
 @pytest.mark.parametrize(
@@ -39,3 +39,12 @@ def test_new_ids_are_distinct_uuid7s() -> None:
     first, second = new_uuid7(), new_uuid7()
     assert first != second
     assert uuid.UUID(first).version == 7
+
+
+@pytest.mark.parametrize(
+    ("prefix", "parts"),
+    [(("t",), ("c1",)), (("tenant", "call-1"), ("length", "1+abc", "length")), (("é😀", ""), ("", "\x1f"))],
+)
+def test_an_id_family_derives_the_ids_of_its_prefix_and_parts(prefix: tuple[str, ...], parts: tuple[str, ...]) -> None:
+    assert IdFamily(1795883777924, *prefix).id(*parts) == deterministic_uuid7(1795883777924, *prefix, *parts)
+    assert IdFamily(2**48 + 5, *prefix).id(*parts) == deterministic_uuid7(2**48 + 5, *prefix, *parts)

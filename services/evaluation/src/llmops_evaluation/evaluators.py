@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from llmops_schemas.v1 import EvaluatorConfigured
@@ -22,6 +22,7 @@ from llmops_evaluation.heuristics import KINDS, Answer, Heuristic, Verdict
 from llmops_evaluation.judges import MODEL_KINDS, ModelJudge, ModelKind
 from llmops_evaluation.judges.pairwise import PairwiseJudge, is_shadow_copy
 from llmops_evaluation.semantic import SEMANTIC_KINDS
+from llmops_evaluation.wire import wire_ref
 
 __all__ = [
     "ConfigError",
@@ -89,6 +90,11 @@ class Evaluator:
     model: ModelJudge | None = None
     """The async judge of a model-backed kind (run by the model stage); None for a heuristic."""
     params: Any = None
+    wire_ref: Any = field(init=False, repr=False, compare=False)
+    """``ref`` as the derived struct the online scorer's items carry (:mod:`llmops_evaluation.wire`)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "wire_ref", wire_ref(self.ref))
 
     @property
     def model_backed(self) -> bool:

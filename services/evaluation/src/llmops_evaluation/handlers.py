@@ -21,13 +21,13 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
+from llmops_kit.kafka.producer import EncodedEvent
 from llmops_kit.kafka.publisher import EventPublisher
 from llmops_kit.logging import log_unexpected
-from llmops_schemas.envelope import CloudEvent
-from llmops_schemas.ids import deterministic_uuid7
-from llmops_schemas.v2 import CallRecorded, EvaluationScored, ScoreItem
+from llmops_schemas.ids import IdFamily
+from llmops_schemas.v2 import CallRecorded, ScoreItem
 from llmops_schemas.v2.evaluation import MAX_SCORES
 from prometheus_client import Histogram
 
@@ -35,6 +35,7 @@ from llmops_evaluation.evaluators import Evaluator
 from llmops_evaluation.heuristics import Answer, Verdict
 from llmops_evaluation.metrics import EVALUATOR_FAILURES, EVALUATOR_SECONDS, SCORES
 from llmops_evaluation.ports import EvaluatorLookup
+from llmops_evaluation.wire import CallEvent, encode_pass, wire_item
 
 __all__ = ["MAX_PROMPT_CHARS", "ScoringRules", "answer_of", "judge_isolated", "pass_id", "score_calls", "score_id"]
 
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 _MAX_EXPLANATION = 16_384
 MAX_PROMPT_CHARS = 8192
 """Characters of the prompt an evaluator reads (the language check needs far fewer; judges read it all)."""
+
+T = TypeVar("T")
 
 
 def _utcnow() -> datetime:
@@ -62,7 +65,7 @@ class ScoringRules:
     """Set by a replay: its passes carry it, and their ids derive from it (they stand beside the online ones)."""
 
 
-Job = tuple[CloudEvent[CallRecorded], list[Evaluator]]
+Job = tuple[CallEvent, list[Evaluator]]
 
 
 def answer_of(call: CallRecorded, cap: int, prompt_cap: int = MAX_PROMPT_CHARS) -> Answer:
@@ -72,40 +75,50 @@ def answer_of(call: CallRecorded, cap: int, prompt_cap: int = MAX_PROMPT_CHARS) 
     output = choice.output if choice is not None else None
     refused = choice is not None and bool(choice.refusal)
     answer = Answer.of(output if output is not None else (choice.refusal if choice else None), cap=cap, refused=refused)
-    asked = next((m.text() for m in reversed(call.messages) if m.role == "user"), None)
+    asked = next((_text_of(m) for m in reversed(call.messages) if m.role == "user"), None)
     return dataclasses.replace(answer, prompt=asked[:prompt_cap]) if asked else answer
+
+
+def _text_of(message: Any) -> str:
+    """A message's text, as ``ChatMessage.text`` has it, of the pydantic model or of its derived struct (the
+    online scorer decodes calls to structs, which carry the fields but not the model's methods)."""
+    content = message.content
+    if content is None or isinstance(content, str):
+        return content or ""
+    return "\n".join(part.text for part in content if getattr(part, "type", None) == "text")
 
 
 def score_id(tenant: str, call: CallRecorded, evaluator: Evaluator, metric: str) -> str:
     """The deterministic id of one judgment (an item's ``score_id``)."""
-    return _score_id(_started_ms(call), tenant, call.call_id, evaluator, metric)
+    return _ids_of(tenant, call).id(evaluator.name, evaluator.version, metric)
 
 
-def _score_id(started_ms: int, tenant: str, call_id: str, evaluator: Evaluator, metric: str) -> str:
-    return deterministic_uuid7(started_ms, tenant, call_id, evaluator.name, evaluator.version, metric)
-
-
-def _started_ms(call: CallRecorded) -> int:
-    return int(call.started_at.timestamp() * 1000)
+def _ids_of(tenant: str, call: CallRecorded) -> IdFamily:
+    """The ids of one call's pass and items: one hashed prefix (tenant, call id) for all of them."""
+    return IdFamily(int(call.started_at.timestamp() * 1000), tenant, call.call_id)
 
 
 def pass_id(tenant: str, call: CallRecorded, evaluators: Sequence[Evaluator], replay_id: str | None = None) -> str:
     """The deterministic id of one pass (the event's ``evaluation_id``): the call, its evaluators' versions and,
     for a replay, the replay's id."""
-    started_ms = _started_ms(call)
+    return _pass_id(_ids_of(tenant, call), evaluators, replay_id)
+
+
+def _pass_id(ids: IdFamily, evaluators: Sequence[Evaluator], replay_id: str | None) -> str:
     versions = sorted(f"{e.name}@{e.version}" for e in evaluators)
     replayed = ("replay", replay_id) if replay_id is not None else ()
-    return deterministic_uuid7(started_ms, tenant, call.call_id, "pass", *versions, *replayed)
+    return ids.id("pass", *versions, *replayed)
 
 
 async def score_calls(
-    calls: Sequence[CloudEvent[CallRecorded]], evaluators: EvaluatorLookup, out: EventPublisher, rules: ScoringRules
+    calls: Sequence[CallEvent], evaluators: EvaluatorLookup, out: EventPublisher, rules: ScoringRules
 ) -> int:
     """Score ``calls`` and publish one event per call with every score of its pass; returns the scores published.
 
     Which evaluators apply is decided here, on the event loop (where the configuration changes); the judging
     runs in one worker thread per batch, so a long batch never stalls the API or the probes. Calls that
-    failed (``status: error``) have no answer and are not scored.
+    failed (``status: error``) have no answer and are not scored. The calls may be derived structs or pydantic
+    events (:mod:`llmops_evaluation.wire`); the passes are built and serialised as structs either way.
     """
     jobs: list[Job] = []
     for call in calls:
@@ -118,48 +131,39 @@ async def score_calls(
         return 0
     events, kinds = await asyncio.to_thread(_judge_all, jobs, rules)
     if events:
-        await out.publish_many(events)
+        await out.publish_encoded(events)
         for kind, count in kinds.items():
             SCORES.labels(kind).inc(count)
     return sum(kinds.values())
 
 
-def _judge_all(jobs: Sequence[Job], rules: ScoringRules) -> tuple[list[CloudEvent[EvaluationScored]], Counter[str]]:
+def _judge_all(jobs: Sequence[Job], rules: ScoringRules) -> tuple[list[EncodedEvent], Counter[str]]:
     now = rules.clock()
-    events: list[CloudEvent[EvaluationScored]] = []
+    events: list[EncodedEvent] = []
     kinds: Counter[str] = Counter()
     for call, chosen in jobs:
         answer = answer_of(call.data, rules.max_output_chars)
-        items: list[ScoreItem] = []
-        started_ms = _started_ms(call.data)
+        items: list[Any] = []
+        ids = _ids_of(call.tenant_id, call.data)
+        subject = f"call {call.data.call_id}"
         for evaluator in chosen:
-            scored = _run(evaluator, answer, call, started_ms, rules.budget_s)
+            scored = _judged(evaluator, answer, rules.budget_s, subject, _item_ids(ids, evaluator), wire_item)
             items.extend(scored)
             if scored and scored[0].outcome == "scored":  # a failure is one item, never beside scores
                 kinds[evaluator.kind] += len(scored)
         if items:  # every evaluator may abstain (no reference, no language to tell): then there is no pass
-            events.append(_event(call, chosen, items, now, rules))
+            events.append(_encoded(call, chosen, items, ids, now, rules))
     return events, kinds
+
+
+def _item_ids(ids: IdFamily, evaluator: Evaluator) -> Callable[[str], str]:
+    return lambda metric: ids.id(evaluator.name, evaluator.version, metric)
 
 
 @functools.cache
 def _seconds_of(kind: str) -> Histogram:
     """The histogram child of ``kind``, looked up once (``labels()`` costs more than ``observe()``)."""
     return EVALUATOR_SECONDS.labels(kind)
-
-
-def _run(
-    evaluator: Evaluator, answer: Answer, call: CloudEvent[CallRecorded], started_ms: int, budget_s: float
-) -> list[ScoreItem]:
-    """One evaluator on one recorded call (see :func:`judge_isolated`)."""
-    tenant, call_id = call.tenant_id, call.data.call_id
-    return judge_isolated(
-        evaluator,
-        answer,
-        budget_s,
-        f"call {call_id}",
-        lambda metric: _score_id(started_ms, tenant, call_id, evaluator, metric),
-    )
 
 
 def judge_isolated(
@@ -169,15 +173,30 @@ def judge_isolated(
 
     ``subject`` names what was judged in logs (never its text); ``ids(metric)`` is the item's deterministic id.
     """
+    return _judged(evaluator, answer, budget_s, subject, ids, _model_item)
+
+
+def _model_item(evaluator: Evaluator, **fields: Any) -> ScoreItem:
+    return ScoreItem(evaluator=evaluator.ref, **fields)
+
+
+def _judged(
+    evaluator: Evaluator,
+    answer: Answer,
+    budget_s: float,
+    subject: str,
+    ids: Callable[[str], str],
+    make: Callable[..., T],
+) -> list[T]:
+    """:func:`judge_isolated`, each item built by ``make(evaluator, **fields)`` (a model or a derived struct)."""
     started = time.perf_counter()
     try:
         verdicts = evaluator.judge(answer)
     except Exception as exc:
         EVALUATOR_FAILURES.labels(evaluator.kind, "error").inc()
         log_unexpected(log, f"evaluator {evaluator.name} failed on {subject}", exc)
-        return [
-            _failure(ids(evaluator.kind), evaluator, "error", f"the evaluator raised {type(exc).__name__}", started)
-        ]
+        why = f"the evaluator raised {type(exc).__name__}"
+        return [make(evaluator, **_failure(ids(evaluator.kind), evaluator, "error", why, started))]
     elapsed = time.perf_counter() - started
     _seconds_of(evaluator.kind).observe(elapsed)
     if elapsed > budget_s:
@@ -185,63 +204,48 @@ def judge_isolated(
         # dropped so that scores never depend on how loaded the machine was.
         EVALUATOR_FAILURES.labels(evaluator.kind, "timeout").inc()
         log.warning("evaluator %s overran its %.3fs budget on %s", evaluator.name, budget_s, subject)
-        return [_failure(ids(evaluator.kind), evaluator, "timeout", f"over its {budget_s:g}s budget", started)]
+        why = f"over its {budget_s:g}s budget"
+        return [make(evaluator, **_failure(ids(evaluator.kind), evaluator, "timeout", why, started))]
     latency_ms = elapsed * 1000
-    return [_item(ids(v.metric), evaluator, v, latency_ms) for v in verdicts]
+    return [make(evaluator, **_item(ids(v.metric), v, latency_ms)) for v in verdicts]
 
 
-def _item(item_id: str, evaluator: Evaluator, verdict: Verdict, latency_ms: float) -> ScoreItem:
-    return ScoreItem(
-        score_id=item_id,
-        evaluator=evaluator.ref,
-        metric=verdict.metric,
-        score=verdict.score,
-        score_min=verdict.score_min,
-        score_max=verdict.score_max,
-        label=verdict.label,
-        passed=verdict.passed,
-        explanation=verdict.explanation[:_MAX_EXPLANATION] if verdict.explanation else None,
-        latency_ms=latency_ms,
-    )
+def _item(item_id: str, verdict: Verdict, latency_ms: float) -> dict[str, Any]:
+    return {
+        "score_id": item_id,
+        "metric": verdict.metric,
+        "score": verdict.score,
+        "score_min": verdict.score_min,
+        "score_max": verdict.score_max,
+        "label": verdict.label,
+        "passed": verdict.passed,
+        "explanation": verdict.explanation[:_MAX_EXPLANATION] if verdict.explanation else None,
+        "latency_ms": latency_ms,
+    }
 
 
 def _failure(
     item_id: str, evaluator: Evaluator, outcome: Literal["error", "timeout"], why: str, started: float
-) -> ScoreItem:
+) -> dict[str, Any]:
     """A failed evaluator's record: its metric is the evaluator's kind (it produced none of its own)."""
-    return ScoreItem(
-        score_id=item_id,
-        evaluator=evaluator.ref,
-        metric=evaluator.kind,
-        outcome=outcome,
-        explanation=why,
-        latency_ms=(time.perf_counter() - started) * 1000,
-    )
+    return {
+        "score_id": item_id,
+        "metric": evaluator.kind,
+        "outcome": outcome,
+        "explanation": why,
+        "latency_ms": (time.perf_counter() - started) * 1000,
+    }
 
 
-def _event(
-    call: CloudEvent[CallRecorded],
+def _encoded(
+    call: CallEvent,
     chosen: Sequence[Evaluator],
-    items: list[ScoreItem],
+    items: list[Any],
+    ids: IdFamily,
     now: datetime,
     rules: ScoringRules,
-) -> CloudEvent[EvaluationScored]:
-    data = call.data
-    event_id = pass_id(call.tenant_id, data, chosen, rules.replay_id)
-    payload = EvaluationScored(
-        evaluation_id=event_id,
-        call_id=data.call_id,
-        app=data.app,
-        replay_id=rules.replay_id,
-        scores=items[:MAX_SCORES],
-        judged_at=now,
+) -> EncodedEvent:
+    event_id = _pass_id(ids, chosen, rules.replay_id)
+    return encode_pass(
+        call, event_id, items[:MAX_SCORES], judged_at=now, source=rules.source, replay_id=rules.replay_id
     )
-    event = CloudEvent.wrap(
-        payload,
-        source=rules.source,
-        tenant_id=call.tenant_id,
-        event_id=event_id,
-        subject=data.call_id,
-        trace_id=call.trace_id,
-    )
-    return event.model_copy(update={"time": data.started_at})

@@ -15,7 +15,7 @@ from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.v2 import CallRecorded
 
 from llmops_evaluation.config import EvaluationSettings
-from llmops_evaluation.entrypoints.consumer import SERVICE, Stage, calls_loop
+from llmops_evaluation.entrypoints.consumer import SERVICE, Stage, calls_loop, decode_call
 from llmops_evaluation.model_stage import ModelStage
 from llmops_evaluation.ports import EvaluatorLookup
 
@@ -34,4 +34,6 @@ def build_model_consumer(
 ) -> ConsumerLoop[CloudEvent[CallRecorded]]:
     """The loop that judges every recorded call its tenant's model-backed evaluators take."""
     loop = Stage(settings.model_consumer_group, MODEL_STAGE, settings.model_batch_size, settings.model_batch_wait_ms)
-    return calls_loop(settings, loop, evaluators, lambda calls: stage.score(calls, evaluators, out), dead_letters)
+    return calls_loop(
+        settings, loop, evaluators, lambda calls: stage.score(calls, evaluators, out), dead_letters, decode_call
+    )
