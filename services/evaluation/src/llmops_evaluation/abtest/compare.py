@@ -22,7 +22,6 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, Field
 from scipy import stats
-from statsmodels.stats.proportion import confint_proportions_2indep, proportion_effectsize, proportions_ztest
 
 from llmops_evaluation.abtest.sequential import FloatArray, SequentialResult, msprt_path
 
@@ -127,6 +126,9 @@ def _fixed(test: TestName, a: FloatArray, b: FloatArray, alpha: float) -> tuple[
     if test == "mann_whitney":
         u, p = stats.mannwhitneyu(b, a, alternative="two-sided")
         return _finite(p), None, None, _finite(2 * u / (a.size * b.size) - 1)
+    # Imported on the first rate comparison: statsmodels imports pandas, seconds of every service start.
+    from statsmodels.stats.proportion import confint_proportions_2indep, proportion_effectsize, proportions_ztest
+
     hits_a, hits_b = int(a.sum()), int(b.sum())
     _, p = proportions_ztest([hits_b, hits_a], [b.size, a.size])
     low, high = confint_proportions_2indep(hits_b, b.size, hits_a, a.size, method="newcomb", alpha=alpha)

@@ -16,7 +16,6 @@ from datetime import datetime
 
 import numpy as np
 from llmops_schemas.v1 import Review, ReviewItemUpdated
-from statsmodels.stats.inter_rater import cohens_kappa
 
 from llmops_feedback.review.rules import lock_live
 
@@ -79,6 +78,9 @@ def _pairs(items: Iterable[ReviewItemUpdated], answer: str) -> list[tuple[str, s
 
 
 def _kappa(pairs: list[tuple[str, str]]) -> float | None:
+    # Imported when agreement is first asked for: statsmodels imports pandas, seconds of every service start.
+    from statsmodels.stats.inter_rater import cohens_kappa
+
     if len(pairs) < 2 or len({value for pair in pairs for value in pair}) < 2:
         return None
     categories = {value: index for index, value in enumerate(sorted({v for pair in pairs for v in pair}))}
