@@ -27,6 +27,7 @@ from llmops_schemas.registry import EventValidationError, parse_event
 
 from llmops_kit.kafka.security import client_kwargs
 from llmops_kit.settings import KafkaSecurity
+from llmops_kit.tasks import cancel_and_wait
 
 __all__ = ["CompactedTopicMaterializer", "MaterializedView"]
 
@@ -136,11 +137,8 @@ class CompactedTopicMaterializer:
         return self._caught_up.is_set()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait([self._task])
+        self._task = None
         await self._disconnect()
 
     async def _connect(self) -> None:

@@ -15,7 +15,6 @@ makes a second replica's move a 409.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Literal, Protocol
 
@@ -23,6 +22,7 @@ from llmops_kit.audit import Actor
 from llmops_kit.http.problems import ProblemError
 from llmops_kit.logging import log_unexpected
 from llmops_kit.platform_client import PlatformCallError, PlatformClient
+from llmops_kit.tasks import cancel_and_wait
 from llmops_schemas.v1 import VerdictPolicySet
 from pydantic import JsonValue
 
@@ -108,10 +108,7 @@ class PolicyLoop:
         self._task = asyncio.create_task(self._run(), name="verdict-policies")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait([self._task])
 
     async def _run(self) -> None:
         while True:

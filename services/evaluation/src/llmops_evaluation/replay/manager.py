@@ -21,6 +21,7 @@ from typing import Protocol
 from llmops_kit.audit import Actor, AuditTrail
 from llmops_kit.http.problems import ProblemError
 from llmops_kit.kafka.publisher import EventPublisher
+from llmops_kit.tasks import cancel_and_wait
 from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.v1 import EvaluatorConfigured, PartitionOffsets, ReplayCheckpointed, ReplayEvaluator
 from pydantic import JsonValue
@@ -92,12 +93,7 @@ class ReplayManager:
 
     async def stop(self) -> None:
         """Halt the replays where they are (their last checkpoint stands)."""
-        tasks = [t for t in (self._resume, *self._tasks.values()) if t is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait([self._resume, *self._tasks.values()])
 
     async def _resume_all(self) -> None:
         await self._store.loaded.wait()
@@ -138,11 +134,7 @@ class ReplayManager:
             state = self.get(tenant, replay_id)
             if state.status != "running":
                 return state
-            task = self._tasks.pop((tenant, replay_id), None)
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await cancel_and_wait([self._tasks.pop((tenant, replay_id), None)])
             state = self.get(tenant, replay_id).model_copy(update={"status": "cancelled", "updated_at": self._clock()})
             await self._publish(tenant, state, actor, "replay.cancel")
             self._store.put(tenant, state)

@@ -13,7 +13,6 @@ record of another worker stops (at most one chunk is done twice).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -26,6 +25,7 @@ from llmops_kit.errors import TransientError
 from llmops_kit.kafka.publisher import EventPublisher
 from llmops_kit.logging import log_unexpected
 from llmops_kit.platform_client import GatewayClient, PlatformCallError
+from llmops_kit.tasks import cancel_and_wait
 from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.v1.runs import DatasetExampleAdded, RunFailure, RunUpdated
 from llmops_schemas.v2 import EvaluationScored
@@ -106,12 +106,7 @@ class RunExecutor:
         self._resumer = asyncio.create_task(self._resume(), name="runs:resume")
 
     async def stop(self) -> None:
-        tasks = [t for t in (self._resumer, *self._tasks.values()) if t is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait([self._resumer, *self._tasks.values()])
         self._tasks.clear()
 
     async def _resume(self) -> None:
