@@ -9,6 +9,8 @@ import httpx
 import pytest
 from llmops_ingest.bootstrap import create_app, default_redactor, record_rules
 from llmops_ingest.config import IngestSettings
+from llmops_pii.policy import PolicyError
+from llmops_pii.settings import PiiSettings
 
 
 def test_settings_read_the_ingest_prefix_and_shared_names(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -36,8 +38,14 @@ def test_defaults_match_the_documented_contract(monkeypatch: pytest.MonkeyPatch)
     assert rules.max_record_bytes == 1_000_000
 
 
-def test_production_redactor_is_the_noop_hook_for_now() -> None:
-    assert type(default_redactor()).__name__ == "NoopRedactor"
+def test_production_redacts_by_default_and_can_be_switched_off() -> None:
+    assert type(default_redactor(PiiSettings())).__name__ == "PolicyRedactor"
+    assert type(default_redactor(PiiSettings(enabled=False))).__name__ == "NoopRedactor"
+
+
+def test_a_bad_pii_policy_stops_the_start() -> None:
+    with pytest.raises(PolicyError, match="unknown PII types"):
+        default_redactor(PiiSettings(policy='{"default": {"emails": "redact"}}'))
 
 
 async def test_without_a_key_file_requests_answer_503() -> None:

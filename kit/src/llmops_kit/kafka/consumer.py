@@ -103,8 +103,12 @@ class ConsumerLoop(Generic[T]):
         security: KafkaSecurity | None = None,
         without_dlq: Iterable[str] = (),
         max_partition_fetch_bytes: int = 1 << 20,
+        protect_original: Callable[[ConsumedMessage], bytes] | None = None,
     ) -> None:
         self._topics = list(topics)
+        # What the DLQ keeps of a message's bytes: the bytes themselves, or (a topic with personal data in it)
+        # what this returns, e.g. the value redacted (ADR 0035).
+        self._protect_original = protect_original
         # Topics the catalog gives no DLQ (compacted config): a record that cannot be handled is counted and
         # logged as rejected, since sending it to a DLQ that does not exist would fail and re-read it forever.
         self._without_dlq = frozenset(without_dlq)
@@ -308,7 +312,11 @@ class ConsumerLoop(Generic[T]):
             ("dlq.consumer_group", self._group_id.encode()),
             ("dlq.failed_at", datetime.now(UTC).isoformat().encode()),
         )
-        await self._dead_letters.send_many([(dlq_topic(message.topic), message.key, message.value, headers)])
+        value = message.value
+        if self._protect_original is not None:
+            value = self._protect_original(message)
+            headers = (*headers, ("dlq.original", b"protected"))
+        await self._dead_letters.send_many([(dlq_topic(message.topic), message.key, value, headers)])
         EVENTS_FAILED.labels(self._service, message.topic, reason).inc()
         log.warning("dead-lettered %s[%d]@%d: %s", message.topic, message.partition, message.offset, _describe(exc))
 

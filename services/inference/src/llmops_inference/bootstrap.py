@@ -23,6 +23,8 @@ from llmops_kit.bootstrap import install_api_keys, load_api_keys
 from llmops_kit.http.app import Component, ReadinessCheck, Runtime, create_service_app
 from llmops_kit.http.body_limit import problem_refusal
 from llmops_kit.kafka.publisher import EventPublisher
+from llmops_pii.policy import PolicyBook
+from llmops_pii.settings import PiiSettings
 from starlette.responses import Response
 from starlette.types import Scope
 
@@ -47,6 +49,7 @@ from llmops_inference.limits import RateLimiter
 from llmops_inference.ports import Backend, BudgetGuard, PromptResolver, VariantChooser
 from llmops_inference.prompts.rendering import RenderPool
 from llmops_inference.recording.recorder import CallRecorder
+from llmops_inference.recording.redaction import EventRedactor
 from llmops_inference.recording.spool import Spool
 from llmops_inference.resilience import CircuitBreaker
 from llmops_inference.router import Router
@@ -73,6 +76,8 @@ class InferencePorts:
     chooser: VariantChooser | None = None
     resolver: PromptResolver | None = None
     budget: BudgetGuard = field(default_factory=NoBudgets)
+    pii: PolicyBook | None = None
+    """The tenants' PII policies applied to recorded calls; None records calls as they are."""
     retry_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     clock: Callable[[], float] = time.monotonic
     """Drives the circuit breakers and the rate limiter (tests move it instead of sleeping)."""
@@ -122,7 +127,13 @@ def _production_ports(settings: InferenceSettings) -> InferencePorts:
         ),
         spool_dir=settings.spool_dir,
         registries=Registries.from_kafka(settings.kafka_bootstrap_servers, settings.kafka_security),
+        pii=_pii_policies(),
     )
+
+
+def _pii_policies() -> PolicyBook | None:
+    pii = PiiSettings()
+    return pii.policy_book() if pii.enabled else None
 
 
 def wire(settings: InferenceSettings, ports: InferencePorts) -> Wiring:
@@ -150,6 +161,7 @@ def wire(settings: InferenceSettings, ports: InferencePorts) -> Wiring:
         replay_interval_s=settings.replay_interval_s,
         overflow_events=settings.record_overflow_events,
         overflow_bytes=settings.record_overflow_bytes,
+        redact=EventRedactor(ports.pii) if ports.pii is not None else None,
     )
     limiter = RateLimiter(settings.requests_per_minute, settings.tokens_per_minute, clock=ports.clock)
     runner = CallRunner(router=router, recorder=recorder, limiter=limiter, budget=ports.budget)

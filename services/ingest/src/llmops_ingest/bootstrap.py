@@ -19,12 +19,13 @@ from llmops_kit.http.limits import InFlightLimiter
 from llmops_kit.kafka.consumer import ConsumerLoop
 from llmops_kit.kafka.producer import EncodedEvent, EventProducer
 from llmops_kit.kafka.publisher import EventPublisher
+from llmops_pii.settings import PiiSettings
 from llmops_schemas.v2 import CallRecorded
 
 from llmops_ingest import __version__
-from llmops_ingest.adapters.redaction import NoopRedactor
+from llmops_ingest.adapters.redaction import NoopRedactor, PolicyRedactor
 from llmops_ingest.config import IngestSettings
-from llmops_ingest.entrypoints.consumer import RawCallDecoder, make_raw_handler
+from llmops_ingest.entrypoints.consumer import RawCallDecoder, dead_letter_protector, make_raw_handler
 from llmops_ingest.entrypoints.http import LIMITER, HttpDependencies, build_router
 from llmops_ingest.entrypoints.openapi import install_openapi
 from llmops_ingest.handlers import RecordRules
@@ -55,9 +56,10 @@ class IngestPorts:
     ready: ReadinessCheck = _always_ready
 
 
-def default_redactor() -> Redactor:
-    """The redactor production uses for both entrypoints (the PII-redaction issue replaces it here)."""
-    return NoopRedactor()
+def default_redactor(settings: PiiSettings | None = None) -> Redactor:
+    """The redactor production uses for both entrypoints: the tenants' PII policies (``LLMOPS_PII_*``)."""
+    settings = settings or PiiSettings()
+    return PolicyRedactor(settings.policy_book()) if settings.enabled else NoopRedactor()
 
 
 def record_rules(settings: IngestSettings) -> RecordRules:
@@ -117,6 +119,7 @@ def _raw_consumer(settings: IngestSettings, producer: EventProducer, redactor: R
         dead_letters=producer,
         service=SERVICE,
         security=settings.kafka_security,
+        protect_original=dead_letter_protector(redactor),
     )
 
 

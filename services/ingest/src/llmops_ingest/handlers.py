@@ -2,7 +2,8 @@
 
 ``prepare_record`` turns one decoded JSON value into either an event ready to publish or a list of
 errors: schema validation (a record of the v1 shape is reshaped first, see :func:`validate_call`), the origin
-and timestamp rules, the redaction hook, the envelope, and the per-record size limit, in that order (publishing
+and timestamp rules, the redaction hook (a record whose personal data the tenant's policy blocks is refused),
+the envelope, and the per-record size limit, in that order (publishing
 to an :class:`~llmops_kit.kafka.publisher.EventPublisher` is :mod:`llmops_ingest.publishing`). A record is
 validated as the struct derived from the strict producer model, and pydantic judges whatever that refuses
 (:mod:`llmops_ingest.call_structs`, ADR 0014). Nothing here knows about HTTP or Kafka consumers.
@@ -18,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from llmops_kit.kafka.producer import MAX_RECORD_BYTES, EncodedEvent
+from llmops_pii.redact import PiiBlocked
 from llmops_schemas.ids import deterministic_uuid7
 from llmops_schemas.v2 import CallRecorded
 from llmops_schemas.v2.calls import v1_data_as_v2
@@ -243,7 +245,10 @@ def prepare_record(
     timestamp_errors = check_started_at(call.started_at, context.now, context.rules)
     if timestamp_errors:
         return Rejected(index, timestamp_errors, "timestamp")
-    call = context.redactor.redact(call, tenant_id=context.tenant_id)
+    try:
+        call = context.redactor.redact(call, tenant_id=context.tenant_id)
+    except PiiBlocked as exc:
+        return Rejected(index, [_error([], str(exc), "pii_blocked")], "pii")
     # Same tenant + call id + start time => same event id, so a retried submission is deduplicated
     # downstream instead of counted twice.
     started_ms = int(call.started_at.timestamp() * 1000)

@@ -14,8 +14,8 @@ from prometheus_client import Counter
 
 __all__ = ["REASONS", "RECORDS", "Reason", "count_records"]
 
-Reason = Literal["ok", "schema", "origin", "timestamp", "size", "json", "tenant", "unavailable"]
-REASONS: tuple[Reason, ...] = ("ok", "schema", "origin", "timestamp", "size", "json", "tenant", "unavailable")
+Reason = Literal["ok", "schema", "origin", "timestamp", "pii", "size", "json", "tenant", "unavailable"]
+REASONS: tuple[Reason, ...] = ("ok", "schema", "origin", "timestamp", "pii", "size", "json", "tenant", "unavailable")
 
 RECORDS = Counter(
     "llmops_ingest_records_total",

@@ -21,9 +21,14 @@ class Redactor(Protocol):
     """The PII-redaction hook: runs on every valid record before it is enveloped and published.
 
     It returns the record to publish: the same one, or a copy with personal data masked
-    (``msgspec.structs.replace(call, ...)``, whose values must stay valid: the result is published as it is).
+    (``msgspec.structs.replace(call, ...)``, whose values must stay valid: the result is published as it is),
+    or raises :class:`~llmops_pii.redact.PiiBlocked` when the tenant's policy refuses such records.
     It must be deterministic for a given input, so that a client retry still yields an identical event, and
     safe to call from worker threads (the HTTP path validates batches off the event loop).
     """
 
     def redact(self, call: CallStruct, *, tenant_id: str) -> CallStruct: ...
+
+    def protect_dead_letter(self, value: bytes, *, tenant_id: str) -> bytes:
+        """The bytes of a refused raw record as the dead-letter topic may keep them (ADR 0035)."""
+        ...

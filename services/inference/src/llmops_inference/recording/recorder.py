@@ -23,9 +23,11 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from typing import Literal
 
 from llmops_kit.kafka.publisher import EventPublisher
+from llmops_pii.redact import PiiBlocked
 from llmops_schemas.envelope import CloudEvent, EventPayload
 from llmops_schemas.registry import EventValidationError, parse_event
 from llmops_schemas.v2 import CallRecorded
@@ -38,13 +40,14 @@ __all__ = ["CallRecorder"]
 log = logging.getLogger(__name__)
 Event = CloudEvent[CallRecorded]
 SpoolReason = Literal["kafka_unavailable", "buffer_full", "shutdown"]
+Redact = Callable[[Event], Event]
 REFUSAL_LOG_INTERVAL_S = 60.0
 
 
 class Refusals:
     """Counts the events refused for one reason and logs them without flooding the log (ids and counts only)."""
 
-    def __init__(self, reason: Literal["overflow_full", "spool_full"]) -> None:
+    def __init__(self, reason: Literal["overflow_full", "spool_full", "pii_blocked"]) -> None:
         self.reason = reason
         self.refused = 0
         self._logged_at = 0.0
@@ -78,8 +81,11 @@ class CallRecorder:
         replay_interval_s: float = 5.0,
         overflow_events: int = 10_000,
         overflow_bytes: int = 64 * 1024 * 1024,
+        redact: Redact | None = None,
     ) -> None:
         self._publisher = publisher
+        self._redact = redact
+        """Applied to every event before it is buffered, so neither Kafka nor the spool sees what it removes."""
         self.spool = spool
         self._queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=buffer_size)
         self._batch_size = batch_size
@@ -90,7 +96,11 @@ class CallRecorder:
         self._overflow_bounds = (overflow_events, overflow_bytes)
         self._overflow_held = [0, 0]
         """Events and bytes of the overflow until they are written (a batch being spilled included)."""
-        self._refusals = {"overflow_full": Refusals("overflow_full"), "spool_full": Refusals("spool_full")}
+        self._refusals = {
+            "overflow_full": Refusals("overflow_full"),
+            "spool_full": Refusals("spool_full"),
+            "pii_blocked": Refusals("pii_blocked"),
+        }
         self._in_flight: list[Event] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._spiller: asyncio.Task[None] | None = None
@@ -99,7 +109,13 @@ class CallRecorder:
     # -- request path -----------------------------------------------------------------------------
 
     def record(self, event: Event) -> None:
-        """Queue one event; never blocks, never raises for a full buffer."""
+        """Queue one event, redacted; never blocks, never raises for a full buffer or a blocked type."""
+        if self._redact is not None:
+            try:
+                event = self._redact(event)
+            except PiiBlocked as exc:
+                self._refusals["pii_blocked"].refuse([event.id], str(exc))
+                return
         try:
             self._queue.put_nowait(event)
         except asyncio.QueueFull:

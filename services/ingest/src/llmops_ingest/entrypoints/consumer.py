@@ -113,6 +113,20 @@ class RawCallDecoder:
         return outcome.event
 
 
+def dead_letter_protector(redactor: Redactor) -> Callable[[ConsumedMessage], bytes]:
+    """What the DLQ keeps of a refused raw record: its bytes redacted with its tenant's policy (ADR 0035); a
+    record without a valid tenant gets the default policy."""
+
+    def protect(message: ConsumedMessage) -> bytes:
+        try:
+            tenant = tenant_of(message)
+        except InvalidRawRecord:
+            tenant = ""
+        return redactor.protect_dead_letter(message.value, tenant_id=tenant)
+
+    return protect
+
+
 def make_raw_handler(publisher: EventPublisher) -> BatchHandler[EncodedEvent]:
     """Publishes a decoded batch; a Kafka failure is transient (retry later, dead-letter nothing)."""
 

@@ -1,0 +1,1 @@
+"""PII and secrets redaction: recognisers, policy, and the text and call redactors."""

@@ -1,0 +1,1 @@
+"""Recognisers, one module per family; each exposes ``find(text) -> list[Finding]``."""
