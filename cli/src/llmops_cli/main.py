@@ -20,6 +20,7 @@ from llmops_cli.feedback_cmd import feedback_app
 from llmops_cli.kafka_cmd import kafka_app
 from llmops_cli.keys import keys_app
 from llmops_cli.options import ApiKey, IngestUrl
+from llmops_cli.pii_cmd import pii_app
 from llmops_cli.prompts_cmd import prompts_app
 from llmops_cli.query import calls, metrics
 from llmops_cli.render import format_errors
@@ -38,6 +39,7 @@ app.add_typer(feedback_app, name="feedback")
 evals_app.command("verdict")(verdict)
 evals_app.add_typer(replay_app, name="replay")
 app.add_typer(kafka_app, name="kafka")
+app.add_typer(pii_app, name="pii")
 app.command()(calls)
 app.command()(metrics)
 

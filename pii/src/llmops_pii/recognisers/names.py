@@ -73,14 +73,30 @@ def find(text: str, extra_public: frozenset[str] = frozenset()) -> list[Finding]
     public = public_figures() | extra_public
     found = []
     for match in _RUN.finditer(text):
-        if " " not in match.group() and match.group() not in first and match.group() not in last:
+        tokens = _tokens(text, match, common)
+        if len(tokens) == 1 and tokens[0][1] not in first and tokens[0][1] not in last:
             continue  # a lone capitalised word is a name only when it is a known one
-        opening = _sentence_start(text, match.start()) and not _INTRO.search(context_before(text, match.start(), 24))
-        span = _name_in(match, first, last, common, opening, _is_product(text, match))
-        span = span or _introduced(text, match, first, last, common)
+        start = tokens[0][0] if tokens else match.start()
+        opening = _sentence_start(text, start) and not _INTRO.search(context_before(text, start, 24))
+        span = _name_in(tokens, first, last, common, opening) or _introduced(text, tokens, first, last, common)
         if span and not _is_public(text, span, public):
             found.append(Finding("person", *span))
     return found
+
+
+Token = tuple[int, str]
+"""A word of a run of capitalised words, with its offset in the text."""
+
+
+def _tokens(text: str, match: re.Match[str], common: frozenset[str]) -> list[Token]:
+    """The run's words without the common ones that open it ("Dear", "Please") and without a product's
+    designator ("Tesla Model 3": the word before the "3" names the product, so it goes too)."""
+    tokens = [(m.start() + match.start(), m.group()) for m in re.finditer(r"\S+", match.group())]
+    if _is_product(text, match):
+        tokens.pop()
+    while tokens and tokens[0][1].lower() in common:
+        tokens.pop(0)
+    return tokens
 
 
 def _is_product(text: str, match: re.Match[str]) -> bool:
@@ -93,37 +109,32 @@ def _sentence_start(text: str, start: int) -> bool:
 
 
 def _name_in(
-    match: re.Match[str],
-    first: frozenset[str],
-    last: frozenset[str],
-    common: frozenset[str],
-    sentence_start: bool,
-    product: bool,
+    tokens: list[Token], first: frozenset[str], last: frozenset[str], common: frozenset[str], opening: bool
 ) -> tuple[int, int] | None:
-    """A name in the run: from a first name, or a capitalised word before a final surname (not a sentence's first
-    word: "Summarise Lincoln's ..." is an imperative, not a name)."""
-    tokens = [(m.start() + match.start(), m.group()) for m in re.finditer(r"\S+", match.group())]
-    if product:  # "Tesla Model 3": the word before the designator names the product
-        tokens.pop()
+    """A name in the run: from a first name to the last word that is not a common one, or a capitalised word
+    before a final surname (unless that word opens a sentence: "Summarise Lincoln's ..." is an imperative)."""
+    tokens = list(tokens)
     while tokens and tokens[-1][1].lower() in common and tokens[-1][1] not in last:
         tokens.pop()
     for i, (start, word) in enumerate(tokens[:-1]):
         if word.lower() in common:
             continue
-        surname_rule = i == len(tokens) - 2 and tokens[-1][1] in last and not (i == 0 and sentence_start)
+        surname_rule = i == len(tokens) - 2 and tokens[-1][1] in last and not (i == 0 and opening)
         if word in first or surname_rule:
             return start, tokens[-1][0] + len(tokens[-1][1])
     return None
 
 
 def _introduced(
-    text: str, match: re.Match[str], first: frozenset[str], last: frozenset[str], common: frozenset[str]
+    text: str, tokens: list[Token], first: frozenset[str], last: frozenset[str], common: frozenset[str]
 ) -> tuple[int, int] | None:
     """A lone known name after words that introduce a person ("Dear Hannah", "Regards, Okafor")."""
-    word = match.group().split(" ")[0]
+    if not tokens:
+        return None
+    start, word = tokens[0]
     known = (word in first or word in last) and word.lower() not in common
-    if known and _INTRO.search(context_before(text, match.start(), 24)):
-        return match.start(), match.start() + len(word)
+    if known and _INTRO.search(context_before(text, start, 24)):
+        return start, start + len(word)
     return None
 
 

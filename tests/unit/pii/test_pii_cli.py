@@ -1,0 +1,41 @@
+"""`llmops pii redact`: standard input in, redacted text out; blocked or bad policies exit 2."""
+
+from __future__ import annotations
+
+from llmops_cli.main import app
+from typer.testing import CliRunner
+
+CLEAN_ENV = {"LLMOPS_PII_POLICY": None, "LLMOPS_PII_HASH_KEY": None, "LLMOPS_PII_ENABLED": None}
+
+
+def run(*args: str, stdin: str, env: dict[str, str | None] | None = None) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["pii", *args], input=stdin, env={**CLEAN_ENV, **(env or {})})
+    return result.exit_code, result.output
+
+
+def test_redact_prints_the_redacted_text() -> None:
+    assert run("redact", stdin="mail bob@example.com or call +1 415 867 5309\n") == (
+        0,
+        "mail [EMAIL] or call [PHONE]\n",
+    )
+
+
+def test_the_policy_comes_from_the_environment_or_the_option() -> None:
+    env = {"LLMOPS_PII_POLICY": '{"default": {"email": "hash"}}', "LLMOPS_PII_HASH_KEY": "0123456789abcdef0123"}
+    code, hashed = run("redact", "--tenant", "acme", stdin="bob@example.com", env=env)
+    assert code == 0 and hashed.startswith("[EMAIL:")
+    assert run("redact", "--policy", '{"default": {"email": "mask"}}', stdin="bob@example.com") == (
+        0,
+        "b***@example.com",
+    )
+
+
+def test_a_blocked_type_or_a_bad_policy_exits_2() -> None:
+    code, output = run("redact", "--policy", '{"default": {"email": "block"}}', stdin="bob@example.com")
+    assert code == 2 and "blocks records containing: email" in output and "bob@" not in output
+    code, output = run("redact", "--policy", '{"default": {"mail": "redact"}}', stdin="x")
+    assert code == 2 and "unknown PII types" in output
+
+
+def test_findings_are_types_and_offsets() -> None:
+    assert run("redact", "--findings", stdin="bob@example.com") == (0, '[{"type": "email", "start": 0, "end": 15}]\n')
