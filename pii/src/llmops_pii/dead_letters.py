@@ -3,7 +3,8 @@
 A record ingest refuses goes to ``llmops.calls.raw.dlq`` with its bytes for a fix-and-replay. Those bytes are
 redacted with the tenant's policy first, a blocked type redacted like any other (the record must be kept to be
 fixed): JSON is walked and every string redacted, so the document stays valid JSON; bytes that are not JSON are
-redacted as text. A replay then carries what the warehouse would have stored anyway.
+redacted as text. Bytes with nothing to redact are kept as they are. A replay then carries what the warehouse
+would have stored anyway.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ def redact_dead_letter(value: bytes, policy: PiiPolicy) -> bytes:
     try:
         document = json.loads(text)
     except ValueError:
-        return redact_text(text, kept).encode()
-    return json.dumps(_walk(document, kept), ensure_ascii=False, separators=(",", ":")).encode()
+        redacted_text = redact_text(text, kept)
+        return value if redacted_text == text else redacted_text.encode()
+    redacted = _walk(document, kept)
+    return value if redacted == document else json.dumps(redacted, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _walk(value: Any, policy: PiiPolicy) -> Any:

@@ -159,6 +159,8 @@ async def test_raw_topic_flows_and_poison_goes_to_the_dlq(kafka_bootstrap: str, 
         too_old = json.dumps(a_call(f"raw-{marker}-old", marker, started_at="2001-01-01T00:00:00Z")).encode()
         no_tenant = json.dumps(a_call(f"raw-{marker}-anon", marker)).encode()
         platform = json.dumps(a_call(f"raw-{marker}-platform", marker, origin="platform")).encode()
+        personal = {"role": "user", "content": f"{marker}: I am Priya Sharma, priya@example.com"}
+        with_pii = json.dumps(a_call(f"raw-{marker}-pii", marker, messages=[personal], latency_ms=-1)).encode()
         await produce_raw(
             kafka_bootstrap,
             [
@@ -168,10 +170,11 @@ async def test_raw_topic_flows_and_poison_goes_to_the_dlq(kafka_bootstrap: str, 
                 (None, too_old, [("tenant_id", tenant)]),
                 (None, no_tenant, []),
                 (None, platform, [("tenant_id", tenant)]),
+                (None, with_pii, [("tenant_id", tenant)]),
             ],
         )
         recorded = await collect(kafka_bootstrap, RECORDED, lambda r: r.key == tenant, 2)
-        dead = await collect(kafka_bootstrap, RAW_DLQ, lambda r: marker.encode() in r.value, 4)
+        dead = await collect(kafka_bootstrap, RAW_DLQ, lambda r: marker.encode() in r.value, 5)
         assert (await ingest.client.get("/readyz")).status_code == 200
 
     events = [json.loads(r.value) for r in recorded]
@@ -181,7 +184,9 @@ async def test_raw_topic_flows_and_poison_goes_to_the_dlq(kafka_bootstrap: str, 
     assert all("keyid" not in e for e in events)  # no API key on the raw topic
 
     by_value = {r.value: r for r in dead}
-    assert set(by_value) == {poison, too_old, no_tenant, platform}  # the original bytes, untouched
+    [redacted] = set(by_value) - {poison, too_old, no_tenant, platform}  # the others' bytes are untouched
+    assert json.loads(redacted)["messages"][0]["content"] == f"{marker}: I am [PERSON], [EMAIL]"  # ADR 0035
+    assert json.loads(redacted)["latency_ms"] == -1
     for record in dead:
         headers = dict(record.headers)
         assert headers["dlq.source_topic"] == RAW.encode()
