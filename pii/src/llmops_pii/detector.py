@@ -6,22 +6,39 @@ spans the more specific type (a JWT's parts are not also an API key; an SSN is n
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cache
 
 from llmops_pii.findings import PII_TYPES, Finding, PiiType
 from llmops_pii.recognisers import addresses, dates, names, national_ids, numbers, phones, secrets
 
 __all__ = ["RECOGNISERS", "find", "resolve"]
 
-RECOGNISERS: tuple[Callable[[str], list[Finding]], ...] = (
-    secrets.find,
-    numbers.find,
-    national_ids.find,
-    phones.find,
-    dates.find,
-    addresses.find,
-    names.find,
+
+@dataclass(frozen=True)
+class Recogniser:
+    """A recogniser, the types it reports, and whether it needs a digit in the text (most do: a text without
+    one skips them all after a single scan)."""
+
+    find: Callable[[str], list[Finding]]
+    types: frozenset[PiiType]
+    needs_digit: bool
+
+
+RECOGNISERS: tuple[Recogniser, ...] = (
+    Recogniser(secrets.find, frozenset({"api_key", "jwt", "private_key"}), needs_digit=False),
+    Recogniser(numbers.find_emails, frozenset({"email"}), needs_digit=False),
+    Recogniser(names.find, frozenset({"person"}), needs_digit=False),
+    Recogniser(numbers.find, frozenset({"credit_card", "iban", "ip_address"}), needs_digit=True),
+    Recogniser(national_ids.find, frozenset({"national_id"}), needs_digit=True),
+    Recogniser(phones.find, frozenset({"phone"}), needs_digit=True),
+    Recogniser(dates.find, frozenset({"date_of_birth"}), needs_digit=True),
+    Recogniser(addresses.find, frozenset({"postal_address"}), needs_digit=True),
 )
+_DIGIT = re.compile(r"\d")
+_ALL: frozenset[PiiType] = frozenset(PII_TYPES)
 _ORDER: tuple[PiiType, ...] = (
     "private_key",
     "jwt",
@@ -43,11 +60,24 @@ assert set(_PRIORITY) == set(PII_TYPES)
 
 def find(text: str, types: Iterable[PiiType] | None = None) -> list[Finding]:
     """Non-overlapping findings in ``text``, in order; only of ``types`` when given."""
-    found = [finding for recognise in RECOGNISERS for finding in recognise(text)]
-    if types is not None:
-        wanted = set(types)
-        found = [f for f in found if f.type in wanted]
-    return resolve(found)
+    wanted = _ALL if types is None else frozenset(types)
+    always, with_digits = _plan(wanted)
+    found: list[Finding] = []
+    for recogniser in always:
+        found += recogniser.find(text)
+    if with_digits and _DIGIT.search(text):
+        for recogniser in with_digits:
+            found += recogniser.find(text)
+    if not found:
+        return found
+    return resolve(found if wanted is _ALL else [f for f in found if f.type in wanted])
+
+
+@cache
+def _plan(wanted: frozenset[PiiType]) -> tuple[tuple[Recogniser, ...], tuple[Recogniser, ...]]:
+    """The recognisers that report a wanted type: those that run on any text, those that need a digit."""
+    useful = [r for r in RECOGNISERS if r.types & wanted]
+    return tuple(r for r in useful if not r.needs_digit), tuple(r for r in useful if r.needs_digit)
 
 
 def resolve(found: list[Finding]) -> list[Finding]:

@@ -47,8 +47,8 @@ _FR = re.compile(
 )
 
 
-_DE_WORDS = ("stra", "weg ", "gasse", "platz", "allee", "ring ", "damm", "ufer")
-_FR_WORDS = ("rue ", "avenue", "boulevard", "bd ", "place", "chemin", "allée", "impasse", "quai", "cours")
+_DE_HINT = re.compile(r"stra|weg |gasse|platz|allee|ring |damm|ufer")
+_FR_HINT = re.compile(r"rue |avenue|boulevard|bd |place|chemin|allée|impasse|quai|cours")
 _DIGIT = re.compile(r"\d")
 
 
@@ -57,8 +57,8 @@ def find(text: str) -> list[Finding]:
         return []
     lower = text.lower()
     patterns = [_EN, _EN_POSTCODE]
-    if any(w in lower for w in _DE_WORDS):
+    if _DE_HINT.search(lower):
         patterns.append(_DE)
-    if any(w in lower for w in _FR_WORDS):
+    if _FR_HINT.search(lower):
         patterns.append(_FR)
     return [Finding("postal_address", m.start(), m.end()) for p in patterns for m in p.finditer(text)]

@@ -42,6 +42,9 @@ _REST = r"[a-z]+(?:-[A-Z]?[a-z]+|['\u2019][A-Z][a-z]+)*"
 """A capitalised word after its capital: O'Brien, Jean-Luc (not a possessive 's)."""
 _PARTICLE = r"(?:(?:de|da|van|von|der|di|del|le|bin|al) )?"
 _RUN = re.compile(r"[A-Z](?<![\w][A-Z])" + _REST + r"(?: " + _PARTICLE + "[A-Z]" + _REST + r"){0,3}\b")
+_WORDS = re.compile(r"\S+")
+_DESIGNATOR = re.compile(r"-[A-Z0-9]| \d")
+_OPENING = re.compile(r"(?:^|[.!?:;]\s+|\n\s*)$")
 _INTRO = re.compile(
     r"(?:\b(?:dear|hi|hello|mr|mrs|ms|miss|mx|dr|prof|name is|i am|i'm|regards|thanks|sincerely|cheers|"
     r"patient|tenant|customer|client|employee|assign(?:ed)? to|spoke with|talked to|contact)[.,:]?\s*)$"
@@ -73,6 +76,9 @@ def find(text: str, extra_public: frozenset[str] = frozenset()) -> list[Finding]
     public = public_figures() | extra_public
     found = []
     for match in _RUN.finditer(text):
+        run = match.group()
+        if " " not in run and run not in first and run not in last:
+            continue  # the common case, a capitalised word opening a sentence: decided without more work
         tokens = _tokens(text, match, common)
         if len(tokens) == 1 and tokens[0][1] not in first and tokens[0][1] not in last:
             continue  # a lone capitalised word is a name only when it is a known one
@@ -91,7 +97,7 @@ Token = tuple[int, str]
 def _tokens(text: str, match: re.Match[str], common: frozenset[str]) -> list[Token]:
     """The run's words without the common ones that open it ("Dear", "Please") and without a product's
     designator ("Tesla Model 3": the word before the "3" names the product, so it goes too)."""
-    tokens = [(m.start() + match.start(), m.group()) for m in re.finditer(r"\S+", match.group())]
+    tokens = [(m.start() + match.start(), m.group()) for m in _WORDS.finditer(match.group())]
     if _is_product(text, match):
         tokens.pop()
     while tokens and tokens[0][1].lower() in common:
@@ -101,11 +107,11 @@ def _tokens(text: str, match: re.Match[str], common: frozenset[str]) -> list[Tok
 
 def _is_product(text: str, match: re.Match[str]) -> bool:
     """A model designator follows: "Jordan 1", "Model 3", "Mach-E"."""
-    return re.match(r"(?:-[A-Z0-9]| \d)", text[match.end() : match.end() + 2]) is not None
+    return _DESIGNATOR.match(text, match.end()) is not None
 
 
 def _sentence_start(text: str, start: int) -> bool:
-    return re.search(r"(?:^|[.!?:;]\s+|\n\s*)$", text[max(0, start - 4) : start]) is not None
+    return _OPENING.search(text[max(0, start - 4) : start]) is not None
 
 
 def _name_in(
