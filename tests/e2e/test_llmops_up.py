@@ -235,7 +235,7 @@ def test_up_serves_the_cli_stops_on_ctrl_c_and_reuses_its_data_dir(session: Sess
     assert curl in [line.strip() for line in first.lines], first.output  # a pipe gets whole lines, not wrapped
     keys = json.loads((session.data_dir / "credentials.json").read_text())
     total = 200 + GATEWAY_CALLS + TOOL_CALLS + JUDGED_CALLS + PII_CALLS
-    assert "stored: Hi, I'm [PERSON] ([EMAIL], [PHONE]). Please refund card [CREDIT_CARD] to IBAN [IBAN]" in first.output
+    assert "stored: Hi, I'm [PERSON] ([EMAIL], [PHONE]). Please refund card [CREDIT_CARD]" in first.output
     assert 'tool calling: demo-tools called get_weather({"city": "Lisbon"}), then answered' in first.output
     assert "offline runs: demo-faq@1 with prompt demo-runs" in first.output
     assert "gate on llmops-demo-refusal (max drop 0.1): passed" in first.output, first.output
