@@ -21,6 +21,8 @@ import httpx
 import jsonschema
 import pytest
 from llmops_kit.feedback_tokens import TOKEN_HEADER
+from llmops_pii.policy import PolicyBook
+from llmops_pii.redact import redact_text
 
 from tests.e2e.test_llmops_up import READY_TIMEOUT_S, Session, session  # noqa: F401 - the fixture
 
@@ -123,5 +125,6 @@ def test_calls_scores_feedback_review_and_a_dpo_export(session: Session) -> None
     jsonschema.validate(row, TRL_SCHEMA)
     assert row["chosen"] == [{"role": "assistant", "content": CORRECTION}]
     answered = next(a.json() for a in answers if a.json()["id"] == item["item_id"])
-    assert row["rejected"] == [{"role": "assistant", "content": answered["choices"][0]["message"]["content"]}]
+    stored = redact_text(answered["choices"][0]["message"]["content"], PolicyBook().for_tenant("_"))  # docs/pii.md
+    assert row["rejected"] == [{"role": "assistant", "content": stored}]
     assert row["prompt"][-1] == {"role": "user", "content": f"Where is parcel {call_ids.index(item['item_id'])}?"}

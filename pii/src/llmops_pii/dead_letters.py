@@ -23,6 +23,7 @@ def redact_dead_letter(value: bytes, policy: PiiPolicy) -> bytes:
     if not value:
         return value
     kept = PiiPolicy({t: ("redact" if a == "block" else a) for t, a in policy.actions.items()}, policy.hash_secret)
+
     text = value.decode("utf-8", errors="replace")
     try:
         document = json.loads(text)

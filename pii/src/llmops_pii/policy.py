@@ -1,7 +1,8 @@
 """What a tenant does with each type of personal data: redact, mask, hash with the tenant's secret, or block.
 
 A :class:`PolicyBook` holds the default policy and each tenant's own (a tenant's entry replaces the default for
-the types it names). Its configuration is JSON (``LLMOPS_PII_POLICY``, docs/pii.md)::
+the types it names), from configuration or, overriding that, from the tenant's policy records
+(:mod:`llmops_pii.records`). Its configuration is JSON (``LLMOPS_PII_POLICY``, docs/pii.md)::
 
     {"default": {"email": "redact", "person": "mask"},
      "tenants": {"acme": {"email": "hash", "credit_card": "block"}}}
@@ -22,9 +23,9 @@ from typing import Any, Literal, get_args
 
 from llmops_pii.findings import PII_TYPES, PiiType
 
-__all__ = ["ACTIONS", "DEFAULT_ACTIONS", "Action", "PiiPolicy", "PolicyBook", "PolicyError"]
+__all__ = ["ACTIONS", "DEFAULT_ACTIONS", "Action", "PiiPolicy", "PolicyBook", "PolicyError", "parse_actions"]
 
-Action = Literal["redact", "mask", "hash", "block"]
+Action = Literal["redact", "mask", "hash", "drop", "block"]
 ACTIONS: tuple[Action, ...] = get_args(Action)
 DEFAULT_ACTIONS: Mapping[PiiType, Action] = {t: "redact" for t in PII_TYPES}
 """Without configuration every type is redacted: nothing personal is stored unless a policy says how."""
@@ -60,6 +61,7 @@ class PolicyBook:
         self._default = dict(DEFAULT_ACTIONS) if default is None else _actions(default)
         self._hash_key = hash_key
         self._tenants: dict[str, PiiPolicy] = {}
+        self._configured: dict[str, dict[PiiType, Action]] = {}
         for tenant, actions in (tenants or {}).items():
             self.set_tenant(tenant, actions)
         self._check_key(self._default)
@@ -78,8 +80,16 @@ class PolicyBook:
         return cls(config.get("default"), config.get("tenants"), hash_key=hash_key)
 
     def set_tenant(self, tenant_id: str, actions: Mapping[str, str]) -> None:
-        """Replace ``tenant_id``'s own actions (merged over the default)."""
-        merged = {**self._default, **_actions(actions)}
+        """Configure ``tenant_id``'s own actions (merged over the default)."""
+        self._configured[tenant_id] = parse_actions(actions)
+        self.set_tenant_record(tenant_id, None)
+
+    def set_tenant_record(self, tenant_id: str, actions: Mapping[PiiType, Action] | None) -> None:
+        """The actions of ``tenant_id``'s policy records, over its configured ones; None: back to those.
+
+        Raises ``PolicyError`` (the tenant's entry unchanged) when they hash and no key is configured.
+        """
+        merged = {**self._default, **self._configured.get(tenant_id, {}), **(actions or {})}
         self._check_key(merged)
         self._tenants[tenant_id] = PiiPolicy(merged, self._secret(tenant_id))
 
@@ -96,6 +106,11 @@ class PolicyBook:
     def _check_key(self, actions: Mapping[PiiType, Action]) -> None:
         if "hash" in actions.values() and len(self._hash_key) < 16:
             raise PolicyError("a policy hashes values but LLMOPS_PII_HASH_KEY is unset or shorter than 16 bytes")
+
+
+def parse_actions(config: Mapping[str, str]) -> dict[PiiType, Action]:
+    """``config`` checked: known types to known actions."""
+    return _actions(config)
 
 
 def _actions(config: Mapping[str, str]) -> dict[PiiType, Action]:

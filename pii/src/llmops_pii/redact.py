@@ -5,6 +5,7 @@
   ``P. S.`` for a name), for people who need to recognise a value without reading it;
 - ``hash``: ``[EMAIL:3f1c9a0d7e2b5c48]``, a keyed hash of the normalised value (HMAC-SHA256 with the tenant's
   secret, 64 bits shown): equal values give equal tokens within a tenant, so joins and counts still work;
+- ``drop``: the whole text that holds the value becomes ``[REDACTED]`` (a policy record's ``drop``);
 - ``block``: :class:`PiiBlocked`: the caller refuses the whole record.
 
 The result is deterministic for a given text and policy (a retried call yields the same event).
@@ -20,8 +21,9 @@ from llmops_pii.detector import find
 from llmops_pii.findings import Finding, PiiType
 from llmops_pii.policy import PiiPolicy
 
-__all__ = ["PiiBlocked", "redact_text", "replacement"]
+__all__ = ["DROPPED", "PiiBlocked", "redact_text", "replacement"]
 
+DROPPED = "[REDACTED]"
 _KEEP_LAST_FOUR: frozenset[PiiType] = frozenset({"credit_card", "iban", "phone", "national_id"})
 _WORD_CHAR = re.compile(r"[A-Za-z0-9]")
 
@@ -44,6 +46,8 @@ def redact_text(text: str, policy: PiiPolicy) -> str:
     blocked = sorted({f.type for f in findings if policy.actions[f.type] == "block"})
     if blocked:
         raise PiiBlocked(blocked)
+    if any(policy.actions[f.type] == "drop" for f in findings):
+        return DROPPED
     parts, position = [], 0
     for finding in findings:
         parts += [text[position : finding.start], replacement(finding, text, policy)]

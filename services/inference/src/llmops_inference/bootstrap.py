@@ -22,8 +22,10 @@ from llmops_kit.auth import ApiKeyStore
 from llmops_kit.bootstrap import install_api_keys, load_api_keys
 from llmops_kit.http.app import Component, ReadinessCheck, Runtime, create_service_app
 from llmops_kit.http.body_limit import problem_refusal
+from llmops_kit.kafka.materializer import CompactedTopicMaterializer
 from llmops_kit.kafka.publisher import EventPublisher
 from llmops_pii.policy import PolicyBook
+from llmops_pii.records import PolicyRecordsView
 from llmops_pii.settings import PiiSettings
 from starlette.responses import Response
 from starlette.types import Scope
@@ -78,6 +80,8 @@ class InferencePorts:
     budget: BudgetGuard = field(default_factory=NoBudgets)
     pii: PolicyBook | None = None
     """The tenants' PII policies applied to recorded calls; None records calls as they are."""
+    pii_records: Component | None = None
+    """What keeps ``pii``'s tenants equal to their policy records (production: a materialiser)."""
     retry_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     clock: Callable[[], float] = time.monotonic
     """Drives the circuit breakers and the rate limiter (tests move it instead of sleeping)."""
@@ -127,13 +131,24 @@ def _production_ports(settings: InferenceSettings) -> InferencePorts:
         ),
         spool_dir=settings.spool_dir,
         registries=Registries.from_kafka(settings.kafka_bootstrap_servers, settings.kafka_security),
-        pii=_pii_policies(),
+        **_pii_policies(settings),
     )
 
 
-def _pii_policies() -> PolicyBook | None:
+def _pii_policies(settings: InferenceSettings) -> dict[str, Any]:
+    """The PII policy book and the materialiser of the tenants' policy records, or nothing when disabled."""
     pii = PiiSettings()
-    return pii.policy_book() if pii.enabled else None
+    if not pii.enabled:
+        return {}
+    book = pii.policy_book()
+    records = CompactedTopicMaterializer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        topic=PolicyRecordsView.topic,
+        view=PolicyRecordsView(book),
+        client_id="llmops-inference-pii-policies",
+        security=settings.kafka_security,
+    )
+    return {"pii": book, "pii_records": records}
 
 
 def wire(settings: InferenceSettings, ports: InferencePorts) -> Wiring:
@@ -186,6 +201,8 @@ def wire(settings: InferenceSettings, ports: InferencePorts) -> Wiring:
         components.append(ports.publisher)
     if registries is not None:
         components += [*registries.materializers.values(), registries.renderer]
+    if ports.pii_records is not None:
+        components.append(ports.pii_records)
     components += [recorder, monitor, _Stops(gateway)]
     return Wiring(gateway, router, recorder, monitor, ports.publisher, components, registries)
 

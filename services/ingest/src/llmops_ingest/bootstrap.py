@@ -17,8 +17,10 @@ from llmops_kit.bootstrap import TopicProvisioner, install_api_keys, load_api_ke
 from llmops_kit.http.app import Component, ReadinessCheck, Runtime, create_service_app
 from llmops_kit.http.limits import InFlightLimiter
 from llmops_kit.kafka.consumer import ConsumerLoop
+from llmops_kit.kafka.materializer import CompactedTopicMaterializer
 from llmops_kit.kafka.producer import EncodedEvent, EventProducer
 from llmops_kit.kafka.publisher import EventPublisher
+from llmops_pii.records import PolicyRecordsView
 from llmops_pii.settings import PiiSettings
 from llmops_schemas.v2 import CallRecorded
 
@@ -89,12 +91,14 @@ async def _kafka_runtime(app: FastAPI, settings: IngestSettings) -> Runtime:
     bootstrap = settings.kafka_bootstrap_servers
     producer = EventProducer(bootstrap, service=SERVICE, security=settings.kafka_security)
     components: list[Component] = []
-    if settings.ensure_topics:
-        components.append(
-            TopicProvisioner(bootstrap, [CallRecorded.topic, settings.raw_topic], security=settings.kafka_security)
-        )
-    components.append(producer)
     redactor = default_redactor()
+    policies = isinstance(redactor, PolicyRedactor)
+    if settings.ensure_topics:
+        topics = [CallRecorded.topic, settings.raw_topic, *([PolicyRecordsView.topic] if policies else [])]
+        components.append(TopicProvisioner(bootstrap, topics, security=settings.kafka_security))
+    components.append(producer)
+    if isinstance(redactor, PolicyRedactor):
+        components.append(_policy_records(settings, redactor))
     keys = load_api_keys(settings.api_keys_file)
     checks = {"kafka": producer.ping, **_install(app, settings, IngestPorts(producer, keys, redactor=redactor))}
     if settings.consume_raw:
@@ -106,6 +110,18 @@ async def _kafka_runtime(app: FastAPI, settings: IngestSettings) -> Runtime:
 
         checks["raw_consumer"] = raw_consumer_ready
     return Runtime(components=components, checks=checks)
+
+
+def _policy_records(settings: IngestSettings, redactor: PolicyRedactor) -> CompactedTopicMaterializer:
+    """Keeps the tenants' PII policies equal to their records on ``llmops.policies`` (docs/pii.md); until it has
+    read them, a tenant gets the configured policy (every type redacted by default)."""
+    return CompactedTopicMaterializer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        topic=PolicyRecordsView.topic,
+        view=PolicyRecordsView(redactor.book),
+        client_id="llmops-ingest-pii-policies",
+        security=settings.kafka_security,
+    )
 
 
 def _raw_consumer(settings: IngestSettings, producer: EventProducer, redactor: Redactor) -> ConsumerLoop[EncodedEvent]:

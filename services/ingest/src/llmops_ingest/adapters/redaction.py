@@ -33,11 +33,12 @@ class PolicyRedactor:
     """Redacts, masks, hashes or blocks personal data and secrets as the tenant's policy says."""
 
     def __init__(self, book: PolicyBook) -> None:
-        self._book = book
+        self.book = book
+        """Its tenants' entries follow their policy records (bootstrap wires the materialiser)."""
         self._calls = CallRedactor(msgspec.structs.replace)
 
     def redact(self, call: CallStruct, *, tenant_id: str) -> CallStruct:
-        return self._calls.redact(call, self._book.for_tenant(tenant_id))
+        return self._calls.redact(call, self.book.for_tenant(tenant_id))
 
     def protect_dead_letter(self, value: bytes, *, tenant_id: str) -> bytes:
-        return redact_dead_letter(value, self._book.for_tenant(tenant_id))
+        return redact_dead_letter(value, self.book.for_tenant(tenant_id))
