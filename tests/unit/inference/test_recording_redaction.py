@@ -62,3 +62,12 @@ async def test_a_blocked_call_is_refused_and_counted_not_recorded(tmp_path: Path
     assert [e.data.call_id for e in publisher.events] == ["chatcmpl-000002"]
     assert refused_pii() == before + 1
     await rec.stop()
+
+
+async def test_events_spilled_from_a_full_buffer_are_redacted_too(tmp_path: Path) -> None:
+    rec = recorder(InMemoryPublisher(), tmp_path, buffer_size=1, redact=EventRedactor(PolicyBook()))
+    for n in range(3):  # not started: the first fills the buffer, the others spill to the spool
+        rec.record(event(n, text=PROMPT))
+    await wait_until(lambda: rec.spool.pending == 2)
+    spooled = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    assert b"Priya" not in spooled and spooled.count(b"[PHONE]") == 2

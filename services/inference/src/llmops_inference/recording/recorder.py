@@ -8,7 +8,8 @@ replay succeeds, new batches are spooled at once instead of each waiting out a t
 the spool every ``replay_interval_s``, oldest segment first, and deletes each once Kafka acknowledged it.
 Event ids are fixed when the event is built, so a replay after a partial publish never makes a duplicate that
 consumers cannot recognise. What cannot even be spooled (a disk error) is logged and counted, never dropped
-silently.
+silently. With a ``redact`` function (the tenants' PII policies, docs/pii.md), every event is redacted before it
+is published or spooled, in a worker thread off the request path; one a policy blocks is refused and counted.
 
 Memory and disk are bounded: the buffer holds ``buffer_size`` events, the overflow waiting for the spill task at
 most ``overflow_events`` events and ``overflow_bytes`` bytes (kept serialised, so its size is exact), and the
@@ -85,7 +86,8 @@ class CallRecorder:
     ) -> None:
         self._publisher = publisher
         self._redact = redact
-        """Applied to every event before it is buffered, so neither Kafka nor the spool sees what it removes."""
+        """Applied to every event before it is published or spooled (never on the request path), so neither Kafka
+        nor the spool sees what it removes."""
         self.spool = spool
         self._queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=buffer_size)
         self._batch_size = batch_size
@@ -109,13 +111,7 @@ class CallRecorder:
     # -- request path -----------------------------------------------------------------------------
 
     def record(self, event: Event) -> None:
-        """Queue one event, redacted; never blocks, never raises for a full buffer or a blocked type."""
-        if self._redact is not None:
-            try:
-                event = self._redact(event)
-            except PiiBlocked as exc:
-                self._refusals["pii_blocked"].refuse([event.id], str(exc))
-                return
+        """Queue one event; never blocks, never raises for a full buffer."""
         try:
             self._queue.put_nowait(event)
         except asyncio.QueueFull:
@@ -123,7 +119,10 @@ class CallRecorder:
         RECORD_BUFFER.set(self._queue.qsize())
 
     def _overflow_add(self, event: Event) -> None:
-        line = event.to_json_bytes()
+        redacted = self._redact_batch([event])  # serialised now, so redacted now (the spill writes these bytes)
+        if not redacted:
+            return
+        line = redacted[0].to_json_bytes()
         most_events, most_bytes = self._overflow_bounds
         held_events, held_bytes = self._overflow_held
         if held_events + 1 > most_events or held_bytes + len(line) > most_bytes:
@@ -217,6 +216,10 @@ class CallRecorder:
             await self._publisher.publish_many(batch)
 
     async def _publish_or_spool(self, events: list[Event], reason: SpoolReason) -> None:
+        if self._redact is not None:  # off the event loop: a long prompt takes milliseconds to scan
+            events = await asyncio.to_thread(self._redact_batch, events)
+        if not events:
+            return
         if self.kafka_up:
             try:
                 await self._publish(events)
@@ -226,6 +229,18 @@ class CallRecorder:
             else:
                 return
         await self._spool(events, reason)
+
+    def _redact_batch(self, events: list[Event]) -> list[Event]:
+        """``events`` with the tenants' PII policies applied, without those a policy blocks (counted)."""
+        if self._redact is None:
+            return events
+        kept = []
+        for event in events:
+            try:
+                kept.append(self._redact(event))
+            except PiiBlocked as exc:
+                self._refusals["pii_blocked"].refuse([event.id], str(exc))
+        return kept
 
     async def _spool(self, events: list[Event], reason: SpoolReason) -> None:
         await self._write([e.id for e in events], [e.to_json_bytes() for e in events], reason)
