@@ -8,7 +8,9 @@ of ``llmops demo-calls``, what ``bench_ingest.py`` sends), ``eval set`` (the 734
 benchmarks/data/pii_eval.jsonl, dense with personal data and look-alikes: the hard case). Each corpus is redacted
 with the default policy (every type redacted) for ``--seconds`` of CPU, after a warm-up. The call figure is
 :class:`~llmops_pii.calls.CallRedactor` on demo-call structs as ingest holds them (``msgspec``), and the
-share of the ingest CPU budget (ADR 0014) it takes. End-to-end ingest with redaction on is
+share of the ingest CPU budget (ADR 0014) it takes; ``gateway_us_per_call`` is the gateway's redactor on the
+same calls as the call events it records (pydantic models; it runs in the recorder's drain, off the request
+path). End-to-end ingest with redaction on is
 ``bench_ingest.py`` (redaction is on by default; ``--env LLMOPS_PII_ENABLED=false`` for the comparison).
 """
 
@@ -27,6 +29,7 @@ from llmops_pii.calls import CallRedactor
 from llmops_pii.detector import find
 from llmops_pii.policy import PolicyBook
 from llmops_pii.redact import redact_text
+from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.fastcodec import producer_struct
 from llmops_schemas.v2 import CallRecorded
 from llmops_schemas.v2.calls import v1_data_as_v2
@@ -81,6 +84,23 @@ def calls_per_s(calls: list[dict[str, Any]], seconds: float) -> float:
     return rate
 
 
+def gateway_events_per_s(calls: list[dict[str, Any]], seconds: float) -> float:
+    """The gateway's redactor on call events as it records them (pydantic models, copied where changed)."""
+    from llmops_inference.recording.redaction import EventRedactor
+
+    models = [CallRecorded.model_validate(v1_data_as_v2(c)) for c in calls]
+    events = [CloudEvent.wrap(m, source="/bench", tenant_id="bench") for m in models]
+    redact = EventRedactor(PolicyBook())
+
+    def run() -> int:
+        for event in events:
+            redact(event)
+        return len(events)
+
+    rate, _ = cpu_rate(run, seconds)
+    return rate
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=3.0, help="CPU seconds per measurement")
@@ -96,6 +116,7 @@ def main() -> None:
         "calls_per_cpu_s": round(calls_per_s(calls, args.seconds)),
     }
     result["us_per_call"] = round(1e6 / result["calls_per_cpu_s"], 1)
+    result["gateway_us_per_call"] = round(1e6 / gateway_events_per_s(calls, args.seconds), 1)
     if args.json:
         print(json.dumps(result))
         return
