@@ -7,10 +7,9 @@ figures). Corpora: ``prose`` (English text without personal data: the common cas
 of ``llmops demo-calls``, what ``bench_ingest.py`` sends), ``eval set`` (the 734 texts of
 benchmarks/data/pii_eval.jsonl, dense with personal data and look-alikes: the hard case). Each corpus is redacted
 with the default policy (every type redacted) for ``--seconds`` of CPU, after a warm-up. The call figure is
-:class:`~llmops_pii.calls.CallRedactor` on demo-call structs as ingest holds them (``msgspec``), and the
-share of the ingest CPU budget (ADR 0014) it takes; ``gateway_us_per_call`` is the gateway's redactor on the
-same calls as the call events it records (pydantic models; it runs in the recorder's drain, off the request
-path). End-to-end ingest with redaction on is
+:class:`~llmops_pii.calls.CallRedactor` on demo-call structs as ingest holds them (``msgspec``);
+``gateway_us_per_call`` is the gateway's redactor on the same calls as the call events it records (pydantic
+models; it runs in the recorder's drain, off the request path). End-to-end ingest with redaction on is
 ``bench_ingest.py`` (redaction is on by default; ``--env LLMOPS_PII_ENABLED=false`` for the comparison).
 """
 
