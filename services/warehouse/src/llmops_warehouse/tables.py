@@ -56,6 +56,7 @@ FILTERS: Mapping[str, str] = {
     "experiment_id": "String",
     "call_id": "String",
     "run_id": "String",
+    "replay_id": "String",
 }
 """The filters the generic read offers, with the ClickHouse type of their column. A table declares the ones
 its type has (:attr:`EventTable.columns`); asking another table for them is a 422."""
@@ -135,7 +136,7 @@ _CALL_ID = _text("call_id")
 _RUN_ID = _text("run_id")
 
 TABLES: tuple[EventTable, ...] = (
-    EventTable("evaluation_scores", EvaluationScored, (_APP, _CALL_ID, _RUN_ID)),
+    EventTable("evaluation_scores", EvaluationScored, (_APP, _CALL_ID, _RUN_ID, _text("replay_id"))),
     EventTable("evaluator_configs", EvaluatorConfigured, (_APP,)),
     EventTable("feedback", FeedbackReceived, (_CALL_ID,)),
     EventTable("drift_reports", DriftReported, (_APP, _MODEL)),
