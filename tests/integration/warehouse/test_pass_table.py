@@ -141,8 +141,11 @@ def test_rows_stored_before_0012_get_their_item_columns_from_the_payload(
     old = CloudEvent.wrap(example(EvaluationScoredV1), source="/services/evaluation", tenant_id=tenant)
     old = old.model_copy(update={"time": BASE + timedelta(minutes=3)})
     v1 = StoredEvent.of(SCORES_TABLE, old)  # stored as it came, before v2 and its upcaster existed
+    before_0012 = dataclasses.replace(table, columns=table.columns[:3])  # app, call_id, run_id: no replay_id yet
     chdb_client.insert(
-        f"{scratch_database}.{SCORES_TABLE}", [event_values(table, e) for e in v2], column_names=event_columns(table)
+        f"{scratch_database}.{SCORES_TABLE}",
+        [event_values(before_0012, e) for e in v2],
+        column_names=event_columns(before_0012),
     )
     before_runs = dataclasses.replace(table, columns=table.columns[:2])  # app and call_id: v1 had no run_id
     chdb_client.insert(
