@@ -10,7 +10,8 @@ Every event table has the same envelope columns (see ``0004_event_tables.sql``):
 ``ingested_at``. An entry adds the columns its type can be filtered on, each extracted from the payload.
 
 Calls are the hot path and have a table of their own (``0001_calls.sql``), mapped column by column in
-:mod:`llmops_warehouse.call_columns`.
+:mod:`llmops_warehouse.call_columns`. Evaluation passes keep this mapping, their envelope and the generic read,
+and add the items of each pass as array columns (:mod:`llmops_warehouse.pass_columns`, docs/adr/0032).
 """
 
 from __future__ import annotations
