@@ -601,6 +601,15 @@ class EventStoreContract:
         assert read(store, tenant, start=BASE + timedelta(seconds=1)) == []
         assert len(read(store, tenant, start=BASE, end=BASE + timedelta(seconds=1))) == 2
 
+    def test_scores_are_filtered_per_run_and_per_replay(self, store: EventStore) -> None:
+        tenant = new_tenant()
+        run = score_event(tenant, call_id="c1", run_id="run-1", example_id="ex-1")
+        replayed = score_event(tenant, call_id="c1", replay_id="rp-1", at=BASE + timedelta(seconds=1))
+        store.insert_events([run, replayed, score_event(tenant, call_id="c1", at=BASE + timedelta(seconds=2))])
+        assert [r.event_id for r in read(store, tenant, filters={"run_id": "run-1"})] == [str(run.event_id)]
+        assert [r.event_id for r in read(store, tenant, filters={"replay_id": "rp-1"})] == [str(replayed.event_id)]
+        assert len(read(store, tenant, filters={"call_id": "c1"})) == 3
+
     def test_event_pages_visit_every_row_once(self, store: EventStore) -> None:
         tenant = new_tenant()
         events = [score_event(tenant, at=BASE + timedelta(seconds=i // 2)) for i in range(7)]

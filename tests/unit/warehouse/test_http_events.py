@@ -46,6 +46,15 @@ async def test_generic_read_is_tenant_scoped_filtered_and_paged(
     assert len(window["items"]) == 2
 
 
+async def test_scores_are_read_per_replay(client: httpx.AsyncClient, store: InMemoryEventStore) -> None:
+    replayed = score_event(TENANT_A, replay_id="rp-7")
+    store.insert_events([replayed, score_event(TENANT_A, at=BASE + timedelta(seconds=1))])
+    body = await events(client, "evaluation_scores", replay_id="rp-7")
+    assert [item["event_id"] for item in body["items"]] == [str(replayed.event_id)]
+    body = assert_problem(await client.get(f"{EVENTS}/calls?replay_id=rp-7", headers=auth("reader_a")), 422)
+    assert "calls cannot be filtered on replay_id" in body["detail"]
+
+
 async def test_generic_read_shows_delete_markers(client: httpx.AsyncClient, store: InMemoryEventStore) -> None:
     store.insert_events([prompt_tombstone(TENANT_A, "greeter", 1, offset=3)])
     [marker] = (await events(client, "prompt_versions"))["items"]

@@ -57,8 +57,9 @@ class EvaluatorRef(StrictModel):
 
     @model_validator(mode="after")
     def _judge_fields_only_for_llm_judges(self) -> EvaluatorRef:
-        judged = (self.judge_model, self.judge_prompt, self.judge_prompt_version)
-        if self.kind != "llm_judge" and any(v is not None for v in judged):
+        # Spelt out rather than any() over a tuple: the warehouse runs this for every item of every pass it stores.
+        judged = self.judge_model is not None or self.judge_prompt is not None or self.judge_prompt_version is not None
+        if judged and self.kind != "llm_judge":
             raise ValueError("judge_model, judge_prompt and judge_prompt_version are only for kind 'llm_judge'")
         if self.judge_prompt_version is not None and self.judge_prompt is None:
             raise ValueError("judge_prompt_version needs judge_prompt")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from llmops_schemas.envelope import TENANT_PATTERN, CloudEvent
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -46,7 +47,8 @@ class StoredEvent:
 
     @classmethod
     def of(cls, table: str, event: CloudEvent[Any], record_key: str = "") -> StoredEvent:
-        """The row of a published event (its id must be a UUID)."""
+        """The row of a published event (its id must be a UUID): a pydantic event, or the struct derived from it
+        (the passes' fast path, :mod:`llmops_warehouse.pass_events`: same attributes)."""
         return cls(
             table=table,
             event_id=uuid.UUID(event.id),
@@ -67,7 +69,10 @@ class StoredEvent:
         return self.payload is None
 
     def payload_json(self) -> str:
-        """The payload as stored: its JSON ('' for a delete marker)."""
+        """The payload as stored: its JSON ('' for a delete marker). A derived struct encodes as its model's
+        ``model_dump_json`` does (every field, None included; tests/unit/warehouse/test_pass_columns.py)."""
+        if isinstance(self.payload, msgspec.Struct):
+            return msgspec.json.encode(self.payload).decode()
         return "" if self.payload is None else str(self.payload.model_dump_json())
 
     def row(self, ingested_at: datetime) -> EventRow:

@@ -10,7 +10,8 @@ Every event table has the same envelope columns (see ``0004_event_tables.sql``):
 ``ingested_at``. An entry adds the columns its type can be filtered on, each extracted from the payload.
 
 Calls are the hot path and have a table of their own (``0001_calls.sql``), mapped column by column in
-:mod:`llmops_warehouse.call_columns`.
+:mod:`llmops_warehouse.call_columns`. Evaluation passes keep this mapping, their envelope and the generic read,
+and add the items of each pass as array columns (:mod:`llmops_warehouse.pass_columns`, docs/adr/0032).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ FILTERS: Mapping[str, str] = {
     "experiment_id": "String",
     "call_id": "String",
     "run_id": "String",
+    "replay_id": "String",
 }
 """The filters the generic read offers, with the ClickHouse type of their column. A table declares the ones
 its type has (:attr:`EventTable.columns`); asking another table for them is a 422."""
@@ -135,7 +137,7 @@ _CALL_ID = _text("call_id")
 _RUN_ID = _text("run_id")
 
 TABLES: tuple[EventTable, ...] = (
-    EventTable("evaluation_scores", EvaluationScored, (_APP, _CALL_ID, _RUN_ID)),
+    EventTable("evaluation_scores", EvaluationScored, (_APP, _CALL_ID, _RUN_ID, _text("replay_id"))),
     EventTable("evaluator_configs", EvaluatorConfigured, (_APP,)),
     EventTable("feedback", FeedbackReceived, (_CALL_ID,)),
     EventTable("drift_reports", DriftReported, (_APP, _MODEL)),

@@ -44,6 +44,7 @@ from llmops_warehouse.models import (
     TimeseriesQuery,
     epoch_ms,
 )
+from llmops_warehouse.pass_columns import PASS_INSERT_COLUMNS, SCORES_TABLE, pass_values
 from llmops_warehouse.tables import TABLES, EventTable, table_named, tables_by_name
 
 __all__ = ["ClickHouseEventStore"]
@@ -196,10 +197,13 @@ class ClickHouseEventStore:
                 stored = stored_keys(
                     _on(client), f"{self._db}.{name}", "time", list(batch), [e.time_ms for e in batch.values()]
                 )
-                rows = [event_values(table, e) for key, e in batch.items() if key not in stored]
-                if rows:
+                fresh = [e for key, e in batch.items() if key not in stored]
+                if fresh and name == SCORES_TABLE:  # passes have columns of their own (docs/adr/0032)
+                    self._insert(client, name, PASS_INSERT_COLUMNS, pass_values(fresh), column_oriented=True)
+                elif fresh:
+                    rows = [event_values(table, e) for e in fresh]
                     self._insert(client, name, event_columns(table), rows, column_oriented=False)
-                written += len(rows)
+                written += len(fresh)
         return written
 
     def _table(self, name: str) -> EventTable:

@@ -25,13 +25,14 @@ from llmops_kit.kafka.topics import TopicCatalog
 from llmops_schemas.envelope import TENANT_PATTERN
 from llmops_schemas.registry import parse_event
 from llmops_schemas.v1.common import CompactedPayload
-from llmops_schemas.v2 import CallRecorded
+from llmops_schemas.v2 import CallRecorded, EvaluationScored
 
 from llmops_warehouse.call_events import CallEvent, decode_call
 from llmops_warehouse.config import WarehouseSettings
 from llmops_warehouse.events import StoredEvent, tombstone_id
 from llmops_warehouse.handlers import Item, store_batch
 from llmops_warehouse.models import canonical_event_id
+from llmops_warehouse.pass_events import decode_pass
 from llmops_warehouse.ports import AsyncEventStore
 from llmops_warehouse.tables import TABLES, EventTable, table_for_type
 
@@ -80,7 +81,8 @@ class Router:
         return self._event(message)
 
     def _event(self, message: ConsumedMessage) -> StoredEvent:
-        event = parse_event(message.value)
+        passes = message.topic == EvaluationScored.topic  # the passes' fast path (docs/adr/0032)
+        event = decode_pass(message.value) if passes else parse_event(message.value)
         table = table_for_type(self.tables, event.type)
         if table is None or table.topic != message.topic:
             raise PermanentError(f"the warehouse stores no {event.type} from {message.topic}")

@@ -38,8 +38,8 @@ _ENVELOPE = {"event_id", "tenant_id", "source", "key_id", "received_at", "ingest
 _NOT_IN_PAYLOAD = {*_ENVELOPE, "output", "finish_reason"}
 """What a CallRow has beyond the v2 payload: the envelope, and the first choice's output and finish reason."""
 
-_NOT_CALL_FILTERS = frozenset({"run_id"})
-"""Filters of event tables that calls do not have (a call's run is in the scores, not in the call)."""
+_NOT_CALL_FILTERS = frozenset({"run_id", "replay_id"})
+"""Filters of event tables that calls do not have (a call's run or replay is in the scores, not in the call)."""
 
 events_router = APIRouter(prefix="/v1", tags=["events"])
 
@@ -93,6 +93,7 @@ async def read_events(
     experiment_id: Text = None,
     call_id: Text = None,
     run_id: Text = None,
+    replay_id: Text = None,
     origin: Origin = "all",
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
     cursor: Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page")] = None,
@@ -103,7 +104,7 @@ async def read_events(
     tables = _tables(request, table)
     check_range(start=start, end=end)
     given = {"app": app, "model": model, "prompt_name": prompt_name, "prompt_version": prompt_version,
-             "experiment_id": experiment_id, "call_id": call_id, "run_id": run_id}  # fmt: skip
+             "experiment_id": experiment_id, "call_id": call_id, "run_id": run_id, "replay_id": replay_id}  # fmt: skip
     filters = _filters(tables, table, given, origin)
     try:
         if table == CALLS:
