@@ -15,6 +15,13 @@ were acknowledged). Stored: the warehouse group's committed offsets on ``llmops.
 after the insert), polled every 250 ms, until every call's pass is stored; then the passes are counted through
 ``GET /v1/events/evaluation_scores`` (queryable). Rate = calls / (first publish -> all stored).
 
+Phase C, a backlog (run last). The evaluation process is stopped, ``--calls`` new calls are published and the
+warehouse stores them, then the evaluation process starts again and scores the backlog from Kafka while the
+warehouse stores only its passes: what one scoring process does from Kafka to stored scores when the warehouse is
+not also storing the calls at the same moment (on this 2-core host, A's three processes share two cores). Its
+rate and CPU count from the evaluation group's first commit after the restart (the process's start-up and its
+first batch apart) to the last pass stored.
+
 Phase B, replay. The same calls, now stored, are replayed through one heuristic (``length``) from the warehouse:
 ``POST /v1/replays`` at an unlimited rate and batches of 1,000, until the replay is ``completed`` and the
 warehouse has stored every replayed pass. Rate = calls / (POST -> all stored).
@@ -237,6 +244,48 @@ async def online(platform: Platform, events: list[CloudEvent[CallRecorded]], enc
     return Phase("online", len(events), stored - started, CpuWindow.between(before, after), extra)
 
 
+async def first_progress(admin: AIOKafkaAdminClient, group: str, topic: str, beyond: int) -> tuple[float, int]:
+    """Poll every 50 ms until ``group`` committed more than ``beyond`` records of ``topic``: (that moment, count)."""
+    deadline = time.monotonic() + 300
+    while (count := await committed(admin, group, topic)) <= beyond:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{group} committed nothing of {topic} beyond {beyond} in 300s")
+        await asyncio.sleep(0.05)
+    return time.monotonic(), count
+
+
+async def backlog(platform: Platform, encoded: list[EncodedEvent]) -> Phase:
+    evaluation = platform.processes["evaluation"]
+    evaluation.stop()
+    producer = EventProducer(platform.bootstrap, service="bench")
+    admin = AIOKafkaAdminClient(bootstrap_servers=platform.bootstrap)
+    await producer.start()
+    await admin.start()
+    try:
+        scored_before = await committed(admin, "evaluation-bench", CallRecorded.topic)
+        stored_before = await committed(admin, "wh-bench", EvaluationScored.topic)
+        for i in range(0, len(encoded), 2000):
+            await producer.publish_encoded(encoded[i : i + 2000])
+        calls_total = await committed(admin, "wh-bench", CallRecorded.topic) + len(encoded)
+        await wait_committed(admin, "wh-bench", CallRecorded.topic, calls_total, 900)
+        started = time.monotonic()
+        evaluation.start()
+        first, first_count = await first_progress(admin, "evaluation-bench", CallRecorded.topic, scored_before)
+        before = benchkit.cpu_snapshot(platform.pgids())
+        stored = await wait_committed(admin, "wh-bench", EvaluationScored.topic, stored_before + len(encoded), 900)
+        after = benchkit.cpu_snapshot(platform.pgids())
+    finally:
+        await admin.close()
+        await producer.stop()
+    evaluation.wait_ready(timeout_s=60)
+    steady_calls = scored_before + len(encoded) - first_count
+    extra = {
+        "process start -> first commit": f"{first - started:.1f} s ({first_count - scored_before:,} calls, uncounted)",
+        "process start -> all stored": f"{stored - started:.1f} s",
+    }
+    return Phase("backlog", steady_calls, stored - first, CpuWindow.between(before, after), extra)
+
+
 async def wait_replay(client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> dict[str, Any]:
     """The replay's state once it is no longer running (polled every 250 ms, as a user's progress bar does)."""
     state: dict[str, Any] = (await client.get(url, headers=headers)).json()
@@ -300,9 +349,10 @@ def rows(phase: Phase, target: str, ok: bool) -> list[tuple[str, str]]:
     ]
 
 
-def render(env: dict[str, str], a: Phase, b: Phase) -> str:
+def render(env: dict[str, str], a: Phase, b: Phase, c: Phase) -> str:
     online_rows = rows(a, f">= {TARGET_ONLINE:,.0f} calls/s", a.rate >= TARGET_ONLINE)
     replay_rows = rows(b, f"< {TARGET_REPLAY_S:.0f} s", b.wall_s < TARGET_REPLAY_S)
+    backlog_rows = rows(c, f">= {TARGET_ONLINE:,.0f} calls/s", c.rate >= TARGET_ONLINE)
     lines = [
         SECTION_BEGIN,
         "",
@@ -315,6 +365,10 @@ def render(env: dict[str, str], a: Phase, b: Phase) -> str:
         "Replay of the stored calls through one heuristic (warehouse -> scores stored):",
         "",
         *md_table(replay_rows, ("measure", "value")),
+        "",
+        "A backlog scored by a restarted evaluation process (Kafka -> stored scores; the calls stored before):",
+        "",
+        *md_table(backlog_rows, ("measure", "value")),
         "",
         *md_table(list(env.items()), ("machine", "")),
         "",
@@ -333,13 +387,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def run(platform: Platform, calls: int) -> tuple[Phase, Phase]:
+async def run(platform: Platform, calls: int) -> tuple[Phase, Phase, Phase]:
     events, encoded = call_events(calls)
+    _, more = call_events(calls)
     a = await online(platform, events, encoded)
     print(*(f"{k}: {v}" for k, v in rows(a, "", True)), sep="\n", flush=True)
     b = await replay(platform, calls)
     print(*(f"{k}: {v}" for k, v in rows(b, "", True)), sep="\n", flush=True)
-    return a, b
+    c = await backlog(platform, more)
+    print(*(f"{k}: {v}" for k, v in rows(c, "", True)), sep="\n", flush=True)
+    return a, b, c
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -349,10 +406,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         platform = Platform(Path(tmp), args.profile)
         try:
             platform.start()
-            a, b = asyncio.run(run(platform, args.calls))
+            a, b, c = asyncio.run(run(platform, args.calls))
         finally:
             platform.stop()
-    section = render(env, a, b)
+    section = render(env, a, b, c)
     if args.write:
         text = args.write.read_text()
         args.write.write_text(replace_section(text, section, SECTION_BEGIN, SECTION_END))
