@@ -159,6 +159,7 @@ def _write_state(platform: LocalPlatform, data_dir: Path) -> None:
         "inference_url": platform.url("inference"),
         "feedback_url": platform.url("feedback"),
         "evaluation_url": platform.url("evaluation"),
+        "cost_url": platform.url("cost"),
         "model_server_url": platform.url("model-server"),
         "kafka_bootstrap_servers": platform.bootstrap_servers,
         "children": platform.pids(),
@@ -435,6 +436,7 @@ def _print_tour(platform: LocalPlatform, data_dir: Path, console: Console, *, on
   model server   {model_server}/v2/health/ready   (Triton; gRPC :{platform.ports.model_server_grpc})
   evaluation     {platform.url("evaluation")}/docs   (evaluators: `uv run llmops evals list`; A/B verdicts:
                  `uv run llmops evals verdict EXPERIMENT`, docs/evaluation.md#ab-verdicts)
+  cost           {platform.url("cost")}/docs   (prices, spend: `uv run llmops cost report`; docs/cost.md)
   metrics        {ingest}/metrics  {warehouse}/metrics  {gateway}/metrics
   logs           {data_dir}/logs/ and {data_dir}/kafka/broker.log
   API keys       {data_dir}/credentials.json (tenant 'demo'; services see only hashes)
