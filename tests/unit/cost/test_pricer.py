@@ -89,3 +89,32 @@ def test_a_v1_cost_is_upcast_to_a_priced_v2() -> None:
     new = parse_event(old.to_json_bytes())
     assert isinstance(new.data, CostRecorded)
     assert (new.data.pricing, new.data.cost, new.id) == ("priced", old.data.cost, old.id)
+
+
+def test_the_trusted_payload_equals_the_validated_one(book: PriceBook) -> None:
+    """The fast path constructs payloads without validation: it must build exactly what validation accepts."""
+    fast = Pricer(book, TokenCounter(), "/services/cost", lambda: NOW)
+    checked = Pricer(book, TokenCounter(), "/services/cost", lambda: NOW, trusted=False)
+    usage = {"prompt_tokens": 1200, "completion_tokens": 80, "total_tokens": 1280, "cached_prompt_tokens": 1024}
+    calls = [
+        _call(usage=usage), _call(usage=None), _call(model="made-up-model-9"),
+        _call(model="opticks-gpt2", provider="triton", latency_ms=1234.5),
+        _call(experiment={"experiment_id": "exp-1", "variant": "b"}, prompt=None, user_id=None),
+    ]  # fmt: skip
+    for call in calls:
+        trusted, validated = fast.price(call), checked.price(call)
+        assert trusted.to_json_bytes() == validated.to_json_bytes()
+        assert CostRecorded.model_validate_json(trusted.data.model_dump_json()) == validated.data
+
+
+def test_a_call_read_by_the_struct_is_priced_as_the_pydantic_one(pricer: Pricer) -> None:
+    """The consumer reads calls with the derived msgspec struct; the cost must be byte for byte the same."""
+    from llmops_cost.entrypoints.consumer import decode_call, read_call
+    from llmops_kit.kafka.messages import ConsumedMessage
+
+    usage = {"prompt_tokens": 1200, "completion_tokens": 80, "total_tokens": 1280, "cached_prompt_tokens": 1024}
+    for call in (_call(usage=usage), _call(usage=None), _call(model="nope"), _call(trace_id=None)):
+        message = ConsumedMessage("llmops.calls.recorded", 0, 0, b"acme", call.to_json_bytes(), (), 0)
+        struct = read_call(message)
+        assert not isinstance(struct, CloudEvent)
+        assert pricer.price(struct).to_json_bytes() == pricer.price(decode_call(message)).to_json_bytes()

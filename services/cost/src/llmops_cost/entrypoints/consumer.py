@@ -1,9 +1,11 @@
 """The pricer: a kit ``ConsumerLoop`` over ``llmops.calls.recorded``, at least once, effectively once.
 
-Anything that is not a call event is poison, and the loop dead-letters it to ``llmops.calls.recorded.dlq`` with
-the cause. Offsets are committed only after every cost event of the batch was acknowledged by Kafka; a batch
-redelivered after a crash is priced again under the same event ids (:func:`~llmops_cost.handlers.cost_event_id`),
-so the warehouse and the budget tracker count each call once.
+Each record is read by the msgspec struct derived from the call event (:mod:`llmops_schemas.fastcodec`, an
+accept path: what it refuses is parsed by pydantic, which words every rejection; v1 calls are upcast). Anything
+that is not a call event is poison, and the loop dead-letters it to ``llmops.calls.recorded.dlq`` with the cause.
+Offsets are committed only after every cost event of the batch was acknowledged by Kafka; a batch redelivered
+after a crash is priced again under the same event ids (:func:`~llmops_cost.handlers.cost_event_id`), so the
+warehouse counts each call once.
 """
 
 from __future__ import annotations
@@ -16,16 +18,18 @@ from llmops_kit.kafka.consumer import ConsumedMessage, ConsumerLoop, Delivery
 from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.publisher import EventPublisher
 from llmops_schemas import CloudEvent
+from llmops_schemas.fastcodec import event_decoder
 from llmops_schemas.registry import EventValidationError, parse_event
 from llmops_schemas.v2 import CallRecorded
 
 from llmops_cost.config import CostSettings
-from llmops_cost.handlers import Pricer, price_calls
+from llmops_cost.handlers import CallEvent, Pricer, price_calls
 from llmops_cost.prices import PriceStore
 
-__all__ = ["SERVICE", "build_consumer", "decode_call"]
+__all__ = ["SERVICE", "build_consumer", "decode_call", "read_call"]
 
 SERVICE = "cost"
+_CALLS = event_decoder(CallRecorded)
 
 
 def decode_call(message: ConsumedMessage) -> CloudEvent[CallRecorded]:
@@ -39,12 +43,21 @@ def decode_call(message: ConsumedMessage) -> CloudEvent[CallRecorded]:
     return event
 
 
+def read_call(message: ConsumedMessage) -> CallEvent:
+    """The call of ``message``: the derived struct when it accepts the record, else :func:`decode_call`'s."""
+    event = _CALLS.decode(message.value)
+    if event is not None and event.type == CallRecorded.event_type:
+        found: CallEvent = event
+        return found
+    return decode_call(message)
+
+
 def build_consumer(
     settings: CostSettings, prices: PriceStore, pricer: Pricer, out: EventPublisher, dead_letters: EventProducer
-) -> ConsumerLoop[CloudEvent[CallRecorded]]:
+) -> ConsumerLoop[CallEvent]:
     """The loop that prices every recorded call once the tenants' prices are loaded."""
 
-    async def handle(deliveries: Sequence[Delivery[CloudEvent[CallRecorded]]]) -> None:
+    async def handle(deliveries: Sequence[Delivery[CallEvent]]) -> None:
         if not prices.caught_up:
             # Pricing before the negotiated prices are read would book catalog prices for good: wait, uncommitted.
             raise TransientError("the tenants' prices are still loading")
@@ -57,7 +70,7 @@ def build_consumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         group_id=settings.consumer_group,
         topics=[CallRecorded.topic],
-        decode=decode_call,
+        decode=read_call,
         handle=handle,
         dead_letters=dead_letters,
         service=SERVICE,
