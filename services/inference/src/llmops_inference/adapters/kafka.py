@@ -18,13 +18,17 @@ from llmops_kit.errors import TransientError
 from llmops_kit.kafka.producer import EncodedEvent, EventProducer
 from llmops_kit.settings import KafkaSecurity
 from llmops_schemas.envelope import CloudEvent, EventPayload
-from llmops_schemas.v1 import AuditRecorded, ExperimentConfigured, PromptVersionPublished
-from llmops_schemas.v2 import CallRecorded
+from llmops_schemas.v1 import AuditRecorded, BudgetConfigured, ExperimentConfigured, PromptVersionPublished
+from llmops_schemas.v2 import CallRecorded, CostRecorded
 
 __all__ = ["GATEWAY_TOPICS", "BackgroundProducer"]
 
-GATEWAY_TOPICS = (CallRecorded.topic, AuditRecorded.topic, PromptVersionPublished.topic, ExperimentConfigured.topic)
-"""What the gateway writes (calls, audit entries, registry changes) and materialises (the compacted two)."""
+GATEWAY_TOPICS = (
+    CallRecorded.topic, AuditRecorded.topic, PromptVersionPublished.topic, ExperimentConfigured.topic,
+    BudgetConfigured.topic, CostRecorded.topic,
+)  # fmt: skip
+"""What the gateway writes (calls, audit entries, registry changes) and materialises (the compacted two, and the
+budgets with the costs that count against them)."""
 
 log = logging.getLogger(__name__)
 P = TypeVar("P", bound=EventPayload)
