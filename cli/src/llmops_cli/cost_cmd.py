@@ -1,4 +1,4 @@
-"""`llmops cost`: prices, spend reports and estimates (the cost service's API).
+"""`llmops cost`: prices, spend reports and estimates; `llmops budgets`: budgets (the cost service's API).
 
 Exit codes as for `llmops prompts`: 0 success; 1 the service failed or could not be reached; 2 bad input
 (including a 4xx from the service: an unknown model, a malformed price...).
@@ -15,7 +15,7 @@ import typer
 from llmops_cli.context import CliContext, cli_context
 from llmops_cli.prompts_cmd import AdminKey, GatewayClient, Json, print_json, request, service_client, table
 
-__all__ = ["DEFAULT_COST_URL", "cost_app"]
+__all__ = ["DEFAULT_COST_URL", "budgets_app", "cost_app"]
 
 DEFAULT_COST_URL = "http://127.0.0.1:8008"
 MAX_DATASET_TEXTS = 100_000
@@ -126,3 +126,76 @@ def estimate(
         f"{answer['texts']} examples on {model}: about {answer['usd']} {answer['price']['currency']} "
         f"({answer['prompt_tokens']} prompt + {answer['completion_tokens']} completion tokens, estimated)"
     )
+
+
+budgets_app = typer.Typer(help="Budgets per tenant, app, user, model or key: set, list, show.", no_args_is_help=True)
+BudgetId = Annotated[str, typer.Argument(help="The budget's id (yours to choose, e.g. chat-daily)")]
+
+
+def _budget_row(view: dict[str, Any]) -> dict[str, Any]:
+    budget = view["budget"]
+    scope = budget["scope"]
+    return {
+        "budget_id": budget["budget_id"], "scope": f"{scope['kind']} {scope.get('value') or ''}".strip(),
+        "period": budget["period"], "limit": f"{budget['limit']} {budget['currency']}", "action": budget["action"],
+        "spent": view["spent"], "reserved": view["reserved"], "since": view["period_start"],
+    }  # fmt: skip
+
+
+@budgets_app.command("set")
+def set_budget(
+    ctx: typer.Context,
+    budget_id: BudgetId,
+    limit: Annotated[str, typer.Option(help="The limit as a decimal, e.g. 25.00")],
+    period: Annotated[str, typer.Option(help="daily, weekly, monthly or total")] = "monthly",
+    scope: Annotated[str, typer.Option(help="tenant, app, user, model or api_key")] = "tenant",
+    value: Annotated[str | None, typer.Option(help="The app, user, model or key id (not for tenant)")] = None,
+    currency: Annotated[str, typer.Option(help="ISO 4217 code")] = "USD",
+    block: Annotated[bool, typer.Option("--block/--alert", help="Refuse calls at the limit, or only alert")] = False,
+    name: Annotated[str | None, typer.Option(help="A display name (default: the id)")] = None,
+    cost_url: CostUrl = None,
+    api_key: AdminKey = None,
+    json_output: Json = False,
+) -> None:
+    """Define or change a budget; thresholds at 50, 80 and 100 % publish events, --block enforces the limit."""
+    cli = cli_context(ctx)
+    body = {
+        "name": name or budget_id, "scope": {"kind": scope, **({"value": value} if value else {})},
+        "period": period, "limit": limit, "currency": currency, "action": "block" if block else "alert",
+    }  # fmt: skip
+    _, answer = request(cli, _client(ctx, cost_url, api_key), "PUT", f"/v1/budgets/{budget_id}", json=body)
+    if json_output:
+        print_json(cli, answer)
+        return
+    cli.out.print(table([_budget_row(answer)], list(_budget_row(answer))))
+
+
+@budgets_app.command("list")
+def list_budgets(
+    ctx: typer.Context, cost_url: CostUrl = None, api_key: AdminKey = None, json_output: Json = False
+) -> None:
+    """The tenant's budgets with their current period's spend."""
+    cli = cli_context(ctx)
+    _, body = request(cli, _client(ctx, cost_url, api_key), "GET", "/v1/budgets")
+    if json_output:
+        print_json(cli, body)
+        return
+    rows = [_budget_row(view) for view in body]
+    cli.out.print(table(rows, list(rows[0])) if rows else "no budgets")
+
+
+@budgets_app.command("show")
+def show_budget(
+    ctx: typer.Context,
+    budget_id: BudgetId,
+    cost_url: CostUrl = None,
+    api_key: AdminKey = None,
+    json_output: Json = False,
+) -> None:
+    """One budget and its spend."""
+    cli = cli_context(ctx)
+    _, body = request(cli, _client(ctx, cost_url, api_key), "GET", f"/v1/budgets/{budget_id}")
+    if json_output:
+        print_json(cli, body)
+        return
+    cli.out.print(table([_budget_row(body)], list(_budget_row(body))))

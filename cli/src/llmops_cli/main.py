@@ -14,7 +14,7 @@ import typer
 from rich.markup import escape
 
 from llmops_cli.context import cli_context
-from llmops_cli.cost_cmd import cost_app
+from llmops_cli.cost_cmd import budgets_app, cost_app
 from llmops_cli.evals_cmd import evals_app
 from llmops_cli.experiments_cmd import experiments_app
 from llmops_cli.feedback_cmd import feedback_app
@@ -37,6 +37,7 @@ register_run_commands(evals_app)
 app.add_typer(evals_app, name="evals")
 app.add_typer(feedback_app, name="feedback")
 app.add_typer(cost_app, name="cost")
+app.add_typer(budgets_app, name="budgets")
 evals_app.command("verdict")(verdict)
 evals_app.add_typer(replay_app, name="replay")
 app.add_typer(kafka_app, name="kafka")

@@ -150,6 +150,10 @@ class BudgetFeed:
     async def check(self) -> bool:
         return self.ready
 
+    async def wait_ready(self, timeout_s: float) -> bool:
+        """Wait until :attr:`ready` (``True``) or ``timeout_s`` passed (``False``)."""
+        return await self._reader.wait_ready(timeout_s)
+
     async def start(self) -> None:
         await self._config.start()
         self._task = asyncio.create_task(self._start_costs(), name="budgets:costs")

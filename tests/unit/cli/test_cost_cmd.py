@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import typer
 from llmops_cli.context import CliContext
-from llmops_cli.cost_cmd import cost_app
+from llmops_cli.cost_cmd import budgets_app, cost_app
 from llmops_cost.bootstrap import CostPorts, create_app
 from llmops_cost.config import CostSettings
 from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, hash_key
@@ -28,6 +28,7 @@ ENV_VARS = ("LLMOPS_COST_URL", "LLMOPS_API_KEY", "LLMOPS_DATA_DIR", "COLUMNS")
 
 root = typer.Typer()
 root.add_typer(cost_app, name="cost")
+root.add_typer(budgets_app, name="budgets")
 
 
 @pytest.fixture
@@ -92,3 +93,14 @@ def test_estimate_refuses_a_line_without_the_field(invoke: Callable[..., Result]
     result = invoke("cost", "estimate", str(dataset), "--model", "gpt-4o-mini")
     assert result.exit_code == 2
     assert "no 'input'" in result.output
+
+
+def test_budgets_set_list_show(invoke: Callable[..., Result]) -> None:
+    made = invoke("budgets", "set", "chat-daily", "--limit", "5", "--period", "daily", "--scope", "app",
+                  "--value", "chat", "--block", "--json")  # fmt: skip
+    assert made.exit_code == 0, made.output
+    assert json.loads(made.stdout)["budget"]["action"] == "block"
+    listed = invoke("budgets", "list")
+    assert "chat-daily" in listed.stdout and "app chat" in listed.stdout
+    assert invoke("budgets", "show", "nope").exit_code == 2
+    assert invoke("budgets", "set", "b", "--limit", "-3").exit_code == 2

@@ -14,18 +14,22 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 from llmops_kit.auth import ApiKeyStore
 from llmops_kit.bootstrap import TopicProvisioner, install_api_keys, load_api_keys
+from llmops_kit.budget_feed import BudgetFeed
+from llmops_kit.budgets import BudgetLedger
 from llmops_kit.http.app import Component, ReadinessCheck, Runtime, create_service_app
 from llmops_kit.kafka.materializer import CompactedTopicMaterializer
 from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.publisher import EventPublisher
 from llmops_kit.platform_client import warehouse_reader
 from llmops_kit.warehouse import HistoryReader
-from llmops_schemas.v1 import AuditRecorded, PricePublished
+from llmops_schemas.v1 import AuditRecorded, BudgetConfigured, BudgetStateChanged, PricePublished
 from llmops_schemas.v2 import CallRecorded, CostRecorded
 
 from llmops_cost import __version__
+from llmops_cost.budgets import BudgetDesk, SentEvents, ThresholdNotifier
 from llmops_cost.config import CostSettings
 from llmops_cost.desk import CostDesk, DeskLimits
+from llmops_cost.entrypoints.budgets_http import BUDGETS, budgets_router
 from llmops_cost.entrypoints.consumer import SERVICE, build_consumer
 from llmops_cost.entrypoints.http import DESK, router
 from llmops_cost.handlers import Pricer
@@ -34,7 +38,10 @@ from llmops_cost.tokens import TokenCounter
 
 __all__ = ["SERVICE", "TOPICS", "CostPorts", "create_app"]
 
-TOPICS = [CallRecorded.topic, CostRecorded.topic, PricePublished.topic, AuditRecorded.topic]
+TOPICS = [
+    CallRecorded.topic, CostRecorded.topic, PricePublished.topic, AuditRecorded.topic, BudgetConfigured.topic,
+    BudgetStateChanged.topic,
+]  # fmt: skip
 
 
 def _utcnow() -> datetime:
@@ -55,6 +62,7 @@ class CostPorts:
     book: PriceBook = field(default_factory=lambda: PriceBook(load_catalog()))
     history: HistoryReader | None = None
     """The warehouse's cost records; None: reports answer 503."""
+    ledger: BudgetLedger = field(default_factory=BudgetLedger)
     clock: Callable[[], datetime] = _utcnow
     ready: ReadinessCheck = _always_ready
 
@@ -64,6 +72,10 @@ def _install(app: FastAPI, settings: CostSettings, ports: CostPorts) -> dict[str
     limits = DeskLimits(settings.report_max_rows, settings.publish_timeout_s, settings.retry_after_s)
     desk = CostDesk(ports.book, TokenCounter(), ports.publisher, ports.history, settings.source, limits, ports.clock)
     setattr(app.state, DESK, desk)
+    budgets = BudgetDesk(
+        ports.ledger, ports.publisher, settings.source, ports.clock, settings.publish_timeout_s, settings.retry_after_s
+    )
+    setattr(app.state, BUDGETS, budgets)
     return install_api_keys(app, ports.api_keys)
 
 
@@ -78,14 +90,28 @@ async def _kafka_runtime(app: FastAPI, settings: CostSettings) -> Runtime:
     pricer = Pricer(book, TokenCounter(), settings.source, _utcnow)
     loop = build_consumer(settings, store, pricer, producer, producer)
     history = warehouse_reader(settings)
+    ledger, sent = BudgetLedger(), SentEvents()
+    sent_reader = CompactedTopicMaterializer(
+        bootstrap_servers=bootstrap, topic=BudgetStateChanged.topic, view=sent, client_id="cost-budget-events",
+        security=security,
+    )  # fmt: skip
+
+    async def budgets_known() -> None:
+        while not (await sent_reader.wait_ready(60) and await feed.wait_ready(60)):
+            continue
+
+    notifier = ThresholdNotifier(producer, sent, budgets_known, source=settings.source, clock=_utcnow)
+    feed = BudgetFeed(bootstrap, ledger, on_crossings=notifier.crossed, security=security, client_id="cost-budgets")
     components: list[Component] = []
     if settings.ensure_topics:
         components.append(TopicProvisioner(bootstrap, TOPICS, security=security))
-    components += [producer, prices, loop]
+    components += [producer, prices, sent_reader, feed, notifier, loop]
     if history is not None:
         components.append(history)
-    ports = CostPorts(producer, load_api_keys(settings.api_keys_file), book=book, history=history)
-    checks = {"kafka": producer.ping, "prices": prices.check, **_install(app, settings, ports)}
+    ports = CostPorts(producer, load_api_keys(settings.api_keys_file), book=book, history=history, ledger=ledger)
+    checks = {
+        "kafka": producer.ping, "prices": prices.check, "budgets": feed.check, **_install(app, settings, ports)
+    }  # fmt: skip
     return Runtime(components=components, checks=checks)
 
 
@@ -109,6 +135,7 @@ def create_app(settings: CostSettings | None = None, *, ports: CostPorts | None 
         max_body_bytes=settings.max_body_bytes,
     )
     app.include_router(router)
+    app.include_router(budgets_router)
     if ports is not None:
         # Set now rather than in the lifespan, so a test client that skips the lifespan still works.
         injected.update(_install(app, settings, ports))
