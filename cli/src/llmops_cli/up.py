@@ -31,6 +31,7 @@ from rich.markup import escape
 
 from llmops_cli.client import ApiError, PlatformClient
 from llmops_cli.config import STATE_FILE, CliConfig, read_running_state
+from llmops_cli.cost_demo import run_cost_demo, set_demo_budget
 from llmops_cli.demo import DEMO_APPS, demo_calls
 from llmops_cli.demo_runs import run_offline_demo
 from llmops_cli.judge_demo import run_judge_demo
@@ -140,10 +141,12 @@ def _run(platform: LocalPlatform, data_dir: Path, *, demo_calls: int, once: bool
         with PlatformClient(config) as client:
             _run_demo(client, demo_calls, console)
         _run_replay_demo(platform, keys, console)
+        set_demo_budget(platform.url("cost"), keys, console)  # the gateways have it by the end of the demo
         _run_gateway_demo(platform, keys, console)
         run_judge_demo(platform, keys, console)
         run_offline_demo(platform.url("inference"), platform.url("evaluation"), keys["admin"], GATEWAY_MODEL,
                          [f"{DEMO_APP}-refusal", f"{DEMO_APP}-answer-length"], console)  # fmt: skip
+        run_cost_demo(platform.url("cost"), platform.url("inference"), keys, console)
     _print_tour(platform, data_dir, console, once=once)
     if once:
         return 0

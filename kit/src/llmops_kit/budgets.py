@@ -24,7 +24,7 @@ from typing import Any
 from llmops_schemas.v1 import BudgetConfigured
 from llmops_schemas.v1.cost import BudgetPeriod
 
-__all__ = ["BudgetLedger", "Crossing", "Decision", "period_start"]
+__all__ = ["BudgetLedger", "Crossing", "Decision", "period_end", "period_start"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -41,13 +41,26 @@ def period_start(at: datetime, period: BudgetPeriod) -> datetime:
     return _EPOCH
 
 
+def period_end(start: datetime, period: BudgetPeriod) -> datetime | None:
+    """When the period that began at ``start`` ends; None for ``total``."""
+    if period == "daily":
+        return start + timedelta(days=1)
+    if period == "weekly":
+        return start + timedelta(days=7)
+    if period == "monthly":
+        return (start + timedelta(days=32)).replace(day=1)
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """Whether a call may go ahead; ``message`` says which budget refused it."""
+    """Whether a call may go ahead; ``message`` says which budget refused it and ``retry_after_s`` when its
+    period ends (None: it never resets)."""
 
     allowed: bool
     message: str = ""
     budget_id: str | None = None
+    retry_after_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +173,9 @@ class BudgetLedger:
                     f"budget {budget.name!r} ({budget.period}, {budget.limit} {budget.currency}) is exhausted: "
                     f"{left} {budget.currency} left, this call is estimated at {estimate}"
                 )
-                return Decision(False, message, budget.budget_id)
+                end = period_end(spend.period_start, budget.period)
+                retry = max((end - at).total_seconds(), 1.0) if end is not None else None
+                return Decision(False, message, budget.budget_id, retry)
             held.append(spend)
         for spend in held:
             spend.reserved[call_id] = (estimate, now + self.hold_s)

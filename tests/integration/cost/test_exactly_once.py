@@ -5,7 +5,9 @@ with small batches; it kills itself with SIGKILL after Kafka acknowledged the co
 it committed the calls' offsets, and is started again under the same consumer group. The restarted process
 prices that batch again, under the same event ids: the topic holds those calls' costs twice (checked, so the
 test knows the crash happened where it matters), the warehouse and the report built on it once. The report's
-sums are compared with the catalog's arithmetic done here, in decimal: equal, not approximately equal.
+sums are compared with the catalog's arithmetic done here, in decimal: equal, not approximately equal. A budget
+over the tenant's spend, its limit exactly what the calls cost, shows that spend in the restarted service, and each
+of its thresholds (50, 80, 100 %) has one event on ``llmops.budgets.events``, not two.
 """
 
 from __future__ import annotations
@@ -26,10 +28,14 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from aiokafka import AIOKafkaConsumer
 from llmops_cost.prices import PriceBook, Usage, cost_of, load_catalog
 from llmops_kit.auth import ANY_TENANT, SERVICE_ROLE, ApiKeyRecord, ApiKeyStore, hash_key
 from llmops_kit.infra.ports import free_port
 from llmops_kit.kafka.producer import EventProducer
+from llmops_schemas import CloudEvent
+from llmops_schemas.registry import parse_event
+from llmops_schemas.v1 import BudgetConfigured, BudgetScope, BudgetStateChanged
 from llmops_schemas.v2 import CostRecorded
 from llmops_warehouse.adapters.clickhouse_store import ClickHouseEventStore
 from llmops_warehouse.bootstrap import WarehousePorts
@@ -80,6 +86,31 @@ def _calls(tenant: str, start: datetime) -> list[Any]:
     ]
 
 
+def _budget(tenant: str, limit: Decimal) -> CloudEvent[BudgetConfigured]:
+    """An alert budget over the tenant's whole spend whose limit is exactly what the calls cost."""
+    budget = BudgetConfigured(
+        budget_id="all-spend", name="all spend", scope=BudgetScope(kind="tenant"), period="total", limit=limit,
+        version=1, updated_by="it-admin", updated_at=datetime.now(UTC),
+    )  # fmt: skip
+    return CloudEvent.wrap(budget, source="/tests", tenant_id=tenant)
+
+
+async def budget_events(bootstrap: str, tenant: str) -> list[BudgetStateChanged]:
+    """Every budget event of ``tenant`` on the topic, duplicates included (read up to its end now)."""
+    ends = await _end_offsets(bootstrap, BudgetStateChanged.topic)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        consumer.assign(list(ends))
+        found: list[BudgetStateChanged] = []
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                found += [parse_event(r.value).data for r in records if r.key == tenant.encode()]
+        return found
+    finally:
+        await consumer.stop()
+
+
 @pytest.fixture
 async def platform(
     kafka_bootstrap: str, chdb_client: Any, warehouse_database: str, tmp_path: Path
@@ -105,6 +136,7 @@ async def platform(
         with ServerThread(app) as server:
             start = (datetime.now(UTC) - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
             platform = Platform(tenant, server.url, kafka_bootstrap, tmp_path, start)
+            await producer.publish_many([_budget(tenant, sum(reference(platform).values()))])
             await producer.publish_many(_calls(tenant, start))
             yield platform
     finally:
@@ -192,6 +224,7 @@ async def test_costs_are_counted_once_across_a_kill_9(platform: Platform) -> Non
             params = {"group_by": "model", "period": "hour", "start": platform.start.isoformat(),
                       "end": (platform.start + timedelta(days=1)).isoformat()}  # fmt: skip
             answer = await client.get("/v1/costs/report", params=params)
+        await _spend_and_thresholds_counted_once(platform, url)
     assert answer.status_code == 200, answer.text
     report = {
         (datetime.fromisoformat(r["period_start"]).isoformat(), r["group"]): Decimal(r["usd"]) for r in answer.json()
@@ -199,6 +232,25 @@ async def test_costs_are_counted_once_across_a_kill_9(platform: Platform) -> Non
     assert report == reference(platform)
     assert sum(r["calls"] for r in answer.json()) == CALLS
     assert await topic_records(platform.bootstrap) - before > CALLS  # the killed batch was priced twice
+
+
+async def _spend_and_thresholds_counted_once(platform: Platform, url: str) -> None:
+    """The restarted service's budget holds the reference spend, and each threshold's event is on the topic once."""
+    total = sum(reference(platform).values())
+    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {ADMIN}"}) as client:
+
+        async def spent() -> bool:
+            answer = await client.get("/v1/budgets/all-spend")
+            return answer.status_code == 200 and Decimal(answer.json()["spent"]) == total
+
+        await wait_until(spent, "the budget's spend equal to the calls' cost", timeout_s=60)
+
+    async def three_events() -> bool:
+        return len(await budget_events(platform.bootstrap, platform.tenant)) >= 3
+
+    await wait_until(three_events, "the budget's three threshold events", timeout_s=60)
+    events = await budget_events(platform.bootstrap, platform.tenant)
+    assert sorted(e.threshold for e in events if e.threshold is not None) == [0.5, 0.8, 1.0]
 
 
 async def _ready(client: httpx.AsyncClient) -> bool:

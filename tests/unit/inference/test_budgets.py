@@ -51,6 +51,7 @@ async def test_concurrent_calls_on_a_nearly_spent_budget_overspend_at_most_actua
         for answer in refused:
             error = assert_openai_error(answer, 429, code="budget_exceeded")
             assert error["type"] == "insufficient_quota" and "acme daily" in error["message"]
+            assert 0 < int(answer.headers["retry-after"]) <= 86_400  # when the daily budget resets
         assert len(admitted) == int((LIMIT - SPENT) / ESTIMATE)
         for answer in admitted:  # the cost service prices each admitted call: its event settles the reservation
             ledger.record("acme", f"cost-{answer.json()['id']}", _cost(answer.json()["id"], ACTUAL, "gpt-test"))

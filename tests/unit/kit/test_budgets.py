@@ -7,7 +7,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
-from llmops_kit.budgets import BudgetLedger, period_start
+from llmops_kit.budgets import BudgetLedger, period_end, period_start
 from llmops_schemas.v1 import BudgetConfigured, BudgetScope
 
 NOW = datetime.now(UTC)
@@ -106,3 +106,11 @@ def test_alert_only_budgets_never_refuse() -> None:
     ledger.put("acme", budget(limit="0.01", action="alert"))
     ledger.record("acme", "e1", cost("c1", "5"))
     assert ledger.reserve("acme", "c2", app="chat", key_id=None, user_id=None, model="m").allowed
+
+
+def test_periods_end_where_the_next_one_starts() -> None:
+    start = datetime(2026, 1, 31, tzinfo=UTC)
+    assert period_end(start, "daily") == datetime(2026, 2, 1, tzinfo=UTC)
+    assert period_end(datetime(2026, 1, 1, tzinfo=UTC), "monthly") == datetime(2026, 2, 1, tzinfo=UTC)
+    assert period_end(datetime(2026, 12, 1, tzinfo=UTC), "monthly") == datetime(2027, 1, 1, tzinfo=UTC)
+    assert period_end(start, "total") is None

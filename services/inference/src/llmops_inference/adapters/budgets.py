@@ -39,7 +39,7 @@ class LedgerBudgets:
             user_id=context.user_id,
             model=model,
         )
-        return BudgetDecision(allowed=decision.allowed, message=decision.message)
+        return BudgetDecision(decision.allowed, decision.message, decision.retry_after_s)
 
     async def charge(self, context: CallContext, model: str, usage: Usage | None) -> None:
         return None  # the cost service prices the call; its cost event replaces the reservation
