@@ -22,10 +22,17 @@ from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.publisher import EventPublisher
 from llmops_kit.platform_client import warehouse_reader
 from llmops_kit.warehouse import HistoryReader
-from llmops_schemas.v1 import AuditRecorded, BudgetConfigured, BudgetStateChanged, PricePublished
+from llmops_schemas.v1 import (
+    AlertStateChanged,
+    AuditRecorded,
+    BudgetConfigured,
+    BudgetStateChanged,
+    PricePublished,
+)
 from llmops_schemas.v2 import CallRecorded, CostRecorded
 
 from llmops_cost import __version__
+from llmops_cost.anomalies import AnomalyWatch, Hourly
 from llmops_cost.budgets import BudgetDesk, SentEvents, ThresholdNotifier
 from llmops_cost.config import CostSettings
 from llmops_cost.desk import CostDesk, DeskLimits
@@ -40,7 +47,7 @@ __all__ = ["SERVICE", "TOPICS", "CostPorts", "create_app"]
 
 TOPICS = [
     CallRecorded.topic, CostRecorded.topic, PricePublished.topic, AuditRecorded.topic, BudgetConfigured.topic,
-    BudgetStateChanged.topic,
+    BudgetStateChanged.topic, AlertStateChanged.topic,
 ]  # fmt: skip
 
 
@@ -106,13 +113,26 @@ async def _kafka_runtime(app: FastAPI, settings: CostSettings) -> Runtime:
     if settings.ensure_topics:
         components.append(TopicProvisioner(bootstrap, TOPICS, security=security))
     components += [producer, prices, sent_reader, feed, notifier, loop]
-    if history is not None:
-        components.append(history)
     ports = CostPorts(producer, load_api_keys(settings.api_keys_file), book=book, history=history, ledger=ledger)
     checks = {
         "kafka": producer.ping, "prices": prices.check, "budgets": feed.check, **_install(app, settings, ports)
     }  # fmt: skip
+    if history is not None:
+        components += [history, _anomaly_watch(app, settings, pricer, producer)]
     return Runtime(components=components, checks=checks)
+
+
+def _anomaly_watch(app: FastAPI, settings: CostSettings, pricer: Pricer, producer: EventProducer) -> AnomalyWatch:
+    """Spend spikes of every tenant priced, from the warehouse's hourly report (the desk's bounded read)."""
+    desk: CostDesk = getattr(app.state, DESK)
+
+    async def hourly(tenant: str, group_by: str, start: datetime, end: datetime) -> Hourly:
+        rows = await desk.report(tenant, group_by, "hour", start, end)  # type: ignore[arg-type]
+        return [(row.period_start, row.group, float(row.usd)) for row in rows]
+
+    return AnomalyWatch(
+        hourly, lambda: sorted(pricer.tenants), producer, source=settings.source, interval_s=settings.anomaly_interval_s
+    )
 
 
 def create_app(settings: CostSettings | None = None, *, ports: CostPorts | None = None) -> FastAPI:

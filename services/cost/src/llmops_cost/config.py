@@ -27,3 +27,6 @@ class CostSettings(ServiceSettings):
     )
     publish_timeout_s: float = Field(default=10.0, gt=0, description="How long a price change waits for Kafka")
     retry_after_s: int = Field(default=5, ge=1, description="Retry-After sent with a 503")
+    anomaly_interval_s: float = Field(
+        default=3600.0, gt=0, description="How often the last hour's spend is checked for spikes (needs the warehouse)"
+    )

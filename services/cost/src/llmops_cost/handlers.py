@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -103,6 +103,8 @@ class Pricer:
     clock: Callable[[], datetime]
 
     trusted: bool = True
+    tenants: set[str] = field(default_factory=set)
+    """Every tenant priced since the start (the spend anomaly watch examines these)."""
     """Build payloads without re-validating them (see :meth:`_payload`); False validates every one."""
 
     def _payload(self, **fields: Any) -> CostRecorded:
@@ -120,6 +122,7 @@ class Pricer:
     def price(self, event: CallEvent) -> CloudEvent[CostRecorded]:
         """The cost event of one recorded call."""
         call = event.data
+        self.tenants.add(event.tenant_id)
         price = self.book.lookup(event.tenant_id, call.model, call.started_at)
         usage, estimated = _usage(call, call.model, self.counter, price)
         if price is None:
