@@ -189,11 +189,13 @@ class BudgetLedger:
         if cost > self._largest.get(key, Decimal(0)):
             self._largest[key] = cost
         crossings: list[Crossing] = []
+        # A call "started" in the future (a producer's clock ahead) counts now: it must not open a period early.
+        at = min(data.call_started_at, datetime.now(UTC))
         for budget in self._budgets.get(tenant, {}).values():
             if not _in_scope(budget, data.app, data.key_id, data.user_id, data.model):
                 continue
-            spend = self._current(tenant, budget, data.call_started_at)
-            if period_start(data.call_started_at, budget.period) != spend.period_start or event_id in spend.counted:
+            spend = self._current(tenant, budget, at)
+            if period_start(at, budget.period) != spend.period_start or event_id in spend.counted:
                 continue  # a cost of an earlier period (clock skew, a late event) or one already counted
             spend.counted.add(event_id)
             spend.reserved.pop(data.call_id, None)

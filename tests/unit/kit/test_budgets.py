@@ -114,3 +114,11 @@ def test_periods_end_where_the_next_one_starts() -> None:
     assert period_end(datetime(2026, 1, 1, tzinfo=UTC), "monthly") == datetime(2026, 2, 1, tzinfo=UTC)
     assert period_end(datetime(2026, 12, 1, tzinfo=UTC), "monthly") == datetime(2027, 1, 1, tzinfo=UTC)
     assert period_end(start, "total") is None
+
+
+def test_a_cost_from_a_clock_ahead_counts_now_and_keeps_the_period() -> None:
+    ledger = BudgetLedger()
+    ledger.put("acme", budget())
+    ledger.record("acme", "e1", cost("c1", "0.3"))
+    ledger.record("acme", "e2", cost("c2", "0.2", at=NOW + timedelta(days=3)))
+    assert ledger.spend("acme", "b1")[1] == Decimal("0.5")  # type: ignore[index]
