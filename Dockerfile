@@ -126,6 +126,14 @@ EXPOSE 8005
 CMD ["llmops-evaluation"]
 
 
+FROM runtime AS cost
+ENV COST_HOST=0.0.0.0 \
+    COST_PORT=8008 \
+    LLMOPS_HEALTH_URL=http://127.0.0.1:8008/healthz
+EXPOSE 8008
+CMD ["llmops-cost"]
+
+
 # Mount the routes file (INFERENCE_ROUTES_FILE), the key file (LLMOPS_API_KEYS_FILE) and a volume at the
 # spool (INFERENCE_SPOOL_DIR): events Kafka could not take wait there, so it should outlive the container.
 FROM runtime AS inference

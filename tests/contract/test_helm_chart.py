@@ -832,6 +832,7 @@ def test_each_kafka_client_connects_as_its_own_principal_from_a_secret(helm: Pat
         "inference": "kafka-inference",
         "feedback": "kafka-feedback",
         "evaluation": "kafka-evaluation",
+        "cost": "kafka-cost",
     }
     services: dict[str, Any] = {name: {"kafka": {"sasl": {"existingSecret": s}}} for name, s in secrets.items()}
     services["warehouse"]["kafka"]["sasl"]["passwordKey"] = "scram-password"
@@ -913,7 +914,7 @@ def test_a_persistent_spool_for_the_gateway(helm: Path) -> None:
 
 def test_services_with_platform_clients_are_told_where_the_warehouse_and_gateway_are(helm: Path) -> None:
     index = by_kind_name(render(helm, []))
-    for name in ("evaluation", "feedback"):
+    for name in ("evaluation", "feedback", "cost"):
         data = index[("ConfigMap", fullname(name))]["data"]
         assert data["LLMOPS_WAREHOUSE_URL"] == f"http://{fullname('warehouse')}:8002"
         assert data["LLMOPS_GATEWAY_URL"] == f"http://{fullname('inference')}:8003"

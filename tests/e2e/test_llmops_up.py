@@ -44,10 +44,13 @@ READY_TIMEOUT_S = 300
 GATEWAY_CALLS = 20  # llmops_cli.up.GATEWAY_DEMO_CALLS
 TOOL_CALLS = 2  # the tool-calling round trip: the model's tool call, then its answer with the tool's result
 JUDGED_CALLS = 1  # the judge demo's call (app llmops-judge-demo), whose judge call is platform traffic
+BUDGET_CALLS = 1  # llmops_cli.cost_demo: one call of app budget-demo, refused by its 0 USD budget (recorded)
 JUDGE_CALLS = 1  # that judge call through the gateway (platform traffic: listed, not in the metrics)
 PII_CALLS = 1  # the PII demo's call (app llmops-demo-pii), stored redacted
 RUN_CALLS = 2 * 5  # the offline-run demo: two runs of a five-example dataset (platform traffic, app "default")
-CHILDREN = {"kafka", "ingest", "warehouse", "model-server", "demo-upstream", "inference", "feedback", "evaluation"}
+CHILDREN = {
+    "kafka", "ingest", "warehouse", "model-server", "demo-upstream", "inference", "feedback", "evaluation", "cost",
+}  # fmt: skip
 STOP_TIMEOUT_S = 60
 CLI_SETTINGS = {"LLMOPS_DATA_DIR", "LLMOPS_INGEST_URL", "LLMOPS_WAREHOUSE_URL", "LLMOPS_API_KEY"}
 STREAM_BATCH = 50
@@ -132,6 +135,7 @@ def session(tmp_path: Path) -> Iterator[Session]:
         "demo-upstream",
         "feedback",
         "evaluation",
+        "cost",
     ):
         while (port := free_port()) in ports.values():
             pass
@@ -234,8 +238,10 @@ def test_up_serves_the_cli_stops_on_ctrl_c_and_reuses_its_data_dir(session: Sess
     curl = f'curl -s -H "Authorization: Bearer $(jq -r .reader {session.data_dir}/credentials.json)" \\'
     assert curl in [line.strip() for line in first.lines], first.output  # a pipe gets whole lines, not wrapped
     keys = json.loads((session.data_dir / "credentials.json").read_text())
-    total = 200 + GATEWAY_CALLS + TOOL_CALLS + JUDGED_CALLS + PII_CALLS
+    total = 200 + GATEWAY_CALLS + TOOL_CALLS + JUDGED_CALLS + PII_CALLS + BUDGET_CALLS
     assert "stored: Hi, I'm [PERSON] ([EMAIL], [PHONE]). Please refund card [CREDIT_CARD]" in first.output
+    assert "budget: budget-demo's call refused, 429 insufficient_quota" in first.output, first.output
+    assert re.search(r"cost: \d+ calls priced", first.output), first.output
     assert 'tool calling: demo-tools called get_weather({"city": "Lisbon"}), then answered' in first.output
     assert "offline runs: demo-faq@1 with prompt demo-runs" in first.output
     assert "gate on llmops-demo-refusal (max drop 0.1): passed" in first.output, first.output

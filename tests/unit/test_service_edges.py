@@ -17,6 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from llmops_cost.bootstrap import CostPorts
+from llmops_cost.bootstrap import create_app as cost_app
+from llmops_cost.config import CostSettings
 from llmops_evaluation.bootstrap import EvaluationPorts
 from llmops_evaluation.bootstrap import create_app as evaluation_app
 from llmops_evaluation.config import EvaluationSettings
@@ -79,6 +82,10 @@ def evaluation(_: Path, keys: ApiKeyStore | None) -> FastAPI:
     return evaluation_app(EvaluationSettings(max_body_bytes=LIMIT), ports=EvaluationPorts(InMemoryPublisher(), keys))
 
 
+def cost(_: Path, keys: ApiKeyStore | None) -> FastAPI:
+    return cost_app(CostSettings(max_body_bytes=LIMIT), ports=CostPorts(InMemoryPublisher(), keys))
+
+
 SERVICES: dict[str, tuple[AppFactory, str, str, int]] = {
     "ingest": (ingest, "POST", "/v1/calls", LIMIT),
     "gateway-prompts": (gateway, "POST", "/v1/prompts/summarise/versions", LIMIT),
@@ -88,6 +95,7 @@ SERVICES: dict[str, tuple[AppFactory, str, str, int]] = {
     "feedback": (feedback, "POST", "/v1/feedback", LIMIT),
     "feedback-batch": (feedback, "POST", "/v1/feedback/batch", LIMIT),
     "evaluation": (evaluation, "PUT", "/v1/evaluators/answer-length", LIMIT),
+    "cost": (cost, "PUT", "/v1/prices", LIMIT),
 }
 EDGES = [pytest.param(*service, id=name) for name, service in SERVICES.items()]
 

@@ -14,6 +14,7 @@ import typer
 from rich.markup import escape
 
 from llmops_cli.context import cli_context
+from llmops_cli.cost_cmd import budgets_app, cost_app
 from llmops_cli.evals_cmd import evals_app
 from llmops_cli.experiments_cmd import experiments_app
 from llmops_cli.feedback_cmd import feedback_app
@@ -36,6 +37,8 @@ app.add_typer(experiments_app, name="experiments")
 register_run_commands(evals_app)
 app.add_typer(evals_app, name="evals")
 app.add_typer(feedback_app, name="feedback")
+app.add_typer(cost_app, name="cost")
+app.add_typer(budgets_app, name="budgets")
 evals_app.command("verdict")(verdict)
 evals_app.add_typer(replay_app, name="replay")
 app.add_typer(kafka_app, name="kafka")
@@ -124,6 +127,7 @@ def up(
     ] = 8004,
     feedback_port: Annotated[int, typer.Option(envvar="LLMOPS_FEEDBACK_PORT", min=1, max=65535)] = 8006,
     evaluation_port: Annotated[int, typer.Option(envvar="LLMOPS_EVALUATION_PORT", min=1, max=65535)] = 8005,
+    cost_port: Annotated[int, typer.Option(envvar="LLMOPS_COST_PORT", min=1, max=65535)] = 8008,
 ) -> None:
     """Start Kafka, ingest, the warehouse (embedded ClickHouse), the model server, a scripted tool-calling demo
     upstream and the inference gateway, send a demo workload (recorded calls, then chat completions through the
@@ -149,6 +153,7 @@ def up(
         demo_upstream=demo_upstream_port,
         feedback=feedback_port,
         evaluation=evaluation_port,
+        cost=cost_port,
     )
     raise typer.Exit(run_up(data_dir(), ports=ports, demo_calls=demo_calls, once=once or detach, console=cli.out))
 

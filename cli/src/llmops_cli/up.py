@@ -31,6 +31,7 @@ from rich.markup import escape
 
 from llmops_cli.client import ApiError, PlatformClient
 from llmops_cli.config import STATE_FILE, CliConfig, read_running_state
+from llmops_cli.cost_demo import run_cost_demo, set_demo_budget
 from llmops_cli.demo import DEMO_APPS, demo_calls
 from llmops_cli.demo_runs import run_offline_demo
 from llmops_cli.judge_demo import run_judge_demo
@@ -142,10 +143,12 @@ def _run(platform: LocalPlatform, data_dir: Path, *, demo_calls: int, once: bool
             _run_demo(client, demo_calls, console)
             run_pii_demo(client, console)
         _run_replay_demo(platform, keys, console)
+        set_demo_budget(platform.url("cost"), keys, console)  # the gateways have it by the end of the demo
         _run_gateway_demo(platform, keys, console)
         run_judge_demo(platform, keys, console)
         run_offline_demo(platform.url("inference"), platform.url("evaluation"), keys["admin"], GATEWAY_MODEL,
                          [f"{DEMO_APP}-refusal", f"{DEMO_APP}-answer-length"], console)  # fmt: skip
+        run_cost_demo(platform.url("cost"), platform.url("inference"), keys, console)
     _print_tour(platform, data_dir, console, once=once)
     if once:
         return 0
@@ -161,6 +164,7 @@ def _write_state(platform: LocalPlatform, data_dir: Path) -> None:
         "inference_url": platform.url("inference"),
         "feedback_url": platform.url("feedback"),
         "evaluation_url": platform.url("evaluation"),
+        "cost_url": platform.url("cost"),
         "model_server_url": platform.url("model-server"),
         "kafka_bootstrap_servers": platform.bootstrap_servers,
         "children": platform.pids(),
@@ -437,6 +441,7 @@ def _print_tour(platform: LocalPlatform, data_dir: Path, console: Console, *, on
   model server   {model_server}/v2/health/ready   (Triton; gRPC :{platform.ports.model_server_grpc})
   evaluation     {platform.url("evaluation")}/docs   (evaluators: `uv run llmops evals list`; A/B verdicts:
                  `uv run llmops evals verdict EXPERIMENT`, docs/evaluation.md#ab-verdicts)
+  cost           {platform.url("cost")}/docs   (prices, spend: `uv run llmops cost report`; docs/cost.md)
   metrics        {ingest}/metrics  {warehouse}/metrics  {gateway}/metrics
   logs           {data_dir}/logs/ and {data_dir}/kafka/broker.log
   API keys       {data_dir}/credentials.json (tenant 'demo'; services see only hashes)

@@ -37,6 +37,7 @@ PAYLOADS: tuple[type[EventPayload], ...] = (*v1.PAYLOADS, *v2.PAYLOADS)
 UNSUPPORTED = {
     # Amounts are Decimals parsed by a BeforeValidator; an IP address is a type msgspec does not have.
     v1.CostRecorded,
+    v2.CostRecorded,
     v1.BudgetConfigured,
     v1.BudgetStateChanged,
     v1.PricePublished,

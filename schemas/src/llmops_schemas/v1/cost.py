@@ -168,6 +168,8 @@ class PricePublished(CompactedPayload):
     input_price_per_mtok: Amount = Field(description="Price of one million prompt tokens")
     output_price_per_mtok: Amount = Field(description="Price of one million completion tokens")
     cached_input_price_per_mtok: Amount | None = Field(default=None, description="Price of cached prompt tokens")
+    price_per_request: Amount | None = Field(default=None, description="Fixed price of each call")
+    price_per_gpu_second: Amount | None = Field(default=None, description="Price of one GPU-second (self-hosted)")
     currency: Currency = "USD"
     effective_from: AwareDatetime
     source: ShortText | None = Field(default=None, description="Where the price comes from, e.g. a pricing page URL")

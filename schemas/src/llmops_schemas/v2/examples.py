@@ -10,6 +10,7 @@ from typing import Any
 
 from llmops_schemas.envelope import EventPayload
 from llmops_schemas.v2.calls import CallRecorded
+from llmops_schemas.v2.cost import CostRecorded
 from llmops_schemas.v2.evaluation import EvaluationScored
 from llmops_schemas.v2.feedback import FeedbackReceived
 
@@ -88,6 +89,31 @@ EXAMPLES: dict[type[EventPayload], dict[str, Any]] = {
         "latency_ms": 812.5,
         "prompt": {"name": "support-answer", "version": 3, "label": "production"},
         "tags": ["checkout"],
+    },
+    CostRecorded: {
+        "call_id": "call-01J9Z3Q4XK",
+        "app": "support-bot",
+        "user_id": "user-42",
+        "model": "gpt-4o-mini",
+        "provider": "openai",
+        "key_id": "key-support-prod",
+        "prompt_name": "support-answer",
+        "prompt_version": 3,
+        "experiment_id": "exp-tone",
+        "variant": "concise",
+        "prompt_tokens": 1200,
+        "completion_tokens": 80,
+        "cached_prompt_tokens": 1024,
+        "pricing": "priced",
+        "price_source": "catalog",
+        "catalog_version": "litellm-1.108.7",
+        "input_price_per_mtok": "0.15",
+        "output_price_per_mtok": "0.6",
+        "cached_input_price_per_mtok": "0.075",
+        "cost": "0.0001512",
+        "currency": "USD",
+        "call_started_at": "2025-03-14T09:26:52Z",
+        "recorded_at": "2025-03-14T09:26:53Z",
     },
     FeedbackReceived: {
         "feedback_id": "fb-7c2e",

@@ -20,6 +20,8 @@ from typing import Any
 from fastapi import FastAPI
 from llmops_kit.auth import ApiKeyStore
 from llmops_kit.bootstrap import install_api_keys, load_api_keys
+from llmops_kit.budget_feed import BudgetFeed
+from llmops_kit.budgets import BudgetLedger
 from llmops_kit.http.app import Component, ReadinessCheck, Runtime, create_service_app
 from llmops_kit.http.body_limit import problem_refusal
 from llmops_kit.kafka.materializer import CompactedTopicMaterializer
@@ -31,6 +33,7 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from llmops_inference import __version__
+from llmops_inference.adapters.budgets import LedgerBudgets
 from llmops_inference.adapters.kafka import GATEWAY_TOPICS, BackgroundProducer
 from llmops_inference.adapters.native import NATIVE_BACKENDS, native_upstream
 from llmops_inference.adapters.noop import NoBudgets, NoExperiments, NoPromptRegistry
@@ -131,8 +134,16 @@ def _production_ports(settings: InferenceSettings) -> InferencePorts:
         ),
         spool_dir=settings.spool_dir,
         registries=Registries.from_kafka(settings.kafka_bootstrap_servers, settings.kafka_security),
+        budget=_budgets(settings),
         **_pii_policies(settings),
     )
+
+
+def _budgets(settings: InferenceSettings) -> LedgerBudgets:
+    """Budgets from the cost service's topics, enforced locally (docs/adr/0038)."""
+    ledger = BudgetLedger(default_estimate=settings.budget_default_estimate_usd, hold_s=settings.budget_hold_s)
+    feed = BudgetFeed(settings.kafka_bootstrap_servers, ledger, security=settings.kafka_security, client_id=SERVICE)
+    return LedgerBudgets(ledger, feed)
 
 
 def _pii_policies(settings: InferenceSettings) -> dict[str, Any]:
@@ -203,6 +214,8 @@ def wire(settings: InferenceSettings, ports: InferencePorts) -> Wiring:
         components += [*registries.materializers.values(), registries.renderer]
     if ports.pii_records is not None:
         components.append(ports.pii_records)
+    if isinstance(ports.budget, LedgerBudgets):
+        components.append(ports.budget)
     components += [recorder, monitor, _Stops(gateway)]
     return Wiring(gateway, router, recorder, monitor, ports.publisher, components, registries)
 

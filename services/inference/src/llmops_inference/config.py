@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from llmops_kit.feedback_tokens import FeedbackTokenSettings
@@ -37,6 +38,10 @@ class InferenceSettings(ServiceSettings):
     default_max_tokens: int = Field(default=512, ge=1, description="max_tokens when a request names none")
     requests_per_minute: int = Field(default=600, ge=0, description="Per key; 0 disables the limit")
     tokens_per_minute: int = Field(default=200_000, ge=0, description="Per key, prompt + completion; 0 disables")
+    budget_default_estimate_usd: Decimal = Field(
+        default=Decimal("0.01"), ge=0, description="Reserved for a call of a model whose cost was never seen yet"
+    )
+    budget_hold_s: float = Field(default=120.0, gt=0, description="Longest a reservation waits for its cost event")
     max_embedding_inputs: int = Field(
         default=256, ge=1, le=2048, description="Most texts per embeddings request (413 above)"
     )

@@ -29,7 +29,6 @@ from llmops_schemas.v1 import (
     AuditRecorded,
     BudgetConfigured,
     BudgetStateChanged,
-    CostRecorded,
     DriftReported,
     ErasureProcessed,
     ErasureRequested,
@@ -44,7 +43,7 @@ from llmops_schemas.v1 import (
     VerdictPolicySet,
 )
 from llmops_schemas.v1.runs import DatasetExampleAdded, DatasetVersionCreated, RunUpdated
-from llmops_schemas.v2 import EvaluationScored, FeedbackReceived
+from llmops_schemas.v2 import CostRecorded, EvaluationScored, FeedbackReceived
 
 __all__ = ["FILTERS", "TABLES", "Column", "EventTable", "table_for_type", "table_named", "tables_by_name"]
 
@@ -141,7 +140,18 @@ TABLES: tuple[EventTable, ...] = (
     EventTable("evaluator_configs", EvaluatorConfigured, (_APP,)),
     EventTable("feedback", FeedbackReceived, (_CALL_ID,)),
     EventTable("drift_reports", DriftReported, (_APP, _MODEL)),
-    EventTable("cost_records", CostRecorded, (_APP, _MODEL, _CALL_ID)),
+    EventTable(
+        "cost_records",
+        CostRecorded,
+        (
+            _APP,
+            _MODEL,
+            _CALL_ID,
+            _text("prompt_name"),
+            _number("prompt_version", "prompt_version"),
+            _text("experiment_id"),
+        ),
+    ),
     EventTable("budget_events", BudgetStateChanged),
     EventTable("budget_configs", BudgetConfigured),
     EventTable("prices", PricePublished, (_MODEL,)),

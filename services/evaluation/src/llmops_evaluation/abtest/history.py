@@ -154,7 +154,12 @@ class WarehouseHistory:
         rows, cut_f = await self._events(tenant, "feedback", start=start)
         data.feedback = [f for f in map(_feedback_fact, rows) if f is not None and f.call_id in ids]
         rows, cut_c = await self._events(tenant, "cost_records", app=app, start=start)
-        data.costs = {r["data"]["call_id"]: float(r["data"]["cost"]) for r in rows if r["data"]["call_id"] in ids}
+        # An unpriced call (cost.recorded.v2, cost null) has no cost to compare.
+        data.costs = {
+            r["data"]["call_id"]: float(r["data"]["cost"])
+            for r in rows
+            if r["data"]["call_id"] in ids and r["data"].get("cost") is not None
+        }
         data.truncated = data.truncated or cut_s or cut_f or cut_c
         return data
 

@@ -18,20 +18,23 @@ from llmops_kit.errors import TransientError
 from llmops_kit.kafka.producer import EncodedEvent, EventProducer
 from llmops_kit.settings import KafkaSecurity
 from llmops_schemas.envelope import CloudEvent, EventPayload
-from llmops_schemas.v1 import AuditRecorded, ExperimentConfigured, PolicyPublished, PromptVersionPublished
-from llmops_schemas.v2 import CallRecorded
+from llmops_schemas.v1 import (
+    AuditRecorded,
+    BudgetConfigured,
+    ExperimentConfigured,
+    PolicyPublished,
+    PromptVersionPublished,
+)
+from llmops_schemas.v2 import CallRecorded, CostRecorded
 
 __all__ = ["GATEWAY_TOPICS", "BackgroundProducer"]
 
 GATEWAY_TOPICS = (
-    CallRecorded.topic,
-    AuditRecorded.topic,
-    PromptVersionPublished.topic,
-    ExperimentConfigured.topic,
-    PolicyPublished.topic,
-)
-"""What the gateway writes (calls, audit entries, registry changes) and materialises (the compacted registries
-and the tenants' policies, for PII redaction)."""
+    CallRecorded.topic, AuditRecorded.topic, PromptVersionPublished.topic, ExperimentConfigured.topic,
+    PolicyPublished.topic, BudgetConfigured.topic, CostRecorded.topic,
+)  # fmt: skip
+"""What the gateway writes (calls, audit entries, registry changes) and materialises (the compacted registries,
+the tenants' policies for PII redaction, and the budgets with the costs that count against them)."""
 
 log = logging.getLogger(__name__)
 P = TypeVar("P", bound=EventPayload)

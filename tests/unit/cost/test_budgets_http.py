@@ -1,0 +1,87 @@
+"""Budgets through the cost service's API, and threshold events published once."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from decimal import Decimal
+from types import SimpleNamespace
+
+import httpx
+from llmops_cost.budgets import SentEvents, ThresholdNotifier, state_event_id
+from llmops_kit.budgets import BudgetLedger
+from llmops_kit.kafka.publisher import InMemoryPublisher
+from llmops_schemas.v1 import AuditRecorded, BudgetConfigured, BudgetStateChanged
+
+from tests.unit.cost.conftest import NOW, auth
+
+BUDGET = {"name": "chat daily", "scope": {"kind": "app", "value": "chat"}, "period": "daily", "limit": "5",
+          "currency": "USD", "action": "block"}  # fmt: skip
+
+
+async def test_a_budget_is_published_audited_and_shown_with_its_spend(
+    client: httpx.AsyncClient, publisher: InMemoryPublisher
+) -> None:
+    answer = await client.put("/v1/budgets/chat-daily", json=BUDGET, headers=auth("admin"))
+    assert answer.status_code == 200, answer.text
+    (published,) = publisher.of(BudgetConfigured)
+    assert (published.budget_id, published.version, published.limit) == ("chat-daily", 1, Decimal(5))
+    assert publisher.of(AuditRecorded)[0].action == "budget.set"
+    again = await client.put("/v1/budgets/chat-daily", json={**BUDGET, "limit": "6"}, headers=auth("admin"))
+    assert again.json()["budget"]["version"] == 2
+    listed = await client.get("/v1/budgets", headers=auth("reader"))
+    assert [(b["budget"]["budget_id"], b["spent"]) for b in listed.json()] == [("chat-daily", "0")]
+    assert (await client.get("/v1/budgets", headers=auth("other"))).json() == []
+    assert (await client.get("/v1/budgets/chat-daily", headers=auth("other"))).status_code == 404
+
+
+async def test_bad_budgets_are_refused_with_the_reason(client: httpx.AsyncClient) -> None:
+    cases = [
+        ({"limit": "-1"}, "string of digits"), ({"limit": 5}, "never a number"), ({"currency": None}, "currency"),
+        ({"scope": {"kind": "tenant", "value": "x"}}, "tenant scope"), ({"thresholds": [0.8, 0.5]}, "ascending"),
+        ({"period": "hourly"}, "period"),
+    ]  # fmt: skip
+    for change, reason in cases:
+        body = {k: v for k, v in {**BUDGET, **change}.items() if v is not None}
+        answer = await client.put("/v1/budgets/b", json=body, headers=auth("admin"))
+        assert answer.status_code == 422, (change, answer.text)
+        assert reason in answer.text, (change, answer.text)
+    assert (await client.put("/v1/budgets/b", json=BUDGET, headers=auth("reader"))).status_code == 403
+
+
+def _ledger_with_budget() -> BudgetLedger:
+    ledger = BudgetLedger()
+    ledger.put("acme", BudgetConfigured(
+        budget_id="b1", name="b1", scope={"kind": "tenant"}, period="daily", limit=Decimal(1), version=1,  # type: ignore[arg-type]
+        updated_by="admin", updated_at=NOW,
+    ))  # fmt: skip
+    return ledger
+
+
+def _cost(i: int, amount: str) -> SimpleNamespace:
+    return SimpleNamespace(call_id=f"c{i}", cost=Decimal(amount), app="chat", model="m", key_id=None, user_id=None,
+                           call_started_at=datetime.now(UTC))  # fmt: skip
+
+
+async def test_each_threshold_event_is_published_once_and_not_again_when_already_sent() -> None:
+    publisher, sent = InMemoryPublisher(), SentEvents()
+    ready = asyncio.Event()
+    notifier = ThresholdNotifier(publisher, sent, ready.wait, source="/services/cost", clock=lambda: NOW)
+    ledger = _ledger_with_budget()
+    crossings = [c for i in range(6) for c in ledger.record("acme", f"e{i}", _cost(i, "0.2"))]
+    already = notifier.event(crossings[0]).id  # the 50 % event made it before a crash
+    sent.ids.add(already)
+    sent.mark_caught_up()
+    notifier.crossed(crossings)
+    await notifier.start()
+    ready.set()
+    try:
+        async with asyncio.timeout(5):
+            while notifier.published < 2:
+                await asyncio.sleep(0.01)
+    finally:
+        await notifier.stop()
+    events = publisher.of(BudgetStateChanged)
+    assert [e.threshold for e in events] == [0.8, 1.0]
+    assert [r.event.id for r in publisher.published] == [notifier.event(c).id for c in crossings[1:]]
+    assert already == state_event_id("acme", "b1", crossings[0].period_start, "threshold_crossed", 0.5)
