@@ -1,0 +1,52 @@
+"""What the alerting service needs beyond the kit's ``EventPublisher``: closing outbox records, and secrets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Protocol
+
+__all__ = ["MetricsReader", "OutboxCloser", "Secrets"]
+
+
+class OutboxCloser(Protocol):
+    """Removes a delivered notification from the outbox topic (a tombstone under its record key)."""
+
+    async def close(self, topic: str, key: str) -> None:
+        """Returns once Kafka acknowledged the tombstone (or raises)."""
+        ...
+
+
+class Secrets:
+    """Notifier secrets by name, from a JSON object file (a mounted Secret); never logged, never in events."""
+
+    def __init__(self, values: dict[str, str] | None = None) -> None:
+        self._values = dict(values or {})
+
+    @classmethod
+    def load(cls, path: Path | None) -> Secrets:
+        """The file's secrets; no file: none (notifiers that need one fail until it is configured)."""
+        if path is None:
+            return cls()
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+            raise ValueError(f"{path} must hold a JSON object of strings")
+        return cls(data)
+
+    def get(self, name: str | None) -> str | None:
+        return None if name is None else self._values.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._values
+
+
+class MetricsReader(Protocol):
+    """The warehouse's call metrics (the kit's ``WarehouseReader`` with the service key)."""
+
+    async def metrics_summary(self, tenant: str, **params: Any) -> list[dict[str, Any]]:
+        """Rows of ``GET /v1/metrics/summary`` (one per group, or one)."""
+        ...
+
+    async def metrics_timeseries(self, tenant: str, **params: Any) -> list[dict[str, Any]]:
+        """Rows of ``GET /v1/metrics/timeseries`` (one per bucket and group)."""
+        ...
