@@ -83,10 +83,18 @@ def _services(settings: AlertingSettings, ports: AlertingPorts) -> Services:
         "silence": settings.max_silences_per_tenant,
         "notifier": settings.max_notifiers_per_tenant,
     }
-    registry = Registry(ports.config, ports.publisher, source=settings.source, limits=limits, clock=ports.clock,
-                        publish_timeout_s=settings.publish_timeout_s, retry_after_s=settings.retry_after_s)  # fmt: skip
-    engine = Engine(ports.book, ports.config, ports.outbox, ports.publisher, settings.source, ports.clock,
-                    settings.max_open_alerts)  # fmt: skip
+    registry = Registry(
+        ports.config,
+        ports.publisher,
+        source=settings.source,
+        limits=limits,
+        clock=ports.clock,
+        publish_timeout_s=settings.publish_timeout_s,
+        retry_after_s=settings.retry_after_s,
+    )
+    engine = Engine(
+        ports.book, ports.config, ports.outbox, ports.publisher, settings.source, ports.clock, settings.max_open_alerts
+    )
     poller = Poller(engine, ports.config, ports.metrics, interval_s=settings.evaluate_interval_s, clock=ports.clock)
     return Services(registry, engine, poller, ports.secrets)
 
@@ -123,8 +131,9 @@ async def _kafka_runtime(app: FastAPI, settings: AlertingSettings) -> Runtime:
     bootstrap, security = settings.kafka_bootstrap_servers, settings.kafka_security
     producer = EventProducer(bootstrap, service=SERVICE, security=security)
     metrics = warehouse_reader(settings)
-    ports = AlertingPorts(producer, load_api_keys(settings.api_keys_file), metrics=metrics,
-                          secrets=Secrets.load(settings.secrets_file))  # fmt: skip
+    ports = AlertingPorts(
+        producer, load_api_keys(settings.api_keys_file), metrics=metrics, secrets=Secrets.load(settings.secrets_file)
+    )
     svc = _services(settings, ports)
     setattr(app.state, STATE_KEY, svc)
     stores = [ports.config, ports.book, ports.outbox]

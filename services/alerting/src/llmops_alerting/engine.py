@@ -100,10 +100,19 @@ class Engine:
                 return None
             group = ",".join(f"{k}={obs.labels.get(k, '')}" for k in obs.group_by) or None
             return AlertStateChanged(
-                alert_id=obs.alert_id, rule=obs.rule[:256], rule_id=obs.rule_id, severity=obs.severity,
-                status="firing", summary=obs.summary[:1024], description=obs.description, value=obs.value,
-                labels=obs.labels, group_key=group, source_event_id=obs.source_event_id, starts_at=obs.at,
-            )  # fmt: skip
+                alert_id=obs.alert_id,
+                rule=obs.rule[:256],
+                rule_id=obs.rule_id,
+                severity=obs.severity,
+                status="firing",
+                summary=obs.summary[:1024],
+                description=obs.description,
+                value=obs.value,
+                labels=obs.labels,
+                group_key=group,
+                source_event_id=obs.source_event_id,
+                starts_at=obs.at,
+            )
         if not obs.holds and is_open and current is not None:
             ends = max(obs.at, current.starts_at)
             update = {"status": "resolved", "ends_at": ends, "value": obs.value, "source_event_id": obs.source_event_id}
@@ -119,9 +128,13 @@ class Engine:
             if current.status == "acknowledged":
                 return current
             change = AlertStateChanged.model_validate(
-                {**current.model_dump(), "status": "acknowledged", "acknowledged_by": key_id,
-                 "acknowledged_at": self.clock()}
-            )  # fmt: skip
+                {
+                    **current.model_dump(),
+                    "status": "acknowledged",
+                    "acknowledged_by": key_id,
+                    "acknowledged_at": self.clock(),
+                }
+            )
             await self._emit([(tenant, change)])
             return change
 

@@ -112,8 +112,9 @@ def _label(span: timedelta) -> str:
     return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
 
 
-def burn_observations(tenant: str, objective: ObjectiveConfigured, status: ObjectiveStatus,
-                      now: datetime) -> list[Observation]:  # fmt: skip
+def burn_observations(
+    tenant: str, objective: ObjectiveConfigured, status: ObjectiveStatus, now: datetime
+) -> list[Observation]:
     """One observation per burn speed: fires while that pair of windows burns, resolves when it stops."""
     found = []
     for speed, holds in status.burning.items():
@@ -122,10 +123,16 @@ def burn_observations(tenant: str, objective: ObjectiveConfigured, status: Objec
         summary = f"objective {objective.objective_id} of {objective.app}: {speed} burn, {left} of the budget left"
         found.append(
             Observation(
-                tenant=tenant, rule_id=f"objective:{objective.objective_id}", rule=f"objective {speed} burn",
-                severity=severity, labels={"app": objective.app, "objective": objective.objective_id, "burn": speed},
-                holds=holds, at=now, summary=summary, value=status.burn_rates.get("1h"),
+                tenant=tenant,
+                rule_id=f"objective:{objective.objective_id}",
+                rule=f"objective {speed} burn",
+                severity=severity,
+                labels={"app": objective.app, "objective": objective.objective_id, "burn": speed},
+                holds=holds,
+                at=now,
+                summary=summary,
+                value=status.burn_rates.get("1h"),
                 notifiers=objective.notifiers,
             )
-        )  # fmt: skip
+        )
     return found

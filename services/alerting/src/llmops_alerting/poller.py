@@ -61,8 +61,15 @@ class WarehouseCounts:
 class Poller:
     """Runs metric rules and objectives on a schedule; a lifespan component."""
 
-    def __init__(self, engine: Engine, config: ConfigStore, reader: MetricsReader | None, *, interval_s: float,
-                 clock: Callable[[], datetime]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        engine: Engine,
+        config: ConfigStore,
+        reader: MetricsReader | None,
+        *,
+        interval_s: float,
+        clock: Callable[[], datetime],
+    ) -> None:
         self._engine = engine
         self._config = config
         self._reader = reader
@@ -108,8 +115,9 @@ class Poller:
         assert self._reader is not None
         group = next((g for g in ("app", "model") if g in rule.group_by), "none")
         start = now - timedelta(seconds=rule.window_s)
-        rows = await self._reader.metrics_summary(tenant, start=start, end=now, group_by=group, app=rule.app,
-                                                  model=rule.model, origin="application")  # fmt: skip
+        rows = await self._reader.metrics_summary(
+            tenant, start=start, end=now, group_by=group, app=rule.app, model=rule.model, origin="application"
+        )
         found = []
         for row in rows:
             labels = {k: v for k, v in (("app", rule.app), ("model", rule.model)) if v}

@@ -54,8 +54,12 @@ class Registry:
     def loaded(self) -> ConfigStore:
         """The store, or 503 while it is still loading."""
         if not self._store.caught_up:
-            raise ProblemError(503, "Service Unavailable", "the alerting configuration is still loading",
-                               retry_after=self._retry_after_s)  # fmt: skip
+            raise ProblemError(
+                503,
+                "Service Unavailable",
+                "the alerting configuration is still loading",
+                retry_after=self._retry_after_s,
+            )
         return self._store
 
     def list(self, tenant: str, kind: str) -> list[Any]:
@@ -91,11 +95,16 @@ class Registry:
         ident = entity.entity_key().partition(":")[2]
         event = CloudEvent.wrap(entity, source=self._source, tenant_id=tenant, subject=ident, key_id=actor.key_id)
         details: dict[str, JsonValue] = {"kind": kind}
-        audited = self._audit.publish_with(tenant, actor, action=action, resource=(kind, ident), details=details,
-                                           events=[event])  # fmt: skip
+        audited = self._audit.publish_with(
+            tenant, actor, action=action, resource=(kind, ident), details=details, events=[event]
+        )
         try:
             await asyncio.wait_for(audited, self._timeout_s)
         except _UNAVAILABLE as exc:
-            raise ProblemError(503, "Service Unavailable", f"the change could not be stored: {type(exc).__name__}",
-                               retry_after=self._retry_after_s) from exc  # fmt: skip
+            raise ProblemError(
+                503,
+                "Service Unavailable",
+                f"the change could not be stored: {type(exc).__name__}",
+                retry_after=self._retry_after_s,
+            ) from exc
         self._store.apply(event)

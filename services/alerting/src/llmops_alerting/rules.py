@@ -49,17 +49,36 @@ def _passes(rule: AlertRuleConfigured, value: float) -> bool:
     return value > rule.threshold if rule.comparison == "above" else value < rule.threshold
 
 
-def _observation(tenant: str, rule: AlertRuleConfigured, labels: dict[str, str], holds: bool, at: datetime,
-                 summary: str, value: float | None = None, source: str | None = None) -> Observation:  # fmt: skip
+def _observation(
+    tenant: str,
+    rule: AlertRuleConfigured,
+    labels: dict[str, str],
+    holds: bool,
+    at: datetime,
+    summary: str,
+    value: float | None = None,
+    source: str | None = None,
+) -> Observation:
     return Observation(
-        tenant=tenant, rule_id=rule.rule_id, rule=rule.name, severity=rule.severity, labels=labels, holds=holds,
-        at=at, summary=summary, value=value, group_by=rule.group_by, notifiers=rule.notifiers,
-        source_event_id=source, description=rule.description,
-    )  # fmt: skip
+        tenant=tenant,
+        rule_id=rule.rule_id,
+        rule=rule.name,
+        severity=rule.severity,
+        labels=labels,
+        holds=holds,
+        at=at,
+        summary=summary,
+        value=value,
+        group_by=rule.group_by,
+        notifiers=rule.notifiers,
+        source_event_id=source,
+        description=rule.description,
+    )
 
 
-def row_observation(tenant: str, rule: AlertRuleConfigured, labels: dict[str, str], row: Mapping[str, Any],
-                    at: datetime) -> Observation:  # fmt: skip
+def row_observation(
+    tenant: str, rule: AlertRuleConfigured, labels: dict[str, str], row: Mapping[str, Any], at: datetime
+) -> Observation:
     """A metric rule on one row of the warehouse's summary (a group, or the whole scope)."""
     assert rule.metric is not None
     value = float(row.get(rule.metric) or 0.0)
@@ -114,8 +133,9 @@ def _budget(tenant: str, rule: AlertRuleConfigured, event: CloudEvent[BudgetStat
     return [_observation(tenant, rule, labels, holds, data.occurred_at, summary, share, event.id)]
 
 
-def _scores(tenant: str, rule: AlertRuleConfigured, event: CloudEvent[EvaluationScored],
-            windows: ScoreWindows) -> list[Observation]:  # fmt: skip
+def _scores(
+    tenant: str, rule: AlertRuleConfigured, event: CloudEvent[EvaluationScored], windows: ScoreWindows
+) -> list[Observation]:
     data = event.data
     if data.run_id or data.replay_id or not _scope_matches(rule, data.app, None):
         return []  # offline runs and replays are platform traffic
@@ -129,8 +149,18 @@ def _scores(tenant: str, rule: AlertRuleConfigured, event: CloudEvent[Evaluation
         if count < windows.min_samples:
             continue
         summary = f"mean {rule.metric} of {app or 'all apps'} is {mean:.4g} over {count} scores"
-        found.append(_observation(tenant, rule, {"app": app, "metric": item.metric}, _passes(rule, mean),
-                                  data.judged_at, summary, mean, event.id))  # fmt: skip
+        found.append(
+            _observation(
+                tenant,
+                rule,
+                {"app": app, "metric": item.metric},
+                _passes(rule, mean),
+                data.judged_at,
+                summary,
+                mean,
+                event.id,
+            )
+        )
     return found
 
 

@@ -46,8 +46,11 @@ def _spec(entity: type[BaseModel], ident: str) -> type[BaseModel]:
     fields: dict[str, Any] = {
         name: (info.annotation, info) for name, info in entity.model_fields.items() if name not in MANAGED | {ident}
     }
-    return create_model(f"{entity.__name__.removesuffix('Configured').removesuffix('Set')}Spec",
-                        __config__=ConfigDict(extra="forbid"), **fields)  # fmt: skip
+    return create_model(
+        f"{entity.__name__.removesuffix('Configured').removesuffix('Set')}Spec",
+        __config__=ConfigDict(extra="forbid"),
+        **fields,
+    )
 
 
 class AlertList(BaseModel):
@@ -63,8 +66,9 @@ class Page(BaseModel):
 
 
 @router.get("/v1/alerts", response_model=AlertList, summary="Open alerts")
-async def list_alerts(caller: Reader, svc: Svc, status: Annotated[str | None, Query(
-        pattern="^(firing|acknowledged)$")] = None) -> AlertList:  # fmt: skip
+async def list_alerts(
+    caller: Reader, svc: Svc, status: Annotated[str | None, Query(pattern="^(firing|acknowledged)$")] = None
+) -> AlertList:
     """Firing and acknowledged alerts (resolved ones are in the warehouse: ``GET /v1/events/alerts``)."""
     svc.registry.loaded()
     found = svc.engine.book.open(caller.tenant_id)
@@ -116,14 +120,36 @@ def _crud(kind: str, entity: type[Any], ident: str, plural: str) -> None:
         return Response(status_code=204)
 
     path = f"/v1/{plural}"
-    router.add_api_route(path, list_items, methods=["GET"], response_model=Page, summary=f"List {plural}",
-                         description=f"The tenant's {plural}.")  # fmt: skip
-    router.add_api_route(path + "/{item_id}", get_item, methods=["GET"], summary=f"One {kind}",
-                         description=f"One {kind}; 404 when the tenant has none by that id.")  # fmt: skip
-    router.add_api_route(path + "/{item_id}", put_item, methods=["PUT"], summary=f"Create or replace a {kind}",
-                         description="Validated (422 naming the problem), audited; 201 when created.")  # fmt: skip
-    router.add_api_route(path + "/{item_id}", delete_item, methods=["DELETE"], status_code=204,
-                         summary=f"Delete a {kind}", description="Audited; 404 when there is none.")  # fmt: skip
+    router.add_api_route(
+        path,
+        list_items,
+        methods=["GET"],
+        response_model=Page,
+        summary=f"List {plural}",
+        description=f"The tenant's {plural}.",
+    )
+    router.add_api_route(
+        path + "/{item_id}",
+        get_item,
+        methods=["GET"],
+        summary=f"One {kind}",
+        description=f"One {kind}; 404 when the tenant has none by that id.",
+    )
+    router.add_api_route(
+        path + "/{item_id}",
+        put_item,
+        methods=["PUT"],
+        summary=f"Create or replace a {kind}",
+        description="Validated (422 naming the problem), audited; 201 when created.",
+    )
+    router.add_api_route(
+        path + "/{item_id}",
+        delete_item,
+        methods=["DELETE"],
+        status_code=204,
+        summary=f"Delete a {kind}",
+        description="Audited; 404 when there is none.",
+    )
 
 
 def _first_error(exc: ValidationError) -> str:

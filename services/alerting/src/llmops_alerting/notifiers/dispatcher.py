@@ -117,8 +117,13 @@ class Dispatcher:
                 with attempt:
                     await self._sender.send(tenant, notifier, item)
         except DeliveryFailed as exc:
-            log.warning("notifier %s of tenant %s refused alert %s for good: %s",
-                        notifier.notifier_id, tenant, item.alert.alert_id, exc)  # fmt: skip
+            log.warning(
+                "notifier %s of tenant %s refused alert %s for good: %s",
+                notifier.notifier_id,
+                tenant,
+                item.alert.alert_id,
+                exc,
+            )
             return "refused"
         NOTIFY_LATENCY.observe(max(0.0, (datetime.now(UTC) - item.queued_at).total_seconds()))
         return "delivered"
