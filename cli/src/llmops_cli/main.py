@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from llmops_cli.alerts_cmd import alerts_app, objectives_app
 from llmops_cli.context import cli_context
 from llmops_cli.evals_cmd import evals_app
 from llmops_cli.experiments_cmd import experiments_app
@@ -38,6 +39,8 @@ app.add_typer(feedback_app, name="feedback")
 evals_app.command("verdict")(verdict)
 evals_app.add_typer(replay_app, name="replay")
 app.add_typer(kafka_app, name="kafka")
+app.add_typer(alerts_app, name="alerts")
+app.add_typer(objectives_app, name="objectives")
 app.command()(calls)
 app.command()(metrics)
 
@@ -122,6 +125,7 @@ def up(
     ] = 8004,
     feedback_port: Annotated[int, typer.Option(envvar="LLMOPS_FEEDBACK_PORT", min=1, max=65535)] = 8006,
     evaluation_port: Annotated[int, typer.Option(envvar="LLMOPS_EVALUATION_PORT", min=1, max=65535)] = 8005,
+    alerting_port: Annotated[int, typer.Option(envvar="LLMOPS_ALERTING_PORT", min=1, max=65535)] = 8010,
 ) -> None:
     """Start Kafka, ingest, the warehouse (embedded ClickHouse), the model server, a scripted tool-calling demo
     upstream and the inference gateway, send a demo workload (recorded calls, then chat completions through the
@@ -147,6 +151,7 @@ def up(
         demo_upstream=demo_upstream_port,
         feedback=feedback_port,
         evaluation=evaluation_port,
+        alerting=alerting_port,
     )
     raise typer.Exit(run_up(data_dir(), ports=ports, demo_calls=demo_calls, once=once or detach, console=cli.out))
 
