@@ -66,6 +66,10 @@ class AlertingPorts:
     ready: ReadinessCheck = _always_ready
 
 
+def _secret_text(settings: AlertingSettings) -> str | None:
+    return settings.secrets_json.get_secret_value() if settings.secrets_json else None
+
+
 class KafkaCloser:
     """:class:`~llmops_alerting.ports.OutboxCloser` over the kit's producer (a tombstone record)."""
 
@@ -132,7 +136,10 @@ async def _kafka_runtime(app: FastAPI, settings: AlertingSettings) -> Runtime:
     producer = EventProducer(bootstrap, service=SERVICE, security=security)
     metrics = warehouse_reader(settings)
     ports = AlertingPorts(
-        producer, load_api_keys(settings.api_keys_file), metrics=metrics, secrets=Secrets.load(settings.secrets_file)
+        producer,
+        load_api_keys(settings.api_keys_file),
+        metrics=metrics,
+        secrets=Secrets.load(settings.secrets_file, _secret_text(settings)),
     )
     svc = _services(settings, ports)
     setattr(app.state, STATE_KEY, svc)

@@ -6,7 +6,7 @@ from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 
 from llmops_kit.settings import ServiceSettings
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 __all__ = ["AlertingSettings"]
@@ -35,6 +35,9 @@ class AlertingSettings(ServiceSettings):
     batch_wait_ms: int = Field(default=50, ge=0)
     secrets_file: Path | None = Field(
         default=None, description="JSON object of notifier secrets by name (routing keys, HMAC keys)"
+    )
+    secrets_json: SecretStr | None = Field(
+        default=None, description="The same JSON object in a variable (Helm: secretEnv from a Secret)"
     )
     notifier_timeout_s: float = Field(default=5.0, gt=0, description="One notifier call, connect to answer")
     notifier_max_backoff_s: float = Field(default=60.0, gt=0, description="Longest pause between two attempts")

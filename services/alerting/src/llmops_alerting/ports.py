@@ -24,14 +24,21 @@ class Secrets:
         self._values = dict(values or {})
 
     @classmethod
-    def load(cls, path: Path | None) -> Secrets:
-        """The file's secrets; no file: none (notifiers that need one fail until it is configured)."""
-        if path is None:
-            return cls()
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-            raise ValueError(f"{path} must hold a JSON object of strings")
-        return cls(data)
+    def load(cls, path: Path | None, text: str | None = None) -> Secrets:
+        """The secrets of the file and of ``text`` (the same JSON object); neither: none (notifiers that need
+        one are refused until it is configured)."""
+        values: dict[str, str] = {}
+        for where, raw in (
+            ("the secrets file", path.read_text(encoding="utf-8") if path else None),
+            ("ALERTING_SECRETS_JSON", text),
+        ):
+            if raw is None:
+                continue
+            data = json.loads(raw)
+            if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+                raise ValueError(f"{where} must hold a JSON object of strings")
+            values |= data
+        return cls(values)
 
     def get(self, name: str | None) -> str | None:
         return None if name is None else self._values.get(name)
