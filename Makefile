@@ -13,11 +13,12 @@ PYTEST := $(RUN) pytest
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-setup: ## Install uv, the locked virtualenv, Kafka's jars and the helm binary (idempotent)
+setup: ## Install uv, the locked virtualenv, Kafka's jars, the helm and promtool binaries (idempotent)
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
 	$(UV) sync --frozen --all-packages
 	bash infra/kafka/fetch.sh
 	bash infra/tools/install-helm.sh
+	bash infra/tools/install-promtool.sh
 
 lint: setup ## ruff, mypy (strict on schemas/ and the kit), and the committed JSON Schemas are current
 	$(RUN) ruff check .
