@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 
 import pytest
@@ -38,8 +38,8 @@ class Closed:
     def __init__(self) -> None:
         self.keys: list[str] = []
 
-    async def close(self, topic: str, key: str) -> None:
-        self.keys.append(key)
+    async def close(self, topic: str, keys: Sequence[str]) -> None:
+        self.keys.extend(keys)
 
 
 async def no_wait(_: float) -> None:

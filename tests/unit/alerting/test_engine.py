@@ -212,3 +212,33 @@ async def test_objectives_raise_burn_alerts_through_the_poller() -> None:
     assert set(fired) == {"fast", "slow"} and fired["fast"].severity == "critical"
     assert {n.notifier_id for n in publisher.of(NotificationQueued)} == {"pd"}
     assert poller.statuses[("acme", "avail")].events == 1000
+
+
+async def test_an_alert_that_fires_and_resolves_within_one_batch_has_both_changes() -> None:
+    engine, publisher = engine_with(RULE)
+    await engine.observe([obs(True), obs(False, NOW + timedelta(seconds=1)), obs(True, NOW + timedelta(seconds=2))])
+    assert [c.status for c in publisher.of(AlertStateChanged)] == ["firing", "resolved", "firing"]
+    assert [n.alert.status for n in publisher.of(NotificationQueued)] == ["firing", "resolved", "firing"]
+
+
+async def test_the_service_reading_its_own_changes_back_late_does_not_reopen_an_alert() -> None:
+    engine, publisher = engine_with(RULE)
+    await engine.observe([obs(True)])
+    await engine.observe([obs(False, NOW + timedelta(minutes=1))])
+    firing = publisher.on(AlertStateChanged.topic)[0]
+    engine.book.apply(firing)  # the materialiser reads the first change back only now
+    assert engine.book.open("acme") == []
+    await engine.observe([obs(False, NOW + timedelta(minutes=2))])
+    assert [c.status for c in publisher.of(AlertStateChanged)] == ["firing", "resolved"]
+
+
+def test_a_delivered_notification_read_back_before_its_tombstone_is_not_owed_again() -> None:
+    outbox = Outbox()
+    item = NotificationQueued.model_validate(EXAMPLES[NotificationQueued])
+    outbox.add("acme", item)
+    [key] = outbox.pending
+    outbox.close(key)
+    outbox.add("acme", item)  # the materialiser reads the record after the dispatcher delivered it
+    assert outbox.pending == {}
+    outbox.delete(key)  # its tombstone
+    assert outbox.pending == {}

@@ -8,7 +8,7 @@ routes against the kit's in-memory publisher.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -76,8 +76,8 @@ class KafkaCloser:
     def __init__(self, producer: EventProducer) -> None:
         self._producer = producer
 
-    async def close(self, topic: str, key: str) -> None:
-        await self._producer.send_many([(topic, key.encode(), None, ())])
+    async def close(self, topic: str, keys: Sequence[str]) -> None:
+        await self._producer.send_many([(topic, key.encode(), None, ()) for key in keys])
 
 
 def _services(settings: AlertingSettings, ports: AlertingPorts) -> Services:

@@ -84,14 +84,17 @@ class Engine:
     async def observe(self, observations: Sequence[Observation]) -> list[AlertStateChanged]:
         """Publish the changes the observations make (in order), then apply them; returns the changes."""
         async with self._lock:
-            changes: dict[tuple[str, str], AlertStateChanged] = {}
+            # Every change is kept, in order: an alert that fires and resolves within one batch has both.
+            changes: list[tuple[str, AlertStateChanged]] = []
+            latest: dict[tuple[str, str], AlertStateChanged] = {}
             for obs in observations:
-                current = changes.get((obs.tenant, obs.alert_id)) or self.book.get(obs.tenant, obs.alert_id)
+                current = latest.get((obs.tenant, obs.alert_id)) or self.book.get(obs.tenant, obs.alert_id)
                 change = self._transition(obs, current)
                 if change is not None:
-                    changes[(obs.tenant, obs.alert_id)] = change
-            await self._emit([(tenant, alert) for (tenant, _), alert in changes.items()])
-            return list(changes.values())
+                    latest[(obs.tenant, obs.alert_id)] = change
+                    changes.append((obs.tenant, change))
+            await self._emit(changes)
+            return [alert for _, alert in changes]
 
     def _transition(self, obs: Observation, current: AlertStateChanged | None) -> AlertStateChanged | None:
         is_open = current is not None and current.status != "resolved"
@@ -143,15 +146,17 @@ class Engine:
             return
         events: list[CloudEvent[Any]] = []
         queued: list[tuple[str, NotificationQueued]] = []
+        recorded: list[tuple[str, AlertStateChanged, str]] = []
         for tenant, alert in changes:
             event = CloudEvent.wrap(alert, source=self.source, tenant_id=tenant, subject=alert.alert_id)
             events.append(event)
+            recorded.append((tenant, alert, event.id))
             for item in self._notifications(tenant, alert, event.id):
                 events.append(CloudEvent.wrap(item, source=self.source, tenant_id=tenant, subject=alert.alert_id))
                 queued.append((tenant, item))
         await self.publisher.publish_many(events)
-        for tenant, alert in changes:
-            self.book.record(tenant, alert)
+        for tenant, alert, event_id in recorded:
+            self.book.record(tenant, alert, event_id)
             ALERT_CHANGES.labels(alert.status).inc()
         for tenant, item in queued:
             self.outbox.add(tenant, item)

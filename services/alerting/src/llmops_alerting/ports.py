@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -10,10 +11,10 @@ __all__ = ["MetricsReader", "OutboxCloser", "Secrets"]
 
 
 class OutboxCloser(Protocol):
-    """Removes a delivered notification from the outbox topic (a tombstone under its record key)."""
+    """Removes delivered notifications from the outbox topic (a tombstone under each record key)."""
 
-    async def close(self, topic: str, key: str) -> None:
-        """Returns once Kafka acknowledged the tombstone (or raises)."""
+    async def close(self, topic: str, keys: Sequence[str]) -> None:
+        """Returns once Kafka acknowledged every tombstone (or raises)."""
         ...
 
 

@@ -86,16 +86,23 @@ class AlertBook(CompactedStore):
     def __init__(self) -> None:
         super().__init__()
         self._open: dict[tuple[str, str], AlertStateChanged] = {}
+        self._last: dict[tuple[str, str], str] = {}
 
     def apply(self, event: CloudEvent[Any]) -> None:
         if isinstance(event.data, AlertStateChanged):
-            self.record(event.tenant_id, event.data)
+            self.record(event.tenant_id, event.data, event.id)
 
-    def record(self, tenant: str, alert: AlertStateChanged) -> None:
+    def record(self, tenant: str, alert: AlertStateChanged, event_id: str) -> None:
+        """Fold one change in, unless a later one of the alert is already in: the service applies its own
+        changes at once and reads them back from the topic later (event ids are UUIDv7, ordered by time)."""
+        key = (tenant, alert.alert_id)
+        if self._last.get(key, "") >= event_id:
+            return
+        self._last[key] = event_id
         if alert.status == "resolved":
-            self._open.pop((tenant, alert.alert_id), None)
+            self._open.pop(key, None)
         else:
-            self._open[(tenant, alert.alert_id)] = alert
+            self._open[key] = alert
 
     def delete(self, key: str) -> None:  # a stream topic has no tombstones
         return
@@ -121,6 +128,7 @@ class Outbox(CompactedStore):
         super().__init__()
         self.pending: dict[str, tuple[str, NotificationQueued]] = {}
         self.listener: Callable[[str, str, NotificationQueued], None] | None = None
+        self._closed: set[str] = set()
 
     def apply(self, event: CloudEvent[Any]) -> None:
         if isinstance(event.data, NotificationQueued):
@@ -128,14 +136,21 @@ class Outbox(CompactedStore):
 
     def add(self, tenant: str, item: NotificationQueued) -> None:
         key = f"{tenant}:{item.entity_key()}"
-        if key in self.pending:
-            return
+        if key in self.pending or key in self._closed:
+            return  # owed already, or delivered here before the topic's copy was read back
         self.pending[key] = (tenant, item)
         if self.listener is not None:
             self.listener(key, tenant, item)
 
+    def close(self, key: str) -> None:
+        """Delivered: no longer owed, and its record read back from the topic (before the tombstone) is ignored."""
+        if self.pending.pop(key, None) is not None:
+            self._closed.add(key)
+
     def delete(self, key: str) -> None:
+        """A tombstone read from the topic: the record is gone for good."""
         self.pending.pop(key, None)
+        self._closed.discard(key)
 
     def owed(self, tenant: str, notifier_id: str) -> int:
         return sum(1 for t, item in self.pending.values() if t == tenant and item.notifier_id == notifier_id)

@@ -4,8 +4,9 @@ Every alert change owed to a notifier is a record of ``llmops.alerting.outbox`` 
 any call). A worker per (tenant, notifier) delivers its records oldest first, one at a time (a resolve never
 overtakes its trigger), retrying a retryable failure without end with exponential backoff and full jitter
 (``tenacity``), at least the receiver's ``Retry-After``; a notifier that is down only holds its own records.
-Once the notifier accepted a record, its tombstone removes it from the outbox; a restart re-reads what is
-still owed and delivers it (at least once: PagerDuty deduplicates on ``dedup_key``, webhooks carry the id).
+Once the notifier accepted a record, its tombstone removes it from the outbox (written in batches by one
+background task, so a worker never waits for Kafka between two calls); a restart re-reads what is still owed
+and delivers it (at least once: PagerDuty deduplicates on ``dedup_key``, webhooks carry the id).
 A failure that cannot succeed (a 4xx, a blocked address, a notifier deleted since) closes the record, counted.
 """
 
@@ -57,17 +58,22 @@ class Dispatcher:
         self._wake: dict[tuple[str, str], asyncio.Event] = {}
         self._workers: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._running = False
+        self._closing: list[str] = []
+        self._close_wake = asyncio.Event()
+        self._closer_task: asyncio.Task[None] | None = None
         outbox.listener = self._on_new
 
     async def start(self) -> None:
         """Start a worker for every notifier something is owed to."""
         self._running = True
+        self._closer_task = asyncio.create_task(self._close_delivered(), name="outbox-tombstones")
         for tenant, item in list(self._outbox.pending.values()):
             self._on_new("", tenant, item)
 
     async def stop(self) -> None:
+        """Stop delivering; tombstones not yet written are lost (those records are delivered again later)."""
         self._running = False
-        await cancel_and_wait(list(self._workers.values()))
+        await cancel_and_wait([*self._workers.values(), self._closer_task])
         self._workers.clear()
 
     def _on_new(self, _key: str, tenant: str, item: NotificationQueued) -> None:
@@ -106,7 +112,10 @@ class Dispatcher:
         if notifier is not None:
             outcome = await self._attempts(tenant, notifier, item)
         NOTIFICATIONS.labels(notifier.kind if notifier else "unknown", outcome).inc()
-        await self._close(key)
+        self._outbox.close(key)
+        NOTIFICATIONS_OWED.set(len(self._outbox.pending))
+        self._closing.append(key)
+        self._close_wake.set()
 
     async def _attempts(self, tenant: str, notifier: NotifierConfigured, item: NotificationQueued) -> str:
         retrying = AsyncRetrying(
@@ -128,11 +137,14 @@ class Dispatcher:
         NOTIFY_LATENCY.observe(max(0.0, (datetime.now(UTC) - item.queued_at).total_seconds()))
         return "delivered"
 
-    async def _close(self, key: str) -> None:
-        """Tombstone the record (retried: until it is written, a restart would deliver it again)."""
-        retrying = AsyncRetrying(wait=self._backoff, stop=stop_never, sleep=self._sleep, reraise=True)
-        async for attempt in retrying:
-            with attempt:
-                await self._closer.close(Outbox.topic, key)
-        self._outbox.delete(key)
-        NOTIFICATIONS_OWED.set(len(self._outbox.pending))
+    async def _close_delivered(self) -> None:
+        """Write the tombstones of what was delivered, in batches, retrying (until one is written, a restart
+        would deliver that record again)."""
+        while True:
+            await self._close_wake.wait()
+            self._close_wake.clear()
+            keys, self._closing = self._closing, []
+            retrying = AsyncRetrying(wait=self._backoff, stop=stop_never, sleep=self._sleep, reraise=True)
+            async for attempt in retrying:
+                with attempt:
+                    await self._closer.close(Outbox.topic, keys)

@@ -38,6 +38,7 @@ def _details(tenant: str, alert: AlertStateChanged) -> dict[str, Any]:
         "value": alert.value,
         "labels": dict(alert.labels),
         "starts_at": alert.starts_at.isoformat(),
+        "source_event_id": alert.source_event_id,
     }
     if alert.description:
         details["description"] = alert.description
