@@ -29,12 +29,14 @@ from llmops_kit.infra.process import ProcessError
 from rich.console import Console
 from rich.markup import escape
 
+from llmops_cli.alert_demo import run_alert_demo
 from llmops_cli.client import ApiError, PlatformClient
 from llmops_cli.config import STATE_FILE, CliConfig, read_running_state
 from llmops_cli.demo import DEMO_APPS, demo_calls
 from llmops_cli.demo_runs import run_offline_demo
 from llmops_cli.judge_demo import run_judge_demo
 from llmops_cli.platform import (
+    DEV_TENANT,
     EMBEDDING_MODEL,
     GATEWAY_MODEL,
     JUDGE_MODEL,
@@ -142,6 +144,8 @@ def _run(platform: LocalPlatform, data_dir: Path, *, demo_calls: int, once: bool
         _run_replay_demo(platform, keys, console)
         _run_gateway_demo(platform, keys, console)
         run_judge_demo(platform, keys, console)
+        run_alert_demo(platform.url("alerting"), platform.bootstrap_servers, DEV_TENANT, DEMO_APP, keys["admin"],
+                       console, _checked)  # fmt: skip
         run_offline_demo(platform.url("inference"), platform.url("evaluation"), keys["admin"], GATEWAY_MODEL,
                          [f"{DEMO_APP}-refusal", f"{DEMO_APP}-answer-length"], console)  # fmt: skip
     _print_tour(platform, data_dir, console, once=once)
@@ -436,6 +440,8 @@ def _print_tour(platform: LocalPlatform, data_dir: Path, console: Console, *, on
   model server   {model_server}/v2/health/ready   (Triton; gRPC :{platform.ports.model_server_grpc})
   evaluation     {platform.url("evaluation")}/docs   (evaluators: `uv run llmops evals list`; A/B verdicts:
                  `uv run llmops evals verdict EXPERIMENT`, docs/evaluation.md#ab-verdicts)
+  alerting       {platform.url("alerting")}/docs   (`uv run llmops alerts list`, `llmops objectives list`;
+                 docs/alerting.md)
   metrics        {ingest}/metrics  {warehouse}/metrics  {gateway}/metrics
   logs           {data_dir}/logs/ and {data_dir}/kafka/broker.log
   API keys       {data_dir}/credentials.json (tenant 'demo'; services see only hashes)

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -38,13 +40,15 @@ ADMIN = "llmops_alerting_it_admin_key_0000000000"
 SECRETS = {"pd": "P" * 32, "hook": "it-signing-key"}
 
 
-def _settings(tmp_path: Path, bootstrap: str, tenant: str, group: str) -> AlertingSettings:
+def _settings(
+    tmp_path: Path, bootstrap: str, tenant: str, group: str, secrets: dict[str, str] = SECRETS
+) -> AlertingSettings:
     keys = tmp_path / "keys.yaml"
     keys.write_text(yaml.safe_dump({"keys": [{"id": "it-admin", "tenant_id": tenant, "role": "admin",
                                               "sha256": hash_key(ADMIN)}]}))  # fmt: skip
     return AlertingSettings(
         kafka_bootstrap_servers=bootstrap, api_keys_file=keys, consumer_group=group, batch_wait_ms=20,
-        secrets_json=json.dumps(SECRETS), allowed_networks=["127.0.0.0/8"], notifier_timeout_s=2,
+        secrets_json=json.dumps(secrets), allowed_networks=["127.0.0.0/8"], notifier_timeout_s=2,
         notifier_max_backoff_s=0.2,
     )  # fmt: skip
 
@@ -139,3 +143,29 @@ async def test_a_record_that_is_no_event_is_dead_lettered_with_its_cause(
         await producer.send_many([("llmops.drift.reports", key, b"{not json", ())])
         headers = await _dead_letter(kafka_bootstrap, key)
     assert any(b"not valid JSON" in value for value in headers.values()), headers
+
+
+def test_the_llmops_up_demo_pages_and_resolves(kafka_bootstrap: str, tmp_path: Path) -> None:
+    """`llmops up`'s alerting step against the service served on a port, as the demo runs it."""
+    from llmops_cli.alert_demo import run_alert_demo
+    from rich.console import Console
+
+    from tests.fixtures.gateway import ServerThread
+
+    tenant = f"t-{uuid.uuid4().hex[:10]}"
+    group = f"alerting-it-{uuid.uuid4().hex[:8]}"
+    settings = _settings(tmp_path, kafka_bootstrap, tenant, group, {"demo-routing-key": "D" * 32})
+    console = Console(record=True, width=300)
+
+    def checked(response: httpx.Response, what: str) -> dict[str, Any]:
+        assert response.is_success, f"{what}: {response.text}"
+        return dict(response.json())
+
+    with ServerThread(create_app(settings)) as server:
+        deadline = time.monotonic() + 60
+        while httpx.get(f"{server.url}/readyz").status_code != 200:
+            assert time.monotonic() < deadline, "the alerting service did not get ready"
+            time.sleep(0.1)
+        run_alert_demo(server.url, kafka_bootstrap, tenant, "llmops-demo", ADMIN, console, checked)
+    shown = console.export_text()
+    assert "PagerDuty-format trigger" in shown and "resolve under the same dedup_key (True)" in shown, shown
