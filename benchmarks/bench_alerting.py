@@ -52,6 +52,7 @@ class Receiver:
 
     def __init__(self) -> None:
         self.arrived: dict[str, float] = {}
+        self.calls = 0
         self.changed = asyncio.Event()
         self.port = 0
 
@@ -66,6 +67,7 @@ class Receiver:
                 )
                 body = json.loads(await reader.readexactly(length))
                 self.arrived.setdefault(body["payload"]["custom_details"]["source_event_id"], time.time())
+                self.calls += 1
                 self.changed.set()
                 writer.write(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
                 await writer.drain()
@@ -202,6 +204,7 @@ async def load(service: Service, receiver: Receiver, args: argparse.Namespace) -
         "rate": published / elapsed,
         "notifications": len(sent),
         "delivered": len(latencies),
+        "calls": receiver.calls,
         "p50": percentile(measured, 50),
         "p95": percentile(measured, 95),
         "p99": percentile(measured, 99),
@@ -228,6 +231,7 @@ def report(r: dict[str, float], args: argparse.Namespace) -> list[str]:
         "events",
         "notifications",
         "delivered",
+        "calls received",
         "p50",
         "p95",
         "p99",
@@ -241,6 +245,7 @@ def report(r: dict[str, float], args: argparse.Namespace) -> list[str]:
         f"{r['published']:,.0f}",
         f"{r['notifications']:,.0f}",
         f"{r['delivered']:,.0f}",
+        f"{r['calls']:,.0f}",
         fmt(r["p50"] * 1000, " ms"),
         fmt(r["p95"] * 1000, " ms"),
         fmt(r["p99"] * 1000, " ms"),
