@@ -84,3 +84,14 @@ async def test_an_open_alert_is_listed_and_acknowledged_once(
     assert [n.alert.status for n in publisher.of(NotificationQueued)] == ["firing", "acknowledged"]
     missing = await client.post("/v1/alerts/a-nothing/ack", headers=auth("admin"))
     assert missing.status_code == 404 and "no open alert" in missing.text
+
+
+async def test_numbers_and_booleans_are_not_coerced(client: httpx.AsyncClient) -> None:
+    for change in ({"threshold": "0.05"}, {"enabled": 0}, {"window_s": "300"}, {"threshold": False}):
+        answer = await client.put("/v1/rules/x", json=metric_rule(**change), headers=auth("admin"))
+        assert answer.status_code == 422, (change, answer.text)
+
+
+async def test_other_methods_name_every_method_of_the_path(client: httpx.AsyncClient) -> None:
+    answer = await client.post("/v1/rules/x", json={}, headers=auth("admin"))
+    assert answer.status_code == 405 and answer.headers["allow"] == "DELETE, GET, PUT"

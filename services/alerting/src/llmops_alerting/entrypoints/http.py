@@ -6,15 +6,16 @@ id (from the path) and the bookkeeping the service sets (``updated_by``, ``updat
 """
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from llmops_kit.audit import Actor
 from llmops_kit.auth import Principal, requires
-from llmops_kit.http.problems import ProblemError
+from llmops_kit.http.problems import ProblemError, problem_response
 from llmops_schemas.v1 import AlertRuleConfigured, NotifierConfigured, ObjectiveConfigured, SilenceSet
 from llmops_schemas.v2 import AlertStateChanged
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat, StrictInt, ValidationError, create_model
 
 from llmops_alerting.wiring import Services, services
 
@@ -41,10 +42,28 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 router = APIRouter(tags=["alerting"], responses=PROBLEMS)
 
 
+STRICT: dict[Any, Any] = {bool: StrictBool, int: StrictInt, float: StrictFloat}
+
+
+def _strict(annotation: Any) -> Any:
+    """``annotation`` with its booleans and numbers strict: ``"enabled": 0`` or ``"threshold": "1"`` is a 422, not
+    coerced (the entity's own models are lax, as consumers are tolerant)."""
+    if annotation in STRICT:
+        return STRICT[annotation]
+    if get_origin(annotation) is Annotated:
+        inner, *metadata = get_args(annotation)
+        return Annotated[(_strict(inner), *metadata)]
+    if get_origin(annotation) in (Union, UnionType):
+        return Union[tuple(_strict(a) for a in get_args(annotation))]  # noqa: UP007 - built from a tuple
+    return annotation
+
+
 def _spec(entity: type[BaseModel], ident: str) -> type[BaseModel]:
     """The body of a PUT: the entity's fields but its id and the bookkeeping, strict."""
     fields: dict[str, Any] = {
-        name: (info.annotation, info) for name, info in entity.model_fields.items() if name not in MANAGED | {ident}
+        name: (_strict(info.annotation), info)
+        for name, info in entity.model_fields.items()
+        if name not in MANAGED | {ident}
     }
     return create_model(
         f"{entity.__name__.removesuffix('Configured').removesuffix('Set')}Spec",
@@ -115,6 +134,11 @@ def _crud(kind: str, entity: type[Any], ident: str, plural: str) -> None:
         response.status_code = 201 if created else 200
         return svc.view(caller.tenant_id, built)
 
+    async def other_methods(item_id: str) -> Response:
+        """405 naming every method of the path: GET, PUT and DELETE are three routes, and Starlette's own 405
+        would name only the first one's."""
+        return problem_response(405, "Method Not Allowed", "Method Not Allowed", headers={"Allow": "DELETE, GET, PUT"})
+
     async def delete_item(item_id: Ident, caller: Admin, svc: Svc, request: Request) -> Response:
         await svc.registry.delete(caller.tenant_id, kind, item_id, Actor.of(caller, request))
         return Response(status_code=204)
@@ -141,6 +165,18 @@ def _crud(kind: str, entity: type[Any], ident: str, plural: str) -> None:
         methods=["PUT"],
         summary=f"Create or replace a {kind}",
         description="Validated (422 naming the problem), audited; 201 when created.",
+        responses={
+            200: {"description": "Replaced"},
+            201: {"description": "Created"},
+            400: {"description": "The body is not JSON", "content": {"application/problem+json": {}}},
+        },
+    )
+    router.add_api_route(
+        path + "/{item_id}",
+        other_methods,
+        methods=["POST", "PATCH", "OPTIONS", "TRACE"],
+        include_in_schema=False,
+        status_code=405,
     )
     router.add_api_route(
         path + "/{item_id}",
