@@ -242,3 +242,22 @@ def test_a_delivered_notification_read_back_before_its_tombstone_is_not_owed_aga
     assert outbox.pending == {}
     outbox.delete(key)  # its tombstone
     assert outbox.pending == {}
+
+
+def test_a_newer_drift_report_version_still_fires_drift_rules() -> None:
+    from typing import ClassVar
+
+    from llmops_schemas.envelope import EventPayload
+
+    class DatasetDrift(EventPayload):
+        """A stand-in for a later drift report version with a dataset-level verdict."""
+
+        event_type: ClassVar[str] = "llmops.drift.dataset_reported.v9"
+        topic: ClassVar[str] = DriftReported.topic
+        app: str
+        dataset_drift: bool
+
+    rule = AlertRuleConfigured(rule_id="d", name="drift", kind="drift", app="bot", updated_by="k", updated_at=NOW)
+    [seen] = observe_event(_event(DatasetDrift(app="bot", dataset_drift=True)), [rule], ScoreWindows(10, 1))
+    assert seen.holds and seen.labels == {"app": "bot", "feature": "dataset"}
+    assert observe_event(_event(DatasetDrift(app="other", dataset_drift=True)), [rule], ScoreWindows(10, 1)) == []

@@ -109,16 +109,21 @@ def _scope_matches(rule: AlertRuleConfigured, app: str | None, model: str | None
     return (rule.app is None or rule.app == app) and (rule.model is None or model is None or rule.model == model)
 
 
-def _drift(tenant: str, rule: AlertRuleConfigured, event: CloudEvent[DriftReported]) -> list[Observation]:
+def _drift(tenant: str, rule: AlertRuleConfigured, event: CloudEvent[Any]) -> list[Observation]:
+    """A drift report of any version of the topic: read by field name (``drifted``, or a dataset-level
+    ``dataset_drift``), so a newer report version keeps firing the rules (its upcaster may not exist yet)."""
     data = event.data
-    if not _scope_matches(rule, data.app, data.model):
+    app, model = getattr(data, "app", None), getattr(data, "model", None)
+    drifted = getattr(data, "drifted", getattr(data, "dataset_drift", None))
+    if not isinstance(drifted, bool) or not isinstance(app, str) or not _scope_matches(rule, app, model):
         return []
-    labels = {"app": data.app, "feature": data.feature, **({"model": data.model} if data.model else {})}
-    verdict = "drifted" if data.drifted else "no drift"
-    summary = (
-        f"{data.feature} of {data.app}: {verdict} ({data.statistic} {data.value:.4g}, threshold {data.threshold:g})"
-    )
-    return [_observation(tenant, rule, labels, data.drifted, data.computed_at, summary, data.value, event.id)]
+    feature = str(getattr(data, "feature", None) or "dataset")
+    labels = {"app": app, "feature": feature, **({"model": model} if model else {})}
+    value = getattr(data, "value", None)
+    measured = f"{getattr(data, 'statistic', 'statistic')} {value:.4g}" if isinstance(value, float) else "dataset"
+    summary = f"{feature} of {app}: {'drifted' if drifted else 'no drift'} ({measured})"
+    at = getattr(data, "computed_at", None) or event.time
+    return [_observation(tenant, rule, labels, drifted, at, summary, value, event.id)]
 
 
 def _budget(tenant: str, rule: AlertRuleConfigured, event: CloudEvent[BudgetStateChanged]) -> list[Observation]:
@@ -166,13 +171,15 @@ def _scores(
 
 Kinds = dict[type[Any], tuple[str, Callable[..., list[Observation]]]]
 KINDS: Kinds = {DriftReported: ("drift", _drift), BudgetStateChanged: ("budget", _budget)}
+TOPICS = {DriftReported.topic: KINDS[DriftReported]}
+"""Every type of the drift topic is a drift report (a later version included)."""
 
 
 def observe_event(event: CloudEvent[Any], rules: list[AlertRuleConfigured], windows: ScoreWindows) -> list[Observation]:
     """What ``event`` says about each of its tenant's rules of its kind (nothing for other events)."""
     if isinstance(event.data, EvaluationScored):
         return [o for r in rules if r.kind == "evaluation_score" for o in _scores(event.tenant_id, r, event, windows)]
-    kind = KINDS.get(type(event.data))
+    kind = KINDS.get(type(event.data)) or TOPICS.get(event.data.topic)
     if kind is None:
         return []
     name, observe = kind
