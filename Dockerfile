@@ -109,6 +109,14 @@ ENV FEEDBACK_HOST=0.0.0.0 \
 EXPOSE 8006
 CMD ["llmops-feedback"]
 
+# Alerting: rules, objectives and notifiers; calls PagerDuty, Slack and webhooks from its outbox.
+FROM runtime AS alerting
+ENV ALERTING_HOST=0.0.0.0 \
+    ALERTING_PORT=8010 \
+    LLMOPS_HEALTH_URL=http://127.0.0.1:8010/healthz
+EXPOSE 8010
+CMD ["llmops-alerting"]
+
 
 FROM runtime AS warehouse
 ENV WAREHOUSE_HOST=0.0.0.0 \

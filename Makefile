@@ -8,16 +8,17 @@ UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest
 
-.PHONY: help setup lint format schemas test test-unit test-integration test-e2e test-contract run bench-ingest bench-gateway bench-feedback bench-ab bench-evaluation clean
+.PHONY: help setup lint format schemas test test-unit test-integration test-e2e test-contract run bench-ingest bench-gateway bench-feedback bench-ab bench-evaluation bench-alerting clean
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-setup: ## Install uv, the locked virtualenv, Kafka's jars and the helm binary (idempotent)
+setup: ## Install uv, the locked virtualenv, Kafka's jars, the helm and promtool binaries (idempotent)
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
 	$(UV) sync --frozen --all-packages
 	bash infra/kafka/fetch.sh
 	bash infra/tools/install-helm.sh
+	bash infra/tools/install-promtool.sh
 
 lint: setup ## ruff, mypy (strict on schemas/ and the kit), and the committed JSON Schemas are current
 	$(RUN) ruff check .
@@ -64,6 +65,9 @@ bench-gateway: setup ## Latency the gateway adds vs LiteLLM (own venv) and Portk
 
 bench-feedback: setup ## Feedback events accepted per second by one feedback process, batch and single (docs/benchmarks.md)
 	$(RUN) python benchmarks/bench_feedback.py --write docs/benchmarks.md
+
+bench-alerting: setup ## Event to notifier call latency with 100 rules at 1,000 events/s (docs/benchmarks.md)
+	$(RUN) python benchmarks/bench_alerting.py --write docs/benchmarks.md
 
 bench-ab: setup ## A/B verdict statistics on simulated experiments: A/A false positives under peeking (2,000 runs each), power (docs/benchmarks.md)
 	$(RUN) python benchmarks/bench_ab_verdicts.py --write docs/benchmarks.md

@@ -50,6 +50,7 @@ PII_CALLS = 1  # the PII demo's call (app llmops-demo-pii), stored redacted
 RUN_CALLS = 2 * 5  # the offline-run demo: two runs of a five-example dataset (platform traffic, app "default")
 CHILDREN = {
     "kafka", "ingest", "warehouse", "model-server", "demo-upstream", "inference", "feedback", "evaluation", "cost",
+    "alerting",
 }  # fmt: skip
 STOP_TIMEOUT_S = 60
 CLI_SETTINGS = {"LLMOPS_DATA_DIR", "LLMOPS_INGEST_URL", "LLMOPS_WAREHOUSE_URL", "LLMOPS_API_KEY"}
@@ -136,6 +137,7 @@ def session(tmp_path: Path) -> Iterator[Session]:
         "feedback",
         "evaluation",
         "cost",
+        "alerting",
     ):
         while (port := free_port()) in ports.values():
             pass
@@ -245,6 +247,8 @@ def test_up_serves_the_cli_stops_on_ctrl_c_and_reuses_its_data_dir(session: Sess
     assert 'tool calling: demo-tools called get_weather({"city": "Lisbon"}), then answered' in first.output
     assert "offline runs: demo-faq@1 with prompt demo-runs" in first.output
     assert "gate on llmops-demo-refusal (max drop 0.1): passed" in first.output, first.output
+    assert "drift injected -> PagerDuty-format trigger" in first.output, first.output
+    assert "resolve under the same dedup_key (True)" in first.output, first.output
     _assert_quality_loop_shown(first.output)
 
     # the gateway's calls: their prompt and experiment variant recorded, the two variants both used

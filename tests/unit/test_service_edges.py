@@ -17,6 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from llmops_alerting.bootstrap import AlertingPorts
+from llmops_alerting.bootstrap import create_app as alerting_app
+from llmops_alerting.config import AlertingSettings
 from llmops_cost.bootstrap import CostPorts
 from llmops_cost.bootstrap import create_app as cost_app
 from llmops_cost.config import CostSettings
@@ -78,6 +81,10 @@ def warehouse(_: Path, keys: ApiKeyStore | None) -> FastAPI:
     return warehouse_app(WarehouseSettings(), ports=WarehousePorts(InMemoryEventStore(), keys))
 
 
+def alerting(_: Path, keys: ApiKeyStore | None) -> FastAPI:
+    return alerting_app(AlertingSettings(max_body_bytes=LIMIT), ports=AlertingPorts(InMemoryPublisher(), keys))
+
+
 def evaluation(_: Path, keys: ApiKeyStore | None) -> FastAPI:
     return evaluation_app(EvaluationSettings(max_body_bytes=LIMIT), ports=EvaluationPorts(InMemoryPublisher(), keys))
 
@@ -96,6 +103,7 @@ SERVICES: dict[str, tuple[AppFactory, str, str, int]] = {
     "feedback-batch": (feedback, "POST", "/v1/feedback/batch", LIMIT),
     "evaluation": (evaluation, "PUT", "/v1/evaluators/answer-length", LIMIT),
     "cost": (cost, "PUT", "/v1/prices", LIMIT),
+    "alerting": (alerting, "PUT", "/v1/rules/error-rate", LIMIT),
 }
 EDGES = [pytest.param(*service, id=name) for name, service in SERVICES.items()]
 

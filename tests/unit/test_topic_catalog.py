@@ -41,6 +41,8 @@ EXPECTED_TOPICS = {
     "llmops.evaluations.datasets",
     "llmops.evaluations.runs",
     "llmops.evaluations.replays",
+    "llmops.alerting.config",
+    "llmops.alerting.outbox",
 }
 COMPACTED = {
     "llmops.prompts.versions",
@@ -55,6 +57,8 @@ COMPACTED = {
     "llmops.evaluations.datasets",
     "llmops.evaluations.runs",
     "llmops.evaluations.replays",
+    "llmops.alerting.config",
+    "llmops.alerting.outbox",
 }
 # Names that do not follow llmops.<domain>.<fact>. Adding one here should be a deliberate choice.
 NAMING_EXCEPTIONS = {"llmops.alerts", "llmops.experiments", "llmops.policies", "llmops.prices"}

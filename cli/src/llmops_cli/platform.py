@@ -54,6 +54,7 @@ class PlatformPorts:
     feedback: int = 8006
     evaluation: int = 8005
     cost: int = 8008
+    alerting: int = 8010
 
     @property
     def model_server_grpc(self) -> int:
@@ -68,7 +69,7 @@ class PlatformPorts:
         return [
             self.kafka, self.kafka_controller, self.ingest, self.warehouse, self.model_server,
             self.model_server_grpc, self.model_server_metrics, self.inference, self.demo_upstream, self.feedback,
-            self.evaluation, self.cost,
+            self.evaluation, self.cost, self.alerting,
         ]  # fmt: skip
 
 
@@ -90,6 +91,18 @@ def write_routes(path: Path, grpc_port: int, demo_upstream_port: int) -> Path:
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(routes, sort_keys=False))
+    return path
+
+
+def ensure_alerting_secrets(data_dir: Path) -> Path:
+    """The alerting service's secrets file for development: a PagerDuty-format routing key and a webhook signing
+    key for the demo's local receivers, created once in the data dir (mode 0600)."""
+    path = data_dir / "alerting-secrets.json"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        secrets_ = {"demo-routing-key": secrets.token_hex(16), "demo-webhook-key": secrets.token_urlsafe(32)}
+        path.write_text(json.dumps(secrets_), encoding="utf-8")
+        path.chmod(0o600)
     return path
 
 
@@ -192,6 +205,13 @@ class LocalPlatform:
             "feedback": {"FEEDBACK_PORT": str(self.ports.feedback), **platform_clients},
             "evaluation": {"EVALUATION_PORT": str(self.ports.evaluation), **platform_clients},
             "cost": {"COST_PORT": str(self.ports.cost), **platform_clients},
+            "alerting": {
+                "ALERTING_PORT": str(self.ports.alerting),
+                # Local receivers (the demo's PagerDuty-format receiver) are on loopback.
+                "ALERTING_ALLOWED_NETWORKS": '["127.0.0.0/8"]',
+                "ALERTING_SECRETS_FILE": str(ensure_alerting_secrets(self.data_dir)),
+                **platform_clients,
+            },
             "demo-upstream": {"DEMO_UPSTREAM_PORT": str(self.ports.demo_upstream)},
             "model-server": {
                 "MODEL_SERVER_HOST": "127.0.0.1",
@@ -238,6 +258,7 @@ class LocalPlatform:
             "feedback": [self.ports.feedback],
             "evaluation": [self.ports.evaluation],
             "cost": [self.ports.cost],
+            "alerting": [self.ports.alerting],
         }
         if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
             needed |= {"kafka": [self.ports.kafka], "kafka-controller": [self.ports.kafka_controller]}

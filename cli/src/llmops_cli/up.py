@@ -29,6 +29,7 @@ from llmops_kit.infra.process import ProcessError
 from rich.console import Console
 from rich.markup import escape
 
+from llmops_cli.alert_demo import run_alert_demo
 from llmops_cli.client import ApiError, PlatformClient
 from llmops_cli.config import STATE_FILE, CliConfig, read_running_state
 from llmops_cli.cost_demo import run_cost_demo, set_demo_budget
@@ -37,6 +38,7 @@ from llmops_cli.demo_runs import run_offline_demo
 from llmops_cli.judge_demo import run_judge_demo
 from llmops_cli.pii_demo import run_pii_demo
 from llmops_cli.platform import (
+    DEV_TENANT,
     EMBEDDING_MODEL,
     GATEWAY_MODEL,
     JUDGE_MODEL,
@@ -146,6 +148,8 @@ def _run(platform: LocalPlatform, data_dir: Path, *, demo_calls: int, once: bool
         set_demo_budget(platform.url("cost"), keys, console)  # the gateways have it by the end of the demo
         _run_gateway_demo(platform, keys, console)
         run_judge_demo(platform, keys, console)
+        run_alert_demo(platform.url("alerting"), platform.bootstrap_servers, DEV_TENANT, DEMO_APP, keys["admin"],
+                       console, _checked)  # fmt: skip
         run_offline_demo(platform.url("inference"), platform.url("evaluation"), keys["admin"], GATEWAY_MODEL,
                          [f"{DEMO_APP}-refusal", f"{DEMO_APP}-answer-length"], console)  # fmt: skip
         run_cost_demo(platform.url("cost"), platform.url("inference"), keys, console)
@@ -165,6 +169,7 @@ def _write_state(platform: LocalPlatform, data_dir: Path) -> None:
         "feedback_url": platform.url("feedback"),
         "evaluation_url": platform.url("evaluation"),
         "cost_url": platform.url("cost"),
+        "alerting_url": platform.url("alerting"),
         "model_server_url": platform.url("model-server"),
         "kafka_bootstrap_servers": platform.bootstrap_servers,
         "children": platform.pids(),
@@ -442,6 +447,8 @@ def _print_tour(platform: LocalPlatform, data_dir: Path, console: Console, *, on
   evaluation     {platform.url("evaluation")}/docs   (evaluators: `uv run llmops evals list`; A/B verdicts:
                  `uv run llmops evals verdict EXPERIMENT`, docs/evaluation.md#ab-verdicts)
   cost           {platform.url("cost")}/docs   (prices, spend: `uv run llmops cost report`; docs/cost.md)
+  alerting       {platform.url("alerting")}/docs   (`uv run llmops alerts list`, `llmops objectives list`;
+                 docs/alerting.md)
   metrics        {ingest}/metrics  {warehouse}/metrics  {gateway}/metrics
   logs           {data_dir}/logs/ and {data_dir}/kafka/broker.log
   API keys       {data_dir}/credentials.json (tenant 'demo'; services see only hashes)

@@ -209,6 +209,18 @@ class WarehouseReader:
             raise
         return found
 
+    async def metrics_summary(self, tenant: str, **params: Any) -> list[dict[str, Any]]:
+        """Call metrics over a window (``GET /v1/metrics/summary``: start, end, group_by, app, model, origin)."""
+        found: dict[str, Any] = await self.client.request("GET", "/v1/metrics/summary", tenant, params=params)
+        items: list[dict[str, Any]] = found.get("items") or []
+        return items
+
+    async def metrics_timeseries(self, tenant: str, **params: Any) -> list[dict[str, Any]]:
+        """Call metrics per bucket (``GET /v1/metrics/timeseries``: start, end, step_seconds, group_by, app...)."""
+        found: dict[str, Any] = await self.client.request("GET", "/v1/metrics/timeseries", tenant, params=params)
+        items: list[dict[str, Any]] = found.get("items") or []
+        return items
+
     def events(self, tenant: str, table: str, **filters: Any) -> AsyncIterator[dict[str, Any]]:
         """Stored events of ``table`` (``GET /v1/events/{table}``: start, end and the table's filters)."""
         return self.client.pages(f"/v1/events/{table}", tenant, filters)

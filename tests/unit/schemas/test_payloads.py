@@ -15,6 +15,7 @@ import pytest
 from llmops_schemas.envelope import EVENT_TYPE_PATTERN, EventPayload
 from llmops_schemas.registry import EVENT_TYPES
 from llmops_schemas.v1 import (
+    AlertRuleConfigured,
     AlertStateChanged,
     AuditRecorded,
     BudgetConfigured,
@@ -31,6 +32,8 @@ from llmops_schemas.v1 import (
     EvaluatorConfigured,
     ExperimentConfigured,
     FeedbackReceived,
+    NotifierConfigured,
+    ObjectiveConfigured,
     PolicyPublished,
     PricePublished,
     PromptLabelMoved,
@@ -39,10 +42,12 @@ from llmops_schemas.v1 import (
     ReviewItemUpdated,
     ReviewQueueConfigured,
     RunUpdated,
+    SilenceSet,
     VerdictPolicySet,
 )
 from llmops_schemas.v1.audit import GENESIS_HASH
 from llmops_schemas.v1.examples import EXAMPLES, example, example_data
+from llmops_schemas.v2 import NotificationQueued
 from pydantic import BaseModel, ValidationError
 
 STREAM_TOPICS = {
@@ -71,6 +76,8 @@ COMPACTED_TOPICS = {
     "llmops.evaluations.datasets",
     "llmops.evaluations.runs",
     "llmops.evaluations.replays",
+    "llmops.alerting.config",
+    "llmops.alerting.outbox",
 }
 
 PAYLOADS = tuple(EVENT_TYPES.values())
@@ -412,7 +419,14 @@ def test_entity_keys_of_compacted_payloads() -> None:
         DatasetVersionCreated,
         RunUpdated,
         ReplayCheckpointed,
+        AlertRuleConfigured,
+        ObjectiveConfigured,
+        SilenceSet,
+        NotifierConfigured,
+        NotificationQueued,
     }
+    assert example(AlertRuleConfigured).entity_key() == "rule:error-rate-support-bot"
+    assert example(NotificationQueued).entity_key() == "pagerduty-oncall:0195ef4c-2e4d-7c1a-8e11-6c7d8e9f0a1c"
     assert example(DatasetVersionCreated).entity_key() == "support-faq:3"
     assert example(DatasetExampleAdded).entity_key() == "support-faq:3:5d41402abc4b:parcel-where"
 

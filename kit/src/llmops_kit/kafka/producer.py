@@ -37,9 +37,9 @@ P = TypeVar("P", bound=EventPayload)
 ``CloudEvent[CallRecorded]``."""
 
 Header = tuple[str, bytes]
-OutgoingRecord = tuple[str, bytes | None, bytes, Sequence[Header]]
-"""``(topic, key, value, headers)``."""
-_Record = tuple[bytes | None, bytes, list[Header]]
+OutgoingRecord = tuple[str, bytes | None, bytes | None, Sequence[Header]]
+"""``(topic, key, value, headers)``; a ``None`` value is a tombstone (it deletes ``key`` from a compacted topic)."""
+_Record = tuple[bytes | None, bytes | None, list[Header]]
 
 
 class EncodedEvent(NamedTuple):
@@ -132,7 +132,7 @@ class EventProducer:
         partitions: dict[str, tuple[list[int], list[int]]] = {}
         for topic, key, value, headers in records:
             headers = list(headers)
-            size = len(value) + len(key or b"") + sum(len(name) + len(data) for name, data in headers)
+            size = len(value or b"") + len(key or b"") + sum(len(name) + len(data) for name, data in headers)
             if size > MAX_REQUEST_BYTES:
                 raise MessageSizeTooLargeError(f"a record of {size} bytes exceeds the limit of {MAX_REQUEST_BYTES}")
             if topic not in partitions:

@@ -1,5 +1,6 @@
 """Version 1 of the platform's event payloads, one module per domain."""
 
+from llmops_schemas.v1.alerting import AlertRuleConfigured, NotifierConfigured, ObjectiveConfigured, SilenceSet
 from llmops_schemas.v1.alerts import AlertStateChanged
 from llmops_schemas.v1.audit import GENESIS_HASH, AuditActor, AuditRecorded, AuditResource
 from llmops_schemas.v1.calls import (
@@ -62,12 +63,17 @@ PAYLOADS = (
     DatasetVersionCreated,
     RunUpdated,
     ReplayCheckpointed,
+    AlertRuleConfigured,
+    ObjectiveConfigured,
+    SilenceSet,
+    NotifierConfigured,
 )
 """Every v1 payload class, one per event type."""
 
 __all__ = [
     "GENESIS_HASH",
     "PAYLOADS",
+    "AlertRuleConfigured",
     "AlertStateChanged",
     "AuditActor",
     "AuditRecorded",
@@ -93,6 +99,8 @@ __all__ = [
     "ExperimentRef",
     "ExperimentVariant",
     "FeedbackReceived",
+    "NotifierConfigured",
+    "ObjectiveConfigured",
     "PartitionOffsets",
     "PiiPattern",
     "PiiRedactionSettings",
@@ -112,6 +120,7 @@ __all__ = [
     "ReviewItemUpdated",
     "ReviewQueueConfigured",
     "RunUpdated",
+    "SilenceSet",
     "TimeWindow",
     "TokenUsage",
     "VerdictPolicySet",

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from llmops_schemas.envelope import EventPayload
 from llmops_schemas.ids import deterministic_uuid7
+from llmops_schemas.v1.alerting import AlertRuleConfigured, NotifierConfigured, ObjectiveConfigured, SilenceSet
 from llmops_schemas.v1.alerts import AlertStateChanged
 from llmops_schemas.v1.audit import GENESIS_HASH, AuditRecorded
 from llmops_schemas.v1.calls import CallRecorded
@@ -200,6 +201,49 @@ EXAMPLES: dict[type[EventPayload], dict[str, Any]] = {
         "sequence": 0,
         "prev_hash": GENESIS_HASH,
         "hash": AuditRecorded.chained(None, **_AUDIT_FIELDS).hash,
+    },
+    AlertRuleConfigured: {
+        "rule_id": "error-rate-support-bot",
+        "name": "support-bot error rate",
+        "kind": "metric",
+        "metric": "error_rate",
+        "app": "support-bot",
+        "threshold": 0.05,
+        "window_s": 300,
+        "severity": "critical",
+        "group_by": ["app"],
+        "notifiers": ["pagerduty-oncall"],
+        "updated_by": "key-admin",
+        "updated_at": _AT,
+    },
+    ObjectiveConfigured: {
+        "objective_id": "support-bot-latency",
+        "app": "support-bot",
+        "sli": "latency",
+        "threshold": 2000,
+        "target": 0.99,
+        "window_days": 28,
+        "notifiers": ["pagerduty-oncall"],
+        "updated_by": "key-admin",
+        "updated_at": _AT,
+    },
+    SilenceSet: {
+        "silence_id": "maintenance-2025-03-14",
+        "matchers": {"app": "support-bot"},
+        "starts_at": "2025-03-14T09:00:00Z",
+        "ends_at": "2025-03-14T11:00:00Z",
+        "comment": "model migration",
+        "updated_by": "key-admin",
+        "updated_at": _AT,
+    },
+    NotifierConfigured: {
+        "notifier_id": "pagerduty-oncall",
+        "kind": "pagerduty",
+        "url": "https://events.pagerduty.com/v2/enqueue",
+        "secret_ref": "pagerduty-routing-key",
+        "min_severity": "warning",
+        "updated_by": "key-admin",
+        "updated_at": _AT,
     },
     AlertStateChanged: {
         "alert_id": "budget-threshold-support-monthly",

@@ -1,5 +1,6 @@
 """Version 2 of the payloads whose contract changed incompatibly; every other type is still at v1."""
 
+from llmops_schemas.v2.alerts import AlertStateChanged, NotificationQueued
 from llmops_schemas.v2.call_parts import (
     ChatMessage,
     Choice,
@@ -18,11 +19,12 @@ from llmops_schemas.v2.evaluation import EvaluationScored, EvaluatorRef, ScoreIt
 from llmops_schemas.v2.feedback import FeedbackReceived
 from llmops_schemas.v2.request import RequestSummary, ResponseFormat, ToolChoice, ToolDefinition
 
-PAYLOADS = (CallRecorded, CostRecorded, EvaluationScored, FeedbackReceived)
+PAYLOADS = (CallRecorded, CostRecorded, EvaluationScored, FeedbackReceived, AlertStateChanged, NotificationQueued)
 """Every v2 payload class, one per event type."""
 
 __all__ = [
     "PAYLOADS",
+    "AlertStateChanged",
     "CallRecorded",
     "ChatMessage",
     "Choice",
@@ -33,6 +35,7 @@ __all__ = [
     "FeedbackReceived",
     "FunctionCall",
     "MediaRef",
+    "NotificationQueued",
     "RequestSummary",
     "ResponseFormat",
     "ScoreItem",

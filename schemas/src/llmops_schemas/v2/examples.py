@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from llmops_schemas.envelope import EventPayload
+from llmops_schemas.v2.alerts import AlertStateChanged, NotificationQueued
 from llmops_schemas.v2.calls import CallRecorded
 from llmops_schemas.v2.cost import CostRecorded
 from llmops_schemas.v2.evaluation import EvaluationScored
@@ -168,6 +169,36 @@ EXAMPLES: dict[type[EventPayload], dict[str, Any]] = {
             },
         ],
         "judged_at": "2025-03-14T09:27:10Z",
+    },
+    AlertStateChanged: {
+        "alert_id": "a-7f3c9e2b1d4a5f60",
+        "rule": "support-bot error rate",
+        "rule_id": "error-rate-support-bot",
+        "severity": "critical",
+        "status": "acknowledged",
+        "summary": "error_rate of support-bot is 0.12 (above 0.05)",
+        "value": 0.12,
+        "labels": {"app": "support-bot"},
+        "group_key": "app=support-bot",
+        "starts_at": "2025-03-14T09:20:00Z",
+        "acknowledged_by": "key-oncall",
+        "acknowledged_at": "2025-03-14T09:24:00Z",
+    },
+    NotificationQueued: {
+        "notification_id": "0195ef4c-2e4d-7c1a-8e11-6c7d8e9f0a1c",
+        "notifier_id": "pagerduty-oncall",
+        "alert": {
+            "alert_id": "a-7f3c9e2b1d4a5f60",
+            "rule": "support-bot error rate",
+            "rule_id": "error-rate-support-bot",
+            "severity": "critical",
+            "status": "firing",
+            "summary": "error_rate of support-bot is 0.12 (above 0.05)",
+            "value": 0.12,
+            "labels": {"app": "support-bot"},
+            "starts_at": "2025-03-14T09:20:00Z",
+        },
+        "queued_at": "2025-03-14T09:20:01Z",
     },
 }
 """Wire-form data of one valid payload per v2 payload class."""

@@ -25,7 +25,6 @@ from typing import Any
 
 from llmops_schemas.envelope import EventPayload
 from llmops_schemas.v1 import (
-    AlertStateChanged,
     AuditRecorded,
     BudgetConfigured,
     BudgetStateChanged,
@@ -43,7 +42,7 @@ from llmops_schemas.v1 import (
     VerdictPolicySet,
 )
 from llmops_schemas.v1.runs import DatasetExampleAdded, DatasetVersionCreated, RunUpdated
-from llmops_schemas.v2 import CostRecorded, EvaluationScored, FeedbackReceived
+from llmops_schemas.v2 import AlertStateChanged, CostRecorded, EvaluationScored, FeedbackReceived
 
 __all__ = ["FILTERS", "TABLES", "Column", "EventTable", "table_for_type", "table_named", "tables_by_name"]
 

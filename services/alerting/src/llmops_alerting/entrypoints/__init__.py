@@ -1,0 +1,1 @@
+"""HTTP app, consumer loops and the process entry point."""
