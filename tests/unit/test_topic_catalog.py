@@ -26,6 +26,9 @@ EXPECTED_TOPICS = {
     "llmops.costs.recorded",
     "llmops.budgets.events",
     "llmops.audit.records",
+    "llmops.audit.chain",
+    "llmops.audit.digests",
+    "llmops.audit.heads",
     "llmops.alerts",
     "llmops.erasure.requests",
     "llmops.erasure.receipts",
@@ -43,6 +46,7 @@ EXPECTED_TOPICS = {
     "llmops.evaluations.replays",
 }
 COMPACTED = {
+    "llmops.audit.heads",
     "llmops.prompts.versions",
     "llmops.experiments",
     "llmops.policies",

@@ -16,6 +16,7 @@ from llmops_schemas.envelope import EVENT_TYPE_PATTERN, EventPayload
 from llmops_schemas.registry import EVENT_TYPES
 from llmops_schemas.v1 import (
     AlertStateChanged,
+    AuditChainHead,
     AuditRecorded,
     BudgetConfigured,
     BudgetStateChanged,
@@ -54,12 +55,15 @@ STREAM_TOPICS = {
     "llmops.costs.recorded",
     "llmops.budgets.events",
     "llmops.audit.records",
+    "llmops.audit.chain",
+    "llmops.audit.digests",
     "llmops.alerts",
     "llmops.erasure.requests",
     "llmops.erasure.receipts",
 }
 COMPACTED_TOPICS = {
     "llmops.prompts.versions",
+    "llmops.audit.heads",
     "llmops.experiments",
     "llmops.policies",
     "llmops.prices",
@@ -391,6 +395,7 @@ def test_entity_keys_of_compacted_payloads() -> None:
     assert example(ReviewItemUpdated).entity_key() == "low-relevance:call-01J9Z3Q4XK"
     assert example(VerdictPolicySet).entity_key() == "exp-mini-vs-4o"
     assert example(ReplayCheckpointed).entity_key() == "rp-length-v2"
+    assert example(AuditChainHead).entity_key() == "chain"
     assert example(PricePublished).entity_key() == "openai:gpt-4o-mini:2024-07-18T00:00:00Z"
     moved = PricePublished.model_validate(
         {**example_data(PricePublished), "effective_from": "2024-07-18T02:00:00+02:00"}
@@ -398,6 +403,7 @@ def test_entity_keys_of_compacted_payloads() -> None:
     assert moved.entity_key() == example(PricePublished).entity_key()
     compacted = {cls for cls in PAYLOADS if issubclass(cls, CompactedPayload)}
     assert compacted == {
+        AuditChainHead,
         PolicyPublished,
         ExperimentConfigured,
         BudgetConfigured,

@@ -2,6 +2,7 @@
 
 from llmops_schemas.v1.alerts import AlertStateChanged
 from llmops_schemas.v1.audit import GENESIS_HASH, AuditActor, AuditRecorded, AuditResource
+from llmops_schemas.v1.audit_chain import AuditChained, AuditChainHead, AuditDigest
 from llmops_schemas.v1.calls import (
     CallError,
     CallParameters,
@@ -62,6 +63,9 @@ PAYLOADS = (
     DatasetVersionCreated,
     RunUpdated,
     ReplayCheckpointed,
+    AuditChained,
+    AuditDigest,
+    AuditChainHead,
 )
 """Every v1 payload class, one per event type."""
 
@@ -70,6 +74,9 @@ __all__ = [
     "PAYLOADS",
     "AlertStateChanged",
     "AuditActor",
+    "AuditChainHead",
+    "AuditChained",
+    "AuditDigest",
     "AuditRecorded",
     "AuditResource",
     "BudgetConfigured",

@@ -13,6 +13,7 @@ from llmops_schemas.envelope import EventPayload
 from llmops_schemas.ids import deterministic_uuid7
 from llmops_schemas.v1.alerts import AlertStateChanged
 from llmops_schemas.v1.audit import GENESIS_HASH, AuditRecorded
+from llmops_schemas.v1.audit_chain import AuditChained, AuditChainHead, AuditDigest, chain_entry, link_hash
 from llmops_schemas.v1.calls import CallRecorded
 from llmops_schemas.v1.cost import BudgetConfigured, BudgetStateChanged, CostRecorded, PricePublished
 from llmops_schemas.v1.drift import DriftReported
@@ -47,6 +48,15 @@ _AUDIT_FIELDS: dict[str, Any] = {
     "details": {"version": 3, "labels": ["production"]},
     "occurred_at": _AT,
 }
+
+_CHAIN_ENTRY = chain_entry(
+    tenant_id="acme",
+    sequence=0,
+    record_id="0195940d-1a28-7c3e-9f41-2b6d8e0a4c71",
+    source="/services/inference",
+    record={k: v for k, v in _AUDIT_FIELDS.items() if k != "ip"},
+)
+_CHAIN_HASH = link_hash(GENESIS_HASH, _CHAIN_ENTRY)
 
 _DATASET_DIGEST = "5d41402abc4b2a76b9719d911017c592ae2b9c5e1f2d3c4b5a69788796a5b4c3"
 
@@ -350,6 +360,31 @@ EXAMPLES: dict[type[EventPayload], dict[str, Any]] = {
         "failed": 1,
         "failures": [{"example_id": "refund-late", "reason": "the gateway answered 504"}],
         "created_at": _AT,
+        "updated_at": _AT,
+    },
+    AuditChained: {
+        "sequence": 0,
+        "prev_hash": GENESIS_HASH,
+        "hash": _CHAIN_HASH,
+        "record_id": "0195940d-1a28-7c3e-9f41-2b6d8e0a4c71",
+        "entry": _CHAIN_ENTRY,
+    },
+    AuditDigest: {
+        "digest_number": 0,
+        "first_sequence": 0,
+        "last_sequence": 0,
+        "last_hash": _CHAIN_HASH,
+        "signed_at": _AT,
+        "key_id": "5b2c0e4f9a1d3c77",
+        "signature": "q" * 86 + "==",
+    },
+    AuditChainHead: {
+        "next_sequence": 1,
+        "hash": _CHAIN_HASH,
+        "source_partition": 0,
+        "source_offset": 41,
+        "next_digest": 1,
+        "digested_through": 0,
         "updated_at": _AT,
     },
 }

@@ -1,5 +1,6 @@
 """Version 2 of the payloads whose contract changed incompatibly; every other type is still at v1."""
 
+from llmops_schemas.v2.audit import AuditRecorded
 from llmops_schemas.v2.call_parts import (
     ChatMessage,
     Choice,
@@ -17,11 +18,12 @@ from llmops_schemas.v2.evaluation import EvaluationScored, EvaluatorRef, ScoreIt
 from llmops_schemas.v2.feedback import FeedbackReceived
 from llmops_schemas.v2.request import RequestSummary, ResponseFormat, ToolChoice, ToolDefinition
 
-PAYLOADS = (CallRecorded, EvaluationScored, FeedbackReceived)
+PAYLOADS = (CallRecorded, EvaluationScored, FeedbackReceived, AuditRecorded)
 """Every v2 payload class, one per event type."""
 
 __all__ = [
     "PAYLOADS",
+    "AuditRecorded",
     "CallRecorded",
     "ChatMessage",
     "Choice",

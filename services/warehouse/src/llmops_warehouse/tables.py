@@ -25,7 +25,8 @@ from typing import Any
 from llmops_schemas.envelope import EventPayload
 from llmops_schemas.v1 import (
     AlertStateChanged,
-    AuditRecorded,
+    AuditChained,
+    AuditDigest,
     BudgetConfigured,
     BudgetStateChanged,
     CostRecorded,
@@ -43,7 +44,7 @@ from llmops_schemas.v1 import (
     VerdictPolicySet,
 )
 from llmops_schemas.v1.runs import DatasetExampleAdded, DatasetVersionCreated, RunUpdated
-from llmops_schemas.v2 import EvaluationScored, FeedbackReceived
+from llmops_schemas.v2 import AuditRecorded, EvaluationScored, FeedbackReceived
 
 __all__ = ["FILTERS", "TABLES", "Column", "EventTable", "table_for_type", "table_named", "tables_by_name"]
 
@@ -144,6 +145,8 @@ TABLES: tuple[EventTable, ...] = (
     EventTable("budget_configs", BudgetConfigured),
     EventTable("prices", PricePublished, (_MODEL,)),
     EventTable("audit_records", AuditRecorded),
+    EventTable("audit_chain", AuditChained),
+    EventTable("audit_digests", AuditDigest),
     EventTable("alerts", AlertStateChanged),
     EventTable("erasure_requests", ErasureRequested),
     EventTable("erasure_receipts", ErasureProcessed),
