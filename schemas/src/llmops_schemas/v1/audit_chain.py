@@ -78,6 +78,16 @@ class AuditChained(EventPayload):
         description="Canonical JSON of tenant_id, sequence, record_id, source and record: the hashed text"
     )
 
+    @classmethod
+    def link(
+        cls, prev_hash: str, *, tenant_id: str, sequence: int, record_id: str, source: str,
+        record: dict[str, JsonValue],
+    ) -> AuditChained:  # fmt: skip
+        """The entry ``record`` (an audit entry's JSON) at ``sequence``, after the entry hashed ``prev_hash``."""
+        entry = chain_entry(tenant_id=tenant_id, sequence=sequence, record_id=record_id, source=source, record=record)
+        return cls(sequence=sequence, prev_hash=prev_hash, hash=link_hash(prev_hash, entry), record_id=record_id,
+                   entry=entry)  # fmt: skip
+
     def links_to(self, prev_hash: str) -> bool:
         """Whether this entry is intact and follows the entry whose hash is ``prev_hash``."""
         return self.prev_hash == prev_hash and self.hash == link_hash(prev_hash, self.entry)
