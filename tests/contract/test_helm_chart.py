@@ -832,6 +832,7 @@ def test_each_kafka_client_connects_as_its_own_principal_from_a_secret(helm: Pat
         "inference": "kafka-inference",
         "feedback": "kafka-feedback",
         "evaluation": "kafka-evaluation",
+        "governance-audit": "kafka-governance-audit",
     }
     services: dict[str, Any] = {name: {"kafka": {"sasl": {"existingSecret": s}}} for name, s in secrets.items()}
     services["warehouse"]["kafka"]["sasl"]["passwordKey"] = "scram-password"

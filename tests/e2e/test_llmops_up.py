@@ -46,7 +46,10 @@ TOOL_CALLS = 2  # the tool-calling round trip: the model's tool call, then its a
 JUDGED_CALLS = 1  # the judge demo's call (app llmops-judge-demo), whose judge call is platform traffic
 JUDGE_CALLS = 1  # that judge call through the gateway (platform traffic: listed, not in the metrics)
 RUN_CALLS = 2 * 5  # the offline-run demo: two runs of a five-example dataset (platform traffic, app "default")
-CHILDREN = {"kafka", "ingest", "warehouse", "model-server", "demo-upstream", "inference", "feedback", "evaluation"}
+CHILDREN = {
+    "kafka", "ingest", "warehouse", "model-server", "demo-upstream", "inference", "feedback", "evaluation",
+    "governance-audit",
+}  # fmt: skip
 STOP_TIMEOUT_S = 60
 CLI_SETTINGS = {"LLMOPS_DATA_DIR", "LLMOPS_INGEST_URL", "LLMOPS_WAREHOUSE_URL", "LLMOPS_API_KEY"}
 STREAM_BATCH = 50
@@ -131,6 +134,7 @@ def session(tmp_path: Path) -> Iterator[Session]:
         "demo-upstream",
         "feedback",
         "evaluation",
+        "governance-audit",
     ):
         while (port := free_port()) in ports.values():
             pass

@@ -122,6 +122,7 @@ def up(
     ] = 8004,
     feedback_port: Annotated[int, typer.Option(envvar="LLMOPS_FEEDBACK_PORT", min=1, max=65535)] = 8006,
     evaluation_port: Annotated[int, typer.Option(envvar="LLMOPS_EVALUATION_PORT", min=1, max=65535)] = 8005,
+    governance_audit_port: Annotated[int, typer.Option(envvar="LLMOPS_GOVERNANCE_AUDIT_PORT", min=1, max=65535)] = 8007,
 ) -> None:
     """Start Kafka, ingest, the warehouse (embedded ClickHouse), the model server, a scripted tool-calling demo
     upstream and the inference gateway, send a demo workload (recorded calls, then chat completions through the
@@ -147,6 +148,7 @@ def up(
         demo_upstream=demo_upstream_port,
         feedback=feedback_port,
         evaluation=evaluation_port,
+        governance_audit=governance_audit_port,
     )
     raise typer.Exit(run_up(data_dir(), ports=ports, demo_calls=demo_calls, once=once or detach, console=cli.out))
 

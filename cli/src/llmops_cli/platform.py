@@ -53,6 +53,7 @@ class PlatformPorts:
     demo_upstream: int = 8004  # the scripted tool-calling model the gateway's `demo-tools` routes to
     feedback: int = 8006
     evaluation: int = 8005
+    governance_audit: int = 8007
 
     @property
     def model_server_grpc(self) -> int:
@@ -67,7 +68,7 @@ class PlatformPorts:
         return [
             self.kafka, self.kafka_controller, self.ingest, self.warehouse, self.model_server,
             self.model_server_grpc, self.model_server_metrics, self.inference, self.demo_upstream, self.feedback,
-            self.evaluation,
+            self.evaluation, self.governance_audit,
         ]  # fmt: skip
 
 
@@ -168,7 +169,8 @@ class LocalPlatform:
         return asyncio.run(ensure_topics(self.bootstrap_servers, TopicCatalog.load(), security=KafkaSecurity()))
 
     def start_services(self, keys_file: Path, service_key: str) -> None:
-        """Ingest, feedback, the warehouse, the model server and the demo upstream together; then the gateway.
+        """Ingest, feedback, evaluation, governance-audit, the warehouse, the model server and the demo upstream
+        together; then the gateway.
 
         Evaluation and feedback read history from the warehouse and send platform traffic through the gateway
         with ``service_key`` (their clients connect on first use, so the gateway may start after them).
@@ -190,6 +192,7 @@ class LocalPlatform:
             "ingest": {"INGEST_PORT": str(self.ports.ingest)},
             "feedback": {"FEEDBACK_PORT": str(self.ports.feedback), **platform_clients},
             "evaluation": {"EVALUATION_PORT": str(self.ports.evaluation), **platform_clients},
+            "governance-audit": {"GOVERNANCE_AUDIT_PORT": str(self.ports.governance_audit)},
             "demo-upstream": {"DEMO_UPSTREAM_PORT": str(self.ports.demo_upstream)},
             "model-server": {
                 "MODEL_SERVER_HOST": "127.0.0.1",
@@ -235,6 +238,7 @@ class LocalPlatform:
             "demo-upstream": [self.ports.demo_upstream],
             "feedback": [self.ports.feedback],
             "evaluation": [self.ports.evaluation],
+            "governance-audit": [self.ports.governance_audit],
         }
         if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
             needed |= {"kafka": [self.ports.kafka], "kafka-controller": [self.ports.kafka_controller]}

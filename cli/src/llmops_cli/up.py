@@ -435,6 +435,7 @@ def _print_tour(platform: LocalPlatform, data_dir: Path, console: Console, *, on
   model server   {model_server}/v2/health/ready   (Triton; gRPC :{platform.ports.model_server_grpc})
   evaluation     {platform.url("evaluation")}/docs   (evaluators: `uv run llmops evals list`; A/B verdicts:
                  `uv run llmops evals verdict EXPERIMENT`, docs/evaluation.md#ab-verdicts)
+  governance     {platform.url("governance-audit")}/docs   (API keys and roles, the audit trail; docs/governance.md)
   metrics        {ingest}/metrics  {warehouse}/metrics  {gateway}/metrics
   logs           {data_dir}/logs/ and {data_dir}/kafka/broker.log
   API keys       {data_dir}/credentials.json (tenant 'demo'; services see only hashes)

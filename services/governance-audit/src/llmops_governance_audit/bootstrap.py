@@ -1,0 +1,88 @@
+"""Wiring: settings + ports -> the FastAPI app with its runtime (producer, topics, probes).
+
+``create_app(settings)`` builds the production wiring inside the app's lifespan (Kafka clients need a running
+event loop). ``create_app(settings, ports=GovernanceAuditPorts(...))`` uses the given ports instead and starts
+nothing, which is how tests run the real routes against the kit's in-memory publisher.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from llmops_kit.auth import ApiKeyStore
+from llmops_kit.bootstrap import TopicProvisioner, install_api_keys, load_api_keys
+from llmops_kit.http.app import Component, ReadinessCheck, Runtime, create_service_app
+from llmops_kit.kafka.producer import EventProducer
+from llmops_kit.kafka.publisher import EventPublisher
+from llmops_schemas.v1 import AuditRecorded
+
+from llmops_governance_audit import __version__
+from llmops_governance_audit.config import GovernanceAuditSettings
+from llmops_governance_audit.entrypoints.http import include_routes
+
+__all__ = ["SERVICE", "TOPICS", "GovernanceAuditPorts", "create_app"]
+
+SERVICE = "governance-audit"
+TOPICS = [AuditRecorded.topic]
+"""The catalog topics the service writes or reads (created at start when missing)."""
+
+
+async def _always_ready() -> bool:
+    return True
+
+
+@dataclass
+class GovernanceAuditPorts:
+    """The collaborators a test (or an embedding) can inject instead of the Kafka-backed ones."""
+
+    publisher: EventPublisher
+    api_keys: ApiKeyStore | None
+    """None: key-authenticated requests answer 503 (as without any key state)."""
+    ready: ReadinessCheck = _always_ready
+
+
+def _install(app: FastAPI, settings: GovernanceAuditSettings, ports: GovernanceAuditPorts) -> dict[str, ReadinessCheck]:
+    """Put what the routes read on ``app.state``; the readiness checks of the keys (see ``install_api_keys``)."""
+    app.state.governance_settings = settings
+    app.state.publisher = ports.publisher
+    return install_api_keys(app, ports.api_keys)
+
+
+async def _kafka_runtime(app: FastAPI, settings: GovernanceAuditSettings) -> Runtime:
+    bootstrap, security = settings.kafka_bootstrap_servers, settings.kafka_security
+    producer = EventProducer(bootstrap, service=SERVICE, security=security)
+    components: list[Component] = []
+    if settings.ensure_topics:
+        components.append(TopicProvisioner(bootstrap, TOPICS, security=security))
+    components.append(producer)
+    ports = GovernanceAuditPorts(producer, load_api_keys(settings.api_keys_file))
+    checks = {"kafka": producer.ping, **_install(app, settings, ports)}
+    return Runtime(components=components, checks=checks)
+
+
+def create_app(
+    settings: GovernanceAuditSettings | None = None, *, ports: GovernanceAuditPorts | None = None
+) -> FastAPI:
+    """The governance-audit app: production wiring from ``settings``, or the injected ``ports`` (nothing started)."""
+    settings = settings or GovernanceAuditSettings()
+    injected: dict[str, ReadinessCheck] = {}
+
+    async def build_runtime(app: FastAPI) -> Runtime:
+        if ports is not None:
+            return Runtime(checks={"publisher": ports.ready, **injected})
+        return await _kafka_runtime(app, settings)
+
+    app = create_service_app(
+        service=SERVICE,
+        title="LLMOps governance-audit",
+        description="API keys and roles of every tenant, and the platform's tamper-evident audit trail.",
+        version=__version__,
+        build_runtime=build_runtime,
+        max_body_bytes=settings.max_body_bytes,
+    )
+    include_routes(app)
+    if ports is not None:
+        # Set now rather than in the lifespan, so a test client that skips the lifespan still works.
+        injected.update(_install(app, settings, ports))
+    return app
