@@ -18,13 +18,14 @@ from llmops_kit.kafka.publisher import EventPublisher
 from llmops_schemas.v1 import AuditRecorded
 
 from llmops_governance_audit import __version__
+from llmops_governance_audit.chain.wiring import CHAIN_TOPICS, chain_runtime
 from llmops_governance_audit.config import GovernanceAuditSettings
 from llmops_governance_audit.entrypoints.http import include_routes
 
 __all__ = ["SERVICE", "TOPICS", "GovernanceAuditPorts", "create_app"]
 
 SERVICE = "governance-audit"
-TOPICS = [AuditRecorded.topic]
+TOPICS = [AuditRecorded.topic, *CHAIN_TOPICS[1:]]
 """The catalog topics the service writes or reads (created at start when missing)."""
 
 
@@ -55,9 +56,10 @@ async def _kafka_runtime(app: FastAPI, settings: GovernanceAuditSettings) -> Run
     components: list[Component] = []
     if settings.ensure_topics:
         components.append(TopicProvisioner(bootstrap, TOPICS, security=security))
-    components.append(producer)
+    chain = chain_runtime(bootstrap, security, producer, source=settings.source, service=SERVICE)
+    components += [producer, *chain.components]
     ports = GovernanceAuditPorts(producer, load_api_keys(settings.api_keys_file))
-    checks = {"kafka": producer.ping, **_install(app, settings, ports)}
+    checks = {"kafka": producer.ping, **chain.checks, **_install(app, settings, ports)}
     return Runtime(components=components, checks=checks)
 
 
