@@ -27,6 +27,7 @@ from llmops_kit.infra.process import ManagedProcess
 from llmops_kit.kafka.topics import TopicCatalog, ensure_topics
 from llmops_kit.settings import KafkaSecurity
 
+from llmops_cli.audit_cmd import ensure_audit_signing_key
 from llmops_cli.demo_upstream import DEMO_UPSTREAM_MODEL
 
 __all__ = ["EMBEDDING_MODEL", "GATEWAY_MODEL", "LocalPlatform", "PlatformPorts", "ensure_dev_keys", "write_routes"]
@@ -192,7 +193,11 @@ class LocalPlatform:
             "ingest": {"INGEST_PORT": str(self.ports.ingest)},
             "feedback": {"FEEDBACK_PORT": str(self.ports.feedback), **platform_clients},
             "evaluation": {"EVALUATION_PORT": str(self.ports.evaluation), **platform_clients},
-            "governance-audit": {"GOVERNANCE_AUDIT_PORT": str(self.ports.governance_audit)},
+            "governance-audit": {
+                "GOVERNANCE_AUDIT_PORT": str(self.ports.governance_audit),
+                "GOVERNANCE_AUDIT_SIGNING_KEY": ensure_audit_signing_key(self.data_dir),
+                "GOVERNANCE_AUDIT_DIGEST_INTERVAL_S": "5",
+            },
             "demo-upstream": {"DEMO_UPSTREAM_PORT": str(self.ports.demo_upstream)},
             "model-server": {
                 "MODEL_SERVER_HOST": "127.0.0.1",
