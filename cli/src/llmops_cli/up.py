@@ -29,12 +29,14 @@ from llmops_kit.infra.process import ProcessError
 from rich.console import Console
 from rich.markup import escape
 
+from llmops_cli.audit_demo import run_audit_demo
 from llmops_cli.client import ApiError, PlatformClient
 from llmops_cli.config import STATE_FILE, CliConfig, read_running_state
 from llmops_cli.demo import DEMO_APPS, demo_calls
 from llmops_cli.demo_runs import run_offline_demo
 from llmops_cli.judge_demo import run_judge_demo
 from llmops_cli.platform import (
+    DEV_TENANT,
     EMBEDDING_MODEL,
     GATEWAY_MODEL,
     JUDGE_MODEL,
@@ -144,6 +146,7 @@ def _run(platform: LocalPlatform, data_dir: Path, *, demo_calls: int, once: bool
         run_judge_demo(platform, keys, console)
         run_offline_demo(platform.url("inference"), platform.url("evaluation"), keys["admin"], GATEWAY_MODEL,
                          [f"{DEMO_APP}-refusal", f"{DEMO_APP}-answer-length"], console)  # fmt: skip
+        run_audit_demo(platform.url("warehouse"), data_dir, keys["admin"], DEV_TENANT, console)
     _print_tour(platform, data_dir, console, once=once)
     if once:
         return 0
@@ -447,6 +450,7 @@ def _print_tour(platform: LocalPlatform, data_dir: Path, console: Console, *, on
   uv run llmops calls --app {DEMO_APP} --limit 10
   uv run llmops evals list
   uv run llmops evals datasets list
+  uv run llmops audit verify --tenant demo
   curl -s -H "Authorization: Bearer $(jq -r .reader {data_dir}/credentials.json)" \\
        "{warehouse}/v1/events/evaluation_scores?app=support-bot&limit=5"
   curl -s -H "Authorization: Bearer $(jq -r .reader {data_dir}/credentials.json)" \\
