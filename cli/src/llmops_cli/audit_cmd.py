@@ -1,4 +1,4 @@
-"""`llmops audit`: verify the tamper-evident audit trail from what the warehouse stores; make a signing key.
+"""`llmops audit`: verify the tamper-evident audit trail, explain a stored call, make a signing key.
 
 ``verify`` reads the tenant's chained entries and signed digests through the warehouse's read API (the kit's
 :class:`~llmops_kit.platform_client.WarehouseReader`) and recomputes the chain (:func:`llmops_kit.audit_verify.
@@ -26,13 +26,16 @@ from llmops_kit.audit_digests import (
 from llmops_kit.audit_verify import ChainReport, verify_chain
 from llmops_kit.platform_client import PlatformCallError, PlatformClient, WarehouseReader
 
+from llmops_cli.audit_explain import explain as explain_call
 from llmops_cli.config import data_dir, load_config
 from llmops_cli.context import CliContext, cli_context
 from llmops_cli.options import ApiKey, Json, WarehouseUrl
 
 __all__ = ["AUDIT_PUBLIC_KEY_FILE", "audit_app", "ensure_audit_signing_key", "read_chain"]
 
-audit_app = typer.Typer(help="The tamper-evident audit trail: verify its chain, make a digest signing key.")
+audit_app = typer.Typer(
+    help="The audit trail: verify its chain, explain what was in force for a call, make a digest signing key."
+)
 
 AUDIT_PUBLIC_KEY_FILE = "audit-signing.pub"
 """Where `llmops up` leaves the public key of the digests it has the governance-audit service sign."""
@@ -141,6 +144,37 @@ def _print(cli: CliContext, report: ChainReport, read_s: float, verify_s: float,
     for finding in report.findings:
         where = "" if finding.position is None else f" at {finding.position:,}"
         cli.out.print(f"  {finding.kind}{where}: {finding.message}", highlight=False)
+
+
+async def _explained(reader: WarehouseReader, tenant: str, call_id: str) -> dict[str, Any] | None:
+    await reader.start()
+    try:
+        found = await explain_call(reader, tenant, call_id)
+    finally:
+        await reader.stop()
+    return found.as_json() if found is not None else None
+
+
+@audit_app.command()
+def explain(
+    ctx: typer.Context,
+    call_id: Annotated[str, typer.Argument(help="A stored call's id")],
+    tenant: Annotated[str, typer.Option(help="The call's tenant (a tenant key can only read its own)")] = "demo",
+    warehouse_url: WarehouseUrl = None,
+    api_key: ApiKey = None,
+) -> None:
+    """What was in force when a stored call was made: its prompt version and labels, the experiment's weights,
+    the governance policies, and its API key with the key's last changes (as JSON)."""
+    cli = cli_context(ctx)
+    config = load_config(None, warehouse_url, api_key)
+    reader = WarehouseReader(PlatformClient("warehouse", config.warehouse_url, config.api_key or ""))
+    try:
+        found = asyncio.run(_explained(reader, tenant, call_id))
+    except PlatformCallError as exc:
+        raise cli.fail(f"reading the call's history failed: {exc}", code=2 if 400 <= exc.status < 500 else 1) from exc
+    if found is None:
+        raise cli.fail(f"the warehouse has no call {call_id!r} for {tenant}", code=2)
+    cli.out.print_json(json.dumps(found, default=str))
 
 
 @audit_app.command()
