@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import typer
 from llmops_kit.audit_digests import (
     DigestChecker,
@@ -85,15 +86,35 @@ def _key_texts(cli: CliContext, given: list[str] | None) -> list[str]:
     return [Path(t).read_text() if len(t) < 4096 and Path(t).is_file() else t for t in texts]
 
 
+def _async(cli: CliContext) -> httpx.AsyncBaseTransport | None:
+    """The context's transport when it also serves async clients (tests' ``httpx.MockTransport``)."""
+    return cli.transport if isinstance(cli.transport, httpx.AsyncBaseTransport) else None
+
+
+class OtherTenantError(ValueError):
+    """The key reads another tenant than the one asked for (a tenant key always reads its own)."""
+
+
 async def read_chain(reader: WarehouseReader, tenant: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Every stored chained entry and digest of ``tenant`` (their payloads), page by page."""
+    """Every stored chained entry and digest of ``tenant`` (their payloads), page by page.
+
+    A digest signs its tenant's id, so checking one tenant's rows as another's would report every digest as
+    forged: rows of another tenant raise :class:`OtherTenantError` instead.
+    """
     await reader.start()
     try:
-        rows = [item["data"] async for item in reader.events(tenant, "audit_chain")]
-        digests = [item["data"] async for item in reader.events(tenant, "audit_digests")]
+        rows = [_of(tenant, item) async for item in reader.events(tenant, "audit_chain")]
+        digests = [_of(tenant, item) async for item in reader.events(tenant, "audit_digests")]
     finally:
         await reader.stop()
     return rows, digests
+
+
+def _of(tenant: str, item: dict[str, Any]) -> dict[str, Any]:
+    if item.get("tenant_id") != tenant:
+        raise OtherTenantError(f"this key reads tenant {item.get('tenant_id')!r}, not {tenant!r}: pass --tenant")
+    data: dict[str, Any] = item["data"]
+    return data
 
 
 @audit_app.command()
@@ -112,13 +133,16 @@ def verify(
     except KeyFormatError as exc:
         raise cli.fail(str(exc), code=2) from exc
     config = load_config(None, warehouse_url, api_key)
-    client = PlatformClient("warehouse", config.warehouse_url, config.api_key or "", timeout_s=_PAGE_TIMEOUT_S)
+    client = PlatformClient("warehouse", config.warehouse_url, config.api_key or "", timeout_s=_PAGE_TIMEOUT_S,
+                            transport=_async(cli))  # fmt: skip
     reader = WarehouseReader(client)
     started = time.perf_counter()
     try:
         rows, digests = asyncio.run(read_chain(reader, tenant))
     except PlatformCallError as exc:
         raise cli.fail(f"reading the audit chain failed: {exc}") from exc
+    except OtherTenantError as exc:
+        raise cli.fail(str(exc), code=2) from exc
     read_s = time.perf_counter() - started
     report = verify_chain(tenant, rows, digests, checker)
     _print(cli, report, read_s, time.perf_counter() - started - read_s, as_json)
@@ -167,7 +191,8 @@ def explain(
     the governance policies, and its API key with the key's last changes (as JSON)."""
     cli = cli_context(ctx)
     config = load_config(None, warehouse_url, api_key)
-    reader = WarehouseReader(PlatformClient("warehouse", config.warehouse_url, config.api_key or ""))
+    reader = WarehouseReader(PlatformClient("warehouse", config.warehouse_url, config.api_key or "",
+                                            transport=_async(cli)))  # fmt: skip
     try:
         found = asyncio.run(_explained(reader, tenant, call_id))
     except PlatformCallError as exc:
