@@ -15,7 +15,7 @@ from typing import Any
 from llmops_kit.kafka.messages import Delivery
 from llmops_schemas import CloudEvent
 from llmops_schemas.ids import deterministic_uuid7
-from llmops_schemas.v1 import AuditChained, AuditChainHead
+from llmops_schemas.v1 import GENESIS_HASH, AuditChained, AuditChainHead
 from llmops_schemas.v2 import AuditRecorded
 
 __all__ = ["Linked", "link_batch"]
@@ -56,7 +56,7 @@ def _link(
     head: AuditChainHead | None, event: CloudEvent[AuditRecorded], partition: int, offset: int, source: str
 ) -> tuple[CloudEvent[AuditChained], AuditChainHead]:
     sequence = head.next_sequence if head else 0
-    prev_hash = head.hash if head else AuditChainHead.model_fields["hash"].default
+    prev_hash = head.hash if head else GENESIS_HASH
     tenant = event.tenant_id
     payload = AuditChained.link(
         prev_hash, tenant_id=tenant, sequence=sequence, record_id=event.id, source=event.source,
