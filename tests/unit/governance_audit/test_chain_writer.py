@@ -139,3 +139,19 @@ async def test_without_a_signing_key_the_chain_is_written_unsigned() -> None:
     writer = ChainWriter(loaded_heads(), sink, None, source="/services/governance-audit")
     await writer.handle(deliveries([entry("acme", 0)]))
     assert (await writer.sign_due(), len(sink.of(AuditChained))) == (0, 1)
+
+
+async def test_nothing_is_chained_while_the_heads_are_behind_their_topic() -> None:
+    """After a rebalance: the previous owner's last head may not have reached this replica yet."""
+    sink = InMemoryPublisher()
+    behind = True
+
+    async def synced() -> bool:
+        return not behind
+
+    writer = ChainWriter(loaded_heads(), sink, SIGNER, source="/services/governance-audit", synced=synced)
+    with pytest.raises(TransientError, match="behind"):
+        await writer.handle(deliveries([entry("acme", 0)]))
+    behind = False
+    await writer.handle(deliveries([entry("acme", 0)]))
+    assert [c.sequence for c in sink.of(AuditChained)] == [0]

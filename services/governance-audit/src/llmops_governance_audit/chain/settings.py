@@ -20,4 +20,7 @@ class ChainSettings(BaseSettings):
     )
     digest_interval_s: float = Field(default=60.0, gt=0, le=86_400, description="How often digests are signed")
     chain_group: str = Field(default="governance-audit-chain", min_length=1, description="Consumer group")
+    heads_sync_s: float = Field(
+        default=5.0, gt=0, le=60, description="How long a batch waits for the heads to catch up with their topic"
+    )
     chain_batch: int = Field(default=500, ge=1, le=10_000, description="Most audit entries chained per batch")

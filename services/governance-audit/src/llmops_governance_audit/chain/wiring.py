@@ -53,7 +53,10 @@ def chain_runtime(
         bootstrap_servers=bootstrap, topic=heads.topic, view=heads, client_id=f"llmops-{service}-heads",
         security=security,
     )  # fmt: skip
-    writer = ChainWriter(heads, producer, signer, source=source, digest_interval_s=settings.digest_interval_s)
+    writer = ChainWriter(
+        heads, producer, signer, source=source, digest_interval_s=settings.digest_interval_s,
+        synced=lambda: materializer.caught_up_now(settings.heads_sync_s),
+    )  # fmt: skip
     consumer: ConsumerLoop[CloudEvent[Any]] = ConsumerLoop(
         bootstrap_servers=bootstrap, group_id=settings.chain_group, topics=[AuditRecorded.topic], decode=_decode,
         handle=writer.handle, dead_letters=producer, service=service, max_batch=settings.chain_batch,

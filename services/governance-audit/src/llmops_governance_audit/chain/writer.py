@@ -5,14 +5,15 @@
 consumer commits the offsets after the publish; a crash in between re-links the same records into the same
 records (see :mod:`.linker`). ``sign_due`` signs, per tenant with entries after its last digest, the last
 sequence and hash, and publishes the digest with the head that remembers it. Both hold one lock, so a digest
-never signs a head that a publish in flight is moving.
+never signs a head that a publish in flight is moving. Before each batch the heads must have caught up with their
+topic as it is then (``synced``), so a replica that took over a partition never chains from a stale head.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,6 +44,7 @@ class ChainWriter:
     def __init__(
         self, heads: ChainHeads, publisher: EventPublisher, signer: DigestSigner | None, *, source: str,
         digest_interval_s: float = 60.0, clock: Callable[[], datetime] = _now,
+        synced: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:  # fmt: skip
         self._heads = heads
         self._publisher = publisher
@@ -50,6 +52,7 @@ class ChainWriter:
         self._source = source
         self._interval_s = digest_interval_s
         self._clock = clock
+        self._synced = synced
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self.chained = 0
@@ -59,6 +62,9 @@ class ChainWriter:
         """Chain a batch; returns once the chained entries and heads are acknowledged (then commit)."""
         if not self._heads.caught_up:
             raise TransientError("the audit chain heads are still loading")  # chaining now would fork a chain
+        if self._synced is not None and not await self._synced():
+            # After a rebalance the previous owner's last heads may still be on their way to this replica.
+            raise TransientError("the audit chain heads are behind their topic")
         async with self._lock:
             linked = link_batch(self._heads.get, deliveries, source=self._source)
             if not linked.chained:
