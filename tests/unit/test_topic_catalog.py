@@ -41,6 +41,7 @@ EXPECTED_TOPICS = {
     "llmops.evaluations.datasets",
     "llmops.evaluations.runs",
     "llmops.evaluations.replays",
+    "llmops.governance.keys",
 }
 COMPACTED = {
     "llmops.prompts.versions",
@@ -55,6 +56,7 @@ COMPACTED = {
     "llmops.evaluations.datasets",
     "llmops.evaluations.runs",
     "llmops.evaluations.replays",
+    "llmops.governance.keys",
 }
 # Names that do not follow llmops.<domain>.<fact>. Adding one here should be a deliberate choice.
 NAMING_EXCEPTIONS = {"llmops.alerts", "llmops.experiments", "llmops.policies", "llmops.prices"}

@@ -159,6 +159,7 @@ def _write_state(platform: LocalPlatform, data_dir: Path) -> None:
         "inference_url": platform.url("inference"),
         "feedback_url": platform.url("feedback"),
         "evaluation_url": platform.url("evaluation"),
+        "governance_url": platform.url("governance-audit"),
         "model_server_url": platform.url("model-server"),
         "kafka_bootstrap_servers": platform.bootstrap_servers,
         "children": platform.pids(),

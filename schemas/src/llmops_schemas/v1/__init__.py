@@ -30,6 +30,7 @@ from llmops_schemas.v1.governance import (
     RbacRoleSettings,
     RetentionSettings,
 )
+from llmops_schemas.v1.keys import ApiKeyStateChanged
 from llmops_schemas.v1.prompt_labels import PromptLabelMoved
 from llmops_schemas.v1.prompts import PromptMessage, PromptVariable, PromptVersionPublished, PromptVersionRef
 from llmops_schemas.v1.replay import PartitionOffsets, ReplayCheckpointed, ReplayEvaluator
@@ -62,6 +63,7 @@ PAYLOADS = (
     DatasetVersionCreated,
     RunUpdated,
     ReplayCheckpointed,
+    ApiKeyStateChanged,
 )
 """Every v1 payload class, one per event type."""
 
@@ -69,6 +71,7 @@ __all__ = [
     "GENESIS_HASH",
     "PAYLOADS",
     "AlertStateChanged",
+    "ApiKeyStateChanged",
     "AuditActor",
     "AuditRecorded",
     "AuditResource",
