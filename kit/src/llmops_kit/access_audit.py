@@ -22,7 +22,7 @@ from fastapi import HTTPException, Request
 from prometheus_client import Counter
 
 from llmops_kit.audit import Actor, AuditTrail, identifier
-from llmops_kit.auth import ApiKeyStore, Principal
+from llmops_kit.auth import TENANT_HEADER, TENANT_PATTERN, ApiKeyStore, Principal
 from llmops_kit.tasks import cancel_and_wait
 
 __all__ = ["OWNER_FIELDS", "DenialAudit", "refuse", "refuse_owner_fields"]
@@ -44,8 +44,8 @@ class DenialAudit:
 
     def denied(self, principal: Principal, request: Request, *, action: str, reason: str) -> None:
         """Publish the entry in the background (see the module docstring); never raises."""
-        tenant = principal.tenant_id
-        if principal.is_platform:  # a service key acts for the tenant it names; one that names none is no tenant's
+        tenant = _tenant_of(principal, request)
+        if tenant is None:  # a service key that names no valid tenant acts for none: no tenant's trail to write
             return
         if len(self._tasks) >= self._max_in_flight:
             DROPPED.inc()
@@ -75,6 +75,14 @@ class DenialAudit:
 
     async def stop(self) -> None:
         await cancel_and_wait(list(self._tasks))
+
+
+def _tenant_of(principal: Principal, request: Request) -> str | None:
+    """The tenant a refused caller acted for: its key's, or for a service key the one its request names."""
+    if not principal.is_platform:
+        return principal.tenant_id
+    named = request.headers.get(TENANT_HEADER)
+    return named if named is not None and TENANT_PATTERN.fullmatch(named) else None
 
 
 def refuse(request: Request, principal: Principal, status: int, detail: str, *, action: str) -> NoReturn:

@@ -46,6 +46,7 @@ __all__ = [
     "ROLE_PERMISSIONS",
     "SERVICE_ROLE",
     "TENANT_HEADER",
+    "TENANT_PATTERN",
     "ApiKeyRecord",
     "ApiKeyStore",
     "DenialSink",
@@ -65,7 +66,7 @@ ANY_TENANT = "*"
 TENANT_HEADER = "X-LLMOps-Tenant"
 PERMISSION_EXTRA = "x-llmops-permission"
 """The OpenAPI extension naming the permission of a route that authenticates with :func:`authenticate`."""
-_TENANT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+TENANT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
 def generate_key() -> str:
@@ -307,7 +308,7 @@ def _scoped(principal: Principal, tenant: str | None) -> Principal:
         return principal
     if tenant is None:
         raise HTTPException(400, f"a service key must name the tenant it acts for in the {TENANT_HEADER} header")
-    if not _TENANT_RE.fullmatch(tenant):
+    if not TENANT_PATTERN.fullmatch(tenant):
         raise HTTPException(400, f"{TENANT_HEADER} is not a tenant id (lower-case letters, digits, '_' and '-')")
     return principal.model_copy(update={"tenant_id": tenant})
 
