@@ -23,6 +23,9 @@ from llmops_evaluation.config import EvaluationSettings
 from llmops_feedback.bootstrap import FeedbackPorts
 from llmops_feedback.bootstrap import create_app as feedback_app
 from llmops_feedback.config import FeedbackSettings
+from llmops_governance_audit.bootstrap import GovernanceAuditPorts
+from llmops_governance_audit.bootstrap import create_app as governance_app
+from llmops_governance_audit.config import GovernanceAuditSettings
 from llmops_inference.adapters.memory import FakeBackend
 from llmops_inference.adapters.registries import Registries
 from llmops_inference.bootstrap import InferencePorts
@@ -79,6 +82,11 @@ def evaluation(_: Path, keys: ApiKeyStore | None) -> FastAPI:
     return evaluation_app(EvaluationSettings(max_body_bytes=LIMIT), ports=EvaluationPorts(InMemoryPublisher(), keys))
 
 
+def governance(_: Path, keys: ApiKeyStore | None) -> FastAPI:
+    settings = GovernanceAuditSettings(max_body_bytes=LIMIT)
+    return governance_app(settings, ports=GovernanceAuditPorts(InMemoryPublisher(), keys))
+
+
 SERVICES: dict[str, tuple[AppFactory, str, str, int]] = {
     "ingest": (ingest, "POST", "/v1/calls", LIMIT),
     "gateway-prompts": (gateway, "POST", "/v1/prompts/summarise/versions", LIMIT),
@@ -88,6 +96,7 @@ SERVICES: dict[str, tuple[AppFactory, str, str, int]] = {
     "feedback": (feedback, "POST", "/v1/feedback", LIMIT),
     "feedback-batch": (feedback, "POST", "/v1/feedback/batch", LIMIT),
     "evaluation": (evaluation, "PUT", "/v1/evaluators/answer-length", LIMIT),
+    "governance-audit": (governance, "POST", "/v1/keys", LIMIT),
 }
 EDGES = [pytest.param(*service, id=name) for name, service in SERVICES.items()]
 

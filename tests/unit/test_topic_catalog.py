@@ -44,6 +44,7 @@ EXPECTED_TOPICS = {
     "llmops.evaluations.datasets",
     "llmops.evaluations.runs",
     "llmops.evaluations.replays",
+    "llmops.governance.keys",
 }
 COMPACTED = {
     "llmops.audit.heads",
@@ -59,6 +60,7 @@ COMPACTED = {
     "llmops.evaluations.datasets",
     "llmops.evaluations.runs",
     "llmops.evaluations.replays",
+    "llmops.governance.keys",
 }
 # Names that do not follow llmops.<domain>.<fact>. Adding one here should be a deliberate choice.
 NAMING_EXCEPTIONS = {"llmops.alerts", "llmops.experiments", "llmops.policies", "llmops.prices"}

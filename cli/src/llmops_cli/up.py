@@ -35,6 +35,7 @@ from llmops_cli.config import STATE_FILE, CliConfig, read_running_state
 from llmops_cli.demo import DEMO_APPS, demo_calls
 from llmops_cli.demo_runs import run_offline_demo
 from llmops_cli.judge_demo import run_judge_demo
+from llmops_cli.keys_demo import run_keys_demo
 from llmops_cli.platform import (
     DEV_TENANT,
     EMBEDDING_MODEL,
@@ -146,6 +147,7 @@ def _run(platform: LocalPlatform, data_dir: Path, *, demo_calls: int, once: bool
         run_judge_demo(platform, keys, console)
         run_offline_demo(platform.url("inference"), platform.url("evaluation"), keys["admin"], GATEWAY_MODEL,
                          [f"{DEMO_APP}-refusal", f"{DEMO_APP}-answer-length"], console)  # fmt: skip
+        run_keys_demo(platform.url("governance-audit"), platform.url("warehouse"), keys["admin"], console, _checked)
         run_audit_demo(platform.url("warehouse"), data_dir, keys["admin"], DEV_TENANT, console)
     _print_tour(platform, data_dir, console, once=once)
     if once:
@@ -162,6 +164,7 @@ def _write_state(platform: LocalPlatform, data_dir: Path) -> None:
         "inference_url": platform.url("inference"),
         "feedback_url": platform.url("feedback"),
         "evaluation_url": platform.url("evaluation"),
+        "governance_url": platform.url("governance-audit"),
         "model_server_url": platform.url("model-server"),
         "kafka_bootstrap_servers": platform.bootstrap_servers,
         "children": platform.pids(),

@@ -16,6 +16,7 @@ from llmops_schemas.envelope import EVENT_TYPE_PATTERN, EventPayload
 from llmops_schemas.registry import EVENT_TYPES
 from llmops_schemas.v1 import (
     AlertStateChanged,
+    ApiKeyStateChanged,
     AuditChainHead,
     AuditRecorded,
     BudgetConfigured,
@@ -75,6 +76,7 @@ COMPACTED_TOPICS = {
     "llmops.evaluations.datasets",
     "llmops.evaluations.runs",
     "llmops.evaluations.replays",
+    "llmops.governance.keys",
 }
 
 PAYLOADS = tuple(EVENT_TYPES.values())
@@ -395,6 +397,7 @@ def test_entity_keys_of_compacted_payloads() -> None:
     assert example(ReviewItemUpdated).entity_key() == "low-relevance:call-01J9Z3Q4XK"
     assert example(VerdictPolicySet).entity_key() == "exp-mini-vs-4o"
     assert example(ReplayCheckpointed).entity_key() == "rp-length-v2"
+    assert example(ApiKeyStateChanged).entity_key() == "k-3f9a1c2e7b4d8a60"
     assert example(AuditChainHead).entity_key() == "chain"
     assert example(PricePublished).entity_key() == "openai:gpt-4o-mini:2024-07-18T00:00:00Z"
     moved = PricePublished.model_validate(
@@ -403,6 +406,7 @@ def test_entity_keys_of_compacted_payloads() -> None:
     assert moved.entity_key() == example(PricePublished).entity_key()
     compacted = {cls for cls in PAYLOADS if issubclass(cls, CompactedPayload)}
     assert compacted == {
+        ApiKeyStateChanged,
         AuditChainHead,
         PolicyPublished,
         ExperimentConfigured,

@@ -31,6 +31,7 @@ from llmops_schemas.v1.governance import (
     RbacRoleSettings,
     RetentionSettings,
 )
+from llmops_schemas.v1.keys import ApiKeyStateChanged
 from llmops_schemas.v1.prompt_labels import PromptLabelMoved
 from llmops_schemas.v1.prompts import PromptMessage, PromptVariable, PromptVersionPublished, PromptVersionRef
 from llmops_schemas.v1.replay import PartitionOffsets, ReplayCheckpointed, ReplayEvaluator
@@ -66,6 +67,7 @@ PAYLOADS = (
     AuditChained,
     AuditDigest,
     AuditChainHead,
+    ApiKeyStateChanged,
 )
 """Every v1 payload class, one per event type."""
 
@@ -73,6 +75,7 @@ __all__ = [
     "GENESIS_HASH",
     "PAYLOADS",
     "AlertStateChanged",
+    "ApiKeyStateChanged",
     "AuditActor",
     "AuditChainHead",
     "AuditChained",

@@ -22,6 +22,7 @@ from llmops_schemas.v1.evaluation import EvaluationScored, EvaluatorConfigured
 from llmops_schemas.v1.experiments import ExperimentConfigured
 from llmops_schemas.v1.feedback import FeedbackReceived
 from llmops_schemas.v1.governance import PolicyPublished
+from llmops_schemas.v1.keys import ApiKeyStateChanged
 from llmops_schemas.v1.prompt_labels import PromptLabelMoved
 from llmops_schemas.v1.prompts import PromptVersionPublished
 from llmops_schemas.v1.replay import ReplayCheckpointed
@@ -281,6 +282,18 @@ EXAMPLES: dict[type[EventPayload], dict[str, Any]] = {
         "version": 1,
         "starts_at": _AT,
         "updated_by": "alice@example.com",
+        "updated_at": _AT,
+    },
+    ApiKeyStateChanged: {
+        "key_id": "k-3f9a1c2e7b4d8a60",
+        "name": "support-bot production",
+        "role": "developer",
+        "sha256": "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8",
+        "status": "rotated",
+        "created_at": "2025-03-01T08:00:00Z",
+        "expires_at": "2025-03-15T09:26:53Z",
+        "rotated_to": "k-8b0e44d1c9a27f35",
+        "updated_by": "k-admin-01",
         "updated_at": _AT,
     },
     PolicyPublished: {

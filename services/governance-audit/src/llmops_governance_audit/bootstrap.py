@@ -7,7 +7,9 @@ nothing, which is how tests run the real routes against the kit's in-memory publ
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from llmops_kit.auth import ApiKeyStore
@@ -15,22 +17,29 @@ from llmops_kit.bootstrap import TopicProvisioner, install_api_keys, load_api_ke
 from llmops_kit.http.app import Component, ReadinessCheck, Runtime, create_service_app
 from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.publisher import EventPublisher
-from llmops_schemas.v1 import AuditRecorded
+from llmops_kit.keystate import KeyStateFollower, KeyStateView
+from llmops_schemas.v1 import ApiKeyStateChanged, AuditRecorded
 
 from llmops_governance_audit import __version__
 from llmops_governance_audit.chain.wiring import CHAIN_TOPICS, chain_runtime
 from llmops_governance_audit.config import GovernanceAuditSettings
 from llmops_governance_audit.entrypoints.http import include_routes
+from llmops_governance_audit.keys.http import REGISTRY
+from llmops_governance_audit.keys.registry import KeyRegistry
 
 __all__ = ["SERVICE", "TOPICS", "GovernanceAuditPorts", "create_app"]
 
 SERVICE = "governance-audit"
-TOPICS = [AuditRecorded.topic, *CHAIN_TOPICS[1:]]
+TOPICS = [ApiKeyStateChanged.topic, AuditRecorded.topic, *CHAIN_TOPICS[1:]]
 """The catalog topics the service writes or reads (created at start when missing)."""
 
 
 async def _always_ready() -> bool:
     return True
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -41,12 +50,27 @@ class GovernanceAuditPorts:
     api_keys: ApiKeyStore | None
     """None: key-authenticated requests answer 503 (as without any key state)."""
     ready: ReadinessCheck = _always_ready
+    key_state: KeyStateView | None = None
+    """The materialised keys topic the keys API reads and writes; None: the one following ``api_keys``' topic
+    (production), or a view over ``api_keys`` alone that is not caught up (the keys API answers 503)."""
+    clock: Callable[[], datetime] = _utcnow
+
+
+def _key_state(ports: GovernanceAuditPorts) -> KeyStateView | None:
+    if ports.key_state is not None or ports.api_keys is None:
+        return ports.key_state
+    source = ports.api_keys.source
+    return source.view if isinstance(source, KeyStateFollower) else KeyStateView(ports.api_keys)
 
 
 def _install(app: FastAPI, settings: GovernanceAuditSettings, ports: GovernanceAuditPorts) -> dict[str, ReadinessCheck]:
     """Put what the routes read on ``app.state``; the readiness checks of the keys (see ``install_api_keys``)."""
-    app.state.governance_settings = settings
-    app.state.publisher = ports.publisher
+    view = _key_state(ports)
+    if view is not None:
+        registry = KeyRegistry(
+            view, ports.publisher, source=settings.source, limits=settings.key_limits(), clock=ports.clock
+        )
+        setattr(app.state, REGISTRY, registry)
     return install_api_keys(app, ports.api_keys)
 
 
@@ -58,7 +82,7 @@ async def _kafka_runtime(app: FastAPI, settings: GovernanceAuditSettings) -> Run
         components.append(TopicProvisioner(bootstrap, TOPICS, security=security))
     chain = chain_runtime(bootstrap, security, producer, source=settings.source, service=SERVICE)
     components += [producer, *chain.components]
-    ports = GovernanceAuditPorts(producer, load_api_keys(settings.api_keys_file))
+    ports = GovernanceAuditPorts(producer, load_api_keys(settings))
     checks = {"kafka": producer.ping, **chain.checks, **_install(app, settings, ports)}
     return Runtime(components=components, checks=checks)
 

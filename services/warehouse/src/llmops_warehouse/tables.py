@@ -25,6 +25,7 @@ from typing import Any
 from llmops_schemas.envelope import EventPayload
 from llmops_schemas.v1 import (
     AlertStateChanged,
+    ApiKeyStateChanged,
     AuditChained,
     AuditDigest,
     BudgetConfigured,
@@ -170,6 +171,7 @@ TABLES: tuple[EventTable, ...] = (
     EventTable("dataset_examples", DatasetExampleAdded, key_pattern=r"[^:]+:[^:]+:[0-9]+:[0-9a-f]{12}:[^:]+"),
     EventTable("dataset_versions", DatasetVersionCreated, key_pattern=r"[^:]+:[^:]+:[0-9]+"),
     EventTable("runs", RunUpdated, (_RUN_ID,)),
+    EventTable("api_keys", ApiKeyStateChanged),
 )
 """Every stored event type but calls. Names are table names and the ``{table}`` of ``GET /v1/events/{table}``."""
 

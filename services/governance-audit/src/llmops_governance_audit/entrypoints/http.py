@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
+from llmops_governance_audit.keys.http import keys_router
+
 __all__ = ["include_routes"]
 
-ROUTERS: list[APIRouter] = []
-"""The service's routers (keys, audit); each module adds its own when it is written."""
+ROUTERS: list[APIRouter] = [keys_router]
+"""The service's routers."""
 
 
 def include_routes(app: FastAPI) -> None:
