@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from llmops_schemas import CloudEvent
@@ -32,6 +33,8 @@ from llmops_kit.settings import ServiceSettings
 from llmops_kit.tasks import cancel_and_wait
 
 __all__ = ["KEYS_TOPIC", "KeyStateFollower", "KeyStateView"]
+
+RETRY_PAUSE_S = 1.0
 
 KEYS_TOPIC = ApiKeyStateChanged.topic
 log = logging.getLogger(__name__)
@@ -97,40 +100,46 @@ class KeyStateFollower:
             client_id="llmops-keystate",
             security=security,
         )
+        self._service: str | None = None
         self._producer: EventProducer | None = None
         self._task: asyncio.Task[None] | None = None
         self._store = store
 
     def audit_as(self, service: str) -> None:
-        """Audit the store's refusals as ``service`` (its CloudEvents source ``/services/<service>``)."""
-        settings = self._settings
-        self._producer = EventProducer(
-            settings.kafka_bootstrap_servers, service=f"{service}-access", security=settings.kafka_security
-        )
-        self._store.denials = DenialAudit(AuditTrail(self._producer, source=f"/services/{service}"))
+        """Audit the store's refusals as ``service`` (CloudEvents source ``/services/<service>``) once started."""
+        self._service = service
 
     async def start(self) -> None:
-        if self._producer is not None:
-            await self._producer.start()
+        """Follow in the background (connecting is retried): a service starts while Kafka is unreachable."""
         self._task = asyncio.create_task(self._follow(), name="keystate")
 
     async def _follow(self) -> None:
         if self._settings.ensure_topics:
-            await self._ensure_topics()
+            await _retried(self._ensure_topics, "create the keys topic")
         await self._materializer.start()
+        if self._service is not None:
+            await _retried(self._start_auditing, "audit refusals")
 
     async def _ensure_topics(self) -> None:
-        topics = [KEYS_TOPIC, AuditRecorded.topic]
         settings = self._settings
-        while True:
-            try:
-                await ensure_topics(
-                    settings.kafka_bootstrap_servers, TopicCatalog.load(), topics, security=settings.kafka_security
-                )
-                return
-            except Exception as exc:  # Kafka not there yet: the service starts anyway and reports not ready
-                log.warning("cannot create %s yet (%s); retrying", KEYS_TOPIC, type(exc).__name__)
-                await asyncio.sleep(1.0)
+        topics = [KEYS_TOPIC, AuditRecorded.topic]
+        await ensure_topics(
+            settings.kafka_bootstrap_servers, TopicCatalog.load(), topics, security=settings.kafka_security
+        )
+
+    async def _start_auditing(self) -> None:
+        """A producer of its own for the refusals (made here: a Kafka client needs the running event loop)."""
+        settings = self._settings
+        producer = EventProducer(
+            settings.kafka_bootstrap_servers, service=f"{self._service}-access", security=settings.kafka_security
+        )
+        try:
+            await producer.start()
+        except BaseException:
+            await producer.stop()
+            raise
+        self._producer = producer
+        self._store.denials = DenialAudit(AuditTrail(producer, source=f"/services/{self._service}"))
 
     async def stop(self) -> None:
         await cancel_and_wait([self._task])
@@ -138,9 +147,22 @@ class KeyStateFollower:
         denials = self._store.denials
         if isinstance(denials, DenialAudit):
             await denials.stop()
+            self._store.denials = None
         if self._producer is not None:
             await self._producer.stop()
+            self._producer = None
 
     async def check(self) -> bool:
         """Ready once the store holds the keys topic as it was at start."""
         return self._materializer.ready
+
+
+async def _retried(step: Callable[[], Awaitable[None]], what: str) -> None:
+    """Run ``step`` until it succeeds (Kafka not reachable yet: the service runs meanwhile, not ready)."""
+    while True:
+        try:
+            await step()
+            return
+        except Exception as exc:
+            log.warning("cannot %s yet (%s); retrying", what, type(exc).__name__)
+            await asyncio.sleep(RETRY_PAUSE_S)
