@@ -21,6 +21,14 @@
 #     EXPOSE 8004
 #     CMD ["llmops-evaluation"]
 
+
+FROM runtime AS governance-audit
+ENV GOVERNANCE_AUDIT_HOST=0.0.0.0 \
+    GOVERNANCE_AUDIT_PORT=8007 \
+    LLMOPS_HEALTH_URL=http://127.0.0.1:8007/healthz
+EXPOSE 8007
+CMD ["llmops-governance-audit"]
+
 ARG PYTHON_IMAGE=python:3.11-slim
 
 FROM ${PYTHON_IMAGE} AS builder

@@ -834,6 +834,7 @@ def test_each_kafka_client_connects_as_its_own_principal_from_a_secret(helm: Pat
         "evaluation": "kafka-evaluation",
         "cost": "kafka-cost",
         "alerting": "kafka-alerting",
+        "governance-audit": "kafka-governance-audit",
     }
     services: dict[str, Any] = {name: {"kafka": {"sasl": {"existingSecret": s}}} for name, s in secrets.items()}
     services["warehouse"]["kafka"]["sasl"]["passwordKey"] = "scram-password"

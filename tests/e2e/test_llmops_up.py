@@ -50,7 +50,7 @@ PII_CALLS = 1  # the PII demo's call (app llmops-demo-pii), stored redacted
 RUN_CALLS = 2 * 5  # the offline-run demo: two runs of a five-example dataset (platform traffic, app "default")
 CHILDREN = {
     "kafka", "ingest", "warehouse", "model-server", "demo-upstream", "inference", "feedback", "evaluation", "cost",
-    "alerting",
+    "alerting", "governance-audit",
 }  # fmt: skip
 STOP_TIMEOUT_S = 60
 CLI_SETTINGS = {"LLMOPS_DATA_DIR", "LLMOPS_INGEST_URL", "LLMOPS_WAREHOUSE_URL", "LLMOPS_API_KEY"}
@@ -138,6 +138,7 @@ def session(tmp_path: Path) -> Iterator[Session]:
         "evaluation",
         "cost",
         "alerting",
+        "governance-audit",
     ):
         while (port := free_port()) in ports.values():
             pass
@@ -236,6 +237,7 @@ def test_up_serves_the_cli_stops_on_ctrl_c_and_reuses_its_data_dir(session: Sess
     assert " calls queryable" not in first.output  # every call queryable in time
     assert "prompt demo-assistant v1 labelled production" in first.output
     assert re.search(r"replay rp-[0-9a-f]+ \(completed\): [1-9][0-9]* stored calls of", first.output), first.output
+    assert re.search(r"keys: k-[0-9a-f]+ \(analyst\) .* revoked: refused by the warehouse", first.output), first.output
     assert session.url("inference") + "/v1" in first.output and "from openai import OpenAI" in first.output
     curl = f'curl -s -H "Authorization: Bearer $(jq -r .reader {session.data_dir}/credentials.json)" \\'
     assert curl in [line.strip() for line in first.lines], first.output  # a pipe gets whole lines, not wrapped

@@ -29,6 +29,9 @@ from llmops_evaluation.config import EvaluationSettings
 from llmops_feedback.bootstrap import FeedbackPorts
 from llmops_feedback.bootstrap import create_app as feedback_app
 from llmops_feedback.config import FeedbackSettings
+from llmops_governance_audit.bootstrap import GovernanceAuditPorts
+from llmops_governance_audit.bootstrap import create_app as governance_app
+from llmops_governance_audit.config import GovernanceAuditSettings
 from llmops_inference.adapters.memory import FakeBackend
 from llmops_inference.adapters.registries import Registries
 from llmops_inference.bootstrap import InferencePorts
@@ -93,6 +96,11 @@ def cost(_: Path, keys: ApiKeyStore | None) -> FastAPI:
     return cost_app(CostSettings(max_body_bytes=LIMIT), ports=CostPorts(InMemoryPublisher(), keys))
 
 
+def governance(_: Path, keys: ApiKeyStore | None) -> FastAPI:
+    settings = GovernanceAuditSettings(max_body_bytes=LIMIT)
+    return governance_app(settings, ports=GovernanceAuditPorts(InMemoryPublisher(), keys))
+
+
 SERVICES: dict[str, tuple[AppFactory, str, str, int]] = {
     "ingest": (ingest, "POST", "/v1/calls", LIMIT),
     "gateway-prompts": (gateway, "POST", "/v1/prompts/summarise/versions", LIMIT),
@@ -104,6 +112,7 @@ SERVICES: dict[str, tuple[AppFactory, str, str, int]] = {
     "evaluation": (evaluation, "PUT", "/v1/evaluators/answer-length", LIMIT),
     "cost": (cost, "PUT", "/v1/prices", LIMIT),
     "alerting": (alerting, "PUT", "/v1/rules/error-rate", LIMIT),
+    "governance-audit": (governance, "POST", "/v1/keys", LIMIT),
 }
 EDGES = [pytest.param(*service, id=name) for name, service in SERVICES.items()]
 

@@ -26,6 +26,9 @@ EXPECTED_TOPICS = {
     "llmops.costs.recorded",
     "llmops.budgets.events",
     "llmops.audit.records",
+    "llmops.audit.chain",
+    "llmops.audit.digests",
+    "llmops.audit.heads",
     "llmops.alerts",
     "llmops.erasure.requests",
     "llmops.erasure.receipts",
@@ -43,8 +46,10 @@ EXPECTED_TOPICS = {
     "llmops.evaluations.replays",
     "llmops.alerting.config",
     "llmops.alerting.outbox",
+    "llmops.governance.keys",
 }
 COMPACTED = {
+    "llmops.audit.heads",
     "llmops.prompts.versions",
     "llmops.experiments",
     "llmops.policies",
@@ -59,6 +64,7 @@ COMPACTED = {
     "llmops.evaluations.replays",
     "llmops.alerting.config",
     "llmops.alerting.outbox",
+    "llmops.governance.keys",
 }
 # Names that do not follow llmops.<domain>.<fact>. Adding one here should be a deliberate choice.
 NAMING_EXCEPTIONS = {"llmops.alerts", "llmops.experiments", "llmops.policies", "llmops.prices"}

@@ -14,6 +14,7 @@ import typer
 from rich.markup import escape
 
 from llmops_cli.alerts_cmd import alerts_app, objectives_app
+from llmops_cli.audit_cmd import audit_app
 from llmops_cli.context import cli_context
 from llmops_cli.cost_cmd import budgets_app, cost_app
 from llmops_cli.evals_cmd import evals_app
@@ -46,6 +47,7 @@ app.add_typer(kafka_app, name="kafka")
 app.add_typer(pii_app, name="pii")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(objectives_app, name="objectives")
+app.add_typer(audit_app, name="audit")
 app.command()(calls)
 app.command()(metrics)
 
@@ -132,6 +134,7 @@ def up(
     evaluation_port: Annotated[int, typer.Option(envvar="LLMOPS_EVALUATION_PORT", min=1, max=65535)] = 8005,
     cost_port: Annotated[int, typer.Option(envvar="LLMOPS_COST_PORT", min=1, max=65535)] = 8008,
     alerting_port: Annotated[int, typer.Option(envvar="LLMOPS_ALERTING_PORT", min=1, max=65535)] = 8010,
+    governance_audit_port: Annotated[int, typer.Option(envvar="LLMOPS_GOVERNANCE_AUDIT_PORT", min=1, max=65535)] = 8007,
 ) -> None:
     """Start Kafka, ingest, the warehouse (embedded ClickHouse), the model server, a scripted tool-calling demo
     upstream and the inference gateway, send a demo workload (recorded calls, then chat completions through the
@@ -159,6 +162,7 @@ def up(
         evaluation=evaluation_port,
         cost=cost_port,
         alerting=alerting_port,
+        governance_audit=governance_audit_port,
     )
     raise typer.Exit(run_up(data_dir(), ports=ports, demo_calls=demo_calls, once=once or detach, console=cli.out))
 

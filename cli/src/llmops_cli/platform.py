@@ -27,6 +27,7 @@ from llmops_kit.infra.process import ManagedProcess
 from llmops_kit.kafka.topics import TopicCatalog, ensure_topics
 from llmops_kit.settings import KafkaSecurity
 
+from llmops_cli.audit_cmd import ensure_audit_signing_key
 from llmops_cli.demo_upstream import DEMO_UPSTREAM_MODEL
 
 __all__ = ["EMBEDDING_MODEL", "GATEWAY_MODEL", "LocalPlatform", "PlatformPorts", "ensure_dev_keys", "write_routes"]
@@ -55,6 +56,7 @@ class PlatformPorts:
     evaluation: int = 8005
     cost: int = 8008
     alerting: int = 8010
+    governance_audit: int = 8007
 
     @property
     def model_server_grpc(self) -> int:
@@ -69,7 +71,7 @@ class PlatformPorts:
         return [
             self.kafka, self.kafka_controller, self.ingest, self.warehouse, self.model_server,
             self.model_server_grpc, self.model_server_metrics, self.inference, self.demo_upstream, self.feedback,
-            self.evaluation, self.cost, self.alerting,
+            self.evaluation, self.cost, self.alerting, self.governance_audit,
         ]  # fmt: skip
 
 
@@ -182,7 +184,8 @@ class LocalPlatform:
         return asyncio.run(ensure_topics(self.bootstrap_servers, TopicCatalog.load(), security=KafkaSecurity()))
 
     def start_services(self, keys_file: Path, service_key: str) -> None:
-        """Ingest, feedback, evaluation, cost, the warehouse, the model server and the demo upstream; then the gateway.
+        """Ingest, feedback, evaluation, cost, alerting, governance-audit, the warehouse, the model server and the demo
+        upstream together; then the gateway.
 
         Evaluation and feedback read history from the warehouse and send platform traffic through the gateway
         with ``service_key`` (their clients connect on first use, so the gateway may start after them).
@@ -211,6 +214,11 @@ class LocalPlatform:
                 "ALERTING_ALLOWED_NETWORKS": '["127.0.0.0/8"]',
                 "ALERTING_SECRETS_FILE": str(ensure_alerting_secrets(self.data_dir)),
                 **platform_clients,
+            },
+            "governance-audit": {
+                "GOVERNANCE_AUDIT_PORT": str(self.ports.governance_audit),
+                "GOVERNANCE_AUDIT_SIGNING_KEY": ensure_audit_signing_key(self.data_dir),
+                "GOVERNANCE_AUDIT_DIGEST_INTERVAL_S": "5",
             },
             "demo-upstream": {"DEMO_UPSTREAM_PORT": str(self.ports.demo_upstream)},
             "model-server": {
@@ -259,6 +267,7 @@ class LocalPlatform:
             "evaluation": [self.ports.evaluation],
             "cost": [self.ports.cost],
             "alerting": [self.ports.alerting],
+            "governance-audit": [self.ports.governance_audit],
         }
         if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
             needed |= {"kafka": [self.ports.kafka], "kafka-controller": [self.ports.kafka_controller]}

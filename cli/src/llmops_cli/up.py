@@ -30,12 +30,14 @@ from rich.console import Console
 from rich.markup import escape
 
 from llmops_cli.alert_demo import run_alert_demo
+from llmops_cli.audit_demo import run_audit_demo
 from llmops_cli.client import ApiError, PlatformClient
 from llmops_cli.config import STATE_FILE, CliConfig, read_running_state
 from llmops_cli.cost_demo import run_cost_demo, set_demo_budget
 from llmops_cli.demo import DEMO_APPS, demo_calls
 from llmops_cli.demo_runs import run_offline_demo
 from llmops_cli.judge_demo import run_judge_demo
+from llmops_cli.keys_demo import run_keys_demo
 from llmops_cli.pii_demo import run_pii_demo
 from llmops_cli.platform import (
     DEV_TENANT,
@@ -153,6 +155,8 @@ def _run(platform: LocalPlatform, data_dir: Path, *, demo_calls: int, once: bool
         run_offline_demo(platform.url("inference"), platform.url("evaluation"), keys["admin"], GATEWAY_MODEL,
                          [f"{DEMO_APP}-refusal", f"{DEMO_APP}-answer-length"], console)  # fmt: skip
         run_cost_demo(platform.url("cost"), platform.url("inference"), keys, console)
+        run_keys_demo(platform.url("governance-audit"), platform.url("warehouse"), keys["admin"], console, _checked)
+        run_audit_demo(platform.url("warehouse"), data_dir, keys["admin"], DEV_TENANT, console)
     _print_tour(platform, data_dir, console, once=once)
     if once:
         return 0
@@ -170,6 +174,7 @@ def _write_state(platform: LocalPlatform, data_dir: Path) -> None:
         "evaluation_url": platform.url("evaluation"),
         "cost_url": platform.url("cost"),
         "alerting_url": platform.url("alerting"),
+        "governance_url": platform.url("governance-audit"),
         "model_server_url": platform.url("model-server"),
         "kafka_bootstrap_servers": platform.bootstrap_servers,
         "children": platform.pids(),
@@ -449,6 +454,7 @@ def _print_tour(platform: LocalPlatform, data_dir: Path, console: Console, *, on
   cost           {platform.url("cost")}/docs   (prices, spend: `uv run llmops cost report`; docs/cost.md)
   alerting       {platform.url("alerting")}/docs   (`uv run llmops alerts list`, `llmops objectives list`;
                  docs/alerting.md)
+  governance     {platform.url("governance-audit")}/docs   (API keys and roles, the audit trail; docs/governance.md)
   metrics        {ingest}/metrics  {warehouse}/metrics  {gateway}/metrics
   logs           {data_dir}/logs/ and {data_dir}/kafka/broker.log
   API keys       {data_dir}/credentials.json (tenant 'demo'; services see only hashes)
@@ -460,6 +466,7 @@ def _print_tour(platform: LocalPlatform, data_dir: Path, console: Console, *, on
   uv run llmops calls --app {DEMO_APP} --limit 10
   uv run llmops evals list
   uv run llmops evals datasets list
+  uv run llmops audit verify --tenant demo
   curl -s -H "Authorization: Bearer $(jq -r .reader {data_dir}/credentials.json)" \\
        "{warehouse}/v1/events/evaluation_scores?app=support-bot&limit=5"
   curl -s -H "Authorization: Bearer $(jq -r .reader {data_dir}/credentials.json)" \\

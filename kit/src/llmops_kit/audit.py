@@ -1,22 +1,20 @@
-"""The audit entries of configuration changes (``llmops.audit.recorded.v1``), published with the change itself.
+"""Audit entries (``llmops.audit.recorded.v2``), published with the change they record (docs/adr/0034).
 
-Every service whose API changes configuration (the gateway's prompts and experiments, the evaluation service's
-evaluators) publishes the change and its entry through :class:`AuditTrail`; :class:`Actor` says who asked.
+Every configuration write, key and role change, export, erasure and privileged read in any service publishes
+an entry through :class:`AuditTrail`; :class:`Actor` says who asked (the API key's id, never the key).
 
-The change's events and its audit entry go out in one ``publish_many`` call, which returns only when
-Kafka acknowledged all of them: a change the caller is told succeeded has its audit entry on the log.
+The change's events and its entry go out in one ``publish_many`` call, which returns only when Kafka
+acknowledged all of them: a change the caller is told succeeded has its audit entry on the log.
 
-Hash chain: each entry carries ``sequence``/``prev_hash``/``hash`` linking it to the previous entry of
-the same tenant *published by this process*; the chain starts again at sequence 0 (``GENESIS_HASH``)
-when the process starts. The governance-audit service, once it exists, owns the tenant-wide chain and
-re-links entries from every producer; until then a verifier must group entries by ``source`` and
-process start.
+Entries are not chained here: the governance-audit service is the one writer of each tenant's hash chain
+(``llmops.audit.chain``), which it builds from every producer's entries. An entry holds ids and digests, never
+subject data: ``before_digest``/``after_digest`` are SHA-256 digests of the resource's canonical JSON
+(:func:`digest`), so the chain proves what changed without holding the configuration or personal data.
 """
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
+import hashlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,13 +23,14 @@ from typing import Any, Literal
 
 from fastapi import Request
 from llmops_schemas import CloudEvent
-from llmops_schemas.v1 import AuditRecorded
+from llmops_schemas.v1.audit_chain import canonical_json
+from llmops_schemas.v2 import AuditRecorded
 from pydantic import JsonValue
 
 from llmops_kit.auth import Principal
 from llmops_kit.kafka.publisher import EventPublisher
 
-__all__ = ["Actor", "AuditTrail", "identifier"]
+__all__ = ["Actor", "AuditTrail", "digest", "identifier"]
 
 _NOT_ID = re.compile(r"[^A-Za-z0-9._:@/-]")
 
@@ -42,14 +41,21 @@ def identifier(text: str) -> str:
     return cleaned if cleaned[:1].isalnum() else f"k{cleaned}"[:128]
 
 
+def digest(value: JsonValue) -> str:
+    """SHA-256 (hex) of ``value``'s canonical JSON: what ``before_digest``/``after_digest`` hold."""
+    return hashlib.sha256(canonical_json(value).encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class Actor:
-    """Who asks for a change: the API key's id (never the key) and where the request came from."""
+    """Who asks for a change: the API key's id (never the key) and the request's id, to join logs.
+
+    The caller's address and user agent are left out on purpose: they are personal data, and an entry of
+    the chain must never need erasing.
+    """
 
     key_id: str
     request_id: str | None = None
-    ip: str | None = None
-    user_agent: str | None = None
 
     @property
     def id(self) -> str:
@@ -57,26 +63,9 @@ class Actor:
 
     @classmethod
     def of(cls, principal: Principal, request: Request | None = None) -> Actor:
-        """The actor of an HTTP request (its ``X-Request-ID``, client address and user agent when present)."""
-        if request is None:
-            return cls(key_id=principal.key_id)
-        host = request.client.host if request.client else None
-        request_id = request.headers.get("x-request-id")
-        agent = request.headers.get("user-agent")
-        return cls(
-            key_id=principal.key_id,
-            request_id=identifier(request_id) if request_id else None,
-            ip=host if host and _is_ip(host) else None,
-            user_agent=agent[:1024] if agent else None,
-        )
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
+        """The actor of an HTTP request (with its ``X-Request-ID`` when present)."""
+        request_id = request.headers.get("x-request-id") if request is not None else None
+        return cls(key_id=principal.key_id, request_id=identifier(request_id) if request_id else None)
 
 
 def _now() -> datetime:
@@ -84,14 +73,12 @@ def _now() -> datetime:
 
 
 class AuditTrail:
-    """Builds chained audit entries per tenant and publishes them together with the change they record."""
+    """Builds audit entries and publishes them together with the change they record."""
 
     def __init__(self, sink: EventPublisher, *, source: str, clock: Callable[[], datetime] = _now) -> None:
         self._sink = sink
         self._source = source
         self._clock = clock
-        self._previous: dict[str, AuditRecorded] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
 
     async def publish_with(
         self,
@@ -103,29 +90,30 @@ class AuditTrail:
         details: dict[str, JsonValue],
         events: Sequence[CloudEvent[Any]] = (),
         outcome: Literal["success", "denied", "failure"] = "success",
+        before: JsonValue = None,
+        after: JsonValue = None,
     ) -> CloudEvent[AuditRecorded]:
-        """Publish ``events`` and the entry for ``action`` on ``resource`` (type, id); raises if Kafka refuses."""
-        lock = self._locks.setdefault(tenant, asyncio.Lock())
-        async with lock:
-            entry = AuditRecorded.chained(
-                self._previous.get(tenant),
-                actor={"type": "api_key", "id": actor.id},
-                action=action,
-                resource={"type": resource[0], "id": resource[1]},
-                outcome=outcome,
-                request_id=actor.request_id,
-                ip=actor.ip,
-                user_agent=actor.user_agent,
-                details=details,
-                occurred_at=self._clock(),
-            )
-            audit = CloudEvent.wrap(
-                entry,
-                source=self._source,
-                tenant_id=tenant,
-                subject=f"{resource[0]}/{resource[1]}",
-                key_id=actor.key_id,
-            )
-            await self._sink.publish_many([*events, audit])
-            self._previous[tenant] = entry
-            return audit
+        """Publish ``events`` and the entry for ``action`` on ``resource`` (type, id); raises if Kafka refuses.
+
+        ``before``/``after`` are the resource's JSON before and after a change (None: it did not exist, or
+        the action changes nothing); only their digests are published. Without ``after``, the digest of the
+        published ``events``' payloads stands for the state after the change.
+        """
+        if after is None and events:
+            after = [event.data.model_dump(mode="json") for event in events]
+        entry = AuditRecorded(
+            actor={"type": "api_key", "id": actor.id},
+            action=action,
+            resource={"type": resource[0], "id": resource[1]},
+            outcome=outcome,
+            request_id=actor.request_id,
+            before_digest=None if before is None else digest(before),
+            after_digest=None if after is None else digest(after),
+            details=details,
+            occurred_at=self._clock(),
+        )
+        audit = CloudEvent.wrap(
+            entry, source=self._source, tenant_id=tenant, subject=f"{resource[0]}/{resource[1]}", key_id=actor.key_id
+        )
+        await self._sink.publish_many([*events, audit])
+        return audit

@@ -10,11 +10,13 @@ from typing import Any
 from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.upcasting import register_upcaster, with_payload
 from llmops_schemas.v1 import alerts as v1_alerts
+from llmops_schemas.v1 import audit as v1_audit
 from llmops_schemas.v1 import calls as v1_calls
 from llmops_schemas.v1 import cost as v1_cost
 from llmops_schemas.v1 import evaluation as v1_evaluation
 from llmops_schemas.v1 import feedback as v1_feedback
 from llmops_schemas.v2 import alerts as v2_alerts
+from llmops_schemas.v2 import audit as v2_audit
 from llmops_schemas.v2 import calls as v2_calls
 from llmops_schemas.v2 import cost as v2_cost
 from llmops_schemas.v2 import evaluation as v2_evaluation
@@ -51,3 +53,9 @@ def _cost_recorded_v1_to_v2(event: CloudEvent[Any]) -> CloudEvent[Any]:
 def _alert_state_changed_v1_to_v2(event: CloudEvent[Any]) -> CloudEvent[Any]:
     """A v1 alert change as v2: the same payload (v2 adds ``acknowledged``, the rule id and the group)."""
     return with_payload(event, v2_alerts.AlertStateChanged.from_v1(event.data))
+
+
+@register_upcaster(v1_audit.AuditRecorded.event_type)
+def _audit_recorded_v1_to_v2(event: CloudEvent[Any]) -> CloudEvent[Any]:
+    """A v1 audit entry as v2: its producer's per-process chain fields, address and user agent dropped."""
+    return with_payload(event, v2_audit.AuditRecorded.from_v1(event.data))

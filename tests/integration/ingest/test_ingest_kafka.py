@@ -29,6 +29,7 @@ from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.publisher import EncodedEvent
 from llmops_kit.kafka.topics import TopicCatalog
 
+from tests.integration.warehouse.test_warehouse_consumer import wait_until
 from tests.unit.ingest.fakes import Hook, HookedPublisher, call_ids
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -175,7 +176,11 @@ async def test_raw_topic_flows_and_poison_goes_to_the_dlq(kafka_bootstrap: str, 
         )
         recorded = await collect(kafka_bootstrap, RECORDED, lambda r: r.key == tenant, 2)
         dead = await collect(kafka_bootstrap, RAW_DLQ, lambda r: marker.encode() in r.value, 5)
-        assert (await ingest.client.get("/readyz")).status_code == 200
+
+        async def ready() -> bool:  # poison does not make it unready (its key state may still be loading)
+            return (await ingest.client.get("/readyz")).status_code == 200
+
+        await wait_until(ready, "ingest to be ready")
 
     events = [json.loads(r.value) for r in recorded]
     assert {e["tenantid"] for e in events} == {ingest.tenant}

@@ -1,4 +1,4 @@
-"""`llmops keys create`, `llmops demo-calls` and the development keys of `llmops up`."""
+"""`llmops keys create --offline`, `llmops demo-calls` and the development keys of `llmops up`."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ Invoke = Callable[..., Result]
 
 
 def test_keys_create_prints_the_key_once_and_a_record_with_its_digest(invoke: Invoke, fake: FakePlatform) -> None:
-    result = invoke("keys", "create", "--tenant", "acme", "--role", "reader", "--id", "acme-dashboards")
+    result = invoke("keys", "create", "--offline", "--tenant", "acme", "--role", "analyst", "--id", "acme-dashboards")
 
     assert result.exit_code == 0, result.output
     key, _, entry = result.stdout.partition("\n")
@@ -28,14 +28,14 @@ def test_keys_create_prints_the_key_once_and_a_record_with_its_digest(invoke: In
     assert result.output.count(key) == 1  # stdout and stderr together: shown exactly once
     record = ApiKeyRecord.model_validate(json.loads(entry)["keys"][0])
     assert record == ApiKeyRecord(
-        id="acme-dashboards", tenant_id="acme", role="reader", sha256=hashlib.sha256(key.encode()).hexdigest()
+        id="acme-dashboards", tenant_id="acme", role="analyst", sha256=hashlib.sha256(key.encode()).hexdigest()
     )
     assert "shown once" in result.stderr
     assert fake.requests == []
 
 
 def test_a_created_key_authenticates_against_a_keys_file_holding_its_entry(invoke: Invoke, tmp_path: Path) -> None:
-    result = invoke("keys", "create", "--tenant", "demo")
+    result = invoke("keys", "create", "--offline", "--tenant", "demo")
     key, _, entry = result.stdout.partition("\n")
     keys_file = tmp_path / "keys.yaml"
     keys_file.write_text(entry)  # JSON is YAML: the printed entry is a keys file as it stands
@@ -43,8 +43,8 @@ def test_a_created_key_authenticates_against_a_keys_file_holding_its_entry(invok
     principal = ApiKeyStore.from_file(keys_file).authenticate(key)
 
     assert principal is not None
-    assert (principal.tenant_id, principal.role) == ("demo", "writer")
-    assert principal.key_id.startswith("demo-writer-")
+    assert (principal.tenant_id, principal.role) == ("demo", "developer")
+    assert principal.key_id.startswith("demo-developer-")
 
 
 @pytest.mark.parametrize(
@@ -56,7 +56,7 @@ def test_a_created_key_authenticates_against_a_keys_file_holding_its_entry(invok
     ],
 )
 def test_keys_create_refuses_bad_input_as_a_usage_error(invoke: Invoke, args: tuple[str, ...], message: str) -> None:
-    result = invoke("keys", "create", *args)
+    result = invoke("keys", "create", "--offline", *args)
 
     assert result.exit_code == 2
     assert message in result.output

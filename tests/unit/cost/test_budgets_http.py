@@ -11,7 +11,8 @@ import httpx
 from llmops_cost.budgets import SentEvents, ThresholdNotifier, state_event_id
 from llmops_kit.budgets import BudgetLedger
 from llmops_kit.kafka.publisher import InMemoryPublisher
-from llmops_schemas.v1 import AuditRecorded, BudgetConfigured, BudgetStateChanged
+from llmops_schemas.v1 import BudgetConfigured, BudgetStateChanged
+from llmops_schemas.v2 import AuditRecorded
 
 from tests.unit.cost.conftest import NOW, auth
 

@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 from llmops_kit.kafka.publisher import InMemoryPublisher
 from llmops_kit.warehouse import HistoryRows
-from llmops_schemas.v1 import AuditRecorded, PricePublished
+from llmops_schemas.v1 import PricePublished
+from llmops_schemas.v2 import AuditRecorded
 
 from tests.unit.cost.conftest import auth
 

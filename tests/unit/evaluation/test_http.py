@@ -12,7 +12,8 @@ from llmops_evaluation.config import EvaluationSettings
 from llmops_evaluation.store import EvaluatorStore
 from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, hash_key
 from llmops_kit.kafka.publisher import InMemoryPublisher
-from llmops_schemas.v1 import AuditRecorded, EvaluatorConfigured
+from llmops_schemas.v1 import EvaluatorConfigured
+from llmops_schemas.v2 import AuditRecorded
 
 ADMIN, READER, OTHER = "llmops_admin_key_for_tests_0000000000000000", "llmops_reader_key_0000", "llmops_other_admin_00"
 KEYS = ApiKeyStore(

@@ -31,8 +31,8 @@ from llmops_evaluation.replay.store import ReplayStore
 from llmops_kit.audit import Actor
 from llmops_kit.kafka.publisher import InMemoryPublisher
 from llmops_schemas.envelope import CloudEvent
-from llmops_schemas.v1 import AuditRecorded, ReplayCheckpointed
-from llmops_schemas.v2 import CallRecorded, EvaluationScored
+from llmops_schemas.v1 import ReplayCheckpointed
+from llmops_schemas.v2 import AuditRecorded, CallRecorded, EvaluationScored
 
 from tests.unit.evaluation.calls import STARTED, call, configured
 from tests.unit.evaluation.replays import ListSources, manager_of

@@ -21,9 +21,8 @@ from llmops_evaluation.store import EvaluatorStore
 from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, hash_key
 from llmops_kit.kafka.publisher import InMemoryPublisher
 from llmops_kit.platform_client import GatewayClient, PlatformClient, WarehouseReader
-from llmops_schemas.v1 import AuditRecorded
 from llmops_schemas.v1.runs import DatasetExampleAdded, DatasetVersionCreated, RunUpdated
-from llmops_schemas.v2 import EvaluationScored
+from llmops_schemas.v2 import AuditRecorded, EvaluationScored
 
 ADMIN, READER = "llmops_admin_key_for_runs_000000000000000", "llmops_reader_key_for_runs_0000"
 KEYS = ApiKeyStore(

@@ -17,7 +17,8 @@ from llmops_kit.audit import Actor
 from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, hash_key
 from llmops_kit.kafka.publisher import InMemoryPublisher
 from llmops_kit.platform_client import PlatformCallError, PlatformClient
-from llmops_schemas.v1 import AuditRecorded, VerdictPolicySet
+from llmops_schemas.v1 import VerdictPolicySet
+from llmops_schemas.v2 import AuditRecorded
 
 from tests.unit.evaluation.fake_warehouse import FakeWarehouse
 from tests.unit.evaluation.test_verdict import history, stocked

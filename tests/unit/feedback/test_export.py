@@ -14,11 +14,13 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
+from aiokafka.errors import KafkaConnectionError
 from llmops_feedback.bootstrap import FeedbackPorts, create_app
 from llmops_feedback.config import FeedbackSettings
 from llmops_feedback.export.service import Exporter, ExportFilters, ExportRefused
 from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, hash_key
 from llmops_kit.kafka.publisher import InMemoryPublisher
+from llmops_schemas.v2 import AuditRecorded
 
 from tests.unit.feedback.history import InMemoryHistory
 from tests.unit.feedback.support import NOW
@@ -222,3 +224,19 @@ async def test_exports_beyond_the_running_limit_are_429(history: InMemoryHistory
     release.set()
     assert len((await first).rows) == 5
     assert len((await exporter.export("acme", "dpo", filters)).rows) == 5  # the slot is free again
+
+
+async def test_every_export_is_audited_before_its_rows(history: InMemoryHistory) -> None:
+    keys = ApiKeyStore([ApiKeyRecord(id="reader", tenant_id="acme", role="reader", sha256=hash_key(KEY))])
+    publisher = InMemoryPublisher()
+    app = create_app(FeedbackSettings(history_max_rows=100), ports=FeedbackPorts(publisher, keys, history=history))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://feedback") as c:
+        answer, rows = await export(c, "dpo", app="support-bot")
+        assert answer.status_code == 200 and rows
+        [entry] = publisher.of(AuditRecorded)
+        assert (entry.action, entry.resource.id, entry.actor.id) == ("export.dpo", "dpo", "reader")
+        assert entry.details["rows"] == len(rows) and entry.details["app"] == "support-bot"
+        publisher.failure = KafkaConnectionError()
+        refused, _ = await export(c, "sft")
+    assert refused.status_code == 503 and refused.headers["retry-after"]
+    assert "audited" in refused.json()["detail"]

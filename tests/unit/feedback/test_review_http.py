@@ -18,8 +18,8 @@ from llmops_feedback.config import FeedbackSettings
 from llmops_feedback.review.state import ReviewState
 from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, hash_key
 from llmops_kit.kafka.publisher import InMemoryPublisher
-from llmops_schemas.v1 import AuditRecorded, ReviewItemUpdated, ReviewQueueConfigured
-from llmops_schemas.v2 import FeedbackReceived
+from llmops_schemas.v1 import ReviewItemUpdated, ReviewQueueConfigured
+from llmops_schemas.v2 import AuditRecorded, FeedbackReceived
 from prometheus_client import REGISTRY
 
 from tests.unit.feedback.history import InMemoryHistory

@@ -105,7 +105,8 @@ def test_only_the_digest_is_stored(key_file: Path) -> None:
 
     store = ApiKeyStore.from_file(key_file)
     principal = store.authenticate(WRITER_KEY)
-    assert principal == Principal(key_id="demo-writer", tenant_id="demo", role="writer")
+    # A key of the former role `writer` is read as the fixed role `developer` (llmops_kit.roles.LEGACY_ROLES).
+    assert principal == Principal(key_id="demo-writer", tenant_id="demo", role="developer")
     # Nothing the store or the principal keeps is the key itself.
     kept = repr(vars(store)) + repr(principal) + principal.model_dump_json()
     assert WRITER_KEY not in kept
@@ -160,7 +161,7 @@ def test_bad_role_error_names_the_entry_and_the_allowed_roles(tmp_path: Path) ->
     assert str(path) in message
     assert "root" in message
     assert "role" in message
-    for allowed in ("admin", "writer", "reader", "ingest"):
+    for allowed in ("admin", "operator", "developer", "analyst", "viewer", "ingest"):
         assert allowed in message
 
 
@@ -192,7 +193,7 @@ def test_unknown_fields_in_a_key_entry_are_rejected() -> None:
 def test_bearer_key_authenticates(client: TestClient) -> None:
     response = client.post("/calls", headers=bearer(WRITER_KEY))
     assert response.status_code == 200
-    assert response.json() == {"key_id": "demo-writer", "tenant_id": "demo", "role": "writer"}
+    assert response.json() == {"key_id": "demo-writer", "tenant_id": "demo", "role": "developer"}
 
 
 def test_x_api_key_header_authenticates(client: TestClient) -> None:

@@ -17,6 +17,8 @@ from llmops_schemas.registry import EVENT_TYPES
 from llmops_schemas.v1 import (
     AlertRuleConfigured,
     AlertStateChanged,
+    ApiKeyStateChanged,
+    AuditChainHead,
     AuditRecorded,
     BudgetConfigured,
     BudgetStateChanged,
@@ -59,12 +61,15 @@ STREAM_TOPICS = {
     "llmops.costs.recorded",
     "llmops.budgets.events",
     "llmops.audit.records",
+    "llmops.audit.chain",
+    "llmops.audit.digests",
     "llmops.alerts",
     "llmops.erasure.requests",
     "llmops.erasure.receipts",
 }
 COMPACTED_TOPICS = {
     "llmops.prompts.versions",
+    "llmops.audit.heads",
     "llmops.experiments",
     "llmops.policies",
     "llmops.prices",
@@ -78,6 +83,7 @@ COMPACTED_TOPICS = {
     "llmops.evaluations.replays",
     "llmops.alerting.config",
     "llmops.alerting.outbox",
+    "llmops.governance.keys",
 }
 
 PAYLOADS = tuple(EVENT_TYPES.values())
@@ -398,6 +404,8 @@ def test_entity_keys_of_compacted_payloads() -> None:
     assert example(ReviewItemUpdated).entity_key() == "low-relevance:call-01J9Z3Q4XK"
     assert example(VerdictPolicySet).entity_key() == "exp-mini-vs-4o"
     assert example(ReplayCheckpointed).entity_key() == "rp-length-v2"
+    assert example(ApiKeyStateChanged).entity_key() == "k-3f9a1c2e7b4d8a60"
+    assert example(AuditChainHead).entity_key() == "chain"
     assert example(PricePublished).entity_key() == "openai:gpt-4o-mini:2024-07-18T00:00:00Z"
     moved = PricePublished.model_validate(
         {**example_data(PricePublished), "effective_from": "2024-07-18T02:00:00+02:00"}
@@ -405,6 +413,8 @@ def test_entity_keys_of_compacted_payloads() -> None:
     assert moved.entity_key() == example(PricePublished).entity_key()
     compacted = {cls for cls in PAYLOADS if issubclass(cls, CompactedPayload)}
     assert compacted == {
+        ApiKeyStateChanged,
+        AuditChainHead,
         PolicyPublished,
         ExperimentConfigured,
         BudgetConfigured,

@@ -78,7 +78,7 @@ def create_service_app(
         runtime = await build_runtime(app)
         started: list[Component] = []
         try:
-            for component in runtime.components:
+            for component in [*_key_source(app), *runtime.components]:
                 await component.start()
                 started.append(component)
             app.state.runtime = runtime
@@ -91,11 +91,19 @@ def create_service_app(
                     log.exception("stopping %s failed", type(component).__name__)
 
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app.state.service_name = service
     install_problem_handlers(app)
     _add_probes(app)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes, refusal=body_refusal)
     app.add_middleware(_RequestMetrics, service=service)  # outermost: it counts the refusals too
     return app
+
+
+def _key_source(app: FastAPI) -> list[Component]:
+    """What keeps the installed key store current (``llmops_kit.bootstrap.install_api_keys``): started before the
+    service's components, so that its keys are being read while they start, and stopped after them."""
+    source = getattr(getattr(app.state, "api_keys", None), "source", None)
+    return [source] if source is not None else []
 
 
 def _add_probes(app: FastAPI) -> None:

@@ -105,6 +105,7 @@ class CompactedTopicMaterializer:
         self._consumer: AIOKafkaConsumer | None = None
         self._targets: dict[TopicPartition, int] = {}
         self._caught_up = asyncio.Event()
+        self._stepped = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.applied = 0
         self.skipped = 0
@@ -135,6 +136,25 @@ class CompactedTopicMaterializer:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._caught_up.wait(), timeout_s)
         return self._caught_up.is_set()
+
+    async def caught_up_now(self, timeout_s: float) -> bool:
+        """Whether the view holds every record the topic had when this was called (waits up to ``timeout_s``).
+
+        Read-your-writes across replicas: a member that takes over work from another (after a consumer-group
+        rebalance) calls it before acting on state the other one published last.
+        """
+        consumer = self._consumer
+        if consumer is None or not self.ready:
+            return False
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while not await _reached(consumer, ends):
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stepped.wait(), remaining)
+        return True
 
     async def stop(self) -> None:
         await cancel_and_wait([self._task])
@@ -207,6 +227,8 @@ class CompactedTopicMaterializer:
             for record in records:
                 self._apply(record.key, record.value)
         await self._check_caught_up()
+        stepped, self._stepped = self._stepped, asyncio.Event()
+        stepped.set()  # wakes caught_up_now() to look at the positions again
 
     def _apply(self, key: bytes | None, value: bytes | None) -> None:
         try:
@@ -224,3 +246,9 @@ class CompactedTopicMaterializer:
             self._caught_up.set()
             self._view.mark_caught_up()
             log.info("%s materialised: %d records applied, %d skipped", self._topic, self.applied, self.skipped)
+
+
+async def _reached(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
+    """Whether ``consumer`` has read up to ``ends`` on every partition."""
+    positions = [await consumer.position(tp) for tp in ends]
+    return all(position >= end for position, end in zip(positions, ends.values(), strict=True))

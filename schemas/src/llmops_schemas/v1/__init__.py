@@ -3,6 +3,7 @@
 from llmops_schemas.v1.alerting import AlertRuleConfigured, NotifierConfigured, ObjectiveConfigured, SilenceSet
 from llmops_schemas.v1.alerts import AlertStateChanged
 from llmops_schemas.v1.audit import GENESIS_HASH, AuditActor, AuditRecorded, AuditResource
+from llmops_schemas.v1.audit_chain import AuditChained, AuditChainHead, AuditDigest
 from llmops_schemas.v1.calls import (
     CallError,
     CallParameters,
@@ -31,6 +32,7 @@ from llmops_schemas.v1.governance import (
     RbacRoleSettings,
     RetentionSettings,
 )
+from llmops_schemas.v1.keys import ApiKeyStateChanged
 from llmops_schemas.v1.prompt_labels import PromptLabelMoved
 from llmops_schemas.v1.prompts import PromptMessage, PromptVariable, PromptVersionPublished, PromptVersionRef
 from llmops_schemas.v1.replay import PartitionOffsets, ReplayCheckpointed, ReplayEvaluator
@@ -67,6 +69,10 @@ PAYLOADS = (
     ObjectiveConfigured,
     SilenceSet,
     NotifierConfigured,
+    AuditChained,
+    AuditDigest,
+    AuditChainHead,
+    ApiKeyStateChanged,
 )
 """Every v1 payload class, one per event type."""
 
@@ -75,7 +81,11 @@ __all__ = [
     "PAYLOADS",
     "AlertRuleConfigured",
     "AlertStateChanged",
+    "ApiKeyStateChanged",
     "AuditActor",
+    "AuditChainHead",
+    "AuditChained",
+    "AuditDigest",
     "AuditRecorded",
     "AuditResource",
     "BudgetConfigured",

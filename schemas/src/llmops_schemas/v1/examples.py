@@ -14,6 +14,7 @@ from llmops_schemas.ids import deterministic_uuid7
 from llmops_schemas.v1.alerting import AlertRuleConfigured, NotifierConfigured, ObjectiveConfigured, SilenceSet
 from llmops_schemas.v1.alerts import AlertStateChanged
 from llmops_schemas.v1.audit import GENESIS_HASH, AuditRecorded
+from llmops_schemas.v1.audit_chain import AuditChained, AuditChainHead, AuditDigest, chain_entry, link_hash
 from llmops_schemas.v1.calls import CallRecorded
 from llmops_schemas.v1.cost import BudgetConfigured, BudgetStateChanged, CostRecorded, PricePublished
 from llmops_schemas.v1.drift import DriftReported
@@ -22,6 +23,7 @@ from llmops_schemas.v1.evaluation import EvaluationScored, EvaluatorConfigured
 from llmops_schemas.v1.experiments import ExperimentConfigured
 from llmops_schemas.v1.feedback import FeedbackReceived
 from llmops_schemas.v1.governance import PolicyPublished
+from llmops_schemas.v1.keys import ApiKeyStateChanged
 from llmops_schemas.v1.prompt_labels import PromptLabelMoved
 from llmops_schemas.v1.prompts import PromptVersionPublished
 from llmops_schemas.v1.replay import ReplayCheckpointed
@@ -48,6 +50,15 @@ _AUDIT_FIELDS: dict[str, Any] = {
     "details": {"version": 3, "labels": ["production"]},
     "occurred_at": _AT,
 }
+
+_CHAIN_ENTRY = chain_entry(
+    tenant_id="acme",
+    sequence=0,
+    record_id="0195940d-1a28-7c3e-9f41-2b6d8e0a4c71",
+    source="/services/inference",
+    record={k: v for k, v in _AUDIT_FIELDS.items() if k != "ip"},
+)
+_CHAIN_HASH = link_hash(GENESIS_HASH, _CHAIN_ENTRY)
 
 _DATASET_DIGEST = "5d41402abc4b2a76b9719d911017c592ae2b9c5e1f2d3c4b5a69788796a5b4c3"
 
@@ -317,6 +328,18 @@ EXAMPLES: dict[type[EventPayload], dict[str, Any]] = {
         "updated_by": "alice@example.com",
         "updated_at": _AT,
     },
+    ApiKeyStateChanged: {
+        "key_id": "k-3f9a1c2e7b4d8a60",
+        "name": "support-bot production",
+        "role": "developer",
+        "sha256": "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8",
+        "status": "rotated",
+        "created_at": "2025-03-01T08:00:00Z",
+        "expires_at": "2025-03-15T09:26:53Z",
+        "rotated_to": "k-8b0e44d1c9a27f35",
+        "updated_by": "k-admin-01",
+        "updated_at": _AT,
+    },
     PolicyPublished: {
         "policy_id": "pii-default",
         "name": "Redact contact data",
@@ -394,6 +417,31 @@ EXAMPLES: dict[type[EventPayload], dict[str, Any]] = {
         "failed": 1,
         "failures": [{"example_id": "refund-late", "reason": "the gateway answered 504"}],
         "created_at": _AT,
+        "updated_at": _AT,
+    },
+    AuditChained: {
+        "sequence": 0,
+        "prev_hash": GENESIS_HASH,
+        "hash": _CHAIN_HASH,
+        "record_id": "0195940d-1a28-7c3e-9f41-2b6d8e0a4c71",
+        "entry": _CHAIN_ENTRY,
+    },
+    AuditDigest: {
+        "digest_number": 0,
+        "first_sequence": 0,
+        "last_sequence": 0,
+        "last_hash": _CHAIN_HASH,
+        "signed_at": _AT,
+        "key_id": "5b2c0e4f9a1d3c77",
+        "signature": "q" * 86 + "==",
+    },
+    AuditChainHead: {
+        "next_sequence": 1,
+        "hash": _CHAIN_HASH,
+        "source_partition": 0,
+        "source_offset": 41,
+        "next_digest": 1,
+        "digested_through": 0,
         "updated_at": _AT,
     },
 }

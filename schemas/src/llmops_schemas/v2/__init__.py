@@ -1,6 +1,7 @@
 """Version 2 of the payloads whose contract changed incompatibly; every other type is still at v1."""
 
 from llmops_schemas.v2.alerts import AlertStateChanged, NotificationQueued
+from llmops_schemas.v2.audit import AuditRecorded
 from llmops_schemas.v2.call_parts import (
     ChatMessage,
     Choice,
@@ -19,12 +20,16 @@ from llmops_schemas.v2.evaluation import EvaluationScored, EvaluatorRef, ScoreIt
 from llmops_schemas.v2.feedback import FeedbackReceived
 from llmops_schemas.v2.request import RequestSummary, ResponseFormat, ToolChoice, ToolDefinition
 
-PAYLOADS = (CallRecorded, CostRecorded, EvaluationScored, FeedbackReceived, AlertStateChanged, NotificationQueued)
+PAYLOADS = (
+    CallRecorded, CostRecorded, EvaluationScored, FeedbackReceived, AlertStateChanged, NotificationQueued,
+    AuditRecorded,
+)  # fmt: skip
 """Every v2 payload class, one per event type."""
 
 __all__ = [
     "PAYLOADS",
     "AlertStateChanged",
+    "AuditRecorded",
     "CallRecorded",
     "ChatMessage",
     "Choice",

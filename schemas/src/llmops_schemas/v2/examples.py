@@ -10,6 +10,7 @@ from typing import Any
 
 from llmops_schemas.envelope import EventPayload
 from llmops_schemas.v2.alerts import AlertStateChanged, NotificationQueued
+from llmops_schemas.v2.audit import AuditRecorded
 from llmops_schemas.v2.calls import CallRecorded
 from llmops_schemas.v2.cost import CostRecorded
 from llmops_schemas.v2.evaluation import EvaluationScored
@@ -199,6 +200,17 @@ EXAMPLES: dict[type[EventPayload], dict[str, Any]] = {
             "starts_at": "2025-03-14T09:20:00Z",
         },
         "queued_at": "2025-03-14T09:20:01Z",
+    },
+    AuditRecorded: {
+        "actor": {"type": "api_key", "id": "key-3f9c2a"},
+        "action": "prompt.publish",
+        "resource": {"type": "prompt", "id": "support-answer"},
+        "outcome": "success",
+        "request_id": "req-7f3a",
+        "before_digest": "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae",
+        "after_digest": "fcde2b2edba56bf408601fb721fe9b5c338d10ee429ea04fae5511b68fbf8fb9",
+        "details": {"version": 3, "labels": ["production"]},
+        "occurred_at": "2025-03-14T09:26:54.120Z",
     },
 }
 """Wire-form data of one valid payload per v2 payload class."""

@@ -21,7 +21,7 @@ from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.publisher import EventPublisher
 from llmops_kit.platform_client import warehouse_reader
 from llmops_kit.tasks import cancel_and_wait
-from llmops_schemas.v1 import AuditRecorded
+from llmops_schemas.v2 import AuditRecorded
 
 from llmops_alerting import __version__
 from llmops_alerting.config import AlertingSettings
@@ -137,7 +137,7 @@ async def _kafka_runtime(app: FastAPI, settings: AlertingSettings) -> Runtime:
     metrics = warehouse_reader(settings)
     ports = AlertingPorts(
         producer,
-        load_api_keys(settings.api_keys_file),
+        load_api_keys(settings),
         metrics=metrics,
         secrets=Secrets.load(settings.secrets_file, _secret_text(settings)),
     )

@@ -113,7 +113,7 @@ async def _kafka_runtime(app: FastAPI, settings: CostSettings) -> Runtime:
     if settings.ensure_topics:
         components.append(TopicProvisioner(bootstrap, TOPICS, security=security))
     components += [producer, prices, sent_reader, feed, notifier, loop]
-    ports = CostPorts(producer, load_api_keys(settings.api_keys_file), book=book, history=history, ledger=ledger)
+    ports = CostPorts(producer, load_api_keys(settings), book=book, history=history, ledger=ledger)
     checks = {
         "kafka": producer.ping, "prices": prices.check, "budgets": feed.check, **_install(app, settings, ports)
     }  # fmt: skip

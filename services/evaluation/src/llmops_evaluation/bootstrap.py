@@ -137,7 +137,7 @@ async def _kafka_runtime(app: FastAPI, settings: EvaluationSettings) -> Runtime:
     store = EvaluatorStore()
     configs = EvaluatorMaterializer(bootstrap, store, security=security)
     loop = build_consumer(settings, store, producer, producer)
-    keys = load_api_keys(settings.api_keys_file)
+    keys = load_api_keys(settings)
     judges, clients = _judge_ports(settings)
     # Verdicts and policies have clients of their own: their reads are bounded apart from the judges'.
     history, gateway = service_clients(settings)

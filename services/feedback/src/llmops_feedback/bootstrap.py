@@ -130,7 +130,7 @@ async def _kafka_runtime(app: FastAPI, settings: FeedbackSettings) -> Runtime:
     components += [producer, *materializers(bootstrap, state, security)]
     if history is not None:
         components.append(history)
-    keys = load_api_keys(settings.api_keys_file)
+    keys = load_api_keys(settings)
     verifier = settings.feedback_tokens.verifier()
     ports = FeedbackPorts(producer, keys, verifier=verifier, review_state=state, history=history)
 

@@ -122,7 +122,7 @@ def _production_ports(settings: InferenceSettings) -> InferencePorts:
         log.warning("INFERENCE_ROUTES_FILE is not set: the gateway serves no model")
     table = RoutingTable.load(settings.routes_file) if settings.routes_file else RoutingTable()
     return InferencePorts(
-        api_keys=load_api_keys(settings.api_keys_file),
+        api_keys=load_api_keys(settings),
         table=table,
         backends=build_backends(table),
         publisher=BackgroundProducer(

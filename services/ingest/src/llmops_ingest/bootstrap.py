@@ -99,7 +99,7 @@ async def _kafka_runtime(app: FastAPI, settings: IngestSettings) -> Runtime:
     components.append(producer)
     if isinstance(redactor, PolicyRedactor):
         components.append(_policy_records(settings, redactor))
-    keys = load_api_keys(settings.api_keys_file)
+    keys = load_api_keys(settings)
     checks = {"kafka": producer.ping, **_install(app, settings, IngestPorts(producer, keys, redactor=redactor))}
     if settings.consume_raw:
         loop = _raw_consumer(settings, producer, redactor)

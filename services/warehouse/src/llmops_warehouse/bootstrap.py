@@ -75,7 +75,8 @@ def _install(
     app.state.store = concurrent
     app.state.tables = tables_by_name(tables)
     app.state.query_limiter = InFlightLimiter(settings.max_queries_per_key, what="queries")
-    keys = keys if keys is not None else load_api_keys(settings.api_keys_file)
+    if keys is None and settings.api_keys_file is not None:  # the query API alone: the file's keys, no Kafka
+        keys = ApiKeyStore.from_file(settings.api_keys_file)
     checks: dict[str, ReadinessCheck] = {"clickhouse": concurrent.ping, **install_api_keys(app, keys)}
     return Runtime(components=[concurrent], checks=checks)
 
@@ -84,7 +85,8 @@ async def build_runtime(app: FastAPI, settings: WarehouseSettings, store: EventS
     """Everything the warehouse runs, in start order: ClickHouse (or ``store``), the topics, the DLQ producer,
     the consumer."""
     # `is None`, not `or`: an empty store is falsy (InMemoryEventStore has __len__).
-    runtime = _install(app, settings, store if store is not None else open_clickhouse_store(settings), None)
+    store = store if store is not None else open_clickhouse_store(settings)
+    runtime = _install(app, settings, store, load_api_keys(settings))
     producer = EventProducer(settings.kafka_bootstrap_servers, service="warehouse", security=settings.kafka_security)
     consumer = build_consumer(settings, app.state.store, producer)
 

@@ -25,7 +25,9 @@ from typing import Any
 
 from llmops_schemas.envelope import EventPayload
 from llmops_schemas.v1 import (
-    AuditRecorded,
+    ApiKeyStateChanged,
+    AuditChained,
+    AuditDigest,
     BudgetConfigured,
     BudgetStateChanged,
     DriftReported,
@@ -42,7 +44,7 @@ from llmops_schemas.v1 import (
     VerdictPolicySet,
 )
 from llmops_schemas.v1.runs import DatasetExampleAdded, DatasetVersionCreated, RunUpdated
-from llmops_schemas.v2 import AlertStateChanged, CostRecorded, EvaluationScored, FeedbackReceived
+from llmops_schemas.v2 import AlertStateChanged, AuditRecorded, CostRecorded, EvaluationScored, FeedbackReceived
 
 __all__ = ["FILTERS", "TABLES", "Column", "EventTable", "table_for_type", "table_named", "tables_by_name"]
 
@@ -155,6 +157,8 @@ TABLES: tuple[EventTable, ...] = (
     EventTable("budget_configs", BudgetConfigured),
     EventTable("prices", PricePublished, (_MODEL,)),
     EventTable("audit_records", AuditRecorded),
+    EventTable("audit_chain", AuditChained),
+    EventTable("audit_digests", AuditDigest),
     EventTable("alerts", AlertStateChanged),
     EventTable("erasure_requests", ErasureRequested),
     EventTable("erasure_receipts", ErasureProcessed),
@@ -178,6 +182,7 @@ TABLES: tuple[EventTable, ...] = (
     EventTable("dataset_examples", DatasetExampleAdded, key_pattern=r"[^:]+:[^:]+:[0-9]+:[0-9a-f]{12}:[^:]+"),
     EventTable("dataset_versions", DatasetVersionCreated, key_pattern=r"[^:]+:[^:]+:[0-9]+"),
     EventTable("runs", RunUpdated, (_RUN_ID,)),
+    EventTable("api_keys", ApiKeyStateChanged),
 )
 """Every stored event type but calls. Names are table names and the ``{table}`` of ``GET /v1/events/{table}``."""
 

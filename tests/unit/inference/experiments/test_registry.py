@@ -16,7 +16,8 @@ from llmops_inference.experiments.resolve import choose_variant
 from llmops_inference.experiments.service import ExperimentRegistry
 from llmops_inference.experiments.store import ExperimentStore
 from llmops_kit.kafka.publisher import InMemoryPublisher
-from llmops_schemas.v1 import AuditRecorded, ExperimentConfigured
+from llmops_schemas.v1 import ExperimentConfigured
+from llmops_schemas.v2 import AuditRecorded
 
 from tests.unit.inference.experiments.definitions import AB, CANARY, SHADOW
 from tests.unit.inference.prompts.fakes import ACTOR, TENANT
@@ -110,10 +111,8 @@ async def test_pause_resume_and_stop(registry: ExperimentRegistry, sink: InMemor
     again = await registry.stop(TENANT, "shadow-llama", ACTOR)
     assert again == stopped
     assert audit_actions(sink) == ["experiment.start", "experiment.pause", "experiment.resume", "experiment.stop"]
-    previous = None
-    for entry in sink.of(AuditRecorded):
-        assert entry.verify(previous), "one unbroken hash chain"
-        previous = entry
+    digests = [entry.after_digest for entry in sink.of(AuditRecorded)]
+    assert None not in digests and len(set(digests)) == len(digests), "each change's state has its own digest"
 
 
 async def test_a_stopped_experiment_cannot_change(registry: ExperimentRegistry) -> None:

@@ -67,7 +67,7 @@ class ReplayList(BaseModel):
     summary="Start a replay",
     responses={400: {"description": "The body is not JSON", "content": {"application/problem+json": {}}}},
 )
-async def start_replay(spec: ReplaySpec, manager: Manager, caller: Admin, request: Request) -> ReplayCheckpointed:
+async def start_replay(spec: ReplaySpec, caller: Admin, manager: Manager, request: Request) -> ReplayCheckpointed:
     """Re-score stored calls (a time range from the warehouse, or offset ranges of ``llmops.calls.recorded``)
     with configured evaluators as they are now, or new ones; the scores carry ``replay_id`` and stand beside the
     online ones. Audited. Progress: ``GET /v1/replays/{replay_id}``."""
@@ -75,20 +75,20 @@ async def start_replay(spec: ReplaySpec, manager: Manager, caller: Admin, reques
 
 
 @router.get("/v1/replays", response_model=ReplayList, summary="List replays")
-async def list_replays(manager: Manager, caller: Reader) -> ReplayList:
+async def list_replays(caller: Reader, manager: Manager) -> ReplayList:
     """The tenant's replays with their status and progress, newest first."""
     return ReplayList(items=manager.replays(caller.tenant_id))
 
 
 @router.get("/v1/replays/{replay_id}", response_model=ReplayCheckpointed, summary="One replay's progress")
-async def get_replay(replay_id: ReplayId, manager: Manager, caller: Reader) -> ReplayCheckpointed:
+async def get_replay(replay_id: ReplayId, caller: Reader, manager: Manager) -> ReplayCheckpointed:
     """Status, calls read (``processed``) and judged (``scored``), of ``expected`` where known, as of its last
     checkpoint."""
     return manager.get(caller.tenant_id, replay_id)
 
 
 @router.post("/v1/replays/{replay_id}/cancel", response_model=ReplayCheckpointed, summary="Cancel a replay")
-async def cancel_replay(replay_id: ReplayId, manager: Manager, caller: Admin, request: Request) -> ReplayCheckpointed:
+async def cancel_replay(replay_id: ReplayId, caller: Admin, manager: Manager, request: Request) -> ReplayCheckpointed:
     """Stop a running replay where it is (its scores so far stay); a finished one is returned unchanged. Audited."""
     return await manager.cancel(caller.tenant_id, replay_id, Actor.of(caller, request))
 

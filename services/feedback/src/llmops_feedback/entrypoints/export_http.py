@@ -7,14 +7,17 @@ bar) and ``X-LLMOps-Export-Skipped`` what was left out and why, as JSON. Needs `
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import Annotated, Any, Literal
 
+from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
+from llmops_kit.audit import Actor, AuditTrail
 from llmops_kit.auth import Principal, requires
 from llmops_kit.http.problems import ProblemError
 from llmops_kit.warehouse import HistoryError, HistoryUnavailable
@@ -38,7 +41,7 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
         429: "As many exports are running as the service allows; see Retry-After",
         422: "Invalid filters (a source the format does not have, a naive time, a window that ends before it starts)",
         502: "The warehouse refused the read",
-        503: "No warehouse configured, or it is unavailable; see Retry-After",
+        503: "No warehouse configured, or it (or Kafka, for the export's audit entry) is unavailable; see Retry-After",
     }.items()
 }
 
@@ -67,6 +70,23 @@ def _check(format: str, sources: list[str], start: datetime, end: datetime | Non
         raise ProblemError(422, "Unprocessable Content", "end must be after start")
 
 
+async def _audited(request: Request, principal: Principal, format: str, filters: ExportFilters, rows: int) -> None:
+    """The export's audit entry (who exported how many rows with which filters), on the log before any row is
+    sent: an export that cannot be audited is not served (503)."""
+    deps = request.app.state.feedback
+    details: dict[str, Any] = {"rows": rows, "start": filters.start, "end": filters.end, "app": filters.app,
+                               "model": filters.model, "prompt_name": filters.prompt_name}  # fmt: skip
+    entry = AuditTrail(deps.publisher, source=deps.source).publish_with(
+        principal.tenant_id, Actor.of(principal, request), action=f"export.{format}", resource=("export", format),
+        details={k: v for k, v in details.items() if v is not None},
+    )  # fmt: skip
+    try:
+        await asyncio.wait_for(entry, deps.publish_timeout_s)
+    except (KafkaError, TimeoutError, ConnectionError) as exc:
+        headers = {"Retry-After": str(deps.retry_after_s)}
+        raise ProblemError(503, "Service Unavailable", "the export could not be audited", headers=headers) from exc
+
+
 export_router = APIRouter(prefix="/v1/exports", tags=["exports"], responses=PROBLEMS)
 
 
@@ -77,6 +97,7 @@ export_router = APIRouter(prefix="/v1/exports", tags=["exports"], responses=PROB
     response_class=StreamingResponse,
 )
 async def export(
+    request: Request,
     principal: Reader,
     exporter: Annotated[Exporter, Depends(_exporter)],
     format: Annotated[Literal["dpo", "sft"], Path(description="dpo: TRL preference; sft: TRL language modeling")],
@@ -93,7 +114,8 @@ async def export(
 ) -> StreamingResponse:
     """Rows of one format from the caller's tenant: DPO pairs from corrections, pairwise judge scores and
     rating differences on the same prompt; SFT rows of approved answers and corrections. Each row has an
-    ``id`` (deduplicated) and its ``lineage`` (call ids, prompt version, model, judge, reviewer)."""
+    ``id`` (deduplicated) and its ``lineage`` (call ids, prompt version, model, judge, reviewer). Every export
+    is audited (``export.dpo``/``export.sft``, with its filters and row count) before its first row is sent."""
     begin = start or datetime.now(UTC) - timedelta(days=30)
     _check(format, source or [], begin, end)
     filters = ExportFilters(
@@ -112,6 +134,7 @@ async def export(
         ) from None
     except HistoryError as exc:
         raise ProblemError(502, "Bad Gateway", str(exc)) from None
+    await _audited(request, principal, format, filters, len(result.rows))
     EXPORT_ROWS.labels(format).inc(len(result.rows))
     headers = {
         "X-LLMOps-Export-Rows": str(len(result.rows)),

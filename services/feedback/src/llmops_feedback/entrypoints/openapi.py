@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from llmops_kit.auth import declares
 from llmops_kit.feedback_tokens import TOKEN_HEADER
 from llmops_kit.http.problems import FieldProblem, add_openapi_components, model_components, problem_doc
 from llmops_kit.http.problems import Problem as BaseProblem
@@ -110,6 +111,7 @@ def feedback_openapi_extra() -> dict[str, Any]:
     """``openapi_extra`` of ``POST /v1/feedback``: its body, and the token as a way to authorise it."""
     return {
         **_body({"$ref": _REF.format(model=ITEM)}),
+        **declares("feedback:write"),
         "security": [{"HTTPBearer": []}, {"APIKeyHeader": []}, {"FeedbackToken": []}],
     }
 
@@ -118,7 +120,7 @@ def batch_openapi_extra(max_items: int) -> dict[str, Any]:
     """``openapi_extra`` of ``POST /v1/feedback/batch``."""
     items = {"type": "array", "minItems": 1, "maxItems": max_items, "items": {"$ref": _REF.format(model=ITEM)}}
     schema = {"type": "object", "additionalProperties": False, "required": ["items"], "properties": {"items": items}}
-    return {**_body(schema), "security": [{"HTTPBearer": []}, {"APIKeyHeader": []}]}
+    return {**_body(schema), **declares("feedback:write")}
 
 
 def responses(*, batch: bool) -> dict[int | str, dict[str, Any]]:

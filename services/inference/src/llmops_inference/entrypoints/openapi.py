@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
-from llmops_kit.auth import API_KEY_SECURITY
+from llmops_kit.auth import declares
 from pydantic import BaseModel, ConfigDict, Field
 
 from llmops_inference.anthropic_front.models import MessagesRequest
@@ -162,7 +162,7 @@ def body(model_name: str) -> dict[str, Any]:
     """
     schema = {"$ref": _REF.format(model=model_name)}
     content = {"application/json": {"schema": schema}}
-    return {"requestBody": {"required": True, "content": content}, "security": API_KEY_SECURITY}
+    return {"requestBody": {"required": True, "content": content}, **declares("inference:invoke")}
 
 
 FEEDBACK_TOKEN_HEADER: dict[str, Any] = {
