@@ -8,13 +8,13 @@ key creation, a role is refused with 422 and audited (mass assignment). A new ke
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 from llmops_kit.access_audit import refuse, refuse_owner_fields
 from llmops_kit.audit import Actor
 from llmops_kit.auth import Principal, requires
-from llmops_kit.http.problems import ProblemError
+from llmops_kit.http.problems import ProblemError, problem_response
 
 from llmops_governance_audit.keys.model import KeyCreate, KeyCreated, KeyList, KeyRotate, KeyView
 from llmops_governance_audit.keys.registry import KeyRegistry
@@ -50,7 +50,21 @@ Registry = Annotated[KeyRegistry, Depends(_registry)]
 Creator = Annotated[Principal, Depends(_creator)]
 Changer = Annotated[Principal, Depends(_changer)]
 
-keys_router = APIRouter(prefix="/v1/keys", tags=["keys"])
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    status: {"description": text, "content": {"application/problem+json": {}}}
+    for status, text in {
+        400: "The body is not JSON",
+        401: "No, an unknown, a revoked or an expired API key",
+        403: "The key's role lacks `keys:manage`",
+        404: "No such key in the caller's tenant (another tenant's id answers the same; the attempt is audited)",
+        409: "The key was already rotated or revoked, or the tenant has as many keys as it may",
+        413: "The body is larger than the service accepts",
+        422: "The body is not valid, names a tenant or a role it may not (audited), or asks for too long a time",
+        503: "The key state is still loading, or Kafka did not store the change (see Retry-After)",
+    }.items()
+}
+
+keys_router = APIRouter(prefix="/v1/keys", tags=["keys"], responses=PROBLEMS)
 
 
 def _own(request: Request, registry: KeyRegistry, caller: Principal, key_id: str, action: str) -> None:
@@ -107,3 +121,20 @@ async def revoke_key(key_id: KeyId, request: Request, caller: Changer, registry:
     """Revoke ``key_id``: every service refuses it within seconds, without a restart."""
     _own(request, registry, caller, key_id, "key.revoke")
     return await registry.revoke(caller.tenant_id, key_id, Actor.of(caller, request))
+
+
+def _not_allowed(allow: str) -> Response:
+    """405 naming every method of a path served by two routes (Starlette's own 405 names only the first's)."""
+    return problem_response(405, "Method Not Allowed", "Method Not Allowed", headers={"Allow": allow})
+
+
+@keys_router.api_route("", methods=["PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"], include_in_schema=False)
+async def other_methods_of_keys() -> Response:
+    """405 with ``Allow: GET, POST``."""
+    return _not_allowed("GET, POST")
+
+
+@keys_router.api_route("/{key_id}", methods=["POST", "PUT", "PATCH", "OPTIONS", "TRACE"], include_in_schema=False)
+async def other_methods_of_a_key(key_id: str) -> Response:
+    """405 with ``Allow: DELETE, GET``."""
+    return _not_allowed("DELETE, GET")
