@@ -1,0 +1,114 @@
+"""Tests for text and embeddings: a cross-validated domain classifier (ROC AUC) and the kernel MMD.
+
+Domain classifier: a model is trained to tell current rows from reference rows (TF-IDF and logistic regression
+for text, logistic regression on the vectors for embeddings); its out-of-fold ROC AUC is 0.5 when the two cannot
+be told apart. The p-value is the Mann-Whitney normal approximation of that AUC under "no difference", which holds
+because every out-of-fold score comes from a model that did not see the row.
+
+MMD: the unbiased squared maximum mean discrepancy with a Gaussian kernel (bandwidth by the median heuristic),
+p-value by permutation. Both bound their cost by sampling at most ``max_rows`` rows per side (seeded).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import stats
+from scipy.spatial.distance import cdist
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+__all__ = ["ClassifierOutcome", "MmdOutcome", "domain_classifier", "mmd_test"]
+
+FOLDS = 5
+
+
+@dataclass(frozen=True)
+class ClassifierOutcome:
+    """Out-of-fold ROC AUC of the reference-vs-current classifier, and its one-sided p-value."""
+
+    auc: float
+    p_value: float
+    rows: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class MmdOutcome:
+    """Unbiased MMD squared, its permutation p-value, and the rows compared."""
+
+    mmd2: float
+    p_value: float
+    rows: tuple[int, int]
+
+
+def _sample(count: int, limit: int, rng: np.random.Generator) -> NDArray[np.intp]:
+    return np.sort(rng.choice(count, size=limit, replace=False)) if count > limit else np.arange(count)
+
+
+def _auc_p_value(auc: float, n_ref: int, n_cur: int) -> float:
+    spread = math.sqrt((n_ref + n_cur + 1) / (12 * n_ref * n_cur))
+    return float(stats.norm.sf((auc - 0.5) / spread))
+
+
+def domain_classifier(
+    reference: Sequence[str] | NDArray[np.float64],
+    current: Sequence[str] | NDArray[np.float64],
+    *,
+    max_rows: int,
+    seed: int,
+) -> ClassifierOutcome:
+    """How well current rows can be told from reference rows (texts, or an array of vectors per side)."""
+    rng = np.random.default_rng(seed)
+    ref_rows, cur_rows = _sample(len(reference), max_rows, rng), _sample(len(current), max_rows, rng)
+    labels = np.r_[np.zeros(len(ref_rows)), np.ones(len(cur_rows))]
+    if isinstance(reference, np.ndarray) and isinstance(current, np.ndarray):
+        features = np.vstack([reference[ref_rows], current[cur_rows]])
+    else:
+        texts = [reference[i] for i in ref_rows] + [current[i] for i in cur_rows]
+        features = TfidfVectorizer(sublinear_tf=True, min_df=2, max_features=20_000).fit_transform(texts)
+    folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=seed)
+    model = LogisticRegression(solver="liblinear")  # 10x faster than lbfgs here, same AUC
+    scores = cross_val_predict(model, features, labels, cv=folds, method="decision_function")
+    auc = float(roc_auc_score(labels, scores))
+    return ClassifierOutcome(auc, _auc_p_value(auc, len(ref_rows), len(cur_rows)), (len(ref_rows), len(cur_rows)))
+
+
+def _mmd2(kernel: NDArray[np.float64], is_current: NDArray[np.bool_]) -> NDArray[np.float64]:
+    """Unbiased MMD squared for each column of labels (rows x labellings), by matrix products, not loops."""
+    y = is_current.astype(np.float64)
+    x = 1.0 - y
+    n, m = x.sum(axis=0), y.sum(axis=0)
+    ky, kx = kernel @ y, kernel @ x
+    diagonal = np.diag(kernel)  # 1 for this kernel; kept general
+    kxx = ((x * kx).sum(axis=0) - diagonal @ x) / (n * (n - 1))
+    kyy = ((y * ky).sum(axis=0) - diagonal @ y) / (m * (m - 1))
+    return np.asarray(kxx + kyy - 2 * (x * ky).sum(axis=0) / (n * m))
+
+
+def mmd_test(
+    reference: NDArray[np.float64],
+    current: NDArray[np.float64],
+    *,
+    max_rows: int,
+    permutations: int,
+    seed: int,
+) -> MmdOutcome:
+    """Kernel two-sample test of two arrays of vectors (rows are observations)."""
+    rng = np.random.default_rng(seed)
+    ref = reference[_sample(len(reference), max_rows, rng)]
+    cur = current[_sample(len(current), max_rows, rng)]
+    pooled = np.vstack([ref, cur])
+    squared = cdist(pooled, pooled, "sqeuclidean")
+    bandwidth = float(np.median(squared[squared > 0])) if (squared > 0).any() else 1.0
+    kernel = np.exp(-squared / bandwidth)
+    is_current = np.r_[np.zeros(len(ref), bool), np.ones(len(cur), bool)]
+    shuffled = np.column_stack([rng.permutation(is_current) for _ in range(permutations)])
+    observed = float(_mmd2(kernel, is_current[:, None])[0])
+    exceed = int((_mmd2(kernel, shuffled) >= observed).sum())
+    return MmdOutcome(max(observed, 0.0), (1 + exceed) / (1 + permutations), (len(ref), len(cur)))
