@@ -22,7 +22,7 @@ setup: ## Install uv, the locked virtualenv, Kafka's jars and the helm binary (i
 lint: setup ## ruff, mypy (strict on schemas/ and the kit), and the committed JSON Schemas are current
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
-	$(RUN) mypy schemas/src kit/src $(wildcard services/*/src) cli/src
+	$(RUN) mypy schemas/src kit/src drift/src $(wildcard services/*/src) cli/src
 	$(RUN) python -m llmops_schemas.jsonschema --check
 	$(RUN) python -m llmops_kit.kafka.asyncapi --check
 	$(RUN) python -m llmops_schemas.compat

@@ -14,6 +14,7 @@ import typer
 from rich.markup import escape
 
 from llmops_cli.context import cli_context
+from llmops_cli.drift_cmd import drift_app
 from llmops_cli.evals_cmd import evals_app
 from llmops_cli.experiments_cmd import experiments_app
 from llmops_cli.feedback_cmd import feedback_app
@@ -38,6 +39,7 @@ app.add_typer(feedback_app, name="feedback")
 evals_app.command("verdict")(verdict)
 evals_app.add_typer(replay_app, name="replay")
 app.add_typer(kafka_app, name="kafka")
+app.add_typer(drift_app, name="drift")
 app.command()(calls)
 app.command()(metrics)
 
