@@ -8,7 +8,7 @@ UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest
 
-.PHONY: help setup lint format schemas test test-unit test-integration test-e2e test-contract run bench-ingest bench-gateway bench-feedback bench-ab bench-evaluation clean
+.PHONY: help setup lint format schemas test test-unit test-integration test-e2e test-contract run bench-ingest bench-gateway bench-feedback bench-ab bench-evaluation bench-drift clean
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -64,6 +64,9 @@ bench-gateway: setup ## Latency the gateway adds vs LiteLLM (own venv) and Portk
 
 bench-feedback: setup ## Feedback events accepted per second by one feedback process, batch and single (docs/benchmarks.md)
 	$(RUN) python benchmarks/bench_feedback.py --write docs/benchmarks.md
+
+bench-drift: setup ## The drift engine vs Evidently's data-drift preset (own venv in .cache) on scenarios with a known truth, 20 seeds each (docs/benchmarks.md)
+	$(RUN) python benchmarks/bench_drift.py --write docs/benchmarks.md
 
 bench-ab: setup ## A/B verdict statistics on simulated experiments: A/A false positives under peeking (2,000 runs each), power (docs/benchmarks.md)
 	$(RUN) python benchmarks/bench_ab_verdicts.py --write docs/benchmarks.md
