@@ -102,7 +102,7 @@ def check_files(
     reference: DataFile,
     current: DataFile,
     feature: Annotated[list[str] | None, typer.Option(help="NAME=KIND: set a feature's kind (repeatable)")] = None,
-    fdr: Annotated[float, typer.Option(min=1e-9, max=0.5, help="False discovery rate across features")] = 0.05,
+    fdr: Annotated[float, typer.Option(min=1e-9, max=0.5, help="False discovery rate across features")] = 0.01,
     fail_on_drift: Annotated[bool, typer.Option(help="Exit 3 when the dataset drifted")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
 ) -> None:
