@@ -33,6 +33,7 @@ from llmops_cli.client import ApiError, PlatformClient
 from llmops_cli.config import STATE_FILE, CliConfig, read_running_state
 from llmops_cli.demo import DEMO_APPS, demo_calls
 from llmops_cli.demo_runs import run_offline_demo
+from llmops_cli.drift_demo import run_drift_demo
 from llmops_cli.judge_demo import run_judge_demo
 from llmops_cli.platform import (
     EMBEDDING_MODEL,
@@ -139,6 +140,7 @@ def _run(platform: LocalPlatform, data_dir: Path, *, demo_calls: int, once: bool
         config = CliConfig(platform.url("ingest"), platform.url("warehouse"), keys["writer"])
         with PlatformClient(config) as client:
             _run_demo(client, demo_calls, console)
+        run_drift_demo(console)
         _run_replay_demo(platform, keys, console)
         _run_gateway_demo(platform, keys, console)
         run_judge_demo(platform, keys, console)

@@ -106,3 +106,16 @@ def test_bad_input_exits_2_with_a_precise_message(invoke: Invoke, tmp_path: Path
     wrong_kind = _check(invoke, good, good, "--feature", "model=ordinal")
     assert wrong_kind.exit_code == 2
     assert "expected NAME=KIND with KIND one of numeric, categorical, text, embedding" in wrong_kind.stderr
+
+
+def test_the_up_demo_finds_the_injected_drift_and_none_without_it() -> None:
+    from io import StringIO
+
+    from llmops_cli.drift_demo import run_drift_demo
+    from rich.console import Console
+
+    out = StringIO()
+    run_drift_demo(Console(file=out, width=400, color_system=None))
+
+    assert "as drawn dataset_drift=False" in out.getvalue()
+    assert "injected dataset_drift=True on latency_ms (ks" in out.getvalue()
