@@ -10,9 +10,11 @@ from typing import Any
 from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.upcasting import register_upcaster, with_payload
 from llmops_schemas.v1 import calls as v1_calls
+from llmops_schemas.v1 import drift as v1_drift
 from llmops_schemas.v1 import evaluation as v1_evaluation
 from llmops_schemas.v1 import feedback as v1_feedback
 from llmops_schemas.v2 import calls as v2_calls
+from llmops_schemas.v2 import drift as v2_drift
 from llmops_schemas.v2 import evaluation as v2_evaluation
 from llmops_schemas.v2 import feedback as v2_feedback
 
@@ -35,3 +37,9 @@ def _feedback_received_v1_to_v2(event: CloudEvent[Any]) -> CloudEvent[Any]:
 def _evaluation_scored_v1_to_v2(event: CloudEvent[Any]) -> CloudEvent[Any]:
     """A v1 score as a v2 pass of one item (the item's ``score_id`` is the v1 ``evaluation_id``)."""
     return with_payload(event, v2_evaluation.EvaluationScored.from_v1(event.data))
+
+
+@register_upcaster(v1_drift.DriftReported.event_type)
+def _drift_reported_v1_to_v2(event: CloudEvent[Any]) -> CloudEvent[Any]:
+    """A v1 report of one feature as a v2 check of that feature (its verdict is the dataset's)."""
+    return with_payload(event, v2_drift.DriftReported.from_v1(event.data))

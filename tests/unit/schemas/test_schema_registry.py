@@ -299,6 +299,7 @@ def test_upcaster_registry_refuses_mistakes() -> None:
 def test_the_platform_upcasts_exactly_the_superseded_types() -> None:
     assert UPCASTERS.types() == [
         "llmops.call.recorded.v1",
+        "llmops.drift.reported.v1",
         "llmops.evaluation.scored.v1",
         "llmops.feedback.received.v1",
     ]

@@ -13,11 +13,12 @@ from llmops_schemas.v2.call_parts import (
     TopLogprob,
 )
 from llmops_schemas.v2.calls import CallRecorded
+from llmops_schemas.v2.drift import DriftReference, DriftReported, FeatureDrift
 from llmops_schemas.v2.evaluation import EvaluationScored, EvaluatorRef, ScoreItem
 from llmops_schemas.v2.feedback import FeedbackReceived
 from llmops_schemas.v2.request import RequestSummary, ResponseFormat, ToolChoice, ToolDefinition
 
-PAYLOADS = (CallRecorded, EvaluationScored, FeedbackReceived)
+PAYLOADS = (CallRecorded, DriftReported, EvaluationScored, FeedbackReceived)
 """Every v2 payload class, one per event type."""
 
 __all__ = [
@@ -26,8 +27,11 @@ __all__ = [
     "ChatMessage",
     "Choice",
     "ContentPart",
+    "DriftReference",
+    "DriftReported",
     "EvaluationScored",
     "EvaluatorRef",
+    "FeatureDrift",
     "FeedbackReceived",
     "FunctionCall",
     "MediaRef",

@@ -29,7 +29,6 @@ from llmops_schemas.v1 import (
     BudgetConfigured,
     BudgetStateChanged,
     CostRecorded,
-    DriftReported,
     ErasureProcessed,
     ErasureRequested,
     EvaluatorConfigured,
@@ -43,7 +42,7 @@ from llmops_schemas.v1 import (
     VerdictPolicySet,
 )
 from llmops_schemas.v1.runs import DatasetExampleAdded, DatasetVersionCreated, RunUpdated
-from llmops_schemas.v2 import EvaluationScored, FeedbackReceived
+from llmops_schemas.v2 import DriftReported, EvaluationScored, FeedbackReceived
 
 __all__ = ["FILTERS", "TABLES", "Column", "EventTable", "table_for_type", "table_named", "tables_by_name"]
 
@@ -138,7 +137,11 @@ TABLES: tuple[EventTable, ...] = (
     EventTable("evaluation_scores", EvaluationScored, (_APP, _CALL_ID, _RUN_ID)),
     EventTable("evaluator_configs", EvaluatorConfigured, (_APP,)),
     EventTable("feedback", FeedbackReceived, (_CALL_ID,)),
-    EventTable("drift_reports", DriftReported, (_APP, _MODEL)),
+    EventTable(
+        "drift_reports",
+        DriftReported,
+        (_APP, _MODEL, _text("prompt_name"), _number("prompt_version", "prompt_version")),
+    ),
     EventTable("cost_records", CostRecorded, (_APP, _MODEL, _CALL_ID)),
     EventTable("budget_events", BudgetStateChanged),
     EventTable("budget_configs", BudgetConfigured),
