@@ -15,9 +15,7 @@ no-drift scenarios <= 5 %; at least as many features right as Evidently; >= 5x f
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import shutil
 import statistics
 import subprocess
 import tempfile
@@ -26,7 +24,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchkit import ROOT, git_revision, machine_facts, md_table, met, package_version, replace_section
+from benchkit import (
+    ROOT,
+    ensure_pinned_venv,
+    git_revision,
+    machine_facts,
+    md_table,
+    met,
+    package_version,
+    replace_section,
+)
 from drift_scenarios import FEATURES, KINDS, SCENARIOS, Scenario, generate
 from llmops_drift import check, columns_of
 
@@ -36,20 +43,6 @@ EVIDENTLY_VENV = ROOT / ".cache" / "evidently-venv"
 EVIDENTLY_REQUIREMENTS = Path(__file__).with_name("evidently-requirements.txt")
 WORKER = Path(__file__).with_name("drift_evidently_worker.py")
 NO_DRIFT = ("no drift", "no drift, small samples", "tiny shift")
-
-
-def ensure_evidently_venv(venv: Path = EVIDENTLY_VENV, requirements: Path = EVIDENTLY_REQUIREMENTS) -> Path:
-    """Evidently's virtualenv, synced to the pinned requirements (once per change of the pins)."""
-    digest = hashlib.sha256(requirements.read_bytes()).hexdigest()
-    marker, python = venv / ".requirements.sha256", venv / "bin" / "python"
-    if not (python.is_file() and marker.is_file() and marker.read_text().strip() == digest):
-        uv = shutil.which("uv") or "uv"
-        print(f"installing Evidently into {venv} (pinned in {requirements.name})")
-        if not python.is_file():
-            subprocess.run([uv, "venv", "--quiet", "--python", "3.11", str(venv)], check=True)
-        subprocess.run([uv, "pip", "sync", "--quiet", "--python", str(python), str(requirements)], check=True)
-        marker.write_text(digest + "\n")
-    return python
 
 
 @dataclass
@@ -180,7 +173,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=20, help="Seeds per scenario (at least 20 for the targets)")
     parser.add_argument("--write", type=Path, help="Rewrite the marked section of this markdown file")
     args = parser.parse_args()
-    evidently = Evidently(ensure_evidently_venv())
+    evidently = Evidently(ensure_pinned_venv(EVIDENTLY_VENV, EVIDENTLY_REQUIREMENTS))
     started = time.perf_counter()
     try:
         with tempfile.TemporaryDirectory(prefix="bench-drift-") as workdir:

@@ -3,7 +3,7 @@
 A record is a call record when it has a ``messages`` list and a ``model`` (the ``POST /v1/calls`` shape, v1 or
 v2, and what ``llmops calls --json`` exports). It becomes these features (absent ones are left out):
 ``prompt`` (the user messages' text joined by newlines), ``answer`` (the first choice's output, v1's ``output``),
-``model``, ``latency_ms``, ``time_to_first_token_ms``, ``prompt_tokens`` and ``completion_tokens`` (from
+``prompt_length`` and ``answer_length`` (their lengths in characters), ``model``, ``latency_ms``, ``time_to_first_token_ms``, ``prompt_tokens`` and ``completion_tokens`` (from
 ``usage``), ``status`` and ``language`` (the record's or its ``metadata``'s).
 """
 
@@ -40,9 +40,12 @@ def flatten_call_record(record: Mapping[str, Any]) -> dict[str, object]:
     messages = [m for m in record["messages"] if isinstance(m, dict) and m.get("role") == "user"]
     usage = record.get("usage") if isinstance(record.get("usage"), dict) else {}
     metadata = record.get("metadata") if isinstance(record.get("metadata"), dict) else {}
+    prompt, answer = "\n".join(_text(m.get("content")) for m in messages), _answer(record)
     features: dict[str, object] = {
-        "prompt": "\n".join(_text(m.get("content")) for m in messages),
-        "answer": _answer(record),
+        "prompt": prompt,
+        "answer": answer,
+        "prompt_length": len(prompt),
+        "answer_length": len(answer) if isinstance(answer, str) else None,
         "model": record.get("model"),
         "latency_ms": record.get("latency_ms"),
         "time_to_first_token_ms": record.get("time_to_first_token_ms"),

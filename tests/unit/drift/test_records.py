@@ -28,6 +28,8 @@ def test_a_call_record_is_flattened_by_the_rule() -> None:
     assert flatten_call_record(V2_CALL) == {
         "prompt": "where is my parcel\nthe blue one",
         "answer": "it ships today",
+        "prompt_length": 31,
+        "answer_length": 14,
         "model": "gpt-4o-mini",
         "latency_ms": 812.5,
         "prompt_tokens": 21,
