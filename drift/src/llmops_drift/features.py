@@ -111,8 +111,10 @@ def _text(reference: Sequence[object], current: Sequence[object], config: DriftC
     ]
     if (early := _too_few(Kind.TEXT, sizes, config, notes)) is not None:
         return early
-    if len(set(ref) | set(cur)) == 1:
-        notes.append("constant: one text in reference and current")
+    if len(set(ref) | set(cur)) == 1 or not any(text.split() for text in (*ref, *cur)):
+        notes.append(
+            "constant: one text in reference and current" if len(set(ref) | set(cur)) == 1 else "no words in any text"
+        )
         return Measured(Kind.TEXT, "domain_classifier", 0.5, 1.0, "roc_auc", 0.5, sizes, {"roc_auc": 0.5}, tuple(notes))
     out = domain_classifier(ref, cur, max_rows=config.max_rows, seed=config.seed)
     return Measured(

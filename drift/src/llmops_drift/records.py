@@ -3,8 +3,9 @@
 A record is a call record when it has a ``messages`` list and a ``model`` (the ``POST /v1/calls`` shape, v1 or
 v2, and what ``llmops calls --json`` exports). It becomes these features (absent ones are left out):
 ``prompt`` (the user messages' text joined by newlines), ``answer`` (the first choice's output, v1's ``output``),
-``prompt_length`` and ``answer_length`` (their lengths in characters), ``model``, ``latency_ms``, ``time_to_first_token_ms``, ``prompt_tokens`` and ``completion_tokens`` (from
-``usage``), ``status`` and ``language`` (the record's or its ``metadata``'s).
+``prompt_length`` and ``answer_length`` (their lengths in characters), ``model``, ``latency_ms``,
+``time_to_first_token_ms``, ``prompt_tokens`` and ``completion_tokens`` (from ``usage``), ``status`` and
+``language`` (the record's or its ``metadata``'s).
 """
 
 from __future__ import annotations

@@ -163,3 +163,11 @@ def test_the_fdr_is_configurable(rng: np.random.Generator) -> None:
 
     assert strict.features["x"].threshold == 1e-9
     assert strict.dataset_drift is False
+
+
+def test_texts_without_words_or_without_repeated_words_still_get_a_verdict() -> None:
+    empty = check({"t": [""] * 60 + ["   "] * 10}, {"t": [""] * 60}, kinds={"t": Kind.TEXT}).features["t"]
+    unique = check({"t": [f"a{i} b{i} c{i}" for i in range(60)]}, {"t": [f"x{i} y{i} z{i}" for i in range(60)]})
+
+    assert empty.drift is False and empty.notes == ("no words in any text",)
+    assert unique.features["t"].drift is not None
