@@ -26,7 +26,9 @@ __all__ = ["drift_app"]
 drift_app = typer.Typer(help="Drift checks with the platform's drift engine (docs/drift.md).", no_args_is_help=True)
 
 MAX_ROWS = 1_000_000
-"""The most records read from one file: a bound before the work, not after memory ran out."""
+"""The most records checked from one file (the engine samples text and embeddings further, docs/drift.md)."""
+MAX_BYTES = 1 << 30
+"""The largest file read: checked before reading, so a huge file is refused rather than exhausting memory."""
 COLUMNS = ("feature", "kind", "test", "statistic", "p adjusted", "effect", "drift", "notes")
 DataFile = Annotated[Path, typer.Option(exists=True, dir_okay=False, help="JSON Lines, one flat record per line")]
 
@@ -58,8 +60,11 @@ def _nested(numbers: list[int], records: list[dict[str, Any]]) -> tuple[int, str
 def _columns(cli: CliContext, path: Path) -> dict[str, list[object]]:
     from llmops_drift import columns_of
 
-    if path.stat().st_size == 0:
+    size = path.stat().st_size
+    if size == 0:
         raise cli.fail(f"{path}: empty file", code=2)
+    if size > MAX_BYTES:
+        raise cli.fail(f"{path}: {size:,} bytes, at most {MAX_BYTES:,} are read; sample the file", code=2)
     try:
         numbers, records = read_jsonl(path)
     except JsonlError as exc:

@@ -119,3 +119,17 @@ def test_the_up_demo_finds_the_injected_drift_and_none_without_it() -> None:
 
     assert "as drawn dataset_drift=False" in out.getvalue()
     assert "injected dataset_drift=True on latency_ms (ks" in out.getvalue()
+
+
+def test_files_over_the_bounds_are_refused_before_reading(invoke: Invoke, tmp_path: Path, monkeypatch) -> None:
+    from llmops_cli import drift_cmd
+
+    good = _write(tmp_path / "good.jsonl", _records(50, 1))
+    monkeypatch.setattr(drift_cmd, "MAX_BYTES", 100)
+    too_big = _check(invoke, good, good)
+    monkeypatch.setattr(drift_cmd, "MAX_BYTES", 1 << 30)
+    monkeypatch.setattr(drift_cmd, "MAX_ROWS", 10)
+    too_long = _check(invoke, good, good)
+
+    assert too_big.exit_code == 2 and "bytes, at most 100 are read; sample the file" in too_big.stderr
+    assert too_long.exit_code == 2 and "50 records, at most 10 are checked; sample the file" in too_long.stderr
