@@ -108,6 +108,9 @@ def check_files(
     current: DataFile,
     feature: Annotated[list[str] | None, typer.Option(help="NAME=KIND: set a feature's kind (repeatable)")] = None,
     fdr: Annotated[float, typer.Option(min=1e-9, max=0.5, help="False discovery rate across features")] = 0.01,
+    topics: Annotated[
+        int, typer.Option(min=0, max=50, help="Also compare each text feature's topic mix (k topics; 0: off)")
+    ] = 0,
     fail_on_drift: Annotated[bool, typer.Option(help="Exit 3 when the dataset drifted")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
 ) -> None:
@@ -117,7 +120,7 @@ def check_files(
     cli = cli_context(ctx)
     kinds = _kinds(cli, feature or [])
     try:
-        report = check(_columns(cli, reference), _columns(cli, current), kinds, DriftConfig(fdr=fdr))
+        report = check(_columns(cli, reference), _columns(cli, current), kinds, DriftConfig(fdr=fdr, topics=topics))
     except ValueError as exc:  # values that cannot be the kind given (embeddings of two sizes, ...)
         raise cli.fail(str(exc), code=2) from exc
     body = report.as_json()

@@ -30,6 +30,8 @@ class DriftConfig:
     ``min_samples``: per kind, the fewest present values on each side for a verdict. ``effect_floor``: per kind,
     the effect size a significant difference must also reach. ``max_rows``/``mmd_permutations``: bounds on the
     cost of the classifier and MMD (rows sampled per side; seeded by ``seed``, so a check is reproducible).
+    ``topics``: when above 0, each text feature also gets a ``<name>:topic`` feature, the texts' clusters in a
+    topic model of that many topics fitted on the reference (``llmops_drift.topics``); 0, the default, adds none.
     """
 
     fdr: float = 0.01
@@ -38,4 +40,5 @@ class DriftConfig:
     max_rows: int = 2_000
     mmd_max_rows: int = 500
     mmd_permutations: int = 200
+    topics: int = 0
     seed: int = 0

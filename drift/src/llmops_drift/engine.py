@@ -17,6 +17,7 @@ from llmops_drift.columns import Kind, infer_kind
 from llmops_drift.config import DriftConfig
 from llmops_drift.features import Measured, measure
 from llmops_drift.multiple import benjamini_hochberg
+from llmops_drift.topics import topic_columns
 
 __all__ = ["DATASET_RULE", "DriftReport", "FeatureResult", "check"]
 
@@ -130,7 +131,14 @@ def check(
 ) -> DriftReport:
     """Compare ``current`` with ``reference`` (columns of values by feature name; ``kinds`` overrides inference)."""
     config = config or DriftConfig()
-    measured = _measure_all(reference, current, _kinds(reference, current, kinds or {}), config)
+    kinds_of = _kinds(reference, current, kinds or {})
+    if config.topics:
+        texts = [name for name, kind in kinds_of.items() if kind is Kind.TEXT]
+        extra_ref, extra_cur = topic_columns(reference, current, texts, topics=config.topics,
+                                             min_rows=config.min_samples[Kind.TEXT], seed=config.seed)  # fmt: skip
+        reference, current = {**reference, **extra_ref}, {**current, **extra_cur}
+        kinds_of |= dict.fromkeys(extra_ref, Kind.CATEGORICAL)
+    measured = _measure_all(reference, current, kinds_of, config)
     tested = [name for name, m in measured.items() if m.p_value is not None]
     adjusted = dict(zip(tested, benjamini_hochberg([measured[n].p_value or 0.0 for n in tested]), strict=True))
     features = {name: _decide(m, adjusted.get(name), config) for name, m in measured.items()}

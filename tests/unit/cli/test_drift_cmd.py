@@ -73,8 +73,10 @@ def test_exported_call_records_are_flattened(invoke: Invoke, tmp_path: Path, dem
 
     body = json.loads(_check(invoke, reference, current, "--json").stdout)
 
-    assert {"prompt", "model", "latency_ms", "status"} <= body["features"].keys()
+    assert {"prompt", "model", "latency_ms", "status", "prompt_length"} <= body["features"].keys()
     assert body["features"]["prompt"]["kind"] == "text"
+    with_topics = json.loads(_check(invoke, reference, current, "--json", "--topics", "3").stdout)
+    assert with_topics["features"]["prompt:topic"]["test"] == "chi2"
 
 
 def test_the_table_names_the_verdict_and_fail_on_drift_exits_3(invoke: Invoke, tmp_path: Path) -> None:

@@ -171,3 +171,17 @@ def test_texts_without_words_or_without_repeated_words_still_get_a_verdict() -> 
 
     assert empty.drift is False and empty.notes == ("no words in any text",)
     assert unique.features["t"].drift is not None
+
+
+def test_topics_fitted_on_the_reference_show_which_way_text_moved(rng: np.random.Generator) -> None:
+    billing = [f"billing{i}" for i in range(40)]
+    shipping = [f"shipping{i}" for i in range(40)]
+    reference = {"t": _texts(rng, 400, billing) + _texts(rng, 400, shipping)}
+    same = {"t": _texts(rng, 200, billing) + _texts(rng, 200, shipping)}
+    moved = {"t": _texts(rng, 350, billing) + _texts(rng, 50, shipping)}
+    config = DriftConfig(topics=4)
+
+    assert check(reference, same, config=config).features["t:topic"].drift is False
+    moved_topics = check(reference, moved, config=config).features["t:topic"]
+    assert moved_topics.kind is Kind.CATEGORICAL and moved_topics.drift is True
+    assert "t:topic" not in check(reference, moved).features  # off by default
