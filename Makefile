@@ -8,7 +8,7 @@ UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest
 
-.PHONY: help setup lint format schemas test test-unit test-integration test-e2e test-contract run bench-ingest bench-gateway bench-feedback bench-ab bench-evaluation bench-alerting clean
+.PHONY: help setup lint format schemas test test-unit test-integration test-e2e test-contract run bench-ingest bench-gateway bench-feedback bench-ab bench-evaluation bench-alerting clean bench-drift
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -23,7 +23,7 @@ setup: ## Install uv, the locked virtualenv, Kafka's jars, the helm and promtool
 lint: setup ## ruff, mypy (strict on schemas/ and the kit), and the committed JSON Schemas are current
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
-	$(RUN) mypy schemas/src kit/src pii/src $(wildcard services/*/src) cli/src
+	$(RUN) mypy schemas/src kit/src pii/src drift/src $(wildcard services/*/src) cli/src
 	$(RUN) python -m llmops_schemas.jsonschema --check
 	$(RUN) python -m llmops_kit.kafka.asyncapi --check
 	$(RUN) python -m llmops_schemas.compat
@@ -68,6 +68,9 @@ bench-feedback: setup ## Feedback events accepted per second by one feedback pro
 
 bench-alerting: setup ## Event to notifier call latency with 100 rules at 1,000 events/s (docs/benchmarks.md)
 	$(RUN) python benchmarks/bench_alerting.py --write docs/benchmarks.md
+
+bench-drift: setup ## The drift engine vs Evidently's data-drift preset (own venv in .cache) on scenarios with a known truth, 20 seeds each (docs/benchmarks.md)
+	$(RUN) python benchmarks/bench_drift.py --write docs/benchmarks.md
 
 bench-ab: setup ## A/B verdict statistics on simulated experiments: A/A false positives under peeking (2,000 runs each), power (docs/benchmarks.md)
 	$(RUN) python benchmarks/bench_ab_verdicts.py --write docs/benchmarks.md

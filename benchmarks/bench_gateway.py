@@ -63,7 +63,6 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -86,6 +85,7 @@ from benchkit import (
     CLIENT,
     ROOT,
     CpuWindow,
+    ensure_pinned_venv,
     fmt,
     git_revision,
     machine_facts,
@@ -133,14 +133,6 @@ console = Console() if sys.stdout.isatty() else Console(width=180)
 # ------------------------------------------------------------------------------------------- the processes
 
 
-def _uv() -> list[str]:
-    """The uv that runs this script (``uv run`` sets ``UV``), else the one on PATH."""
-    found = os.environ.get("UV") or shutil.which("uv")
-    if not found:
-        raise RuntimeError("uv not found: run the benchmark with `uv run` (or `make bench-gateway`)")
-    return [found]
-
-
 def ensure_litellm_venv(venv: Path = LITELLM_VENV, requirements: Path = LITELLM_REQUIREMENTS) -> Path:
     """The LiteLLM proxy's virtualenv, synced to the pinned requirements (once per change of the pins).
 
@@ -148,16 +140,7 @@ def ensure_litellm_venv(venv: Path = LITELLM_VENV, requirements: Path = LITELLM_
     logger, which fails without ``opentelemetry-sdk``), and without ``.pyc`` files (``PYTHONDONTWRITEBYTECODE``)
     that would be a compile per request that no pip-installed proxy pays.
     """
-    digest = hashlib.sha256(requirements.read_bytes()).hexdigest()
-    marker = venv / ".requirements.sha256"
-    python = venv / "bin" / "python"
-    if not (python.is_file() and marker.is_file() and marker.read_text().strip() == digest):
-        console.print(f"installing the LiteLLM proxy into {venv} (pinned in {requirements.name})")
-        if not python.is_file():
-            subprocess.run([*_uv(), "venv", "--quiet", "--python", "3.11", str(venv)], check=True)
-        sync = [*_uv(), "pip", "sync", "--quiet", "--compile-bytecode", "--python", str(python), str(requirements)]
-        subprocess.run(sync, check=True)
-        marker.write_text(digest + "\n")
+    ensure_pinned_venv(venv, requirements, compile_bytecode=True)
     return venv / "bin" / "litellm"
 
 

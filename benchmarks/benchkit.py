@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import importlib.metadata
 import math
 import os
 import platform
+import shutil
 import subprocess
 import time
 from collections.abc import Sequence
@@ -145,6 +147,29 @@ def rest_of_machine(window: CpuWindow) -> float:
 
 
 # ------------------------------------------------------------------------------------------- the machine
+
+
+def ensure_pinned_venv(venv: Path, requirements: Path, *, compile_bytecode: bool = False) -> Path:
+    """A peer's own virtualenv (LiteLLM, Evidently), synced to its pinned requirements once per change of the pins.
+
+    Returns its ``python``. The pins live beside the benchmark and never in uv.lock: the peers' dependencies
+    conflict with the workspace's. Needs uv (``uv run`` sets ``UV``; else the one on PATH).
+    """
+    uv = os.environ.get("UV") or shutil.which("uv")
+    if not uv:
+        raise RuntimeError("uv not found: run the benchmark with `uv run` (or its make target)")
+    digest = hashlib.sha256(requirements.read_bytes()).hexdigest()
+    marker, python = venv / ".requirements.sha256", venv / "bin" / "python"
+    if not (python.is_file() and marker.is_file() and marker.read_text().strip() == digest):
+        print(f"installing {requirements.name} into {venv}", flush=True)
+        if not python.is_file():
+            subprocess.run([uv, "venv", "--quiet", "--python", "3.11", str(venv)], check=True)
+        compile_flag = ["--compile-bytecode"] if compile_bytecode else []
+        subprocess.run(
+            [uv, "pip", "sync", "--quiet", *compile_flag, "--python", str(python), str(requirements)], check=True
+        )
+        marker.write_text(digest + "\n")
+    return python
 
 
 def first_line_value(path: str, key: str) -> str:

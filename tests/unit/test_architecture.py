@@ -13,8 +13,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "pyproject.toml").is_file())
-SHARED = {"schemas": ROOT / "schemas" / "src", "kit": ROOT / "kit" / "src", "pii": ROOT / "pii" / "src"}
-PACKAGES = [ROOT / "schemas", ROOT / "kit", ROOT / "pii", ROOT / "cli", *(ROOT / "services" / s for s in SERVICES)]
+SHARED = {
+    "schemas": ROOT / "schemas" / "src",
+    "kit": ROOT / "kit" / "src",
+    "pii": ROOT / "pii" / "src",
+    "drift": ROOT / "drift" / "src",
+}
+PACKAGES = [
+    ROOT / "schemas", ROOT / "kit", ROOT / "pii", ROOT / "drift", ROOT / "cli",
+    *(ROOT / "services" / s for s in SERVICES),
+]  # fmt: skip
 
 
 def package_of(directory: str) -> str:
@@ -57,8 +65,8 @@ def test_a_service_imports_no_other_service(service: str) -> None:
 @pytest.mark.parametrize("library", sorted(SHARED))
 def test_shared_code_imports_no_service(library: str) -> None:
     forbidden = {package_of(s) for s in SERVICES} | {"llmops_cli"}
-    if library in ("schemas", "pii"):
-        forbidden.add("llmops_kit")  # contracts and the redaction engine stand alone
+    if library in {"schemas", "pii", "drift"}:
+        forbidden.add("llmops_kit")  # contracts, the redaction engine and the drift statistics stand alone
     assert forbidden_imports(SHARED[library], forbidden) == {}
 
 

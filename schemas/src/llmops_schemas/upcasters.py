@@ -13,12 +13,14 @@ from llmops_schemas.v1 import alerts as v1_alerts
 from llmops_schemas.v1 import audit as v1_audit
 from llmops_schemas.v1 import calls as v1_calls
 from llmops_schemas.v1 import cost as v1_cost
+from llmops_schemas.v1 import drift as v1_drift
 from llmops_schemas.v1 import evaluation as v1_evaluation
 from llmops_schemas.v1 import feedback as v1_feedback
 from llmops_schemas.v2 import alerts as v2_alerts
 from llmops_schemas.v2 import audit as v2_audit
 from llmops_schemas.v2 import calls as v2_calls
 from llmops_schemas.v2 import cost as v2_cost
+from llmops_schemas.v2 import drift as v2_drift
 from llmops_schemas.v2 import evaluation as v2_evaluation
 from llmops_schemas.v2 import feedback as v2_feedback
 
@@ -59,3 +61,9 @@ def _alert_state_changed_v1_to_v2(event: CloudEvent[Any]) -> CloudEvent[Any]:
 def _audit_recorded_v1_to_v2(event: CloudEvent[Any]) -> CloudEvent[Any]:
     """A v1 audit entry as v2: its producer's per-process chain fields, address and user agent dropped."""
     return with_payload(event, v2_audit.AuditRecorded.from_v1(event.data))
+
+
+@register_upcaster(v1_drift.DriftReported.event_type)
+def _drift_reported_v1_to_v2(event: CloudEvent[Any]) -> CloudEvent[Any]:
+    """A v1 report of one feature as a v2 check of that feature (its verdict is the dataset's)."""
+    return with_payload(event, v2_drift.DriftReported.from_v1(event.data))

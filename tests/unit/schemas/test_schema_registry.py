@@ -302,6 +302,7 @@ def test_the_platform_upcasts_exactly_the_superseded_types() -> None:
         "llmops.audit.recorded.v1",
         "llmops.call.recorded.v1",
         "llmops.cost.recorded.v1",
+        "llmops.drift.reported.v1",
         "llmops.evaluation.scored.v1",
         "llmops.feedback.received.v1",
     ]

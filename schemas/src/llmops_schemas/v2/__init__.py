@@ -16,13 +16,14 @@ from llmops_schemas.v2.call_parts import (
 )
 from llmops_schemas.v2.calls import CallRecorded
 from llmops_schemas.v2.cost import CostRecorded
+from llmops_schemas.v2.drift import DriftReference, DriftReported, FeatureDrift
 from llmops_schemas.v2.evaluation import EvaluationScored, EvaluatorRef, ScoreItem
 from llmops_schemas.v2.feedback import FeedbackReceived
 from llmops_schemas.v2.request import RequestSummary, ResponseFormat, ToolChoice, ToolDefinition
 
 PAYLOADS = (
-    CallRecorded, CostRecorded, EvaluationScored, FeedbackReceived, AlertStateChanged, NotificationQueued,
-    AuditRecorded,
+    CallRecorded, CostRecorded, DriftReported, EvaluationScored, FeedbackReceived, AlertStateChanged,
+    NotificationQueued, AuditRecorded,
 )  # fmt: skip
 """Every v2 payload class, one per event type."""
 
@@ -35,8 +36,11 @@ __all__ = [
     "Choice",
     "ContentPart",
     "CostRecorded",
+    "DriftReference",
+    "DriftReported",
     "EvaluationScored",
     "EvaluatorRef",
+    "FeatureDrift",
     "FeedbackReceived",
     "FunctionCall",
     "MediaRef",

@@ -13,6 +13,7 @@ from llmops_schemas.v2.alerts import AlertStateChanged, NotificationQueued
 from llmops_schemas.v2.audit import AuditRecorded
 from llmops_schemas.v2.calls import CallRecorded
 from llmops_schemas.v2.cost import CostRecorded
+from llmops_schemas.v2.drift import DriftReported
 from llmops_schemas.v2.evaluation import EvaluationScored
 from llmops_schemas.v2.feedback import FeedbackReceived
 
@@ -211,6 +212,57 @@ EXAMPLES: dict[type[EventPayload], dict[str, Any]] = {
         "after_digest": "fcde2b2edba56bf408601fb721fe9b5c338d10ee429ea04fae5511b68fbf8fb9",
         "details": {"version": 3, "labels": ["production"]},
         "occurred_at": "2025-03-14T09:26:54.120Z",
+    },
+    DriftReported: {
+        "report_id": "drift-support-bot-gpt-4o-mini-2025-03-14T09",
+        "app": "support-bot",
+        "model": "gpt-4o-mini",
+        "prompt_name": "support-answer",
+        "prompt_version": 3,
+        "window": {"start": "2025-03-14T09:00:00Z", "end": "2025-03-14T10:00:00Z"},
+        "reference": {
+            "kind": "pinned_window",
+            "window": {"start": "2025-03-01T00:00:00Z", "end": "2025-03-08T00:00:00Z"},
+        },
+        "dataset_drift": True,
+        "fdr": 0.01,
+        "features": [
+            {
+                "feature": "latency_ms",
+                "kind": "numeric",
+                "test": "ks",
+                "statistic": 0.41,
+                "threshold": 0.01,
+                "p_value": 1.5e-99,
+                "p_value_adjusted": 4.5e-99,
+                "effect": "wasserstein_norm",
+                "effect_size": 1.18,
+                "effect_threshold": 0.1,
+                "drifted": True,
+                "sample_size": 1000,
+                "baseline_sample_size": 2000,
+                "statistics": {"ks": 0.41, "psi": 1.03, "wasserstein": 293.2, "wasserstein_norm": 1.18},
+            },
+            {
+                "feature": "prompt",
+                "kind": "text",
+                "test": "domain_classifier",
+                "statistic": 0.52,
+                "threshold": 0.01,
+                "p_value": 0.4,
+                "p_value_adjusted": 0.8,
+                "effect": "roc_auc",
+                "effect_size": 0.52,
+                "effect_threshold": 0.55,
+                "drifted": False,
+                "sample_size": 1000,
+                "baseline_sample_size": 2000,
+                "notes": ["3 missing value(s) in current left out"],
+            },
+        ],
+        "sample_size": 1000,
+        "baseline_sample_size": 2000,
+        "computed_at": "2025-03-14T10:00:05Z",
     },
 }
 """Wire-form data of one valid payload per v2 payload class."""

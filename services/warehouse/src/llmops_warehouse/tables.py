@@ -30,7 +30,6 @@ from llmops_schemas.v1 import (
     AuditDigest,
     BudgetConfigured,
     BudgetStateChanged,
-    DriftReported,
     ErasureProcessed,
     ErasureRequested,
     EvaluatorConfigured,
@@ -44,7 +43,14 @@ from llmops_schemas.v1 import (
     VerdictPolicySet,
 )
 from llmops_schemas.v1.runs import DatasetExampleAdded, DatasetVersionCreated, RunUpdated
-from llmops_schemas.v2 import AlertStateChanged, AuditRecorded, CostRecorded, EvaluationScored, FeedbackReceived
+from llmops_schemas.v2 import (
+    AlertStateChanged,
+    AuditRecorded,
+    CostRecorded,
+    DriftReported,
+    EvaluationScored,
+    FeedbackReceived,
+)
 
 __all__ = ["FILTERS", "TABLES", "Column", "EventTable", "table_for_type", "table_named", "tables_by_name"]
 
@@ -140,7 +146,11 @@ TABLES: tuple[EventTable, ...] = (
     EventTable("evaluation_scores", EvaluationScored, (_APP, _CALL_ID, _RUN_ID, _text("replay_id"))),
     EventTable("evaluator_configs", EvaluatorConfigured, (_APP,)),
     EventTable("feedback", FeedbackReceived, (_CALL_ID,)),
-    EventTable("drift_reports", DriftReported, (_APP, _MODEL)),
+    EventTable(
+        "drift_reports",
+        DriftReported,
+        (_APP, _MODEL, _text("prompt_name"), _number("prompt_version", "prompt_version")),
+    ),
     EventTable(
         "cost_records",
         CostRecorded,

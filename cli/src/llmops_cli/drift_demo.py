@@ -1,0 +1,29 @@
+"""The drift part of `llmops up`'s demo: the engine of `llmops drift check` on demo calls with a drift injected."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from llmops_cli.demo import demo_calls
+
+REFERENCE_CALLS, CURRENT_CALLS = 1000, 500
+SLOWDOWN = 1.5
+"""The injected drift: every current call takes 1.5 times as long (a slower upstream)."""
+
+
+def run_drift_demo(console: Console) -> None:
+    """Check demo calls against demo calls, once as drawn and once with latency inflated; print both verdicts."""
+    from llmops_drift import check, columns_of  # scipy and scikit-learn: imported only when the demo runs
+
+    reference = columns_of(demo_calls(REFERENCE_CALLS, seed=11))
+    same = check(reference, columns_of(demo_calls(CURRENT_CALLS, seed=12)))
+    slow = [call | {"latency_ms": call["latency_ms"] * SLOWDOWN} for call in demo_calls(CURRENT_CALLS, seed=12)]
+    drifted = check(reference, columns_of(slow))
+    latency = drifted.features["latency_ms"]
+    console.print(
+        f"[green]✓[/green] drift check ({REFERENCE_CALLS:,} reference vs {CURRENT_CALLS:,} current demo calls, "
+        f"{len(same.features)} features): as drawn dataset_drift={same.dataset_drift}; latency x{SLOWDOWN} injected "
+        f"dataset_drift={drifted.dataset_drift} on {', '.join(drifted.drifted)} ({latency.test} "
+        f"{latency.statistic:.3f}, adjusted p {latency.p_value_adjusted:.1e}); `llmops drift check` does this on files",
+        highlight=False,
+    )
