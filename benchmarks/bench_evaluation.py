@@ -264,9 +264,9 @@ async def backlog(platform: Platform, encoded: list[EncodedEvent]) -> Phase:
     try:
         scored_before = await committed(admin, "evaluation-bench", CallRecorded.topic)
         stored_before = await committed(admin, "wh-bench", EvaluationScored.topic)
+        calls_total = await committed(admin, "wh-bench", CallRecorded.topic) + len(encoded)
         for i in range(0, len(encoded), 2000):
             await producer.publish_encoded(encoded[i : i + 2000])
-        calls_total = await committed(admin, "wh-bench", CallRecorded.topic) + len(encoded)
         await wait_committed(admin, "wh-bench", CallRecorded.topic, calls_total, 900)
         started = time.monotonic()
         evaluation.start()
