@@ -14,6 +14,7 @@ from llmops_schemas.v1 import audit as v1_audit
 from llmops_schemas.v1 import calls as v1_calls
 from llmops_schemas.v1 import cost as v1_cost
 from llmops_schemas.v1 import drift as v1_drift
+from llmops_schemas.v1 import erasure as v1_erasure
 from llmops_schemas.v1 import evaluation as v1_evaluation
 from llmops_schemas.v1 import feedback as v1_feedback
 from llmops_schemas.v2 import alerts as v2_alerts
@@ -21,6 +22,7 @@ from llmops_schemas.v2 import audit as v2_audit
 from llmops_schemas.v2 import calls as v2_calls
 from llmops_schemas.v2 import cost as v2_cost
 from llmops_schemas.v2 import drift as v2_drift
+from llmops_schemas.v2 import erasure as v2_erasure
 from llmops_schemas.v2 import evaluation as v2_evaluation
 from llmops_schemas.v2 import feedback as v2_feedback
 
@@ -67,3 +69,15 @@ def _audit_recorded_v1_to_v2(event: CloudEvent[Any]) -> CloudEvent[Any]:
 def _drift_reported_v1_to_v2(event: CloudEvent[Any]) -> CloudEvent[Any]:
     """A v1 report of one feature as a v2 check of that feature (its verdict is the dataset's)."""
     return with_payload(event, v2_drift.DriftReported.from_v1(event.data))
+
+
+@register_upcaster(v1_erasure.ErasureRequested.event_type)
+def _erasure_requested_v1_to_v2(event: CloudEvent[Any]) -> CloudEvent[Any]:
+    """A v1 erasure request as v2: the same payload (v2 adds subject types)."""
+    return with_payload(event, v2_erasure.ErasureRequested.from_v1(event.data))
+
+
+@register_upcaster(v1_erasure.ErasureProcessed.event_type)
+def _erasure_processed_v1_to_v2(event: CloudEvent[Any]) -> CloudEvent[Any]:
+    """A v1 receipt as v2: its ``rows_affected`` counted under the service's name."""
+    return with_payload(event, v2_erasure.ErasureProcessed.from_v1(event.data))

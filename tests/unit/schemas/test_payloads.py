@@ -480,3 +480,27 @@ def test_strings_lists_and_maps_are_bounded(cls: type[EventPayload]) -> None:
 
     walk(cls.model_json_schema(), "#")
     assert not unbounded, f"{cls.__name__} has unbounded values: {unbounded}"
+
+
+def test_an_erasure_request_v2_takes_an_email_with_a_plus_and_a_v1_request_upcasts_unchanged() -> None:
+    from llmops_schemas.v1 import erasure as v1_erasure
+    from llmops_schemas.v2 import erasure as v2_erasure
+
+    request = v2_erasure.ErasureRequested.model_validate(example_data(v2_erasure.ErasureRequested))
+    assert "+" in request.subject_value
+    old = v1_erasure.ErasureRequested.model_validate(example_data(v1_erasure.ErasureRequested))
+    assert v2_erasure.ErasureRequested.from_v1(old).model_dump() == old.model_dump()
+    with pytest.raises(ValidationError, match="pattern"):
+        v2_erasure.ErasureRequested.model_validate({**example_data(v2_erasure.ErasureRequested), "subject_value": "a\nb"})
+
+
+def test_an_erasure_receipt_v2_sums_its_counts_and_a_v1_receipt_counts_under_its_service() -> None:
+    from llmops_schemas.v1 import erasure as v1_erasure
+    from llmops_schemas.v2 import erasure as v2_erasure
+
+    data = example_data(v2_erasure.ErasureProcessed)
+    with pytest.raises(ValidationError, match="sum of counts"):
+        v2_erasure.ErasureProcessed.model_validate({**data, "rows_affected": data["rows_affected"] + 1})
+    old = v1_erasure.ErasureProcessed.model_validate(example_data(v1_erasure.ErasureProcessed))
+    upcast = v2_erasure.ErasureProcessed.from_v1(old)
+    assert upcast.counts == {old.service: old.rows_affected} and upcast.rows_affected == old.rows_affected

@@ -303,6 +303,8 @@ def test_the_platform_upcasts_exactly_the_superseded_types() -> None:
         "llmops.call.recorded.v1",
         "llmops.cost.recorded.v1",
         "llmops.drift.reported.v1",
+        "llmops.erasure.processed.v1",
+        "llmops.erasure.requested.v1",
         "llmops.evaluation.scored.v1",
         "llmops.feedback.received.v1",
     ]

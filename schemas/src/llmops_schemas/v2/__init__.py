@@ -17,13 +17,14 @@ from llmops_schemas.v2.call_parts import (
 from llmops_schemas.v2.calls import CallRecorded
 from llmops_schemas.v2.cost import CostRecorded
 from llmops_schemas.v2.drift import DriftReference, DriftReported, FeatureDrift
+from llmops_schemas.v2.erasure import ErasureProcessed, ErasureRequested
 from llmops_schemas.v2.evaluation import EvaluationScored, EvaluatorRef, ScoreItem
 from llmops_schemas.v2.feedback import FeedbackReceived
 from llmops_schemas.v2.request import RequestSummary, ResponseFormat, ToolChoice, ToolDefinition
 
 PAYLOADS = (
     CallRecorded, CostRecorded, DriftReported, EvaluationScored, FeedbackReceived, AlertStateChanged,
-    NotificationQueued, AuditRecorded,
+    NotificationQueued, AuditRecorded, ErasureRequested, ErasureProcessed,
 )  # fmt: skip
 """Every v2 payload class, one per event type."""
 
@@ -38,6 +39,8 @@ __all__ = [
     "CostRecorded",
     "DriftReference",
     "DriftReported",
+    "ErasureProcessed",
+    "ErasureRequested",
     "EvaluationScored",
     "EvaluatorRef",
     "FeatureDrift",

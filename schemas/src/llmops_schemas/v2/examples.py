@@ -14,6 +14,7 @@ from llmops_schemas.v2.audit import AuditRecorded
 from llmops_schemas.v2.calls import CallRecorded
 from llmops_schemas.v2.cost import CostRecorded
 from llmops_schemas.v2.drift import DriftReported
+from llmops_schemas.v2.erasure import ErasureProcessed, ErasureRequested
 from llmops_schemas.v2.evaluation import EvaluationScored
 from llmops_schemas.v2.feedback import FeedbackReceived
 
@@ -263,6 +264,24 @@ EXAMPLES: dict[type[EventPayload], dict[str, Any]] = {
         "sample_size": 1000,
         "baseline_sample_size": 2000,
         "computed_at": "2025-03-14T10:00:05Z",
+    },
+    ErasureRequested: {
+        "request_id": "erasure-2025-0042",
+        "subject_type": "email",
+        "subject_value": "jane.doe+support@example.com",
+        "requested_by": "dpo@example.com",
+        "reason": "GDPR art. 17 request #0042",
+        "requested_at": "2025-03-14T09:26:53Z",
+    },
+    ErasureProcessed: {
+        "request_id": "erasure-2025-0042",
+        "service": "warehouse",
+        "subject_type": "email",
+        "status": "completed",
+        "counts": {"calls": 131, "feedback": 4, "evaluation_scores": 2, "cost_records": 0},
+        "rows_affected": 137,
+        "purge_deadline": "2025-03-21T09:26:54Z",
+        "completed_at": "2025-03-14T09:26:54.480Z",
     },
 }
 """Wire-form data of one valid payload per v2 payload class."""
