@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
@@ -28,6 +30,7 @@ from llmops_kit.settings import ServiceSettings
 from llmops_kit.warehouse import PAGE_LIMIT, HistoryError, HistoryRows, HistoryUnavailable
 
 __all__ = [
+    "ErasedCallsPage",
     "GatewayClient",
     "PlatformCallError",
     "PlatformClient",
@@ -38,6 +41,14 @@ __all__ = [
 
 _RETRIED_STATUSES = frozenset({429, 502, 503, 504})
 _MAX_DETAIL = 512
+
+
+@dataclass(frozen=True, slots=True)
+class ErasedCallsPage:
+    """One page of the calls the warehouse erased for an erasure request; ``next_cursor`` None on the last."""
+
+    call_ids: list[str]
+    next_cursor: str | None
 
 
 class PlatformCallError(RuntimeError):
@@ -220,6 +231,22 @@ class WarehouseReader:
         found: dict[str, Any] = await self.client.request("GET", "/v1/metrics/timeseries", tenant, params=params)
         items: list[dict[str, Any]] = found.get("items") or []
         return items
+
+    async def erased_calls(
+        self, tenant: str, request_id: str, *, cursor: str | None = None, limit: int = 1000
+    ) -> ErasedCallsPage | None:
+        """One page of the calls the warehouse erased for an erasure request (``GET
+        /v1/erasures/{request_id}/calls``), or None while it has not processed the request (404)."""
+        try:
+            page = await self.client.request(
+                "GET", f"/v1/erasures/{quote(request_id, safe='')}/calls", tenant,
+                params={"cursor": cursor, "limit": limit},
+            )  # fmt: skip
+        except PlatformCallError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return ErasedCallsPage([str(c) for c in page["call_ids"]], page.get("next_cursor") or None)
 
     def events(self, tenant: str, table: str, **filters: Any) -> AsyncIterator[dict[str, Any]]:
         """Stored events of ``table`` (``GET /v1/events/{table}``: start, end and the table's filters)."""

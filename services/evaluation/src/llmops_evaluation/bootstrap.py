@@ -28,7 +28,7 @@ from llmops_schemas.v1 import (
     RunUpdated,
     VerdictPolicySet,
 )
-from llmops_schemas.v2 import CallRecorded, EvaluationScored
+from llmops_schemas.v2 import CallRecorded, ErasureProcessed, ErasureRequested, EvaluationScored
 
 from llmops_evaluation import __version__
 from llmops_evaluation.abtest.policies import PolicyMaterializer, PolicyRegistry, PolicyStore
@@ -53,7 +53,7 @@ from llmops_evaluation.replay.manager import ReplayManager
 from llmops_evaluation.replay.wiring import replay_runtime
 from llmops_evaluation.runs.executor import RunExecutor
 from llmops_evaluation.runs.stores import DatasetStore, RunStore
-from llmops_evaluation.runs.wiring import install_runs, run_clients, state_materializer
+from llmops_evaluation.runs.wiring import erasure_consumer, install_runs, run_clients, state_materializer
 from llmops_evaluation.semantic.gateway import GatewayEmbedder
 from llmops_evaluation.store import EvaluatorMaterializer, EvaluatorStore
 
@@ -177,13 +177,15 @@ async def _kafka_runtime(app: FastAPI, settings: EvaluationSettings) -> Runtime:
     components: list[Component] = []
     if settings.ensure_topics:
         payloads = (CallRecorded, EvaluationScored, EvaluatorConfigured, AuditRecorded, VerdictPolicySet,
-                    DatasetVersionCreated, RunUpdated, ReplayCheckpointed)  # fmt: skip
+                    DatasetVersionCreated, RunUpdated, ReplayCheckpointed, ErasureRequested,
+                    ErasureProcessed)  # fmt: skip
         topics = [payload.topic for payload in payloads]
         components.append(TopicProvisioner(bootstrap, topics, security=security))
     acting = policy_components(settings, history, gateway, *_verdict_state(app))
     run_platform = [c.client for c in (gateway_for_runs, warehouse_for_runs) if c is not None]
+    erasing = erasure_consumer(settings, producer, datasets, warehouse_for_runs)
     components += [producer, configs, policy_configs, *states, *clients, *run_platform, executor, loop, *judging,
-                   *acting]  # fmt: skip
+                   *acting, erasing]  # fmt: skip
     if replays is not None:
         checks["replays"] = replays.materializer.check
         components += [c for c in (replays.client, replays.materializer, replays.manager) if c is not None]

@@ -79,3 +79,7 @@ class EvaluationSettings(ServiceSettings):
     replay_rate_limit_per_s: float = Field(default=2000, gt=0, description="A replay's default calls per second")
     replay_max_rate_limit_per_s: float = Field(default=50_000, gt=0, description="The most a replay may ask for")
     replay_batch_size: int = Field(default=500, ge=1, le=1000, description="Calls judged between two checkpoints")
+    erasure_group: str = Field(default="evaluation-erasure", min_length=1, description="Erasure consumer group")
+    erasure_max_calls: int = Field(
+        default=1_000_000, ge=1, description="Erased calls read per erasure request (a receipt says 'failed' above)"
+    )

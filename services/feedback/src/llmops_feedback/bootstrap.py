@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from llmops_kit.auth import ApiKeyStore
 from llmops_kit.bootstrap import TopicProvisioner, install_api_keys, load_api_keys
+from llmops_kit.erasure import ErasureLimits, ErasureWorker, ProducerTombstones, erasure_loop
 from llmops_kit.feedback_tokens import TOKEN_HEADER, FeedbackTokenVerifier
 from llmops_kit.http.app import Component, ReadinessCheck, Runtime, create_service_app
 from llmops_kit.http.limits import InFlightLimiter
@@ -23,7 +24,7 @@ from llmops_kit.kafka.publisher import EventPublisher
 from llmops_kit.platform_client import WarehouseReader, warehouse_reader
 from llmops_kit.warehouse import HistoryReader
 from llmops_schemas.v1 import AuditRecorded, ReviewItemUpdated, ReviewQueueConfigured
-from llmops_schemas.v2 import FeedbackReceived
+from llmops_schemas.v2 import ErasureProcessed, ErasureRequested, FeedbackReceived
 
 from llmops_feedback import __version__
 from llmops_feedback.adapters.rate_limit import WindowedSubmissionLimit
@@ -36,6 +37,7 @@ from llmops_feedback.export.service import Exporter
 from llmops_feedback.handlers import FeedbackRules
 from llmops_feedback.ports import SubmissionLimit
 from llmops_feedback.review.desk import DeskLimits, ReviewDesk
+from llmops_feedback.review.erasure import ReviewErasure
 from llmops_feedback.review.state import ReviewState, materializers
 
 __all__ = ["SERVICE", "FeedbackPorts", "create_app"]
@@ -111,12 +113,27 @@ def _install(app: FastAPI, settings: FeedbackSettings, ports: FeedbackPorts) -> 
     return install_api_keys(app, ports.api_keys)
 
 
-TOPICS = [FeedbackReceived.topic, ReviewQueueConfigured.topic, ReviewItemUpdated.topic, AuditRecorded.topic]
+TOPICS = [FeedbackReceived.topic, ReviewQueueConfigured.topic, ReviewItemUpdated.topic, AuditRecorded.topic,
+          ErasureRequested.topic, ErasureProcessed.topic]  # fmt: skip
 
 
 def _history(settings: FeedbackSettings) -> WarehouseReader | None:
     """The warehouse with the service key (``LLMOPS_WAREHOUSE_URL``, ``LLMOPS_SERVICE_KEY``), or None."""
     return warehouse_reader(settings)
+
+
+def _erasure(
+    settings: FeedbackSettings, producer: EventProducer, state: ReviewState, history: WarehouseReader | None
+) -> Component:
+    """The consumer that erases data subjects from the review items (docs/adr/0044)."""
+    worker = ErasureWorker(
+        service=SERVICE, source=settings.source, state=ReviewErasure(state), tombstones=ProducerTombstones(producer),
+        publisher=producer, calls=history, limits=ErasureLimits(max_calls=settings.erasure_max_calls),
+    )  # fmt: skip
+    return erasure_loop(
+        worker, bootstrap_servers=settings.kafka_bootstrap_servers, group_id=settings.erasure_group,
+        producer=producer, service=SERVICE, security=settings.kafka_security,
+    )  # fmt: skip
 
 
 async def _kafka_runtime(app: FastAPI, settings: FeedbackSettings) -> Runtime:
@@ -130,6 +147,7 @@ async def _kafka_runtime(app: FastAPI, settings: FeedbackSettings) -> Runtime:
     components += [producer, *materializers(bootstrap, state, security)]
     if history is not None:
         components.append(history)
+    components.append(_erasure(settings, producer, state, history))
     keys = load_api_keys(settings)
     verifier = settings.feedback_tokens.verifier()
     ports = FeedbackPorts(producer, keys, verifier=verifier, review_state=state, history=history)

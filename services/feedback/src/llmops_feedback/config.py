@@ -50,5 +50,9 @@ class FeedbackSettings(ServiceSettings):
         default=20_000, ge=1, le=1_000_000, description="Rows one history read may scan (queue sources, exports)"
     )
     max_running_exports: int = Field(default=2, ge=1, description="Exports one process runs at once (429 above)")
+    erasure_group: str = Field(default="feedback-erasure", min_length=1, description="Erasure consumer group")
+    erasure_max_calls: int = Field(
+        default=1_000_000, ge=1, description="Erased calls read per erasure request (a receipt says 'failed' above)"
+    )
     feedback_tokens: FeedbackTokenSettings = Field(default_factory=FeedbackTokenSettings)
     """Read from the unprefixed ``LLMOPS_FEEDBACK_TOKEN_SECRET`` / ``_PREVIOUS_SECRET`` / ``_TTL_S``."""

@@ -3,13 +3,18 @@
 A dataset version is visible once its manifest and every example of the manifest's digest have been applied
 (examples are published first, so a reader never sees part of a version). The first manifest of a version
 wins: a second upload that raced for the same number is ignored, and its examples, keyed under its own
-digest, never mix with the first one's. Nothing deletes a version (tombstones are ignored): a run must always
-be able to name the exact examples it ran.
+digest, never mix with the first one's. Nothing deletes a version: a run must always be able to name the
+examples it ran. An example's tombstone (the erasure of a data subject, docs/adr/0044) removes that example
+only: its version stays, less the erased examples, which it counts. A tombstone compacted away leaves no
+trace, so at catch-up every example a known manifest lacks counts as erased (examples are published before
+their manifest: once a manifest was read, every example of it had been published before).
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +35,8 @@ class DatasetVersion:
 
     manifest: DatasetVersionCreated
     examples: tuple[DatasetExampleAdded, ...]
+    erased: int = 0
+    """Examples erased with a data subject since the version was made (``manifest.examples`` counts them)."""
 
 
 class DatasetStore(CompactedStore):
@@ -41,6 +48,9 @@ class DatasetStore(CompactedStore):
         super().__init__()
         self._examples: dict[_VersionKey, dict[str, DatasetExampleAdded]] = {}
         self._manifests: dict[tuple[str, str], dict[int, DatasetVersionCreated]] = {}
+        self._keys: dict[str, tuple[_VersionKey, str]] = {}
+        """Where the example under each record key lies (a tombstone names only the key)."""
+        self._erased: Counter[_VersionKey] = Counter()
 
     def apply(self, event: CloudEvent[Any]) -> None:
         """Fold one record in: an example waits for its manifest; the first manifest of a version wins."""
@@ -48,6 +58,7 @@ class DatasetStore(CompactedStore):
         if isinstance(data, DatasetExampleAdded):
             key = (tenant, data.dataset, data.version, data.digest)
             self._examples.setdefault(key, {})[data.example_id] = data
+            self._keys[f"{tenant}:{data.entity_key()}"] = (key, data.example_id)
         elif isinstance(data, DatasetVersionCreated):
             versions = self._manifests.setdefault((tenant, data.name), {})
             first = versions.setdefault(data.version, data)
@@ -55,17 +66,38 @@ class DatasetStore(CompactedStore):
                 log.warning("ignoring a second manifest of dataset %s version %d", data.name, data.version)
 
     def delete(self, key: str) -> None:
-        """Dataset versions are immutable and never deleted: a tombstone is ignored."""
+        """An example's tombstone erases that example; its version counts it (a manifest's is ignored)."""
+        found = self._keys.pop(key, None)
+        if found is None:
+            return
+        version, example_id = found
+        if self._examples.get(version, {}).pop(example_id, None) is not None and self.caught_up:
+            self._erased[version] += 1
+
+    def mark_caught_up(self) -> None:
+        """Count as erased what each manifest read so far lacks (its tombstones may be compacted away)."""
+        for (tenant, _), versions in self._manifests.items():
+            for manifest in versions.values():
+                key = (tenant, manifest.name, manifest.version, manifest.digest)
+                self._erased[key] = max(0, manifest.examples - len(self._examples.get(key, {})))
+        super().mark_caught_up()
+
+    def examples_of(self, tenant: str) -> Iterator[tuple[str, DatasetExampleAdded]]:
+        """Every example the tenant's datasets hold, with its record key."""
+        for key, (version, example_id) in self._keys.items():
+            if version[0] == tenant:
+                yield key, self._examples[version][example_id]
 
     def next_version(self, tenant: str, name: str) -> int:
         """The number a new upload of ``name`` gets."""
         return max(self._manifests.get((tenant, name), {}), default=0) + 1
 
     def _complete(self, tenant: str, manifest: DatasetVersionCreated) -> DatasetVersion | None:
-        found = self._examples.get((tenant, manifest.name, manifest.version, manifest.digest), {})
-        if len(found) < manifest.examples:
+        key = (tenant, manifest.name, manifest.version, manifest.digest)
+        found, erased = self._examples.get(key, {}), self._erased[key]
+        if len(found) + erased < manifest.examples:
             return None
-        return DatasetVersion(manifest, tuple(sorted(found.values(), key=lambda e: e.position)))
+        return DatasetVersion(manifest, tuple(sorted(found.values(), key=lambda e: e.position)), erased)
 
     def versions(self, tenant: str, name: str) -> list[DatasetVersionCreated]:
         """The complete versions of ``name``, oldest first."""

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import FastAPI
+from llmops_kit.erasure import ErasureLimits, ErasureWorker, ProducerTombstones, erasure_loop
+from llmops_kit.kafka.consumer import ConsumerLoop
 from llmops_kit.kafka.materializer import CompactedStore, CompactedTopicMaterializer
+from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.publisher import EventPublisher
 from llmops_kit.platform_client import GatewayClient, WarehouseReader, gateway_client, warehouse_reader
 from llmops_kit.settings import KafkaSecurity
@@ -15,11 +19,12 @@ from llmops_evaluation.entrypoints.datasets_http import DATASETS_KEY, WAREHOUSE_
 from llmops_evaluation.entrypoints.runs_http import RUNS_KEY
 from llmops_evaluation.registry import EvaluatorRegistry
 from llmops_evaluation.runs.datasets import DatasetLimits, DatasetRegistry
+from llmops_evaluation.runs.erasure import DatasetErasure
 from llmops_evaluation.runs.executor import RunExecutor, RunLimits
 from llmops_evaluation.runs.service import RunRegistry
 from llmops_evaluation.runs.stores import DatasetStore, RunStore
 
-__all__ = ["install_runs", "run_clients", "state_materializer"]
+__all__ = ["erasure_consumer", "install_runs", "run_clients", "state_materializer"]
 
 
 def install_runs(
@@ -79,3 +84,18 @@ def run_clients(settings: EvaluationSettings) -> tuple[GatewayClient | None, War
     service key; None for what is not configured."""
     gateway = gateway_client(settings, max_in_flight=settings.run_concurrency * settings.max_active_runs)
     return (gateway if settings.run_worker else None), warehouse_reader(settings)
+
+
+def erasure_consumer(
+    settings: EvaluationSettings, producer: EventProducer, datasets: DatasetStore, warehouse: WarehouseReader | None
+) -> ConsumerLoop[Any]:
+    """The consumer that erases data subjects from the dataset examples (docs/adr/0044)."""
+    worker = ErasureWorker(
+        service="evaluation", source=settings.source, state=DatasetErasure(datasets),
+        tombstones=ProducerTombstones(producer), publisher=producer, calls=warehouse,
+        limits=ErasureLimits(max_calls=settings.erasure_max_calls),
+    )  # fmt: skip
+    return erasure_loop(
+        worker, bootstrap_servers=settings.kafka_bootstrap_servers, group_id=settings.erasure_group,
+        producer=producer, service="evaluation", security=settings.kafka_security,
+    )  # fmt: skip

@@ -9,6 +9,7 @@ comes back from Kafka. The latest record per key wins; a record with an older ``
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from llmops_kit.kafka.materializer import CompactedStore, CompactedTopicMaterializer
@@ -58,6 +59,12 @@ class ReviewState:
 
     def queues(self, tenant: str) -> list[ReviewQueueConfigured]:
         return sorted(self._queues.get(tenant, {}).values(), key=lambda q: q.name)
+
+    def tenant_items(self, tenant: str) -> Iterator[ReviewItemUpdated]:
+        """Every item of every queue of ``tenant`` (erasure looks for a subject's items in all of them)."""
+        for (owner, _), items in list(self._items.items()):
+            if owner == tenant:
+                yield from list(items.values())
 
     def items(self, tenant: str, queue: str) -> Items:
         """The queue's items by id (a live view: do not modify)."""
