@@ -89,6 +89,7 @@ class DatasetView(BaseModel):
 
     dataset: DatasetVersionCreated
     examples: list[DatasetExampleAdded]
+    erased: int = Field(default=0, description="Examples erased with a data subject since the version was made")
 
 
 class CallsFilter(BaseModel):
@@ -208,7 +209,8 @@ async def show_dataset(
 ) -> DatasetView:
     """The version's manifest and examples ``offset`` to ``offset + limit``."""
     found = registry.get(caller.tenant_id, name, version)
-    return DatasetView(dataset=found.manifest, examples=list(found.examples[offset : offset + limit]))
+    page = list(found.examples[offset : offset + limit])
+    return DatasetView(dataset=found.manifest, examples=page, erased=found.erased)
 
 
 @datasets_router.api_route(
