@@ -5,7 +5,7 @@ call_ids)`` makes the warehouse have erased those calls for the request). test_e
 :class:`tests.unit.kit.fake_erased_calls.FakeErasedCalls` and on the kit's ``WarehouseReader.erased_calls``. The
 warehouse's route (``GET /v1/erasures/{request_id}/calls``) is built on another branch at the same time: until it
 is merged, the real client's side runs over ``httpx.MockTransport`` speaking the route's agreed contract
-(docs/governance.md#erasure); once it is, add a run against the warehouse's app.
+(docs/governance.md#erasure-in-review-queues-and-datasets); once it is, add a run against the warehouse's app.
 """
 
 from __future__ import annotations

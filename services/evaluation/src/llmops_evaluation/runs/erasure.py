@@ -1,4 +1,4 @@
-"""What erasure finds in the evaluation service's compacted state (docs/adr/0044, docs/governance.md#erasure).
+"""What erasure finds in the evaluation service's compacted state (docs/adr/0044, docs/governance.md).
 
 Only dataset examples hold subject data: the input, reference answer and context of a call an example was made
 from (``source_call_id``, or the ``call:<id>`` tag of examples made before it), and whatever an uploaded example

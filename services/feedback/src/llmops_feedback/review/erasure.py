@@ -1,4 +1,4 @@
-"""What erasure finds in the feedback service's compacted state (docs/adr/0044, docs/governance.md#erasure).
+"""What erasure finds in the feedback service's compacted state (docs/adr/0044, docs/governance.md).
 
 Review items hold subject data: each is one call under review, with what reviewers said about it (comments,
 corrected answers). An item is matched by its call, or by an e-mail address or a keyed hash found in its
