@@ -21,8 +21,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI, Header, HTTPException
 from llmops_evaluation.bootstrap import create_app as evaluation_app
 from llmops_evaluation.config import EvaluationSettings
@@ -38,7 +37,7 @@ from llmops_schemas.v2 import ErasureProcessed, ErasureRequested
 
 from tests.fixtures.gateway import ServerThread
 from tests.integration.warehouse.conftest import producer
-from tests.integration.warehouse.test_warehouse_consumer import wait_until
+from tests.integration.warehouse.test_warehouse_consumer import _end_offsets, wait_until
 from tests.unit.warehouse.call_store_contract import new_tenant
 
 __all__ = ["producer"]
@@ -109,19 +108,12 @@ def _warehouse_receipt(tenant: str, request_id: str) -> CloudEvent[ErasureProces
 
 async def _values(bootstrap: str, topic: str, tenant: str) -> list[tuple[str, bytes | None]]:
     """Every record of ``tenant`` on ``topic`` so far, as (key, value), in offset order per partition."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        (meta,) = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    partitions = [TopicPartition(topic, p["partition"]) for p in meta["partitions"]]
+    ends = await _end_offsets(bootstrap, topic)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
+        consumer.assign(list(ends))
+        await consumer.seek_to_beginning(*ends)
         found: list[tuple[str, bytes | None]] = []
         while any([await consumer.position(tp) < end for tp, end in ends.items()]):
             for records in (await consumer.getmany(timeout_ms=200)).values():

@@ -49,8 +49,8 @@ __all__ = [
     "Tombstones",
     "decode_erasure",
     "erasure_loop",
+    "names_subject",
     "receipt_event_id",
-    "text_names",
 ]
 
 log = logging.getLogger(__name__)
@@ -134,10 +134,16 @@ class ErasureLimits:
     """Until a tombstone is compacted away with the values it deletes (the topics' ``delete.retention.ms``)."""
 
 
-def text_names(texts: Iterable[str], value: str) -> bool:
-    """Whether any of ``texts`` holds ``value`` (an e-mail address or a keyed hash), whatever its case."""
-    wanted = value.casefold()
-    return any(wanted in text.casefold() for text in texts)
+def names_subject(subject_type: ErasureSubjectType, value: str, call_id: str | None, texts: Iterable[str]) -> bool:
+    """Whether a record made from ``call_id`` and holding ``texts`` names the subject itself: its call, or its
+    e-mail address or keyed hash anywhere in the text (whatever the case). A record never carries a user or a
+    session id: those are found through the calls the warehouse erased."""
+    if subject_type == "call_id":
+        return call_id == value
+    if subject_type in ("email", "hashed_id"):
+        wanted = value.casefold()
+        return any(wanted in text.casefold() for text in texts)
+    return False
 
 
 def receipt_event_id(tenant: str, request_id: str, service: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from llmops_kit.erasure import Held, text_names
+from llmops_kit.erasure import Held, names_subject
 from llmops_schemas.v1.runs import DatasetExampleAdded
 from llmops_schemas.v2.erasure import ErasureSubjectType
 
@@ -50,11 +50,8 @@ class DatasetErasure:
         return self._datasets.caught_up
 
     def holding_subject(self, tenant: str, subject_type: ErasureSubjectType, value: str) -> list[Held]:
-        if subject_type == "call_id":
-            return self.holding_calls(tenant, frozenset({value}))
-        if subject_type in ("email", "hashed_id"):
-            return self._held(k for k, e in self._datasets.examples_of(tenant) if text_names(_texts(e), value))
-        return []  # an example carries no user or session id: the warehouse's erased calls find those
+        examples = self._datasets.examples_of(tenant)
+        return self._held(k for k, e in examples if names_subject(subject_type, value, _source_call(e), _texts(e)))
 
     def holding_calls(self, tenant: str, call_ids: frozenset[str]) -> list[Held]:
         return self._held(k for k, e in self._datasets.examples_of(tenant) if _source_call(e) in call_ids)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 
-from llmops_kit.erasure import Held, text_names
+from llmops_kit.erasure import Held, names_subject
 from llmops_schemas.v1 import ReviewItemUpdated
 from llmops_schemas.v2.erasure import ErasureSubjectType
 
@@ -41,11 +41,8 @@ class ReviewErasure:
         return self._state.caught_up
 
     def holding_subject(self, tenant: str, subject_type: ErasureSubjectType, value: str) -> list[Held]:
-        if subject_type == "call_id":
-            return self.holding_calls(tenant, frozenset({value}))
-        if subject_type in ("email", "hashed_id"):
-            return self._held(tenant, (i for i in self._state.tenant_items(tenant) if text_names(_texts(i), value)))
-        return []  # an item carries no user or session id: the warehouse's erased calls find those
+        items = self._state.tenant_items(tenant)
+        return self._held(tenant, (i for i in items if names_subject(subject_type, value, i.call_id, _texts(i))))
 
     def holding_calls(self, tenant: str, call_ids: frozenset[str]) -> list[Held]:
         return self._held(tenant, (i for i in self._state.tenant_items(tenant) if i.call_id in call_ids))
