@@ -10,7 +10,8 @@ A service that holds subject data in compacted topics (review items, dataset exa
 
 Each pass publishes a tombstone per record (compaction then drops the record and every older value of its key)
 and forgets the record at once, so the API stops serving it before the tombstone comes back from Kafka. After
-the second pass the service publishes its own receipt: counts per store, zero included. The receipt's event
+the second pass the service publishes its own receipt (counts per store, zero included) with an audit entry
+(``erasure.erase``, the counts, no subject value). The receipt's event
 id is derived from the request, so one redelivered after a crash is dropped by every sink that deduplicates on
 event ids (the warehouse does); a redelivered request or receipt finds nothing left to tombstone.
 """
@@ -30,7 +31,9 @@ from llmops_schemas import CloudEvent
 from llmops_schemas.registry import EventValidationError, parse_event
 from llmops_schemas.v2 import ErasureProcessed, ErasureRequested
 from llmops_schemas.v2.erasure import ErasureSubjectType
+from pydantic import JsonValue
 
+from llmops_kit.audit import Actor, AuditTrail
 from llmops_kit.errors import PermanentError, TransientError
 from llmops_kit.kafka.consumer import ConsumedMessage, ConsumerLoop, Delivery
 from llmops_kit.kafka.producer import EventProducer
@@ -174,13 +177,15 @@ class ErasureWorker:
         self._calls = calls
         self._limits = limits or ErasureLimits()
         self._clock = clock
+        self._audit = AuditTrail(publisher, source=source, clock=clock)
         self._pending: OrderedDict[tuple[str, str], Counter[str]] = OrderedDict()
 
     async def handle(self, events: Sequence[CloudEvent[Any]]) -> None:
         """Act on each event in order (others' receipts, this service's own included, are ignored)."""
         if not self._state.caught_up:
             raise TransientError("the state is still loading; erasing part of it would miss records")
-        for event in events:
+        # Requests first: a batch holding a request and the warehouse's receipt of it counts both passes.
+        for event in sorted(events, key=lambda e: not isinstance(e.data, ErasureRequested)):
             data = event.data
             if isinstance(data, ErasureRequested):
                 await self._on_request(event.tenant_id, data)
@@ -250,7 +255,12 @@ class ErasureWorker:
         )
         event_id = receipt_event_id(tenant, warehouse.request_id, self._service)
         event = CloudEvent.wrap(receipt, source=self._source, tenant_id=tenant, event_id=event_id)
-        await self._publisher.publish_many([event])
+        details: dict[str, JsonValue] = {"status": receipt.status, "counts": dict(full)}
+        await self._audit.publish_with(
+            tenant, Actor(key_id=f"{self._service}-erasure"), action="erasure.erase",
+            resource=("erasure", warehouse.request_id), details=details, events=[event],
+            outcome="failure" if error else "success",
+        )  # fmt: skip
 
 
 def decode_erasure(message: ConsumedMessage) -> CloudEvent[Any]:

@@ -12,7 +12,7 @@ from llmops_kit.kafka.messages import ConsumedMessage
 from llmops_kit.kafka.publisher import InMemoryPublisher
 from llmops_schemas import CloudEvent
 from llmops_schemas.v1 import erasure as v1
-from llmops_schemas.v2 import ErasureProcessed, ErasureRequested
+from llmops_schemas.v2 import AuditRecorded, ErasureProcessed, ErasureRequested
 from llmops_schemas.v2.erasure import ErasureSubjectType
 
 from tests.unit.kit.fake_erased_calls import FakeErasedCalls
@@ -96,6 +96,16 @@ async def test_a_user_is_erased_through_the_warehouses_calls(state: Records, par
     assert sent.data.service == "feedback" and sent.data.status == "completed"
     assert sent.data.counts == {"items": 2, "examples": 0} and sent.data.rows_affected == 2
     assert sent.data.purge_deadline == NOW + timedelta(days=1)
+    (audit,) = publisher.of(AuditRecorded)
+    assert (audit.action, audit.resource.id, audit.outcome) == ("erasure.erase", "req-1", "success")
+    assert audit.details == {"status": "completed", "counts": {"items": 2, "examples": 0}}
+
+
+async def test_a_request_and_its_receipt_in_one_batch_count_both_passes(parts) -> None:
+    worker, _tombstones, publisher, calls = parts
+    calls.seed("t1", "req-1", ["call-1"])
+    await worker.handle([receipt(), request("email", "bob@example.com")])
+    assert publisher.of(ErasureProcessed)[0].counts["items"] == 2
 
 
 async def test_first_pass_counts_join_the_receipt(state: Records, parts) -> None:
