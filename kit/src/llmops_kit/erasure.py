@@ -203,7 +203,9 @@ class ErasureWorker:
             log.warning("erasure request %s waited too long for the warehouse; its first-pass counts are lost", dropped)
 
     async def _on_warehouse_receipt(self, tenant: str, receipt: ErasureProcessed) -> None:
-        counts = self._pending.pop((tenant, receipt.request_id), Counter())
+        # Kept until the receipt is out: a pass interrupted by the warehouse (a retried batch) adds to the same
+        # counts, since what it already tombstoned is not found again.
+        counts = self._pending.setdefault((tenant, receipt.request_id), Counter())
         error: str | None = None
         if receipt.status == "failed":
             error = "the warehouse could not erase the subject's calls; records made from them are kept"
@@ -212,6 +214,7 @@ class ErasureWorker:
         else:
             error = await self._erase_calls(tenant, receipt.request_id, counts)
         await self._publish_receipt(tenant, receipt, counts, error)
+        self._pending.pop((tenant, receipt.request_id), None)
 
     async def _erase_calls(self, tenant: str, request_id: str, counts: Counter[str]) -> str | None:
         """Page through the erased calls, erasing what was made from each page; an error text past the bound."""

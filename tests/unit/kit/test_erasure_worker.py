@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from llmops_kit.erasure import ErasureLimits, ErasureWorker, Held, decode_erasure, receipt_event_id
@@ -166,6 +167,25 @@ async def test_waits_for_the_state_and_for_the_warehouse(state: Records, parts) 
     with pytest.raises(TransientError, match="not listed the calls"):
         await worker.handle([receipt()])  # the route answers 404 until the warehouse has processed it
     assert publisher.published == []
+
+
+async def test_a_pass_interrupted_by_the_warehouse_keeps_its_counts(state: Records, parts) -> None:
+    worker, tombstones, publisher, calls = parts
+    calls.seed("t1", "req-1", ["call-1", "call-3"])
+    real = calls.erased_calls
+
+    async def fail_on_second_page(tenant: str, request_id: str, **kwargs: Any) -> Any:
+        if kwargs.get("cursor"):
+            raise TransientError("the warehouse is restarting")
+        return await real(tenant, request_id, **kwargs)
+
+    calls.erased_calls = fail_on_second_page  # type: ignore[method-assign]
+    with pytest.raises(TransientError):
+        await worker.handle([request("call_id", "call-2"), receipt()])
+    calls.erased_calls = real  # type: ignore[method-assign]
+    await worker.handle([request("call_id", "call-2"), receipt()])  # the batch again
+    assert len(tombstones.written) == 3
+    assert publisher.of(ErasureProcessed)[0].counts["items"] == 3
 
 
 async def test_pending_requests_are_bounded(state: Records) -> None:
