@@ -26,20 +26,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from aiokafka.errors import KafkaError
 from llmops_schemas import CloudEvent
-from llmops_schemas.registry import EventValidationError, parse_event
 from llmops_schemas.v2 import ErasureProcessed, ErasureRequested
 from llmops_schemas.v2.erasure import ErasureSubjectType
 from pydantic import JsonValue
 
 from llmops_kit.audit import Actor, AuditTrail
-from llmops_kit.errors import PermanentError, TransientError
-from llmops_kit.kafka.consumer import ConsumedMessage, ConsumerLoop, Delivery
+from llmops_kit.errors import TransientError
 from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.publisher import EventPublisher
-from llmops_kit.platform_client import ErasedCallsPage, PlatformCallError
-from llmops_kit.settings import KafkaSecurity
+from llmops_kit.platform_client import ErasedCallsPage
 
 __all__ = [
     "ErasableState",
@@ -50,8 +46,6 @@ __all__ = [
     "Held",
     "ProducerTombstones",
     "Tombstones",
-    "decode_erasure",
-    "erasure_loop",
     "names_subject",
     "receipt_event_id",
 ]
@@ -264,46 +258,3 @@ class ErasureWorker:
             resource=("erasure", warehouse.request_id), details=details, events=[event],
             outcome="failure" if error else "success",
         )  # fmt: skip
-
-
-def decode_erasure(message: ConsumedMessage) -> CloudEvent[Any]:
-    """A request or receipt (a v1 one upcast to v2); anything else is poison, for the DLQ with its cause."""
-    try:
-        event = parse_event(message.value)
-    except EventValidationError as exc:
-        raise PermanentError(f"not an erasure event: {exc}") from exc
-    if not isinstance(event.data, ErasureRequested | ErasureProcessed):
-        raise PermanentError(f"not an erasure event: {event.type}")
-    return event
-
-
-def erasure_loop(
-    worker: ErasureWorker,
-    *,
-    bootstrap_servers: str,
-    group_id: str,
-    producer: EventProducer,
-    service: str,
-    security: KafkaSecurity | None = None,
-) -> ConsumerLoop[CloudEvent[Any]]:
-    """The consumer of requests and receipts that runs ``worker``; offsets committed after its side effects."""
-
-    async def handle(deliveries: Sequence[Delivery[CloudEvent[Any]]]) -> None:
-        try:
-            await worker.handle([d.item for d in deliveries])
-        except (KafkaError, PlatformCallError) as exc:
-            if isinstance(exc, PlatformCallError) and not exc.retryable:
-                raise PermanentError(f"the warehouse refused to list the erased calls: {exc}") from exc
-            raise TransientError(f"erasing failed for now: {exc}") from exc
-
-    return ConsumerLoop(
-        bootstrap_servers=bootstrap_servers,
-        group_id=group_id,
-        topics=[ErasureRequested.topic, ErasureProcessed.topic],
-        decode=decode_erasure,
-        handle=handle,
-        dead_letters=producer,
-        service=service,
-        max_batch=50,
-        security=security,
-    )

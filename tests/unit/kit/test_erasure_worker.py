@@ -7,10 +7,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from llmops_kit.erasure import ErasureLimits, ErasureWorker, Held, decode_erasure, receipt_event_id
+from aiokafka.errors import KafkaTimeoutError
+from llmops_kit.erasure import ErasureLimits, ErasureWorker, Held, receipt_event_id
+from llmops_kit.erasure_consumer import decode_erasure, erasure_handler
 from llmops_kit.errors import PermanentError, TransientError
-from llmops_kit.kafka.messages import ConsumedMessage
+from llmops_kit.kafka.messages import ConsumedMessage, Delivery
 from llmops_kit.kafka.publisher import InMemoryPublisher
+from llmops_kit.platform_client import PlatformCallError
 from llmops_schemas import CloudEvent
 from llmops_schemas.v1 import erasure as v1
 from llmops_schemas.v2 import AuditRecorded, ErasureProcessed, ErasureRequested
@@ -212,3 +215,24 @@ def test_decode_upcasts_v1_and_refuses_the_rest() -> None:
     other = receipt().model_copy(update={"type": "llmops.call.recorded.v2"})
     with pytest.raises(PermanentError):
         decode_erasure(message(other.to_json_bytes()))
+
+
+@pytest.mark.parametrize(
+    ("failure", "raised"),
+    [
+        (PlatformCallError("warehouse", 503, "busy"), TransientError),
+        (PlatformCallError("warehouse", 0, "ConnectError"), TransientError),
+        (KafkaTimeoutError(), TransientError),
+        (PlatformCallError("warehouse", 403, "role 'service' may not read it"), PermanentError),
+    ],
+)
+async def test_the_handler_classes_failures(parts, failure: Exception, raised: type[Exception]) -> None:
+    worker, _tombstones, _publisher, calls = parts
+
+    async def fail(*_: Any, **__: Any) -> Any:
+        raise failure
+
+    calls.erased_calls = fail  # type: ignore[method-assign]
+    delivery = Delivery(message(b""), receipt())
+    with pytest.raises(raised):
+        await erasure_handler(worker)([delivery])

@@ -15,7 +15,8 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from llmops_kit.auth import ApiKeyStore
 from llmops_kit.bootstrap import TopicProvisioner, install_api_keys, load_api_keys
-from llmops_kit.erasure import ErasureLimits, ErasureWorker, ProducerTombstones, erasure_loop
+from llmops_kit.erasure import ErasureLimits, ErasureWorker, ProducerTombstones
+from llmops_kit.erasure_consumer import erasure_loop
 from llmops_kit.feedback_tokens import TOKEN_HEADER, FeedbackTokenVerifier
 from llmops_kit.http.app import Component, ReadinessCheck, Runtime, create_service_app
 from llmops_kit.http.limits import InFlightLimiter

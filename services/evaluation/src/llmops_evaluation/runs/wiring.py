@@ -6,7 +6,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI
-from llmops_kit.erasure import ErasureLimits, ErasureWorker, ProducerTombstones, erasure_loop
+from llmops_kit.erasure import ErasureLimits, ErasureWorker, ProducerTombstones
+from llmops_kit.erasure_consumer import erasure_loop
 from llmops_kit.kafka.consumer import ConsumerLoop
 from llmops_kit.kafka.materializer import CompactedStore, CompactedTopicMaterializer
 from llmops_kit.kafka.producer import EventProducer
