@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 from llmops_kit.auth import ApiKeyStore
@@ -99,7 +99,15 @@ def _services(settings: AlertingSettings, ports: AlertingPorts) -> Services:
     engine = Engine(
         ports.book, ports.config, ports.outbox, ports.publisher, settings.source, ports.clock, settings.max_open_alerts
     )
-    poller = Poller(engine, ports.config, ports.metrics, interval_s=settings.evaluate_interval_s, clock=ports.clock)
+    poller = Poller(
+        engine,
+        ports.config,
+        ports.metrics,
+        interval_s=settings.evaluate_interval_s,
+        clock=ports.clock,
+        max_events=settings.sli_max_events,
+        feedback_lookback=timedelta(seconds=settings.feedback_lookback_s),
+    )
     return Services(registry, engine, poller, ports.secrets)
 
 

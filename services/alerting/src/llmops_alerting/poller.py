@@ -21,14 +21,15 @@ from llmops_alerting.engine import Engine, Observation
 from llmops_alerting.objectives import Counts, burn_observations, evaluate_objective
 from llmops_alerting.ports import MetricsReader
 from llmops_alerting.rules import row_observation
+from llmops_alerting.sli import EventCounts
 from llmops_alerting.state import ConfigStore
 
-__all__ = ["MAX_BUCKETS", "SLIS", "Poller", "WarehouseCounts"]
+__all__ = ["MAX_BUCKETS", "Poller", "WarehouseCounts"]
 
 log = logging.getLogger(__name__)
 MAX_BUCKETS = 2000
-SLIS = ("error_rate", "latency")
-"""The SLIs this version reads from the warehouse (the others are refused when an objective is created)."""
+CALL_SLIS = ("error_rate", "latency")
+"""The SLIs read from the warehouse's call metrics; the others from stored events (:mod:`llmops_alerting.sli`)."""
 QUANTILES = ((0.99, "latency_p99_ms"), (0.95, "latency_p95_ms"), (0.0, "latency_p50_ms"))
 
 
@@ -69,12 +70,16 @@ class Poller:
         *,
         interval_s: float,
         clock: Callable[[], datetime],
+        max_events: int = 50_000,
+        feedback_lookback: timedelta = timedelta(days=1),
     ) -> None:
         self._engine = engine
         self._config = config
         self._reader = reader
         self._interval_s = interval_s
         self._clock = clock
+        self._max_events = max_events
+        self._feedback_lookback = feedback_lookback
         self._task: asyncio.Task[None] | None = None
         self.statuses: dict[tuple[str, str], Any] = {}
         """The last status of every objective (what ``GET /v1/objectives`` shows)."""
@@ -104,8 +109,13 @@ class Poller:
             for rule in self._config.rules(tenant):
                 if rule.kind == "metric":
                     observations += await self._rule(tenant, rule, now)
+            calls = WarehouseCounts(self._reader, tenant)
+            events = EventCounts(
+                self._reader, tenant, max_events=self._max_events, feedback_lookback=self._feedback_lookback
+            )
             for objective in self._config.of(tenant, "objective").values():
-                status = await evaluate_objective(objective, now, WarehouseCounts(self._reader, tenant))
+                counts = calls if objective.sli in CALL_SLIS else events
+                status = await evaluate_objective(objective, now, counts)
                 self.statuses[(tenant, objective.objective_id)] = status
                 observations += burn_observations(tenant, objective, status, now)
         await self._engine.observe(observations)
