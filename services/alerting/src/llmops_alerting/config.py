@@ -47,6 +47,15 @@ class AlertingSettings(ServiceSettings):
     )
     notifier_timeout_s: float = Field(default=5.0, gt=0, description="One notifier call, connect to answer")
     notifier_max_backoff_s: float = Field(default=60.0, gt=0, description="Longest pause between two attempts")
+    group_wait_s: float = Field(
+        default=0.0, ge=0, le=3600, description="A new group's first notification waits this long (notifier default)"
+    )
+    group_interval_s: float = Field(
+        default=0.0, ge=0, le=86_400, description="Between two notifications of a group (notifier default)"
+    )
+    group_max_alerts: int = Field(
+        default=20, ge=1, le=49, description="Changes in one grouped notification (a Slack message's blocks)"
+    )
     notifier_queue_limit: int = Field(default=10_000, ge=1, description="Notifications owed to one notifier")
     allowed_networks: list[IPv4Network | IPv6Network] = Field(
         default_factory=list,

@@ -9,9 +9,10 @@ its generic query API (``GET /v1/events/{table}``, the kit's bounded ``read``) w
   good when up. Feedback does not name the app: it is joined on ``call_id`` with the app's calls from
   ``feedback_lookback`` before the window on (feedback on an older call is not counted);
 * ``cost_per_call``: each cost record is an event, good when at most ``threshold`` USD;
-* ``cost_per_day``: each UTC day that starts within the window, and today, is an event (time slices), good when
-  the day's spend is at most ``threshold`` USD. Today counts as soon as its spend so far passes the threshold, so every burn
-  window sees today: spending past the daily cap pages at once, and the alert resolves with the next day.
+* ``cost_per_day``: each UTC day that starts within the window, and today, is an event (time slices), good
+  when the day's spend is at most ``threshold`` USD. Today is bad as soon as its spend so far passes the
+  threshold, and every burn window sees today: spending past the daily cap pages at once, and the alert
+  resolves with the next day.
 
 One pass reads an objective's whole window once (the first and largest read of
 :func:`~llmops_alerting.objectives.evaluate_objective`) and answers its shorter windows from that read. A read
