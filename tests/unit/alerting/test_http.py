@@ -6,8 +6,8 @@ import httpx
 from llmops_alerting.bootstrap import AlertingPorts
 from llmops_alerting.engine import Observation
 from llmops_kit.kafka.publisher import InMemoryPublisher
-from llmops_schemas.v1 import AlertRuleConfigured, NotifierConfigured
-from llmops_schemas.v2 import AlertStateChanged, AuditRecorded, NotificationQueued
+from llmops_schemas.v1 import NotifierConfigured
+from llmops_schemas.v2 import AlertRuleConfigured, AlertStateChanged, AuditRecorded, NotificationQueued
 
 from tests.unit.alerting.support import NOW, auth, metric_rule
 

@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from llmops_kit.tasks import cancel_and_wait
-from llmops_schemas.v1 import AlertRuleConfigured, ObjectiveConfigured
+from llmops_schemas.v1 import ObjectiveConfigured
+from llmops_schemas.v2 import AlertRuleConfigured
 
 from llmops_alerting.engine import Engine, Observation
 from llmops_alerting.objectives import Counts, burn_observations, evaluate_objective

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from llmops_schemas import CloudEvent
-from llmops_schemas.v1 import AlertRuleConfigured, BudgetStateChanged, DriftReported
-from llmops_schemas.v2 import EvaluationScored
+from llmops_schemas.v1 import BudgetStateChanged, DriftReported
+from llmops_schemas.v2 import AlertRuleConfigured, EvaluationScored
 
 from llmops_alerting.engine import Observation
 

@@ -17,8 +17,9 @@ from typing import Any, TypeAlias
 from llmops_kit.kafka.materializer import CompactedStore, CompactedTopicMaterializer
 from llmops_kit.settings import KafkaSecurity
 from llmops_schemas import CloudEvent
-from llmops_schemas.v1 import AlertRuleConfigured, NotifierConfigured, ObjectiveConfigured, SilenceSet
-from llmops_schemas.v2 import AlertStateChanged, NotificationQueued
+from llmops_schemas.v1 import AlertRuleConfigured as RuleV1
+from llmops_schemas.v1 import NotifierConfigured, ObjectiveConfigured, SilenceSet
+from llmops_schemas.v2 import AlertRuleConfigured, AlertStateChanged, NotificationQueued
 
 __all__ = ["AlertBook", "ConfigStore", "Entity", "Outbox", "materializers"]
 
@@ -43,10 +44,11 @@ class ConfigStore(CompactedStore):
         """Bumped on every change, so evaluators can cache what they derive from the rules."""
 
     def apply(self, event: CloudEvent[Any]) -> None:
-        kind = KINDS.get(type(event.data))
+        data = AlertRuleConfigured.from_v1(event.data) if isinstance(event.data, RuleV1) else event.data
+        kind = KINDS.get(type(data))
         if kind is None:
             return
-        entity: Entity = event.data
+        entity: Entity = data
         key = entity.entity_key().partition(":")[2]
         if entity.deleted:
             self._items.get(event.tenant_id, {}).get(kind, {}).pop(key, None)

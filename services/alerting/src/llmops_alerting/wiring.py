@@ -8,7 +8,8 @@ from typing import Any
 
 from fastapi import Request
 from llmops_kit.http.problems import ProblemError
-from llmops_schemas.v1 import AlertRuleConfigured, NotifierConfigured, ObjectiveConfigured
+from llmops_schemas.v1 import NotifierConfigured, ObjectiveConfigured
+from llmops_schemas.v2 import AlertRuleConfigured
 
 from llmops_alerting.engine import Engine
 from llmops_alerting.poller import Poller
