@@ -111,3 +111,18 @@ async def test_the_dispatcher_sends_a_groups_changes_to_slack_in_one_message(par
 async def _closed(closed: object, count: int) -> None:
     while len(closed.keys) < count:  # type: ignore[attr-defined]
         await asyncio.sleep(0.01)
+
+
+async def test_a_groups_message_is_retried_whole_on_500_and_429_and_sent_once(parts: tuple) -> None:  # noqa: F811
+    config, outbox, closed, dispatcher = parts
+    dispatcher._timing_default = Timing(wait=timedelta(seconds=0.2), interval=timedelta(seconds=1))
+    async with Receiver(script=[500, 429, 202], schema_name=SCHEMAS["slack"]).running() as receiver:
+        notifier(config, "slack", "slack", receiver.url)
+        await dispatcher.start()
+        now = datetime.now(UTC)
+        for _key, item in (change(1, now), change(2, now)):
+            outbox.add("acme", item)
+        [got] = await receiver.wait_for(1)
+        await asyncio.wait_for(_closed(closed, 2), 5)
+    assert receiver.attempts == 3 and got.json()["text"].startswith("[FIRING:2]")
+    assert not outbox.pending
