@@ -11,11 +11,22 @@ import pytest
 from llmops_alerting.poller import Poller
 from llmops_alerting.sli import EventCounts
 from llmops_kit.warehouse import HistoryRows
+from llmops_schemas import CloudEvent
 from llmops_schemas.v1 import ObjectiveConfigured
-from llmops_schemas.v2 import AlertStateChanged
+from llmops_schemas.v2 import AlertStateChanged, CallRecorded, CostRecorded, EvaluationScored, FeedbackReceived
 
+from tests.unit.alerting.sli_contract import EventSliContract
 from tests.unit.alerting.support import NOW
 from tests.unit.alerting.test_engine import engine_with
+
+TABLES = {
+    CallRecorded: "calls",
+    EvaluationScored: "evaluation_scores",
+    FeedbackReceived: "feedback",
+    CostRecorded: "cost_records",
+}
+DEFAULTS = {"origin": "application"}
+"""What a row the tests add without the field has (calls are applications' unless said otherwise)."""
 
 
 class FakeHistory:
@@ -28,15 +39,24 @@ class FakeHistory:
     def add(self, table: str, at: datetime, **data: Any) -> None:
         self.tables.setdefault(table, []).append({"time": at.isoformat(), "data": data})
 
+    async def seed(self, events: list[CloudEvent[Any]]) -> None:
+        """Store published events as the warehouse does (a call's time is its start)."""
+        for event in events:
+            table = TABLES[type(event.data)]
+            at = event.data.started_at if table == "calls" else event.time
+            self.tables.setdefault(event.tenant_id + "/" + table, []).append(
+                {"time": at.isoformat(), "data": event.data.model_dump(mode="json")}
+            )
+
     async def read(self, tenant: str, table: str, params: Mapping[str, str], max_rows: int) -> HistoryRows:
         self.reads.append((table, dict(params)))
         start, end = datetime.fromisoformat(params["start"]), datetime.fromisoformat(params["end"])
-        fields = {k: v for k, v in params.items() if k not in ("start", "end", "origin")}
+        fields = {k: v for k, v in params.items() if k not in ("start", "end")}
         rows = [
             r
-            for r in self.tables.get(table, [])
+            for r in self.tables.get(table, []) + self.tables.get(tenant + "/" + table, [])
             if start <= datetime.fromisoformat(r["time"]) < end
-            and all(r["data"].get(k) == v for k, v in fields.items())
+            and all(r["data"].get(k, DEFAULTS.get(k)) == v for k, v in fields.items())
         ]
         rows.sort(key=lambda r: r["time"], reverse=True)
         return HistoryRows(rows[:max_rows], truncated=len(rows) > max_rows)
@@ -46,6 +66,18 @@ class FakeHistory:
 
     async def metrics_timeseries(self, tenant: str, **params: Any) -> list[dict[str, Any]]:
         return []
+
+
+class TestFakeHistory(EventSliContract):
+    """The contract on the fake the other tests use (its real counterpart: the warehouse over chDB)."""
+
+    @pytest.fixture
+    def history(self) -> FakeHistory:
+        return FakeHistory()
+
+    @pytest.fixture
+    def seed(self, history: FakeHistory) -> Any:
+        return history.seed
 
 
 def objective(sli: str, threshold: float, target: float = 0.9, **extra: Any) -> ObjectiveConfigured:

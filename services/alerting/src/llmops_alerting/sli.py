@@ -8,7 +8,8 @@ its generic query API (``GET /v1/events/{table}``, the kit's bounded ``read``) w
 * ``thumbs_up_rate``: each thumbs feedback on one of the app's calls (applications' calls only) is an event,
   good when up. Feedback does not name the app: it is joined on ``call_id`` with the app's calls from
   ``feedback_lookback`` before the window on (feedback on an older call is not counted);
-* ``cost_per_call``: each cost record is an event, good when at most ``threshold`` USD;
+* ``cost_per_call``: each priced cost record of an application's call is an event, good when at most
+  ``threshold`` USD;
 * ``cost_per_day``: each UTC day that starts within the window, and today, is an event (time slices), good
   when the day's spend is at most ``threshold`` USD. Today is bad as soon as its spend so far passes the
   threshold, and every burn window sees today: spending past the daily cap pages at once, and the alert
@@ -89,6 +90,14 @@ def _scores(objective: ObjectiveConfigured, rows: list[dict[str, Any]]) -> Itera
                 yield Sample(_when(row), float(item["score"]))
 
 
+def _costs(rows: list[dict[str, Any]]) -> Iterator[Sample]:
+    for row in rows:
+        data = row.get("data") or {}
+        if data.get("origin") == "platform" or data.get("cost") is None:
+            continue  # platform traffic; an unpriced call's cost is unknown (and adds nothing to a day)
+        yield Sample(_when(row), float(data["cost"]))
+
+
 class EventCounts:
     """:data:`~llmops_alerting.objectives.CountReader` of the event SLIs for one tenant and one pass."""
 
@@ -142,7 +151,7 @@ class EventCounts:
         if objective.sli in ("cost_per_call", "cost_per_day"):
             scope = _scope(objective, "app", "model", "prompt_name")
             rows, truncated = await self._rows("cost_records", {**span, **scope})
-            return [Sample(_when(r), float((r.get("data") or {}).get("cost") or 0.0)) for r in rows], truncated
+            return list(_costs(rows)), truncated
         return await self._thumbs(objective, start, end)
 
     async def _thumbs(
