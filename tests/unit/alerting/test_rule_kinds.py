@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from llmops_alerting.poller import Poller
 from llmops_alerting.rules import ScoreWindows, observe_event
-from llmops_alerting.state import Spikes
+from llmops_alerting.state import AlertBook, Spikes
 from llmops_cost.anomalies import Spike, alert_for
 from llmops_schemas import CloudEvent
 from llmops_schemas.registry import parse_event
@@ -132,3 +132,9 @@ async def test_a_cost_anomaly_rule_resolving_faster_than_spikes_come_is_refused(
     assert missing.status_code == 422 and "baseline_s is set exactly" in missing.text
     unknown = await client.put("/v1/rules/x", json={**body, "kind": "latency_spike"}, headers=auth("admin"))
     assert unknown.status_code == 422
+
+
+def test_the_cost_services_own_spikes_are_not_open_alerts_of_this_service() -> None:
+    book = AlertBook()
+    book.apply(spike_event(NOW - timedelta(hours=1)))
+    assert book.open("acme") == []

@@ -92,7 +92,9 @@ class AlertBook(CompactedStore):
         self._last: dict[tuple[str, str], str] = {}
 
     def apply(self, event: CloudEvent[Any]) -> None:
-        if isinstance(event.data, AlertStateChanged):
+        # Changes without a rule id are other producers' (the cost service's spend spikes): cost_anomaly rules
+        # turn them into this service's alerts; held here, they would stay open for ever (nothing resolves them).
+        if isinstance(event.data, AlertStateChanged) and event.data.rule_id is not None:
             self.record(event.tenant_id, event.data, event.id)
 
     def record(self, tenant: str, alert: AlertStateChanged, event_id: str) -> None:
