@@ -31,7 +31,9 @@ from llmops_kit.auth import hash_key
 from llmops_kit.kafka.producer import EventProducer
 from llmops_schemas import CloudEvent
 from llmops_schemas.v1 import DriftReported, TimeWindow
+from pydantic import SecretStr
 
+from tests.integration.feedback.conftest import SERVICE_KEY
 from tests.integration.warehouse.test_warehouse_consumer import wait_until
 from tests.unit.alerting.receivers import Receiver
 
@@ -146,8 +148,9 @@ async def test_a_record_that_is_no_event_is_dead_lettered_with_its_cause(
     assert any(b"not valid JSON" in value for value in headers.values()), headers
 
 
-def test_the_llmops_up_demo_pages_and_resolves(kafka_bootstrap: str, tmp_path: Path) -> None:
-    """`llmops up`'s alerting step against the service served on a port, as the demo runs it."""
+def test_the_llmops_up_demo_pages_and_resolves(kafka_bootstrap: str, warehouse_api: str, tmp_path: Path) -> None:
+    """`llmops up`'s alerting step against the service served on a port, as the demo runs it (its objective read
+    from the warehouse's API over chDB)."""
     from llmops_cli.alert_demo import run_alert_demo
     from rich.console import Console
 
@@ -156,6 +159,9 @@ def test_the_llmops_up_demo_pages_and_resolves(kafka_bootstrap: str, tmp_path: P
     tenant = f"t-{uuid.uuid4().hex[:10]}"
     group = f"alerting-it-{uuid.uuid4().hex[:8]}"
     settings = _settings(tmp_path, kafka_bootstrap, tenant, group, {"demo-routing-key": "D" * 32})
+    settings = settings.model_copy(
+        update={"warehouse_url": warehouse_api, "service_key": SecretStr(SERVICE_KEY), "evaluate_interval_s": 0.5}
+    )
     console = Console(record=True, width=300)
 
     def checked(response: httpx.Response, what: str) -> dict[str, Any]:
@@ -170,6 +176,7 @@ def test_the_llmops_up_demo_pages_and_resolves(kafka_bootstrap: str, tmp_path: P
         run_alert_demo(server.url, kafka_bootstrap, tenant, "llmops-demo", ADMIN, console, checked)
     shown = console.export_text()
     assert "PagerDuty-format trigger" in shown and "resolve under the same dedup_key (True)" in shown, shown
+    assert "100% of 7 days, 100% of the budget left" in shown, shown  # no spend stored: every day within
 
 
 async def test_cost_spikes_of_the_cost_service_reach_slack_grouped_in_one_message(
