@@ -133,24 +133,28 @@ class Dispatcher:
 
     async def _deliver(self, tenant: str, notifier: NotifierConfigured | None, batch: Batch) -> None:
         """Send a group's batch: one Slack message for the whole batch, one call per change to the others
-        (PagerDuty threads by dedup key, a webhook deduplicates by notification id); then close its records."""
+        (PagerDuty threads by dedup key, a webhook deduplicates by notification id), each record closed as soon
+        as its call is done (a later change that hangs does not hold back the tombstones of earlier ones)."""
         items = [item for _, item in batch.items]
         if notifier is None:
-            outcomes = ["dropped"] * len(items)
+            for key, item in batch.items:
+                self._close(key, item, "unknown", "dropped")
         elif notifier.kind == "slack" and len(items) > 1:
             outcome = await self._attempts(notifier, items, lambda: self._sender.send_group(tenant, notifier, items))
-            outcomes = [outcome] * len(items)
+            for key, item in batch.items:
+                self._close(key, item, notifier.kind, outcome)
         else:
-            outcomes = [
-                await self._attempts(notifier, [i], partial(self._sender.send, tenant, notifier, i)) for i in items
-            ]
-        for (key, item), outcome in zip(batch.items, outcomes, strict=True):
-            NOTIFICATIONS.labels(notifier.kind if notifier else "unknown", outcome).inc()
-            if outcome == "delivered":
-                NOTIFY_LATENCY.observe(max(0.0, (datetime.now(UTC) - item.queued_at).total_seconds()))
-            self._outbox.close(key)
-            self._closing.append(key)
+            for key, item in batch.items:
+                outcome = await self._attempts(notifier, [item], partial(self._sender.send, tenant, notifier, item))
+                self._close(key, item, notifier.kind, outcome)
+
+    def _close(self, key: str, item: NotificationQueued, kind: str, outcome: str) -> None:
+        NOTIFICATIONS.labels(kind, outcome).inc()
+        if outcome == "delivered":
+            NOTIFY_LATENCY.observe(max(0.0, (datetime.now(UTC) - item.queued_at).total_seconds()))
+        self._outbox.close(key)
         NOTIFICATIONS_OWED.set(len(self._outbox.pending))
+        self._closing.append(key)
         self._close_wake.set()
 
     async def _attempts(
