@@ -1,5 +1,5 @@
 """The alerting part of `llmops up`'s demo: a drift report pages a local PagerDuty-format receiver, and the
-report that follows resolves it (docs/alerting.md).
+report that follows resolves it; then a daily spend objective shows its error budget (docs/alerting.md).
 
 The receiver is a small HTTP server in this process on loopback (``llmops up`` allows 127.0.0.0/8 for the
 alerting service's notifiers) that keeps the Events API v2 bodies it gets. The drift reports are published to
@@ -142,3 +142,24 @@ def run_alert_demo(
             f"[green]✓[/green] alerting: drift gone -> [bold]resolve[/bold] under the same dedup_key "
             f"({resolve['dedup_key'] == trigger['dedup_key']}); `llmops alerts list` shows none open"
         )
+        _objective_demo(api, app, console, checked)
+
+
+def _objective_demo(
+    api: httpx.Client, app: str, console: Console, checked: Callable[[httpx.Response, str], dict[str, Any]]
+) -> None:
+    """A daily spend objective over the demo's stored cost records, and its first status (budget left)."""
+    objective = {"app": app, "sli": "cost_per_day", "threshold": 5.0, "target": 0.9, "window_days": 7}
+    checked(api.put("/v1/objectives/demo-daily-spend", json=objective), "setting the demo's spend objective")
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        status = checked(api.get("/v1/objectives/demo-daily-spend"), "reading the objective").get("status")
+        if status is not None:
+            console.print(
+                f"[green]✓[/green] objectives: {app} spends at most 5 USD a day on "
+                f"{status['sli'] or 0:.0%} of {status['events']:g} days, {status['budget_remaining']:.0%} of the "
+                "budget left (`llmops objectives list`)"
+            )
+            return
+        time.sleep(0.5)
+    console.print("[yellow]![/yellow] objectives: not evaluated within a minute (see .data/logs/alerting.log)")

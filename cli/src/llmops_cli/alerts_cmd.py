@@ -160,7 +160,10 @@ def _flat(item: dict[str, Any]) -> dict[str, Any]:
         **{k: v for k, v in item.items() if not isinstance(v, dict | list)},
         "id": item.get("rule_id") or item.get("notifier_id") or item.get("objective_id"),
         "sli value": None if status.get("sli") is None else round(status["sli"], 5),
-        "budget left": None if not status else f"{status['budget_remaining']:.1%}",
+        # "+": the read stopped at its bound, the budget is that of the newest events only
+        "budget left": None
+        if not status
+        else f"{status['budget_remaining']:.1%}{'+' if status.get('truncated') else ''}",
         "burn 1h": None if not status else round(status["burn_rates"].get("1h", 0.0), 2),
         "burning": None if not status else ", ".join(k for k, v in status["burning"].items() if v) or "no",
     }

@@ -213,6 +213,7 @@ class LocalPlatform:
                 # Local receivers (the demo's PagerDuty-format receiver) are on loopback.
                 "ALERTING_ALLOWED_NETWORKS": '["127.0.0.0/8"]',
                 "ALERTING_SECRETS_FILE": str(ensure_alerting_secrets(self.data_dir)),
+                "ALERTING_EVALUATE_INTERVAL_S": "5",  # the demo's objective shows its budget within seconds
                 **platform_clients,
             },
             "governance-audit": {

@@ -9,6 +9,7 @@ from typing import Any
 
 from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.upcasting import register_upcaster, with_payload
+from llmops_schemas.v1 import alerting as v1_alerting
 from llmops_schemas.v1 import alerts as v1_alerts
 from llmops_schemas.v1 import audit as v1_audit
 from llmops_schemas.v1 import calls as v1_calls
@@ -17,6 +18,7 @@ from llmops_schemas.v1 import drift as v1_drift
 from llmops_schemas.v1 import erasure as v1_erasure
 from llmops_schemas.v1 import evaluation as v1_evaluation
 from llmops_schemas.v1 import feedback as v1_feedback
+from llmops_schemas.v2 import alerting as v2_alerting
 from llmops_schemas.v2 import alerts as v2_alerts
 from llmops_schemas.v2 import audit as v2_audit
 from llmops_schemas.v2 import calls as v2_calls
@@ -57,6 +59,12 @@ def _cost_recorded_v1_to_v2(event: CloudEvent[Any]) -> CloudEvent[Any]:
 def _alert_state_changed_v1_to_v2(event: CloudEvent[Any]) -> CloudEvent[Any]:
     """A v1 alert change as v2: the same payload (v2 adds ``acknowledged``, the rule id and the group)."""
     return with_payload(event, v2_alerts.AlertStateChanged.from_v1(event.data))
+
+
+@register_upcaster(v1_alerting.AlertRuleConfigured.event_type)
+def _alert_rule_configured_v1_to_v2(event: CloudEvent[Any]) -> CloudEvent[Any]:
+    """A v1 alert rule as v2: the same rule (v2 adds the kinds evaluation_score_drop and cost_anomaly)."""
+    return with_payload(event, v2_alerting.AlertRuleConfigured.from_v1(event.data))
 
 
 @register_upcaster(v1_audit.AuditRecorded.event_type)

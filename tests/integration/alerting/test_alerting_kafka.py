@@ -26,11 +26,14 @@ from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 from llmops_alerting.bootstrap import create_app
 from llmops_alerting.config import AlertingSettings
+from llmops_cost.anomalies import Spike, alert_for
 from llmops_kit.auth import hash_key
 from llmops_kit.kafka.producer import EventProducer
 from llmops_schemas import CloudEvent
 from llmops_schemas.v1 import DriftReported, TimeWindow
+from pydantic import SecretStr
 
+from tests.integration.feedback.conftest import SERVICE_KEY
 from tests.integration.warehouse.test_warehouse_consumer import wait_until
 from tests.unit.alerting.receivers import Receiver
 
@@ -145,8 +148,9 @@ async def test_a_record_that_is_no_event_is_dead_lettered_with_its_cause(
     assert any(b"not valid JSON" in value for value in headers.values()), headers
 
 
-def test_the_llmops_up_demo_pages_and_resolves(kafka_bootstrap: str, tmp_path: Path) -> None:
-    """`llmops up`'s alerting step against the service served on a port, as the demo runs it."""
+def test_the_llmops_up_demo_pages_and_resolves(kafka_bootstrap: str, warehouse_api: str, tmp_path: Path) -> None:
+    """`llmops up`'s alerting step against the service served on a port, as the demo runs it (its objective read
+    from the warehouse's API over chDB)."""
     from llmops_cli.alert_demo import run_alert_demo
     from rich.console import Console
 
@@ -155,6 +159,9 @@ def test_the_llmops_up_demo_pages_and_resolves(kafka_bootstrap: str, tmp_path: P
     tenant = f"t-{uuid.uuid4().hex[:10]}"
     group = f"alerting-it-{uuid.uuid4().hex[:8]}"
     settings = _settings(tmp_path, kafka_bootstrap, tenant, group, {"demo-routing-key": "D" * 32})
+    settings = settings.model_copy(
+        update={"warehouse_url": warehouse_api, "service_key": SecretStr(SERVICE_KEY), "evaluate_interval_s": 0.5}
+    )
     console = Console(record=True, width=300)
 
     def checked(response: httpx.Response, what: str) -> dict[str, Any]:
@@ -169,3 +176,29 @@ def test_the_llmops_up_demo_pages_and_resolves(kafka_bootstrap: str, tmp_path: P
         run_alert_demo(server.url, kafka_bootstrap, tenant, "llmops-demo", ADMIN, console, checked)
     shown = console.export_text()
     assert "PagerDuty-format trigger" in shown and "resolve under the same dedup_key (True)" in shown, shown
+    assert "100% of 7 days, 100% of the budget left" in shown, shown  # no spend stored: every day within
+
+
+async def test_cost_spikes_of_the_cost_service_reach_slack_grouped_in_one_message(
+    kafka_bootstrap: str, producer: EventProducer, tmp_path: Path
+) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:10]}"
+    secrets = {**SECRETS, "slack-path": "/services/T0/B0/it"}
+    settings = _settings(tmp_path, kafka_bootstrap, tenant, f"alerting-it-{uuid.uuid4().hex[:8]}", secrets)
+    slack = Receiver(schema_name="slack-incoming-webhook.schema.json")
+    async with slack.running(), _alerting(settings) as api:
+        body = {"kind": "slack", "url": slack.url, "secret_ref": "slack-path", "group_wait_s": 1}
+        assert (await api.put("/v1/notifiers/team", json=body)).status_code == 201
+        rule = {"name": "spend spike", "kind": "cost_anomaly", "window_s": 7200, "notifiers": ["team"]}
+        assert (await api.put("/v1/rules/spend", json=rule)).status_code == 201
+        hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+        spikes = [alert_for(tenant, "app", app, Spike(hour, 4.2, 0.3, 0.05), source="/services/cost")
+                  for app in ("support-bot", "search")]  # fmt: skip
+        started = time.monotonic()
+        await producer.publish_many(spikes)  # as the cost service publishes them (v1, on llmops.alerts)
+        [message] = await slack.wait_for(1, timeout_s=60)
+        alerts = (await api.get("/v1/alerts")).json()["items"]
+    assert time.monotonic() - started >= 1  # the group waited for the second spike
+    assert message.json()["text"].startswith("[FIRING:2] spend spike") and len(message.json()["blocks"]) == 3
+    assert sorted(a["labels"]["app"] for a in alerts) == ["search", "support-bot"]  # the rule's, not the spikes
+    assert {a["rule_id"] for a in alerts} == {"spend"} and not slack.invalid

@@ -15,7 +15,6 @@ from llmops_alerting.state import AlertBook, ConfigStore, Outbox
 from llmops_kit.kafka.publisher import InMemoryPublisher
 from llmops_schemas import CloudEvent
 from llmops_schemas.v1 import (
-    AlertRuleConfigured,
     BudgetStateChanged,
     DriftReported,
     NotifierConfigured,
@@ -23,7 +22,7 @@ from llmops_schemas.v1 import (
     SilenceSet,
 )
 from llmops_schemas.v1.examples import example_data
-from llmops_schemas.v2 import AlertStateChanged, EvaluationScored, NotificationQueued
+from llmops_schemas.v2 import AlertRuleConfigured, AlertStateChanged, EvaluationScored, NotificationQueued
 from llmops_schemas.v2.examples import EXAMPLES
 
 from tests.unit.alerting.support import NOW, metric_rule

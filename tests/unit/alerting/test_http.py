@@ -6,8 +6,8 @@ import httpx
 from llmops_alerting.bootstrap import AlertingPorts
 from llmops_alerting.engine import Observation
 from llmops_kit.kafka.publisher import InMemoryPublisher
-from llmops_schemas.v1 import AlertRuleConfigured, NotifierConfigured
-from llmops_schemas.v2 import AlertStateChanged, AuditRecorded, NotificationQueued
+from llmops_schemas.v1 import NotifierConfigured
+from llmops_schemas.v2 import AlertRuleConfigured, AlertStateChanged, AuditRecorded, NotificationQueued
 
 from tests.unit.alerting.support import NOW, auth, metric_rule
 
@@ -58,10 +58,14 @@ async def test_notifiers_need_an_admin_and_a_configured_secret(
     assert b"R" * 32 not in b"".join(value for _, value in publisher.records(NotifierConfigured.topic))
 
 
-async def test_an_objective_of_an_sli_this_version_cannot_read_is_refused(client: httpx.AsyncClient) -> None:
-    body = {"app": "bot", "sli": "thumbs_up_rate", "threshold": 0.5, "target": 0.9}
-    answer = await client.put("/v1/objectives/o", json=body, headers=auth("admin"))
-    assert answer.status_code == 422 and "supported: error_rate, latency" in answer.text
+async def test_every_sli_is_accepted_and_a_target_of_one_is_refused(client: httpx.AsyncClient) -> None:
+    body = {"app": "bot", "sli": "thumbs_up_rate", "threshold": 1, "target": 0.9}
+    assert (await client.put("/v1/objectives/o", json=body, headers=auth("admin"))).status_code == 201
+    scores = {**body, "sli": "evaluation_score", "threshold": 0.7}
+    answer = await client.put("/v1/objectives/s", json=scores, headers=auth("admin"))
+    assert answer.status_code == 422 and "metric is set exactly for an evaluation_score objective" in answer.text
+    scores["metric"] = "relevance"
+    assert (await client.put("/v1/objectives/s", json=scores, headers=auth("admin"))).status_code == 201
     full = await client.put("/v1/objectives/o", json={**body, "target": 1, "sli": "latency"}, headers=auth("admin"))
     assert full.status_code == 422 and "strictly between 0 and 1" in full.text
 

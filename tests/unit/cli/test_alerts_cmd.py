@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from rich.console import Console
 from typer.testing import CliRunner, Result
 
 from tests.unit.alerting.support import NOW
+from tests.unit.alerting.test_objective_slis import FakeHistory
 from tests.unit.cli.test_evals_cmd import SyncAsgi
 
 ADMIN, READER = "dev-admin-key", "dev-reader-key"
@@ -44,7 +46,9 @@ def wired() -> AlertingPorts:
     stores = (ConfigStore(), AlertBook(), Outbox())
     for store in stores:
         store.mark_caught_up()
-    return AlertingPorts(InMemoryPublisher(), keys, *stores, secrets=Secrets({"pd": "R" * 32}))
+    return AlertingPorts(
+        InMemoryPublisher(), keys, *stores, metrics=FakeHistory(), secrets=Secrets({"pd": "R" * 32}), clock=lambda: NOW
+    )
 
 
 @pytest.fixture
@@ -63,6 +67,7 @@ def invoke(tmp_path: Path, wired: AlertingPorts) -> Callable[..., Result]:
         env["LLMOPS_DATA_DIR"] = str(tmp_path)
         return runner.invoke(root, list(args), obj=context, env=env, input=stdin)
 
+    run.app = app  # type: ignore[attr-defined]
     return run
 
 
@@ -97,3 +102,27 @@ def test_objectives_are_listed_with_their_budget(invoke: Callable[..., Result]) 
     listed = invoke("objectives", "list")
     assert "avail" in listed.stdout and "0.99" in listed.stdout
     assert json.loads(invoke("objectives", "list", "--json").stdout)["items"][0]["status"] is None
+
+
+def test_objectives_of_scores_thumbs_and_cost_show_their_budget(
+    invoke: Callable[..., Result], wired: AlertingPorts
+) -> None:
+    history = wired.metrics
+    assert isinstance(history, FakeHistory)
+    for i in range(10):
+        at = NOW - timedelta(minutes=i + 1)
+        history.add("calls", at, call_id=f"c{i}", app="bot")
+        history.add("feedback", at, feedback_id=f"f{i}", call_id=f"c{i}", kind="thumbs", value=0 if i < 5 else 1)
+    history.add("cost_records", NOW - timedelta(minutes=1), app="bot", cost=3.0)
+    thumbs = {"app": "bot", "sli": "thumbs_up_rate", "threshold": 1, "target": 0.9, "window_days": 7}
+    daily = {"app": "bot", "sli": "cost_per_day", "threshold": 2.5, "target": 0.9, "window_days": 28}
+    assert invoke("objectives", "set", "thumbs", "-", stdin=json.dumps(thumbs)).exit_code == 0
+    assert invoke("objectives", "set", "daily", "-", stdin=json.dumps(daily)).exit_code == 0
+    asyncio.run(invoke.app.state.alerting.poller.run_once())  # type: ignore[attr-defined]
+    listed = invoke("objectives", "list")
+    row = next(line for line in listed.stdout.splitlines() if "thumbs_up_rate" in line)
+    assert "0.5" in row and "-400.0%" in row and "fast, slow" in row  # half down against a 10 % budget
+    day = next(line for line in listed.stdout.splitlines() if "cost_per_day" in line)
+    assert "fast, slow" in day
+    status = json.loads(invoke("objectives", "list", "--json").stdout)["items"][0]["status"]
+    assert status["events"] == 28 and status["truncated"] is False  # daily: today and the 27 days before (a slice each)

@@ -10,6 +10,7 @@ from llmops_schemas.registry import parse_event
 from llmops_schemas.v1 import AlertRuleConfigured, ObjectiveConfigured, SilenceSet
 from llmops_schemas.v1 import AlertStateChanged as AlertV1
 from llmops_schemas.v1.examples import example, example_data
+from llmops_schemas.v2 import AlertRuleConfigured as RuleV2
 from llmops_schemas.v2 import AlertStateChanged
 from llmops_schemas.v2.examples import EXAMPLES as V2
 from pydantic import ValidationError
@@ -24,12 +25,23 @@ def test_a_v1_alert_is_read_as_v2_with_the_same_fields() -> None:
     assert event.data.acknowledged_by is None and event.data.rule_id is None
 
 
+def test_a_v1_rule_is_read_as_v2_under_the_same_key() -> None:
+    old = CloudEvent.wrap(example(AlertRuleConfigured), source="/old", tenant_id="acme")
+    event = parse_event(old.to_json_bytes())
+    assert event.type == RuleV2.event_type and event.data.baseline_s is None
+    assert event.data.model_dump(exclude={"baseline_s"}) == old.data.model_dump()
+    assert event.data.entity_key() == old.data.entity_key()
+
+
 BAD: list[tuple[type[Any], dict[str, Any], str]] = [
     (AlertStateChanged, {"acknowledged_by": None}, "acknowledged alert needs"),
     (AlertStateChanged, {"acknowledged_at": None}, "acknowledged alert needs"),
     (AlertStateChanged, {"status": "firing", "acknowledged_at": None}, "go together"),
     (AlertStateChanged, {"ends_at": "2025-03-14T10:00:00Z"}, "only a resolved alert has ends_at"),
     (AlertRuleConfigured, {"threshold": None}, "needs metric and threshold"),
+    (RuleV2, {"baseline_s": None}, "baseline_s is set exactly for an evaluation_score_drop rule"),
+    (RuleV2, {"threshold": 0}, "threshold is the drop that fires it"),
+    (RuleV2, {"kind": "cost_anomaly", "metric": None, "threshold": None}, "baseline_s is set exactly"),
     (ObjectiveConfigured, {"target": 1}, "strictly between 0 and 1"),
     (ObjectiveConfigured, {"threshold": None}, "threshold is set for every sli but error_rate"),
     (ObjectiveConfigured, {"sli": "evaluation_score"}, "metric is set exactly"),

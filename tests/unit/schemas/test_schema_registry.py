@@ -299,6 +299,7 @@ def test_upcaster_registry_refuses_mistakes() -> None:
 def test_the_platform_upcasts_exactly_the_superseded_types() -> None:
     assert UPCASTERS.types() == [
         "llmops.alert.state_changed.v1",
+        "llmops.alerting.rule_configured.v1",
         "llmops.audit.recorded.v1",
         "llmops.call.recorded.v1",
         "llmops.cost.recorded.v1",

@@ -140,6 +140,7 @@ class NotifierConfigured(CompactedPayload):
 
     ``secret_ref`` names an entry of the service's secrets file (the PagerDuty routing key, the Slack
     webhook path or the webhook's HMAC key): secrets never travel in events. Only an admin sets a URL.
+    ``group_wait_s`` and ``group_interval_s`` batch a rule's changes per group as Alertmanager does.
     """
 
     event_type: ClassVar[str] = "llmops.alerting.notifier_configured.v1"
@@ -150,6 +151,15 @@ class NotifierConfigured(CompactedPayload):
     url: Url
     secret_ref: Identifier | None = None
     min_severity: Severity = "info"
+    group_wait_s: int | None = Field(
+        default=None,
+        ge=0,
+        le=3600,
+        description="A new group's first notification waits this long (None: the service's)",
+    )
+    group_interval_s: int | None = Field(
+        default=None, ge=0, le=86_400, description="Between two notifications of a group (None: the service's)"
+    )
     deleted: bool = False
     updated_by: Identifier
     updated_at: AwareDatetime

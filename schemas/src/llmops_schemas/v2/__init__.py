@@ -1,5 +1,6 @@
 """Version 2 of the payloads whose contract changed incompatibly; every other type is still at v1."""
 
+from llmops_schemas.v2.alerting import AlertRuleConfigured
 from llmops_schemas.v2.alerts import AlertStateChanged, NotificationQueued
 from llmops_schemas.v2.audit import AuditRecorded
 from llmops_schemas.v2.call_parts import (
@@ -24,12 +25,13 @@ from llmops_schemas.v2.request import RequestSummary, ResponseFormat, ToolChoice
 
 PAYLOADS = (
     CallRecorded, CostRecorded, DriftReported, EvaluationScored, FeedbackReceived, AlertStateChanged,
-    NotificationQueued, AuditRecorded, ErasureRequested, ErasureProcessed,
+    NotificationQueued, AuditRecorded, ErasureRequested, ErasureProcessed, AlertRuleConfigured,
 )  # fmt: skip
 """Every v2 payload class, one per event type."""
 
 __all__ = [
     "PAYLOADS",
+    "AlertRuleConfigured",
     "AlertStateChanged",
     "AuditRecorded",
     "CallRecorded",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from llmops_schemas.envelope import EventPayload
+from llmops_schemas.v2.alerting import AlertRuleConfigured
 from llmops_schemas.v2.alerts import AlertStateChanged, NotificationQueued
 from llmops_schemas.v2.audit import AuditRecorded
 from llmops_schemas.v2.calls import CallRecorded
@@ -186,6 +187,21 @@ EXAMPLES: dict[type[EventPayload], dict[str, Any]] = {
         "starts_at": "2025-03-14T09:20:00Z",
         "acknowledged_by": "key-oncall",
         "acknowledged_at": "2025-03-14T09:24:00Z",
+    },
+    AlertRuleConfigured: {
+        "rule_id": "relevance-drop-support-bot",
+        "name": "support-bot relevance dropped",
+        "kind": "evaluation_score_drop",
+        "metric": "relevance",
+        "app": "support-bot",
+        "threshold": 0.1,
+        "window_s": 3600,
+        "baseline_s": 86400,
+        "severity": "warning",
+        "group_by": ["app"],
+        "notifiers": ["slack-llm-team"],
+        "updated_by": "key-admin",
+        "updated_at": "2025-03-14T09:00:00Z",
     },
     NotificationQueued: {
         "notification_id": "0195ef4c-2e4d-7c1a-8e11-6c7d8e9f0a1c",

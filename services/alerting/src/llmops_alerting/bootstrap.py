@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 from llmops_kit.auth import ApiKeyStore
@@ -29,6 +29,7 @@ from llmops_alerting.engine import Engine
 from llmops_alerting.entrypoints.consumer import SOURCE_TOPICS, build_consumer
 from llmops_alerting.entrypoints.http import router
 from llmops_alerting.notifiers.dispatcher import Dispatcher
+from llmops_alerting.notifiers.grouping import Timing
 from llmops_alerting.notifiers.guard import AddressPolicy, guarded_client
 from llmops_alerting.notifiers.sender import Sender
 from llmops_alerting.poller import Poller
@@ -99,14 +100,32 @@ def _services(settings: AlertingSettings, ports: AlertingPorts) -> Services:
     engine = Engine(
         ports.book, ports.config, ports.outbox, ports.publisher, settings.source, ports.clock, settings.max_open_alerts
     )
-    poller = Poller(engine, ports.config, ports.metrics, interval_s=settings.evaluate_interval_s, clock=ports.clock)
+    poller = Poller(
+        engine,
+        ports.config,
+        ports.metrics,
+        interval_s=settings.evaluate_interval_s,
+        clock=ports.clock,
+        max_events=settings.sli_max_events,
+        feedback_lookback=timedelta(seconds=settings.feedback_lookback_s),
+    )
     return Services(registry, engine, poller, ports.secrets)
 
 
 def _dispatcher(settings: AlertingSettings, ports: AlertingPorts, closer: OutboxCloser) -> Dispatcher:
     client = guarded_client(AddressPolicy(settings.allowed_networks), settings.notifier_timeout_s)
     sender = Sender(client, ports.secrets)
-    return Dispatcher(ports.outbox, ports.config, sender, closer, max_backoff_s=settings.notifier_max_backoff_s)
+    timing = Timing(timedelta(seconds=settings.group_wait_s), timedelta(seconds=settings.group_interval_s))
+    return Dispatcher(
+        ports.outbox,
+        ports.config,
+        sender,
+        closer,
+        max_backoff_s=settings.notifier_max_backoff_s,
+        timing=timing,
+        max_batch=settings.group_max_alerts,
+        clock=ports.clock,
+    )
 
 
 class _AfterLoaded:

@@ -29,6 +29,12 @@ class AlertingSettings(ServiceSettings):
     evaluate_interval_s: float = Field(default=30.0, gt=0, description="How often metric rules and objectives run")
     min_samples: int = Field(default=20, ge=1, description="Scores an evaluation_score rule needs in its window")
     max_window_samples: int = Field(default=10_000, ge=1, description="Scores kept per evaluation_score window")
+    sli_max_events: int = Field(
+        default=50_000, ge=1, description="Stored events one objective's read takes (scores, feedback, costs)"
+    )
+    feedback_lookback_s: int = Field(
+        default=86_400, ge=0, description="How long before a thumbs_up_rate window its feedback's calls are looked for"
+    )
     publish_timeout_s: float = Field(default=10.0, gt=0)
     retry_after_s: int = Field(default=5, ge=1)
     batch_size: int = Field(default=500, ge=1)
@@ -41,6 +47,15 @@ class AlertingSettings(ServiceSettings):
     )
     notifier_timeout_s: float = Field(default=5.0, gt=0, description="One notifier call, connect to answer")
     notifier_max_backoff_s: float = Field(default=60.0, gt=0, description="Longest pause between two attempts")
+    group_wait_s: float = Field(
+        default=0.0, ge=0, le=3600, description="A new group's first notification waits this long (notifier default)"
+    )
+    group_interval_s: float = Field(
+        default=0.0, ge=0, le=86_400, description="Between two notifications of a group (notifier default)"
+    )
+    group_max_alerts: int = Field(
+        default=20, ge=1, le=49, description="Changes in one grouped notification (a Slack message's blocks)"
+    )
     notifier_queue_limit: int = Field(default=10_000, ge=1, description="Notifications owed to one notifier")
     allowed_networks: list[IPv4Network | IPv6Network] = Field(
         default_factory=list,

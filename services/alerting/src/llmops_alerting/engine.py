@@ -23,7 +23,7 @@ from llmops_schemas.v1 import NotifierConfigured, SilenceSet
 from llmops_schemas.v2 import AlertStateChanged, NotificationQueued
 
 from llmops_alerting.metrics import ALERT_CHANGES
-from llmops_alerting.state import AlertBook, ConfigStore, Outbox
+from llmops_alerting.state import AlertBook, ConfigStore, Outbox, Spikes
 
 __all__ = ["Engine", "Observation", "fingerprint", "silenced"]
 
@@ -79,6 +79,8 @@ class Engine:
     source: str
     clock: Callable[[], datetime]
     max_open: int = 100_000
+    spikes: Spikes = field(default_factory=Spikes)
+    """Cost anomalies' last spikes: recorded by the event rules, read by the poller to resolve them."""
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def observe(self, observations: Sequence[Observation]) -> list[AlertStateChanged]:

@@ -60,6 +60,8 @@ class Counts:
 
     good: float
     total: float
+    truncated: bool = False
+    """The read stopped at its bound: the counts cover the newest events of the window only."""
 
     @property
     def bad_ratio(self) -> float:
@@ -85,6 +87,7 @@ class ObjectiveStatus:
     budget_remaining: float
     burn_rates: dict[str, float]
     burning: dict[str, bool]
+    truncated: bool = False
 
 
 async def evaluate_objective(objective: ObjectiveConfigured, now: datetime, read: CountReader) -> ObjectiveStatus:
@@ -102,7 +105,9 @@ async def evaluate_objective(objective: ObjectiveConfigured, now: datetime, read
         burning[alert.name] |= long_rate > limit and short_rate > limit
     spent = whole.bad_ratio / (1 - objective.target)
     sli = whole.good / whole.total if whole.total else None
-    return ObjectiveStatus(objective.objective_id, sli, objective.target, whole.total, 1 - spent, rates, burning)
+    return ObjectiveStatus(
+        objective.objective_id, sli, objective.target, whole.total, 1 - spent, rates, burning, whole.truncated
+    )
 
 
 def _label(span: timedelta) -> str:

@@ -1,4 +1,5 @@
-"""The periodic part: metric rules and objectives, read from the warehouse every ``evaluate_interval_s``.
+"""The periodic part: metric rules and objectives, read from the warehouse every ``evaluate_interval_s``, and
+the resolution of cost anomalies whose last spike is ``window_s`` old.
 
 Each pass reads, per tenant, the warehouse's metrics of every metric rule's window (grouped as the rule groups)
 and every objective's windows, turns them into observations and hands them to the engine, which publishes only
@@ -15,20 +16,22 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from llmops_kit.tasks import cancel_and_wait
-from llmops_schemas.v1 import AlertRuleConfigured, ObjectiveConfigured
+from llmops_schemas.v1 import ObjectiveConfigured
+from llmops_schemas.v2 import AlertRuleConfigured
 
 from llmops_alerting.engine import Engine, Observation
 from llmops_alerting.objectives import Counts, burn_observations, evaluate_objective
 from llmops_alerting.ports import MetricsReader
-from llmops_alerting.rules import row_observation
+from llmops_alerting.rules import row_observation, spike_resolutions
+from llmops_alerting.sli import EventCounts
 from llmops_alerting.state import ConfigStore
 
-__all__ = ["MAX_BUCKETS", "SLIS", "Poller", "WarehouseCounts"]
+__all__ = ["MAX_BUCKETS", "Poller", "WarehouseCounts"]
 
 log = logging.getLogger(__name__)
 MAX_BUCKETS = 2000
-SLIS = ("error_rate", "latency")
-"""The SLIs this version reads from the warehouse (the others are refused when an objective is created)."""
+CALL_SLIS = ("error_rate", "latency")
+"""The SLIs read from the warehouse's call metrics; the others from stored events (:mod:`llmops_alerting.sli`)."""
 QUANTILES = ((0.99, "latency_p99_ms"), (0.95, "latency_p95_ms"), (0.0, "latency_p50_ms"))
 
 
@@ -69,19 +72,22 @@ class Poller:
         *,
         interval_s: float,
         clock: Callable[[], datetime],
+        max_events: int = 50_000,
+        feedback_lookback: timedelta = timedelta(days=1),
     ) -> None:
         self._engine = engine
         self._config = config
         self._reader = reader
         self._interval_s = interval_s
         self._clock = clock
+        self._max_events = max_events
+        self._feedback_lookback = feedback_lookback
         self._task: asyncio.Task[None] | None = None
         self.statuses: dict[tuple[str, str], Any] = {}
         """The last status of every objective (what ``GET /v1/objectives`` shows)."""
 
     async def start(self) -> None:
-        if self._reader is not None:
-            self._task = asyncio.create_task(self._run(), name="alerting-poller")
+        self._task = asyncio.create_task(self._run(), name="alerting-poller")
 
     async def stop(self) -> None:
         await cancel_and_wait([self._task])
@@ -96,19 +102,31 @@ class Poller:
             await asyncio.sleep(self._interval_s)
 
     async def run_once(self) -> list[Observation]:
-        """One pass over every tenant's metric rules and objectives; returns the observations made."""
-        assert self._reader is not None
+        """One pass over every tenant's rules and objectives; returns the observations made. Without the
+        warehouse only cost anomalies are resolved (metric rules and objectives need its reads)."""
         now = self._clock()
         observations: list[Observation] = []
         for tenant in self._config.tenants():
             for rule in self._config.rules(tenant):
-                if rule.kind == "metric":
+                if rule.kind == "metric" and self._reader is not None:
                     observations += await self._rule(tenant, rule, now)
-            for objective in self._config.of(tenant, "objective").values():
-                status = await evaluate_objective(objective, now, WarehouseCounts(self._reader, tenant))
-                self.statuses[(tenant, objective.objective_id)] = status
-                observations += burn_observations(tenant, objective, status, now)
+                elif rule.kind == "cost_anomaly":
+                    open_alerts = self._engine.book.open(tenant)
+                    observations += spike_resolutions(tenant, rule, open_alerts, self._engine.spikes, now)
+            if self._reader is not None:
+                observations += await self._objectives(tenant, self._reader, now)
         await self._engine.observe(observations)
+        return observations
+
+    async def _objectives(self, tenant: str, reader: MetricsReader, now: datetime) -> list[Observation]:
+        calls = WarehouseCounts(reader, tenant)
+        events = EventCounts(reader, tenant, max_events=self._max_events, feedback_lookback=self._feedback_lookback)
+        observations: list[Observation] = []
+        for objective in self._config.of(tenant, "objective").values():
+            counts = calls if objective.sli in CALL_SLIS else events
+            status = await evaluate_objective(objective, now, counts)
+            self.statuses[(tenant, objective.objective_id)] = status
+            observations += burn_observations(tenant, objective, status, now)
         return observations
 
     async def _rule(self, tenant: str, rule: AlertRuleConfigured, now: datetime) -> list[Observation]:

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from llmops_kit.warehouse import HistoryReader
+
 __all__ = ["MetricsReader", "OutboxCloser", "Secrets"]
 
 
@@ -48,8 +50,8 @@ class Secrets:
         return name in self._values
 
 
-class MetricsReader(Protocol):
-    """The warehouse's call metrics (the kit's ``WarehouseReader`` with the service key)."""
+class MetricsReader(HistoryReader, Protocol):
+    """The warehouse's call metrics and stored events (the kit's ``WarehouseReader`` with the service key)."""
 
     async def metrics_summary(self, tenant: str, **params: Any) -> list[dict[str, Any]]:
         """Rows of ``GET /v1/metrics/summary`` (one per group, or one)."""

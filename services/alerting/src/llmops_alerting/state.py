@@ -12,15 +12,17 @@ service's own writes (applied locally once Kafka acknowledged them).
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeAlias
 
 from llmops_kit.kafka.materializer import CompactedStore, CompactedTopicMaterializer
 from llmops_kit.settings import KafkaSecurity
 from llmops_schemas import CloudEvent
-from llmops_schemas.v1 import AlertRuleConfigured, NotifierConfigured, ObjectiveConfigured, SilenceSet
-from llmops_schemas.v2 import AlertStateChanged, NotificationQueued
+from llmops_schemas.v1 import AlertRuleConfigured as RuleV1
+from llmops_schemas.v1 import NotifierConfigured, ObjectiveConfigured, SilenceSet
+from llmops_schemas.v2 import AlertRuleConfigured, AlertStateChanged, NotificationQueued
 
-__all__ = ["AlertBook", "ConfigStore", "Entity", "Outbox", "materializers"]
+__all__ = ["AlertBook", "ConfigStore", "Entity", "Outbox", "Spikes", "materializers"]
 
 Entity: TypeAlias = AlertRuleConfigured | ObjectiveConfigured | SilenceSet | NotifierConfigured
 KINDS: dict[type[Any], str] = {
@@ -43,10 +45,11 @@ class ConfigStore(CompactedStore):
         """Bumped on every change, so evaluators can cache what they derive from the rules."""
 
     def apply(self, event: CloudEvent[Any]) -> None:
-        kind = KINDS.get(type(event.data))
+        data = AlertRuleConfigured.from_v1(event.data) if isinstance(event.data, RuleV1) else event.data
+        kind = KINDS.get(type(data))
         if kind is None:
             return
-        entity: Entity = event.data
+        entity: Entity = data
         key = entity.entity_key().partition(":")[2]
         if entity.deleted:
             self._items.get(event.tenant_id, {}).get(kind, {}).pop(key, None)
@@ -89,7 +92,9 @@ class AlertBook(CompactedStore):
         self._last: dict[tuple[str, str], str] = {}
 
     def apply(self, event: CloudEvent[Any]) -> None:
-        if isinstance(event.data, AlertStateChanged):
+        # Changes without a rule id are other producers' (the cost service's spend spikes): cost_anomaly rules
+        # turn them into this service's alerts; held here, they would stay open for ever (nothing resolves them).
+        if isinstance(event.data, AlertStateChanged) and event.data.rule_id is not None:
             self.record(event.tenant_id, event.data, event.id)
 
     def record(self, tenant: str, alert: AlertStateChanged, event_id: str) -> None:
@@ -154,6 +159,28 @@ class Outbox(CompactedStore):
 
     def owed(self, tenant: str, notifier_id: str) -> int:
         return sum(1 for t, item in self.pending.values() if t == tenant and item.notifier_id == notifier_id)
+
+
+class Spikes:
+    """When each open ``cost_anomaly`` alert last saw a spike (the end of its hour), so that the poller resolves
+    it ``window_s`` later; bounded (the oldest entry goes first). A restart forgets them: the alert's start
+    stands in."""
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self._max = max_entries
+        self._seen: dict[tuple[str, str], datetime] = {}
+
+    def saw(self, tenant: str, alert_id: str, until: datetime) -> None:
+        key = (tenant, alert_id)
+        self._seen[key] = max(until, self._seen.pop(key, until))
+        while len(self._seen) > self._max:
+            del self._seen[next(iter(self._seen))]
+
+    def last(self, tenant: str, alert_id: str) -> datetime | None:
+        return self._seen.get((tenant, alert_id))
+
+    def forget(self, tenant: str, alert_id: str) -> None:
+        self._seen.pop((tenant, alert_id), None)
 
 
 def materializers(

@@ -1,5 +1,5 @@
 """What the routes use, on ``app.state``: the registry, the engine, the poller's statuses and the checks of a
-write that need more than the contract (metric catalog, notifier and secret references, supported SLIs)."""
+write that need more than the contract (metric catalog, notifier and secret references)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from typing import Any
 
 from fastapi import Request
 from llmops_kit.http.problems import ProblemError
-from llmops_schemas.v1 import AlertRuleConfigured, NotifierConfigured, ObjectiveConfigured
+from llmops_schemas.v1 import NotifierConfigured, ObjectiveConfigured
+from llmops_schemas.v2 import AlertRuleConfigured
 
 from llmops_alerting.engine import Engine
-from llmops_alerting.poller import SLIS, Poller
+from llmops_alerting.poller import Poller
 from llmops_alerting.ports import Secrets
 from llmops_alerting.registry import Registry
 from llmops_alerting.rules import check_rule
@@ -41,8 +42,6 @@ class Services:
     def _check(self, tenant: str, entity: Entity) -> None:
         if isinstance(entity, AlertRuleConfigured):
             check_rule(entity)
-        if isinstance(entity, ObjectiveConfigured) and entity.sli not in SLIS:
-            raise ValueError(f"sli {entity.sli!r} is not evaluated by this version; supported: {', '.join(SLIS)}")
         if isinstance(entity, NotifierConfigured):
             if entity.kind != "slack" and entity.secret_ref is None:
                 raise ValueError(f"a {entity.kind} notifier needs secret_ref (its routing or signing key)")

@@ -1,4 +1,4 @@
-"""The event rules' input: a kit ``ConsumerLoop`` over the drift, evaluation and budget topics, at least once.
+"""The event rules' input: a kit ``ConsumerLoop`` over the drift, evaluation, budget and alert topics, at least once.
 
 Each record is parsed (older versions upcast); anything that is not an event is poison, dead-lettered to the
 topic's DLQ with the cause. A batch's observations go to the engine, which publishes the alert changes and
@@ -18,7 +18,7 @@ from llmops_kit.kafka.producer import EventProducer
 from llmops_schemas import CloudEvent
 from llmops_schemas.registry import EventValidationError, parse_event
 from llmops_schemas.v1 import BudgetStateChanged, DriftReported
-from llmops_schemas.v2 import EvaluationScored
+from llmops_schemas.v2 import AlertStateChanged, EvaluationScored
 
 from llmops_alerting.config import AlertingSettings
 from llmops_alerting.engine import Engine
@@ -26,7 +26,9 @@ from llmops_alerting.rules import ScoreWindows, observe_event
 
 __all__ = ["SOURCE_TOPICS", "build_consumer", "decode", "handle_events"]
 
-SOURCE_TOPICS = [DriftReported.topic, EvaluationScored.topic, BudgetStateChanged.topic]
+SOURCE_TOPICS = [DriftReported.topic, EvaluationScored.topic, BudgetStateChanged.topic, AlertStateChanged.topic]
+"""The event rules' topics; ``llmops.alerts`` for the cost service's spend spikes (the service's own changes
+there are read and ignored)."""
 
 
 def decode(message: ConsumedMessage) -> CloudEvent[Any]:
@@ -41,7 +43,10 @@ async def handle_events(events: Sequence[CloudEvent[Any]], engine: Engine, windo
     """Observe every rule of each event's tenant, then publish the changes (raises on Kafka failures)."""
     if not (engine.config.caught_up and engine.book.caught_up):
         raise TransientError("the alerting configuration or the open alerts are still loading")
-    observations = [o for e in events for o in observe_event(e, engine.config.rules(e.tenant_id), windows)]
+    now = engine.clock()
+    observations = [
+        o for e in events for o in observe_event(e, engine.config.rules(e.tenant_id), windows, engine.spikes, now)
+    ]
     try:
         await engine.observe(observations)
     except KafkaError as exc:

@@ -13,8 +13,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from llmops_kit.audit import Actor
 from llmops_kit.auth import Principal, requires
 from llmops_kit.http.problems import ProblemError, problem_response
-from llmops_schemas.v1 import AlertRuleConfigured, NotifierConfigured, ObjectiveConfigured, SilenceSet
-from llmops_schemas.v2 import AlertStateChanged
+from llmops_schemas.v1 import NotifierConfigured, ObjectiveConfigured, SilenceSet
+from llmops_schemas.v2 import AlertRuleConfigured, AlertStateChanged
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat, StrictInt, ValidationError, create_model
 
 from llmops_alerting.wiring import Services, services

@@ -3,7 +3,8 @@
 * PagerDuty Events API v2 (https://developer.pagerduty.com/docs/events-api-v2/trigger-events/): ``firing`` is a
   ``trigger``, ``acknowledged`` an ``acknowledge``, ``resolved`` a ``resolve``, all under ``dedup_key`` = the
   alert id, so the three thread into one PagerDuty alert and a redelivery is deduplicated by PagerDuty.
-* Slack-compatible incoming webhooks (https://api.slack.com/messaging/webhooks): ``text`` plus section blocks.
+* Slack-compatible incoming webhooks (https://api.slack.com/messaging/webhooks): ``text`` plus section blocks;
+  a group's batch (:func:`slack_group_body`) is one message with a section per change.
 * Generic webhooks: the alert change as JSON, signed (:func:`sign`) with the notifier's secret and a timestamp.
 
 The JSON Schemas of the first two, transcribed from those pages, are committed beside this module
@@ -15,11 +16,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from llmops_schemas.v2 import AlertStateChanged
 
-__all__ = ["SIGNATURE_HEADER", "TIMESTAMP_HEADER", "pagerduty_body", "sign", "slack_body", "webhook_body"]
+__all__ = [
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "pagerduty_body",
+    "sign",
+    "slack_body",
+    "slack_group_body",
+    "webhook_body",
+]
 
 SIGNATURE_HEADER = "X-LLMOps-Signature"
 TIMESTAMP_HEADER = "X-LLMOps-Timestamp"
@@ -27,6 +38,8 @@ ACTIONS = {"firing": "trigger", "acknowledged": "acknowledge", "resolved": "reso
 PD_SEVERITY = {"critical": "critical", "warning": "warning", "info": "info"}
 ICONS = {"firing": ":rotating_light:", "acknowledged": ":eyes:", "resolved": ":white_check_mark:"}
 SOURCE = "llmops-alerting"
+MAX_SLACK_GROUP = 50
+"""Slack takes at most 50 blocks: a group message holds at most 49 changes and its context block."""
 
 
 def _details(tenant: str, alert: AlertStateChanged) -> dict[str, Any]:
@@ -69,19 +82,37 @@ def pagerduty_body(tenant: str, alert: AlertStateChanged, routing_key: str) -> d
     }
 
 
-def slack_body(tenant: str, alert: AlertStateChanged) -> dict[str, Any]:
-    """A message with a fallback ``text`` and section/context blocks (labels as fields)."""
+def _slack_section(alert: AlertStateChanged) -> dict[str, Any]:
     head = f"{ICONS[alert.status]} *[{alert.status.upper()}] {alert.severity}*: {alert.summary}"[:3000]
     fields = [{"type": "mrkdwn", "text": f"*{k}*\n{v}"[:3000]} for k, v in sorted(alert.labels.items())][:10]
     section: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": head}}
     if fields:
         section["fields"] = fields
-    context = {
-        "type": "context",
-        "elements": [{"type": "mrkdwn", "text": f"rule `{alert.rule_id or alert.rule}` · tenant `{tenant}`"[:3000]}],
-    }
+    return section
+
+
+def _slack_context(tenant: str, alert: AlertStateChanged) -> dict[str, Any]:
+    where = f"rule `{alert.rule_id or alert.rule}` · tenant `{tenant}`"
+    if alert.group_key:
+        where += f" · group `{alert.group_key}`"
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": where[:3000]}]}
+
+
+def slack_body(tenant: str, alert: AlertStateChanged) -> dict[str, Any]:
+    """A message with a fallback ``text`` and section/context blocks (labels as fields)."""
     text = f"[{alert.status.upper()}] {alert.summary}"
-    return {"text": text, "blocks": [section, context]}
+    return {"text": text, "blocks": [_slack_section(alert), _slack_context(tenant, alert)]}
+
+
+def slack_group_body(tenant: str, alerts: Sequence[AlertStateChanged]) -> dict[str, Any]:
+    """One message for a group's batch (Alertmanager's grouping): a section per change, oldest first, then the
+    rule and group; ``text`` counts the changes by status. At most 49 changes (Slack's 50 blocks)."""
+    if not 0 < len(alerts) < MAX_SLACK_GROUP:
+        raise ValueError(f"a Slack message holds 1 to {MAX_SLACK_GROUP - 1} changes, not {len(alerts)}")
+    counts = Counter(a.status for a in alerts)
+    tally = ", ".join(f"{status.upper()}:{n}" for status, n in sorted(counts.items()))
+    text = f"[{tally}] {alerts[0].rule}" + (f" ({alerts[0].group_key})" if alerts[0].group_key else "")
+    return {"text": text[:40000], "blocks": [*(_slack_section(a) for a in alerts), _slack_context(tenant, alerts[0])]}
 
 
 def webhook_body(tenant: str, alert: AlertStateChanged, notification_id: str) -> bytes:

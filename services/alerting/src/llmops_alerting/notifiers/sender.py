@@ -22,6 +22,7 @@ from llmops_alerting.notifiers.payloads import (
     pagerduty_body,
     sign,
     slack_body,
+    slack_group_body,
     webhook_body,
 )
 from llmops_alerting.ports import Secrets
@@ -59,10 +60,7 @@ class Sender:
         if notifier.kind == "pagerduty":
             body = json.dumps(pagerduty_body(tenant, item.alert, secret or "")).encode()
         elif notifier.kind == "slack":
-            body = json.dumps(slack_body(tenant, item.alert)).encode()
-            # A Slack webhook's path is its credential: kept in the secrets file, appended to the stored host.
-            url = notifier.url.rstrip("/") + secret if secret else notifier.url
-            return self._client.build_request("POST", url, content=body, headers=headers)
+            return self._slack_request(notifier, json.dumps(slack_body(tenant, item.alert)).encode())
         else:
             body = webhook_body(tenant, item.alert, item.notification_id)
             stamp = int(self._clock())
@@ -71,7 +69,23 @@ class Sender:
 
     async def send(self, tenant: str, notifier: NotifierConfigured, item: NotificationQueued) -> None:
         """Deliver ``item`` once; :class:`DeliveryFailed` when the notifier did not accept it."""
-        request = self._request(tenant, notifier, item)
+        await self._send(self._request(tenant, notifier, item))
+
+    async def send_group(self, tenant: str, notifier: NotifierConfigured, items: list[NotificationQueued]) -> None:
+        """Deliver a group's batch to a Slack notifier as one message (oldest change first)."""
+        if notifier.kind != "slack":
+            raise ValueError(f"only Slack notifiers take a group's batch in one message, not {notifier.kind}")
+        body = json.dumps(slack_group_body(tenant, [i.alert for i in items])).encode()
+        await self._send(self._slack_request(notifier, body))
+
+    def _slack_request(self, notifier: NotifierConfigured, body: bytes) -> httpx.Request:
+        # A Slack webhook's path is its credential: kept in the secrets file, appended to the stored host.
+        secret = self._secrets.get(notifier.secret_ref)
+        url = notifier.url.rstrip("/") + secret if secret else notifier.url
+        headers = {"Content-Type": "application/json", "User-Agent": "llmops-alerting"}
+        return self._client.build_request("POST", url, content=body, headers=headers)
+
+    async def _send(self, request: httpx.Request) -> None:
         try:
             response = await self._client.send(request)
         except BlockedAddress as exc:
