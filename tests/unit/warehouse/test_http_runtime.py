@@ -10,6 +10,7 @@ import httpx
 from fastapi import FastAPI
 from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, hash_key
 from llmops_kit.kafka.consumer import ConsumerLoop
+from llmops_kit.kafka.materializer import CompactedTopicMaterializer
 from llmops_kit.kafka.producer import EventProducer
 from llmops_warehouse.adapters.memory_store import InMemoryEventStore
 from llmops_warehouse.bootstrap import WarehousePorts, build_runtime
@@ -94,8 +95,10 @@ async def test_production_wiring_still_runs_the_consumer() -> None:
         # The injected store, even an empty one, is what the routes use (ClickHouse is never opened).
         store.healthy = False
         assert await app.state.store.ping() is False
-        assert [type(c) for c in runtime.components] == [ConcurrentEventStore, EventProducer, ConsumerLoop]
-        assert list(runtime.checks) == ["kafka", "clickhouse", "api_keys", "consumer"]
+        # The retention policies are materialised before the consumer stores anything (docs/adr/0049).
+        components = [ConcurrentEventStore, CompactedTopicMaterializer, EventProducer, ConsumerLoop]
+        assert [type(c) for c in runtime.components] == components
+        assert list(runtime.checks) == ["kafka", "clickhouse", "api_keys", "retention_policies", "consumer"]
     finally:
         for component in reversed(runtime.components):
             await component.stop()
