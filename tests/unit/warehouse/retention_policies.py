@@ -21,7 +21,7 @@ def retention_policy(
         name=f"{dataset} retention",
         kind="retention",
         version=1,
-        settings=RetentionSettings(dataset=dataset, days=days, action=action),  # type: ignore[arg-type]
+        settings=RetentionSettings(dataset=dataset, days=days, action=action),
         updated_by="admin-key",
         updated_at=datetime.now(UTC),
         **fields,
