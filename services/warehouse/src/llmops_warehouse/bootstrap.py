@@ -65,6 +65,8 @@ class WarehousePorts:
     api_keys: ApiKeyStore | None = None
     tables: Sequence[EventTable] = TABLES
     """The event tables the generic read serves (the store must know them too)."""
+    retention: Retention | None = None
+    """What ``GET /v1/retention`` shows (None: the configured defaults, no policies)."""
 
 
 def _install(
@@ -126,4 +128,4 @@ async def build_runtime(app: FastAPI, settings: WarehouseSettings, store: EventS
 
 def build_query_runtime(app: FastAPI, settings: WarehouseSettings, ports: WarehousePorts) -> Runtime:
     """The query API alone over ``ports``: the store on its worker threads and the keys; no Kafka at all."""
-    return _install(app, settings, ports.store, ports.api_keys, ports.tables)
+    return _install(app, settings, ports.store, ports.api_keys, ports.tables, ports.retention)
