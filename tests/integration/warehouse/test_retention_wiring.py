@@ -4,9 +4,7 @@ re-stamps the tenant's stored rows back to the table's default (real chDB)."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from llmops_warehouse.entrypoints.http import create_app
 from llmops_warehouse.migrations import apply_migrations
 
 from tests.integration.warehouse.test_retention import count
+from tests.integration.warehouse.test_warehouse_consumer import wait_until
 from tests.unit.warehouse.call_store_contract import make_event, new_tenant
 from tests.unit.warehouse.retention_policies import retention_policy
 
@@ -28,14 +27,6 @@ pytestmark = pytest.mark.integration
 
 KEY = "llmops_retention_reader_0000000000000001"
 WAIT_S = 120.0
-
-
-async def wait_until(predicate: Callable[[], Awaitable[bool]], what: str) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not await predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {WAIT_S}s waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 @pytest.fixture
@@ -76,7 +67,7 @@ async def test_a_published_policy_sets_the_expiry_of_stored_calls_and_its_remova
             response = await client.get("/v1/retention", headers={"Authorization": f"Bearer {KEY}"})
             return any(t["table"] == "calls" and t["days"] == days for t in response.json()["tables"])
 
-        await wait_until(lambda: applied(1), "the policy in GET /v1/retention")
+        await wait_until(lambda: applied(1), "the policy in GET /v1/retention", WAIT_S)
         old, recent = datetime.now(UTC) - timedelta(days=3), datetime.now(UTC) - timedelta(minutes=1)
         await producer.publish_many(
             [
@@ -97,13 +88,13 @@ async def test_a_published_policy_sets_the_expiry_of_stored_calls_and_its_remova
             )
             return [int(r[0]) for r in chdb_client.query(sql, parameters={"t": who}).result_rows]
 
-        await wait_until(stored, "the calls stored, the tenant's recent one stamped with 1 day")
+        await wait_until(stored, "the calls stored, the tenant's recent one stamped with 1 day", WAIT_S)
 
         async def ttl_merged() -> bool:
             chdb_client.command(f"OPTIMIZE TABLE {scratch_database}.calls FINAL")
             return count(chdb_client, scratch_database, "calls", tenant) == 1
 
-        await wait_until(ttl_merged, "the tenant's expired call deleted by the TTL merge")
+        await wait_until(ttl_merged, "the tenant's expired call deleted by the TTL merge", WAIT_S)
         assert count(chdb_client, scratch_database, "calls", other) == 1  # 90 days: another tenant's old call stays
 
         disabled = policy.model_copy(update={"data": policy.data.model_copy(update={"version": 2, "enabled": False})})
@@ -112,6 +103,6 @@ async def test_a_published_policy_sets_the_expiry_of_stored_calls_and_its_remova
         async def restamped() -> bool:
             return expiry_days(tenant) == [90]
 
-        await wait_until(restamped, "the tenant's stored call re-stamped to the default 90 days")
+        await wait_until(restamped, "the tenant's stored call re-stamped to the default 90 days", WAIT_S)
     finally:
         await producer.stop()
