@@ -71,7 +71,7 @@ class RetentionPolicies(CompactedStore):
     def apply(self, event: CloudEvent[Any]) -> None:
         data = event.data
         key = f"{event.tenant_id}:{data.policy_id}"
-        if getattr(data, "kind", None) != "retention" or not data.enabled:
+        if getattr(data, "kind", None) != "retention" or not getattr(data, "enabled", True):
             self.delete(key)  # a policy that stopped being an enabled retention policy no longer applies
             return
         cause = refusal(data.settings)
