@@ -10,13 +10,13 @@ import httpx
 from fastapi import FastAPI
 from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, hash_key
 from llmops_kit.kafka.consumer import ConsumerLoop
-from llmops_kit.kafka.materializer import CompactedTopicMaterializer
 from llmops_kit.kafka.producer import EventProducer
 from llmops_warehouse.adapters.memory_store import InMemoryEventStore
 from llmops_warehouse.bootstrap import WarehousePorts, build_runtime
 from llmops_warehouse.concurrent_store import ConcurrentEventStore
 from llmops_warehouse.config import WarehouseSettings
 from llmops_warehouse.entrypoints.http import create_app
+from llmops_warehouse.retention.wiring import PoliciesFirst
 
 KEY = "llmops_runtime_test_reader_key_00000000001"
 KEYS = ApiKeyStore([ApiKeyRecord(id="reader", tenant_id="acme", role="reader", sha256=hash_key(KEY))])
@@ -96,7 +96,7 @@ async def test_production_wiring_still_runs_the_consumer() -> None:
         store.healthy = False
         assert await app.state.store.ping() is False
         # The retention policies are materialised before the consumer stores anything (docs/adr/0049).
-        components = [ConcurrentEventStore, CompactedTopicMaterializer, EventProducer, ConsumerLoop]
+        components = [ConcurrentEventStore, PoliciesFirst, EventProducer, ConsumerLoop]
         assert [type(c) for c in runtime.components] == components
         assert list(runtime.checks) == ["kafka", "clickhouse", "api_keys", "retention_policies", "consumer"]
     finally:

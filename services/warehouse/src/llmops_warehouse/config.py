@@ -68,6 +68,9 @@ class WarehouseSettings(ServiceSettings):
             'JSON, e.g. {"calls": 30}; unnamed tables keep llmops_warehouse.retention.mapping.DEFAULT_DAYS'
         ),
     )
+    retention_policies_wait_s: float = Field(
+        default=30.0, ge=0, le=600, description="Longest wait at start for the retention policies before consuming"
+    )
     retention_restamp_interval_s: float = Field(
         default=60.0, gt=0, le=86_400, description="How often stored rows are re-stamped after a retention change"
     )
