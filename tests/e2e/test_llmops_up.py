@@ -238,6 +238,7 @@ def test_up_serves_the_cli_stops_on_ctrl_c_and_reuses_its_data_dir(session: Sess
     assert "prompt demo-assistant v1 labelled production" in first.output
     assert re.search(r"replay rp-[0-9a-f]+ \(completed\): [1-9][0-9]* stored calls of", first.output), first.output
     assert re.search(r"keys: k-[0-9a-f]+ \(analyst\) .* revoked: refused by the warehouse", first.output), first.output
+    assert re.search(r"retention: \S+'s calls kept 30 days \(policy demo-calls-retention\)", first.output), first.output
     assert session.url("inference") + "/v1" in first.output and "from openai import OpenAI" in first.output
     curl = f'curl -s -H "Authorization: Bearer $(jq -r .reader {session.data_dir}/credentials.json)" \\'
     assert curl in [line.strip() for line in first.lines], first.output  # a pipe gets whole lines, not wrapped

@@ -51,6 +51,7 @@ from llmops_cli.platform import (
     ensure_dev_keys,
 )
 from llmops_cli.render import table
+from llmops_cli.retention_demo import run_retention_demo
 from llmops_cli.review_demo import run_review_demo
 from llmops_cli.sending import SendError, send_records
 from llmops_cli.supervisor import supervise
@@ -159,6 +160,7 @@ def _run(platform: LocalPlatform, data_dir: Path, *, demo_calls: int, once: bool
         run_cost_demo(platform.url("cost"), platform.url("inference"), keys, console)
         run_keys_demo(platform.url("governance-audit"), platform.url("warehouse"), keys["admin"], console, _checked)
         run_audit_demo(platform.url("warehouse"), data_dir, keys["admin"], DEV_TENANT, console)
+        run_retention_demo(platform.bootstrap_servers, platform.url("warehouse"), keys["admin"], DEV_TENANT, console)
     _print_tour(platform, data_dir, console, once=once)
     if once:
         return 0

@@ -16,6 +16,7 @@ from llmops_warehouse.bootstrap import WarehousePorts, build_runtime
 from llmops_warehouse.concurrent_store import ConcurrentEventStore
 from llmops_warehouse.config import WarehouseSettings
 from llmops_warehouse.entrypoints.http import create_app
+from llmops_warehouse.retention.wiring import PoliciesFirst
 
 KEY = "llmops_runtime_test_reader_key_00000000001"
 KEYS = ApiKeyStore([ApiKeyRecord(id="reader", tenant_id="acme", role="reader", sha256=hash_key(KEY))])
@@ -94,8 +95,10 @@ async def test_production_wiring_still_runs_the_consumer() -> None:
         # The injected store, even an empty one, is what the routes use (ClickHouse is never opened).
         store.healthy = False
         assert await app.state.store.ping() is False
-        assert [type(c) for c in runtime.components] == [ConcurrentEventStore, EventProducer, ConsumerLoop]
-        assert list(runtime.checks) == ["kafka", "clickhouse", "api_keys", "consumer"]
+        # The retention policies are materialised before the consumer stores anything (docs/adr/0049).
+        components = [ConcurrentEventStore, PoliciesFirst, EventProducer, ConsumerLoop]
+        assert [type(c) for c in runtime.components] == components
+        assert list(runtime.checks) == ["kafka", "clickhouse", "api_keys", "retention_policies", "consumer"]
     finally:
         for component in reversed(runtime.components):
             await component.stop()

@@ -26,16 +26,19 @@ from llmops_warehouse.config import WarehouseSettings
 from llmops_warehouse.entrypoints.consumer import build_consumer, warehouse_topics
 from llmops_warehouse.migrations import apply_migrations
 from llmops_warehouse.ports import EventStore
+from llmops_warehouse.retention.expiry import Retention
+from llmops_warehouse.retention.policies import RetentionPolicies
+from llmops_warehouse.retention.wiring import retention_materializer, retention_restamper
 from llmops_warehouse.tables import TABLES, EventTable, tables_by_name
 
 __all__ = ["WarehousePorts", "build_query_runtime", "build_runtime", "open_clickhouse_store"]
 
 
-def open_clickhouse_store(settings: WarehouseSettings) -> EventStore:
+def open_clickhouse_store(settings: WarehouseSettings, retention: Retention | None = None) -> EventStore:
     """Connect to ClickHouse and bring its schema up to date (idempotent).
 
     The store writes on one client and reads on a client per reader thread, each query limited to
-    ``query_timeout_s`` on the server (``max_execution_time``).
+    ``query_timeout_s`` on the server (``max_execution_time``); ``retention`` stamps each row's expiry.
     """
 
     def client() -> object:
@@ -45,7 +48,9 @@ def open_clickhouse_store(settings: WarehouseSettings) -> EventStore:
     writer = client()
     apply_migrations(writer, database=settings.database)
     read_settings = {"max_execution_time": settings.query_timeout_s, "max_threads": settings.query_max_threads}
-    return ClickHouseEventStore(writer, settings.database, reader=client, read_settings=read_settings)
+    return ClickHouseEventStore(
+        writer, settings.database, reader=client, read_settings=read_settings, retention=retention
+    )
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,8 @@ class WarehousePorts:
     api_keys: ApiKeyStore | None = None
     tables: Sequence[EventTable] = TABLES
     """The event tables the generic read serves (the store must know them too)."""
+    retention: Retention | None = None
+    """What ``GET /v1/retention`` shows (None: the configured defaults, no policies)."""
 
 
 def _install(
@@ -68,12 +75,14 @@ def _install(
     store: EventStore,
     keys: ApiKeyStore | None,
     tables: Sequence[EventTable] = TABLES,
+    retention: Retention | None = None,
 ) -> Runtime:
     """Put the store, the tables, the query limiter and the keys where the routes read them; a runtime that
     owns the store's threads (stopped last, after the consumer has drained)."""
     concurrent = ConcurrentEventStore(store, read_workers=settings.query_workers)
     app.state.store = concurrent
     app.state.tables = tables_by_name(tables)
+    app.state.retention = retention or Retention(defaults=settings.retention_days)
     app.state.query_limiter = InFlightLimiter(settings.max_queries_per_key, what="queries")
     if keys is None and settings.api_keys_file is not None:  # the query API alone: the file's keys, no Kafka
         keys = ApiKeyStore.from_file(settings.api_keys_file)
@@ -84,9 +93,12 @@ def _install(
 async def build_runtime(app: FastAPI, settings: WarehouseSettings, store: EventStore | None = None) -> Runtime:
     """Everything the warehouse runs, in start order: ClickHouse (or ``store``), the topics, the DLQ producer,
     the consumer."""
+    retention = Retention(RetentionPolicies(), settings.retention_days)
+    restamp = [] if store is not None else [retention_restamper(settings, retention)]
     # `is None`, not `or`: an empty store is falsy (InMemoryEventStore has __len__).
-    store = store if store is not None else open_clickhouse_store(settings)
-    runtime = _install(app, settings, store, load_api_keys(settings))
+    store = store if store is not None else open_clickhouse_store(settings, retention)
+    runtime = _install(app, settings, store, load_api_keys(settings), retention=retention)
+    policies = retention_materializer(settings, retention)
     producer = EventProducer(settings.kafka_bootstrap_servers, service="warehouse", security=settings.kafka_security)
     consumer = build_consumer(settings, app.state.store, producer)
 
@@ -104,11 +116,16 @@ async def build_runtime(app: FastAPI, settings: WarehouseSettings, store: EventS
         if settings.ensure_topics
         else []
     )
-    components: list[Component] = [*runtime.components, *topics, producer, consumer]
-    checks = {"kafka": producer.ping, **runtime.checks, "consumer": consumer_ready}
+    components: list[Component] = [*runtime.components, *topics, policies, *restamp, producer, consumer]
+    checks = {
+        "kafka": producer.ping,
+        **runtime.checks,
+        "retention_policies": policies.check,
+        "consumer": consumer_ready,
+    }
     return Runtime(components=components, checks=checks)
 
 
 def build_query_runtime(app: FastAPI, settings: WarehouseSettings, ports: WarehousePorts) -> Runtime:
     """The query API alone over ``ports``: the store on its worker threads and the keys; no Kafka at all."""
-    return _install(app, settings, ports.store, ports.api_keys, ports.tables)
+    return _install(app, settings, ports.store, ports.api_keys, ports.tables, ports.retention)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from llmops_kit.settings import ServiceSettings
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
+
+from llmops_warehouse.retention.mapping import TABLE_DATASET
 
 __all__ = ["WarehouseSettings"]
 
@@ -59,3 +61,29 @@ class WarehouseSettings(ServiceSettings):
     query_workers: int = Field(default=8, ge=1, le=64, description="Queries that run at once, beside the inserts")
     max_queries_per_key: int = Field(default=4, ge=1, le=64, description="Queries one API key may have in flight")
     search_max_days: int = Field(default=7, ge=1, le=400, description="Longest window a full-text search may span")
+    retention_days: dict[str, int] = Field(
+        default_factory=dict,
+        description=(
+            "Default retention in days per table for tenants without a retention policy for its data set, as "
+            'JSON, e.g. {"calls": 30}; unnamed tables keep llmops_warehouse.retention.mapping.DEFAULT_DAYS'
+        ),
+    )
+    retention_policies_wait_s: float = Field(
+        default=30.0, ge=0, le=600, description="Longest wait at start for the retention policies before consuming"
+    )
+    retention_restamp_interval_s: float = Field(
+        default=60.0, gt=0, le=86_400, description="How often stored rows are re-stamped after a retention change"
+    )
+    retention_restamp_per_run: int = Field(
+        default=4, ge=1, le=1_000, description="Most (tenant, table) re-stamping mutations one run issues"
+    )
+
+    @field_validator("retention_days")
+    @classmethod
+    def _known_tables(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(value) - TABLE_DATASET.keys())
+        if unknown:
+            raise ValueError(f"no retention for tables {unknown}; tables: {', '.join(sorted(TABLE_DATASET))}")
+        if any(not 1 <= days <= 36_500 for days in value.values()):
+            raise ValueError("retention days must be from 1 to 36500")
+        return value

@@ -45,6 +45,7 @@ from llmops_warehouse.models import (
     epoch_ms,
 )
 from llmops_warehouse.pass_columns import PASS_INSERT_COLUMNS, SCORES_TABLE, pass_values
+from llmops_warehouse.retention.expiry import Retention
 from llmops_warehouse.tables import TABLES, EventTable, table_named, tables_by_name
 
 __all__ = ["ClickHouseEventStore"]
@@ -112,6 +113,7 @@ class ClickHouseEventStore:
         reader: Callable[[], Any] | None = None,
         read_settings: Mapping[str, Any] | None = None,
         tables: Sequence[EventTable] = TABLES,
+        retention: Retention | None = None,
     ) -> None:
         if not _IDENTIFIER_RE.match(database):
             raise ValueError(f"invalid database name {database!r}")
@@ -124,6 +126,7 @@ class ClickHouseEventStore:
         self._rollup_settings = {**self._read_settings, "priority": ROLLUP_READ_PRIORITY}
         self._tables = tables_by_name(tables)
         self._insert_contexts: dict[str, Any] = {}
+        self._retention = retention
 
     @property
     def client(self) -> Any:
@@ -148,7 +151,10 @@ class ClickHouseEventStore:
         return client.query(sql, parameters=params, settings=settings).result_rows  # type: ignore[no-any-return]
 
     def _insert(self, client: Any, table: str, columns: Sequence[str], data: list[Any], column_oriented: bool) -> None:
-        """Insert through a cached insert context (it caches the table's column types)."""
+        """Insert through a cached insert context (it caches the table's column types), each row stamped with its
+        expiry when the store has a :class:`Retention` (docs/adr/0049)."""
+        if self._retention is not None:
+            columns, data = self._retention.stamp(table, columns, data, column_oriented)
         context = self._insert_contexts.get(table)
         if context is None:
             context = client.create_insert_context(
