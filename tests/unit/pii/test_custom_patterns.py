@@ -59,7 +59,9 @@ def test_targets_choose_the_texts_of_a_call() -> None:
     view.apply_record(*record("acme", "p", settings(EMP, targets=["messages"], options={"actions": {"email": "mask"}})))
     call = SimpleNamespace(
         messages=[SimpleNamespace(content="I am EMP-123456, ana@example.com", name=None, tool_calls=None)],
-        choices=[SimpleNamespace(output="Hello EMP-123456, ana@example.com", refusal=None, logprobs=None, tool_calls=None)],
+        choices=[
+            SimpleNamespace(output="Hello EMP-123456, ana@example.com", refusal=None, logprobs=None, tool_calls=None)
+        ],
         metadata={"employee": "EMP-123456"},
         error=None,
     )
