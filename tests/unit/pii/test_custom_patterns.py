@@ -24,7 +24,7 @@ def settings(*patterns: dict[str, str], action: str = "mask", **extra: Any) -> P
     return PiiRedactionSettings(
         entities=extra.pop("entities", ["email"]),
         custom_patterns=[PiiPattern(**p) for p in patterns],
-        action=action,  # type: ignore[arg-type]
+        action=action,
         **extra,
     )
 
