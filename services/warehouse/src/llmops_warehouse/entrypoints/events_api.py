@@ -24,6 +24,7 @@ from llmops_warehouse.entrypoints.params import (
     errors_of,
     invalid,
 )
+from llmops_warehouse.entrypoints.read_audit import audit_table_read
 from llmops_warehouse.events import EventPage, EventQuery, EventRow
 from llmops_warehouse.models import MAX_LIMIT, CallQuery, CallRow, InvalidCursorError
 from llmops_warehouse.tables import TABLES, EventTable, tables_by_name
@@ -100,12 +101,14 @@ async def read_events(
 ) -> EventPage:
     """The caller's tenant's events of ``table`` in ``[start, end)`` (the envelope's time; a call's
     ``started_at``) matching every filter given. Delete markers of compacted topics have ``deleted`` true.
-    Pass ``next_cursor`` back for the next page."""
+    Pass ``next_cursor`` back for the next page. Reading the audit tables, the key history, or calls with a
+    tenant's key is audited first (503 when it cannot be)."""
     tables = _tables(request, table)
     check_range(start=start, end=end)
     given = {"app": app, "model": model, "prompt_name": prompt_name, "prompt_version": prompt_version,
              "experiment_id": experiment_id, "call_id": call_id, "run_id": run_id, "replay_id": replay_id}  # fmt: skip
     filters = _filters(tables, table, given, origin)
+    await audit_table_read(request, caller, table, {**filters, "start": start, "end": end}, cursor)
     try:
         if table == CALLS:
             calls = build(CallQuery, tenant_id=caller.tenant_id, start=start, end=end, origin=origin, limit=limit,

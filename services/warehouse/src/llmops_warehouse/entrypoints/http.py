@@ -36,6 +36,7 @@ from llmops_warehouse.entrypoints.params import (
     errors_of,
     invalid,
 )
+from llmops_warehouse.entrypoints.read_audit import audit_call_read
 from llmops_warehouse.models import (
     MIN_STEP_SECONDS,
     CallPage,
@@ -98,6 +99,7 @@ router = APIRouter(prefix="/v1", tags=["analytics"])
     responses=errors_of("calls:read", (400, "A cursor this API did not issue, or no tenant header")),
 )
 async def list_calls(
+    request: Request,
     caller: CanReadCalls,
     store: Store,
     settings: Settings,
@@ -133,6 +135,8 @@ async def list_calls(
                    status=status, user_id=user_id, session_id=session_id, trace_id=trace_id, prompt_name=prompt_name,
                    prompt_version=prompt_version, experiment_id=experiment_id, origin=origin, start=start, end=end,
                    text=text, limit=limit, cursor=cursor)  # fmt: skip
+    if cursor is None:
+        await audit_call_read(request, caller, "all", query.model_dump(exclude={"tenant_id", "limit", "cursor"}))
     try:
         return await store.list_calls(query)
     except InvalidCursorError as exc:
@@ -145,11 +149,12 @@ async def list_calls(
     summary="One call by its call id",
     responses=errors_of("calls:read", (404, "No call with this id in the caller's tenant")),
 )
-async def get_call(caller: CanReadCalls, store: Store, call_id: str) -> CallRow:
+async def get_call(request: Request, caller: CanReadCalls, store: Store, call_id: str) -> CallRow:
     """A call of the caller's tenant; another tenant's call is indistinguishable from a missing one (404)."""
     row = await store.get_call(caller.tenant_id, call_id)
     if row is None:
         raise ProblemError(404, "Not Found", f"no call with id '{call_id}'")
+    await audit_call_read(request, caller, call_id, {})
     return row
 
 
