@@ -108,18 +108,20 @@ async def read_events(
     given = {"app": app, "model": model, "prompt_name": prompt_name, "prompt_version": prompt_version,
              "experiment_id": experiment_id, "call_id": call_id, "run_id": run_id, "replay_id": replay_id}  # fmt: skip
     filters = _filters(tables, table, given, origin)
-    await audit_table_read(request, caller, table, {**filters, "start": start, "end": end}, cursor)
     try:
         if table == CALLS:
             calls = build(CallQuery, tenant_id=caller.tenant_id, start=start, end=end, origin=origin, limit=limit,
                           cursor=cursor, **filters)  # fmt: skip
-            page = await store.list_calls(calls)
-            return EventPage(items=[_as_event(row) for row in page.items], next_cursor=page.next_cursor)
-        query = build(EventQuery, tenant_id=caller.tenant_id, table=table, start=start, end=end, filters=filters,
-                      limit=limit, cursor=cursor)  # fmt: skip
-        return await store.read_events(query)
+            found = await store.list_calls(calls)
+            page = EventPage(items=[_as_event(row) for row in found.items], next_cursor=found.next_cursor)
+        else:
+            query = build(EventQuery, tenant_id=caller.tenant_id, table=table, start=start, end=end,
+                          filters=filters, limit=limit, cursor=cursor)  # fmt: skip
+            page = await store.read_events(query)
     except InvalidCursorError as exc:
         raise ProblemError(400, "Bad Request", str(exc)) from exc
+    await audit_table_read(request, caller, table, {**filters, "start": start, "end": end}, cursor)
+    return page
 
 
 def _as_event(row: CallRow) -> EventRow:

@@ -135,12 +135,13 @@ async def list_calls(
                    status=status, user_id=user_id, session_id=session_id, trace_id=trace_id, prompt_name=prompt_name,
                    prompt_version=prompt_version, experiment_id=experiment_id, origin=origin, start=start, end=end,
                    text=text, limit=limit, cursor=cursor)  # fmt: skip
-    if cursor is None:
-        await audit_call_read(request, caller, "all", query.model_dump(exclude={"tenant_id", "limit", "cursor"}))
     try:
-        return await store.list_calls(query)
+        page = await store.list_calls(query)
     except InvalidCursorError as exc:
         raise ProblemError(400, "Bad Request", str(exc)) from exc
+    if cursor is None:  # audited once served (a refused or failed query read nothing), before the answer is sent
+        await audit_call_read(request, caller, "all", query.model_dump(exclude={"tenant_id", "limit", "cursor"}))
+    return page
 
 
 @router.get(
