@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import jsonschema
 import pytest
 import yaml
+from llmops_kit.audit_digests import DigestSigner
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
@@ -235,9 +236,25 @@ def test_each_kafka_client_takes_its_own_credentials_from_a_git_ignored_env_file
     clients = {name: s for name, s in compose["services"].items() if "KAFKA_BOOTSTRAP_SERVERS" in environment(s)}
     assert clients
     for name, service in clients.items():
-        assert service.get("env_file") == [{"path": f"./.secrets/kafka-{name}.env", "required": False}], name
+        assert service.get("env_file", [])[-1:] == [{"path": f"./.secrets/kafka-{name}.env", "required": False}], name
         assert not {k for k in environment(service) if k.startswith(("KAFKA_SASL_", "KAFKA_SSL_"))}, name
     assert ".secrets/" in (REPO_ROOT / ".gitignore").read_text().splitlines()
+
+
+def test_platform_keys_come_from_the_dev_file_unless_overridden(compose: dict[str, Any]) -> None:
+    """The audit signing key and the PII hash key: the published dev file, then a git-ignored override."""
+    readers = {"governance-audit", "ingest", "inference"}  # the audit chain's writer; the two that record calls
+    dev = REPO_ROOT / "infra" / "dev" / "platform-keys.env"
+    values = dict(line.split("=", 1) for line in dev.read_text().splitlines() if line and not line.startswith("#"))
+    assert dev.read_text().startswith("# DEVELOPMENT ONLY")
+    assert DigestSigner.from_text(values["GOVERNANCE_AUDIT_SIGNING_KEY"]) and len(values["LLMOPS_PII_HASH_KEY"]) >= 16
+    for name, service in compose["services"].items():
+        files = [entry["path"] for entry in service.get("env_file", [])]
+        if name in readers:
+            assert files[:2] == ["./infra/dev/platform-keys.env", "./.secrets/platform-keys.env"], name
+            assert not set(values) & set(environment(service)), "the file's keys would be shadowed"
+        else:
+            assert "./infra/dev/platform-keys.env" not in files, name
 
 
 def test_ports_are_published_on_localhost_only(compose: dict[str, Any]) -> None:

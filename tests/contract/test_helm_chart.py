@@ -28,6 +28,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from llmops_kit.audit_digests import DigestSigner
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART = REPO_ROOT / "helm" / "llmops"
@@ -60,6 +61,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 
 # --------------------------------------------------------------------------------------- helpers
+
+PLATFORM_KEYS = {"auditSigningKey": "audit-signing-key", "piiHashKey": "pii-hash-key"}
+"""The platform keys the chart generates when no existingSecret is given: value -> Secret name suffix."""
 
 
 @pytest.fixture(scope="session")
@@ -205,6 +209,10 @@ def test_each_enabled_service_gets_its_objects_and_nothing_else(helm: Path, valu
     expected: set[tuple[str, str]] = set()
     if values["global"]["apiKeys"].get("inline") and not values["global"]["apiKeys"]["existingSecret"]:
         expected.add(("Secret", fullname("api-keys")))
+    for which, name in PLATFORM_KEYS.items():
+        readers = [svc for svc in enabled_services(values).values() if svc.get(which)]
+        if readers and not values["global"][which]["existingSecret"]:
+            expected.add(("Secret", fullname(name)))
     for name, svc in enabled_services(values).items():
         expected |= {(kind, fullname(name)) for kind in ("Deployment", "Service", "ConfigMap")}
         if svc.get("routes") and not svc.get("routesConfigMap"):
@@ -332,6 +340,16 @@ def test_environment_wiring(helm: Path, value_set: Path | None) -> None:
         for var, ref in (svc.get("secretEnv") or {}).items():
             assert env[var]["valueFrom"]["secretKeyRef"] == {"name": ref["secretName"], "key": ref["key"]}
             assert var not in data  # a secret never lands in the ConfigMap
+        for which, variable in (
+            ("auditSigningKey", "GOVERNANCE_AUDIT_SIGNING_KEY"),
+            ("piiHashKey", "LLMOPS_PII_HASH_KEY"),
+        ):
+            if svc.get(which):
+                secret = g[which]["existingSecret"] or fullname(PLATFORM_KEYS[which])
+                assert env[variable]["valueFrom"]["secretKeyRef"] == {"name": secret, "key": g[which]["key"]}
+            else:
+                assert variable not in env
+            assert variable not in data
 
         volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
         mounts = {m["name"]: m for m in container["volumeMounts"]}
@@ -491,6 +509,11 @@ def test_notes_list_each_service_and_warn_without_api_keys(helm: Path, tmp_path:
     assert "model-server: http://x-model-server.demo.svc:8100" in defaults
     assert "routes file: ConfigMap x-inference-routes, models: local-embedder, local-judge, opticks-gpt2" in defaults
     assert "x-model-server" in defaults and "is disabled" not in defaults
+    assert "signed with a key this chart generated (Secret x-audit-signing-key" in defaults
+    assert "get secret x-audit-signing-key -o jsonpath='{.data.signing-key}' | base64 -d | llmops audit public-key" in (
+        defaults
+    )
+    assert "generated" not in rendered(None, ["global.auditSigningKey.existingSecret=mine"])
 
     # The default routes without their model server: said, not silently unready.
     orphaned = rendered(None, ["services.model-server.enabled=false"])
@@ -922,3 +945,31 @@ def test_services_with_platform_clients_are_told_where_the_warehouse_and_gateway
         assert data["LLMOPS_GATEWAY_URL"] == f"http://{fullname('inference')}:8003"
         assert "LLMOPS_SERVICE_KEY" not in data  # a secret: only ever from secretEnv
     assert "LLMOPS_WAREHOUSE_URL" not in index[("ConfigMap", fullname("ingest"))]["data"]
+
+
+def test_the_platform_keys_are_generated_when_not_given_and_usable(helm: Path) -> None:
+    """global.auditSigningKey / piiHashKey: a generated Ed25519 PEM the service loads, a 48-character hash key;
+    kept on uninstall; and only the services that read them get them."""
+    index = by_kind_name(render(helm))
+    signing = index[("Secret", fullname("audit-signing-key"))]
+    hashing = index[("Secret", fullname("pii-hash-key"))]
+    for secret in (signing, hashing):
+        assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    pem = base64.b64decode(signing["data"]["signing-key"]).decode()
+    assert DigestSigner.from_text(pem).public_key is not None
+    assert len(base64.b64decode(hashing["data"]["hash-key"])) == 48
+    readers = {
+        name: {e["name"] for e in only_container(index[("Deployment", fullname(name))]).get("env", [])}
+        for name in ("governance-audit", "ingest", "inference", "warehouse")
+    }
+    assert "GOVERNANCE_AUDIT_SIGNING_KEY" in readers["governance-audit"]
+    assert {"LLMOPS_PII_HASH_KEY"} <= readers["ingest"] & readers["inference"]
+    assert not {"GOVERNANCE_AUDIT_SIGNING_KEY", "LLMOPS_PII_HASH_KEY"} & readers["warehouse"]
+
+
+def test_platform_keys_from_existing_secrets_render_no_secret(helm: Path) -> None:
+    sets = ["global.auditSigningKey.existingSecret=audit-key", "global.piiHashKey.existingSecret=pii-key"]
+    index = by_kind_name(render(helm, sets=sets))
+    assert not {("Secret", fullname(n)) for n in PLATFORM_KEYS.values()} & set(index)
+    env = {e["name"]: e for e in only_container(index[("Deployment", fullname("ingest"))])["env"]}
+    assert env["LLMOPS_PII_HASH_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "pii-key", "key": "hash-key"}

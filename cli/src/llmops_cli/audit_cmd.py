@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -219,3 +220,15 @@ def keygen(
             handle.write(private)
         cli.out.print(f"private key written to {out}")
     cli.out.print(f"public key (llmops audit verify --public-key): {public}", highlight=False)
+
+
+@audit_app.command("public-key")
+def public_key(ctx: typer.Context) -> None:
+    """Read a digest signing key (PEM or base64) on standard input, print its public key for `verify`: e.g. the
+    key a Helm release generated (docs/governance.md)."""
+    cli = cli_context(ctx)
+    try:
+        signer = DigestSigner.from_text(sys.stdin.read(16_384).strip())
+    except KeyFormatError as exc:
+        raise cli.fail(f"not a signing key: {exc}", code=2) from exc
+    cli.out.print(public_key_text(signer.public_key), highlight=False)

@@ -31,9 +31,13 @@ def run_audit_demo(warehouse_url: str, data_dir: Path, key: str, tenant: str, co
     deadline = time.monotonic() + SIGNED_TIMEOUT_S
     try:
         report = _verify(warehouse_url, key, tenant, checker)
-        while (report.entries == 0 or report.unsigned) and time.monotonic() < deadline:
+        # Each verify reads the audit tables, a privileged read with entries of its own: wait until the digests
+        # cover the chain as it was before the first read (later entries are this loop's reads).
+        target = report.entries
+        while (target == 0 or report.signed_through < target - 1) and time.monotonic() < deadline:
             time.sleep(_POLL_S)  # the digests come every few seconds: poll for the condition, bounded
             report = _verify(warehouse_url, key, tenant, checker)
+            target = target or report.entries
     except PlatformCallError as exc:
         console.print(f"[yellow]audit demo skipped: {exc}[/]")
         return

@@ -79,6 +79,16 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{- end -}}
 {{- end -}}
 
+{{/* A platform key's Secret (.which: auditSigningKey or piiHashKey): its existingSecret, else <release>-<which>. */}}
+{{- define "llmops.platformKeySecret" -}}
+{{- (index .root.Values.global .which).existingSecret | default (include "llmops.fullname" (dict "root" .root "name" (kebabcase .which))) -}}
+{{- end -}}
+
+{{/* The environment variable each platform key is read from. */}}
+{{- define "llmops.platformKeyEnv" -}}
+{{- index (dict "auditSigningKey" "GOVERNANCE_AUDIT_SIGNING_KEY" "piiHashKey" "LLMOPS_PII_HASH_KEY") . -}}
+{{- end -}}
+
 {{/*
 The development keys published in README.md (llmops_dev_only_insecure_key_for_docker_compose and the services'
 llmops_dev_only_insecure_service_key_for_docker_compose, the entries of infra/dev/api-keys.yaml) protect nothing:

@@ -8,6 +8,9 @@ refusal is one audit entry: the caller's key id (never the key), the action it t
 Auditing never delays or changes the answer: the entry is published in the background, and at most
 ``max_in_flight`` entries wait for Kafka at once; beyond that (a flood of refused requests) entries are
 dropped and counted (``llmops_audit_denials_dropped_total``), so refused requests cannot exhaust memory.
+
+Privileged reads (docs/governance.md lists them) go the same way with outcome ``success``, but before the data
+is sent: :func:`audit_read` returns once the entry is on the log, and refuses the read (503) when it is not.
 """
 
 from __future__ import annotations
@@ -20,25 +23,29 @@ from typing import NoReturn
 
 from fastapi import HTTPException, Request
 from prometheus_client import Counter
+from pydantic import JsonValue
 
 from llmops_kit.audit import Actor, AuditTrail, identifier
 from llmops_kit.auth import TENANT_HEADER, TENANT_PATTERN, ApiKeyStore, Principal
 from llmops_kit.tasks import cancel_and_wait
 
-__all__ = ["OWNER_FIELDS", "DenialAudit", "refuse", "refuse_owner_fields"]
+__all__ = ["OWNER_FIELDS", "READ_AUDIT_TIMEOUT_S", "DenialAudit", "audit_read", "refuse", "refuse_owner_fields"]
 
 OWNER_FIELDS = frozenset({"tenant_id", "tenant", "tenantid", "role", "key_id", "owner", "permissions"})
 """Body fields that would say whose a resource is or what a caller may do: the key decides those, never a body."""
 
 log = logging.getLogger(__name__)
 DROPPED = Counter("llmops_audit_denials_dropped_total", "Refusals not audited because too many were in flight")
+READ_AUDIT_TIMEOUT_S = 5.0
+"""How long a privileged read waits for its audit entry to be acknowledged before it is refused (503)."""
 
 
 class DenialAudit:
     """A :class:`~llmops_kit.auth.DenialSink` publishing each refusal through an :class:`AuditTrail`."""
 
     def __init__(self, trail: AuditTrail, *, max_in_flight: int = 256) -> None:
-        self._trail = trail
+        self.trail = trail
+        """The service's access trail: refusals here, privileged reads through :func:`audit_read`."""
         self._max_in_flight = max_in_flight
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -57,7 +64,7 @@ class DenialAudit:
     async def _publish(self, tenant: str, principal: Principal, request: Request, action: str, reason: str) -> None:
         route = getattr(request.scope.get("route"), "path", request.url.path)
         try:
-            await self._trail.publish_with(
+            await self.trail.publish_with(
                 tenant,
                 Actor.of(principal, request),
                 action=identifier(action),
@@ -75,6 +82,50 @@ class DenialAudit:
 
     async def stop(self) -> None:
         await cancel_and_wait(list(self._tasks))
+
+
+async def audit_read(
+    request: Request,
+    principal: Principal,
+    *,
+    action: str,
+    resource: tuple[str, str],
+    details: dict[str, JsonValue] | None = None,
+) -> None:
+    """Put a privileged read on the audit trail before its data is sent (ids and filter names, never values).
+
+    Returns once Kafka acknowledged the entry; when it does not within :data:`READ_AUDIT_TIMEOUT_S`, or the
+    service's access trail is not started yet, the read is refused: 503 with ``Retry-After`` (a privileged read
+    is never served unrecorded). A fixed key store (no Kafka: unit tests, an offline process) audits nothing.
+    """
+    store = getattr(request.app.state, "api_keys", None)
+    if not isinstance(store, ApiKeyStore):
+        return
+    sink = store.denials
+    if not isinstance(sink, DenialAudit):
+        if store.source is None:
+            return
+        raise _unaudited()
+    tenant = _tenant_of(principal, request)
+    if tenant is None:
+        return
+    entry = sink.trail.publish_with(
+        tenant,
+        Actor.of(principal, request),
+        action=identifier(action),
+        resource=(resource[0], identifier(resource[1])),
+        details=details or {},
+    )
+    try:
+        await asyncio.wait_for(entry, READ_AUDIT_TIMEOUT_S)
+    except Exception as exc:  # Kafka refused or was too slow: the read is not served
+        log.warning("could not audit a privileged read of key %s (%s)", principal.key_id, action)
+        raise _unaudited() from exc
+
+
+def _unaudited() -> HTTPException:
+    retry = str(int(READ_AUDIT_TIMEOUT_S))
+    return HTTPException(503, "the read could not be audited: retry later", headers={"Retry-After": retry})
 
 
 def _tenant_of(principal: Principal, request: Request) -> str | None:

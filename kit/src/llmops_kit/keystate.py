@@ -153,8 +153,9 @@ class KeyStateFollower:
             self._producer = None
 
     async def check(self) -> bool:
-        """Ready once the store holds the keys topic as it was at start."""
-        return self._materializer.ready
+        """Ready once the store holds the keys topic as it was at start, and its access trail is started (a
+        privileged read is refused until it is: ``llmops_kit.access_audit.audit_read``)."""
+        return self._materializer.ready and (self._service is None or self._store.denials is not None)
 
 
 async def _retried(step: Callable[[], Awaitable[None]], what: str) -> None:

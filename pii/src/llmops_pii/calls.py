@@ -4,7 +4,8 @@ Ingest holds a call as a msgspec struct, the gateway as a pydantic model: both h
 so one walk serves both, given how to copy an object with changed attributes (``msgspec.structs.replace`` or
 ``lambda o, **c: o.model_copy(update=c)``). The texts looked at: message contents (text parts too), message
 names, tool-call arguments, choice outputs and refusals, the error message and metadata values. A choice whose
-output changed loses its log probabilities (their tokens spell the output). Identifiers (``user_id``,
+output changed loses its log probabilities (their tokens spell the output). Each is one of the policy's targets
+(:data:`~llmops_pii.policy.TARGETS`): messages; the output (choices and the error); metadata. Identifiers (``user_id``,
 ``session_id``) are pseudonyms that erasure handles, not text, and are kept. An unchanged call is returned as
 the same object: no copy on the common path.
 """
@@ -30,20 +31,22 @@ class CallRedactor:
         self._replace = replace
 
     def redact(self, call: Any, policy: PiiPolicy) -> Any:
-        if not policy.actions:
+        if not (policy.actions or policy.patterns):
             return call
         changes: dict[str, Any] = {}
-        messages = [self._message(m, policy) for m in call.messages]
+        inputs, output = policy.at("messages"), policy.at("output")
+        messages = [self._message(m, inputs) for m in call.messages]
         if any(new is not old for new, old in zip(messages, call.messages, strict=True)):
             changes["messages"] = messages
-        choices = [self._choice(c, policy) for c in call.choices]
+        choices = [self._choice(c, output) for c in call.choices]
         if any(new is not old for new, old in zip(choices, call.choices, strict=True)):
             changes["choices"] = choices
-        metadata = {key: redact_text(value, policy) for key, value in call.metadata.items()}
+        about = policy.at("metadata")
+        metadata = {key: redact_text(value, about) for key, value in call.metadata.items()}
         if metadata != call.metadata:
             changes["metadata"] = metadata
         if call.error is not None:
-            message = redact_text(call.error.message, policy)
+            message = redact_text(call.error.message, output)
             if message != call.error.message:
                 changes["error"] = self._replace(call.error, message=message)
         return self._replace(call, **changes) if changes else call

@@ -1,15 +1,16 @@
 """Protecting the original bytes a dead-letter topic keeps (ADR 0035): redacted before they reach Kafka.
 
 A record ingest refuses goes to ``llmops.calls.raw.dlq`` with its bytes for a fix-and-replay. Those bytes are
-redacted with the tenant's policy first, a blocked type redacted like any other (the record must be kept to be
-fixed): JSON is walked and every string redacted, so the document stays valid JSON; bytes that are not JSON are
-redacted as text. Bytes with nothing to redact are kept as they are. A replay then carries what the warehouse
-would have stored anyway.
+redacted with the tenant's policy first (all of it: every target, every custom pattern), a blocked type
+redacted like any other (the record must be kept to be fixed): JSON is walked and every string redacted, so
+the document stays valid JSON; bytes that are not JSON are redacted as text. Bytes with nothing to redact are
+kept as they are. A replay then carries what the warehouse would have stored anyway.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from llmops_pii.policy import PiiPolicy
@@ -22,7 +23,11 @@ def redact_dead_letter(value: bytes, policy: PiiPolicy) -> bytes:
     """``value`` with every finding replaced; never raises for blocked types."""
     if not value:
         return value
-    kept = PiiPolicy({t: ("redact" if a == "block" else a) for t, a in policy.actions.items()}, policy.hash_secret)
+    kept = PiiPolicy(
+        {t: ("redact" if a == "block" else a) for t, a in policy.actions.items()},
+        policy.hash_secret,
+        patterns=tuple(replace(p, action="redact") if p.action == "block" else p for p in policy.patterns),
+    )
 
     text = value.decode("utf-8", errors="replace")
     try:

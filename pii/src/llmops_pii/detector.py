@@ -54,8 +54,9 @@ _ORDER: tuple[PiiType, ...] = (
     "person",
 )
 """Most specific first: on equal spans the earlier type wins."""
-_PRIORITY: dict[PiiType, int] = {t: i for i, t in enumerate(_ORDER)}
+_PRIORITY: dict[str, int] = {t: i for i, t in enumerate(_ORDER)}
 assert set(_PRIORITY) == set(PII_TYPES)
+_CUSTOM = len(_ORDER)  # a tenant's own pattern yields to a built-in type on the same span
 
 
 def find(text: str, types: Iterable[PiiType] | None = None) -> list[Finding]:
@@ -81,12 +82,23 @@ def _plan(wanted: frozenset[PiiType]) -> tuple[tuple[Recogniser, ...], tuple[Rec
 
 
 def resolve(found: list[Finding]) -> list[Finding]:
-    """One finding per region: the earliest, then the longest, then the most specific type."""
+    """One finding per region: the earliest, then the longest, then the most specific type.
+
+    A later finding that overlaps and reaches further extends the region: with its type when that is more
+    specific, with the region's type when it is a tenant's custom pattern (no part of its value stays).
+    """
     kept: list[Finding] = []
-    for finding in sorted(found, key=lambda f: (f.start, -(f.end - f.start), _PRIORITY[f.type])):
+    for finding in sorted(found, key=lambda f: (f.start, -(f.end - f.start), _priority(f))):
         if kept and finding.start < kept[-1].end:
-            if finding.end > kept[-1].end and _PRIORITY[finding.type] < _PRIORITY[kept[-1].type]:
-                kept[-1] = Finding(finding.type, kept[-1].start, finding.end)
+            last = kept[-1]
+            if finding.end > last.end and _priority(finding) < _priority(last):
+                kept[-1] = Finding(finding.type, last.start, finding.end)
+            elif finding.end > last.end and finding.type not in _PRIORITY:
+                kept[-1] = Finding(last.type, last.start, finding.end)
             continue
         kept.append(finding)
     return kept
+
+
+def _priority(finding: Finding) -> int:
+    return _PRIORITY.get(finding.type, _CUSTOM)

@@ -27,9 +27,10 @@ PII_TYPES: tuple[PiiType, ...] = get_args(PiiType)
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """``text[start:end]`` is personal data or a secret of ``type``."""
+    """``text[start:end]`` is personal data or a secret of ``type``: a :data:`PiiType`, or the name of a tenant's
+    custom pattern (:mod:`llmops_pii.patterns`)."""
 
-    type: PiiType
+    type: str
     start: int
     end: int
 

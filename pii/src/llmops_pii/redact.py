@@ -17,36 +17,40 @@ import hashlib
 import hmac
 import re
 
-from llmops_pii.detector import find
-from llmops_pii.findings import Finding, PiiType
+from llmops_pii.detector import find, resolve
+from llmops_pii.findings import Finding
+from llmops_pii.patterns import find_custom
 from llmops_pii.policy import PiiPolicy
 
 __all__ = ["DROPPED", "PiiBlocked", "redact_text", "replacement"]
 
 DROPPED = "[REDACTED]"
-_KEEP_LAST_FOUR: frozenset[PiiType] = frozenset({"credit_card", "iban", "phone", "national_id"})
+_KEEP_LAST_FOUR: frozenset[str] = frozenset({"credit_card", "iban", "phone", "national_id"})
 _WORD_CHAR = re.compile(r"[A-Za-z0-9]")
 
 
 class PiiBlocked(Exception):
     """The tenant's policy blocks records that contain these types."""
 
-    def __init__(self, types: list[PiiType]) -> None:
+    def __init__(self, types: list[str]) -> None:
         super().__init__(f"the tenant's PII policy blocks records containing: {', '.join(types)}")
         self.types = types
 
 
 def redact_text(text: str, policy: PiiPolicy) -> str:
     """``text`` with the policy applied; raises :class:`PiiBlocked` when a blocked type occurs."""
-    if not text or not policy.actions:
+    if not text or not (policy.actions or policy.patterns):
         return text
     findings = find(text, policy.types)
+    if policy.patterns:
+        custom = find_custom(text, policy.patterns)
+        findings = resolve(findings + custom) if custom else findings
     if not findings:
         return text
-    blocked = sorted({f.type for f in findings if policy.actions[f.type] == "block"})
+    blocked = sorted({f.type for f in findings if policy.action_of(f.type) == "block"})
     if blocked:
         raise PiiBlocked(blocked)
-    if any(policy.actions[f.type] == "drop" for f in findings):
+    if any(policy.action_of(f.type) == "drop" for f in findings):
         return DROPPED
     parts, position = [], 0
     for finding in findings:
@@ -59,7 +63,7 @@ def redact_text(text: str, policy: PiiPolicy) -> str:
 def replacement(finding: Finding, text: str, policy: PiiPolicy) -> str:
     """What ``finding``'s value becomes under ``policy``."""
     value = text[finding.start : finding.end]
-    action = policy.actions[finding.type]
+    action = policy.action_of(finding.type)
     if action == "hash":
         digest = hmac.new(policy.hash_secret, _normalised(finding.type, value).encode(), hashlib.sha256)
         return f"[{finding.type.upper()}:{digest.hexdigest()[:16]}]"
@@ -68,13 +72,13 @@ def replacement(finding: Finding, text: str, policy: PiiPolicy) -> str:
     return f"[{finding.type.upper()}]"
 
 
-def _normalised(kind: PiiType, value: str) -> str:
+def _normalised(kind: str, value: str) -> str:
     if kind in _KEEP_LAST_FOUR:
         return kind + "|" + "".join(_WORD_CHAR.findall(value)).upper()
     return kind + "|" + " ".join(value.split()).lower()
 
 
-def _mask(kind: PiiType, value: str) -> str:
+def _mask(kind: str, value: str) -> str:
     if kind == "email":
         local, _, domain = value.partition("@")
         return f"{local[:1]}***@{domain}"
@@ -91,4 +95,4 @@ def _mask(kind: PiiType, value: str) -> str:
         return " ".join(f"{word[0]}." for word in value.split())
     if kind in ("api_key", "jwt"):
         return value[:4] + "****"
-    return f"[{kind.upper()}]"  # addresses, dates of birth, IPs, private keys: no part is safe to show
+    return f"[{kind.upper()}]"  # addresses, dates of birth, IPs, private keys, custom patterns: none is safe to show

@@ -79,3 +79,14 @@ def test_keygen_prints_a_private_key_and_its_public_key(invoke: Invoke) -> None:
     private = re.search(r"GOVERNANCE_AUDIT_SIGNING_KEY=(\S+)", result.output)
     public = re.search(r"--public-key\): (\S+)", result.output)
     assert private and public and private.group(1) != public.group(1)
+
+
+def test_public_key_prints_the_public_key_of_a_private_key_on_stdin(invoke: Invoke) -> None:
+    made = invoke("audit", "keygen")
+    private = re.search(r"GOVERNANCE_AUDIT_SIGNING_KEY=(\S+)", made.output)
+    public = re.search(r"--public-key\): (\S+)", made.output)
+    assert private and public
+    result = invoke("audit", "public-key", input=private.group(1) + "\n")
+    assert result.exit_code == 0 and result.output.strip() == public.group(1)
+    refused = invoke("audit", "public-key", input="not a key")
+    assert refused.exit_code == 2 and "not a signing key" in refused.output

@@ -39,3 +39,16 @@ def test_a_blocked_type_or_a_bad_policy_exits_2() -> None:
 
 def test_findings_are_types_and_offsets() -> None:
     assert run("redact", "--findings", stdin="bob@example.com") == (0, '[{"type": "email", "start": 0, "end": 15}]\n')
+
+
+def test_check_says_whether_a_policy_record_would_apply_and_why_not() -> None:
+    record = '{"settings": {"kind": "pii_redaction", "entities": ["email"], "targets": ["messages"], ' + (
+        '"custom_patterns": [{"name": "employee_id", "regex": "EMP-\\\\d{6}"}]}}'
+    )
+    assert run("check", stdin=record) == (0, "applies: 1 types, custom patterns: employee_id; targets: messages\n")
+    code, output = run(
+        "check", stdin='{"entities": ["email"], "custom_patterns": [{"name": "x", "regex": "(a+)\\\\1"}]}'
+    )
+    assert code == 2 and "custom_patterns[0] 'x': RE2 refuses the regex" in output
+    code, output = run("check", stdin='{"entities": ["passport"]}')
+    assert code == 2 and "unknown PII entities ['passport']" in output

@@ -3,7 +3,8 @@
 Every route needs ``keys:manage`` (the ``admin`` role). The tenant is always the caller's: another tenant's key
 id answers 404, as an unknown one does, and the attempt is audited (BOLA); a body naming a tenant or, outside
 key creation, a role is refused with 422 and audited (mass assignment). A new key is in the answer once, with
-``Cache-Control: no-store``.
+``Cache-Control: no-store``. Reading keys (other principals' key ids, roles and expiries) is a privileged read:
+audited before the answer is sent (``key.list``, ``key.read``; 503 when it cannot be).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
-from llmops_kit.access_audit import refuse, refuse_owner_fields
+from llmops_kit.access_audit import audit_read, refuse, refuse_owner_fields
 from llmops_kit.audit import Actor
 from llmops_kit.auth import Principal, requires
 from llmops_kit.http.problems import ProblemError, problem_response
@@ -60,7 +61,7 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
         409: "The key was already rotated or revoked, or the tenant has as many keys as it may",
         413: "The body is larger than the service accepts",
         422: "The body is not valid, names a tenant or a role it may not (audited), or asks for too long a time",
-        503: "The key state is still loading, or Kafka did not store the change (see Retry-After)",
+        503: "The key state is still loading, Kafka did not store the change or a read's audit entry (Retry-After)",
     }.items()
 }
 
@@ -85,16 +86,20 @@ async def create_key(
 
 
 @keys_router.get("", response_model=KeyList, summary="The tenant's keys")
-async def list_keys(caller: Manager, registry: Registry) -> KeyList:
+async def list_keys(request: Request, caller: Manager, registry: Registry) -> KeyList:
     """Every key of the caller's tenant (revoked and expired ones too); never a key or its digest."""
-    return KeyList(keys=registry.keys(caller.tenant_id))
+    keys = registry.keys(caller.tenant_id)
+    await audit_read(request, caller, action="key.list", resource=("api_key", "all"), details={"keys": len(keys)})
+    return KeyList(keys=keys)
 
 
 @keys_router.get("/{key_id}", response_model=KeyView, summary="One key")
 async def get_key(key_id: KeyId, request: Request, caller: Manager, registry: Registry) -> KeyView:
     """One key of the caller's tenant; 404 for an unknown id or another tenant's."""
     _own(request, registry, caller, key_id, "key.read")
-    return registry.get(caller.tenant_id, key_id)
+    view = registry.get(caller.tenant_id, key_id)
+    await audit_read(request, caller, action="key.read", resource=("api_key", key_id))
+    return view
 
 
 @keys_router.post(

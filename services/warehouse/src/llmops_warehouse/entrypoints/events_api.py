@@ -24,6 +24,7 @@ from llmops_warehouse.entrypoints.params import (
     errors_of,
     invalid,
 )
+from llmops_warehouse.entrypoints.read_audit import audit_table_read
 from llmops_warehouse.events import EventPage, EventQuery, EventRow
 from llmops_warehouse.models import MAX_LIMIT, CallQuery, CallRow, InvalidCursorError
 from llmops_warehouse.tables import TABLES, EventTable, tables_by_name
@@ -100,7 +101,8 @@ async def read_events(
 ) -> EventPage:
     """The caller's tenant's events of ``table`` in ``[start, end)`` (the envelope's time; a call's
     ``started_at``) matching every filter given. Delete markers of compacted topics have ``deleted`` true.
-    Pass ``next_cursor`` back for the next page."""
+    Pass ``next_cursor`` back for the next page. Reading the audit tables, the key history, or calls with a
+    tenant's key is audited first (503 when it cannot be)."""
     tables = _tables(request, table)
     check_range(start=start, end=end)
     given = {"app": app, "model": model, "prompt_name": prompt_name, "prompt_version": prompt_version,
@@ -110,13 +112,16 @@ async def read_events(
         if table == CALLS:
             calls = build(CallQuery, tenant_id=caller.tenant_id, start=start, end=end, origin=origin, limit=limit,
                           cursor=cursor, **filters)  # fmt: skip
-            page = await store.list_calls(calls)
-            return EventPage(items=[_as_event(row) for row in page.items], next_cursor=page.next_cursor)
-        query = build(EventQuery, tenant_id=caller.tenant_id, table=table, start=start, end=end, filters=filters,
-                      limit=limit, cursor=cursor)  # fmt: skip
-        return await store.read_events(query)
+            found = await store.list_calls(calls)
+            page = EventPage(items=[_as_event(row) for row in found.items], next_cursor=found.next_cursor)
+        else:
+            query = build(EventQuery, tenant_id=caller.tenant_id, table=table, start=start, end=end,
+                          filters=filters, limit=limit, cursor=cursor)  # fmt: skip
+            page = await store.read_events(query)
     except InvalidCursorError as exc:
         raise ProblemError(400, "Bad Request", str(exc)) from exc
+    await audit_table_read(request, caller, table, {**filters, "start": start, "end": end}, cursor)
+    return page
 
 
 def _as_event(row: CallRow) -> EventRow:

@@ -36,6 +36,7 @@ from llmops_warehouse.entrypoints.params import (
     errors_of,
     invalid,
 )
+from llmops_warehouse.entrypoints.read_audit import audit_call_read
 from llmops_warehouse.entrypoints.retention_api import retention_router
 from llmops_warehouse.models import (
     MIN_STEP_SECONDS,
@@ -99,6 +100,7 @@ router = APIRouter(prefix="/v1", tags=["analytics"])
     responses=errors_of("calls:read", (400, "A cursor this API did not issue, or no tenant header")),
 )
 async def list_calls(
+    request: Request,
     caller: CanReadCalls,
     store: Store,
     settings: Settings,
@@ -135,9 +137,12 @@ async def list_calls(
                    prompt_version=prompt_version, experiment_id=experiment_id, origin=origin, start=start, end=end,
                    text=text, limit=limit, cursor=cursor)  # fmt: skip
     try:
-        return await store.list_calls(query)
+        page = await store.list_calls(query)
     except InvalidCursorError as exc:
         raise ProblemError(400, "Bad Request", str(exc)) from exc
+    if cursor is None:  # audited once served (a refused or failed query read nothing), before the answer is sent
+        await audit_call_read(request, caller, "all", query.model_dump(exclude={"tenant_id", "limit", "cursor"}))
+    return page
 
 
 @router.get(
@@ -146,11 +151,12 @@ async def list_calls(
     summary="One call by its call id",
     responses=errors_of("calls:read", (404, "No call with this id in the caller's tenant")),
 )
-async def get_call(caller: CanReadCalls, store: Store, call_id: str) -> CallRow:
+async def get_call(request: Request, caller: CanReadCalls, store: Store, call_id: str) -> CallRow:
     """A call of the caller's tenant; another tenant's call is indistinguishable from a missing one (404)."""
     row = await store.get_call(caller.tenant_id, call_id)
     if row is None:
         raise ProblemError(404, "Not Found", f"no call with id '{call_id}'")
+    await audit_call_read(request, caller, call_id, {})
     return row
 
 

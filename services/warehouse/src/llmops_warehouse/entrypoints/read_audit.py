@@ -1,0 +1,46 @@
+"""Which warehouse reads are privileged, and their audit entries (docs/governance.md, "Privileged reads").
+
+- the audit trail and the key history (``audit_records``, ``audit_chain``, ``audit_digests``, ``api_keys``),
+  whoever reads them: ``audit.read``;
+- stored prompts and outputs (``/v1/calls``, ``/v1/calls/{id}``, ``/v1/events/calls``) read by a tenant's key:
+  ``calls.read``. A platform service's key (evaluation, feedback, cost reading history to do their work) is not
+  a person reading the data, and its reads would flood the trail.
+
+A paginated read is one entry, at its first page (a later page continues a query already recorded). An entry
+names the table or call id and the filters used, never their values (a text search or a user id is subject data).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import Request
+from llmops_kit.access_audit import audit_read
+from llmops_kit.auth import Principal
+
+__all__ = ["AUDIT_TABLES", "audit_call_read", "audit_table_read"]
+
+AUDIT_TABLES = frozenset({"audit_records", "audit_chain", "audit_digests", "api_keys"})
+
+
+async def audit_table_read(
+    request: Request, caller: Principal, table: str, filters: Mapping[str, Any], cursor: str | None
+) -> None:
+    """The entry for a first page of ``table`` when reading it is privileged (else nothing)."""
+    if cursor is not None:
+        return
+    if table in AUDIT_TABLES:
+        await audit_read(request, caller, action="audit.read", resource=("table", table), details=_named(filters))
+    elif table == "calls":
+        await audit_call_read(request, caller, "all", filters)
+
+
+async def audit_call_read(request: Request, caller: Principal, call_id: str, filters: Mapping[str, Any]) -> None:
+    """The entry for a tenant key's read of stored calls (one call, or a first page of a list)."""
+    if not caller.is_platform:
+        await audit_read(request, caller, action="calls.read", resource=("call", call_id), details=_named(filters))
+
+
+def _named(filters: Mapping[str, Any]) -> dict[str, Any]:
+    return {"filters": sorted(name for name, value in filters.items() if value not in (None, "all"))}
