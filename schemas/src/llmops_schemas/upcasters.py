@@ -16,6 +16,7 @@ from llmops_schemas.v1 import cost as v1_cost
 from llmops_schemas.v1 import drift as v1_drift
 from llmops_schemas.v1 import evaluation as v1_evaluation
 from llmops_schemas.v1 import feedback as v1_feedback
+from llmops_schemas.v1 import governance as v1_governance
 from llmops_schemas.v2 import alerts as v2_alerts
 from llmops_schemas.v2 import audit as v2_audit
 from llmops_schemas.v2 import calls as v2_calls
@@ -23,6 +24,7 @@ from llmops_schemas.v2 import cost as v2_cost
 from llmops_schemas.v2 import drift as v2_drift
 from llmops_schemas.v2 import evaluation as v2_evaluation
 from llmops_schemas.v2 import feedback as v2_feedback
+from llmops_schemas.v2 import governance as v2_governance
 
 __all__: list[str] = []
 
@@ -67,3 +69,9 @@ def _audit_recorded_v1_to_v2(event: CloudEvent[Any]) -> CloudEvent[Any]:
 def _drift_reported_v1_to_v2(event: CloudEvent[Any]) -> CloudEvent[Any]:
     """A v1 report of one feature as a v2 check of that feature (its verdict is the dataset's)."""
     return with_payload(event, v2_drift.DriftReported.from_v1(event.data))
+
+
+@register_upcaster(v1_governance.PolicyPublished.event_type)
+def _policy_published_v1_to_v2(event: CloudEvent[Any]) -> CloudEvent[Any]:
+    """A v1 policy as v2: the same payload (v2 only adds kinds; the v1 kinds' settings are the same classes)."""
+    return with_payload(event, v2_governance.PolicyPublished.from_v1(event.data))

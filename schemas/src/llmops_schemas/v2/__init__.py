@@ -19,11 +19,12 @@ from llmops_schemas.v2.cost import CostRecorded
 from llmops_schemas.v2.drift import DriftReference, DriftReported, FeatureDrift
 from llmops_schemas.v2.evaluation import EvaluationScored, EvaluatorRef, ScoreItem
 from llmops_schemas.v2.feedback import FeedbackReceived
+from llmops_schemas.v2.governance import PolicyPublished
 from llmops_schemas.v2.request import RequestSummary, ResponseFormat, ToolChoice, ToolDefinition
 
 PAYLOADS = (
     CallRecorded, CostRecorded, DriftReported, EvaluationScored, FeedbackReceived, AlertStateChanged,
-    NotificationQueued, AuditRecorded,
+    NotificationQueued, AuditRecorded, PolicyPublished,
 )  # fmt: skip
 """Every v2 payload class, one per event type."""
 
@@ -45,6 +46,7 @@ __all__ = [
     "FunctionCall",
     "MediaRef",
     "NotificationQueued",
+    "PolicyPublished",
     "RequestSummary",
     "ResponseFormat",
     "ScoreItem",

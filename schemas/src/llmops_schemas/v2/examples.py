@@ -16,6 +16,7 @@ from llmops_schemas.v2.cost import CostRecorded
 from llmops_schemas.v2.drift import DriftReported
 from llmops_schemas.v2.evaluation import EvaluationScored
 from llmops_schemas.v2.feedback import FeedbackReceived
+from llmops_schemas.v2.governance import PolicyPublished
 
 __all__ = ["EXAMPLES"]
 
@@ -263,6 +264,16 @@ EXAMPLES: dict[type[EventPayload], dict[str, Any]] = {
         "sample_size": 1000,
         "baseline_sample_size": 2000,
         "computed_at": "2025-03-14T10:00:05Z",
+    },
+    PolicyPublished: {
+        "policy_id": "support-bot-terms",
+        "name": "Support bot: no internal code names",
+        "kind": "blocked_terms",
+        "version": 2,
+        "description": "Code names of unreleased products must not reach a hosted model",
+        "settings": {"kind": "blocked_terms", "app": "support-bot", "terms": ["project falcon", "bluebird"]},
+        "updated_by": "k-admin-01",
+        "updated_at": "2025-03-14T09:26:53Z",
     },
 }
 """Wire-form data of one valid payload per v2 payload class."""
