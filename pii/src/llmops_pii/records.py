@@ -19,9 +19,7 @@ import threading
 from collections.abc import Mapping
 
 from llmops_schemas.registry import EventValidationError, parse_event
-from llmops_schemas.v1 import governance as v1
-from llmops_schemas.v1.governance import PiiRedactionSettings
-from llmops_schemas.v2.governance import PolicyPublished
+from llmops_schemas.v1.governance import PiiRedactionSettings, PolicyPublished
 
 from llmops_pii.findings import PII_TYPES, PiiType
 from llmops_pii.policy import ACTIONS, Action, PolicyBook, PolicyError, parse_actions
@@ -84,10 +82,7 @@ class PolicyRecordsView:
             log.warning("ignoring an invalid record on %s (key %r): %s", self.topic, key, exc)
             return
         policy = event.data
-        # parse_event upcasts v1 records to v2; v1's kinds keep their settings classes in v2 (docs/adr/0045)
-        if not isinstance(policy, PolicyPublished | v1.PolicyPublished):
-            return
-        if not isinstance(policy.settings, PiiRedactionSettings):
+        if not isinstance(policy, PolicyPublished) or not isinstance(policy.settings, PiiRedactionSettings):
             return
         settings = policy.settings
         try:

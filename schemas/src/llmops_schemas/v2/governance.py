@@ -9,9 +9,10 @@ Against v1 it adds four kinds of policy, new values of ``kind`` that :mod:`llmop
   < ``restricted``);
 * ``model_classification``: the highest classification each model may receive.
 
-The settings of ``pii_redaction``, ``retention`` and ``rbac_role`` are v1's classes themselves (not copies), so
-every reader of those kinds reads v1 and v2 records alike. A v1 record is a valid v2 record as it is: the
-upcaster (:mod:`llmops_schemas.upcasters`) re-validates it with :meth:`PolicyPublished.from_v1`.
+The payload is a subclass of v1's and the settings of ``pii_redaction``, ``retention`` and ``rbac_role`` are v1's
+classes themselves (not copies), so every reader of those kinds reads v1 and v2 records alike. A v1 record is a
+valid v2 record as it is: the upcaster (:mod:`llmops_schemas.upcasters`) re-validates it with
+:meth:`PolicyPublished.from_v1`.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AwareDatetime, Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
 from llmops_schemas.v1 import governance as v1
-from llmops_schemas.v1.common import CompactedPayload, Identifier, MediumText, Name, StrictModel
+from llmops_schemas.v1.common import Name, StrictModel
 from llmops_schemas.v1.governance import Options, PiiRedactionSettings, RbacRoleSettings, RetentionSettings
 
 __all__ = [
@@ -136,30 +137,15 @@ PolicySettings = Annotated[
 ]  # fmt: skip
 
 
-class PolicyPublished(CompactedPayload):
+# A subclass of v1's payload with a wider ``kind`` and ``settings``: the other fields, the kind check and the key
+# are v1's, and a reader written for v1 (``isinstance(data, v1.PolicyPublished)``) also takes a v2 record.
+class PolicyPublished(v1.PolicyPublished):
     """A policy's current version (compacted: the latest record per policy wins; a tombstone deletes it)."""
 
     event_type: ClassVar[str] = "llmops.policy.published.v2"
-    topic: ClassVar[str] = "llmops.policies"
 
-    policy_id: Identifier
-    name: Name
-    kind: PolicyKind
-    version: int = Field(ge=1, description="Increases with every change of this policy")
-    enabled: bool = True
-    description: MediumText | None = None
-    settings: PolicySettings
-    updated_by: Identifier
-    updated_at: AwareDatetime
-
-    @model_validator(mode="after")
-    def _settings_match_kind(self) -> PolicyPublished:
-        if self.settings.kind != self.kind:
-            raise ValueError(f"settings of kind {self.settings.kind!r} do not belong to a {self.kind!r} policy")
-        return self
-
-    def entity_key(self) -> str:
-        return self.policy_id
+    kind: PolicyKind  # type: ignore[assignment]
+    settings: PolicySettings  # type: ignore[assignment]
 
     @classmethod
     def from_v1(cls, old: v1.PolicyPublished) -> PolicyPublished:
