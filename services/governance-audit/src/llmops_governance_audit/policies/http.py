@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from llmops_kit.access_audit import refuse_owner_fields
 from llmops_kit.audit import Actor
 from llmops_kit.auth import Principal, requires
-from llmops_kit.http.problems import ProblemError
+from llmops_kit.http.problems import ProblemError, problem_response
 from llmops_schemas.v2.governance import PolicyPublished
 
 from llmops_governance_audit.policies.model import PolicyId, PolicyList, PolicySpec
@@ -75,7 +75,12 @@ async def get_policy(policy_id: PolicyId, caller: Reader, registry: Registry) ->
     return registry.get(caller.tenant_id, policy_id)
 
 
-@policies_router.put("/{policy_id}", response_model=PolicyPublished, summary="Create or replace a policy")
+@policies_router.put(
+    "/{policy_id}",
+    response_model=PolicyPublished,
+    summary="Create or replace a policy",
+    responses={201: {"model": PolicyPublished, "description": "The policy was created"}},
+)
 async def put_policy(
     policy_id: PolicyId, spec: PolicySpec, request: Request, response: Response, caller: Writer, registry: Registry
 ) -> PolicyPublished:
@@ -90,3 +95,9 @@ async def put_policy(
 async def delete_policy(policy_id: PolicyId, request: Request, caller: Manager, registry: Registry) -> PolicyPublished:
     """Delete a policy (it stops applying within seconds); answers it as it was. Its history stays in the warehouse."""
     return await registry.delete(caller.tenant_id, policy_id, Actor.of(caller, request))
+
+
+@policies_router.api_route("/{policy_id}", methods=["POST", "PATCH", "OPTIONS", "TRACE"], include_in_schema=False)
+async def other_methods_of_a_policy(policy_id: str) -> Response:
+    """405 with ``Allow: DELETE, GET, PUT`` (three routes: Starlette's own 405 would name only the first one's)."""
+    return problem_response(405, "Method Not Allowed", "Method Not Allowed", headers={"Allow": "DELETE, GET, PUT"})
