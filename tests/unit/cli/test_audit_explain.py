@@ -74,6 +74,8 @@ async def reader() -> AsyncIterator[WarehouseReader]:
         stored(policy.model_copy(update={"policy_id": "retired"}), T0),
         tombstone("policies", PolicyPublished.event_type, "retired", BEFORE),
         stored(terms, BEFORE), stored(terms.model_copy(update={"version": 3, "enabled": False}), AFTER),
+        stored(terms.model_copy(update={"policy_id": "chat-terms", "settings": terms.settings.model_copy(
+            update={"app": "chat"})}), BEFORE),
         stored(key_change("api_key.create"), T0), stored(key_change("api_key.revoke"), AFTER),
     ])  # fmt: skip
     call = make_event(TENANT, started_at=CALL_AT, call_id="call-1", key_id="key-support",
@@ -99,9 +101,10 @@ async def test_the_call_is_explained_as_of_its_moment(reader: WarehouseReader) -
     assert explained["experiment"]["version"] == 2
     assert explained["experiment"]["weights"] == {"mini": 0.9, "full": 0.1}
     assert explained["experiment"]["variant"] == "mini"
-    in_force = sorted((p["policy_id"], p["version"], p["enabled"]) for p in explained["policies"])
-    assert in_force == [("pii-default", 1, True), ("support-bot-terms", 2, True)], (
-        "the policies as they were (a gateway policy included), and not the one deleted before the call"
+    in_force = sorted((p["policy_id"], p["version"], p["applies_to_call"]) for p in explained["policies"])
+    assert in_force == [("chat-terms", 2, True), ("pii-default", 1, True), ("support-bot-terms", 2, False)], (
+        "the policies as they were (gateway policies included, marked whether they covered the call's app 'chat'),"
+        " and not the one deleted before the call"
     )
     terms = next(p for p in explained["policies"] if p["kind"] == "blocked_terms")
     assert terms["settings"]["terms"] == ["project falcon", "bluebird"]
