@@ -14,6 +14,7 @@ from llmops_inference.policies.rules import rules_for
 from llmops_inference.policies.store import PolicyRules
 from llmops_inference.policies.terms import TermMatcher
 from llmops_kit.audit import AuditTrail
+from llmops_kit.kafka.publisher import InMemoryPublisher
 from llmops_schemas import CloudEvent
 from llmops_schemas.v1 import PolicyPublished as PolicyV1
 from llmops_schemas.v1.examples import example
@@ -118,10 +119,9 @@ async def test_the_gateway_refuses_with_403_and_audits_without_the_prompt(
     for payload in (TERMS, policy("allow", {"kind": "model_allowlist", "models": ["gpt-test"]})):
         record(store, "acme", payload)
     caplog.set_level(logging.DEBUG)
-    async with make_harness() as gw:
-        gw.app.state.wiring.gateway.runner.policies = enforcer = PolicyEnforcer(
-            store, AuditTrail(gw.publisher, source="/gw")
-        )
+    publisher = InMemoryPublisher()
+    enforcer = PolicyEnforcer(store, AuditTrail(publisher, source="/gw"))
+    async with make_harness(publisher=publisher, policies=enforcer) as gw:
         blocked = await gw.client.post(
             "/v1/chat/completions", json=chat(content="Is Project Falcon late?"), headers=WRITER
         )
@@ -131,7 +131,8 @@ async def test_the_gateway_refuses_with_403_and_audits_without_the_prompt(
         assert "'allow'" in assert_openai_error(refused, 403, code="policy_violation")["message"]
         assert (await gw.client.post("/v1/chat/completions", json=chat(), headers=WRITER)).status_code == 200
         await enforcer.drain()
-        events = await gw.events()
+        await gw.wiring.recorder.flush()
+        events = [event.data for event in publisher.events]
     audits = [e for e in events if isinstance(e, AuditRecorded)]
     assert [(a.action, a.outcome, a.resource.id) for a in audits] == [
         ("policy.enforce", "denied", "terms"),
