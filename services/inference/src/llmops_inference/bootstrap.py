@@ -53,7 +53,6 @@ from llmops_inference.handlers import Gateway, Limits
 from llmops_inference.health import HealthMonitor
 from llmops_inference.limits import RateLimiter
 from llmops_inference.policies.enforcer import PolicyEnforcer
-from llmops_inference.policies.store import PolicyRules
 from llmops_inference.ports import Backend, BudgetGuard, PromptResolver, VariantChooser
 from llmops_inference.prompts.rendering import RenderPool
 from llmops_inference.recording.recorder import CallRecorder
@@ -142,7 +141,9 @@ def _production_ports(settings: InferenceSettings) -> InferencePorts:
         registries=Registries.from_kafka(settings.kafka_bootstrap_servers, settings.kafka_security),
         budget=_budgets(settings),
         **_pii_policies(settings),
-        policies=_policies(settings, publisher),
+        policies=PolicyEnforcer.following(
+            settings.kafka_bootstrap_servers, settings.kafka_security, AuditTrail(publisher, source=settings.source)
+        ),
     )
 
 
@@ -167,19 +168,6 @@ def _pii_policies(settings: InferenceSettings) -> dict[str, Any]:
         security=settings.kafka_security,
     )
     return {"pii": book, "pii_records": records}
-
-
-def _policies(settings: InferenceSettings, publisher: EventPublisher) -> PolicyEnforcer:
-    """The tenants' gateway policies from ``llmops.policies``, each refusal audited (docs/adr/0045)."""
-    rules = PolicyRules()
-    follower = CompactedTopicMaterializer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        topic=rules.topic,
-        view=rules,
-        client_id="llmops-inference-policies",
-        security=settings.kafka_security,
-    )
-    return PolicyEnforcer(rules, AuditTrail(publisher, source=settings.source), follower=follower)
 
 
 def wire(settings: InferenceSettings, ports: InferencePorts) -> Wiring:

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 
 from llmops_kit.audit import Actor, AuditTrail
 from llmops_kit.http.app import Component
+from llmops_kit.kafka.materializer import CompactedTopicMaterializer
+from llmops_kit.settings import KafkaSecurity
 from llmops_kit.tasks import cancel_and_wait
 from prometheus_client import Counter
 
@@ -49,6 +51,19 @@ class PolicyEnforcer:
         self._follower = follower
         self._max_in_flight = max_in_flight
         self._tasks: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def following(cls, bootstrap_servers: str, security: KafkaSecurity | None, audit: AuditTrail) -> PolicyEnforcer:
+        """The production enforcer: the tenants' policies from ``llmops.policies``, each refusal audited."""
+        rules = PolicyRules()
+        follower = CompactedTopicMaterializer(
+            bootstrap_servers=bootstrap_servers,
+            topic=rules.topic,
+            view=rules,
+            client_id="llmops-inference-policies",
+            security=security,
+        )
+        return cls(rules, audit, follower=follower)
 
     @property
     def ready(self) -> bool:
