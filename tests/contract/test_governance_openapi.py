@@ -2,7 +2,8 @@
 invalid) never cause a 5xx, and every answer conforms to what the document declares.
 
 The app runs in process with the kit's in-memory publisher, an admin key and a key state that has been read
-(no broker); one bootstrap key of the tenant gives reads, rotations and revocations something to find.
+(no broker); one bootstrap key of the tenant gives reads, rotations and revocations something to find, and a
+policy store that has been read takes the policies API's writes.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from llmops_governance_audit.bootstrap import GovernanceAuditPorts, create_app
 from llmops_governance_audit.config import GovernanceAuditSettings
+from llmops_governance_audit.policies.registry import PolicyStore
 from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, generate_key, hash_key
 from llmops_kit.kafka.publisher import InMemoryPublisher
 from llmops_kit.keystate import KeyStateView
@@ -30,7 +32,16 @@ _keys = ApiKeyStore(
 )
 _view = KeyStateView(_keys)
 _view.mark_caught_up()
-app = create_app(GovernanceAuditSettings(), ports=GovernanceAuditPorts(InMemoryPublisher(), _keys, key_state=_view))
+_policies = PolicyStore()
+_policies.mark_caught_up()
+
+
+async def _tombstone(topic: str, key: bytes) -> None:
+    return None
+
+
+_ports = GovernanceAuditPorts(InMemoryPublisher(), _keys, key_state=_view, policies=_policies, tombstone=_tombstone)
+app = create_app(GovernanceAuditSettings(), ports=_ports)
 
 config = schemathesis.Config.from_dict(
     {
@@ -38,7 +49,8 @@ config = schemathesis.Config.from_dict(
         "generation": {"max-examples": MAX_EXAMPLES},
         "checks": {
             # Schema-valid requests can name a key that does not exist (404), rotate one already rotated or
-            # revoked (409), or ask for a lifetime or grace period over the configured maximum (422).
+            # revoked (409), or ask for a lifetime or grace period over the configured maximum (422); a schema-valid
+            # policy can name a policy that does not exist (404), or be one too many for the tenant (409).
             "positive_data_acceptance": {"expected-statuses": ["2xx", "404", "409", "422"]},
         },
     }

@@ -3,7 +3,8 @@
 From the warehouse alone (the kit's :class:`~llmops_kit.platform_client.WarehouseReader`, one tenant), for the
 call's ``started_at``: the prompt version it ran and where that prompt's labels pointed; the experiment's
 configuration (status, variants and weights) as last published before the call; every governance policy
-(latest version per policy, deleted ones left out) published before it; and the API key the call was accepted
+(latest version per policy, deleted ones left out) published before it, each marked ``applies_to_call`` when it
+was enabled and covered the call's app; and the API key the call was accepted
 under, with the last audit entries about that key before the call. Compacted topics are stored as
 append-only history (docs/adr/0008), so "as of T" is "the newest row with time <= T". Every read is bounded;
 ``truncated`` says when a bound cut the history short.
@@ -105,11 +106,20 @@ async def _policies(reader: WarehouseReader, tenant: str, until: str, found: Exp
     for row in await _rows(reader, tenant, "policies", {"end": until}, found):
         data = row.get("data")
         latest.setdefault(data["policy_id"] if data else (row.get("record_key") or "").partition(":")[2], row)
+    app = found.call.get("app")
     found.policies = [
-        {k: row["data"].get(k) for k in ("policy_id", "name", "kind", "version", "enabled", "settings", "updated_at")}
+        {**{k: row["data"].get(k) for k in ("policy_id", "name", "kind", "version", "enabled", "settings",
+                                           "updated_at")},
+         "applies_to_call": bool(row["data"].get("enabled", True)) and _names_app(row["data"], app)}
         for row in latest.values()
         if row.get("data") and not row.get("deleted")
-    ]
+    ]  # fmt: skip
+
+
+def _names_app(policy: dict[str, Any], app: str | None) -> bool:
+    """Whether a policy covers the call's app: one naming an app covers only it (docs/adr/0045); the others, all."""
+    named = (policy.get("settings") or {}).get("app")
+    return named is None or named == app
 
 
 async def _key(reader: WarehouseReader, tenant: str, key_id: str | None, until: str, found: Explanation) -> None:

@@ -21,7 +21,7 @@ from llmops_cli.context import cli_context
 from llmops_cli.options import Json
 from llmops_cli.prompts_cmd import AdminKey, GatewayClient, print_json, request, service_client, table
 
-__all__ = ["DEFAULT_GOVERNANCE_URL", "keys_app"]
+__all__ = ["DEFAULT_GOVERNANCE_URL", "governance_client", "keys_app"]
 
 DEFAULT_GOVERNANCE_URL = "http://127.0.0.1:8007"
 
@@ -72,7 +72,8 @@ def _seconds(value: str | None) -> int | None:
     return int(match.group(1)) * _SECONDS[match.group(2)]
 
 
-def _client(ctx: typer.Context, url: str | None, api_key: str | None) -> GatewayClient:
+def governance_client(ctx: typer.Context, url: str | None, api_key: str | None) -> GatewayClient:
+    """A client of the governance service (keys, policies), as `llmops prompts` finds the gateway."""
     return service_client(
         ctx, url, api_key, state_key="governance_url", default=DEFAULT_GOVERNANCE_URL, what="the governance service"
     )
@@ -114,7 +115,7 @@ def create(
     if tenant is not None or key_id is not None:
         raise cli.fail("--tenant and --id go with --offline: a key made through the service is your tenant's", 2)
     body: dict[str, Any] = {"name": name or f"{role.value} key", "role": role.value, "expires_in_s": lifetime}
-    _, created = request(cli, _client(ctx, governance_url, api_key), "POST", "/v1/keys", json=body)
+    _, created = request(cli, governance_client(ctx, governance_url, api_key), "POST", "/v1/keys", json=body)
     _print_new_key(ctx, created, json_output)
 
 
@@ -154,7 +155,7 @@ def list_keys(
 ) -> None:
     """Your tenant's keys: id, name, role, status (active, rotated, revoked, expired) and expiry; never a key."""
     cli = cli_context(ctx)
-    _, body = request(cli, _client(ctx, governance_url, api_key), "GET", "/v1/keys")
+    _, body = request(cli, governance_client(ctx, governance_url, api_key), "GET", "/v1/keys")
     if json_output:
         print_json(cli, body)
         return
@@ -176,7 +177,9 @@ def rotate(
     """Replace a key by a new one (printed once); the old one keeps working for the grace period, then stops."""
     cli = cli_context(ctx)
     body = {"grace_s": _seconds(grace)}
-    _, created = request(cli, _client(ctx, governance_url, api_key), "POST", f"/v1/keys/{key_id}/rotate", json=body)
+    _, created = request(
+        cli, governance_client(ctx, governance_url, api_key), "POST", f"/v1/keys/{key_id}/rotate", json=body
+    )
     _print_new_key(ctx, created, json_output)
 
 
@@ -184,5 +187,5 @@ def rotate(
 def revoke(ctx: typer.Context, key_id: KeyId, governance_url: GovernanceUrl = None, api_key: AdminKey = None) -> None:
     """Revoke a key: every service refuses it within seconds, without a restart."""
     cli = cli_context(ctx)
-    _, body = request(cli, _client(ctx, governance_url, api_key), "DELETE", f"/v1/keys/{key_id}")
+    _, body = request(cli, governance_client(ctx, governance_url, api_key), "DELETE", f"/v1/keys/{key_id}")
     cli.out.print(f"{body['key_id']}: {body['status']}")

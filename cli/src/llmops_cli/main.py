@@ -25,6 +25,7 @@ from llmops_cli.kafka_cmd import kafka_app
 from llmops_cli.keys import keys_app
 from llmops_cli.options import ApiKey, IngestUrl
 from llmops_cli.pii_cmd import pii_app
+from llmops_cli.policies_cmd import policies_app
 from llmops_cli.prompts_cmd import prompts_app
 from llmops_cli.query import calls, metrics
 from llmops_cli.render import format_errors
@@ -35,6 +36,7 @@ from llmops_cli.verdict_cmd import verdict
 
 app = typer.Typer(help="The LLMOps platform command line.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(policies_app, name="policies")
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(experiments_app, name="experiments")
 register_run_commands(evals_app)

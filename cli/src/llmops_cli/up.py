@@ -50,6 +50,7 @@ from llmops_cli.platform import (
     PlatformPorts,
     ensure_dev_keys,
 )
+from llmops_cli.policy_demo import run_policy_demo
 from llmops_cli.render import table
 from llmops_cli.retention_demo import run_retention_demo
 from llmops_cli.review_demo import run_review_demo
@@ -159,6 +160,8 @@ def _run(platform: LocalPlatform, data_dir: Path, *, demo_calls: int, once: bool
                          [f"{DEMO_APP}-refusal", f"{DEMO_APP}-answer-length"], console)  # fmt: skip
         run_cost_demo(platform.url("cost"), platform.url("inference"), keys, console)
         run_keys_demo(platform.url("governance-audit"), platform.url("warehouse"), keys["admin"], console, _checked)
+        run_policy_demo(platform.url("governance-audit"), platform.url("inference"), keys["admin"], TOOLS_MODEL,
+                        console, _checked)  # fmt: skip
         run_audit_demo(platform.url("warehouse"), data_dir, keys["admin"], DEV_TENANT, console)
         run_retention_demo(platform.bootstrap_servers, platform.url("warehouse"), keys["admin"], DEV_TENANT, console)
     _print_tour(platform, data_dir, console, once=once)
@@ -458,7 +461,7 @@ def _print_tour(platform: LocalPlatform, data_dir: Path, console: Console, *, on
   cost           {platform.url("cost")}/docs   (prices, spend: `uv run llmops cost report`; docs/cost.md)
   alerting       {platform.url("alerting")}/docs   (`uv run llmops alerts list`, `llmops objectives list`;
                  docs/alerting.md)
-  governance     {platform.url("governance-audit")}/docs   (API keys and roles, the audit trail; docs/governance.md)
+  governance     {platform.url("governance-audit")}/docs   (keys, roles, policies, the audit trail; docs/governance.md)
   metrics        {ingest}/metrics  {warehouse}/metrics  {gateway}/metrics
   logs           {data_dir}/logs/ and {data_dir}/kafka/broker.log
   API keys       {data_dir}/credentials.json (tenant 'demo'; services see only hashes)
@@ -471,6 +474,7 @@ def _print_tour(platform: LocalPlatform, data_dir: Path, console: Console, *, on
   uv run llmops evals list
   uv run llmops evals datasets list
   uv run llmops audit verify --tenant demo
+  uv run llmops policies list
   curl -s -H "Authorization: Bearer $(jq -r .reader {data_dir}/credentials.json)" \\
        "{warehouse}/v1/events/evaluation_scores?app=support-bot&limit=5"
   curl -s -H "Authorization: Bearer $(jq -r .reader {data_dir}/credentials.json)" \\

@@ -3,7 +3,7 @@
 Every route declares the one permission it needs (``requires("<permission>")``); a key carries one role.
 Docs name permissions and roles from here, never a copy. The roles (docs/governance.md#roles):
 
-* ``admin``: everything in its tenant, including its keys (``keys:manage``).
+* ``admin``: everything in its tenant, including its keys (``keys:manage``) and policies (``policies:manage``).
 * ``operator``: runs the tenant's LLM applications: changes their configuration (prompts, experiments,
   evaluators, review queues: permission ``admin``), invokes models, reads calls and metrics; no keys.
 * ``developer``: builds applications: sends calls, invokes models, reads calls and metrics, gives feedback.
@@ -42,9 +42,11 @@ Permission = Literal[
     "experiments:weights",
     "admin",
     "keys:manage",
+    "policies:manage",
 ]
 """What a route may need. ``admin`` is "change the tenant's configuration" (its historical name, kept so that
-routes did not change); ``keys:manage`` creates, lists, rotates and revokes the tenant's keys."""
+routes did not change); ``keys:manage`` creates, lists, rotates and revokes the tenant's keys; ``policies:manage``
+writes the tenant's governance policies (model allow-lists, blocked terms, classifications, PII, retention)."""
 Role = Literal["admin", "operator", "developer", "analyst", "viewer", "reviewer", "ingest", "service"]
 
 SERVICE_ROLE = "service"

@@ -18,6 +18,7 @@ from llmops_schemas.v1 import drift as v1_drift
 from llmops_schemas.v1 import erasure as v1_erasure
 from llmops_schemas.v1 import evaluation as v1_evaluation
 from llmops_schemas.v1 import feedback as v1_feedback
+from llmops_schemas.v1 import governance as v1_governance
 from llmops_schemas.v2 import alerting as v2_alerting
 from llmops_schemas.v2 import alerts as v2_alerts
 from llmops_schemas.v2 import audit as v2_audit
@@ -27,6 +28,7 @@ from llmops_schemas.v2 import drift as v2_drift
 from llmops_schemas.v2 import erasure as v2_erasure
 from llmops_schemas.v2 import evaluation as v2_evaluation
 from llmops_schemas.v2 import feedback as v2_feedback
+from llmops_schemas.v2 import governance as v2_governance
 
 __all__: list[str] = []
 
@@ -89,3 +91,9 @@ def _erasure_requested_v1_to_v2(event: CloudEvent[Any]) -> CloudEvent[Any]:
 def _erasure_processed_v1_to_v2(event: CloudEvent[Any]) -> CloudEvent[Any]:
     """A v1 receipt as v2: its ``rows_affected`` counted under the service's name."""
     return with_payload(event, v2_erasure.ErasureProcessed.from_v1(event.data))
+
+
+@register_upcaster(v1_governance.PolicyPublished.event_type)
+def _policy_published_v1_to_v2(event: CloudEvent[Any]) -> CloudEvent[Any]:
+    """A v1 policy as v2: the same payload (v2 only adds kinds; the v1 kinds' settings are the same classes)."""
+    return with_payload(event, v2_governance.PolicyPublished.from_v1(event.data))

@@ -15,9 +15,10 @@ from llmops_kit.auth import ANY_TENANT, SERVICE_ROLE, ApiKeyRecord, ApiKeyStore,
 from llmops_kit.platform_client import PlatformClient, WarehouseReader
 from llmops_schemas import CloudEvent, EventPayload
 from llmops_schemas.registry import record_key
-from llmops_schemas.v1 import ExperimentConfigured, PolicyPublished, PromptLabelMoved, PromptVersionPublished
+from llmops_schemas.v1 import ExperimentConfigured, PromptLabelMoved, PromptVersionPublished
+from llmops_schemas.v1 import PolicyPublished as PolicyV1
 from llmops_schemas.v1.examples import example
-from llmops_schemas.v2 import AuditRecorded
+from llmops_schemas.v2 import AuditRecorded, PolicyPublished
 from llmops_warehouse.adapters.memory_store import InMemoryEventStore
 from llmops_warehouse.bootstrap import WarehousePorts
 from llmops_warehouse.config import WarehouseSettings
@@ -61,7 +62,8 @@ def key_change(action: str) -> AuditRecorded:
 @pytest.fixture
 async def reader() -> AsyncIterator[WarehouseReader]:
     store = InMemoryEventStore()
-    prompt, label, policy = example(PromptVersionPublished), example(PromptLabelMoved), example(PolicyPublished)
+    prompt, label = example(PromptVersionPublished), example(PromptLabelMoved)
+    policy, terms = PolicyPublished.from_v1(example(PolicyV1)), example(PolicyPublished)
     store.insert_events([
         stored(prompt, T0), stored(prompt.model_copy(update={"version": 4}), AFTER),
         stored(label.model_copy(update={"version": 2, "history": [1]}), T0), stored(label, BEFORE),
@@ -71,6 +73,9 @@ async def reader() -> AsyncIterator[WarehouseReader]:
         stored(policy, T0), stored(policy.model_copy(update={"version": 2}), AFTER),
         stored(policy.model_copy(update={"policy_id": "retired"}), T0),
         tombstone("policies", PolicyPublished.event_type, "retired", BEFORE),
+        stored(terms, BEFORE), stored(terms.model_copy(update={"version": 3, "enabled": False}), AFTER),
+        stored(terms.model_copy(update={"policy_id": "chat-terms", "settings": terms.settings.model_copy(
+            update={"app": "chat"})}), BEFORE),
         stored(key_change("api_key.create"), T0), stored(key_change("api_key.revoke"), AFTER),
     ])  # fmt: skip
     call = make_event(TENANT, started_at=CALL_AT, call_id="call-1", key_id="key-support",
@@ -96,9 +101,13 @@ async def test_the_call_is_explained_as_of_its_moment(reader: WarehouseReader) -
     assert explained["experiment"]["version"] == 2
     assert explained["experiment"]["weights"] == {"mini": 0.9, "full": 0.1}
     assert explained["experiment"]["variant"] == "mini"
-    assert [(p["policy_id"], p["version"]) for p in explained["policies"]] == [("pii-default", 1)], (
-        "the policy as it was, and not the one deleted before the call"
+    in_force = sorted((p["policy_id"], p["version"], p["applies_to_call"]) for p in explained["policies"])
+    assert in_force == [("chat-terms", 2, True), ("pii-default", 1, True), ("support-bot-terms", 2, False)], (
+        "the policies as they were (gateway policies included, marked whether they covered the call's app 'chat'),"
+        " and not the one deleted before the call"
     )
+    terms = next(p for p in explained["policies"] if p["kind"] == "blocked_terms")
+    assert terms["settings"]["terms"] == ["project falcon", "bluebird"]
     assert explained["key"]["key_id"] == "key-support"
     assert [c["action"] for c in explained["key"]["changes"]] == ["api_key.create"]
     assert explained["truncated"] == []

@@ -51,6 +51,7 @@ from llmops_schemas.v1.audit import GENESIS_HASH
 from llmops_schemas.v1.examples import EXAMPLES, example, example_data
 from llmops_schemas.v2 import AlertRuleConfigured as AlertRuleConfiguredV2
 from llmops_schemas.v2 import NotificationQueued
+from llmops_schemas.v2 import PolicyPublished as PolicyPublishedV2
 from pydantic import BaseModel, ValidationError
 
 STREAM_TOPICS = {
@@ -436,6 +437,7 @@ def test_entity_keys_of_compacted_payloads() -> None:
         NotifierConfigured,
         NotificationQueued,
         AlertRuleConfiguredV2,
+        PolicyPublishedV2,
     }
     assert example(AlertRuleConfigured).entity_key() == "rule:error-rate-support-bot"
     assert example(NotificationQueued).entity_key() == "pagerduty-oncall:0195ef4c-2e4d-7c1a-8e11-6c7d8e9f0a1c"

@@ -308,6 +308,7 @@ def test_the_platform_upcasts_exactly_the_superseded_types() -> None:
         "llmops.erasure.requested.v1",
         "llmops.evaluation.scored.v1",
         "llmops.feedback.received.v1",
+        "llmops.policy.published.v1",
     ]
     superseded = {t.rsplit(".", 1)[0] for t in EVENT_TYPES if t.endswith(".v2")}
     assert {t for t in EVENT_TYPES if t.endswith(".v1") and t.rsplit(".", 1)[0] in superseded} == set(UPCASTERS.types())

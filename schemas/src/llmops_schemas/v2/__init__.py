@@ -21,11 +21,12 @@ from llmops_schemas.v2.drift import DriftReference, DriftReported, FeatureDrift
 from llmops_schemas.v2.erasure import ErasureProcessed, ErasureRequested
 from llmops_schemas.v2.evaluation import EvaluationScored, EvaluatorRef, ScoreItem
 from llmops_schemas.v2.feedback import FeedbackReceived
+from llmops_schemas.v2.governance import PolicyPublished
 from llmops_schemas.v2.request import RequestSummary, ResponseFormat, ToolChoice, ToolDefinition
 
 PAYLOADS = (
     CallRecorded, CostRecorded, DriftReported, EvaluationScored, FeedbackReceived, AlertStateChanged,
-    NotificationQueued, AuditRecorded, ErasureRequested, ErasureProcessed, AlertRuleConfigured,
+    NotificationQueued, AuditRecorded, ErasureRequested, ErasureProcessed, AlertRuleConfigured, PolicyPublished,
 )  # fmt: skip
 """Every v2 payload class, one per event type."""
 
@@ -50,6 +51,7 @@ __all__ = [
     "FunctionCall",
     "MediaRef",
     "NotificationQueued",
+    "PolicyPublished",
     "RequestSummary",
     "ResponseFormat",
     "ScoreItem",

@@ -18,6 +18,7 @@ from llmops_schemas.v2.drift import DriftReported
 from llmops_schemas.v2.erasure import ErasureProcessed, ErasureRequested
 from llmops_schemas.v2.evaluation import EvaluationScored
 from llmops_schemas.v2.feedback import FeedbackReceived
+from llmops_schemas.v2.governance import PolicyPublished
 
 __all__ = ["EXAMPLES"]
 
@@ -298,6 +299,16 @@ EXAMPLES: dict[type[EventPayload], dict[str, Any]] = {
         "rows_affected": 137,
         "purge_deadline": "2025-03-21T09:26:54Z",
         "completed_at": "2025-03-14T09:26:54.480Z",
+    },
+    PolicyPublished: {
+        "policy_id": "support-bot-terms",
+        "name": "Support bot: no internal code names",
+        "kind": "blocked_terms",
+        "version": 2,
+        "description": "Code names of unreleased products must not reach a hosted model",
+        "settings": {"kind": "blocked_terms", "app": "support-bot", "terms": ["project falcon", "bluebird"]},
+        "updated_by": "k-admin-01",
+        "updated_at": "2025-03-14T09:26:53Z",
     },
 }
 """Wire-form data of one valid payload per v2 payload class."""

@@ -14,11 +14,14 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 from llmops_kit.auth import ApiKeyStore
 from llmops_kit.bootstrap import TopicProvisioner, install_api_keys, load_api_keys
+from llmops_kit.errors import TransientError
 from llmops_kit.http.app import Component, ReadinessCheck, Runtime, create_service_app
+from llmops_kit.kafka.materializer import CompactedTopicMaterializer
 from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.publisher import EventPublisher
 from llmops_kit.keystate import KeyStateFollower, KeyStateView
 from llmops_schemas.v1 import ApiKeyStateChanged, AuditRecorded
+from llmops_schemas.v2 import PolicyPublished
 
 from llmops_governance_audit import __version__
 from llmops_governance_audit.chain.wiring import CHAIN_TOPICS, chain_runtime
@@ -26,11 +29,13 @@ from llmops_governance_audit.config import GovernanceAuditSettings
 from llmops_governance_audit.entrypoints.http import include_routes
 from llmops_governance_audit.keys.http import REGISTRY
 from llmops_governance_audit.keys.registry import KeyRegistry
+from llmops_governance_audit.policies.http import POLICIES
+from llmops_governance_audit.policies.registry import PolicyRegistry, PolicyStore, Tombstone
 
 __all__ = ["SERVICE", "TOPICS", "GovernanceAuditPorts", "create_app"]
 
 SERVICE = "governance-audit"
-TOPICS = [ApiKeyStateChanged.topic, AuditRecorded.topic, *CHAIN_TOPICS[1:]]
+TOPICS = [ApiKeyStateChanged.topic, AuditRecorded.topic, PolicyPublished.topic, *CHAIN_TOPICS[1:]]
 """The catalog topics the service writes or reads (created at start when missing)."""
 
 
@@ -54,6 +59,14 @@ class GovernanceAuditPorts:
     """The materialised keys topic the keys API reads and writes; None: the one following ``api_keys``' topic
     (production), or a view over ``api_keys`` alone that is not caught up (the keys API answers 503)."""
     clock: Callable[[], datetime] = _utcnow
+    policies: PolicyStore | None = None
+    """The materialised ``llmops.policies`` the policies API reads and writes; None: the API answers 503."""
+    tombstone: Tombstone | None = None
+    """Deletes a policy from its compacted topic; None: deleting answers 503."""
+
+
+async def _no_tombstones(topic: str, key: bytes) -> None:
+    raise TransientError("this service was started without a way to delete records")
 
 
 def _key_state(ports: GovernanceAuditPorts) -> KeyStateView | None:
@@ -71,6 +84,13 @@ def _install(app: FastAPI, settings: GovernanceAuditSettings, ports: GovernanceA
             view, ports.publisher, source=settings.source, limits=settings.key_limits(), clock=ports.clock
         )
         setattr(app.state, REGISTRY, registry)
+    if ports.policies is not None:
+        tombstone = ports.tombstone or _no_tombstones
+        limits = settings.policy_limits()
+        policies = PolicyRegistry(
+            ports.policies, ports.publisher, tombstone, source=settings.source, limits=limits, clock=ports.clock
+        )
+        setattr(app.state, POLICIES, policies)
     return install_api_keys(app, ports.api_keys)
 
 
@@ -81,9 +101,18 @@ async def _kafka_runtime(app: FastAPI, settings: GovernanceAuditSettings) -> Run
     if settings.ensure_topics:
         components.append(TopicProvisioner(bootstrap, TOPICS, security=security))
     chain = chain_runtime(bootstrap, security, producer, source=settings.source, service=SERVICE)
-    components += [producer, *chain.components]
-    ports = GovernanceAuditPorts(producer, load_api_keys(settings))
-    checks = {"kafka": producer.ping, **chain.checks, **_install(app, settings, ports)}
+    policies = PolicyStore()
+    follower = CompactedTopicMaterializer(
+        bootstrap_servers=bootstrap, topic=policies.topic, view=policies, client_id=f"{SERVICE}-policies",
+        security=security,
+    )  # fmt: skip
+    components += [producer, *chain.components, follower]
+
+    async def tombstone(topic: str, key: bytes) -> None:
+        await producer.send_many([(topic, key, None, [])])
+
+    ports = GovernanceAuditPorts(producer, load_api_keys(settings), policies=policies, tombstone=tombstone)
+    checks = {"kafka": producer.ping, "policies": follower.check, **chain.checks, **_install(app, settings, ports)}
     return Runtime(components=components, checks=checks)
 
 
@@ -102,7 +131,7 @@ def create_app(
     app = create_service_app(
         service=SERVICE,
         title="LLMOps governance-audit",
-        description="API keys and roles of every tenant, and the platform's tamper-evident audit trail.",
+        description="API keys, roles and governance policies of every tenant, and the tamper-evident audit trail.",
         version=__version__,
         build_runtime=build_runtime,
         max_body_bytes=settings.max_body_bytes,

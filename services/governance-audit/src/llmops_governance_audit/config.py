@@ -7,6 +7,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from llmops_governance_audit.keys.registry import KeyLimits
+from llmops_governance_audit.policies.registry import PolicyLimits
 
 __all__ = ["GovernanceAuditSettings"]
 
@@ -23,7 +24,9 @@ class GovernanceAuditSettings(ServiceSettings):
         max_length=256,
         description="CloudEvents `source` of every event",
     )
-    max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body accepted")
+    max_body_bytes: int = Field(
+        default=256 * 1024, ge=1024, description="Largest request body accepted (a policy of 1,000 terms fits)"
+    )
     publish_timeout_s: float = Field(default=10.0, gt=0, description="How long a request waits for Kafka's acks")
     retry_after_s: int = Field(default=5, ge=1, description="Retry-After sent with a 503 when Kafka is unavailable")
     max_keys_per_tenant: int = Field(default=1_000, ge=1, description="Keys one tenant may have, revoked ones too")
@@ -31,6 +34,11 @@ class GovernanceAuditSettings(ServiceSettings):
     key_max_ttl_s: int = Field(default=400 * 86_400, ge=60, description="Longest lifetime a key may be given")
     rotation_grace_s: int = Field(default=86_400, ge=0, description="How long a rotated key stays valid by default")
     rotation_max_grace_s: int = Field(default=7 * 86_400, ge=0, description="Longest grace period a rotation may ask")
+    max_policies_per_tenant: int = Field(default=200, ge=1, description="Policies one tenant may have")
+
+    def policy_limits(self) -> PolicyLimits:
+        """The policies API's bounds."""
+        return PolicyLimits(self.max_policies_per_tenant, self.publish_timeout_s, self.retry_after_s)
 
     def key_limits(self) -> KeyLimits:
         """The keys API's bounds."""

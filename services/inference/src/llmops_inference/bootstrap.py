@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from llmops_kit.audit import AuditTrail
 from llmops_kit.auth import ApiKeyStore
 from llmops_kit.bootstrap import install_api_keys, load_api_keys
 from llmops_kit.budget_feed import BudgetFeed
@@ -51,6 +52,7 @@ from llmops_inference.features import FeatureBounds
 from llmops_inference.handlers import Gateway, Limits
 from llmops_inference.health import HealthMonitor
 from llmops_inference.limits import RateLimiter
+from llmops_inference.policies.enforcer import PolicyEnforcer
 from llmops_inference.ports import Backend, BudgetGuard, PromptResolver, VariantChooser
 from llmops_inference.prompts.rendering import RenderPool
 from llmops_inference.recording.recorder import CallRecorder
@@ -85,6 +87,8 @@ class InferencePorts:
     """The tenants' PII policies applied to recorded calls; None records calls as they are."""
     pii_records: Component | None = None
     """What keeps ``pii``'s tenants equal to their policy records (production: a materialiser)."""
+    policies: PolicyEnforcer | None = None
+    """The tenants' gateway policies (allow-lists, blocked terms, classifications); None enforces none."""
     retry_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     clock: Callable[[], float] = time.monotonic
     """Drives the circuit breakers and the rate limiter (tests move it instead of sleeping)."""
@@ -121,21 +125,25 @@ def _production_ports(settings: InferenceSettings) -> InferencePorts:
     if settings.routes_file is None:
         log.warning("INFERENCE_ROUTES_FILE is not set: the gateway serves no model")
     table = RoutingTable.load(settings.routes_file) if settings.routes_file else RoutingTable()
+    publisher = BackgroundProducer(
+        settings.kafka_bootstrap_servers,
+        service=SERVICE,
+        ensure_topic=settings.ensure_topics,
+        topics=GATEWAY_TOPICS,
+        security=settings.kafka_security,
+    )
     return InferencePorts(
         api_keys=load_api_keys(settings),
         table=table,
         backends=build_backends(table),
-        publisher=BackgroundProducer(
-            settings.kafka_bootstrap_servers,
-            service=SERVICE,
-            ensure_topic=settings.ensure_topics,
-            topics=GATEWAY_TOPICS,
-            security=settings.kafka_security,
-        ),
+        publisher=publisher,
         spool_dir=settings.spool_dir,
         registries=Registries.from_kafka(settings.kafka_bootstrap_servers, settings.kafka_security),
         budget=_budgets(settings),
         **_pii_policies(settings),
+        policies=PolicyEnforcer.following(
+            settings.kafka_bootstrap_servers, settings.kafka_security, AuditTrail(publisher, source=settings.source)
+        ),
     )
 
 
@@ -190,7 +198,7 @@ def wire(settings: InferenceSettings, ports: InferencePorts) -> Wiring:
         redact=EventRedactor(ports.pii) if ports.pii is not None else None,
     )
     limiter = RateLimiter(settings.requests_per_minute, settings.tokens_per_minute, clock=ports.clock)
-    runner = CallRunner(router=router, recorder=recorder, limiter=limiter, budget=ports.budget)
+    runner = CallRunner(router=router, recorder=recorder, limiter=limiter, budget=ports.budget, policies=ports.policies)
     limits = Limits(
         settings.max_prompt_chars,
         settings.max_tokens_limit,
@@ -216,6 +224,8 @@ def wire(settings: InferenceSettings, ports: InferencePorts) -> Wiring:
         components.append(ports.pii_records)
     if isinstance(ports.budget, LedgerBudgets):
         components.append(ports.budget)
+    if ports.policies is not None:
+        components.append(ports.policies)
     components += [recorder, monitor, _Stops(gateway)]
     return Wiring(gateway, router, recorder, monitor, ports.publisher, components, registries)
 
@@ -293,6 +303,9 @@ async def _readiness(wiring: Wiring, key_checks: dict[str, ReadinessCheck]) -> t
     recorder = wiring.recorder
     connected = bool(getattr(wiring.publisher, "connected", True))
     registries = await wiring.registries.details() if wiring.registries else {}
+    policies = wiring.gateway.runner.policies
+    if isinstance(policies, PolicyEnforcer):  # details only: calls are admitted until the policies are loaded
+        registries["policies"] = policies.ready
     body = {
         "ready": ready,
         "checks": {"started": True, "backends": wiring.monitor.ready(), **keys, **registries},

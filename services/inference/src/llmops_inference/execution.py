@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -23,7 +23,7 @@ from llmops_inference.domain import Delta, GenerationRequest, UpstreamError, Usa
 from llmops_inference.errors import GatewayError
 from llmops_inference.limits import RateLimiter, estimate_tokens
 from llmops_inference.metrics import CALLS
-from llmops_inference.ports import BudgetGuard, CallContext
+from llmops_inference.ports import BudgetGuard, CallContext, PolicyGuard
 from llmops_inference.recording.records import CallDraft
 from llmops_inference.router import OpenedStream, Routed, Router, adapter_failure
 from llmops_inference.streaming import (
@@ -56,13 +56,17 @@ class CallRunner:
     recorder: Recorder
     limiter: RateLimiter
     budget: BudgetGuard
+    policies: PolicyGuard | None = None
+    """The tenants' policies (docs/adr/0045); None checks none."""
     clock: Callable[[], float] = time.time
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
-    async def admit(self, draft: CallDraft, prompt_chars: int, max_tokens: int) -> None:
-        """Known model, within budget, within rate limits; otherwise record the refusal and raise it."""
+    async def admit(self, draft: CallDraft, prompt_chars: int, max_tokens: int, texts: Sequence[str] = ()) -> None:
+        """Known model, allowed by the tenant's policies for the prompt's ``texts``, within budget, within rate
+        limits; otherwise record the refusal and raise it."""
         try:
             self.router.targets(draft.model)
+            self.enforce(draft, texts)
             decision = await self.budget.check(draft.context, draft.model)
             if not decision.allowed:
                 message = decision.message or "the budget for this key or app is exhausted"
@@ -77,6 +81,12 @@ class CallRunner:
         except GatewayError as error:
             self.fail(draft, error)
             raise
+
+    def enforce(self, draft: CallDraft, texts: Sequence[str]) -> None:
+        """Raise the 403 of a policy that forbids this call (the caller records it)."""
+        refusal = self.policies.check(draft.context, draft.model, texts) if self.policies is not None else None
+        if refusal is not None:
+            raise GatewayError(403, refusal.message, type="permission_error", code="policy_violation")
 
     async def generate(self, draft: CallDraft, request: GenerationRequest, shape: Shape) -> dict[str, Any]:
         """A whole answer as OpenAI's JSON body."""

@@ -119,7 +119,7 @@ class Gateway:
             )
         draft = self._draft(context, request, to_recorded_messages([("user", t, None, None) for t in texts]), None)
         draft.tags.append("embeddings")
-        await self.runner.admit(draft, request.prompt_chars(), 0)
+        await self.runner.admit(draft, request.prompt_chars(), 0, texts)
         try:
             result, routed = await self.runner.router.embed(request.model, texts, request.dimensions)
         except GatewayError as error:
@@ -198,7 +198,8 @@ class Gateway:
         self, draft: CallDraft, request: GenerationParams, generation: GenerationRequest, shape: Shape
     ) -> Answer:
         prompt_chars = len(generation.prompt) + sum(_text_chars(m.get("content")) for m in generation.messages)
-        await self.runner.admit(draft, prompt_chars, generation.params.max_tokens * request.choices())
+        texts = [generation.prompt, *(text for m in generation.messages for text in _texts(m.get("content")))]
+        await self.runner.admit(draft, prompt_chars, generation.params.max_tokens * request.choices(), texts)
         if not request.stream:
             return await self.runner.generate(draft, generation, shape)
         opened = await self.runner.open_stream(draft, generation)
@@ -284,7 +285,9 @@ class Gateway:
                 resolved.request, context, resolved.prompt, experiment, position, draft, primary=primary
             )
             self.runner.router.targets(draft.model)
-            await self.runner.generate(draft, self._chat_request(resolved.request), "chat")
+            sent = self._chat_request(resolved.request)
+            self.runner.enforce(draft, [text for m in sent.messages for text in _texts(m.get("content"))])
+            await self.runner.generate(draft, sent, "chat")
         except GatewayError as error:
             if draft is not None and draft.ended is None:
                 self.runner.fail(draft, error)
@@ -324,6 +327,13 @@ def _text_chars(content: Any) -> int:
     if isinstance(content, list):
         return sum(len(part.get("text") or "") for part in content if isinstance(part, dict))
     return len(content) if isinstance(content, str) else 0
+
+
+def _texts(content: Any) -> list[str]:
+    """A message's texts as sent (what a policy's blocked terms are looked for in)."""
+    if isinstance(content, list):
+        return [part["text"] for part in content if isinstance(part, dict) and isinstance(part.get("text"), str)]
+    return [content] if isinstance(content, str) else []
 
 
 def _embedding_body(request: EmbeddingRequest, vectors: list[list[float]], prompt_tokens: int) -> dict[str, Any]:

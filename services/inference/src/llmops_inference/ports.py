@@ -14,7 +14,7 @@ the primary call; after the call, ``BudgetGuard.charge`` with its usage.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -23,6 +23,7 @@ from llmops_schemas.v1.common import PromptRef
 
 from llmops_inference.api_models import ChatCompletionRequest
 from llmops_inference.domain import Delta, Embeddings, Generation, GenerationRequest, Usage
+from llmops_inference.policies.rules import Refusal
 from llmops_inference.prompts.resolve import PromptChain
 from llmops_inference.routing_table import Target
 
@@ -32,6 +33,7 @@ __all__ = [
     "BudgetGuard",
     "CallContext",
     "ExperimentPlan",
+    "PolicyGuard",
     "PromptResolver",
     "Resolved",
     "ShadowCall",
@@ -158,3 +160,11 @@ class BudgetGuard(Protocol):
     async def check(self, context: CallContext, model: str) -> BudgetDecision: ...
 
     async def charge(self, context: CallContext, model: str, usage: Usage | None) -> None: ...
+
+
+class PolicyGuard(Protocol):
+    """The policy seam: refuses a call its tenant's policies forbid for its app (answered 403
+    ``policy_violation``). ``texts`` are the prompt's texts as sent; the check must be fast (no I/O) and a
+    refusal must quote none of them (docs/adr/0045)."""
+
+    def check(self, context: CallContext, model: str, texts: Sequence[str]) -> Refusal | None: ...

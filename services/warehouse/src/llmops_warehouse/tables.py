@@ -34,7 +34,6 @@ from llmops_schemas.v1 import (
     ErasureRequested,
     EvaluatorConfigured,
     ExperimentConfigured,
-    PolicyPublished,
     PricePublished,
     PromptLabelMoved,
     PromptVersionPublished,
@@ -50,6 +49,7 @@ from llmops_schemas.v2 import (
     DriftReported,
     EvaluationScored,
     FeedbackReceived,
+    PolicyPublished,
 )
 
 __all__ = ["FILTERS", "TABLES", "Column", "EventTable", "table_for_type", "table_named", "tables_by_name"]
