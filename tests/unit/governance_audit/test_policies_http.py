@@ -106,6 +106,22 @@ async def test_a_tenants_policies_are_its_own(policies: Policies) -> None:
         ),
         ({"name": "twice", "settings": {"kind": "blocked_terms", "terms": ["Falcon", "falcon"]}}, "more than once"),
         ({"name": "kind", "settings": {"kind": "rate_limit"}}, "does not match any of the expected tags"),
+        (
+            {
+                "name": "pii",
+                "settings": {
+                    "kind": "pii_redaction",
+                    "entities": ["email"],
+                    "custom_patterns": [{"name": "x", "regex": "(?=a)"}],
+                },
+            },
+            "RE2 refuses",
+        ),
+        ({"name": "keep", "settings": {"kind": "retention", "dataset": "everything", "days": 30}}, "known: calls"),
+        (
+            {"name": "keep", "settings": {"kind": "retention", "dataset": "calls", "days": 30, "action": "anonymize"}},
+            "not supported",
+        ),
     ],
 )
 async def test_a_bad_policy_answers_422_naming_what_is_wrong(policies: Policies, body: Any, says: str) -> None:

@@ -125,3 +125,10 @@ def test_the_default_retention_config_names_tables_only() -> None:
         WarehouseSettings(retention_days={"chats": 7})
     with pytest.raises(ValueError, match="from 1 to 36500"):
         WarehouseSettings(retention_days={"calls": 0})
+
+
+def test_the_data_sets_are_the_ones_the_policy_api_accepts() -> None:
+    from llmops_schemas.v1.governance import RETENTION_DATASETS
+    from llmops_warehouse.retention.mapping import DATASETS
+
+    assert set(DATASETS) == set(RETENTION_DATASETS)

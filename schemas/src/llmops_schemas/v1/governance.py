@@ -15,6 +15,7 @@ from pydantic import AwareDatetime, Field, JsonValue, StringConstraints, model_v
 from llmops_schemas.v1.common import CompactedPayload, Identifier, MediumText, Name, Slug, StrictModel
 
 __all__ = [
+    "RETENTION_DATASETS",
     "PiiPattern",
     "PiiRedactionSettings",
     "PolicyKind",
@@ -23,6 +24,9 @@ __all__ = [
     "RbacRoleSettings",
     "RetentionSettings",
 ]
+
+RETENTION_DATASETS = ("calls", "evaluations", "feedback", "datasets", "costs", "drift", "alerts", "audit", "config")
+"""The data sets a ``retention`` policy can name (the warehouse maps each to its tables, docs/adr/0049)."""
 
 PolicyKind = Literal["pii_redaction", "retention", "rbac_role"]
 PiiTarget = Literal["messages", "output", "metadata"]

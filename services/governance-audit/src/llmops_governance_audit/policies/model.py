@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Path
+from llmops_pii.records import rule_of
 from llmops_schemas.v1.common import MediumText, Name, StrictModel
+from llmops_schemas.v1.governance import RETENTION_DATASETS, PiiRedactionSettings, RetentionSettings
 from llmops_schemas.v2.governance import PolicyPublished, PolicySettings
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 __all__ = ["PolicyId", "PolicyList", "PolicySpec"]
 
@@ -22,6 +24,24 @@ class PolicySpec(StrictModel):
     description: MediumText | None = None
     enabled: bool = True
     settings: PolicySettings = Field(description="Typed per kind: see llmops.policy.published.v2")
+
+    @model_validator(mode="after")
+    def _applicable(self) -> PolicySpec:
+        """Refuse at write time what the services applying the policy would set aside: a PII record the engine
+        cannot run (a custom pattern RE2 refuses, an unknown type), a retention the warehouse does not keep."""
+        settings = self.settings
+        if isinstance(settings, PiiRedactionSettings):
+            rule_of(settings)  # raises PolicyError (a ValueError) naming the entity or pattern and why
+        elif isinstance(settings, RetentionSettings):
+            if settings.dataset not in RETENTION_DATASETS:
+                known = ", ".join(RETENTION_DATASETS)
+                raise ValueError(f"unknown retention dataset {settings.dataset!r}; known: {known}")
+            if settings.action != "delete":
+                raise ValueError(
+                    f"retention action {settings.action!r} is not supported (only 'delete'): rows are deleted "
+                    "when they expire, never kept anonymised (docs/adr/0049)"
+                )
+        return self
 
 
 class PolicyList(BaseModel):
