@@ -8,8 +8,10 @@ so HTTP tests and the OpenAPI contract test need no broker. Both install what th
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from fastapi import FastAPI
 from llmops_kit.auth import ApiKeyStore
@@ -24,11 +26,19 @@ from llmops_warehouse.adapters.clickhouse_store import ClickHouseEventStore
 from llmops_warehouse.concurrent_store import ConcurrentEventStore
 from llmops_warehouse.config import WarehouseSettings
 from llmops_warehouse.entrypoints.consumer import build_consumer, warehouse_topics
+from llmops_warehouse.erasure.clickhouse import ClickHouseErasures
+from llmops_warehouse.erasure.eraser import Eraser
+from llmops_warehouse.erasure.http import ERASURES
+from llmops_warehouse.erasure.ledger import Ledger
+from llmops_warehouse.erasure.purge import PurgeBound
+from llmops_warehouse.erasure.subjects import SubjectDigester
 from llmops_warehouse.migrations import apply_migrations
 from llmops_warehouse.ports import EventStore
 from llmops_warehouse.tables import TABLES, EventTable, tables_by_name
 
 __all__ = ["WarehousePorts", "build_query_runtime", "build_runtime", "open_clickhouse_store"]
+
+log = logging.getLogger(__name__)
 
 
 def open_clickhouse_store(settings: WarehouseSettings) -> EventStore:
@@ -73,6 +83,8 @@ def _install(
     owns the store's threads (stopped last, after the consumer has drained)."""
     concurrent = ConcurrentEventStore(store, read_workers=settings.query_workers)
     app.state.store = concurrent
+    if isinstance(store, ClickHouseEventStore):
+        setattr(app.state, ERASURES, ClickHouseErasures(store.database, store.writing, store.read))
     app.state.tables = tables_by_name(tables)
     app.state.query_limiter = InFlightLimiter(settings.max_queries_per_key, what="queries")
     if keys is None and settings.api_keys_file is not None:  # the query API alone: the file's keys, no Kafka
@@ -88,7 +100,8 @@ async def build_runtime(app: FastAPI, settings: WarehouseSettings, store: EventS
     store = store if store is not None else open_clickhouse_store(settings)
     runtime = _install(app, settings, store, load_api_keys(settings))
     producer = EventProducer(settings.kafka_bootstrap_servers, service="warehouse", security=settings.kafka_security)
-    consumer = build_consumer(settings, app.state.store, producer)
+    eraser = _eraser(settings, app.state.store, getattr(app.state, ERASURES, None), producer)
+    consumer = build_consumer(settings, app.state.store, producer, eraser=eraser)
 
     async def consumer_ready() -> bool:
         return consumer.ready
@@ -104,9 +117,26 @@ async def build_runtime(app: FastAPI, settings: WarehouseSettings, store: EventS
         if settings.ensure_topics
         else []
     )
-    components: list[Component] = [*runtime.components, *topics, producer, consumer]
+    components: list[Component] = [*runtime.components, *topics, producer, *([eraser] if eraser else []), consumer]
     checks = {"kafka": producer.ping, **runtime.checks, "consumer": consumer_ready}
     return Runtime(components=components, checks=checks)
+
+
+def _eraser(
+    settings: WarehouseSettings,
+    store: ConcurrentEventStore,
+    erasures: ClickHouseErasures | None,
+    producer: EventProducer,
+) -> Eraser | None:
+    """The eraser over ClickHouse (None over another store: erasure needs the ledger's tables)."""
+    if erasures is None:
+        return None
+    if settings.erasure_key is None:
+        log.warning("WAREHOUSE_ERASURE_KEY is unset: the erasure ledger uses the development key")
+    ledger = Ledger(SubjectDigester(settings.erasure_key_bytes()))
+    purge = PurgeBound.of(TopicCatalog.load(), timedelta(seconds=settings.erasure_merge_bound_s))
+    skew = timedelta(seconds=settings.erasure_skew_s)
+    return Eraser(store, erasures, ledger, producer, purge, skew=skew)
 
 
 def build_query_runtime(app: FastAPI, settings: WarehouseSettings, ports: WarehousePorts) -> Runtime:

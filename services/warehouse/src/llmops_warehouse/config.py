@@ -8,7 +8,11 @@ from llmops_kit.settings import ServiceSettings
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-__all__ = ["WarehouseSettings"]
+__all__ = ["DEVELOPMENT_ERASURE_KEY", "WarehouseSettings"]
+
+DEVELOPMENT_ERASURE_KEY = b"llmops-development-erasure-key"
+"""The ledger's key when ``WAREHOUSE_ERASURE_KEY`` is unset: fine on a laptop, never in production (compose and
+Helm set a key of their own)."""
 
 
 class WarehouseSettings(ServiceSettings):
@@ -59,3 +63,27 @@ class WarehouseSettings(ServiceSettings):
     query_workers: int = Field(default=8, ge=1, le=64, description="Queries that run at once, beside the inserts")
     max_queries_per_key: int = Field(default=4, ge=1, le=64, description="Queries one API key may have in flight")
     search_max_days: int = Field(default=7, ge=1, le=400, description="Longest window a full-text search may span")
+    erasure_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Key of the erasure ledger's subject digests (HMAC-SHA256, 16 bytes at least); unset: a development "
+            "key, with a warning at start (docs/adr/0043). Changing it orphans the ledger: keep it like a password"
+        ),
+    )
+    erasure_merge_bound_s: int = Field(
+        default=86_400,
+        ge=60,
+        description="Time allowed for ClickHouse to rewrite the parts of erased rows (part of every purge deadline)",
+    )
+    erasure_skew_s: int = Field(
+        default=300,
+        ge=0,
+        le=86_400,
+        description="Rows of an erased subject up to this long after the erasure are still dropped (clock skew)",
+    )
+
+    def erasure_key_bytes(self) -> bytes:
+        """The ledger's digest key (the development key when unset)."""
+        if self.erasure_key is None:
+            return DEVELOPMENT_ERASURE_KEY
+        return self.erasure_key.get_secret_value().encode()
