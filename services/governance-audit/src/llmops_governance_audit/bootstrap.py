@@ -18,19 +18,22 @@ from llmops_kit.http.app import Component, ReadinessCheck, Runtime, create_servi
 from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.publisher import EventPublisher
 from llmops_kit.keystate import KeyStateFollower, KeyStateView
+from llmops_kit.platform_client import WarehouseReader, warehouse_reader
 from llmops_schemas.v1 import ApiKeyStateChanged, AuditRecorded
+from llmops_schemas.v2 import ErasureRequested
 
 from llmops_governance_audit import __version__
 from llmops_governance_audit.chain.wiring import CHAIN_TOPICS, chain_runtime
 from llmops_governance_audit.config import GovernanceAuditSettings
 from llmops_governance_audit.entrypoints.http import include_routes
+from llmops_governance_audit.erasures.http import ERASURES, ErasureDesk
 from llmops_governance_audit.keys.http import REGISTRY
 from llmops_governance_audit.keys.registry import KeyRegistry
 
 __all__ = ["SERVICE", "TOPICS", "GovernanceAuditPorts", "create_app"]
 
 SERVICE = "governance-audit"
-TOPICS = [ApiKeyStateChanged.topic, AuditRecorded.topic, *CHAIN_TOPICS[1:]]
+TOPICS = [ApiKeyStateChanged.topic, AuditRecorded.topic, *CHAIN_TOPICS[1:], ErasureRequested.topic]
 """The catalog topics the service writes or reads (created at start when missing)."""
 
 
@@ -54,6 +57,8 @@ class GovernanceAuditPorts:
     """The materialised keys topic the keys API reads and writes; None: the one following ``api_keys``' topic
     (production), or a view over ``api_keys`` alone that is not caught up (the keys API answers 503)."""
     clock: Callable[[], datetime] = _utcnow
+    warehouse: WarehouseReader | None = None
+    """Where erasure receipts are read (``GET /v1/erasures/{id}``); None: that route answers 503."""
 
 
 def _key_state(ports: GovernanceAuditPorts) -> KeyStateView | None:
@@ -71,6 +76,14 @@ def _install(app: FastAPI, settings: GovernanceAuditSettings, ports: GovernanceA
             view, ports.publisher, source=settings.source, limits=settings.key_limits(), clock=ports.clock
         )
         setattr(app.state, REGISTRY, registry)
+    desk = ErasureDesk(
+        ports.publisher,
+        ports.warehouse,
+        source=settings.source,
+        publish_timeout_s=settings.publish_timeout_s,
+        retry_after_s=settings.retry_after_s,
+    )
+    setattr(app.state, ERASURES, desk)
     return install_api_keys(app, ports.api_keys)
 
 
@@ -81,8 +94,9 @@ async def _kafka_runtime(app: FastAPI, settings: GovernanceAuditSettings) -> Run
     if settings.ensure_topics:
         components.append(TopicProvisioner(bootstrap, TOPICS, security=security))
     chain = chain_runtime(bootstrap, security, producer, source=settings.source, service=SERVICE)
-    components += [producer, *chain.components]
-    ports = GovernanceAuditPorts(producer, load_api_keys(settings))
+    reader = warehouse_reader(settings)
+    components += [producer, *chain.components, *([reader] if reader else [])]
+    ports = GovernanceAuditPorts(producer, load_api_keys(settings), warehouse=reader)
     checks = {"kafka": producer.ping, **chain.checks, **_install(app, settings, ports)}
     return Runtime(components=components, checks=checks)
 
@@ -102,7 +116,7 @@ def create_app(
     app = create_service_app(
         service=SERVICE,
         title="LLMOps governance-audit",
-        description="API keys and roles of every tenant, and the platform's tamper-evident audit trail.",
+        description="API keys and roles of every tenant, data-subject erasure, and the tamper-evident audit trail.",
         version=__version__,
         build_runtime=build_runtime,
         max_body_bytes=settings.max_body_bytes,
