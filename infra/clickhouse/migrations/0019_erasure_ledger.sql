@@ -20,6 +20,8 @@ CREATE TABLE IF NOT EXISTS ${database}.erasure_ledger
 ENGINE = ReplacingMergeTree(recorded_at)
 ORDER BY (tenant_id, request_id);
 
+-- Each warehouse replica re-reads what was recorded since its last look (recorded_at), so a request processed
+-- by one replica screens the inserts of every other within WAREHOUSE_ERASURE_REFRESH_S.
 -- The ids of the calls each request erased (also the ones that arrived after it, from before its cutoff): rows
 -- of any table that refer to them are dropped on insert, and the services holding state read them through
 -- GET /v1/erasures/{request_id}/calls.
@@ -27,7 +29,8 @@ CREATE TABLE IF NOT EXISTS ${database}.erased_calls
 (
     tenant_id   LowCardinality(String),
     request_id  String,
-    call_id     String
+    call_id     String,
+    recorded_at DateTime64(3, 'UTC') DEFAULT now64(3)
 )
 ENGINE = ReplacingMergeTree
 ORDER BY (tenant_id, request_id, call_id);

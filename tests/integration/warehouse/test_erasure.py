@@ -148,6 +148,11 @@ async def test_an_erased_subject_stays_gone_after_a_replay_from_offset_zero(
         history,
     )
 
+    # Another replica, its ledger loaded before the erasure, learns of it from what this one records.
+    replica = _eraser(store, chdb_client, warehouse_database, producer)
+    await replica.load()
+    assert replica.ledger.tenant(tenant) is None
+
     # Erase Alice by e-mail (any case), and a subject never seen; redeliver Alice's request.
     receipts_start = await _end_offsets(kafka_bootstrap, ErasureProcessed.topic)
     erase_alice = _request(tenant, "req-alice", "email", ALICE)
@@ -167,6 +172,11 @@ async def test_an_erased_subject_stays_gone_after_a_replay_from_offset_zero(
         [erase_alice, erase_nobody, erase_alice],
     )
 
+    await replica.load(since_ms=1)
+    learned = replica.ledger.tenant(tenant)
+    assert (
+        learned is not None and learned.calls == {"a-0", "a-1", "a-2", "c-0"} and learned.types == {"email", "user_id"}
+    )
     receipts = await _receipts(kafka_bootstrap, receipts_start, tenant)
     by_request = {r.data.request_id: r for r in receipts}
     assert len({r.id for r in receipts if r.data.request_id == "req-alice"}) == 1  # the redelivery: the same receipt

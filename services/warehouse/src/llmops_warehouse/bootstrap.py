@@ -136,7 +136,7 @@ def _eraser(
     ledger = Ledger(SubjectDigester(settings.erasure_key_bytes()))
     purge = PurgeBound.of(TopicCatalog.load(), timedelta(seconds=settings.erasure_merge_bound_s))
     skew = timedelta(seconds=settings.erasure_skew_s)
-    return Eraser(store, erasures, ledger, producer, purge, skew=skew)
+    return Eraser(store, erasures, ledger, producer, purge, skew=skew, refresh_s=settings.erasure_refresh_s)
 
 
 def build_query_runtime(app: FastAPI, settings: WarehouseSettings, ports: WarehousePorts) -> Runtime:

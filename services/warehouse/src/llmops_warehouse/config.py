@@ -82,6 +82,13 @@ class WarehouseSettings(ServiceSettings):
         description="Rows of an erased subject up to this long after the erasure are still dropped (clock skew)",
     )
 
+    erasure_refresh_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="How often a replica re-reads the erasure ledger for requests another replica processed",
+    )
+
     def erasure_key_bytes(self) -> bytes:
         """The ledger's digest key (the development key when unset)."""
         if self.erasure_key is None:

@@ -89,13 +89,18 @@ class ClickHouseErasures:
                           {"tenant": tenant_id, "request": request_id})  # fmt: skip
         return _entry(rows[0]) if rows else None
 
-    def entries(self) -> list[LedgerEntry]:
-        """Every processed request (loaded at start)."""
-        return [_entry(row) for row in self._read(self._entries_sql(""), {})]
+    def entries(self, since_ms: int = 0) -> list[LedgerEntry]:
+        """The requests recorded since ``since_ms`` (0: every one, at start)."""
+        where = "WHERE recorded_at >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')"
+        return [_entry(row) for row in self._read(self._entries_sql(where), {"since": since_ms})]
 
-    def erased_calls(self) -> list[tuple[str, str]]:
-        """Every (tenant, call id) erased so far (loaded at start)."""
-        return [(t, c) for t, c in self._read(f"SELECT DISTINCT tenant_id, call_id FROM {self._db}.erased_calls", {})]  # noqa: S608
+    def erased_calls(self, since_ms: int = 0) -> list[tuple[str, str]]:
+        """The (tenant, call id) pairs erased since ``since_ms`` (0: every one, at start)."""
+        sql = (
+            f"SELECT DISTINCT tenant_id, call_id FROM {self._db}.erased_calls"  # noqa: S608
+            " WHERE recorded_at >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')"
+        )
+        return [(t, c) for t, c in self._read(sql, {"since": since_ms})]
 
     def call_page(self, tenant_id: str, request_id: str, after: str, limit: int) -> list[str]:
         """Up to ``limit`` call ids erased by the request, in order, after ``after``."""

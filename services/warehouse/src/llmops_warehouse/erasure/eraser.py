@@ -9,6 +9,7 @@ all of that. The request itself is stored with the keyed digest in place of the 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import uuid
@@ -17,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from llmops_kit.kafka.consumer import Delivery
 from llmops_kit.kafka.publisher import EventPublisher
+from llmops_kit.tasks import cancel_and_wait
 from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.v2 import ErasureProcessed, ErasureRequested
 
@@ -34,6 +36,7 @@ __all__ = ["REQUESTS_TABLE", "SERVICE", "Eraser", "digest_label"]
 log = logging.getLogger(__name__)
 SERVICE = "warehouse"
 REQUESTS_TABLE = "erasure_requests"
+_REFRESH_MARGIN_MS = 60_000
 
 
 def digest_label(digest: str) -> str:
@@ -58,28 +61,47 @@ class Eraser:
         *,
         source: str = "/services/warehouse",
         skew: timedelta = timedelta(minutes=5),
+        refresh_s: float = 5.0,
         clock: Callable[[], datetime] = _now,
     ) -> None:
         self._store, self._erasures, self.ledger = store, erasures, ledger
         self._publisher, self._purge, self._source = publisher, purge, source
-        self._skew, self._clock = skew, clock
+        self._skew, self._refresh_s, self._clock = skew, refresh_s, clock
+        self._loaded_ms = 0
+        self._refresher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """A lifespan component: the ledger is loaded before the consumer starts."""
+        """A lifespan component: the ledger is loaded before the consumer starts, then kept up to date with what
+        other replicas record."""
         await self.load()
+        self._refresher = asyncio.create_task(self._refresh(), name="erasure-ledger-refresh")
 
     async def stop(self) -> None:
-        return None
+        await cancel_and_wait([self._refresher])
+        self._refresher = None
 
-    async def load(self) -> None:
-        """Fill the in-memory ledger from ClickHouse (at start, before the consumer runs)."""
-        entries = await self._store.run_read(self._erasures.entries)
-        calls = await self._store.run_read(self._erasures.erased_calls)
+    async def load(self, since_ms: int = 0) -> None:
+        """Add to the in-memory ledger what ClickHouse recorded since ``since_ms`` (0: everything, at start)."""
+        loaded_at = int(self._clock().timestamp() * 1000)
+        entries = await self._store.run_read(lambda: self._erasures.entries(since_ms))
+        calls = await self._store.run_read(lambda: self._erasures.erased_calls(since_ms))
         for entry in entries:
             self.ledger.add(entry)
         for tenant, call_id in calls:
             self.ledger.add_calls(tenant, [call_id])
-        log.info("erasure ledger loaded: %d requests, %d erased calls", len(entries), len(calls))
+        self._loaded_ms = loaded_at
+        if since_ms == 0 or entries:
+            log.info("erasure ledger: %d requests, %d erased calls loaded", len(entries), len(calls))
+
+    async def _refresh(self) -> None:
+        """Re-read what was recorded since the last look (with a margin for rows in flight): another replica may
+        have processed a request whose subject this one's partitions carry."""
+        while True:
+            await asyncio.sleep(self._refresh_s)
+            try:
+                await self.load(max(self._loaded_ms - _REFRESH_MARGIN_MS, 1))
+            except Exception:
+                log.warning("erasure ledger refresh failed; retrying", exc_info=True)
 
     async def handle(self, deliveries: Sequence[Delivery[Item]]) -> list[Delivery[Item]]:
         """Process the batch's requests, then drop what the ledger erased; the deliveries left to store."""
