@@ -51,10 +51,8 @@ class TenantLedger:
 
     subjects: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
     calls: set[str] = field(default_factory=set)
-
-    @property
-    def types(self) -> set[str]:
-        return {subject_type for subject_type, _ in self.subjects}
+    types: set[str] = field(default_factory=set)
+    """The subject types erased (only these are digested on insert)."""
 
 
 class Ledger:
@@ -76,6 +74,7 @@ class Ledger:
         book = self._tenants.setdefault(entry.tenant_id, TenantLedger())
         cutoff_ms = int(entry.cutoff.timestamp() * 1000)
         book.subjects[(entry.subject_type, entry.subject_digest)] = (cutoff_ms, entry.request_id)
+        book.types.add(entry.subject_type)
         book.calls.update(call_ids)
 
     def add_calls(self, tenant_id: str, call_ids: Iterable[str]) -> None:

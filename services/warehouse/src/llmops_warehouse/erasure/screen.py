@@ -39,32 +39,34 @@ def refs_of(item: Item) -> tuple[TableRule, Refs] | None:
 
 def screen(deliveries: Sequence[Delivery[Item]], ledger: Ledger) -> tuple[list[Delivery[Item]], list[LateCall]]:
     """The deliveries to store, and the calls dropped for an erased subject: rows referring to those are dropped
-    too (in this batch already; the caller adds them to the ledger once recorded). Without any erasure, the
-    batch as it is."""
-    if not ledger:
+    too (in this batch already; the caller adds them to the ledger once recorded). A batch of tenants without
+    erasures is passed as it is, after one set lookup per tenant."""
+    if not ledger or not any(ledger.tenant(t) for t in {d.item.tenant_id for d in deliveries}):
         return list(deliveries), []
-    late = [call for call in map(partial(_late_call, ledger), deliveries) if call is not None]
+    verdicts = [_verdict(ledger, d.item) for d in deliveries]
+    late = [
+        (item.tenant_id, erased, item.data.call_id)
+        for (item, erased) in ((d.item, v[1]) for d, v in zip(deliveries, verdicts, strict=True))
+        if erased and not isinstance(item, StoredEvent)
+    ]
     late_ids = {(tenant, call_id) for tenant, _, call_id in late}
-    kept = [d for d in deliveries if not _erased(ledger, d.item, late_ids)]
+    kept = [
+        d
+        for d, (refs, erased) in zip(deliveries, verdicts, strict=True)
+        if erased is None and not (late_ids and refs and _refers_to(d.item.tenant_id, refs, late_ids))
+    ]
     return kept, late
 
 
-def _late_call(ledger: Ledger, delivery: Delivery[Item]) -> LateCall | None:
-    item = delivery.item
-    if isinstance(item, StoredEvent) or ledger.tenant(item.tenant_id) is None:
-        return None
-    found = refs_of(item)
-    erased = ledger.erased_by(item.tenant_id, found[1]) if found else None
-    return (item.tenant_id, erased, item.data.call_id) if erased else None
-
-
-def _erased(ledger: Ledger, item: Item, late_ids: set[tuple[str, str]]) -> bool:
+def _verdict(ledger: Ledger, item: Item) -> tuple[Refs | None, str | None]:
+    """The row's references (None: nothing about subjects, or a tenant without erasures) and why it is erased."""
     if ledger.tenant(item.tenant_id) is None:
-        return False
+        return None, None
     found = refs_of(item)
     if found is None:
-        return False
-    refs = found[1]
-    if late_ids and any((item.tenant_id, call_id) in late_ids for call_id in refs.call_ids):
-        return True
-    return ledger.erased_by(item.tenant_id, refs) is not None
+        return None, None
+    return found[1], ledger.erased_by(item.tenant_id, found[1])
+
+
+def _refers_to(tenant: str, refs: Refs, late_ids: set[tuple[str, str]]) -> bool:
+    return any((tenant, call_id) in late_ids for call_id in refs.call_ids)

@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from functools import lru_cache
 from typing import Any
 
 import msgspec
@@ -29,6 +30,8 @@ __all__ = ["HASH_TOKEN_RE", "SUBJECT_TYPES", "SubjectDigester", "candidates", "n
 SUBJECT_TYPES = ("user_id", "session_id", "call_id", "email", "hashed_id")
 HASH_TOKEN_RE = re.compile(r"\[[A-Z][A-Z0-9_]*:([0-9a-f]{16})\]")
 """The PII engine's hash replacement (``llmops_pii.redact``): ``[<TYPE>:<16 hex digits>]``."""
+_CACHED_DIGESTS = 65_536
+"""Digests of recent values kept (identifiers repeat: a tenant with erasures digests each of its rows' ids)."""
 _HEX16 = re.compile(r"[0-9a-f]{16}")
 _TEXT_TOKEN_RE = re.compile(r":([0-9a-f]{16})\]")
 
@@ -62,9 +65,14 @@ class SubjectDigester:
             raise ValueError("the erasure key must be at least 16 bytes")
         self._key = key
 
+        self._cached = lru_cache(maxsize=_CACHED_DIGESTS)(self._digest)
+
     def __call__(self, tenant_id: str, subject_type: str, normalised: str) -> str:
+        return self._cached(tenant_id, subject_type, normalised)
+
+    def _digest(self, tenant_id: str, subject_type: str, normalised: str) -> str:
         message = f"{tenant_id}\x1f{subject_type}\x1f{normalised}".encode()
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+        return hmac.digest(self._key, message, hashlib.sha256).hex()
 
 
 def candidates(
