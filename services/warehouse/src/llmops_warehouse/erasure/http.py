@@ -54,7 +54,10 @@ def _cursor(text: str | None) -> str:
     if not text:
         return ""
     try:
-        return base64.urlsafe_b64decode(text.encode()).decode()
+        decoded = base64.urlsafe_b64decode(text.encode())
+        if base64.urlsafe_b64encode(decoded).decode() != text:  # the decoder skips what is not base64
+            raise ValueError(text)
+        return decoded.decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         problem = {"loc": ["query", "cursor"], "type": "cursor", "msg": "not a cursor this route issued"}
         raise invalid([problem]) from None
@@ -69,10 +72,10 @@ async def erased_calls(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 500,
 ) -> ErasedCalls:
     """The ids of the calls the request erased in the caller's tenant, ``limit`` at a time."""
+    after = _cursor(cursor)
     erasures = getattr(request.app.state, ERASURES, None)
     if not isinstance(erasures, ClickHouseErasures):
         raise ProblemError(503, "Service Unavailable", "this warehouse keeps no erasure ledger")
-    after = _cursor(cursor)
     store = request.app.state.store
     tenant = caller.tenant_id
     if await store.run_read(lambda: erasures.entry(tenant, request_id)) is None:
