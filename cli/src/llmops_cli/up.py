@@ -160,7 +160,8 @@ def _run(platform: LocalPlatform, data_dir: Path, *, demo_calls: int, once: bool
         run_cost_demo(platform.url("cost"), platform.url("inference"), keys, console)
         run_keys_demo(platform.url("governance-audit"), platform.url("warehouse"), keys["admin"], console, _checked)
         run_audit_demo(platform.url("warehouse"), data_dir, keys["admin"], DEV_TENANT, console)
-        run_erasure_demo(platform.url("governance-audit"), keys["admin"], console, _checked)
+        with PlatformClient(config) as client:
+            run_erasure_demo(client, platform.url("governance-audit"), keys["admin"], console, _checked)
     _print_tour(platform, data_dir, console, once=once)
     if once:
         return 0
