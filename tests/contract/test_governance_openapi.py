@@ -3,13 +3,16 @@ invalid) never cause a 5xx, and every answer conforms to what the document decla
 
 The app runs in process with the kit's in-memory publisher, an admin key and a key state that has been read
 (no broker); one bootstrap key of the tenant gives reads, rotations and revocations something to find, and a
-policy store that has been read takes the policies API's writes.
+policy store that has been read takes the policies API's writes; a warehouse that holds no erasure yet answers
+the erasure reads (404).
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import httpx
 import schemathesis
 from hypothesis import HealthCheck, settings
 from llmops_governance_audit.bootstrap import GovernanceAuditPorts, create_app
@@ -18,6 +21,7 @@ from llmops_governance_audit.policies.registry import PolicyStore
 from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, generate_key, hash_key
 from llmops_kit.kafka.publisher import InMemoryPublisher
 from llmops_kit.keystate import KeyStateView
+from llmops_kit.platform_client import PlatformClient, WarehouseReader
 
 KEY = "llmops_contract_test_governance_admin_key_0"
 HEADERS = {"Authorization": f"Bearer {KEY}"}
@@ -40,7 +44,17 @@ async def _tombstone(topic: str, key: bytes) -> None:
     return None
 
 
-_ports = GovernanceAuditPorts(InMemoryPublisher(), _keys, key_state=_view, policies=_policies, tombstone=_tombstone)
+def _no_history(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, json={"items": [], "next_cursor": None})
+
+
+_warehouse = WarehouseReader(
+    PlatformClient("warehouse", "http://warehouse", "svc-key", transport=httpx.MockTransport(_no_history))
+)
+asyncio.run(_warehouse.start())  # opens an httpx client over the mock transport: no connection is made
+_ports = GovernanceAuditPorts(
+    InMemoryPublisher(), _keys, key_state=_view, policies=_policies, tombstone=_tombstone, warehouse=_warehouse
+)
 app = create_app(GovernanceAuditSettings(), ports=_ports)
 
 config = schemathesis.Config.from_dict(

@@ -33,6 +33,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from llmops_cli.demo import demo_calls
+from llmops_cli.erasure_demo import ERASURE_CALLS
 from llmops_kit.infra import free_port
 
 from tests.fixtures.kafka import run_sync
@@ -239,11 +240,14 @@ def test_up_serves_the_cli_stops_on_ctrl_c_and_reuses_its_data_dir(session: Sess
     assert re.search(r"replay rp-[0-9a-f]+ \(completed\): [1-9][0-9]* stored calls of", first.output), first.output
     assert re.search(r"keys: k-[0-9a-f]+ \(analyst\) .* revoked: refused by the warehouse", first.output), first.output
     assert re.search(r"retention: \S+'s calls kept 30 days \(policy demo-calls-retention\)", first.output), first.output
+    erased = rf"erasure: demo-subject-\d+ erased \({ERASURE_CALLS} calls, \d+ rows in all"
+    assert re.search(erased, first.output), first.output
+    assert re.search(r"│ warehouse +│ calls +│", first.output), first.output  # the receipt's table
     assert session.url("inference") + "/v1" in first.output and "from openai import OpenAI" in first.output
     curl = f'curl -s -H "Authorization: Bearer $(jq -r .reader {session.data_dir}/credentials.json)" \\'
     assert curl in [line.strip() for line in first.lines], first.output  # a pipe gets whole lines, not wrapped
     keys = json.loads((session.data_dir / "credentials.json").read_text())
-    total = 200 + GATEWAY_CALLS + TOOL_CALLS + JUDGED_CALLS + PII_CALLS + BUDGET_CALLS
+    total = 200 + GATEWAY_CALLS + TOOL_CALLS + JUDGED_CALLS + PII_CALLS + BUDGET_CALLS + ERASURE_CALLS
     assert "stored: Hi, I'm [PERSON] ([EMAIL], [PHONE]). Please refund card [CREDIT_CARD]" in first.output
     assert "budget: budget-demo's call refused, 429 insufficient_quota" in first.output, first.output
     assert re.search(r"cost: \d+ calls priced", first.output), first.output
@@ -287,7 +291,8 @@ def test_up_serves_the_cli_stops_on_ctrl_c_and_reuses_its_data_dir(session: Sess
     cursor = first_page["next_cursor"]
     second_page = json.loads(session.cli("calls", "--limit", "150", "--json", "--cursor", cursor).stdout)
     ids = [c["call_id"] for c in first_page["items"] + second_page["items"]]
-    assert len(ids) == len(set(ids)) == total + RUN_CALLS + JUDGE_CALLS  # every origin is listed
+    # every origin is listed; the erasure demo's calls are gone (the per-minute rollup, `total`, still counts them)
+    assert len(ids) == len(set(ids)) == total + RUN_CALLS + JUDGE_CALLS - ERASURE_CALLS
     assert second_page["next_cursor"] is None
 
     _ctrl_c(session, first)

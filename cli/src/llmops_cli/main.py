@@ -18,6 +18,7 @@ from llmops_cli.audit_cmd import audit_app
 from llmops_cli.context import cli_context
 from llmops_cli.cost_cmd import budgets_app, cost_app
 from llmops_cli.drift_cmd import drift_app
+from llmops_cli.erase_cmd import erase
 from llmops_cli.evals_cmd import evals_app
 from llmops_cli.experiments_cmd import experiments_app
 from llmops_cli.feedback_cmd import feedback_app
@@ -54,6 +55,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(drift_app, name="drift")
 app.command()(calls)
 app.command()(metrics)
+app.command()(erase)
 
 MAX_LISTED = 20
 

@@ -220,6 +220,7 @@ class LocalPlatform:
                 "GOVERNANCE_AUDIT_PORT": str(self.ports.governance_audit),
                 "GOVERNANCE_AUDIT_SIGNING_KEY": ensure_audit_signing_key(self.data_dir),
                 "GOVERNANCE_AUDIT_DIGEST_INTERVAL_S": "5",
+                **platform_clients,  # erasure receipts are read through the warehouse
             },
             "demo-upstream": {"DEMO_UPSTREAM_PORT": str(self.ports.demo_upstream)},
             "model-server": {

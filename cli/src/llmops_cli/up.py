@@ -37,6 +37,7 @@ from llmops_cli.cost_demo import run_cost_demo, set_demo_budget
 from llmops_cli.demo import DEMO_APPS, demo_calls
 from llmops_cli.demo_runs import run_offline_demo
 from llmops_cli.drift_demo import run_drift_demo
+from llmops_cli.erasure_demo import run_erasure_demo
 from llmops_cli.judge_demo import run_judge_demo
 from llmops_cli.keys_demo import run_keys_demo
 from llmops_cli.pii_demo import run_pii_demo
@@ -164,6 +165,8 @@ def _run(platform: LocalPlatform, data_dir: Path, *, demo_calls: int, once: bool
                         console, _checked)  # fmt: skip
         run_audit_demo(platform.url("warehouse"), data_dir, keys["admin"], DEV_TENANT, console)
         run_retention_demo(platform.bootstrap_servers, platform.url("warehouse"), keys["admin"], DEV_TENANT, console)
+        with PlatformClient(config) as client:
+            run_erasure_demo(client, platform.url("governance-audit"), keys["admin"], console, _checked)
     _print_tour(platform, data_dir, console, once=once)
     if once:
         return 0
@@ -475,6 +478,7 @@ def _print_tour(platform: LocalPlatform, data_dir: Path, console: Console, *, on
   uv run llmops evals datasets list
   uv run llmops audit verify --tenant demo
   uv run llmops policies list
+  uv run llmops erase --subject-type user_id --value user-8 --reason "GDPR art. 17" --wait
   curl -s -H "Authorization: Bearer $(jq -r .reader {data_dir}/credentials.json)" \\
        "{warehouse}/v1/events/evaluation_scores?app=support-bot&limit=5"
   curl -s -H "Authorization: Bearer $(jq -r .reader {data_dir}/credentials.json)" \\

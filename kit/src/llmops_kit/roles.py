@@ -43,10 +43,14 @@ Permission = Literal[
     "admin",
     "keys:manage",
     "policies:manage",
+    "erasure:request",
+    "erasure:read",
 ]
 """What a route may need. ``admin`` is "change the tenant's configuration" (its historical name, kept so that
 routes did not change); ``keys:manage`` creates, lists, rotates and revokes the tenant's keys; ``policies:manage``
-writes the tenant's governance policies (model allow-lists, blocked terms, classifications, PII, retention)."""
+writes the tenant's governance policies (model allow-lists, blocked terms, classifications, PII, retention);
+``erasure:request`` asks for a data subject's erasure and reads its receipts (the ``admin`` role only: it destroys
+data); ``erasure:read`` reads which calls an erasure removed (admins, and the services that erase their own state)."""
 Role = Literal["admin", "operator", "developer", "analyst", "viewer", "reviewer", "ingest", "service"]
 
 SERVICE_ROLE = "service"
@@ -68,7 +72,7 @@ ROLE_PERMISSIONS: Mapping[str, frozenset[str]] = {
     "reviewer": frozenset({"feedback:write", "calls:read"}),
     "ingest": frozenset({"calls:write"}),
     # experiments:weights: the evaluation service's opt-in verdict policy moves an experiment's traffic (ADR 0024).
-    SERVICE_ROLE: _READ | {"inference:invoke", "experiments:weights"},
+    SERVICE_ROLE: _READ | {"inference:invoke", "experiments:weights", "erasure:read"},
 }
 """Every role and what it may do. An end user in a browser has no key: a feedback token signed by the gateway
 (:mod:`llmops_kit.feedback_tokens`) lets them rate the one call it names."""

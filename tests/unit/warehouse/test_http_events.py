@@ -150,3 +150,12 @@ async def test_a_fifth_query_of_one_key_gets_429_while_another_key_is_served(key
         blocking.release.set()
         assert [r.status_code for r in await asyncio.gather(*held)] == [200] * 4
         assert (await c.get("/v1/calls", headers=auth("reader_a"))).status_code == 200
+
+
+async def test_the_erased_calls_route_needs_erasure_read_a_valid_cursor_and_a_ledger(client: httpx.AsyncClient) -> None:
+    path = "/v1/erasures/erasure-1/calls"
+    service = {**auth("service"), "X-LLMOps-Tenant": TENANT_A}
+    assert_problem(await client.get(path, headers=auth("reader_a")), 403)  # an analyst may not
+    assert_problem(await client.get(path, params={"cursor": "%%%"}, headers=service), 422)
+    assert_problem(await client.get(path, params={"limit": 1001}, headers=service), 422)
+    assert_problem(await client.get(path, headers=service), 503)  # the in-memory store keeps no ledger

@@ -20,13 +20,15 @@ from llmops_kit.kafka.materializer import CompactedTopicMaterializer
 from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.publisher import EventPublisher
 from llmops_kit.keystate import KeyStateFollower, KeyStateView
+from llmops_kit.platform_client import WarehouseReader, warehouse_reader
 from llmops_schemas.v1 import ApiKeyStateChanged, AuditRecorded
-from llmops_schemas.v2 import PolicyPublished
+from llmops_schemas.v2 import ErasureRequested, PolicyPublished
 
 from llmops_governance_audit import __version__
 from llmops_governance_audit.chain.wiring import CHAIN_TOPICS, chain_runtime
 from llmops_governance_audit.config import GovernanceAuditSettings
 from llmops_governance_audit.entrypoints.http import include_routes
+from llmops_governance_audit.erasures.http import ERASURES, ErasureDesk
 from llmops_governance_audit.keys.http import REGISTRY
 from llmops_governance_audit.keys.registry import KeyRegistry
 from llmops_governance_audit.policies.http import POLICIES
@@ -35,7 +37,13 @@ from llmops_governance_audit.policies.registry import PolicyRegistry, PolicyStor
 __all__ = ["SERVICE", "TOPICS", "GovernanceAuditPorts", "create_app"]
 
 SERVICE = "governance-audit"
-TOPICS = [ApiKeyStateChanged.topic, AuditRecorded.topic, PolicyPublished.topic, *CHAIN_TOPICS[1:]]
+TOPICS = [
+    ApiKeyStateChanged.topic,
+    AuditRecorded.topic,
+    PolicyPublished.topic,
+    *CHAIN_TOPICS[1:],
+    ErasureRequested.topic,
+]
 """The catalog topics the service writes or reads (created at start when missing)."""
 
 
@@ -63,6 +71,8 @@ class GovernanceAuditPorts:
     """The materialised ``llmops.policies`` the policies API reads and writes; None: the API answers 503."""
     tombstone: Tombstone | None = None
     """Deletes a policy from its compacted topic; None: deleting answers 503."""
+    warehouse: WarehouseReader | None = None
+    """Where erasure receipts are read (``GET /v1/erasures/{id}``); None: that route answers 503."""
 
 
 async def _no_tombstones(topic: str, key: bytes) -> None:
@@ -91,6 +101,14 @@ def _install(app: FastAPI, settings: GovernanceAuditSettings, ports: GovernanceA
             ports.policies, ports.publisher, tombstone, source=settings.source, limits=limits, clock=ports.clock
         )
         setattr(app.state, POLICIES, policies)
+    desk = ErasureDesk(
+        ports.publisher,
+        ports.warehouse,
+        source=settings.source,
+        publish_timeout_s=settings.publish_timeout_s,
+        retry_after_s=settings.retry_after_s,
+    )
+    setattr(app.state, ERASURES, desk)
     return install_api_keys(app, ports.api_keys)
 
 
@@ -106,12 +124,14 @@ async def _kafka_runtime(app: FastAPI, settings: GovernanceAuditSettings) -> Run
         bootstrap_servers=bootstrap, topic=policies.topic, view=policies, client_id=f"{SERVICE}-policies",
         security=security,
     )  # fmt: skip
-    components += [producer, *chain.components, follower]
+    reader = warehouse_reader(settings)
+    components += [producer, *chain.components, follower, *([reader] if reader else [])]
 
     async def tombstone(topic: str, key: bytes) -> None:
         await producer.send_many([(topic, key, None, [])])
 
-    ports = GovernanceAuditPorts(producer, load_api_keys(settings), policies=policies, tombstone=tombstone)
+    keys = load_api_keys(settings)
+    ports = GovernanceAuditPorts(producer, keys, policies=policies, tombstone=tombstone, warehouse=reader)
     checks = {"kafka": producer.ping, "policies": follower.check, **chain.checks, **_install(app, settings, ports)}
     return Runtime(components=components, checks=checks)
 
@@ -131,7 +151,8 @@ def create_app(
     app = create_service_app(
         service=SERVICE,
         title="LLMOps governance-audit",
-        description="API keys, roles and governance policies of every tenant, and the tamper-evident audit trail.",
+        description="API keys, roles and governance policies of every tenant, data-subject erasure, and the "
+        "tamper-evident audit trail.",
         version=__version__,
         build_runtime=build_runtime,
         max_body_bytes=settings.max_body_bytes,

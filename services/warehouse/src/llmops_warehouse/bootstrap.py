@@ -8,8 +8,10 @@ so HTTP tests and the OpenAPI contract test need no broker. Both install what th
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from fastapi import FastAPI
 from llmops_kit.auth import ApiKeyStore
@@ -24,6 +26,12 @@ from llmops_warehouse.adapters.clickhouse_store import ClickHouseEventStore
 from llmops_warehouse.concurrent_store import ConcurrentEventStore
 from llmops_warehouse.config import WarehouseSettings
 from llmops_warehouse.entrypoints.consumer import build_consumer, warehouse_topics
+from llmops_warehouse.erasure.clickhouse import ClickHouseErasures
+from llmops_warehouse.erasure.eraser import Eraser
+from llmops_warehouse.erasure.http import ERASURES
+from llmops_warehouse.erasure.ledger import Ledger
+from llmops_warehouse.erasure.purge import PurgeBound
+from llmops_warehouse.erasure.subjects import SubjectDigester
 from llmops_warehouse.migrations import apply_migrations
 from llmops_warehouse.ports import EventStore
 from llmops_warehouse.retention.expiry import Retention
@@ -32,6 +40,8 @@ from llmops_warehouse.retention.wiring import retention_materializer, retention_
 from llmops_warehouse.tables import TABLES, EventTable, tables_by_name
 
 __all__ = ["WarehousePorts", "build_query_runtime", "build_runtime", "open_clickhouse_store"]
+
+log = logging.getLogger(__name__)
 
 
 def open_clickhouse_store(settings: WarehouseSettings, retention: Retention | None = None) -> EventStore:
@@ -81,6 +91,8 @@ def _install(
     owns the store's threads (stopped last, after the consumer has drained)."""
     concurrent = ConcurrentEventStore(store, read_workers=settings.query_workers)
     app.state.store = concurrent
+    if isinstance(store, ClickHouseEventStore):
+        setattr(app.state, ERASURES, ClickHouseErasures(store.database, store.writing, store.read))
     app.state.tables = tables_by_name(tables)
     app.state.retention = retention or Retention(defaults=settings.retention_days)
     app.state.query_limiter = InFlightLimiter(settings.max_queries_per_key, what="queries")
@@ -100,7 +112,8 @@ async def build_runtime(app: FastAPI, settings: WarehouseSettings, store: EventS
     runtime = _install(app, settings, store, load_api_keys(settings), retention=retention)
     policies = retention_materializer(settings, retention)
     producer = EventProducer(settings.kafka_bootstrap_servers, service="warehouse", security=settings.kafka_security)
-    consumer = build_consumer(settings, app.state.store, producer)
+    eraser = _eraser(settings, app.state.store, getattr(app.state, ERASURES, None), producer)
+    consumer = build_consumer(settings, app.state.store, producer, eraser=eraser)
 
     async def consumer_ready() -> bool:
         return consumer.ready
@@ -116,7 +129,8 @@ async def build_runtime(app: FastAPI, settings: WarehouseSettings, store: EventS
         if settings.ensure_topics
         else []
     )
-    components: list[Component] = [*runtime.components, *topics, policies, *restamp, producer, consumer]
+    eraser_part = [eraser] if eraser else []
+    components: list[Component] = [*runtime.components, *topics, policies, *restamp, producer, *eraser_part, consumer]
     checks = {
         "kafka": producer.ping,
         **runtime.checks,
@@ -124,6 +138,23 @@ async def build_runtime(app: FastAPI, settings: WarehouseSettings, store: EventS
         "consumer": consumer_ready,
     }
     return Runtime(components=components, checks=checks)
+
+
+def _eraser(
+    settings: WarehouseSettings,
+    store: ConcurrentEventStore,
+    erasures: ClickHouseErasures | None,
+    producer: EventProducer,
+) -> Eraser | None:
+    """The eraser over ClickHouse (None over another store: erasure needs the ledger's tables)."""
+    if erasures is None:
+        return None
+    if settings.erasure_key is None:
+        log.warning("WAREHOUSE_ERASURE_KEY is unset: the erasure ledger uses the development key")
+    ledger = Ledger(SubjectDigester(settings.erasure_key_bytes()))
+    purge = PurgeBound.of(TopicCatalog.load(), timedelta(seconds=settings.erasure_merge_bound_s))
+    skew = timedelta(seconds=settings.erasure_skew_s)
+    return Eraser(store, erasures, ledger, producer, purge, skew=skew, refresh_s=settings.erasure_refresh_s)
 
 
 def build_query_runtime(app: FastAPI, settings: WarehouseSettings, ports: WarehousePorts) -> Runtime:

@@ -106,6 +106,14 @@ class ConcurrentEventStore:
                 raise TransientError(f"ClickHouse cannot answer now: {exc}") from exc
             raise
 
+    async def run_write(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the writer thread, in turn with the inserts (the erasure's statements)."""
+        return await self._write(fn)
+
+    async def run_read(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on a reader thread."""
+        return await self._read(fn)
+
     async def insert_calls(self, events: Sequence[CallEvent]) -> int:
         return await self._write(lambda: self._store.insert_calls(events))
 

@@ -10,7 +10,11 @@ from pydantic_settings import SettingsConfigDict
 
 from llmops_warehouse.retention.mapping import TABLE_DATASET
 
-__all__ = ["WarehouseSettings"]
+__all__ = ["DEVELOPMENT_ERASURE_KEY", "WarehouseSettings"]
+
+DEVELOPMENT_ERASURE_KEY = b"llmops-development-erasure-key"
+"""The ledger's key when ``WAREHOUSE_ERASURE_KEY`` is unset: fine on a laptop, never in production (compose and
+Helm set a key of their own)."""
 
 
 class WarehouseSettings(ServiceSettings):
@@ -87,3 +91,35 @@ class WarehouseSettings(ServiceSettings):
         if any(not 1 <= days <= 36_500 for days in value.values()):
             raise ValueError("retention days must be from 1 to 36500")
         return value
+
+    erasure_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Key of the erasure ledger's subject digests (HMAC-SHA256, 16 bytes at least); unset: a development "
+            "key, with a warning at start (docs/adr/0043). Changing it orphans the ledger: keep it like a password"
+        ),
+    )
+    erasure_merge_bound_s: int = Field(
+        default=86_400,
+        ge=60,
+        description="Time allowed for ClickHouse to rewrite the parts of erased rows (part of every purge deadline)",
+    )
+    erasure_skew_s: int = Field(
+        default=300,
+        ge=0,
+        le=86_400,
+        description="Rows of an erased subject up to this long after the erasure are still dropped (clock skew)",
+    )
+
+    erasure_refresh_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="How often a replica re-reads the erasure ledger for requests another replica processed",
+    )
+
+    def erasure_key_bytes(self) -> bytes:
+        """The ledger's digest key (the development key when unset)."""
+        if self.erasure_key is None:
+            return DEVELOPMENT_ERASURE_KEY
+        return self.erasure_key.get_secret_value().encode()

@@ -30,8 +30,6 @@ from llmops_schemas.v1 import (
     AuditDigest,
     BudgetConfigured,
     BudgetStateChanged,
-    ErasureProcessed,
-    ErasureRequested,
     EvaluatorConfigured,
     ExperimentConfigured,
     PricePublished,
@@ -47,6 +45,8 @@ from llmops_schemas.v2 import (
     AuditRecorded,
     CostRecorded,
     DriftReported,
+    ErasureProcessed,
+    ErasureRequested,
     EvaluationScored,
     FeedbackReceived,
     PolicyPublished,
@@ -64,6 +64,7 @@ FILTERS: Mapping[str, str] = {
     "call_id": "String",
     "run_id": "String",
     "replay_id": "String",
+    "request_id": "String",
 }
 """The filters the generic read offers, with the ClickHouse type of their column. A table declares the ones
 its type has (:attr:`EventTable.columns`); asking another table for them is a 422."""
@@ -170,8 +171,9 @@ TABLES: tuple[EventTable, ...] = (
     EventTable("audit_chain", AuditChained),
     EventTable("audit_digests", AuditDigest),
     EventTable("alerts", AlertStateChanged),
-    EventTable("erasure_requests", ErasureRequested),
-    EventTable("erasure_receipts", ErasureProcessed),
+    # A request is stored with the keyed digest in place of the subject's value (llmops_warehouse.erasure).
+    EventTable("erasure_requests", ErasureRequested, (_text("request_id"),)),
+    EventTable("erasure_receipts", ErasureProcessed, (_text("request_id"),)),
     EventTable(
         "prompt_versions",
         PromptVersionPublished,

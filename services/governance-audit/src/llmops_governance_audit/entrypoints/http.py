@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
+from llmops_governance_audit.erasures.http import erasures_router
 from llmops_governance_audit.keys.http import keys_router
 from llmops_governance_audit.policies.http import policies_router
 
 __all__ = ["include_routes"]
 
-ROUTERS: list[APIRouter] = [keys_router, policies_router]
+ROUTERS: list[APIRouter] = [keys_router, policies_router, erasures_router]
 """The service's routers."""
 
 

@@ -17,7 +17,7 @@ import re
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -132,6 +132,19 @@ class ClickHouseEventStore:
     def client(self) -> Any:
         """The writer clickhouse-connect client (use under the store's lock only)."""
         return self._client
+
+    @property
+    def database(self) -> str:
+        """The database the store's tables are in."""
+        return self._db
+
+    def writing(self) -> AbstractContextManager[Any]:
+        """The writer client under the store's lock (the erasure writes beside the inserts, in turn with them)."""
+        return self._writer()
+
+    def read(self, sql: str, params: dict[str, Any]) -> Sequence[Sequence[Any]]:
+        """Run a read on this thread's reader client (the erasure's ledger and its page of call ids)."""
+        return self._query(sql, params)
 
     @contextmanager
     def _writer(self) -> Iterator[Any]:

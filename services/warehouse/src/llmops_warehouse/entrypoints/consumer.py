@@ -29,6 +29,7 @@ from llmops_schemas.v2 import CallRecorded, EvaluationScored
 
 from llmops_warehouse.call_events import CallEvent, decode_call
 from llmops_warehouse.config import WarehouseSettings
+from llmops_warehouse.erasure.eraser import Eraser
 from llmops_warehouse.events import StoredEvent, tombstone_id
 from llmops_warehouse.handlers import Item, store_batch
 from llmops_warehouse.models import canonical_event_id
@@ -122,10 +123,12 @@ def build_consumer(
     tables: Sequence[EventTable] = TABLES,
     catalog: TopicCatalog | None = None,
     topics: Sequence[str] | None = None,
+    eraser: Eraser | None = None,
 ) -> ConsumerLoop[Item]:
     """The consumer loop that stores every warehouse topic (offsets committed only after the insert).
 
-    ``topics`` defaults to ``catalog``'s :func:`warehouse_topics`; ``tables`` to the mapping.
+    ``topics`` defaults to ``catalog``'s :func:`warehouse_topics`; ``tables`` to the mapping. ``eraser``
+    processes erasure requests and screens every batch against the erasure ledger before it is stored.
     """
     topics = list(topics) if topics is not None else warehouse_topics(catalog)
     # A topic of compacted payloads is a compacted topic (the catalog agrees: tests/unit/warehouse pins it).
@@ -133,7 +136,7 @@ def build_consumer(
     router = Router(tables=tuple(tables), compacted=compacted)
 
     async def handle(deliveries: Sequence[Delivery[Item]]) -> None:
-        await store_batch(deliveries, store)
+        await store_batch(await eraser.handle(deliveries) if eraser else deliveries, store)
 
     return ConsumerLoop(
         bootstrap_servers=settings.kafka_bootstrap_servers,

@@ -38,6 +38,7 @@ from llmops_warehouse.entrypoints.params import (
 )
 from llmops_warehouse.entrypoints.read_audit import audit_call_read
 from llmops_warehouse.entrypoints.retention_api import retention_router
+from llmops_warehouse.erasure.http import erasures_router
 from llmops_warehouse.models import (
     MIN_STEP_SECONDS,
     CallPage,
@@ -251,6 +252,7 @@ def create_app(settings: WarehouseSettings | None = None, *, ports: WarehousePor
     app.include_router(router)
     app.include_router(events_router)
     app.include_router(retention_router)
+    app.include_router(erasures_router)
     app.add_exception_handler(QueryTimeoutError, _unavailable)
     app.add_exception_handler(TransientError, _unavailable)
     add_openapi_components(app, lambda: model_components(Problem=Problem))
