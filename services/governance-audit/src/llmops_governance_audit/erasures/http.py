@@ -117,7 +117,7 @@ async def request_erasure(
     return ErasureAccepted(request_id=request_id, receipts=location)
 
 
-@erasures_router.get("/{request_id}", response_model=ErasureStatus, summary="An erasure's receipts")
+@erasures_router.get("/{request_id:path}", response_model=ErasureStatus, summary="An erasure's receipts")
 async def erasure_status(request_id: RequestId, caller: Eraser, desk: Desk) -> ErasureStatus:
     """The receipts of the request so far, per service, and which services have not answered yet."""
     requests = await _read(desk, caller.tenant_id, "erasure_requests", request_id, 1)

@@ -63,7 +63,7 @@ def _cursor(text: str | None) -> str:
         raise invalid([problem]) from None
 
 
-@erasures_router.get("/{request_id}/calls", response_model=ErasedCalls, summary="Calls an erasure removed")
+@erasures_router.get("/{request_id:path}/calls", response_model=ErasedCalls, summary="Calls an erasure removed")
 async def erased_calls(
     request_id: RequestId,
     request: Request,
