@@ -209,10 +209,11 @@ class LocalPlatform:
             "feedback": {"FEEDBACK_PORT": str(self.ports.feedback), **platform_clients},
             "evaluation": {"EVALUATION_PORT": str(self.ports.evaluation), **platform_clients},
             "cost": {"COST_PORT": str(self.ports.cost), **platform_clients},
-            # Ten-minute windows, so that `make run` shows reports (and a drift) within the session.
+            # Ten-minute windows, open for half an hour after their end: the demo's calls go 30 minutes back.
             "drift-detection": {
                 "DRIFT_DETECTION_PORT": str(self.ports.drift_detection),
                 "DRIFT_DETECTION_WINDOW_S": "600",
+                "DRIFT_DETECTION_GRACE_S": "1800",
             },
             "alerting": {
                 "ALERTING_PORT": str(self.ports.alerting),
