@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Literal, Self
 
 from llmops_kit.settings import ServiceSettings
@@ -22,6 +24,10 @@ class DriftDetectionSettings(ServiceSettings):
         default="drift-detection",
         pattern=r"^drift-detection(-[a-z0-9-]+)?$",
         description="faust's app id, its consumer group: named after the service, as the Kafka ACLs grant it",
+    )
+    data_dir: Path = Field(
+        default_factory=lambda: Path(tempfile.gettempdir()) / "llmops-drift-detection",
+        description="faust's data directory (it makes one even with tables in memory); never the working directory",
     )
     window_s: float = Field(default=3600.0, ge=1, le=30 * 86_400, description="Length of a window")
     step_s: float | None = Field(

@@ -99,6 +99,7 @@ class DriftStream:
             broker=[f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")],
             broker_credentials=_credentials(settings.kafka_security),
             store="memory://",
+            datadir=str(settings.data_dir),
             web_enabled=False,
             autodiscover=False,
             loghandlers=[],
