@@ -101,3 +101,30 @@ def test_a_stored_call_has_the_features_of_a_streamed_one() -> None:
     stored = json.loads(event.data.model_dump_json())
 
     assert row_of_stored_call(stored) == features(event.data) | {"language": "unknown"}
+
+
+class _Reader:
+    """The warehouse reader's ``calls`` (paginated there), over stored call records."""
+
+    def __init__(self, records: list[dict[str, object]]) -> None:
+        self.records, self.asked = records, []  # type: ignore[var-annotated]
+
+    async def calls(self, tenant: str, **filters: object):  # type: ignore[no-untyped-def]
+        self.asked.append((tenant, filters))
+        for record in self.records:
+            yield record
+
+
+async def test_a_pinned_dataset_is_read_once_per_scope_from_the_warehouse() -> None:
+    stored = [json.loads(call(call_id=f"c-{i}").data.model_dump_json()) for i in range(50)]
+    reader = _Reader(stored)
+    period = (datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 8, tzinfo=UTC))
+    references = References("dataset", 30, reader=reader, period=period, max_calls=40)  # type: ignore[arg-type]
+
+    reference, rows = await references.reference(SCOPE, SPAN, {})
+    again, _ = await references.reference(SCOPE, SPAN, {})
+
+    assert reference.kind == "dataset" and reference.dataset_id == again.dataset_id and len(rows) == 40
+    assert reader.asked == [("acme", {"app": "support-bot", "model": "gpt-4o-mini", "start": period[0].isoformat(),
+                                      "end": period[1].isoformat(), "origin": "application"})]  # fmt: skip
+    assert references.after_close(SCOPE, SPAN, rows, {}) is None  # a pinned dataset is never replaced
