@@ -150,6 +150,14 @@ EXPOSE 8008
 CMD ["llmops-cost"]
 
 
+FROM runtime AS drift-detection
+ENV DRIFT_DETECTION_HOST=0.0.0.0 \
+    DRIFT_DETECTION_PORT=8009 \
+    LLMOPS_HEALTH_URL=http://127.0.0.1:8009/healthz
+EXPOSE 8009
+CMD ["llmops-drift-detection"]
+
+
 # Mount the routes file (INFERENCE_ROUTES_FILE), the key file (LLMOPS_API_KEYS_FILE) and a volume at the
 # spool (INFERENCE_SPOOL_DIR): events Kafka could not take wait there, so it should outlive the container.
 FROM runtime AS inference

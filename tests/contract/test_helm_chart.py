@@ -419,19 +419,23 @@ def test_a_new_service_is_one_small_values_block(helm: Path, tmp_path: Path) -> 
     extra = tmp_path / "evaluation.yaml"
     extra.write_text(
         yaml.safe_dump(
-            {"services": {"drift-detection": {"enabled": True, "image": {"repository": "llmops/drift"}, "port": 8004}}}
+            {
+                "services": {
+                    "answer-length": {"enabled": True, "image": {"repository": "llmops/answer-length"}, "port": 8011}
+                }
+            }
         )
     )
     docs = render(helm, [extra])
     index = by_kind_name(docs)
-    name = fullname("drift-detection")
+    name = fullname("answer-length")  # docs/adding-a-service.md's example
     for kind in ("Deployment", "Service", "PodDisruptionBudget", "ServiceAccount", "ConfigMap"):
         assert (kind, name) in index, kind
     assert ("HorizontalPodAutoscaler", name) not in index
     container = only_container(index[("Deployment", name)])
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
-    assert index[("ConfigMap", name)]["data"]["DRIFT_DETECTION_PORT"] == "8004"
+    assert index[("ConfigMap", name)]["data"]["ANSWER_LENGTH_PORT"] == "8011"
     for doc in docs:
         kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
 
@@ -856,6 +860,7 @@ def test_each_kafka_client_connects_as_its_own_principal_from_a_secret(helm: Pat
         "feedback": "kafka-feedback",
         "evaluation": "kafka-evaluation",
         "cost": "kafka-cost",
+        "drift-detection": "kafka-drift-detection",
         "alerting": "kafka-alerting",
         "governance-audit": "kafka-governance-audit",
     }

@@ -26,6 +26,7 @@ from tests.unit.test_service_edges import (
     AppFactory,
     alerting,
     cost,
+    drift_detection,
     evaluation,
     feedback,
     gateway,
@@ -45,6 +46,7 @@ APPS: dict[str, AppFactory] = {
     "governance-audit": governance,
     "cost": cost,
     "alerting": alerting,
+    "drift-detection": drift_detection,
 }
 WITHOUT_KEYS = {"model-server"}
 """Services with no API keys (Triton's own protocol, reached only by the gateway)."""

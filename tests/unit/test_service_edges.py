@@ -23,6 +23,8 @@ from llmops_alerting.config import AlertingSettings
 from llmops_cost.bootstrap import CostPorts
 from llmops_cost.bootstrap import create_app as cost_app
 from llmops_cost.config import CostSettings
+from llmops_drift_detection.bootstrap import create_app as drift_detection_app
+from llmops_drift_detection.config import DriftDetectionSettings
 from llmops_evaluation.bootstrap import EvaluationPorts
 from llmops_evaluation.bootstrap import create_app as evaluation_app
 from llmops_evaluation.config import EvaluationSettings
@@ -94,6 +96,11 @@ def evaluation(_: Path, keys: ApiKeyStore | None) -> FastAPI:
 
 def cost(_: Path, keys: ApiKeyStore | None) -> FastAPI:
     return cost_app(CostSettings(max_body_bytes=LIMIT), ports=CostPorts(InMemoryPublisher(), keys))
+
+
+def drift_detection(_: Path, keys: ApiKeyStore | None) -> FastAPI:
+    """The drift-detection app has no routes of its own (probes and metrics only): the matrix checks that."""
+    return drift_detection_app(DriftDetectionSettings(max_body_bytes=LIMIT), start=False, api_keys=keys)
 
 
 def governance(_: Path, keys: ApiKeyStore | None) -> FastAPI:

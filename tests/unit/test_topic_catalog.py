@@ -47,6 +47,8 @@ EXPECTED_TOPICS = {
     "llmops.alerting.config",
     "llmops.alerting.outbox",
     "llmops.governance.keys",
+    "llmops.drift.windows",
+    "llmops.drift.references",
 }
 COMPACTED = {
     "llmops.audit.heads",
@@ -65,6 +67,8 @@ COMPACTED = {
     "llmops.alerting.config",
     "llmops.alerting.outbox",
     "llmops.governance.keys",
+    "llmops.drift.windows",
+    "llmops.drift.references",
 }
 # Names that do not follow llmops.<domain>.<fact>. Adding one here should be a deliberate choice.
 NAMING_EXCEPTIONS = {"llmops.alerts", "llmops.experiments", "llmops.policies", "llmops.prices"}

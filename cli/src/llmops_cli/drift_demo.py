@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+
+import httpx
 from rich.console import Console
 
 from llmops_cli.demo import demo_calls
@@ -25,5 +28,24 @@ def run_drift_demo(console: Console) -> None:
         f"{len(same.features)} features): as drawn dataset_drift={same.dataset_drift}; latency x{SLOWDOWN} injected "
         f"dataset_drift={drifted.dataset_drift} on {', '.join(drifted.drifted)} ({latency.test} "
         f"{latency.statistic:.3f}, adjusted p {latency.p_value_adjusted:.1e}); `llmops drift check` does this on files",
+        highlight=False,
+    )
+
+
+def show_drift_windows(url: str, key: str, console: Console, timeout_s: float = 60.0) -> None:
+    """The drift-detection service's open windows of the demo tenant, once it holds the demo calls."""
+    windows: list[dict[str, object]] = []
+    deadline = time.monotonic() + timeout_s
+    with httpx.Client(base_url=url, timeout=10) as client:
+        while not windows and time.monotonic() < deadline:
+            answer = client.get("/v1/drift/windows", headers={"Authorization": f"Bearer {key}"}, params={"limit": 1000})
+            windows = answer.json() if answer.status_code == 200 else []
+            if not windows:
+                time.sleep(0.5)  # polling the service until its faust worker has folded the demo calls
+    calls = sum(int(str(w["calls"])) for w in windows)
+    console.print(
+        f"[green]✓[/green] drift-detection at {url}: {calls:,} demo calls in {len(windows)} open 10-minute windows "
+        "(per app, model and prompt version); each closed window is checked against the previous one and reported "
+        "on llmops.drift.reports (`curl -H 'Authorization: Bearer ...' " + url + "/v1/drift/windows`)",
         highlight=False,
     )

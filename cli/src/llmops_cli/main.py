@@ -139,6 +139,7 @@ def up(
     feedback_port: Annotated[int, typer.Option(envvar="LLMOPS_FEEDBACK_PORT", min=1, max=65535)] = 8006,
     evaluation_port: Annotated[int, typer.Option(envvar="LLMOPS_EVALUATION_PORT", min=1, max=65535)] = 8005,
     cost_port: Annotated[int, typer.Option(envvar="LLMOPS_COST_PORT", min=1, max=65535)] = 8008,
+    drift_detection_port: Annotated[int, typer.Option(envvar="LLMOPS_DRIFT_DETECTION_PORT", min=1, max=65535)] = 8009,
     alerting_port: Annotated[int, typer.Option(envvar="LLMOPS_ALERTING_PORT", min=1, max=65535)] = 8010,
     governance_audit_port: Annotated[int, typer.Option(envvar="LLMOPS_GOVERNANCE_AUDIT_PORT", min=1, max=65535)] = 8007,
 ) -> None:
@@ -167,6 +168,7 @@ def up(
         feedback=feedback_port,
         evaluation=evaluation_port,
         cost=cost_port,
+        drift_detection=drift_detection_port,
         alerting=alerting_port,
         governance_audit=governance_audit_port,
     )

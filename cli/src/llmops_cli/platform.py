@@ -55,6 +55,7 @@ class PlatformPorts:
     feedback: int = 8006
     evaluation: int = 8005
     cost: int = 8008
+    drift_detection: int = 8009
     alerting: int = 8010
     governance_audit: int = 8007
 
@@ -71,7 +72,7 @@ class PlatformPorts:
         return [
             self.kafka, self.kafka_controller, self.ingest, self.warehouse, self.model_server,
             self.model_server_grpc, self.model_server_metrics, self.inference, self.demo_upstream, self.feedback,
-            self.evaluation, self.cost, self.alerting, self.governance_audit,
+            self.evaluation, self.cost, self.alerting, self.governance_audit, self.drift_detection,
         ]  # fmt: skip
 
 
@@ -184,8 +185,8 @@ class LocalPlatform:
         return asyncio.run(ensure_topics(self.bootstrap_servers, TopicCatalog.load(), security=KafkaSecurity()))
 
     def start_services(self, keys_file: Path, service_key: str) -> None:
-        """Ingest, feedback, evaluation, cost, alerting, governance-audit, the warehouse, the model server and the demo
-        upstream together; then the gateway.
+        """Ingest, feedback, evaluation, cost, drift-detection, alerting, governance-audit, the warehouse, the model
+        server and the demo upstream together; then the gateway.
 
         Evaluation and feedback read history from the warehouse and send platform traffic through the gateway
         with ``service_key`` (their clients connect on first use, so the gateway may start after them).
@@ -208,6 +209,12 @@ class LocalPlatform:
             "feedback": {"FEEDBACK_PORT": str(self.ports.feedback), **platform_clients},
             "evaluation": {"EVALUATION_PORT": str(self.ports.evaluation), **platform_clients},
             "cost": {"COST_PORT": str(self.ports.cost), **platform_clients},
+            # Ten-minute windows, open for half an hour after their end: the demo's calls go 30 minutes back.
+            "drift-detection": {
+                "DRIFT_DETECTION_PORT": str(self.ports.drift_detection),
+                "DRIFT_DETECTION_WINDOW_S": "600",
+                "DRIFT_DETECTION_GRACE_S": "1800",
+            },
             "alerting": {
                 "ALERTING_PORT": str(self.ports.alerting),
                 # Local receivers (the demo's PagerDuty-format receiver) are on loopback.
@@ -268,6 +275,7 @@ class LocalPlatform:
             "feedback": [self.ports.feedback],
             "evaluation": [self.ports.evaluation],
             "cost": [self.ports.cost],
+            "drift-detection": [self.ports.drift_detection],
             "alerting": [self.ports.alerting],
             "governance-audit": [self.ports.governance_audit],
         }

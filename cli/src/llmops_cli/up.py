@@ -36,7 +36,7 @@ from llmops_cli.config import STATE_FILE, CliConfig, read_running_state
 from llmops_cli.cost_demo import run_cost_demo, set_demo_budget
 from llmops_cli.demo import DEMO_APPS, demo_calls
 from llmops_cli.demo_runs import run_offline_demo
-from llmops_cli.drift_demo import run_drift_demo
+from llmops_cli.drift_demo import run_drift_demo, show_drift_windows
 from llmops_cli.erasure_demo import run_erasure_demo
 from llmops_cli.judge_demo import run_judge_demo
 from llmops_cli.keys_demo import run_keys_demo
@@ -151,6 +151,7 @@ def _run(platform: LocalPlatform, data_dir: Path, *, demo_calls: int, once: bool
             _run_demo(client, demo_calls, console)
             run_pii_demo(client, console)
         run_drift_demo(console)
+        show_drift_windows(platform.url("drift-detection"), keys["admin"], console)
         _run_replay_demo(platform, keys, console)
         set_demo_budget(platform.url("cost"), keys, console)  # the gateways have it by the end of the demo
         _run_gateway_demo(platform, keys, console)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from llmops_schemas.envelope import CloudEvent
-from llmops_schemas.registry import UPCASTERS  # the registry registers the platform's upcasters
+from llmops_schemas.registry import UPCASTERS, parse_event  # the registry registers the platform's upcasters
 from llmops_schemas.v1 import DriftReported as DriftReportedV1
 from llmops_schemas.v1.examples import EXAMPLES as V1_EXAMPLES
 from llmops_schemas.v2 import DriftReported
@@ -30,6 +30,15 @@ def test_no_verdict_needs_a_reason_and_a_verdict_has_none() -> None:
         DriftReported.model_validate(_example(dataset_drift=None))
     with pytest.raises(ValidationError, match="reason is given exactly when dataset_drift is null"):
         DriftReported.model_validate(_example(reason="too few samples"))
+
+
+def test_a_report_without_a_verdict_reads_back_from_its_wire_form() -> None:
+    report = DriftReported.model_validate(_example(dataset_drift=None, reason="too few samples", fdr=None))
+    wire = CloudEvent.wrap(report, source="/drift", tenant_id="acme").to_json_bytes()
+
+    assert b"dataset_drift" not in wire  # nulls are left out on the wire
+    back = parse_event(wire).data
+    assert isinstance(back, DriftReported) and back.dataset_drift is None and back.reason == "too few samples"
 
 
 def test_the_dataset_verdict_agrees_with_the_features() -> None:

@@ -32,6 +32,7 @@ __all__ = [
     "ASYNCAPI_VERSION",
     "DLQ_HEADERS",
     "RAW_TOPICS",
+    "STATE_TOPICS",
     "WRITE_COMMAND",
     "default_output",
     "generate",
@@ -93,6 +94,25 @@ def _event_message(cls: type[EventPayload], spec: TopicSpec, refs: str) -> dict[
     }
 
 
+STATE_TOPICS: dict[str, str] = {
+    "llmops.drift.windows": "drift-detection's windows table (faust): one call's features in one open window",
+    "llmops.drift.references": "drift-detection's references table (faust): one scope's reference window",
+}
+"""Changelog topics of a stream processor's tables: internal state, read and written by their service only, in the
+processor's own JSON (not a contract; docs/adr/0046)."""
+
+
+def _state_message(spec: TopicSpec) -> dict[str, Any]:
+    return {
+        "name": "table-changelog",
+        "title": "Table changelog record",
+        "summary": STATE_TOPICS[spec.name],
+        "contentType": "application/json",
+        "payload": {"description": "The table entry as the service's faust worker wrote it; null deletes it"},
+        "bindings": _kafka(key={"type": "string", "description": spec.key}),
+    }
+
+
 def _raw_message(event_type: str, spec: TopicSpec, refs: str) -> dict[str, Any]:
     tenant = {"type": "string", "description": "The tenant (else the record key names it; both must agree)"}
     return {
@@ -124,6 +144,9 @@ def _messages(catalog: TopicCatalog, refs: str) -> dict[str, dict[str, dict[str,
     for spec in catalog.topics:
         if spec.name in RAW_TOPICS:
             by_topic[spec.name] = {f"{RAW_TOPICS[spec.name]}.raw": _raw_message(RAW_TOPICS[spec.name], spec, refs)}
+            continue
+        if spec.name in STATE_TOPICS:
+            by_topic[spec.name] = {"table-changelog": _state_message(spec)}
             continue
         types = {t: _event_message(cls, spec, refs) for t, cls in EVENT_TYPES.items() if cls.topic == spec.name}
         if not types:

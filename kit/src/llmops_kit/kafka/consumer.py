@@ -41,14 +41,14 @@ from tenacity import (
 
 from llmops_kit.errors import PermanentError, TransientError
 from llmops_kit.kafka.messages import ConsumedMessage, Delivery, RetryPolicy, to_message
-from llmops_kit.kafka.producer import EventProducer
+from llmops_kit.kafka.producer import EventProducer, Header
 from llmops_kit.kafka.security import client_kwargs
 from llmops_kit.kafka.topics import dlq_topic
 from llmops_kit.kafka.uncommitted import ForgetRevoked, Uncommitted
 from llmops_kit.metrics import CONSUMER_LAG, EVENTS_FAILED, EVENTS_IN, HANDLER_LATENCY
 from llmops_kit.settings import KafkaSecurity
 
-__all__ = ["ConsumedMessage", "ConsumerLoop", "Delivery", "RetryPolicy"]
+__all__ = ["ConsumedMessage", "ConsumerLoop", "Delivery", "RetryPolicy", "dead_letter_headers"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -302,16 +302,7 @@ class ConsumerLoop(Generic[T]):
                 _describe(exc),
             )
             return
-        headers = (
-            *message.headers,
-            ("dlq.error", _describe(exc).encode()),
-            ("dlq.error_type", type(exc).__name__.encode()),
-            ("dlq.source_topic", message.topic.encode()),
-            ("dlq.source_partition", str(message.partition).encode()),
-            ("dlq.source_offset", str(message.offset).encode()),
-            ("dlq.consumer_group", self._group_id.encode()),
-            ("dlq.failed_at", datetime.now(UTC).isoformat().encode()),
-        )
+        headers = dead_letter_headers(message, exc, self._group_id)
         value = message.value
         if self._protect_original is not None:
             value = self._protect_original(message)
@@ -357,6 +348,21 @@ class ConsumerLoop(Generic[T]):
                 CONSUMER_LAG.labels(self._service, tp.topic, str(tp.partition)).set(max(0, highwater - position))
         except IllegalStateError:  # a rebalance took the partition meanwhile; the next batch records it
             pass
+
+
+def dead_letter_headers(message: ConsumedMessage, exc: BaseException, group_id: str) -> tuple[Header, ...]:
+    """The headers of ``message``'s dead letter: its own, then where it came from and why it failed (every
+    consumer of the platform, the kit's loop and drift-detection's faust agent, writes the same ones)."""
+    return (
+        *message.headers,
+        ("dlq.error", _describe(exc).encode()),
+        ("dlq.error_type", type(exc).__name__.encode()),
+        ("dlq.source_topic", message.topic.encode()),
+        ("dlq.source_partition", str(message.partition).encode()),
+        ("dlq.source_offset", str(message.offset).encode()),
+        ("dlq.consumer_group", group_id.encode()),
+        ("dlq.failed_at", datetime.now(UTC).isoformat().encode()),
+    )
 
 
 def _describe(exc: BaseException) -> str:

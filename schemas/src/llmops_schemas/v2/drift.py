@@ -94,9 +94,15 @@ class DriftReported(EventPayload):
     prompt_version: int | None = Field(default=None, ge=1, le=2**32 - 1)
     window: TimeWindow
     reference: DriftReference
-    dataset_drift: bool | None = Field(description="Drift when any feature drifted; null: no feature had a verdict")
+    # Defaults of None: the wire form leaves nulls out (CloudEvent.to_json_bytes), so a report without a verdict
+    # (or an upcast v1 one, without fdr) must read back without them.
+    dataset_drift: bool | None = Field(
+        default=None, description="Drift when any feature drifted; null: no feature had a verdict"
+    )
     reason: ShortText | None = Field(default=None, description="Why there is no verdict")
-    fdr: Fraction | None = Field(description="Benjamini-Hochberg's false discovery rate; null for an upcast v1 report")
+    fdr: Fraction | None = Field(
+        default=None, description="Benjamini-Hochberg's false discovery rate; null for an upcast v1 report"
+    )
     features: Annotated[list[FeatureDrift], Field(min_length=1, max_length=MAX_FEATURES)]
     sample_size: int = Field(ge=0, description="Calls in the window")
     baseline_sample_size: int = Field(ge=0, description="Calls in the reference")

@@ -1,0 +1,74 @@
+"""Wiring: settings -> the FastAPI app with its runtime (topics, producer, the faust worker, probes).
+
+``create_app(settings)`` builds everything inside the app's lifespan (Kafka clients need a running loop);
+``create_app(settings, start=False)`` starts nothing, for tests of the HTTP edge.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from llmops_kit.auth import ApiKeyStore
+from llmops_kit.bootstrap import TopicProvisioner, install_api_keys, load_api_keys
+from llmops_kit.http.app import Component, Runtime, create_service_app
+from llmops_kit.kafka.producer import EventProducer
+from llmops_kit.platform_client import warehouse_reader
+from llmops_schemas.v2 import CallRecorded, DriftReported
+
+from llmops_drift_detection import __version__
+from llmops_drift_detection.config import DriftDetectionSettings
+from llmops_drift_detection.entrypoints.http import WINDOWS, router
+from llmops_drift_detection.references import References, parse_period
+from llmops_drift_detection.stream import REFERENCES_TOPIC, WINDOWS_TOPIC, DriftStream
+
+__all__ = ["SERVICE", "TOPICS", "create_app"]
+
+SERVICE = "drift-detection"
+TOPICS = [CallRecorded.topic, DriftReported.topic, WINDOWS_TOPIC, REFERENCES_TOPIC]
+
+
+async def _always_ready() -> bool:
+    return True
+
+
+async def _kafka_runtime(app: FastAPI, settings: DriftDetectionSettings) -> Runtime:
+    bootstrap, security = settings.kafka_bootstrap_servers, settings.kafka_security
+    producer = EventProducer(bootstrap, service=SERVICE, security=security)
+    reader = warehouse_reader(settings) if settings.reference == "dataset" else None
+    references = References(
+        settings.reference, settings.min_samples, reader=reader, max_calls=settings.reference_max_calls,
+        period=parse_period(settings.reference_start, settings.reference_end),
+    )  # fmt: skip
+    stream = DriftStream(settings, out=producer, dead_letters=producer, references=references)
+    components: list[Component] = []
+    if settings.ensure_topics:  # faust ignores a source topic that does not exist yet: create them first
+        components.append(TopicProvisioner(bootstrap, TOPICS, security=security))
+    components += [producer, *([reader] if reader is not None else []), stream]
+    checks = {"kafka": producer.ping, "windows": stream.ready, **install_api_keys(app, load_api_keys(settings))}
+    setattr(app.state, WINDOWS, stream.open_windows)
+    return Runtime(components=components, checks=checks)
+
+
+def create_app(
+    settings: DriftDetectionSettings | None = None, *, start: bool = True, api_keys: ApiKeyStore | None = None
+) -> FastAPI:
+    """The drift-detection app: the faust worker and probes from ``settings``; ``start=False`` starts nothing
+    and takes ``api_keys`` as they are (tests of the HTTP edge)."""
+    settings = settings or DriftDetectionSettings()
+
+    async def build_runtime(app: FastAPI) -> Runtime:
+        if not start:
+            setattr(app.state, WINDOWS, lambda tenant, limit: [])
+            return Runtime(checks={"windows": _always_ready, **install_api_keys(app, api_keys)})
+        return await _kafka_runtime(app, settings)
+
+    app = create_service_app(
+        service=SERVICE,
+        title="LLMOps drift detection",
+        description="Folds recorded calls into streaming windows per tenant, app, model and prompt version and "
+        "publishes a drift report (llmops.drift.reported.v2) for every closed window against its reference.",
+        version=__version__,
+        build_runtime=build_runtime,
+        max_body_bytes=settings.max_body_bytes,
+    )
+    app.include_router(router)
+    return app

@@ -1,0 +1,60 @@
+"""Settings of the drift-detection service (``DRIFT_DETECTION_*``; shared settings keep their plain names)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Literal, Self
+
+from llmops_kit.settings import ServiceSettings
+from pydantic import Field, model_validator
+from pydantic_settings import SettingsConfigDict
+
+__all__ = ["DriftDetectionSettings"]
+
+
+class DriftDetectionSettings(ServiceSettings):
+    """What the drift-detection service reads from the environment; every bound has a safe default."""
+
+    model_config = SettingsConfigDict(env_prefix="DRIFT_DETECTION_", extra="ignore", populate_by_name=True)
+
+    port: int = Field(default=8009, ge=0, le=65535)
+    source: str = Field(default="/services/drift-detection", min_length=1, max_length=256)
+    app_id: str = Field(
+        default="drift-detection",
+        pattern=r"^drift-detection(-[a-z0-9-]+)?$",
+        description="faust's app id, its consumer group: named after the service, as the Kafka ACLs grant it",
+    )
+    data_dir: Path = Field(
+        default_factory=lambda: Path(tempfile.gettempdir()) / "llmops-drift-detection",
+        description="faust's data directory (it makes one even with tables in memory); never the working directory",
+    )
+    window_s: float = Field(default=3600.0, ge=1, le=30 * 86_400, description="Length of a window")
+    step_s: float | None = Field(
+        default=None, ge=1, description="Sliding (hopping) windows advance by this much; unset: tumbling windows"
+    )
+    grace_s: float = Field(default=60.0, ge=0, le=86_400, description="How long a window waits for late calls")
+    close_interval_s: float = Field(default=5.0, gt=0, le=3600, description="How often closed windows are checked")
+    max_calls_per_window: int = Field(
+        default=2000, ge=10, le=100_000, description="Calls kept per window and scope (later ones are counted only)"
+    )
+    min_samples: int = Field(default=30, ge=2, description="Fewer calls in a window or its reference: no verdict")
+    fdr: float = Field(default=0.01, gt=0, lt=1, description="Benjamini-Hochberg's false discovery rate")
+    include_platform: bool = Field(default=False, description="Count judges' and offline runs' calls too")
+    reference: Literal["previous_window", "pinned_window", "dataset"] = Field(
+        default="previous_window",
+        description="previous_window: each window against the last closed one; pinned_window: against the first "
+        "window with enough calls, kept; dataset: against the calls the warehouse holds in reference_start..end",
+    )
+    reference_start: str | None = Field(default=None, description="ISO time: start of the pinned dataset")
+    reference_end: str | None = Field(default=None, description="ISO time: end of the pinned dataset")
+    reference_max_calls: int = Field(default=2000, ge=10, le=100_000, description="Calls read for a dataset reference")
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body accepted")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.step_s is not None and self.step_s > self.window_s:
+            raise ValueError("DRIFT_DETECTION_STEP_S must not exceed DRIFT_DETECTION_WINDOW_S")
+        if self.reference == "dataset" and not (self.reference_start and self.reference_end):
+            raise ValueError("a dataset reference needs DRIFT_DETECTION_REFERENCE_START and _END")
+        return self
