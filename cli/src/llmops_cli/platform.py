@@ -248,6 +248,9 @@ class LocalPlatform:
             "INFERENCE_ROUTES_FILE": str(routes.resolve()),
             "INFERENCE_SPOOL_DIR": str((self.data_dir / "inference" / "spool").resolve()),
             "INFERENCE_ENVIRONMENT": "development",
+            # Budgets count their period's spend older than the cost topic holds from the warehouse.
+            "LLMOPS_WAREHOUSE_URL": platform_clients["LLMOPS_WAREHOUSE_URL"],
+            "LLMOPS_SERVICE_KEY": service_key,
         }
         self._start("inference", {**common, **gateway}).wait_ready(timeout_s=READY_TIMEOUT_S)
 

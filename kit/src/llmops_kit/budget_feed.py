@@ -6,6 +6,10 @@ budget): ``llmops.budgets.config`` from its beginning (compacted), then, once ev
 older than the topic's retention is counted from what the topic still holds, docs/adr/0038). A budget defined
 later rewinds the cost reader to its period's start; the ledger counts each cost event once per budget, so
 reading a stretch again changes nothing for the budgets that had it.
+
+With a warehouse reader (``LLMOPS_WAREHOUSE_URL`` and a service key), a :class:`~llmops_kit.budget_seed.BudgetSeeder`
+first counts the older part of each period, which the topic no longer holds, through the same path; without one a
+monthly or total budget counts what the topic still holds (logged once).
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ from llmops_schemas.registry import EventValidationError, parse_event
 from llmops_schemas.v1 import BudgetConfigured
 from llmops_schemas.v2 import CostRecorded
 
+from llmops_kit.budget_seed import BudgetSeeder
 from llmops_kit.budgets import BudgetLedger, Crossing, period_start
 from llmops_kit.kafka.materializer import CompactedStore, CompactedTopicMaterializer
+from llmops_kit.platform_client import WarehouseReader
 from llmops_kit.settings import KafkaSecurity
 from llmops_kit.tasks import cancel_and_wait
 
@@ -36,7 +42,9 @@ class BudgetStore(CompactedStore):
 
     topic = BudgetConfigured.topic
 
-    def __init__(self, ledger: BudgetLedger, on_new: Callable[[datetime], None] = lambda _: None) -> None:
+    def __init__(
+        self, ledger: BudgetLedger, on_new: Callable[[str, BudgetConfigured], None] = lambda _t, _b: None
+    ) -> None:
         super().__init__()
         self.ledger = ledger
         self._on_new = on_new
@@ -46,7 +54,7 @@ class BudgetStore(CompactedStore):
             known = self.ledger.budget(event.tenant_id, event.data.budget_id) is not None
             self.ledger.put(event.tenant_id, event.data)
             if not known and self.caught_up:
-                self._on_new(period_start(datetime.now(UTC), event.data.period))
+                self._on_new(event.tenant_id, event.data)
 
     def delete(self, key: str) -> None:
         tenant, _, budget_id = key.partition(":")
@@ -69,9 +77,14 @@ class CostView:
         except EventValidationError as exc:
             log.warning("ignoring an invalid cost record: %s", exc)
             return
-        crossings = self.ledger.record(event.tenant_id, event.id, event.data)
+        self.count(event.tenant_id, event.id, event.data)
+
+    def count(self, tenant: str, event_id: str, data: CostRecorded) -> list[Crossing]:
+        """Count one cost event (from the topic or the warehouse's seed) and report the thresholds it crossed."""
+        crossings = self.ledger.record(tenant, event_id, data)
         if crossings:
             self._on_crossings(crossings)
+        return crossings
 
     def mark_caught_up(self) -> None:
         self.caught_up = True
@@ -120,10 +133,20 @@ class BudgetFeed:
         on_crossings: Callable[[list[Crossing]], None] = lambda _: None,
         security: KafkaSecurity | None = None,
         client_id: str = "llmops-budgets",
+        history: WarehouseReader | None = None,
+        seed_max_events: int = 100_000,
+        seed_timeout_s: float = 60.0,
     ) -> None:
         self.ledger = ledger
         self.costs = CostView(ledger, on_crossings)
-        self.budgets = BudgetStore(ledger, on_new=self._rewind)
+        self.budgets = BudgetStore(ledger, on_new=self._on_new)
+        self.seeder = (
+            BudgetSeeder(ledger, history, self.costs.count, max_events=seed_max_events, timeout_s=seed_timeout_s)
+            if history is not None
+            else None
+        )
+        self._history = history  # this feed's own client: started and stopped with it
+        self._seeds: set[asyncio.Task[None]] = set()
         self._config = CompactedTopicMaterializer(
             bootstrap_servers=bootstrap_servers, topic=BudgetConfigured.topic, view=self.budgets,
             client_id=client_id, security=security,
@@ -139,8 +162,13 @@ class BudgetFeed:
         starts = [period_start(now, b.period) for t in self.ledger.tenants() for b in self.ledger.budgets(t)]
         return min(starts, default=now)
 
-    def _rewind(self, since: datetime) -> None:
-        self._reader.rewind(since)
+    def _on_new(self, tenant: str, budget: BudgetConfigured) -> None:
+        """A budget defined after the start: its period from the warehouse (in the background), then the topic."""
+        if self.seeder is not None:
+            task = asyncio.get_running_loop().create_task(self.seeder.seed(tenant, budget.budget_id))
+            self._seeds.add(task)
+            task.add_done_callback(self._seeds.discard)
+        self._reader.rewind(period_start(datetime.now(UTC), budget.period))
 
     @property
     def ready(self) -> bool:
@@ -155,15 +183,23 @@ class BudgetFeed:
         return await self._reader.wait_ready(timeout_s)
 
     async def start(self) -> None:
+        if self._history is not None:
+            await self._history.start()
         await self._config.start()
         self._task = asyncio.create_task(self._start_costs(), name="budgets:costs")
 
     async def _start_costs(self) -> None:
         while not await self._config.wait_ready(60):
             log.info("budgets still loading; the cost reader waits")
+        if self.seeder is not None:
+            await self.seeder.seed_all()
+        else:
+            log.info("no warehouse configured: monthly and total budgets count only what the cost topic holds")
         await self._reader.start()
 
     async def stop(self) -> None:
-        await cancel_and_wait([self._task])
+        await cancel_and_wait([self._task, *self._seeds])
         await self._reader.stop()
         await self._config.stop()
+        if self._history is not None:
+            await self._history.stop()

@@ -83,6 +83,8 @@ class _Spend:
     counted: set[str] = field(default_factory=set)
     reserved: dict[str, tuple[Decimal, float]] = field(default_factory=dict)
     crossed: set[float] = field(default_factory=set)
+    lower_bound: str | None = None
+    """Why ``spent`` may miss part of the period (a bounded warehouse seed cut short), or None."""
 
     def reserved_total(self, now: float) -> Decimal:
         expired = [call for call, (_, until) in self.reserved.items() if until < now]
@@ -149,6 +151,17 @@ class BudgetLedger:
             return None
         spend = self._current(tenant, budget, datetime.now(UTC))
         return spend.period_start, spend.spent, spend.reserved_total(self._clock())
+
+    def mark_lower_bound(self, tenant: str, budget_id: str, reason: str) -> None:
+        """Say that the budget's spend this period is a lower bound (some of its cost events were not counted)."""
+        budget = self.budget(tenant, budget_id)
+        if budget is not None:
+            self._current(tenant, budget, datetime.now(UTC)).lower_bound = reason
+
+    def lower_bound(self, tenant: str, budget_id: str) -> str | None:
+        """Why the budget's current spend is only a lower bound, or None when it counts the whole period."""
+        budget = self.budget(tenant, budget_id)
+        return None if budget is None else self._current(tenant, budget, datetime.now(UTC)).lower_bound
 
     def estimate(self, tenant: str, model: str) -> Decimal:
         return self._largest.get((tenant, model), self.default_estimate)

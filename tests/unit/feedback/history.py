@@ -25,8 +25,11 @@ class InMemoryHistory:
         self.unavailable = False
         self.reads: list[tuple[str, str, dict[str, str]]] = []
 
-    def add(self, tenant: str, table: str, data: dict[str, Any], time: datetime, key_id: str | None = None) -> None:
-        row = {"tenant_id": tenant, "time": time.isoformat(), "data": data, "key_id": key_id}
+    def add(
+        self, tenant: str, table: str, data: dict[str, Any], time: datetime, key_id: str | None = None,
+        event_id: str | None = None,
+    ) -> None:  # fmt: skip
+        row = {"tenant_id": tenant, "time": time.isoformat(), "data": data, "key_id": key_id, "event_id": event_id}
         self._rows.setdefault((tenant, table), []).append(row)
 
     @staticmethod

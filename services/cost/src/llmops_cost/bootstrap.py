@@ -108,7 +108,12 @@ async def _kafka_runtime(app: FastAPI, settings: CostSettings) -> Runtime:
             continue
 
     notifier = ThresholdNotifier(producer, sent, budgets_known, source=settings.source, clock=_utcnow)
-    feed = BudgetFeed(bootstrap, ledger, on_crossings=notifier.crossed, security=security, client_id="cost-budgets")
+    # The feed's own warehouse client (it starts and stops it): older spend of monthly and total budgets.
+    feed = BudgetFeed(
+        bootstrap, ledger, on_crossings=notifier.crossed, security=security, client_id="cost-budgets",
+        history=warehouse_reader(settings), seed_max_events=settings.budget_seed_max_events,
+        seed_timeout_s=settings.budget_seed_timeout_s,
+    )  # fmt: skip
     components: list[Component] = []
     if settings.ensure_topics:
         components.append(TopicProvisioner(bootstrap, TOPICS, security=security))

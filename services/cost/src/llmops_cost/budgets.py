@@ -135,6 +135,10 @@ class BudgetView(BaseModel):
     period_start: datetime
     spent: Decimal
     reserved: Decimal
+    spent_lower_bound: str | None = Field(
+        default=None,
+        description="Why `spent` misses part of the period (the warehouse seed was cut short); null: it is exact",
+    )
 
 
 class BudgetIn(BaseModel):
@@ -169,7 +173,10 @@ class BudgetDesk:
     def view(self, tenant: str, budget: BudgetConfigured) -> BudgetView:
         found = self.ledger.spend(tenant, budget.budget_id)
         assert found is not None
-        return BudgetView(budget=budget, period_start=found[0], spent=found[1], reserved=found[2])
+        lower = self.ledger.lower_bound(tenant, budget.budget_id)
+        return BudgetView(
+            budget=budget, period_start=found[0], spent=found[1], reserved=found[2], spent_lower_bound=lower
+        )
 
     def get(self, tenant: str, budget_id: str) -> BudgetView:
         budget = self.ledger.budget(tenant, budget_id)

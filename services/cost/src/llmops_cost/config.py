@@ -27,6 +27,12 @@ class CostSettings(ServiceSettings):
     )
     publish_timeout_s: float = Field(default=10.0, gt=0, description="How long a price change waits for Kafka")
     retry_after_s: int = Field(default=5, ge=1, description="Retry-After sent with a 503")
+    budget_seed_max_events: int = Field(
+        default=100_000, ge=1, description="Most older cost events one budget seed reads from the warehouse"
+    )
+    budget_seed_timeout_s: float = Field(
+        default=60.0, gt=0, description="Longest a budget seed from the warehouse may run"
+    )
     anomaly_interval_s: float = Field(
         default=3600.0, gt=0, description="How often the last hour's spend is checked for spikes (needs the warehouse)"
     )

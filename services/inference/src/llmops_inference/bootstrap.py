@@ -27,6 +27,7 @@ from llmops_kit.http.app import Component, ReadinessCheck, Runtime, create_servi
 from llmops_kit.http.body_limit import problem_refusal
 from llmops_kit.kafka.materializer import CompactedTopicMaterializer
 from llmops_kit.kafka.publisher import EventPublisher
+from llmops_kit.platform_client import warehouse_reader
 from llmops_pii.policy import PolicyBook
 from llmops_pii.records import PolicyRecordsView
 from llmops_pii.settings import PiiSettings
@@ -150,7 +151,11 @@ def _production_ports(settings: InferenceSettings) -> InferencePorts:
 def _budgets(settings: InferenceSettings) -> LedgerBudgets:
     """Budgets from the cost service's topics, enforced locally (docs/adr/0038)."""
     ledger = BudgetLedger(default_estimate=settings.budget_default_estimate_usd, hold_s=settings.budget_hold_s)
-    feed = BudgetFeed(settings.kafka_bootstrap_servers, ledger, security=settings.kafka_security, client_id=SERVICE)
+    feed = BudgetFeed(
+        settings.kafka_bootstrap_servers, ledger, security=settings.kafka_security, client_id=SERVICE,
+        history=warehouse_reader(settings), seed_max_events=settings.budget_seed_max_events,
+        seed_timeout_s=settings.budget_seed_timeout_s,
+    )  # fmt: skip
     return LedgerBudgets(ledger, feed)
 
 

@@ -42,6 +42,12 @@ class InferenceSettings(ServiceSettings):
         default=Decimal("0.01"), ge=0, description="Reserved for a call of a model whose cost was never seen yet"
     )
     budget_hold_s: float = Field(default=120.0, gt=0, description="Longest a reservation waits for its cost event")
+    budget_seed_max_events: int = Field(
+        default=100_000, ge=1, description="Most older cost events one budget seed reads from the warehouse"
+    )
+    budget_seed_timeout_s: float = Field(
+        default=60.0, gt=0, description="Longest a budget seed from the warehouse may run"
+    )
     max_embedding_inputs: int = Field(
         default=256, ge=1, le=2048, description="Most texts per embeddings request (413 above)"
     )
