@@ -944,7 +944,7 @@ def test_a_persistent_spool_for_the_gateway(helm: Path) -> None:
 
 def test_services_with_platform_clients_are_told_where_the_warehouse_and_gateway_are(helm: Path) -> None:
     index = by_kind_name(render(helm, []))
-    for name in ("evaluation", "feedback", "cost"):
+    for name in ("evaluation", "feedback", "cost", "inference"):
         data = index[("ConfigMap", fullname(name))]["data"]
         assert data["LLMOPS_WAREHOUSE_URL"] == f"http://{fullname('warehouse')}:8002"
         assert data["LLMOPS_GATEWAY_URL"] == f"http://{fullname('inference')}:8003"
