@@ -68,12 +68,16 @@ class BudgetSeeder:
         return [(budget_id, start) for budget_id, start in starts if start < horizon]
 
     async def seed_all(self) -> None:
-        """Seed every tenant with budgets (at start, once the budgets are loaded)."""
+        """Seed every tenant with budgets (at start, once the budgets are loaded), all within ``timeout_s``."""
+        deadline = asyncio.get_running_loop().time() + self.timeout_s
         for tenant in self.ledger.tenants():
-            await self.seed(tenant)
+            await self.seed(tenant, deadline=deadline)
 
-    async def seed(self, tenant: str, budget_id: str | None = None) -> None:
-        """Seed one tenant's budgets (or one of them, a budget defined later); never raises."""
+    async def seed(self, tenant: str, budget_id: str | None = None, *, deadline: float | None = None) -> None:
+        """Seed one tenant's budgets (or one of them, a budget defined later) before ``deadline`` (the loop's
+        clock; default: ``timeout_s`` from now); never raises."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout_s if deadline is None else deadline
         now = self._now()
         needs = [(b, s) for b, s in self._needs(tenant, now) if budget_id is None or b == budget_id]
         if not needs:
@@ -82,10 +86,11 @@ class BudgetSeeder:
         ids = [b for b, _ in needs]
         params = {"start": start.isoformat(), "end": end.isoformat()}
         try:
-            async with asyncio.timeout(self.timeout_s):
+            async with asyncio.timeout_at(deadline):
                 found = await self._read(tenant, params)
         except TimeoutError:
-            return self._partial(tenant, ids, f"the warehouse gave no answer within {self.timeout_s:g} s")
+            reason = f"the seed's time limit ({self.timeout_s:g} s) passed before the warehouse answered"
+            return self._partial(tenant, ids, reason)
         except HistoryError as exc:
             return self._partial(tenant, ids, f"the warehouse refused the read ({exc})")
         counted = sum(self._apply(tenant, row) for row in found.rows)

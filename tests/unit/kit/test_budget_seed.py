@@ -7,6 +7,7 @@ its contract suite); the counting path is the feed's own (CostView.count), the o
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -103,7 +104,19 @@ async def test_a_warehouse_that_never_answers_in_time_leaves_a_lower_bound() -> 
     ledger, _, seeder, _ = setup(history, timeout_s=0.05)
     await seeder.seed_all()
     assert spent(ledger) == Decimal(0)
-    assert "no answer within" in (ledger.lower_bound("acme", "all-time") or "")
+    assert "time limit" in (ledger.lower_bound("acme", "all-time") or "")
+
+
+async def test_the_time_limit_bounds_the_whole_start_not_each_tenant() -> None:
+    history = InMemoryHistory()
+    history.unavailable = True
+    ledger, _, seeder, _ = setup(history, timeout_s=0.2)
+    for n in range(20):
+        ledger.put(f"tenant-{n}", budget("all-time", period="total"))
+    started = asyncio.get_running_loop().time()
+    await seeder.seed_all()
+    assert asyncio.get_running_loop().time() - started < 2.0  # not 21 x 0.2 s: one deadline for every tenant
+    assert all(ledger.lower_bound(f"tenant-{n}", "all-time") for n in range(20))
 
 
 class Refusing:
