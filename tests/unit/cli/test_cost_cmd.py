@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import typer
 from llmops_cli.context import CliContext
-from llmops_cli.cost_cmd import budgets_app, cost_app
+from llmops_cli.cost_cmd import _budget_row, budgets_app, cost_app
 from llmops_cost.bootstrap import CostPorts, create_app
 from llmops_cost.config import CostSettings
 from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, hash_key
@@ -104,3 +104,11 @@ def test_budgets_set_list_show(invoke: Callable[..., Result]) -> None:
     assert "chat-daily" in listed.stdout and "app chat" in listed.stdout
     assert invoke("budgets", "show", "nope").exit_code == 2
     assert invoke("budgets", "set", "b", "--limit", "-3").exit_code == 2
+
+
+def test_a_budget_whose_spend_is_a_lower_bound_says_at_least() -> None:
+    view = {"budget": {"budget_id": "m", "scope": {"kind": "tenant"}, "period": "monthly", "limit": "5",
+                       "currency": "USD", "action": "alert"},
+            "spent": "1.5", "reserved": "0", "period_start": "2026-12-01T00:00:00Z"}  # fmt: skip
+    assert _budget_row(view)["spent"] == "1.5"
+    assert _budget_row({**view, "spent_lower_bound": "more than 100000 cost events"})["spent"] == "at least 1.5"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from types import SimpleNamespace
@@ -86,3 +87,15 @@ async def test_each_threshold_event_is_published_once_and_not_again_when_already
     assert [e.threshold for e in events] == [0.8, 1.0]
     assert [r.event.id for r in publisher.published] == [notifier.event(c).id for c in crossings[1:]]
     assert already == state_event_id("acme", "b1", crossings[0].period_start, "threshold_crossed", 0.5)
+
+
+async def test_a_spend_the_warehouse_seed_could_not_complete_is_shown_as_a_lower_bound(
+    make_client: Callable[..., httpx.AsyncClient],
+) -> None:
+    ledger = _ledger_with_budget()
+    async with make_client(ledger=ledger) as client:
+        exact = await client.get("/v1/budgets/b1", headers=auth("reader"))
+        assert exact.json()["spent_lower_bound"] is None
+        ledger.mark_lower_bound("acme", "b1", "more than 100000 cost events before Kafka's 14 days")
+        partial = await client.get("/v1/budgets/b1", headers=auth("reader"))
+        assert "more than 100000" in partial.json()["spent_lower_bound"]
