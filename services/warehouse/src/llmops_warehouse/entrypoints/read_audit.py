@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fastapi import Request
-from llmops_kit.access_audit import audit_read
+from llmops_kit.access_audit import audit_read, filter_names
 from llmops_kit.auth import Principal
 
 __all__ = ["AUDIT_TABLES", "audit_call_read", "audit_table_read"]
@@ -31,7 +31,7 @@ async def audit_table_read(
     if cursor is not None:
         return
     if table in AUDIT_TABLES:
-        await audit_read(request, caller, action="audit.read", resource=("table", table), details=_named(filters))
+        await audit_read(request, caller, action="audit.read", resource=("table", table), details=filter_names(filters))
     elif table == "calls":
         await audit_call_read(request, caller, "all", filters)
 
@@ -39,8 +39,6 @@ async def audit_table_read(
 async def audit_call_read(request: Request, caller: Principal, call_id: str, filters: Mapping[str, Any]) -> None:
     """The entry for a tenant key's read of stored calls (one call, or a first page of a list)."""
     if not caller.is_platform:
-        await audit_read(request, caller, action="calls.read", resource=("call", call_id), details=_named(filters))
-
-
-def _named(filters: Mapping[str, Any]) -> dict[str, Any]:
-    return {"filters": sorted(name for name, value in filters.items() if value not in (None, "all"))}
+        await audit_read(
+            request, caller, action="calls.read", resource=("call", call_id), details=filter_names(filters)
+        )
