@@ -83,13 +83,37 @@ async def test_audit_tables_are_audited_for_every_key_other_tables_are_not() -> 
         warehouse,
         ("/v1/events/audit_chain", SERVICE),
         ("/v1/events/api_keys", ANALYST),
-        ("/v1/events/feedback", ANALYST),
+        ("/v1/events/cost_records", ANALYST),
+        ("/v1/events/drift_reports", ANALYST),
     )
-    assert statuses == [200, 200, 200]
+    assert statuses == [200, 200, 200, 200]
     assert [(e.data.action, e.data.resource.type, e.data.resource.id) for e in audited] == [
         ("audit.read", "table", "audit_chain"),
         ("audit.read", "table", "api_keys"),
     ]
+
+
+async def test_tables_with_text_about_calls_are_audited_for_tenant_keys_as_the_services_own_routes() -> None:
+    """The warehouse serves every table: reading dataset examples or review items there is the same read as at
+    the evaluation or feedback service, so it is the same entry (else the services' entries could be bypassed)."""
+    statuses, audited = await entries(
+        warehouse,
+        ("/v1/events/dataset_examples", ANALYST),
+        ("/v1/events/review_items?call_id=c-1", ANALYST),
+        ("/v1/events/feedback", ANALYST),
+        ("/v1/events/evaluation_scores?cursor=not-issued", ANALYST),  # a later page: recorded at the first
+        ("/v1/events/evaluation_scores", ANALYST),
+        ("/v1/events/evaluation_scores", SERVICE),  # evaluation and feedback read scores to do their work
+    )
+    assert statuses == [200, 200, 200, 400, 200, 200]
+    assert [(e.data.action, e.data.resource.id, e.data.actor.id) for e in audited] == [
+        ("dataset.read", "dataset_examples", "alpha-analyst"),
+        ("review_items.read", "review_items", "alpha-analyst"),
+        ("feedback.read", "feedback", "alpha-analyst"),
+        ("scores.read", "evaluation_scores", "alpha-analyst"),
+    ]
+    assert audited[1].data.details == {"filters": ["call_id"]}
+    assert "c-1" not in json.dumps([e.model_dump(mode="json") for e in audited])
 
 
 async def test_reading_keys_is_audited() -> None:
@@ -135,7 +159,8 @@ async def test_reading_a_review_queues_items_is_audited_with_filter_names_only()
         assert (await client.post("/v1/review/queues/low/reviews", json=review, headers=REVIEWER)).status_code == 200
         read = await client.get("/v1/review/queues/low/items", params={"status": "done"}, headers=ANALYST)
         assert SUBJECT in read.text  # the read shows what a reviewer wrote about a stored call
-        assert (await client.get("/v1/review/queues/low/items", headers=SERVICE)).status_code == 200
+        assert (await client.get("/v1/review/queues/low/items", headers=ANALYST)).status_code == 200
+        assert (await client.get("/v1/review/queues/low/items", headers=SERVICE)).status_code == 200  # not audited
         assert (await client.get("/v1/review/queues/none/items", headers=ANALYST)).status_code == 404
         assert (await client.get("/v1/review/queues/low", headers=ANALYST)).status_code == 200  # progress only
         trail.failure = ConnectionError("broker unreachable")
@@ -143,7 +168,7 @@ async def test_reading_a_review_queues_items_is_audited_with_filter_names_only()
     audited = list(trail.on(AuditRecorded.topic))
     assert [(e.data.action, e.data.resource.type, e.data.resource.id, e.data.actor.id) for e in audited] == [
         ("review_items.read", "review_queue", "low", "alpha-analyst"),
-        ("review_items.read", "review_queue", "low", "svc"),
+        ("review_items.read", "review_queue", "low", "alpha-analyst"),
     ]
     assert [e.data.details for e in audited] == [{"filters": ["status"]}, {"filters": []}]
     assert {(e.data.outcome, e.tenant_id) for e in audited} == {("success", "alpha")} and without_subject(audited)
@@ -163,8 +188,9 @@ async def test_reading_a_datasets_examples_is_audited_per_page_with_counts_not_t
         assert (await client.post("/v1/datasets/faq", content=rows, headers=upload_headers)).status_code == 201
         first = await client.get("/v1/datasets/faq", headers=ANALYST)
         assert SUBJECT in first.text
-        later = await client.get("/v1/datasets/faq", params={"offset": 1, "limit": 1}, headers=SERVICE)
+        later = await client.get("/v1/datasets/faq", params={"offset": 1, "limit": 1}, headers=ANALYST)
         assert later.status_code == 200  # an offset is the caller's own: every page with examples is a read
+        assert (await client.get("/v1/datasets/faq", headers=SERVICE)).status_code == 200  # not audited
         for manifests_only in ("/v1/datasets/faq?limit=0", "/v1/datasets", "/v1/datasets/faq/versions"):
             assert (await client.get(manifests_only, headers=ANALYST)).status_code == 200
         assert (await client.get("/v1/datasets/none", headers=ANALYST)).status_code == 404
@@ -173,7 +199,7 @@ async def test_reading_a_datasets_examples_is_audited_per_page_with_counts_not_t
     audited = list(trail.on(AuditRecorded.topic))
     assert [(e.data.action, e.data.resource.type, e.data.resource.id, e.data.actor.id) for e in audited] == [
         ("dataset.read", "dataset", "faq", "alpha-analyst"),
-        ("dataset.read", "dataset", "faq", "svc"),
+        ("dataset.read", "dataset", "faq", "alpha-analyst"),
     ]
     assert [e.data.details for e in audited] == [
         {"version": 1, "offset": 0, "examples": 2},

@@ -3,8 +3,8 @@
 Creating a queue and assigning items need ``admin``; claiming, releasing and reviewing need ``feedback:write``
 (the ``reviewer`` role); reading queues and items needs ``calls:read``. The tenant is always the caller's, and
 the reviewer is the caller's API key id. Item ids (call ids may hold ``/``) travel in bodies, not paths.
-Reading a queue's items (reviewers' corrections and comments on stored calls) is a privileged read, on the audit
-trail before the items are sent (docs/governance.md, "Privileged reads").
+A tenant key's read of a queue's items (reviewers' corrections and comments on stored calls) is a privileged
+read, on the audit trail before the items are sent (docs/governance.md, "Privileged reads").
 """
 
 from __future__ import annotations
@@ -196,16 +196,18 @@ async def list_items(
     status: Annotated[Literal["open", "done"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> ItemPage:
-    """The queue's items in the order they are handed out, optionally only ``open`` or ``done`` ones. Audited
-    (``review_items.read``); 503 with ``Retry-After`` when the audit entry cannot be written."""
+    """The queue's items in the order they are handed out, optionally only ``open`` or ``done`` ones. A tenant
+    key's read is audited (``review_items.read``); 503 with ``Retry-After`` when its entry cannot be written."""
     try:
         desk.queue(principal.tenant_id, queue)
     except ReviewRefused as exc:
         raise _problem(exc) from None
     items = (i for i in desk.state.items(principal.tenant_id, queue).values() if status in (None, i.status))
     page = ItemPage(items=[i for _, i in zip(range(limit), items, strict=False)])
-    details = filter_names({"status": status})
-    await audit_read(request, principal, action="review_items.read", resource=("review_queue", queue), details=details)
+    if not principal.is_platform:  # a platform service's key is no person reading (as the warehouse's calls)
+        details = filter_names({"status": status})
+        resource = ("review_queue", queue)
+        await audit_read(request, principal, action="review_items.read", resource=resource, details=details)
     return page
 
 
