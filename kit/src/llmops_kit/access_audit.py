@@ -18,8 +18,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Collection
-from typing import NoReturn
+from collections.abc import Collection, Mapping
+from typing import Any, NoReturn
 
 from fastapi import HTTPException, Request
 from prometheus_client import Counter
@@ -29,7 +29,15 @@ from llmops_kit.audit import Actor, AuditTrail, identifier
 from llmops_kit.auth import TENANT_HEADER, TENANT_PATTERN, ApiKeyStore, Principal
 from llmops_kit.tasks import cancel_and_wait
 
-__all__ = ["OWNER_FIELDS", "READ_AUDIT_TIMEOUT_S", "DenialAudit", "audit_read", "refuse", "refuse_owner_fields"]
+__all__ = [
+    "OWNER_FIELDS",
+    "READ_AUDIT_TIMEOUT_S",
+    "DenialAudit",
+    "audit_read",
+    "filter_names",
+    "refuse",
+    "refuse_owner_fields",
+]
 
 OWNER_FIELDS = frozenset({"tenant_id", "tenant", "tenantid", "role", "key_id", "owner", "permissions"})
 """Body fields that would say whose a resource is or what a caller may do: the key decides those, never a body."""
@@ -121,6 +129,13 @@ async def audit_read(
     except Exception as exc:  # Kafka refused or was too slow: the read is not served
         log.warning("could not audit a privileged read of key %s (%s)", principal.key_id, action)
         raise _unaudited() from exc
+
+
+def filter_names(filters: Mapping[str, Any]) -> dict[str, JsonValue]:
+    """A read's ``details``: the names of the filters it used, never their values (a search or a user id is
+    subject data); a filter left out (``None``) or ``all`` was not used."""
+    used: list[JsonValue] = [name for name in sorted(filters) if filters[name] not in (None, "all")]
+    return {"filters": used}
 
 
 def _unaudited() -> HTTPException:

@@ -2,7 +2,9 @@
 
 Uploads are JSONL bodies bounded by ``EVALUATION_MAX_DATASET_BYTES`` (413 before anything is parsed); every
 line is checked on its own and the answer lists each refused line with its number and the reason. Reads need
-``calls:read``, writes ``admin``; the tenant is always the caller's.
+``calls:read``, writes ``admin``; the tenant is always the caller's. A tenant key's read of examples (inputs and
+expected outputs, often made from stored calls) is a privileged read, on the audit trail before the examples are
+sent (docs/governance.md, "Privileged reads"); manifests (names, counts, the filter's names) are not.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from llmops_kit.access_audit import audit_read
 from llmops_kit.audit import Actor
 from llmops_kit.http.body_limit import BodyLimit
 from llmops_kit.http.edge import read_body
 from llmops_kit.http.problems import ProblemError, problem_response
 from llmops_kit.platform_client import WarehouseReader
 from llmops_schemas.v1.runs import DatasetExampleAdded, DatasetVersionCreated
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from llmops_evaluation.entrypoints.http import PROBLEMS, Admin, Reader
@@ -201,15 +204,21 @@ async def list_versions(name: DatasetName, registry: Registry, caller: Reader) -
 @datasets_router.get("/v1/datasets/{name}", response_model=DatasetView, summary="One dataset version")
 async def show_dataset(
     name: DatasetName,
+    request: Request,
     registry: Registry,
     caller: Reader,
     version: Annotated[int | None, Query(ge=1, description="Default: the latest")] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=0, le=1000)] = 20,
 ) -> DatasetView:
-    """The version's manifest and examples ``offset`` to ``offset + limit``."""
+    """The version's manifest and examples ``offset`` to ``offset + limit``. A tenant key's read of a page with
+    examples is audited (``dataset.read``; every page: an offset is the caller's, not a continuation the service
+    issued); 503 with ``Retry-After`` when the audit entry cannot be written."""
     found = registry.get(caller.tenant_id, name, version)
     page = list(found.examples[offset : offset + limit])
+    if page and not caller.is_platform:  # a platform service's key is no person reading (as for stored calls)
+        details: dict[str, JsonValue] = {"version": found.manifest.version, "offset": offset, "examples": len(page)}
+        await audit_read(request, caller, action="dataset.read", resource=("dataset", name), details=details)
     return DatasetView(dataset=found.manifest, examples=page, erased=found.erased)
 
 

@@ -3,6 +3,8 @@
 Creating a queue and assigning items need ``admin``; claiming, releasing and reviewing need ``feedback:write``
 (the ``reviewer`` role); reading queues and items needs ``calls:read``. The tenant is always the caller's, and
 the reviewer is the caller's API key id. Item ids (call ids may hold ``/``) travel in bodies, not paths.
+A tenant key's read of a queue's items (reviewers' corrections and comments on stored calls) is a privileged
+read, on the audit trail before the items are sent (docs/governance.md, "Privileged reads").
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from http import HTTPStatus
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from llmops_kit.access_audit import audit_read, filter_names
 from llmops_kit.audit import Actor
 from llmops_kit.auth import Principal, requires
 from llmops_kit.http.problems import ProblemError, problem_response
@@ -187,18 +190,25 @@ async def get_queue(queue: QueueName, principal: Reader, desk: Desk) -> QueueVie
 @review_router.get("/queues/{queue}/items", response_model=ItemPage, summary="A queue's items")
 async def list_items(
     queue: QueueName,
+    request: Request,
     principal: Reader,
     desk: Desk,
     status: Annotated[Literal["open", "done"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> ItemPage:
-    """The queue's items in the order they are handed out, optionally only ``open`` or ``done`` ones."""
+    """The queue's items in the order they are handed out, optionally only ``open`` or ``done`` ones. A tenant
+    key's read is audited (``review_items.read``); 503 with ``Retry-After`` when its entry cannot be written."""
     try:
         desk.queue(principal.tenant_id, queue)
     except ReviewRefused as exc:
         raise _problem(exc) from None
     items = (i for i in desk.state.items(principal.tenant_id, queue).values() if status in (None, i.status))
-    return ItemPage(items=[i for _, i in zip(range(limit), items, strict=False)])
+    page = ItemPage(items=[i for _, i in zip(range(limit), items, strict=False)])
+    if not principal.is_platform:  # a platform service's key is no person reading (as the warehouse's calls)
+        details = filter_names({"status": status})
+        resource = ("review_queue", queue)
+        await audit_read(request, principal, action="review_items.read", resource=resource, details=details)
+    return page
 
 
 @review_router.post(
