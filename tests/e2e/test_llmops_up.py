@@ -34,6 +34,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from llmops_cli.demo import demo_calls
 from llmops_cli.erasure_demo import ERASURE_CALLS
+from llmops_cli.policy_demo import POLICY_APP
 from llmops_kit.infra import free_port
 
 from tests.fixtures.kafka import run_sync
@@ -51,7 +52,7 @@ PII_CALLS = 1  # the PII demo's call (app llmops-demo-pii), stored redacted
 RUN_CALLS = 2 * 5  # the offline-run demo: two runs of a five-example dataset (platform traffic, app "default")
 CHILDREN = {
     "kafka", "ingest", "warehouse", "model-server", "demo-upstream", "inference", "feedback", "evaluation", "cost",
-    "alerting", "governance-audit",
+    "alerting", "governance-audit", "drift-detection",
 }  # fmt: skip
 STOP_TIMEOUT_S = 60
 CLI_SETTINGS = {"LLMOPS_DATA_DIR", "LLMOPS_INGEST_URL", "LLMOPS_WAREHOUSE_URL", "LLMOPS_API_KEY"}
@@ -206,6 +207,13 @@ def _total_calls(session: Session, key: str) -> int:
     return sum(row["calls"] for row in json.loads(result.stdout)["items"])
 
 
+def _policy_demo_calls(session: Session) -> int:
+    """The calls of the policy demo's app (how many were admitted before the gateway read the policy varies)."""
+    listed = session.cli("calls", "--app", POLICY_APP, "--limit", "100", "--json")
+    assert listed.returncode == 0, listed.stderr
+    return len(json.loads(listed.stdout)["items"])
+
+
 def _ctrl_c(session: Session, up: UpProcess, *, twice: bool = False) -> None:
     """SIGINT, as Ctrl-C sends it: exit 0 in bounded time, no child process group left, no port answering.
 
@@ -247,7 +255,7 @@ def test_up_serves_the_cli_stops_on_ctrl_c_and_reuses_its_data_dir(session: Sess
     curl = f'curl -s -H "Authorization: Bearer $(jq -r .reader {session.data_dir}/credentials.json)" \\'
     assert curl in [line.strip() for line in first.lines], first.output  # a pipe gets whole lines, not wrapped
     keys = json.loads((session.data_dir / "credentials.json").read_text())
-    total = 200 + GATEWAY_CALLS + TOOL_CALLS + JUDGED_CALLS + PII_CALLS + BUDGET_CALLS + ERASURE_CALLS
+    base = 200 + GATEWAY_CALLS + TOOL_CALLS + JUDGED_CALLS + PII_CALLS + BUDGET_CALLS + ERASURE_CALLS
     assert "stored: Hi, I'm [PERSON] ([EMAIL], [PHONE]). Please refund card [CREDIT_CARD]" in first.output
     assert "budget: budget-demo's call refused, 429 insufficient_quota" in first.output, first.output
     assert re.search(r"cost: \d+ calls priced", first.output), first.output
@@ -270,6 +278,11 @@ def test_up_serves_the_cli_stops_on_ctrl_c_and_reuses_its_data_dir(session: Sess
     assert len(tools) == TOOL_CALLS
     assert tools[0]["choices"][0]["tool_calls"][0]["function"]["name"] == "get_weather"
     assert tools[1]["messages"][-1]["role"] == "tool" and "Lisbon" in tools[1]["choices"][0]["output"]
+
+    # the policy demo's calls: the ones admitted until the gateway had read the policy, then the one refused
+    policy_calls = _policy_demo_calls(session)
+    assert policy_calls >= 1
+    total = base + policy_calls
 
     # the CLI against the URLs and the writer key of credentials.json
     metrics = session.cli(
@@ -300,7 +313,7 @@ def test_up_serves_the_cli_stops_on_ctrl_c_and_reuses_its_data_dir(session: Sess
     second = session.up(demo_calls=200)
     second.wait_for("press Ctrl-C to stop", READY_TIMEOUT_S)
     assert json.loads((session.data_dir / "credentials.json").read_text()) == keys
-    assert _total_calls(session, keys["writer"]) == 2 * total
+    assert _total_calls(session, keys["writer"]) == 2 * base + _policy_demo_calls(session)
     assert "demo: 200 calls accepted" in second.output
     assert "prompt demo-assistant v2 labelled production" in second.output
     assert f"gateway: {GATEWAY_CALLS} chat completions answered, 0 failed" in second.output
