@@ -154,7 +154,9 @@ class ClickHouseErasures:
         with self._writing() as client:
             for rule in RULES:
                 where = _table_where(rule, subject_type, params, self._db)
-                if where is not None:
+                # A DELETE is a mutation over every part of the table and the mask a rewrite of the parts it
+                # touched: none for a table where nothing matches (most tables, a redelivery, a subject never seen).
+                if where is not None and self._holds(client, rule, where, params):
                     client.command(
                         f"DELETE FROM {self._db}.{rule.table} WHERE tenant_id = {{tenant:String}} AND ({where})",  # noqa: S608
                         parameters=params,
@@ -162,6 +164,10 @@ class ClickHouseErasures:
                     )
                     mask = f"ALTER TABLE {self._db}.{rule.table} APPLY DELETED MASK"
                     client.command(mask, settings={"mutations_sync": 0})
+
+    def _holds(self, client: Any, rule: TableRule, where: str, params: dict[str, Any]) -> bool:
+        sql = f"SELECT 1 FROM {self._db}.{rule.table} WHERE tenant_id = {{tenant:String}} AND ({where}) LIMIT 1"  # noqa: S608
+        return bool(client.query(sql, parameters=params, settings=_WRITE).result_rows)
 
     def calls_of(self, tenant_id: str, request_id: str) -> list[str]:
         """Every call id erased by the request."""
