@@ -101,11 +101,16 @@ async def read_chain(reader: WarehouseReader, tenant: str) -> tuple[list[dict[st
 
     A digest signs its tenant's id, so checking one tenant's rows as another's would report every digest as
     forged: rows of another tenant raise :class:`OtherTenantError` instead.
+
+    Digests are read first: a live chain grows while it is read (this very read is audited into it), and a
+    digest read after the chain could sign entries the chain read did not see, a false ``truncated``. A digest
+    read first signs only entries chained before it, which the chain read after holds (once the warehouse has
+    stored them: its lag on the chain topic alone can still show a fresh tail as cut; verify again to tell).
     """
     await reader.start()
     try:
-        rows = [_of(tenant, item) async for item in reader.events(tenant, "audit_chain")]
         digests = [_of(tenant, item) async for item in reader.events(tenant, "audit_digests")]
+        rows = [_of(tenant, item) async for item in reader.events(tenant, "audit_chain")]
     finally:
         await reader.stop()
     return rows, digests

@@ -53,6 +53,28 @@ def test_a_tampered_chain_exits_3_with_its_position(invoke: Invoke, fake: FakePl
     assert re.search(r"TAMPERED.*\n\s+edited at 123: ", result.output)
 
 
+def test_a_chain_growing_while_it_is_read_is_not_reported_truncated(invoke: Invoke, fake: FakePlatform) -> None:
+    # Each first read of an audit table is audited into the chain; the running writer chains the entry and signs
+    # a digest of it before the next read. A digest read after the chain would sign an entry the verify missed.
+    rows = chain(20)
+    signed = digests(rows, 5)
+    serve(fake, rows, signed)
+    answer = fake.override
+    assert answer is not None
+
+    def live(request: httpx.Request) -> httpx.Response:
+        response = answer(request)
+        if "cursor" not in request.url.params:
+            rows.extend(chain(1, prev_hash=rows[-1]["hash"], start=len(rows)))
+            signed[:] = digests(rows, 5)
+        return response
+
+    fake.override = live
+    result = invoke("audit", "verify", "--tenant", TENANT, "--public-key", PUBLIC, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["intact"]
+
+
 def test_the_public_key_may_be_a_file_or_llmops_ups(invoke: Invoke, fake: FakePlatform, data_dir: Path) -> None:
     rows = chain(10)
     serve(fake, rows, digests(rows, 5))

@@ -78,6 +78,14 @@ def test_a_deleted_entry_is_found_at_its_position(stored: tuple[Rows, Rows], pos
     assert first(check(rows, signed)) == ("missing", position)
 
 
+@pytest.mark.parametrize("position", [EVERY - 1, 2 * EVERY - 1])
+def test_a_deleted_entry_a_digest_ends_at_is_one_missing_finding(stored: tuple[Rows, Rows], position: int) -> None:
+    # Where the writer cut a digest depends on timing; deleting the entry it ends at is still only a deletion.
+    rows, signed = list(stored[0]), stored[1]
+    del rows[position]
+    assert [(f.kind, f.position) for f in check(rows, signed).findings] == [("missing", position)]
+
+
 @pytest.mark.parametrize("position", POSITIONS[:-1])
 def test_a_deleted_entry_is_found_even_when_later_ones_are_renumbered(stored: tuple[Rows, Rows], position: int) -> None:
     rows = [dict(row) for row in stored[0]]
