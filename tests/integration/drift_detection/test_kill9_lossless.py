@@ -35,6 +35,7 @@ from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.topics import TopicCatalog
 from llmops_schemas.v2 import CallRecorded
 
+from tests.integration.drift_detection.groups import start_group_at_the_end
 from tests.integration.warehouse.test_warehouse_consumer import _end_offsets, wait_until
 from tests.unit.evaluation.calls import call
 
@@ -98,9 +99,10 @@ async def test_a_kill_with_a_call_in_flight_loses_nothing_and_counts_nothing_twi
     partitions = [TopicPartition(CallRecorded.topic, _partition(t)) for t in tenants]
     now = datetime.now(UTC)
     calls = [call(t, call_id=f"{t}-{i}", started_at=now) for t in tenants for i in range(PER_TENANT)]
-    slow = f"slow-{run}"  # unique: the group reads the topic from the start, other runs' calls included
+    slow = f"slow-{run}"
     calls.insert(PER_TENANT // 2, call(tenants[0], call_id=slow, started_at=now))
-    ends_before = await _end_offsets(kafka_bootstrap, CallRecorded.topic)
+    # The group starts where these calls will land: the session's earlier calls are not this test's to fold.
+    ends_before = await start_group_at_the_end(kafka_bootstrap, group)
     producer = EventProducer(kafka_bootstrap, service="drift-it")
     await producer.start()
     try:

@@ -3,8 +3,8 @@
 The faust worker runs in process with a clock the test moves (the windows are in event time, their closing on
 the clock): two windows of one scope, the second with every latency doubled, then the clock past both. The
 first window has no reference (a report without a verdict, saying so), the second is checked against the
-first and drifts on latency. A poison record on the calls topic lands in its DLQ with the cause, and a
-platform call is not counted.
+first and drifts on latency; the warehouse's decoder takes each report (a UUID id). A poison record on the
+calls topic lands in its DLQ with the cause, and a platform call is not counted.
 """
 
 from __future__ import annotations
@@ -20,11 +20,15 @@ from llmops_drift_detection.references import References
 from llmops_drift_detection.stream import DriftStream
 from llmops_drift_detection.tables import decoded
 from llmops_drift_detection.windows import WindowKey
+from llmops_kit.kafka.messages import ConsumedMessage
 from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.topics import dlq_topic
 from llmops_schemas.registry import parse_event
 from llmops_schemas.v2 import CallRecorded, DriftReported
+from llmops_warehouse.entrypoints.consumer import Router
+from llmops_warehouse.tables import TABLES
 
+from tests.integration.drift_detection.groups import start_group_at_the_end
 from tests.integration.warehouse.test_warehouse_consumer import wait_until
 from tests.unit.evaluation.calls import call
 
@@ -57,11 +61,15 @@ async def _reports(bootstrap: str, tenant: str, count: int) -> list[DriftReporte
     )
     await consumer.start()
     found: list[DriftReported] = []
+    warehouse = Router(tables=tuple(TABLES), compacted=frozenset())
     try:
 
         async def enough() -> bool:
             for records in (await consumer.getmany(timeout_ms=200)).values():
-                found.extend(parse_event(r.value).data for r in records if r.key == tenant.encode())
+                mine = [r for r in records if r.key == tenant.encode()]
+                for r in mine:  # the warehouse stores it (it dead-letters a report whose id is not a UUID)
+                    warehouse.decode(ConsumedMessage(r.topic, r.partition, r.offset, r.key, r.value, (), r.timestamp))
+                found.extend(parse_event(r.value).data for r in mine)
             return len(found) >= count
 
         await wait_until(enough, f"{count} drift reports", timeout_s=120)
@@ -98,6 +106,7 @@ async def test_a_shifted_window_is_reported_as_drift(kafka_bootstrap: str) -> No
         kafka_bootstrap_servers=kafka_bootstrap, app_id=f"drift-detection-it-{uuid.uuid4().hex[:8]}", window_s=WINDOW_S,
         grace_s=5, close_interval_s=0.2, min_samples=30,
     )  # fmt: skip
+    await start_group_at_the_end(kafka_bootstrap, settings.app_id)  # not the session's earlier calls
     producer = EventProducer(kafka_bootstrap, service="drift-it")
     await producer.start()
     stream = DriftStream(

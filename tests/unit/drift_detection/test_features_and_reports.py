@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime
 
 from llmops_drift import DriftConfig
@@ -10,8 +11,13 @@ from llmops_drift_detection.features import Scope, features, scope_of
 from llmops_drift_detection.references import References, row_of_stored_call
 from llmops_drift_detection.reports import build_report
 from llmops_drift_detection.tables import encoded
+from llmops_kit.kafka.messages import ConsumedMessage
+from llmops_schemas import CloudEvent
 from llmops_schemas.v1 import TimeWindow
-from llmops_schemas.v2 import DriftReference
+from llmops_schemas.v2 import DriftReference, DriftReported
+from llmops_warehouse.entrypoints.consumer import Router
+from llmops_warehouse.events import StoredEvent
+from llmops_warehouse.tables import TABLES
 
 from tests.unit.evaluation.calls import call
 
@@ -80,6 +86,20 @@ def test_the_same_window_and_reference_give_the_same_report_id() -> None:
     again = build_report(*args, config=DriftConfig(), min_samples=30, include_platform=False)
 
     assert first.report_id == again.report_id
+
+
+def test_the_report_event_has_a_uuid_id_that_the_warehouse_stores() -> None:
+    # The service publishes the report under its report id (stream.py): the warehouse keys rows by UUID and
+    # dead-letters any other id, so a non-UUID id lost every streaming report.
+    report = build_report(SCOPE, SPAN, REFERENCE, _rows(50), _rows(50), config=DriftConfig(), min_samples=30,
+                          include_platform=False)  # fmt: skip
+    event = CloudEvent.wrap(report, source="/services/drift-detection", tenant_id="acme", event_id=report.report_id)
+    record = ConsumedMessage(DriftReported.topic, 0, 0, b"acme", event.to_json_bytes(), (), 0)
+
+    stored = Router(tables=tuple(TABLES), compacted=frozenset()).decode(record)
+
+    assert uuid.UUID(report.report_id).version == 5
+    assert isinstance(stored, StoredEvent) and stored.event_id == uuid.UUID(report.report_id)
 
 
 async def test_the_previous_window_rolls_and_a_pinned_one_stays() -> None:

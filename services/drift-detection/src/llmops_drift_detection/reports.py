@@ -2,13 +2,14 @@
 
 The report id derives from the scope, the window and the reference, so a window checked again after a restart
 (closed, published, then killed before its entries were deleted) yields the same event and the warehouse
-keeps one.
+keeps one. The id is a UUID (name-based, version 5): it is also the event's CloudEvent id, and the warehouse
+keys its rows by UUID (it dead-letters any other id).
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -21,14 +22,12 @@ from llmops_drift_detection.features import NUMERIC, Row, Scope
 __all__ = ["build_report", "no_reference_reason", "report_id"]
 
 _KINDS = {name: Kind.NUMERIC for name in NUMERIC}
+_NAMESPACE = uuid.UUID("3e9a7c1d-2f4b-4d6e-9b8a-1c5f7e0d2a64")
 
 
 def report_id(scope: Scope, window: TimeWindow, reference: DriftReference) -> str:
-    """The same scope, window and reference give the same id (the idempotency key of the event)."""
-    digest = hashlib.sha256(
-        f"{scope.encode()}|{window.start.isoformat()}|{reference.model_dump_json()}".encode()
-    ).hexdigest()
-    return f"drift_{digest[:32]}"
+    """The same scope, window and reference give the same UUID (the idempotency key and the event's id)."""
+    return str(uuid.uuid5(_NAMESPACE, f"{scope.encode()}|{window.start.isoformat()}|{reference.model_dump_json()}"))
 
 
 def _finite(value: float | None) -> float | None:
