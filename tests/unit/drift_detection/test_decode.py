@@ -25,7 +25,7 @@ def test_a_call_event_decodes() -> None:
 
 @pytest.mark.parametrize(
     ("value", "cause"),
-    [(b"not json", "not valid JSON"), (b'{"specversion": "1.0"}', "")],
+    [(b"not json", "not valid JSON"), (b'{"specversion": "1.0"}', "lacks required attributes: id, source")],
     ids=["garbage", "no-envelope"],
 )
 def test_anything_else_is_poison(value: bytes, cause: str) -> None:
