@@ -79,35 +79,37 @@ def _sparse(name: str, values: Sequence[object]) -> bool:
     return name.startswith(SPARSE_PREFIXES) or any(is_embedding(value) for value in values)
 
 
-def _same_dimension(values: list[object], dimension: int | None) -> tuple[list[object], int]:
-    """The embeddings of ``dimension`` (the most common one when None) and how many others were left out."""
-    if dimension is None:
-        sizes = Counter(len(v) for v in values if isinstance(v, list))
-        dimension = sizes.most_common(1)[0][0] if sizes else 0
-    kept = [v for v in values if not isinstance(v, list) or len(v) == dimension]
-    return kept, len(values) - len(kept)
+def _dimension(values: list[object]) -> int | None:
+    sizes = Counter(len(v) for v in values if isinstance(v, list))
+    return sizes.most_common(1)[0][0] if sizes else None
+
+
+def _alike(reference: list[object], current: list[object]) -> tuple[list[object], list[object], int]:
+    """Embeddings of one dimension, the reference's (the window's most common without one), and how many of the
+    window's were of another (an embedder changed: not comparable, and the engine would refuse the check)."""
+    dimension = _dimension(reference) or _dimension(current)
+    ref = [v for v in reference if not isinstance(v, list) or len(v) == dimension]
+    cur = [v for v in current if not isinstance(v, list) or len(v) == dimension]
+    return ref, cur, len(current) - len(cur)
 
 
 def _columns(baseline: Sequence[Row], current: Sequence[Row]) -> tuple[Columns, Columns, dict[str, str]]:
     """Both sides as columns: features only some calls have keep their present values only, with a note."""
     ref, cur = columns_of(baseline), columns_of(current)
     coverage: dict[str, str] = {}
-    for name in {*ref, *cur}:
+    for name in [*ref, *(name for name in cur if name not in ref)]:
         if not _sparse(name, [*ref.get(name, ()), *cur.get(name, ())]):
             continue
-        present = {side: [v for v in columns.get(name, ()) if v is not None] for side, columns in
-                   (("ref", ref), ("cur", cur))}  # fmt: skip
-        note = (f"on {len(present['cur'])} of {len(current)} calls in the window and {len(present['ref'])} of "
-                f"{len(baseline)} in the reference")  # fmt: skip
-        if any(is_embedding(v) for v in present["ref"] + present["cur"]):
-            present["ref"], _ = _same_dimension(present["ref"], None)
-            dimension = len(present["ref"][0]) if present["ref"] else None  # type: ignore[arg-type]
-            present["cur"], other = _same_dimension(present["cur"], dimension)
-            note += f"; {other} embedding(s) of another dimension than the reference's left out" if other else ""
-        for side, columns in (("ref", ref), ("cur", cur)):
+        ref_values = [v for v in ref.get(name, ()) if v is not None]
+        cur_values = [v for v in cur.get(name, ()) if v is not None]
+        coverage[name] = (f"on {len(cur_values)} of {len(current)} calls in the window and {len(ref_values)} of "
+                          f"{len(baseline)} in the reference")  # fmt: skip
+        ref_values, cur_values, other = _alike(ref_values, cur_values)
+        if other:
+            coverage[name] += f"; {other} embedding(s) of another dimension than the reference's left out"
+        for columns, values in ((ref, ref_values), (cur, cur_values)):
             if name in columns:
-                columns[name] = present[side]
-        coverage[name] = note
+                columns[name] = values
     return ref, cur, coverage
 
 
