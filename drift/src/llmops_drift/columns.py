@@ -18,7 +18,16 @@ from enum import StrEnum
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["MISSING", "TEXT_MIN_WORDS", "Kind", "NumericColumn", "categorical_values", "infer_kind", "numeric_column"]
+__all__ = [
+    "MISSING",
+    "TEXT_MIN_WORDS",
+    "Kind",
+    "NumericColumn",
+    "categorical_values",
+    "infer_kind",
+    "numeric_column",
+    "vectors",
+]
 
 TEXT_MIN_WORDS = 3.0
 MISSING = "<missing>"
@@ -81,3 +90,20 @@ def numeric_column(values: Sequence[object]) -> NumericColumn:
 def categorical_values(values: Sequence[object]) -> list[str]:
     """Every value as a category: absent ones are ``MISSING``, others their string (``True`` is ``"True"``)."""
     return [str(value) if _present(value) else MISSING for value in values]
+
+
+def vectors(name: str, values: Sequence[object]) -> tuple[NDArray[np.float64], list[int]]:
+    """The embeddings of ``values`` as the rows of an array, and the positions they came from.
+
+    Absent, empty and non-list values and vectors with a non-finite component are left out; vectors of
+    different dimensions are a ``ValueError`` naming ``name`` (they cannot come from one embedder).
+    """
+    found = [(i, value) for i, value in enumerate(values) if isinstance(value, list) and value]
+    dimensions = sorted({len(value) for _, value in found})
+    if len(dimensions) > 1:
+        raise ValueError(f"feature {name!r}: embeddings of different dimensions ({dimensions})")
+    array = np.asarray([value for _, value in found], dtype=np.float64)
+    if not found:
+        return array, []
+    finite = np.isfinite(array).all(axis=1)
+    return array[finite], [i for (i, _), keep in zip(found, finite, strict=True) if keep]

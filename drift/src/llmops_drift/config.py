@@ -30,8 +30,10 @@ class DriftConfig:
     ``min_samples``: per kind, the fewest present values on each side for a verdict. ``effect_floor``: per kind,
     the effect size a significant difference must also reach. ``max_rows``/``mmd_permutations``: bounds on the
     cost of the classifier and MMD (rows sampled per side; seeded by ``seed``, so a check is reproducible).
-    ``topics``: when above 0, each text feature also gets a ``<name>:topic`` feature, the texts' clusters in a
-    topic model of that many topics fitted on the reference (``llmops_drift.topics``); 0, the default, adds none.
+    ``topics``: when above 0, each text and embedding feature also gets a ``<name>:topic`` feature, its rows'
+    clusters in a model of that many topics fitted on the reference (``llmops_drift.topics``); 0, the default,
+    adds none. ``mmd_permutations`` is the first round of the MMD test: more follow when none reaches the
+    observed statistic, enough for an embedding to pass Benjamini-Hochberg alone (``llmops_drift.features``).
     """
 
     fdr: float = 0.01

@@ -108,7 +108,7 @@ def _measure_all(
         if ref is None or cur is None:
             measured[name] = _absent(kind, "reference" if ref is None else "current", (len(ref or ()), len(cur or ())))
         else:
-            measured[name] = measure(name, kind, ref, cur, config)
+            measured[name] = measure(name, kind, ref, cur, config, features=len(kinds))
     return measured
 
 
@@ -133,9 +133,8 @@ def check(
     config = config or DriftConfig()
     kinds_of = _kinds(reference, current, kinds or {})
     if config.topics:
-        texts = [name for name, kind in kinds_of.items() if kind is Kind.TEXT]
-        extra_ref, extra_cur = topic_columns(reference, current, texts, topics=config.topics,
-                                             min_rows=config.min_samples[Kind.TEXT], seed=config.seed)  # fmt: skip
+        extra_ref, extra_cur = topic_columns(reference, current, kinds_of, topics=config.topics,
+                                             min_rows=config.min_samples, seed=config.seed)  # fmt: skip
         reference, current = {**reference, **extra_ref}, {**current, **extra_cur}
         kinds_of |= dict.fromkeys(extra_ref, Kind.CATEGORICAL)
     measured = _measure_all(reference, current, kinds_of, config)

@@ -30,6 +30,8 @@ from sklearn.model_selection import StratifiedKFold
 __all__ = ["ClassifierOutcome", "MmdOutcome", "domain_classifier", "mmd_test"]
 
 FOLDS = 5
+_BATCH = 500
+"""Relabellings per matrix product in the MMD test (memory: rows x batch floats)."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,18 @@ def _mmd2(kernel: NDArray[np.float64], is_current: NDArray[np.bool_]) -> NDArray
     return np.asarray(kxx + kyy - 2 * (x * ky).sum(axis=0) / (n * m))
 
 
+def _exceeding(
+    kernel: NDArray[np.float64], is_current: NDArray[np.bool_], observed: float, count: int, rng: np.random.Generator
+) -> int:
+    """How many of ``count`` random relabellings give an MMD at least ``observed`` (in batches: bounded memory)."""
+    exceed = 0
+    for done in range(0, count, _BATCH):
+        batch = min(_BATCH, count - done)
+        shuffled = np.column_stack([rng.permutation(is_current) for _ in range(batch)])
+        exceed += int((_mmd2(kernel, shuffled) >= observed).sum())
+    return exceed
+
+
 def mmd_test(
     reference: NDArray[np.float64],
     current: NDArray[np.float64],
@@ -121,8 +135,15 @@ def mmd_test(
     max_rows: int,
     permutations: int,
     seed: int,
+    max_permutations: int | None = None,
 ) -> MmdOutcome:
-    """Kernel two-sample test of two arrays of vectors (rows are observations)."""
+    """Kernel two-sample test of two arrays of vectors (rows are observations).
+
+    ``permutations`` relabellings first; when none reaches the observed MMD (the p-value is at its floor,
+    1 / (1 + permutations)), more up to ``max_permutations`` in all, so that a small p-value can be told apart
+    from a merely unremarkable one (a sequential Monte Carlo test: it stops early only when the p-value is
+    already large).
+    """
     rng = np.random.default_rng(seed)
     ref = reference[_sample(len(reference), max_rows, rng)]
     cur = current[_sample(len(current), max_rows, rng)]
@@ -131,7 +152,9 @@ def mmd_test(
     bandwidth = float(np.median(squared[squared > 0])) if (squared > 0).any() else 1.0
     kernel = np.exp(-squared / bandwidth)
     is_current = np.r_[np.zeros(len(ref), bool), np.ones(len(cur), bool)]
-    shuffled = np.column_stack([rng.permutation(is_current) for _ in range(permutations)])
     observed = float(_mmd2(kernel, is_current[:, None])[0])
-    exceed = int((_mmd2(kernel, shuffled) >= observed).sum())
-    return MmdOutcome(max(observed, 0.0), (1 + exceed) / (1 + permutations), (len(ref), len(cur)))
+    done, exceed = permutations, _exceeding(kernel, is_current, observed, permutations, rng)
+    if exceed == 0 and max_permutations is not None and max_permutations > permutations:
+        exceed = _exceeding(kernel, is_current, observed, max_permutations - permutations, rng)
+        done = max_permutations
+    return MmdOutcome(max(observed, 0.0), (1 + exceed) / (1 + done), (len(ref), len(cur)))

@@ -121,6 +121,9 @@ def test_the_up_demo_finds_the_injected_drift_and_none_without_it() -> None:
 
     assert "as drawn dataset_drift=False" in out.getvalue()
     assert "injected dataset_drift=True on latency_ms (ks" in out.getvalue()
+    assert "lower on the scored half of the current calls, dataset_drift=True on score:relevance@1/relevance;" in (
+        out.getvalue()
+    )
 
 
 def test_files_over_the_bounds_are_refused_before_reading(invoke: Invoke, tmp_path: Path, monkeypatch) -> None:

@@ -185,3 +185,36 @@ def test_topics_fitted_on_the_reference_show_which_way_text_moved(rng: np.random
     moved_topics = check(reference, moved, config=config).features["t:topic"]
     assert moved_topics.kind is Kind.CATEGORICAL and moved_topics.drift is True
     assert "t:topic" not in check(reference, moved).features  # off by default
+
+
+def _directions(rng: np.random.Generator, n: int, centres: np.ndarray, weights: list[float]) -> list[object]:
+    """Unit vectors around ``centres`` (rows), drawn with ``weights``: embeddings of a few topics."""
+    picks = rng.choice(len(centres), n, p=weights)
+    points = centres[picks] + rng.normal(0, 0.3, (n, centres.shape[1]))
+    return (points / np.linalg.norm(points, axis=1, keepdims=True)).tolist()
+
+
+def test_an_embedding_shift_drifts_alone_among_many_features(rng: np.random.Generator) -> None:
+    """With 200 permutations the MMD p-value could not fall under BH's fdr / features: more permutations follow."""
+    centres = rng.normal(0, 1, (4, 24))
+    reference = {f"x{i}": _numbers(rng, 400) for i in range(12)} | {"e": _directions(rng, 400, centres, [0.25] * 4)}
+    same = {f"x{i}": _numbers(rng, 300) for i in range(12)} | {"e": _directions(rng, 300, centres, [0.25] * 4)}
+    moved = same | {"e": _directions(rng, 300, centres, [0.7, 0.1, 0.1, 0.1])}
+
+    assert check(reference, same).dataset_drift is False
+    report = check(reference, moved)
+    assert report.drifted == ["e"]
+    assert report.features["e"].p_value is not None and report.features["e"].p_value < 0.01 / 13
+
+
+def test_embedding_topics_fitted_on_the_reference_show_which_way_embeddings_moved(rng: np.random.Generator) -> None:
+    centres = rng.normal(0, 1, (4, 24))
+    reference = {"e": _directions(rng, 400, centres, [0.25] * 4) + [None] * 50}
+    same = {"e": _directions(rng, 300, centres, [0.25] * 4)}
+    moved = {"e": [None] * 20 + _directions(rng, 300, centres, [0.7, 0.1, 0.1, 0.1])}
+    config = DriftConfig(topics=4)
+
+    assert check(reference, same, config=config).features["e:topic"].drift is False
+    topics = check(reference, moved, config=config).features["e:topic"]
+    assert topics.kind is Kind.CATEGORICAL and topics.drift is True
+    assert "e:topic" not in check(reference, moved).features  # off by default

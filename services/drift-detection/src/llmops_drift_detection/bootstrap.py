@@ -17,6 +17,7 @@ from llmops_schemas.v2 import CallRecorded, DriftReported
 from llmops_drift_detection import __version__
 from llmops_drift_detection.config import DriftDetectionSettings
 from llmops_drift_detection.entrypoints.http import WINDOWS, router
+from llmops_drift_detection.outcomes import Outcomes
 from llmops_drift_detection.references import References, parse_period
 from llmops_drift_detection.stream import REFERENCES_TOPIC, WINDOWS_TOPIC, DriftStream
 
@@ -33,10 +34,13 @@ async def _always_ready() -> bool:
 async def _kafka_runtime(app: FastAPI, settings: DriftDetectionSettings) -> Runtime:
     bootstrap, security = settings.kafka_bootstrap_servers, settings.kafka_security
     producer = EventProducer(bootstrap, service=SERVICE, security=security)
-    reader = warehouse_reader(settings) if settings.reference == "dataset" else None
+    reader = warehouse_reader(settings)  # pinned datasets, and every window's scores and feedback
+    outcomes = Outcomes(reader, lag_s=settings.grace_s, max_rows=settings.outcomes_max_rows,
+                        timeout_s=settings.outcomes_timeout_s) if reader else None  # fmt: skip
     references = References(
         settings.reference, settings.min_samples, reader=reader, max_calls=settings.reference_max_calls,
-        period=parse_period(settings.reference_start, settings.reference_end),
+        period=parse_period(settings.reference_start, settings.reference_end), outcomes=outcomes,
+        max_embeddings=settings.reference_max_embeddings,
     )  # fmt: skip
     stream = DriftStream(settings, out=producer, dead_letters=producer, references=references)
     components: list[Component] = []

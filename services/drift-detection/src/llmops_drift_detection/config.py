@@ -49,6 +49,12 @@ class DriftDetectionSettings(ServiceSettings):
     reference_start: str | None = Field(default=None, description="ISO time: start of the pinned dataset")
     reference_end: str | None = Field(default=None, description="ISO time: end of the pinned dataset")
     reference_max_calls: int = Field(default=2000, ge=10, le=100_000, description="Calls read for a dataset reference")
+    reference_max_embeddings: int = Field(default=250, ge=0, le=1000, description="Embeddings a window reference keeps")
+    topics: int = Field(default=8, ge=0, le=50, description="Topics of the embeddings' topic feature (0: none)")
+    outcomes_max_rows: int = Field(
+        default=20_000, ge=100, le=200_000, description="Score and feedback events read per closed window and table"
+    )
+    outcomes_timeout_s: float = Field(default=30.0, gt=0, le=600, description="Bound on a window's score reads")
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body accepted")
 
     @model_validator(mode="after")

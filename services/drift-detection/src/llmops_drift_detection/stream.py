@@ -90,7 +90,7 @@ class DriftStream:
             settings, out, dead_letters, references, clock
         )  # fmt: skip
         self.windowing = Windowing(settings.window_s, settings.step_s, settings.grace_s)
-        self.config = DriftConfig(fdr=settings.fdr)
+        self.config = DriftConfig(fdr=settings.fdr, topics=settings.topics)
         self._counts: Counter[tuple[str, float]] = Counter()
         self._closer: asyncio.Task[None] | None = None
         partitions = TopicCatalog.load().get(CallRecorded.topic).partitions
@@ -219,10 +219,13 @@ class DriftStream:
         entries = [lookup(self.windows.data, text) for text in window.keys]
         partition, rows = entries[0]["p"], [entry["f"] for entry in entries]
         span = TimeWindow(start=_iso(window.start), end=_iso(window.end))
+        calls = {WindowKey.decode(text).call_id: row for text, row in zip(window.keys, rows, strict=True)}
+        joined = await self.references.with_outcomes(window.scope, span.start, span.end, calls)  # scores, feedback
+        rows = joined.rows
         reference, baseline = await self.references.reference(window.scope, span, self.reference_rows.data)
         report = await asyncio.to_thread(
             build_report, window.scope, span, reference, rows, baseline, config=self.config,
-            min_samples=self.settings.min_samples, include_platform=self.settings.include_platform,
+            min_samples=self.settings.min_samples, include_platform=self.settings.include_platform, notes=joined.notes,
         )  # fmt: skip
         event = CloudEvent.wrap(
             report, source=self.settings.source, tenant_id=window.scope.tenant, event_id=report.report_id
