@@ -48,7 +48,6 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from llmops_cost import handlers  # noqa: E402
 from llmops_cost.config import CostSettings  # noqa: E402
 from llmops_cost.entrypoints.consumer import build_consumer, read_call  # noqa: E402
 from llmops_cost.handlers import Pricer  # noqa: E402
@@ -223,10 +222,6 @@ def main() -> None:
     parser.add_argument("--kafka-calls", type=int, default=100_000)
     parser.add_argument("--kafka-batch", type=int, default=CostSettings().batch_size)
     parser.add_argument("--profile", action="store_true", help="cProfile the loop of the --kafka run")
-    parser.add_argument(
-        "--publish-slice", type=int, default=handlers.PUBLISH_SLICE,
-        help="calls priced between two sends of a batch (the batch size: one send after pricing all, as before)",
-    )  # fmt: skip
     parser.add_argument("--skip-budget", action="store_true", help="leave out the budget check")
     args = parser.parse_args()
     raw = [_call(i) for i in range(args.calls)]
@@ -240,11 +235,9 @@ def main() -> None:
         print(f"  {stage:7s} {seconds * 1e6:7.1f} us")
     print(f"  => {1 / median['total']:,.0f} cost events/s per process (CPU-bound, before Kafka's client)")
     if args.kafka:
-        handlers.PUBLISH_SLICE = args.publish_slice
         found = asyncio.run(_through_kafka([_call(i) for i in range(args.kafka_calls)], args.kafka_batch, args.profile))
         print(
-            f"with Kafka in the loop ({found['events']:,.0f} calls, batches of {args.kafka_batch}, "
-            f"sent in slices of {args.publish_slice}): "
+            f"with Kafka in the loop ({found['events']:,.0f} calls, batches of {args.kafka_batch}): "
             f"{found['rate']:,.0f} cost events/s wall, {found['cpu_us']:.1f} us CPU per event "
             f"(=> {1e6 / found['cpu_us']:,.0f}/s per process if it had a core to itself); "
             f"{found['sending']:.0%} of the time in the producer's publish (encode, send, acks)"

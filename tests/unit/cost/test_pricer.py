@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from llmops_cost.handlers import PUBLISH_SLICE, Pricer, cost_event_id, price_calls
+from llmops_cost.handlers import Pricer, cost_event_id, price_calls
 from llmops_cost.prices import PriceBook
 from llmops_cost.tokens import TokenCounter
 from llmops_kit.kafka.publisher import InMemoryPublisher
@@ -79,31 +79,6 @@ async def test_a_batch_is_published_on_the_cost_topic(pricer: Pricer) -> None:
     costs = out.of(CostRecorded)
     assert [c.call_id for c in costs] == ["c-0", "c-1", "c-2"]
     assert {p.topic for p in out.published} == {"llmops.costs.recorded"}
-
-
-class FailingSecondSend(InMemoryPublisher):
-    """Kafka refuses the second send of a batch; the others are acknowledged."""
-
-    async def publish_many(self, events: Any, *, topic: str | None = None) -> None:
-        self.failure = ConnectionError("broker gone") if self.attempts == 1 else None
-        await super().publish_many(events, topic=topic)
-
-
-async def test_a_batch_is_sent_in_slices_and_returns_once_every_slice_is_acknowledged(pricer: Pricer) -> None:
-    out = InMemoryPublisher()
-    calls = [_call(call_id=f"c-{i}") for i in range(PUBLISH_SLICE * 2 + 1)]
-    assert await price_calls(calls, pricer, out) == len(calls)
-    assert out.attempts == 3
-    assert [e.data.call_id for e in out.on(CostRecorded.topic)] == [f"c-{i}" for i in range(len(calls))]
-
-
-async def test_a_slice_kafka_refuses_fails_the_batch_after_the_other_sends_ended(pricer: Pricer) -> None:
-    out = FailingSecondSend()
-    calls = [_call(call_id=f"c-{i}") for i in range(PUBLISH_SLICE * 3)]
-    with pytest.raises(ConnectionError):
-        await price_calls(calls, pricer, out)
-    assert out.attempts == 3  # every slice was tried; none is left running after the batch failed
-    assert len(out.on(CostRecorded.topic)) == PUBLISH_SLICE * 2
 
 
 def test_a_v1_cost_is_upcast_to_a_priced_v2() -> None:

@@ -8,7 +8,6 @@ counted (``llmops_cost_unpriced_total``), never priced by a guess.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,8 +26,6 @@ from llmops_cost.tokens import TokenCounter
 __all__ = ["COST_NAMESPACE", "CallEvent", "Pricer", "cost_event_id", "price_calls"]
 
 COST_NAMESPACE = uuid.UUID("5d1f3c1e-8b8a-4f57-9d55-0c6f2f0b7c21")
-PUBLISH_SLICE = 250
-"""Calls priced between two sends of a batch: a slice is sent (and acknowledged) while the next is priced."""
 _AMOUNT_LIMIT = 10**18
 
 
@@ -167,21 +164,7 @@ class Pricer:
 
 
 async def price_calls(calls: Sequence[CallEvent], pricer: Pricer, out: EventPublisher) -> int:
-    """Publish the cost of every call of a batch; returns once Kafka acknowledged all of them (the loop commits
-    only after this returns, so a batch is still priced at least once and counted once by its event ids).
-
-    The batch goes out in slices of :data:`PUBLISH_SLICE`: each slice's send starts before the next slice is
-    priced, so waiting for ``acks=all`` overlaps the pricing instead of following it (30 % of a batch's time
-    was that wait, docs/benchmarks.md). A failure waits for the slices already sent, then raises.
-    """
-    sends: list[asyncio.Future[Any]] = []
-    try:
-        for start in range(0, len(calls), PUBLISH_SLICE):
-            events = [pricer.price(call) for call in calls[start : start + PUBLISH_SLICE]]
-            sends.append(asyncio.ensure_future(out.publish_many(events)))
-            await asyncio.sleep(0)  # the send queues its records while the next slice is priced
-        await asyncio.gather(*sends)
-    except BaseException:
-        await asyncio.gather(*sends, return_exceptions=True)  # no send outlives the batch
-        raise
-    return len(calls)
+    """Publish the cost of every call of a batch together (the loop commits only after this returns)."""
+    events = [pricer.price(call) for call in calls]
+    await out.publish_many(events)
+    return len(events)
