@@ -6,12 +6,11 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import httpx
-from llmops_kit.budgets import BudgetLedger
 from llmops_kit.kafka.publisher import InMemoryPublisher
 from llmops_schemas.v1 import BudgetConfigured
 from llmops_schemas.v2 import AuditRecorded
 
-from tests.unit.cost.conftest import NOW, auth
+from tests.unit.cost.conftest import auth, ledger_with_budget
 
 BUDGET = {"name": "chat daily", "scope": {"kind": "app", "value": "chat"}, "period": "daily", "limit": "5",
           "currency": "USD", "action": "block"}  # fmt: skip
@@ -47,19 +46,10 @@ async def test_bad_budgets_are_refused_with_the_reason(client: httpx.AsyncClient
     assert (await client.put("/v1/budgets/b", json=BUDGET, headers=auth("reader"))).status_code == 403
 
 
-def _ledger_with_budget() -> BudgetLedger:
-    ledger = BudgetLedger()
-    ledger.put("acme", BudgetConfigured(
-        budget_id="b1", name="b1", scope={"kind": "tenant"}, period="daily", limit=Decimal(1), version=1,  # type: ignore[arg-type]
-        updated_by="admin", updated_at=NOW,
-    ))  # fmt: skip
-    return ledger
-
-
 async def test_a_spend_the_warehouse_seed_could_not_complete_is_shown_as_a_lower_bound(
     make_client: Callable[..., httpx.AsyncClient],
 ) -> None:
-    ledger = _ledger_with_budget()
+    ledger = ledger_with_budget()
     async with make_client(ledger=ledger) as client:
         exact = await client.get("/v1/budgets/b1", headers=auth("reader"))
         assert exact.json()["spent_lower_bound"] is None

@@ -15,24 +15,14 @@ from typing import Any
 
 from aiokafka import TopicPartition
 from llmops_cost.thresholds import Ownership, ThresholdNotifier, partition_of, state_event_id
-from llmops_kit.budgets import BudgetLedger
 from llmops_kit.kafka.publisher import InMemoryPublisher
 from llmops_schemas import CloudEvent
-from llmops_schemas.v1 import BudgetConfigured, BudgetStateChanged
+from llmops_schemas.v1 import BudgetStateChanged
 
-from tests.unit.cost.conftest import NOW
+from tests.unit.cost.conftest import NOW, ledger_with_budget
 
 PARTITIONS = 3
 ACME = partition_of("acme", PARTITIONS)
-
-
-def _ledger() -> BudgetLedger:
-    ledger = BudgetLedger()
-    ledger.put("acme", BudgetConfigured(
-        budget_id="b1", name="b1", scope={"kind": "tenant"}, period="daily", limit=Decimal(1), version=1,  # type: ignore[arg-type]
-        updated_by="admin", updated_at=NOW,
-    ))  # fmt: skip
-    return ledger
 
 
 def _cost(i: int, amount: str) -> SimpleNamespace:
@@ -44,7 +34,7 @@ class Replica:
     """One replica's ledger, ownership (set by hand) and notifier, publishing to ``topic``."""
 
     def __init__(self, topic: InMemoryPublisher, owned: set[int]) -> None:
-        self.ledger = _ledger()
+        self.ledger = ledger_with_budget()
         self.owner = Ownership("127.0.0.1:1", group_id="unit")
         self.owner.partitions, self.owner.owned = PARTITIONS, owned
         self.notifier = ThresholdNotifier(
@@ -150,7 +140,7 @@ async def test_a_revocation_waits_for_the_publish_in_flight_so_the_next_owner_re
 
 
 async def test_the_ledger_gives_the_crossings_of_the_current_periods_to_a_new_owner() -> None:
-    ledger = _ledger()
+    ledger = ledger_with_budget()
     ledger.record("acme", "e0", _cost(0, "0.9"))
     crossings = ledger.crossings("acme")
     assert [(c.threshold, c.spent) for c in crossings] == [(0.5, Decimal("0.9")), (0.8, Decimal("0.9"))]
