@@ -1,7 +1,8 @@
 """Privileged reads are on the audit trail before their data is sent (docs/governance.md, "Privileged reads"):
-key reads, audit-table reads, tenant keys' reads of stored calls, a review queue's items, a dataset's examples;
-one entry per query, filter names but never their values; a read whose entry Kafka does not take is refused
-(503), and so is one before auditing started."""
+key reads, audit-table reads, tenant keys' reads of stored calls, a review queue's items and item actions, a
+dataset's examples; one entry per query, filter names but never their values; a read whose entry Kafka does not
+take is refused (503), and so is one before auditing started. An item action that changes state writes its entry
+first: refused, it changes nothing (docs/adr/0052)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from llmops_kit.access_audit import DenialAudit
 from llmops_kit.audit import AuditTrail
 from llmops_kit.auth import TENANT_HEADER, ApiKeyStore
 from llmops_kit.kafka.publisher import InMemoryPublisher
-from llmops_schemas.v1 import AuditRecorded
+from llmops_schemas.v1 import AuditRecorded, ReviewItemUpdated
 
 from tests.unit.feedback.history import InMemoryHistory
 from tests.unit.feedback.support import NOW
@@ -173,9 +174,90 @@ async def test_reading_a_review_queues_items_is_audited_with_filter_names_only()
         trail.failure = ConnectionError("broker unreachable")
         refused = await client.get("/v1/review/queues/low/items", headers=ANALYST)
     assert reads_on(trail, refused) == [
+        ("review_item.next", "review_item", "call-0", "alpha-reviewer", {"queue": "low", "change": "claimed"}),
+        ("review_item.review", "review_item", "call-0", "alpha-reviewer", {"queue": "low", "change": "reviewed"}),
         ("review_items.read", "review_queue", "low", "alpha-analyst", {"filters": ["status"]}),
         ("review_items.read", "review_queue", "low", "alpha-analyst", {"filters": []}),
     ]
+
+
+def review_desk(trail: InMemoryPublisher, published: InMemoryPublisher) -> tuple[Any, ReviewState]:
+    """The feedback app over ``published`` with an access trail on ``trail``, two low-scored calls to review."""
+    history = InMemoryHistory()
+    for n in range(2):
+        history.add("alpha", "evaluation_scores", scores_pass(f"call-{n}", 0.1), NOW - timedelta(hours=n + 1))
+    state = ReviewState()
+    state.queues_view.mark_caught_up()
+    state.items_view.mark_caught_up()
+    keys = store(DenialAudit(AuditTrail(trail, source="/tests/reads")))
+    ports = FeedbackPorts(published, keys, clock=lambda: NOW, review_state=state, history=history)
+    return feedback_app(FeedbackSettings(), ports=ports), state
+
+
+LOW_QUEUE = {
+    "name": "low",
+    "source": "low_score",
+    "params": {"evaluator": "judge", "below": 0.5},
+    "reviews_per_item": 2,
+}
+
+
+async def test_review_item_actions_are_audited_before_they_change_anything() -> None:
+    trail, published = InMemoryPublisher(), InMemoryPublisher()
+    app, state = review_desk(trail, published)
+    async with served(app) as client:
+        assert (await client.post("/v1/review/queues", json=LOW_QUEUE, headers=ADMIN)).status_code == 201
+        changes = len(published.on(ReviewItemUpdated.topic))
+        trail.failure = ConnectionError("broker unreachable")
+        refused = [
+            await client.post("/v1/review/queues/low/next", headers=REVIEWER),
+            await client.post("/v1/review/queues/low/claim", json={"item_id": "call-0"}, headers=REVIEWER),
+            await client.post(
+                "/v1/review/queues/low/assign", json={"item_id": "call-1", "assignee": "bob"}, headers=ADMIN
+            ),
+        ]
+        assert [(r.status_code, r.headers.get("Retry-After")) for r in refused] == [(503, "5")] * 3
+        assert all("could not be audited" in r.text and "call-" not in r.text for r in refused)
+        assert len(published.on(ReviewItemUpdated.topic)) == changes  # no lock taken, nothing assigned
+        assert {(i.action, i.locked_by, i.assignee) for i in state.items("alpha", "low").values()} == {
+            ("enqueued", None, None)
+        }
+        trail.failure = None
+        item = (await client.post("/v1/review/queues/low/next", headers=REVIEWER)).json()
+        assert (item["item_id"], item["locked_by"]) == ("call-0", "alpha-reviewer")
+        review = {"item_id": "call-0", "correction": SUBJECT, "comment": SUBJECT}
+        assert (await client.post("/v1/review/queues/low/reviews", json=review, headers=REVIEWER)).status_code == 200
+        claimed = await client.post("/v1/review/queues/low/claim", json={"item_id": "call-1"}, headers=REVIEWER)
+        assert claimed.status_code == 200
+        released = await client.post("/v1/review/queues/low/release", json={"item_id": "call-1"}, headers=REVIEWER)
+        assert released.status_code == 200
+        body = {"item_id": "call-0", "assignee": "alpha-analyst"}
+        assigned = await client.post("/v1/review/queues/low/assign", json=body, headers=ADMIN)
+        assert SUBJECT in assigned.text  # the answer shows what another reviewer wrote about the call
+        taken = await client.post("/v1/review/queues/low/claim", json={"item_id": "call-0"}, headers=REVIEWER)
+        assert taken.status_code == 409  # refused by the item's state: nothing was read, nothing audited
+        trail.failure = ConnectionError("broker unreachable")
+        refused_review = await client.post("/v1/review/queues/low/next", headers=REVIEWER)
+    assert reads_on(trail, refused_review) == [
+        ("review_item.next", "review_item", "call-0", "alpha-reviewer", {"queue": "low", "change": "claimed"}),
+        ("review_item.review", "review_item", "call-0", "alpha-reviewer", {"queue": "low", "change": "reviewed"}),
+        ("review_item.claim", "review_item", "call-1", "alpha-reviewer", {"queue": "low", "change": "claimed"}),
+        ("review_item.release", "review_item", "call-1", "alpha-reviewer", {"queue": "low", "change": "released"}),
+        ("review_item.assign", "review_item", "call-0", "alpha-admin", {"queue": "low", "change": "assigned"}),
+    ]
+
+
+async def test_an_item_change_that_fails_after_its_entry_is_followed_by_a_failure_entry() -> None:
+    trail, published = InMemoryPublisher(), InMemoryPublisher()
+    app, state = review_desk(trail, published)
+    async with served(app) as client:
+        assert (await client.post("/v1/review/queues", json=LOW_QUEUE, headers=ADMIN)).status_code == 201
+        published.failure = ConnectionError("the review topic's leader is gone")
+        answer = await client.post("/v1/review/queues/low/claim", json={"item_id": "call-1"}, headers=REVIEWER)
+    assert answer.status_code == 503 and answer.json()["reason"] == "kafka_unavailable"
+    assert state.items("alpha", "low")["call-1"].locked_by is None
+    entries = [(e.data.action, e.data.resource.id, e.data.outcome) for e in trail.on(AuditRecorded.topic)]
+    assert entries == [("review_item.claim", "call-1", "success"), ("review_item.claim", "call-1", "failure")]
 
 
 async def test_reading_a_datasets_examples_is_audited_per_page_with_counts_not_text() -> None:

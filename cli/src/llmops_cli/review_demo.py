@@ -45,7 +45,7 @@ def run_review_demo(
         checked(feedback.post(f"/v1/review/queues/{name}/reviews", json=review, headers=reviewer), "reviewing it")
         console.print(
             f"[green]✓[/green] review queue {name}: {created['items']} items, {item['item_id']} reviewed "
-            "(off-topic, corrected)"
+            "(off-topic, corrected); claim and review audited first (review_item.next, review_item.review)"
         )
         start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp - 3600))
         deadline = time.monotonic() + EXPORT_TIMEOUT_S

@@ -19,7 +19,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Collection, Mapping
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
 from fastapi import HTTPException, Request
 from prometheus_client import Counter
@@ -99,12 +99,14 @@ async def audit_read(
     action: str,
     resource: tuple[str, str],
     details: dict[str, JsonValue] | None = None,
+    outcome: Literal["success", "failure"] = "success",
 ) -> None:
     """Put a privileged read on the audit trail before its data is sent (ids and filter names, never values).
 
     Returns once Kafka acknowledged the entry; when it does not within :data:`READ_AUDIT_TIMEOUT_S`, or the
     service's access trail is not started yet, the read is refused: 503 with ``Retry-After`` (a privileged read
     is never served unrecorded). A fixed key store (no Kafka: unit tests, an offline process) audits nothing.
+    ``failure`` follows a read recorded before a change that then failed (nothing was sent after all).
     """
     store = getattr(request.app.state, "api_keys", None)
     if not isinstance(store, ApiKeyStore):
@@ -123,6 +125,7 @@ async def audit_read(
         action=identifier(action),
         resource=(resource[0], identifier(resource[1])),
         details=details or {},
+        outcome=outcome,
     )
     try:
         await asyncio.wait_for(entry, READ_AUDIT_TIMEOUT_S)

@@ -216,6 +216,15 @@ class BudgetLedger:
             crossings += self._crossed(tenant, budget, spend)
         return crossings
 
+    def crossings(self, tenant: str) -> list[Crossing]:
+        """The thresholds the tenant's budgets crossed in the period they last counted (spend as it is now)."""
+        found: list[Crossing] = []
+        for budget in self._budgets.get(tenant, {}).values():
+            spend = self._spend.get((tenant, budget.budget_id))
+            if spend is not None:
+                found += [Crossing(tenant, budget, spend.period_start, s, spend.spent) for s in sorted(spend.crossed)]
+        return found
+
     def _crossed(self, tenant: str, budget: BudgetConfigured, spend: _Spend) -> Iterable[Crossing]:
         for share in budget.thresholds:
             if share not in spend.crossed and spend.spent >= budget.limit * Decimal(repr(share)):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -12,7 +13,9 @@ from llmops_cost.bootstrap import CostPorts, create_app
 from llmops_cost.config import CostSettings
 from llmops_cost.prices import PriceBook, load_catalog
 from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, hash_key
+from llmops_kit.budgets import BudgetLedger
 from llmops_kit.kafka.publisher import InMemoryPublisher
+from llmops_schemas.v1 import BudgetConfigured
 
 NOW = datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
 KEYS = {
@@ -21,6 +24,16 @@ KEYS = {
     "other": ("other-admin-secret", "globex", "admin"),
     "ingest": ("ingest-key-secret", "acme", "ingest"),
 }
+
+
+def ledger_with_budget() -> BudgetLedger:
+    """A ledger with one daily tenant-wide budget of 1 USD for ``acme`` (thresholds 50, 80, 100 %)."""
+    ledger = BudgetLedger()
+    ledger.put("acme", BudgetConfigured(
+        budget_id="b1", name="b1", scope={"kind": "tenant"}, period="daily", limit=Decimal(1), version=1,  # type: ignore[arg-type]
+        updated_by="admin", updated_at=NOW,
+    ))  # fmt: skip
+    return ledger
 
 
 def auth(name: str) -> dict[str, str]:

@@ -1,21 +1,16 @@
-"""Budgets through the cost service's API, and threshold events published once."""
+"""Budgets through the cost service's API (threshold events: test_thresholds.py)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime
 from decimal import Decimal
-from types import SimpleNamespace
 
 import httpx
-from llmops_cost.budgets import SentEvents, ThresholdNotifier, state_event_id
-from llmops_kit.budgets import BudgetLedger
 from llmops_kit.kafka.publisher import InMemoryPublisher
-from llmops_schemas.v1 import BudgetConfigured, BudgetStateChanged
+from llmops_schemas.v1 import BudgetConfigured
 from llmops_schemas.v2 import AuditRecorded
 
-from tests.unit.cost.conftest import NOW, auth
+from tests.unit.cost.conftest import auth, ledger_with_budget
 
 BUDGET = {"name": "chat daily", "scope": {"kind": "app", "value": "chat"}, "period": "daily", "limit": "5",
           "currency": "USD", "action": "block"}  # fmt: skip
@@ -51,48 +46,10 @@ async def test_bad_budgets_are_refused_with_the_reason(client: httpx.AsyncClient
     assert (await client.put("/v1/budgets/b", json=BUDGET, headers=auth("reader"))).status_code == 403
 
 
-def _ledger_with_budget() -> BudgetLedger:
-    ledger = BudgetLedger()
-    ledger.put("acme", BudgetConfigured(
-        budget_id="b1", name="b1", scope={"kind": "tenant"}, period="daily", limit=Decimal(1), version=1,  # type: ignore[arg-type]
-        updated_by="admin", updated_at=NOW,
-    ))  # fmt: skip
-    return ledger
-
-
-def _cost(i: int, amount: str) -> SimpleNamespace:
-    return SimpleNamespace(call_id=f"c{i}", cost=Decimal(amount), app="chat", model="m", key_id=None, user_id=None,
-                           call_started_at=datetime.now(UTC))  # fmt: skip
-
-
-async def test_each_threshold_event_is_published_once_and_not_again_when_already_sent() -> None:
-    publisher, sent = InMemoryPublisher(), SentEvents()
-    ready = asyncio.Event()
-    notifier = ThresholdNotifier(publisher, sent, ready.wait, source="/services/cost", clock=lambda: NOW)
-    ledger = _ledger_with_budget()
-    crossings = [c for i in range(6) for c in ledger.record("acme", f"e{i}", _cost(i, "0.2"))]
-    already = notifier.event(crossings[0]).id  # the 50 % event made it before a crash
-    sent.ids.add(already)
-    sent.mark_caught_up()
-    notifier.crossed(crossings)
-    await notifier.start()
-    ready.set()
-    try:
-        async with asyncio.timeout(5):
-            while notifier.published < 2:
-                await asyncio.sleep(0.01)
-    finally:
-        await notifier.stop()
-    events = publisher.of(BudgetStateChanged)
-    assert [e.threshold for e in events] == [0.8, 1.0]
-    assert [r.event.id for r in publisher.published] == [notifier.event(c).id for c in crossings[1:]]
-    assert already == state_event_id("acme", "b1", crossings[0].period_start, "threshold_crossed", 0.5)
-
-
 async def test_a_spend_the_warehouse_seed_could_not_complete_is_shown_as_a_lower_bound(
     make_client: Callable[..., httpx.AsyncClient],
 ) -> None:
-    ledger = _ledger_with_budget()
+    ledger = ledger_with_budget()
     async with make_client(ledger=ledger) as client:
         exact = await client.get("/v1/budgets/b1", headers=auth("reader"))
         assert exact.json()["spent_lower_bound"] is None

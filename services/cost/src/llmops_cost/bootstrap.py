@@ -33,7 +33,7 @@ from llmops_schemas.v2 import CallRecorded, CostRecorded
 
 from llmops_cost import __version__
 from llmops_cost.anomalies import AnomalyWatch, Hourly
-from llmops_cost.budgets import BudgetDesk, SentEvents, ThresholdNotifier
+from llmops_cost.budgets import BudgetDesk
 from llmops_cost.config import CostSettings
 from llmops_cost.desk import CostDesk, DeskLimits
 from llmops_cost.entrypoints.budgets_http import BUDGETS, budgets_router
@@ -41,6 +41,7 @@ from llmops_cost.entrypoints.consumer import SERVICE, build_consumer
 from llmops_cost.entrypoints.http import DESK, router
 from llmops_cost.handlers import Pricer
 from llmops_cost.prices import PriceBook, PriceStore, load_catalog
+from llmops_cost.thresholds import Ownership, ThresholdNotifier
 from llmops_cost.tokens import TokenCounter
 
 __all__ = ["SERVICE", "TOPICS", "CostPorts", "create_app"]
@@ -97,17 +98,14 @@ async def _kafka_runtime(app: FastAPI, settings: CostSettings) -> Runtime:
     pricer = Pricer(book, TokenCounter(), settings.source, _utcnow)
     loop = build_consumer(settings, store, pricer, producer, producer)
     history = warehouse_reader(settings)
-    ledger, sent = BudgetLedger(), SentEvents()
-    sent_reader = CompactedTopicMaterializer(
-        bootstrap_servers=bootstrap, topic=BudgetStateChanged.topic, view=sent, client_id="cost-budget-events",
-        security=security,
-    )  # fmt: skip
+    ledger = BudgetLedger()
+    owner = Ownership(bootstrap, group_id=settings.thresholds_group, security=security)
 
-    async def budgets_known() -> None:
-        while not (await sent_reader.wait_ready(60) and await feed.wait_ready(60)):
+    async def spend_known() -> None:
+        while not await feed.wait_ready(60):
             continue
 
-    notifier = ThresholdNotifier(producer, sent, budgets_known, source=settings.source, clock=_utcnow)
+    notifier = ThresholdNotifier(producer, owner, ledger, spend_known, source=settings.source, clock=_utcnow)
     # The feed's own warehouse client (it starts and stops it): older spend of monthly and total budgets.
     feed = BudgetFeed(
         bootstrap, ledger, on_crossings=notifier.crossed, security=security, client_id="cost-budgets",
@@ -117,10 +115,11 @@ async def _kafka_runtime(app: FastAPI, settings: CostSettings) -> Runtime:
     components: list[Component] = []
     if settings.ensure_topics:
         components.append(TopicProvisioner(bootstrap, TOPICS, security=security))
-    components += [producer, prices, sent_reader, feed, notifier, loop]
+    components += [producer, prices, feed, owner, notifier, loop]
     ports = CostPorts(producer, load_api_keys(settings), book=book, history=history, ledger=ledger)
     checks = {
-        "kafka": producer.ping, "prices": prices.check, "budgets": feed.check, **_install(app, settings, ports)
+        "kafka": producer.ping, "prices": prices.check, "budgets": feed.check, "budget_events": owner.check,
+        **_install(app, settings, ports),
     }  # fmt: skip
     if history is not None:
         components += [history, _anomaly_watch(app, settings, pricer, producer)]

@@ -1,131 +1,30 @@
-"""Budgets in the cost service: definitions through the API, threshold events exactly once.
+"""Budgets in the cost service: definitions through the API (threshold events: :mod:`llmops_cost.thresholds`).
 
 Definitions are ``llmops.budget.configured.v1`` records on the compacted ``llmops.budgets.config`` (published with
 their audit entry); the kit's :class:`~llmops_kit.budget_feed.BudgetFeed` keeps this process's ledger (spend per
-current period, from the cost events) as every gateway replica does. :class:`ThresholdNotifier` publishes one
-``llmops.budget.state_changed.v1`` per threshold a budget crosses in a period: its id is derived from the budget,
-the period, and the threshold, and before publishing anything it reads ``llmops.budgets.events`` to learn what was
-already sent. A crash between the crossing and the publish re-derives the crossing from the cost events at the
-next start and sends it then; a crash after the publish finds it on the topic: never twice (docs/adr/0038).
+current period, from the cost events) as every gateway replica does.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from llmops_kit.audit import Actor, AuditTrail
-from llmops_kit.budgets import BudgetLedger, Crossing
+from llmops_kit.budgets import BudgetLedger
 from llmops_kit.http.problems import ProblemError
-from llmops_kit.kafka.materializer import CompactedStore
 from llmops_kit.kafka.publisher import EventPublisher
-from llmops_kit.tasks import cancel_and_wait
 from llmops_schemas import CloudEvent
-from llmops_schemas.v1 import BudgetConfigured, BudgetScope, BudgetStateChanged
+from llmops_schemas.v1 import BudgetConfigured, BudgetScope
 from llmops_schemas.v1.common import Amount, Currency, Name
 from llmops_schemas.v1.cost import BudgetPeriod
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
-__all__ = ["BudgetDesk", "BudgetIn", "BudgetView", "SentEvents", "ThresholdNotifier", "state_event_id"]
-
-log = logging.getLogger(__name__)
-_NAMESPACE = uuid.UUID("8f0c2a52-3b7e-4c1d-9a8e-2f6d4b1c7e90")
-
-
-def state_event_id(tenant: str, budget_id: str, period_start: datetime, kind: str, threshold: float | None) -> str:
-    """The one id of a budget's state change in a period (its threshold crossed, or exceeded)."""
-    name = "\x1f".join((tenant, budget_id, period_start.isoformat(), kind, str(threshold)))
-    return str(uuid.uuid5(_NAMESPACE, name))
-
-
-class SentEvents(CompactedStore):
-    """The ids of the budget events already on ``llmops.budgets.events`` (read from the beginning)."""
-
-    topic = BudgetStateChanged.topic
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.ids: set[str] = set()
-
-    def apply(self, event: CloudEvent[Any]) -> None:
-        self.ids.add(event.id)
-
-    def delete(self, key: str) -> None:
-        return None
-
-
-class ThresholdNotifier:
-    """Queues crossings (from the feed's callback) and publishes those not sent yet, once it may know."""
-
-    def __init__(
-        self,
-        publisher: EventPublisher,
-        sent: SentEvents,
-        ready: Callable[[], Awaitable[None]],
-        *,
-        source: str,
-        clock: Callable[[], datetime],
-        max_pending: int = 100_000,
-    ) -> None:
-        self._publisher, self._sent, self._ready = publisher, sent, ready
-        self._source, self._clock = source, clock
-        self._pending: asyncio.Queue[Crossing] = asyncio.Queue(max_pending)
-        self._task: asyncio.Task[None] | None = None
-        self.published = 0
-
-    def crossed(self, crossings: list[Crossing]) -> None:
-        for crossing in crossings:
-            try:
-                self._pending.put_nowait(crossing)
-            except asyncio.QueueFull:  # the next start derives it again from the cost events
-                log.error("budget events queue full: a threshold event waits for the next start")
-
-    def event(self, crossing: Crossing) -> CloudEvent[BudgetStateChanged]:
-        budget = crossing.budget
-        payload = BudgetStateChanged(
-            budget_id=budget.budget_id, scope=budget.scope, period=budget.period, period_start=crossing.period_start,
-            kind="threshold_crossed", threshold=crossing.threshold, limit=budget.limit, spent=crossing.spent,
-            currency=budget.currency, occurred_at=self._clock(),
-            message=f"{budget.name!r} reached {crossing.threshold:.0%} of {budget.limit} {budget.currency}",
-        )  # fmt: skip
-        event_id = state_event_id(
-            crossing.tenant, budget.budget_id, crossing.period_start, "threshold_crossed", crossing.threshold
-        )
-        return CloudEvent.wrap(
-            payload, source=self._source, tenant_id=crossing.tenant, event_id=event_id, subject=budget.budget_id
-        )
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="budgets:notify")
-
-    async def stop(self) -> None:
-        await cancel_and_wait([self._task])
-
-    async def _run(self) -> None:
-        await self._ready()  # what was sent, and the spend: never decide on half of either
-        while True:
-            event = self.event(await self._pending.get())
-            if event.id in self._sent.ids:
-                continue
-            await self._publish(event)
-
-    async def _publish(self, event: CloudEvent[BudgetStateChanged]) -> None:
-        while True:
-            try:
-                await self._publisher.publish_many([event])
-            except Exception as exc:  # Kafka down: keep it, try again
-                log.warning("publishing a budget event failed (%s); retrying", type(exc).__name__)
-                await asyncio.sleep(1.0)
-                continue
-            self._sent.ids.add(event.id)
-            self.published += 1
-            return
+__all__ = ["BudgetDesk", "BudgetIn", "BudgetView"]
 
 
 class BudgetView(BaseModel):

@@ -19,6 +19,12 @@ class CostSettings(ServiceSettings):
         default="/services/cost", min_length=1, max_length=256, description="CloudEvents `source` of every event"
     )
     consumer_group: str = Field(default="cost", min_length=1)
+    thresholds_group: str = Field(
+        default="cost-thresholds",
+        min_length=1,
+        description="Consumer group whose members split llmops.budgets.events: each tenant's threshold events are "
+        "decided by the one replica owning its partition",
+    )
     batch_size: int = Field(default=1000, ge=1, le=10_000, description="Most calls priced in one batch")
     batch_wait_ms: int = Field(default=100, ge=1, le=10_000, description="Longest wait to fill a batch")
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="Largest request body accepted")

@@ -4,7 +4,9 @@ Creating a queue and assigning items need ``admin``; claiming, releasing and rev
 (the ``reviewer`` role); reading queues and items needs ``calls:read``. The tenant is always the caller's, and
 the reviewer is the caller's API key id. Item ids (call ids may hold ``/``) travel in bodies, not paths.
 A tenant key's read of a queue's items (reviewers' corrections and comments on stored calls) is a privileged
-read, on the audit trail before the items are sent (docs/governance.md, "Privileged reads").
+read, on the audit trail before the items are sent (docs/governance.md, "Privileged reads"); so is every item
+action (next, claim, release, assign, review), whose answer is the item: its entry is written before the change,
+and an entry Kafka does not take refuses the action with nothing changed (docs/adr/0052).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from llmops_schemas.v1.review import MAX_REVIEWS_PER_ITEM
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
 from llmops_feedback.metrics import REVIEW_REFUSED
-from llmops_feedback.review.desk import QueueSpec, ReviewDesk
+from llmops_feedback.review.desk import ItemAudit, QueueSpec, ReviewDesk
 from llmops_feedback.review.progress import Agreement, Progress, agreement, progress
 from llmops_feedback.review.rules import ReviewRefused
 
@@ -150,6 +152,21 @@ def _view(desk: ReviewDesk, tenant: str, queue: ReviewQueueConfigured) -> QueueV
     )
 
 
+def _audited(request: Request, principal: Principal, action: str) -> ItemAudit | None:
+    """The audit of an item action by a tenant key (``review_item.<action>`` on the item, its queue named);
+    a platform service's key is no person reading, as for the items' list."""
+    if principal.is_platform:
+        return None
+
+    async def audit(item: ReviewItemUpdated, outcome: Literal["success", "failure"]) -> None:
+        details: dict[str, JsonValue] = {"queue": item.queue, "change": item.action}
+        resource = ("review_item", item.item_id)
+        await audit_read(request, principal, action=f"review_item.{action}", resource=resource, details=details,
+                         outcome=outcome)  # fmt: skip
+
+    return audit
+
+
 review_router = APIRouter(prefix="/v1/review", tags=["review queues"], responses=PROBLEMS)
 
 
@@ -219,9 +236,11 @@ async def list_items(
 )
 async def next_item(queue: QueueName, request: Request, principal: Reviewer, desk: Desk) -> Any:
     """Lock the first open item you have not reviewed (and that is free or assigned to you) for the queue's
-    ``lock_ttl_s``; 204 when none is left."""
+    ``lock_ttl_s``; 204 when none is left. Audited (``review_item.next``) before the lock is taken: 503 with
+    ``Retry-After``, and no lock, when the entry cannot be written (as every item action below)."""
+    audit = _audited(request, principal, "next")
     try:
-        item = await desk.next_item(principal.tenant_id, queue, Actor.of(principal, request).id)
+        item = await desk.next_item(principal.tenant_id, queue, Actor.of(principal, request).id, audit)
     except ReviewRefused as exc:
         raise _problem(exc) from None
     return Response(status_code=204) if item is None else item
@@ -231,7 +250,10 @@ async def next_item(queue: QueueName, request: Request, principal: Reviewer, des
 async def claim(queue: QueueName, body: ItemRef, request: Request, principal: Reviewer, desk: Desk) -> Any:
     """Lock ``item_id`` for you (renews your own lock); 409 when another reviewer holds it."""
     try:
-        return await desk.claim(principal.tenant_id, queue, body.item_id, Actor.of(principal, request).id)
+        return await desk.claim(
+            principal.tenant_id, queue, body.item_id, Actor.of(principal, request).id,
+            _audited(request, principal, "claim"),
+        )  # fmt: skip
     except ReviewRefused as exc:
         raise _problem(exc) from None
 
@@ -240,7 +262,10 @@ async def claim(queue: QueueName, body: ItemRef, request: Request, principal: Re
 async def release(queue: QueueName, body: ItemRef, request: Request, principal: Reviewer, desk: Desk) -> Any:
     """Unlock an item you claimed, unreviewed."""
     try:
-        return await desk.release(principal.tenant_id, queue, body.item_id, Actor.of(principal, request).id)
+        return await desk.release(
+            principal.tenant_id, queue, body.item_id, Actor.of(principal, request).id,
+            _audited(request, principal, "release"),
+        )  # fmt: skip
     except ReviewRefused as exc:
         raise _problem(exc) from None
 
@@ -250,7 +275,8 @@ async def assign(queue: QueueName, body: AssignIn, request: Request, principal: 
     """Reserve an open item for one reviewer (their API key id), or for anyone with ``null``."""
     actor = Actor.of(principal, request).id
     try:
-        return await desk.assign(principal.tenant_id, queue, body.item_id, body.assignee, actor)
+        audit = _audited(request, principal, "assign")
+        return await desk.assign(principal.tenant_id, queue, body.item_id, body.assignee, actor, audit)
     except ReviewRefused as exc:
         raise _problem(exc) from None
 
@@ -266,7 +292,9 @@ async def review(queue: QueueName, body: ReviewIn, request: Request, principal: 
         errors = exc.errors(include_url=False, include_input=False, include_context=False)
         raise ProblemError(422, "Unprocessable Content", errors[0]["msg"].removeprefix("Value error, ")) from None
     try:
-        return await desk.review(principal.tenant_id, queue, body.item_id, given)
+        return await desk.review(
+            principal.tenant_id, queue, body.item_id, given, _audited(request, principal, "review")
+        )
     except ReviewRefused as exc:
         raise _problem(exc) from None
 

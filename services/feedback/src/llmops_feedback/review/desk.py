@@ -4,15 +4,21 @@ Every change is published before it is applied to the local :class:`ReviewState`
 told succeeded is on the log), under a lock per queue so two requests on one replica cannot both claim an
 item. Queue creation is audited (``llmops.audit.recorded.v1``, with the queue's record); reviews are also
 published as feedback (:mod:`llmops_feedback.review.as_feedback`).
+
+An item action answers with the item, other reviewers' corrections and comments included: a privileged read
+(docs/adr/0052). Its :data:`ItemAudit` runs under the queue's lock once the next state is decided and before it
+is published: an entry Kafka does not acknowledge refuses the action (503) with nothing changed, and a change
+that fails after its entry was written is followed by a ``failure`` entry.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from llmops_kit.audit import Actor, AuditTrail
 from llmops_kit.kafka.publisher import EventPublisher
@@ -28,7 +34,10 @@ from llmops_feedback.review.rules import ReviewRefused
 from llmops_feedback.review.sources import SOURCES, Picked, SourceError, SourceInput
 from llmops_feedback.review.state import ReviewState
 
-__all__ = ["DeskLimits", "QueueSpec", "ReviewDesk"]
+__all__ = ["DeskLimits", "ItemAudit", "QueueSpec", "ReviewDesk"]
+
+ItemAudit = Callable[[ReviewItemUpdated, Literal["success", "failure"]], Awaitable[None]]
+"""Puts an item action on the audit trail (the item's next state, the outcome); raises to refuse the action."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,12 +188,28 @@ class ReviewDesk:
     def _lock(self, tenant: str, queue: str) -> asyncio.Lock:
         return self._locks.setdefault((tenant, queue), asyncio.Lock())
 
-    async def _change(self, tenant: str, item: ReviewItemUpdated, extra: Sequence[CloudEvent[Any]] = ()) -> None:
-        await self._publish([self._wrap(tenant, item, item.actor or ""), *extra])
+    async def _change(
+        self,
+        tenant: str,
+        item: ReviewItemUpdated,
+        audit: ItemAudit | None,
+        extra: Sequence[CloudEvent[Any]] = (),
+    ) -> None:
+        if audit is not None:
+            await audit(item, "success")  # before the change: refused here, nothing is published
+        try:
+            await self._publish([self._wrap(tenant, item, item.actor or ""), *extra])
+        except Exception:
+            if audit is not None:
+                with contextlib.suppress(Exception):  # the change's own error is the answer either way
+                    await audit(item, "failure")
+            raise
         self.state.put_item(tenant, item)
         REVIEW_ITEMS.labels(item.action).inc()
 
-    async def next_item(self, tenant: str, queue: str, reviewer: str) -> ReviewItemUpdated | None:
+    async def next_item(
+        self, tenant: str, queue: str, reviewer: str, audit: ItemAudit | None = None
+    ) -> ReviewItemUpdated | None:
         """Claim the first item ``reviewer`` may review (None: nothing left for them)."""
         config = self.queue(tenant, queue)
         async with self._lock(tenant, queue):
@@ -195,36 +220,43 @@ class ReviewDesk:
             if free is None:
                 return None
             claimed = rules.claim(free, reviewer, now, timedelta(seconds=config.lock_ttl_s))
-            await self._change(tenant, claimed)
+            await self._change(tenant, claimed, audit)
             return claimed
 
-    async def claim(self, tenant: str, queue: str, item_id: str, reviewer: str) -> ReviewItemUpdated:
+    async def claim(
+        self, tenant: str, queue: str, item_id: str, reviewer: str, audit: ItemAudit | None = None
+    ) -> ReviewItemUpdated:
         config = self.queue(tenant, queue)
         async with self._lock(tenant, queue):
             item = self.item(tenant, queue, item_id)
             claimed = rules.claim(item, reviewer, self.now(), timedelta(seconds=config.lock_ttl_s))
-            await self._change(tenant, claimed)
+            await self._change(tenant, claimed, audit)
             return claimed
 
-    async def release(self, tenant: str, queue: str, item_id: str, reviewer: str) -> ReviewItemUpdated:
+    async def release(
+        self, tenant: str, queue: str, item_id: str, reviewer: str, audit: ItemAudit | None = None
+    ) -> ReviewItemUpdated:
         async with self._lock(tenant, queue):
             released = rules.release(self.item(tenant, queue, item_id), reviewer, self.now())
-            await self._change(tenant, released)
+            await self._change(tenant, released, audit)
             return released
 
     async def assign(
-        self, tenant: str, queue: str, item_id: str, assignee: str | None, actor: str
+        self, tenant: str, queue: str, item_id: str, assignee: str | None, actor: str, audit: ItemAudit | None = None
     ) -> ReviewItemUpdated:
         async with self._lock(tenant, queue):
             assigned = rules.assign(self.item(tenant, queue, item_id), assignee, self.now(), actor)
-            await self._change(tenant, assigned)
+            await self._change(tenant, assigned, audit)
             return assigned
 
-    async def review(self, tenant: str, queue: str, item_id: str, given: Review) -> ReviewItemUpdated:
+    async def review(
+        self, tenant: str, queue: str, item_id: str, given: Review, audit: ItemAudit | None = None
+    ) -> ReviewItemUpdated:
         """Record ``given`` (its reviewer must hold the item's lock) and publish it as feedback too."""
         config = self.queue(tenant, queue)
         async with self._lock(tenant, queue):
             reviewed = rules.review(self.item(tenant, queue, item_id), given, config, self.now())
-            await self._change(tenant, reviewed, review_feedback(tenant, reviewed, given, source=self._source))
+            feedback = review_feedback(tenant, reviewed, given, source=self._source)
+            await self._change(tenant, reviewed, audit, feedback)
         REVIEWS.inc()
         return reviewed
