@@ -10,6 +10,8 @@ from llmops_kit.settings import ServiceSettings
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from llmops_drift_detection.judges.settings import JudgeSettings
+
 __all__ = ["DriftDetectionSettings"]
 
 
@@ -50,6 +52,7 @@ class DriftDetectionSettings(ServiceSettings):
     reference_end: str | None = Field(default=None, description="ISO time: end of the pinned dataset")
     reference_max_calls: int = Field(default=2000, ge=10, le=100_000, description="Calls read for a dataset reference")
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body accepted")
+    judges: JudgeSettings = Field(default_factory=JudgeSettings, description="Judge drift (DRIFT_DETECTION_JUDGE_*)")
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
