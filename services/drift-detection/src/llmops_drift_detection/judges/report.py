@@ -1,8 +1,9 @@
 """A judge-drift check as a ``llmops.drift.reported.v2`` event: the report of the app the judge serves, its
 reference the pinned anchor set, its verdict the paired test's (``judge``), each metric mirrored as a feature.
 
-The report id is a UUID (version 5) of the tenant, the monitor and the run (a failed check: the time it started),
-so a check published again after a restart is the same event and the warehouse stores it once.
+The report id is a UUID (version 5) of the tenant, the monitor and the run, and for a report without a verdict the
+time its check started: a run's verdict published twice is one event (the warehouse stores it once), while a
+run's timeout and its later verdict are two.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def judge_report(
         _feature(monitor.judge.name, None, reason)
     ]
     model = monitor.judge.params.get("model")
-    identity = f"{tenant}|{monitor.monitor_id}|{run_id or started.isoformat()}"
+    # A verdict is one per run; a report without one (the baseline, a timeout, a failure) one per check.
+    identity = f"{tenant}|{monitor.monitor_id}|{run_id}|{'verdict' if reason is None else started.isoformat()}"
     return DriftReported(
         report_id=str(uuid.uuid5(_NAMESPACE, identity)),
         app=monitor.app,

@@ -56,6 +56,8 @@ class _State:
     run_id: str | None = None
     """The run in flight (started, not yet seen final): the next check waits for it rather than start another."""
     task: asyncio.Task[DriftReported] | None = None
+    checked_run: str | None = None
+    """The run the check under way is about (its report names it, whatever happens to it)."""
 
 
 class JudgeScheduler:
@@ -126,7 +128,7 @@ class JudgeScheduler:
         """One check of ``monitor``, published; its report (a report with no verdict when it could not run)."""
         state = state or self._states.setdefault((tenant, monitor.monitor_id), _State())
         async with self._slots:
-            started = self.clock()
+            started, state.checked_run = self.clock(), None
             try:
                 report = await self._check(tenant, monitor, state, started)
             except _NoVerdict as reason:
@@ -144,8 +146,8 @@ class JudgeScheduler:
     def _failed(
         self, tenant: str, monitor: JudgeMonitorConfigured, state: _State, started: datetime, reason: str
     ) -> DriftReported:
-        return judge_report(tenant, monitor, started=started, ended=self.clock(), run_id=state.run_id, reason=reason,
-                            now=self.clock())  # fmt: skip
+        return judge_report(tenant, monitor, started=started, ended=self.clock(), run_id=state.checked_run,
+                            reason=reason, now=self.clock())  # fmt: skip
 
     async def _check(
         self, tenant: str, monitor: JudgeMonitorConfigured, state: _State, started: datetime
@@ -155,7 +157,7 @@ class JudgeScheduler:
         deadline = started + timedelta(seconds=self.settings.run_timeout_s)
         if state.run_id is None:
             state.run_id = str((await self.evaluation.start_run(tenant, _spec(monitor)))["run_id"])
-        run_id = state.run_id
+        run_id = state.checked_run = state.run_id
         run = await self._finished(tenant, run_id, deadline)
         state.run_id = None
         if run["status"] != "completed":
