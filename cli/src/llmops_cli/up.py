@@ -185,6 +185,7 @@ def _write_state(platform: LocalPlatform, data_dir: Path) -> None:
         "evaluation_url": platform.url("evaluation"),
         "cost_url": platform.url("cost"),
         "alerting_url": platform.url("alerting"),
+        "drift_detection_url": platform.url("drift-detection"),
         "governance_url": platform.url("governance-audit"),
         "model_server_url": platform.url("model-server"),
         "kafka_bootstrap_servers": platform.bootstrap_servers,
