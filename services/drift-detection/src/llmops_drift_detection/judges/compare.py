@@ -14,7 +14,6 @@ from collections.abc import Iterable, Mapping
 from statistics import fmean
 from typing import Any
 
-import numpy as np
 from llmops_schemas.v2 import JudgeMetricDrift
 from scipy import stats
 
@@ -49,7 +48,7 @@ def _signed_rank(diffs: list[float]) -> tuple[float, float]:
     """The Wilcoxon signed-rank statistic and two-sided p-value of ``diffs`` (no change at all: 0 and 1)."""
     if not any(diffs):
         return 0.0, 1.0
-    result = stats.wilcoxon(np.asarray(diffs))
+    result = stats.wilcoxon(diffs)
     statistic, p_value = float(result.statistic), float(result.pvalue)
     return statistic, (p_value if math.isfinite(p_value) else 1.0)
 
