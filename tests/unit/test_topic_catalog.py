@@ -49,6 +49,7 @@ EXPECTED_TOPICS = {
     "llmops.governance.keys",
     "llmops.drift.windows",
     "llmops.drift.references",
+    "llmops.drift.judges",
 }
 COMPACTED = {
     "llmops.audit.heads",
@@ -69,6 +70,7 @@ COMPACTED = {
     "llmops.governance.keys",
     "llmops.drift.windows",
     "llmops.drift.references",
+    "llmops.drift.judges",
 }
 # Names that do not follow llmops.<domain>.<fact>. Adding one here should be a deliberate choice.
 NAMING_EXCEPTIONS = {"llmops.alerts", "llmops.experiments", "llmops.policies", "llmops.prices"}

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from llmops_cli.context import CliContext, cli_context
+from llmops_cli.drift_judges_cmd import judges_app
 from llmops_cli.prompts_cmd import print_json, table
 from llmops_cli.sending import JsonlError, read_jsonl
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["drift_app"]
 
 drift_app = typer.Typer(help="Drift checks with the platform's drift engine (docs/drift.md).", no_args_is_help=True)
+drift_app.add_typer(judges_app, name="judges")
 
 MAX_ROWS = 1_000_000
 """The most records checked from one file (the engine samples text and embeddings further, docs/drift.md)."""

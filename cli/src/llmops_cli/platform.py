@@ -214,6 +214,8 @@ class LocalPlatform:
                 "DRIFT_DETECTION_PORT": str(self.ports.drift_detection),
                 "DRIFT_DETECTION_WINDOW_S": "600",
                 "DRIFT_DETECTION_GRACE_S": "1800",
+                # Judge-drift monitors start evaluation runs with the service key (docs/drift.md#judge-drift).
+                "LLMOPS_EVALUATION_URL": self.url("evaluation"),
                 **platform_clients,  # each closed window's evaluation scores and feedback
             },
             "alerting": {

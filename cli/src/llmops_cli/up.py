@@ -39,6 +39,7 @@ from llmops_cli.demo_runs import run_offline_demo
 from llmops_cli.drift_demo import run_drift_demo, show_drift_windows
 from llmops_cli.erasure_demo import run_erasure_demo
 from llmops_cli.judge_demo import run_judge_demo
+from llmops_cli.judge_drift_demo import run_judge_drift_demo
 from llmops_cli.keys_demo import run_keys_demo
 from llmops_cli.pii_demo import run_pii_demo
 from llmops_cli.platform import (
@@ -156,6 +157,7 @@ def _run(platform: LocalPlatform, data_dir: Path, *, demo_calls: int, once: bool
         set_demo_budget(platform.url("cost"), keys, console)  # the gateways have it by the end of the demo
         _run_gateway_demo(platform, keys, console)
         run_judge_demo(platform, keys, console)
+        run_judge_drift_demo(platform, keys, TOOLS_MODEL, console)
         run_alert_demo(platform.url("alerting"), platform.bootstrap_servers, DEV_TENANT, DEMO_APP, keys["admin"],
                        console, _checked)  # fmt: skip
         run_offline_demo(platform.url("inference"), platform.url("evaluation"), keys["admin"], GATEWAY_MODEL,
@@ -185,6 +187,7 @@ def _write_state(platform: LocalPlatform, data_dir: Path) -> None:
         "evaluation_url": platform.url("evaluation"),
         "cost_url": platform.url("cost"),
         "alerting_url": platform.url("alerting"),
+        "drift_detection_url": platform.url("drift-detection"),
         "governance_url": platform.url("governance-audit"),
         "model_server_url": platform.url("model-server"),
         "kafka_bootstrap_servers": platform.bootstrap_servers,

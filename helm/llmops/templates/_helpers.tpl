@@ -186,6 +186,9 @@ LLMOPS_API_KEYS_FILE: {{ printf "%s/%s" ($g.apiKeys.mountPath | trimSuffix "/") 
 {{- $services := .root.Values.services }}
 LLMOPS_WAREHOUSE_URL: {{ printf "http://%s:%v" (include "llmops.fullname" (dict "root" .root "name" "warehouse")) $services.warehouse.port | quote }}
 LLMOPS_GATEWAY_URL: {{ printf "http://%s:%v" (include "llmops.fullname" (dict "root" .root "name" "inference")) $services.inference.port | quote }}
+{{- if .svc.evaluationClient }}
+LLMOPS_EVALUATION_URL: {{ printf "http://%s:%v" (include "llmops.fullname" (dict "root" .root "name" "evaluation")) $services.evaluation.port | quote }}
+{{- end }}
 {{- end }}
 {{- $env := .svc.env | default dict }}
 {{- if dig "spool" "persistence" "enabled" false .svc }}

@@ -9,7 +9,8 @@ on requests in flight, a timeout on each, bounded retries of what is worth retry
 with a service key as ``origin: platform``, so the platform's own traffic is never mistaken for an
 application's.
 
-:class:`WarehouseReader` and :class:`GatewayClient` are the two uses, thin and typed; tests inject an
+:class:`WarehouseReader`, :class:`GatewayClient` and :class:`EvaluationClient` (offline runs, started by the
+drift-detection service's judge-drift monitors) are the uses, thin and typed; tests inject an
 ``httpx`` transport (``httpx.ASGITransport`` over the real app, or ``httpx.MockTransport``).
 """
 
@@ -31,10 +32,12 @@ from llmops_kit.warehouse import PAGE_LIMIT, HistoryError, HistoryRows, HistoryU
 
 __all__ = [
     "ErasedCallsPage",
+    "EvaluationClient",
     "GatewayClient",
     "PlatformCallError",
     "PlatformClient",
     "WarehouseReader",
+    "evaluation_client",
     "gateway_client",
     "warehouse_reader",
 ]
@@ -271,6 +274,37 @@ class GatewayClient:
         return [row["embedding"] for row in rows]
 
 
+class EvaluationClient:
+    """Offline runs of the evaluation service (docs/evaluation.md#datasets-and-offline-runs): start one, read its
+    state, and compare two per example. A lifespan component: it starts and stops its client."""
+
+    def __init__(self, client: PlatformClient) -> None:
+        self.client = client
+
+    async def start(self) -> None:
+        await self.client.start()
+
+    async def stop(self) -> None:
+        await self.client.stop()
+
+    async def start_run(self, tenant: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /v1/runs`` (dataset, dataset_version, variant, evaluators or inline); the run as started."""
+        run: dict[str, Any] = await self.client.request("POST", "/v1/runs", tenant, body=dict(spec))
+        return run
+
+    async def run(self, tenant: str, run_id: str) -> dict[str, Any]:
+        """``GET /v1/runs/{run_id}``: status (running, completed, failed, cancelled) and progress."""
+        run: dict[str, Any] = await self.client.request("GET", f"/v1/runs/{quote(run_id, safe='')}", tenant)
+        return run
+
+    async def compare(self, tenant: str, baseline: str, candidate: str, *, examples: int) -> dict[str, Any]:
+        """``GET /v1/runs/compare``: per metric, and per example the two runs' scores (at most ``examples`` rows).
+        409 while a run is running, 503 (retryable) while the warehouse has not stored all their scores."""
+        params = {"baseline": baseline, "candidate": candidate, "examples": examples}
+        found: dict[str, Any] = await self.client.request("GET", "/v1/runs/compare", tenant, params=params)
+        return found
+
+
 def warehouse_reader(settings: ServiceSettings, **options: Any) -> WarehouseReader | None:
     """The warehouse reader ``LLMOPS_WAREHOUSE_URL`` and ``LLMOPS_SERVICE_KEY`` configure; None without both."""
     client = _client("warehouse", settings.warehouse_url, settings, options)
@@ -281,6 +315,12 @@ def gateway_client(settings: ServiceSettings, **options: Any) -> GatewayClient |
     """The gateway client ``LLMOPS_GATEWAY_URL`` and ``LLMOPS_SERVICE_KEY`` configure; None without both."""
     client = _client("gateway", settings.gateway_url, settings, options)
     return GatewayClient(client) if client else None
+
+
+def evaluation_client(settings: ServiceSettings, **options: Any) -> EvaluationClient | None:
+    """The evaluation client ``LLMOPS_EVALUATION_URL`` and ``LLMOPS_SERVICE_KEY`` configure; None without both."""
+    client = _client("evaluation", settings.evaluation_url, settings, options)
+    return EvaluationClient(client) if client else None
 
 
 def _client(service: str, url: str | None, settings: ServiceSettings, options: dict[str, Any]) -> PlatformClient | None:

@@ -45,12 +45,15 @@ Permission = Literal[
     "policies:manage",
     "erasure:request",
     "erasure:read",
+    "runs:start",
 ]
 """What a route may need. ``admin`` is "change the tenant's configuration" (its historical name, kept so that
 routes did not change); ``keys:manage`` creates, lists, rotates and revokes the tenant's keys; ``policies:manage``
 writes the tenant's governance policies (model allow-lists, blocked terms, classifications, PII, retention);
 ``erasure:request`` asks for a data subject's erasure and reads its receipts (the ``admin`` role only: it destroys
-data); ``erasure:read`` reads which calls an erasure removed (admins, and the services that erase their own state)."""
+data); ``erasure:read`` reads which calls an erasure removed (admins, and the services that erase their own state);
+``runs:start`` starts an offline evaluation run (those who configure evaluators, and the drift-detection service's
+judge-drift monitors, docs/adr/0051)."""
 Role = Literal["admin", "operator", "developer", "analyst", "viewer", "reviewer", "ingest", "service"]
 
 SERVICE_ROLE = "service"
@@ -65,14 +68,15 @@ LEGACY_ROLES: Mapping[str, str] = {"writer": "developer", "reader": "analyst"}
 _READ = frozenset({"calls:read", "metrics:read"})
 ROLE_PERMISSIONS: Mapping[str, frozenset[str]] = {
     "admin": PERMISSIONS,
-    "operator": _READ | {"admin", "inference:invoke", "feedback:write", "experiments:weights"},
+    "operator": _READ | {"admin", "inference:invoke", "feedback:write", "experiments:weights", "runs:start"},
     "developer": _READ | {"calls:write", "inference:invoke", "feedback:write"},
     "analyst": _READ,
     "viewer": frozenset({"metrics:read"}),
     "reviewer": frozenset({"feedback:write", "calls:read"}),
     "ingest": frozenset({"calls:write"}),
     # experiments:weights: the evaluation service's opt-in verdict policy moves an experiment's traffic (ADR 0024).
-    SERVICE_ROLE: _READ | {"inference:invoke", "experiments:weights", "erasure:read"},
+    # runs:start: drift-detection re-scores a judge-drift monitor's anchor set with an offline run (ADR 0051).
+    SERVICE_ROLE: _READ | {"inference:invoke", "experiments:weights", "erasure:read", "runs:start"},
 }
 """Every role and what it may do. An end user in a browser has no key: a feedback token signed by the gateway
 (:mod:`llmops_kit.feedback_tokens`) lets them rate the one call it names."""

@@ -84,6 +84,11 @@ class ServiceSettings(BaseSettings):
         validation_alias=_env("LLMOPS_GATEWAY_URL"),
         description="The inference gateway, for services that send platform traffic (with the service key)",
     )
+    evaluation_url: str | None = Field(
+        default=None,
+        validation_alias=_env("LLMOPS_EVALUATION_URL"),
+        description="The evaluation service, for services that start offline runs (with the service key)",
+    )
     service_key: SecretStr | None = Field(
         default=None,
         validation_alias=_env("LLMOPS_SERVICE_KEY"),

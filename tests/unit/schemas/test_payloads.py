@@ -34,6 +34,7 @@ from llmops_schemas.v1 import (
     EvaluatorConfigured,
     ExperimentConfigured,
     FeedbackReceived,
+    JudgeMonitorConfigured,
     NotifierConfigured,
     ObjectiveConfigured,
     PolicyPublished,
@@ -82,6 +83,7 @@ COMPACTED_TOPICS = {
     "llmops.evaluations.policies",
     "llmops.evaluations.datasets",
     "llmops.evaluations.runs",
+    "llmops.drift.judges",
     "llmops.evaluations.replays",
     "llmops.alerting.config",
     "llmops.alerting.outbox",
@@ -405,6 +407,7 @@ def test_entity_keys_of_compacted_payloads() -> None:
     assert example(ReviewQueueConfigured).entity_key() == "low-relevance"
     assert example(ReviewItemUpdated).entity_key() == "low-relevance:call-01J9Z3Q4XK"
     assert example(VerdictPolicySet).entity_key() == "exp-mini-vs-4o"
+    assert example(JudgeMonitorConfigured).entity_key() == "support-judge"
     assert example(ReplayCheckpointed).entity_key() == "rp-length-v2"
     assert example(ApiKeyStateChanged).entity_key() == "k-3f9a1c2e7b4d8a60"
     assert example(AuditChainHead).entity_key() == "chain"
@@ -427,6 +430,7 @@ def test_entity_keys_of_compacted_payloads() -> None:
         ReviewQueueConfigured,
         ReviewItemUpdated,
         VerdictPolicySet,
+        JudgeMonitorConfigured,
         DatasetExampleAdded,
         DatasetVersionCreated,
         RunUpdated,

@@ -32,6 +32,7 @@ from llmops_schemas.v1.governance import (
     RbacRoleSettings,
     RetentionSettings,
 )
+from llmops_schemas.v1.judge_monitors import JudgeMonitorConfigured
 from llmops_schemas.v1.keys import ApiKeyStateChanged
 from llmops_schemas.v1.prompt_labels import PromptLabelMoved
 from llmops_schemas.v1.prompts import PromptMessage, PromptVariable, PromptVersionPublished, PromptVersionRef
@@ -73,6 +74,7 @@ PAYLOADS = (
     AuditDigest,
     AuditChainHead,
     ApiKeyStateChanged,
+    JudgeMonitorConfigured,
 )
 """Every v1 payload class, one per event type."""
 
@@ -109,6 +111,7 @@ __all__ = [
     "ExperimentRef",
     "ExperimentVariant",
     "FeedbackReceived",
+    "JudgeMonitorConfigured",
     "NotifierConfigured",
     "ObjectiveConfigured",
     "PartitionOffsets",

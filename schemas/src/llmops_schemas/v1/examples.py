@@ -23,6 +23,7 @@ from llmops_schemas.v1.evaluation import EvaluationScored, EvaluatorConfigured
 from llmops_schemas.v1.experiments import ExperimentConfigured
 from llmops_schemas.v1.feedback import FeedbackReceived
 from llmops_schemas.v1.governance import PolicyPublished
+from llmops_schemas.v1.judge_monitors import JudgeMonitorConfigured
 from llmops_schemas.v1.keys import ApiKeyStateChanged
 from llmops_schemas.v1.prompt_labels import PromptLabelMoved
 from llmops_schemas.v1.prompts import PromptVersionPublished
@@ -442,6 +443,25 @@ EXAMPLES: dict[type[EventPayload], dict[str, Any]] = {
         "source_offset": 41,
         "next_digest": 1,
         "digested_through": 0,
+        "updated_at": _AT,
+    },
+    JudgeMonitorConfigured: {
+        "monitor_id": "support-judge",
+        "app": "support-bot",
+        "dataset": "judge-anchors",
+        "dataset_version": 1,
+        "variant": {"model": "support-echo", "parameters": {"temperature": 0}},
+        "judge": {
+            "name": "helpfulness",
+            "kind": "llm_judge",
+            "params": {"model": "judge-small", "prompt": {"name": "helpfulness-rubric", "version": 2}},
+        },
+        "interval_s": 86400,
+        "min_items": 10,
+        "min_shift": 0.25,
+        "alpha": 0.01,
+        "baseline_run_id": "run-0193a5b2c4d8",
+        "updated_by": "admin-key-1",
         "updated_at": _AT,
     },
 }

@@ -17,7 +17,7 @@ from llmops_schemas.v2.call_parts import (
 )
 from llmops_schemas.v2.calls import CallRecorded
 from llmops_schemas.v2.cost import CostRecorded
-from llmops_schemas.v2.drift import DriftReference, DriftReported, FeatureDrift
+from llmops_schemas.v2.drift import DriftReference, DriftReported, FeatureDrift, JudgeDrift, JudgeMetricDrift
 from llmops_schemas.v2.erasure import ErasureProcessed, ErasureRequested
 from llmops_schemas.v2.evaluation import EvaluationScored, EvaluatorRef, ScoreItem
 from llmops_schemas.v2.feedback import FeedbackReceived
@@ -49,6 +49,8 @@ __all__ = [
     "FeatureDrift",
     "FeedbackReceived",
     "FunctionCall",
+    "JudgeDrift",
+    "JudgeMetricDrift",
     "MediaRef",
     "NotificationQueued",
     "PolicyPublished",

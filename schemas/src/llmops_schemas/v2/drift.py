@@ -21,10 +21,10 @@ from pydantic import AwareDatetime, Field, model_validator
 
 from llmops_schemas.envelope import EventPayload
 from llmops_schemas.v1 import drift as v1
-from llmops_schemas.v1.common import Fraction, Identifier, Name, NonNegativeScore, ShortText, StrictModel
+from llmops_schemas.v1.common import Fraction, Identifier, Name, NonNegativeScore, Score, ShortText, StrictModel
 from llmops_schemas.v1.drift import TimeWindow
 
-__all__ = ["MAX_FEATURES", "DriftReference", "DriftReported", "FeatureDrift"]
+__all__ = ["MAX_FEATURES", "DriftReference", "DriftReported", "FeatureDrift", "JudgeDrift", "JudgeMetricDrift"]
 
 FeatureKind = Literal["numeric", "categorical", "text", "embedding"]
 DriftTest = Literal["ks", "chi2", "domain_classifier", "mmd", "psi", "wasserstein", "js", "none"]
@@ -77,6 +77,39 @@ class DriftReference(StrictModel):
         return self
 
 
+class JudgeMetricDrift(StrictModel):
+    """One metric of a judge re-scoring its anchor set: the same items paired with the baseline run's scores."""
+
+    metric: Name
+    items: int = Field(ge=0, description="Anchor items scored in both runs (the pairs tested)")
+    baseline_mean: Score | None = None
+    mean: Score | None = None
+    mean_shift: Score | None = Field(default=None, description="Mean of (this run's score - the baseline's), signed")
+    statistic: NonNegativeScore | None = Field(default=None, description="The Wilcoxon signed-rank statistic")
+    p_value: Fraction | None = None
+    p_value_adjusted: Fraction | None = Field(default=None, description="Benjamini-Hochberg across the metrics")
+    drifted: bool | None = Field(default=None, description="null: no verdict (too few pairs), ``note`` says why")
+    note: ShortText | None = None
+
+
+class JudgeDrift(StrictModel):
+    """A judge-drift check (docs/drift.md#judge-drift): a pinned anchor set re-scored by the same judge through
+    an offline run of the evaluation service, each item paired with its score in the monitor's baseline run.
+    A metric drifted when the paired Wilcoxon signed-rank test's adjusted p-value is at most the report's
+    ``fdr`` and the mean shift is at least ``min_shift``."""
+
+    monitor_id: Identifier
+    evaluator: Name = Field(description="The judge evaluator as the runs name it")
+    dataset: Identifier = Field(description="The anchor set: an evaluation dataset")
+    dataset_version: int = Field(ge=1, le=2**31 - 1)
+    baseline_run_id: Identifier | None = Field(default=None, description="null: no baseline yet")
+    run_id: Identifier | None = Field(default=None, description="null: no run could be started")
+    test: Literal["wilcoxon"] = "wilcoxon"
+    min_items: int = Field(ge=1)
+    min_shift: NonNegativeScore = Field(description="The smallest absolute mean shift called drift")
+    metrics: Annotated[list[JudgeMetricDrift], Field(max_length=16)] = Field(default_factory=list)
+
+
 class DriftReported(EventPayload):
     """A drift check of one window of an app's traffic (optionally one model or prompt version) against a reference.
 
@@ -108,6 +141,9 @@ class DriftReported(EventPayload):
     baseline_sample_size: int = Field(ge=0, description="Calls in the reference")
     platform_traffic_included: bool = Field(default=False, description="Judges and offline runs are excluded")
     computed_at: AwareDatetime
+    judge: JudgeDrift | None = Field(
+        default=None, description="Set on a judge-drift report: the verdict is its metrics', not the features'"
+    )
 
     @model_validator(mode="after")
     def _verdict_is_explained(self) -> DriftReported:
@@ -115,7 +151,10 @@ class DriftReported(EventPayload):
             raise ValueError("reason is given exactly when dataset_drift is null")
         if self.prompt_version is not None and self.prompt_name is None:
             raise ValueError("prompt_version needs prompt_name")
-        if self.dataset_drift is not None and self.dataset_drift != any(f.drifted for f in self.features):
+        if self.judge is not None:  # a judge report's verdict is its metrics' (paired tests the features lack)
+            if self.dataset_drift is not None and self.dataset_drift != any(m.drifted for m in self.judge.metrics):
+                raise ValueError("dataset_drift must be true exactly when a judge metric drifted")
+        elif self.dataset_drift is not None and self.dataset_drift != any(f.drifted for f in self.features):
             raise ValueError("dataset_drift must be true exactly when a feature drifted")
         return self
 

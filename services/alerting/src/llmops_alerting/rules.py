@@ -132,7 +132,8 @@ def _drift(tenant: str, rule: AlertRuleConfigured, event: CloudEvent[Any]) -> li
     drifted = getattr(data, "drifted", getattr(data, "dataset_drift", None))
     if not isinstance(drifted, bool) or not isinstance(app, str) or not _scope_matches(rule, app, model):
         return []
-    feature = str(getattr(data, "feature", None) or "dataset")
+    judge = getattr(data, "judge", None)  # a judge-drift report: its own alert per monitor, not the app's traffic's
+    feature = str(getattr(data, "feature", None) or (f"judge:{judge.monitor_id}" if judge is not None else "dataset"))
     labels = {"app": app, "feature": feature, **({"model": model} if model else {})}
     value = getattr(data, "value", None)
     measured = f"{getattr(data, 'statistic', 'statistic')} {value:.4g}" if isinstance(value, float) else "dataset"

@@ -17,6 +17,9 @@ from llmops_schemas.v2 import CallRecorded, DriftReported
 from llmops_drift_detection import __version__
 from llmops_drift_detection.config import DriftDetectionSettings
 from llmops_drift_detection.entrypoints.http import WINDOWS, router
+from llmops_drift_detection.judges.http import judges_router
+from llmops_drift_detection.judges.monitors import MonitorStore
+from llmops_drift_detection.judges.wiring import judge_runtime
 from llmops_drift_detection.outcomes import Outcomes
 from llmops_drift_detection.references import References, parse_period
 from llmops_drift_detection.stream import REFERENCES_TOPIC, WINDOWS_TOPIC, DriftStream
@@ -24,7 +27,7 @@ from llmops_drift_detection.stream import REFERENCES_TOPIC, WINDOWS_TOPIC, Drift
 __all__ = ["SERVICE", "TOPICS", "create_app"]
 
 SERVICE = "drift-detection"
-TOPICS = [CallRecorded.topic, DriftReported.topic, WINDOWS_TOPIC, REFERENCES_TOPIC]
+TOPICS = [CallRecorded.topic, DriftReported.topic, WINDOWS_TOPIC, REFERENCES_TOPIC, MonitorStore.topic]
 
 
 async def _always_ready() -> bool:
@@ -47,7 +50,10 @@ async def _kafka_runtime(app: FastAPI, settings: DriftDetectionSettings) -> Runt
     if settings.ensure_topics:  # faust ignores a source topic that does not exist yet: create them first
         components.append(TopicProvisioner(bootstrap, TOPICS, security=security))
     components += [producer, *([reader] if reader is not None else []), stream]
-    checks = {"kafka": producer.ping, "windows": stream.ready, **install_api_keys(app, load_api_keys(settings))}
+    judged, judge_checks = judge_runtime(app, settings, settings.judges, producer, source=settings.source)
+    components += judged
+    checks = {"kafka": producer.ping, "windows": stream.ready, **judge_checks,
+              **install_api_keys(app, load_api_keys(settings))}  # fmt: skip
     setattr(app.state, WINDOWS, stream.open_windows)
     return Runtime(components=components, checks=checks)
 
@@ -75,4 +81,5 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
     )
     app.include_router(router)
+    app.include_router(judges_router)
     return app

@@ -10,6 +10,8 @@ from llmops_kit.settings import ServiceSettings
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from llmops_drift_detection.judges.settings import JudgeSettings
+
 __all__ = ["DriftDetectionSettings"]
 
 
@@ -56,6 +58,7 @@ class DriftDetectionSettings(ServiceSettings):
     )
     outcomes_timeout_s: float = Field(default=30.0, gt=0, le=600, description="Bound on a window's score reads")
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body accepted")
+    judges: JudgeSettings = Field(default_factory=JudgeSettings, description="Judge drift (DRIFT_DETECTION_JUDGE_*)")
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -1,6 +1,7 @@
 """HTTP API of offline runs: ``/v1/runs`` (start, progress, comparison, gate, bias check).
 
-Starting a run needs ``admin``, reading ``calls:read``; the tenant is always the caller's. Comparisons read the
+Starting a run needs ``runs:start`` (admins, operators, and the drift-detection service's service key), reading
+``calls:read``; the tenant is always the caller's. Comparisons read the
 runs' scores from the warehouse: while a run is still running they answer 409, while the warehouse has not
 stored all its scores yet 503 with ``Retry-After``.
 """
@@ -11,11 +12,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from llmops_kit.audit import Actor
+from llmops_kit.auth import Principal, requires
 from llmops_kit.http.problems import ProblemError, problem_response
 from llmops_schemas.v1.runs import RunUpdated
 from pydantic import BaseModel
 
-from llmops_evaluation.entrypoints.http import PROBLEMS, Admin, Reader
+from llmops_evaluation.entrypoints.http import PROBLEMS, Reader
 from llmops_evaluation.runs.service import RunRegistry, RunSpec
 from llmops_evaluation.runs.stats import BiasGap, Delta, RunScores, bias_gaps, compare, gate
 
@@ -32,6 +34,8 @@ def _registry(request: Request) -> RunRegistry:
 
 
 Registry = Annotated[RunRegistry, Depends(_registry)]
+Starter = Annotated[Principal, Depends(requires("runs:start"))]
+"""Who may start a run: the tenant's admins and operators, and the drift-detection service (judge drift)."""
 RunId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 RunParam = Annotated[str, Query(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 Confidence = Annotated[float, Query(gt=0.5, lt=1.0, description="Confidence of the intervals")]
@@ -94,7 +98,7 @@ class BiasReport(BaseModel):
         },
     },
 )
-async def start_run(spec: RunSpec, registry: Registry, caller: Admin, request: Request) -> RunUpdated:
+async def start_run(spec: RunSpec, registry: Registry, caller: Starter, request: Request) -> RunUpdated:
     """Run every example of the dataset version with the variant through the gateway (platform traffic) and
     score the answers; poll ``GET /v1/runs/{run_id}`` for progress. 429 when enough runs are under way. Audited."""
     return await registry.start(caller.tenant_id, spec, Actor.of(caller, request))

@@ -13,6 +13,7 @@ record of another worker stops (at most one chunk is done twice).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -32,8 +33,12 @@ from llmops_schemas.v2 import EvaluationScored
 
 from llmops_evaluation.evaluators import Evaluator
 from llmops_evaluation.heuristics import Answer
+from llmops_evaluation.judges.adapters import GatewayJudges
+from llmops_evaluation.ports import JudgePorts
 from llmops_evaluation.runs.judging import evaluators_of, output_of, request_body, scored_event
+from llmops_evaluation.runs.model_scoring import model_items
 from llmops_evaluation.runs.stores import DatasetStore, RunStore
+from llmops_evaluation.semantic.gateway import GatewayEmbedder
 
 __all__ = ["RunExecutor", "RunLimits"]
 
@@ -88,6 +93,10 @@ class RunExecutor:
         self._source = source
         self.limits = limits or RunLimits()
         self._clock = clock
+        # LLM judges and semantic kinds await the gateway per answer (runs.model_scoring).
+        self._ports = (
+            JudgePorts(GatewayJudges(gateway), None, functools.partial(GatewayEmbedder, gateway)) if gateway else None
+        )
         self._tasks: dict[tuple[str, str], asyncio.Task[RunUpdated]] = {}
         self._resumer: asyncio.Task[None] | None = None
         self.worker = f"worker-{uuid.uuid4().hex[:12]}"
@@ -199,16 +208,24 @@ class RunExecutor:
             reference=example.expected,
             context=tuple(example.context),
         )
+        call_id = str(answer.get("id", ""))
+        by_models = (
+            await model_items(tenant, run, example.example_id, call_id or f"{run.run_id}.{example.example_id}",
+                              judged, evaluators, self._ports)
+            if self._ports is not None
+            else []
+        )  # fmt: skip
         event = scored_event(
             tenant,
             run,
             example,
-            str(answer.get("id", "")),
+            call_id,
             judged,
             evaluators,
             budget_s=self.limits.budget_s,
             source=self._source,
             judged_at=self._clock(),
+            model_items=by_models,
         )
         if event is None:
             return _Outcome(failure=RunFailure(example_id=example.example_id, reason="no evaluator produced a score"))

@@ -3,6 +3,7 @@ evaluators compiled from their snapshot, and one ``llmops.evaluation.scored.v2``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +11,7 @@ from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.ids import deterministic_uuid7
 from llmops_schemas.v1 import EvaluatorConfigured
 from llmops_schemas.v1.runs import DatasetExampleAdded, RunUpdated, RunVariant
-from llmops_schemas.v2 import EvaluationScored
+from llmops_schemas.v2 import EvaluationScored, ScoreItem
 
 from llmops_evaluation.evaluators import Evaluator, build_evaluator
 from llmops_evaluation.handlers import judge_isolated
@@ -70,6 +71,7 @@ def scored_event(
     budget_s: float,
     source: str,
     judged_at: datetime,
+    model_items: Sequence[ScoreItem] = (),
 ) -> CloudEvent[EvaluationScored] | None:
     """The scores of one example's answer as one event (None when no evaluator produced an item).
 
@@ -78,9 +80,10 @@ def scored_event(
     """
     at_ms = int(run.created_at.timestamp() * 1000)
     subject = f"example {example.example_id} of run {run.run_id}"
-    items = [
+    items = [*model_items] + [  # the model-backed evaluators' items come scored already (runs.model_scoring)
         item
         for evaluator in evaluators
+        if not evaluator.model_backed
         for item in judge_isolated(
             evaluator,
             answer,
