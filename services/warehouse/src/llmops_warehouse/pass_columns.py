@@ -43,11 +43,12 @@ def _row(event: StoredEvent) -> tuple[Any, ...]:
         d.app or "", d.call_id, d.run_id or "", d.replay_id or "", d.example_id or "", d.compared_call_id or "",
         epoch_ms(d.judged_at),
         # One tuple per item, transposed into the sixteen arrays: a third cheaper than sixteen comprehensions.
-        *(map(list, zip(*map(_item, items), strict=True)) if items else _NO_ITEMS),
+        *(map(list, zip(*map(_item, items), strict=True)) if items else ([] for _ in range(_ITEM_COLUMNS))),
     )  # fmt: skip
 
 
-_NO_ITEMS = tuple([] for _ in range(PASS_COLUMNS.index("score_costs_usd") - PASS_COLUMNS.index("score_ids") + 1))
+_ITEM_COLUMNS = len(PASS_COLUMNS) - PASS_COLUMNS.index("score_ids")
+"""The ``score_*`` arrays, the last of :data:`PASS_COLUMNS`."""
 
 
 def _item(item: Any) -> tuple[Any, ...]:
