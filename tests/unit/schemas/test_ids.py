@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 import pytest
@@ -48,3 +49,18 @@ def test_new_ids_are_distinct_uuid7s() -> None:
 def test_an_id_family_derives_the_ids_of_its_prefix_and_parts(prefix: tuple[str, ...], parts: tuple[str, ...]) -> None:
     assert IdFamily(1795883777924, *prefix).id(*parts) == deterministic_uuid7(1795883777924, *prefix, *parts)
     assert IdFamily(2**48 + 5, *prefix).id(*parts) == deterministic_uuid7(2**48 + 5, *prefix, *parts)
+
+
+def test_ids_are_the_rfc_layout_of_the_time_and_the_hash_for_every_digest_byte() -> None:
+    """The ids are formatted from tables of the version and variant bytes: every value of those bytes is reached
+    (2,000 hashes) and each id equals ``uuid.UUID`` over the RFC 9562 fields."""
+    seen: set[tuple[int, int]] = set()
+    for n in range(2000):
+        ms = (n * 0x9E3779B97F4A7C15) & 0xFFFF_FFFF_FFFF
+        digest = hashlib.sha256(f"t\x1fcall-{n}".encode()).digest()
+        seen.add((digest[0], digest[2]))
+        fields = (ms << 80) | (0x7 << 76) | ((digest[0] & 0x0F) << 72) | (digest[1] << 64)
+        fields |= (0b10 << 62) | ((digest[2] & 0x3F) << 56) | int.from_bytes(digest[3:10], "big")
+        assert deterministic_uuid7(ms, "t", f"call-{n}") == str(uuid.UUID(int=fields))
+        assert IdFamily(ms, "t").id(f"call-{n}") == str(uuid.UUID(int=fields))
+    assert len({first for first, _ in seen}) == 256 and len({third for _, third in seen}) == 256

@@ -13,15 +13,13 @@ evaluators score as usual (docs/adr/0020).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import functools
 import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from llmops_kit.kafka.producer import EncodedEvent
 from llmops_kit.kafka.publisher import EventPublisher
@@ -29,18 +27,17 @@ from llmops_kit.logging import log_unexpected
 from llmops_schemas.ids import IdFamily
 from llmops_schemas.v2 import CallRecorded, ScoreItem
 from llmops_schemas.v2.evaluation import MAX_SCORES
-from prometheus_client import Histogram
 
 from llmops_evaluation.evaluators import Evaluator
 from llmops_evaluation.heuristics import Answer, Verdict
+from llmops_evaluation.kind_seconds import Tally
 from llmops_evaluation.metrics import EVALUATOR_FAILURES, EVALUATOR_SECONDS, SCORES
 from llmops_evaluation.ports import EvaluatorLookup
-from llmops_evaluation.wire import CallEvent, encode_pass, wire_item
+from llmops_evaluation.wire import CallEvent, encode_pass, scored_item, verdict_fields, wire_item
 
 __all__ = ["MAX_PROMPT_CHARS", "ScoringRules", "answer_of", "judge_isolated", "pass_id", "score_calls", "score_id"]
 
 log = logging.getLogger(__name__)
-_MAX_EXPLANATION = 16_384
 MAX_PROMPT_CHARS = 8192
 """Characters of the prompt an evaluator reads (the language check needs far fewer; judges read it all)."""
 
@@ -74,9 +71,9 @@ def answer_of(call: CallRecorded, cap: int, prompt_cap: int = MAX_PROMPT_CHARS) 
     choice = call.choices[0] if call.choices else None
     output = choice.output if choice is not None else None
     refused = choice is not None and bool(choice.refusal)
-    answer = Answer.of(output if output is not None else (choice.refusal if choice else None), cap=cap, refused=refused)
     asked = next((_text_of(m) for m in reversed(call.messages) if m.role == "user"), None)
-    return dataclasses.replace(answer, prompt=asked[:prompt_cap]) if asked else answer
+    text = output if output is not None else (choice.refusal if choice else None)
+    return Answer.of(text, cap=cap, refused=refused, prompt=asked[:prompt_cap] if asked else None)
 
 
 def _text_of(message: Any) -> str:
@@ -141,18 +138,20 @@ def _judge_all(jobs: Sequence[Job], rules: ScoringRules) -> tuple[list[EncodedEv
     now = rules.clock()
     events: list[EncodedEvent] = []
     kinds: Counter[str] = Counter()
+    seconds = EVALUATOR_SECONDS.tally()  # the batch's latencies, added to the histogram under one lock
     for call, chosen in jobs:
         answer = answer_of(call.data, rules.max_output_chars)
         items: list[Any] = []
         ids = _ids_of(call.tenant_id, call.data)
         subject = f"call {call.data.call_id}"
         for evaluator in chosen:
-            scored = _judged(evaluator, answer, rules.budget_s, subject, _item_ids(ids, evaluator), wire_item)
+            scored = _judged(evaluator, answer, rules.budget_s, subject, _item_ids(ids, evaluator), _STRUCTS, seconds)
             items.extend(scored)
             if scored and scored[0].outcome == "scored":  # a failure is one item, never beside scores
                 kinds[evaluator.kind] += len(scored)
         if items:  # every evaluator may abstain (no reference, no language to tell): then there is no pass
             events.append(_encoded(call, chosen, items, ids, now, rules))
+    EVALUATOR_SECONDS.add(seconds)
     return events, kinds
 
 
@@ -160,10 +159,25 @@ def _item_ids(ids: IdFamily, evaluator: Evaluator) -> Callable[[str], str]:
     return lambda metric: ids.id(evaluator.name, evaluator.version, metric)
 
 
-@functools.cache
-def _seconds_of(kind: str) -> Histogram:
-    """The histogram child of ``kind``, looked up once (``labels()`` costs more than ``observe()``)."""
-    return EVALUATOR_SECONDS.labels(kind)
+@dataclass(frozen=True, slots=True)
+class _Makers(Generic[T]):
+    """How items are built: ``scored(evaluator, score_id, verdict, latency_ms)`` for each verdict, ``failed(evaluator,
+    **fields)`` for a failure; as pydantic models (runs) or as the derived structs the online pass publishes."""
+
+    scored: Callable[[Evaluator, str, Verdict, float], T]
+    failed: Callable[..., T]
+
+
+def _model_scored(evaluator: Evaluator, item_id: str, verdict: Verdict, latency_ms: float) -> ScoreItem:
+    return ScoreItem(evaluator=evaluator.ref, **verdict_fields(item_id, verdict, latency_ms))
+
+
+def _model_item(evaluator: Evaluator, **fields: Any) -> ScoreItem:
+    return ScoreItem(evaluator=evaluator.ref, **fields)
+
+
+_MODELS = _Makers(_model_scored, _model_item)
+_STRUCTS = _Makers(scored_item, wire_item)
 
 
 def judge_isolated(
@@ -173,11 +187,10 @@ def judge_isolated(
 
     ``subject`` names what was judged in logs (never its text); ``ids(metric)`` is the item's deterministic id.
     """
-    return _judged(evaluator, answer, budget_s, subject, ids, _model_item)
-
-
-def _model_item(evaluator: Evaluator, **fields: Any) -> ScoreItem:
-    return ScoreItem(evaluator=evaluator.ref, **fields)
+    seconds = EVALUATOR_SECONDS.tally()
+    items = _judged(evaluator, answer, budget_s, subject, ids, _MODELS, seconds)
+    EVALUATOR_SECONDS.add(seconds)
+    return items
 
 
 def _judged(
@@ -186,9 +199,10 @@ def _judged(
     budget_s: float,
     subject: str,
     ids: Callable[[str], str],
-    make: Callable[..., T],
+    make: _Makers[T],
+    seconds: Tally,
 ) -> list[T]:
-    """:func:`judge_isolated`, each item built by ``make(evaluator, **fields)`` (a model or a derived struct)."""
+    """:func:`judge_isolated`, the items built by ``make``, the latency counted in ``seconds``."""
     started = time.perf_counter()
     try:
         verdicts = evaluator.judge(answer)
@@ -196,32 +210,18 @@ def _judged(
         EVALUATOR_FAILURES.labels(evaluator.kind, "error").inc()
         log_unexpected(log, f"evaluator {evaluator.name} failed on {subject}", exc)
         why = f"the evaluator raised {type(exc).__name__}"
-        return [make(evaluator, **_failure(ids(evaluator.kind), evaluator, "error", why, started))]
+        return [make.failed(evaluator, **_failure(ids(evaluator.kind), evaluator, "error", why, started))]
     elapsed = time.perf_counter() - started
-    _seconds_of(evaluator.kind).observe(elapsed)
+    seconds.observe(evaluator.kind, elapsed)
     if elapsed > budget_s:
         # A heuristic cannot be pre-empted (its input and its patterns are bounded instead); a late result is
         # dropped so that scores never depend on how loaded the machine was.
         EVALUATOR_FAILURES.labels(evaluator.kind, "timeout").inc()
         log.warning("evaluator %s overran its %.3fs budget on %s", evaluator.name, budget_s, subject)
         why = f"over its {budget_s:g}s budget"
-        return [make(evaluator, **_failure(ids(evaluator.kind), evaluator, "timeout", why, started))]
+        return [make.failed(evaluator, **_failure(ids(evaluator.kind), evaluator, "timeout", why, started))]
     latency_ms = elapsed * 1000
-    return [make(evaluator, **_item(ids(v.metric), v, latency_ms)) for v in verdicts]
-
-
-def _item(item_id: str, verdict: Verdict, latency_ms: float) -> dict[str, Any]:
-    return {
-        "score_id": item_id,
-        "metric": verdict.metric,
-        "score": verdict.score,
-        "score_min": verdict.score_min,
-        "score_max": verdict.score_max,
-        "label": verdict.label,
-        "passed": verdict.passed,
-        "explanation": verdict.explanation[:_MAX_EXPLANATION] if verdict.explanation else None,
-        "latency_ms": latency_ms,
-    }
+    return [make.scored(evaluator, ids(v.metric), v, latency_ms) for v in verdicts]
 
 
 def _failure(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge
+
+from llmops_evaluation.kind_seconds import KindSeconds
 
 __all__ = [
     "CONFIGS_REJECTED",
@@ -22,10 +24,9 @@ EVALUATOR_FAILURES = Counter(
     " (a judge answered without a score)",
     ["kind", "reason"],
 )
-EVALUATOR_SECONDS = Histogram(
+EVALUATOR_SECONDS = KindSeconds(
     "llmops_evaluation_evaluator_seconds",
     "Time one evaluator took on one call",
-    ["kind"],
     buckets=(0.00001, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5),
 )
 CONFIGS_REJECTED = Counter(

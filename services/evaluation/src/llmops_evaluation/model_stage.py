@@ -128,7 +128,7 @@ class ModelStage:
             finally:
                 JUDGES_IN_FLIGHT.dec()
             elapsed_ms = (time.perf_counter() - started) * 1000
-        EVALUATOR_SECONDS.labels(evaluator.kind).observe(elapsed_ms / 1000)
+        EVALUATOR_SECONDS.observe(evaluator.kind, elapsed_ms / 1000)
         return [self._item(call, evaluator, j, elapsed_ms) for j in judged]
 
     def _why(self, evaluator: Evaluator, call: CloudEvent[CallRecorded], exc: Exception) -> str:

@@ -31,8 +31,19 @@ from llmops_schemas.v2 import CallRecorded, EvaluationScored, EvaluatorRef, Scor
 
 if TYPE_CHECKING:
     from llmops_evaluation.evaluators import Evaluator
+    from llmops_evaluation.heuristics import Verdict
 
-__all__ = ["CallEvent", "decode_call", "encode_pass", "read_call", "wire_item", "wire_ref"]
+__all__ = [
+    "MAX_EXPLANATION",
+    "CallEvent",
+    "decode_call",
+    "encode_pass",
+    "read_call",
+    "scored_item",
+    "verdict_fields",
+    "wire_item",
+    "wire_ref",
+]
 
 _CALLS = event_decoder(CallRecorded)
 _REF = derive(EvaluatorRef, strict=True, omit_none=True)
@@ -41,6 +52,8 @@ _PASS = producer_struct(EvaluationScored)
 _EVENT = producer_event_struct(EvaluationScored)
 _DATASCHEMA = EvaluationScored.dataschema()
 _ENCODER = msgspec.json.Encoder()
+MAX_EXPLANATION = 16_384
+"""Characters of a heuristic's explanation an item keeps."""
 _SCORE_BOUND = 1e12
 """``Score``'s and ``NonNegativeScore``'s bound (llmops_schemas.v1.common): beyond it, or not finite, pydantic
 decides."""
@@ -90,6 +103,41 @@ def wire_item(evaluator: Evaluator, **fields: Any) -> Any:
     if not ((score is None or -_SCORE_BOUND <= score <= _SCORE_BOUND) and (latency is None or latency <= _SCORE_BOUND)):
         ScoreItem(evaluator=evaluator.ref, **fields)  # NaN fails both comparisons: pydantic refuses, as before
     return _ITEM(evaluator=evaluator.wire_ref, **fields)
+
+
+def scored_item(evaluator: Evaluator, score_id: str, verdict: Verdict, latency_ms: float) -> Any:
+    """The item of one verdict, :func:`wire_item`'s without its keyword dictionaries (seven items a call)."""
+    score = verdict.score
+    if not ((score is None or -_SCORE_BOUND <= score <= _SCORE_BOUND) and latency_ms <= _SCORE_BOUND):
+        return wire_item(evaluator, **verdict_fields(score_id, verdict, latency_ms))  # pydantic words the refusal
+    explanation = verdict.explanation
+    return _ITEM(
+        evaluator=evaluator.wire_ref,
+        score_id=score_id,
+        metric=verdict.metric,
+        score=score,
+        score_min=verdict.score_min,
+        score_max=verdict.score_max,
+        label=verdict.label,
+        passed=verdict.passed,
+        explanation=explanation[:MAX_EXPLANATION] if explanation else None,
+        latency_ms=latency_ms,
+    )
+
+
+def verdict_fields(score_id: str, verdict: Verdict, latency_ms: float) -> dict[str, Any]:
+    """The fields of the item of one verdict, as keywords of ``ScoreItem`` (its evaluator apart)."""
+    return {
+        "score_id": score_id,
+        "metric": verdict.metric,
+        "score": verdict.score,
+        "score_min": verdict.score_min,
+        "score_max": verdict.score_max,
+        "label": verdict.label,
+        "passed": verdict.passed,
+        "explanation": verdict.explanation[:MAX_EXPLANATION] if verdict.explanation else None,
+        "latency_ms": latency_ms,
+    }
 
 
 def encode_pass(

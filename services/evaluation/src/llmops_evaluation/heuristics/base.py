@@ -34,15 +34,15 @@ class Answer:
     context: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, output: str | None, *, cap: int, refused: bool = False) -> Answer:
-        """The answer of ``output`` (None: empty), cut to ``cap`` characters.
+    def of(cls, output: str | None, *, cap: int, refused: bool = False, prompt: str | None = None) -> Answer:
+        """The answer of ``output`` (None: empty), cut to ``cap`` characters, to ``prompt``.
 
         The text is valid Unicode: the call event's schema refuses lone surrogates (what ``\\udc80`` in JSON
         decodes to), and a record that is not UTF-8 never becomes an event (the scorer dead-letters it).
         """
         whole = output or ""
         text = whole[:cap]
-        return cls(text=text, length=len(whole), truncated=len(whole) > cap, refused=refused)
+        return cls(text=text, length=len(whole), truncated=len(whole) > cap, refused=refused, prompt=prompt)
 
 
 @dataclass(frozen=True, slots=True)

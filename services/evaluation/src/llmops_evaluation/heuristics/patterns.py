@@ -66,8 +66,11 @@ class Regex(Heuristic):
         total = len(must) + len(must_not)
 
         def judge(answer: Answer) -> list[Verdict]:
-            failed = [f"must[{i}] not found" for i, p in enumerate(must) if p.search(answer.text) is None]
-            failed += [f"must_not[{i}] matched" for i, p in enumerate(must_not) if p.search(answer.text) is not None]
+            # The UTF-8 bytes, encoded once: given a str, the RE2 binding encodes it again and maps every match's
+            # offsets back to characters on each search (two thirds of its cost); only whether it matched counts.
+            text = answer.text.encode()
+            failed = [f"must[{i}] not found" for i, p in enumerate(must) if p.search(text) is None]
+            failed += [f"must_not[{i}] matched" for i, p in enumerate(must_not) if p.search(text) is not None]
             score = (total - len(failed)) / total
             label = "pass" if not failed else "fail"
             return [Verdict("regex", score, not failed, label, "; ".join(failed) or None)]

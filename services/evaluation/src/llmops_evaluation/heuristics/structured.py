@@ -21,6 +21,10 @@ FENCE = re.compile(
     r"^(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[\w+.-]*)[^\n]*\n(?P<body>.*?)^(?P=fence)[ \t]*$", re.M | re.S
 )
 
+_VALUE_STARTS = frozenset('{["-0123456789tfnNI')
+"""The first characters of a value ``json.loads`` reads (``NaN`` and ``Infinity`` included): after any other, it
+fails at char 0, whitespace having been stripped."""
+
 
 def extract_json(text: str, *, fences: bool = True) -> tuple[Any, str | None]:
     """The JSON value of ``text``: the whole text, else the first fenced block that parses.
@@ -30,11 +34,14 @@ def extract_json(text: str, *, fences: bool = True) -> tuple[Any, str | None]:
     stripped = text.strip()
     if not stripped:
         return None, "the answer is empty"
-    try:
-        return json.loads(stripped), None
-    except (ValueError, RecursionError) as exc:
-        why = f"not JSON: {type(exc).__name__} at char {getattr(exc, 'pos', '?')}"
-    if fences:
+    if stripped[0] in _VALUE_STARTS:
+        try:
+            return json.loads(stripped), None
+        except (ValueError, RecursionError) as exc:
+            why = f"not JSON: {type(exc).__name__} at char {getattr(exc, 'pos', '?')}"
+    else:  # what json.loads says of it, without raising and formatting the error (most answers are prose)
+        why = "not JSON: JSONDecodeError at char 0"
+    if fences and ("```" in text or "~~~" in text):  # the fence's own opening, before the regex scans every line
         for block in FENCE.finditer(text):
             if block["info"] and block["info"].lower() not in {"json", "jsonc", "json5"}:
                 continue
