@@ -101,7 +101,7 @@ async def test_tables_with_text_about_calls_are_audited_for_tenant_keys_as_the_s
     statuses, audited = await entries(
         warehouse,
         ("/v1/events/dataset_examples", ANALYST),
-        ("/v1/events/review_items?call_id=c-1", ANALYST),
+        ("/v1/events/review_items?call_id=zq-call-7", ANALYST),
         ("/v1/events/feedback", ANALYST),
         ("/v1/events/evaluation_scores?cursor=not-issued", ANALYST),  # a later page: recorded at the first
         ("/v1/events/evaluation_scores", ANALYST),
@@ -115,7 +115,7 @@ async def test_tables_with_text_about_calls_are_audited_for_tenant_keys_as_the_s
         ("scores.read", "evaluation_scores", "alpha-analyst"),
     ]
     assert audited[1].data.details == {"filters": ["call_id"]}
-    assert "c-1" not in json.dumps([e.model_dump(mode="json") for e in audited])
+    assert "zq-call-7" not in json.dumps([e.model_dump(mode="json") for e in audited])
 
 
 async def test_reading_keys_is_audited() -> None:
