@@ -4,10 +4,12 @@
 production (``build_runtime``: the consumer loop, the erasure screen, the retention stamp, the store on its
 writer thread, chDB's merges) over a backlog of ``--calls`` demo calls that ingest's own code published first,
 and reports the process's CPU (utime+stime of every thread, ClickHouse's included) per call stored, split by
-the kernel's thread names as ``bench_ingest.py`` does. ``--rounds`` repeats it on fresh brokers and
-databases; ``--env KEY=VALUE`` sets warehouse settings for the run (A/B runs of a setting in one session);
-``--profile`` prints cProfile's top functions of the event loop's thread. Nothing is written but a temporary
-directory.
+the kernel's thread names as ``bench_ingest.py`` does, and the garbage collector's share (the collector is tuned
+as ``llmops-warehouse`` tunes it). ``--rounds`` repeats it on fresh brokers and databases; ``--env KEY=VALUE``
+sets warehouse settings for the run (A/B runs of a setting in one session); ``--profile`` prints cProfile's top
+functions of the event loop and of the other threads, ``--sample`` a statistical profile of the event loop.
+Merges that ClickHouse starts after the last call is stored fall outside the window: compare runs of the same
+``--calls`` only (180,000 shows steady merging). Nothing is written but a temporary directory.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
+import gc
 import io
 import os
 import pstats
@@ -26,7 +29,7 @@ from pathlib import Path
 
 from benchkit import cpu_seconds_by_thread
 from fastapi import FastAPI
-from llmops_kit.http.gc_tuning import tune_after_startup
+from llmops_kit.http.gc_tuning import THRESHOLDS, tune_after_startup
 from llmops_kit.infra import LocalKafkaBroker
 from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.topics import TopicCatalog, ensure_topics
@@ -48,6 +51,19 @@ async def _stored(store: object, tenant: str) -> int:
 
 
 _THREADS: list[cProfile.Profile] = []
+gc_spent: list[float] = [0.0, 0]
+"""Thread CPU seconds in the cyclic garbage collector, and its collections, during the measured window."""
+_gc_started: list[float] = [0.0]
+
+
+def _time_gc(phase: str, _info: dict[str, int]) -> None:
+    if phase == "start":
+        _gc_started[0] = time.thread_time()
+    else:
+        gc_spent[0] += time.thread_time() - _gc_started[0]
+        gc_spent[1] += 1
+
+
 _SAMPLES: dict[str, int] = {}
 
 
@@ -96,6 +112,7 @@ async def one_round(args: argparse.Namespace, workdir: Path, profile: cProfile.P
         *others, consumer = runtime.components
         for component in others:
             await component.start()
+        gc_spent[:] = [0.0, 0]
         before, wall = cpu_seconds_by_thread([os.getpid()]), time.monotonic()
         await consumer.start()
         if profile is not None:
@@ -118,9 +135,18 @@ async def one_round(args: argparse.Namespace, workdir: Path, profile: cProfile.P
         spent = {name: after[name] - before.get(name, 0.0) for name in after}
         spent = {name: s for name, s in spent.items() if s > 0.05}
         print(f"  {args.calls:,} calls in {wall:.1f} s ({args.calls / wall:,.0f} calls/s)")
+        collector = f"{gc_spent[1]} collections, {gc_spent[0] / args.calls * 1e6:.1f} us per call"
+        print(f"  garbage collector (all threads): {collector}")
         return spent
     finally:
         broker.stop()
+
+
+def _warehouse_gc_thresholds() -> tuple[int, int, int]:
+    """The collector's thresholds ``llmops-warehouse`` serves with (the kit's before docs/adr/0053)."""
+    from llmops_warehouse.entrypoints import main as entrypoint
+
+    return getattr(entrypoint, "GC_THRESHOLDS", THRESHOLDS)
 
 
 def main() -> None:
@@ -133,7 +159,8 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.update(dict(kv.split("=", 1) for kv in args.env))
     threading.current_thread().name = "main"
-    tune_after_startup()
+    tune_after_startup(_warehouse_gc_thresholds())
+    gc.callbacks.append(_time_gc)
     profile = cProfile.Profile() if args.profile else None
     for i in range(args.rounds):
         with tempfile.TemporaryDirectory(prefix="bench-consumer-") as tmp:
