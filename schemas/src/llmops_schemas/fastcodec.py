@@ -84,6 +84,9 @@ def reads_exactly(raw: bytes) -> bool:
     escaped lone surrogate (pydantic refuses it): the derived structs must not judge such input."""
     if _SUB_MICROSECOND.search(raw):
         return False
+    # One byte is found with memchr, two bytes by a scan ten times slower: most records hold no escape at all.
+    if b"\\" not in raw:
+        return True
     return b"\\u" not in raw or not (_ESCAPED_TIME_CHARACTER.search(raw) or _LONE_SURROGATE.search(raw))
 
 

@@ -123,8 +123,9 @@ async def produce_raw(bootstrap: str, records: list[tuple[bytes | None, bytes, l
 async def test_http_batch_lands_on_the_recorded_topic(kafka_bootstrap: str, tmp_path: Path) -> None:
     marker = uuid.uuid4().hex
     async with running_ingest(kafka_bootstrap, tmp_path) as ingest:
-        ready = await ingest.client.get("/readyz")
-        assert ready.status_code == 200, ready.text
+        async with asyncio.timeout(30):  # the policy and key-state followers catch up in the background
+            while (await ingest.client.get("/readyz")).status_code != 200:
+                await asyncio.sleep(0.1)
         calls = [a_call("http-1", marker), a_call(None, marker), a_call("http-3", marker, latency_ms=-5)]
         response = await ingest.client.post(
             "/v1/calls", json={"calls": calls}, headers={"Authorization": f"Bearer {ingest.key}"}

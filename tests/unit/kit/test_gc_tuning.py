@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import Iterator
 
 import pytest
+import uvicorn
+from fastapi import FastAPI
+from llmops_kit.http.app import _Server
 from llmops_kit.http.gc_tuning import THRESHOLDS, tune_after_startup
 
 
@@ -47,3 +51,16 @@ def test_cycles_made_after_startup_are_still_collected() -> None:
     gc.collect()
     assert alive == 2
     assert not [o for o in gc.get_objects() if isinstance(o, Node)]
+
+
+@pytest.mark.usefixtures("restore_gc")
+def test_a_service_serves_with_its_own_thresholds(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def started(self: uvicorn.Server, sockets: object = None) -> None:
+        return None
+
+    monkeypatch.setattr(uvicorn.Server, "startup", started)
+    server = _Server(uvicorn.Config(FastAPI()), (1_000_000, 20, 100))
+
+    asyncio.run(server.startup())
+
+    assert gc.get_threshold() == (1_000_000, 20, 100)

@@ -22,6 +22,9 @@ from pydantic import ValidationError
 from tests.unit.schemas.fastcodec_diff import mutations
 
 PYDANTIC_EXTRACTS = {
+    "message_roles": "[m.role for m in d.messages]",
+    "message_names": "[m.name or '' for m in d.messages]",
+    "message_tool_call_ids": "[m.tool_call_id or '' for m in d.messages]",
     "message_contents": "[m.text() for m in d.messages]",
     "message_parts": "['' if isinstance(m.content, str) else m.model_dump_json(include={'content'})"
     " for m in d.messages]",
@@ -35,7 +38,8 @@ PYDANTIC_EXTRACTS = {
     "parameters": "(d.parameters.model_dump_json(exclude_defaults=True) if d.parameters.model_fields_set else '{}')",
     "request": "'' if d.request is None else d.request.model_dump_json(exclude_none=True)",
 }
-"""The extract expressions of the columns that read the pydantic event through pydantic-only methods."""
+"""The extract expressions of the columns that read the pydantic event through pydantic-only methods, and those of
+the message arrays, which the store makes in one pass (``m``)."""
 
 
 def _pydantic_values(event: CloudEvent[v2.CallRecorded]) -> list[Any]:

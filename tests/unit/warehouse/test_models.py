@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -14,9 +15,11 @@ from llmops_warehouse.models import (
     MetricsQuery,
     SummaryRow,
     TimeseriesQuery,
+    canonical_event_id,
     ceil_minute,
     datetime_from_ms,
     epoch_ms,
+    event_id_int,
     floor_minute,
 )
 from pydantic import ValidationError
@@ -103,3 +106,28 @@ def test_metrics_compute() -> None:
     row = SummaryRow.compute(4, 1, 10, 5, 15, [float("nan")] * 3, group="chat")
     assert (row.error_rate, row.latency_p50_ms, row.group) == (0.25, 0.0, "chat")
     assert SummaryRow.compute(0, 0, 0, 0, 0, [1.0, 2.0, 3.0]).error_rate == 0.0
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "0192f3a4-5b6c-7d8e-9f01-23456789abcd",  # canonical: the fast path
+        "0192F3A4-5B6C-7D8E-9F01-23456789ABCD",
+        "{0192f3a4-5b6c-7d8e-9f01-23456789abcd}",
+        "urn:uuid:0192f3a4-5b6c-7d8e-9f01-23456789abcd",
+        "0192f3a45b6c7d8e9f0123456789abcd",
+    ],
+)
+def test_event_ids_read_as_uuid_reads_them(spelling: str) -> None:
+    assert event_id_int(spelling) == uuid.UUID(spelling).int
+    assert canonical_event_id(spelling) == str(uuid.UUID(spelling))
+
+
+@pytest.mark.parametrize(
+    "bad", ["", "not-a-uuid", "0192f3a4-5b6c-7d8e-9f01-23456789abcg", "0192f3a4-5b6c-7d8e-9f01-23456789abcd0"]
+)
+def test_an_event_id_that_is_no_uuid_is_refused(bad: str) -> None:
+    with pytest.raises(ValueError):
+        event_id_int(bad)
+    with pytest.raises(ValueError):
+        canonical_event_id(bad)

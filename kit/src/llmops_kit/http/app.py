@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from llmops_kit.auth import caller
 from llmops_kit.http.body_limit import DEFAULT_MAX_BODY_BYTES, BodyLimit, Refusal, problem_refusal
-from llmops_kit.http.gc_tuning import tune_after_startup
+from llmops_kit.http.gc_tuning import THRESHOLDS, tune_after_startup
 from llmops_kit.http.problems import install_problem_handlers
 from llmops_kit.metrics import HTTP_REQUESTS
 
@@ -180,8 +180,10 @@ class _RequestMetrics:
             )
 
 
-def serve(app: FastAPI, host: str, port: int) -> None:
+def serve(app: FastAPI, host: str, port: int, *, gc_thresholds: tuple[int, int, int] = THRESHOLDS) -> None:
     """Run ``app`` under uvicorn; SIGTERM/SIGINT drain requests, run the lifespan shutdown, and exit 0.
+
+    ``gc_thresholds`` are the collector's once the app has started (see ``gc_tuning``).
 
     uvicorn re-raises the signal it caught once it has shut down, so that the process dies of it. A
     graceful stop is a success here, so the handlers in place when uvicorn restores them only note it.
@@ -189,13 +191,17 @@ def serve(app: FastAPI, host: str, port: int) -> None:
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop_signal, lambda signum, frame: log.info("stopped by signal %d", signum))
     config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, timeout_graceful_shutdown=15)
-    _Server(config).run()
+    _Server(config, gc_thresholds).run()
 
 
 class _Server(uvicorn.Server):
     """uvicorn's server, tuning the garbage collector once the app has started (see ``gc_tuning``)."""
 
+    def __init__(self, config: uvicorn.Config, gc_thresholds: tuple[int, int, int]) -> None:
+        super().__init__(config)
+        self._gc_thresholds = gc_thresholds
+
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if not self.should_exit:
-            tune_after_startup()
+            tune_after_startup(self._gc_thresholds)

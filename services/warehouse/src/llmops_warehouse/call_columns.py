@@ -34,8 +34,9 @@ Restore = Callable[[Row], Any]
 class CallColumn:
     """A column of ``calls``.
 
-    ``extract`` is a Python expression over the event struct ``e`` and its payload ``d`` (None: the server fills the
-    column in). ``restore`` builds the :class:`CallRow` field ``field`` from the selected row; None where
+    ``extract`` is a Python expression over the event struct ``e``, its payload ``d`` and ``m``, the message arrays
+    (``message_columns(d.messages)``, made once per row) (None: the server fills the column in). ``restore``
+    builds the :class:`CallRow` field ``field`` from the selected row; None where
     another column's ``restore`` reads this one too (the four message arrays make ``messages``).
     """
 
@@ -140,18 +141,13 @@ CALL_COLUMNS: tuple[CallColumn, ...] = (
     _blank("session_id"),
     _plain("model"),
     _plain("provider"),
-    CallColumn("message_roles", "[m.role for m in d.messages]", "messages", _messages),
-    CallColumn("message_contents", "[text_of(m) for m in d.messages]"),
-    CallColumn("message_names", "[m.name or '' for m in d.messages]"),
-    CallColumn("message_tool_call_ids", "[m.tool_call_id or '' for m in d.messages]"),
-    CallColumn(
-        "message_parts",
-        "['' if isinstance(m.content, str) else json_of({'content': m.content}) for m in d.messages]",
-    ),
-    CallColumn(
-        "message_tool_calls",
-        "['' if m.tool_calls is None else json_of({'tool_calls': m.tool_calls}) for m in d.messages]",
-    ),
+    # m: the six message arrays, made in one pass (call_events.message_columns says what each holds)
+    CallColumn("message_roles", "m[0]", "messages", _messages),
+    CallColumn("message_contents", "m[1]"),
+    CallColumn("message_names", "m[2]"),
+    CallColumn("message_tool_call_ids", "m[3]"),
+    CallColumn("message_parts", "m[4]"),
+    CallColumn("message_tool_calls", "m[5]"),
     # for text search only: the tool calls hold them
     CallColumn("tool_arguments", "tool_arguments(d.messages, d.choices)"),
     CallColumn("output", "(d.choices[0].output if d.choices else None)", "output", itemgetter("output")),
@@ -217,7 +213,7 @@ def _compile_row(columns: Sequence[CallColumn]) -> Callable[[Any], tuple[Any, ..
     2.5 times as much on the hot path. The source is this module's own constants, never outside input.
     """
     values = ", ".join(c.extract for c in columns if c.extract is not None)
-    source = f"def row(e):\n    d = e.data\n    return ({values},)\n"
+    source = f"def row(e):\n    d = e.data\n    m = message_columns(d.messages)\n    return ({values},)\n"
     namespace: dict[str, Any] = {"epoch_ms": epoch_ms, **EXTRACT_HELPERS}
     exec(compile(source, "<calls columns>", "exec"), namespace)  # noqa: S102 - module constants only
     row: Callable[[Any], tuple[Any, ...]] = namespace["row"]

@@ -88,12 +88,30 @@ def _json(value: Any) -> str:
     return to_json(msgspec.to_builtins(value)).decode()
 
 
-def _text(message: Any) -> str:
-    """``ChatMessage.text()``: the string content, or its text parts one per line ('' when none)."""
-    content = message.content
-    if content is None or isinstance(content, str):
-        return content or ""
-    return "\n".join(part.text for part in content if part.type == "text")
+def _message_columns(messages: Any) -> tuple[list[str], ...]:
+    """The six message arrays of ``calls`` in one pass over the messages (six comprehensions cost twice as much):
+    role; ``ChatMessage.text()`` (the string content, or its text parts one per line, '' when none); name and
+    tool call id ('' when absent); the content parts as JSON ('' for a string content); the tool calls as JSON
+    ('' when none)."""
+    roles: list[str] = []
+    texts: list[str] = []
+    names: list[str] = []
+    call_ids: list[str] = []
+    parts: list[str] = []
+    tool_calls: list[str] = []
+    for m in messages:
+        content = m.content
+        roles.append(m.role)
+        if isinstance(content, str):
+            texts.append(content)
+            parts.append("")
+        else:
+            texts.append("\n".join(p.text for p in content if p.type == "text") if content else "")
+            parts.append(_json({"content": content}))
+        names.append(m.name or "")
+        call_ids.append(m.tool_call_id or "")
+        tool_calls.append("" if m.tool_calls is None else _json({"tool_calls": m.tool_calls}))
+    return roles, texts, names, call_ids, parts, tool_calls
 
 
 def _without_none(value: Any) -> Any:
@@ -119,22 +137,22 @@ def _choice_details(choice: Any) -> str:
 
 def _set_fields(struct: msgspec.Struct) -> dict[str, Any]:
     """``exclude_defaults``: the fields whose value is not the field's default."""
-    out = {}
-    for name, wire_name, default, factory in _defaults(type(struct)):
-        value = getattr(struct, name)
-        if value != (default if factory is msgspec.NODEFAULT else factory()):
-            out[wire_name] = value
-    return out
+    fields = _defaults(type(struct))
+    return {wire: value for name, wire, default in fields if (value := getattr(struct, name)) != default}
 
 
-_DEFAULTS: dict[type[msgspec.Struct], tuple[tuple[str, str, Any, Any], ...]] = {}
+_DEFAULTS: dict[type[msgspec.Struct], tuple[tuple[str, str, Any], ...]] = {}
 
 
-def _defaults(struct: type[msgspec.Struct]) -> tuple[tuple[str, str, Any, Any], ...]:
-    """(name, wire name, default, default factory) of each field, looked up once (``fields`` is slow)."""
+def _defaults(struct: type[msgspec.Struct]) -> tuple[tuple[str, str, Any], ...]:
+    """(name, wire name, default value) of each field, looked up once (``fields`` is slow); a factory's value is
+    made once too, only ever compared with."""
     if struct not in _DEFAULTS:
         fields = msgspec.structs.fields(struct)
-        _DEFAULTS[struct] = tuple((f.name, f.encode_name, f.default, f.default_factory) for f in fields)
+        _DEFAULTS[struct] = tuple(
+            (f.name, f.encode_name, f.default if f.default_factory is msgspec.NODEFAULT else f.default_factory())
+            for f in fields
+        )
     return _DEFAULTS[struct]
 
 
@@ -142,7 +160,7 @@ _CHOICE_DETAILS = tuple(name for name in Choice.model_fields if name not in {"ou
 
 EXTRACT_HELPERS: dict[str, Any] = {
     "json_of": _json,
-    "text_of": _text,
+    "message_columns": _message_columns,
     "tool_arguments": tool_arguments,
     "without_none": _without_none,
     "choice_details": _choice_details,

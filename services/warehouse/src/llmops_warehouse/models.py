@@ -14,6 +14,7 @@ import base64
 import binascii
 import json
 import math
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -49,6 +50,7 @@ __all__ = [
     "ceil_minute",
     "datetime_from_ms",
     "epoch_ms",
+    "event_id_int",
     "floor_minute",
 ]
 
@@ -116,9 +118,21 @@ def ceil_minute(value: datetime) -> datetime:
     return floored if floored == to_utc(value) else floored + _ONE_MINUTE
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+"""The canonical spelling, which every producer of the platform writes: read without building a ``uuid.UUID``
+(a fifth of the cost, on every stored event; other spellings ``uuid.UUID`` accepts take the slow path)."""
+
+
 def canonical_event_id(event_id: str) -> str:
     """The canonical (lower-case, hyphenated) spelling of a UUID event id; ``ValueError`` when it is no UUID."""
-    return str(uuid.UUID(event_id))
+    return event_id if _CANONICAL_UUID.fullmatch(event_id) else str(uuid.UUID(event_id))
+
+
+def event_id_int(event_id: str) -> int:
+    """The 128-bit integer of a UUID event id (``uuid.UUID(event_id).int``); ``ValueError`` when it is no UUID."""
+    if _CANONICAL_UUID.fullmatch(event_id):
+        return int(event_id.replace("-", ""), 16)
+    return uuid.UUID(event_id).int
 
 
 # --------------------------------------------------------------------------------------------- the stored call

@@ -9,14 +9,23 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from llmops_warehouse.events import EventPage, EventQuery, EventRow, StoredEvent, next_cursor
 from llmops_warehouse.models import Cursor, epoch_ms, to_utc
 from llmops_warehouse.tables import FILTERS, EventTable
 
-__all__ = ["EVENT_INSERT_COLUMNS", "event_columns", "event_page", "event_values", "keyset", "stored_keys", "window"]
+__all__ = [
+    "EVENT_INSERT_COLUMNS",
+    "event_columns",
+    "event_page",
+    "event_values",
+    "keyset",
+    "stored_ids",
+    "stored_keys",
+    "window",
+]
 
 Query = Callable[[str, dict[str, Any]], Sequence[Sequence[Any]]]
 """Runs a SELECT with bound parameters and returns its rows."""
@@ -32,7 +41,15 @@ _EVENT_SELECT = (*EVENT_INSERT_COLUMNS, "ingested_at")
 def stored_keys(
     query: Query, table: str, time_column: str, keys: Sequence[tuple[str, uuid.UUID]], times_ms: list[int]
 ) -> set[Any]:
-    """Which of ``keys`` (tenant, event id) ``table`` holds already.
+    """Which of ``keys`` (tenant, event id) ``table`` holds already (:func:`stored_ids` of the ids' integers)."""
+    found = stored_ids(query, table, time_column, [(tenant, event_id.int) for tenant, event_id in keys], times_ms)
+    return {(tenant, uuid.UUID(int=value)) for tenant, value in found}
+
+
+def stored_ids(
+    query: Query, table: str, time_column: str, keys: Sequence[tuple[str, int]], times_ms: list[int]
+) -> set[tuple[str, int]]:
+    """Which of ``keys`` (tenant, event id as its 128-bit integer) ``table`` holds already.
 
     Bounded by the batch's time range (the stored copy of a redelivered event has the same time, so the
     same partition and primary-key range): it reads a few granules, not the tenant's whole history. Event
@@ -48,10 +65,27 @@ def stored_keys(
             "tenants": sorted({tenant for tenant, _ in keys}),
             "lo": min(times_ms),
             "hi": max(times_ms),
-            "ids": sorted({event_id.int for _, event_id in keys}),
+            "ids": _Integers({event_id for _, event_id in keys}),
         },
     )
-    return {(tenant, uuid.UUID(int=value)) for tenant, value in rows}
+    return {(tenant, value) for tenant, value in rows}
+
+
+class _Integers:
+    """A bound array of integers, formatted in one go.
+
+    clickhouse-connect formats a list one Python call per element (for 20,000 ids about a microsecond per call,
+    a fifth of the dedup check) and any value of a type it does not know with ``str``; the integers leave
+    nothing to escape. The store contract suite's redelivery tests pin that the check still finds what it must.
+    """
+
+    __slots__ = ("_text",)
+
+    def __init__(self, values: Iterable[int]) -> None:
+        self._text = f"[{','.join(map(str, sorted(values)))}]"
+
+    def __str__(self) -> str:
+        return self._text
 
 
 def keyset(time_column: str, cursor: Cursor | None, where: list[str], params: dict[str, Any]) -> None:

@@ -26,6 +26,7 @@ from llmops_warehouse.adapters.clickhouse_sql import (
     event_page,
     event_values,
     keyset,
+    stored_ids,
     stored_keys,
     window,
 )
@@ -43,6 +44,7 @@ from llmops_warehouse.models import (
     TimeseriesPoint,
     TimeseriesQuery,
     epoch_ms,
+    event_id_int,
 )
 from llmops_warehouse.pass_columns import PASS_INSERT_COLUMNS, SCORES_TABLE, pass_values
 from llmops_warehouse.retention.expiry import Retention
@@ -193,7 +195,7 @@ class ClickHouseEventStore:
         if bad:
             raise InvalidEventError(f"event ids must be UUIDs; not storable: {', '.join(bad[:10])}", bad)
         with self._writer() as client:
-            stored = stored_keys(
+            stored = stored_ids(
                 _on(client), f"{self._db}.calls", "started_at", list(batch),
                 [epoch_ms(event.data.started_at) for event in batch.values()],
             )  # fmt: skip
@@ -338,13 +340,14 @@ def _on(client: Any) -> Callable[[str, dict[str, Any]], Sequence[Sequence[Any]]]
     return lambda sql, params: client.query(sql, parameters=params, settings=_WRITE_SETTINGS).result_rows
 
 
-def _dedupe_batch(events: Sequence[CallEvent]) -> tuple[dict[tuple[str, uuid.UUID], CallEvent], list[str]]:
-    """The batch keyed by (tenant, event id), first occurrence kept; plus the ids that are no UUIDs."""
-    batch: dict[tuple[str, uuid.UUID], CallEvent] = {}
+def _dedupe_batch(events: Sequence[CallEvent]) -> tuple[dict[tuple[str, int], CallEvent], list[str]]:
+    """The batch keyed by (tenant, event id as its 128-bit integer, which the insert writes), first occurrence
+    kept; plus the ids that are no UUIDs."""
+    batch: dict[tuple[str, int], CallEvent] = {}
     bad: list[str] = []
     for event in events:
         try:
-            key = (event.tenant_id, uuid.UUID(event.id))
+            key = (event.tenant_id, event_id_int(event.id))
         except ValueError:
             bad.append(event.id)
             continue
