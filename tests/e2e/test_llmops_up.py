@@ -50,6 +50,8 @@ BUDGET_CALLS = 1  # llmops_cli.cost_demo: one call of app budget-demo, refused b
 JUDGE_CALLS = 1  # that judge call through the gateway (platform traffic: listed, not in the metrics)
 PII_CALLS = 1  # the PII demo's call (app llmops-demo-pii), stored redacted
 RUN_CALLS = 2 * 5  # the offline-run demo: two runs of a five-example dataset (platform traffic, app "default")
+# The judge-drift demo: two runs over a ten-question anchor set, each answer then judged (platform traffic).
+JUDGE_DRIFT_CALLS = 2 * 10 * 2
 CHILDREN = {
     "kafka", "ingest", "warehouse", "model-server", "demo-upstream", "inference", "feedback", "evaluation", "cost",
     "alerting", "governance-audit", "drift-detection",
@@ -260,6 +262,8 @@ def test_up_serves_the_cli_stops_on_ctrl_c_and_reuses_its_data_dir(session: Sess
     assert "budget: budget-demo's call refused, 429 insufficient_quota" in first.output, first.output
     assert re.search(r"cost: \d+ calls priced", first.output), first.output
     assert 'tool calling: demo-tools called get_weather({"city": "Lisbon"}), then answered' in first.output
+    judge_drift = r"judge drift: demo-judge re-scored 10 anchor answers with local-judge, paired with baseline run"
+    assert re.search(judge_drift, first.output), first.output
     assert "offline runs: demo-faq@1 with prompt demo-runs" in first.output
     assert "gate on llmops-demo-refusal (max drop 0.1): passed" in first.output, first.output
     assert "drift injected -> PagerDuty-format trigger" in first.output, first.output
@@ -305,7 +309,7 @@ def test_up_serves_the_cli_stops_on_ctrl_c_and_reuses_its_data_dir(session: Sess
     second_page = json.loads(session.cli("calls", "--limit", "150", "--json", "--cursor", cursor).stdout)
     ids = [c["call_id"] for c in first_page["items"] + second_page["items"]]
     # every origin is listed; the erasure demo's calls are gone (the per-minute rollup, `total`, still counts them)
-    assert len(ids) == len(set(ids)) == total + RUN_CALLS + JUDGE_CALLS - ERASURE_CALLS
+    assert len(ids) == len(set(ids)) == total + RUN_CALLS + JUDGE_CALLS + JUDGE_DRIFT_CALLS - ERASURE_CALLS
     assert second_page["next_cursor"] is None
 
     _ctrl_c(session, first)
