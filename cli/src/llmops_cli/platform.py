@@ -214,6 +214,7 @@ class LocalPlatform:
                 "DRIFT_DETECTION_PORT": str(self.ports.drift_detection),
                 "DRIFT_DETECTION_WINDOW_S": "600",
                 "DRIFT_DETECTION_GRACE_S": "1800",
+                **platform_clients,  # a sample of prompts is embedded through the gateway
             },
             "alerting": {
                 "ALERTING_PORT": str(self.ports.alerting),
