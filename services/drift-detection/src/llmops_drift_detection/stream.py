@@ -41,6 +41,7 @@ from llmops_schemas import CloudEvent
 from llmops_schemas.v1 import TimeWindow
 from llmops_schemas.v2 import CallRecorded
 
+from llmops_drift_detection.commits import guard_commits
 from llmops_drift_detection.config import DriftDetectionSettings
 from llmops_drift_detection.decode import decode_call
 from llmops_drift_detection.embeddings import PromptEmbedder, Wanted
@@ -108,6 +109,7 @@ class DriftStream:
             None, rate=0, model="", timeout_s=1, backoff_s=1, max_chars=1
         )  # none: no embeddings
         self.windowing = Windowing(settings.window_s, settings.step_s, settings.grace_s)
+        guard_commits()  # faust would commit past one message that never reached the agent (docs/adr/0047)
         self.config = DriftConfig(fdr=settings.fdr)
         self._closer: asyncio.Task[None] | None = None
         partitions = TopicCatalog.load().get(CallRecorded.topic).partitions
