@@ -48,3 +48,19 @@ def test_guard_commits_installs_it_on_faust_s_consumer() -> None:
     commits.guard_commits()
 
     assert Consumer._new_offset is commits._new_offset
+
+
+async def test_a_hole_that_outlives_one_check_is_read_again_from_the_committed_offset() -> None:
+    consumer = _consumer(79, [80, 81])
+    sought: list[tuple[TP, int]] = []
+
+    async def seek(tp: TP, offset: int) -> None:
+        sought.append((tp, offset))
+
+    consumer.seek = seek
+    mender = commits.HoleMender()
+
+    assert await mender.mend(consumer) == []  # seen once: it may still fill
+    assert await mender.mend(consumer) == [PARTITION] and sought == [(PARTITION, 79)]
+    consumer._acked[PARTITION] = [79, 80, 81]  # read again and folded: no hole any more
+    assert await mender.mend(consumer) == [] and len(sought) == 1

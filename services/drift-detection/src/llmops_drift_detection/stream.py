@@ -41,7 +41,7 @@ from llmops_schemas import CloudEvent
 from llmops_schemas.v1 import TimeWindow
 from llmops_schemas.v2 import CallRecorded
 
-from llmops_drift_detection.commits import guard_commits
+from llmops_drift_detection.commits import HoleMender, guard_commits
 from llmops_drift_detection.config import DriftDetectionSettings
 from llmops_drift_detection.decode import decode_call
 from llmops_drift_detection.embeddings import PromptEmbedder, Wanted
@@ -110,6 +110,7 @@ class DriftStream:
         )  # none: no embeddings
         self.windowing = Windowing(settings.window_s, settings.step_s, settings.grace_s)
         guard_commits()  # faust would commit past one message that never reached the agent (docs/adr/0047)
+        self._mender = HoleMender()
         self.config = DriftConfig(fdr=settings.fdr)
         self._closer: asyncio.Task[None] | None = None
         partitions = TopicCatalog.load().get(CallRecorded.topic).partitions
@@ -225,6 +226,8 @@ class DriftStream:
             await asyncio.sleep(self.settings.close_interval_s)
             try:
                 if await self.ready():
+                    for tp in await self._mender.mend(self.app.consumer):  # a message faust never handed over
+                        log.warning("reading %s again from its committed offset: a message there was skipped", tp)
                     await self.close_due()
             except Exception as exc:  # the next round tries again: the entries are still there
                 log_unexpected(log, "closing windows failed", exc)
