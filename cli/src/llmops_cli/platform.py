@@ -216,7 +216,7 @@ class LocalPlatform:
                 "DRIFT_DETECTION_GRACE_S": "1800",
                 # Judge-drift monitors start evaluation runs with the service key (docs/drift.md#judge-drift).
                 "LLMOPS_EVALUATION_URL": self.url("evaluation"),
-                **platform_clients,  # each closed window's evaluation scores and feedback
+                **platform_clients,  # window scores and feedback (warehouse); sampled prompt embeddings (gateway)
             },
             "alerting": {
                 "ALERTING_PORT": str(self.ports.alerting),

@@ -2,12 +2,12 @@
 
 The service runs as a child process (production's entry point through ``drift_child.py``). Calls of three
 tenants (so several partitions) go in; one call of the first tenant never finishes folding. Once that call is in
-flight, the calls before it folded and some of them committed, the child is killed with SIGKILL and started
-again under the same consumer group. The restarted worker recovers the windows from their changelog, folds the
-calls from the committed offsets again (the slow one included, now fast), and its open windows hold every call
-of every tenant exactly once (``GET /v1/drift/windows``). With faust committing past the in-flight call (issue
-606) the slow call would be missing; with entries that were counts rather than one per call, the calls folded
-before the kill and again after it would count twice.
+flight, the calls before it folded (those of its own batch written, not acked) and some of them committed, the
+child is killed with SIGKILL and started again under the same consumer group. The restarted worker recovers the
+windows from their changelog, folds the calls from the committed offsets again (the slow one included, now
+fast), and its open windows hold every call of every tenant exactly once (``GET /v1/drift/windows``). With
+faust committing past the in-flight call (issue 606) the slow call would be missing; without the call-id
+deduplication of the batch entries, the calls folded before the kill and again after it would count twice.
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[3]
 CHILD = Path(__file__).with_name("drift_child.py")
 PER_TENANT = 150
+BATCH = 20
+"""Calls per fold batch: small, so batches before the slow call's are folded and committed before the kill."""
 
 
 def _key(tenant: str) -> str:
@@ -60,7 +62,7 @@ def drift_service(bootstrap: str, group: str, tmp_path: Path, tenants: list[str]
         **os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "LLMOPS_API_KEYS_FILE": str(keys_file),
         "DRIFT_DETECTION_PORT": str(port), "DRIFT_DETECTION_APP_ID": group, "DRIFT_DETECTION_WINDOW_S": "86400",
         "DRIFT_SLOW_CALL": slow, "DRIFT_SLOW_MARKER": str(tmp_path / "slow-in-flight"), "PYTHONPATH": str(REPO),
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": "WARNING", "DRIFT_DETECTION_FOLD_BATCH_MAX": str(BATCH),
     }  # fmt: skip
     child = subprocess.Popen([sys.executable, str(CHILD)], env=env, cwd=REPO)
     try:
@@ -121,7 +123,8 @@ async def test_a_kill_with_a_call_in_flight_loses_nothing_and_counts_nothing_twi
             return await _held(url, tenants[0]) >= PER_TENANT // 2 and committed > slow_offset - PER_TENANT // 2
 
         # faust's one actor folds every partition's calls in turn: the slow call holds them all. Killed once the
-        # calls before it are folded and faust committed some of them: it may commit up to it, never past it.
+        # calls before it are folded and faust committed some of them: it may commit up to the slow call's batch,
+        # never past it (the calls of that batch before the slow one are written, not acked).
         await wait_until(calls_before_it_folded, "the calls before the slow one folded", timeout_s=180)
         in_flight = (await _committed(kafka_bootstrap, group)).get(partitions[0], -1)
         child.send_signal(signal.SIGKILL)

@@ -18,8 +18,6 @@ from aiokafka import AIOKafkaConsumer
 from llmops_drift_detection.config import DriftDetectionSettings
 from llmops_drift_detection.references import References
 from llmops_drift_detection.stream import DriftStream
-from llmops_drift_detection.tables import decoded
-from llmops_drift_detection.windows import WindowKey
 from llmops_kit.kafka.messages import ConsumedMessage
 from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.topics import dlq_topic
@@ -138,5 +136,4 @@ async def test_a_shifted_window_is_reported_as_drift(kafka_bootstrap: str) -> No
 
 async def _entries(stream: DriftStream, tenant: str, count: int) -> bool:
     """Whether ``tenant``'s calls are all in the windows table (which also holds other tests' recovered windows)."""
-    keys = [WindowKey.decode(decoded(key)) for key in list(stream.windows.data.keys())]
-    return sum(key.scope.tenant == tenant for key in keys) >= count
+    return stream.entries.calls_held({tenant}) >= count

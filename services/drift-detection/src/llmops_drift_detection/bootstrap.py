@@ -6,16 +6,19 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI
 from llmops_kit.auth import ApiKeyStore
 from llmops_kit.bootstrap import TopicProvisioner, install_api_keys, load_api_keys
 from llmops_kit.http.app import Component, Runtime, create_service_app
 from llmops_kit.kafka.producer import EventProducer
-from llmops_kit.platform_client import warehouse_reader
+from llmops_kit.platform_client import GatewayClient, gateway_client, warehouse_reader
 from llmops_schemas.v2 import CallRecorded, DriftReported
 
 from llmops_drift_detection import __version__
 from llmops_drift_detection.config import DriftDetectionSettings
+from llmops_drift_detection.embeddings import PromptEmbedder
 from llmops_drift_detection.entrypoints.http import WINDOWS, router
 from llmops_drift_detection.judges.http import judges_router
 from llmops_drift_detection.judges.monitors import MonitorStore
@@ -28,6 +31,7 @@ __all__ = ["SERVICE", "TOPICS", "create_app"]
 
 SERVICE = "drift-detection"
 TOPICS = [CallRecorded.topic, DriftReported.topic, WINDOWS_TOPIC, REFERENCES_TOPIC, MonitorStore.topic]
+log = logging.getLogger(__name__)
 
 
 async def _always_ready() -> bool:
@@ -45,17 +49,43 @@ async def _kafka_runtime(app: FastAPI, settings: DriftDetectionSettings) -> Runt
         period=parse_period(settings.reference_start, settings.reference_end), outcomes=outcomes,
         max_embeddings=settings.reference_max_embeddings,
     )  # fmt: skip
-    stream = DriftStream(settings, out=producer, dead_letters=producer, references=references)
+    gateway = _gateway(settings)
+    stream = DriftStream(
+        settings, out=producer, dead_letters=producer, references=references, embedder=_embedder(settings, gateway)
+    )
     components: list[Component] = []
     if settings.ensure_topics:  # faust ignores a source topic that does not exist yet: create them first
         components.append(TopicProvisioner(bootstrap, TOPICS, security=security))
-    components += [producer, *([reader] if reader is not None else []), stream]
+    clients: list[Component] = [*([reader] if reader else []), *([gateway.client] if gateway else [])]
+    components += [producer, *clients, stream]
     judged, judge_checks = judge_runtime(app, settings, settings.judges, producer, source=settings.source)
     components += judged
     checks = {"kafka": producer.ping, "windows": stream.ready, **judge_checks,
               **install_api_keys(app, load_api_keys(settings))}  # fmt: skip
     setattr(app.state, WINDOWS, stream.open_windows)
     return Runtime(components=components, checks=checks)
+
+
+def _gateway(settings: DriftDetectionSettings) -> GatewayClient | None:
+    """The gateway for sampled embeddings: no retries (the fold batch waits), its requests bounded at once."""
+    if settings.embedding_sample_rate == 0:
+        return None
+    gateway = gateway_client(
+        settings, timeout_s=settings.embedding_timeout_s, attempts=1, max_in_flight=settings.embedding_max_in_flight
+    )
+    if gateway is None:
+        log.warning(
+            "no embeddings: DRIFT_DETECTION_EMBEDDING_SAMPLE_RATE needs LLMOPS_GATEWAY_URL and LLMOPS_SERVICE_KEY"
+        )
+    return gateway
+
+
+def _embedder(settings: DriftDetectionSettings, gateway: GatewayClient | None) -> PromptEmbedder:
+    return PromptEmbedder(
+        gateway, rate=settings.embedding_sample_rate, model=settings.embedding_model,
+        timeout_s=settings.embedding_timeout_s, backoff_s=settings.embedding_backoff_s,
+        max_chars=settings.embedding_max_chars,
+    )  # fmt: skip
 
 
 def create_app(

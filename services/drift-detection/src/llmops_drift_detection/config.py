@@ -40,6 +40,12 @@ class DriftDetectionSettings(ServiceSettings):
     max_calls_per_window: int = Field(
         default=2000, ge=10, le=100_000, description="Calls kept per window and scope (later ones are counted only)"
     )
+    fold_batch_max: int = Field(
+        default=1000, ge=1, le=10_000, description="Calls folded per batch (one table entry per scope and window)"
+    )
+    fold_batch_s: float = Field(
+        default=0.2, gt=0, le=10, description="How long a batch waits to fill before it is folded as it is"
+    )
     min_samples: int = Field(default=30, ge=2, description="Fewer calls in a window or its reference: no verdict")
     fdr: float = Field(default=0.01, gt=0, lt=1, description="Benjamini-Hochberg's false discovery rate")
     include_platform: bool = Field(default=False, description="Count judges' and offline runs' calls too")
@@ -57,6 +63,22 @@ class DriftDetectionSettings(ServiceSettings):
         default=20_000, ge=100, le=200_000, description="Score and feedback events read per closed window and table"
     )
     outcomes_timeout_s: float = Field(default=30.0, gt=0, le=600, description="Bound on a window's score reads")
+    embedding_sample_rate: float = Field(
+        default=0.05, ge=0, le=1, description="Share of calls whose prompt is embedded (by call id; 0: none)"
+    )
+    embedding_model: str = Field(
+        default="local-embedder", min_length=1, max_length=128, description="The gateway's embedding model"
+    )
+    embedding_timeout_s: float = Field(
+        default=2.0, gt=0, le=60, description="How long a fold batch waits for its embeddings at most"
+    )
+    embedding_backoff_s: float = Field(
+        default=30.0, ge=0, le=3600, description="Embedding pauses this long after a failed or late answer"
+    )
+    embedding_max_in_flight: int = Field(default=4, ge=1, le=64, description="Embedding requests at once")
+    embedding_max_chars: int = Field(
+        default=2000, ge=1, le=100_000, description="A prompt is cut to this many characters before embedding"
+    )
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body accepted")
     judges: JudgeSettings = Field(default_factory=JudgeSettings, description="Judge drift (DRIFT_DETECTION_JUDGE_*)")
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from llmops_schemas.v2 import CallRecorded
 
-__all__ = ["NUMERIC", "Row", "Scope", "features", "scope_of"]
+__all__ = ["NUMERIC", "Row", "Scope", "features", "prompt_text", "scope_of"]
 
 Row = dict[str, Any]
 NUMERIC = ("prompt_length", "answer_length", "prompt_tokens", "completion_tokens", "latency_ms",
@@ -52,7 +52,8 @@ def scope_of(tenant: str, call: CallRecorded) -> Scope:
     return Scope(tenant, call.app, call.environment, call.model, prompt.name, prompt.version)
 
 
-def _prompt_text(call: CallRecorded) -> str:
+def prompt_text(call: CallRecorded) -> str:
+    """The user messages' text, joined (its length is a feature; sampled calls embed it)."""
     parts: list[str] = []
     for message in call.messages:
         if message.role != "user":
@@ -75,16 +76,14 @@ def features(call: CallRecorded) -> Row:
     usage = call.usage
     language = call.metadata.get("language") if isinstance(call.metadata, dict) else None
     row: Row = {
-        "prompt_length": len(_prompt_text(call)),
+        "prompt_length": len(prompt_text(call)),
         "answer_length": len(answer) if answer is not None else None,
         "prompt_tokens": usage.prompt_tokens if usage else None,
         "completion_tokens": usage.completion_tokens if usage else None,
         "latency_ms": call.latency_ms,
         "time_to_first_token_ms": call.time_to_first_token_ms,
         "error": "true" if call.status == "error" else "false",
-        "refusal": "true"
-        if any(c.refusal for c in call.choices) or call.finish_reason == "content_filter"
-        else "false",
+        "refusal": "true" if _refused(call) else "false",
         "language": language or "unknown",
         "model": call.model,
     }

@@ -1,10 +1,14 @@
-"""The faust worker: an agent folds every recorded call into windowed tables, a closer checks closed windows.
+"""The faust worker: an agent folds recorded calls into windowed tables in batches, a closer checks closed windows.
 
 Two faust tables, each with its changelog topic declared in the catalog (``llmops.drift.windows``,
-``llmops.drift.references``), so a restarted worker recovers them: the windows table holds one entry per call
-and window (:mod:`llmops_drift_detection.windows`), the references table each scope's reference rows. The agent
-runs with concurrency 1: a partition's messages are acked in order, so faust never commits an offset past a
-message still in flight (faust-streaming issue 606 needs concurrency above 1, docs/adr/0046).
+``llmops.drift.references``), so a restarted worker recovers them: the windows table holds one entry per fold
+batch, scope and window, its calls' rows keyed by call id (:mod:`llmops_drift_detection.entries`), the
+references table each scope's reference rows. The agent runs with concurrency 1 and takes the stream in batches
+(``take_events``: at most ``fold_batch_max`` calls, or what arrived within ``fold_batch_s``); faust acks a
+batch's messages, in order, only once the batch is folded (its dead letters sent, its entries written), so no
+offset is committed past a message not yet folded (faust-streaming issue 606 needs concurrency above 1, docs/adr/
+0046 and 0047). Nothing is counted twice: a call folded again after a restart is a duplicate by its call id.
+A window keeps at most ``max_calls_per_window`` calls; a call for a window already closed is late (counted).
 
 The closer runs in the worker's loop, not in faust's window expiry: faust closes windows by a timer over keys
 set in this process only, so windows recovered from the changelog after a restart would never close. Here a
@@ -18,16 +22,16 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import faust
 from llmops_drift import DriftConfig
 from llmops_kit.errors import PermanentError
 from llmops_kit.kafka.consumer import dead_letter_headers
 from llmops_kit.kafka.messages import ConsumedMessage
-from llmops_kit.kafka.producer import EventProducer
+from llmops_kit.kafka.producer import EventProducer, OutgoingRecord
 from llmops_kit.kafka.publisher import EventPublisher
 from llmops_kit.kafka.security import ssl_context
 from llmops_kit.kafka.topics import TopicCatalog, dlq_topic
@@ -37,15 +41,18 @@ from llmops_schemas import CloudEvent
 from llmops_schemas.v1 import TimeWindow
 from llmops_schemas.v2 import CallRecorded
 
+from llmops_drift_detection.commits import HoleMender, guard_commits
 from llmops_drift_detection.config import DriftDetectionSettings
 from llmops_drift_detection.decode import decode_call
+from llmops_drift_detection.embeddings import PromptEmbedder, Wanted
+from llmops_drift_detection.entries import Batch, WindowEntries
 from llmops_drift_detection.entrypoints.http import OpenWindow
-from llmops_drift_detection.features import Scope, features, scope_of
+from llmops_drift_detection.features import features, prompt_text, scope_of
 from llmops_drift_detection.metrics import CALLS, OPEN_ENTRIES, REPORTS
 from llmops_drift_detection.references import References
 from llmops_drift_detection.reports import build_report
-from llmops_drift_detection.tables import decoded, encoded, lookup, pop_both
-from llmops_drift_detection.windows import ClosedWindow, Windowing, WindowKey
+from llmops_drift_detection.tables import pop_both
+from llmops_drift_detection.windows import ClosedWindow, Windowing
 
 __all__ = ["REFERENCES_TOPIC", "WINDOWS_TOPIC", "DriftStream"]
 
@@ -70,6 +77,14 @@ def _credentials(security: KafkaSecurity) -> faust.types.auth.CredentialsT | Non
     )
 
 
+def _consumed(message: Any) -> ConsumedMessage:
+    """faust's message as the kit's (what the dead-letter headers and the decoder take)."""
+    return ConsumedMessage(
+        message.topic, message.partition, message.offset, message.key, message.value or b"",
+        tuple((k, bytes(v)) for k, v in (message.headers or [])), int(message.timestamp * 1000),
+    )  # fmt: skip
+
+
 def _iso(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
@@ -84,14 +99,19 @@ class DriftStream:
         out: EventPublisher,
         dead_letters: EventProducer,
         references: References,
+        embedder: PromptEmbedder | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings, self.out, self.dead_letters, self.references, self.clock = (
             settings, out, dead_letters, references, clock
         )  # fmt: skip
+        self.embedder = embedder or PromptEmbedder(
+            None, rate=0, model="", timeout_s=1, backoff_s=1, max_chars=1
+        )  # none: no embeddings
         self.windowing = Windowing(settings.window_s, settings.step_s, settings.grace_s)
+        guard_commits()  # faust would commit past one message that never reached the agent (docs/adr/0047)
+        self._mender = HoleMender()
         self.config = DriftConfig(fdr=settings.fdr, topics=settings.topics)
-        self._counts: Counter[tuple[str, float]] = Counter()
         self._closer: asyncio.Task[None] | None = None
         partitions = TopicCatalog.load().get(CallRecorded.topic).partitions
         self.app = faust.App(
@@ -116,6 +136,8 @@ class DriftStream:
         references_log = self.app.topic(REFERENCES_TOPIC, partitions=partitions, internal=True)
         self.reference_rows = self.app.Table("references", partitions=partitions, changelog_topic=references_log)
         calls = self.app.topic(CallRecorded.topic, key_serializer="raw", value_serializer="raw")
+        self.entries = WindowEntries(self.windows, settings.max_calls_per_window)
+        self.windows.on_recover(self.entries.reindex)
         self.app.agent(calls, name="calls", concurrency=1)(self._consume)
 
     async def start(self) -> None:
@@ -134,62 +156,69 @@ class DriftStream:
         return bool(self.app.consumer.assignment()) and recovery.completed.is_set() and not recovery.in_recovery
 
     async def _consume(self, stream: faust.StreamT[Any]) -> None:
-        async for event in stream.events():
-            message = event.message
-            consumed = ConsumedMessage(
-                message.topic, message.partition, message.offset, message.key, message.value or b"",
-                tuple((k, bytes(v)) for k, v in (message.headers or [])), int(message.timestamp * 1000),
-            )  # fmt: skip
-            await self.fold(consumed)
+        # take_events acks a batch's events when the loop asks for the next batch: after fold_batch returned.
+        # StreamT does not declare take_events; the stream faust gives an agent is a Stream, which has it.
+        batches = cast(faust.Stream[Any], stream).take_events(
+            self.settings.fold_batch_max, within=self.settings.fold_batch_s
+        )
+        async for events in batches:
+            await self.fold_batch([_consumed(event.message) for event in events])
 
-    async def fold(self, message: ConsumedMessage) -> None:
-        """Put one recorded call into its windows (or its dead letter, or only a counter)."""
-        try:
-            call = decode_call(message)
-        except PermanentError as exc:
-            # Awaited before faust acks the message: a dead letter is never lost behind a commit.
-            record = (
-                dlq_topic(message.topic),
-                message.key,
-                message.value,
-                dead_letter_headers(message, exc, self.settings.app_id),
-            )
-            await self.dead_letters.send_many([record])
-            CALLS.labels("dead_lettered").inc()
-            return
-        if call.data.origin == "platform" and not self.settings.include_platform:
-            CALLS.labels("platform").inc()
-            return
-        scope, row, now = scope_of(call.tenant_id, call.data), features(call.data), self.clock()
-        for start in self.windowing.starts(call.data.started_at.timestamp()):
-            CALLS.labels(self._put(WindowKey(scope, start, call.data.call_id), row, message.partition, now)).inc()
+    async def fold_batch(self, messages: Sequence[ConsumedMessage]) -> None:
+        """Put a batch of recorded calls into their windows (or their dead letters, or only a counter)."""
+        outcomes: Counter[str] = Counter()
+        calls: list[tuple[ConsumedMessage, CloudEvent[CallRecorded]]] = []
+        dead: list[OutgoingRecord] = []
+        for message in messages:
+            try:
+                call = decode_call(message)
+            except PermanentError as exc:
+                headers = dead_letter_headers(message, exc, self.settings.app_id)
+                dead.append((dlq_topic(message.topic), message.key, message.value, headers))
+                continue
+            if call.data.origin == "platform" and not self.settings.include_platform:
+                outcomes["platform"] += 1
+                continue
+            calls.append((message, call))
+        if dead:  # awaited before faust acks the batch: a dead letter is never lost behind a commit
+            await self.dead_letters.send_many(dead)
+            outcomes["dead_lettered"] += len(dead)
+        window_outcomes, batch, wanted = self._window(calls, self.clock())
+        await self.embedder.embed(wanted)  # bounded by its timeout: a slow embedder never stalls the windows
+        self.entries.write(batch)
+        outcomes.update(window_outcomes)
+        for outcome, count in outcomes.items():
+            CALLS.labels(outcome).inc(count)
 
-    def _put(self, key: WindowKey, row: dict[str, Any], partition: int, now: float) -> str:
-        if self.windowing.closed(key.start, now):
-            return "late"
-        count_key = (key.scope.encode(), key.start)
-        text = key.encode()
-        recovered = self.windows.data.pop(encoded(text), None)  # the same call again, after a restart
-        if text not in self.windows.data and recovered is None:
-            if self._counts[count_key] >= self.settings.max_calls_per_window:
-                return "over_bound"
-            self._counts[count_key] += 1
-        self.windows[text] = {"p": partition, "f": row}
-        return "windowed"
+    def _window(
+        self, calls: Sequence[tuple[ConsumedMessage, CloudEvent[CallRecorded]]], now: float
+    ) -> tuple[Counter[str], Batch, list[Wanted]]:
+        """The batch's rows by partition, scope and window, and the sampled ones that want an embedding."""
+        outcomes: Counter[str] = Counter()
+        batch: Batch = {}
+        wanted: list[Wanted] = []
+        for message, call in calls:
+            scope, row, call_id = scope_of(call.tenant_id, call.data), features(call.data), call.data.call_id
+            admitted = False
+            for start in self.windowing.starts(call.data.started_at.timestamp()):
+                outcome = "late" if self.windowing.closed(start, now) else self.entries.admit(scope, start, call_id)
+                outcomes[outcome] += 1
+                if outcome == "windowed":
+                    entry = batch.setdefault((message.partition, scope, start), (message.offset, {}))
+                    entry[1][call_id] = row
+                    admitted = True
+            if admitted and self.embedder.wants(call_id):
+                wanted.append((call.tenant_id, prompt_text(call.data), row))
+        return outcomes, batch, wanted
 
     def open_windows(self, tenant: str, limit: int) -> list[OpenWindow]:
         """``tenant``'s open windows with the calls each holds, oldest first, at most ``limit``."""
-        held: Counter[tuple[Scope, float]] = Counter()
-        for raw in list(self.windows.data.keys()):
-            key = WindowKey.decode(decoded(raw))
-            if key.scope.tenant == tenant:
-                held[(key.scope, key.start)] += 1
-        ordered = sorted(held.items(), key=lambda item: (item[0][1], item[0][0]))[:limit]
+        ordered = sorted(self.entries.held(tenant), key=lambda held: (held[1], held[0]))[:limit]
         return [
             OpenWindow(app=scope.app, environment=scope.environment, model=scope.model, prompt_name=scope.prompt_name,
                        prompt_version=scope.prompt_version, start=_iso(start), end=_iso(start + self.windowing.size),
                        calls=calls)
-            for (scope, start), calls in ordered
+            for scope, start, calls in ordered
         ]  # fmt: skip
 
     async def _close_forever(self) -> None:
@@ -197,29 +226,23 @@ class DriftStream:
             await asyncio.sleep(self.settings.close_interval_s)
             try:
                 if await self.ready():
+                    for tp in await self._mender.mend(self.app.consumer):  # a message faust never handed over
+                        log.warning("reading %s again from its committed offset: a message there was skipped", tp)
                     await self.close_due()
             except Exception as exc:  # the next round tries again: the entries are still there
                 log_unexpected(log, "closing windows failed", exc)
 
     async def close_due(self) -> int:
         """Check, publish and forget every window past its end and grace; how many were closed."""
-        keys = list(dict.fromkeys(decoded(key) for key in list(self.windows.data.keys())))
-        counts: Counter[tuple[str, float]] = Counter()
-        for text in keys:
-            key = WindowKey.decode(text)
-            counts[(key.scope.encode(), key.start)] += 1
-        self._counts = counts  # recounted from the table: right again after a restart
-        OPEN_ENTRIES.set(len(keys))
-        closed = self.windowing.closable(keys, self.clock())
+        OPEN_ENTRIES.set(self.entries.calls_held())
+        closed = self.entries.closable(self.windowing, self.clock())
         for window in closed:
             await self._close(window)
         return len(closed)
 
     async def _close(self, window: ClosedWindow) -> None:
-        entries = [lookup(self.windows.data, text) for text in window.keys]
-        partition, rows = entries[0]["p"], [entry["f"] for entry in entries]
+        partition, calls = self.entries.calls(window)
         span = TimeWindow(start=_iso(window.start), end=_iso(window.end))
-        calls = {WindowKey.decode(text).call_id: row for text, row in zip(window.keys, rows, strict=True)}
         joined = await self.references.with_outcomes(window.scope, span.start, span.end, calls)  # scores, feedback
         rows = joined.rows
         reference, baseline = await self.references.reference(window.scope, span, self.reference_rows.data)
@@ -232,9 +255,7 @@ class DriftStream:
         )
         await self.out.publish_many([event])
         REPORTS.labels({True: "drift", False: "no_drift", None: "no_verdict"}[report.dataset_drift]).inc()
-        for text in window.keys:
-            pop_both(self.windows.data, text)
-            self.windows.send_changelog(partition, text, None, value_serializer="raw")
+        self.entries.forget(window, partition)
         update = self.references.after_close(window.scope, span, rows, self.reference_rows.data)
         if update is not None:
             pop_both(self.reference_rows.data, window.scope.encode())

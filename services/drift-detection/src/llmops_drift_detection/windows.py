@@ -5,15 +5,13 @@ the size, sliding (faust's hopping windows) when the step is shorter, so a call 
 windows. A window closes ``grace`` seconds after its end, by the wall clock; a call arriving for a closed window
 is late and only counted.
 
-The windows table holds one entry per call and window, keyed by scope, window start and call id: processing a
-call again after a restart (at least once) writes the same key, so nothing is counted twice.
+The windows table holds one entry per scope, window and fold batch (:mod:`llmops_drift_detection.entries`),
+keyed by scope, window start and the entry's id.
 """
 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from faust.windows import HoppingWindow
@@ -25,24 +23,24 @@ __all__ = ["ClosedWindow", "WindowKey", "Windowing"]
 
 @dataclass(frozen=True)
 class WindowKey:
-    """One call in one window of one scope (the windows table's key, as text)."""
+    """One entry of one window of one scope (the windows table's key, as text)."""
 
     scope: Scope
     start: float
-    call_id: str
+    entry: str
 
     def encode(self) -> str:
-        return json.dumps([self.scope.encode(), self.start, self.call_id])
+        return json.dumps([self.scope.encode(), self.start, self.entry])
 
     @classmethod
     def decode(cls, text: str) -> WindowKey:
-        scope, start, call_id = json.loads(text)
-        return cls(Scope.decode(scope), float(start), call_id)
+        scope, start, entry = json.loads(text)
+        return cls(Scope.decode(scope), float(start), entry)
 
 
 @dataclass(frozen=True)
 class ClosedWindow:
-    """A window past its end and grace: its scope, bounds and the table keys of its calls."""
+    """A window past its end and grace: its scope, bounds and the table keys of its entries."""
 
     scope: Scope
     start: float
@@ -65,13 +63,3 @@ class Windowing:
     def closed(self, start: float, now: float) -> bool:
         """Whether the window starting at ``start`` is past its end and grace at ``now``."""
         return start + self.size + self.grace <= now
-
-    def closable(self, keys: Iterable[str], now: float) -> list[ClosedWindow]:
-        """The closed windows among the table's ``keys``, oldest first (a scope's windows close in order)."""
-        found: dict[tuple[Scope, float], list[str]] = defaultdict(list)
-        for text in keys:
-            key = WindowKey.decode(text)
-            if self.closed(key.start, now):
-                found[(key.scope, key.start)].append(text)
-        ordered = sorted(found.items(), key=lambda item: (item[0][1], item[0][0]))
-        return [ClosedWindow(scope, start, start + self.size, tuple(keys)) for (scope, start), keys in ordered]
