@@ -147,9 +147,20 @@ def items_of(rows: list[dict[str, Any]], name: str) -> list[tuple[dict[str, Any]
     return [(row, i) for row in rows for i in row["scores"] if i["evaluator"]["name"] == name]
 
 
+async def platform_calls(warehouse: str) -> list[dict[str, Any]]:
+    """The tenant's stored platform calls, newest first (at most 200)."""
+    async with httpx.AsyncClient(base_url=warehouse, headers={"Authorization": f"Bearer {ADMIN}"}) as client:
+        items: list[dict[str, Any]] = (
+            await client.get("/v1/calls", params={"origin": "platform", "limit": 200})
+        ).json()["items"]
+    return items
+
+
 async def test_calls_through_the_gateway_are_judged_and_the_scores_stored(
     gateway: str, upstream: ServerThread, warehouse: str, producer: EventProducer, kafka_bootstrap: str, tmp_path: Path
 ) -> None:
+    # Platform calls of this tenant stored before this test (another module's offline runs share the tenant).
+    earlier = {c["call_id"] for c in await platform_calls(warehouse)}
     admin = httpx.AsyncClient(base_url=gateway, headers={"Authorization": f"Bearer {ADMIN}"}, timeout=30)
     async with admin:
         for name, version in {"grader": RUBRIC, "pairwise-grader": PAIRWISE_RUBRIC}.items():
@@ -263,8 +274,7 @@ async def test_calls_through_the_gateway_are_judged_and_the_scores_stored(
     assert length["outcome"] == "scored"  # the heuristic pass is not held by the judge
 
     # The judge's own calls are platform traffic in the warehouse, and none of them was judged.
-    async with httpx.AsyncClient(base_url=warehouse, headers={"Authorization": f"Bearer {ADMIN}"}) as client:
-        platform = (await client.get("/v1/calls", params={"origin": "platform", "limit": 100})).json()["items"]
+    platform = [c for c in await platform_calls(warehouse) if c["call_id"] not in earlier]
     assert {c["model"] for c in platform} == {"judge"} and len(platform) >= 4
     assert platform[0]["prompt"]["name"] in {"grader", "pairwise-grader"}
     for judge_call in platform:
