@@ -34,6 +34,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from llmops_cli.demo import demo_calls
 from llmops_cli.erasure_demo import ERASURE_CALLS
+from llmops_cli.platform import EMBEDDING_MODEL
 from llmops_cli.policy_demo import POLICY_APP
 from llmops_kit.infra import free_port
 
@@ -307,7 +308,11 @@ def test_up_serves_the_cli_stops_on_ctrl_c_and_reuses_its_data_dir(session: Sess
     first_page = json.loads(session.cli("calls", "--limit", "150", "--json").stdout)
     cursor = first_page["next_cursor"]
     second_page = json.loads(session.cli("calls", "--limit", "150", "--json", "--cursor", cursor).stdout)
-    ids = [c["call_id"] for c in first_page["items"] + second_page["items"]]
+    listed = first_page["items"] + second_page["items"]
+    # drift-detection embeds a sample of prompts (by a hash of the random call ids): platform traffic, any number
+    embedded = [c for c in listed if c["model"] == EMBEDDING_MODEL]
+    assert all(c["origin"] == "platform" for c in embedded), embedded
+    ids = [c["call_id"] for c in listed if c["model"] != EMBEDDING_MODEL]
     # every origin is listed; the erasure demo's calls are gone (the per-minute rollup, `total`, still counts them)
     assert len(ids) == len(set(ids)) == total + RUN_CALLS + JUDGE_CALLS + JUDGE_DRIFT_CALLS - ERASURE_CALLS
     assert second_page["next_cursor"] is None
