@@ -19,20 +19,20 @@ from llmops_schemas.v1 import BudgetConfigured, BudgetScope
 
 from tests.unit.inference.support import KEYS, assert_openai_error, chat
 
-NOW = datetime.now(UTC)
 LIMIT, SPENT, ESTIMATE, ACTUAL = Decimal("1.00"), Decimal("0.95"), Decimal("0.01"), Decimal("0.013")
 
 
 def _budget() -> BudgetConfigured:
     return BudgetConfigured(
         budget_id="acme-daily", name="acme daily", scope=BudgetScope(kind="tenant"), period="daily", limit=LIMIT,
-        action="block", version=1, updated_by="admin", updated_at=NOW,
+        action="block", version=1, updated_by="admin", updated_at=datetime.now(UTC),
     )  # fmt: skip
 
 
 def _cost(call_id: str, amount: Decimal, model: str) -> Any:
+    """A cost event started now, read at the call (the budget's day is the real clock's, past midnight too)."""
     return SimpleNamespace(call_id=call_id, cost=amount, app="default", model=model, key_id=None, user_id=None,
-                           call_started_at=NOW)  # fmt: skip
+                           call_started_at=datetime.now(UTC))  # fmt: skip
 
 
 async def test_concurrent_calls_on_a_nearly_spent_budget_overspend_at_most_actual_minus_estimate(

@@ -10,8 +10,6 @@ from typing import Any
 from llmops_kit.budgets import BudgetLedger, period_end, period_start
 from llmops_schemas.v1 import BudgetConfigured, BudgetScope
 
-NOW = datetime.now(UTC)
-
 
 def budget(
     budget_id: str = "b1", *, limit: str = "1", kind: str = "tenant", value: str | None = None, period: str = "daily",
@@ -20,14 +18,15 @@ def budget(
     return BudgetConfigured(
         budget_id=budget_id, name=budget_id, scope=BudgetScope(kind=kind, value=value), period=period,  # type: ignore[arg-type]
         limit=Decimal(limit), action=action, thresholds=thresholds or [0.5, 0.8, 1.0], version=1,  # type: ignore[arg-type]
-        updated_by="admin", updated_at=NOW,
+        updated_by="admin", updated_at=datetime.now(UTC),
     )  # fmt: skip
 
 
-def cost(call_id: str, amount: str | None, *, app: str = "chat", model: str = "m", at: datetime = NOW,
+def cost(call_id: str, amount: str | None, *, app: str = "chat", model: str = "m", at: datetime | None = None,
          key_id: str | None = "k1") -> Any:  # fmt: skip
+    """A cost event of a call started ``at`` (now, read at the call: the ledger's periods follow the real clock)."""
     return SimpleNamespace(call_id=call_id, cost=Decimal(amount) if amount else None, app=app, model=model,
-                           key_id=key_id, user_id=None, call_started_at=at)  # fmt: skip
+                           key_id=key_id, user_id=None, call_started_at=at or datetime.now(UTC))  # fmt: skip
 
 
 def test_periods_start_where_the_calendar_says() -> None:
@@ -52,7 +51,7 @@ def test_a_cost_counts_once_and_only_in_its_scope() -> None:
 def test_a_cost_of_an_earlier_period_does_not_count_in_this_one() -> None:
     ledger = BudgetLedger()
     ledger.put("acme", budget())
-    ledger.record("acme", "e1", cost("c1", "0.3", at=NOW - timedelta(days=2)))
+    ledger.record("acme", "e1", cost("c1", "0.3", at=datetime.now(UTC) - timedelta(days=2)))
     ledger.record("acme", "e2", cost("c2", "0.1"))
     assert ledger.spend("acme", "b1")[1] == Decimal("0.1")  # type: ignore[index]
 
@@ -120,5 +119,5 @@ def test_a_cost_from_a_clock_ahead_counts_now_and_keeps_the_period() -> None:
     ledger = BudgetLedger()
     ledger.put("acme", budget())
     ledger.record("acme", "e1", cost("c1", "0.3"))
-    ledger.record("acme", "e2", cost("c2", "0.2", at=NOW + timedelta(days=3)))
+    ledger.record("acme", "e2", cost("c2", "0.2", at=datetime.now(UTC) + timedelta(days=3)))
     assert ledger.spend("acme", "b1")[1] == Decimal("0.5")  # type: ignore[index]
