@@ -425,13 +425,17 @@ def test_a_killed_warehouse_is_restarted_and_nothing_is_lost(session: Session) -
     assert up.proc.poll() is None, up.output  # the platform kept running
     assert session.state()["children"]["warehouse"] != state["children"]["warehouse"]  # up.json has the new pid
     bootstrap = state["kafka_bootstrap_servers"]
-    _wait_until(
-        lambda: (
-            _total_calls(session, keys["reader"]) >= accepted and run_sync(_consumer_lag(bootstrap, "warehouse")) == 0
-        ),
-        f"{accepted} calls stored and every record committed",
-        120,
-    )
+    seen: dict[str, int] = {}  # the last look, for the failure message: a loss and a slow catch-up read differently
+
+    def stored_and_committed() -> bool:
+        seen["stored"] = _total_calls(session, keys["reader"])
+        seen["lag"] = run_sync(_consumer_lag(bootstrap, "warehouse"))
+        return seen["stored"] >= accepted and seen["lag"] == 0
+
+    try:
+        _wait_until(stored_and_committed, f"{accepted} calls stored and every record committed", 240)
+    except pytest.fail.Exception:
+        pytest.fail(f"not within 240s: {accepted} calls stored and every record committed; last look: {seen}")
     assert _total_calls(session, keys["reader"]) == accepted  # the rollup would count a duplicate twice
 
     embedded = httpx.post(
