@@ -41,7 +41,9 @@ HISTORY = 200_000
 """Calls the searching tenant has already, about 2 KB of text each: what makes each search expensive."""
 MAX_LAG = 20_000
 DRAIN_S = 10.0
-SUMMARY_S = 1.0
+SUMMARY_S = 2.5
+"""A summary of the other tenant while 50 searches run: a stall queues it behind them (far longer); one answer of
+1.34 s on a CI run was the host, not a stall (the other five took 0.02-0.15 s)."""
 TOPIC = CallRecorded.topic
 
 
