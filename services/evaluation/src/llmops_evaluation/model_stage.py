@@ -153,22 +153,9 @@ class ModelStage:
     ) -> ScoreItem:
         if judged.outcome != "scored":
             EVALUATOR_FAILURES.labels(evaluator.kind, judged.outcome).inc()
-        ref = evaluator.ref
-        if judged.judge_prompt_version is not None:
-            ref = EvaluatorRef.model_validate({**ref.model_dump(), "judge_prompt_version": judged.judge_prompt_version})
-        return ScoreItem(
-            score_id=judgment_id(call.tenant_id, call.data, evaluator, judged),
-            evaluator=ref,
-            metric=judged.metric,
-            outcome=judged.outcome,
-            score=judged.score,
-            score_min=judged.score_min,
-            score_max=judged.score_max,
-            label=judged.label,
-            passed=judged.passed,
-            explanation=judged.explanation,
-            latency_ms=judged.latency_ms if judged.latency_ms is not None else elapsed_ms,
-            cost_usd=judged.cost_usd,
+        score_id = judgment_id(call.tenant_id, call.data, evaluator, judged)
+        return judged_item(
+            evaluator, judged, score_id, latency_ms=judged.latency_ms if judged.latency_ms is not None else elapsed_ms
         )
 
     def _events(
@@ -220,3 +207,25 @@ class ModelStage:
             trace_id=call.trace_id,
         )
         return event.model_copy(update={"time": data.started_at})
+
+
+def judged_item(evaluator: Evaluator, judged: Judgment, score_id: str, *, latency_ms: float | None) -> ScoreItem:
+    """A model evaluator's judgment as a score item (the judge's prompt version, when it resolved one, in its ref);
+    shared by the online stage and offline runs."""
+    ref = evaluator.ref
+    if judged.judge_prompt_version is not None:
+        ref = EvaluatorRef.model_validate({**ref.model_dump(), "judge_prompt_version": judged.judge_prompt_version})
+    return ScoreItem(
+        score_id=score_id,
+        evaluator=ref,
+        metric=judged.metric,
+        outcome=judged.outcome,
+        score=judged.score,
+        score_min=judged.score_min,
+        score_max=judged.score_max,
+        label=judged.label,
+        passed=judged.passed,
+        explanation=judged.explanation,
+        latency_ms=latency_ms,
+        cost_usd=judged.cost_usd,
+    )

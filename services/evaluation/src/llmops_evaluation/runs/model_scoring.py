@@ -17,12 +17,12 @@ from collections.abc import Callable
 from llmops_kit.logging import log_unexpected
 from llmops_schemas.ids import deterministic_uuid7
 from llmops_schemas.v1.runs import RunUpdated
-from llmops_schemas.v2 import CallRecorded, EvaluatorRef, ScoreItem
+from llmops_schemas.v2 import CallRecorded, ScoreItem
 
 from llmops_evaluation.evaluators import Evaluator
 from llmops_evaluation.heuristics import Answer
 from llmops_evaluation.judges import JudgeInput, Judgment
-from llmops_evaluation.model_stage import _EXPLAINED
+from llmops_evaluation.model_stage import _EXPLAINED, judged_item
 from llmops_evaluation.ports import JudgePorts
 from llmops_evaluation.runs.judging import RUNS_APP
 
@@ -79,20 +79,4 @@ async def _one(
 
 
 def _item(evaluator: Evaluator, judged: Judgment, ids: Callable[[Evaluator, str], str]) -> ScoreItem:
-    ref = evaluator.ref
-    if judged.judge_prompt_version is not None:
-        ref = EvaluatorRef.model_validate({**ref.model_dump(), "judge_prompt_version": judged.judge_prompt_version})
-    return ScoreItem(
-        score_id=ids(evaluator, judged.metric),
-        evaluator=ref,
-        metric=judged.metric,
-        outcome=judged.outcome,
-        score=judged.score,
-        score_min=judged.score_min,
-        score_max=judged.score_max,
-        label=judged.label,
-        passed=judged.passed,
-        explanation=judged.explanation,
-        latency_ms=judged.latency_ms,
-        cost_usd=judged.cost_usd,
-    )
+    return judged_item(evaluator, judged, ids(evaluator, judged.metric), latency_ms=judged.latency_ms)
