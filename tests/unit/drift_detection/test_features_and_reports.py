@@ -147,4 +147,6 @@ async def test_a_pinned_dataset_is_read_once_per_scope_from_the_warehouse() -> N
     assert reference.kind == "dataset" and reference.dataset_id == again.dataset_id and len(rows) == 40
     assert reader.asked == [("acme", {"app": "support-bot", "model": "gpt-4o-mini", "start": period[0].isoformat(),
                                       "end": period[1].isoformat(), "origin": "application"})]  # fmt: skip
+    stored_once = references.after_close(SCOPE, SPAN, rows, {})  # kept in the table, for a restart (ADR 0058)
+    assert stored_once is not None and stored_once["dataset_id"] == reference.dataset_id
     assert references.after_close(SCOPE, SPAN, rows, {}) is None  # a pinned dataset is never replaced

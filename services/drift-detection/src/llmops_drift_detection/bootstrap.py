@@ -44,19 +44,20 @@ async def _kafka_runtime(app: FastAPI, settings: DriftDetectionSettings) -> Runt
     reader = warehouse_reader(settings)  # pinned datasets, and every window's scores and feedback
     outcomes = Outcomes(reader, lag_s=settings.grace_s, max_rows=settings.outcomes_max_rows,
                         timeout_s=settings.outcomes_timeout_s) if reader else None  # fmt: skip
+    gateway, dataset_gateway = _gateway(settings), _dataset_gateway(settings)
     references = References(
         settings.reference, settings.min_samples, reader=reader, max_calls=settings.reference_max_calls,
         period=parse_period(settings.reference_start, settings.reference_end), outcomes=outcomes,
         max_embeddings=settings.reference_max_embeddings,
+        embedder=_embedder(settings, dataset_gateway, settings.embedding_reference_timeout_s),
     )  # fmt: skip
-    gateway = _gateway(settings)
-    stream = DriftStream(
-        settings, out=producer, dead_letters=producer, references=references, embedder=_embedder(settings, gateway)
-    )
+    embedder = _embedder(settings, gateway, settings.embedding_timeout_s)
+    stream = DriftStream(settings, out=producer, dead_letters=producer, references=references, embedder=embedder)
     components: list[Component] = []
     if settings.ensure_topics:  # faust ignores a source topic that does not exist yet: create them first
         components.append(TopicProvisioner(bootstrap, TOPICS, security=security))
-    clients: list[Component] = [*([reader] if reader else []), *([gateway.client] if gateway else [])]
+    clients: list[Component] = [*([reader] if reader else []),
+                                *(g.client for g in (gateway, dataset_gateway) if g is not None)]  # fmt: skip
     components += [producer, *clients, stream]
     judged, judge_checks = judge_runtime(app, settings, settings.judges, producer, source=settings.source)
     components += judged
@@ -80,11 +81,19 @@ def _gateway(settings: DriftDetectionSettings) -> GatewayClient | None:
     return gateway
 
 
-def _embedder(settings: DriftDetectionSettings, gateway: GatewayClient | None) -> PromptEmbedder:
+def _dataset_gateway(settings: DriftDetectionSettings) -> GatewayClient | None:
+    """The gateway for a dataset reference's embeddings (docs/adr/0058): once per scope, so a longer wait per
+    request and a retry, the same bound on requests in flight; none when the windows embed nothing."""
+    if settings.reference != "dataset" or settings.embedding_sample_rate == 0:
+        return None
+    return gateway_client(settings, timeout_s=settings.embedding_reference_timeout_s, attempts=2,
+                          max_in_flight=settings.embedding_max_in_flight)  # fmt: skip
+
+
+def _embedder(settings: DriftDetectionSettings, gateway: GatewayClient | None, timeout_s: float) -> PromptEmbedder:
     return PromptEmbedder(
-        gateway, rate=settings.embedding_sample_rate, model=settings.embedding_model,
-        timeout_s=settings.embedding_timeout_s, backoff_s=settings.embedding_backoff_s,
-        max_chars=settings.embedding_max_chars,
+        gateway, rate=settings.embedding_sample_rate, model=settings.embedding_model, timeout_s=timeout_s,
+        backoff_s=settings.embedding_backoff_s, max_chars=settings.embedding_max_chars,
     )  # fmt: skip
 
 

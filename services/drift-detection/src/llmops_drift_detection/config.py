@@ -57,7 +57,9 @@ class DriftDetectionSettings(ServiceSettings):
     reference_start: str | None = Field(default=None, description="ISO time: start of the pinned dataset")
     reference_end: str | None = Field(default=None, description="ISO time: end of the pinned dataset")
     reference_max_calls: int = Field(default=2000, ge=10, le=100_000, description="Calls read for a dataset reference")
-    reference_max_embeddings: int = Field(default=250, ge=0, le=1000, description="Embeddings a window reference keeps")
+    reference_max_embeddings: int = Field(
+        default=250, ge=0, le=1000, description="Embeddings a reference keeps (a dataset's: prompts embedded)"
+    )
     topics: int = Field(default=8, ge=0, le=50, description="Topics of the embeddings' topic feature (0: none)")
     outcomes_max_rows: int = Field(
         default=20_000, ge=100, le=200_000, description="Score and feedback events read per closed window and table"
@@ -74,6 +76,9 @@ class DriftDetectionSettings(ServiceSettings):
     )
     embedding_backoff_s: float = Field(
         default=30.0, ge=0, le=3600, description="Embedding pauses this long after a failed or late answer"
+    )
+    embedding_reference_timeout_s: float = Field(
+        default=60.0, gt=0, le=600, description="How long a dataset reference's embeddings are waited for at most"
     )
     embedding_max_in_flight: int = Field(default=4, ge=1, le=64, description="Embedding requests at once")
     embedding_max_chars: int = Field(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from llmops_drift import DriftConfig, DriftReport, FeatureResult, Kind, check, columns_of
@@ -136,9 +136,11 @@ def build_report(
     include_platform: bool,
     notes: Sequence[str] = (),
     now: datetime | None = None,
+    reference_notes: Mapping[str, str] | None = None,
 ) -> DriftReported:
     """The check of ``current`` against ``baseline`` (no verdict, with the reason, when either is too small);
-    ``notes`` say what the window's rows lack (scores and feedback that could not be read)."""
+    ``notes`` say what the window's rows lack (scores and feedback that could not be read), ``reference_notes``
+    what the reference lacks, per feature (a dataset reference without its embeddings)."""
     reason = no_reference_reason(len(current), len(baseline), min_samples)
     drift: DriftReport | None = None
     coverage: dict[str, str] = {}
@@ -146,6 +148,8 @@ def build_report(
         ref, cur, coverage = _columns(baseline, current)
         drift = check(ref, cur, kinds=_kinds([*ref, *cur]), config=config)
         reason = drift.reason if drift.dataset_drift is None else None
+    for name, note in (reference_notes or {}).items():
+        coverage[name] = f"{coverage[name]}; {note}" if name in coverage else note
     features = [_feature(name, result, coverage) for name, result in drift.features.items()] if drift else []
     if not features:  # the event names at least one feature: the window's size, untested
         untested = FeatureDrift(

@@ -249,6 +249,7 @@ class DriftStream:
         report = await asyncio.to_thread(
             build_report, window.scope, span, reference, rows, baseline, config=self.config,
             min_samples=self.settings.min_samples, include_platform=self.settings.include_platform, notes=joined.notes,
+            reference_notes=self.references.notes(window.scope),
         )  # fmt: skip
         event = CloudEvent.wrap(
             report, source=self.settings.source, tenant_id=window.scope.tenant, event_id=report.report_id
