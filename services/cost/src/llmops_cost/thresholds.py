@@ -20,15 +20,14 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.partitioner import murmur2
 from llmops_kit.budgets import BudgetLedger, Crossing
+from llmops_kit.kafka.ownership import PartitionOwnership
+from llmops_kit.kafka.ownership import partition_of as kit_partition_of
 from llmops_kit.kafka.publisher import EventPublisher
-from llmops_kit.kafka.security import client_kwargs
 from llmops_kit.settings import KafkaSecurity
 from llmops_kit.tasks import cancel_and_wait
 from llmops_schemas import CloudEvent
@@ -49,10 +48,10 @@ def state_event_id(tenant: str, budget_id: str, period_start: datetime, kind: st
 
 def partition_of(tenant: str, partitions: int) -> int:
     """The partition of ``llmops.budgets.events`` the tenant's events go to (the producer's murmur2 on the key)."""
-    return int((murmur2(tenant.encode()) & 0x7FFFFFFF) % partitions)
+    return kit_partition_of(tenant.encode(), partitions)
 
 
-class Ownership(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka ships no stubs for it
+class Ownership(PartitionOwnership):
     """The partitions of ``llmops.budgets.events`` this replica owns, and the event ids already on them."""
 
     def __init__(
@@ -64,89 +63,20 @@ class Ownership(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka sh
         client_id: str = "cost-thresholds",
         poll_timeout_ms: int = 500,
     ) -> None:
-        self.ids: set[str] = set()
-        self.owned: set[int] = set()
-        self.partitions = 0
-        self.on_owned: Callable[[int], None] = lambda _p: None
-        self.before_revoke: Callable[[], Awaitable[None]] = _nothing
-        self._syncing: dict[TopicPartition, int | None] = {}
-        self._poll_timeout_ms = poll_timeout_ms
-        self._config: dict[str, Any] = dict(
-            bootstrap_servers=bootstrap_servers, **client_kwargs(security), group_id=group_id, client_id=client_id,
-            enable_auto_commit=False, auto_offset_reset="earliest",
+        super().__init__(
+            bootstrap_servers, topic=BudgetStateChanged.topic, group_id=group_id, security=security,
+            client_id=client_id, on_record=self._apply, poll_timeout_ms=poll_timeout_ms,
         )  # fmt: skip
-        self._consumer: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task[None] | None = None
+        self.ids: set[str] = set()
 
     def owns(self, tenant: str) -> bool:
-        return self.partitions > 0 and partition_of(tenant, self.partitions) in self.owned
+        return self.owns_key(tenant.encode())
 
-    async def check(self) -> bool:
-        """Readiness: in the group and reading (owning no partition is fine: more replicas than partitions)."""
-        return self._task is not None and not self._task.done()
-
-    async def on_partitions_revoked(self, revoked: Collection[TopicPartition]) -> None:
-        self.owned -= {tp.partition for tp in revoked}
-        for tp in revoked:
-            self._syncing.pop(tp, None)
-        await self.before_revoke()  # the publish in flight lands before the next owner reads the partition
-
-    async def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
-        consumer = self._consumer
-        if assigned and consumer is not None:
-            self.partitions = len(consumer.partitions_for_topic(BudgetStateChanged.topic) or assigned)
-            self._syncing.update({tp: None for tp in assigned})
-            await consumer.seek_to_beginning(*assigned)
-
-    async def start(self) -> None:
-        self._consumer = AIOKafkaConsumer(**self._config)
-        await self._consumer.start()
-        self._consumer.subscribe([BudgetStateChanged.topic], listener=self)
-        self._task = asyncio.create_task(self._run(), name="budgets:ownership")
-
-    async def stop(self) -> None:
-        await cancel_and_wait([self._task])
-        if self._consumer is not None:
-            with contextlib.suppress(Exception):
-                await self._consumer.stop()
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self._step()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("reading %s failed; retrying", BudgetStateChanged.topic)
-                await asyncio.sleep(1.0)
-
-    async def _step(self) -> None:
-        consumer = self._consumer
-        assert consumer is not None
-        # A rebalance may run at any await here: only partitions still being synced are looked at after one.
-        unknown = [tp for tp, end in self._syncing.items() if end is None]
-        if unknown:
-            ends = await consumer.end_offsets(unknown)
-            self._syncing.update({tp: end for tp, end in ends.items() if tp in self._syncing})
-        for records in (await consumer.getmany(timeout_ms=self._poll_timeout_ms)).values():
-            for record in records:
-                self._apply(record.value)
-        for tp, end in list(self._syncing.items()):
-            if end is None or await consumer.position(tp) < end or tp not in self._syncing:
-                continue
-            del self._syncing[tp]
-            self.owned.add(tp.partition)
-            self.on_owned(tp.partition)
-
-    def _apply(self, value: bytes | None) -> None:
+    def _apply(self, _key: bytes | None, value: bytes | None) -> None:
         try:
             self.ids.add(parse_event(value or b"").id)
         except EventValidationError as exc:
             log.warning("ignoring an invalid budget event: %s", exc)
-
-
-async def _nothing() -> None:
-    return None
 
 
 class ThresholdNotifier:
