@@ -3,6 +3,7 @@ that only moves when the scheduler sleeps (so a day of checks, or a run's whole 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,6 +33,7 @@ class Clock:
 
     async def sleep(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
+        await asyncio.sleep(0)  # a check under way lets the others (and a test) run, as a real sleep does
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)

@@ -19,7 +19,9 @@ class JudgeMonitorConfigured(CompactedPayload):
     anchor set (``dataset`` at ``dataset_version``, answered by ``variant``) scored by ``judge`` alone, and pairs
     each item's score with the baseline run's. ``baseline_run_id`` is the first completed run unless pinned
     when the monitor is created; the service publishes the monitor again with it once it has one. ``deleted``
-    removes the monitor (a record, not a tombstone, so the history says when).
+    removes the monitor (a record, not a tombstone, so the history says when). ``next_check_at`` and
+    ``run_in_flight`` are the schedule, written by the one replica that checks the monitor (the owner of its
+    partition, docs/adr/0058), so a restart or a new owner resumes it rather than checking every monitor at once.
     """
 
     event_type: ClassVar[str] = "llmops.drift.judge_monitor.v1"
@@ -37,6 +39,12 @@ class JudgeMonitorConfigured(CompactedPayload):
     alpha: float = Field(default=0.01, gt=0, lt=0.5, description="The paired test's false-positive rate")
     baseline_run_id: Identifier | None = Field(default=None, description="The run every later run is paired with")
     deleted: bool = Field(default=False, description="True removes the monitor")
+    next_check_at: AwareDatetime | None = Field(
+        default=None, description="When the next check is due (written by the replica that checks it; null: now)"
+    )
+    run_in_flight: Identifier | None = Field(
+        default=None, description="The run a check started and has not seen finish: the next check waits for it"
+    )
     updated_by: Identifier
     updated_at: AwareDatetime
 

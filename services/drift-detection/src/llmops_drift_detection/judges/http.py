@@ -64,7 +64,8 @@ class MonitorList(BaseModel):
 
 
 class CheckStarted(BaseModel):
-    """A check started now; its report follows on ``llmops.drift.reports``."""
+    """A check started now (``started``: by this replica; false: asked of the replica that checks the monitor, at
+    its next tick); its report follows on ``llmops.drift.reports``."""
 
     monitor_id: str
     started: bool
@@ -121,8 +122,13 @@ async def delete_monitor(caller: Admin, monitor_id: MonitorId, registry: Registr
 )
 async def check_now(caller: Admin, monitor_id: MonitorId, registry: Registry, scheduler: Scheduler) -> CheckStarted:
     """Start the monitor's check now instead of at its next interval (409 while one is under way); its report
-    follows on the drift reports."""
+    follows on the drift reports. A monitor is checked by one replica (docs/adr/0058): on another one, the check is
+    asked of it (``started: false``; it starts within ``DRIFT_DETECTION_JUDGE_TICK_S``, or waits for the check
+    under way there); 503 when Kafka does not take the request."""
     monitor = registry.get(caller.tenant_id, monitor_id)
+    if not scheduler.owns(caller.tenant_id, monitor_id):
+        await registry.request_check(caller.tenant_id, monitor, scheduler.clock())
+        return CheckStarted(monitor_id=monitor_id, started=False)
     if not scheduler.start_now(caller.tenant_id, monitor):
         raise ProblemError(409, "Conflict", f"a check of judge monitor {monitor_id!r} is under way")
     return CheckStarted(monitor_id=monitor_id, started=True)

@@ -22,7 +22,7 @@ from llmops_schemas.v1 import JudgeMonitorConfigured
 from llmops_schemas.v1.runs import RunEvaluator, RunVariant
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["MonitorRegistry", "MonitorSpec", "MonitorStore"]
+__all__ = ["MonitorRegistry", "MonitorSpec", "MonitorStore", "same_config"]
 
 _UNAVAILABLE = (KafkaError, TransientError, TimeoutError, ConnectionError)
 _Slug = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
@@ -65,6 +65,15 @@ class MonitorStore(CompactedStore):
     def every(self) -> list[tuple[str, JudgeMonitorConfigured]]:
         """Every tenant's monitors, in a stable order."""
         return [(tenant, monitor) for (tenant, _), monitor in sorted(self._monitors.items(), key=lambda i: i[0])]
+
+
+_NOT_CONFIG = {"baseline_run_id", "next_check_at", "run_in_flight", "updated_at", "updated_by"}
+
+
+def same_config(first: JudgeMonitorConfigured, second: JudgeMonitorConfigured) -> bool:
+    """Whether two records of a monitor are the same monitor (not replaced in between): its baseline and its
+    schedule are the service's state, not the monitor's configuration."""
+    return first.model_dump(exclude=_NOT_CONFIG) == second.model_dump(exclude=_NOT_CONFIG)
 
 
 class MonitorSpec(BaseModel):
@@ -145,9 +154,33 @@ class MonitorRegistry:
     async def set_baseline(self, tenant: str, monitor: JudgeMonitorConfigured, run_id: str) -> JudgeMonitorConfigured:
         """The monitor with its first completed run as its baseline, published unless it changed meanwhile."""
         current = self.store.get(tenant, monitor.monitor_id)
-        if current is None or current.updated_at != monitor.updated_at:
+        if current is None or not same_config(current, monitor):
             return current or monitor  # removed or replaced while the run ran: leave the newer state alone
-        updated = current.model_copy(update={"baseline_run_id": run_id, "updated_at": self._clock()})
+        update = {"baseline_run_id": run_id, "run_in_flight": None, "updated_at": self._clock()}
+        return await self._system_write(tenant, current.model_copy(update=update))
+
+    async def schedule(
+        self, tenant: str, monitor: JudgeMonitorConfigured, next_check_at: datetime | None, run_in_flight: str | None
+    ) -> JudgeMonitorConfigured | None:
+        """The monitor with its schedule (docs/adr/0058), published unless it was removed or replaced meanwhile;
+        its configuration and ``updated_at`` stay as they are (the schedule is not an administrator's change)."""
+        current = self.store.get(tenant, monitor.monitor_id)
+        if current is None or not same_config(current, monitor):
+            return None
+        update = {"next_check_at": next_check_at, "run_in_flight": run_in_flight}
+        return await self._system_write(tenant, current.model_copy(update=update))
+
+    async def request_check(self, tenant: str, monitor: JudgeMonitorConfigured, now: datetime) -> None:
+        """Ask the replica that checks the monitor to check it now (its next check due ``now``); 503 when Kafka
+        does not take it."""
+        try:
+            await self.schedule(tenant, monitor, now, monitor.run_in_flight)
+        except _UNAVAILABLE as exc:
+            detail = f"the check could not be requested: {type(exc).__name__}"
+            raise ProblemError(503, "Service Unavailable", detail, retry_after=self._retry_after_s) from exc
+
+    async def _system_write(self, tenant: str, updated: JudgeMonitorConfigured) -> JudgeMonitorConfigured:
+        """The service's own write of a monitor (no caller, so no audit entry), applied once Kafka has it."""
         event = CloudEvent.wrap(updated, source=self._source, tenant_id=tenant, subject=updated.monitor_id)
         await asyncio.wait_for(self._publisher.publish_many([event]), self._timeout_s)
         self.store.put(tenant, updated)

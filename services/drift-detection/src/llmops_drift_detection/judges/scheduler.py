@@ -1,10 +1,16 @@
 """The judge-drift checks: every due monitor's anchor set re-scored by an offline run, paired with its baseline.
 
-Each tick looks at every monitor; one that is due and has no check under way gets one (bounded across tenants by
-``max_concurrent_checks``): start a run of the evaluation service over the pinned dataset version with the
-monitor's variant and its judge alone, wait for it (at most ``run_timeout_s``, read every ``poll_s``), read both
-runs' per-item scores from the evaluation service's comparison, and publish the paired check as a drift report.
-A monitor's first completed run becomes its baseline (published on the monitor, so a restart keeps it).
+Each tick looks at every monitor this replica owns (:mod:`llmops_drift_detection.judges.owners`: the owner of
+the monitor's partition of ``llmops.drift.judges``, so with several replicas each monitor is checked by one); one
+that is due and has no check under way gets one (bounded across tenants by ``max_concurrent_checks``): start a
+run of the evaluation service over the pinned dataset version with the monitor's variant and its judge alone,
+wait for it (at most ``run_timeout_s``, read every ``poll_s``), read both runs' per-item scores from the
+evaluation service's comparison, and publish the paired check as a drift report. A monitor's first completed run
+becomes its baseline (published on the monitor, so a restart keeps it).
+
+The schedule is published on the monitor too (``next_check_at``, ``run_in_flight``: once the run is started, and
+when the check ends), so a restarted replica or a new owner takes it up where it was: a monitor is due at its
+time, not at once, and a run in flight is waited for (at once) rather than started again (docs/adr/0058).
 
 Nothing here raises out of a check: the evaluation service down, a run refused, failed or too slow, a baseline
 gone, each gives a report with no verdict and the reason, and the next tick tries again. A run that outlived its
@@ -31,7 +37,8 @@ from llmops_schemas.v2 import DriftReported
 from prometheus_client import Counter
 
 from llmops_drift_detection.judges.compare import check_pairs, pairs_of
-from llmops_drift_detection.judges.monitors import MonitorRegistry
+from llmops_drift_detection.judges.monitors import MonitorRegistry, same_config
+from llmops_drift_detection.judges.owners import MonitorOwners
 from llmops_drift_detection.judges.report import judge_report
 from llmops_drift_detection.judges.settings import JudgeSettings
 
@@ -52,12 +59,20 @@ class _NoVerdict(Exception):
 
 @dataclass
 class _State:
+    monitor: JudgeMonitorConfigured
+    """The monitor's configuration this schedule is of (another one starts a new schedule)."""
     next_due: datetime | None = None
     run_id: str | None = None
     """The run in flight (started, not yet seen final): the next check waits for it rather than start another."""
     task: asyncio.Task[DriftReported] | None = None
     checked_run: str | None = None
     """The run the check under way is about (its report names it, whatever happens to it)."""
+    seen: datetime | None = None
+    """The persisted ``next_check_at`` last seen: one that changed, and is earlier, was asked for elsewhere."""
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None and not self.task.done()
 
 
 class JudgeScheduler:
@@ -71,14 +86,19 @@ class JudgeScheduler:
         settings: JudgeSettings,
         *,
         source: str,
+        owners: MonitorOwners | None = None,
         clock: Callable[[], datetime] = _utcnow,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.monitors, self.evaluation, self.out, self.settings = monitors, evaluation, out, settings
         self.source, self.clock, self.sleep = source, clock, sleep
+        self.owners = owners or MonitorOwners()
         self._states: dict[tuple[str, str], _State] = {}
         self._slots = asyncio.Semaphore(settings.max_concurrent_checks)
+        self._writing = asyncio.Lock()
         self._loop_task: asyncio.Task[None] | None = None
+        if self.owners.ownership is not None:
+            self.owners.ownership.before_revoke = self.revoked
 
     async def start(self) -> None:
         if self.settings.enabled:
@@ -96,37 +116,73 @@ class JudgeScheduler:
             await self.sleep(self.settings.tick_s)
 
     def tick(self) -> list[asyncio.Task[DriftReported]]:
-        """Start the check of every due monitor without one under way; the tasks started."""
+        """Start the check of every due monitor owned here without one under way; the tasks started."""
         if not self.monitors.store.caught_up:
             return []
-        live = self.monitors.store.every()
+        live = [(t, m) for t, m in self.monitors.store.every() if self.owners.owns(t, m.monitor_id)]
         for key in set(self._states) - {(tenant, m.monitor_id) for tenant, m in live}:
-            self._states.pop(key)  # removed: a check under way still finishes (and reports)
+            self._states.pop(key)  # removed (a check under way still finishes and reports) or owned elsewhere
         started = []
         for tenant, monitor in live:
-            state = self._states.setdefault((tenant, monitor.monitor_id), _State())
-            now = self.clock()
-            if (state.task is not None and not state.task.done()) or (state.next_due and now < state.next_due):
+            state = self._state(tenant, monitor)
+            if state.running or (state.next_due and self.clock() < state.next_due):
                 continue
             started.append(self._launch(tenant, monitor, state))
         return started
 
+    def _state(self, tenant: str, monitor: JudgeMonitorConfigured) -> _State:
+        """The monitor's schedule here: taken from its partition when new here, afresh when it was replaced."""
+        key, persisted = (tenant, monitor.monitor_id), self.owners.schedule(tenant, monitor)
+        state = self._states.get(key)
+        if state is None:  # a restart, a takeover or a new monitor: a run in flight is waited for at once
+            due = None if persisted.run_in_flight else persisted.next_check_at
+            state = _State(monitor, due, persisted.run_in_flight, seen=persisted.next_check_at)
+        elif not same_config(state.monitor, monitor):  # replaced: checked at once, its next run a new baseline
+            state = _State(monitor, task=state.task, seen=persisted.next_check_at)
+        elif persisted.next_check_at != state.seen:  # written since: a check asked for on another replica
+            state.seen = persisted.next_check_at
+            if persisted.next_check_at and (state.next_due is None or persisted.next_check_at < state.next_due):
+                state.next_due = persisted.next_check_at
+        self._states[key] = state
+        return state
+
+    def owns(self, tenant: str, monitor_id: str) -> bool:
+        """Whether this replica checks the monitor (the owner of its partition)."""
+        return self.settings.enabled and self.owners.owns(tenant, monitor_id)
+
     def start_now(self, tenant: str, monitor: JudgeMonitorConfigured) -> bool:
-        """Start the monitor's check now (its interval counts from now); False when one is under way."""
-        state = self._states.setdefault((tenant, monitor.monitor_id), _State())
-        if state.task is not None and not state.task.done():
+        """Start the monitor's check now, here (its interval counts from now); False when one is under way."""
+        state = self._state(tenant, monitor)
+        if state.running:
             return False
         self._launch(tenant, monitor, state)
         return True
+
+    async def revoked(self) -> None:
+        """Partitions went to another replica: stop the checks of the monitors no longer owned here, once no
+        schedule write is in flight (the new owner reads it), so each monitor is checked by one replica."""
+        async with self._writing:
+            gone = [key for key in self._states if not self.owners.owns(*key)]
+            await cancel_and_wait([self._states.pop(key).task for key in gone])
 
     def _launch(self, tenant: str, monitor: JudgeMonitorConfigured, state: _State) -> asyncio.Task[DriftReported]:
         state.next_due = self.clock() + timedelta(seconds=monitor.interval_s)
         state.task = asyncio.create_task(self.check(tenant, monitor, state), name=f"judge:{monitor.monitor_id}")
         return state.task
 
+    async def _persist(self, tenant: str, monitor: JudgeMonitorConfigured, state: _State) -> None:
+        """Publish the schedule on the monitor; Kafka down: kept here, written again at the check's end."""
+        async with self._writing:
+            if not self.owners.owns(tenant, monitor.monitor_id):
+                return  # revoked meanwhile: the new owner's schedule is the monitor's now
+            try:
+                await self.monitors.schedule(tenant, monitor, state.next_due, state.run_id)
+            except Exception as exc:
+                log_unexpected(log, f"storing the schedule of judge monitor {monitor.monitor_id} failed", exc)
+
     async def check(self, tenant: str, monitor: JudgeMonitorConfigured, state: _State | None = None) -> DriftReported:
         """One check of ``monitor``, published; its report (a report with no verdict when it could not run)."""
-        state = state or self._states.setdefault((tenant, monitor.monitor_id), _State())
+        state = state or self._state(tenant, monitor)
         async with self._slots:
             started, state.checked_run = self.clock(), None
             try:
@@ -141,6 +197,7 @@ class JudgeScheduler:
                 log_unexpected(log, f"judge-drift check of {monitor.monitor_id} failed", exc)
                 report = self._failed(tenant, monitor, state, started, f"the check failed: {type(exc).__name__}")
             await self._publish(tenant, report)
+            await self._persist(tenant, monitor, state)
             return report
 
     def _failed(
@@ -157,6 +214,7 @@ class JudgeScheduler:
         deadline = started + timedelta(seconds=self.settings.run_timeout_s)
         if state.run_id is None:
             state.run_id = str((await self.evaluation.start_run(tenant, _spec(monitor)))["run_id"])
+            await self._persist(tenant, monitor, state)  # a restart from here waits for this run
         run_id = state.checked_run = state.run_id
         run = await self._finished(tenant, run_id, deadline)
         state.run_id = None

@@ -14,6 +14,12 @@ class JudgeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DRIFT_DETECTION_JUDGE_", extra="ignore")
 
     enabled: bool = Field(default=True, description="Run the monitors' checks in this replica")
+    group: str = Field(
+        default="drift-detection-judges",
+        pattern=r"^drift-detection(-[a-z0-9-]+)?$",
+        description="The consumer group of the replicas that check monitors: each monitor's partition of "
+        "llmops.drift.judges has one owner, which alone checks it (named after the service, as the ACLs grant it)",
+    )
     tick_s: float = Field(default=30.0, gt=0, le=3600, description="How often due monitors are looked for")
     run_timeout_s: float = Field(
         default=900.0, gt=0, le=86_400, description="Longest wait for a run (and its stored scores) per check"
