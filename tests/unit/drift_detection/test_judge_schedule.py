@@ -44,8 +44,9 @@ class Replica:
     def sync(self) -> None:
         """What the ownership's consumer read of the topic since the last sync, in order."""
         records = [p for p in self.h.publisher.published if p.topic == JudgeMonitorConfigured.topic]
-        for record in records[self.read :] if self.owners is not None else []:
-            self.owners.record(record.key, record.value)
+        for record in records[self.read :]:
+            if self.owners is not None:
+                self.owners.record(record.key, record.value)
         self.read = len(records)
 
     async def tick(self) -> list[Any]:
@@ -104,16 +105,16 @@ async def test_a_restart_waits_for_the_run_in_flight_at_once_instead_of_starting
 async def test_each_monitor_is_checked_by_the_owner_of_its_partition_only(h: Harness) -> None:
     await h.monitor("one")
     await h.monitor("two")
-    first, second = Replica(h, Owned("one")), Replica(h, Owned("two"))
+    one, two = Owned("one"), Owned("two")
+    first, second = Replica(h, one), Replica(h, two)
 
     reports = [*(await first.tick()), *(await second.tick()), *(await first.tick()), *(await second.tick())]
 
     assert sorted(r.judge.monitor_id for r in reports if r.judge) == ["one", "two"]
     assert len(h.fake.started) == 2  # one run per monitor, not one per replica
 
-    first.owned.keys = set()  # "one" moves to the second replica
+    one.keys, two.keys = set(), one.keys | two.keys  # "one" moves to the second replica
     await first.scheduler.revoked()
-    second.owned.keys |= Owned("one").keys
     assert await second.tick() == []  # its schedule came with it: not due
     h.clock.advance(3600)
     assert sorted(r.judge.monitor_id for r in await second.tick() if r.judge) == ["one", "two"]
@@ -123,15 +124,15 @@ async def test_each_monitor_is_checked_by_the_owner_of_its_partition_only(h: Har
 async def test_a_revoked_check_stops_and_the_new_owner_waits_for_the_same_run(h: Harness) -> None:
     h.fake.score = noisy(4.0, shift=-1.0)
     await h.monitor(baseline_run_id="run-0")
-    old, new = Replica(h, Owned("support-judge")), Replica(h, Owned())
+    held, free = Owned("support-judge"), Owned()
+    old, new = Replica(h, held), Replica(h, free)
     h.fake.hold = True
     old.sync()
     [running] = old.scheduler.tick()
     await _until(lambda: h.monitor_state().run_in_flight == "run-1")  # started, and published on the monitor
 
-    old.owned.keys = set()
+    held.keys, free.keys = set(), held.keys
     await old.scheduler.revoked()
-    new.owned.keys = Owned("support-judge").keys
     h.fake.hold = False
     [report] = await new.tick()
 
