@@ -7,6 +7,10 @@ and second ask about parcels in English, drawn from one generator (no drift on `
 asks about recipes in French (a topic and language shift). Each window is checked against the previous one: the
 second's ``prompt_embedding`` has a verdict and is not flagged, the third's is flagged. The embedder's own calls
 (platform traffic recorded by the gateway) are not counted in the windows.
+
+A pinned dataset reference (docs/adr/0058): calls stored in chDB, read through the warehouse's real query API,
+a bounded sample of their prompts embedded through the same gateway; windows checked against it get a verdict
+on ``prompt_embedding``, and with the gateway unreachable the reference has none and the report says why.
 """
 
 from __future__ import annotations
@@ -14,26 +18,36 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from llmops_drift import DriftConfig
 from llmops_drift_detection.config import DriftDetectionSettings
-from llmops_drift_detection.embeddings import FEATURE, PromptEmbedder
+from llmops_drift_detection.embeddings import FEATURE, PromptEmbedder, Wanted
+from llmops_drift_detection.features import features, prompt_text, scope_of
+from llmops_drift_detection.kept import PACKED
 from llmops_drift_detection.references import References
+from llmops_drift_detection.reports import build_report
 from llmops_drift_detection.stream import DriftStream
 from llmops_kit.auth import hash_key
 from llmops_kit.kafka.producer import EventProducer
-from llmops_kit.platform_client import GatewayClient, PlatformClient
+from llmops_kit.platform_client import GatewayClient, PlatformClient, WarehouseReader
+from llmops_schemas.v1 import TimeWindow
+from llmops_warehouse.adapters.clickhouse_store import ClickHouseEventStore
 
 from tests.fixtures.gateway import serve_gateway
 from tests.integration.drift_detection.groups import start_group_at_the_end
 from tests.integration.drift_detection.test_windows_to_reports import Clock, _entries, _reports
+from tests.integration.feedback.conftest import SERVICE_KEY as WAREHOUSE_KEY
+from tests.integration.feedback.conftest import chdb_client, warehouse_api, warehouse_database
 from tests.integration.model_server.conftest import ModelServer
 from tests.integration.warehouse.test_warehouse_consumer import wait_until
 from tests.unit.evaluation.calls import call
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
+__all__ = ["chdb_client", "warehouse_api", "warehouse_database"]  # fixtures, by name
 
 SERVICE_KEY = "llmops_it_drift_embed_service_" + uuid.uuid4().hex
 READER_KEY = "llmops_it_drift_embed_reader_" + uuid.uuid4().hex
@@ -72,13 +86,27 @@ def gateway(kafka_bootstrap: str, model_server: ModelServer, tmp_path_factory: p
 
 @pytest.fixture
 async def embedder(gateway: str) -> AsyncIterator[PromptEmbedder]:
-    client = PlatformClient("gateway", gateway, SERVICE_KEY, timeout_s=60, attempts=1, max_in_flight=4)
+    async with _embedder_at(gateway) as found:
+        yield found
+
+
+@asynccontextmanager
+async def _embedder_at(url: str) -> AsyncIterator[PromptEmbedder]:
+    client = PlatformClient("gateway", url, SERVICE_KEY, timeout_s=60, attempts=1, max_in_flight=4)
     await client.start()
     try:
         yield PromptEmbedder(GatewayClient(client), rate=RATE, model="local-embedder", timeout_s=120, backoff_s=30,
                              max_chars=2000)  # fmt: skip
     finally:
         await client.stop()
+
+
+@pytest.fixture
+async def reader(warehouse_api: str) -> AsyncIterator[WarehouseReader]:
+    history = WarehouseReader(PlatformClient("warehouse", warehouse_api, WAREHOUSE_KEY, timeout_s=30))
+    await history.start()
+    yield history
+    await history.stop()
 
 
 def _window(start: datetime, prefix: str, texts: tuple[list[str], list[str]], seed: int) -> list[Any]:
@@ -124,3 +152,47 @@ async def test_a_topic_shift_drifts_the_embeddings_of_the_real_embedder(
     assert 30 <= calm.sample_size < PER_WINDOW and calm.baseline_sample_size >= 30  # a sample, not every call
     assert moved.drifted is True and moved.test in {"mmd", "domain_classifier"}, moved
     assert reports[2].dataset_drift is True
+
+
+async def _embedded_rows(embedder: PromptEmbedder, calls: list[Any]) -> list[dict[str, Any]]:
+    """A window's rows as the worker makes them, every prompt embedded (the window side of the check)."""
+    rows = [features(event.data) for event in calls]
+    wanted: list[Wanted] = [(TENANT, prompt_text(event.data), row) for event, row in zip(calls, rows, strict=True)]
+    await embedder.embed(wanted)
+    return rows
+
+
+async def test_a_pinned_dataset_reference_has_embeddings_of_the_real_embedder(
+    embedder: PromptEmbedder, reader: WarehouseReader, chdb_client: Any, warehouse_database: str
+) -> None:
+    start = datetime.fromtimestamp(datetime.now(UTC).timestamp() // 3600 * 3600 - 2 * 86_400, UTC)  # in retention
+    stored = _window(start, f"ref-{uuid.uuid4().hex[:6]}", PARCELS, 4)
+    ClickHouseEventStore(chdb_client, warehouse_database).insert_calls(stored)
+    scope, period = scope_of(TENANT, stored[0].data), (start, start + timedelta(hours=1))
+    span = TimeWindow(start=start + timedelta(days=1), end=start + timedelta(days=1, hours=1))
+    references = References("dataset", 30, reader=reader, period=period, max_calls=200, max_embeddings=60,
+                            embedder=embedder)  # fmt: skip
+
+    reference, rows = await references.reference(scope, span, {})
+    entry = references.after_close(scope, span, rows, {})
+    calm = await _embedded_rows(embedder, _window(span.start, "calm", PARCELS, 5))
+    moved = await _embedded_rows(embedder, _window(span.start, "moved", RECIPES, 6))
+    checks = [build_report(scope, span, reference, window, rows, config=DriftConfig(), min_samples=30,
+                           include_platform=False) for window in (calm, moved)]  # fmt: skip
+
+    assert len(rows) == PER_WINDOW and 30 <= sum(FEATURE in row for row in rows) <= 60
+    assert entry is not None and any(str(row.get(FEATURE, "")).startswith(PACKED) for row in entry["rows"])
+    same, shifted = ({f.feature: f for f in report.features}[FEATURE] for report in checks)
+    assert same.drifted is False and same.baseline_sample_size >= 30, same
+    assert shifted.drifted is True and shifted.test in {"mmd", "domain_classifier"}, shifted
+
+    async with _embedder_at("http://127.0.0.1:9") as unreachable:  # the gateway down
+        without = References("dataset", 30, reader=reader, period=period, max_calls=200, max_embeddings=60,
+                             embedder=unreachable)  # fmt: skip
+        _, bare = await without.reference(scope, span, {})
+    report = build_report(scope, span, reference, moved, bare, config=DriftConfig(), min_samples=30,
+                          include_platform=False, reference_notes=without.notes(scope))  # fmt: skip
+    untested = {f.feature: f for f in report.features}[FEATURE]
+    assert len(bare) == PER_WINDOW and not any(FEATURE in row for row in bare)
+    assert untested.drifted is None and any("embedder" in note for note in untested.notes), untested.notes
+    assert without.after_close(scope, span, bare, {}) is None  # built again at the next close

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 from llmops_drift_detection.bootstrap import create_app
 from llmops_drift_detection.config import DriftDetectionSettings
 from llmops_drift_detection.judges.http import MONITORS, SCHEDULER
+from llmops_drift_detection.judges.owners import MonitorOwners
 from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, hash_key
+from llmops_kit.kafka.ownership import PartitionOwnership
 
 from tests.unit.drift_detection.judge_support import JUDGE, TENANT, Harness
+from tests.unit.drift_detection.test_judge_schedule import Owned
 
 ADMIN, VIEWER = "llmops_admin_key_for_judges_0000000000000", "llmops_viewer_key_for_judges_000000000000"
 KEYS = ApiKeyStore([
@@ -100,3 +103,20 @@ async def test_check_now_starts_one_check_and_refuses_a_second(api: tuple[httpx.
     assert second.status_code == 409
     assert (await client.post("/v1/drift/judges/none/check", headers=as_(ADMIN))).status_code == 404
     assert harness.fake.started and len(harness.fake.started) == 1
+
+
+async def test_check_now_on_a_replica_that_does_not_own_the_monitor_asks_its_owner(
+    api: tuple[httpx.AsyncClient, Harness],
+) -> None:
+    client, harness = api
+    harness.scheduler.owners = MonitorOwners(cast(PartitionOwnership, Owned()))  # another replica owns it
+    await client.put("/v1/drift/judges/support-judge", json=BODY, headers=as_(ADMIN))
+
+    asked = await client.post("/v1/drift/judges/support-judge/check", headers=as_(ADMIN))
+
+    assert (asked.status_code, asked.json()) == (202, {"monitor_id": "support-judge", "started": False})
+    assert harness.fake.started == []  # not here
+    assert harness.monitor_state().next_check_at == harness.clock.now  # due now, for the owner
+    harness.publisher.failure = ConnectionError("broker down")
+    refused = await client.post("/v1/drift/judges/support-judge/check", headers=as_(ADMIN))
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "5"
