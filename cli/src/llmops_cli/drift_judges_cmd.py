@@ -150,5 +150,7 @@ def check_monitor(
 ) -> None:
     """Check a monitor now instead of at its next interval; its report follows on the drift reports."""
     cli = cli_context(ctx)
-    request(cli, _client(ctx, drift_url, api_key), "POST", f"/v1/drift/judges/{monitor_id}/check")
-    cli.out.print(f"judge monitor {monitor_id}: check started", highlight=False, markup=False)
+    _, body = request(cli, _client(ctx, drift_url, api_key), "POST", f"/v1/drift/judges/{monitor_id}/check")
+    started = not isinstance(body, dict) or body.get("started", True)  # false: asked of the replica that owns it
+    what = "check started" if started else "check asked of the replica that checks it (starts within a tick)"
+    cli.out.print(f"judge monitor {monitor_id}: {what}", highlight=False, markup=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import pytest
 import typer
@@ -12,13 +13,16 @@ from llmops_cli.context import CliContext
 from llmops_cli.drift_cmd import drift_app
 from llmops_drift_detection.bootstrap import create_app
 from llmops_drift_detection.config import DriftDetectionSettings
-from llmops_drift_detection.judges.http import MONITORS
+from llmops_drift_detection.judges.http import MONITORS, SCHEDULER
+from llmops_drift_detection.judges.owners import MonitorOwners
 from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, hash_key
+from llmops_kit.kafka.ownership import PartitionOwnership
 from rich.console import Console
 from typer.testing import CliRunner, Result
 
 from tests.unit.cli.test_evals_cmd import SyncAsgi
 from tests.unit.drift_detection.judge_support import Harness
+from tests.unit.drift_detection.test_judge_schedule import Owned
 
 ADMIN = "dev-admin-key"
 ENV_VARS = ("LLMOPS_DRIFT_DETECTION_URL", "LLMOPS_API_KEY", "LLMOPS_DATA_DIR", "COLUMNS")
@@ -48,7 +52,10 @@ def invoke(tmp_path: Path) -> Callable[..., Result]:
         return runner.invoke(root, list(args), obj=context, env=env)
 
     app.state.api_keys = keys  # what the lifespan installs (each CLI request runs on a loop of its own)
-    setattr(app.state, MONITORS, Harness().registry)
+    harness = Harness()
+    harness.scheduler.owners = MonitorOwners(cast(PartitionOwnership, Owned()))  # another replica checks them
+    setattr(app.state, MONITORS, harness.registry)
+    setattr(app.state, SCHEDULER, harness.scheduler)
     return run
 
 
@@ -84,3 +91,14 @@ def test_bad_input_exits_2(invoke: Callable[..., Result], args: tuple[str, ...],
 def test_removing_an_unknown_monitor_exits_2(invoke: Callable[..., Result]) -> None:
     result = invoke("drift", "judges", "remove", "nope")
     assert result.exit_code == 2 and "no judge monitor 'nope'" in result.output
+
+
+def test_a_check_on_a_replica_that_does_not_own_the_monitor_says_it_was_handed_over(
+    invoke: Callable[..., Result],
+) -> None:
+    invoke(*ADD, "--judge-params", PARAMS)
+    checked = invoke("drift", "judges", "check", "support-judge")
+    assert checked.exit_code == 0, checked.output
+    assert checked.stdout.strip() == (
+        "judge monitor support-judge: check asked of the replica that checks it (starts within a tick)"
+    )
