@@ -163,3 +163,19 @@ async def test_kafka_down_keeps_the_schedule_in_memory(h: Harness) -> None:
     assert len(await h.tick()) == 1
     h.publisher.failure = None
     assert await h.tick() == [] and h.monitor_state().next_check_at is None  # not checked again at every tick
+
+
+async def test_a_tick_between_a_revocation_and_its_callback_stops_the_check_there(h: Harness) -> None:
+    await h.monitor(baseline_run_id="run-0")
+    held = Owned("support-judge")
+    old = Replica(h, held)
+    h.fake.hold = True
+    old.sync()
+    [running] = old.scheduler.tick()
+    await _until(lambda: h.monitor_state().run_in_flight == "run-1")
+
+    held.keys = set()  # the partition is revoked; the callback has not run yet
+    assert old.scheduler.tick() == []
+    await asyncio.gather(running, return_exceptions=True)
+
+    assert running.cancelled() and h.monitor_state().run_in_flight == "run-1"  # for the next owner

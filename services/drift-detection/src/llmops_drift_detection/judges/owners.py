@@ -62,4 +62,7 @@ class MonitorOwners:
             return
         if isinstance(event.data, JudgeMonitorConfigured):
             key = (event.tenant_id, event.data.monitor_id)
-            self._schedules[key] = Schedule(event.data.next_check_at, event.data.run_in_flight)
+            if event.data.deleted:
+                self._schedules.pop(key, None)
+            else:
+                self._schedules[key] = Schedule(event.data.next_check_at, event.data.run_in_flight)

@@ -119,9 +119,13 @@ class JudgeScheduler:
         """Start the check of every due monitor owned here without one under way; the tasks started."""
         if not self.monitors.store.caught_up:
             return []
-        live = [(t, m) for t, m in self.monitors.store.every() if self.owners.owns(t, m.monitor_id)]
+        every = self.monitors.store.every()
+        live = [(t, m) for t, m in every if self.owners.owns(t, m.monitor_id)]
+        existing = {(tenant, m.monitor_id) for tenant, m in every}
         for key in set(self._states) - {(tenant, m.monitor_id) for tenant, m in live}:
-            self._states.pop(key)  # removed (a check under way still finishes and reports) or owned elsewhere
+            state = self._states.pop(key)  # removed: a check under way still finishes and reports
+            if key in existing and state.task is not None:
+                state.task.cancel()  # owned elsewhere now (a revocation under way): its new owner takes the run
         started = []
         for tenant, monitor in live:
             state = self._state(tenant, monitor)
