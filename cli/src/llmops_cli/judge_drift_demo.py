@@ -51,6 +51,8 @@ def run_judge_drift_demo(platform: LocalPlatform, keys: dict[str, str], answers_
             return
         seen = {data["report_id"] for data in _reports(http, platform, keys)}  # a previous `llmops up`'s
         reports = [_checked(http, platform, keys, seen, console) for _ in range(2)]
+        stored = http.get(f"{drift}/v1/drift/judges/{MONITOR}", headers=admin)
+        next_check = stored.json().get("next_check_at") if stored.status_code == 200 else None
     verdict = reports[-1]
     if verdict is None:
         return
@@ -63,6 +65,8 @@ def run_judge_drift_demo(platform: LocalPlatform, keys: dict[str, str], answers_
         f"paired with baseline run {verdict['judge']['baseline_run_id']}: dataset_drift={verdict['dataset_drift']} "
         f"(mean shift {metric['mean_shift']:+.2f}, Wilcoxon p {metric['p_value']:.3g}); `llmops drift judges list`"
     )
+    if next_check:  # the schedule is on the monitor: one replica checks it, a restart resumes it (docs/adr/0058)
+        console.print(f"  next check {next_check} by the replica owning its partition of llmops.drift.judges")
 
 
 def _checked(

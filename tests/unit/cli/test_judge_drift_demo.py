@@ -41,6 +41,8 @@ class Platform:
                 0, self.report(f"r{len(self.reports)}", None if first else False, "baseline" if first else None)
             )
             return httpx.Response(202, json={})
+        if host == "drift-detection" and request.method == "GET":
+            return httpx.Response(200, json={"next_check_at": "2026-03-14T10:00:00Z"})
         assert (host, path) == ("warehouse", "/v1/events/drift_reports"), request.url
         return httpx.Response(200, json={"items": self.reports})
 
@@ -56,6 +58,7 @@ def test_the_demo_prints_the_paired_verdict(monkeypatch: pytest.MonkeyPatch) -> 
     out = console.export_text()
     assert "judge drift: demo-judge re-scored 10 anchor answers with local-judge, paired with baseline run run-1: " \
            "dataset_drift=False (mean shift +0.00, Wilcoxon p 1)" in out, out  # fmt: skip
+    assert "next check 2026-03-14T10:00:00Z by the replica owning its partition of llmops.drift.judges" in out
     assert len(platform.bodies["anchors"]) == 10
     monitor = platform.bodies["monitor"]
     assert (monitor["dataset_version"], monitor["variant"], monitor["judge"]["params"]["model"]) == (
