@@ -39,15 +39,15 @@ from llmops_warehouse.adapters.clickhouse_store import ClickHouseEventStore
 
 from tests.fixtures.gateway import serve_gateway
 from tests.integration.drift_detection.groups import start_group_at_the_end
+from tests.integration.drift_detection.test_outcome_features import reader
 from tests.integration.drift_detection.test_windows_to_reports import Clock, _entries, _reports
-from tests.integration.feedback.conftest import SERVICE_KEY as WAREHOUSE_KEY
 from tests.integration.feedback.conftest import chdb_client, warehouse_api, warehouse_database
 from tests.integration.model_server.conftest import ModelServer
 from tests.integration.warehouse.test_warehouse_consumer import wait_until
 from tests.unit.evaluation.calls import call
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
-__all__ = ["chdb_client", "warehouse_api", "warehouse_database"]  # fixtures, by name
+__all__ = ["chdb_client", "reader", "warehouse_api", "warehouse_database"]  # fixtures, by name
 
 SERVICE_KEY = "llmops_it_drift_embed_service_" + uuid.uuid4().hex
 READER_KEY = "llmops_it_drift_embed_reader_" + uuid.uuid4().hex
@@ -99,14 +99,6 @@ async def _embedder_at(url: str) -> AsyncIterator[PromptEmbedder]:
                              max_chars=2000)  # fmt: skip
     finally:
         await client.stop()
-
-
-@pytest.fixture
-async def reader(warehouse_api: str) -> AsyncIterator[WarehouseReader]:
-    history = WarehouseReader(PlatformClient("warehouse", warehouse_api, WAREHOUSE_KEY, timeout_s=30))
-    await history.start()
-    yield history
-    await history.stop()
 
 
 def _window(start: datetime, prefix: str, texts: tuple[list[str], list[str]], seed: int) -> list[Any]:

@@ -6,18 +6,18 @@ the new owner on the same run; a check asked for on another replica started by t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any, cast
 
-import pytest
 from llmops_drift_detection.judges import JudgeScheduler
 from llmops_drift_detection.judges.owners import MonitorOwners
 from llmops_kit.kafka.ownership import PartitionOwnership
 from llmops_schemas.v1 import JudgeMonitorConfigured
 
 from tests.unit.drift_detection.judge_support import TENANT, Harness
-from tests.unit.drift_detection.test_judge_drift import noisy
+from tests.unit.drift_detection.test_judge_drift import h, noisy
+
+__all__ = ["h"]  # the fixture, by name
 
 
 class Owned:
@@ -52,15 +52,6 @@ class Replica:
     async def tick(self) -> list[Any]:
         self.sync()
         return [await task for task in self.scheduler.tick()]
-
-
-@pytest.fixture
-async def h() -> AsyncIterator[Harness]:
-    harness = Harness()
-    await harness.client.start()
-    yield harness
-    await harness.scheduler.stop()
-    await harness.client.stop()
 
 
 async def _until(condition: Any) -> None:
