@@ -1,0 +1,51 @@
+"""bench_ingest's pure parts: the median of repeated phase A runs, and what each run's row says."""
+
+from __future__ import annotations
+
+import bench_ingest as bench
+import pytest
+from bench_ingest import ThroughputResult
+
+
+def _run(end_to_end: float | None, accepted: int = 1000) -> ThroughputResult:
+    return ThroughputResult(
+        duration_s=60.0,
+        concurrency=4,
+        batch=1000,
+        requests=accepted // 1000,
+        accepted=accepted,
+        failures={},
+        send_window_s=60.0,
+        accepted_per_s=accepted / 60.0,
+        queryable=accepted,
+        to_queryable_s=None if end_to_end is None else accepted / end_to_end,
+        end_to_end_per_s=end_to_end,
+        window_slope_per_s=0.0,
+        drain_s=None,
+        request_p50_s=0.01,
+        request_p95_s=0.02,
+        exhausted=False,
+    )
+
+
+def test_the_median_of_five_is_the_middle_end_to_end_rate_whatever_the_order() -> None:
+    runs = [_run(rate) for rate in (14_000.0, 9_000.0, 16_000.0, 15_500.0, 12_000.0)]
+    assert bench.median_run(runs).end_to_end_per_s == 14_000.0
+
+
+def test_a_run_that_never_drained_ranks_lowest() -> None:
+    runs = [_run(None), _run(15_000.0), _run(13_000.0)]
+    assert bench.median_run(runs).end_to_end_per_s == 13_000.0
+
+
+def test_each_run_gets_its_row_in_order() -> None:
+    rows = bench.repeat_rows([_run(15_000.0, 2000), _run(None, 3000)])
+    assert [row[0] for row in rows] == ["1", "2"]
+    assert rows[0][4] == "2,000 / 2,000"
+    assert rows[1][2] == bench.fmt(None)
+
+
+@pytest.mark.parametrize("text", ["0", "-3"])
+def test_repeat_must_be_positive(text: str) -> None:
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--repeat", text])
