@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from llmops_warehouse.adapters.clickhouse_client import connect
-from llmops_warehouse.adapters.clickhouse_store import _SEARCH_EXPRESSION, ClickHouseEventStore
+from llmops_warehouse.adapters.clickhouse_store import _CALL_INSERT_SETTINGS, _SEARCH_EXPRESSION, ClickHouseEventStore
 from llmops_warehouse.events import EventQuery
 from llmops_warehouse.migrations import apply_migrations, default_migrations_dir, split_statements
 from llmops_warehouse.models import CallQuery, MetricsQuery
@@ -83,6 +83,29 @@ def test_replacing_merge_tree_collapses_a_duplicate_that_slipped_past_the_check(
         f"SELECT count() FROM {warehouse_database}.calls WHERE tenant_id = {{t:String}}", parameters={"t": tenant}
     )
     assert count == 1
+
+
+def test_calls_are_inserted_without_clickhouse_s_insert_time_merge(
+    store: ClickHouseEventStore, chdb_client: Any, warehouse_database: str
+) -> None:
+    """The calls insert leaves ClickHouse's merge of the block out (docs/adr/0060: the store already keeps one row
+    per event id); were a duplicate ever in a block, reads still return it once and a merge collapses it."""
+    tenant = new_tenant()
+    event = make_event(tenant, started_at=BASE)
+    assert store.insert_calls([event]) == 1
+    stored = chdb_client.query(
+        f"SELECT * FROM {warehouse_database}.calls WHERE tenant_id = {{t:String}}", parameters={"t": tenant}
+    )
+    [row] = stored.result_rows
+    columns = stored.column_names
+    raw = ClickHouseEventStore(chdb_client, warehouse_database)  # the calls insert's path with every column
+    with raw.writing() as client:  # one block holding the row twice
+        raw._insert(client, "calls", columns, [row, row], column_oriented=False, settings=_CALL_INSERT_SETTINGS)
+    count = f"SELECT count() FROM {warehouse_database}.calls WHERE tenant_id = {{t:String}}"
+    assert chdb_client.command(count, parameters={"t": tenant}) == 3  # no merge at insert: both copies landed
+    assert len(store.list_calls(CallQuery(tenant_id=tenant)).items) == 1
+    chdb_client.command(f"OPTIMIZE TABLE {warehouse_database}.calls FINAL")
+    assert chdb_client.command(count, parameters={"t": tenant}) == 1
 
 
 def test_optional_text_index_serves_the_search(chdb_client: Any, scratch_database: str) -> None:

@@ -11,8 +11,10 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka.errors import KafkaConnectionError
+from fastapi.responses import JSONResponse
 from llmops_ingest.bootstrap import IngestPorts, create_app
 from llmops_ingest.config import IngestSettings
+from llmops_ingest.entrypoints.http import accepted_response
 from llmops_kit.kafka.publisher import EncodedEvent, InMemoryPublisher
 from llmops_schemas.v2 import CallRecorded
 from prometheus_client import REGISTRY
@@ -480,3 +482,16 @@ async def test_openapi_documents_the_body_and_every_answer(make_client: MakeClie
     assert {"202", "400", "401", "403", "413", "415", "422", "503"} <= set(operation["responses"])
     assert "5 minutes in the future" in operation["description"]
     assert "ChatMessage" in document["components"]["schemas"]
+
+
+def test_the_accepted_answer_is_written_as_json_response_writes_it() -> None:
+    """msgspec writes the 202 body (docs/adr/0060): byte for byte what JSONResponse wrote, non-ASCII included."""
+    content = {
+        "accepted": [{"index": 0, "call_id": "c-1", "event_id": "0190a0b0-0000-7000-8000-000000000000"}],
+        "rejected": [
+            {"index": 1, "errors": [{"loc": ["messages", 0, "content"], "msg": 'é " \n \u2028 😀', "type": "x"}]}
+        ],
+    }
+    answer = accepted_response(content)
+    assert (answer.status_code, answer.media_type) == (202, "application/json")
+    assert answer.body == JSONResponse(content, 202).body

@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 import pytest
-from llmops_ingest.handlers import Accepted, IngestContext, Rejected, prepare_record, validate_call
+from llmops_ingest.handlers import Accepted, IngestContext, Rejected, prepare_batch, prepare_record, validate_call
 from llmops_ingest.wire import WireError, decode_json
 from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.fastcodec import reads_exactly
@@ -122,6 +122,26 @@ def test_mutated_records_are_judged_and_published_alike(make_call: MakeCall, key
     record = make_call() if shape == "v1" else rich_v2(make_call)
     accepted = sum(check(raw, keyed) for raw in mutations(record, MUTATIONS, seed=11 if shape == "v1" else 13))
     assert 0 < accepted < MUTATIONS  # both verdicts occur
+
+
+@pytest.mark.parametrize("shape", ["v1", "v2"])
+def test_a_batch_publishes_what_its_records_one_by_one_publish(
+    make_call: MakeCall, keyed: IngestContext, shape: str
+) -> None:
+    """A batch's events share one envelope, checked once (docs/adr/0060): the same verdicts and bytes as each
+    record enveloped and checked alone."""
+    record = make_call() if shape == "v1" else rich_v2(make_call)
+    raws = list(mutations(record, 300, seed=17 if shape == "v1" else 19))
+    context = dataclasses.replace(keyed, derived=all(reads_exactly(raw) for raw in raws))
+    records = [decode_json(raw) for raw in raws]
+    batch = prepare_batch(records, context)
+    alone = [prepare_record(r, i, context) for i, r in enumerate(records)]
+    singly = [a for a in alone if isinstance(a, Accepted)]
+    assert 1 < len(batch.accepted) < len(records)
+    assert [a.summary() for a in batch.accepted] == [a.summary() for a in singly]
+    assert [a.event[:3] for a in batch.accepted] == [a.event[:3] for a in singly]
+    assert [_without_time(a.value) for a in batch.accepted] == [_without_time(a.value) for a in singly]
+    assert [r.summary() for r in batch.rejected] == [r.summary() for r in alone if isinstance(r, Rejected)]
 
 
 def test_a_time_finer_than_a_microsecond_is_truncated_as_pydantic_does(

@@ -17,7 +17,7 @@ from llmops_kit.kafka.producer import EncodedEvent
 from llmops_schemas.fastcodec import convert, producer_event_struct, producer_struct
 from llmops_schemas.v2 import CallRecorded
 
-__all__ = ["CALL_STRUCT", "derived_call", "encode_call_event", "struct_of"]
+__all__ = ["CALL_STRUCT", "Envelope", "derived_call", "encode_call_event", "struct_of"]
 
 CALL_STRUCT = producer_struct(CallRecorded)
 """The struct type of a call record as ingest validates and publishes it (what a redactor receives)."""
@@ -61,3 +61,53 @@ def encode_call_event(
     }
     event = msgspec.convert(attributes, _EVENT_STRUCT)
     return EncodedEvent(CallRecorded.topic, tenant_id.encode(), CallRecorded.event_type, _ENCODER.encode(event))
+
+
+class Envelope:
+    """Envelopes the calls of one request: what their events share is checked once (docs/adr/0060).
+
+    :func:`encode_call_event` validates every attribute of every event, as ``CloudEvent.wrap`` does. The attributes
+    a request's events share (source, tenant, trace and key ids) are checked by the first event's conversion;
+    later events are built from them directly, their own attributes valid by construction: the id that
+    ``deterministic_uuid7`` made (36 characters, the envelope allows 64), the call id as subject (the call's schema
+    allows 128 characters, the envelope 256) and the validated call as data (which a conversion passes through
+    unchecked anyway). The bytes are the same (tests/unit/ingest/test_ingest_structs.py).
+    """
+
+    __slots__ = ("_checked", "_key_id", "_source", "_tenant_id", "_trace_id")
+
+    def __init__(self, *, source: str, tenant_id: str, trace_id: str | None, key_id: str | None) -> None:
+        self._source = source
+        self._tenant_id = tenant_id
+        self._trace_id = trace_id
+        self._key_id = key_id
+        self._checked = False
+
+    def encode(self, call: Any, event_id: str) -> EncodedEvent:
+        """``call`` enveloped as ``event_id`` and serialised."""
+        if not self._checked:
+            event = encode_call_event(
+                call,
+                event_id=event_id,
+                source=self._source,
+                tenant_id=self._tenant_id,
+                trace_id=self._trace_id,
+                key_id=self._key_id,
+            )
+            self._checked = True
+            return event
+        struct = _EVENT_STRUCT(
+            specversion="1.0",
+            id=event_id,
+            source=self._source,
+            type=CallRecorded.event_type,
+            subject=call.call_id,
+            dataschema=_DATASCHEMA,
+            tenant_id=self._tenant_id,
+            trace_id=self._trace_id,
+            key_id=self._key_id,
+            data=call,
+        )
+        return EncodedEvent(
+            CallRecorded.topic, self._tenant_id.encode(), CallRecorded.event_type, _ENCODER.encode(struct)
+        )

@@ -26,7 +26,7 @@ from llmops_schemas.v2.calls import v1_data_as_v2
 from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
 
-from llmops_ingest.call_structs import derived_call, encode_call_event, struct_of
+from llmops_ingest.call_structs import Envelope, derived_call, struct_of
 from llmops_ingest.metrics import Reason
 from llmops_ingest.ports import Redactor
 
@@ -40,6 +40,7 @@ __all__ = [
     "check_origin",
     "check_started_at",
     "content_call_id",
+    "envelope_of",
     "is_v1_shape",
     "prepare_batch",
     "prepare_record",
@@ -224,13 +225,26 @@ def check_started_at(started_at: datetime, now: datetime, rules: RecordRules) ->
     return []
 
 
+def envelope_of(context: IngestContext) -> Envelope:
+    """The :class:`Envelope` of the events of ``context``'s records."""
+    return Envelope(
+        source=context.source, tenant_id=context.tenant_id, trace_id=context.trace_id, key_id=context.key_id
+    )
+
+
 def prepare_record(
-    raw: Any, index: int, context: IngestContext, *, fallback_call_id: str | None = None
+    raw: Any,
+    index: int,
+    context: IngestContext,
+    *,
+    fallback_call_id: str | None = None,
+    envelope: Envelope | None = None,
 ) -> Accepted | Rejected:
     """Validate one decoded record and envelope it, or explain why not.
 
     ``fallback_call_id`` replaces a missing ``call_id`` (the raw consumer derives it from the Kafka
     position, so a redelivery yields the same event); without it the id is :func:`content_call_id`.
+    ``envelope`` is the batch's (:func:`envelope_of` ``context``), shared by its records.
     """
     record = _with_call_id(raw, context.tenant_id, fallback_call_id)
     try:
@@ -253,14 +267,7 @@ def prepare_record(
     # downstream instead of counted twice.
     started_ms = int(call.started_at.timestamp() * 1000)
     event_id = deterministic_uuid7(started_ms, context.tenant_id, call.call_id)
-    event = encode_call_event(
-        call,
-        event_id=event_id,
-        source=context.source,
-        tenant_id=context.tenant_id,
-        trace_id=context.trace_id,
-        key_id=context.key_id,
-    )
+    event = (envelope or envelope_of(context)).encode(call, event_id)
     size = len(event.value)
     if size > context.rules.max_record_bytes:
         return Rejected(
@@ -281,8 +288,9 @@ def prepare_batch(records: Sequence[Any], context: IngestContext) -> BatchOutcom
     """``prepare_record`` for each record, one by one, so one bad record never sinks the others."""
     accepted: list[Accepted] = []
     rejected: list[Rejected] = []
+    envelope = envelope_of(context)
     for index, raw in enumerate(records):
-        outcome = prepare_record(raw, index, context)
+        outcome = prepare_record(raw, index, context, envelope=envelope)
         if isinstance(outcome, Accepted):
             accepted.append(outcome)
         else:

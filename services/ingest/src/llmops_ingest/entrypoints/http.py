@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
+import msgspec
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from llmops_kit.auth import Principal
 from llmops_kit.errors import TransientError
 from llmops_kit.http.edge import read_body, trace_id_of
@@ -97,6 +98,12 @@ def _validate(body: bytes, max_records: int, context: IngestContext) -> BatchOut
     return prepare_batch(parse_calls(body, max_records), context)
 
 
+def accepted_response(content: dict[str, Any]) -> Response:
+    """The 202 answer, written by msgspec: the bytes ``JSONResponse`` writes (compact, UTF-8) at a thirtieth of
+    its cost, which was ~3 µs per record of a batch (docs/adr/0060)."""
+    return Response(msgspec.json.encode(content), 202, media_type="application/json")
+
+
 def _count(outcome: BatchOutcome, published: PublishOutcome) -> None:
     count_records("http", "ok", len(published.acknowledged))
     count_records("http", "unavailable", len(published.unacknowledged))
@@ -137,7 +144,7 @@ def build_router(max_records: int) -> APIRouter:
         request: Request,
         principal: Annotated[Principal, Depends(requires_within("calls:write", LIMITER))],
         deps: Annotated[HttpDependencies, Depends(_dependencies)],
-    ) -> JSONResponse:
+    ) -> Response:
         """Validate each record, publish the valid ones, and say which were accepted (see the description)."""
         check_content_type(request.headers.get("content-type"))
         body = await read_body(request, deps.max_body_bytes)
@@ -166,6 +173,6 @@ def build_router(max_records: int) -> APIRouter:
         _count(outcome, published)
         if published.failure is not None:
             return _partly_published(published, rejected, deps.retry_after_s)
-        return JSONResponse({"accepted": [a.summary() for a in published.acknowledged], "rejected": rejected}, 202)
+        return accepted_response({"accepted": [a.summary() for a in published.acknowledged], "rejected": rejected})
 
     return router
