@@ -12,9 +12,10 @@ call is unique (and so is its event id).
 Phase A, throughput. For ``--duration`` seconds, ``--concurrency`` async senders POST pre-encoded batches of
 ``--batch`` calls as fast as ingest answers (closed loop), then the benchmark waits until every accepted call is
 queryable; ``--repeat N`` runs phase A N times back to back, each with its own tenant, and reports the run with the
-median end-to-end rate beside a row for each (``make bench-ingest`` runs five). Meanwhile it polls the warehouse's count (``GET /v1/metrics/summary``, the per-minute rollup) every
-250 ms. Reported: accepted calls/s (HTTP), end-to-end calls/s (calls queryable / time from the first request to
-all queryable) and the queryable rate during the window (least-squares slope of the polled count).
+median end-to-end rate beside a row for each (``make bench-ingest`` runs five). Meanwhile it polls the warehouse's
+count (``GET /v1/metrics/summary``, the per-minute rollup) every 250 ms. Reported: accepted calls/s (HTTP),
+end-to-end calls/s (calls queryable / time from the first request to all queryable) and the queryable rate during
+the window (least-squares slope of the polled count).
 
 Phase B, latency at a fixed rate. ``--rate`` calls/s as a batch every ``--tick-ms`` ms (100 calls every 100 ms at
 the default 1,000/s), open loop (each batch is sent on schedule, whether or not earlier ones were answered), for
