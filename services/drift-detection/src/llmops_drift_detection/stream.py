@@ -45,7 +45,7 @@ from llmops_drift_detection.commits import HoleMender
 from llmops_drift_detection.config import DriftDetectionSettings
 from llmops_drift_detection.decode import decode_call
 from llmops_drift_detection.embeddings import PromptEmbedder, Wanted
-from llmops_drift_detection.entries import Batch, WindowEntries
+from llmops_drift_detection.entries import Batch, Pending, WindowEntries
 from llmops_drift_detection.entrypoints.http import OpenWindow
 from llmops_drift_detection.features import features, prompt_text, scope_of
 from llmops_drift_detection.fetch import DriftApp, FoldRoute
@@ -183,11 +183,14 @@ class DriftStream:
         outcomes: Counter[str] = Counter()
         batch: Batch = {}
         wanted: list[Wanted] = []
+        pending: Pending = {}
         for message, call in calls:
             scope, row, call_id = scope_of(call.tenant_id, call.data), features(call.data), call.data.call_id
             admitted = False
             for start in self.windowing.starts(call.data.started_at.timestamp()):
-                outcome = "late" if self.windowing.closed(start, now) else self.entries.admit(scope, start, call_id)
+                outcome = (
+                    "late" if self.windowing.closed(start, now) else self.entries.admit(scope, start, call_id, pending)
+                )
                 outcomes[outcome] += 1
                 if outcome == "windowed":
                     entry = batch.setdefault((message.partition, scope, start), (message.offset, {}))
