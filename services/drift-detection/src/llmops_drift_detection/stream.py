@@ -43,7 +43,7 @@ from llmops_schemas.v2 import CallRecorded
 
 from llmops_drift_detection.commits import HoleMender
 from llmops_drift_detection.config import DriftDetectionSettings
-from llmops_drift_detection.decode import decode_call
+from llmops_drift_detection.decode import CallEvent, read_call
 from llmops_drift_detection.embeddings import PromptEmbedder, Wanted
 from llmops_drift_detection.entries import Batch, Pending, WindowEntries
 from llmops_drift_detection.entrypoints.http import OpenWindow
@@ -153,11 +153,11 @@ class DriftStream:
     async def fold_batch(self, messages: Sequence[ConsumedMessage]) -> None:
         """Put a batch of recorded calls into their windows (or their dead letters, or only a counter)."""
         outcomes: Counter[str] = Counter()
-        calls: list[tuple[ConsumedMessage, CloudEvent[CallRecorded]]] = []
+        calls: list[tuple[ConsumedMessage, CallEvent]] = []
         dead: list[OutgoingRecord] = []
         for message in messages:
             try:
-                call = decode_call(message)
+                call = read_call(message)
             except PermanentError as exc:
                 headers = dead_letter_headers(message, exc, self.settings.app_id)
                 dead.append((dlq_topic(message.topic), message.key, message.value, headers))
@@ -177,7 +177,7 @@ class DriftStream:
             CALLS.labels(outcome).inc(count)
 
     def _window(
-        self, calls: Sequence[tuple[ConsumedMessage, CloudEvent[CallRecorded]]], now: float
+        self, calls: Sequence[tuple[ConsumedMessage, CallEvent]], now: float
     ) -> tuple[Counter[str], Batch, list[Wanted]]:
         """The batch's rows by partition, scope and window, and the sampled ones that want an embedding."""
         outcomes: Counter[str] = Counter()
