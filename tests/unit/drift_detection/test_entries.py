@@ -7,6 +7,7 @@ from typing import Any, cast
 
 from llmops_drift_detection.entries import Pending, WindowEntries
 from llmops_drift_detection.features import Scope
+from llmops_drift_detection.kept import pack
 from llmops_drift_detection.tables import encoded
 from llmops_drift_detection.windows import Windowing, WindowKey
 
@@ -123,3 +124,19 @@ def test_admissions_reach_the_index_only_when_the_batch_is_written() -> None:
 
     assert _fold(entries, SCOPE, 600.0, 5, ["a", "b", "c", "d"]) == ["windowed", "windowed", "windowed", "over_bound"]
     assert entries.calls_held() == 3
+
+
+def test_a_closing_window_reads_packed_embeddings_and_the_earlier_lists_alike() -> None:
+    entries, _ = _entries()
+    pending: Pending = {}
+    for call_id in ("new", "old"):
+        entries.admit(SCOPE, 600.0, call_id, pending)
+    entries.write({
+        (0, SCOPE, 600.0): (1, {"new": {"prompt_embedding": pack([0.5, -0.25])}}),
+        (1, SCOPE, 600.0): (1, {"old": {"prompt_embedding": [0.1235, 1.0]}}),  # a row written before packing
+    })  # fmt: skip
+
+    [window] = entries.closable(Windowing(600, None, 10), 1210.0)
+    _, rows = entries.calls(window)
+
+    assert rows == {"new": {"prompt_embedding": [0.5, -0.25]}, "old": {"prompt_embedding": [0.1235, 1.0]}}

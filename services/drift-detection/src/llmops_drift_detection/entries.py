@@ -23,6 +23,7 @@ from typing import Any, Literal
 import faust
 
 from llmops_drift_detection.features import Row, Scope
+from llmops_drift_detection.kept import unpacked
 from llmops_drift_detection.tables import decoded, lookup, pop_both
 from llmops_drift_detection.windows import ClosedWindow, Windowing, WindowKey
 
@@ -83,7 +84,8 @@ class WindowEntries:
         return partition, list(calls.values())
 
     def calls(self, window: ClosedWindow) -> tuple[int, dict[str, Row]]:
-        """The partition of ``window``'s entries and its rows by call id (each call once), at most the bound."""
+        """The partition of ``window``'s entries and its rows by call id (each call once), at most the bound;
+        packed embeddings as lists of floats again."""
         merged: dict[str, Row] = {}
         partition = 0
         for text in window.keys:
@@ -91,7 +93,8 @@ class WindowEntries:
             if entry is not None:  # None: its partition went to another worker since the index was built
                 partition = entry["p"]
                 merged.update(_rows(WindowKey.decode(text), entry))
-        return partition, {call_id: merged[call_id] for call_id in sorted(merged)[: self.bound]}
+        kept = sorted(merged)[: self.bound]
+        return partition, dict(zip(kept, unpacked([merged[call_id] for call_id in kept]), strict=True))
 
     def forget(self, window: ClosedWindow, partition: int) -> None:
         """Delete ``window``'s entries (tombstones in the changelog) and its index."""
