@@ -45,7 +45,7 @@ class Drain:
 
     async def deliver(self, records: dict[TP, list[Any]], route: FoldRoute | None = None) -> None:
         self.consumer.app.fold_route = route or self.route()  # type: ignore[attr-defined]
-        await self.consumer._deliver(records, set(records))
+        await self.consumer._deliver(records, set(records), self.consumer.app.consumer_generation_id)
 
 
 @pytest.fixture
@@ -148,3 +148,18 @@ def test_chunks_take_the_partitions_round_robin_in_offset_order() -> None:
     cut = [[(tp.partition, r.offset) for tp, r in chunk] for chunk in chunks(records, 2)]
 
     assert cut == [[(0, 0), (1, 10)], [(0, 1), (1, 11)], [(0, 2)]]
+
+
+async def test_a_fetch_with_fewer_calls_than_a_chunk_is_filled_from_the_next_fetches(
+    drain: Drain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fetches = [{P0: [_record(P0, 0)]}, {P0: [_record(P0, 1)], P1: [_record(P1, 5)]}, {P1: [_record(P1, 6)]}, {}]
+
+    async def fetch(timeout: float) -> tuple[dict[TP, list[Any]], set[TP]]:
+        return fetches.pop(0), {P0, P1}
+
+    monkeypatch.setattr(drain.consumer, "_wait_next_records", fetch)
+    records, _, generation = await drain.consumer._fetch(FoldRoute(CALLS, drain.fold, 3, wait_s=5.0))
+
+    assert {tp: [r.offset for r in batch] for tp, batch in records.items()} == {P0: [0, 1], P1: [5]}  # 3: full
+    assert generation == drain.consumer.app.consumer_generation_id and len(fetches) == 2

@@ -22,6 +22,7 @@ one of them moves.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -92,11 +93,10 @@ class BatchConsumer(driver.Consumer):
         try:
             while not (consumer_stopped() or fetcher_stopped()):
                 self.diag.set_flag(CONSUMER_FETCHING)
-                route: FoldRoute | None = getattr(self.app, "fold_route", None)
-                records, active = await self._wait_next_records(route.wait_s if route else 1.0)
+                records, active, generation = await self._fetch(getattr(self.app, "fold_route", None))
                 await self.sleep(0)
                 if records and not self.should_stop:
-                    await self._deliver(records, active)
+                    await self._deliver(records, active, generation)
                 self.diag.unset_flag(CONSUMER_FETCHING)
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
@@ -109,11 +109,31 @@ class BatchConsumer(driver.Consumer):
         finally:
             self.diag.unset_flag(CONSUMER_FETCHING)
 
-    async def _deliver(self, records: Mapping[TP, list[Record]], active: set[TP] | None) -> None:
+    async def _fetch(self, route: FoldRoute | None) -> tuple[dict[TP, list[Record]], set[TP] | None, int]:
+        """A fetch, and while it holds calls but fewer than a chunk, more within ``wait_s``: a chunk's fold waits
+        for its embeddings, so full chunks are what keeps that wait off each call. The generation is the one
+        before the first fetch: records fetched across a rebalance are dropped by :meth:`_deliver`."""
+        generation = self.app.consumer_generation_id
+        fetched, active = await self._wait_next_records(route.wait_s if route else 1.0)
+        records = {tp: list(batch) for tp, batch in (fetched or {}).items()}
+        if route is None or not any(tp.topic == route.topic for tp in records):
+            return records, active, generation
+        deadline = time.monotonic() + route.wait_s
+        while sum(len(b) for tp, b in records.items() if tp.topic == route.topic) < route.max_chunk:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._current(generation):
+                break
+            more, active = await self._wait_next_records(left)
+            if not more:
+                break
+            for tp, batch in more.items():
+                records.setdefault(tp, []).extend(batch)
+        return records, active, generation
+
+    async def _deliver(self, records: Mapping[TP, list[Record]], active: set[TP] | None, generation: int) -> None:
         if not self.flow_active:  # fetched as a rebalance began: read again from the committed offsets
             await self.perform_seek()
             return
-        generation = self.app.consumer_generation_id
         route: FoldRoute | None = getattr(self.app, "fold_route", None)
         folded = {tp: batch for tp, batch in records.items() if route is not None and tp.topic == route.topic}
         others = {tp: batch for tp, batch in records.items() if tp not in folded}
