@@ -4,7 +4,8 @@ faust hands a record to an agent one at a time: a ``wait_first`` of four tasks, 
 queue, the stream iterator and an ack per record, about 120 µs of CPU a call, more than the whole budget of
 10,000 calls/s. :class:`BatchConsumer` is faust's aiokafka consumer with one method replaced,
 ``_drain_messages``: the records of the fold's topic go from each fetch to the fold handler in chunks of at most
-``max_chunk`` (round-robin over the partitions, in offset order within each); every other topic (the tables'
+``max_chunk`` (round-robin over the partitions, in offset order within each; a fetch short of a chunk is filled
+from the next fetches for at most ``wait_s``); every other topic (the tables'
 changelogs while they recover, the standbys) keeps faust's per-message path. So the group, the assignor (the
 calls partitions co-partitioned with the changelog partitions), recovery (the calls partitions paused until the
 tables are recovered and reindexed) and the commit (producer flushed, then the offsets) are faust's.
@@ -47,8 +48,8 @@ FAILED_CHUNK_PAUSE_S = 1.0
 
 @dataclass(frozen=True)
 class FoldRoute:
-    """Which topic's records go to ``fold`` in chunks of at most ``max_chunk``; a fetch waits ``wait_s`` at most
-    for the first record (then returns what the broker had)."""
+    """Which topic's records go to ``fold`` in chunks of at most ``max_chunk``; a chunk short of it is filled
+    from further fetches for at most ``wait_s``."""
 
     topic: str
     fold: Callable[[Sequence[ConsumedMessage]], Awaitable[None]]
