@@ -26,7 +26,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import faust
 from faust.transport.consumer import CONSUMER_FETCHING
@@ -34,8 +34,6 @@ from faust.transport.drivers import aiokafka as driver
 from faust.types import TP, ConsumerT, Message
 from faust.types.tuples import ack_lock
 from llmops_kit.kafka.messages import ConsumedMessage
-from mode import Service, ServiceT
-from mode.utils.futures import notify
 
 from llmops_drift_detection import commits
 
@@ -88,9 +86,8 @@ class BatchConsumer(driver.Consumer):
 
     _new_offset = commits._new_offset  # nothing committed past an offset that was not acknowledged (ADR 0047)
 
-    async def _drain_messages(self, fetcher: ServiceT) -> None:
-        consumer_stopped = cast(Service, self)._stopped.is_set
-        fetcher_stopped = cast(Service, fetcher)._stopped.is_set
+    async def _drain_messages(self, fetcher: Any) -> None:  # faust's Fetcher (a mode Service)
+        consumer_stopped, fetcher_stopped = self._stopped.is_set, fetcher._stopped.is_set
         try:
             while not (consumer_stopped() or fetcher_stopped()):
                 self.diag.set_flag(CONSUMER_FETCHING)
@@ -195,7 +192,7 @@ class BatchConsumer(driver.Consumer):
         finally:
             sentinel.acked = True
             self._unacked_messages.discard(sentinel)
-            notify(self._waiting_for_ack)
+            self._notify_ack()
         self._ack_all(chunk)
         return True
 
@@ -211,7 +208,13 @@ class BatchConsumer(driver.Consumer):
                     index.add(offset)
                     self._acked[tp].append(offset)
                     self._n_acked += 1
-        notify(self._waiting_for_ack)
+        self._notify_ack()
+
+    def _notify_ack(self) -> None:
+        """Wake faust's ``wait_empty`` (what faust's ``ack`` does through mode's ``notify``)."""
+        waiting = self._waiting_for_ack
+        if waiting is not None and not waiting.done():
+            waiting.set_result(None)
 
     async def _seek_back(self, chunk: list[tuple[TP, Record]]) -> None:
         firsts: dict[TP, int] = {}
