@@ -184,17 +184,19 @@ class BatchConsumer(driver.Consumer):
         first_tp, first = chunk[0]
         sentinel = Message(first.topic, first.partition, first.offset, 0.0, 0, None, None, None, None, tp=first_tp)
         self._unacked_messages.add(sentinel)  # a revocation waits for this chunk (faust's wait_empty)
+        folded = False
         try:
             await route.fold([consumed(record) for _, record in chunk])
         except Exception as exc:  # not acknowledged: read again after a pause, never committed over
             self.log.warning("folding %d calls failed (%s): reading them again", len(chunk), type(exc).__name__)
-            return False
+        else:
+            self._ack_all(chunk)  # before the sentinel goes: a waiting revocation commits the chunk with it
+            folded = True
         finally:
             sentinel.acked = True
             self._unacked_messages.discard(sentinel)
             self._notify_ack()
-        self._ack_all(chunk)
-        return True
+        return folded
 
     def _ack_all(self, chunk: list[tuple[TP, Record]]) -> None:
         """faust's ``ack`` for every record of ``chunk`` at once (same checks, one lock)."""
