@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from llmops_drift_detection.embeddings import FEATURE, PromptEmbedder, sampled
+from llmops_drift_detection.kept import PACKED, unpack
 from llmops_drift_detection.metrics import EMBEDDINGS
 from llmops_kit.platform_client import GatewayClient, PlatformClient
 
@@ -62,7 +63,7 @@ def test_the_sample_is_deterministic_and_about_the_rate() -> None:
     assert not any(sampled(call_id, 0.0) for call_id in ids)
 
 
-async def test_a_batch_sends_one_request_per_tenant_and_stores_rounded_vectors() -> None:
+async def test_a_batch_sends_one_request_per_tenant_and_stores_packed_vectors() -> None:
     seen: list[tuple[str, dict[str, Any]]] = []
 
     def answer(request: httpx.Request) -> httpx.Response:
@@ -76,8 +77,10 @@ async def test_a_batch_sends_one_request_per_tenant_and_stores_rounded_vectors()
     assert sorted((tenant, body["input"]) for tenant, body in seen) == [
         ("acme", ["hello", "hi!"]), ("beta", ["x" * 100]),
     ]  # fmt: skip
-    assert rows[0][FEATURE] == [1.667, -0.1235, 1.0] and rows[2][FEATURE] == [1.0, -0.1235, 1.0]
-    assert rows[1][FEATURE][0] == 33.33  # the text was cut at max_chars
+    assert rows[0][FEATURE].startswith(PACKED)  # float16: 2 bytes a dimension in the changelog
+    assert unpack(rows[0][FEATURE]) == pytest.approx([1.667, -0.1235, 1.0], rel=1e-3)
+    assert unpack(rows[2][FEATURE]) == pytest.approx([1.0, -0.1235, 1.0], rel=1e-3)
+    assert unpack(rows[1][FEATURE]) == pytest.approx([33.33, -0.1235, 1.0], rel=1e-3)  # cut at max_chars
     assert "hello" not in json.dumps(rows)  # the text never goes into a row
 
 

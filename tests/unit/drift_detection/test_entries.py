@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
-from llmops_drift_detection.entries import WindowEntries
+from llmops_drift_detection.entries import Pending, WindowEntries
 from llmops_drift_detection.features import Scope
+from llmops_drift_detection.kept import pack
 from llmops_drift_detection.tables import encoded
 from llmops_drift_detection.windows import Windowing, WindowKey
 
@@ -32,7 +33,8 @@ def _entries(bound: int = 100) -> tuple[WindowEntries, FakeTable]:
 
 def _fold(entries: WindowEntries, scope: Scope, start: float, offset: int, call_ids: list[str]) -> list[str]:
     """Admit and write ``call_ids`` as one batch of partition 0; the admissions."""
-    admitted = [entries.admit(scope, start, call_id) for call_id in call_ids]
+    pending: Pending = {}
+    admitted: list[str] = [entries.admit(scope, start, call_id, pending) for call_id in call_ids]
     rows = {call_id: {"latency_ms": 1.0} for call_id, a in zip(call_ids, admitted, strict=True) if a == "windowed"}
     entries.write({(0, scope, start): (offset, rows)} if rows else {})
     return admitted
@@ -111,3 +113,30 @@ def test_an_entry_of_the_one_call_per_entry_layout_reads_as_that_call() -> None:
 
     assert entries.rows(window) == (2, [{"latency_ms": 5.0}])
     assert [held[2] for held in entries.held("acme")] == [1]
+
+
+def test_admissions_reach_the_index_only_when_the_batch_is_written() -> None:
+    entries, _ = _entries(bound=3)
+    pending: Pending = {}
+
+    assert [entries.admit(SCOPE, 600.0, c, pending) for c in ("a", "a", "b")] == ["windowed", "duplicate", "windowed"]
+    assert entries.calls_held() == 0  # a fold cut short here (cancelled while embedding) leaves no ghost id
+
+    assert _fold(entries, SCOPE, 600.0, 5, ["a", "b", "c", "d"]) == ["windowed", "windowed", "windowed", "over_bound"]
+    assert entries.calls_held() == 3
+
+
+def test_a_closing_window_reads_packed_embeddings_and_the_earlier_lists_alike() -> None:
+    entries, _ = _entries()
+    pending: Pending = {}
+    for call_id in ("new", "old"):
+        entries.admit(SCOPE, 600.0, call_id, pending)
+    entries.write({
+        (0, SCOPE, 600.0): (1, {"new": {"prompt_embedding": pack([0.5, -0.25])}}),
+        (1, SCOPE, 600.0): (1, {"old": {"prompt_embedding": [0.1235, 1.0]}}),  # a row written before packing
+    })  # fmt: skip
+
+    [window] = entries.closable(Windowing(600, None, 10), 1210.0)
+    _, rows = entries.calls(window)
+
+    assert rows == {"new": {"prompt_embedding": [0.5, -0.25]}, "old": {"prompt_embedding": [0.1235, 1.0]}}

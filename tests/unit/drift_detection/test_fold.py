@@ -11,6 +11,7 @@ import httpx
 from llmops_drift_detection.config import DriftDetectionSettings
 from llmops_drift_detection.embeddings import FEATURE, PromptEmbedder
 from llmops_drift_detection.entries import WindowEntries
+from llmops_drift_detection.kept import unpack
 from llmops_drift_detection.metrics import CALLS
 from llmops_drift_detection.references import References
 from llmops_drift_detection.stream import DriftStream
@@ -77,5 +78,5 @@ async def test_a_batch_is_folded_with_its_sampled_embeddings_and_its_dead_letter
     }  # fmt: skip
     [(partition, _, entry)] = table.changelog
     assert partition == 2 and list(entry["r"]) == ["c-1"]
-    assert entry["r"]["c-1"][FEATURE] == [0.5, 0.25] and texts == ["Where is my parcel?"]
+    assert unpack(entry["r"]["c-1"][FEATURE]) == [0.5, 0.25] and texts == ["Where is my parcel?"]
     assert "parcel" not in json.dumps(entry)  # the prompt text never reaches the changelog

@@ -9,7 +9,9 @@ the agent, right after its first batch (the fold log showed offsets 73-78 and 80
 never), and committed past both (faust-streaming issue 606's family; docs/adr/0047). The guard makes the head
 check exact: with the first acknowledged offset beyond the committed one and no known gap (offsets that hold no
 message) covering the hole, nothing is committed. :class:`HoleMender` then reads such a partition again from
-its committed offset when the hole outlived one check of the closer (every ``close_interval_s``).
+its committed offset when the hole outlived one check of the closer (every ``close_interval_s``). The guard is
+the ``_new_offset`` of the service's consumer (:class:`llmops_drift_detection.fetch.BatchConsumer`), not a patch
+of faust's class.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 from faust.transport.consumer import Consumer
 
-__all__ = ["HoleMender", "guard_commits", "holes"]
+__all__ = ["HoleMender", "holes"]
 
 _ORIGINAL = Consumer._new_offset
 
@@ -29,11 +31,6 @@ def _new_offset(self: Any, tp: Any) -> int | None:
         return None  # the message at the committed offset was never acknowledged: commit nothing past it
     result: int | None = _ORIGINAL(self, tp)
     return result
-
-
-def guard_commits() -> None:
-    """Install the guard on faust's consumer (idempotent; the service's process runs one faust app)."""
-    Consumer._new_offset = _new_offset  # type: ignore[method-assign]
 
 
 def holes(consumer: Any) -> dict[Any, int]:

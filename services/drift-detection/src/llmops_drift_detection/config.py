@@ -44,7 +44,7 @@ class DriftDetectionSettings(ServiceSettings):
         default=1000, ge=1, le=10_000, description="Calls folded per batch (one table entry per scope and window)"
     )
     fold_batch_s: float = Field(
-        default=0.2, gt=0, le=10, description="How long a batch waits to fill before it is folded as it is"
+        default=0.2, gt=0, le=10, description="How long a chunk fills from further fetches before it is folded as it is"
     )
     min_samples: int = Field(default=30, ge=2, description="Fewer calls in a window or its reference: no verdict")
     fdr: float = Field(default=0.01, gt=0, lt=1, description="Benjamini-Hochberg's false discovery rate")

@@ -7,7 +7,9 @@ call in that scope and window), value ``{"p": partition, "r": {call id: row}}``.
 Nothing is counted twice: an in-memory index of the call ids each window holds, rebuilt from the table after
 every recovery (faust awaits the tables' recovery callbacks before it resumes the source partitions), keeps a
 call folded again after a restart out of a second entry and enforces ``max_calls_per_window``; and a window's
-rows are merged by call id when it closes, so a call that still reached two entries is counted once there.
+rows are merged by call id when it closes, so a call that still reached two entries is counted once there. A
+batch's admissions stay local to the batch (``pending``) until :meth:`WindowEntries.write`: a fold cut short
+between the two (cancelled while it waits for embeddings) leaves no call id in the index without its entry.
 An entry of the earlier layout (one per call: the key's last part its call id, value ``{"p", "f": row}``, ADR
 0046) reads as a batch of that one call, so a changelog written before the upgrade recovers.
 """
@@ -21,14 +23,17 @@ from typing import Any, Literal
 import faust
 
 from llmops_drift_detection.features import Row, Scope
+from llmops_drift_detection.kept import unpacked
 from llmops_drift_detection.tables import decoded, lookup, pop_both
 from llmops_drift_detection.windows import ClosedWindow, Windowing, WindowKey
 
-__all__ = ["Admission", "Batch", "WindowEntries"]
+__all__ = ["Admission", "Batch", "Pending", "WindowEntries"]
 
 Admission = Literal["windowed", "duplicate", "over_bound"]
 Batch = dict[tuple[int, Scope, float], tuple[int, dict[str, Row]]]
 """A fold batch's rows: (partition, scope, window start) -> (first offset, rows by call id)."""
+Pending = dict[tuple[Scope, float], set[str]]
+"""The call ids a batch admitted so far, by scope and window start (not yet in the index)."""
 
 
 class WindowEntries:
@@ -50,19 +55,22 @@ class WindowEntries:
             keys[(key.scope, key.start)].add(text)
         self._held, self._keys = held, keys
 
-    def admit(self, scope: Scope, start: float, call_id: str) -> Admission:
-        """Whether ``call_id`` goes into ``scope``'s window at ``start``: new and under the bound, or not."""
-        ids = self._held[(scope, start)]
-        if call_id in ids:
+    def admit(self, scope: Scope, start: float, call_id: str, pending: Pending) -> Admission:
+        """Whether ``call_id`` goes into ``scope``'s window at ``start``: new and under the bound, or not; an
+        admitted one joins the batch's ``pending`` ids (the index gets them when the batch is written)."""
+        held, taken = self._held.get((scope, start), set()), pending.setdefault((scope, start), set())
+        if call_id in held or call_id in taken:
             return "duplicate"
-        if len(ids) >= self.bound:
+        if len(held) + len(taken) >= self.bound:
             return "over_bound"
-        ids.add(call_id)
+        taken.add(call_id)
         return "windowed"
 
     def write(self, batch: Batch) -> None:
-        """One entry (and one changelog record) per partition, scope and window of the batch."""
+        """One entry (and one changelog record) per partition, scope and window of the batch; its calls join
+        the index."""
         for (partition, scope, start), (offset, rows) in batch.items():
+            self._held[(scope, start)].update(rows)
             text = WindowKey(scope, start, f"{partition}:{offset}").encode()
             value = {"p": partition, "r": rows}
             pop_both(self.table.data, text)  # the same entry written again after a restart: one form only
@@ -76,7 +84,8 @@ class WindowEntries:
         return partition, list(calls.values())
 
     def calls(self, window: ClosedWindow) -> tuple[int, dict[str, Row]]:
-        """The partition of ``window``'s entries and its rows by call id (each call once), at most the bound."""
+        """The partition of ``window``'s entries and its rows by call id (each call once), at most the bound;
+        packed embeddings as lists of floats again."""
         merged: dict[str, Row] = {}
         partition = 0
         for text in window.keys:
@@ -84,7 +93,8 @@ class WindowEntries:
             if entry is not None:  # None: its partition went to another worker since the index was built
                 partition = entry["p"]
                 merged.update(_rows(WindowKey.decode(text), entry))
-        return partition, {call_id: merged[call_id] for call_id in sorted(merged)[: self.bound]}
+        kept = sorted(merged)[: self.bound]
+        return partition, dict(zip(kept, unpacked([merged[call_id] for call_id in kept]), strict=True))
 
     def forget(self, window: ClosedWindow, partition: int) -> None:
         """Delete ``window``'s entries (tombstones in the changelog) and its index."""

@@ -3,7 +3,8 @@
 A call becomes one flat row of numbers and categories (never its text: window state lives in a changelog topic,
 and prompts stay out of it): prompt and answer length in characters, token counts, latency, time to first token,
 ``error`` (the status), ``refusal`` (the model refused), language and model. The scope is tenant, app, environment,
-model and prompt version: each has its own windows.
+model and prompt version: each has its own windows. Each function reads a call as pydantic's model or as the
+struct derived from it (:func:`llmops_drift_detection.decode.read_call`): plain fields only, no model properties.
 """
 
 from __future__ import annotations
@@ -67,12 +68,13 @@ def prompt_text(call: CallRecorded) -> str:
 
 
 def _refused(call: CallRecorded) -> bool:
-    return any(c.refusal for c in call.choices) or call.finish_reason == "content_filter"
+    choices = call.choices
+    return any(c.refusal for c in choices) or (bool(choices) and choices[0].finish_reason == "content_filter")
 
 
 def features(call: CallRecorded) -> Row:
     """The feature row of ``call`` (absent measurements are left out, as the engine expects)."""
-    answer = call.output
+    answer = call.choices[0].output if call.choices else None  # the first choice's text, as ``call.output``
     usage = call.usage
     language = call.metadata.get("language") if isinstance(call.metadata, dict) else None
     row: Row = {

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 from llmops_drift_detection.features import Row
 
-__all__ = ["PACKED", "bounded", "is_embedding", "unpacked"]
+__all__ = ["PACKED", "bounded", "is_embedding", "pack", "unpack", "unpacked"]
 
 PACKED = "f16:"
 
@@ -33,14 +33,16 @@ def is_embedding(value: object) -> bool:
     return isinstance(value, list) and bool(value)
 
 
-def _pack(vector: list[float]) -> str | list[float]:
+def pack(vector: list[float]) -> str | list[float]:
+    """``vector`` as ``f16:`` + base64 of float16 values (kept as it is beyond float16's range)."""
     try:
         return PACKED + base64.b64encode(struct.pack(f"<{len(vector)}e", *vector)).decode()
     except (OverflowError, struct.error):  # beyond float16 (65504) or not numbers: kept as it is
         return vector
 
 
-def _unpack(value: object) -> object:
+def unpack(value: object) -> object:
+    """A packed vector as a list of floats again; any other value as it is."""
     if isinstance(value, str) and value.startswith(PACKED):
         packed = base64.b64decode(value[len(PACKED) :])
         return list(struct.unpack(f"<{len(packed) // 2}e", packed))
@@ -60,7 +62,7 @@ def _packed(rows: Sequence[Row], max_embeddings: int) -> list[Row]:
     holders = [i for i, row in enumerate(rows) if any(is_embedding(v) for v in row.values())]
     kept = {holders[i] for i in _evenly(len(holders), max_embeddings)}
     return [
-        {name: (_pack(value) if i in kept else None) if is_embedding(value) else value for name, value in row.items()}
+        {name: (pack(value) if i in kept else None) if is_embedding(value) else value for name, value in row.items()}
         for i, row in enumerate(rows)
     ]
 
@@ -78,4 +80,4 @@ def bounded(rows: Sequence[Row], *, max_embeddings: int, max_bytes: int) -> list
 
 def unpacked(rows: Sequence[Row]) -> list[Row]:
     """Stored reference rows with their embeddings as lists of floats again."""
-    return [{name: _unpack(value) for name, value in row.items()} for row in rows]
+    return [{name: unpack(value) for name, value in row.items()} for row in rows]

@@ -1,13 +1,14 @@
-"""The faust worker: an agent folds recorded calls into windowed tables in batches, a closer checks closed windows.
+"""The faust worker: recorded calls are folded into windowed tables in batches, a closer checks closed windows.
 
 Two faust tables, each with its changelog topic declared in the catalog (``llmops.drift.windows``,
 ``llmops.drift.references``), so a restarted worker recovers them: the windows table holds one entry per fold
 batch, scope and window, its calls' rows keyed by call id (:mod:`llmops_drift_detection.entries`), the
-references table each scope's reference rows. The agent runs with concurrency 1 and takes the stream in batches
-(``take_events``: at most ``fold_batch_max`` calls, or what arrived within ``fold_batch_s``); faust acks a
-batch's messages, in order, only once the batch is folded (its dead letters sent, its entries written), so no
-offset is committed past a message not yet folded (faust-streaming issue 606 needs concurrency above 1, docs/adr/
-0046 and 0047). Nothing is counted twice: a call folded again after a restart is a duplicate by its call id.
+references table each scope's reference rows. The calls topic is subscribed through faust (same group, assignor
+and recovery as an agent's), but its records go from each fetch straight to :meth:`DriftStream.fold_batch` in
+chunks of at most ``fold_batch_max`` (:mod:`llmops_drift_detection.fetch`, docs/adr/0057); a chunk's offsets
+are acknowledged only once it is folded (its dead letters sent, its entries written), so no offset is committed
+past a message not yet folded (faust-streaming issue 606, docs/adr/0046 and 0047). Nothing is counted twice: a
+call folded again after a restart is a duplicate by its call id.
 A window keeps at most ``max_calls_per_window`` calls; a call for a window already closed is late (counted).
 
 The closer runs in the worker's loop, not in faust's window expiry: faust closes windows by a timer over keys
@@ -24,7 +25,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
 
 import faust
 from llmops_drift import DriftConfig
@@ -41,13 +41,14 @@ from llmops_schemas import CloudEvent
 from llmops_schemas.v1 import TimeWindow
 from llmops_schemas.v2 import CallRecorded
 
-from llmops_drift_detection.commits import HoleMender, guard_commits
+from llmops_drift_detection.commits import HoleMender
 from llmops_drift_detection.config import DriftDetectionSettings
-from llmops_drift_detection.decode import decode_call
+from llmops_drift_detection.decode import CallEvent, read_call
 from llmops_drift_detection.embeddings import PromptEmbedder, Wanted
-from llmops_drift_detection.entries import Batch, WindowEntries
+from llmops_drift_detection.entries import Batch, Pending, WindowEntries
 from llmops_drift_detection.entrypoints.http import OpenWindow
 from llmops_drift_detection.features import features, prompt_text, scope_of
+from llmops_drift_detection.fetch import DriftApp, FoldRoute
 from llmops_drift_detection.metrics import CALLS, OPEN_ENTRIES, REPORTS
 from llmops_drift_detection.references import References
 from llmops_drift_detection.reports import build_report
@@ -77,14 +78,6 @@ def _credentials(security: KafkaSecurity) -> faust.types.auth.CredentialsT | Non
     )
 
 
-def _consumed(message: Any) -> ConsumedMessage:
-    """faust's message as the kit's (what the dead-letter headers and the decoder take)."""
-    return ConsumedMessage(
-        message.topic, message.partition, message.offset, message.key, message.value or b"",
-        tuple((k, bytes(v)) for k, v in (message.headers or [])), int(message.timestamp * 1000),
-    )  # fmt: skip
-
-
 def _iso(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
@@ -109,12 +102,11 @@ class DriftStream:
             None, rate=0, model="", timeout_s=1, backoff_s=1, max_chars=1
         )  # none: no embeddings
         self.windowing = Windowing(settings.window_s, settings.step_s, settings.grace_s)
-        guard_commits()  # faust would commit past one message that never reached the agent (docs/adr/0047)
         self._mender = HoleMender()
         self.config = DriftConfig(fdr=settings.fdr, topics=settings.topics)
         self._closer: asyncio.Task[None] | None = None
         partitions = TopicCatalog.load().get(CallRecorded.topic).partitions
-        self.app = faust.App(
+        self.app = DriftApp(
             settings.app_id,
             broker=[f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")],
             broker_credentials=_credentials(settings.kafka_security),
@@ -135,10 +127,13 @@ class DriftStream:
         )
         references_log = self.app.topic(REFERENCES_TOPIC, partitions=partitions, internal=True)
         self.reference_rows = self.app.Table("references", partitions=partitions, changelog_topic=references_log)
-        calls = self.app.topic(CallRecorded.topic, key_serializer="raw", value_serializer="raw")
         self.entries = WindowEntries(self.windows, settings.max_calls_per_window)
         self.windows.on_recover(self.entries.reindex)
-        self.app.agent(calls, name="calls", concurrency=1)(self._consume)
+        # subscribed (and co-partitioned with the changelogs) through faust; read in chunks by its consumer
+        self.app.topics.add(self.app.topic(CallRecorded.topic, key_serializer="raw", value_serializer="raw"))
+        self.app.fold_route = FoldRoute(
+            CallRecorded.topic, self.fold_batch, settings.fold_batch_max, settings.fold_batch_s
+        )
 
     async def start(self) -> None:
         await self.app.start()
@@ -155,23 +150,14 @@ class DriftStream:
         recovery = self.app.tables.recovery  # type: ignore[attr-defined]
         return bool(self.app.consumer.assignment()) and recovery.completed.is_set() and not recovery.in_recovery
 
-    async def _consume(self, stream: faust.StreamT[Any]) -> None:
-        # take_events acks a batch's events when the loop asks for the next batch: after fold_batch returned.
-        # StreamT does not declare take_events; the stream faust gives an agent is a Stream, which has it.
-        batches = cast(faust.Stream[Any], stream).take_events(
-            self.settings.fold_batch_max, within=self.settings.fold_batch_s
-        )
-        async for events in batches:
-            await self.fold_batch([_consumed(event.message) for event in events])
-
     async def fold_batch(self, messages: Sequence[ConsumedMessage]) -> None:
         """Put a batch of recorded calls into their windows (or their dead letters, or only a counter)."""
         outcomes: Counter[str] = Counter()
-        calls: list[tuple[ConsumedMessage, CloudEvent[CallRecorded]]] = []
+        calls: list[tuple[ConsumedMessage, CallEvent]] = []
         dead: list[OutgoingRecord] = []
         for message in messages:
             try:
-                call = decode_call(message)
+                call = read_call(message)
             except PermanentError as exc:
                 headers = dead_letter_headers(message, exc, self.settings.app_id)
                 dead.append((dlq_topic(message.topic), message.key, message.value, headers))
@@ -191,17 +177,20 @@ class DriftStream:
             CALLS.labels(outcome).inc(count)
 
     def _window(
-        self, calls: Sequence[tuple[ConsumedMessage, CloudEvent[CallRecorded]]], now: float
+        self, calls: Sequence[tuple[ConsumedMessage, CallEvent]], now: float
     ) -> tuple[Counter[str], Batch, list[Wanted]]:
         """The batch's rows by partition, scope and window, and the sampled ones that want an embedding."""
         outcomes: Counter[str] = Counter()
         batch: Batch = {}
         wanted: list[Wanted] = []
+        pending: Pending = {}
         for message, call in calls:
             scope, row, call_id = scope_of(call.tenant_id, call.data), features(call.data), call.data.call_id
             admitted = False
             for start in self.windowing.starts(call.data.started_at.timestamp()):
-                outcome = "late" if self.windowing.closed(start, now) else self.entries.admit(scope, start, call_id)
+                outcome = (
+                    "late" if self.windowing.closed(start, now) else self.entries.admit(scope, start, call_id, pending)
+                )
                 outcomes[outcome] += 1
                 if outcome == "windowed":
                     entry = batch.setdefault((message.partition, scope, start), (message.offset, {}))
