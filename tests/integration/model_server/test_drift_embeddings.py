@@ -27,7 +27,7 @@ from llmops_drift import DriftConfig
 from llmops_drift_detection.config import DriftDetectionSettings
 from llmops_drift_detection.embeddings import FEATURE, PromptEmbedder, Wanted
 from llmops_drift_detection.features import features, prompt_text, scope_of
-from llmops_drift_detection.kept import PACKED
+from llmops_drift_detection.kept import PACKED, unpacked
 from llmops_drift_detection.references import References
 from llmops_drift_detection.reports import build_report
 from llmops_drift_detection.stream import DriftStream
@@ -147,11 +147,12 @@ async def test_a_topic_shift_drifts_the_embeddings_of_the_real_embedder(
 
 
 async def _embedded_rows(embedder: PromptEmbedder, calls: list[Any]) -> list[dict[str, Any]]:
-    """A window's rows as the worker makes them, every prompt embedded (the window side of the check)."""
+    """A window's rows as the worker closes them, every prompt embedded (the window side of the check): the
+    embedder stores vectors packed, and a closing window reads them back as floats."""
     rows = [features(event.data) for event in calls]
     wanted: list[Wanted] = [(TENANT, prompt_text(event.data), row) for event, row in zip(calls, rows, strict=True)]
     await embedder.embed(wanted)
-    return rows
+    return unpacked(rows)
 
 
 async def test_a_pinned_dataset_reference_has_embeddings_of_the_real_embedder(
