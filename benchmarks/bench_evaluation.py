@@ -8,12 +8,6 @@ Set-up. A fresh Kafka broker (tmp dir), ``llmops-warehouse`` (embedded chDB in t
 the warehouse with a service key. ``--calls`` call events (demo calls with answers, v2, one tenant and app) are
 built and serialised before anything is timed.
 
-Warm-up (not timed). A fresh broker and fresh services spend their first seconds compiling (the JVM's JIT, most
-visibly: the broker's CPU per call in the first 50,000 calls was twice that of the next, docs/adr/0059), which is
-not the steady state the target is about. ``--warmup`` calls (default 10,000) of another app, with the same
-evaluators, go through the whole pipeline first, until their passes are stored; they are neither timed nor
-replayed (``--warmup 0`` measures the cold start, as runs before 2026-12-06 did).
-
 Phase A, online scoring. The default heuristic set (one evaluator of each of the six heuristic kinds) is
 configured for the app, then the calls are published to ``llmops.calls.recorded`` as fast as the broker takes
 them. Scored: the evaluation consumer group's committed offsets on the calls topic (it commits after the scores
@@ -33,7 +27,11 @@ Phase B, replay. The same calls, now stored, are replayed through one heuristic 
 warehouse has stored every replayed pass. Rate = calls / (POST -> all stored).
 
 CPU. Each process's utime+stime (``/proc``, per process group) over each phase, per call: steadier than rates on a
-shared machine. ``--write docs/benchmarks.md`` rewrites the marked section of that file.
+shared machine. The broker's JIT compiler threads are shown apart too (``kafka JIT``, a part of ``kafka``): the
+broker starts seconds before phase A and its JVM compiles through that phase (about 2.4 s of CPU, more than half
+of the broker's share there, even after 10,000 calls of warm-up; little in the later phases: docs/adr/0059), a
+start-up cost that a broker in service has paid. ``--write docs/benchmarks.md`` rewrites the marked section of
+that file.
 """
 
 from __future__ import annotations
@@ -68,7 +66,9 @@ SECTION_BEGIN = (
     "<!-- bench-evaluation:begin (written by benchmarks/bench_evaluation.py --write; edits here are lost) -->"
 )
 SECTION_END = "<!-- bench-evaluation:end -->"
-TENANT, APP, WARMUP_APP = "bench", "bench-app", "bench-warmup"
+TENANT, APP = "bench", "bench-app"
+JIT = "kafka JIT"
+"""The key of the broker JVM's compiler threads' CPU in a snapshot: a part of ``kafka``, not a group of its own."""
 TARGET_ONLINE = 5_000.0
 TARGET_REPLAY_S = 60.0
 DEFAULT_SET: dict[str, dict[str, Any]] = {
@@ -150,6 +150,14 @@ class Platform:
             groups["kafka"] = self.broker.pid
         return groups
 
+    def snapshot(self) -> benchkit.Snapshot:
+        """Every process group's CPU seconds, and (under :data:`JIT`) those of the broker's compiler threads."""
+        at, seconds = benchkit.cpu_snapshot(self.pgids())
+        broker = [self.broker.pid] if self.broker is not None and self.broker.pid is not None else []
+        threads = benchkit.cpu_seconds_by_thread(broker)
+        seconds[JIT] = sum(v for name, v in threads.items() if "CompilerThre" in name)  # "C2 CompilerThre", "C1 ..."
+        return at, seconds
+
     def stop(self) -> None:
         for process in reversed(list(self.processes.values())):
             process.stop()
@@ -157,11 +165,11 @@ class Platform:
             self.broker.stop()
 
 
-def call_events(count: int, app: str = APP) -> tuple[list[CloudEvent[CallRecorded]], list[EncodedEvent]]:
-    """``count`` demo calls of the benchmark's tenant and ``app``, answered, as v2 events and serialised."""
+def call_events(count: int) -> tuple[list[CloudEvent[CallRecorded]], list[EncodedEvent]]:
+    """``count`` demo calls of the benchmark's tenant and app, answered, as v2 events and serialised."""
     events = []
     for i, record in enumerate(demo_calls(count, prefix=f"bench-{uuid.uuid4().hex[:6]}")):
-        record |= {"app": app, "output": ANSWER + f"Reference {i}.", "finish_reason": "stop"}
+        record |= {"app": APP, "output": ANSWER + f"Reference {i}.", "finish_reason": "stop"}
         record.pop("error", None)
         record["status"] = "ok"
         v1 = CloudEvent.wrap(CallRecordedV1.model_validate(record), source="/bench", tenant_id=TENANT)
@@ -185,7 +193,7 @@ async def wait_committed(admin: AIOKafkaAdminClient, group: str, topic: str, tar
 
 
 async def count_passes(client: httpx.AsyncClient, url: str, headers: dict[str, str], replay_id: str | None) -> int:
-    """Passes stored for the benchmark's app (online ones, or one replay's), counted through the query API."""
+    """Passes stored for the tenant (online ones, or one replay's), counted through the query API."""
     found, cursor = 0, None
     while True:
         params: dict[str, Any] = {
@@ -194,9 +202,7 @@ async def count_passes(client: httpx.AsyncClient, url: str, headers: dict[str, s
             **({"cursor": cursor} if cursor else {}),
         }
         page = (await client.get(f"{url}/v1/events/evaluation_scores", params=params, headers=headers)).json()
-        found += sum(
-            1 for item in page["items"] if item["data"]["app"] == APP and item["data"].get("replay_id") == replay_id
-        )
+        found += sum(1 for item in page["items"] if item["data"].get("replay_id") == replay_id)
         if not (cursor := page.get("next_cursor")):
             return found
 
@@ -214,63 +220,43 @@ class Phase:
         return self.calls / self.wall_s if self.wall_s else 0.0
 
     def cpu_us(self) -> dict[str, float]:
-        groups = {k: v / self.calls * 1e6 for k, v in self.window.seconds.items() if k != benchkit.MACHINE}
-        return {"all": sum(groups.values()), **groups}
+        """CPU us per call: ``all`` the processes, each group, and :data:`JIT` (counted in ``kafka`` already)."""
+        groups = {k: v / self.calls * 1e6 for k, v in self.window.seconds.items() if k not in (benchkit.MACHINE, JIT)}
+        return {"all": sum(groups.values()), **groups, JIT: self.window.seconds.get(JIT, 0.0) / self.calls * 1e6}
 
 
-async def configure(platform: Platform, app: str, prefix: str = "") -> None:
-    """The default heuristic set for ``app`` (evaluator names are the tenant's: ``prefix`` keeps them apart)."""
+async def online(platform: Platform, events: list[CloudEvent[CallRecorded]], encoded: list[EncodedEvent]) -> Phase:
     headers = {"Authorization": f"Bearer {platform.admin}"}
     async with httpx.AsyncClient(timeout=60) as client:
         for name, spec in DEFAULT_SET.items():
             response = await client.put(
-                f"{platform.url('evaluation')}/v1/evaluators/{prefix}{name}", json={**spec, "app": app}, headers=headers
+                f"{platform.url('evaluation')}/v1/evaluators/{name}", json={**spec, "app": APP}, headers=headers
             )
             response.raise_for_status()
-
-
-async def warm_up(platform: Platform, calls: int) -> None:
-    """``calls`` calls of the warm-up app through the pipeline, until their passes are stored; nothing is timed."""
-    if not calls:
-        return
-    await configure(platform, WARMUP_APP, prefix="warmup-")
-    _, encoded = call_events(calls, app=WARMUP_APP)
-    await online(platform, encoded, timed=False)
-
-
-async def online(platform: Platform, encoded: list[EncodedEvent], *, timed: bool = True) -> Phase:
-    """Phase A (``timed``), or the warm-up: ``encoded`` calls published, then waited for until scored and stored."""
-    headers = {"Authorization": f"Bearer {platform.admin}"}
-    if timed:
-        await configure(platform, APP)
     producer = EventProducer(platform.bootstrap, service="bench")
     admin = AIOKafkaAdminClient(bootstrap_servers=platform.bootstrap)
     await producer.start()
     await admin.start()
     try:
-        scored_before = await committed(admin, "evaluation-bench", CallRecorded.topic)
-        stored_before = await committed(admin, "wh-bench", EvaluationScored.topic)
-        before = benchkit.cpu_snapshot(platform.pgids())
+        before = platform.snapshot()
         started = time.monotonic()
-        for i in range(0, len(encoded), 2000):
+        for i in range(0, len(events), 2000):
             await producer.publish_encoded(encoded[i : i + 2000])
         published = time.monotonic()
-        scored = await wait_committed(admin, "evaluation-bench", CallRecorded.topic, scored_before + len(encoded), 900)
-        stored = await wait_committed(admin, "wh-bench", EvaluationScored.topic, stored_before + len(encoded), 900)
-        after = benchkit.cpu_snapshot(platform.pgids())
+        scored = await wait_committed(admin, "evaluation-bench", CallRecorded.topic, len(events), 900)
+        stored = await wait_committed(admin, "wh-bench", EvaluationScored.topic, len(events), 900)
+        after = platform.snapshot()
     finally:
         await admin.close()
         await producer.stop()
-    if not timed:
-        return Phase("warm-up", len(encoded), stored - started, CpuWindow.between(before, after))
     async with httpx.AsyncClient(timeout=60) as client:
         queryable = await count_passes(client, platform.url("warehouse"), headers, None)
     extra = {
         "published in": f"{published - started:.1f} s",
-        "scored (evaluation committed) after": f"{scored - started:.1f} s ({len(encoded) / (scored - started):,.0f}/s)",
-        "passes queryable": f"{queryable:,} of {len(encoded):,}",
+        "scored (evaluation committed) after": f"{scored - started:.1f} s ({len(events) / (scored - started):,.0f}/s)",
+        "passes queryable": f"{queryable:,} of {len(events):,}",
     }
-    return Phase("online", len(encoded), stored - started, CpuWindow.between(before, after), extra)
+    return Phase("online", len(events), stored - started, CpuWindow.between(before, after), extra)
 
 
 async def first_progress(admin: AIOKafkaAdminClient, group: str, topic: str, beyond: int) -> tuple[float, int]:
@@ -300,9 +286,9 @@ async def backlog(platform: Platform, encoded: list[EncodedEvent]) -> Phase:
         started = time.monotonic()
         evaluation.start()
         first, first_count = await first_progress(admin, "evaluation-bench", CallRecorded.topic, scored_before)
-        before = benchkit.cpu_snapshot(platform.pgids())
+        before = platform.snapshot()
         stored = await wait_committed(admin, "wh-bench", EvaluationScored.topic, stored_before + len(encoded), 900)
-        after = benchkit.cpu_snapshot(platform.pgids())
+        after = platform.snapshot()
     finally:
         await admin.close()
         await producer.stop()
@@ -341,7 +327,7 @@ async def replay(platform: Platform, calls: int) -> Phase:
     try:
         stored_before = await committed(admin, "wh-bench", EvaluationScored.topic)
         async with httpx.AsyncClient(timeout=60) as client:
-            before = benchkit.cpu_snapshot(platform.pgids())
+            before = platform.snapshot()
             started = time.monotonic()
             (await client.post(f"{url}/v1/replays", json=body, headers=headers)).raise_for_status()
             state = await wait_replay(client, f"{url}/v1/replays/rp-bench", headers)
@@ -349,7 +335,7 @@ async def replay(platform: Platform, calls: int) -> Phase:
             stored = await wait_committed(
                 admin, "wh-bench", EvaluationScored.topic, stored_before + state["scored"], 900
             )
-            after = benchkit.cpu_snapshot(platform.pgids())
+            after = platform.snapshot()
             queryable = await count_passes(client, platform.url("warehouse"), headers, "rp-bench")
     finally:
         await admin.close()
@@ -363,13 +349,15 @@ async def replay(platform: Platform, calls: int) -> Phase:
 
 def rows(phase: Phase, target: str, ok: bool) -> list[tuple[str, str]]:
     us = phase.cpu_us()
-    parts = ", ".join(f"{k} {v:,.0f}" for k, v in us.items() if k != "all")
+    parts = ", ".join(f"{k} {v:,.0f}" for k, v in us.items() if k not in ("all", JIT))
+    without_jit = f"{us[JIT]:,.0f} us (all processes without it: {us['all'] - us[JIT]:,.0f} us)"
     return [
         ("calls", f"{phase.calls:,}"),
         ("first call -> all stored", f"{phase.wall_s:.1f} s"),
         ("rate", f"{phase.rate:,.0f} calls/s"),
         ("target", f"{target} {met(ok)}"),
         ("CPU per call, all processes", f"{us['all']:,.0f} us ({parts})"),
+        ("of which the broker's JIT compiler", without_jit),
         (
             "evaluation process alone",
             f"{us.get('evaluation', 0):,.0f} us/call -> {1e6 / max(us.get('evaluation', 1), 1):,.0f} calls/s a core",
@@ -417,9 +405,6 @@ def render(env: dict[str, str], a: Phase, b: Phase, c: Phase) -> str:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=100_000, help="Calls scored online, then replayed")
-    parser.add_argument(
-        "--warmup", type=int, default=10_000, help="Calls through the pipeline before phase A, not timed (0: cold)"
-    )
     parser.add_argument("--write", type=Path, help="Rewrite the marked section of this markdown file")
     parser.add_argument(
         "--profile", type=Path, help="Run the evaluation service under cProfile, writing DIR/evaluation.prof"
@@ -427,12 +412,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def run(platform: Platform, calls: int, warmup: int) -> tuple[Phase, Phase, Phase]:
-    _, encoded = call_events(calls)
+async def run(platform: Platform, calls: int) -> tuple[Phase, Phase, Phase]:
+    events, encoded = call_events(calls)
     _, more = call_events(calls)
-    await warm_up(platform, warmup)
-    a = await online(platform, encoded)
-    a.extra["warm-up (not timed)"] = f"{warmup:,} calls of another app through the pipeline first"
+    a = await online(platform, events, encoded)
     print(*(f"{k}: {v}" for k, v in rate_rows(a)), sep="\n", flush=True)
     b = await replay(platform, calls)
     print(*(f"{k}: {v}" for k, v in replay_rows_of(b)), sep="\n", flush=True)
@@ -448,7 +431,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         platform = Platform(Path(tmp), args.profile)
         try:
             platform.start()
-            a, b, c = asyncio.run(run(platform, args.calls, args.warmup))
+            a, b, c = asyncio.run(run(platform, args.calls))
         finally:
             platform.stop()
     section = render(env, a, b, c)
