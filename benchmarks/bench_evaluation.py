@@ -27,7 +27,11 @@ Phase B, replay. The same calls, now stored, are replayed through one heuristic 
 warehouse has stored every replayed pass. Rate = calls / (POST -> all stored).
 
 CPU. Each process's utime+stime (``/proc``, per process group) over each phase, per call: steadier than rates on a
-shared machine. ``--write docs/benchmarks.md`` rewrites the marked section of that file.
+shared machine. The broker's JIT compiler threads are shown apart too (``kafka JIT``, a part of ``kafka``): the
+broker starts seconds before phase A and its JVM compiles through that phase (about 2.4 s of CPU, more than half
+of the broker's share there, even after 10,000 calls of warm-up; little in the later phases: docs/adr/0059), a
+start-up cost that a broker in service has paid. ``--write docs/benchmarks.md`` rewrites the marked section of
+that file.
 """
 
 from __future__ import annotations
@@ -63,6 +67,8 @@ SECTION_BEGIN = (
 )
 SECTION_END = "<!-- bench-evaluation:end -->"
 TENANT, APP = "bench", "bench-app"
+JIT = "kafka JIT"
+"""The key of the broker JVM's compiler threads' CPU in a snapshot: a part of ``kafka``, not a group of its own."""
 TARGET_ONLINE = 5_000.0
 TARGET_REPLAY_S = 60.0
 DEFAULT_SET: dict[str, dict[str, Any]] = {
@@ -144,6 +150,14 @@ class Platform:
             groups["kafka"] = self.broker.pid
         return groups
 
+    def snapshot(self) -> benchkit.Snapshot:
+        """Every process group's CPU seconds, and (under :data:`JIT`) those of the broker's compiler threads."""
+        at, seconds = benchkit.cpu_snapshot(self.pgids())
+        broker = [self.broker.pid] if self.broker is not None and self.broker.pid is not None else []
+        threads = benchkit.cpu_seconds_by_thread(broker)
+        seconds[JIT] = sum(v for name, v in threads.items() if "CompilerThre" in name)  # "C2 CompilerThre", "C1 ..."
+        return at, seconds
+
     def stop(self) -> None:
         for process in reversed(list(self.processes.values())):
             process.stop()
@@ -206,8 +220,9 @@ class Phase:
         return self.calls / self.wall_s if self.wall_s else 0.0
 
     def cpu_us(self) -> dict[str, float]:
-        groups = {k: v / self.calls * 1e6 for k, v in self.window.seconds.items() if k != benchkit.MACHINE}
-        return {"all": sum(groups.values()), **groups}
+        """CPU us per call: ``all`` the processes, each group, and :data:`JIT` (counted in ``kafka`` already)."""
+        groups = {k: v / self.calls * 1e6 for k, v in self.window.seconds.items() if k not in (benchkit.MACHINE, JIT)}
+        return {"all": sum(groups.values()), **groups, JIT: self.window.seconds.get(JIT, 0.0) / self.calls * 1e6}
 
 
 async def online(platform: Platform, events: list[CloudEvent[CallRecorded]], encoded: list[EncodedEvent]) -> Phase:
@@ -223,14 +238,14 @@ async def online(platform: Platform, events: list[CloudEvent[CallRecorded]], enc
     await producer.start()
     await admin.start()
     try:
-        before = benchkit.cpu_snapshot(platform.pgids())
+        before = platform.snapshot()
         started = time.monotonic()
         for i in range(0, len(events), 2000):
             await producer.publish_encoded(encoded[i : i + 2000])
         published = time.monotonic()
         scored = await wait_committed(admin, "evaluation-bench", CallRecorded.topic, len(events), 900)
         stored = await wait_committed(admin, "wh-bench", EvaluationScored.topic, len(events), 900)
-        after = benchkit.cpu_snapshot(platform.pgids())
+        after = platform.snapshot()
     finally:
         await admin.close()
         await producer.stop()
@@ -271,9 +286,9 @@ async def backlog(platform: Platform, encoded: list[EncodedEvent]) -> Phase:
         started = time.monotonic()
         evaluation.start()
         first, first_count = await first_progress(admin, "evaluation-bench", CallRecorded.topic, scored_before)
-        before = benchkit.cpu_snapshot(platform.pgids())
+        before = platform.snapshot()
         stored = await wait_committed(admin, "wh-bench", EvaluationScored.topic, stored_before + len(encoded), 900)
-        after = benchkit.cpu_snapshot(platform.pgids())
+        after = platform.snapshot()
     finally:
         await admin.close()
         await producer.stop()
@@ -312,7 +327,7 @@ async def replay(platform: Platform, calls: int) -> Phase:
     try:
         stored_before = await committed(admin, "wh-bench", EvaluationScored.topic)
         async with httpx.AsyncClient(timeout=60) as client:
-            before = benchkit.cpu_snapshot(platform.pgids())
+            before = platform.snapshot()
             started = time.monotonic()
             (await client.post(f"{url}/v1/replays", json=body, headers=headers)).raise_for_status()
             state = await wait_replay(client, f"{url}/v1/replays/rp-bench", headers)
@@ -320,7 +335,7 @@ async def replay(platform: Platform, calls: int) -> Phase:
             stored = await wait_committed(
                 admin, "wh-bench", EvaluationScored.topic, stored_before + state["scored"], 900
             )
-            after = benchkit.cpu_snapshot(platform.pgids())
+            after = platform.snapshot()
             queryable = await count_passes(client, platform.url("warehouse"), headers, "rp-bench")
     finally:
         await admin.close()
@@ -334,13 +349,15 @@ async def replay(platform: Platform, calls: int) -> Phase:
 
 def rows(phase: Phase, target: str, ok: bool) -> list[tuple[str, str]]:
     us = phase.cpu_us()
-    parts = ", ".join(f"{k} {v:,.0f}" for k, v in us.items() if k != "all")
+    parts = ", ".join(f"{k} {v:,.0f}" for k, v in us.items() if k not in ("all", JIT))
+    without_jit = f"{us[JIT]:,.0f} us (all processes without it: {us['all'] - us[JIT]:,.0f} us)"
     return [
         ("calls", f"{phase.calls:,}"),
         ("first call -> all stored", f"{phase.wall_s:.1f} s"),
         ("rate", f"{phase.rate:,.0f} calls/s"),
         ("target", f"{target} {met(ok)}"),
         ("CPU per call, all processes", f"{us['all']:,.0f} us ({parts})"),
+        ("of which the broker's JIT compiler", without_jit),
         (
             "evaluation process alone",
             f"{us.get('evaluation', 0):,.0f} us/call -> {1e6 / max(us.get('evaluation', 1), 1):,.0f} calls/s a core",

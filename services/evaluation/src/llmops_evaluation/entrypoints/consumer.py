@@ -49,6 +49,8 @@ class Stage:
     service: str
     max_batch: int
     max_wait_ms: int
+    fetch_partition_bytes: int = 1 << 20
+    """Most bytes one fetch brings per partition (aiokafka's default); the heuristic pass asks for more."""
 
 
 def calls_loop(
@@ -82,6 +84,7 @@ def calls_loop(
         max_batch=stage.max_batch,
         max_wait_ms=stage.max_wait_ms,
         security=settings.kafka_security,
+        max_partition_fetch_bytes=stage.fetch_partition_bytes,
     )
 
 
@@ -91,7 +94,9 @@ def build_consumer(
     """The loop that scores every recorded call with the heuristics (offsets committed after the scores); the
     calls are read as derived structs where they can be (:func:`~llmops_evaluation.wire.read_call`)."""
     rules = scoring_rules(settings)
-    stage = Stage(settings.consumer_group, SERVICE, settings.batch_size, settings.batch_wait_ms)
+    stage = Stage(
+        settings.consumer_group, SERVICE, settings.batch_size, settings.batch_wait_ms, settings.fetch_partition_bytes
+    )
     return calls_loop(
         settings, stage, evaluators, lambda calls: score_calls(calls, evaluators, out, rules), dead_letters, read_call
     )
