@@ -336,6 +336,9 @@ def _too_deep(value: Any) -> bool:
 
 
 def _post_init(validators: list[Callable[[Any], Any]], json_fields: list[str]) -> Callable[[Any], None]:
+    if len(validators) == 1 and not json_fields:
+        return _one_validator(validators[0])
+
     def __post_init__(self: Any) -> None:
         for name in json_fields:
             if _too_deep(getattr(self, name)):
@@ -345,5 +348,18 @@ def _post_init(validators: list[Callable[[Any], Any]], json_fields: list[str]) -
                 validate(self)
             except AttributeError as exc:  # it reads something only the model has: refuse, pydantic decides
                 raise ValueError(f"cannot validate {type(self).__name__} here: {exc}") from None
+
+    return __post_init__
+
+
+def _one_validator(validate: Callable[[Any], Any]) -> Callable[[Any], None]:
+    """The ``__post_init__`` of a struct with one model validator and no JSON field, the common case (a call's
+    messages, choices, usage and the call itself): no loops, on every struct decoded on the hot paths."""
+
+    def __post_init__(self: Any) -> None:
+        try:
+            validate(self)
+        except AttributeError as exc:  # as in _post_init: pydantic decides
+            raise ValueError(f"cannot validate {type(self).__name__} here: {exc}") from None
 
     return __post_init__

@@ -196,6 +196,36 @@ def test_what_cannot_be_expressed_exactly_is_unsupported(model: type[BaseModel])
         struct_type(model)
 
 
+class _OneValidator(BaseModel):
+    value: int
+
+    @model_validator(mode="after")
+    def _small(self) -> _OneValidator:
+        if self.value > 9:
+            raise ValueError("too large")
+        return self
+
+
+class _ReadsWhatOnlyTheModelHas(BaseModel):
+    value: int
+
+    @model_validator(mode="after")
+    def _fields_set(self) -> _ReadsWhatOnlyTheModelHas:
+        getattr(self, "model_fields_set")  # noqa: B009 - a name the derivation cannot see in the code
+        return self
+
+
+def test_a_single_model_validator_judges_the_struct() -> None:
+    """The one-validator ``__post_init__`` (no loop) refuses what the validator refuses, and refuses (pydantic
+    decides) where the validator reads what only the model has."""
+    struct = struct_type(_OneValidator)
+    assert msgspec.convert({"value": 3}, struct).value == 3
+    with pytest.raises(msgspec.ValidationError, match="too large"):
+        msgspec.convert({"value": 10}, struct)
+    with pytest.raises(msgspec.ValidationError, match="cannot validate"):
+        msgspec.convert({"value": 1}, struct_type(_ReadsWhatOnlyTheModelHas))
+
+
 def test_a_final_dollar_does_not_match_before_a_trailing_newline() -> None:
     decoder = payload_decoder(v2.CallRecorded)
     data = example_data(v2.CallRecorded)

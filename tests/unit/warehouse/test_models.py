@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import random
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from llmops_schemas.v2 import CallRecorded
 from llmops_warehouse.models import (
+    EPOCH,
     CallQuery,
     CallRow,
     Cursor,
@@ -100,6 +102,15 @@ def test_time_helpers() -> None:
     assert floor_minute(datetime(2026, 1, 1, 0, 0, 30)) == datetime(2026, 1, 1, tzinfo=UTC)
     assert ceil_minute(T0) == T0
     assert ceil_minute(T0 + timedelta(microseconds=1)) == T0 + timedelta(minutes=1)
+
+
+def test_epoch_ms_floors_as_dividing_the_timedelta_does() -> None:
+    """The normalised-parts arithmetic equals ``(value - EPOCH) // 1 ms`` at any offset, before 1970 too."""
+    rng = random.Random(7)
+    for _ in range(5_000):
+        offset = timezone(timedelta(minutes=rng.randint(-1439, 1439)))
+        value = (EPOCH + timedelta(microseconds=rng.randint(-(10**16), 10**16))).astimezone(offset)
+        assert epoch_ms(value) == (value - EPOCH) // timedelta(milliseconds=1)
 
 
 def test_metrics_compute() -> None:

@@ -51,6 +51,6 @@ def to_message(record: ConsumerRecord[bytes, bytes]) -> ConsumedMessage:
         offset=record.offset,
         key=record.key,
         value=record.value or b"",
-        headers=tuple((k, v) for k, v in record.headers),
+        headers=tuple(record.headers),  # aiokafka's is a tuple of pairs already: no copy, no generator
         timestamp_ms=record.timestamp,
     )

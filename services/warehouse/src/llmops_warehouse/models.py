@@ -62,7 +62,6 @@ MIN_STEP_SECONDS = 60
 """Smallest time-series step: the rollup's resolution. Steps are whole multiples of it."""
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_MS = timedelta(milliseconds=1)
 _ONE_MINUTE = timedelta(minutes=1)
 
 GroupBy = Literal["none", "app", "model"]
@@ -93,8 +92,13 @@ class InvalidEventError(ValueError):
 
 
 def epoch_ms(value: datetime) -> int:
-    """Milliseconds since the Unix epoch of an aware datetime, truncated (floored) like ``DateTime64(3)``."""
-    return (value - EPOCH) // _ONE_MS
+    """Milliseconds since the Unix epoch of an aware datetime, truncated (floored) like ``DateTime64(3)``.
+
+    From the difference's normalised parts (``seconds`` and ``microseconds`` are never negative, so the floor
+    holds before 1970 too): dividing one ``timedelta`` by another costs a quarter more, on every stored call.
+    """
+    delta = value - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
 def datetime_from_ms(ms: int) -> datetime:
