@@ -83,7 +83,7 @@ def measure(values: list[bytes], batch: int, variant: str) -> dict[str, float]:
     if variant == "defaults":
         clickhouse_store.SCORES_TABLE = ""  # type: ignore[attr-defined]  # the generic row insert
     if variant == "insert-merge":
-        clickhouse_store._EVENT_INSERT_SETTINGS = clickhouse_store._WRITE_SETTINGS  # type: ignore[attr-defined]
+        clickhouse_store._EVENT_INSERT_SETTINGS = clickhouse_store._WRITE_SETTINGS
     if variant == "no-payload":
         StoredEvent.payload_json = lambda self: ""  # type: ignore[method-assign]
     router = Router(tables=TABLES, compacted=frozenset())
