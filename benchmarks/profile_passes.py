@@ -12,7 +12,8 @@ It only uses what the warehouse had before ADR 0032, so the code before it can b
 ``PYTHONPATH=<old checkout's src folders> LLMOPS_CLICKHOUSE_MIGRATIONS=<its migrations> python profile_passes.py``.
 ``--variant defaults`` inserts the envelope and payload only (ClickHouse computes the item columns from the
 payload, migration 0012's DEFAULT expressions); ``--variant no-payload`` stores '' as payload (what keeping the
-payload costs). Nothing is written anywhere but a temporary directory.
+payload costs); ``--variant insert-merge`` inserts with ClickHouse's insert-time merge on (what the event tables'
+inserts paid before docs/adr/0059's amendment). Nothing is written anywhere but a temporary directory.
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ def measure(values: list[bytes], batch: int, variant: str) -> dict[str, float]:
     """Microseconds per pass: decoding, inserting (this thread), the whole process until merges are idle."""
     if variant == "defaults":
         clickhouse_store.SCORES_TABLE = ""  # type: ignore[attr-defined]  # the generic row insert
+    if variant == "insert-merge":
+        clickhouse_store._EVENT_INSERT_SETTINGS = clickhouse_store._WRITE_SETTINGS
     if variant == "no-payload":
         StoredEvent.payload_json = lambda self: ""  # type: ignore[method-assign]
     router = Router(tables=TABLES, compacted=frozenset())
@@ -113,7 +116,7 @@ def main() -> None:
     parser.add_argument("--passes", type=int, default=40_000)
     parser.add_argument("--insert-batch", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--variant", choices=("as-built", "defaults", "no-payload"), default="as-built")
+    parser.add_argument("--variant", choices=("as-built", "defaults", "no-payload", "insert-merge"), default="as-built")
     args = parser.parse_args()
     tune_after_startup()
     values = records(args.passes)

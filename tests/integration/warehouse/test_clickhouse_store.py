@@ -7,12 +7,23 @@ from typing import Any
 
 import pytest
 from llmops_warehouse.adapters.clickhouse_client import connect
+from llmops_warehouse.adapters.clickhouse_sql import event_columns, event_values
 from llmops_warehouse.adapters.clickhouse_store import _CALL_INSERT_SETTINGS, _SEARCH_EXPRESSION, ClickHouseEventStore
-from llmops_warehouse.events import EventQuery
+from llmops_warehouse.events import EventQuery, StoredEvent
 from llmops_warehouse.migrations import apply_migrations, default_migrations_dir, split_statements
 from llmops_warehouse.models import CallQuery, MetricsQuery
+from llmops_warehouse.pass_columns import PASS_INSERT_COLUMNS, pass_values
+from llmops_warehouse.tables import table_named
 
-from tests.unit.warehouse.call_store_contract import BASE, EventStoreContract, make_event, new_tenant, score_event
+from tests.unit.warehouse.call_store_contract import (
+    BASE,
+    EventStoreContract,
+    make_event,
+    new_tenant,
+    prompt_tombstone,
+    read,
+    score_event,
+)
 from tests.unit.warehouse.call_v2_contract import CallV2StoreContract
 
 pytestmark = pytest.mark.integration
@@ -105,6 +116,31 @@ def test_calls_are_inserted_without_clickhouse_s_insert_time_merge(
     assert chdb_client.command(count, parameters={"t": tenant}) == 3  # no merge at insert: both copies landed
     assert len(store.list_calls(CallQuery(tenant_id=tenant)).items) == 1
     chdb_client.command(f"OPTIMIZE TABLE {warehouse_database}.calls FINAL")
+    assert chdb_client.command(count, parameters={"t": tenant}) == 1
+
+
+@pytest.mark.parametrize("shape", ["pass", "generic"])
+def test_events_are_inserted_without_clickhouse_s_insert_time_merge(
+    store: ClickHouseEventStore, chdb_client: Any, warehouse_database: str, shape: str
+) -> None:
+    """The event tables' inserts leave ClickHouse's merge of the block out too (docs/adr/0059: ``insert_events``
+    already keeps one row per (tenant, event id)); were a duplicate ever in a block, reads still return it once and
+    a merge collapses it. The second block goes through the insert context ``insert_events`` made, so with the
+    settings it inserts with."""
+    tenant = new_tenant()
+    event: StoredEvent = score_event(tenant) if shape == "pass" else prompt_tombstone(tenant, "p", 1, offset=7)
+    assert store.insert_events([event]) == 1
+    table = table_named(store._tables, event.table)
+    if shape == "pass":
+        columns, data, oriented = PASS_INSERT_COLUMNS, pass_values([event, event]), True
+    else:
+        columns, data, oriented = event_columns(table), [event_values(table, event)] * 2, False
+    with store.writing() as client:  # one block holding the row twice
+        store._insert(client, event.table, columns, data, column_oriented=oriented)
+    count = f"SELECT count() FROM {warehouse_database}.{event.table} WHERE tenant_id = {{t:String}}"
+    assert chdb_client.command(count, parameters={"t": tenant}) == 3  # no merge at insert: both copies landed
+    assert len(read(store, tenant, event.table)) == 1
+    chdb_client.command(f"OPTIMIZE TABLE {warehouse_database}.{event.table} FINAL")
     assert chdb_client.command(count, parameters={"t": tenant}) == 1
 
 

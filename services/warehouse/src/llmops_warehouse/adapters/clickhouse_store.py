@@ -75,6 +75,10 @@ ReplacingMergeTree collapsing rows of one sorting key, the rollup's AggregatingM
 the store keeps one row per (tenant, event id) before it inserts, the sorting key holds the event id and the
 view's GROUP BY leaves one row per rollup key, so that merge finds nothing to do, at about 8 µs per call
 (docs/adr/0060). Reads deduplicate as before (``LIMIT 1 BY``), and background merges collapse as before."""
+_EVENT_INSERT_SETTINGS = {**_WRITE_SETTINGS, "optimize_on_insert": 0}
+"""The event tables' inserts skip that merge too, for the same reason (docs/adr/0059): every one is a
+ReplacingMergeTree sorted by ``(tenant_id, time, event_id)`` with no view on it, and ``insert_events`` keeps one row
+per (tenant, event id) of a batch and drops those already stored before it inserts."""
 READ_PRIORITY = 2
 ROLLUP_READ_PRIORITY = _WRITE_SETTINGS["priority"]
 """Reads of the per-minute rollup (summary, time series) are a few small granules: at the inserts' priority they
@@ -230,7 +234,7 @@ class ClickHouseEventStore:
         for event in events:
             by_table.setdefault(event.table, {}).setdefault((event.tenant_id, event.event_id), event)
         tables = {name: self._table(name) for name in by_table}  # an unmapped table fails before any write
-        written = 0
+        written, settings = 0, _EVENT_INSERT_SETTINGS
         with self._writer() as client:
             for name, batch in by_table.items():
                 table = tables[name]
@@ -239,10 +243,11 @@ class ClickHouseEventStore:
                 )
                 fresh = [e for key, e in batch.items() if key not in stored]
                 if fresh and name == SCORES_TABLE:  # passes have columns of their own (docs/adr/0032)
-                    self._insert(client, name, PASS_INSERT_COLUMNS, pass_values(fresh), column_oriented=True)
+                    values = pass_values(fresh)
+                    self._insert(client, name, PASS_INSERT_COLUMNS, values, column_oriented=True, settings=settings)
                 elif fresh:
                     rows = [event_values(table, e) for e in fresh]
-                    self._insert(client, name, event_columns(table), rows, column_oriented=False)
+                    self._insert(client, name, event_columns(table), rows, column_oriented=False, settings=settings)
                 written += len(fresh)
         return written
 
