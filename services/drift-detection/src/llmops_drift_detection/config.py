@@ -41,7 +41,22 @@ class DriftDetectionSettings(ServiceSettings):
         default=2000, ge=10, le=100_000, description="Calls kept per window and scope (later ones are counted only)"
     )
     fold_batch_max: int = Field(
-        default=1000, ge=1, le=10_000, description="Calls folded per batch (one table entry per scope and window)"
+        default=2000,
+        ge=1,
+        le=10_000,
+        description=(
+            "Calls folded per batch (one table entry per scope and window; a batch waits once for its sampled "
+            "embeddings, so fewer, fuller batches keep that wait off each call, docs/adr/0057)"
+        ),
+    )
+    fetch_partition_bytes: int = Field(
+        default=8 << 20,
+        ge=64 << 10,
+        le=64 << 20,
+        description=(
+            "Most bytes one Kafka fetch brings per partition (faust's default, 1 MiB, holds under one batch of "
+            "calls: the worker then waited for a fetch between batches, at half the rate, docs/adr/0057)"
+        ),
     )
     fold_batch_s: float = Field(
         default=0.2, gt=0, le=10, description="How long a chunk fills from further fetches before it is folded as it is"

@@ -119,6 +119,7 @@ class DriftStream:
             topic_allow_declare=False,  # topics come from the catalog (the kit's provisioner), never from faust
             consumer_auto_offset_reset="earliest",
             processing_guarantee="at_least_once",
+            consumer_max_fetch_size=settings.fetch_partition_bytes,
         )
         self.windows = self.app.Table(
             "windows",
