@@ -83,15 +83,21 @@ server.serve_forever()
 """
 
 
-def _embedder(rate: float, delay_s: float) -> tuple[PromptEmbedder, PlatformClient, subprocess.Popen[str]]:
-    """Embeddings from a stand-in gateway in a child process: ``delay_s`` per request, 384 numbers per text."""
+def _embedder(
+    rate: float, delay_s: float, settings: DriftDetectionSettings
+) -> tuple[PromptEmbedder, PlatformClient, subprocess.Popen[str]]:
+    """Embeddings from a stand-in gateway in a child process: ``delay_s`` per request, 384 numbers per text; the
+    client bounded as the service bounds it (requests in flight, timeout, prompt length)."""
     child = subprocess.Popen([sys.executable, "-c", _GATEWAY, str(delay_s)], stdout=subprocess.PIPE, text=True)
     assert child.stdout is not None
     port = int(child.stdout.readline())
-    client = PlatformClient("gateway", f"http://127.0.0.1:{port}", "key", attempts=1)
-    embedder = PromptEmbedder(
-        GatewayClient(client), rate=rate, model="local-embedder", timeout_s=2, backoff_s=30, max_chars=2000
+    client = PlatformClient(
+        "gateway", f"http://127.0.0.1:{port}", "key", attempts=1, max_in_flight=settings.embedding_max_in_flight
     )
+    embedder = PromptEmbedder(
+        GatewayClient(client), rate=rate, model="local-embedder", timeout_s=settings.embedding_timeout_s,
+        backoff_s=settings.embedding_backoff_s, max_chars=settings.embedding_max_chars,
+    )  # fmt: skip
     return embedder, client, child
 
 
@@ -104,7 +110,7 @@ async def main(count: int, bootstrap: str, rate: float, delay_s: float, fold_not
         kafka_bootstrap_servers=bootstrap, app_id=f"drift-detection-bench-{run}", window_s=86_400,
         max_calls_per_window=100_000,
     )  # fmt: skip
-    embedder, gateway, child = _embedder(rate, delay_s)
+    embedder, gateway, child = _embedder(rate, delay_s, settings)
     await gateway.start()
     references = References("previous_window", 30)
     stream = DriftStream(settings, out=producer, dead_letters=producer, references=references, embedder=embedder)

@@ -95,7 +95,15 @@ class DriftDetectionSettings(ServiceSettings):
     embedding_reference_timeout_s: float = Field(
         default=60.0, gt=0, le=600, description="How long a dataset reference's embeddings are waited for at most"
     )
-    embedding_max_in_flight: int = Field(default=4, ge=1, le=64, description="Embedding requests at once")
+    embedding_max_in_flight: int = Field(
+        default=16,
+        ge=1,
+        le=64,
+        description=(
+            "Embedding requests at once (a batch sends one per tenant: with 4, a dozen tenants waited three rounds "
+            "of the gateway's latency per batch, docs/adr/0057)"
+        ),
+    )
     embedding_max_chars: int = Field(
         default=2000, ge=1, le=100_000, description="A prompt is cut to this many characters before embedding"
     )
