@@ -8,16 +8,28 @@ same cluster; a service's own settings carry its prefix (``INGEST_PORT``, ``WARE
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["KafkaSecurity", "ServiceSettings"]
+__all__ = ["KafkaSecurity", "ServiceSettings", "fetch_partition_bytes_field"]
 
 
 def _env(name: str) -> AliasChoices:
     return AliasChoices(name, name.lower())
+
+
+def fetch_partition_bytes_field(why: str) -> Any:
+    """A consumer's ``fetch_partition_bytes`` setting: 8 MiB by default, within 64 KiB-64 MiB. The Kafka clients'
+    1 MiB per partition holds under one batch of calls, so a consumer behind waited for a fetch between batches
+    (docs/adr/0022, 0057, 0059); ``why`` says what it means for the service."""
+    return Field(
+        default=8 << 20,
+        ge=64 << 10,
+        le=64 << 20,
+        description=f"Most bytes one Kafka fetch brings per partition: {why}",
+    )
 
 
 class KafkaSecurity(BaseSettings):

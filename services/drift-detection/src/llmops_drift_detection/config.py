@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 from typing import Literal, Self
 
-from llmops_kit.settings import ServiceSettings
+from llmops_kit.settings import ServiceSettings, fetch_partition_bytes_field
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -49,14 +49,8 @@ class DriftDetectionSettings(ServiceSettings):
             "embeddings, so fewer, fuller batches keep that wait off each call, docs/adr/0057)"
         ),
     )
-    fetch_partition_bytes: int = Field(
-        default=8 << 20,
-        ge=64 << 10,
-        le=64 << 20,
-        description=(
-            "Most bytes one Kafka fetch brings per partition (faust's default, 1 MiB, holds under one batch of "
-            "calls: the worker then waited for a fetch between batches, at half the rate, docs/adr/0057)"
-        ),
+    fetch_partition_bytes: int = fetch_partition_bytes_field(
+        "a chunk of calls comes from one fetch, and the worker no longer waits for a fetch between chunks"
     )
     fold_batch_s: float = Field(
         default=0.2, gt=0, le=10, description="How long a chunk fills from further fetches before it is folded as it is"

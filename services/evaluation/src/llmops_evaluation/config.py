@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from llmops_kit.settings import ServiceSettings
+from llmops_kit.settings import ServiceSettings, fetch_partition_bytes_field
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -19,14 +19,8 @@ class EvaluationSettings(ServiceSettings):
     consumer_group: str = Field(default="evaluation", min_length=1)
     batch_size: int = Field(default=500, ge=1, le=10_000, description="Most calls scored in one batch")
     batch_wait_ms: int = Field(default=200, ge=1, le=10_000, description="Longest wait to fill a batch")
-    fetch_partition_bytes: int = Field(
-        default=8 << 20,
-        ge=64 << 10,
-        le=64 << 20,
-        description=(
-            "Most bytes one Kafka fetch brings per partition for the heuristic pass (aiokafka's default, 1 MiB, is "
-            "under one batch of 1,000 calls: a lagging scorer then waited for a fetch in every batch, docs/adr/0059)"
-        ),
+    fetch_partition_bytes: int = fetch_partition_bytes_field(
+        "the heuristic pass's batches of up to 1,000 calls come whole from one fetch, not one fetch apart"
     )
     max_output_chars: int = Field(
         default=262_144, ge=1024, le=4_194_304, description="Characters of an answer the heuristics read"

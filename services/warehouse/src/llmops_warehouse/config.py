@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from llmops_kit.settings import ServiceSettings
+from llmops_kit.settings import ServiceSettings, fetch_partition_bytes_field
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -43,14 +43,8 @@ class WarehouseSettings(ServiceSettings):
             "within batch_wait_ms); larger inserts cost ClickHouse less per event (docs/adr/0022)"
         ),
     )
-    fetch_partition_bytes: int = Field(
-        default=8 << 20,
-        ge=64 << 10,
-        le=64 << 20,
-        description=(
-            "Most bytes one Kafka fetch brings per partition (aiokafka's default is 1 MiB): a lagging warehouse "
-            "fills a 20,000-call batch in a few fetches, which costs the broker a fraction (docs/adr/0022)"
-        ),
+    fetch_partition_bytes: int = fetch_partition_bytes_field(
+        "a lagging warehouse fills a 20,000-call batch in a few fetches, which costs the broker a fraction"
     )
     batch_wait_ms: int = Field(default=250, ge=1, le=60_000, description="Longest wait to fill a batch")
     query_timeout_s: float = Field(
