@@ -134,10 +134,14 @@ async def test_a_verdict_computed_from_stored_calls(
                 costs = await client.request("GET", "/v1/events/cost_records", tenant)
                 calls = await client.request("GET", "/v1/calls", tenant, params={"limit": 1000})
                 scores = await client.request("GET", "/v1/events/evaluation_scores", tenant, params={"limit": 1000})
+                configs = await client.request(
+                    "GET", "/v1/events/experiments", tenant, params={"experiment_id": experiment_id}
+                )  # its own topic: stored apart from (and maybe after) the calls
                 expected = (2 * CALLS_PER_ARM + 2, 2 * CALLS_PER_ARM)
-                return bool(costs["items"]) and (len(calls["items"]), len(scores["items"])) == expected
+                counts = (len(calls["items"]), len(scores["items"]))
+                return bool(costs["items"]) and bool(configs["items"]) and counts == expected
 
-            await wait_until(stored, "the experiment's calls, scores and cost in the warehouse", timeout_s=90)
+            await wait_until(stored, "the experiment, its calls, scores and cost in the warehouse", timeout_s=90)
             data = await history.load(tenant, experiment_id)
             verdict = await VerdictService(history, Design(min_samples=50), concurrency=1).verdict(
                 tenant, experiment_id
