@@ -32,6 +32,20 @@ def test_repository_migrations_apply_once(chdb_client: Any, scratch_database: st
     assert recorded.result_rows[:2] == [(1, "calls", 64), (2, "calls_per_minute", 64)]
 
 
+def test_calls_merge_fewer_wider_parts(chdb_client: Any, scratch_database: str) -> None:
+    """Migration 0024 (docs/adr/0061): calls' merge selector gathers ten parts of a size, not five, so a stored
+    call is rewritten by fewer background merges; the rollup and the event tables keep the default."""
+    apply_migrations(chdb_client, database=scratch_database)
+    rows = chdb_client.query(
+        "SELECT name, engine_full FROM system.tables"
+        " WHERE database = {d:String} AND name IN ('calls', 'calls_per_minute')",
+        parameters={"d": scratch_database},
+    ).result_rows
+    engines = dict(rows)
+    assert "merge_selector_base = 10" in engines["calls"]
+    assert "merge_selector_base" not in engines["calls_per_minute"]
+
+
 def test_new_migrations_apply_in_order(chdb_client: Any, scratch_database: str, tmp_path: Path) -> None:
     (tmp_path / "0001_first.sql").write_text("CREATE TABLE IF NOT EXISTS ${database}.a (x UInt8) ENGINE = Memory;\n")
     assert apply_migrations(chdb_client, tmp_path, database=scratch_database) == ["0001_first"]

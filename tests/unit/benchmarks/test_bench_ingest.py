@@ -5,6 +5,7 @@ from __future__ import annotations
 import bench_ingest as bench
 import pytest
 from bench_ingest import ThroughputResult
+from benchkit import CpuWindow
 
 
 def _run(end_to_end: float | None, accepted: int = 1000) -> ThroughputResult:
@@ -41,8 +42,18 @@ def test_a_run_that_never_drained_ranks_lowest() -> None:
 def test_each_run_gets_its_row_in_order() -> None:
     rows = bench.repeat_rows([_run(15_000.0, 2000), _run(None, 3000)])
     assert [row[0] for row in rows] == ["1", "2"]
-    assert rows[0][4] == "2,000 / 2,000"
+    assert rows[0][5] == "2,000 / 2,000"
     assert rows[1][2] == bench.fmt(None)
+    assert rows[0][3] == rows[0][4] == "-"  # no CPU measured: no split to show
+
+
+def test_a_run_row_splits_its_cpu_by_process_and_warehouse_thread() -> None:
+    run = _run(15_000.0, 100_000)
+    run.cpu = CpuWindow(60.0, {"ingest": 3.0, "warehouse": 7.0, "kafka": 0.5, "benchmark client": 0.3})
+    run.threads = {"Unknown": 2.8, "llmops-warehous": 2.4, "MergeMutate": 0.61, "ThreadPool": 0.3}
+    row = bench.repeat_rows([run])[0]
+    assert row[3] == "108 (30 / 70 / 5)"
+    assert row[4] == "28.0 / 24.0 / 6.1"
 
 
 @pytest.mark.parametrize("text", ["0", "-3"])

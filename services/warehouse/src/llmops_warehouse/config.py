@@ -35,16 +35,17 @@ class WarehouseSettings(ServiceSettings):
     database: str = Field(default="llmops", pattern=r"^[a-z_][a-z0-9_]*$")
     consumer_group: str = "warehouse"
     batch_size: int = Field(
-        default=20_000,
+        default=50_000,
         ge=1,
         le=100_000,
         description=(
             "Most events per insert: reached only while the consumer lags (a batch is otherwise what arrived "
-            "within batch_wait_ms); larger inserts cost ClickHouse less per event (docs/adr/0022)"
+            "within batch_wait_ms); larger inserts cost ClickHouse less per event and leave fewer parts to "
+            "merge (docs/adr/0022, docs/adr/0061)"
         ),
     )
     fetch_partition_bytes: int = fetch_partition_bytes_field(
-        "a lagging warehouse fills a 20,000-call batch in a few fetches, which costs the broker a fraction"
+        "a lagging warehouse fills a 50,000-call batch in a few fetches, which costs the broker a fraction"
     )
     batch_wait_ms: int = Field(default=250, ge=1, le=60_000, description="Longest wait to fill a batch")
     query_timeout_s: float = Field(
