@@ -1,4 +1,4 @@
--- Fewer, wider background merges of calls (docs/adr/0061-calls-merge-selector.md).
+-- Fewer, wider background merges of calls (docs/adr/0061-fewer-wider-merges-of-calls.md).
 --
 -- merge_selector_base (default 5) is how many parts of about one size the merge selector lets gather before it
 -- merges them: at 10 a stored call is rewritten by merges about log10 instead of log5 times of the parts one
