@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ from llmops_warehouse.models import CallQuery, MetricsQuery
 from llmops_warehouse.pass_columns import PASS_INSERT_COLUMNS, pass_values
 from llmops_warehouse.tables import table_named
 
+from tests.fixtures.backends import Backend, session_backend
 from tests.unit.warehouse.call_store_contract import (
     BASE,
     EventStoreContract,
@@ -117,6 +120,32 @@ def test_calls_are_inserted_without_clickhouse_s_insert_time_merge(
     assert len(store.list_calls(CallQuery(tenant_id=tenant)).items) == 1
     chdb_client.command(f"OPTIMIZE TABLE {warehouse_database}.calls FINAL")
     assert chdb_client.command(count, parameters={"t": tenant}) == 1
+
+
+def test_an_embedded_insert_spools_its_block_to_the_process_s_temporary_directory(
+    store: ClickHouseEventStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """clickhouse-connect's chDB backend writes each insert's Native block to a temporary file that the engine reads
+    back: ``WAREHOUSE_CHDB_SPOOL_DIR`` (docs/adr/0062) relies on it landing in the process's temporary directory,
+    and on its removal after the insert."""
+    if session_backend() is Backend.TESTCONTAINERS:
+        pytest.skip("a ClickHouse server receives inserts over HTTP: nothing is spooled")
+    spooled: list[Path] = []
+    named_temporary_file = tempfile.NamedTemporaryFile
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        file = named_temporary_file(*args, **kwargs)
+        spooled.append(Path(file.name))
+        return file
+
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", recording)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    tenant = new_tenant()
+    assert store.insert_calls([make_event(tenant, started_at=BASE)]) == 1
+    assert spooled
+    assert {path.parent for path in spooled} == {tmp_path}
+    assert not any(path.exists() for path in spooled)
+    assert len(store.list_calls(CallQuery(tenant_id=tenant)).items) == 1
 
 
 @pytest.mark.parametrize("shape", ["pass", "generic"])

@@ -256,3 +256,14 @@ def test_bytes_that_are_not_utf8_are_left_to_pydantic() -> None:
     raw = CloudEvent.wrap(example(v2.CallRecorded), source="/s", tenant_id="acme").to_json_bytes()
     broken = raw.replace(b'"call_id":"', b'"call_id":"\xff\xfe', 1)
     assert broken != raw and event_decoder(v2.CallRecorded).decode(broken) is None
+
+
+def test_derived_structs_are_not_tracked_by_the_cyclic_collector() -> None:
+    """Decoded calls hold lists of structs; the structs themselves stay out of every collection (docs/adr/0062)."""
+    import gc
+
+    event = payload_decoder(v2.CallRecorded).decode(encode(example_data(v2.CallRecorded)))
+    assert event is not None and event.messages
+    assert not gc.is_tracked(event)
+    assert not any(gc.is_tracked(message) for message in event.messages)
+    assert gc.is_tracked(event.messages)  # the list is, as any list: only the frozen structs are left out

@@ -48,6 +48,15 @@ class WarehouseSettings(ServiceSettings):
         "a lagging warehouse fills a 50,000-call batch in a few fetches, which costs the broker a fraction"
     )
     batch_wait_ms: int = Field(default=250, ge=1, le=60_000, description="Longest wait to fill a batch")
+    chdb_spool_dir: str = Field(
+        default="auto",
+        min_length=1,
+        description=(
+            "Embedded chDB only: where each insert's block is spooled before the engine reads it. 'auto': /dev/shm "
+            "when it is a writable RAM-backed directory with 1 GiB free, else the system's temporary directory; "
+            "'system': the system's temporary directory; else a directory path (docs/adr/0062)"
+        ),
+    )
     query_timeout_s: float = Field(
         default=10.0, gt=0, le=600, description="Server-side time limit of one query (ClickHouse max_execution_time)"
     )

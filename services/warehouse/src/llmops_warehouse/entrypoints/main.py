@@ -5,6 +5,7 @@ from __future__ import annotations
 from llmops_kit.http.app import serve
 from llmops_kit.logging import configure_logging
 
+from llmops_warehouse.adapters.chdb_spool import use_spool_dir
 from llmops_warehouse.config import WarehouseSettings
 from llmops_warehouse.entrypoints.http import create_app
 
@@ -20,6 +21,7 @@ million allocations (docs/adr/0053). Acyclic garbage is freed by reference count
 def main() -> None:
     settings = WarehouseSettings()
     configure_logging("warehouse", settings.log_level)
+    use_spool_dir(settings.chdb_spool_dir, settings.clickhouse_url)
     serve(create_app(settings), settings.host, settings.port, gc_thresholds=GC_THRESHOLDS)
 
 
