@@ -54,3 +54,16 @@ def test_the_default_setting_is_auto(monkeypatch: pytest.MonkeyPatch) -> None:
     assert WarehouseSettings().chdb_spool_dir == "auto"
     monkeypatch.setenv("WAREHOUSE_CHDB_SPOOL_DIR", "system")
     assert WarehouseSettings().chdb_spool_dir == "system"
+
+
+def test_the_service_entrypoint_sets_it_before_serving(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from llmops_warehouse.entrypoints import main as entrypoint
+
+    served: list[str] = []
+    monkeypatch.setattr(entrypoint, "serve", lambda *_args, **_kwargs: served.append(tempfile.gettempdir()))
+    monkeypatch.setattr(entrypoint, "configure_logging", lambda *_args: None)  # the session's logging stays as it is
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    monkeypatch.setenv("WAREHOUSE_CHDB_SPOOL_DIR", str(tmp_path))
+    monkeypatch.setenv("CLICKHOUSE_URL", f"chdb://{tmp_path / 'engine'}")
+    entrypoint.main()
+    assert served == [str(tmp_path)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 from aiokafka import ConsumerRecord
 
@@ -12,9 +12,12 @@ __all__ = ["ConsumedMessage", "Delivery", "RetryPolicy", "to_message"]
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class ConsumedMessage:
-    """A record as read from Kafka, before any decoding."""
+class ConsumedMessage(NamedTuple):
+    """A record as read from Kafka, before any decoding.
+
+    A named tuple, immutable like the frozen dataclass it was, built positionally: a consumer makes one per record,
+    and a frozen dataclass's ``__init__`` (one ``object.__setattr__`` per field) cost five times as much (docs/adr/0062).
+    """
 
     topic: str
     partition: int
@@ -46,11 +49,11 @@ class RetryPolicy:
 def to_message(record: ConsumerRecord[bytes, bytes]) -> ConsumedMessage:
     """The loop's own copy of an aiokafka record (headers as a tuple, a missing value as empty bytes)."""
     return ConsumedMessage(
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        key=record.key,
-        value=record.value or b"",
-        headers=tuple(record.headers),  # aiokafka's is a tuple of pairs already: no copy, no generator
-        timestamp_ms=record.timestamp,
+        record.topic,
+        record.partition,
+        record.offset,
+        record.key,
+        record.value or b"",
+        tuple(record.headers),  # aiokafka's is a tuple of pairs already: no copy, no generator
+        record.timestamp,
     )
