@@ -15,8 +15,9 @@ T = TypeVar("T")
 class ConsumedMessage(NamedTuple):
     """A record as read from Kafka, before any decoding.
 
-    A named tuple, immutable like the frozen dataclass it was, built positionally: a consumer makes one per record,
-    and a frozen dataclass's ``__init__`` (one ``object.__setattr__`` per field) cost five times as much (docs/adr/0062).
+    A named tuple, immutable like the frozen dataclass it was, built positionally: a consumer makes one per
+    record, and a frozen dataclass's ``__init__`` (one ``object.__setattr__`` per field) cost five times as much
+    (docs/adr/0062).
     """
 
     topic: str
