@@ -43,6 +43,7 @@ __all__ = [
     "envelope_of",
     "is_v1_shape",
     "prepare_batch",
+    "prepare_call",
     "prepare_record",
     "validate_call",
 ]
@@ -254,6 +255,12 @@ def prepare_record(
         return Rejected(index, _validation_errors(exc, v1_shape=is_v1_shape(record)), "schema")
     except PydanticSerializationError:  # pydantic lets a lone surrogate into a JSON value, and cannot write it
         return Rejected(index, [_error([], _NOT_UNICODE, "string_unicode")], "schema")
+    return prepare_call(call, index, context, envelope or envelope_of(context))
+
+
+def prepare_call(call: Any, index: int, context: IngestContext, envelope: Envelope) -> Accepted | Rejected:
+    """The rest of :func:`prepare_record` for a call the schema accepted (its struct): the rules, the redaction,
+    the event id and the envelope."""
     origin_errors = check_origin(call)
     if origin_errors:
         return Rejected(index, origin_errors, "origin")
@@ -268,7 +275,7 @@ def prepare_record(
     # downstream instead of counted twice.
     started_ms = int(call.started_at.timestamp() * 1000)
     event_id = deterministic_uuid7(started_ms, context.tenant_id, call.call_id)
-    event = (envelope or envelope_of(context)).encode(call, event_id)
+    event = envelope.encode(call, event_id)
     size = len(event.value)
     if size > context.rules.max_record_bytes:
         return Rejected(
@@ -285,13 +292,18 @@ def prepare_record(
     return Accepted(index, call.call_id, event_id, event)
 
 
-def prepare_batch(records: Sequence[Any], context: IngestContext) -> BatchOutcome:
-    """``prepare_record`` for each record, one by one, so one bad record never sinks the others."""
+def prepare_batch(records: Sequence[Any], context: IngestContext, *, validated: bool = False) -> BatchOutcome:
+    """``prepare_record`` for each record, one by one, so one bad record never sinks the others; ``validated``:
+    the records are call structs the schema accepted already (:func:`~llmops_ingest.call_structs.decode_v2_body`),
+    and :func:`prepare_call` does the rest."""
     accepted: list[Accepted] = []
     rejected: list[Rejected] = []
     envelope = envelope_of(context)
     for index, raw in enumerate(records):
-        outcome = prepare_record(raw, index, context, envelope=envelope)
+        if validated:
+            outcome = prepare_call(raw, index, context, envelope)
+        else:
+            outcome = prepare_record(raw, index, context, envelope=envelope)
         if isinstance(outcome, Accepted):
             accepted.append(outcome)
         else:
