@@ -6,14 +6,15 @@ timed test: it measures and reports, it never fails on a figure.
 Set-up. A fresh Kafka broker (tmp dir), ``llmops-warehouse`` (embedded chDB in the tmp dir) and ``llmops-ingest``
 start as separate OS processes, as in the end-to-end tests. Two tenants get fresh writer keys: one per phase, so
 the phases' counts never mix. Every request body is generated before the timed loops: a few batches of
-``demo_calls`` records serialised once, then copied with the batch number spliced into every ``call_id`` so each
-call is unique (and so is its event id).
+``demo_calls`` records (in v2's documented shape; ``--shape v1`` sends v1's) serialised once, then copied with the
+batch number spliced into every ``call_id`` so each call is unique (and so is its event id).
 
 Phase A, throughput. For ``--duration`` seconds, ``--concurrency`` async senders POST pre-encoded batches of
 ``--batch`` calls as fast as ingest answers (closed loop), then the benchmark waits until every accepted call is
 queryable; ``--repeat N`` runs phase A N times back to back, each with its own tenant, and reports the run with the
 median end-to-end rate beside a row for each (``make bench-ingest`` runs five). Meanwhile it polls the warehouse's
-count (``GET /v1/metrics/summary``, the per-minute rollup) every 250 ms. Reported: accepted calls/s (HTTP),
+count (``GET /v1/metrics/summary``, the per-minute rollup): every second while the senders run, every 100 ms
+once they stop (``WINDOW_POLL_S``, ``DRAIN_POLL_S``). Reported: accepted calls/s (HTTP),
 end-to-end calls/s (calls queryable / time from the first request to all queryable) and the queryable rate during
 the window (least-squares slope of the polled count).
 
@@ -37,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import math
 import os
@@ -72,6 +72,7 @@ from llmops_kit.auth import generate_key, hash_key
 from llmops_kit.infra import LocalKafkaBroker, free_port
 from llmops_kit.infra.kafka_broker import kafka_version
 from llmops_kit.infra.process import ManagedProcess
+from llmops_schemas.v2.calls import v1_data_as_v2
 from rich.console import Console
 from rich.table import Table
 
@@ -86,6 +87,13 @@ ALL_TIME = {"start": "2000-01-01T00:00:00Z", "end": "2100-01-01T00:00:00Z"}
 TARGET_THROUGHPUT = 15_000.0  # issue 7: the median of 5 runs of 60 s (make bench-ingest)
 TARGET_P95_S = 1.0  # issue 7: request to queryable at 1,000 calls/s
 CALIBRATION_S = 10.0
+WINDOW_POLL_S = 1.0
+"""Phase A's count polls while the senders run: each costs the warehouse about 10 ms of CPU (a rollup query with a
+quantile merge), so polling every 250 ms had the measurement itself add about 3 us to every call it measured; 60
+samples still give the window's slope."""
+DRAIN_POLL_S = 0.1
+"""Phase A's count polls once the senders stop: when the last call became queryable is the end-to-end rate's
+denominator, so it is looked for closely (a few polls, a second or two)."""
 console = Console() if sys.stdout.isatty() else Console(width=160)
 
 
@@ -198,11 +206,13 @@ def slope(samples: Sequence[tuple[float, int]]) -> float:
 # ------------------------------------------------------------------------------------------- workload
 
 
-def batch_bodies(prefix: str, batches: int, size: int) -> list[bytes]:
-    """``batches`` request bodies of ``size`` demo calls each, every call id unique (see the module docstring)."""
+def batch_bodies(prefix: str, batches: int, size: int, shape: str = "v2") -> list[bytes]:
+    """``batches`` request bodies of ``size`` demo calls each, every call id unique (see the module docstring), in
+    ``shape``: v2 (the answer as ``choices``, as docs/ingest.md documents) or v1 (``output``, ``finish_reason``)."""
     slot = ID_SLOT.decode()
+    reshape = v1_data_as_v2 if shape == "v2" else dict
     templates = [
-        json.dumps({"calls": list(demo_calls(size, seed=seed, prefix=f"{prefix}-b{slot}"))}).encode()
+        json.dumps({"calls": [reshape(c) for c in demo_calls(size, seed=seed, prefix=f"{prefix}-b{slot}")]}).encode()
         for seed in range(min(TEMPLATES, batches))
     ]
     return [templates[k % len(templates)].replace(ID_SLOT, b"%06d" % k) for k in range(batches)]
@@ -226,17 +236,28 @@ class Poller:
     interval_s: float
     samples: list[tuple[float, int]] = field(default_factory=list)
     round_trips: list[float] = field(default_factory=list)
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            self._changed.clear()
             asked = time.monotonic()
             count = await stored_count(self.client, self.warehouse, self.tenant)
             answered = time.monotonic()
             if count is not None:
                 self.samples.append((answered, count))
                 self.round_trips.append(answered - asked)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), max(0.0, self.interval_s - (answered - asked)))
+            waits = [asyncio.ensure_future(e.wait()) for e in (stop, self._changed)]
+            await asyncio.wait(
+                waits, timeout=max(0.0, self.interval_s - (answered - asked)), return_when=asyncio.FIRST_COMPLETED
+            )
+            for waiting in waits:
+                waiting.cancel()
+
+    def poll_every(self, interval_s: float) -> None:
+        """Poll every ``interval_s`` from now on (the next poll at once)."""
+        self.interval_s = interval_s
+        self._changed.set()
 
     @property
     def latest(self) -> int:
@@ -331,7 +352,9 @@ async def _sender(
 
 
 def throughput_bodies(tenant: Tenant, args: argparse.Namespace) -> list[bytes]:
-    return batch_bodies(f"tp-{tenant.name}", math.ceil(args.duration * args.max_rate / args.batch), args.batch)
+    return batch_bodies(
+        f"tp-{tenant.name}", math.ceil(args.duration * args.max_rate / args.batch), args.batch, args.shape
+    )
 
 
 async def throughput_phase(
@@ -340,7 +363,7 @@ async def throughput_phase(
     console.print(f"[bold]phase A[/]: {args.duration:g}s of {args.batch}-call batches, {args.concurrency} senders")
     urls = platform_.ingest_urls()
     async with async_client(args.concurrency) as client:
-        poller = Poller(client, platform_.url("warehouse"), tenant, 0.25)
+        poller = Poller(client, platform_.url("warehouse"), tenant, WINDOW_POLL_S)
         stop = asyncio.Event()
         polling = asyncio.create_task(poller.run(stop))
         sends, source = Sends(), iter(bodies)
@@ -349,6 +372,7 @@ async def throughput_phase(
         exhausted = await asyncio.gather(
             *(_sender(client, urls[i % len(urls)], tenant, source, deadline, sends) for i in range(args.concurrency))
         )
+        poller.poll_every(DRAIN_POLL_S)
         last_answer = max(sends.answered, default=start)
         first_sent = min(sends.sent, default=start)
         reached = await poller.wait_for(sends.total_accepted, args.drain_timeout)
@@ -450,7 +474,7 @@ def latency_batch_size(args: argparse.Namespace) -> int:
 
 def latency_bodies(tenant: Tenant, args: argparse.Namespace) -> list[bytes]:
     count = math.ceil(args.latency_duration * 1000 / args.tick_ms)
-    return batch_bodies(f"lat-{tenant.name}", count, latency_batch_size(args))
+    return batch_bodies(f"lat-{tenant.name}", count, latency_batch_size(args), args.shape)
 
 
 async def latency_phase(
@@ -740,6 +764,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add("--repeat", type=_positive, default=1, help="phase A runs back to back (own tenant each); median reported")
     add("--concurrency", type=int, default=4, help="phase A concurrent senders")
     add("--batch", type=int, default=1000, help="phase A calls per request")
+    add("--shape", choices=("v2", "v1"), default="v2", help="the calls' record shape (v1: output, finish_reason)")
     add("--max-rate", type=float, default=30_000.0, help="phase A pre-generates duration x this many calls")
     add("--rate", type=float, default=1000.0, help="phase B calls per second")
     add("--tick-ms", type=int, default=100, help="phase B: one batch every this many ms")

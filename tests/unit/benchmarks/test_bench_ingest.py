@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import bench_ingest as bench
+import httpx
 import pytest
 from bench_ingest import ThroughputResult
 from benchkit import CpuWindow
+from llmops_ingest.call_structs import decode_v2_body
 
 
 def _run(end_to_end: float | None, accepted: int = 1000) -> ThroughputResult:
@@ -60,3 +65,29 @@ def test_a_run_row_splits_its_cpu_by_process_and_warehouse_thread() -> None:
 def test_repeat_must_be_positive(text: str) -> None:
     with pytest.raises(SystemExit):
         bench.parse_args(["--repeat", text])
+
+
+@pytest.mark.parametrize("shape", ["v2", "v1"])
+def test_the_bodies_hold_unique_calls_of_the_chosen_shape(shape: str) -> None:
+    bodies = bench.batch_bodies("t", batches=3, size=4, shape=shape)
+    calls = [call for body in bodies for call in json.loads(body)["calls"]]
+    assert len({call["call_id"] for call in calls}) == 12
+    assert all(("choices" in call) == (shape == "v2") and ("output" in call) == (shape == "v1") for call in calls)
+    # a v2 body is what ingest reads straight into its call structs (docs/adr/0063), a v1 body goes the general way
+    assert all((decode_v2_body(body) is not None) == (shape == "v2") for body in bodies)
+
+
+async def test_the_poller_polls_at_once_when_its_interval_changes() -> None:
+    counts = iter(range(100))
+    transport = httpx.MockTransport(lambda _: httpx.Response(200, json={"items": [{"calls": next(counts)}]}))
+    async with httpx.AsyncClient(transport=transport) as client:
+        poller = bench.Poller(client, "http://warehouse", bench.Tenant("t"), interval_s=3600.0)
+        stop = asyncio.Event()
+        polling = asyncio.create_task(poller.run(stop))
+        while not poller.samples:
+            await asyncio.sleep(0.001)
+        poller.poll_every(0.01)
+        reached = await poller.wait_for(3, timeout_s=30.0)  # hours away at the first interval
+        stop.set()
+        await polling
+    assert reached is not None and poller.latest >= 3
