@@ -4,7 +4,8 @@
 services' own code paths in one process, without HTTP and without competing processes, on ``--calls`` demo
 calls in batches of ``--batch`` (ingest) and ``--insert-batch`` (warehouse), and reports microseconds per call:
 
-ingest   decode the HTTP body (``wire.decode_json`` + ``extract_calls``), ``prepare_batch`` (validation as
+ingest   decode the HTTP body (``--shape`` v2, the default: read straight into the call structs,
+         ``decode_v2_body``; v1: ``wire.decode_json`` + ``extract_calls``), ``prepare_batch`` (validation as
          the derived struct, pydantic for what it refuses; envelope; serialisation for the size check; with
          ``--decoder pydantic``, pydantic validates every record, as it does what the struct refuses), then
          ``publish_encoded`` to a real local broker (batches filled per partition, waits for ``acks=all``), and the
@@ -48,7 +49,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 from llmops_cli.demo import demo_calls
 from llmops_ingest.adapters.redaction import NoopRedactor
-from llmops_ingest.call_structs import derived_call, encode_call_event, struct_of
+from llmops_ingest.call_structs import decode_v2_body, derived_call, encode_call_event, struct_of
 from llmops_ingest.handlers import (
     Accepted,
     IngestContext,
@@ -102,16 +103,22 @@ class Stages:
             self.cpu[name] = self.cpu.get(name, 0.0) + time.thread_time() - start_cpu
 
 
-def bodies(calls: int, batch: int) -> list[bytes]:
-    records = list(demo_calls(calls, seed=3, prefix=f"stages-{time.time_ns()}"))
+def bodies(calls: int, batch: int, shape: str = "v2") -> list[bytes]:
+    """Request bodies of ``batch`` demo calls in ``shape`` (v2, as docs/ingest.md documents them, or v1)."""
+    reshape = v1_data_as_v2 if shape == "v2" else dict
+    records = [reshape(c) for c in demo_calls(calls, seed=3, prefix=f"stages-{time.time_ns()}")]
     return [json.dumps({"calls": records[i : i + batch]}).encode() for i in range(0, calls, batch)]
 
 
 async def ingest_stages(stages: Stages, producer: EventProducer, payloads: list[bytes], decoder: str) -> None:
     for body in payloads:
         with stages.timed("ingest: decode body"):
-            calls = extract_calls(decode_json(body))
+            # as the entrypoint reads a body: a body of valid v2 calls straight into the structs (ADR 0063)
             derived = decoder == "derived" and reads_exactly(body)
+            calls = decode_v2_body(body) if derived else None
+            validated = calls is not None
+            if calls is None:
+                calls = extract_calls(decode_json(body))
         context = IngestContext(
             tenant_id="stages",
             source="/services/ingest",
@@ -120,7 +127,7 @@ async def ingest_stages(stages: Stages, producer: EventProducer, payloads: list[
             derived=derived,
         )
         with stages.timed(f"ingest: prepare_batch ({decoder}: validate+envelope)"):
-            outcome = prepare_batch(calls, context)
+            outcome = prepare_batch(calls, context, validated=validated)
         with stages.timed("ingest: publish_encoded (wall includes the acks)"):
             await producer.publish_encoded([a.event for a in outcome.accepted])
         with stages.timed("ingest: response body"):
@@ -192,7 +199,7 @@ async def run(args: argparse.Namespace, workdir: Path, stages: Stages) -> list[b
             producer._producer._message_accumulator._batch_size = args.max_batch_bytes
         await producer.start()
         try:
-            await ingest_stages(stages, producer, bodies(args.calls, args.batch), args.decoder)
+            await ingest_stages(stages, producer, bodies(args.calls, args.batch, args.shape), args.decoder)
         finally:
             await producer.stop()
         return await fetch_all(broker.bootstrap_servers, args.calls, stages)
@@ -299,6 +306,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=1000, help="calls per HTTP request (ingest)")
+    parser.add_argument("--shape", choices=("v2", "v1"), default="v2", help="the calls' record shape")
     parser.add_argument("--insert-batch", type=int, default=5000, help="events per insert (WAREHOUSE_BATCH_SIZE)")
     parser.add_argument("--linger-ms", type=int, default=5)
     parser.add_argument("--max-batch-bytes", type=int, default=0, help="batch size in bytes (0: the kit's)")
