@@ -3,8 +3,8 @@
 The production wiring (``create_app``: ClickHouse through ``open_clickhouse_store``, the consumer, the query
 limiter) runs in process on the session's chDB engine and broker. One tenant's reader fires 50 concurrent
 full-text searches over its 200,000 calls, over and over, while 10,000 calls of another tenant stream in: the
-consumer's lag, sampled every second, stays under 20,000 records and is 0 within 10 s after the stream ends,
-and the other tenant's summary answers within 1 s throughout. With reads serialised behind the inserts (one
+consumer's lag, sampled every second, stays under 20,000 records and is 0 within 30 s after the stream ends,
+and the other tenant's summary answers within 2.5 s throughout. With reads serialised behind the inserts (one
 thread, one client) it fails.
 """
 
@@ -40,7 +40,10 @@ SEARCHERS = 50
 HISTORY = 200_000
 """Calls the searching tenant has already, about 2 KB of text each: what makes each search expensive."""
 MAX_LAG = 20_000
-DRAIN_S = 10.0
+DRAIN_S = 30.0
+"""Ingestion goes on while the searches run (a stall never drains). The drain took 5-8 s alone and 11-12 s inside
+the whole suite on a slower (AMD EPYC) CI host, where 10 s failed twice: the bound is about a stall, not speed. A
+serialised read path also queues the other tenant's summary behind the searches, which :data:`SUMMARY_S` bounds."""
 SUMMARY_S = 2.5
 """A summary of the other tenant while 50 searches run: a stall queues it behind them (far longer); one answer of
 1.34 s on a CI run was the host, not a stall (the other five took 0.02-0.15 s)."""
