@@ -43,8 +43,9 @@ class EventStore(Protocol):
         Idempotent on ``(tenant_id, event id)``: an event already stored, or repeated within the batch, is
         skipped, so a redelivered event never becomes a second row nor counts twice in the metrics rollup.
         Raises :class:`~llmops_warehouse.models.InvalidEventError` (before writing anything) when an event id
-        is not a UUID. If it raises otherwise, part of the batch may be stored already; retrying the whole
-        batch is safe (the stored events are skipped).
+        is not a UUID. If it raises otherwise (or the process dies in it), part of the batch may be stored
+        already, in the calls and not yet in the rollup; retrying the whole batch is safe: the stored events
+        are skipped, and the rollup counts them once, whichever of the two had them (docs/adr/0064).
         """
         ...
 

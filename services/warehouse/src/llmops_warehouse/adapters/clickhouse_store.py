@@ -21,6 +21,7 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import timedelta
 from typing import Any
 
+from llmops_warehouse.adapters.clickhouse_rollup import restore_rollup
 from llmops_warehouse.adapters.clickhouse_sql import (
     event_columns,
     event_page,
@@ -220,6 +221,9 @@ class ClickHouseEventStore:
                 _on(client), f"{self._db}.calls", "started_at", list(batch),
                 [epoch_ms(min(starts)), epoch_ms(max(starts))],
             )  # fmt: skip
+            if stored:  # a redelivery, or the replay of an insert cut short (docs/adr/0064)
+                replayed = [(tenant, epoch_ms(batch[tenant, uid].data.started_at) // 1000) for tenant, uid in stored]
+                restore_rollup(client, self._db, replayed, _WRITE_SETTINGS)
             fresh = [(key, event) for key, event in batch.items() if key not in stored]
             if not fresh:
                 return 0
