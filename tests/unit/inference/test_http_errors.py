@@ -79,6 +79,10 @@ async def test_a_role_without_inference_invoke_is_403(gw: Harness, keys: dict[st
         (chat(temperature=True), "temperature"),
         (chat(max_tokens=True), "max_tokens"),
         (chat(presence_penalty=False), "presence_penalty"),
+        # Numbers are not JSON booleans either (schemathesis sent `include_usage: 0` and it was accepted).
+        (chat(stream=0), "stream"),
+        (chat(stream=True, stream_options={"include_usage": 0}), "stream_options.include_usage"),
+        (chat(stream=True, stream_options={"include_usage": "true"}), "stream_options.include_usage"),
         ({"model": "gpt-test", "messages": [{"role": "robot", "content": "x"}]}, "messages.0.role"),
         ({"model": "gpt-test", "messages": "hello"}, "messages"),
         (

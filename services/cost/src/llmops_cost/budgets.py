@@ -22,7 +22,7 @@ from llmops_schemas import CloudEvent
 from llmops_schemas.v1 import BudgetConfigured, BudgetScope
 from llmops_schemas.v1.common import Amount, Currency, Name
 from llmops_schemas.v1.cost import BudgetPeriod
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, ValidationError
 
 __all__ = ["BudgetDesk", "BudgetIn", "BudgetView"]
 
@@ -52,7 +52,7 @@ class BudgetIn(BaseModel):
     currency: Currency = Field(description="ISO 4217 code; required")
     thresholds: list[Annotated[float, Field(gt=0, le=1)]] = Field(default=[0.5, 0.8, 1.0], max_length=8)
     action: Literal["alert", "block"] = "alert"
-    enabled: bool = True
+    enabled: StrictBool = True
 
 
 @dataclass

@@ -20,7 +20,7 @@ from llmops_kit.http.problems import ProblemError
 from llmops_kit.kafka.publisher import EventPublisher
 from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.v1 import EvaluatorConfigured
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool
 
 from llmops_evaluation.evaluators import ConfigError, Evaluator, build_evaluator, params_digest
 from llmops_evaluation.judges.checks import JudgeChecks
@@ -46,8 +46,8 @@ class EvaluatorSpec(BaseModel):
     prompt_name: str | None = Field(default=None, min_length=1, max_length=256)
     model: str | None = Field(default=None, min_length=1, max_length=256)
     sampling_rate: float = Field(default=1.0, ge=0, le=1)
-    include_platform: bool = False
-    enabled: bool = True
+    include_platform: StrictBool = False
+    enabled: StrictBool = True
 
 
 class EvaluatorRegistry:

@@ -59,7 +59,7 @@ class StreamOptions(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    include_usage: bool = False
+    include_usage: bool = Field(default=False, strict=True)
 
 
 class GenerationParams(BaseModel):
@@ -77,7 +77,7 @@ class GenerationParams(BaseModel):
     temperature: float | None = Field(default=None, ge=0, le=2, strict=True)
     top_p: float | None = Field(default=None, gt=0, le=1, strict=True)
     n: int | None = Field(default=None, ge=1, strict=True, description="Choices to generate; at most INFERENCE_MAX_N")
-    stream: bool = False
+    stream: bool = Field(default=False, strict=True)
     stream_options: StreamOptions | None = None
     stop: StopText | Annotated[list[StopText], Field(max_length=16)] | None = None
     seed: int | None = Field(default=None, ge=-(2**63), le=INT64_MAX, strict=True)

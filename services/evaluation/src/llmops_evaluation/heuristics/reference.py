@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 from sacrebleu.metrics.bleu import BLEU
 
 from llmops_evaluation.heuristics.base import Answer, Heuristic, Params, Verdict
@@ -74,7 +74,7 @@ def _passes(score: float, threshold: float) -> tuple[bool, str]:
 
 
 class ExactMatchParams(Params):
-    strip: bool = Field(default=True, description="Ignore leading and trailing whitespace")
+    strip: StrictBool = Field(default=True, description="Ignore leading and trailing whitespace")
 
 
 class ExactMatch(ReferenceKind):
@@ -95,7 +95,7 @@ class ExactMatch(ReferenceKind):
 
 
 class NormalizedMatchParams(Params):
-    articles: bool = Field(default=True, description="Drop the English articles a, an, the")
+    articles: StrictBool = Field(default=True, description="Drop the English articles a, an, the")
 
 
 class NormalizedMatch(ReferenceKind):
@@ -116,7 +116,7 @@ class NormalizedMatch(ReferenceKind):
 
 class TokenF1Params(Params):
     min_f1: float = Field(default=0.5, ge=0, le=1, description="Passes at or above this F1")
-    articles: bool = Field(default=True, description="Drop the English articles before counting tokens")
+    articles: StrictBool = Field(default=True, description="Drop the English articles before counting tokens")
 
 
 def token_f1(answer: str, reference: str, *, articles: bool = True) -> tuple[float, float, float]:
@@ -148,7 +148,7 @@ class TokenF1(ReferenceKind):
 
 class RougeLParams(Params):
     min_f: float = Field(default=0.5, ge=0, le=1, description="Passes at or above this F-measure")
-    use_stemmer: bool = Field(default=True, description="Porter-stem English words before matching")
+    use_stemmer: StrictBool = Field(default=True, description="Porter-stem English words before matching")
     max_chars: int = Field(default=2000, ge=100, le=20_000, description="Characters of each text compared")
 
 
@@ -188,7 +188,7 @@ class BleuParams(Params):
     tokenize: Literal["13a", "intl", "zh", "char", "none"] = Field(
         default="13a", description="sacrebleu's tokenizer: 13a (WMT default), intl (Unicode), zh, char"
     )
-    lowercase: bool = False
+    lowercase: StrictBool = False
     max_chars: int = Field(default=20_000, ge=100, le=200_000, description="Characters of each text compared")
 
 

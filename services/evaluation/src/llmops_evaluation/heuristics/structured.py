@@ -10,7 +10,7 @@ from typing import Any
 from jsonschema import SchemaError
 from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
-from pydantic import Field, JsonValue, field_validator
+from pydantic import Field, JsonValue, StrictBool, field_validator
 
 from llmops_evaluation.heuristics.base import Answer, Heuristic, Params, Verdict
 
@@ -56,7 +56,7 @@ class JsonParams(Params):
     json_schema: dict[str, JsonValue] | None = Field(
         default=None, alias="schema", description="A JSON Schema (any draft jsonschema knows) the value must meet"
     )
-    fences: bool = Field(default=True, description="Also accept the JSON inside a Markdown code fence")
+    fences: StrictBool = Field(default=True, description="Also accept the JSON inside a Markdown code fence")
 
     @field_validator("json_schema")
     @classmethod

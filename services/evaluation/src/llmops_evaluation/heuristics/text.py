@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Annotated
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StrictBool, StringConstraints, model_validator
 
 from llmops_evaluation.heuristics.base import Answer, Heuristic, Params, Verdict
 
@@ -96,8 +96,8 @@ class Refusal(Heuristic):
 
 class BannedTermsParams(Params):
     terms: Annotated[list[Term], Field(min_length=1, max_length=512)]
-    case_sensitive: bool = False
-    whole_words: bool = True
+    case_sensitive: StrictBool = False
+    whole_words: StrictBool = True
 
 
 class BannedTerms(Heuristic):

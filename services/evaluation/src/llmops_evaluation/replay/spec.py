@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, StrictBool, model_validator
 
 __all__ = ["EvaluatorChoice", "RangeSpec", "ReplaySpec"]
 
@@ -51,6 +51,6 @@ class ReplaySpec(BaseModel):
     model: str | None = Field(default=None, min_length=1, max_length=256)
     prompt_name: str | None = Field(default=None, min_length=1, max_length=256)
     ranges: Annotated[list[RangeSpec], Field(max_length=1024)] = Field(default_factory=list)
-    include_platform: bool = False
+    include_platform: StrictBool = False
     rate_limit_per_s: float | None = Field(default=None, gt=0, description="Default: the service's")
     batch_size: int | None = Field(default=None, ge=1, le=1000, description="Default: the service's")

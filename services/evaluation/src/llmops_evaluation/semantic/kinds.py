@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from llmops_evaluation.heuristics.base import Answer, Params, Verdict
 from llmops_evaluation.judges.kinds import JudgeInput, Judgment, ModelJudge, ModelKind
@@ -119,8 +119,8 @@ class GroundednessParams(SemanticParams):
         default=DEFAULT_SUPPORT_THRESHOLD, ge=-1, le=1, description="Cosine at which a context sentence supports one"
     )
     min_groundedness: float = Field(default=1.0, ge=0, le=1, description="Passes at or above this supported share")
-    check_numbers: bool = Field(default=True, description="A number absent from the context is unsupported")
-    check_negation: bool = Field(default=True, description="A negation the closest context sentence lacks is too")
+    check_numbers: StrictBool = Field(default=True, description="A number absent from the context is unsupported")
+    check_negation: StrictBool = Field(default=True, description="A negation the closest context sentence lacks is too")
     max_sentences: int = Field(default=32, ge=1, le=64, description="Answer sentences judged (the first ones)")
     max_context_sentences: int = Field(default=256, ge=1, le=256, description="Context sentences compared with")
     max_sentence_chars: int = Field(default=1000, ge=16, le=4000, description="Characters of one sentence embedded")

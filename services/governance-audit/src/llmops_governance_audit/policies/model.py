@@ -9,7 +9,7 @@ from llmops_pii.records import rule_of
 from llmops_schemas.v1.common import MediumText, Name, StrictModel
 from llmops_schemas.v1.governance import RETENTION_DATASETS, PiiRedactionSettings, RetentionSettings
 from llmops_schemas.v2.governance import PolicyPublished, PolicySettings
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, StrictBool, model_validator
 
 __all__ = ["PolicyId", "PolicyList", "PolicySpec"]
 
@@ -22,7 +22,7 @@ class PolicySpec(StrictModel):
 
     name: Name
     description: MediumText | None = None
-    enabled: bool = True
+    enabled: StrictBool = True
     settings: PolicySettings = Field(description="Typed per kind: see llmops.policy.published.v2")
 
     @model_validator(mode="after")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
 
 __all__ = [
@@ -102,7 +102,7 @@ class AnthropicToolResultBlock(_Strict):
     type: Literal["tool_result"]
     tool_use_id: ToolId
     content: str | Annotated[list[AnthropicResultPart], Field(max_length=256)] = ""
-    is_error: bool | None = None
+    is_error: StrictBool | None = None
     cache_control: AnthropicCacheControl | None = None
 
 
@@ -140,7 +140,7 @@ class AnthropicToolSpec(_Strict):
     input_schema: dict[str, Any]
     type: Literal["custom"] | None = None
     cache_control: AnthropicCacheControl | None = None
-    strict: bool | None = None
+    strict: StrictBool | None = None
 
 
 class AnthropicToolChoice(_Strict):
@@ -148,7 +148,7 @@ class AnthropicToolChoice(_Strict):
 
     type: Literal["auto", "any", "tool", "none"]
     name: ToolName | None = None
-    disable_parallel_tool_use: bool | None = None
+    disable_parallel_tool_use: StrictBool | None = None
 
 
 class AnthropicOutputFormat(_Strict):
@@ -186,7 +186,7 @@ class MessagesRequest(_Strict):
         default=None, description="`format` becomes a strict `json_schema` response_format, `effort` reasoning_effort"
     )
     metadata: AnthropicMetadata | None = Field(default=None, description="`user_id` is recorded as the call's user")
-    stream: bool = False
+    stream: StrictBool = False
     cache_control: AnthropicCacheControl | None = Field(default=None, description="Accepted; no effect on the answer")
     prompt: dict[str, Any] | None = Field(
         default=None, description="Gateway extension: render a registered prompt version (as on chat completions)"
