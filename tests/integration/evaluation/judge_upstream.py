@@ -3,7 +3,8 @@
 * ``app-a`` answers "Your parcel is at the depot."; ``app-b`` (a shadow deployment's copy) answers "No idea.";
 * ``judge`` reads the rendered rubric (the last user message) like the model server's ``judge`` does, by its
   tags: one ``<answer>`` gets ``Score: 4/5`` when it mentions the depot, else ``Score: 2/5``; an answer holding
-  ``GARBAGE`` gets prose without a score, one holding ``HANG`` an answer after a minute; ``<answer_a>`` and
+  ``GARBAGE`` gets prose without a score, one holding ``HANG`` an answer after ``HANG_S`` (past the judge's 3 s
+  timeout; longer only held the module's teardown, which waits for the request, for a minute); ``<answer_a>`` and
   ``<answer_b>`` get ``Preferred: A`` or ``B`` for the one that mentions the depot.
 It counts judge requests, so a test can tell the platform's own judge calls were never judged in turn.
 """
@@ -20,6 +21,8 @@ __all__ = ["create_judge_upstream"]
 
 _TAG = re.compile(r"<(answer|answer_a|answer_b)>(.*?)</\1>", re.DOTALL)
 APP_ANSWERS = {"app-a": "Your parcel is at the depot.", "app-b": "No idea."}
+HANG_S = 10.0
+"""How long the judge takes over an answer holding ``HANG``: well past the 3 s judge timeout the test sets."""
 
 
 def _verdict(rubric: str) -> str:
@@ -43,7 +46,7 @@ def create_judge_upstream() -> FastAPI:
         if body["model"] == "judge":
             app.state.judged += 1
             if "HANG" in last:
-                await asyncio.sleep(60)
+                await asyncio.sleep(HANG_S)
             text = _verdict(last)
         else:
             text = APP_ANSWERS.get(body["model"], "?")
