@@ -17,7 +17,7 @@ import msgspec
 from annotated_types import Ge, GroupedMetadata, Gt, Le, Lt, MaxLen, MinLen
 from pydantic import AwareDatetime, BaseModel, JsonValue
 from pydantic.fields import FieldInfo
-from pydantic.types import AllowInfNan
+from pydantic.types import AllowInfNan, Strict
 
 __all__ = ["Unsupported", "derive"]
 
@@ -275,6 +275,8 @@ def _constraints(metadata: list[Any], where: str) -> tuple[dict[str, Any], str |
         elif isinstance(item, AllowInfNan):
             if not item.allow_inf_nan:
                 out["finite"] = True
+        elif isinstance(item, Strict) and item.strict:
+            pass  # msgspec's decoding is strict already: no 0 for false, no "3" or true for 3
         elif type(item).__name__ == "_PydanticGeneralMetadata":
             settings = {k: v for k, v in vars(item).items() if v is not None}
             if set(settings) - _HARMLESS_GENERAL:

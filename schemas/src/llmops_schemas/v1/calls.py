@@ -29,11 +29,11 @@ class ChatMessage(StrictModel):
 class CallParameters(StrictModel):
     """Sampling parameters of the call; provider-specific ones go in ``extra``."""
 
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(default=None, gt=0, le=1)
-    max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
+    temperature: float | None = Field(strict=True, default=None, ge=0, le=2)
+    top_p: float | None = Field(strict=True, default=None, gt=0, le=1)
+    max_tokens: int | None = Field(strict=True, default=None, ge=1, le=1_000_000)
     stop: Annotated[list[Annotated[str, StringConstraints(max_length=256)]], Field(max_length=16)] | None = None
-    seed: int | None = None
+    seed: int | None = Field(default=None, strict=True)
     extra: Annotated[dict[str, JsonValue], Field(max_length=64)] = Field(default_factory=dict)
 
 

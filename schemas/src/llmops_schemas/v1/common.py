@@ -55,7 +55,7 @@ Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 """An ISO 4217 alphabetic currency code such as ``USD`` or ``EUR``."""
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 """A SHA-256 digest as 64 lower-case hexadecimal digits."""
-Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True)]
 """A share between 0 and 1 inclusive."""
 Score = Annotated[float, Field(ge=-1e12, le=1e12, allow_inf_nan=False)]
 """A finite measurement (JSON has no NaN or infinity, so neither may a payload)."""
@@ -126,5 +126,5 @@ class PromptRef(StrictModel):
     """Which registered prompt version produced a call's messages."""
 
     name: Name
-    version: int = Field(ge=1)
+    version: int = Field(strict=True, ge=1)
     label: Name | None = None

@@ -65,7 +65,7 @@ class RetentionSettings(StrictModel):
 
     kind: Literal["retention"] = "retention"
     dataset: Slug = Field(description="e.g. 'calls', 'evaluations', 'feedback', 'costs', 'audit'")
-    days: int = Field(ge=1, le=36_500)
+    days: int = Field(strict=True, ge=1, le=36_500)
     action: Literal["delete", "anonymize"] = "delete"
     options: Options = Field(default_factory=dict)
 

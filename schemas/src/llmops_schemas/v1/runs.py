@@ -112,7 +112,7 @@ class RunVariant(StrictModel):
     """
 
     prompt_name: Name | None = None
-    prompt_version: int | None = Field(default=None, ge=1, le=2**32 - 1)
+    prompt_version: int | None = Field(strict=True, default=None, ge=1, le=2**32 - 1)
     model: Name | None = None
     input_variable: Slug = Field(default="input", description="The prompt variable an example's input fills")
     parameters: Annotated[dict[str, JsonValue], Field(max_length=32)] = Field(default_factory=dict)

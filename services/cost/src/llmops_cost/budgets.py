@@ -50,7 +50,7 @@ class BudgetIn(BaseModel):
     period: BudgetPeriod
     limit: Amount
     currency: Currency = Field(description="ISO 4217 code; required")
-    thresholds: list[Annotated[float, Field(gt=0, le=1)]] = Field(default=[0.5, 0.8, 1.0], max_length=8)
+    thresholds: list[Annotated[float, Field(strict=True, gt=0, le=1)]] = Field(default=[0.5, 0.8, 1.0], max_length=8)
     action: Literal["alert", "block"] = "alert"
     enabled: StrictBool = True
 

@@ -45,7 +45,7 @@ class EvaluatorSpec(BaseModel):
     app: str = Field(min_length=1, max_length=256)
     prompt_name: str | None = Field(default=None, min_length=1, max_length=256)
     model: str | None = Field(default=None, min_length=1, max_length=256)
-    sampling_rate: float = Field(default=1.0, ge=0, le=1)
+    sampling_rate: float = Field(strict=True, default=1.0, ge=0, le=1)
     include_platform: StrictBool = False
     enabled: StrictBool = True
 

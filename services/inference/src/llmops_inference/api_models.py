@@ -140,7 +140,9 @@ class ChatCompletionRequest(GenerationParams):
     messages: Annotated[list[ChatMessageIn], Field(max_length=1024)] = Field(
         default_factory=list, description="Required unless a prompt extension field renders them"
     )
-    max_completion_tokens: int | None = Field(default=None, ge=1, description="Newer name of max_tokens; wins")
+    max_completion_tokens: int | None = Field(
+        strict=True, default=None, ge=1, description="Newer name of max_tokens; wins"
+    )
     tools: Annotated[list[dict[str, Any]], Field(max_length=128)] | None = Field(
         default=None, description="Function (or custom) tools; each schema checked and bounded"
     )
@@ -202,7 +204,7 @@ class EmbeddingRequest(BaseModel):
     model: ModelName
     input: str | Annotated[list[str], Field(min_length=1, max_length=2048)]
     encoding_format: Literal["float", "base64"] = "float"
-    dimensions: int | None = Field(default=None, ge=1, le=65_536)
+    dimensions: int | None = Field(strict=True, default=None, ge=1, le=65_536)
     user: Annotated[str, StringConstraints(max_length=256)] | None = None
 
     def texts(self) -> list[str]:

@@ -144,7 +144,9 @@ class EstimateIn(BaseModel):
 
     model: Name
     texts: list[Annotated[str, Field(max_length=1_000_000)]] = Field(min_length=1, max_length=100_000)
-    completion_tokens: int = Field(default=0, ge=0, le=1_000_000, description="Expected completion tokens per text")
+    completion_tokens: int = Field(
+        strict=True, default=0, ge=0, le=1_000_000, description="Expected completion tokens per text"
+    )
 
 
 @router.post("/v1/costs/estimate", response_model=Estimate, summary="What a set of prompts would cost on a model")

@@ -84,13 +84,19 @@ class MonitorSpec(BaseModel):
 
     app: str = Field(min_length=1, max_length=256, description="The application the judge serves (alert scope)")
     dataset: _Slug = Field(description="The anchor set: an evaluation dataset of the tenant")
-    dataset_version: int = Field(ge=1, le=2**31 - 1, description="Pinned, so the same items are scored each time")
+    dataset_version: int = Field(
+        strict=True, ge=1, le=2**31 - 1, description="Pinned, so the same items are scored each time"
+    )
     variant: RunVariant = Field(description="What answers the items: a deterministic route keeps the answers fixed")
     judge: RunEvaluator = Field(description="The judge evaluator (kind and parameters), pinned by the monitor")
-    interval_s: int = Field(default=86_400, ge=60, le=30 * 86_400, description="How often the set is re-scored")
-    min_items: int = Field(default=10, ge=5, le=10_000, description="Fewer paired items: no verdict")
-    min_shift: float = Field(default=0.1, ge=0, le=1e12, description="Smallest absolute mean shift called drift")
-    alpha: float = Field(default=0.01, gt=0, lt=0.5, description="The paired test's false-positive rate")
+    interval_s: int = Field(
+        strict=True, default=86_400, ge=60, le=30 * 86_400, description="How often the set is re-scored"
+    )
+    min_items: int = Field(strict=True, default=10, ge=5, le=10_000, description="Fewer paired items: no verdict")
+    min_shift: float = Field(
+        strict=True, default=0.1, ge=0, le=1e12, description="Smallest absolute mean shift called drift"
+    )
+    alpha: float = Field(strict=True, default=0.01, gt=0, lt=0.5, description="The paired test's false-positive rate")
     baseline_run_id: _Slug | None = Field(default=None, description="Pin a completed run (default: the first run)")
 
 

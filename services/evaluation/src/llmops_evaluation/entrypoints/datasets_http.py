@@ -108,8 +108,10 @@ class CallsFilter(BaseModel):
     origin: Literal["application", "platform", "all"] = Field(
         default="application", description="Application traffic only by default"
     )
-    limit: int = Field(default=500, ge=1, le=100_000, description="Most calls taken (newest first)")
-    expected_from_output: bool = Field(default=False, description="Use each call's answer as the expected output")
+    limit: int = Field(strict=True, default=500, ge=1, le=100_000, description="Most calls taken (newest first)")
+    expected_from_output: bool = Field(
+        strict=True, default=False, description="Use each call's answer as the expected output"
+    )
     description: str | None = Field(default=None, max_length=1024)
 
 

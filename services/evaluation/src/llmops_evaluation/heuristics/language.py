@@ -64,12 +64,18 @@ def detect_language(text: str, *, min_letters: int, min_confidence: float, max_c
 
 class LanguageParams(Params):
     min_letters: int = Field(
-        default=6, ge=1, le=1000, description="Letters a text needs before its language is named (else no score)"
+        strict=True,
+        default=6,
+        ge=1,
+        le=1000,
+        description="Letters a text needs before its language is named (else no score)",
     )
     min_confidence: float = Field(
-        default=0.6, ge=0, le=1, description="Lowest probability of the detected language (else no score)"
+        strict=True, default=0.6, ge=0, le=1, description="Lowest probability of the detected language (else no score)"
     )
-    max_chars: int = Field(default=2000, ge=16, le=100_000, description="Characters of each text that are read")
+    max_chars: int = Field(
+        strict=True, default=2000, ge=16, le=100_000, description="Characters of each text that are read"
+    )
 
 
 class Language(Heuristic):

@@ -115,7 +115,7 @@ class NormalizedMatch(ReferenceKind):
 
 
 class TokenF1Params(Params):
-    min_f1: float = Field(default=0.5, ge=0, le=1, description="Passes at or above this F1")
+    min_f1: float = Field(strict=True, default=0.5, ge=0, le=1, description="Passes at or above this F1")
     articles: StrictBool = Field(default=True, description="Drop the English articles before counting tokens")
 
 
@@ -147,9 +147,9 @@ class TokenF1(ReferenceKind):
 
 
 class RougeLParams(Params):
-    min_f: float = Field(default=0.5, ge=0, le=1, description="Passes at or above this F-measure")
+    min_f: float = Field(strict=True, default=0.5, ge=0, le=1, description="Passes at or above this F-measure")
     use_stemmer: StrictBool = Field(default=True, description="Porter-stem English words before matching")
-    max_chars: int = Field(default=2000, ge=100, le=20_000, description="Characters of each text compared")
+    max_chars: int = Field(strict=True, default=2000, ge=100, le=20_000, description="Characters of each text compared")
 
 
 class RougeL(ReferenceKind):
@@ -181,7 +181,9 @@ class RougeL(ReferenceKind):
 
 
 class BleuParams(Params):
-    min_bleu: float = Field(default=20.0, ge=0, le=100, description="Passes at or above this BLEU (0..100)")
+    min_bleu: float = Field(
+        strict=True, default=20.0, ge=0, le=100, description="Passes at or above this BLEU (0..100)"
+    )
     smooth_method: Literal["exp", "floor", "add-k", "none"] = Field(
         default="exp", description="sacrebleu's smoothing for zero n-gram counts (sentence BLEU needs one)"
     )
@@ -189,7 +191,9 @@ class BleuParams(Params):
         default="13a", description="sacrebleu's tokenizer: 13a (WMT default), intl (Unicode), zh, char"
     )
     lowercase: StrictBool = False
-    max_chars: int = Field(default=20_000, ge=100, le=200_000, description="Characters of each text compared")
+    max_chars: int = Field(
+        strict=True, default=20_000, ge=100, le=200_000, description="Characters of each text compared"
+    )
 
 
 class Bleu(ReferenceKind):

@@ -16,8 +16,8 @@ Term = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
 class LengthParams(Params):
-    min_chars: int = Field(default=0, ge=0, le=10_000_000)
-    max_chars: int | None = Field(default=None, ge=0, le=10_000_000)
+    min_chars: int = Field(strict=True, default=0, ge=0, le=10_000_000)
+    max_chars: int | None = Field(strict=True, default=None, ge=0, le=10_000_000)
 
     @model_validator(mode="after")
     def _ordered(self) -> LengthParams:
@@ -69,7 +69,9 @@ class RefusalParams(Params):
     phrases: Annotated[list[Term], Field(max_length=64)] = Field(
         default_factory=list, description="More refusal phrases, matched as literal text"
     )
-    window_chars: int = Field(default=400, ge=1, le=10_000, description="Where to look: the answer's start")
+    window_chars: int = Field(
+        strict=True, default=400, ge=1, le=10_000, description="Where to look: the answer's start"
+    )
 
 
 class Refusal(Heuristic):

@@ -26,7 +26,7 @@ class RubricPrompt(Params):
     """The rubric: a prompt of the gateway's registry, pinned by ``version`` or followed by ``label``."""
 
     name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(strict=True, default=None, ge=1)
     label: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
     @model_validator(mode="after")
@@ -42,8 +42,8 @@ class RubricParams(Params):
     model: str = Field(min_length=1, max_length=256, description="The judge: a model (route) of the gateway")
     prompt: RubricPrompt
     metric: str = Field(default="judge", min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")
-    max_tokens: int = Field(default=256, ge=1, le=4096, description="Most tokens the judge may answer")
-    timeout_s: float = Field(default=30.0, gt=0, le=300, description="Longest wait for the judge's answer")
+    max_tokens: int = Field(strict=True, default=256, ge=1, le=4096, description="Most tokens the judge may answer")
+    timeout_s: float = Field(strict=True, default=30.0, gt=0, le=300, description="Longest wait for the judge's answer")
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,7 @@ class PairwiseParams(RubricParams):
 
     metric: str = Field(default="preference", min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")
     primary_wait_s: float = Field(
-        default=10.0, ge=0, le=120, description="How long to wait for the primary call to be stored"
+        strict=True, default=10.0, ge=0, le=120, description="How long to wait for the primary call to be stored"
     )
 
 

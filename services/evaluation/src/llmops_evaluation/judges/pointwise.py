@@ -25,9 +25,9 @@ _MAX_QUOTED = 200
 class PointwiseParams(RubricParams):
     """A rubric score: the scale the rubric asks for and, optionally, the score that passes."""
 
-    scale_min: float = Field(default=1, ge=0, le=1000)
-    scale_max: float = Field(default=5, ge=0, le=1000)
-    pass_threshold: float | None = Field(default=None, description="Scores at or above it pass")
+    scale_min: float = Field(strict=True, default=1, ge=0, le=1000)
+    scale_max: float = Field(strict=True, default=5, ge=0, le=1000)
+    pass_threshold: float | None = Field(strict=True, default=None, description="Scores at or above it pass")
 
     @model_validator(mode="after")
     def _scale(self) -> PointwiseParams:

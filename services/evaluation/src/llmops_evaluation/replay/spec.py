@@ -26,9 +26,9 @@ class RangeSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    partition: int = Field(ge=0, lt=1024)
-    start: int = Field(default=0, ge=0)
-    end: int | None = Field(default=None, ge=0)
+    partition: int = Field(strict=True, ge=0, lt=1024)
+    start: int = Field(strict=True, default=0, ge=0)
+    end: int | None = Field(strict=True, default=None, ge=0)
 
     @model_validator(mode="after")
     def _ordered(self) -> RangeSpec:
@@ -52,5 +52,5 @@ class ReplaySpec(BaseModel):
     prompt_name: str | None = Field(default=None, min_length=1, max_length=256)
     ranges: Annotated[list[RangeSpec], Field(max_length=1024)] = Field(default_factory=list)
     include_platform: StrictBool = False
-    rate_limit_per_s: float | None = Field(default=None, gt=0, description="Default: the service's")
-    batch_size: int | None = Field(default=None, ge=1, le=1000, description="Default: the service's")
+    rate_limit_per_s: float | None = Field(strict=True, default=None, gt=0, description="Default: the service's")
+    batch_size: int | None = Field(strict=True, default=None, ge=1, le=1000, description="Default: the service's")

@@ -48,7 +48,7 @@ class RunSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     dataset: _Slug
-    dataset_version: int | None = Field(default=None, ge=1, description="Default: the latest version")
+    dataset_version: int | None = Field(strict=True, default=None, ge=1, description="Default: the latest version")
     variant: RunVariant
     evaluators: Annotated[list[_Slug], Field(max_length=16)] = Field(default_factory=list)
     inline: Annotated[list[RunEvaluator], Field(max_length=16)] = Field(default_factory=list)

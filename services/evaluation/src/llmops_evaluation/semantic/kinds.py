@@ -34,7 +34,7 @@ class SemanticParams(Params):
     model: str = Field(
         default=DEFAULT_EMBEDDING_MODEL, min_length=1, max_length=256, description="The gateway's embedding model"
     )
-    timeout_s: float = Field(default=10.0, gt=0, le=120, description="Longest wait for the embeddings")
+    timeout_s: float = Field(strict=True, default=10.0, gt=0, le=120, description="Longest wait for the embeddings")
 
 
 class SemanticKind(ModelKind):
@@ -82,8 +82,8 @@ def _judgment(verdict: Verdict) -> Judgment:
 
 
 class SimilarityParams(SemanticParams):
-    min_similarity: float = Field(default=0.8, ge=-1, le=1, description="Passes at or above this cosine")
-    max_chars: int = Field(default=2000, ge=16, le=20_000, description="Characters of each text embedded")
+    min_similarity: float = Field(strict=True, default=0.8, ge=-1, le=1, description="Passes at or above this cosine")
+    max_chars: int = Field(strict=True, default=2000, ge=16, le=20_000, description="Characters of each text embedded")
 
 
 class Similarity(SemanticKind):
@@ -116,14 +116,26 @@ def _similarity(score: float, params: SimilarityParams, why: str | None) -> Verd
 
 class GroundednessParams(SemanticParams):
     threshold: float = Field(
-        default=DEFAULT_SUPPORT_THRESHOLD, ge=-1, le=1, description="Cosine at which a context sentence supports one"
+        strict=True,
+        default=DEFAULT_SUPPORT_THRESHOLD,
+        ge=-1,
+        le=1,
+        description="Cosine at which a context sentence supports one",
     )
-    min_groundedness: float = Field(default=1.0, ge=0, le=1, description="Passes at or above this supported share")
+    min_groundedness: float = Field(
+        strict=True, default=1.0, ge=0, le=1, description="Passes at or above this supported share"
+    )
     check_numbers: StrictBool = Field(default=True, description="A number absent from the context is unsupported")
     check_negation: StrictBool = Field(default=True, description="A negation the closest context sentence lacks is too")
-    max_sentences: int = Field(default=32, ge=1, le=64, description="Answer sentences judged (the first ones)")
-    max_context_sentences: int = Field(default=256, ge=1, le=256, description="Context sentences compared with")
-    max_sentence_chars: int = Field(default=1000, ge=16, le=4000, description="Characters of one sentence embedded")
+    max_sentences: int = Field(
+        strict=True, default=32, ge=1, le=64, description="Answer sentences judged (the first ones)"
+    )
+    max_context_sentences: int = Field(
+        strict=True, default=256, ge=1, le=256, description="Context sentences compared with"
+    )
+    max_sentence_chars: int = Field(
+        strict=True, default=1000, ge=16, le=4000, description="Characters of one sentence embedded"
+    )
 
 
 class Groundedness(SemanticKind):

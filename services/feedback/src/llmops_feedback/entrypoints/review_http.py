@@ -69,9 +69,9 @@ class QueueIn(_Body):
     source: Slug = Field(description="low_score, negative_feedback, sample, dataset (drift: not yet)")
     params: Annotated[dict[str, JsonValue], Field(max_length=32)] = Field(default_factory=dict)
     labels: Annotated[list[Slug], Field(max_length=64)] = Field(default_factory=list)
-    reviews_per_item: int = Field(default=1, ge=1, le=MAX_REVIEWS_PER_ITEM)
-    lock_ttl_s: int = Field(default=900, ge=10, le=86_400)
-    max_items: int = Field(default=500, ge=1, le=100_000)
+    reviews_per_item: int = Field(strict=True, default=1, ge=1, le=MAX_REVIEWS_PER_ITEM)
+    lock_ttl_s: int = Field(strict=True, default=900, ge=10, le=86_400)
+    max_items: int = Field(strict=True, default=500, ge=1, le=100_000)
 
 
 class ItemRef(_Body):
@@ -91,7 +91,7 @@ class ReviewIn(ItemRef):
 
     verdict: Literal["approve", "reject"] | None = None
     label: Slug | None = None
-    rating: int | None = Field(default=None, ge=1, le=5)
+    rating: int | None = Field(strict=True, default=None, ge=1, le=5)
     correction: CorrectionText | None = None
     comment: MediumText | None = None
 

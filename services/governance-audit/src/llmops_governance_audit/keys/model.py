@@ -22,7 +22,10 @@ class KeyCreate(BaseModel):
     name: str = Field(min_length=1, max_length=256, description="What the key is for (not secret)")
     role: KeyRole = Field(description="One of the fixed roles (docs/governance.md#roles); never `service`")
     expires_in_s: int | None = Field(
-        default=None, ge=60, description="Lifetime in seconds (default and maximum: the service's settings)"
+        strict=True,
+        default=None,
+        ge=60,
+        description="Lifetime in seconds (default and maximum: the service's settings)",
     )
 
 
@@ -31,7 +34,9 @@ class KeyRotate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    grace_s: int | None = Field(default=None, ge=0, description="Grace period (default: the service's setting)")
+    grace_s: int | None = Field(
+        strict=True, default=None, ge=0, description="Grace period (default: the service's setting)"
+    )
 
 
 class KeyView(BaseModel):

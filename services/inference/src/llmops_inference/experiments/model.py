@@ -53,7 +53,7 @@ class ExperimentDraft(BaseModel):
     primary_metric: Name | None = None
     starts_at: AwareDatetime | None = None
     ends_at: AwareDatetime | None = None
-    start: bool = Field(default=True, description="Start at once (status running); false creates a draft")
+    start: bool = Field(strict=True, default=True, description="Start at once (status running); false creates a draft")
 
 
 class ExperimentChange(BaseModel):
@@ -70,7 +70,9 @@ class ExperimentChange(BaseModel):
     status: Literal["running", "paused"] | None = Field(default=None, description="Start or resume, or pause")
     description: MediumText | None = None
     ends_at: AwareDatetime | None = None
-    expected_version: int | None = Field(default=None, ge=1, description="Refuse (409) if the version is another")
+    expected_version: int | None = Field(
+        strict=True, default=None, ge=1, description="Refuse (409) if the version is another"
+    )
 
     @model_validator(mode="after")
     def _meaningful(self) -> Self:

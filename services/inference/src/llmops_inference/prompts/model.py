@@ -46,6 +46,7 @@ class PromptVersionDraft(BaseModel):
         default_factory=list, description="Labels to move to the new version, e.g. ['staging']"
     )
     version: int | None = Field(
+        strict=True,
         default=None,
         ge=1,
         description=(

@@ -74,7 +74,7 @@ class PromptSelector(BaseModel):
 
     name: Slug
     label: Slug | None = None
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(strict=True, default=None, ge=1)
     variables: Variables = Field(default_factory=dict)
 
     @model_validator(mode="after")

@@ -67,7 +67,7 @@ class LabelMove(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    version: int = Field(ge=1)
+    version: int = Field(strict=True, ge=1)
     reason: MediumText | None = None
 
 
