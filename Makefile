@@ -7,6 +7,9 @@ PYTHON ?= python3
 UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest
+# The tiers without a real component run in parallel worker processes (pytest-xdist); the others share one broker.
+PYTEST_WORKERS ?= 2
+NO_COMPONENT := -m "not integration and not e2e and not slow"
 
 .PHONY: help setup lint format schemas test test-unit test-integration test-e2e test-contract run bench-ingest bench-gateway bench-feedback bench-ab bench-evaluation bench-alerting clean bench-drift
 
@@ -37,13 +40,14 @@ schemas: ## Regenerate the committed JSON Schemas from the models, and docs/asyn
 	$(RUN) python -m llmops_kit.kafka.asyncapi --write
 
 test: lint ## The whole suite: lint, unit, contract, integration (real Kafka + chDB), end to end
-	$(PYTEST) -p no:cacheprovider
+	$(PYTEST) -p no:cacheprovider -n $(PYTEST_WORKERS) $(NO_COMPONENT)
+	$(PYTEST) -p no:cacheprovider -m "integration or e2e or slow"
 
 test-unit: setup ## Unit tests only (fakes, no broker)
-	$(PYTEST) -m "not integration and not e2e and not slow" tests/unit
+	$(PYTEST) -n $(PYTEST_WORKERS) $(NO_COMPONENT) tests/unit
 
 test-contract: setup ## Schema, AsyncAPI, OpenAPI (schemathesis), Helm and compose checks
-	$(PYTEST) tests/contract
+	$(PYTEST) -n $(PYTEST_WORKERS) tests/contract
 
 test-integration: setup ## Against a real Kafka broker and the real ClickHouse engine
 	$(PYTEST) -m integration

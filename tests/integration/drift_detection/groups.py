@@ -9,9 +9,10 @@ takes (resuming from committed offsets).
 
 from __future__ import annotations
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from llmops_schemas.v2 import CallRecorded
 
+from tests.fixtures.kafka import commit_group_offsets
 from tests.integration.warehouse.test_warehouse_consumer import _end_offsets
 
 __all__ = ["start_group_at_the_end"]
@@ -20,11 +21,5 @@ __all__ = ["start_group_at_the_end"]
 async def start_group_at_the_end(bootstrap: str, group: str) -> dict[TopicPartition, int]:
     """Commit ``group``'s offset on every partition of the calls topic at its end; the offsets committed."""
     ends = await _end_offsets(bootstrap, CallRecorded.topic)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign(list(ends))
-        await consumer.commit(ends)
-    finally:
-        await consumer.stop()
+    await commit_group_offsets(bootstrap, group, ends)
     return ends

@@ -31,6 +31,8 @@ from llmops_warehouse.config import WarehouseSettings
 from llmops_warehouse.entrypoints.http import create_app
 from llmops_warehouse.migrations import apply_migrations
 
+from tests.fixtures.kafka import commit_group_offsets
+from tests.integration.warehouse.test_warehouse_consumer import _end_offsets
 from tests.unit.warehouse.call_store_contract import BASE, make_event, new_tenant
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -48,18 +50,6 @@ SUMMARY_S = 2.5
 """A summary of the other tenant while 50 searches run: a stall queues it behind them (far longer); one answer of
 1.34 s on a CI run was the host, not a stall (the other five took 0.02-0.15 s)."""
 TOPIC = CallRecorded.topic
-
-
-async def _commit_at_end(bootstrap: str, group: str, partitions: list[TopicPartition]) -> None:
-    """Start ``group`` at the calls topic's end, so its lag counts this test's records only."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        ends = await consumer.end_offsets(partitions)
-        consumer.assign(partitions)
-        await consumer.commit({tp: offset for tp, offset in ends.items()})
-    finally:
-        await consumer.stop()
 
 
 class Lag:
@@ -113,7 +103,7 @@ async def warehouse(
     partitions = [TopicPartition(TOPIC, p) for p in range(topic_catalog.get(TOPIC).partitions)]
     apply_migrations(chdb_client, database=scratch_database)
     _seed_history(chdb_client, scratch_database, searcher)
-    await _commit_at_end(kafka_bootstrap, group, partitions)
+    await commit_group_offsets(kafka_bootstrap, group, await _end_offsets(kafka_bootstrap, TOPIC))
     app = create_app(settings)
     async with (
         app.router.lifespan_context(app),

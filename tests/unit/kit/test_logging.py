@@ -85,6 +85,7 @@ def test_level_is_honoured(capsys: pytest.CaptureFixture[str]) -> None:
         ("{'password': 'hunter2', 'user': 'bob'}", "hunter2", "'user': 'bob'"),
         ('{"api_key": "abc123def"}', "abc123def", '"api_key"'),
     ],
+    ids=["jwt", "key-bearer", "key-in-text", "password", "PASSWORD", "api_key", "secret", "dict", "json"],
 )
 def test_scrub_removes_credentials(text: str, secret: str, kept: str) -> None:
     scrubbed = scrub(text)
