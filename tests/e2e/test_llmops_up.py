@@ -301,8 +301,8 @@ def test_up_serves_the_cli_stops_on_ctrl_c_and_reuses_its_data_dir(session: Sess
     # no flags at all: the URLs come from the running up's up.json, the key from credentials.json
     table = session.cli("calls", "--limit", "5")
     assert table.returncode == 0, table.stderr
-    # One row per call: its id is a demo record's (demo-<seed>-<n>) or the gateway's (not the model demo-tools).
-    rows = [line for line in table.stdout.splitlines() if re.search(r"│ (demo-\d|chatcmpl-)", line)]
+    # One row per call, each starting with its time: the ids vary (demo-<seed>-<n>, chatcmpl-..., embd-...).
+    rows = [line for line in table.stdout.splitlines() if re.match(r"\s*│ \d{4}-\d\d-\d\d \d\d:\d\d:\d\d │", line)]
     assert len(rows) == 5, table.stdout
     assert "more: repeat with --cursor " in table.stdout
     first_page = json.loads(session.cli("calls", "--limit", "150", "--json").stdout)
