@@ -4,68 +4,42 @@ integer, ``"0.5"`` for a float).
 
 Pydantic's lax mode converts them, so a body the document calls invalid was accepted (schemathesis found
 ``stream_options.include_usage: 0`` answered 200; ``"version": true`` moved a prompt label to version 1). The models
-are found, not listed: every route of every service's app that declares a body, and the bodies a route reads by hand
-(the gateway's OpenAI and Claude bodies, the evaluators' ``params``). Each model's validation schema is walked,
-nested models included, so a lax field added later fails here. Ingest's records, feedback items and dataset
-examples are event contracts read through their own decoders (``llmops_schemas.fastcodec``) and are not walked.
+are found, not listed: every route of every service's app that declares a body (the apps and routes of
+``test_route_matrix``), and the bodies a route reads by hand (the gateway's OpenAI and Claude bodies, the
+evaluators' ``params``). Each model's validation schema is walked, nested models included, so a lax field added
+later fails here. Ingest's records, feedback items and dataset examples are event contracts read through their own
+decoders (``llmops_schemas.fastcodec``) and are not walked.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
-from fastapi.routing import APIRoute
-from llmops_alerting.bootstrap import create_app as alerting_app
-from llmops_cost.bootstrap import create_app as cost_app
-from llmops_drift_detection.bootstrap import create_app as drift_app
-from llmops_evaluation.bootstrap import create_app as evaluation_app
 from llmops_evaluation.heuristics.base import Params
 from llmops_evaluation.registry import EvaluatorSpec
 from llmops_evaluation.replay.spec import ReplaySpec
-from llmops_feedback.bootstrap import create_app as feedback_app
 from llmops_feedback.entrypoints.review_http import QueueIn
-from llmops_governance_audit.bootstrap import create_app as governance_app
 from llmops_inference.anthropic_front.models import MessagesRequest
 from llmops_inference.api_models import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
-from llmops_inference.bootstrap import create_app as inference_app
 from llmops_inference.prompts.router import LabelMove
-from llmops_ingest.bootstrap import create_app as ingest_app
-from llmops_warehouse.entrypoints.http import create_app as warehouse_app
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-APPS: dict[str, Callable[[], FastAPI]] = {
-    "alerting": alerting_app,
-    "cost": cost_app,
-    "drift-detection": drift_app,
-    "evaluation": evaluation_app,
-    "feedback": feedback_app,
-    "governance-audit": governance_app,
-    "inference": inference_app,
-    "ingest": ingest_app,
-    "warehouse": warehouse_app,
-}
+from tests.unit.test_route_matrix import APPS, routes
+
 READ_BY_HAND: list[type[BaseModel]] = [ChatCompletionRequest, CompletionRequest, EmbeddingRequest, MessagesRequest]
-_WRAPPERS = ("default", "nullable", "function-after", "function-before", "function-wrap")
-
-
-def _api_routes(routes: list[Any]) -> Iterator[APIRoute]:
-    for route in routes:
-        if isinstance(route, APIRoute):
-            yield route
-        elif hasattr(route, "original_router"):  # an included router, resolved when first matched
-            yield from _api_routes(route.original_router.routes)
 
 
 def _declared_bodies() -> dict[str, Any]:
-    bodies = {}
-    for service, create_app in APPS.items():
-        for route in _api_routes(create_app().routes):
-            if route.body_field is not None:
-                bodies[f"{service} {sorted(route.methods)[0]} {route.path}"] = route.body_field.field_info.annotation
-    return bodies
+    """The body type of every API route of every service (the route matrix's apps and routes)."""
+    return {
+        f"{service} {method} {path}": route.body_field.field_info.annotation
+        for service, factory in APPS.items()
+        for method, path, route in routes(factory(Path("/nonexistent"), None))
+        if route.body_field is not None
+    }
 
 
 def _params() -> list[type[BaseModel]]:
