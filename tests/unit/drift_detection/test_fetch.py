@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -163,3 +164,42 @@ async def test_a_fetch_with_fewer_calls_than_a_chunk_is_filled_from_the_next_fet
 
     assert {tp: [r.offset for r in batch] for tp, batch in records.items()} == {P0: [0, 1], P1: [5]}  # 3: full
     assert generation == drain.consumer.app.consumer_generation_id and len(fetches) == 2
+
+
+async def _drain_once(drain: Drain, fetches: list[tuple[dict[TP, list[Any]], int]], monkeypatch: Any) -> None:
+    """One pass of the real drain loop over ``fetches``: each is what a fetch returns and by how much the
+    consumer generation moved while it waited (a rebalance that ended meanwhile); the fetcher stops after."""
+    fetcher = type("Fetcher", (), {"_stopped": asyncio.Event()})()
+    drain.consumer.app.fold_route = drain.route()  # type: ignore[attr-defined]
+
+    async def fetch(timeout: float) -> tuple[dict[TP, list[Any]], set[TP]]:
+        records, rebalances = fetches.pop(0)
+        drain.consumer.app.consumer_generation_id += rebalances
+        if not fetches:
+            fetcher._stopped.set()
+        return records, {P0, P1, TP(CHANGELOG, 4)}
+
+    monkeypatch.setattr(drain.consumer, "_wait_next_records", fetch)
+    await drain.consumer._drain_messages(fetcher)
+
+
+async def test_a_fetch_that_waited_through_a_rebalance_hands_the_recovery_its_changelog_records(
+    drain: Drain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The flow was stopped when the fetch began; the new assignment's recovery sought the changelog and resumed
+    # it. Dropped as stale, these records would be gone (the position is past them): the recovery never ends.
+    changelog = TP(CHANGELOG, 4)
+    await _drain_once(drain, [({changelog: [_record(changelog, o) for o in (7, 8)]}, 1)], monkeypatch)
+
+    assert drain.delivered == [(CHANGELOG, 4, 7), (CHANGELOG, 4, 8)]
+
+
+async def test_a_rebalance_during_a_further_fetch_keeps_that_fetch_and_drops_what_came_before(
+    drain: Drain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    changelog = TP(CHANGELOG, 4)
+    fetches = [({P0: [_record(P0, 0)]}, 0), ({changelog: [_record(changelog, 2)], P1: [_record(P1, 5)]}, 1)]
+    await _drain_once(drain, fetches, monkeypatch)
+
+    assert drain.delivered == [(CHANGELOG, 4, 2)]
+    assert drain.folded == [[(1, 5)]]  # P0's call, fetched before the rebalance, is read again from its commit

@@ -93,6 +93,24 @@ def test_healthz_is_200() -> None:
     assert response.json() == {"status": "ok"}
 
 
+def test_healthz_is_503_while_the_runtime_reports_something_stuck_and_says_why_only_to_a_key() -> None:
+    reason = "table recovery read nothing for 300 s"
+    state: dict[str, str | None] = {"stuck": reason}
+
+    async def build_runtime(app: FastAPI) -> Runtime:
+        return Runtime(checks={"kafka": check(True)}, liveness=lambda: state["stuck"])
+
+    app = create_service_app(service="svc", title="t", description="d", version="0", build_runtime=build_runtime)
+    app.state.api_keys = KEYS
+    with TestClient(app) as client:
+        keyed, anonymous = client.get("/healthz", headers=KEYED), client.get("/healthz")
+        state["stuck"] = None
+        recovered = client.get("/healthz")
+    assert (keyed.status_code, keyed.json()) == (503, {"status": "stuck", "reason": reason})
+    assert (anonymous.status_code, anonymous.json()) == (503, {"status": "stuck"})
+    assert (recovered.status_code, recovered.json()) == (200, {"status": "ok"})
+
+
 def test_readyz_is_200_when_every_check_passes() -> None:
     with TestClient(make_app(checks={"kafka": check(True), "clickhouse": check(True)})) as client:
         response = client.get("/readyz", headers=KEYED)

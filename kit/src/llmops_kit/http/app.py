@@ -24,11 +24,15 @@ from llmops_kit.http.gc_tuning import THRESHOLDS, tune_after_startup
 from llmops_kit.http.problems import install_problem_handlers
 from llmops_kit.metrics import HTTP_REQUESTS
 
-__all__ = ["Component", "Readiness", "ReadinessCheck", "Runtime", "create_service_app", "serve"]
+__all__ = ["Component", "Liveness", "Readiness", "ReadinessCheck", "Runtime", "create_service_app", "serve"]
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
 Readiness = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
 """A service's own readiness: whether it is ready, and the body ``/readyz`` answers."""
+Liveness = Callable[[], str | None]
+"""A service's own liveness beyond serving HTTP: None while it works, else why it is stuck (``/healthz`` answers
+503, so an orchestrator restarts the process). Only for a state a restart ends; a dependency that is down is
+readiness, and restarting for it would only add restarts to the outage."""
 log = logging.getLogger(__name__)
 
 
@@ -46,11 +50,13 @@ class Runtime:
 
     ``/readyz`` is ready when every check passes; a service whose readiness is something else (the
     gateway: "some model has a healthy upstream", Kafka reported but not deciding) gives ``readiness``.
+    ``/healthz`` is alive while the process serves and ``liveness`` (if any) reports nothing stuck.
     """
 
     components: list[Component] = field(default_factory=list)
     checks: dict[str, ReadinessCheck] = field(default_factory=dict)
     readiness: Readiness | None = None
+    liveness: Liveness | None = None
 
 
 RuntimeFactory = Callable[[FastAPI], Awaitable[Runtime]]
@@ -107,9 +113,19 @@ def _key_source(app: FastAPI) -> list[Component]:
 
 
 def _add_probes(app: FastAPI) -> None:
-    @app.get("/healthz", tags=["operations"], summary="Liveness: the process is serving")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    @app.get(
+        "/healthz",
+        tags=["operations"],
+        summary="Liveness: the process is serving and nothing in it is stuck (the reason with a key)",
+        responses={503: {"description": "Stuck: a restart is what ends it"}},
+    )
+    async def healthz(request: Request) -> JSONResponse:
+        runtime: Runtime | None = getattr(app.state, "runtime", None)
+        stuck = runtime.liveness() if runtime is not None and runtime.liveness is not None else None
+        if stuck is None:
+            return JSONResponse({"status": "ok"})
+        known = await caller(request) is not None
+        return JSONResponse({"status": "stuck", "reason": stuck} if known else {"status": "stuck"}, status_code=503)
 
     @app.get(
         "/readyz", tags=["operations"], summary="Readiness: Kafka and the service's stores answer (details with a key)"

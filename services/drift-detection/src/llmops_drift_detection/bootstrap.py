@@ -64,7 +64,7 @@ async def _kafka_runtime(app: FastAPI, settings: DriftDetectionSettings) -> Runt
     checks = {"kafka": producer.ping, "windows": stream.ready, **judge_checks,
               **install_api_keys(app, load_api_keys(settings))}  # fmt: skip
     setattr(app.state, WINDOWS, stream.open_windows)
-    return Runtime(components=components, checks=checks)
+    return Runtime(components=components, checks=checks, liveness=stream.recovery_watch.stuck)
 
 
 def _gateway(settings: DriftDetectionSettings) -> GatewayClient | None:

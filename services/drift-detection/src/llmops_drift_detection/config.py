@@ -37,6 +37,15 @@ class DriftDetectionSettings(ServiceSettings):
     )
     grace_s: float = Field(default=60.0, ge=0, le=86_400, description="How long a window waits for late calls")
     close_interval_s: float = Field(default=5.0, gt=0, le=3600, description="How often closed windows are checked")
+    recovery_stall_s: float = Field(
+        default=300.0,
+        ge=10,
+        le=86_400,
+        description=(
+            "A table recovery that reads none of its remaining changelog records for this long makes /healthz "
+            "answer 503, so the worker is restarted (docs/adr/0065)"
+        ),
+    )
     max_calls_per_window: int = Field(
         default=2000, ge=10, le=100_000, description="Calls kept per window and scope (later ones are counted only)"
     )

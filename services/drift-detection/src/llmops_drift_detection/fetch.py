@@ -109,10 +109,16 @@ class BatchConsumer(driver.Consumer):
 
     async def _fetch(self, route: FoldRoute | None) -> tuple[dict[TP, list[Record]], set[TP] | None, int]:
         """A fetch, and while it holds calls but fewer than a chunk, more within ``wait_s``: a chunk's fold waits
-        for its embeddings, so full chunks are what keeps that wait off each call. The generation is the one
-        before the first fetch: records fetched across a rebalance are dropped by :meth:`_deliver`."""
-        generation = self.app.consumer_generation_id
+        for its embeddings, so full chunks are what keeps that wait off each call.
+
+        The generation is the one a fetch returned in, as faust's ``getmany`` takes it: a fetch waits while
+        the flow is stopped, so one that began before a rebalance returns what the new assignment reads (the
+        changelogs a recovery sought). Dropping those as stale would leave the recovery waiting for offsets the
+        consumer has moved past. When a rebalance ends during a further fetch, what came before it is dropped
+        (faust seeks every partition on the new assignment) and that fetch's records are the new generation's.
+        """
         fetched, active = await self._wait_next_records(route.wait_s if route else 1.0)
+        generation = self.app.consumer_generation_id
         records = {tp: list(batch) for tp, batch in (fetched or {}).items()}
         if route is None or not any(tp.topic == route.topic for tp in records):
             return records, active, generation
@@ -122,6 +128,8 @@ class BatchConsumer(driver.Consumer):
             if left <= 0 or not self._current(generation):
                 break
             more, active = await self._wait_next_records(left)
+            if self.app.consumer_generation_id != generation:
+                return {tp: list(batch) for tp, batch in (more or {}).items()}, active, self.app.consumer_generation_id
             if not more:
                 break
             for tp, batch in more.items():

@@ -50,6 +50,7 @@ from llmops_drift_detection.entrypoints.http import OpenWindow
 from llmops_drift_detection.features import features, prompt_text, scope_of
 from llmops_drift_detection.fetch import DriftApp, FoldRoute
 from llmops_drift_detection.metrics import CALLS, OPEN_ENTRIES, REPORTS
+from llmops_drift_detection.recovery_watch import RecoveryWatch
 from llmops_drift_detection.references import References
 from llmops_drift_detection.reports import build_report
 from llmops_drift_detection.tables import pop_both
@@ -130,6 +131,10 @@ class DriftStream:
         self.reference_rows = self.app.Table("references", partitions=partitions, changelog_topic=references_log)
         self.entries = WindowEntries(self.windows, settings.max_calls_per_window)
         self.windows.on_recover(self.entries.reindex)
+        self.recovery_watch = RecoveryWatch(
+            lambda: self.app.tables.recovery,  # type: ignore[attr-defined]
+            settings.recovery_stall_s,
+        )
         # subscribed (and co-partitioned with the changelogs) through faust; read in chunks by its consumer
         self.app.topics.add(self.app.topic(CallRecorded.topic, key_serializer="raw", value_serializer="raw"))
         self.app.fold_route = FoldRoute(
@@ -214,6 +219,7 @@ class DriftStream:
     async def _close_forever(self) -> None:
         while True:
             await asyncio.sleep(self.settings.close_interval_s)
+            self.recovery_watch.stuck()  # samples the recovery's progress between probes (and logs a stall once)
             try:
                 if await self.ready():
                     for tp in await self._mender.mend(self.app.consumer):  # a message faust never handed over
