@@ -19,6 +19,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import yaml
 from llmops_kit.auth import ANY_TENANT as SERVICE_TENANT
 from llmops_kit.auth import SERVICE_ROLE, generate_key, hash_key
@@ -161,6 +162,8 @@ class LocalPlatform:
     ports: PlatformPorts = field(default_factory=PlatformPorts)
     broker: LocalKafkaBroker | None = None
     services: list[ManagedProcess] = field(default_factory=list)
+    service_key: str = ""
+    """The platform's service key (set by :meth:`start_services`): liveness probes with it get the reason."""
 
     @property
     def bootstrap_servers(self) -> str:
@@ -191,6 +194,7 @@ class LocalPlatform:
         Evaluation and feedback read history from the warehouse and send platform traffic through the gateway
         with ``service_key`` (their clients connect on first use, so the gateway may start after them).
         """
+        self.service_key = service_key
         platform_clients = {
             "LLMOPS_WAREHOUSE_URL": self.url("warehouse"),
             "LLMOPS_GATEWAY_URL": self.url("inference"),
@@ -302,6 +306,25 @@ class LocalPlatform:
     def ready(process: ManagedProcess) -> bool:
         """One probe of the service's readiness URL (a couple of seconds at most)."""
         return process.is_ready()
+
+    def stuck(self, process: ManagedProcess) -> str | None:
+        """One probe of the service's liveness (``/healthz``, a couple of seconds at most): why it is stuck when it
+        answers 503, else None. No answer is not judged here: a busy service may be slow to answer, and one that
+        died is the supervisor's other case."""
+        if process.name == "model-server":  # Triton's own probes; it reports nothing stuck
+            return None
+        headers = {"Authorization": f"Bearer {self.service_key}"} if self.service_key else {}
+        try:
+            response = httpx.get(f"{self.url(process.name)}/healthz", headers=headers, timeout=2.0)
+        except httpx.HTTPError:
+            return None
+        if response.status_code != 503:
+            return None
+        try:
+            reason = response.json().get("reason")
+        except (ValueError, AttributeError):
+            reason = None
+        return str(reason or "its /healthz answers 503")
 
     @staticmethod
     def ready_timeout_s(process: ManagedProcess) -> float:

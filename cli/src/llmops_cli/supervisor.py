@@ -3,9 +3,12 @@
 The policy (ADR 0012): a service that exits on its own is restarted after ``first_delay_s``, doubling with each
 restart still inside ``window_s`` up to ``max_delay_s``; the restart that would be number ``max_restarts + 1``
 within ``window_s`` is not made: :class:`GaveUp` is raised and `llmops up` stops everything. A restart that
-never gets ready counts as another death. Nothing is lost meanwhile: ingest keeps accepting into Kafka and the
-restarted warehouse resumes from its committed offsets (it commits only after the insert, deduplicated on the
-event id). Kafka is not restarted: its death ends :func:`supervise`, and `llmops up` stops everything.
+never gets ready counts as another death, and so does a running service that reports itself stuck (its
+``/healthz`` answers 503, probed every ``liveness_interval_s``: drift-detection's table recovery that reads
+nothing, ADR 0065): it is killed and restarted like one that died, as an orchestrator's liveness probe would.
+Nothing is lost meanwhile: ingest keeps accepting into Kafka and the restarted warehouse resumes from its
+committed offsets (it commits only after the insert, deduplicated on the event id). Kafka is not restarted: its
+death ends :func:`supervise`, and `llmops up` stops everything.
 
 :class:`Supervisor` never sleeps and reads time only through ``clock``, so the policy is unit-tested with fakes;
 :func:`supervise` is the loop around it that `llmops up` runs.
@@ -45,6 +48,8 @@ class Supervised(Protocol):
     def returncode(self) -> int | None: ...
 
     def alive(self) -> bool: ...
+
+    def kill(self) -> None: ...
 
     def log_tail(self, lines: int = 30) -> str: ...
 
@@ -120,8 +125,12 @@ class Supervisor(Generic[Child]):
     """One readiness probe of a restarted child (never blocks for long: a poll watches every child)."""
     ready_timeout_s: Callable[[Child], float] = lambda child: 60.0
     """How long a restarted child may take to get ready before that counts as another death."""
+    stuck: Callable[[Child], str | None] = lambda child: None
+    """One liveness probe of a running child: why it is stuck (it is killed and restarted), or None."""
+    liveness_interval_s: float = 10.0
     policy: RestartPolicy = field(default_factory=RestartPolicy)
     clock: Callable[[], float] = time.monotonic
+    _next_liveness: dict[str, float] = field(default_factory=dict, init=False)
     _restarts: dict[str, deque[float]] = field(default_factory=dict, init=False)
     _due: dict[str, float] = field(default_factory=dict, init=False)
     _starting: dict[str, float] = field(default_factory=dict, init=False)
@@ -139,7 +148,18 @@ class Supervisor(Generic[Child]):
                 events.append(self._check_started(child))
             elif not child.alive():
                 events.append(self._died(child, describe_exit(child.returncode)))
+            elif (reason := self._stuck(child)) is not None:
+                child.kill()
+                events.append(self._died(child, f"stuck: {reason}; killed"))
         return [event for event in events if event is not None]
+
+    def _stuck(self, child: Child) -> str | None:
+        """The child's liveness, probed at most every ``liveness_interval_s`` (a poll is every half second)."""
+        now = self.clock()
+        if now < self._next_liveness.get(child.name, 0.0):
+            return None
+        self._next_liveness[child.name] = now + self.liveness_interval_s
+        return self.stuck(child)
 
     def _died(self, child: Child, reason: str) -> Died:
         now = self.clock()
@@ -192,6 +212,7 @@ def supervise(
         restart=platform.restart,
         ready=platform.ready,
         ready_timeout_s=platform.ready_timeout_s,
+        stuck=platform.stuck,
         policy=policy,
     )
     while not platform.broker_died():

@@ -22,9 +22,18 @@ class FakeChild:
     fail_next_starts: int = 0
     starts: int = 0
     ready: bool = True
+    stuck: str | None = None
+    probes: int = 0
 
     def alive(self) -> bool:
         return self.returncode is None
+
+    def kill(self) -> None:
+        self.returncode, self.stuck = -9, None
+
+    def liveness(self) -> str | None:
+        self.probes += 1
+        return self.stuck
 
     def log_tail(self, lines: int = 30) -> str:
         return f"{self.name}: last line"
@@ -52,6 +61,8 @@ class Harness:
             restart=self._restart,
             ready=lambda child: child.ready,
             ready_timeout_s=lambda child: 30.0,
+            stuck=lambda child: child.liveness(),
+            liveness_interval_s=10.0,
             policy=POLICY,
             clock=self.clock,
         )
@@ -90,6 +101,21 @@ def test_a_death_is_reported_with_its_cause_and_the_child_restarted_after_the_fi
     assert harness.at(10.5) == []  # not due yet, and not reported twice
     assert harness.at(11) == [Restarted("warehouse", 101)]
     assert (warehouse.starts, ingest.starts) == (1, 0)
+
+
+def test_a_running_child_that_reports_itself_stuck_is_killed_and_restarted_like_a_death() -> None:
+    drift, ingest = FakeChild("drift-detection"), FakeChild("ingest")
+    harness = Harness([drift, ingest])
+    assert harness.at(0) == []
+    drift.stuck = reason = "table recovery has read none of its 7 remaining changelog records for 300 s"
+
+    assert harness.at(5) == []  # probed at most every liveness_interval_s
+    assert harness.at(10) == [
+        Died("drift-detection", f"stuck: {reason}; killed", "drift-detection: last line", 1, 1, 4)
+    ]
+    assert drift.returncode == -9 and harness.at(10.5) == []
+    assert harness.at(11) == [Restarted("drift-detection", 101)]
+    assert (drift.starts, ingest.starts, ingest.probes) == (1, 0, 2)
 
 
 def test_the_delay_doubles_up_to_its_cap() -> None:
@@ -223,6 +249,10 @@ class FakePlatform:
     def ready_timeout_s(child: FakeChild) -> float:
         return 30.0
 
+    @staticmethod
+    def stuck(child: FakeChild) -> str | None:
+        return child.liveness()
+
     def log_tail(self, name: str) -> str:
         return f"{name}: broker log"
 
@@ -246,6 +276,19 @@ def test_the_loop_reports_a_restart_and_rewrites_the_state_then_ends_when_kafka_
     assert "✓ warehouse restarted (pid 101)" in out.getvalue()
     assert "error: Kafka exited; every service depends on it" in out.getvalue()
     assert "kafka: broker log" in out.getvalue()
+
+
+def test_the_loop_says_which_service_was_stuck_and_why() -> None:
+    drift = FakeChild("drift-detection", stuck="table recovery has read none of its 7 remaining records for 300 s")
+    platform, (console, out) = FakePlatform([drift], polls=3), _console()
+
+    supervise(cast(Any, platform), console, on_restart=lambda: None, policy=RestartPolicy(first_delay_s=0))
+
+    assert (
+        "drift-detection died (stuck: table recovery has read none of its 7 remaining records for 300 s; killed)"
+        in out.getvalue()
+    )
+    assert "✓ drift-detection restarted (pid 101)" in out.getvalue()
 
 
 def test_the_loop_gives_up_with_a_clear_message() -> None:
