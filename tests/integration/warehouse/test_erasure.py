@@ -39,7 +39,7 @@ from llmops_warehouse.erasure.subjects import SubjectDigester
 from llmops_warehouse.events import EventQuery
 
 from tests.fixtures.kafka import commit_group_offsets
-from tests.integration.warehouse.test_warehouse_consumer import _end_offsets, _read_from, wait_until
+from tests.integration.warehouse.test_warehouse_consumer import _end_offsets, _ends, _read_from, wait_until
 from tests.unit.warehouse.call_store_contract import BASE, make_event, new_tenant
 
 pytestmark = pytest.mark.integration
@@ -96,11 +96,6 @@ def _eraser(store: ConcurrentEventStore, client: Any, database: str, producer: E
     erasures = ClickHouseErasures(database, inner.writing, inner.read)
     purge = PurgeBound.of(TopicCatalog.load(), MERGE)
     return Eraser(store, erasures, Ledger(SubjectDigester(KEY)), producer, purge)
-
-
-async def _ends(bootstrap: str, topics: list[str]) -> dict[Any, int]:
-    """Each partition's next offset on every one of ``topics``."""
-    return {tp: end for topic in topics for tp, end in (await _end_offsets(bootstrap, topic)).items()}
 
 
 async def _rows(store: ConcurrentEventStore, tenant: str, table: str) -> list[Any]:

@@ -34,12 +34,13 @@ from llmops_kit.kafka.producer import EventProducer
 from llmops_kit.kafka.topics import TopicCatalog
 from llmops_schemas.v2 import CallRecorded
 from llmops_warehouse.config import WarehouseSettings
+from llmops_warehouse.entrypoints.consumer import warehouse_topics
 from llmops_warehouse.entrypoints.http import create_app
 from llmops_warehouse.migrations import apply_migrations
 
 from tests.fixtures.gateway import ServerThread
 from tests.fixtures.kafka import commit_group_offsets
-from tests.integration.warehouse.test_warehouse_consumer import _end_offsets
+from tests.integration.warehouse.test_warehouse_consumer import _ends
 from tests.unit.warehouse.call_store_contract import BASE, make_event, new_tenant
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -115,7 +116,9 @@ async def warehouse(
     partitions = [TopicPartition(TOPIC, p) for p in range(topic_catalog.get(TOPIC).partitions)]
     apply_migrations(chdb_client, database=scratch_database)
     _seed_history(chdb_client, scratch_database, searcher)
-    await commit_group_offsets(kafka_bootstrap, group, await _end_offsets(kafka_bootstrap, TOPIC))
+    # The group consumes every topic the warehouse stores: started at their ends, it reads only what the test sends
+    # (from offset 0 it would first store every earlier test's events, which the calls' lag would wait behind).
+    await commit_group_offsets(kafka_bootstrap, group, await _ends(kafka_bootstrap, warehouse_topics()))
     with ServerThread(create_app(settings)) as server:  # its own thread and loop, served over real HTTP
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
             yield client, keys, group, partitions

@@ -69,6 +69,11 @@ async def _end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
         await consumer.stop()
 
 
+async def _ends(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
+    """Each partition's next offset on every one of ``topics``."""
+    return {tp: end for topic in topics for tp, end in (await _end_offsets(bootstrap, topic)).items()}
+
+
 async def _read_from(
     bootstrap: str, start: dict[TopicPartition, int], timeout_s: float = 5.0
 ) -> list[ConsumerRecord[bytes, bytes]]:
