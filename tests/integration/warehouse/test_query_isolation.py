@@ -1,12 +1,12 @@
 """Reads never stall ingestion: expensive searches run beside the inserts, bounded per key and in time.
 
 The production wiring (``create_app``: ClickHouse through ``open_clickhouse_store``, the consumer, the query
-limiter) runs on the session's chDB engine and broker, served over HTTP from a thread of this process. One
-tenant's reader fires 50 concurrent full-text searches over its 200,000 calls, over and over, from a process
-of its own, while 10,000 calls of another tenant stream in: the consumer's lag, sampled every second, stays
-under 20,000 records and is 0 within 10 s after the stream ends, and the other tenant's summary answers within
-2.5 s throughout. With reads serialised behind the inserts (the reader pool replaced by the writer's one thread) it
-fails: the lag is still 6,500 after 10 s and summaries take 4 s.
+limiter) runs on the session's chDB engine and broker, served over HTTP from a thread of this process, its garbage
+collector tuned as the service's own process tunes it. One tenant's reader fires 50 concurrent full-text searches
+over its 200,000 calls, over and over, from a process of its own, while 10,000 calls of another tenant stream in:
+the consumer's lag, sampled every second, stays under 20,000 records and is 0 within 10 s after the stream ends,
+and the other tenant's summary answers within 1 s throughout. With reads serialised behind the inserts (the reader
+pool replaced by the writer's one thread) it fails: the lag is still 6,500 after 10 s and summaries take 4 s.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import yaml
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from llmops_kit.auth import hash_key
-from llmops_kit.kafka.producer import EventProducer
+from llmops_kit.kafka.producer import EncodedEvent, EventProducer
 from llmops_kit.kafka.topics import TopicCatalog
 from llmops_schemas.v2 import CallRecorded
 from llmops_warehouse.config import WarehouseSettings
@@ -57,11 +57,12 @@ DRAIN_S = 10.0
 the 50 searching clients ran in this process (and took its interpreter from the consumer), it was 5-8 s alone and
 11-12 s inside the whole suite there. A serialised read path also queues the other tenant's summary behind the
 searches, which :data:`SUMMARY_S` bounds."""
-SUMMARY_S = 2.5
-"""A summary of the other tenant while 50 searches run: 4 s and more with a serialised read path (queued behind the
-searches). On that host the issue's 1 s holds for every sample but one: the one taken as the stream starts took
-0.4-1.2 s (four searches keep both cores busy while the consumer takes its first batches; with the stream alone it is
-0.01-0.16 s, with the searches alone 0.01-0.14 s); every later one 0.04-0.43 s."""
+SUMMARY_S = 1.0
+"""A summary of the other tenant while 50 searches run (the issue's bound): 4 s and more with a serialised read path
+(queued behind the searches). 0.05-0.63 s on an AMD EPYC CI host. The process serving the warehouse has its collector
+tuned as the service's own process has (``ServerThread(tuned_gc=True)``): untuned, full collections of the test
+process's heap held the interpreter, and the warehouse's event loop with it, for 0.3-1.3 s (longer inside the whole
+suite), which is what the 1.0-1.5 s summaries seen before measured."""
 TOPIC = CallRecorded.topic
 
 
@@ -119,7 +120,8 @@ async def warehouse(
     # The group consumes every topic the warehouse stores: started at their ends, it reads only what the test sends
     # (from offset 0 it would first store every earlier test's events, which the calls' lag would wait behind).
     await commit_group_offsets(kafka_bootstrap, group, await _ends(kafka_bootstrap, warehouse_topics()))
-    with ServerThread(create_app(settings)) as server:  # its own thread and loop, served over real HTTP
+    # Its own thread and loop, served over real HTTP, the collector tuned as the service's process tunes it.
+    with ServerThread(create_app(settings), tuned_gc=True) as server:
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
             yield client, keys, group, partitions
 
@@ -201,7 +203,12 @@ async def test_searches_never_stall_ingestion(
     lags: list[int] = []
     summaries: list[tuple[int, float]] = []
     now = BASE + timedelta(days=1)
-    calls = [make_event(other, started_at=now + timedelta(milliseconds=i), content="x" * 400) for i in range(STREAM)]
+    # Serialised before the clock starts: the warehouse serves from this process, whose interpreter the encoding
+    # of 10,000 events would otherwise take from it as the stream starts (the platform's producers are elsewhere).
+    calls = [
+        EncodedEvent.of(make_event(other, started_at=now + timedelta(milliseconds=i), content="x" * 400))
+        for i in range(STREAM)
+    ]
     other_headers = {"Authorization": f"Bearer {other_key}"}
     cold = await client.get("/v1/metrics/summary", headers=other_headers)  # before: the bound is about searches
     assert cold.status_code == 200, cold.text
@@ -219,7 +226,7 @@ async def test_searches_never_stall_ingestion(
             sampler = asyncio.create_task(sample())
             try:
                 for i in range(0, STREAM, 500):
-                    await producer.publish_many(calls[i : i + 500])
+                    await producer.publish_encoded(calls[i : i + 500])
                 ended = time.monotonic()
                 while await lag.now() > 0:
                     assert time.monotonic() - ended < DRAIN_S, (
