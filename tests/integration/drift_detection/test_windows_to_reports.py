@@ -26,6 +26,7 @@ from llmops_schemas.v2 import CallRecorded, DriftReported
 from llmops_warehouse.entrypoints.consumer import Router
 from llmops_warehouse.tables import TABLES
 
+from tests.fixtures.clocks import ManualClock
 from tests.integration.drift_detection.groups import start_group_at_the_end
 from tests.integration.warehouse.test_warehouse_consumer import wait_until
 from tests.unit.evaluation.calls import call
@@ -34,14 +35,6 @@ pytestmark = pytest.mark.integration
 
 WINDOW_S = 600.0
 PER_WINDOW = 120
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _calls(tenant: str, start: datetime, slow: float, prefix: str) -> list[Any]:
@@ -99,7 +92,7 @@ async def _dead_letters(bootstrap: str, marker: bytes) -> dict[str, bytes]:
 async def test_a_shifted_window_is_reported_as_drift(kafka_bootstrap: str) -> None:
     tenant = f"t-{uuid.uuid4().hex[:12]}"
     start = datetime.fromtimestamp((datetime.now(UTC).timestamp() // WINDOW_S - 10) * WINDOW_S, UTC)
-    clock = Clock(start.timestamp() + 1)
+    clock = ManualClock(start.timestamp() + 1)
     settings = DriftDetectionSettings(
         kafka_bootstrap_servers=kafka_bootstrap, app_id=f"drift-detection-it-{uuid.uuid4().hex[:8]}", window_s=WINDOW_S,
         grace_s=5, close_interval_s=0.2, min_samples=30,

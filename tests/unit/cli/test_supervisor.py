@@ -11,6 +11,8 @@ from llmops_cli.supervisor import Died, GaveUp, Restarted, RestartPolicy, Superv
 from llmops_kit.infra.process import ProcessError
 from rich.console import Console
 
+from tests.fixtures.clocks import ManualClock
+
 POLICY = RestartPolicy(first_delay_s=1, max_delay_s=8, max_restarts=4, window_s=100)
 
 
@@ -43,17 +45,9 @@ class FakeChild:
 
 
 @dataclass
-class Clock:
-    now: float = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@dataclass
 class Harness:
     children: list[FakeChild]
-    clock: Clock = field(default_factory=Clock)
+    clock: ManualClock = field(default_factory=ManualClock)
 
     def __post_init__(self) -> None:
         self.supervisor = Supervisor(

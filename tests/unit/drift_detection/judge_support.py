@@ -4,7 +4,7 @@ that only moves when the scheduler sleeps (so a day of checks, or a run's whole 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from llmops_drift_detection.judges import JudgeScheduler, JudgeSettings, MonitorRegistry, MonitorSpec, MonitorStore
@@ -14,6 +14,7 @@ from llmops_kit.platform_client import EvaluationClient, PlatformClient
 from llmops_schemas.v1 import JudgeMonitorConfigured
 from llmops_schemas.v2 import DriftReported
 
+from tests.fixtures.clocks import ManualWallClock
 from tests.unit.kit.fake_evaluation import FakeEvaluation
 
 TENANT = "acme"
@@ -22,21 +23,15 @@ JUDGE = {"name": "helpfulness", "kind": "llm_judge",
          "params": {"model": "judge-small", "prompt": {"name": "rubric", "version": 1}}}  # fmt: skip
 
 
-class Clock:
-    """Wall time that moves only when told (or when the scheduler sleeps)."""
+class Clock(ManualWallClock):
+    """Wall time that moves only when told, or when the scheduler sleeps."""
 
     def __init__(self) -> None:
-        self.now = datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
+        super().__init__(datetime(2026, 3, 14, 9, 0, tzinfo=UTC))
 
     async def sleep(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+        self.advance(seconds)
         await asyncio.sleep(0)  # a check under way lets the others (and a test) run, as a real sleep does
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 def spec(**changes: Any) -> MonitorSpec:

@@ -16,15 +16,9 @@ from llmops_drift_detection.kept import PACKED, unpack
 from llmops_drift_detection.metrics import EMBEDDINGS
 from llmops_kit.platform_client import GatewayClient, PlatformClient
 
+from tests.fixtures.clocks import ManualClock
+
 Handler = Callable[[httpx.Request], Any]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _vectors(request: httpx.Request) -> httpx.Response:
@@ -35,7 +29,7 @@ def _vectors(request: httpx.Request) -> httpx.Response:
 
 @asynccontextmanager
 async def _embedder(
-    handle: Handler, clock: Clock | None = None, timeout_s: float = 5.0
+    handle: Handler, clock: ManualClock | None = None, timeout_s: float = 5.0
 ) -> AsyncIterator[PromptEmbedder]:
     """The real gateway client over a mock transport (a fake gateway answering ``handle``)."""
     client = PlatformClient("gateway", "http://gw", "svc-key", transport=httpx.MockTransport(handle), attempts=1)
@@ -43,7 +37,7 @@ async def _embedder(
     try:
         yield PromptEmbedder(
             GatewayClient(client), rate=0.5, model="local-embedder", timeout_s=timeout_s, backoff_s=30,
-            max_chars=100, clock=clock or Clock(),
+            max_chars=100, clock=clock or ManualClock(),
         )  # fmt: skip
     finally:
         await client.stop()
@@ -107,7 +101,7 @@ async def test_a_slow_embedder_costs_one_timeout_then_pauses() -> None:
         await asyncio.Event().wait()  # never answers
         raise AssertionError("unreachable")
 
-    clock, rows = Clock(), [{}, {}]
+    clock, rows = ManualClock(), [{}, {}]
     timeouts, paused = _count("timeout"), _count("paused")
     async with _embedder(slow, clock, timeout_s=0.05) as embedder:
         await embedder.embed([("acme", "a", rows[0])])

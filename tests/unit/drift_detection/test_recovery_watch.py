@@ -17,6 +17,8 @@ from llmops_drift_detection.recovery_watch import RecoveryWatch
 from llmops_drift_detection.stream import DriftStream
 from llmops_kit.kafka.producer import EventProducer
 
+from tests.fixtures.clocks import ManualClock
+
 
 @dataclass
 class FakeRecovery:
@@ -27,31 +29,23 @@ class FakeRecovery:
         return self.left
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def recovery() -> FakeRecovery:
     return FakeRecovery()
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock(1_000.0)
 
 
 @pytest.fixture
-def watch(recovery: FakeRecovery, clock: Clock) -> RecoveryWatch:
+def watch(recovery: FakeRecovery, clock: ManualClock) -> RecoveryWatch:
     return RecoveryWatch(lambda: recovery, stall_s=300, clock=clock)
 
 
 def test_a_recovery_that_reads_nothing_for_the_stall_time_is_stuck_and_logged_once(
-    watch: RecoveryWatch, recovery: FakeRecovery, clock: Clock, caplog: pytest.LogCaptureFixture
+    watch: RecoveryWatch, recovery: FakeRecovery, clock: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     recovery.in_recovery, recovery.left = True, 40
     assert watch.stuck() is None
@@ -66,7 +60,7 @@ def test_a_recovery_that_reads_nothing_for_the_stall_time_is_stuck_and_logged_on
 
 
 def test_a_recovery_that_reads_however_slowly_is_never_stuck(
-    watch: RecoveryWatch, recovery: FakeRecovery, clock: Clock
+    watch: RecoveryWatch, recovery: FakeRecovery, clock: ManualClock
 ) -> None:
     recovery.in_recovery, recovery.left = True, 1_000
     verdicts = []
@@ -79,7 +73,7 @@ def test_a_recovery_that_reads_however_slowly_is_never_stuck(
 
 
 def test_a_worker_out_of_recovery_is_alive_and_a_new_recovery_starts_its_own_clock(
-    watch: RecoveryWatch, recovery: FakeRecovery, clock: Clock
+    watch: RecoveryWatch, recovery: FakeRecovery, clock: ManualClock
 ) -> None:
     recovery.in_recovery, recovery.left = True, 5
     watch.stuck()
@@ -93,7 +87,7 @@ def test_a_worker_out_of_recovery_is_alive_and_a_new_recovery_starts_its_own_clo
     assert watch.stuck() is None
 
 
-def test_nothing_left_to_read_is_never_stuck(watch: RecoveryWatch, recovery: FakeRecovery, clock: Clock) -> None:
+def test_nothing_left_to_read_is_never_stuck(watch: RecoveryWatch, recovery: FakeRecovery, clock: ManualClock) -> None:
     recovery.in_recovery, recovery.left = True, 0
     watch.stuck()
     clock.now += 10_000

@@ -22,6 +22,7 @@ from llmops_schemas.v1 import ReviewItemUpdated, ReviewQueueConfigured
 from llmops_schemas.v2 import AuditRecorded, FeedbackReceived
 from prometheus_client import REGISTRY
 
+from tests.fixtures.clocks import ManualWallClock
 from tests.unit.feedback.history import InMemoryHistory
 from tests.unit.feedback.support import NOW
 
@@ -36,14 +37,6 @@ KEYS = {
 
 def auth(name: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {KEYS[name][0]}"}
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def scores_pass(call_id: str, score: float) -> dict[str, Any]:
@@ -75,13 +68,13 @@ def state() -> ReviewState:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualWallClock:
+    return ManualWallClock(NOW)
 
 
 @pytest.fixture
 async def client(
-    publisher: InMemoryPublisher, history: InMemoryHistory, state: ReviewState, clock: Clock
+    publisher: InMemoryPublisher, history: InMemoryHistory, state: ReviewState, clock: ManualWallClock
 ) -> AsyncIterator[httpx.AsyncClient]:
     keys = ApiKeyStore([ApiKeyRecord(id=n, tenant_id=t, role=r, sha256=hash_key(k)) for n, (k, t, r) in KEYS.items()])
     ports = FeedbackPorts(publisher, keys, clock=clock, review_state=state, history=history)
@@ -143,7 +136,7 @@ async def test_claim_review_and_agreement(client: httpx.AsyncClient, publisher: 
                                                        ("correction", "review-queue")}  # fmt: skip
 
 
-async def test_an_expired_lock_cannot_be_used_to_review(client: httpx.AsyncClient, clock: Clock) -> None:
+async def test_an_expired_lock_cannot_be_used_to_review(client: httpx.AsyncClient, clock: ManualWallClock) -> None:
     await create(client)
     item = (await client.post("/v1/review/queues/low/next", headers=auth("ann"))).json()["item_id"]
     clock.now = NOW + timedelta(seconds=61)

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 from llmops_feedback.adapters import WindowedSubmissionLimit
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.fixtures.clocks import ManualClock
 
 
 def test_a_call_gets_limit_submissions_per_window() -> None:
-    clock = Clock()
+    clock = ManualClock(100.0)
     limit = WindowedSubmissionLimit(2, 60.0, 10, clock=clock)
     assert [limit.admit("acme", "c") for _ in range(2)] == [None, None]
     clock.now += 15
@@ -25,7 +19,7 @@ def test_a_call_gets_limit_submissions_per_window() -> None:
 
 
 def test_it_never_tracks_more_than_max_calls() -> None:
-    clock = Clock()
+    clock = ManualClock(100.0)
     limit = WindowedSubmissionLimit(5, 60.0, 2, clock=clock)
     assert limit.admit("acme", "a") is None
     clock.now += 10

@@ -15,8 +15,9 @@ from llmops_inference.config import InferenceSettings
 from llmops_inference.routing_table import RoutingTable
 from llmops_kit.kafka.publisher import InMemoryPublisher
 
+from tests.fixtures.clocks import ManualClock
 from tests.unit.inference.chain_support import chain_gateway
-from tests.unit.inference.support import KEYS, ROUTES, FakeClock, Harness, key_store, no_sleep
+from tests.unit.inference.support import KEYS, ROUTES, Harness, key_store, no_sleep
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def make_harness(tmp_path: Path) -> Callable[..., Any]:
         table = RoutingTable.model_validate(routes or ROUTES)
         backends = {u.name: FakeBackend(name=u.name) for u in table.upstreams}
         publisher = InMemoryPublisher()
-        clock = FakeClock()
+        clock = ManualClock(1000.0)
         spool_dir = tmp_path / "spool"
         wired = InferencePorts(
             api_keys=key_store(),

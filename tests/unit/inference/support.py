@@ -1,9 +1,9 @@
-"""Shared helpers of the gateway's tests: keys, routes, a fake clock, the harness and assertions.
+"""Shared helpers of the gateway's tests: keys, routes, the harness and assertions.
 
 Two upstreams, ``primary`` and ``secondary`` (both :class:`FakeBackend`), and models:
 ``gpt-test`` (primary, then secondary as fallback), ``solo`` (primary only) and ``triton-only`` (a third
 fake upstream registered as a Triton backend). Retries do not sleep and the breaker/limiter clock is a
-:class:`FakeClock` the tests move.
+:class:`~tests.fixtures.clocks.ManualClock` the tests move.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from llmops_inference.domain import Usage
 from llmops_inference.ports import BudgetDecision, CallContext
 from llmops_kit.auth import ApiKeyRecord, ApiKeyStore, hash_key
 from llmops_kit.kafka.publisher import InMemoryPublisher
+
+from tests.fixtures.clocks import ManualClock
 
 KEYS = {
     "writer": ("llmops_writer_key_for_tenant_acme_0001", "acme", "writer"),
@@ -45,17 +47,6 @@ ROUTES: dict[str, Any] = {
 }
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 async def no_sleep(_: float) -> None:
     return None
 
@@ -68,7 +59,7 @@ class Harness:
     client: httpx.AsyncClient
     publisher: InMemoryPublisher
     backends: dict[str, FakeBackend]
-    clock: FakeClock
+    clock: ManualClock
     spool_dir: Path
 
     @property

@@ -12,15 +12,16 @@ from llmops_inference.resilience import BreakerState, CircuitBreaker, backoff_de
 from llmops_inference.router import Router
 from llmops_inference.routing_table import RoutingTable, RoutingTableError
 
-from tests.unit.inference.support import ROUTES, FakeClock, Harness, chat
+from tests.fixtures.clocks import ManualClock
+from tests.unit.inference.support import ROUTES, Harness, chat
 
 REQUEST = GenerationRequest(kind="chat", params=Params(max_tokens=8), messages=({"role": "user", "content": "hi"},))
 
 
-def make_router(retries: int = 2, threshold: int = 3) -> tuple[Router, dict[str, FakeBackend], FakeClock, list[float]]:
+def make_router(retries: int = 2, threshold: int = 3) -> tuple[Router, dict[str, FakeBackend], list[float]]:
     table = RoutingTable.model_validate(ROUTES)
     backends = {u.name: FakeBackend(name=u.name) for u in table.upstreams}
-    clock = FakeClock()
+    clock = ManualClock(1000.0)
     breakers = {n: CircuitBreaker(n, failure_threshold=threshold, cooldown_s=30, clock=clock) for n in backends}
     slept: list[float] = []
 
@@ -98,7 +99,7 @@ async def test_a_timeout_is_enforced_by_the_router_too() -> None:
 
 
 def test_breaker_opens_after_consecutive_failures_and_half_opens_after_the_cooldown() -> None:
-    clock = FakeClock()
+    clock = ManualClock(1000.0)
     breaker = CircuitBreaker("u", failure_threshold=3, cooldown_s=30, clock=clock)
     for _ in range(2):
         breaker.record_failure()
@@ -122,7 +123,7 @@ def test_breaker_opens_after_consecutive_failures_and_half_opens_after_the_coold
 
 
 def test_a_released_trial_lets_the_next_caller_try() -> None:
-    clock = FakeClock()
+    clock = ManualClock(1000.0)
     breaker = CircuitBreaker("u", failure_threshold=1, cooldown_s=5, clock=clock)
     breaker.record_failure()
     clock.advance(5)

@@ -15,7 +15,8 @@ from llmops_inference.ports import CallContext, ExperimentPlan, Resolved, Shadow
 from llmops_schemas.v1.calls import ExperimentRef
 from llmops_schemas.v1.common import PromptRef
 
-from tests.unit.inference.support import FakeClock, Harness, assert_openai_error, chat
+from tests.fixtures.clocks import ManualClock
+from tests.unit.inference.support import Harness, assert_openai_error, chat
 
 
 class Experiment:
@@ -153,7 +154,7 @@ async def test_metadata_user_and_trace_are_recorded(gw: Harness, auth: dict[str,
 
 
 def test_a_token_reservation_is_settled_to_the_real_usage() -> None:
-    clock = FakeClock()
+    clock = ManualClock(1000.0)
     limiter = RateLimiter(0, 100, clock=clock)
     reservation = limiter.admit("k", 90)
     reservation.settle(10)

@@ -30,6 +30,8 @@ from llmops_schemas import CloudEvent
 from llmops_schemas.v1 import ApiKeyStateChanged
 from llmops_schemas.v2 import AuditRecorded
 
+from tests.fixtures.clocks import ManualClock
+
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 KEY = generate_key()
 
@@ -44,14 +46,6 @@ def state(key_id: str = "k-1", key: str = KEY, **changes: object) -> ApiKeyState
 
 def record(tenant: str, data: ApiKeyStateChanged) -> bytes:
     return CloudEvent.wrap(data, source="/test", tenant_id=tenant).to_json_bytes()
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW.timestamp()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_every_role_is_mapped_and_every_permission_is_granted_to_some_role() -> None:
@@ -72,7 +66,7 @@ def test_keys_of_the_former_roles_keep_their_permissions(legacy: str, role: str)
 
 
 def test_a_key_past_its_expiry_is_refused() -> None:
-    clock = Clock()
+    clock = ManualClock(NOW.timestamp())
     expires = NOW + timedelta(seconds=10)
     entry = ApiKeyRecord(id="k", tenant_id="demo", role="viewer", sha256=hash_key(KEY), expires_at=expires)
     store = ApiKeyStore([entry], clock=clock)
@@ -93,7 +87,7 @@ def test_the_topic_replaces_a_file_key_of_the_same_id_and_revokes_it() -> None:
 
 
 def test_a_rotated_key_is_accepted_until_its_grace_period_ends_and_its_successor_after() -> None:
-    clock, new_key = Clock(), generate_key()
+    clock, new_key = ManualClock(NOW.timestamp()), generate_key()
     store = ApiKeyStore(clock=clock)
     view = KeyStateView(store)
     view.apply_record(b"demo:k-1", record("demo", state()))
