@@ -27,8 +27,9 @@ from llmops_schemas.v2 import EvaluationScored, FeedbackReceived
 from llmops_warehouse.adapters.clickhouse_store import ClickHouseEventStore
 from llmops_warehouse.events import StoredEvent
 
+from tests.fixtures.clocks import ManualClock
 from tests.integration.drift_detection.groups import start_group_at_the_end
-from tests.integration.drift_detection.test_windows_to_reports import PER_WINDOW, WINDOW_S, Clock, _calls, _reports
+from tests.integration.drift_detection.test_windows_to_reports import PER_WINDOW, WINDOW_S, _calls, _reports
 from tests.integration.feedback.conftest import SERVICE_KEY, chdb_client, warehouse_api, warehouse_database
 from tests.integration.warehouse.test_warehouse_consumer import wait_until
 from tests.unit.drift_detection.outcomes_data import scored, thumbs
@@ -70,7 +71,7 @@ async def _two_windows(
     kafka_bootstrap: str, tenant: str, references: References, calls: list[Any], start: datetime
 ) -> list[Any]:
     """The worker folds ``calls`` (two windows from ``start``), then closes both: their reports, oldest first."""
-    clock = Clock(start.timestamp() + 1)
+    clock = ManualClock(start.timestamp() + 1)
     settings = DriftDetectionSettings(
         kafka_bootstrap_servers=kafka_bootstrap, app_id=f"drift-detection-it-{uuid.uuid4().hex[:8]}", window_s=WINDOW_S,
         grace_s=GRACE_S, close_interval_s=0.2, min_samples=30,

@@ -37,10 +37,11 @@ from llmops_kit.platform_client import GatewayClient, PlatformClient, WarehouseR
 from llmops_schemas.v1 import TimeWindow
 from llmops_warehouse.adapters.clickhouse_store import ClickHouseEventStore
 
+from tests.fixtures.clocks import ManualClock
 from tests.fixtures.gateway import serve_gateway
 from tests.integration.drift_detection.groups import start_group_at_the_end
 from tests.integration.drift_detection.test_outcome_features import reader
-from tests.integration.drift_detection.test_windows_to_reports import Clock, _entries, _reports
+from tests.integration.drift_detection.test_windows_to_reports import _entries, _reports
 from tests.integration.feedback.conftest import chdb_client, warehouse_api, warehouse_database
 from tests.integration.model_server.conftest import ModelServer
 from tests.integration.warehouse.test_warehouse_consumer import wait_until
@@ -116,7 +117,7 @@ async def test_a_topic_shift_drifts_the_embeddings_of_the_real_embedder(
     kafka_bootstrap: str, embedder: PromptEmbedder
 ) -> None:
     start = datetime.fromtimestamp((datetime.now(UTC).timestamp() // WINDOW_S - 10) * WINDOW_S, UTC)
-    clock = Clock(start.timestamp() + 1)
+    clock = ManualClock(start.timestamp() + 1)
     settings = DriftDetectionSettings(
         kafka_bootstrap_servers=kafka_bootstrap, app_id=f"drift-detection-it-{uuid.uuid4().hex[:8]}",
         window_s=WINDOW_S, grace_s=5, close_interval_s=0.2, min_samples=30, embedding_sample_rate=RATE,
