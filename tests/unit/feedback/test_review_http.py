@@ -98,8 +98,8 @@ async def test_a_low_score_queue_holds_the_tenants_calls_scored_below_the_thresh
     assert created.status_code == 201, created.text
     assert created.json()["items"] == 3
     items = (await client.get("/v1/review/queues/low/items", headers=auth("reader"))).json()["items"]
-    assert [(i["call_id"], i["reason"]) for i in items] == [
-        ("call-0", "judge relevance 0.1"), ("call-2", "judge relevance 0.3"), ("call-3", "judge relevance 0.2")
+    assert [(i["call_id"], i["reason"], i["position"]) for i in items] == [
+        ("call-0", "judge relevance 0.1", 0), ("call-2", "judge relevance 0.3", 1), ("call-3", "judge relevance 0.2", 2)
     ]  # fmt: skip
     [queue] = publisher.of(ReviewQueueConfigured)
     assert (queue.item_count, queue.reviews_per_item) == (3, 2)
@@ -274,20 +274,19 @@ async def test_warehouse_unavailable_is_a_503_with_retry_after(
 
 
 async def test_the_state_is_rebuilt_from_the_published_records(
-    client: httpx.AsyncClient, publisher: InMemoryPublisher
+    client: httpx.AsyncClient, publisher: InMemoryPublisher, state: ReviewState
 ) -> None:
     await create(client)
     item = (await client.post("/v1/review/queues/low/next", headers=auth("ann"))).json()["item_id"]
     await client.post("/v1/review/queues/low/reviews", json={"item_id": item, "rating": 2}, headers=auth("ann"))
     rebuilt = ReviewState()
-    for topic, view in (
-        (ReviewQueueConfigured.topic, rebuilt.queues_view),
-        (ReviewItemUpdated.topic, rebuilt.items_view),
-    ):
-        for key, value in publisher.records(topic):
-            view.apply_record(key, value)
+    for key, value in publisher.records(ReviewQueueConfigured.topic):
+        rebuilt.queues_view.apply_record(key, value)
+    for key, value in reversed(publisher.records(ReviewItemUpdated.topic)):  # read in another order than written
+        rebuilt.items_view.apply_record(key, value)
     [queue] = rebuilt.queues("acme")
     assert queue.name == "low"
+    assert list(rebuilt.items("acme", "low")) == list(state.items("acme", "low")) == ["call-0", "call-2", "call-3"]
     reviewed = rebuilt.items("acme", "low")[item]
     assert (reviewed.status, reviewed.reviews[0].rating, reviewed.revision) == ("open", 2, 2)
 

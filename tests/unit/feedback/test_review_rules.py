@@ -22,7 +22,7 @@ def queue(**fields: object) -> ReviewQueueConfigured:
 
 
 def item(call_id: str = "call-1") -> ReviewItemUpdated:
-    return rules.enqueue("q", call_id, "random sample", NOW, "admin")
+    return rules.enqueue("q", call_id, "random sample", NOW, "admin", 0)
 
 
 def given(reviewer: str, at: datetime = NOW, **answers: object) -> Review:

@@ -370,6 +370,7 @@ EXAMPLES: dict[type[EventPayload], dict[str, Any]] = {
         "item_id": _CALL,
         "call_id": _CALL,
         "reason": "relevance-judge 0.2",
+        "position": 17,
         "action": "reviewed",
         "actor": "key-reviewer-1",
         "status": "open",

@@ -75,7 +75,8 @@ class ReviewItemUpdated(CompactedPayload):
 
     An item is ``open`` until ``reviews_per_item`` distinct reviewers reviewed it, then ``done``. A reviewer
     claims it to review it: ``locked_by`` holds it until ``locked_until`` (a lock past that time is free).
-    ``assignee``, when set, is the one reviewer who may claim it next.
+    ``assignee``, when set, is the one reviewer who may claim it next. ``position`` orders the queue: a queue's
+    items share one compacted topic of several partitions, so the order records are read in is not the queue's.
     """
 
     event_type: ClassVar[str] = "llmops.review.item_updated.v1"
@@ -85,6 +86,13 @@ class ReviewItemUpdated(CompactedPayload):
     item_id: Identifier = Field(description="The item's id within the queue (the call id)")
     call_id: Identifier = Field(description="The call under review")
     reason: ShortText | None = Field(default=None, description="Why the filter chose it, e.g. 'relevance 0.2'")
+    position: int | None = Field(
+        default=None,
+        ge=0,
+        description="The item's place in its queue, in the order the source picked the items (0 first); items are "
+        "handed out by it. Set when the queue is filled and kept by every later change; absent on items enqueued "
+        "before it existed, which come after the numbered ones",
+    )
     action: ItemAction
     actor: Identifier | None = Field(default=None, description="The API key id that made the change")
     status: ItemStatus

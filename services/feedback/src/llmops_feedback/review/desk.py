@@ -163,7 +163,10 @@ class ReviewDesk:
         self._check_new(tenant, spec)
         picked = await self._pick(tenant, spec)
         now = self.now()
-        items = [rules.enqueue(spec.name, c.call_id, c.reason, now, actor.id) for c in picked.candidates]
+        items = [
+            rules.enqueue(spec.name, c.call_id, c.reason, now, actor.id, position)
+            for position, c in enumerate(picked.candidates)
+        ]
         queue = ReviewQueueConfigured(
             name=spec.name, description=spec.description, source=spec.source, params=spec.params, labels=spec.labels,
             reviews_per_item=spec.reviews_per_item, lock_ttl_s=spec.lock_ttl_s, item_count=len(items), updated_at=now,

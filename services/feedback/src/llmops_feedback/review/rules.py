@@ -38,13 +38,17 @@ def _next(item: ReviewItemUpdated, now: datetime, actor: str, **changes: Any) ->
     return item.model_copy(update={"revision": item.revision + 1, "updated_at": now, "actor": actor, **changes})
 
 
-def enqueue(queue: str, call_id: str, reason: str | None, now: datetime, actor: str) -> ReviewItemUpdated:
-    """A new open item for ``call_id`` (its id is the call id: a call is in a queue at most once)."""
+def enqueue(
+    queue: str, call_id: str, reason: str | None, now: datetime, actor: str, position: int
+) -> ReviewItemUpdated:
+    """A new open item for ``call_id`` (its id is the call id: a call is in a queue at most once), ``position``
+    its place in the source's order (the later changes copy it)."""
     return ReviewItemUpdated(
         queue=queue,
         item_id=call_id,
         call_id=call_id,
         reason=reason,
+        position=position,
         action="enqueued",
         actor=actor,
         status="open",

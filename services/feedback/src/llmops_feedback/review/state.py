@@ -22,12 +22,22 @@ __all__ = ["ItemView", "QueueView", "ReviewState", "materializers"]
 Items = dict[str, ReviewItemUpdated]
 
 
+def _place(item: ReviewItemUpdated) -> tuple[bool, int]:
+    """Where an item stands in its queue: by ``position``; items without one after, in the order they came."""
+    return (item.position is None, item.position or 0)
+
+
 class ReviewState:
-    """Queues per tenant and items per (tenant, queue), in insertion order (the order items are handed out)."""
+    """Queues per tenant and items per (tenant, queue), in the order they are handed out (their ``position``).
+
+    One queue's items are spread over the partitions of ``llmops.review.items`` (keyed per item), so they are
+    read in no particular order; a queue whose items came out of order is sorted once, when it is next read.
+    """
 
     def __init__(self) -> None:
         self._queues: dict[str, dict[str, ReviewQueueConfigured]] = {}
         self._items: dict[tuple[str, str], Items] = {}
+        self._unsorted: set[tuple[str, str]] = set()
         self.queues_view = QueueView(self)
         self.items_view = ItemView(self)
 
@@ -44,12 +54,23 @@ class ReviewState:
     def drop_queue(self, tenant: str, name: str) -> None:
         self._queues.get(tenant, {}).pop(name, None)
         self._items.pop((tenant, name), None)
+        self._unsorted.discard((tenant, name))
 
     def put_item(self, tenant: str, item: ReviewItemUpdated) -> None:
-        items = self._items.setdefault((tenant, item.queue), {})
+        key = (tenant, item.queue)
+        items = self._items.setdefault(key, {})
         held = items.get(item.item_id)
-        if held is None or held.revision <= item.revision:
-            items[item.item_id] = item
+        if held is not None and held.revision > item.revision:
+            return
+        # A new item goes last in the dict and a changed one keeps its slot: the queue needs sorting only when
+        # that is not where its place says it belongs.
+        if held is None:
+            last = next(reversed(items.values()), None)
+            if last is not None and _place(item) < _place(last):
+                self._unsorted.add(key)
+        elif _place(held) != _place(item):
+            self._unsorted.add(key)
+        items[item.item_id] = item
 
     def drop_item(self, tenant: str, queue: str, item_id: str) -> None:
         self._items.get((tenant, queue), {}).pop(item_id, None)
@@ -67,8 +88,15 @@ class ReviewState:
                 yield from list(items.values())
 
     def items(self, tenant: str, queue: str) -> Items:
-        """The queue's items by id (a live view: do not modify)."""
-        return self._items.get((tenant, queue), {})
+        """The queue's items by id, in the order they are handed out (a live view: do not modify)."""
+        key = (tenant, queue)
+        items = self._items.get(key, {})
+        if key in self._unsorted:
+            self._unsorted.discard(key)
+            ordered = sorted(items.values(), key=_place)  # stable: items without a place keep their order
+            items.clear()
+            items.update((i.item_id, i) for i in ordered)
+        return items
 
 
 class QueueView(CompactedStore):
