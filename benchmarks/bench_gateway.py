@@ -192,6 +192,7 @@ class Stack:
     workdir: Path
     targets: Sequence[str]
     profile_dir: Path | None = None
+    gateway_env: dict[str, str] = field(default_factory=dict)
     broker: LocalKafkaBroker | None = None
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
@@ -245,6 +246,7 @@ class Stack:
             "INFERENCE_DEFAULT_APP": "bench",
             "INFERENCE_REQUESTS_PER_MINUTE": "0",  # per-key limits would refuse a benchmark's load
             "INFERENCE_TOKENS_PER_MINUTE": "0",
+            **self.gateway_env,
         }
         self._launch("gateway", argv, port, env, "/readyz")
         self.processes["gateway"].wait_ready(120)
@@ -928,6 +930,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add("--client", choices=("raw", "httpx"), default="raw", help="the load generator's HTTP client")
     add("--quick", action="store_true", help="a short run while developing (6s per target, 2 rounds, 1s warm-up)")
     add("--profile", type=Path, metavar="DIR", help="run the gateway under cProfile, writing DIR/gateway.prof")
+    add("--env", action="append", default=[], metavar="KEY=VALUE", help="extra env for the gateway (repeatable)")
     add("--keep", action="store_true", help="keep the temporary directory (logs, configs)")
     add("--write", type=Path, metavar="PATH", help="rewrite the generated section of this markdown file")
     args = parser.parse_args(argv)
@@ -960,7 +963,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
-    stack = Stack(workdir, targets, args.profile.resolve() if args.profile else None)
+    profile = args.profile.resolve() if args.profile else None
+    stack = Stack(workdir, targets, profile, dict(item.split("=", 1) for item in args.env))
     console.print(f"starting Kafka, the loopback upstream, {', '.join(targets[1:])} in {workdir}")
     try:
         stack.start()
