@@ -63,6 +63,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -890,6 +891,13 @@ def previous_history(path: Path) -> list[str]:
 # ------------------------------------------------------------------------------------------- main
 
 
+def _setting(text: str) -> str:
+    """``KEY=VALUE``, an environment variable for the gateway (``LLMOPS_PII_ENABLED=false``)."""
+    if not re.fullmatch(r"[A-Z][A-Z0-9_]*=.*", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE (an upper-case environment variable)")
+    return text
+
+
 def _concurrencies(text: str) -> list[int]:
     return sorted({int(x) for x in text.split(",") if x.strip()})
 
@@ -930,7 +938,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add("--client", choices=("raw", "httpx"), default="raw", help="the load generator's HTTP client")
     add("--quick", action="store_true", help="a short run while developing (6s per target, 2 rounds, 1s warm-up)")
     add("--profile", type=Path, metavar="DIR", help="run the gateway under cProfile, writing DIR/gateway.prof")
-    add("--env", action="append", default=[], metavar="KEY=VALUE", help="extra env for the gateway (repeatable)")
+    add("--env", type=_setting, action="append", default=[], metavar="KEY=VALUE", help="gateway setting (repeatable)")
     add("--keep", action="store_true", help="keep the temporary directory (logs, configs)")
     add("--write", type=Path, metavar="PATH", help="rewrite the generated section of this markdown file")
     args = parser.parse_args(argv)

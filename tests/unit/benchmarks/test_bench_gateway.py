@@ -150,6 +150,10 @@ def test_knobs_name_only_what_differs_from_the_defaults() -> None:
     assert bench.knobs_of(bench.parse_args([])) == "defaults"
     assert bench.knobs_of(bench.parse_args(["--client", "httpx", "--write", "x.md"])) == "client=httpx"
     assert bench.parse_args(["--targets", "litellm"]).targets == ["direct", "litellm"]
+    pii_off = bench.parse_args(["--env", "LLMOPS_PII_ENABLED=false", "--env", "INFERENCE_RECORD_BATCH=50"])
+    assert bench.knobs_of(pii_off) == "env=LLMOPS_PII_ENABLED=false,INFERENCE_RECORD_BATCH=50"
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--env", "pii off"])
     with pytest.raises(SystemExit):
         bench.parse_args(["--targets", "nginx"])
 
