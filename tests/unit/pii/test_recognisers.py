@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from llmops_pii.detector import find, resolve
 from llmops_pii.findings import Finding
+from llmops_pii.recognisers import national_ids
 
 
 def found(text: str) -> list[tuple[str, str]]:
@@ -91,3 +94,29 @@ def test_overlaps_keep_one_finding_per_region() -> None:
 def test_types_limit_what_is_looked_for() -> None:
     text = "jane@example.com, +44 20 7946 0958"
     assert [f.type for f in find(text, types=["phone"])] == ["phone"]
+
+
+def _whole_text_scan(text: str) -> list[tuple[int, int]]:
+    """The formatted national ids as one pass over the whole text finds them (before the scan near digit pairs)."""
+    return [
+        (m.start(), m.end())
+        for m in national_ids._ONE_PASS.finditer(text)
+        if m.lastgroup and national_ids._FORMATTED[m.lastgroup][1](m.group())
+    ]
+
+
+NATIONAL_ID_PIECES = [
+    "123-45-6789", "12345678Z", "X1234567L", "111.444.777-35", "RSSMRA85T10A562S", "1 85 05 78 006 084 36",
+    "2345 6789 0124", "AB 12 34 56 C", "QQ123456C", "4111", "2024", "-", ".", " ", "  ", "\n", "a", "Z", "ab",
+    "Mr Smith", "ssn", "x7", "99", "0", "é",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_national_ids_scan_only_near_digit_pairs_and_find_what_a_whole_text_scan_finds(seed: int) -> None:
+    pick = random.Random(seed)
+    for _ in range(50):
+        text = "".join(pick.choice(NATIONAL_ID_PIECES) for _ in range(pick.randint(1, 60)))
+        by_keyword = national_ids._after_keywords(text) if national_ids._ANY_KEYWORD.search(text.lower()) else []
+        expected = _whole_text_scan(text) + [(f.start, f.end) for f in by_keyword]
+        assert [(f.start, f.end) for f in national_ids.find(text)] == expected, text
