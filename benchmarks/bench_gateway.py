@@ -63,7 +63,6 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -891,13 +890,6 @@ def previous_history(path: Path) -> list[str]:
 # ------------------------------------------------------------------------------------------- main
 
 
-def _setting(text: str) -> str:
-    """``KEY=VALUE``, an environment variable for the gateway (``LLMOPS_PII_ENABLED=false``)."""
-    if not re.fullmatch(r"[A-Z][A-Z0-9_]*=.*", text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE (an upper-case environment variable)")
-    return text
-
-
 def _concurrencies(text: str) -> list[int]:
     return sorted({int(x) for x in text.split(",") if x.strip()})
 
@@ -938,7 +930,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add("--client", choices=("raw", "httpx"), default="raw", help="the load generator's HTTP client")
     add("--quick", action="store_true", help="a short run while developing (6s per target, 2 rounds, 1s warm-up)")
     add("--profile", type=Path, metavar="DIR", help="run the gateway under cProfile, writing DIR/gateway.prof")
-    add("--env", type=_setting, action="append", default=[], metavar="KEY=VALUE", help="gateway setting (repeatable)")
+    add("--env", type=benchkit.env_setting, action="append", default=[], metavar="KEY=VALUE", help="gateway setting")
     add("--keep", action="store_true", help="keep the temporary directory (logs, configs)")
     add("--write", type=Path, metavar="PATH", help="rewrite the generated section of this markdown file")
     args = parser.parse_args(argv)
@@ -972,7 +964,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
     profile = args.profile.resolve() if args.profile else None
-    stack = Stack(workdir, targets, profile, dict(item.split("=", 1) for item in args.env))
+    stack = Stack(workdir, targets, profile, benchkit.env_of(args.env))
     console.print(f"starting Kafka, the loopback upstream, {', '.join(targets[1:])} in {workdir}")
     try:
         stack.start()

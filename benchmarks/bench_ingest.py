@@ -772,7 +772,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add("--poll-ms", type=int, default=50, help="phase B count poll interval")
     add("--drain-timeout", type=float, default=600.0, help="longest wait for every accepted call to be queryable")
     add("--ingest-processes", type=int, default=1, help="ingest processes (senders spread over them)")
-    add("--env", action="append", default=[], metavar="KEY=VALUE", help="extra env for the services (repeatable)")
+    add(
+        "--env",
+        type=benchkit.env_setting,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra env for the services (repeatable)",
+    )
     add("--profile", type=Path, metavar="DIR", help="run the services under cProfile, writing DIR/<name>.prof")
     add("--keep", action="store_true", help="keep the temporary directory (logs, data)")
     add("--write", type=Path, metavar="PATH", help="rewrite the generated section of this markdown file")
@@ -784,7 +791,7 @@ def knobs_of(args: argparse.Namespace) -> dict[str, str]:
     defaults = vars(parse_args([]))
     ignored = {"env", "write", "keep", "profile", "phase"}
     knobs = {k.replace("_", "-"): str(v) for k, v in vars(args).items() if k not in ignored and v != defaults[k]}
-    knobs.update(dict(item.split("=", 1) for item in args.env))
+    knobs.update(benchkit.env_of(args.env))
     return knobs or {"knobs": "defaults"}
 
 
@@ -909,7 +916,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     platform_ = Platform(
         workdir,
         [*(Tenant(f"bench-a{i}-{run}") for i in range(args.repeat)), Tenant(f"bench-b-{run}")],
-        dict(item.split("=", 1) for item in args.env),
+        benchkit.env_of(args.env),
         args.ingest_processes,
         args.profile.resolve() if args.profile else None,
     )

@@ -6,6 +6,7 @@ Everything here is pure or reads ``/proc``; nothing starts a process.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import datetime as dt
 import hashlib
@@ -13,6 +14,7 @@ import importlib.metadata
 import math
 import os
 import platform
+import re
 import shutil
 import subprocess
 import time
@@ -29,6 +31,8 @@ __all__ = [
     "cpu_seconds_by_group",
     "cpu_seconds_of",
     "cpu_snapshot",
+    "env_of",
+    "env_setting",
     "first_line_value",
     "fmt",
     "git_revision",
@@ -45,6 +49,7 @@ __all__ = [
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
+_SETTING = re.compile(r"[A-Z][A-Z0-9_]*=.*")
 MACHINE = "machine"  # the key of the whole machine's busy seconds in a CPU snapshot
 CLIENT = "benchmark client"  # the key of this process's own CPU seconds
 
@@ -244,3 +249,15 @@ def history_rows(path: Path, begin: str, end: str) -> list[str]:
         return []
     block = text.split(begin, 1)[1].split(end, 1)[0]
     return [line for line in block.splitlines() if line.startswith("| ") and not line.startswith(("| date", "| ---"))]
+
+
+def env_setting(text: str) -> str:
+    """An argparse type for ``--env KEY=VALUE`` (a service setting, ``LLMOPS_PII_ENABLED=false``)."""
+    if not _SETTING.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE (an upper-case environment variable)")
+    return text
+
+
+def env_of(settings: Sequence[str]) -> dict[str, str]:
+    """The environment ``--env`` items give: ``{"KEY": "VALUE"}``."""
+    return dict(item.split("=", 1) for item in settings)

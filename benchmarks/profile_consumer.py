@@ -27,7 +27,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchkit import cpu_seconds_by_thread
+from benchkit import cpu_seconds_by_thread, env_of, env_setting
 from fastapi import FastAPI
 from llmops_kit.http.gc_tuning import THRESHOLDS, tune_after_startup
 from llmops_kit.infra import LocalKafkaBroker
@@ -153,11 +153,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=60_000)
     parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--env", type=env_setting, action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--sample", action="store_true", help="sample the event loop's stack every millisecond")
     args = parser.parse_args()
-    os.environ.update(dict(kv.split("=", 1) for kv in args.env))
+    os.environ.update(env_of(args.env))
     threading.current_thread().name = "main"
     tune_after_startup(_warehouse_gc_thresholds())
     gc.callbacks.append(_time_gc)
