@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from llmops_warehouse.adapters.clickhouse_client import connect
+from clickhouse_connect.driver import rustcodec
+from llmops_warehouse.adapters.clickhouse_client import NativeCodec, connect
 from llmops_warehouse.adapters.clickhouse_sql import event_columns, event_values
 from llmops_warehouse.adapters.clickhouse_store import _CALL_INSERT_SETTINGS, _SEARCH_EXPRESSION, ClickHouseEventStore
 from llmops_warehouse.events import EventQuery, StoredEvent
@@ -46,6 +47,57 @@ class TestClickHouseEventStoreWithReaders(EventStoreContract, CallV2StoreContrac
         return ClickHouseEventStore(
             chdb_client, warehouse_database, reader=lambda: connect(chdb_url), read_settings={"max_execution_time": 30}
         )
+
+
+class TestClickHouseEventStoreOnTheCompiledCodecAlone(EventStoreContract, CallV2StoreContract):
+    """Every insert and read of the contract encoded and decoded by clickhouse-connect's compiled codec with no
+    route to the Python one (``rust_strict`` raises on a type it lacks): the default, ``rust``, would fall back
+    silently and cost the CPU it was chosen to save (docs/adr/0067)."""
+
+    @pytest.fixture
+    def store(self, chdb_url: str, warehouse_database: str) -> ClickHouseEventStore:
+        def strict() -> Any:
+            return connect(chdb_url, native_codec="rust_strict")
+
+        return ClickHouseEventStore(strict(), warehouse_database, reader=strict)
+
+
+class TestClickHouseEventStoreOnThePythonCodec(EventStoreContract, CallV2StoreContract):
+    """``WAREHOUSE_NATIVE_CODEC=python``, the way back should the compiled codec misbehave, keeps the contract."""
+
+    @pytest.fixture
+    def store(self, chdb_url: str, warehouse_database: str) -> ClickHouseEventStore:
+        def python() -> Any:
+            return connect(chdb_url, native_codec="python")
+
+        return ClickHouseEventStore(python(), warehouse_database, reader=python)
+
+
+@pytest.mark.parametrize("codec", ["rust", "rust_strict"])
+def test_an_embedded_client_encodes_its_inserts_with_the_compiled_codec(
+    chdb_url: str, warehouse_database: str, codec: NativeCodec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """clickhouse-connect ignores ``native_codec`` for chDB; ``connect`` gives the client the compiled transform, and
+    the calls' insert goes through it (the contract classes above cannot tell which codec ran)."""
+    if session_backend() is Backend.TESTCONTAINERS:
+        pytest.skip("a server's client takes native_codec from clickhouse-connect itself")
+    built: list[int] = []
+    build_insert = rustcodec._RustNativeTransform.build_insert
+
+    def counting(self: Any, context: Any, *args: Any, **kwargs: Any) -> Any:
+        built.append(len(context.data[0]) if context.column_oriented else len(context.data))
+        return build_insert(self, context, *args, **kwargs)
+
+    monkeypatch.setattr(rustcodec._RustNativeTransform, "build_insert", counting)
+    store = ClickHouseEventStore(connect(chdb_url, native_codec=codec), warehouse_database)
+    tenant = new_tenant()
+    assert store.insert_calls([make_event(tenant, call_id=f"c{i}", started_at=BASE) for i in range(3)]) == 3
+    assert built == [3]
+    assert len(store.list_calls(CallQuery(tenant_id=tenant)).items) == 3
+    monkeypatch.setattr(rustcodec._RustNativeTransform, "build_insert", build_insert)
+    on_python = ClickHouseEventStore(connect(chdb_url, native_codec="python"), warehouse_database)
+    assert on_python.insert_calls([make_event(new_tenant(), started_at=BASE)]) == 1
+    assert built == [3]
 
 
 @pytest.fixture

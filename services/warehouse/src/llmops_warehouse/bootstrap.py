@@ -53,7 +53,7 @@ def open_clickhouse_store(settings: WarehouseSettings, retention: Retention | No
 
     def client() -> object:
         password = settings.clickhouse_password.get_secret_value()
-        return connect(settings.clickhouse_url, settings.clickhouse_user, password)
+        return connect(settings.clickhouse_url, settings.clickhouse_user, password, native_codec=settings.native_codec)
 
     writer = client()
     apply_migrations(writer, database=settings.database)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from llmops_kit.settings import ServiceSettings, fetch_partition_bytes_field
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -31,6 +32,14 @@ class WarehouseSettings(ServiceSettings):
     clickhouse_user: str = Field(default="default", validation_alias=AliasChoices("CLICKHOUSE_USER", "clickhouse_user"))
     clickhouse_password: SecretStr = Field(
         default=SecretStr(""), validation_alias=AliasChoices("CLICKHOUSE_PASSWORD", "clickhouse_password")
+    )
+    native_codec: Literal["python", "rust", "rust_strict"] = Field(
+        default="rust",
+        description=(
+            "How ClickHouse's Native blocks are encoded and decoded: 'rust', clickhouse-connect's compiled codec "
+            "(types it lacks go to the Python one); 'rust_strict', an error instead; 'python', the Python codec "
+            "alone (docs/adr/0067)"
+        ),
     )
     database: str = Field(default="llmops", pattern=r"^[a-z_][a-z0-9_]*$")
     consumer_group: str = "warehouse"

@@ -63,7 +63,7 @@ def retention_restamper(settings: WarehouseSettings, retention: Retention) -> Re
 
     def client() -> Any:
         password = settings.clickhouse_password.get_secret_value()
-        return connect(settings.clickhouse_url, settings.clickhouse_user, password)
+        return connect(settings.clickhouse_url, settings.clickhouse_user, password, native_codec=settings.native_codec)
 
     return Restamper(
         client,
