@@ -71,6 +71,46 @@ async def test_recording_returns_at_once_and_publishes_in_the_background(tmp_pat
     assert rec.spool.pending == 0
 
 
+class CountingPublisher(InMemoryPublisher):
+    """The fake publisher, keeping the size of every batch it was given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[int] = []
+
+    async def publish_many(self, events: Any, *, topic: str | None = None) -> None:
+        events = list(events)
+        self.batches.append(len(events))
+        await super().publish_many(events, topic=topic)
+
+
+async def test_calls_recorded_within_the_linger_are_published_in_one_batch(tmp_path: Path) -> None:
+    """One call at a time (a client at concurrency 1): without the linger each call is a batch of its own."""
+    publisher = CountingPublisher()
+    rec = recorder(publisher, tmp_path, linger_s=0.2)
+    await rec.start()
+    rec.record(event(0))
+    await wait_until(lambda: rec._queue.qsize() == 0)  # the drain holds the first call and lingers
+    for n in range(1, 5):
+        rec.record(event(n))
+        await asyncio.sleep(0)
+    await rec.flush()
+    assert publisher.batches == [5]
+    assert [e.data.call_id for e in publisher.events] == [f"chatcmpl-{n:06d}" for n in range(5)]
+    await rec.stop()
+
+
+async def test_a_call_held_by_the_linger_is_published_at_stop(tmp_path: Path) -> None:
+    publisher = CountingPublisher()
+    rec = recorder(publisher, tmp_path, linger_s=60.0)
+    await rec.start()
+    rec.record(event(7))
+    await wait_until(lambda: rec._queue.qsize() == 0)
+    await rec.stop()
+    assert [e.data.call_id for e in publisher.events] == ["chatcmpl-000007"]
+    assert rec.spool.pending == 0
+
+
 async def test_kafka_down_spools_then_replays_once_back_without_duplicates(tmp_path: Path) -> None:
     publisher = InMemoryPublisher()
     publisher.failure = KafkaConnectionError("broker down")

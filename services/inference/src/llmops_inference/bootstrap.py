@@ -201,6 +201,7 @@ def wire(settings: InferenceSettings, ports: InferencePorts) -> Wiring:
         overflow_events=settings.record_overflow_events,
         overflow_bytes=settings.record_overflow_bytes,
         redact=EventRedactor(ports.pii) if ports.pii is not None else None,
+        linger_s=settings.record_linger_ms / 1000,
     )
     limiter = RateLimiter(settings.requests_per_minute, settings.tokens_per_minute, clock=ports.clock)
     runner = CallRunner(router=router, recorder=recorder, limiter=limiter, budget=ports.budget, policies=ports.policies)

@@ -89,6 +89,15 @@ class InferenceSettings(ServiceSettings):
         default=1024 * 1024 * 1024, ge=1024 * 1024, description="Bytes the spool holds at most (refused above)"
     )
     record_batch: int = Field(default=200, ge=1, le=10_000, description="Most events per publish")
+    record_linger_ms: int = Field(
+        default=20,
+        ge=0,
+        le=1_000,
+        description=(
+            "How long recording waits after a call for more before it redacts and publishes them together (never on "
+            "the request path): one worker-thread hop and one publish per batch instead of per call"
+        ),
+    )
     publish_timeout_s: float = Field(default=10.0, gt=0, description="How long one publish may wait for acks")
     replay_interval_s: float = Field(default=5.0, gt=0, description="How often the spool is retried")
 

@@ -83,8 +83,13 @@ class CallRecorder:
         overflow_events: int = 10_000,
         overflow_bytes: int = 64 * 1024 * 1024,
         redact: Redact | None = None,
+        linger_s: float = 0.0,
     ) -> None:
         self._publisher = publisher
+        self._linger_s = linger_s
+        """How long the drain waits for more events after the first of a batch, unless a batch is already queued:
+        one redaction hop to a worker thread and one publish for the calls of those milliseconds, instead of one
+        per call at low concurrency (each hop costs the event loop thread wake-ups beside the request it serves)."""
         self._redact = redact
         """Applied to every event before it is published or spooled (never on the request path), so neither Kafka
         nor the spool sees what it removes."""
@@ -172,8 +177,10 @@ class CallRecorder:
 
     async def _drain_forever(self) -> None:
         while True:
-            first = await self._queue.get()
-            self._in_flight = [first, *self._take(self._batch_size - 1)]
+            self._in_flight = [await self._queue.get()]  # in flight at once: stop() publishes it if cancelled below
+            if self._linger_s > 0 and self._queue.qsize() < self._batch_size - 1:
+                await asyncio.sleep(self._linger_s)
+            self._in_flight += self._take(self._batch_size - 1)
             RECORD_BUFFER.set(self._queue.qsize())
             await self._publish_or_spool(self._in_flight, "kafka_unavailable")
             for _ in self._in_flight:
