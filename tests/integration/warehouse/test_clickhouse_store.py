@@ -49,28 +49,18 @@ class TestClickHouseEventStoreWithReaders(EventStoreContract, CallV2StoreContrac
         )
 
 
-class TestClickHouseEventStoreOnTheCompiledCodecAlone(EventStoreContract, CallV2StoreContract):
-    """Every insert and read of the contract encoded and decoded by clickhouse-connect's compiled codec with no
-    route to the Python one (``rust_strict`` raises on a type it lacks): the default, ``rust``, would fall back
-    silently and cost the CPU it was chosen to save (docs/adr/0067)."""
+class TestClickHouseEventStoreOnEachCodec(EventStoreContract, CallV2StoreContract):
+    """The contract with every client on one codec. ``rust_strict``: every insert and read encoded and decoded by
+    clickhouse-connect's compiled codec with no route to the Python one (it raises on a type it lacks), where the
+    default, ``rust``, would fall back silently and cost the CPU it was chosen to save (docs/adr/0067). ``python``:
+    ``WAREHOUSE_NATIVE_CODEC=python``, the way back should the compiled codec misbehave."""
 
-    @pytest.fixture
-    def store(self, chdb_url: str, warehouse_database: str) -> ClickHouseEventStore:
-        def strict() -> Any:
-            return connect(chdb_url, native_codec="rust_strict")
+    @pytest.fixture(params=["rust_strict", "python"])
+    def store(self, request: pytest.FixtureRequest, chdb_url: str, warehouse_database: str) -> ClickHouseEventStore:
+        def client() -> Any:
+            return connect(chdb_url, native_codec=request.param)
 
-        return ClickHouseEventStore(strict(), warehouse_database, reader=strict)
-
-
-class TestClickHouseEventStoreOnThePythonCodec(EventStoreContract, CallV2StoreContract):
-    """``WAREHOUSE_NATIVE_CODEC=python``, the way back should the compiled codec misbehave, keeps the contract."""
-
-    @pytest.fixture
-    def store(self, chdb_url: str, warehouse_database: str) -> ClickHouseEventStore:
-        def python() -> Any:
-            return connect(chdb_url, native_codec="python")
-
-        return ClickHouseEventStore(python(), warehouse_database, reader=python)
+        return ClickHouseEventStore(client(), warehouse_database, reader=client)
 
 
 @pytest.mark.parametrize("codec", ["rust", "rust_strict"])
