@@ -78,10 +78,9 @@ class CountingPublisher(InMemoryPublisher):
         super().__init__()
         self.batches: list[int] = []
 
-    async def publish_many(self, events: Any, *, topic: str | None = None) -> None:
-        events = list(events)
+    async def publish_encoded(self, events: Any) -> None:
         self.batches.append(len(events))
-        await super().publish_many(events, topic=topic)
+        await super().publish_encoded(events)
 
 
 async def test_calls_recorded_within_the_linger_are_published_in_one_batch(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""The gateway's recorded calls are redacted before the buffer, Kafka and the spool; the client's answer is not."""
+"""The gateway's recorded calls are redacted before Kafka and the spool, in a thread or a helper process; the
+client's answer is not."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiokafka.errors import KafkaConnectionError
-from llmops_inference.recording.redaction import EventRedactor
+from llmops_inference.recording.redaction import BatchRedaction, InThreadRedaction
+from llmops_inference.recording.redaction_process import ProcessRedaction
 from llmops_kit.kafka.publisher import InMemoryPublisher
 from llmops_pii.policy import PolicyBook
 from prometheus_client import REGISTRY
@@ -16,6 +19,14 @@ from tests.unit.inference.support import chat
 from tests.unit.inference.test_recording import event, recorder, wait_until
 
 PROMPT = "I am Priya Sharma, call me on +44 20 7946 0958"
+
+
+@pytest.fixture(params=["thread", "process"])
+def redaction(request: pytest.FixtureRequest) -> Callable[[PolicyBook], BatchRedaction]:
+    """The recorder's redaction, in a thread of this process or in a helper process (INFERENCE_REDACT_IN)."""
+    if request.param == "thread":
+        return lambda book: InThreadRedaction(book.for_tenant)
+    return lambda book: ProcessRedaction(book.for_tenant)
 
 
 def refused_pii() -> float:
@@ -35,10 +46,10 @@ async def test_the_client_gets_the_answer_and_the_stored_call_is_redacted(
     assert call.output == "Noted, [PERSON]: [PHONE]."
 
 
-async def test_the_spool_holds_only_redacted_events(tmp_path: Path) -> None:
+async def test_the_spool_holds_only_redacted_events(tmp_path: Path, redaction: Any) -> None:
     publisher = InMemoryPublisher()
     publisher.failure = KafkaConnectionError("broker down")
-    rec = recorder(publisher, tmp_path, redact=EventRedactor(PolicyBook()))
+    rec = recorder(publisher, tmp_path, redact=redaction(PolicyBook()))
     await rec.start()
     rec.record(event(1, text=PROMPT))
     await rec.flush()
@@ -51,9 +62,9 @@ async def test_the_spool_holds_only_redacted_events(tmp_path: Path) -> None:
     await rec.stop()
 
 
-async def test_a_blocked_call_is_refused_and_counted_not_recorded(tmp_path: Path) -> None:
+async def test_a_blocked_call_is_refused_and_counted_not_recorded(tmp_path: Path, redaction: Any) -> None:
     publisher = InMemoryPublisher()
-    rec = recorder(publisher, tmp_path, redact=EventRedactor(PolicyBook(tenants={"acme": {"phone": "block"}})))
+    rec = recorder(publisher, tmp_path, redact=redaction(PolicyBook(tenants={"acme": {"phone": "block"}})))
     await rec.start()
     before = refused_pii()
     rec.record(event(1, text=PROMPT))
@@ -64,8 +75,8 @@ async def test_a_blocked_call_is_refused_and_counted_not_recorded(tmp_path: Path
     await rec.stop()
 
 
-async def test_events_spilled_from_a_full_buffer_are_redacted_too(tmp_path: Path) -> None:
-    rec = recorder(InMemoryPublisher(), tmp_path, buffer_size=1, redact=EventRedactor(PolicyBook()))
+async def test_events_spilled_from_a_full_buffer_are_redacted_too(tmp_path: Path, redaction: Any) -> None:
+    rec = recorder(InMemoryPublisher(), tmp_path, buffer_size=1, redact=redaction(PolicyBook()))
     for n in range(3):  # not started: the first fills the buffer, the others spill to the spool
         rec.record(event(n, text=PROMPT))
     await wait_until(lambda: rec.spool.pending == 2)

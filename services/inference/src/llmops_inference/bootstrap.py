@@ -57,7 +57,8 @@ from llmops_inference.policies.enforcer import PolicyEnforcer
 from llmops_inference.ports import Backend, BudgetGuard, PromptResolver, VariantChooser
 from llmops_inference.prompts.rendering import RenderPool
 from llmops_inference.recording.recorder import CallRecorder
-from llmops_inference.recording.redaction import EventRedactor
+from llmops_inference.recording.redaction import BatchRedaction, InThreadRedaction
+from llmops_inference.recording.redaction_process import ProcessRedaction
 from llmops_inference.recording.spool import Spool
 from llmops_inference.resilience import CircuitBreaker
 from llmops_inference.router import Router
@@ -200,7 +201,7 @@ def wire(settings: InferenceSettings, ports: InferencePorts) -> Wiring:
         replay_interval_s=settings.replay_interval_s,
         overflow_events=settings.record_overflow_events,
         overflow_bytes=settings.record_overflow_bytes,
-        redact=EventRedactor(ports.pii) if ports.pii is not None else None,
+        redact=_redaction(settings, ports.pii),
         linger_s=settings.record_linger_ms / 1000,
     )
     limiter = RateLimiter(settings.requests_per_minute, settings.tokens_per_minute, clock=ports.clock)
@@ -234,6 +235,12 @@ def wire(settings: InferenceSettings, ports: InferencePorts) -> Wiring:
         components.append(ports.policies)
     components += [recorder, monitor, _Stops(gateway)]
     return Wiring(gateway, router, recorder, monitor, ports.publisher, components, registries)
+
+
+def _redaction(settings: InferenceSettings, pii: PolicyBook | None) -> BatchRedaction | None:
+    if pii is None:
+        return None
+    return ProcessRedaction(pii.for_tenant) if settings.redact_in == "process" else InThreadRedaction(pii.for_tenant)
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 from llmops_kit.feedback_tokens import FeedbackTokenSettings
 from llmops_kit.settings import ServiceSettings
@@ -95,7 +96,14 @@ class InferenceSettings(ServiceSettings):
         le=1_000,
         description=(
             "How long recording waits after a call for more before it redacts and publishes them together (never on "
-            "the request path): one worker-thread hop and one publish per batch instead of per call"
+            "the request path): one redaction hand-off and one publish per batch instead of per call"
+        ),
+    )
+    redact_in: Literal["process", "thread"] = Field(
+        default="process",
+        description=(
+            "Where recorded calls are redacted (LLMOPS_PII_ENABLED): a helper process of the gateway's own, off the "
+            "interpreter lock that serves requests, or a worker thread of the gateway's process (no helper)"
         ),
     )
     publish_timeout_s: float = Field(default=10.0, gt=0, description="How long one publish may wait for acks")

@@ -17,6 +17,7 @@ __all__ = [
     "EVENTS_UNPUBLISHED",
     "RATE_LIMITED",
     "RECORD_BUFFER",
+    "REDACTION_FALLBACKS",
     "SPOOL_BYTES",
     "SPOOL_PENDING",
     "UPSTREAM_ATTEMPTS",
@@ -56,4 +57,9 @@ EVENTS_REFUSED = Counter(
 )
 EVENTS_LOST = Counter(
     "llmops_inference_events_lost_total", "Call events that could be neither published nor spooled (disk errors)"
+)
+REDACTION_FALLBACKS = Counter(
+    "llmops_inference_redaction_fallbacks_total",
+    "Batches of call events redacted in the gateway's own process because the redaction process failed (it is "
+    "started again for the next batch)",
 )

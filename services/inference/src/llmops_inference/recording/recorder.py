@@ -8,8 +8,9 @@ replay succeeds, new batches are spooled at once instead of each waiting out a t
 the spool every ``replay_interval_s``, oldest segment first, and deletes each once Kafka acknowledged it.
 Event ids are fixed when the event is built, so a replay after a partial publish never makes a duplicate that
 consumers cannot recognise. What cannot even be spooled (a disk error) is logged and counted, never dropped
-silently. With a ``redact`` function (the tenants' PII policies, docs/pii.md), every event is redacted before it
-is published or spooled, in a worker thread off the request path; one a policy blocks is refused and counted.
+silently. With a ``redact`` component (the tenants' PII policies, docs/pii.md), every event is redacted before it
+is published or spooled, off the event loop (:mod:`~llmops_inference.recording.redaction`); one a policy blocks is
+refused and counted.
 
 Memory and disk are bounded: the buffer holds ``buffer_size`` events, the overflow waiting for the spill task at
 most ``overflow_events`` events and ``overflow_bytes`` bytes (kept serialised, so its size is exact), and the
@@ -24,16 +25,16 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
 from typing import Literal
 
-from llmops_kit.kafka.publisher import EventPublisher
+from llmops_kit.kafka.publisher import EncodedEvent, EventPublisher
 from llmops_pii.redact import PiiBlocked
-from llmops_schemas.envelope import CloudEvent, EventPayload
+from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.registry import EventValidationError, parse_event
 from llmops_schemas.v2 import CallRecorded
 
 from llmops_inference.metrics import EVENTS_LOST, EVENTS_REFUSED, EVENTS_SPOOLED, EVENTS_UNPUBLISHED, RECORD_BUFFER
+from llmops_inference.recording.redaction import BatchRedaction
 from llmops_inference.recording.spool import Spool, SpoolFull
 
 __all__ = ["CallRecorder"]
@@ -41,7 +42,8 @@ __all__ = ["CallRecorder"]
 log = logging.getLogger(__name__)
 Event = CloudEvent[CallRecorded]
 SpoolReason = Literal["kafka_unavailable", "buffer_full", "shutdown"]
-Redact = Callable[[Event], Event]
+Outgoing = tuple[str, EncodedEvent]
+"""An event ready for Kafka or the spool (redacted when a policy applies), with its id."""
 REFUSAL_LOG_INTERVAL_S = 60.0
 
 
@@ -82,14 +84,14 @@ class CallRecorder:
         replay_interval_s: float = 5.0,
         overflow_events: int = 10_000,
         overflow_bytes: int = 64 * 1024 * 1024,
-        redact: Redact | None = None,
+        redact: BatchRedaction | None = None,
         linger_s: float = 0.0,
     ) -> None:
         self._publisher = publisher
         self._linger_s = linger_s
         """How long the drain waits for more events after the first of a batch, unless a batch is already queued:
-        one redaction hop to a worker thread and one publish for the calls of those milliseconds, instead of one
-        per call at low concurrency (each hop costs the event loop thread wake-ups beside the request it serves)."""
+        one redaction hand-off and one publish for the calls of those milliseconds, instead of one per call at low
+        concurrency (each hand-off costs the event loop wake-ups beside the request it serves)."""
         self._redact = redact
         """Applied to every event before it is published or spooled (never on the request path), so neither Kafka
         nor the spool sees what it removes."""
@@ -98,8 +100,8 @@ class CallRecorder:
         self._batch_size = batch_size
         self._timeout = publish_timeout_s
         self._interval = replay_interval_s
-        self._overflow: list[tuple[str, bytes]] = []
-        """Events the full buffer could not take, serialised, with their ids, for the spill task."""
+        self._overflow: list[tuple[Event, int]] = []
+        """Events the full buffer could not take, with their serialised sizes, for the spill task."""
         self._overflow_bounds = (overflow_events, overflow_bytes)
         self._overflow_held = [0, 0]
         """Events and bytes of the overflow until they are written (a batch being spilled included)."""
@@ -124,19 +126,16 @@ class CallRecorder:
         RECORD_BUFFER.set(self._queue.qsize())
 
     def _overflow_add(self, event: Event) -> None:
-        redacted = self._redact_batch([event])  # serialised now, so redacted now (the spill writes these bytes)
-        if not redacted:
-            return
-        line = redacted[0].to_json_bytes()
+        size = len(event.to_json_bytes())  # its size as the spool will hold it (redaction only shortens texts)
         most_events, most_bytes = self._overflow_bounds
         held_events, held_bytes = self._overflow_held
-        if held_events + 1 > most_events or held_bytes + len(line) > most_bytes:
+        if held_events + 1 > most_events or held_bytes + size > most_bytes:
             why = f"the in-memory overflow is full ({held_events} events, {held_bytes} bytes held)"
             self._refusals["overflow_full"].refuse([event.id], why)
             return
         self._refusals["overflow_full"].accepted()
-        self._overflow.append((event.id, line))
-        self._overflow_held = [held_events + 1, held_bytes + len(line)]
+        self._overflow.append((event, size))
+        self._overflow_held = [held_events + 1, held_bytes + size]
         if self._spiller is None or self._spiller.done():
             self._spiller = asyncio.create_task(self._spill_overflow())
 
@@ -149,6 +148,8 @@ class CallRecorder:
         while not self._queue.empty():
             fresh.put_nowait(self._queue.get_nowait())
         self._queue = fresh
+        if self._redact is not None:
+            await self._redact.start()
         self._tasks = [asyncio.create_task(self._drain_forever()), asyncio.create_task(self._replay_forever())]
 
     async def stop(self) -> None:
@@ -166,6 +167,8 @@ class CallRecorder:
         for start in range(0, len(leftover), self._batch_size):
             await self._publish_or_spool(leftover[start : start + self._batch_size], "shutdown")
         await self._spill_overflow()
+        if self._redact is not None:
+            await self._redact.stop()
 
     async def flush(self) -> None:
         """Wait until every queued event is published or spooled (tests, and callers that must know)."""
@@ -197,7 +200,7 @@ class CallRecorder:
         """Publish the spool, oldest segment first; True when it is empty afterwards."""
         for segment in await asyncio.to_thread(self.spool.segments):
             lines = await asyncio.to_thread(self.spool.read, segment)
-            events = [event for event in map(_parse, lines) if event is not None]
+            events = [EncodedEvent.of(event) for event in map(_parse, lines) if event is not None]
             try:
                 for start in range(0, len(events), self._batch_size):
                     await self._publish(events[start : start + self._batch_size])
@@ -216,41 +219,36 @@ class CallRecorder:
             taken.append(self._queue.get_nowait())
         return taken
 
-    async def _publish(self, events: list[Event]) -> None:
-        batch: list[CloudEvent[EventPayload]] = list(events)  # type: ignore[arg-type]
+    async def _publish(self, events: list[EncodedEvent]) -> None:
         # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation that races completion.
         async with asyncio.timeout(self._timeout):
-            await self._publisher.publish_many(batch)
+            await self._publisher.publish_encoded(events)
 
     async def _publish_or_spool(self, events: list[Event], reason: SpoolReason) -> None:
-        if self._redact is not None:  # off the event loop: a long prompt takes milliseconds to scan
-            events = await asyncio.to_thread(self._redact_batch, events)
-        if not events:
+        outgoing = await self._encode(events)
+        if not outgoing:
             return
         if self.kafka_up:
             try:
-                await self._publish(events)
+                await self._publish([encoded for _, encoded in outgoing])
             except Exception as exc:
-                EVENTS_UNPUBLISHED.inc(len(events))
+                EVENTS_UNPUBLISHED.inc(len(outgoing))
                 self._mark_down(exc)
             else:
                 return
-        await self._spool(events, reason)
+        await self._write([i for i, _ in outgoing], [encoded.value for _, encoded in outgoing], reason)
 
-    def _redact_batch(self, events: list[Event]) -> list[Event]:
-        """``events`` with the tenants' PII policies applied, without those a policy blocks (counted)."""
+    async def _encode(self, events: list[Event]) -> list[Outgoing]:
+        """``events`` serialised, with the tenants' PII policies applied, without those a policy blocks (counted)."""
         if self._redact is None:
-            return events
-        kept = []
-        for event in events:
-            try:
-                kept.append(self._redact(event))
-            except PiiBlocked as exc:
-                self._refusals["pii_blocked"].refuse([event.id], str(exc))
-        return kept
-
-    async def _spool(self, events: list[Event], reason: SpoolReason) -> None:
-        await self._write([e.id for e in events], [e.to_json_bytes() for e in events], reason)
+            return [(event.id, EncodedEvent.of(event)) for event in events]
+        outgoing: list[Outgoing] = []
+        for event, redacted in zip(events, await self._redact.redact(events), strict=True):
+            if isinstance(redacted, PiiBlocked):
+                self._refusals["pii_blocked"].refuse([event.id], str(redacted))
+            else:
+                outgoing.append((event.id, redacted))
+        return outgoing
 
     async def _write(self, ids: list[str], lines: list[bytes], reason: SpoolReason) -> None:
         try:
@@ -270,10 +268,11 @@ class CallRecorder:
         while self._overflow:
             batch, self._overflow = self._overflow, []
             try:
-                await self._write([i for i, _ in batch], [line for _, line in batch], "buffer_full")
+                outgoing = await self._encode([event for event, _ in batch])
+                await self._write([i for i, _ in outgoing], [encoded.value for _, encoded in outgoing], "buffer_full")
             finally:  # a cancelled spill gives its room back too, or the overflow would shrink for good
                 self._overflow_held[0] -= len(batch)
-                self._overflow_held[1] -= sum(len(line) for _, line in batch)
+                self._overflow_held[1] -= sum(size for _, size in batch)
 
     def _mark_down(self, exc: BaseException) -> None:
         if self.kafka_up:

@@ -1,0 +1,87 @@
+"""The recorded calls' redaction: the contract on both implementations, and the helper process's lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import signal
+
+import pytest
+from llmops_inference.recording.redaction import InThreadRedaction
+from llmops_inference.recording.redaction_process import ProcessRedaction
+from llmops_kit.kafka.publisher import EncodedEvent
+from llmops_pii.policy import PolicyBook
+from prometheus_client import REGISTRY
+
+from tests.unit.inference.redaction_contract import BatchRedactionContract, Factory, call, expected, same
+
+
+class TestInThreadRedaction(BatchRedactionContract):
+    @pytest.fixture
+    def redaction(self) -> Factory:
+        return lambda book: InThreadRedaction(book.for_tenant)
+
+
+class TestProcessRedaction(BatchRedactionContract):
+    @pytest.fixture
+    def redaction(self) -> Factory:
+        return lambda book: ProcessRedaction(book.for_tenant)
+
+
+def fallbacks() -> float:
+    return REGISTRY.get_sample_value("llmops_inference_redaction_fallbacks_total") or 0.0
+
+
+def helpers() -> set[int]:
+    return {child.pid for child in multiprocessing.active_children() if child.pid is not None}
+
+
+async def wait_for(condition: object, timeout: float = 30.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():  # type: ignore[operator]
+            await asyncio.sleep(0.02)
+
+
+async def test_the_scan_runs_in_a_helper_process_that_stops_with_it() -> None:
+    before = helpers()
+    redaction = ProcessRedaction(PolicyBook().for_tenant)
+    await redaction.start()
+    [got] = await redaction.redact([call(1)])
+    started = helpers() - before
+    assert len(started) == 1 and all(pid != os.getpid() for pid in started)
+    assert isinstance(got, EncodedEvent) and b"[PERSON]" in got.value
+    await redaction.stop()
+    await wait_for(lambda: not helpers() & started)
+
+
+async def test_a_killed_helper_costs_one_batch_in_a_thread_and_is_started_again() -> None:
+    book = PolicyBook()
+    redaction = ProcessRedaction(book.for_tenant)
+    await redaction.start()
+    await redaction.redact([call(1)])
+    [first] = helpers()
+    os.kill(first, signal.SIGKILL)
+    await wait_for(lambda: first not in helpers())
+    counted = fallbacks()
+    batch = [call(n) for n in range(2, 6)]
+    got = await redaction.redact(batch)
+    assert all(same(g, expected(book, e)) for g, e in zip(got, batch, strict=True))
+    assert fallbacks() == counted + 1
+    sixth = call(6)
+    again = await redaction.redact([sixth])
+    assert same(again[0], expected(book, sixth)) and fallbacks() == counted + 1
+    assert helpers() and first not in helpers()
+    await redaction.stop()
+
+
+async def test_ctrl_c_does_not_stop_the_helper_before_the_gateway_does() -> None:
+    redaction = ProcessRedaction(PolicyBook().for_tenant)
+    await redaction.start()
+    await redaction.redact([call(1)])
+    [helper] = helpers()
+    counted = fallbacks()
+    os.kill(helper, signal.SIGINT)
+    [got] = await redaction.redact([call(2)])
+    assert isinstance(got, EncodedEvent) and fallbacks() == counted and helpers() == {helper}
+    await redaction.stop()
