@@ -57,7 +57,7 @@ async def test_the_scan_runs_in_a_helper_process_that_stops_with_it() -> None:
 
 async def test_a_killed_helper_costs_one_batch_in_a_thread_and_is_started_again() -> None:
     book = PolicyBook()
-    redaction = ProcessRedaction(book.for_tenant)
+    redaction = ProcessRedaction(book.for_tenant, retry_after_s=0.0)
     await redaction.start()
     await redaction.redact([call(1)])
     [first] = helpers()
@@ -72,6 +72,27 @@ async def test_a_killed_helper_costs_one_batch_in_a_thread_and_is_started_again(
     again = await redaction.redact([sixth])
     assert same(again[0], expected(book, sixth)) and fallbacks() == counted + 1
     assert helpers() and first not in helpers()
+    await redaction.stop()
+
+
+async def test_after_a_failure_batches_stay_in_a_thread_for_a_while_then_a_new_helper_takes_them() -> None:
+    book, now = PolicyBook(), [100.0]
+    redaction = ProcessRedaction(book.for_tenant, retry_after_s=5.0, clock=lambda: now[0])
+    await redaction.start()
+    await redaction.redact([call(1)])
+    [first] = helpers()
+    os.kill(first, signal.SIGKILL)
+    await wait_for(lambda: first not in helpers())
+    counted = fallbacks()
+    await redaction.redact([call(2)])  # the failure
+    now[0] += 4.9
+    held = [call(3)]
+    [got] = await redaction.redact(held)  # within retry_after_s: in a thread, no helper started
+    assert same(got, expected(book, held[0])) and fallbacks() == counted + 2 and not helpers()
+    now[0] += 0.1
+    later = [call(4)]
+    [got] = await redaction.redact(later)
+    assert same(got, expected(book, later[0])) and fallbacks() == counted + 2 and len(helpers()) == 1
     await redaction.stop()
 
 

@@ -9,8 +9,9 @@ unchanged one (most), the blocked types for a refused one. Kafka and the spool s
 
 One batch is in the helper at a time (the recorder drains one batch after the other), so its queue is bounded by
 the recorder's batch size. When the helper dies or fails a batch, that batch is redacted in a thread of the
-gateway's process instead (counted in ``llmops_inference_redaction_fallbacks_total``) and a new helper starts
-for the next one: an event is never lost or stored unredacted because of the helper. Before ``start`` and after
+gateway's process instead (counted in ``llmops_inference_redaction_fallbacks_total``), and so are the batches of
+the next ``retry_after_s`` (a helper that cannot start is not tried for every batch); then a new helper starts.
+An event is never lost or stored unredacted because of the helper. Before ``start`` and after
 ``stop`` batches are redacted in a thread too (events recorded before the start, the shutdown's last batches).
 """
 
@@ -20,7 +21,8 @@ import asyncio
 import logging
 import multiprocessing
 import signal
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from llmops_kit.kafka.publisher import EncodedEvent
@@ -66,11 +68,17 @@ def _ready() -> None:
 class ProcessRedaction:
     """A :class:`~llmops_inference.recording.redaction.BatchRedaction` whose scans run in a helper process."""
 
-    def __init__(self, policy_of: PolicyOf) -> None:
+    def __init__(
+        self, policy_of: PolicyOf, *, retry_after_s: float = 5.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._policy_of = policy_of
         self._in_thread = EventRedactor(policy_of)
         self._pool: ProcessPoolExecutor | None = None
         self._started = False
+        self._retry_after_s = retry_after_s
+        self._clock = clock
+        self._helper_from = 0.0
+        """``clock()`` from which batches go to a helper again after a failure."""
 
     async def start(self) -> None:
         self._started = True
@@ -85,6 +93,9 @@ class ProcessRedaction:
     async def redact(self, events: Sequence[Event]) -> list[Redacted]:
         if not self._started:
             return await asyncio.to_thread(self._in_thread.encode, events)
+        if self._clock() < self._helper_from:
+            REDACTION_FALLBACKS.inc()
+            return await asyncio.to_thread(self._in_thread.encode, events)
         encoded = [EncodedEvent.of(event) for event in events]
         policies = {tenant: self._policy_of(tenant) for tenant in {event.tenant_id for event in events}}
         pool = self._running_pool()
@@ -94,7 +105,12 @@ class ProcessRedaction:
             raise
         except Exception as exc:  # the type only: a parse error's message may quote the call's text
             REDACTION_FALLBACKS.inc()
-            log.warning("the redaction process failed a batch (%s): redacting it in a thread", type(exc).__name__)
+            log.warning(
+                "the redaction process failed a batch (%s): redacting in a thread for %gs, then in a new process",
+                type(exc).__name__,
+                self._retry_after_s,
+            )
+            self._helper_from = self._clock() + self._retry_after_s
             self._replace(pool)
             return await asyncio.to_thread(self._in_thread.encode, events)
         return [_merge(e, outcome) for e, outcome in zip(encoded, outcomes, strict=True)]
