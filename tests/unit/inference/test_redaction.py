@@ -8,6 +8,7 @@ import os
 import signal
 
 import pytest
+from llmops_inference.recording import redaction_process
 from llmops_inference.recording.redaction import InThreadRedaction
 from llmops_inference.recording.redaction_process import ProcessRedaction
 from llmops_kit.kafka.publisher import EncodedEvent
@@ -93,6 +94,22 @@ async def test_after_a_failure_batches_stay_in_a_thread_for_a_while_then_a_new_h
     later = [call(4)]
     [got] = await redaction.redact(later)
     assert same(got, expected(book, later[0])) and fallbacks() == counted + 2 and len(helpers()) == 1
+    await redaction.stop()
+
+
+async def test_a_helper_that_cannot_start_leaves_the_gateway_starting_and_redacting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_processes(*args: object, **kwargs: object) -> None:
+        raise OSError("Resource temporarily unavailable")
+
+    monkeypatch.setattr(redaction_process, "ProcessPoolExecutor", no_processes)
+    book, counted = PolicyBook(), fallbacks()
+    redaction = ProcessRedaction(book.for_tenant)
+    await redaction.start()
+    event = call(1)
+    [got] = await redaction.redact([event])
+    assert same(got, expected(book, event)) and fallbacks() == counted + 2 and not helpers()
     await redaction.stop()
 
 

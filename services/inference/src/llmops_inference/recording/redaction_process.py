@@ -82,7 +82,22 @@ class ProcessRedaction:
 
     async def start(self) -> None:
         self._started = True
-        self._running_pool().submit(_ready).add_done_callback(_ignore_outcome)  # a failure shows at the first batch
+        try:
+            self._running_pool().submit(_ready).add_done_callback(_ignore_outcome)  # a later failure: first batch
+        except Exception as exc:  # the gateway starts anyway: its batches are redacted in a thread meanwhile
+            self._failed(exc)
+
+    def _failed(self, exc: BaseException) -> None:
+        REDACTION_FALLBACKS.inc()
+        log.warning(
+            "the redaction process failed (%s): redacting in a thread for %gs, then in a new process",
+            type(exc).__name__,
+            self._retry_after_s,
+        )
+        self._helper_from = self._clock() + self._retry_after_s
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
     async def stop(self) -> None:
         self._started = False
@@ -98,20 +113,13 @@ class ProcessRedaction:
             return await asyncio.to_thread(self._in_thread.encode, events)
         encoded = [EncodedEvent.of(event) for event in events]
         policies = {tenant: self._policy_of(tenant) for tenant in {event.tenant_id for event in events}}
-        pool = self._running_pool()
         try:
-            outcomes = await asyncio.wrap_future(pool.submit(redact_values, policies, [e.value for e in encoded]))
+            submitted = self._running_pool().submit(redact_values, policies, [e.value for e in encoded])
+            outcomes = await asyncio.wrap_future(submitted)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # the type only: a parse error's message may quote the call's text
-            REDACTION_FALLBACKS.inc()
-            log.warning(
-                "the redaction process failed a batch (%s): redacting in a thread for %gs, then in a new process",
-                type(exc).__name__,
-                self._retry_after_s,
-            )
-            self._helper_from = self._clock() + self._retry_after_s
-            self._replace(pool)
+        except Exception as exc:  # the type only (in _failed): a parse error's message may quote the call's text
+            self._failed(exc)
             return await asyncio.to_thread(self._in_thread.encode, events)
         return [_merge(e, outcome) for e, outcome in zip(encoded, outcomes, strict=True)]
 
@@ -120,11 +128,6 @@ class ProcessRedaction:
             context = multiprocessing.get_context("spawn")  # not fork: the gateway runs threads and an event loop
             self._pool = ProcessPoolExecutor(1, mp_context=context, initializer=_ignore_interrupts)
         return self._pool
-
-    def _replace(self, pool: ProcessPoolExecutor) -> None:
-        if self._pool is pool:
-            self._pool = None
-        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _ignore_outcome(future: Future[None]) -> None:
