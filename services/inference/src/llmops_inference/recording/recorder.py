@@ -100,8 +100,9 @@ class CallRecorder:
         self._batch_size = batch_size
         self._timeout = publish_timeout_s
         self._interval = replay_interval_s
-        self._overflow: list[tuple[Event, int]] = []
-        """Events the full buffer could not take, with their serialised sizes, for the spill task."""
+        self._overflow: list[tuple[str, bytes]] = []
+        """Events the full buffer could not take, serialised (not redacted yet), with their ids, for the spill task:
+        bytes, so that the bound on them is the memory they hold."""
         self._overflow_bounds = (overflow_events, overflow_bytes)
         self._overflow_held = [0, 0]
         """Events and bytes of the overflow until they are written (a batch being spilled included)."""
@@ -126,16 +127,16 @@ class CallRecorder:
         RECORD_BUFFER.set(self._queue.qsize())
 
     def _overflow_add(self, event: Event) -> None:
-        size = len(event.to_json_bytes())  # its size as the spool will hold it (redaction only shortens texts)
+        line = event.to_json_bytes()
         most_events, most_bytes = self._overflow_bounds
         held_events, held_bytes = self._overflow_held
-        if held_events + 1 > most_events or held_bytes + size > most_bytes:
+        if held_events + 1 > most_events or held_bytes + len(line) > most_bytes:
             why = f"the in-memory overflow is full ({held_events} events, {held_bytes} bytes held)"
             self._refusals["overflow_full"].refuse([event.id], why)
             return
         self._refusals["overflow_full"].accepted()
-        self._overflow.append((event, size))
-        self._overflow_held = [held_events + 1, held_bytes + size]
+        self._overflow.append((event.id, line))
+        self._overflow_held = [held_events + 1, held_bytes + len(line)]
         if self._spiller is None or self._spiller.done():
             self._spiller = asyncio.create_task(self._spill_overflow())
 
@@ -268,11 +269,12 @@ class CallRecorder:
         while self._overflow:
             batch, self._overflow = self._overflow, []
             try:
-                outgoing = await self._encode([event for event, _ in batch])
+                events = [parse_event(line, upcast_to_latest=False, expect=CallRecorded) for _, line in batch]
+                outgoing = await self._encode(events)
                 await self._write([i for i, _ in outgoing], [encoded.value for _, encoded in outgoing], "buffer_full")
             finally:  # a cancelled spill gives its room back too, or the overflow would shrink for good
                 self._overflow_held[0] -= len(batch)
-                self._overflow_held[1] -= sum(size for _, size in batch)
+                self._overflow_held[1] -= sum(len(line) for _, line in batch)
 
     def _mark_down(self, exc: BaseException) -> None:
         if self.kafka_up:
