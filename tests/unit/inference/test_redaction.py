@@ -34,8 +34,10 @@ def fallbacks() -> float:
     return REGISTRY.get_sample_value("llmops_inference_redaction_fallbacks_total") or 0.0
 
 
-def helpers() -> set[int]:
-    return {child.pid for child in multiprocessing.active_children() if child.pid is not None}
+def helpers(besides: set[int] | None = None) -> set[int]:
+    """This process's live child processes, less ``besides`` (helpers of other tests may still be exiting)."""
+    alive = {child.pid for child in multiprocessing.active_children() if child.pid is not None}
+    return alive - (besides or set())
 
 
 async def wait_for(condition: object, timeout: float = 30.0) -> None:
@@ -45,11 +47,11 @@ async def wait_for(condition: object, timeout: float = 30.0) -> None:
 
 
 async def test_the_scan_runs_in_a_helper_process_that_stops_with_it() -> None:
-    before = helpers()
+    others = helpers()
     redaction = ProcessRedaction(PolicyBook().for_tenant)
     await redaction.start()
     [got] = await redaction.redact([call(1)])
-    started = helpers() - before
+    started = helpers(others)
     assert len(started) == 1 and all(pid != os.getpid() for pid in started)
     assert isinstance(got, EncodedEvent) and b"[PERSON]" in got.value
     await redaction.stop()
@@ -58,10 +60,11 @@ async def test_the_scan_runs_in_a_helper_process_that_stops_with_it() -> None:
 
 async def test_a_killed_helper_costs_one_batch_in_a_thread_and_is_started_again() -> None:
     book = PolicyBook()
+    others = helpers()
     redaction = ProcessRedaction(book.for_tenant, retry_after_s=0.0)
     await redaction.start()
     await redaction.redact([call(1)])
-    [first] = helpers()
+    [first] = helpers(others)
     os.kill(first, signal.SIGKILL)
     await wait_for(lambda: first not in helpers())
     counted = fallbacks()
@@ -72,16 +75,16 @@ async def test_a_killed_helper_costs_one_batch_in_a_thread_and_is_started_again(
     sixth = call(6)
     again = await redaction.redact([sixth])
     assert same(again[0], expected(book, sixth)) and fallbacks() == counted + 1
-    assert helpers() and first not in helpers()
+    assert helpers(others) and first not in helpers()
     await redaction.stop()
 
 
 async def test_after_a_failure_batches_stay_in_a_thread_for_a_while_then_a_new_helper_takes_them() -> None:
-    book, now = PolicyBook(), [100.0]
+    book, now, others = PolicyBook(), [100.0], helpers()
     redaction = ProcessRedaction(book.for_tenant, retry_after_s=5.0, clock=lambda: now[0])
     await redaction.start()
     await redaction.redact([call(1)])
-    [first] = helpers()
+    [first] = helpers(others)
     os.kill(first, signal.SIGKILL)
     await wait_for(lambda: first not in helpers())
     counted = fallbacks()
@@ -89,11 +92,11 @@ async def test_after_a_failure_batches_stay_in_a_thread_for_a_while_then_a_new_h
     now[0] += 4.9
     held = [call(3)]
     [got] = await redaction.redact(held)  # within retry_after_s: in a thread, no helper started
-    assert same(got, expected(book, held[0])) and fallbacks() == counted + 2 and not helpers()
+    assert same(got, expected(book, held[0])) and fallbacks() == counted + 2 and not helpers(others)
     now[0] += 0.1
     later = [call(4)]
     [got] = await redaction.redact(later)
-    assert same(got, expected(book, later[0])) and fallbacks() == counted + 2 and len(helpers()) == 1
+    assert same(got, expected(book, later[0])) and fallbacks() == counted + 2 and len(helpers(others)) == 1
     await redaction.stop()
 
 
@@ -104,22 +107,23 @@ async def test_a_helper_that_cannot_start_leaves_the_gateway_starting_and_redact
         raise OSError("Resource temporarily unavailable")
 
     monkeypatch.setattr(redaction_process, "ProcessPoolExecutor", no_processes)
-    book, counted = PolicyBook(), fallbacks()
+    book, counted, others = PolicyBook(), fallbacks(), helpers()
     redaction = ProcessRedaction(book.for_tenant)
     await redaction.start()
     event = call(1)
     [got] = await redaction.redact([event])
-    assert same(got, expected(book, event)) and fallbacks() == counted + 2 and not helpers()
+    assert same(got, expected(book, event)) and fallbacks() == counted + 2 and not helpers(others)
     await redaction.stop()
 
 
 async def test_ctrl_c_does_not_stop_the_helper_before_the_gateway_does() -> None:
+    others = helpers()
     redaction = ProcessRedaction(PolicyBook().for_tenant)
     await redaction.start()
     await redaction.redact([call(1)])
-    [helper] = helpers()
+    [helper] = helpers(others)
     counted = fallbacks()
     os.kill(helper, signal.SIGINT)
     [got] = await redaction.redact([call(2)])
-    assert isinstance(got, EncodedEvent) and fallbacks() == counted and helpers() == {helper}
+    assert isinstance(got, EncodedEvent) and fallbacks() == counted and helpers(others) == {helper}
     await redaction.stop()

@@ -13,11 +13,10 @@ is published or spooled, off the event loop (:mod:`~llmops_inference.recording.r
 refused and counted.
 
 Memory and disk are bounded: the buffer holds ``buffer_size`` events, the overflow waiting for the spill task at
-most ``overflow_events`` events and ``overflow_bytes`` bytes (kept serialised, redacted when spilled, so its size
-is exact), and the
-spool its own bounds. What does not fit is refused: counted in ``llmops_inference_events_refused_total`` by
-reason and logged by event id and count (never the prompt), once when refusals start, then at most once a
-minute, and once more when events are taken again.
+most ``overflow_events`` events and ``overflow_bytes`` bytes (kept serialised, so its size is exact, and redacted
+when spilled), and the spool its own bounds. What does not fit is refused: counted in
+``llmops_inference_events_refused_total`` by reason and logged by event id and count (never the prompt), once when
+refusals start, then at most once a minute, and once more when events are taken again.
 """
 
 from __future__ import annotations
