@@ -46,6 +46,16 @@ async def wait_for(condition: object, timeout: float = 30.0) -> None:
             await asyncio.sleep(0.02)
 
 
+async def start_and_kill_its_helper(redaction: ProcessRedaction, others: set[int]) -> int:
+    """Start ``redaction``, let its helper take one batch, SIGKILL it and wait until it is gone; its pid."""
+    await redaction.start()
+    await redaction.redact([call(1)])
+    [helper] = helpers(others)
+    os.kill(helper, signal.SIGKILL)
+    await wait_for(lambda: helper not in helpers())
+    return helper
+
+
 async def test_the_scan_runs_in_a_helper_process_that_stops_with_it() -> None:
     others = helpers()
     redaction = ProcessRedaction(PolicyBook().for_tenant)
@@ -59,14 +69,9 @@ async def test_the_scan_runs_in_a_helper_process_that_stops_with_it() -> None:
 
 
 async def test_a_killed_helper_costs_one_batch_in_a_thread_and_is_started_again() -> None:
-    book = PolicyBook()
-    others = helpers()
+    book, others = PolicyBook(), helpers()
     redaction = ProcessRedaction(book.for_tenant, retry_after_s=0.0)
-    await redaction.start()
-    await redaction.redact([call(1)])
-    [first] = helpers(others)
-    os.kill(first, signal.SIGKILL)
-    await wait_for(lambda: first not in helpers())
+    first = await start_and_kill_its_helper(redaction, others)
     counted = fallbacks()
     batch = [call(n) for n in range(2, 6)]
     got = await redaction.redact(batch)
@@ -82,11 +87,7 @@ async def test_a_killed_helper_costs_one_batch_in_a_thread_and_is_started_again(
 async def test_after_a_failure_batches_stay_in_a_thread_for_a_while_then_a_new_helper_takes_them() -> None:
     book, now, others = PolicyBook(), [100.0], helpers()
     redaction = ProcessRedaction(book.for_tenant, retry_after_s=5.0, clock=lambda: now[0])
-    await redaction.start()
-    await redaction.redact([call(1)])
-    [first] = helpers(others)
-    os.kill(first, signal.SIGKILL)
-    await wait_for(lambda: first not in helpers())
+    await start_and_kill_its_helper(redaction, others)
     counted = fallbacks()
     await redaction.redact([call(2)])  # the failure
     now[0] += 4.9
