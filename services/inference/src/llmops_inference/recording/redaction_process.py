@@ -7,12 +7,13 @@ bytes, with the policies in force for its tenants, to a helper process (``concur
 which parses, redacts and serialises them again: it sends back new bytes for a changed event, nothing for an
 unchanged one (most), the blocked types for a refused one. Kafka and the spool still only ever see the result.
 
-One batch is in the helper at a time (the recorder drains one batch after the other), so its queue is bounded by
-the recorder's batch size. When the helper dies or fails a batch, that batch is redacted in a thread of the
-gateway's process instead (counted in ``llmops_inference_redaction_fallbacks_total``), and so are the batches of
-the next ``retry_after_s`` (a helper that cannot start is not tried for every batch); then a new helper starts.
-An event is never lost or stored unredacted because of the helper. Before ``start`` and after
-``stop`` batches are redacted in a thread too (events recorded before the start, the shutdown's last batches).
+What waits for the helper is bounded: the drain sends one batch after the other (at most the recorder's batch
+size), and the spill of a full buffer's overflow one batch of it (within the overflow's bounds). When the helper
+dies or fails a batch, that batch is redacted in a thread of the gateway's process instead (counted in
+``llmops_inference_redaction_fallbacks_total``), and so are the batches of the next ``retry_after_s`` (a helper
+that cannot start is not tried for every batch); then a new helper starts. An event is never lost or stored
+unredacted because of the helper. Before ``start`` and after ``stop`` batches are redacted in a thread too (events
+recorded before the start, the shutdown's last batches).
 """
 
 from __future__ import annotations
