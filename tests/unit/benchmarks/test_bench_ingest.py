@@ -91,3 +91,43 @@ async def test_the_poller_polls_at_once_when_its_interval_changes() -> None:
         stop.set()
         await polling
     assert reached is not None and poller.latest >= 3
+
+
+def _poller_with(samples: list[tuple[float, int]]) -> bench.Poller:
+    poller = bench.Poller(httpx.AsyncClient(), "http://warehouse", bench.Tenant("t"), interval_s=1.0)
+    poller.samples.extend(samples)
+    return poller
+
+
+@pytest.mark.parametrize(
+    ("samples", "near"),
+    [
+        ([(0.0, 0), (1.0, 1000), (2.0, 2000)], False),  # 8,000 to go at 1,000/s: 8 s away
+        ([(0.0, 6000), (1.0, 7000), (2.0, 8000)], True),  # 2,000 to go: 2 s away
+        ([(0.0, 0), (10.0, 0), (11.0, 0)], False),  # nothing stored lately: no rate to go by
+        ([(0.0, 0), (4.0, 0), (5.0, 9000)], True),  # one insert stored 9,000 within the span: 1,000 to go
+        ([(0.0, 0), (1.0, 10_000)], True),  # there
+    ],
+)
+def test_the_drain_polls_close_in_near_the_end_at_the_recent_rate(samples: list[tuple[float, int]], near: bool) -> None:
+    poller = _poller_with(samples)
+    poller.close_in_on(10_000, near_s=3.0, interval_s=0.1)
+    assert poller._near_end() is near
+
+
+async def test_the_poller_polls_closely_only_once_near_the_end() -> None:
+    counts = iter(range(10_000))
+    transport = httpx.MockTransport(lambda _: httpx.Response(200, json={"items": [{"calls": next(counts)}]}))
+    async with httpx.AsyncClient(transport=transport) as client:
+        poller = bench.Poller(client, "http://warehouse", bench.Tenant("t"), interval_s=0.01)
+        stop = asyncio.Event()
+        polling = asyncio.create_task(poller.run(stop))
+        poller.close_in_on(10**9, near_s=1e-6, interval_s=0.001)  # never near: keeps polling every 10 ms
+        while len(poller.samples) < 3:
+            await asyncio.sleep(0.001)
+        assert poller.interval_s == 0.01
+        poller.close_in_on(poller.latest + 5, near_s=3600.0, interval_s=0.001)
+        reached = await poller.wait_for(poller.latest + 5, timeout_s=30.0)
+        stop.set()
+        await polling
+    assert reached is not None and poller.interval_s == 0.001
