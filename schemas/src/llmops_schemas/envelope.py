@@ -107,8 +107,12 @@ class CloudEvent(BaseModel, Generic[DataT]):
         )
 
     def to_json_bytes(self) -> bytes:
-        """Serialise in the CloudEvents JSON format (extension names as on the wire)."""
-        return self.model_dump_json(by_alias=True, exclude_none=True).encode()
+        """Serialise in the CloudEvents JSON format (extension names as on the wire).
+
+        The bytes ``model_dump_json(by_alias=True, exclude_none=True)`` encodes, straight from pydantic's
+        serialiser: ``model_dump_json`` decodes them into a ``str`` first (4 of 10 us for a gateway call event).
+        """
+        return self.__pydantic_serializer__.to_json(self, by_alias=True, exclude_none=True)
 
 
 @functools.cache

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from llmops_schemas.envelope import EVENT_TYPE_PATTERN, EventPayload
+from llmops_schemas.envelope import EVENT_TYPE_PATTERN, CloudEvent, EventPayload
 from llmops_schemas.registry import EVENT_TYPES
 from llmops_schemas.v1 import (
     AlertRuleConfigured,
@@ -144,6 +144,14 @@ def test_example_is_valid_and_round_trips(cls: type[EventPayload]) -> None:
     payload = example(cls)
     assert cls.model_validate_json(payload.model_dump_json()) == payload
     assert cls.model_validate(payload.model_dump(mode="json")) == payload
+
+
+@payloads
+def test_an_event_serialises_as_its_json_dump(cls: type[EventPayload]) -> None:
+    # to_json_bytes takes the serialiser's bytes directly: the same bytes as the dump, aliases and all
+    event = CloudEvent.wrap(example(cls), source="/tests", tenant_id="acme", trace_id="t" * 32, key_id="key-1")
+    assert event.to_json_bytes() == event.model_dump_json(by_alias=True, exclude_none=True).encode()
+    assert b'"tenantid":"acme"' in event.to_json_bytes() and b":null" not in event.to_json_bytes()
 
 
 @payloads
