@@ -2,7 +2,7 @@
 
 Whatever happens after a request was authenticated and validated (unknown model, rate limit, budget, upstream
 failure, success, a stream cut by the client) the call's :class:`~llmops_inference.recording.records.CallDraft`
-is turned into one event and handed to the recorder, which never blocks.
+is handed to the recorder once, which never blocks and turns it into one event off the request path.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from llmops_kit.logging import log_unexpected
-from llmops_schemas.envelope import CloudEvent
-from llmops_schemas.v2 import CallRecorded
 
 from llmops_inference.choices import StreamedChoices, answered_choices, beyond_text
 from llmops_inference.domain import Delta, GenerationRequest, UpstreamError, Usage
@@ -43,9 +41,9 @@ log = logging.getLogger(__name__)
 
 
 class Recorder(Protocol):
-    """Takes a finished call's event; must not block (the :class:`CallRecorder` buffers it)."""
+    """Takes a finished call, whose event it builds later; must not block (the :class:`CallRecorder` buffers it)."""
 
-    def record(self, event: CloudEvent[CallRecorded]) -> None: ...
+    def record(self, call: CallDraft) -> None: ...
 
 
 @dataclass
@@ -206,10 +204,10 @@ class CallRunner:
         """Record the call (once) and tell the limiter and the budget what it used."""
         if draft.ended is not None:
             return
-        event = draft.event()
-        self.recorder.record(event)
+        draft.end()
+        self.recorder.record(draft)  # the event is built in the recorder's drain, not while the caller waits
         served = draft.model in self.router.table.models  # a label per unknown name would be unbounded
-        CALLS.labels(draft.context.endpoint, draft.model if served else "unknown", event.data.status).inc()
+        CALLS.labels(draft.context.endpoint, draft.model if served else "unknown", draft.status).inc()
         reservation = draft.reservation
         if reservation is not None:
             # What was answered so far is known when an answer started or the call succeeded, usage or not.

@@ -51,8 +51,8 @@ SPOOL_PENDING = Gauge("llmops_inference_spool_pending", "Call events in the spoo
 SPOOL_BYTES = Gauge("llmops_inference_spool_bytes", "Bytes of the spool's segments on disk")
 EVENTS_REFUSED = Counter(
     "llmops_inference_events_refused_total",
-    "Call events refused: a bound was reached (overflow_full: memory, spool_full: disk) or the tenant's PII policy "
-    "blocks what they contain (pii_blocked)",
+    "Call events refused: a bound was reached (overflow_full: memory, spool_full: disk), the tenant's PII policy "
+    "blocks what they contain (pii_blocked), or the call's event could not be built (invalid)",
     ["reason"],
 )
 EVENTS_LOST = Counter(

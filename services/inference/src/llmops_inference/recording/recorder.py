@@ -1,10 +1,15 @@
 """Publishing call events off the request path, never losing one silently.
 
-``record`` only puts the event in a bounded in-memory buffer (or, when that is full, hands it to a spill task
-that writes it to the spool): the caller's latency does not include Kafka. A background task drains the buffer
-in batches through the :class:`~llmops_kit.kafka.publisher.EventPublisher`. When a publish fails or times out, the
-batch goes to the :class:`~llmops_inference.recording.spool.Spool` and the recorder marks Kafka as down: until a
-replay succeeds, new batches are spooled at once instead of each waiting out a timeout. A replay task retries
+``record`` only puts the finished call in a bounded in-memory buffer (or, when that is full, hands its event to a
+spill task that writes it to the spool): the caller's latency does not include Kafka, nor building the event. A
+call handed over as a :class:`PendingEvent` (the gateway's :class:`~llmops_inference.recording.records.CallDraft`)
+becomes its event in the drain, one at a time between the requests the event loop serves: validating and
+serialising a chat call's event costs 40-60 us, which the request that made it no longer waits for.
+
+A background task drains the buffer in batches through the :class:`~llmops_kit.kafka.publisher.EventPublisher`.
+When a publish fails or times out, the batch goes to the :class:`~llmops_inference.recording.spool.Spool` and the
+recorder marks Kafka as down: until a replay succeeds, new batches are spooled at once instead of each waiting out
+a timeout. A replay task retries
 the spool every ``replay_interval_s``, oldest segment first, and deletes each once Kafka acknowledged it.
 Event ids are fixed when the event is built, so a replay after a partial publish never makes a duplicate that
 consumers cannot recognise. What cannot even be spooled (a disk error) is logged and counted, never dropped
@@ -12,11 +17,12 @@ silently. With a ``redact`` component (the tenants' PII policies, docs/pii.md), 
 is published or spooled, off the event loop (:mod:`~llmops_inference.recording.redaction`); one a policy blocks is
 refused and counted.
 
-Memory and disk are bounded: the buffer holds ``buffer_size`` events, the overflow waiting for the spill task at
-most ``overflow_events`` events and ``overflow_bytes`` bytes (kept serialised, so its size is exact, and redacted
-when spilled), and the spool its own bounds. What does not fit is refused: counted in
-``llmops_inference_events_refused_total`` by reason and logged by event id and count (never the prompt), once when
-refusals start, then at most once a minute, and once more when events are taken again.
+Memory and disk are bounded: the buffer holds ``buffer_size`` events or calls, the overflow waiting for the spill
+task at most ``overflow_events`` events and ``overflow_bytes`` bytes (kept serialised, so its size is exact, and
+redacted when spilled), and the spool its own bounds. What does not fit is refused, and so is a call whose event
+cannot be built (``invalid``): counted in ``llmops_inference_events_refused_total`` by reason and logged by event
+(or call) id and count (never the prompt), once when refusals start, then at most once a minute, and once more when
+events are taken again.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Literal
+from typing import Literal, Protocol
 
 from llmops_kit.kafka.publisher import EncodedEvent, EventPublisher
 from llmops_pii.redact import PiiBlocked
@@ -37,11 +43,28 @@ from llmops_inference.metrics import EVENTS_LOST, EVENTS_REFUSED, EVENTS_SPOOLED
 from llmops_inference.recording.redaction import BatchRedaction
 from llmops_inference.recording.spool import Spool, SpoolFull
 
-__all__ = ["CallRecorder"]
+__all__ = ["CallRecorder", "PendingEvent", "Recordable"]
 
 log = logging.getLogger(__name__)
 Event = CloudEvent[CallRecorded]
 SpoolReason = Literal["kafka_unavailable", "buffer_full", "shutdown"]
+
+
+class PendingEvent(Protocol):
+    """A finished call whose event the recorder builds off the request path; it must not change once handed over."""
+
+    @property
+    def call_id(self) -> str:
+        """The call's id (what a refusal to record it is logged by)."""
+        ...
+
+    def event(self) -> Event:
+        """The call's event (validated; may raise, and is then refused as ``invalid``)."""
+        ...
+
+
+Recordable = Event | PendingEvent
+"""What ``record`` takes: an event, or a finished call that becomes one in the drain."""
 Outgoing = tuple[str, EncodedEvent]
 """An event ready for Kafka or the spool (redacted when a policy applies), with its id."""
 REFUSAL_LOG_INTERVAL_S = 60.0
@@ -50,7 +73,7 @@ REFUSAL_LOG_INTERVAL_S = 60.0
 class Refusals:
     """Counts the events refused for one reason and logs them without flooding the log (ids and counts only)."""
 
-    def __init__(self, reason: Literal["overflow_full", "spool_full", "pii_blocked"]) -> None:
+    def __init__(self, reason: Literal["overflow_full", "spool_full", "pii_blocked", "invalid"]) -> None:
         self.reason = reason
         self.refused = 0
         self._logged_at = 0.0
@@ -96,7 +119,7 @@ class CallRecorder:
         """Applied to every event before it is published or spooled (never on the request path), so neither Kafka
         nor the spool sees what it removes."""
         self.spool = spool
-        self._queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=buffer_size)
+        self._queue: asyncio.Queue[Recordable] = asyncio.Queue(maxsize=buffer_size)
         self._batch_size = batch_size
         self._timeout = publish_timeout_s
         self._interval = replay_interval_s
@@ -110,20 +133,23 @@ class CallRecorder:
             "overflow_full": Refusals("overflow_full"),
             "spool_full": Refusals("spool_full"),
             "pii_blocked": Refusals("pii_blocked"),
+            "invalid": Refusals("invalid"),
         }
-        self._in_flight: list[Event] = []
+        self._in_flight: list[Recordable] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._spiller: asyncio.Task[None] | None = None
         self.kafka_up = True
 
     # -- request path -----------------------------------------------------------------------------
 
-    def record(self, event: Event) -> None:
-        """Queue one event; never blocks, never raises for a full buffer."""
+    def record(self, call: Recordable) -> None:
+        """Queue one event or finished call; never blocks, never raises for a full buffer."""
         try:
-            self._queue.put_nowait(event)
+            self._queue.put_nowait(call)
         except asyncio.QueueFull:
-            self._overflow_add(event)
+            event = self._built(call)  # the overflow holds bytes: a call gets its event here, on a degraded path
+            if event is not None:
+                self._overflow_add(event)
         RECORD_BUFFER.set(self._queue.qsize())
 
     def _overflow_add(self, event: Event) -> None:
@@ -145,7 +171,7 @@ class CallRecorder:
     async def start(self) -> None:
         # A fresh queue bound to this event loop (an app's lifespan may run again on another loop, as test
         # clients do), keeping anything recorded before the start.
-        fresh: asyncio.Queue[Event] = asyncio.Queue(maxsize=self._queue.maxsize)
+        fresh: asyncio.Queue[Recordable] = asyncio.Queue(maxsize=self._queue.maxsize)
         while not self._queue.empty():
             fresh.put_nowait(self._queue.get_nowait())
         self._queue = fresh
@@ -214,8 +240,8 @@ class CallRecorder:
 
     # -- helpers ----------------------------------------------------------------------------------
 
-    def _take(self, most: int) -> list[Event]:
-        taken: list[Event] = []
+    def _take(self, most: int) -> list[Recordable]:
+        taken: list[Recordable] = []
         while len(taken) < most and not self._queue.empty():
             taken.append(self._queue.get_nowait())
         return taken
@@ -225,8 +251,34 @@ class CallRecorder:
         async with asyncio.timeout(self._timeout):
             await self._publisher.publish_encoded(events)
 
-    async def _publish_or_spool(self, events: list[Event], reason: SpoolReason) -> None:
-        outgoing = await self._encode(events)
+    async def _events(self, calls: list[Recordable]) -> list[Event]:
+        """The events of ``calls``, those of pending calls built one at a time: the event loop serves the requests
+        waiting in between."""
+        events: list[Event] = []
+        for call in calls:
+            if isinstance(call, CloudEvent):
+                events.append(call)
+                continue
+            if events:
+                await asyncio.sleep(0)
+            event = self._built(call)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def _built(self, call: Recordable) -> Event | None:
+        """The event of ``call``, or None (refused as ``invalid``) when it cannot be built."""
+        if isinstance(call, CloudEvent):
+            return call
+        try:
+            return call.event()
+        except Exception as exc:  # the type only: a validation error's message quotes the call's texts
+            why = f"the call's event could not be built ({type(exc).__name__})"
+            self._refusals["invalid"].refuse([call.call_id], why)
+            return None
+
+    async def _publish_or_spool(self, calls: list[Recordable], reason: SpoolReason) -> None:
+        outgoing = await self._encode(await self._events(calls))
         if not outgoing:
             return
         if self.kafka_up:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from llmops_kit.kafka.producer import MAX_RECORD_BYTES
 from llmops_schemas.envelope import CloudEvent
@@ -120,7 +120,10 @@ def _cut_calls(calls: list[ToolCall] | None, limit: int) -> list[ToolCall] | Non
 
 @dataclass
 class CallDraft:
-    """One call as it happens; every field but the context is optional until the end."""
+    """One call as it happens; every field but the context is optional until the end.
+
+    Once ended and handed to the recorder it is not changed again: the recorder builds its event later.
+    """
 
     context: CallContext
     model: str
@@ -159,6 +162,15 @@ class CallDraft:
         if self.ended is None:
             self.ended = time.perf_counter()
 
+    @property
+    def call_id(self) -> str:
+        return self.context.call_id
+
+    @property
+    def status(self) -> Literal["ok", "error"]:
+        """The recorded call's status."""
+        return "error" if self.error else "ok"
+
     def event(self) -> CloudEvent[CallRecorded]:
         """The event to publish (``end()`` is implied)."""
         self.end()
@@ -194,7 +206,7 @@ class CallDraft:
             "time_to_first_token_ms": round((self.first_token_at - self.started) * 1000, 3)
             if self.first_token_at
             else None,
-            "status": "error" if self.error else "ok",
+            "status": self.status,
             "error": self.error,
             "prompt": self.prompt,
             "experiment": self.experiment,
