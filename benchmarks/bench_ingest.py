@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import math
 import os
@@ -243,7 +244,7 @@ class Poller:
     samples: list[tuple[float, int]] = field(default_factory=list)
     round_trips: list[float] = field(default_factory=list)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
-    _closing_in: tuple[int, float, float] | None = None
+    _closing_in: tuple[int, float, float, int] | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -270,18 +271,25 @@ class Poller:
 
     def close_in_on(self, expected: int, near_s: float, interval_s: float) -> None:
         """Poll every ``interval_s`` once the count is due to reach ``expected`` within ``near_s`` (at the rate
-        of the last ``RATE_SPAN_S``: the count moves in steps, one per insert), at the present interval until then."""
-        self._closing_in = (expected, near_s, interval_s)
+        of the last ``RATE_SPAN_S``, or since this call when nothing moved in that span: the count moves in steps,
+        one per insert) or within one step as large as the largest yet; at the present interval until then."""
+        self._closing_in = (expected, near_s, interval_s, len(self.samples))
         self._changed.set()
 
     def _near_end(self) -> bool:
         if self._closing_in is None or len(self.samples) < 2:
             return False
-        expected, near_s, _ = self._closing_in
+        expected, near_s, _, first = self._closing_in
         t1, n1 = self.samples[-1]
+        drain = self.samples[max(0, first - 1) :]  # from the last sample before the call
+        steps = [later - earlier for (_, earlier), (_, later) in itertools.pairwise(drain)]
+        if n1 >= expected or (steps and expected - n1 <= max(steps)):
+            return True
         t0, n0 = next((t, n) for t, n in self.samples if t >= t1 - RATE_SPAN_S)
+        if n1 == n0:
+            t0, n0 = drain[0]
         rate = (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
-        return n1 >= expected or (rate > 0 and (expected - n1) / rate <= near_s)
+        return rate > 0 and (expected - n1) / rate <= near_s
 
     @property
     def latest(self) -> int:

@@ -89,9 +89,12 @@ class CloudEvent(BaseModel, Generic[DataT]):
         subject: str | None = None,
         trace_id: str | None = None,
         key_id: str | None = None,
+        time: datetime | None = None,
     ) -> CloudEvent[DataT]:
-        """Envelope ``payload`` with the attributes derived from its class."""
+        """Envelope ``payload`` with the attributes derived from its class (``time``: now, unless given)."""
         extra: dict[str, Any] = {"id": event_id} if event_id else {}
+        if time is not None:
+            extra["time"] = time
         # Parametrise with the payload's own class so that serialisation keeps all of its fields.
         concrete = cast("type[CloudEvent[DataT]]", envelope_class(type(payload)))
         return concrete(

@@ -115,6 +115,22 @@ def test_the_drain_polls_close_in_near_the_end_at_the_recent_rate(samples: list[
     assert poller._near_end() is near
 
 
+def test_the_drain_polls_close_in_when_one_insert_like_the_largest_yet_would_finish_it() -> None:
+    poller = _poller_with([(0.0, 0)])
+    poller.close_in_on(10_000, near_s=3.0, interval_s=0.1)
+    poller.samples.extend([(float(t), 0) for t in range(1, 7)])  # inserts far apart: no rate within the span
+    assert not poller._near_end()
+    poller.samples.append((7.0, 6000))
+    assert poller._near_end(), "4,000 to go, and the last insert stored 6,000 at once"
+
+
+def test_the_drain_polls_go_by_the_rate_since_the_drain_began_when_the_last_span_saw_nothing() -> None:
+    poller = _poller_with([(0.0, 0)])
+    poller.close_in_on(10_000, near_s=30.0, interval_s=0.1)
+    poller.samples.extend([(1.0, 2000), (2.0, 4000), *((float(t), 4000) for t in range(3, 10))])
+    assert poller._near_end(), "6,000 to go at 4,000 in 9 s: under 30 s away, though nothing moved for 7 s"
+
+
 async def test_the_poller_polls_closely_only_once_near_the_end() -> None:
     counts = iter(range(10_000))
     transport = httpx.MockTransport(lambda _: httpx.Response(200, json={"items": [{"calls": next(counts)}]}))

@@ -7,6 +7,8 @@ published once; a call whose event cannot be built is refused and counted (``inv
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import Any
 
 import pytest
 from llmops_inference.ports import CallContext
+from llmops_inference.recording import recorder as recorder_module
 from llmops_inference.recording.records import CallDraft, to_recorded_messages
 from llmops_inference.recording.spool import Spool
 from llmops_kit.kafka.publisher import InMemoryPublisher
@@ -127,3 +130,75 @@ async def test_the_gateway_hands_the_recorder_the_finished_call_itself(
     assert isinstance(call, CallDraft) and call.ended is not None
     (recorded,) = await gw.events()
     assert recorded.call_id == response.json()["id"] and recorded.messages[0].content == SECRET
+
+
+async def test_the_event_is_timed_when_the_call_ended_not_when_it_was_built(tmp_path: Path) -> None:
+    publisher = InMemoryPublisher()
+    rec = recorder(publisher, tmp_path)
+    call = draft(7)
+    rec.record(call)
+    await rec.start()
+    await rec.flush()
+    await rec.stop()
+    (published,) = publisher.events
+    assert call.ended_at is not None and published.time == call.ended_at
+
+
+class Cancelling(Counted):
+    """A call whose event, once built, cancels the drain that builds it (as ``stop()`` would, mid-batch)."""
+
+    def __init__(self, call: CallDraft, drain: list[asyncio.Task[None]]) -> None:
+        super().__init__(call)
+        self.drain = drain
+
+    def event(self) -> CloudEvent[CallRecorded]:
+        self.drain[0].cancel()
+        return super().event()
+
+
+async def test_a_batch_cut_short_is_published_with_what_was_built_and_refuses_nothing_twice(tmp_path: Path) -> None:
+    publisher = InMemoryPublisher()
+    rec = recorder(publisher, tmp_path, batch_size=10)
+    drain: list[asyncio.Task[None]] = []
+    first, failing = Cancelling(draft(8), drain), Counted(draft(9), ValueError("no"))
+    rec.record(first)
+    rec.record(failing)
+    before = refused("invalid")
+    await rec.start()
+    drain.append(rec._tasks[0])
+    with contextlib.suppress(asyncio.CancelledError):
+        await drain[0]
+    await rec.stop()  # publishes the batch the cancelled drain held
+    assert [e.data.call_id for e in publisher.events] == ["chatcmpl-d00008"]
+    assert (first.built, failing.built) == (1, 1) and refused("invalid") - before == 1
+
+
+@pytest.mark.parametrize(("slice_s", "interleaved"), [(3600.0, False), (0.0, True)])
+async def test_the_drain_builds_in_slices_with_the_event_loop_serving_between_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slice_s: float, interleaved: bool
+) -> None:
+    monkeypatch.setattr(recorder_module, "BUILD_SLICE_S", slice_s)
+    passes = [0]  # a task counting the event loop's passes while the batch is built
+    seen: list[int] = []
+
+    class Seen(Counted):
+        def event(self) -> CloudEvent[CallRecorded]:
+            seen.append(passes[0])
+            return super().event()
+
+    async def count() -> None:
+        while True:
+            passes[0] += 1
+            await asyncio.sleep(0)
+
+    counting = asyncio.create_task(count())
+    publisher = InMemoryPublisher()
+    rec = recorder(publisher, tmp_path, batch_size=10)
+    for n in range(5):
+        rec.record(Seen(draft(10 + n)))
+    await rec.start()
+    await rec.flush()
+    await rec.stop()
+    counting.cancel()
+    assert len(publisher.events) == 5
+    assert (len(set(seen)) == 5) is interleaved, seen

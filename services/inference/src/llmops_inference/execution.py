@@ -196,6 +196,8 @@ class CallRunner:
             self.finish(draft)
 
     def fail(self, draft: CallDraft, error: GatewayError) -> None:
+        if draft.ended is not None:  # handed to the recorder already, which builds its event later
+            return
         draft.fail(error.type, error.message, error.code)
         draft.metadata["http_status"] = str(error.status)
         self.finish(draft)

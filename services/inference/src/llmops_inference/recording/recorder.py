@@ -3,8 +3,9 @@
 ``record`` only puts the finished call in a bounded in-memory buffer (or, when that is full, hands its event to a
 spill task that writes it to the spool): the caller's latency does not include Kafka, nor building the event. A
 call handed over as a :class:`PendingEvent` (the gateway's :class:`~llmops_inference.recording.records.CallDraft`)
-becomes its event in the drain, one at a time between the requests the event loop serves: validating and
-serialising a chat call's event costs 40-60 us, which the request that made it no longer waits for.
+becomes its event in the drain, in slices of half a millisecond between the requests the event loop serves:
+validating and serialising a chat call's event costs 40-60 us, which the request that made it no longer waits for
+(unless the buffer is full: the overflow holds serialised events). The event's ``time`` is when the call ended.
 
 A background task drains the buffer in batches through the :class:`~llmops_kit.kafka.publisher.EventPublisher`.
 When a publish fails or times out, the batch goes to the :class:`~llmops_inference.recording.spool.Spool` and the
@@ -68,6 +69,9 @@ Recordable = Event | PendingEvent
 Outgoing = tuple[str, EncodedEvent]
 """An event ready for Kafka or the spool (redacted when a policy applies), with its id."""
 REFUSAL_LOG_INTERVAL_S = 60.0
+BUILD_SLICE_S = 0.0005
+"""How long the drain builds events before it lets the event loop serve the requests waiting: one event per pass of
+a busy loop would build fewer than the requests that pass finished, and the buffer would only grow."""
 
 
 class Refusals:
@@ -211,9 +215,10 @@ class CallRecorder:
             if self._linger_s > 0 and self._queue.qsize() < self._batch_size - 1:
                 await asyncio.sleep(self._linger_s)
             self._in_flight += self._take(self._batch_size - 1)
+            taken = len(self._in_flight)  # the batch may shrink: a call whose event cannot be built is taken out
             RECORD_BUFFER.set(self._queue.qsize())
             await self._publish_or_spool(self._in_flight, "kafka_unavailable")
-            for _ in self._in_flight:
+            for _ in range(taken):
                 self._queue.task_done()
             self._in_flight = []
 
@@ -251,20 +256,27 @@ class CallRecorder:
         async with asyncio.timeout(self._timeout):
             await self._publisher.publish_encoded(events)
 
-    async def _events(self, calls: list[Recordable]) -> list[Event]:
-        """The events of ``calls``, those of pending calls built one at a time: the event loop serves the requests
-        waiting in between."""
-        events: list[Event] = []
-        for call in calls:
+    async def _build(self, calls: list[Recordable]) -> list[Event]:
+        """The events of ``calls``: each pending call is replaced in the list by its event, or taken out when it is
+        refused, so that a batch cut short by ``stop()`` is published with what was built and refused only once.
+        Builds for ``BUILD_SLICE_S`` at a time, the event loop serving the requests waiting in between."""
+        slice_ends = time.perf_counter() + BUILD_SLICE_S
+        i = 0
+        while i < len(calls):
+            call = calls[i]
             if isinstance(call, CloudEvent):
-                events.append(call)
+                i += 1
                 continue
-            if events:
+            if time.perf_counter() > slice_ends:
                 await asyncio.sleep(0)
+                slice_ends = time.perf_counter() + BUILD_SLICE_S
             event = self._built(call)
-            if event is not None:
-                events.append(event)
-        return events
+            if event is None:
+                del calls[i]
+            else:
+                calls[i] = event
+                i += 1
+        return [call for call in calls if isinstance(call, CloudEvent)]
 
     def _built(self, call: Recordable) -> Event | None:
         """The event of ``call``, or None (refused as ``invalid``) when it cannot be built."""
@@ -278,7 +290,7 @@ class CallRecorder:
             return None
 
     async def _publish_or_spool(self, calls: list[Recordable], reason: SpoolReason) -> None:
-        outgoing = await self._encode(await self._events(calls))
+        outgoing = await self._encode(await self._build(calls))
         if not outgoing:
             return
         if self.kafka_up:

@@ -14,7 +14,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from llmops_kit.kafka.producer import MAX_RECORD_BYTES
@@ -144,6 +144,8 @@ class CallDraft:
     first_token_at: float | None = None
     error: CallError | None = None
     ended: float | None = None
+    ended_at: datetime | None = None
+    """When the call ended: its event's ``time``, however much later the recorder builds the event."""
     choices: list[AnsweredChoice] | None = None
     """The answer's choices (tool calls, refusals, logprobs, ``n`` > 1) when the upstream gave its own."""
     request: RequestSummary | None = None
@@ -161,6 +163,7 @@ class CallDraft:
     def end(self) -> None:
         if self.ended is None:
             self.ended = time.perf_counter()
+            self.ended_at = datetime.now(UTC)
 
     @property
     def call_id(self) -> str:
@@ -254,4 +257,5 @@ class CallDraft:
             subject=self.context.call_id,
             trace_id=self.context.trace_id,
             key_id=self.context.key_id,
+            time=self.ended_at,
         )
