@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 
 import bench_ingest as bench
@@ -77,10 +78,14 @@ def test_the_bodies_hold_unique_calls_of_the_chosen_shape(shape: str) -> None:
     assert all((decode_v2_body(body) is not None) == (shape == "v2") for body in bodies)
 
 
+def counting_warehouse() -> httpx.MockTransport:
+    """A warehouse whose stored count grows by one at every poll."""
+    counts = itertools.count()
+    return httpx.MockTransport(lambda _: httpx.Response(200, json={"items": [{"calls": next(counts)}]}))
+
+
 async def test_the_poller_polls_at_once_when_its_interval_changes() -> None:
-    counts = iter(range(100))
-    transport = httpx.MockTransport(lambda _: httpx.Response(200, json={"items": [{"calls": next(counts)}]}))
-    async with httpx.AsyncClient(transport=transport) as client:
+    async with httpx.AsyncClient(transport=counting_warehouse()) as client:
         poller = bench.Poller(client, "http://warehouse", bench.Tenant("t"), interval_s=3600.0)
         stop = asyncio.Event()
         polling = asyncio.create_task(poller.run(stop))
@@ -132,9 +137,7 @@ def test_the_drain_polls_go_by_the_rate_since_the_drain_began_when_the_last_span
 
 
 async def test_the_poller_polls_closely_only_once_near_the_end() -> None:
-    counts = iter(range(10_000))
-    transport = httpx.MockTransport(lambda _: httpx.Response(200, json={"items": [{"calls": next(counts)}]}))
-    async with httpx.AsyncClient(transport=transport) as client:
+    async with httpx.AsyncClient(transport=counting_warehouse()) as client:
         poller = bench.Poller(client, "http://warehouse", bench.Tenant("t"), interval_s=0.01)
         stop = asyncio.Event()
         polling = asyncio.create_task(poller.run(stop))

@@ -22,9 +22,12 @@ from llmops_schemas.v2 import CallRecorded
 from tests.unit.inference.support import Harness, chat
 
 
-def event(n: int, text: str = "hello") -> CloudEvent[CallRecorded]:
-    context = CallContext(tenant_id="acme", key_id="k", app="bot", endpoint="chat", call_id=f"chatcmpl-{n:06d}")
-    draft = CallDraft(
+def draft(n: int, text: str = "hello", call_id: str | None = None) -> CallDraft:
+    """A one-message chat call of ``acme``, started at second ``n`` of a minute, not ended yet."""
+    context = CallContext(
+        tenant_id="acme", key_id="k", app="bot", endpoint="chat", call_id=call_id or f"chatcmpl-{n:06d}"
+    )
+    return CallDraft(
         context=context,
         model="m",
         messages=to_recorded_messages([("user", text, None, None)]),
@@ -32,7 +35,10 @@ def event(n: int, text: str = "hello") -> CloudEvent[CallRecorded]:
         source="/services/inference",
         environment="test",
     )
-    return draft.event()
+
+
+def event(n: int, text: str = "hello") -> CloudEvent[CallRecorded]:
+    return draft(n, text).event()
 
 
 def recorder(publisher: InMemoryPublisher, spool_dir: Path, **options: Any) -> CallRecorder:

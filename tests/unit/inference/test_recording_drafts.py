@@ -10,36 +10,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from llmops_inference.ports import CallContext
 from llmops_inference.recording import recorder as recorder_module
-from llmops_inference.recording.records import CallDraft, to_recorded_messages
+from llmops_inference.recording.records import CallDraft
 from llmops_inference.recording.spool import Spool
 from llmops_kit.kafka.publisher import InMemoryPublisher
 from llmops_schemas.envelope import CloudEvent
 from llmops_schemas.v2 import CallRecorded
 
 from tests.unit.inference.support import KEYS, Harness, chat
+from tests.unit.inference.test_recording import draft as recorded_draft
 from tests.unit.inference.test_recording import recorder
 from tests.unit.inference.test_recording_bounds import SECRET, refused
 
 WRITER = {"Authorization": f"Bearer {KEYS['writer'][0]}"}
 
 
-def draft(n: int, text: str = "hello") -> CallDraft:
-    context = CallContext(tenant_id="acme", key_id="k", app="bot", endpoint="chat", call_id=f"chatcmpl-d{n:05d}")
-    call = CallDraft(
-        context=context,
-        model="m",
-        messages=to_recorded_messages([("user", text, None, None)]),
-        started_at=datetime(2026, 3, 1, 12, 0, n % 60, tzinfo=UTC),
-        source="/services/inference",
-        environment="test",
-    )
+def draft(n: int) -> CallDraft:
+    call = recorded_draft(n, call_id=f"chatcmpl-d{n:05d}")
     call.end()
     return call
 
