@@ -105,6 +105,23 @@ async def test_calls_recorded_within_the_linger_are_published_in_one_batch(tmp_p
     await rec.stop()
 
 
+async def test_a_batch_that_fills_during_the_linger_is_published_without_waiting_it_out(tmp_path: Path) -> None:
+    """Above a batch's rate the linger must not hold full batches back (or delay every call by the linger)."""
+    publisher = CountingPublisher()
+    rec = recorder(publisher, tmp_path, linger_s=60.0, batch_size=3)
+    await rec.start()
+    rec.record(event(0))
+    await wait_until(lambda: rec._queue.qsize() == 0)  # the drain holds the first call and lingers
+    rec.record(event(1))
+    rec.record(event(2))
+    await wait_until(lambda: publisher.batches == [3])
+    rec.record(event(3))  # the next batch lingers again
+    await wait_until(lambda: rec._queue.qsize() == 0)
+    assert publisher.batches == [3]
+    await rec.stop()
+    assert publisher.batches == [3, 1]
+
+
 async def test_a_call_held_by_the_linger_is_published_at_stop(tmp_path: Path) -> None:
     publisher = CountingPublisher()
     rec = recorder(publisher, tmp_path, linger_s=60.0)

@@ -91,12 +91,12 @@ class InferenceSettings(ServiceSettings):
     )
     record_batch: int = Field(default=200, ge=1, le=10_000, description="Most events per publish")
     record_linger_ms: int = Field(
-        default=20,
+        default=250,
         ge=0,
         le=1_000,
         description=(
             "How long recording waits after a call for more before it redacts and publishes them together (never on "
-            "the request path): one redaction hand-off and one publish per batch instead of per call"
+            "the request path): one redaction hand-off and one publish per batch instead of per call (ADR 0070)"
         ),
     )
     redact_in: Literal["process", "thread"] = Field(
