@@ -1,9 +1,11 @@
-"""Services freeze their start-up heap and collect less often once started (see llmops_kit.http.gc_tuning)."""
+"""Services freeze their start-up heap and collect less often once started (see llmops_kit.http.gc_tuning), and set
+the interpreter's switch interval they ask for (docs/adr/0071)."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -64,3 +66,30 @@ def test_a_service_serves_with_its_own_thresholds(monkeypatch: pytest.MonkeyPatc
     asyncio.run(server.startup())
 
     assert gc.get_threshold() == (1_000_000, 20, 100)
+
+
+@pytest.fixture
+def restore_switch_interval() -> Iterator[None]:
+    interval = sys.getswitchinterval()
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(interval)
+
+
+@pytest.mark.usefixtures("restore_gc", "restore_switch_interval")
+@pytest.mark.parametrize(("given", "expected"), [(0.02, 0.02), (None, 0.005)])
+def test_a_service_sets_the_switch_interval_it_asks_for_once_started(
+    monkeypatch: pytest.MonkeyPatch, given: float | None, expected: float
+) -> None:
+    async def started(self: uvicorn.Server, sockets: object = None) -> None:
+        return None
+
+    monkeypatch.setattr(uvicorn.Server, "startup", started)
+    sys.setswitchinterval(0.005)  # CPython's default
+    server = _Server(uvicorn.Config(FastAPI()), THRESHOLDS, given)
+    assert sys.getswitchinterval() == pytest.approx(0.005)  # not at construction: once started
+
+    asyncio.run(server.startup())
+
+    assert sys.getswitchinterval() == pytest.approx(expected)

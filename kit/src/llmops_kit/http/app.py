@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import socket
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -196,10 +197,20 @@ class _RequestMetrics:
             )
 
 
-def serve(app: FastAPI, host: str, port: int, *, gc_thresholds: tuple[int, int, int] = THRESHOLDS) -> None:
+def serve(
+    app: FastAPI,
+    host: str,
+    port: int,
+    *,
+    gc_thresholds: tuple[int, int, int] = THRESHOLDS,
+    switch_interval_s: float | None = None,
+) -> None:
     """Run ``app`` under uvicorn; SIGTERM/SIGINT drain requests, run the lifespan shutdown, and exit 0.
 
-    ``gc_thresholds`` are the collector's once the app has started (see ``gc_tuning``).
+    ``gc_thresholds`` are the collector's once the app has started (see ``gc_tuning``). ``switch_interval_s``,
+    when given, is how long a thread may hold the interpreter lock while another waits for it
+    (``sys.setswitchinterval``; CPython's default is 5 ms), set once the app has started: a service whose
+    event loop shares the lock with a busy worker thread hands it over less often (docs/adr/0071).
 
     uvicorn re-raises the signal it caught once it has shut down, so that the process dies of it. A
     graceful stop is a success here, so the handlers in place when uvicorn restores them only note it.
@@ -207,17 +218,24 @@ def serve(app: FastAPI, host: str, port: int, *, gc_thresholds: tuple[int, int, 
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop_signal, lambda signum, frame: log.info("stopped by signal %d", signum))
     config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, timeout_graceful_shutdown=15)
-    _Server(config, gc_thresholds).run()
+    _Server(config, gc_thresholds, switch_interval_s).run()
 
 
 class _Server(uvicorn.Server):
-    """uvicorn's server, tuning the garbage collector once the app has started (see ``gc_tuning``)."""
+    """uvicorn's server, tuning the garbage collector (see ``gc_tuning``) and, when given, the interpreter's switch
+    interval once the app has started."""
 
-    def __init__(self, config: uvicorn.Config, gc_thresholds: tuple[int, int, int]) -> None:
+    def __init__(
+        self, config: uvicorn.Config, gc_thresholds: tuple[int, int, int], switch_interval_s: float | None = None
+    ) -> None:
         super().__init__(config)
         self._gc_thresholds = gc_thresholds
+        self._switch_interval_s = switch_interval_s
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if not self.should_exit:
             tune_after_startup(self._gc_thresholds)
+            if self._switch_interval_s is not None:
+                sys.setswitchinterval(self._switch_interval_s)
+                log.info("interpreter switch interval set", extra={"switch_interval_s": self._switch_interval_s})

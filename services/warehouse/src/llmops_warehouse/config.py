@@ -57,6 +57,16 @@ class WarehouseSettings(ServiceSettings):
         "a lagging warehouse fills a 50,000-call batch in a few fetches, which costs the broker a fraction"
     )
     batch_wait_ms: int = Field(default=250, ge=1, le=60_000, description="Longest wait to fill a batch")
+    switch_interval_ms: float = Field(
+        default=20.0,
+        gt=0,
+        le=100,
+        description=(
+            "How long a thread may hold the interpreter lock while another waits (CPython's default: 5 ms): the "
+            "consumer's event loop and its writer thread both run Python, and each hand-over costs both of them "
+            "(docs/adr/0071)"
+        ),
+    )
     chdb_spool_dir: str = Field(
         default="auto",
         min_length=1,

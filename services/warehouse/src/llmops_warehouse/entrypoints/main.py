@@ -26,7 +26,13 @@ def main() -> None:
     settings = WarehouseSettings()
     configure_logging("warehouse", settings.log_level)
     use_spool_dir(settings.chdb_spool_dir, settings.clickhouse_url)
-    serve(create_app(settings), settings.host, settings.port, gc_thresholds=GC_THRESHOLDS)
+    serve(
+        create_app(settings),
+        settings.host,
+        settings.port,
+        gc_thresholds=GC_THRESHOLDS,
+        switch_interval_s=settings.switch_interval_ms / 1000,
+    )
 
 
 if __name__ == "__main__":
