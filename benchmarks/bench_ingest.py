@@ -88,6 +88,9 @@ TEMPLATES = 8
 ALL_TIME = {"start": "2000-01-01T00:00:00Z", "end": "2100-01-01T00:00:00Z"}
 TARGET_THROUGHPUT = 15_000.0  # issue 7: the median of 5 runs of 60 s (make bench-ingest)
 TARGET_P95_S = 1.0  # issue 7: request to queryable at 1,000 calls/s
+TARGET_CPU_US = 100.0  # issue 7: CPU per call over ingest, the warehouse and Kafka (the load generator apart)
+PLATFORM = ("ingest", "warehouse", "kafka")
+"""The processes the CPU target counts."""
 CALIBRATION_S = 10.0
 WINDOW_POLL_S = 1.0
 """Phase A's count polls while the senders run: each costs the warehouse about 10 ms of CPU (a rollup query with a
@@ -572,6 +575,27 @@ def cpu_per_call_us(window: CpuWindow, calls: int) -> dict[str, float]:
     return {"all": sum(per_call.values()), **per_call}
 
 
+def platform_cpu_us(r: ThroughputResult) -> float | None:
+    """CPU per call over the platform's processes (:data:`PLATFORM`), or None when the run measured none."""
+    if r.cpu is None or not r.accepted:
+        return None
+    us = cpu_per_call_us(r.cpu, r.accepted)
+    return sum(us[k] for k in PLATFORM)
+
+
+def cpu_target_row(r: ThroughputResult) -> list[tuple[str, str]]:
+    """Whether the run's platform CPU per call is within :data:`TARGET_CPU_US` (nothing when none was measured)."""
+    us = platform_cpu_us(r)
+    if us is None:
+        return []
+    return [
+        (
+            f"target <= {TARGET_CPU_US:g} us CPU per call (ingest, warehouse, kafka)",
+            f"{met(us <= TARGET_CPU_US)} ({us:,.0f} us)",
+        )
+    ]
+
+
 def cpu_cost_rows(window: CpuWindow | None, calls: int, *, ceiling: bool = True) -> list[tuple[str, str]]:
     """What a call costs in CPU (steadier than rates on a noisy machine), and the rate that cost allows."""
     if window is None or not calls:
@@ -602,6 +626,7 @@ def throughput_rows(r: ThroughputResult) -> list[tuple[str, str]]:
             f"target >= {TARGET_THROUGHPUT:,.0f} calls/s end to end",
             met((r.end_to_end_per_s or 0) >= TARGET_THROUGHPUT),
         ),
+        *cpu_target_row(r),
     ] + (
         [("note", "the pre-generated bodies ran out before the window ended (raise --max-rate)")] if r.exhausted else []
     )

@@ -62,6 +62,21 @@ def test_a_run_row_splits_its_cpu_by_process_and_warehouse_thread() -> None:
     assert row[4] == "28.0 / 24.0 / 6.1"
 
 
+@pytest.mark.parametrize(("warehouse_s", "verdict"), [(6.5, "met (100 us)"), (7.0, "NOT met (105 us)")])
+def test_the_cpu_target_counts_ingest_the_warehouse_and_kafka_not_the_load_generator(
+    warehouse_s: float, verdict: str
+) -> None:
+    run = _run(15_000.0, 100_000)
+    run.cpu = CpuWindow(60.0, {"ingest": 3.0, "warehouse": warehouse_s, "kafka": 0.5, "benchmark client": 0.3})
+    rows = dict(bench.throughput_rows(run))
+    assert rows["target <= 100 us CPU per call (ingest, warehouse, kafka)"] == verdict
+
+
+def test_a_run_without_cpu_figures_gets_no_cpu_verdict() -> None:
+    rows = dict(bench.throughput_rows(_run(15_000.0, 100_000)))
+    assert not any(key.startswith("target <= ") for key in rows)
+
+
 @pytest.mark.parametrize("text", ["0", "-3"])
 def test_repeat_must_be_positive(text: str) -> None:
     with pytest.raises(SystemExit):
